@@ -1,0 +1,57 @@
+"""Settings: the one place configuration is read (``CONVEYOR_*`` variables, an optional .env)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from conveyor.errors import ConfigError
+
+
+class Settings(BaseSettings):
+    """Where everything lives and which backend serves each port.
+
+    Precedence: CLI flag > environment > ``.env`` > default. URIs left empty are derived
+    from ``home`` so that one variable, ``CONVEYOR_HOME``, moves a whole installation.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="CONVEYOR_", env_file=".env", extra="ignore")
+
+    home: Path = Path(".conveyor")
+    object_store_uri: str = ""
+    table_uri: str = ""
+    events_uri: str = ""
+    job_runner: str = "local"
+    aws_region: str | None = None
+    aws_endpoint_url: str | None = None
+    # A worker counts as alive while its heartbeat is younger than this.
+    worker_heartbeat_seconds: float = 10.0
+    seed: int = 42
+
+    @model_validator(mode="after")
+    def _derive_uris(self) -> Settings:
+        self.home = self.home.expanduser().absolute()
+        if not self.object_store_uri:
+            self.object_store_uri = f"file://{self.home / 'buckets'}"
+        if not self.table_uri:
+            self.table_uri = f"sqlite:///{self.home / 'conveyor.db'}"
+        if not self.events_uri:
+            self.events_uri = f"sqlite:///{self.home / 'conveyor.db'}"
+        return self
+
+    @property
+    def jobs_dir(self) -> Path:
+        return self.home / "jobs"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build and validate ``Settings``; an invalid value names its variable."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"CONVEYOR_{str(err['loc'][0]).upper()}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}") from exc

@@ -1,0 +1,91 @@
+"""The one exception hierarchy of conveyor.
+
+Every adapter translates its backend's errors into one of these (``raise ... from exc``);
+each entry point maps them once: HTTP status for the server, exit code for the CLI,
+``FAILED`` with the message for a pipeline run.
+"""
+
+from __future__ import annotations
+
+
+class ConveyorError(Exception):
+    """Root of every error conveyor raises on purpose."""
+
+    code = "conveyor_error"
+    http_status = 500
+    exit_code = 1
+    headline = "error"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"error": self.code, "message": self.message, "field": self.field}
+
+
+class NotFound(ConveyorError):
+    code = "not_found"
+    http_status = 404
+    exit_code = 4
+    headline = "not found"
+
+
+class AlreadyExists(ConveyorError):
+    """A create or conditional put found the item already there."""
+
+    code = "already_exists"
+    http_status = 409
+    exit_code = 5
+    headline = "already exists"
+
+
+class InvalidInput(ConveyorError, ValueError):
+    """Input a person can fix: a malformed upload, request, flag or name."""
+
+    code = "invalid_input"
+    http_status = 400
+    exit_code = 2
+    headline = "invalid input"
+
+
+class Conflict(ConveyorError):
+    """The operation does not fit the current state (e.g. approving a rejected version)."""
+
+    code = "conflict"
+    http_status = 409
+    exit_code = 6
+    headline = "conflict"
+
+
+class IntegrityError(ConveyorError):
+    """Stored bytes do not match their recorded sha256."""
+
+    code = "integrity_error"
+    http_status = 500
+    exit_code = 7
+    headline = "integrity error"
+
+
+class JobFailed(ConveyorError):
+    code = "job_failed"
+    http_status = 500
+    exit_code = 8
+    headline = "training job failed"
+
+
+class BackendUnavailable(ConveyorError):
+    """A backend could not be reached or was busy; retrying may succeed."""
+
+    code = "backend_unavailable"
+    http_status = 503
+    exit_code = 9
+    headline = "backend unavailable"
+
+
+class ConfigError(ConveyorError):
+    code = "config_error"
+    http_status = 500
+    exit_code = 3
+    headline = "configuration error"

@@ -1,0 +1,72 @@
+"""The event bus port: the pipeline's arrows.
+
+Locally a durable queue in SQLite (fed by the CLI and by a watch on ``raw/``); on AWS,
+S3 notifications and EventBridge deliver the same event types to Lambda handlers.
+Delivery is at-least-once, so every handler is idempotent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol, runtime_checkable
+
+from conveyor.types import utcnow
+
+
+class EventType(StrEnum):
+    OBJECT_CREATED = "ObjectCreated"
+    TRAINING_JOB_STATE_CHANGE = "TrainingJobStateChange"
+    MODEL_PACKAGE_STATE_CHANGE = "ModelPackageStateChange"
+    ALARM_STATE_CHANGE = "AlarmStateChange"
+
+
+@dataclass(frozen=True)
+class Event:
+    type: EventType
+    detail: dict[str, Any]
+    time: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class Message:
+    """A received event and the receipt needed to acknowledge it."""
+
+    event: Event
+    receipt: str
+    attempts: int
+
+
+@runtime_checkable
+class EventBus(Protocol):
+    scheme: str
+
+    def publish(self, event: Event) -> str:
+        """Enqueue an event durably; returns its id.
+
+        Raises:
+            BackendUnavailable: the event could not be stored.
+        """
+        ...
+
+    def receive(self, *, max_messages: int = 10, visibility_timeout: float = 300.0) -> list[Message]:
+        """Lease up to ``max_messages`` due events, oldest first.
+
+        A leased event is hidden from other receivers until ``visibility_timeout`` seconds
+        pass; if it is not acknowledged by then it is delivered again (a crashed worker's
+        events are not lost).
+        """
+        ...
+
+    def ack(self, message: Message) -> None:
+        """Remove a handled event. Acknowledging twice is not an error."""
+        ...
+
+    def release(self, message: Message, *, delay: float = 0.0) -> None:
+        """Give a leased event back to the queue, due again after ``delay`` seconds."""
+        ...
+
+    def depth(self) -> int:
+        """How many events are waiting or leased."""
+        ...

@@ -1,0 +1,58 @@
+"""The Registry port: model groups (one per project) and their numbered versions.
+
+Vocabulary is SageMaker Model Registry's: a version's approval status is
+``PendingManualApproval``, ``Approved`` or ``Rejected``.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from conveyor.types import ApprovalStatus, ModelVersion
+
+
+@runtime_checkable
+class Registry(Protocol):
+    scheme: str
+
+    def create_version(self, draft: ModelVersion) -> ModelVersion:
+        """Register a new version; the registry assigns ``version`` (1, 2, … per project).
+
+        Registering is idempotent per run: a second call with the same ``run_id`` returns
+        the version the first call created.
+
+        Args:
+            draft: the version to register; its ``version`` field is ignored.
+        Returns:
+            The stored version with its number.
+        Raises:
+            BackendUnavailable: the registry could not be written.
+        """
+        ...
+
+    def get_version(self, project: str, version: int) -> ModelVersion:
+        """Raises:
+            NotFound: no such project or version.
+        """
+        ...
+
+    def list_versions(self, project: str) -> list[ModelVersion]:
+        """All versions of a project, newest first; empty when the project has none."""
+        ...
+
+    def update_approval_status(self, project: str, version: int, status: ApprovalStatus,
+                               reason: str | None = None) -> ModelVersion:
+        """Approve or reject a version, recording why.
+
+        Raises:
+            NotFound: no such version.
+        """
+        ...
+
+    def set_tags(self, project: str, version: int, tags: dict[str, str]) -> ModelVersion:
+        """Merge ``tags`` into the version's tags.
+
+        Raises:
+            NotFound: no such version.
+        """
+        ...

@@ -1,0 +1,77 @@
+"""The ObjectStore port: S3's verbs on buckets and keys, over a folder or over S3."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import BinaryIO, Protocol, runtime_checkable
+
+from conveyor.types import ObjectInfo
+
+# The logical buckets. On a folder they are sub-folders; on AWS each maps to a real bucket name.
+RAW = "raw"
+PROCESSED = "processed"
+MODELS = "models"
+REPORTS = "reports"
+BUCKETS = (RAW, PROCESSED, MODELS, REPORTS)
+
+
+@runtime_checkable
+class ObjectStore(Protocol):
+    scheme: str
+
+    def put(self, bucket: str, key: str, body: bytes | BinaryIO) -> ObjectInfo:
+        """Store an object atomically: readers see the old object or the whole new one.
+
+        Args:
+            bucket: logical bucket name (one of ``BUCKETS``).
+            key: object key, ``/``-separated, no leading slash and no ``..`` parts.
+            body: the bytes, or a binary file object read to its end.
+        Returns:
+            The stored object's ``ObjectInfo`` (size, etag, last_modified).
+        Raises:
+            InvalidInput: the key is not a valid object key.
+            BackendUnavailable: the store could not be written.
+        """
+        ...
+
+    def put_file(self, bucket: str, key: str, path: Path) -> ObjectInfo:
+        """Upload a local file atomically (streamed, never read whole into memory).
+
+        Returns/Raises: as ``put``; ``NotFound`` if ``path`` does not exist.
+        """
+        ...
+
+    def get(self, bucket: str, key: str) -> bytes:
+        """Read a whole object.
+
+        Raises:
+            NotFound: no such object.
+        """
+        ...
+
+    def download(self, bucket: str, key: str, path: Path) -> ObjectInfo:
+        """Write an object to a local file (parent folders are created), streamed.
+
+        Raises:
+            NotFound: no such object.
+        """
+        ...
+
+    def head(self, bucket: str, key: str) -> ObjectInfo:
+        """Describe an object without reading it.
+
+        Raises:
+            NotFound: no such object.
+        """
+        ...
+
+    def list(self, bucket: str, prefix: str = "") -> list[ObjectInfo]:
+        """List the objects whose key starts with ``prefix``, sorted by key.
+
+        In-flight temporary files of an atomic put are never listed.
+        """
+        ...
+
+    def delete(self, bucket: str, key: str) -> None:
+        """Delete an object; deleting a missing object is not an error (as on S3)."""
+        ...

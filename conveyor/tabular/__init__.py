@@ -1,0 +1,1 @@
+"""Tabular data handling: reading raw files, inferring and applying a schema, splitting."""

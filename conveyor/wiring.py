@@ -1,0 +1,41 @@
+"""Build the ports from settings: the only place a backend is chosen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from conveyor import _schemes
+from conveyor.config import Settings
+from conveyor.events import EventBus
+from conveyor.jobs import JobRunner
+from conveyor.registry import Registry
+from conveyor.storage import ObjectStore
+from conveyor.tables import Table
+
+
+@dataclass
+class Ports:
+    store: ObjectStore
+    table: Table
+    events: EventBus
+    jobs: JobRunner
+    registry: Registry
+
+
+def build_ports(settings: Settings) -> Ports:
+    settings.home.mkdir(parents=True, exist_ok=True)
+    store_cls = _schemes.resolve("object_store", settings.object_store_uri)
+    table_cls = _schemes.resolve("table", settings.table_uri)
+    events_cls = _schemes.resolve("events", settings.events_uri)
+    jobs_cls = _schemes.resolve("job_runner", settings.job_runner)
+
+    store: ObjectStore = store_cls(root=Path(_schemes.path_of(settings.object_store_uri)))
+    table: Table = table_cls(path=Path(_schemes.path_of(settings.table_uri)))
+    events: EventBus = events_cls(path=Path(_schemes.path_of(settings.events_uri)))
+    jobs: JobRunner = jobs_cls(root=settings.jobs_dir, store=store)
+
+    from conveyor.registry.local import LocalRegistry
+
+    registry: Registry = LocalRegistry(table=table, store=store)
+    return Ports(store=store, table=table, events=events, jobs=jobs, registry=registry)
