@@ -42,5 +42,4 @@ def resolve(port: str, uri: str) -> type[Any]:
 
 def path_of(uri: str) -> str:
     """The path part of ``file:///x`` or ``sqlite:///x`` (``/x``)."""
-    rest = uri.split("://", 1)[1]
-    return rest if rest.startswith("/") else rest
+    return uri.split("://", 1)[1]

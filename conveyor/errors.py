@@ -89,3 +89,12 @@ class ConfigError(ConveyorError):
     http_status = 500
     exit_code = 3
     headline = "configuration error"
+
+
+class RunFailed(ConveyorError):
+    """A pipeline run ended FAILED; the message is its reason."""
+
+    code = "run_failed"
+    http_status = 422
+    exit_code = 10
+    headline = "run failed"

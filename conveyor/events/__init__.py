@@ -50,7 +50,9 @@ class EventBus(Protocol):
         """
         ...
 
-    def receive(self, *, max_messages: int = 10, visibility_timeout: float = 300.0) -> list[Message]:
+    def receive(
+        self, *, max_messages: int = 10, visibility_timeout: float = 300.0
+    ) -> list[Message]:
         """Lease up to ``max_messages`` due events, oldest first.
 
         A leased event is hidden from other receivers until ``visibility_timeout`` seconds

@@ -32,7 +32,7 @@ class Registry(Protocol):
 
     def get_version(self, project: str, version: int) -> ModelVersion:
         """Raises:
-            NotFound: no such project or version.
+        NotFound: no such project or version.
         """
         ...
 
@@ -40,8 +40,9 @@ class Registry(Protocol):
         """All versions of a project, newest first; empty when the project has none."""
         ...
 
-    def update_approval_status(self, project: str, version: int, status: ApprovalStatus,
-                               reason: str | None = None) -> ModelVersion:
+    def update_approval_status(
+        self, project: str, version: int, status: ApprovalStatus, reason: str | None = None
+    ) -> ModelVersion:
         """Approve or reject a version, recording why.
 
         Raises:

@@ -18,8 +18,9 @@ Item = dict[str, Any]
 class Table(Protocol):
     scheme: str
 
-    def put(self, item: Item, *, if_not_exists: bool = False,
-            if_match: dict[str, Any] | None = None) -> None:
+    def put(
+        self, item: Item, *, if_not_exists: bool = False, if_match: dict[str, Any] | None = None
+    ) -> None:
         """Write an item, replacing any item with the same ``pk`` + ``sk``.
 
         Args:
@@ -38,9 +39,16 @@ class Table(Protocol):
         """Read one item; ``None`` when absent."""
         ...
 
-    def query(self, pk: str, *, sk_prefix: str = "", sk_gte: str | None = None,
-              sk_lt: str | None = None, descending: bool = False,
-              limit: int | None = None) -> list[Item]:
+    def query(
+        self,
+        pk: str,
+        *,
+        sk_prefix: str = "",
+        sk_gte: str | None = None,
+        sk_lt: str | None = None,
+        descending: bool = False,
+        limit: int | None = None,
+    ) -> list[Item]:
         """Items of one partition ordered by ``sk`` (ascending unless ``descending``).
 
         Args:

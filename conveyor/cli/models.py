@@ -1,0 +1,137 @@
+"""``conveyor models``: the registry — versions, their metrics, approval."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table as RichTable
+
+from conveyor.cli._context import CliState
+from conveyor.cli._output import console, fmt_metric, print_json
+from conveyor.cli.runs import print_metrics
+from conveyor.projects import get_project
+from conveyor.types import ApprovalStatus, ModelVersion
+
+app = typer.Typer(help="Inspect and approve registered model versions.", no_args_is_help=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+ReasonOption = Annotated[str | None, typer.Option("--reason", help="Why; kept on the version.")]
+
+_STATUS_STYLE = {
+    ApprovalStatus.APPROVED: "green",
+    ApprovalStatus.REJECTED: "red",
+    ApprovalStatus.PENDING: "yellow",
+}
+
+
+def styled_status(status: ApprovalStatus) -> str:
+    return f"[{_STATUS_STYLE[status]}]{status.value}[/]"
+
+
+@app.command("list")
+def list_(ctx: typer.Context, project: str, as_json: JsonOption = False) -> None:
+    """List a project's versions, newest first."""
+    state: CliState = ctx.obj
+    get_project(state.ports.table, project)
+    versions = state.ports.registry.list_versions(project)
+    if as_json:
+        print_json([v.to_dict() for v in versions])
+        return
+    table = RichTable(
+        "version", "status", "metric", "test", "baseline", "algorithm", "run", "created"
+    )
+    for v in versions:
+        metric = v.primary_metric
+        table.add_row(
+            str(v.version),
+            styled_status(v.approval_status),
+            metric,
+            fmt_metric(v.metrics.get("test", {}).get(metric)),
+            fmt_metric(v.metrics.get("baseline", {}).get(metric)),
+            v.algorithm,
+            v.run_id,
+            v.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+        )
+    console.print(table)
+
+
+def print_version(v: ModelVersion) -> None:
+    console.print(f"[bold]{v.project} version {v.version}[/]  {styled_status(v.approval_status)}")
+    if v.status_reason:
+        console.print(f"  reason       {v.status_reason}", highlight=False)
+    console.print(f"  task         {v.task} ({v.algorithm}), primary metric {v.primary_metric}")
+    console.print(f"  artifact     {v.artifact.uri}")
+    console.print(f"  sha256       {v.sha256}")
+    console.print(f"  dataset      {v.dataset_id} (from {v.raw.uri})")
+    console.print(f"  run          {v.run_id}")
+    console.print(
+        f"  code         conveyor {v.package_version}"
+        + (f", commit {v.git_commit[:12]}" if v.git_commit else "")
+    )
+    features = v.input_schema.get("features", [])
+    console.print(
+        "  inputs       " + ", ".join(f"{f['name']} ({f['kind']})" for f in features),
+        highlight=False,
+    )
+    if v.tags:
+        console.print("  tags         " + ", ".join(f"{k}={val}" for k, val in v.tags.items()))
+    print_metrics(v.metrics, v.primary_metric)
+
+
+@app.command("show")
+def show(ctx: typer.Context, project: str, version: int, as_json: JsonOption = False) -> None:
+    """Show one version: metrics, lineage, inputs, approval."""
+    state: CliState = ctx.obj
+    v = state.ports.registry.get_version(project, version)
+    if as_json:
+        print_json(v.to_dict())
+    else:
+        print_version(v)
+
+
+def _set_status(
+    ctx: typer.Context,
+    project: str,
+    version: int,
+    status: ApprovalStatus,
+    reason: str | None,
+    as_json: bool,
+) -> None:
+    state: CliState = ctx.obj
+    v = state.ports.registry.update_approval_status(project, version, status, reason)
+    if as_json:
+        print_json(v.to_dict())
+    else:
+        console.print(f"{project} version {version}: {styled_status(v.approval_status)}")
+
+
+@app.command("approve")
+def approve(
+    ctx: typer.Context,
+    project: str,
+    version: int,
+    reason: ReasonOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Approve a version (it may then be deployed)."""
+    _set_status(
+        ctx, project, version, ApprovalStatus.APPROVED, reason or "approved by hand", as_json
+    )
+
+
+@app.command("reject")
+def reject(
+    ctx: typer.Context,
+    project: str,
+    version: int,
+    reason: ReasonOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Reject a version (it will not be deployed)."""
+    _set_status(
+        ctx, project, version, ApprovalStatus.REJECTED, reason or "rejected by hand", as_json
+    )
+
+
+__all__ = ["app", "fmt_metric"]

@@ -1,0 +1,141 @@
+"""``conveyor runs``: what the pipeline did with each upload."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table as RichTable
+
+from conveyor.cli._context import CliState
+from conveyor.cli._output import console, fmt_metric, fmt_seconds, print_json
+from conveyor.errors import NotFound
+from conveyor.pipeline.handlers import training_log_key
+from conveyor.pipeline.runs import RunStore
+from conveyor.storage import REPORTS
+from conveyor.types import Run, RunState
+
+app = typer.Typer(help="Inspect pipeline runs.", no_args_is_help=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+_STATE_STYLE = {
+    RunState.FAILED: "red",
+    RunState.REJECTED: "yellow",
+    RunState.REGISTERED: "green",
+    RunState.DEPLOYED: "bold green",
+}
+
+
+def styled_state(state: RunState) -> str:
+    style = _STATE_STYLE.get(state, "cyan")
+    return f"[{style}]{state.value}[/]"
+
+
+def primary_test_metric(run: Run) -> tuple[str | None, float | None]:
+    name = run.report.get("primary_metric")
+    metrics: dict[str, Any] = run.report.get("metrics") or {}
+    return name, (metrics.get("test") or {}).get(name) if name else None
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    project: Annotated[
+        str | None, typer.Option("--project", "-p", help="Only this project.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many runs.")] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """List runs, newest first."""
+    state: CliState = ctx.obj
+    items = RunStore(state.ports.table).list(project, limit=limit)
+    if as_json:
+        print_json([r.to_dict() for r in items])
+        return
+    table = RichTable("run", "project", "state", "file", "version", "metric (test)", "created")
+    for run in items:
+        name, value = primary_test_metric(run)
+        table.add_row(
+            run.run_id,
+            run.project,
+            styled_state(run.state),
+            run.raw.key.split("/", 1)[-1],
+            str(run.model_version or "-"),
+            f"{name}={fmt_metric(value)}" if name else "-",
+            run.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+        )
+    console.print(table)
+
+
+def print_run(run: Run) -> None:
+    console.print(
+        f"[bold]run {run.run_id}[/]  project [cyan]{run.project}[/]  {styled_state(run.state)}"
+    )
+    console.print(f"  raw       {run.raw.uri}")
+    console.print(f"  dataset   {run.dataset_id}")
+    if run.job_name:
+        console.print(f"  job       {run.job_name}")
+    if run.model_version:
+        console.print(f"  version   {run.model_version}")
+    if run.failure_reason:
+        console.print(f"  [red]reason[/]    {run.failure_reason}", highlight=False)
+    if run.stages:
+        stages = RichTable("stage", "started", "duration", box=None, padding=(0, 2))
+        for name, timing in run.stages.items():
+            stages.add_row(
+                name, timing.started_at.strftime("%H:%M:%S"), fmt_seconds(timing.seconds)
+            )
+        console.print(stages)
+    report = run.report
+    if "rows_read" in report:
+        console.print(
+            f"  rows      read {report.get('rows_read')}, dropped for a missing target "
+            f"{report.get('rows_dropped_missing_target', 0)}, split "
+            f"{report.get('rows_train')}/{report.get('rows_validation')}/{report.get('rows_test')}"
+        )
+    for dropped in report.get("dropped_columns") or []:
+        console.print(f"  dropped   {dropped['name']}: {dropped['reason']}", highlight=False)
+    for note in report.get("notes") or []:
+        console.print(f"  note      {note}", highlight=False)
+    metrics = report.get("metrics")
+    if metrics:
+        print_metrics(metrics, report.get("primary_metric"))
+
+
+def print_metrics(metrics: dict[str, dict[str, float]], primary: str | None) -> None:
+    names = sorted({n for split in metrics.values() for n in split})
+    splits = [s for s in ("validation", "test", "baseline") if s in metrics]
+    table = RichTable("metric", *splits)
+    for name in names:
+        label = f"[bold]{name}[/]" if name == primary else name
+        table.add_row(label, *(fmt_metric(metrics[s].get(name)) for s in splits))
+    console.print(table)
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(help="The run id (from `conveyor runs list`).")],
+    logs: Annotated[
+        bool, typer.Option("--logs", help="Also print the training job's log.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Show a run: its stages, report, metrics or failure reason."""
+    state: CliState = ctx.obj
+    run = RunStore(state.ports.table).get(run_id)
+    if as_json:
+        print_json(run.to_dict())
+    else:
+        print_run(run)
+    if logs:
+        try:
+            text = state.ports.store.get(REPORTS, training_log_key(run)).decode()
+        except NotFound:
+            text = (
+                state.ports.jobs.get_logs(run.job_name)
+                if run.job_name
+                else "(no training log: the run did not reach training)"
+            )
+        typer.echo(text)

@@ -1,0 +1,132 @@
+"""The evaluate stage: score the trained artifact on the held-out test split, beside a trivial
+baseline, and register it as a new version with its metrics and lineage.
+
+The artifact is loaded exactly as serving loads it (sha256 checked, unpacked, ``Predictor``),
+so a version that registers is a version that serves.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+import conveyor
+from conveyor.model.artifact import Predictor, sha256_file, unpack
+from conveyor.model.metrics import baseline_metrics, compute_metrics, default_metric
+from conveyor.registry import Registry
+from conveyor.storage import PROCESSED, ObjectStore
+from conveyor.tabular.schema import DatasetSchema
+from conveyor.types import ModelVersion, ObjectRef, Project, Run
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    primary_metric: str
+    metrics: dict[str, dict[str, float]]  # "validation" | "test" | "baseline" -> name -> value
+    schema: DatasetSchema
+    training: dict[str, Any]
+    sha256: str
+
+
+def _targets(frame: pl.DataFrame, schema: DatasetSchema) -> np.ndarray:
+    values = frame.get_column(schema.target)
+    if schema.classes is None:
+        return values.cast(pl.Float64).to_numpy()
+    index = {label: i for i, label in enumerate(schema.classes)}
+    return np.array([index[v] for v in values.to_list()], dtype=np.int64)
+
+
+def evaluate_artifact(
+    store: ObjectStore, run: Run, artifact: ObjectRef, project: Project, *, workdir: Path
+) -> Evaluation:
+    """Metrics of the artifact on the test split, of a trivial baseline, and from training."""
+    tarball = workdir / "model.tar.gz"
+    store.download(artifact.bucket, artifact.key, tarball)
+    digest = sha256_file(tarball)
+    model_dir = workdir / "model"
+    unpack(tarball, model_dir)
+    predictor = Predictor.load(model_dir)
+    schema = predictor.schema
+    n_classes = len(schema.classes) if schema.classes is not None else 0
+
+    prefix = f"{run.project}/{run.dataset_id}"
+    test = _read_parquet(store, ObjectRef(PROCESSED, f"{prefix}/test.parquet"), workdir)
+    train_target = _read_parquet(
+        store, ObjectRef(PROCESSED, f"{prefix}/train.parquet"), workdir, columns=[schema.target]
+    )
+    prediction = predictor.predict_frame(test)
+    raw = (
+        np.asarray(prediction.probabilities)
+        if prediction.probabilities is not None
+        else np.asarray(prediction.predictions, dtype=np.float64)
+    )
+    y_test = _targets(test, schema)
+    y_train = _targets(train_target, schema)
+    training = json.loads((model_dir / "training.json").read_text())
+    metrics = {
+        "validation": {k: float(v) for k, v in (training.get("validation_metrics") or {}).items()},
+        "test": compute_metrics(schema.task, y_test, raw, n_classes),
+        "baseline": baseline_metrics(schema.task, y_train, y_test, n_classes),
+    }
+    return Evaluation(
+        primary_metric=project.metric or default_metric(schema.task),
+        metrics=metrics,
+        schema=schema,
+        training=training,
+        sha256=digest,
+    )
+
+
+def register(
+    registry: Registry, run: Run, project: Project, artifact: ObjectRef, evaluation: Evaluation
+) -> ModelVersion:
+    """Register the evaluated artifact as the project's next version (idempotent per run)."""
+    draft = ModelVersion(
+        project=run.project,
+        version=0,
+        run_id=run.run_id,
+        artifact=artifact,
+        sha256=evaluation.sha256,
+        dataset_id=run.dataset_id,
+        raw=run.raw,
+        task=evaluation.schema.task,
+        algorithm=project.algorithm,
+        primary_metric=evaluation.primary_metric,
+        metrics=evaluation.metrics,
+        hyperparameters=dict(evaluation.training.get("hyperparameters") or {}),
+        input_schema=evaluation.schema.to_dict(),
+        package_version=conveyor.__version__,
+        git_commit=git_commit(),
+    )
+    return registry.create_version(draft)
+
+
+def _read_parquet(
+    store: ObjectStore, ref: ObjectRef, workdir: Path, columns: list[str] | None = None
+) -> pl.DataFrame:
+    local = workdir / "data" / Path(ref.key).name
+    if not local.exists():
+        store.download(ref.bucket, ref.key, local)
+    return pl.read_parquet(local, columns=columns)
+
+
+def git_commit() -> str | None:
+    """The commit of the conveyor checkout this code runs from, when it is one."""
+    source = Path(conveyor.__file__).resolve().parent.parent
+    try:
+        result = subprocess.run(
+            ["git", "-C", str(source), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None if result.returncode == 0 else None

@@ -1,0 +1,248 @@
+"""Event handlers: what happens when an object lands and when a training job ends.
+
+The local worker calls these from its queue; on AWS, Lambda handlers call the same
+functions. Each is idempotent, because delivery is at-least-once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from conveyor.errors import AlreadyExists, Conflict, ConveyorError, NotFound
+from conveyor.events import Event, EventType
+from conveyor.jobs import TrainingJob
+from conveyor.pipeline import evaluate as evaluate_stage
+from conveyor.pipeline.preprocess import preprocess
+from conveyor.pipeline.runs import RunStore
+from conveyor.pipeline.train import artifact_ref, start_training
+from conveyor.projects import find_project
+from conveyor.storage import RAW, REPORTS
+from conveyor.types import JobStatus, ObjectRef, Project, Run, RunState
+from conveyor.wiring import Ports
+
+log = logging.getLogger("conveyor.pipeline")
+
+
+@dataclass
+class PipelineContext:
+    ports: Ports
+    work_root: Path
+    seed: int = 42
+
+    @property
+    def runs(self) -> RunStore:
+        return RunStore(self.ports.table)
+
+    @contextmanager
+    def workdir(self, name: str) -> Iterator[Path]:
+        path = self.work_root / name
+        path.mkdir(parents=True, exist_ok=True)
+        try:
+            yield path
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def sha256_of_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def parse_raw_key(key: str) -> tuple[str, str] | None:
+    """``<project>/<file>`` → (project, file); anything else is not an upload."""
+    parts = key.split("/")
+    if len(parts) != 2 or not all(parts) or parts[1].startswith("."):
+        return None
+    return parts[0], parts[1]
+
+
+def on_object_created(ctx: PipelineContext, detail: dict[str, Any]) -> Run | None:
+    """Start (or resume) the run for a raw object; returns it, or None if there is none."""
+    ref = ObjectRef(detail["bucket"], detail["key"])
+    parsed = parse_raw_key(ref.key) if ref.bucket == RAW else None
+    if parsed is None:
+        log.warning("ignoring %s: uploads go to raw/<project>/<file>", ref.uri)
+        return None
+    project_name, _ = parsed
+    dataset_id = detail.get("dataset_id")
+    if not dataset_id:
+        try:
+            with ctx.workdir(f"hash-{hashlib.sha1(ref.key.encode()).hexdigest()}") as tmp:
+                local = tmp / "raw"
+                ctx.ports.store.download(ref.bucket, ref.key, local)
+                dataset_id = sha256_of_file(local)
+        except NotFound:
+            log.warning("ignoring %s: the object is gone", ref.uri)
+            return None
+    runs = ctx.runs
+    run, created = runs.create(project_name, ref, dataset_id, force=bool(detail.get("force")))
+    if not created and not (detail.get("resume") and run.state in _RESUMABLE):
+        log.info(
+            "%s: same bytes as run %s (%s); not training again", ref.uri, run.run_id, run.state
+        )
+        return run
+    project = find_project(ctx.ports.table, project_name)
+    if project is None:
+        return runs.fail(
+            run,
+            f"no project {project_name!r}: create it with `conveyor project create "
+            f"{project_name} --target COLUMN` (or upload with --target), then upload again",
+        )
+    return _guarded(ctx, run, lambda r: _preprocess_and_train(ctx, r, project))
+
+
+_RESUMABLE = (RunState.QUEUED, RunState.PREPROCESSING)
+
+
+def _preprocess_and_train(ctx: PipelineContext, run: Run, project: Project) -> Run:
+    runs = ctx.runs
+    run = runs.advance(run, RunState.PREPROCESSING)
+    with ctx.workdir(f"{run.run_id}-preprocess") as workdir:
+        result = preprocess(
+            ctx.ports.store,
+            run.raw,
+            project,
+            dataset_id=run.dataset_id,
+            workdir=workdir,
+            seed=ctx.seed,
+        )
+    try:
+        job = start_training(ctx.ports.jobs, run, project, seed=ctx.seed)
+    except AlreadyExists:
+        # A previous attempt started it before a crash; the job carries on regardless.
+        from conveyor.pipeline.train import job_name_for
+
+        job = ctx.ports.jobs.describe_training_job(job_name_for(run))
+    report = {**run.report, **result.report, "task": result.task.value}
+    return runs.advance(run, RunState.TRAINING, job_name=job.job_name, report=report)
+
+
+def on_training_job_state_change(ctx: PipelineContext, detail: dict[str, Any]) -> Run | None:
+    """Evaluate and register a finished job's model, or fail its run with the job's reason."""
+    runs = ctx.runs
+    run = runs.get(detail["run_id"])
+    if run.state not in (RunState.TRAINING, RunState.EVALUATING):
+        return run  # already handled: a duplicate event
+    try:
+        job = ctx.ports.jobs.describe_training_job(detail["job_name"])
+    except NotFound:
+        return runs.fail(run, f"training job {detail['job_name']} was lost; upload again to retry")
+    if not job.status.is_terminal:
+        return run
+    _keep_job_logs(ctx, run, job)
+    if job.status is not JobStatus.COMPLETED:
+        return runs.fail(
+            run, f"training job {job.job_name} {job.status.value.lower()}: {job.failure_reason}"
+        )
+    project = find_project(ctx.ports.table, run.project)
+    if project is None:
+        return runs.fail(run, f"project {run.project!r} was deleted during the run")
+    return _guarded(ctx, run, lambda r: _evaluate_and_register(ctx, r, project))
+
+
+def _evaluate_and_register(ctx: PipelineContext, run: Run, project: Project) -> Run:
+    runs = ctx.runs
+    run = runs.advance(run, RunState.EVALUATING)
+    artifact = artifact_ref(run)
+    with ctx.workdir(f"{run.run_id}-evaluate") as workdir:
+        evaluation = evaluate_stage.evaluate_artifact(
+            ctx.ports.store, run, artifact, project, workdir=workdir
+        )
+    version = evaluate_stage.register(ctx.ports.registry, run, project, artifact, evaluation)
+    report = {
+        **run.report,
+        "metrics": evaluation.metrics,
+        "primary_metric": evaluation.primary_metric,
+    }
+    return runs.advance(run, RunState.REGISTERED, model_version=version.version, report=report)
+
+
+def _keep_job_logs(ctx: PipelineContext, run: Run, job: TrainingJob) -> None:
+    try:
+        logs = ctx.ports.jobs.get_logs(job.job_name)
+    except NotFound:
+        return
+    ctx.ports.store.put(REPORTS, training_log_key(run), logs.encode())
+
+
+def training_log_key(run: Run) -> str:
+    return f"{run.project}/{run.run_id}/training.log"
+
+
+def _guarded(ctx: PipelineContext, run: Run, stage: Callable[[Run], Run]) -> Run:
+    """The run boundary: whatever a stage raises ends the run FAILED with a reason."""
+    try:
+        return stage(run)
+    except Conflict:
+        raise  # another worker moved the run; its outcome stands
+    except ConveyorError as exc:
+        reason = exc.message
+    except Exception as exc:  # the run boundary: a bug must not leave the run running forever
+        log.error("run %s: unexpected error\n%s", run.run_id, traceback.format_exc())
+        reason = f"internal error ({type(exc).__name__}: {exc}); see the worker log"
+    latest = ctx.runs.get(run.run_id)
+    if latest.state.is_terminal:
+        return latest
+    return ctx.runs.fail(latest, reason)
+
+
+def poll_training_jobs(ctx: PipelineContext, announced: set[str]) -> int:
+    """Publish a state-change event for each training job that ended (once per job)."""
+    count = 0
+    for run in ctx.runs.active():
+        if run.state is not RunState.TRAINING or not run.job_name:
+            continue
+        if run.job_name in announced:
+            continue
+        try:
+            status = ctx.ports.jobs.describe_training_job(run.job_name).status
+        except NotFound:
+            status = JobStatus.FAILED
+        if status.is_terminal:
+            ctx.ports.events.publish(
+                Event(
+                    EventType.TRAINING_JOB_STATE_CHANGE,
+                    {"run_id": run.run_id, "job_name": run.job_name, "status": status.value},
+                )
+            )
+            announced.add(run.job_name)
+            count += 1
+    return count
+
+
+def resume_interrupted(ctx: PipelineContext) -> list[str]:
+    """Pick up runs a crashed worker left mid-stage; call only when no other worker is alive."""
+    resumed = []
+    for run in ctx.runs.active():
+        if run.state in _RESUMABLE:
+            event = Event(
+                EventType.OBJECT_CREATED,
+                {**run.raw.to_dict(), "resume": True, "dataset_id": run.dataset_id},
+            )
+        elif run.state is RunState.EVALUATING:
+            event = Event(
+                EventType.TRAINING_JOB_STATE_CHANGE,
+                {"run_id": run.run_id, "job_name": run.job_name, "status": "Completed"},
+            )
+        else:
+            continue  # TRAINING: the job outlives the worker; polling picks it up
+        ctx.ports.events.publish(event)
+        resumed.append(run.run_id)
+    return resumed
+
+
+HANDLERS: dict[EventType, Callable[[PipelineContext, dict[str, Any]], Run | None]] = {
+    EventType.OBJECT_CREATED: on_object_created,
+    EventType.TRAINING_JOB_STATE_CHANGE: on_training_job_state_change,
+}

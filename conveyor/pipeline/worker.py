@@ -1,0 +1,141 @@
+"""The local worker: drains the event queue, watches training jobs, and heartbeats.
+
+``conveyor worker`` (and later ``conveyor up``) runs it as a daemon; ``conveyor upload --wait``
+runs it in the foreground until its run ends when no daemon is alive.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+from conveyor.errors import Conflict
+from conveyor.events import EventType, Message
+from conveyor.pipeline.handlers import (
+    HANDLERS,
+    PipelineContext,
+    poll_training_jobs,
+    resume_interrupted,
+)
+from conveyor.tables import Table
+from conveyor.types import from_iso, to_iso, utcnow
+
+log = logging.getLogger("conveyor.worker")
+
+_WORKER_PK = "worker"
+# A message whose handler crashed is retried this many times before it is dropped.
+MAX_ATTEMPTS = 3
+VISIBILITY_TIMEOUT = 600.0
+
+
+def live_workers(
+    table: Table, *, max_age: float, daemon_only: bool = True
+) -> list[dict[str, object]]:
+    now = utcnow()
+    alive = []
+    for item in table.query(_WORKER_PK):
+        age = (now - from_iso(item["heartbeat_at"])).total_seconds()
+        if age <= max_age and (item.get("daemon") or not daemon_only):
+            alive.append(item)
+    return alive
+
+
+class Worker:
+    def __init__(
+        self,
+        ctx: PipelineContext,
+        *,
+        daemon: bool,
+        heartbeat_seconds: float = 10.0,
+        poll_interval: float = 0.5,
+    ) -> None:
+        self.ctx = ctx
+        self.daemon = daemon
+        self.heartbeat_seconds = heartbeat_seconds
+        self.poll_interval = poll_interval
+        self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{threading.get_ident()}"
+        self._announced: set[str] = set()
+        self._last_beat = 0.0
+
+    def start(self) -> None:
+        """Announce this worker and pick up runs left mid-way, if nobody else can."""
+        others = [
+            w
+            for w in live_workers(
+                self.ctx.ports.table, max_age=self.heartbeat_seconds * 2, daemon_only=False
+            )
+            if w["sk"] != self.worker_id
+        ]
+        self._beat(force=True)
+        if not others:
+            resumed = resume_interrupted(self.ctx)
+            if resumed:
+                log.info("resuming interrupted runs: %s", ", ".join(resumed))
+
+    def stop(self) -> None:
+        self.ctx.ports.table.delete(_WORKER_PK, self.worker_id)
+
+    def step(self) -> int:
+        """Handle due events and announce finished jobs; returns how much was done."""
+        self._beat()
+        done = poll_training_jobs(self.ctx, self._announced)
+        for message in self.ctx.ports.events.receive(
+            max_messages=10, visibility_timeout=VISIBILITY_TIMEOUT
+        ):
+            self._handle(message)
+            done += 1
+        return done
+
+    def run(self, stop: threading.Event, until: Callable[[], bool] | None = None) -> None:
+        self.start()
+        try:
+            while not stop.is_set():
+                if until is not None and until():
+                    return
+                if self.step() == 0:
+                    stop.wait(self.poll_interval)
+        finally:
+            self.stop()
+
+    def _handle(self, message: Message) -> None:
+        handler = HANDLERS.get(message.event.type)
+        if handler is None:
+            log.warning("no handler for %s events; dropping", message.event.type)
+            self.ctx.ports.events.ack(message)
+            return
+        try:
+            handler(self.ctx, message.event.detail)
+        except Conflict as exc:
+            log.info("%s: %s", message.event.type, exc.message)
+        except Exception:
+            if message.attempts < MAX_ATTEMPTS:
+                log.exception("handling %s failed; will retry", message.event.type)
+                self.ctx.ports.events.release(message, delay=2.0 * message.attempts)
+                return
+            log.exception(
+                "handling %s failed %d times; dropping it", message.event.type, message.attempts
+            )
+        self.ctx.ports.events.ack(message)
+
+    def _beat(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_beat < self.heartbeat_seconds / 2:
+            return
+        self._last_beat = now
+        self.ctx.ports.table.put(
+            {
+                "pk": _WORKER_PK,
+                "sk": self.worker_id,
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "daemon": self.daemon,
+                "heartbeat_at": to_iso(utcnow()),
+            }
+        )
+
+
+__all__ = ["EventType", "Worker", "live_workers"]

@@ -1,0 +1,87 @@
+"""The registry on the Table: versions of a project's model, numbered from 1."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from conveyor.errors import AlreadyExists, NotFound
+from conveyor.storage import ObjectStore
+from conveyor.tables import Table
+from conveyor.types import ApprovalStatus, ModelVersion, utcnow
+
+_ALLOCATION_ATTEMPTS = 20
+
+
+def _versions_pk(project: str) -> str:
+    return f"model#{project}"
+
+
+def _sk(version: int) -> str:
+    return f"v{version:08d}"
+
+
+class LocalRegistry:
+    """Model versions as Table items; artifacts stay in the ObjectStore where training put them."""
+
+    scheme = "local"
+
+    def __init__(self, *, table: Table, store: ObjectStore) -> None:
+        self.table = table
+        self.store = store
+
+    def create_version(self, draft: ModelVersion) -> ModelVersion:
+        by_run = self.table.get(f"modelrun#{draft.project}", draft.run_id)
+        if by_run is not None:
+            return self.get_version(draft.project, int(by_run["version"]))
+        for _ in range(_ALLOCATION_ATTEMPTS):
+            latest = self.table.query(_versions_pk(draft.project), descending=True, limit=1)
+            number = int(latest[0]["version"]) + 1 if latest else 1
+            now = utcnow()
+            version = replace(draft, version=number, created_at=now, updated_at=now)
+            try:
+                self.table.put(
+                    {"pk": _versions_pk(draft.project), "sk": _sk(number), **version.to_dict()},
+                    if_not_exists=True,
+                )
+            except AlreadyExists:
+                continue  # another writer took this number; take the next one
+            self.table.put(
+                {"pk": f"modelrun#{draft.project}", "sk": draft.run_id, "version": number}
+            )
+            return version
+        raise AlreadyExists(f"could not allocate a version number for {draft.project!r}")
+
+    def get_version(self, project: str, version: int) -> ModelVersion:
+        item = self.table.get(_versions_pk(project), _sk(version))
+        if item is None:
+            raise NotFound(
+                f"project {project!r} has no version {version}; "
+                f"`conveyor models list {project}` shows its versions",
+                field="version",
+            )
+        return ModelVersion.from_dict(item)
+
+    def list_versions(self, project: str) -> list[ModelVersion]:
+        items = self.table.query(_versions_pk(project), descending=True)
+        return [ModelVersion.from_dict(item) for item in items]
+
+    def update_approval_status(
+        self, project: str, version: int, status: ApprovalStatus, reason: str | None = None
+    ) -> ModelVersion:
+        current = self.get_version(project, version)
+        updated = replace(
+            current, approval_status=status, status_reason=reason, updated_at=utcnow()
+        )
+        self._write(updated)
+        return updated
+
+    def set_tags(self, project: str, version: int, tags: dict[str, str]) -> ModelVersion:
+        current = self.get_version(project, version)
+        updated = replace(current, tags={**current.tags, **tags}, updated_at=utcnow())
+        self._write(updated)
+        return updated
+
+    def _write(self, version: ModelVersion) -> None:
+        self.table.put(
+            {"pk": _versions_pk(version.project), "sk": _sk(version.version), **version.to_dict()}
+        )
