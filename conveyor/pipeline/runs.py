@@ -39,8 +39,9 @@ ALLOWED: dict[RunState, frozenset[RunState]] = {
 
 
 def new_run_id() -> str:
-    # Sortable by creation time, unique without coordination.
-    return f"r-{utcnow().strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+    # Sortable by creation time (to the microsecond), unique without coordination.
+    now = utcnow()
+    return f"r-{now:%Y%m%d-%H%M%S}-{now.microsecond:06d}-{secrets.token_hex(2)}"
 
 
 def transition(run: Run, state: RunState, **changes: Any) -> Run:

@@ -32,13 +32,28 @@ MAX_ATTEMPTS = 3
 VISIBILITY_TIMEOUT = 600.0
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def live_workers(
     table: Table, *, max_age: float, daemon_only: bool = True
 ) -> list[dict[str, object]]:
+    """Workers with a fresh heartbeat; one on this host whose process is gone is dead."""
     now = utcnow()
+    host = socket.gethostname()
     alive = []
     for item in table.query(_WORKER_PK):
         age = (now - from_iso(item["heartbeat_at"])).total_seconds()
+        if item.get("host") == host and not _pid_alive(int(item["pid"])):
+            table.delete(_WORKER_PK, item["sk"])
+            continue
         if age <= max_age and (item.get("daemon") or not daemon_only):
             alive.append(item)
     return alive

@@ -1,0 +1,77 @@
+"""Bad input: each malformed upload fails its run with a reason a person can act on,
+creates no version, and leaves what was already stored untouched."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import json_of, run_cli
+
+GOOD_HEADER = "age,plan,churned\n"
+
+BAD_FILES: dict[str, tuple[bytes, str]] = {
+    "empty file": (b"", "empty"),
+    "header only": (GOOD_HEADER.encode(), "no data rows"),
+    "target column missing": (b"age,plan\n" + b"31,pro\n" * 40, "churned"),
+    "target all missing": (GOOD_HEADER.encode() + b"31,pro,\n" * 40, "no values"),
+    "single class": (GOOD_HEADER.encode() + b"31,pro,yes\n42,basic,yes\n" * 20,
+                     "single class"),
+    "non-UTF-8 bytes": (GOOD_HEADER.encode() + b"31,caf\xe9,yes\n" * 40, "UTF-8"),
+    "ragged rows": (GOOD_HEADER.encode() + b"31,pro,yes\n" * 10 + b"42,basic\n"
+                    + b"31,pro,no\n" * 10, "line"),
+    "duplicate column names": (b"age,age,churned\n" + b"31,32,yes\n33,34,no\n" * 20,
+                               "duplicate"),
+    "mixed numbers and text": (
+        GOOD_HEADER.encode() + b"31,pro,yes\n42,basic,no\n" * 20 + b"forty,pro,no\n",
+        "age",
+    ),
+    "binary file renamed .csv": (gzip.compress(b"not a table" * 100), "binary"),
+}
+
+
+@pytest.fixture(scope="module")
+def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from conveyor.samples.generate import write_churn_csv
+
+    home = tmp_path_factory.mktemp("home")
+    data = write_churn_csv(tmp_path_factory.mktemp("data") / "churn.csv", rows=600, seed=5)
+    run = json_of(run_cli(home, "upload", str(data), "-p", "churn", "--target", "churned",
+                          "--wait", "--json"))
+    assert run["state"] == "REGISTERED", run.get("failure_reason")
+    return home
+
+
+def _stored(home: Path) -> dict[str, str]:
+    buckets = home / "buckets"
+    return {
+        str(p.relative_to(buckets)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(buckets.rglob("*"))
+        if p.is_file() and "raw" not in p.relative_to(buckets).parts[:1]
+        and "reports" not in p.relative_to(buckets).parts[:1]
+    }
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES), ids=list(BAD_FILES))
+def test_bad_upload_fails_with_a_reason_and_loses_nothing(
+    case: str, trained_home: Path, tmp_path: Path
+) -> None:
+    content, expected = BAD_FILES[case]
+    before = _stored(trained_home)
+    bad = tmp_path / f"{case.replace(' ', '-')}.csv"
+    bad.write_bytes(content)
+
+    result = run_cli(trained_home, "upload", str(bad), "-p", "churn", "--wait", "--json")
+
+    assert result.returncode == 10, result.stderr
+    run = json.loads(result.stdout)
+    assert run["state"] == "FAILED"
+    assert expected.lower() in run["failure_reason"].lower(), run["failure_reason"]
+    assert "run failed" in result.stderr
+    versions = json_of(run_cli(trained_home, "models", "list", "churn", "--json"))
+    assert [v["version"] for v in versions] == [1]
+    assert _stored(trained_home) == before  # processed data and models untouched

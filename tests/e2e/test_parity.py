@@ -1,0 +1,62 @@
+"""Through the whole pipeline, a registered version is as good as a plain LightGBM script
+trained on the same split (within 2% on the test metric)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import polars as pl
+import pytest
+from sklearn import datasets
+from sklearn.metrics import f1_score, mean_squared_error, roc_auc_score
+
+from tests.e2e.conftest import Cli, json_of
+
+CASES = {
+    "breast_cancer": (datasets.load_breast_cancer, "roc_auc"),
+    "wine": (datasets.load_wine, "f1_macro"),
+    "diabetes": (datasets.load_diabetes, "rmse"),
+}
+
+
+def plain_lightgbm(processed: Path, target: str, metric: str) -> float:
+    train, valid, test = (pl.read_parquet(processed / f"{s}.parquet")
+                          for s in ("train", "validation", "test"))
+    features = [c for c in train.columns if c != target]
+    x = {n: f.select(features).to_numpy() for n, f in
+         (("train", train), ("valid", valid), ("test", test))}
+    y = {n: f[target].to_numpy() for n, f in (("train", train), ("valid", valid), ("test", test))}
+    stop = [lgb.early_stopping(50, verbose=False)]
+    if metric == "rmse":
+        model = lgb.LGBMRegressor(n_estimators=1000, verbose=-1)
+        model.fit(x["train"], y["train"], eval_set=[(x["valid"], y["valid"])], callbacks=stop)
+        return float(np.sqrt(mean_squared_error(y["test"], model.predict(x["test"]))))
+    clf = lgb.LGBMClassifier(n_estimators=1000, verbose=-1)
+    clf.fit(x["train"], y["train"], eval_set=[(x["valid"], y["valid"])], callbacks=stop)
+    if metric == "roc_auc":
+        return float(roc_auc_score(y["test"], clf.predict_proba(x["test"])[:, 1]))
+    return float(f1_score(y["test"], clf.predict(x["test"]), average="macro"))
+
+
+@pytest.mark.parametrize("name", list(CASES), ids=list(CASES))
+def test_registered_version_matches_a_plain_lightgbm_script(
+    name: str, cli: Cli, tmp_path: Path
+) -> None:
+    loader, metric = CASES[name]
+    frame = loader(as_frame=True).frame
+    csv = tmp_path / f"{name}.csv"
+    frame.to_csv(csv, index=False)
+    task = "regression" if metric == "rmse" else "auto"
+    run = json_of(cli("upload", str(csv), "-p", name.replace("_", "-"), "--target", "target",
+                      "--task", task, "--wait", "--json"))
+    assert run["state"] == "REGISTERED", run.get("failure_reason")
+    version = json_of(cli("models", "show", name.replace("_", "-"), "1", "--json"))
+    ours = version["metrics"]["test"][metric]
+    processed = cli.home / "buckets" / "processed" / name.replace("_", "-") / run["dataset_id"]  # type: ignore[attr-defined]
+    plain = plain_lightgbm(processed, "target", metric)
+    if metric == "rmse":
+        assert ours <= plain * 1.02, (ours, plain)
+    else:
+        assert ours >= plain * 0.98, (ours, plain)

@@ -1,0 +1,85 @@
+"""The CLI as a user types it: upload → run → registered version → approve."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from tests.e2e.conftest import Cli, json_of
+
+
+def test_upload_wait_registers_a_version_with_metrics_and_lineage(cli: Cli, churn_csv: Path):
+    result = cli("upload", str(churn_csv), "--project", "churn", "--target", "churned",
+                 "--wait", "--json")
+    run = json_of(result)
+    assert run["state"] == "REGISTERED", run.get("failure_reason")
+    assert run["model_version"] == 1
+    assert set(run["stages"]) == {"preprocess", "train", "evaluate"}
+
+    versions = json_of(cli("models", "list", "churn", "--json"))
+    assert [v["version"] for v in versions] == [1]
+    version = json_of(cli("models", "show", "churn", "1", "--json"))
+    assert version["approval_status"] == "PendingManualApproval"
+    assert version["primary_metric"] == "roc_auc"
+    test, baseline = version["metrics"]["test"], version["metrics"]["baseline"]
+    assert set(test) >= {"roc_auc", "accuracy", "f1", "log_loss"}
+    assert test["roc_auc"] > baseline["roc_auc"] + 0.1  # the model is worth something
+    assert len(version["sha256"]) == 64 and len(version["dataset_id"]) == 64
+    assert version["raw"] == {"bucket": "raw", "key": "churn/churn.csv"}
+    assert version["artifact"]["key"] == f"churn/{run['run_id']}/model.tar.gz"
+    kinds = {f["name"]: f["kind"] for f in version["input_schema"]["features"]}
+    assert kinds["signup date"] == "datetime"
+    assert kinds["plan"] == "categorical"
+    assert kinds["has partner"] == "boolean"
+    assert "customer id" not in kinds  # an id column is dropped, with a note
+    assert any(d["name"] == "customer id" for d in version["input_schema"]["dropped"])
+    assert version["package_version"]
+    artifact = cli.home / "buckets" / "models" / version["artifact"]["key"]  # type: ignore[attr-defined]
+    assert artifact.is_file()
+
+    shown = cli("runs", "show", run["run_id"], "--logs")
+    assert shown.returncode == 0
+    assert "REGISTERED" in shown.stdout and "validation:" in shown.stdout
+
+
+def test_same_bytes_uploaded_twice_make_one_run(cli: Cli, churn_csv: Path, tmp_path: Path):
+    first = json_of(cli("upload", str(churn_csv), "-p", "churn", "--target", "churned",
+                        "--wait", "--json"))
+    copy = tmp_path / "again.csv"
+    shutil.copyfile(churn_csv, copy)
+    second = cli("upload", str(copy), "-p", "churn", "--wait")
+    assert second.returncode == 0, second.stderr
+    assert "uploaded before" in second.stdout and first["run_id"] in second.stdout
+    runs = json_of(cli("runs", "list", "--project", "churn", "--json"))
+    assert [r["run_id"] for r in runs] == [first["run_id"]]
+
+
+def test_approve_and_reject_change_the_approval_status(cli: Cli, churn_csv: Path):
+    json_of(cli("upload", str(churn_csv), "-p", "churn", "--target", "churned", "--wait",
+                "--json"))
+    approved = json_of(cli("models", "approve", "churn", "1", "--reason", "looks good",
+                           "--json"))
+    assert approved["approval_status"] == "Approved"
+    assert approved["status_reason"] == "looks good"
+    rejected = json_of(cli("models", "reject", "churn", "1", "--json"))
+    assert rejected["approval_status"] == "Rejected"
+    missing = cli("models", "approve", "churn", "9")
+    assert missing.returncode == 4 and "no version 9" in missing.stderr
+
+
+def test_upload_to_a_new_project_without_target_says_how_to_fix_it(cli: Cli, churn_csv: Path):
+    result = cli("upload", str(churn_csv), "--project", "churn")
+    assert result.returncode == 4
+    assert "--target" in result.stderr
+
+
+def test_project_create_then_upload_uses_its_settings(cli: Cli, churn_csv: Path):
+    created = json_of(cli("project", "create", "churn-sk", "--target", "churned",
+                          "--algorithm", "sklearn", "--metric", "accuracy", "--json"))
+    assert created["algorithm"] == "sklearn"
+    run = json_of(cli("upload", str(churn_csv), "-p", "churn-sk", "--wait", "--json"))
+    assert run["state"] == "REGISTERED", run.get("failure_reason")
+    version = json_of(cli("models", "show", "churn-sk", "1", "--json"))
+    assert version["algorithm"] == "sklearn"
+    assert version["primary_metric"] == "accuracy"
+    assert version["metrics"]["test"]["accuracy"] >= version["metrics"]["baseline"]["accuracy"]

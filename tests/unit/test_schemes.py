@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+import pytest
+
+from conveyor import _schemes
+from conveyor.config import Settings, load_settings
+from conveyor.errors import ConfigError
+
+
+def test_unknown_scheme_names_the_variable_and_the_valid_schemes() -> None:
+    with pytest.raises(ConfigError) as info:
+        _schemes.resolve("table", "postgres://db/x")
+    assert "CONVEYOR_TABLE_URI" in info.value.message
+    assert "sqlite" in info.value.message
+
+
+def test_uris_derive_from_home(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings = Settings(home=tmp_path)
+    assert settings.object_store_uri == f"file://{tmp_path}/buckets"
+    assert settings.table_uri == f"sqlite:///{tmp_path}/conveyor.db"
+
+
+def test_invalid_setting_names_its_variable() -> None:
+    with pytest.raises(ConfigError, match="CONVEYOR_SEED"):
+        load_settings(seed="many")
