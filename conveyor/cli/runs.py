@@ -49,7 +49,7 @@ def list_(
 ) -> None:
     """List runs, newest first."""
     state: CliState = ctx.obj
-    items = RunStore(state.ports.table).list(project, limit=limit)
+    items = RunStore(state.ports.table).list_runs(project, limit=limit)
     if as_json:
         print_json([r.to_dict() for r in items])
         return

@@ -104,14 +104,14 @@ class RunStore:
         index = self.table.get(f"dataset#{project}", dataset_id)
         return self.get(index["run_id"]) if index else None
 
-    def list(self, project: str | None = None, *, limit: int | None = None) -> list[Run]:
+    def list_runs(self, project: str | None = None, *, limit: int | None = None) -> list[Run]:
         runs = [Run.from_dict(i) for i in self.table.query(_RUNS_PK, descending=True)]
         if project is not None:
             runs = [r for r in runs if r.project == project]
         return runs[:limit] if limit is not None else runs
 
     def active(self) -> list[Run]:
-        return [r for r in self.list() if not r.state.is_terminal]
+        return [r for r in self.list_runs() if not r.state.is_terminal]
 
     def advance(self, run: Run, state: RunState, **changes: Any) -> Run:
         """Move a stored run to ``state`` if nobody moved it since it was read.

@@ -1,0 +1,194 @@
+"""The Table port on one SQLite file (WAL), safe across threads and processes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from conveyor._sqlite import SqliteDatabase, dumps_json
+from conveyor.errors import AlreadyExists, InvalidInput
+from conveyor.tables import Item
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (
+    pk TEXT NOT NULL,
+    sk TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (pk, sk)
+) WITHOUT ROWID;
+"""
+
+_UPSERT = (
+    "INSERT INTO items (pk, sk, body) VALUES (?, ?, ?) "
+    "ON CONFLICT (pk, sk) DO UPDATE SET body = excluded.body"
+)
+_MAX_CODE_POINT = 0x10FFFF
+_SURROGATES = range(0xD800, 0xE000)
+
+
+class SqliteTable:
+    """A DynamoDB-shaped table in the SQL table ``items`` of ``path``.
+
+    Conditional writes run in ``BEGIN IMMEDIATE`` transactions, so they are atomic across
+    processes sharing the file.
+    """
+
+    scheme = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db = SqliteDatabase(path, _SCHEMA)
+
+    def __reduce__(self) -> tuple[type[SqliteTable], tuple[Path]]:
+        # Connections stay behind: a copy in another process opens its own.
+        return (SqliteTable, (self.path,))
+
+    def put(
+        self, item: Item, *, if_not_exists: bool = False, if_match: dict[str, Any] | None = None
+    ) -> None:
+        if if_not_exists and if_match is not None:
+            raise InvalidInput(
+                "put with both if_not_exists and if_match can never succeed; pass one",
+                field="if_match",
+            )
+        pk, sk, body = _encode(item)
+        if if_match is not None:
+            self._put_if_match(pk, sk, body, if_match)
+            return
+        with self._db.connection("write an item") as conn:
+            if if_not_exists:
+                cursor = conn.execute(
+                    "INSERT INTO items (pk, sk, body) VALUES (?, ?, ?) "
+                    "ON CONFLICT (pk, sk) DO NOTHING",
+                    (pk, sk, body),
+                )
+                if cursor.rowcount == 0:
+                    raise AlreadyExists(f"an item with pk={pk!r} sk={sk!r} already exists")
+                return
+            conn.execute(_UPSERT, (pk, sk, body))
+
+    def get(self, pk: str, sk: str) -> Item | None:
+        _check_key(pk, "pk")
+        _check_key(sk, "sk")
+        with self._db.connection("read an item") as conn:
+            row = conn.execute(
+                "SELECT body FROM items WHERE pk = ? AND sk = ?", (pk, sk)
+            ).fetchone()
+        return None if row is None else _decode(row[0])
+
+    def query(
+        self,
+        pk: str,
+        *,
+        sk_prefix: str = "",
+        sk_gte: str | None = None,
+        sk_lt: str | None = None,
+        descending: bool = False,
+        limit: int | None = None,
+    ) -> list[Item]:
+        _check_key(pk, "pk")
+        if limit is not None and limit < 0:
+            raise InvalidInput(f"limit must be 0 or more, not {limit}", field="limit")
+        # Sort keys compare as UTF-8 bytes (SQLite's BINARY collation), as on DynamoDB.
+        # A prefix becomes a key range rather than LIKE, so '%' and '_' are plain characters
+        # and the primary key index serves the query.
+        where = ["pk = ?"]
+        params: list[Any] = [pk]
+        bounds: list[tuple[str, str | None]] = [(">=", sk_prefix or None), (">=", sk_gte)]
+        bounds += [("<", _prefix_end(sk_prefix) if sk_prefix else None), ("<", sk_lt)]
+        for operator, value in bounds:
+            if value is not None:
+                _check_key(value, "sk")
+                where.append(f"sk {operator} ?")
+                params.append(value)
+        sql = f"SELECT body FROM items WHERE {' AND '.join(where)} ORDER BY sk"
+        sql += " DESC" if descending else " ASC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        with self._db.connection("query items") as conn:
+            rows = conn.execute(sql, params).fetchall()
+        return [_decode(row[0]) for row in rows]
+
+    def delete(self, pk: str, sk: str) -> None:
+        _check_key(pk, "pk")
+        _check_key(sk, "sk")
+        with self._db.connection("delete an item") as conn:
+            conn.execute("DELETE FROM items WHERE pk = ? AND sk = ?", (pk, sk))
+
+    def put_many(self, items: Iterable[Item]) -> int:
+        rows = [_encode(item) for item in items]
+        if not rows:
+            return 0
+        with self._db.transaction("write items") as conn:
+            conn.executemany(_UPSERT, rows)
+        return len(rows)
+
+    def close(self) -> None:
+        """Close this table's connections (later use reopens them)."""
+        self._db.close()
+
+    def _put_if_match(self, pk: str, sk: str, body: str, expected: dict[str, Any]) -> None:
+        with self._db.transaction("write an item") as conn:
+            row = conn.execute(
+                "SELECT body FROM items WHERE pk = ? AND sk = ?", (pk, sk)
+            ).fetchone()
+            if row is None:
+                raise AlreadyExists(
+                    f"conditional put failed: no item with pk={pk!r} sk={sk!r} to match"
+                )
+            stored = _decode(row[0])
+            missing = object()
+            changed = sorted(k for k, v in expected.items() if stored.get(k, missing) != v)
+            if changed:
+                raise AlreadyExists(
+                    f"conditional put failed: item pk={pk!r} sk={sk!r} was changed by someone "
+                    f"else ({', '.join(changed)} differ); read it again and retry"
+                )
+            conn.execute("UPDATE items SET body = ? WHERE pk = ? AND sk = ?", (body, pk, sk))
+
+
+def _encode(item: Item) -> tuple[str, str, str]:
+    if not isinstance(item, dict):
+        raise InvalidInput(f"an item must be a dict, not {type(item).__name__}", field="item")
+    pk = _check_key(item.get("pk"), "pk")
+    sk = _check_key(item.get("sk"), "sk")
+    return pk, sk, dumps_json(item, field="item")
+
+
+def _decode(body: str) -> Item:
+    item: Item = json.loads(body)
+    return item
+
+
+def _check_key(value: object, field: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput(
+            f"{field} must be a string, not {type(value).__name__}; every item needs string "
+            "'pk' and 'sk' keys",
+            field=field,
+        )
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInput(f"{field} {value!r} is not valid Unicode text", field=field) from exc
+    return value
+
+
+def _prefix_end(prefix: str) -> str | None:
+    """The smallest string greater than every string starting with ``prefix`` (None: no bound).
+
+    Code point order equals UTF-8 byte order, so bumping the last code point works; the
+    surrogate range has no UTF-8 form and is skipped.
+    """
+    stem = prefix
+    while stem and ord(stem[-1]) == _MAX_CODE_POINT:
+        stem = stem[:-1]
+    if not stem:
+        return None
+    following = ord(stem[-1]) + 1
+    if following in _SURROGATES:
+        following = _SURROGATES.stop
+    return stem[:-1] + chr(following)

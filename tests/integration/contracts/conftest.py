@@ -1,0 +1,92 @@
+"""Run each port's contract suite once per adapter.
+
+Each registry below maps a backend id to a context manager that prepares the backend in a
+test's ``tmp_path`` and yields a factory: every call builds a new adapter instance on the
+same stored state (so suites can check persistence across instances). Adding a backend,
+e.g. S3 or DynamoDB on moto, is one more entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from conveyor.events import EventBus
+from conveyor.events.local import SqliteEventBus
+from conveyor.storage import ObjectStore
+from conveyor.storage.local import LocalObjectStore
+from conveyor.tables import Table
+from conveyor.tables.sqlite import SqliteTable
+
+T = TypeVar("T")
+Backend = Callable[[Path], AbstractContextManager[Callable[[], T]]]
+
+
+@contextmanager
+def _local_object_stores(tmp_path: Path) -> Iterator[Callable[[], ObjectStore]]:
+    yield lambda: LocalObjectStore(root=tmp_path / "buckets")
+
+
+@contextmanager
+def _sqlite_tables(tmp_path: Path) -> Iterator[Callable[[], Table]]:
+    yield lambda: SqliteTable(path=tmp_path / "db" / "conveyor.db")
+
+
+@contextmanager
+def _sqlite_event_buses(tmp_path: Path) -> Iterator[Callable[[], EventBus]]:
+    yield lambda: SqliteEventBus(path=tmp_path / "db" / "conveyor.db")
+
+
+OBJECT_STORES: dict[str, Backend[ObjectStore]] = {"local": _local_object_stores}
+TABLES: dict[str, Backend[Table]] = {"local": _sqlite_tables}
+EVENT_BUSES: dict[str, Backend[EventBus]] = {"local": _sqlite_event_buses}
+
+
+def _factory(backend: Backend[T], tmp_path: Path) -> Iterator[Callable[[], T]]:
+    made: list[T] = []
+    with backend(tmp_path) as build:
+
+        def make() -> T:
+            adapter = build()
+            made.append(adapter)
+            return adapter
+
+        yield make
+        for adapter in made:
+            close: Callable[[], Any] | None = getattr(adapter, "close", None)
+            if close is not None:
+                close()
+
+
+@pytest.fixture(params=list(OBJECT_STORES), ids=list(OBJECT_STORES))
+def make_object_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    yield from _factory(OBJECT_STORES[request.param], tmp_path)
+
+
+@pytest.fixture
+def object_store(make_object_store: Callable[[], ObjectStore]) -> ObjectStore:
+    return make_object_store()
+
+
+@pytest.fixture(params=list(TABLES), ids=list(TABLES))
+def make_table(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    yield from _factory(TABLES[request.param], tmp_path)
+
+
+@pytest.fixture
+def table(make_table: Callable[[], Table]) -> Table:
+    return make_table()
+
+
+@pytest.fixture(params=list(EVENT_BUSES), ids=list(EVENT_BUSES))
+def make_event_bus(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    yield from _factory(EVENT_BUSES[request.param], tmp_path)
+
+
+@pytest.fixture
+def event_bus(make_event_bus: Callable[[], EventBus]) -> EventBus:
+    return make_event_bus()
