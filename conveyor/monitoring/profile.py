@@ -1,0 +1,83 @@
+"""The baseline profile of the training data: per-feature distributions that drift checks
+compare live traffic against, computed once so a check never rereads the training data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from conveyor.tabular.schema import DatasetSchema, FeatureKind
+from conveyor.types import to_iso, utcnow
+
+QUANTILES = tuple(round(q / 10, 1) for q in range(11))
+TOP_CATEGORIES = 50
+OTHER = "__other__"
+
+
+def build_profile(frame: pl.DataFrame, schema: DatasetSchema) -> dict[str, Any]:
+    """JSON-ready profile of ``frame`` (the typed training split)."""
+    features = {
+        spec.name: _feature_profile(frame.get_column(spec.name), spec.kind)
+        for spec in schema.features
+    }
+    target = frame.get_column(schema.target)
+    target_kind = FeatureKind.NUMERIC if schema.classes is None else FeatureKind.CATEGORICAL
+    return {
+        "rows": frame.height,
+        "created_at": to_iso(utcnow()),
+        "features": features,
+        "target": _feature_profile(target, target_kind),
+    }
+
+
+def _feature_profile(column: pl.Series, kind: FeatureKind) -> dict[str, Any]:
+    count = len(column)
+    missing = column.null_count()
+    profile: dict[str, Any] = {
+        "kind": kind.value,
+        "count": count,
+        "missing": missing,
+        "missing_rate": missing / count if count else 0.0,
+    }
+    values = column.drop_nulls()
+    if kind is FeatureKind.NUMERIC:
+        profile.update(_numeric(values.cast(pl.Float64).to_numpy()))
+    elif kind is FeatureKind.DATETIME:
+        days = values.cast(pl.Datetime("us")).dt.epoch("d").cast(pl.Float64).to_numpy()
+        profile.update(_numeric(days), unit="epoch_days")
+        if len(values):
+            profile.update(min_time=str(values.min()), max_time=str(values.max()))
+    else:
+        profile.update(_frequencies(values.cast(pl.String)))
+    return profile
+
+
+def _numeric(values: np.ndarray) -> dict[str, Any]:
+    values = values[np.isfinite(values)]
+    if len(values) == 0:
+        return {"quantiles": [], "histogram": {"edges": [], "counts": []}}
+    edges = np.quantile(values, QUANTILES)
+    bins = np.unique(edges)
+    if len(bins) < 2:
+        bins = np.array([bins[0], bins[0]])
+    counts, _ = np.histogram(values, bins=bins)
+    return {
+        "min": float(values.min()),
+        "max": float(values.max()),
+        "mean": float(values.mean()),
+        "std": float(values.std()),
+        "quantiles": {str(q): float(e) for q, e in zip(QUANTILES, edges, strict=True)},
+        "histogram": {"edges": [float(b) for b in bins], "counts": [int(c) for c in counts]},
+    }
+
+
+def _frequencies(values: pl.Series) -> dict[str, Any]:
+    counts = values.value_counts(sort=True, name="n")
+    top = counts.head(TOP_CATEGORIES)
+    frequencies = {str(k): int(n) for k, n in top.iter_rows()}
+    rest = int(counts.get_column("n").sum()) - sum(frequencies.values())
+    if rest:
+        frequencies[OTHER] = rest
+    return {"distinct": counts.height, "frequencies": frequencies}

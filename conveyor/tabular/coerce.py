@@ -1,0 +1,136 @@
+"""Apply a schema to raw values: the one parser shared by preprocessing (a CSV's strings)
+and serving (JSON values), so a model never sees data parsed two different ways."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from conveyor.errors import InvalidInput
+from conveyor.tabular.infer import FALSE_TOKENS, TRUE_TOKENS
+from conveyor.tabular.schema import NULL_TOKENS, DatasetSchema, FeatureKind, FeatureSpec
+from conveyor.types import Task
+
+_DTYPES = {
+    FeatureKind.NUMERIC: pl.Float64,
+    FeatureKind.CATEGORICAL: pl.String,
+    FeatureKind.BOOLEAN: pl.Boolean,
+    FeatureKind.DATETIME: pl.Datetime("us"),
+}
+
+
+def coerce_frame(frame: pl.DataFrame, schema: DatasetSchema, *, with_target: bool = False,
+                 allow_extra: bool = True) -> pl.DataFrame:
+    """``frame``'s schema columns, typed: numeric Float64, categorical String, boolean
+    Boolean, datetime Datetime(us); the target too when ``with_target``. Nulls stay nulls.
+
+    Raises:
+        InvalidInput: a column is missing, unexpected (``allow_extra=False``), or holds a
+            value its kind cannot take; ``field`` names the column.
+    """
+    wanted = schema.feature_names + ([schema.target] if with_target else [])
+    missing = [name for name in wanted if name not in frame.columns]
+    if missing:
+        raise InvalidInput("missing column(s): " + ", ".join(repr(m) for m in missing),
+                           field=missing[0])
+    if not allow_extra:
+        known = set(wanted) | {schema.target}
+        extra = [name for name in frame.columns if name not in known]
+        if extra:
+            raise InvalidInput(
+                "unknown column(s): " + ", ".join(repr(e) for e in extra) + "; the model takes "
+                + ", ".join(repr(n) for n in schema.feature_names), field=extra[0])
+    columns = [_coerce(frame.get_column(spec.name), spec) for spec in schema.features]
+    if with_target:
+        columns.append(coerce_target(frame.get_column(schema.target), schema))
+    return pl.DataFrame(columns)
+
+
+def coerce_target(column: pl.Series, schema: DatasetSchema) -> pl.Series:
+    if schema.task is Task.REGRESSION:
+        return _to_float(column, schema.target)
+    classes = schema.classes or ()
+    if classes and all(isinstance(c, bool) for c in classes):
+        return _to_bool(column, FeatureSpec(schema.target, FeatureKind.BOOLEAN))
+    if classes and all(isinstance(c, int) for c in classes):
+        return _to_float(column, schema.target).cast(pl.Int64)
+    if classes and all(isinstance(c, float) for c in classes):
+        return _to_float(column, schema.target)
+    return _to_text(column)
+
+
+def _coerce(column: pl.Series, spec: FeatureSpec) -> pl.Series:
+    if spec.kind is FeatureKind.NUMERIC:
+        return _to_float(column, spec.name)
+    if spec.kind is FeatureKind.CATEGORICAL:
+        return _to_text(column)
+    if spec.kind is FeatureKind.BOOLEAN:
+        return _to_bool(column, spec)
+    return _to_datetime(column, spec)
+
+
+def _cleaned_text(column: pl.Series) -> pl.Series:
+    text = column.cast(pl.String).str.strip_chars()
+    return text.set(text.is_in(list(NULL_TOKENS)), None)  # type: ignore[arg-type]
+
+
+def _to_text(column: pl.Series) -> pl.Series:
+    if column.dtype == pl.String:
+        return _cleaned_text(column)
+    if column.dtype.is_float():
+        # JSON 3.0 for a category seen in the CSV as "3".
+        integral = column.fill_null(0).round() == column.fill_null(0)
+        if bool(integral.all()):
+            return _cleaned_text(column.cast(pl.Int64))
+    return _cleaned_text(column)
+
+
+def _to_float(column: pl.Series, name: str) -> pl.Series:
+    if column.dtype.is_numeric():
+        return column.cast(pl.Float64)
+    if column.dtype == pl.Boolean:
+        _refuse(column, column.is_not_null(), name, "a number")
+    if column.dtype == pl.Null:
+        return column.cast(pl.Float64)
+    text = _cleaned_text(column)
+    parsed = text.cast(pl.Float64, strict=False)
+    _refuse(column, parsed.is_null() & text.is_not_null(), name, "a number")
+    return parsed
+
+
+def _to_bool(column: pl.Series, spec: FeatureSpec) -> pl.Series:
+    if column.dtype == pl.Boolean:
+        return column
+    if column.dtype == pl.Null:
+        return column.cast(pl.Boolean)
+    if column.dtype.is_numeric():
+        _refuse(column, ~column.is_in([0, 1]) & column.is_not_null(), spec.name,
+                "true/false (or 0/1)")
+        return column.cast(pl.Boolean)
+    text = _cleaned_text(column).str.to_lowercase()
+    truthy = TRUE_TOKENS | set(spec.true_values) | {"1"}
+    falsy = FALSE_TOKENS | set(spec.false_values) | {"0"}
+    parsed = (pl.when(text.is_in(list(truthy))).then(True)
+              .when(text.is_in(list(falsy))).then(False).otherwise(None))
+    result = pl.select(parsed.alias(column.name)).to_series()
+    _refuse(column, result.is_null() & text.is_not_null(), spec.name, "true/false")
+    return result
+
+
+def _to_datetime(column: pl.Series, spec: FeatureSpec) -> pl.Series:
+    if isinstance(column.dtype, pl.Datetime) or column.dtype == pl.Date:
+        return column.cast(pl.Datetime("us"))
+    if column.dtype == pl.Null:
+        return column.cast(pl.Datetime("us"))
+    text = _cleaned_text(column)
+    parsed = text.str.to_datetime(spec.date_format, strict=False, time_unit="us")
+    expected = f"a date like {spec.date_format!r}" if spec.date_format else "a date"
+    _refuse(column, parsed.is_null() & text.is_not_null(), spec.name, expected)
+    return parsed
+
+
+def _refuse(column: pl.Series, bad: pl.Series, name: str, expected: str) -> None:
+    if not bool(bad.any()):
+        return
+    row = int(bad.arg_true()[0])
+    raise InvalidInput(f"column {name!r} expects {expected}, got {column[row]!r} "
+                       f"(row {row + 1})", field=name)

@@ -1,0 +1,167 @@
+"""Read an uploaded file into a frame of strings (CSV) or typed columns (Parquet), refusing
+malformed files with a message that says what is wrong and where."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from conveyor.errors import InvalidInput
+from conveyor.tabular.schema import NULL_TOKENS
+
+_SNIFF_BYTES = 8192
+_BOM = codecs.BOM_UTF8
+# Magic numbers of files people upload by mistake, and what to call them in the message.
+_BINARY_MAGIC = {
+    b"\x89PNG": "a PNG image",
+    b"PK\x03\x04": "a ZIP archive (an .xlsx workbook is one: export it as CSV)",
+    b"%PDF": "a PDF document",
+    b"\x1f\x8b": "a gzip archive (decompress it first)",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"\xd0\xcf\x11\xe0": "an old Excel/Office file (export it as CSV)",
+    b"SQLite format 3": "an SQLite database",
+}
+
+
+def is_parquet(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(4) == b"PAR1"
+
+
+def read_raw(path: Path) -> pl.DataFrame:
+    """Read ``path`` (CSV or Parquet, decided by content) for schema inference.
+
+    CSV columns are all strings, stripped, with the usual spellings of "missing" as nulls;
+    Parquet columns keep their types.
+
+    Raises:
+        InvalidInput: the file is empty, binary, not UTF-8, ragged, has no data rows, or
+            has duplicate or empty column names.
+    """
+    if path.stat().st_size == 0:
+        raise InvalidInput("the file is empty (0 bytes); upload a CSV with a header row "
+                           "and data rows", field="file")
+    if is_parquet(path):
+        return _read_parquet(path)
+    with path.open("rb") as handle:
+        head = handle.read(_SNIFF_BYTES)
+    _refuse_binary(head)
+    if not head.strip():
+        raise InvalidInput("the file is empty (only white space)", field="file")
+    _check_utf8(path)
+    header = _read_header(path)
+    frame = _read_csv(path, header)
+    if frame.height == 0:
+        raise InvalidInput(
+            f"the file has a header ({len(header)} columns) but no data rows", field="file"
+        )
+    return frame
+
+
+def _read_parquet(path: Path) -> pl.DataFrame:
+    try:
+        frame = pl.read_parquet(path)
+    except Exception as exc:  # polars raises several kinds for a damaged file
+        raise InvalidInput(f"the Parquet file cannot be read: {exc}", field="file") from exc
+    if frame.height == 0:
+        raise InvalidInput("the Parquet file has columns but no rows", field="file")
+    categorical = [c for c, t in frame.schema.items() if t in (pl.Categorical, pl.Enum)]
+    return frame.with_columns(pl.col(categorical).cast(pl.String)) if categorical else frame
+
+
+def _refuse_binary(head: bytes) -> None:
+    for magic, kind in _BINARY_MAGIC.items():
+        if head.startswith(magic):
+            raise InvalidInput(f"this looks like a binary file ({kind}), not CSV text",
+                               field="file")
+    if b"\x00" in head:
+        raise InvalidInput("this looks like a binary file (it contains NUL bytes), not CSV "
+                           "text; if it is UTF-16 text, re-save it as UTF-8", field="file")
+
+
+def _check_utf8(path: Path) -> None:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 22), b""):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                bad = offset + exc.start
+                line = _line_of(path, bad)
+                raise InvalidInput(
+                    f"the file is not valid UTF-8: byte 0x{chunk[exc.start]:02x} at offset "
+                    f"{bad} (line {line}); re-save the file with UTF-8 encoding",
+                    field="file") from exc
+            offset += len(chunk)
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            raise InvalidInput("the file is not valid UTF-8: it ends in the middle of a "
+                               "character; re-save it with UTF-8 encoding", field="file") from exc
+
+
+def _line_of(path: Path, offset: int) -> int:
+    with path.open("rb") as handle:
+        return handle.read(offset).count(b"\n") + 1
+
+
+def _read_header(path: Path) -> list[str]:
+    with path.open("r", encoding="utf-8-sig", newline="") as handle:
+        try:
+            header = next(csv.reader(handle))
+        except StopIteration as exc:
+            raise InvalidInput("the file is empty", field="file") from exc
+    names = [name.strip() for name in header]
+    empty = [str(i + 1) for i, name in enumerate(names) if not name]
+    if empty:
+        raise InvalidInput(f"column(s) {', '.join(empty)} of the header have no name; "
+                           "give every column a name", field="header")
+    seen: set[str] = set()
+    duplicates = sorted({n for n in names if n in seen or seen.add(n)})  # type: ignore[func-returns-value]
+    if duplicates:
+        raise InvalidInput(
+            "duplicate column names: " + ", ".join(repr(d) for d in duplicates)
+            + "; rename them so every column is unique", field="header")
+    return names
+
+
+def _read_csv(path: Path, header: list[str]) -> pl.DataFrame:
+    # pyarrow's reader refuses rows with too few or too many fields (polars pads short rows).
+    options = pacsv.ConvertOptions(
+        column_types={name: pa.string() for name in header},
+        null_values=list(NULL_TOKENS),
+        strings_can_be_null=True,
+    )
+    read = pacsv.ReadOptions(column_names=header, skip_rows=1, encoding="utf8")
+    try:
+        table = pacsv.read_csv(path, read_options=read, convert_options=options)
+    except pa.ArrowInvalid as exc:
+        message = str(exc)
+        if "Expected" in message and "columns" in message:
+            raise InvalidInput(_ragged_message(path, len(header)), field="file") from exc
+        raise InvalidInput(f"the CSV cannot be parsed: {message}", field="file") from exc
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    stripped = [pl.col(c).str.strip_chars() for c in frame.columns]
+    frame = frame.with_columns(stripped)
+    return frame.with_columns(
+        pl.when(pl.col(c).is_in(list(NULL_TOKENS))).then(None).otherwise(pl.col(c)).alias(c)
+        for c in frame.columns
+    )
+
+
+def _ragged_message(path: Path, expected: int) -> str:
+    with path.open("r", encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        for fields in reader:
+            if fields and len(fields) != expected:
+                return (f"line {reader.line_num} has {len(fields)} fields but the header has "
+                        f"{expected}; every row needs one value per column (quote values "
+                        "that contain commas)")
+    return f"a row does not have {expected} fields like the header"
