@@ -20,8 +20,9 @@ DEMO_HOME = Path(".conveyor/demo")
 def _conveyor(*args: str, env: dict[str, str]) -> None:
     shown = " ".join(shlex.quote(a) for a in ("conveyor", *args))
     print(f"\n$ {shown}", flush=True)
-    result = subprocess.run([sys.executable, "-m", "conveyor.cli.main", *args], env=env,
-                            check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "conveyor.cli.main", *args], env=env, check=False
+    )
     if result.returncode != 0:
         print(f"demo: `{shown}` exited {result.returncode}", file=sys.stderr)
         sys.exit(result.returncode)
@@ -33,10 +34,11 @@ def main() -> None:
     sample = DEMO_HOME / "churn.csv"
     shutil.copyfile(CHURN_CSV, sample)
     env = {**os.environ, "CONVEYOR_HOME": str(DEMO_HOME.absolute())}
-    print(f"conveyor demo: CONVEYOR_HOME={DEMO_HOME}, sample {sample} "
-          "(5,000 customers; string categoricals, missing values, a date, an id column)")
-    _conveyor("upload", str(sample), "--project", "churn", "--target", "churned", "--wait",
-              env=env)
+    print(
+        f"conveyor demo: CONVEYOR_HOME={DEMO_HOME}, sample {sample} "
+        "(5,000 customers; string categoricals, missing values, a date, an id column)"
+    )
+    _conveyor("upload", str(sample), "--project", "churn", "--target", "churned", "--wait", env=env)
     _conveyor("runs", "list", "--project", "churn", env=env)
     _conveyor("models", "list", "churn", env=env)
     _conveyor("models", "show", "churn", "1", env=env)

@@ -10,6 +10,10 @@ from rich.console import Console
 
 console = Console()
 err_console = Console(stderr=True)
+# Piped output (CI logs, `| less`) gets rich's 80 columns by default, which cuts tables.
+for _console in (console, err_console):
+    if not _console.is_terminal:
+        _console.width = 160
 
 
 def print_json(data: Any) -> None:

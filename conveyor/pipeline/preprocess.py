@@ -39,8 +39,15 @@ class PreprocessResult:
     report: dict[str, Any]
 
 
-def preprocess(store: ObjectStore, raw: ObjectRef, project: Project, *, dataset_id: str,
-               workdir: Path, seed: int = 42) -> PreprocessResult:
+def preprocess(
+    store: ObjectStore,
+    raw: ObjectRef,
+    project: Project,
+    *,
+    dataset_id: str,
+    workdir: Path,
+    seed: int = 42,
+) -> PreprocessResult:
     """Read, validate, clean, split and profile one raw object.
 
     Raises:
@@ -53,13 +60,16 @@ def preprocess(store: ObjectStore, raw: ObjectRef, project: Project, *, dataset_
     if target not in frame.columns:
         raise InvalidInput(
             f"target column {target!r} is not in the file; its columns are: "
-            + ", ".join(repr(c) for c in frame.columns), field="target")
+            + ", ".join(repr(c) for c in frame.columns),
+            field="target",
+        )
     rows_read = frame.height
     frame = frame.filter(pl.col(target).is_not_null())
     dropped_rows = rows_read - frame.height
     if frame.height == 0:
-        raise InvalidInput(f"target column {target!r} has no values: every row's target is "
-                           "missing", field="target")
+        raise InvalidInput(
+            f"target column {target!r} has no values: every row's target is missing", field="target"
+        )
     schema, notes = infer_schema(frame, target=target, task=project.task)
     typed = coerce_frame(frame, schema, with_target=True)
     train, validation, test = split_frame(typed, target=target, task=schema.task, seed=seed)
@@ -91,9 +101,15 @@ def preprocess(store: ObjectStore, raw: ObjectRef, project: Project, *, dataset_
     store.put(PROCESSED, profile_ref.key, _json(profile))
     store.put(PROCESSED, f"{prefix}/report.json", _json(report))
     return PreprocessResult(
-        dataset_id=dataset_id, schema=schema, task=schema.task, train=refs["train"],
-        validation=refs["validation"], test=refs["test"], schema_ref=schema_ref,
-        profile_ref=profile_ref, report=report,
+        dataset_id=dataset_id,
+        schema=schema,
+        task=schema.task,
+        train=refs["train"],
+        validation=refs["validation"],
+        test=refs["test"],
+        schema_ref=schema_ref,
+        profile_ref=profile_ref,
+        report=report,
     )
 
 

@@ -31,14 +31,14 @@ def make_churn(rows: int = 5000, *, seed: int = 7) -> pl.DataFrame:
     start = date(2019, 1, 1)
     signup = [start + timedelta(days=int(d)) for d in rng.integers(0, 5 * 365, rows)]
     logit = (
-        -1.0
-        + 0.55 * calls
-        - 0.045 * tenure
-        + 0.02 * (charges - 50)
-        - 0.5 * partner
-        + np.where(plan == "enterprise", -0.8, 0.0)
-        + np.array([0.3 if d.month in (11, 12) else 0.0 for d in signup])
-        - 0.01 * (age - 42)
+        -1.2
+        + 0.8 * calls
+        - 0.07 * tenure
+        + 0.04 * (charges - 50)
+        - 0.9 * partner
+        + np.where(plan == "enterprise", -1.2, 0.0)
+        + np.array([0.8 if d.month in (11, 12) else 0.0 for d in signup])
+        - 0.02 * (age - 42)
     )
     churned = rng.random(rows) < 1 / (1 + np.exp(-logit))
     age_with_gaps = age.astype(object)

@@ -18,8 +18,13 @@ _DTYPES = {
 }
 
 
-def coerce_frame(frame: pl.DataFrame, schema: DatasetSchema, *, with_target: bool = False,
-                 allow_extra: bool = True) -> pl.DataFrame:
+def coerce_frame(
+    frame: pl.DataFrame,
+    schema: DatasetSchema,
+    *,
+    with_target: bool = False,
+    allow_extra: bool = True,
+) -> pl.DataFrame:
     """``frame``'s schema columns, typed: numeric Float64, categorical String, boolean
     Boolean, datetime Datetime(us); the target too when ``with_target``. Nulls stay nulls.
 
@@ -30,15 +35,20 @@ def coerce_frame(frame: pl.DataFrame, schema: DatasetSchema, *, with_target: boo
     wanted = schema.feature_names + ([schema.target] if with_target else [])
     missing = [name for name in wanted if name not in frame.columns]
     if missing:
-        raise InvalidInput("missing column(s): " + ", ".join(repr(m) for m in missing),
-                           field=missing[0])
+        raise InvalidInput(
+            "missing column(s): " + ", ".join(repr(m) for m in missing), field=missing[0]
+        )
     if not allow_extra:
         known = set(wanted) | {schema.target}
         extra = [name for name in frame.columns if name not in known]
         if extra:
             raise InvalidInput(
-                "unknown column(s): " + ", ".join(repr(e) for e in extra) + "; the model takes "
-                + ", ".join(repr(n) for n in schema.feature_names), field=extra[0])
+                "unknown column(s): "
+                + ", ".join(repr(e) for e in extra)
+                + "; the model takes "
+                + ", ".join(repr(n) for n in schema.feature_names),
+                field=extra[0],
+            )
     columns = [_coerce(frame.get_column(spec.name), spec) for spec in schema.features]
     if with_target:
         columns.append(coerce_target(frame.get_column(schema.target), schema))
@@ -103,14 +113,20 @@ def _to_bool(column: pl.Series, spec: FeatureSpec) -> pl.Series:
     if column.dtype == pl.Null:
         return column.cast(pl.Boolean)
     if column.dtype.is_numeric():
-        _refuse(column, ~column.is_in([0, 1]) & column.is_not_null(), spec.name,
-                "true/false (or 0/1)")
+        _refuse(
+            column, ~column.is_in([0, 1]) & column.is_not_null(), spec.name, "true/false (or 0/1)"
+        )
         return column.cast(pl.Boolean)
     text = _cleaned_text(column).str.to_lowercase()
     truthy = TRUE_TOKENS | set(spec.true_values) | {"1"}
     falsy = FALSE_TOKENS | set(spec.false_values) | {"0"}
-    parsed = (pl.when(text.is_in(list(truthy))).then(True)
-              .when(text.is_in(list(falsy))).then(False).otherwise(None))
+    parsed = (
+        pl.when(text.is_in(list(truthy)))
+        .then(True)
+        .when(text.is_in(list(falsy)))
+        .then(False)
+        .otherwise(None)
+    )
     result = pl.select(parsed.alias(column.name)).to_series()
     _refuse(column, result.is_null() & text.is_not_null(), spec.name, "true/false")
     return result
@@ -132,5 +148,6 @@ def _refuse(column: pl.Series, bad: pl.Series, name: str, expected: str) -> None
     if not bool(bad.any()):
         return
     row = int(bad.arg_true()[0])
-    raise InvalidInput(f"column {name!r} expects {expected}, got {column[row]!r} "
-                       f"(row {row + 1})", field=name)
+    raise InvalidInput(
+        f"column {name!r} expects {expected}, got {column[row]!r} (row {row + 1})", field=name
+    )

@@ -32,7 +32,9 @@ _ID_NAME = re.compile(r"(^id$)|([_ ]id$)|([a-z]Id$)|(^ID$)|(_ID$)", re.IGNORECAS
 _DATE_LIKE = re.compile(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
 
 
-def infer_schema(frame: pl.DataFrame, *, target: str, task: Task) -> tuple[DatasetSchema, list[str]]:
+def infer_schema(
+    frame: pl.DataFrame, *, target: str, task: Task
+) -> tuple[DatasetSchema, list[str]]:
     """The schema of ``frame`` (rows with a missing target already removed) and notes.
 
     Raises:
@@ -43,7 +45,9 @@ def infer_schema(frame: pl.DataFrame, *, target: str, task: Task) -> tuple[Datas
         raise InvalidInput(
             f"target column {target!r} is not in the file; its columns are: "
             + ", ".join(repr(c) for c in frame.columns)
-            + " (check the spelling, or pass another --target)", field="target")
+            + " (check the spelling, or pass another --target)",
+            field="target",
+        )
     task, classes = infer_task(frame.get_column(target), task)
     features: list[FeatureSpec] = []
     dropped: list[DroppedColumn] = []
@@ -54,15 +58,21 @@ def infer_schema(frame: pl.DataFrame, *, target: str, task: Task) -> tuple[Datas
         spec_or_reason = _infer_feature(frame.get_column(name), frame.height)
         if isinstance(spec_or_reason, str):
             dropped.append(DroppedColumn(name, spec_or_reason))
-            notes.append(f"dropped column {name!r}: {spec_or_reason}")
         else:
             features.append(spec_or_reason)
     if not features:
-        raise InvalidInput("no usable feature columns remain after dropping: "
-                           + "; ".join(f"{d.name}: {d.reason}" for d in dropped), field="file")
-    schema = DatasetSchema(target=target, task=task, features=tuple(features),
-                           classes=tuple(classes) if classes is not None else None,
-                           dropped=tuple(dropped))
+        raise InvalidInput(
+            "no usable feature columns remain after dropping: "
+            + "; ".join(f"{d.name}: {d.reason}" for d in dropped),
+            field="file",
+        )
+    schema = DatasetSchema(
+        target=target,
+        task=task,
+        features=tuple(features),
+        classes=tuple(classes) if classes is not None else None,
+        dropped=tuple(dropped),
+    )
     return schema, notes
 
 
@@ -73,9 +83,11 @@ def infer_task(target: pl.Series, task: Task) -> tuple[Task, list[Any] | None]:
     numbers = _as_numbers(values)
     if task is Task.REGRESSION:
         if numbers is None:
-            raise InvalidInput(f"target {name!r} has text values (e.g. {_example(values)!r}); "
-                               "regression needs numbers: use --task auto for classification",
-                               field="target")
+            raise InvalidInput(
+                f"target {name!r} has text values (e.g. {_example(values)!r}); "
+                "regression needs numbers: use --task auto for classification",
+                field="target",
+            )
         return Task.REGRESSION, None
     if numbers is not None:
         integral = bool((numbers == numbers.round()).all())
@@ -83,7 +95,8 @@ def infer_task(target: pl.Series, task: Task) -> tuple[Task, list[Any] | None]:
         if task is Task.AUTO and (not integral or distinct > MAX_CLASSES_FOR_NUMERIC_TARGET):
             return Task.REGRESSION, None
         labels: list[Any] = sorted(
-            {int(v) for v in numbers.to_list()} if integral else set(numbers.to_list()))
+            {int(v) for v in numbers.to_list()} if integral else set(numbers.to_list())
+        )
     elif values.dtype == pl.Boolean:
         labels = sorted(set(values.to_list()))
     else:
@@ -91,10 +104,15 @@ def infer_task(target: pl.Series, task: Task) -> tuple[Task, list[Any] | None]:
     if len(labels) < 2:
         raise InvalidInput(
             f"target {name!r} has a single class {labels[0]!r}; a classifier needs at least "
-            "two classes in the data", field="target")
+            "two classes in the data",
+            field="target",
+        )
     if task is Task.BINARY and len(labels) != 2:
-        raise InvalidInput(f"--task binary needs 2 classes, but target {name!r} has "
-                           f"{len(labels)}; use --task multiclass", field="target")
+        raise InvalidInput(
+            f"--task binary needs 2 classes, but target {name!r} has "
+            f"{len(labels)}; use --task multiclass",
+            field="target",
+        )
     if task is Task.AUTO:
         task = Task.BINARY if len(labels) == 2 else Task.MULTICLASS
     return task, labels
@@ -129,11 +147,18 @@ def _infer_feature(column: pl.Series, rows: int) -> FeatureSpec | str:
         return _numeric(column.name, values.cast(pl.Float64), rows, nullable)
     text = values.cast(pl.String)
     lowered = set(text.str.to_lowercase().unique().to_list())
-    if len(lowered) <= 2 and lowered <= TRUE_TOKENS | FALSE_TOKENS and (
-            not lowered <= TRUE_TOKENS or not lowered <= FALSE_TOKENS):
-        spec = FeatureSpec(column.name, FeatureKind.BOOLEAN, nullable,
-                           true_values=tuple(sorted(lowered & TRUE_TOKENS)),
-                           false_values=tuple(sorted(lowered & FALSE_TOKENS)))
+    if (
+        len(lowered) <= 2
+        and lowered <= TRUE_TOKENS | FALSE_TOKENS
+        and (not lowered <= TRUE_TOKENS or not lowered <= FALSE_TOKENS)
+    ):
+        spec = FeatureSpec(
+            column.name,
+            FeatureKind.BOOLEAN,
+            nullable,
+            true_values=tuple(sorted(lowered & TRUE_TOKENS)),
+            false_values=tuple(sorted(lowered & FALSE_TOKENS)),
+        )
         return _constant_or(values, spec)
     numbers = text.cast(pl.Float64, strict=False)
     not_numbers = numbers.null_count()
@@ -143,18 +168,25 @@ def _infer_feature(column: pl.Series, rows: int) -> FeatureSpec | str:
         _refuse_mixed(column, not_numbers, len(text))
     date_format = _date_format(text)
     if date_format is not None:
-        return _constant_or(values, FeatureSpec(column.name, FeatureKind.DATETIME, nullable,
-                                                date_format=date_format))
+        return _constant_or(
+            values,
+            FeatureSpec(column.name, FeatureKind.DATETIME, nullable, date_format=date_format),
+        )
     distinct = text.n_unique()
     if distinct > 50 and distinct > rows / 2:
-        return (f"high-cardinality text ({distinct} distinct values in {rows} rows), "
-                "likely an id or free text")
+        return (
+            f"high-cardinality text ({distinct} distinct values in {rows} rows), "
+            "likely an id or free text"
+        )
     return _constant_or(values, FeatureSpec(column.name, FeatureKind.CATEGORICAL, nullable))
 
 
 def _numeric(name: str, numbers: pl.Series, rows: int, nullable: bool) -> FeatureSpec | str:
-    if (_ID_NAME.search(name) and numbers.n_unique() == len(numbers) == rows
-            and bool((numbers == numbers.round()).all())):
+    if (
+        _ID_NAME.search(name)
+        and numbers.n_unique() == len(numbers) == rows
+        and bool((numbers == numbers.round()).all())
+    ):
         return "an id column (every value is a distinct integer)"
     return _constant_or(numbers, FeatureSpec(name, FeatureKind.NUMERIC, nullable))
 
@@ -171,7 +203,9 @@ def _refuse_mixed(column: pl.Series, not_numbers: int, total: int) -> None:
     raise InvalidInput(
         f"column {column.name!r} mixes numbers and text: {not_numbers} of {total} values are "
         f"not numbers (e.g. {column[row]!r} in data row {row + 1}); fix those values or "
-        "leave them empty", field=column.name)
+        "leave them empty",
+        field=column.name,
+    )
 
 
 def _date_format(text: pl.Series) -> str | None:
@@ -179,7 +213,9 @@ def _date_format(text: pl.Series) -> str | None:
     if not bool(sample.str.contains(_DATE_LIKE.pattern).all()):
         return None
     for fmt in DATE_FORMATS:
-        if sample.str.to_datetime(fmt, strict=False).null_count() == 0 and \
-                text.str.to_datetime(fmt, strict=False).null_count() == 0:
+        if (
+            sample.str.to_datetime(fmt, strict=False).null_count() == 0
+            and text.str.to_datetime(fmt, strict=False).null_count() == 0
+        ):
             return fmt
     return None

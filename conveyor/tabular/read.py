@@ -44,8 +44,10 @@ def read_raw(path: Path) -> pl.DataFrame:
             has duplicate or empty column names.
     """
     if path.stat().st_size == 0:
-        raise InvalidInput("the file is empty (0 bytes); upload a CSV with a header row "
-                           "and data rows", field="file")
+        raise InvalidInput(
+            "the file is empty (0 bytes); upload a CSV with a header row and data rows",
+            field="file",
+        )
     if is_parquet(path):
         return _read_parquet(path)
     with path.open("rb") as handle:
@@ -77,11 +79,15 @@ def _read_parquet(path: Path) -> pl.DataFrame:
 def _refuse_binary(head: bytes) -> None:
     for magic, kind in _BINARY_MAGIC.items():
         if head.startswith(magic):
-            raise InvalidInput(f"this looks like a binary file ({kind}), not CSV text",
-                               field="file")
+            raise InvalidInput(
+                f"this looks like a binary file ({kind}), not CSV text", field="file"
+            )
     if b"\x00" in head:
-        raise InvalidInput("this looks like a binary file (it contains NUL bytes), not CSV "
-                           "text; if it is UTF-16 text, re-save it as UTF-8", field="file")
+        raise InvalidInput(
+            "this looks like a binary file (it contains NUL bytes), not CSV "
+            "text; if it is UTF-16 text, re-save it as UTF-8",
+            field="file",
+        )
 
 
 def _check_utf8(path: Path) -> None:
@@ -97,13 +103,17 @@ def _check_utf8(path: Path) -> None:
                 raise InvalidInput(
                     f"the file is not valid UTF-8: byte 0x{chunk[exc.start]:02x} at offset "
                     f"{bad} (line {line}); re-save the file with UTF-8 encoding",
-                    field="file") from exc
+                    field="file",
+                ) from exc
             offset += len(chunk)
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError as exc:
-            raise InvalidInput("the file is not valid UTF-8: it ends in the middle of a "
-                               "character; re-save it with UTF-8 encoding", field="file") from exc
+            raise InvalidInput(
+                "the file is not valid UTF-8: it ends in the middle of a "
+                "character; re-save it with UTF-8 encoding",
+                field="file",
+            ) from exc
 
 
 def _line_of(path: Path, offset: int) -> int:
@@ -120,14 +130,19 @@ def _read_header(path: Path) -> list[str]:
     names = [name.strip() for name in header]
     empty = [str(i + 1) for i, name in enumerate(names) if not name]
     if empty:
-        raise InvalidInput(f"column(s) {', '.join(empty)} of the header have no name; "
-                           "give every column a name", field="header")
+        raise InvalidInput(
+            f"column(s) {', '.join(empty)} of the header have no name; give every column a name",
+            field="header",
+        )
     seen: set[str] = set()
     duplicates = sorted({n for n in names if n in seen or seen.add(n)})  # type: ignore[func-returns-value]
     if duplicates:
         raise InvalidInput(
-            "duplicate column names: " + ", ".join(repr(d) for d in duplicates)
-            + "; rename them so every column is unique", field="header")
+            "duplicate column names: "
+            + ", ".join(repr(d) for d in duplicates)
+            + "; rename them so every column is unique",
+            field="header",
+        )
     return names
 
 
@@ -161,7 +176,9 @@ def _ragged_message(path: Path, expected: int) -> str:
         reader = csv.reader(handle)
         for fields in reader:
             if fields and len(fields) != expected:
-                return (f"line {reader.line_num} has {len(fields)} fields but the header has "
-                        f"{expected}; every row needs one value per column (quote values "
-                        "that contain commas)")
+                return (
+                    f"line {reader.line_num} has {len(fields)} fields but the header has "
+                    f"{expected}; every row needs one value per column (quote values "
+                    "that contain commas)"
+                )
     return f"a row does not have {expected} fields like the header"

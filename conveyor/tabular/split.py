@@ -12,17 +12,25 @@ MIN_ROWS = 20
 MIN_ROWS_PER_CLASS = 3  # one for each of train, validation and test
 
 
-def split_frame(frame: pl.DataFrame, *, target: str, task: Task, seed: int,
-                fractions: tuple[float, float, float] = (0.7, 0.15, 0.15),
-                ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+def split_frame(
+    frame: pl.DataFrame,
+    *,
+    target: str,
+    task: Task,
+    seed: int,
+    fractions: tuple[float, float, float] = (0.7, 0.15, 0.15),
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """(train, validation, test); the same frame and seed always give the same split.
 
     Raises:
         InvalidInput: too few rows overall, or a class too rare to appear in every part.
     """
     if frame.height < MIN_ROWS:
-        raise InvalidInput(f"only {frame.height} rows with a target value; at least "
-                           f"{MIN_ROWS} are needed to train, validate and test", field="file")
+        raise InvalidInput(
+            f"only {frame.height} rows with a target value; at least "
+            f"{MIN_ROWS} are needed to train, validate and test",
+            field="file",
+        )
     rng = np.random.default_rng(seed)
     if task.is_classification:
         groups = _class_groups(frame.get_column(target))
@@ -35,8 +43,8 @@ def split_frame(frame: pl.DataFrame, *, target: str, task: Task, seed: int,
         n_test = max(1, round(len(shuffled) * fractions[2]))
         n_train = len(shuffled) - n_valid - n_test
         parts[0].append(shuffled[:n_train])
-        parts[1].append(shuffled[n_train:n_train + n_valid])
-        parts[2].append(shuffled[n_train + n_valid:])
+        parts[1].append(shuffled[n_train : n_train + n_valid])
+        parts[2].append(shuffled[n_train + n_valid :])
     train, valid, test = (frame[np.sort(np.concatenate(p))] for p in parts)
     return train, valid, test
 
@@ -49,7 +57,9 @@ def _class_groups(target: pl.Series) -> list[np.ndarray]:
             raise InvalidInput(
                 f"class {label!r} of the target has only {len(indices)} row(s); each class "
                 f"needs at least {MIN_ROWS_PER_CLASS} (one each for train, validation and "
-                "test): add rows or merge rare classes", field="target")
+                "test): add rows or merge rare classes",
+                field="target",
+            )
         groups.append(np.asarray(indices, dtype=np.int64))
     # group_by order depends on data order only (maintain_order), so the split is seeded.
     return groups

@@ -1,0 +1,147 @@
+"""The training entrypoint: ``python -m conveyor.jobs.entrypoint``.
+
+It reads only SageMaker's script-mode contract (SM_* variables, hyperparameters.json,
+channels ``train``, ``validation`` and ``schema``), so the same file runs in a local
+subprocess and in a SageMaker training container. On failure it writes the reason to
+``output/failure`` (a person reads it) and the traceback to stderr (the log).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from conveyor.jobs.contract import ScriptModePaths, paths_from_environment, read_hyperparameters
+
+
+class TrainingInputError(Exception):
+    """A channel or hyperparameter the job needs is missing or malformed."""
+
+
+def _channel_file(paths: ScriptModePaths, channel: str, suffix: str) -> Path:
+    folder = paths.channel(channel)
+    found = sorted(folder.glob(f"*{suffix}")) if folder.is_dir() else []
+    if not found:
+        raise TrainingInputError(f"channel {channel!r} has no {suffix} file in {folder}")
+    return found[0]
+
+
+def train(paths: ScriptModePaths) -> dict[str, Any]:
+    """Fit the encoder and the model; write the artifact folder; return the training record."""
+    import numpy as np
+    import polars as pl
+
+    import conveyor
+    from conveyor.model.artifact import ENCODER_FILE, SCHEMA_FILE, TRAINING_FILE
+    from conveyor.model.encode import FeatureEncoder
+    from conveyor.model.estimators import fit_model, merged_hyperparameters
+    from conveyor.model.metrics import compute_metrics
+    from conveyor.tabular.schema import DatasetSchema
+    from conveyor.types import Algorithm, Task
+
+    started = time.monotonic()
+    hps = read_hyperparameters(paths)
+    algorithm = Algorithm(hps.get("algorithm", "lightgbm"))
+    seed = int(hps.get("seed", "42"))
+    user_params = json.loads(hps.get("model_hyperparameters", "{}") or "{}")
+    if not isinstance(user_params, dict):
+        raise TrainingInputError("hyperparameter model_hyperparameters must be a JSON object")
+    schema = DatasetSchema.from_dict(
+        json.loads(_channel_file(paths, "schema", "schema.json").read_text())
+    )
+    train_frame = pl.read_parquet(_channel_file(paths, "train", ".parquet"))
+    valid_frame = pl.read_parquet(_channel_file(paths, "validation", ".parquet"))
+    print(
+        f"training {algorithm.value} ({schema.task.value}) on {train_frame.height} rows, "
+        f"validating on {valid_frame.height}",
+        flush=True,
+    )
+
+    def targets(frame: pl.DataFrame) -> np.ndarray:
+        values = frame.get_column(schema.target)
+        if schema.classes is None:
+            return values.cast(pl.Float64).to_numpy()
+        index = {label: i for i, label in enumerate(schema.classes)}
+        return np.array([index[v] for v in values.to_list()], dtype=np.float64)
+
+    encoder = FeatureEncoder().fit(train_frame, schema)
+    x_train, x_valid = encoder.transform(train_frame), encoder.transform(valid_frame)
+    y_train, y_valid = targets(train_frame), targets(valid_frame)
+    n_classes = len(schema.classes) if schema.classes is not None else 0
+    model = fit_model(
+        algorithm,
+        schema.task,
+        x_train,
+        y_train,
+        x_valid,
+        y_valid,
+        categorical_indices=encoder.categorical_indices_,
+        n_classes=n_classes,
+        hyperparameters=user_params,
+        seed=seed,
+    )
+    validation = compute_metrics(
+        schema.task,
+        y_valid.astype(np.int64) if schema.task is not Task.REGRESSION else y_valid,
+        model.predict_raw(x_valid),
+        n_classes,
+    )
+    for name, value in validation.items():
+        print(f"validation:{name}={value:.6f}", flush=True)
+
+    out = paths.model_dir
+    out.mkdir(parents=True, exist_ok=True)
+    model.save(out)
+    (out / SCHEMA_FILE).write_text(json.dumps(schema.to_dict(), indent=2))
+    (out / ENCODER_FILE).write_text(json.dumps(encoder.to_dict(), indent=2))
+    record = {
+        "algorithm": algorithm.value,
+        "task": schema.task.value,
+        "hyperparameters": merged_hyperparameters(algorithm, user_params),
+        "seed": seed,
+        "best_iteration": model.best_iteration,
+        "validation_metrics": validation,
+        "feature_names_out": encoder.feature_names_out_,
+        "rows_train": train_frame.height,
+        "rows_validation": valid_frame.height,
+        "seconds": round(time.monotonic() - started, 3),
+        "versions": _versions(),
+        "conveyor_version": conveyor.__version__,
+    }
+    (out / TRAINING_FILE).write_text(json.dumps(record, indent=2, default=str))
+    print(f"best iteration {model.best_iteration}; model written to {out}", flush=True)
+    return record
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for package in ("lightgbm", "scikit-learn", "polars", "numpy"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            continue
+    found["python"] = sys.version.split()[0]
+    return found
+
+
+def main() -> int:
+    paths = paths_from_environment()
+    try:
+        train(paths)
+    except Exception as exc:  # the job boundary: every failure becomes a reason for a person
+        traceback.print_exc()
+        message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        paths.failure_file.parent.mkdir(parents=True, exist_ok=True)
+        paths.failure_file.write_text(f"{type(exc).__name__}: {message}\n")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,258 @@
+"""Training jobs as subprocesses, laid out as SageMaker lays out /opt/ml.
+
+A job runs in its own session, so it survives the worker that started it (as a SageMaker
+job survives its caller); a shell wrapper writes its exit code durably, so whichever worker
+describes the job next — this one or its successor after a crash — can finish it: pack
+``model/`` into model.tar.gz, upload it, and record the final status once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from conveyor.errors import AlreadyExists, NotFound
+from conveyor.jobs import TrainingJob, TrainingJobSpec
+from conveyor.jobs.contract import ScriptModePaths, environment
+from conveyor.storage import ObjectStore
+from conveyor.types import JobStatus, ObjectRef, from_iso, to_iso, utcnow
+
+_WRAPPER = '"$@" >> logs.txt 2>&1; echo $? > exit_code.tmp && mv exit_code.tmp exit_code'
+_LOG_TAIL_LINES = 20
+_STOP_GRACE_SECONDS = 5.0
+
+
+class SubprocessJobRunner:
+    scheme = "local"
+
+    def __init__(self, root: Path, store: ObjectStore) -> None:
+        self.root = root
+        self.store = store
+
+    def start_training_job(self, spec: TrainingJobSpec) -> TrainingJob:
+        folder = self.root / spec.job_name
+        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir()
+        except FileExistsError as exc:
+            raise AlreadyExists(f"training job {spec.job_name!r} already exists") from exc
+        paths = ScriptModePaths(folder / "ml")
+        paths.make_dirs(list(spec.channels))
+        paths.hyperparameters_file.write_text(json.dumps(spec.hyperparameters, indent=2))
+        paths.input_data_config_file.write_text(
+            json.dumps(
+                {
+                    name: {
+                        "TrainingInputMode": "File",
+                        "S3DistributionType": "FullyReplicated",
+                        "RecordWrapperType": "None",
+                    }
+                    for name in spec.channels
+                },
+                indent=2,
+            )
+        )
+        for name, prefix in spec.channels.items():
+            objects = self.store.list(prefix.bucket, prefix.key)
+            if not objects:
+                raise NotFound(f"channel {name!r}: no object under {prefix.uri}")
+            for info in objects:
+                self.store.download(
+                    info.bucket, info.key, paths.channel(name) / Path(info.key).name
+                )
+        env = {**os.environ, **environment(paths, list(spec.channels), spec.hyperparameters)}
+        started = utcnow()
+        process = subprocess.Popen(
+            [
+                "/bin/sh",
+                "-c",
+                _WRAPPER,
+                f"conveyor-job:{folder}",
+                sys.executable,
+                "-m",
+                spec.entrypoint,
+            ],
+            cwd=folder,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        record = {"spec": _spec_to_dict(spec), "pid": process.pid, "started_at": to_iso(started)}
+        _write_json(folder / "job.json", record)
+        return TrainingJob(spec.job_name, JobStatus.IN_PROGRESS, started_at=started)
+
+    def describe_training_job(self, job_name: str) -> TrainingJob:
+        folder = self._folder(job_name)
+        final = folder / "status.json"
+        if final.exists():
+            return _job_from_dict(json.loads(final.read_text()))
+        record = json.loads((folder / "job.json").read_text())
+        started = from_iso(record["started_at"])
+        if not (folder / "exit_code").exists():
+            if _alive(int(record["pid"]), folder):
+                limit = int(record["spec"]["max_runtime_seconds"])
+                if (utcnow() - started).total_seconds() <= limit:
+                    return TrainingJob(job_name, JobStatus.IN_PROGRESS, started_at=started)
+                self._kill(int(record["pid"]))
+                return self._finalise(folder, record, JobStatus.STOPPED, "MaxRuntimeExceeded")
+            if not (folder / "exit_code").exists():
+                return self._finalise(
+                    folder,
+                    record,
+                    JobStatus.FAILED,
+                    "the training process ended without an exit status; it was probably "
+                    "killed (out of memory, or the machine restarted)",
+                )
+        return self._finalise(folder, record, None, None)
+
+    def get_logs(self, job_name: str) -> str:
+        logs = self._folder(job_name) / "logs.txt"
+        return logs.read_text(errors="replace") if logs.exists() else ""
+
+    def stop_training_job(self, job_name: str) -> None:
+        folder = self._folder(job_name)
+        if (folder / "status.json").exists() or (folder / "exit_code").exists():
+            return
+        record = json.loads((folder / "job.json").read_text())
+        self._kill(int(record["pid"]))
+        self._finalise(folder, record, JobStatus.STOPPED, "stopped by request")
+
+    def _folder(self, job_name: str) -> Path:
+        folder = self.root / job_name
+        if not (folder / "job.json").exists():
+            raise NotFound(f"no training job {job_name!r}")
+        return folder
+
+    def _kill(self, pid: int) -> None:
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + _STOP_GRACE_SECONDS
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+
+    def _finalise(
+        self, folder: Path, record: dict[str, Any], status: JobStatus | None, reason: str | None
+    ) -> TrainingJob:
+        """Record the job's end once, whoever gets here first (other processes included)."""
+        with _locked(folder / ".lock"):
+            final = folder / "status.json"
+            if final.exists():
+                return _job_from_dict(json.loads(final.read_text()))
+            spec = record["spec"]
+            paths = ScriptModePaths(folder / "ml")
+            artifact = None
+            if status is None:
+                code = (folder / "exit_code").read_text().strip()
+                if code == "0":
+                    status = JobStatus.COMPLETED
+                    artifact = self._upload_model(folder, paths, spec["output"])
+                else:
+                    status = JobStatus.FAILED
+                    reason = self._failure_reason(folder, paths, code)
+            job = TrainingJob(
+                spec["job_name"],
+                status,
+                failure_reason=reason,
+                model_artifact=artifact,
+                started_at=from_iso(record["started_at"]),
+                finished_at=utcnow(),
+            )
+            _write_json(final, _job_to_dict(job))
+            return job
+
+    def _upload_model(
+        self, folder: Path, paths: ScriptModePaths, output: dict[str, str]
+    ) -> ObjectRef:
+        tarball = folder / "model.tar.gz"
+        with tarfile.open(tarball, "w:gz") as archive:
+            for path in sorted(paths.model_dir.rglob("*")):
+                archive.add(path, arcname=str(path.relative_to(paths.model_dir)), recursive=False)
+        ref = ObjectRef(output["bucket"], output["key"])
+        self.store.put_file(ref.bucket, ref.key, tarball)
+        return ref
+
+    def _failure_reason(self, folder: Path, paths: ScriptModePaths, code: str) -> str:
+        if paths.failure_file.exists():
+            text = paths.failure_file.read_text(errors="replace").strip()
+            if text:
+                return text
+        lines = self.get_logs(folder.name).splitlines()[-_LOG_TAIL_LINES:]
+        return f"exit code {code}; last lines of the log:\n" + "\n".join(lines)
+
+
+def _alive(pid: int, folder: Path) -> bool:
+    # The pid may have been reused since; the wrapper's command line names the job folder.
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return f"conveyor-job:{folder}".encode() in cmdline
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    os.replace(tmp, path)
+
+
+def _spec_to_dict(spec: TrainingJobSpec) -> dict[str, Any]:
+    data = asdict(spec)
+    data["channels"] = {k: v.to_dict() for k, v in spec.channels.items()}
+    data["output"] = spec.output.to_dict()
+    return data
+
+
+def _job_to_dict(job: TrainingJob) -> dict[str, Any]:
+    return {
+        "job_name": job.job_name,
+        "status": job.status.value,
+        "failure_reason": job.failure_reason,
+        "model_artifact": job.model_artifact.to_dict() if job.model_artifact else None,
+        "started_at": to_iso(job.started_at) if job.started_at else None,
+        "finished_at": to_iso(job.finished_at) if job.finished_at else None,
+    }
+
+
+def _job_from_dict(data: dict[str, Any]) -> TrainingJob:
+    artifact = data.get("model_artifact")
+    return TrainingJob(
+        job_name=data["job_name"],
+        status=JobStatus(data["status"]),
+        failure_reason=data.get("failure_reason"),
+        model_artifact=ObjectRef.from_dict(artifact) if artifact else None,
+        started_at=from_iso(data["started_at"]) if data.get("started_at") else None,
+        finished_at=from_iso(data["finished_at"]) if data.get("finished_at") else None,
+    )

@@ -1,0 +1,112 @@
+"""The model artifact: a folder (packed as model.tar.gz, files at its root, as SageMaker
+does) holding the schema, the fitted encoder, the model and its training record; and the
+``Predictor`` that evaluation and serving load from it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from conveyor.errors import IntegrityError
+from conveyor.model.encode import FeatureEncoder
+from conveyor.model.estimators import FittedModel, load_model
+from conveyor.tabular.coerce import coerce_frame
+from conveyor.tabular.schema import DatasetSchema
+from conveyor.types import Algorithm, Task
+
+SCHEMA_FILE = "schema.json"
+ENCODER_FILE = "encoder.json"
+TRAINING_FILE = "training.json"
+
+
+def pack_model_dir(model_dir: Path, tar_path: Path) -> Path:
+    tar_path.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(tar_path, "w:gz") as archive:
+        for path in sorted(model_dir.rglob("*")):
+            archive.add(path, arcname=str(path.relative_to(model_dir)), recursive=False)
+    return tar_path
+
+
+def unpack(tar_path: Path, dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(tar_path, "r:gz") as archive:
+        archive.extractall(dest, filter="data")  # refuses absolute paths and ``..``
+    return dest
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_sha256(path: Path, expected: str) -> None:
+    """Raises:
+    IntegrityError: the file's sha256 is not the one the registry recorded.
+    """
+    actual = sha256_file(path)
+    if actual != expected:
+        raise IntegrityError(
+            f"{path.name} has sha256 {actual}, but the registry recorded "
+            f"{expected}; the artifact was changed or damaged"
+        )
+
+
+@dataclass(frozen=True)
+class Prediction:
+    predictions: list[Any]
+    probabilities: list[list[float]] | None
+    classes: list[Any] | None
+
+
+class Predictor:
+    """A loaded model: raw records or typed frames in, labels/values (and probabilities) out."""
+
+    def __init__(
+        self,
+        schema: DatasetSchema,
+        encoder: FeatureEncoder,
+        model: FittedModel,
+        training: dict[str, Any],
+    ) -> None:
+        self.schema = schema
+        self.encoder = encoder
+        self.model = model
+        self.training = training
+
+    @classmethod
+    def load(cls, model_dir: Path) -> Predictor:
+        schema = DatasetSchema.from_dict(json.loads((model_dir / SCHEMA_FILE).read_text()))
+        encoder = FeatureEncoder.from_dict(json.loads((model_dir / ENCODER_FILE).read_text()))
+        training = json.loads((model_dir / TRAINING_FILE).read_text())
+        model = load_model(model_dir, Algorithm(training["algorithm"]), schema.task)
+        return cls(schema, encoder, model, training)
+
+    def predict_frame(self, typed: pl.DataFrame) -> Prediction:
+        """Predict typed columns (as preprocessing wrote them)."""
+        raw = self.model.predict_raw(self.encoder.transform(typed))
+        if self.schema.task is Task.REGRESSION:
+            return Prediction([float(v) for v in raw], None, None)
+        classes = list(self.schema.classes or ())
+        labels = [classes[i] for i in np.asarray(raw).argmax(axis=1)]
+        return Prediction(labels, np.asarray(raw).tolist(), classes)
+
+    def predict_records(self, records: list[dict[str, Any]]) -> Prediction:
+        """Predict raw rows (JSON values); bad values raise ``InvalidInput`` naming the field."""
+        names = {name for record in records for name in record}
+        frame = pl.DataFrame(
+            {
+                name: pl.Series(name, [r.get(name) for r in records], strict=False)
+                for name in sorted(names)
+            }
+        )
+        return self.predict_frame(coerce_frame(frame, self.schema, allow_extra=False))

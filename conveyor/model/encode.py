@@ -1,0 +1,111 @@
+"""Typed columns → the numeric matrix a model trains on, fitted on the training split and
+saved as JSON inside the artifact, so serving encodes exactly as training did."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from conveyor.tabular.schema import DatasetSchema, FeatureKind
+
+MAX_CATEGORIES = 255  # LightGBM's practical limit per categorical feature
+DATE_PARTS = ("year", "month", "day", "dayofweek", "dayofyear")
+
+
+class FeatureEncoder:
+    """Numeric as is; booleans 0/1; categories as integer codes by training frequency
+    (unseen or rare → missing, which the model has learned to handle); dates as calendar
+    parts plus days since the epoch. Missing values stay NaN for the model to handle.
+    """
+
+    def __init__(self, max_categories: int = MAX_CATEGORIES) -> None:
+        self.max_categories = max_categories
+
+    def fit(self, frame: pl.DataFrame, schema: DatasetSchema) -> FeatureEncoder:
+        self.schema_ = schema
+        self.categories_: dict[str, list[str]] = {}
+        self.with_hour_: dict[str, bool] = {}
+        for spec in schema.features:
+            column = frame.get_column(spec.name)
+            if spec.kind is FeatureKind.CATEGORICAL:
+                counts = column.drop_nulls().value_counts(sort=True, name="n")
+                self.categories_[spec.name] = [
+                    str(v) for v in counts.get_column(spec.name).head(self.max_categories)
+                ]
+            elif spec.kind is FeatureKind.DATETIME:
+                hours = column.drop_nulls().dt.hour()
+                self.with_hour_[spec.name] = bool((hours != 0).any())
+        self._compile()
+        return self
+
+    def _compile(self) -> None:
+        names: list[str] = []
+        categorical: list[int] = []
+        exprs: list[pl.Expr] = []
+        for spec in self.schema_.features:
+            col = pl.col(spec.name)
+            if spec.kind is FeatureKind.NUMERIC or spec.kind is FeatureKind.BOOLEAN:
+                exprs.append(col.cast(pl.Float64).alias(spec.name))
+                names.append(spec.name)
+            elif spec.kind is FeatureKind.CATEGORICAL:
+                mapping = {c: float(i) for i, c in enumerate(self.categories_[spec.name])}
+                exprs.append(
+                    col.cast(pl.String)
+                    .replace_strict(mapping, default=None, return_dtype=pl.Float64)
+                    .alias(spec.name)
+                )
+                categorical.append(len(names))
+                names.append(spec.name)
+            else:
+                parts = [*DATE_PARTS, "hour"] if self.with_hour_[spec.name] else list(DATE_PARTS)
+                for part in parts:
+                    exprs.append(_date_part(col, part).alias(f"{spec.name}__{part}"))
+                    names.append(f"{spec.name}__{part}")
+                exprs.append(
+                    col.dt.epoch("s")
+                    .cast(pl.Float64)
+                    .truediv(86400.0)
+                    .alias(f"{spec.name}__epoch_days")
+                )
+                names.append(f"{spec.name}__epoch_days")
+        self.feature_names_out_ = names
+        self.categorical_indices_ = categorical
+        self._exprs = exprs
+
+    def transform(self, frame: pl.DataFrame) -> np.ndarray:
+        """A float64 matrix (NaN for missing): float64 so numbers round-trip exactly."""
+        encoded = frame.select(self._exprs)
+        return encoded.to_numpy().astype(np.float64, copy=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "max_categories": self.max_categories,
+            "schema": self.schema_.to_dict(),
+            "categories": self.categories_,
+            "with_hour": self.with_hour_,
+            "feature_names_out": self.feature_names_out_,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FeatureEncoder:
+        encoder = cls(max_categories=int(data["max_categories"]))
+        encoder.schema_ = DatasetSchema.from_dict(data["schema"])
+        encoder.categories_ = {k: list(v) for k, v in data["categories"].items()}
+        encoder.with_hour_ = {k: bool(v) for k, v in data["with_hour"].items()}
+        encoder._compile()
+        return encoder
+
+
+def _date_part(col: pl.Expr, part: str) -> pl.Expr:
+    dt = col.dt
+    value = {
+        "year": dt.year(),
+        "month": dt.month(),
+        "day": dt.day(),
+        "dayofweek": dt.weekday(),
+        "dayofyear": dt.ordinal_day(),
+        "hour": dt.hour(),
+    }[part]
+    return value.cast(pl.Float64)

@@ -1,0 +1,246 @@
+"""The model families: LightGBM (default) and scikit-learn's HistGradientBoosting, both
+with early stopping on the validation split, behind one small interface."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from conveyor.errors import InvalidInput
+from conveyor.types import Algorithm, Task
+
+LIGHTGBM_DEFAULTS: dict[str, Any] = {
+    "learning_rate": 0.05,
+    "num_leaves": 31,
+    "min_data_in_leaf": 20,
+    "feature_fraction": 1.0,
+    "bagging_fraction": 1.0,
+    "lambda_l2": 0.0,
+    "max_cat_to_onehot": 4,
+    "num_boost_round": 1000,
+    "early_stopping_rounds": 50,
+}
+SKLEARN_DEFAULTS: dict[str, Any] = {
+    "learning_rate": 0.1,
+    "max_iter": 1000,
+    "max_leaf_nodes": 31,
+    "min_samples_leaf": 20,
+    "l2_regularization": 0.0,
+    "early_stopping_rounds": 50,
+}
+
+
+class FittedModel(Protocol):
+    best_iteration: int
+
+    def predict_raw(self, x: np.ndarray) -> np.ndarray:
+        """Class probabilities (n, k) for classifiers, values (n,) for regression."""
+        ...
+
+    def save(self, folder: Path) -> None: ...
+
+
+def merged_hyperparameters(algorithm: Algorithm, given: dict[str, Any]) -> dict[str, Any]:
+    """Defaults overridden by the project's values (numbers given as text are parsed)."""
+    defaults = LIGHTGBM_DEFAULTS if algorithm is Algorithm.LIGHTGBM else SKLEARN_DEFAULTS
+    merged = dict(defaults)
+    for key, value in given.items():
+        merged[key] = _parse(value)
+    return merged
+
+
+def _parse(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def fit_model(
+    algorithm: Algorithm,
+    task: Task,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_valid: np.ndarray,
+    y_valid: np.ndarray,
+    *,
+    categorical_indices: list[int],
+    n_classes: int,
+    hyperparameters: dict[str, Any],
+    seed: int,
+) -> FittedModel:
+    params = merged_hyperparameters(algorithm, hyperparameters)
+    if algorithm is Algorithm.LIGHTGBM:
+        return LightGbmModel.fit(
+            task,
+            x_train,
+            y_train,
+            x_valid,
+            y_valid,
+            categorical_indices=categorical_indices,
+            n_classes=n_classes,
+            params=params,
+            seed=seed,
+        )
+    return SklearnModel.fit(
+        task,
+        x_train,
+        y_train,
+        x_valid,
+        y_valid,
+        categorical_indices=categorical_indices,
+        params=params,
+        seed=seed,
+    )
+
+
+class LightGbmModel:
+    def __init__(self, booster: Any, task: Task) -> None:
+        self.booster = booster
+        self.task = task
+        self.best_iteration = int(booster.best_iteration or booster.current_iteration())
+
+    @classmethod
+    def fit(
+        cls,
+        task: Task,
+        x_train: np.ndarray,
+        y_train: np.ndarray,
+        x_valid: np.ndarray,
+        y_valid: np.ndarray,
+        *,
+        categorical_indices: list[int],
+        n_classes: int,
+        params: dict[str, Any],
+        seed: int,
+    ) -> LightGbmModel:
+        import lightgbm as lgb
+
+        rounds = int(params.pop("num_boost_round"))
+        patience = int(params.pop("early_stopping_rounds"))
+        objective = {
+            Task.BINARY: "binary",
+            Task.MULTICLASS: "multiclass",
+            Task.REGRESSION: "regression",
+        }[task]
+        booster_params = {
+            "objective": objective,
+            "verbose": -1,
+            "seed": seed,
+            "deterministic": True,
+            "num_threads": os.cpu_count() or 1,
+            **params,
+        }
+        if task is Task.MULTICLASS:
+            booster_params["num_class"] = n_classes
+        categorical = categorical_indices or "auto"
+        train = lgb.Dataset(x_train, y_train, categorical_feature=categorical, free_raw_data=True)
+        valid = lgb.Dataset(x_valid, y_valid, reference=train, categorical_feature=categorical)
+        try:
+            booster = lgb.train(
+                booster_params,
+                train,
+                num_boost_round=rounds,
+                valid_sets=[valid],
+                callbacks=[lgb.early_stopping(patience, verbose=False)],
+            )
+        except lgb.basic.LightGBMError as exc:
+            raise InvalidInput(
+                f"LightGBM refused the hyperparameters or data: {exc}", field="hyperparameters"
+            ) from exc
+        return cls(booster, task)
+
+    def predict_raw(self, x: np.ndarray) -> np.ndarray:
+        raw = self.booster.predict(x, num_iteration=self.best_iteration)
+        if self.task is Task.BINARY:
+            return np.column_stack([1.0 - raw, raw])
+        return np.asarray(raw)
+
+    def save(self, folder: Path) -> None:
+        self.booster.save_model(str(folder / "model.txt"), num_iteration=self.best_iteration)
+
+    @classmethod
+    def load(cls, folder: Path, task: Task) -> LightGbmModel:
+        import lightgbm as lgb
+
+        return cls(lgb.Booster(model_file=str(folder / "model.txt")), task)
+
+
+class SklearnModel:
+    """HistGradientBoosting with its own early stopping."""
+
+    def __init__(self, estimator: Any, task: Task) -> None:
+        self.estimator = estimator
+        self.task = task
+        self.best_iteration = int(getattr(estimator, "n_iter_", 0))
+
+    @classmethod
+    def fit(
+        cls,
+        task: Task,
+        x_train: np.ndarray,
+        y_train: np.ndarray,
+        x_valid: np.ndarray,
+        y_valid: np.ndarray,
+        *,
+        categorical_indices: list[int],
+        params: dict[str, Any],
+        seed: int,
+    ) -> SklearnModel:
+        from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+        patience = int(params.pop("early_stopping_rounds"))
+        kind = (
+            HistGradientBoostingRegressor
+            if task is Task.REGRESSION
+            else HistGradientBoostingClassifier
+        )
+        mask = np.zeros(x_train.shape[1], dtype=bool)
+        mask[categorical_indices] = True
+        estimator = kind(
+            categorical_features=mask if categorical_indices else None,
+            early_stopping=True,
+            n_iter_no_change=patience,
+            random_state=seed,
+            **params,
+        )
+        # sklearn cannot take a given validation set; it holds out its own part of the same
+        # size from train + validation (seeded). The test split stays unseen either way.
+        x_all = np.vstack([x_train, x_valid])
+        y_all = np.concatenate([y_train, y_valid])
+        estimator.set_params(validation_fraction=len(y_valid) / len(y_all))
+        try:
+            estimator.fit(x_all, y_all)
+        except ValueError as exc:
+            raise InvalidInput(
+                f"scikit-learn refused the hyperparameters or data: {exc}", field="hyperparameters"
+            ) from exc
+        return cls(estimator, task)
+
+    def predict_raw(self, x: np.ndarray) -> np.ndarray:
+        if self.task is Task.REGRESSION:
+            return np.asarray(self.estimator.predict(x))
+        return np.asarray(self.estimator.predict_proba(x))
+
+    def save(self, folder: Path) -> None:
+        import joblib
+
+        joblib.dump(self.estimator, folder / "model.joblib")
+
+    @classmethod
+    def load(cls, folder: Path, task: Task) -> SklearnModel:
+        import joblib
+
+        return cls(joblib.load(folder / "model.joblib"), task)
+
+
+def load_model(folder: Path, algorithm: Algorithm, task: Task) -> FittedModel:
+    if algorithm is Algorithm.LIGHTGBM:
+        return LightGbmModel.load(folder, task)
+    return SklearnModel.load(folder, task)

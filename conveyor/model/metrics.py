@@ -1,0 +1,97 @@
+"""Evaluation metrics per task, their direction, and a trivial baseline to compare with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn import metrics as skm
+
+from conveyor.errors import InvalidInput
+from conveyor.types import Task
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    greater_is_better: bool
+    tasks: tuple[Task, ...]
+
+
+METRICS = {
+    m.name: m
+    for m in (
+        Metric("roc_auc", True, (Task.BINARY,)),
+        Metric("accuracy", True, (Task.BINARY, Task.MULTICLASS)),
+        Metric("f1", True, (Task.BINARY,)),
+        Metric("f1_macro", True, (Task.MULTICLASS,)),
+        Metric("log_loss", False, (Task.BINARY, Task.MULTICLASS)),
+        Metric("rmse", False, (Task.REGRESSION,)),
+        Metric("mae", False, (Task.REGRESSION,)),
+        Metric("r2", True, (Task.REGRESSION,)),
+    )
+}
+_DEFAULT = {Task.BINARY: "roc_auc", Task.MULTICLASS: "f1_macro", Task.REGRESSION: "rmse"}
+
+
+def default_metric(task: Task) -> str:
+    return _DEFAULT[task]
+
+
+def greater_is_better(name: str) -> bool:
+    """Raises:
+    InvalidInput: ``name`` is not a known metric (the message lists them).
+    """
+    if name not in METRICS:
+        raise InvalidInput(
+            f"unknown metric {name!r}; valid metrics: {', '.join(METRICS)}", field="metric"
+        )
+    return METRICS[name].greater_is_better
+
+
+def compute_metrics(
+    task: Task, y_true: np.ndarray, raw: np.ndarray, n_classes: int
+) -> dict[str, float]:
+    """Metrics of predictions ``raw`` against ``y_true``.
+
+    For classifiers ``y_true`` holds class indices and ``raw`` class probabilities
+    (n, n_classes); for regression both hold values.
+    """
+    if task is Task.REGRESSION:
+        return {
+            "rmse": float(np.sqrt(skm.mean_squared_error(y_true, raw))),
+            "mae": float(skm.mean_absolute_error(y_true, raw)),
+            "r2": float(skm.r2_score(y_true, raw)),
+        }
+    proba = np.clip(np.asarray(raw, dtype=np.float64), 1e-15, 1.0)
+    proba = proba / proba.sum(axis=1, keepdims=True)
+    labels = list(range(n_classes))
+    predicted = proba.argmax(axis=1)
+    result = {
+        "accuracy": float(skm.accuracy_score(y_true, predicted)),
+        "log_loss": float(skm.log_loss(y_true, proba, labels=labels)),
+    }
+    if task is Task.BINARY:
+        result["f1"] = float(skm.f1_score(y_true, predicted, zero_division=0))
+        both_present = len(np.unique(y_true)) == 2
+        result["roc_auc"] = (
+            float(skm.roc_auc_score(y_true, proba[:, 1])) if both_present else float("nan")
+        )
+    else:
+        result["f1_macro"] = float(
+            skm.f1_score(y_true, predicted, average="macro", labels=labels, zero_division=0)
+        )
+    return result
+
+
+def baseline_metrics(
+    task: Task, y_train: np.ndarray, y_test: np.ndarray, n_classes: int
+) -> dict[str, float]:
+    """The same metrics for a model that ignores its inputs: the training mean, or the
+    training class frequencies (so it always predicts the majority class)."""
+    if task is Task.REGRESSION:
+        raw = np.full(len(y_test), float(np.mean(y_train)))
+        return compute_metrics(task, y_test, raw, n_classes)
+    frequencies = np.bincount(y_train.astype(np.int64), minlength=n_classes) / len(y_train)
+    raw = np.tile(frequencies, (len(y_test), 1))
+    return compute_metrics(task, y_test, raw, n_classes)
