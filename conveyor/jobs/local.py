@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -29,6 +30,7 @@ from conveyor.storage import ObjectStore
 from conveyor.types import JobStatus, ObjectRef, from_iso, to_iso, utcnow
 
 _WRAPPER = '"$@" >> logs.txt 2>&1; echo $? > exit_code.tmp && mv exit_code.tmp exit_code'
+_LAUNCHER = f'/bin/sh -c {shlex.quote(_WRAPPER)} "$0" "$@" & echo $! > pid'
 _LOG_TAIL_LINES = 20
 _STOP_GRACE_SECONDS = 5.0
 
@@ -73,24 +75,18 @@ class SubprocessJobRunner:
                 )
         env = {**os.environ, **environment(paths, list(spec.channels), spec.hyperparameters)}
         started = utcnow()
-        process = subprocess.Popen(
-            [
-                "/bin/sh",
-                "-c",
-                _WRAPPER,
-                f"conveyor-job:{folder}",
-                sys.executable,
-                "-m",
-                spec.entrypoint,
-            ],
-            cwd=folder,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
+        # The outer shell starts the job in the background and exits at once, so the job is
+        # not our child: nobody has to reap it, and it outlives this process.
+        outer = subprocess.Popen(
+            ["/bin/sh", "-c", _LAUNCHER, f"conveyor-job:{folder}", sys.executable, "-m",
+             spec.entrypoint],
+            cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True,
         )
-        record = {"spec": _spec_to_dict(spec), "pid": process.pid, "started_at": to_iso(started)}
+        outer.wait()
+        pid = int((folder / "pid").read_text())
+        record = {"spec": _spec_to_dict(spec), "pid": pid, "pgid": outer.pid,
+                  "started_at": to_iso(started)}
         _write_json(folder / "job.json", record)
         return TrainingJob(spec.job_name, JobStatus.IN_PROGRESS, started_at=started)
 
@@ -106,7 +102,7 @@ class SubprocessJobRunner:
                 limit = int(record["spec"]["max_runtime_seconds"])
                 if (utcnow() - started).total_seconds() <= limit:
                     return TrainingJob(job_name, JobStatus.IN_PROGRESS, started_at=started)
-                self._kill(int(record["pid"]))
+                self._kill(int(record["pgid"]))
                 return self._finalise(folder, record, JobStatus.STOPPED, "MaxRuntimeExceeded")
             if not (folder / "exit_code").exists():
                 return self._finalise(
@@ -127,7 +123,7 @@ class SubprocessJobRunner:
         if (folder / "status.json").exists() or (folder / "exit_code").exists():
             return
         record = json.loads((folder / "job.json").read_text())
-        self._kill(int(record["pid"]))
+        self._kill(int(record["pgid"]))
         self._finalise(folder, record, JobStatus.STOPPED, "stopped by request")
 
     def _folder(self, job_name: str) -> Path:

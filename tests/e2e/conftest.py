@@ -19,8 +19,14 @@ Cli = Callable[..., subprocess.CompletedProcess[str]]
 
 def run_cli(home: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CONVEYOR_HOME": str(home), "COLUMNS": "200"}
-    return subprocess.run([str(CONVEYOR), *args], env=env, capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    return subprocess.run(
+        [str(CONVEYOR), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 @pytest.fixture

@@ -19,13 +19,13 @@ BAD_FILES: dict[str, tuple[bytes, str]] = {
     "header only": (GOOD_HEADER.encode(), "no data rows"),
     "target column missing": (b"age,plan\n" + b"31,pro\n" * 40, "churned"),
     "target all missing": (GOOD_HEADER.encode() + b"31,pro,\n" * 40, "no values"),
-    "single class": (GOOD_HEADER.encode() + b"31,pro,yes\n42,basic,yes\n" * 20,
-                     "single class"),
+    "single class": (GOOD_HEADER.encode() + b"31,pro,yes\n42,basic,yes\n" * 20, "single class"),
     "non-UTF-8 bytes": (GOOD_HEADER.encode() + b"31,caf\xe9,yes\n" * 40, "UTF-8"),
-    "ragged rows": (GOOD_HEADER.encode() + b"31,pro,yes\n" * 10 + b"42,basic\n"
-                    + b"31,pro,no\n" * 10, "line"),
-    "duplicate column names": (b"age,age,churned\n" + b"31,32,yes\n33,34,no\n" * 20,
-                               "duplicate"),
+    "ragged rows": (
+        GOOD_HEADER.encode() + b"31,pro,yes\n" * 10 + b"42,basic\n" + b"31,pro,no\n" * 10,
+        "line",
+    ),
+    "duplicate column names": (b"age,age,churned\n" + b"31,32,yes\n33,34,no\n" * 20, "duplicate"),
     "mixed numbers and text": (
         GOOD_HEADER.encode() + b"31,pro,yes\n42,basic,no\n" * 20 + b"forty,pro,no\n",
         "age",
@@ -40,8 +40,9 @@ def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     home = tmp_path_factory.mktemp("home")
     data = write_churn_csv(tmp_path_factory.mktemp("data") / "churn.csv", rows=600, seed=5)
-    run = json_of(run_cli(home, "upload", str(data), "-p", "churn", "--target", "churned",
-                          "--wait", "--json"))
+    run = json_of(
+        run_cli(home, "upload", str(data), "-p", "churn", "--target", "churned", "--wait", "--json")
+    )
     assert run["state"] == "REGISTERED", run.get("failure_reason")
     return home
 
@@ -51,7 +52,8 @@ def _stored(home: Path) -> dict[str, str]:
     return {
         str(p.relative_to(buckets)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(buckets.rglob("*"))
-        if p.is_file() and "raw" not in p.relative_to(buckets).parts[:1]
+        if p.is_file()
+        and "raw" not in p.relative_to(buckets).parts[:1]
         and "reports" not in p.relative_to(buckets).parts[:1]
     }
 

@@ -22,19 +22,26 @@ CASES = {
 
 
 def plain_lightgbm(processed: Path, target: str, metric: str) -> float:
-    train, valid, test = (pl.read_parquet(processed / f"{s}.parquet")
-                          for s in ("train", "validation", "test"))
+    train, valid, test = (
+        pl.read_parquet(processed / f"{s}.parquet") for s in ("train", "validation", "test")
+    )
     features = [c for c in train.columns if c != target]
-    x = {n: f.select(features).to_numpy() for n, f in
-         (("train", train), ("valid", valid), ("test", test))}
+    x = {
+        n: f.select(features).to_numpy()
+        for n, f in (("train", train), ("valid", valid), ("test", test))
+    }
     y = {n: f[target].to_numpy() for n, f in (("train", train), ("valid", valid), ("test", test))}
     objective = {"rmse": "regression", "roc_auc": "binary", "f1_macro": "multiclass"}[metric]
     params: dict[str, object] = {"objective": objective, "verbose": -1, "seed": 42}
     if metric == "f1_macro":
         params["num_class"] = len(np.unique(y["train"]))
-    booster = lgb.train(params, lgb.Dataset(x["train"], y["train"]), num_boost_round=1000,
-                        valid_sets=[lgb.Dataset(x["valid"], y["valid"])],
-                        callbacks=[lgb.early_stopping(50, verbose=False)])
+    booster = lgb.train(
+        params,
+        lgb.Dataset(x["train"], y["train"]),
+        num_boost_round=1000,
+        valid_sets=[lgb.Dataset(x["valid"], y["valid"])],
+        callbacks=[lgb.early_stopping(50, verbose=False)],
+    )
     predicted = booster.predict(x["test"], num_iteration=booster.best_iteration)
     if metric == "rmse":
         return float(np.sqrt(mean_squared_error(y["test"], predicted)))
@@ -53,8 +60,20 @@ def test_registered_version_matches_a_plain_lightgbm_script(
     csv = tmp_path / f"{name}.csv"
     frame.with_columns(target=pl.Series(bunch.target)).write_csv(csv)
     task = "regression" if metric == "rmse" else "auto"
-    run = json_of(cli("upload", str(csv), "-p", name.replace("_", "-"), "--target", "target",
-                      "--task", task, "--wait", "--json"))
+    run = json_of(
+        cli(
+            "upload",
+            str(csv),
+            "-p",
+            name.replace("_", "-"),
+            "--target",
+            "target",
+            "--task",
+            task,
+            "--wait",
+            "--json",
+        )
+    )
     assert run["state"] == "REGISTERED", run.get("failure_reason")
     version = json_of(cli("models", "show", name.replace("_", "-"), "1", "--json"))
     ours = version["metrics"]["test"][metric]

@@ -9,8 +9,9 @@ from tests.e2e.conftest import Cli, json_of
 
 
 def test_upload_wait_registers_a_version_with_metrics_and_lineage(cli: Cli, churn_csv: Path):
-    result = cli("upload", str(churn_csv), "--project", "churn", "--target", "churned",
-                 "--wait", "--json")
+    result = cli(
+        "upload", str(churn_csv), "--project", "churn", "--target", "churned", "--wait", "--json"
+    )
     run = json_of(result)
     assert run["state"] == "REGISTERED", run.get("failure_reason")
     assert run["model_version"] == 1
@@ -43,8 +44,9 @@ def test_upload_wait_registers_a_version_with_metrics_and_lineage(cli: Cli, chur
 
 
 def test_same_bytes_uploaded_twice_make_one_run(cli: Cli, churn_csv: Path, tmp_path: Path):
-    first = json_of(cli("upload", str(churn_csv), "-p", "churn", "--target", "churned",
-                        "--wait", "--json"))
+    first = json_of(
+        cli("upload", str(churn_csv), "-p", "churn", "--target", "churned", "--wait", "--json")
+    )
     copy = tmp_path / "again.csv"
     shutil.copyfile(churn_csv, copy)
     second = cli("upload", str(copy), "-p", "churn", "--wait")
@@ -55,10 +57,8 @@ def test_same_bytes_uploaded_twice_make_one_run(cli: Cli, churn_csv: Path, tmp_p
 
 
 def test_approve_and_reject_change_the_approval_status(cli: Cli, churn_csv: Path):
-    json_of(cli("upload", str(churn_csv), "-p", "churn", "--target", "churned", "--wait",
-                "--json"))
-    approved = json_of(cli("models", "approve", "churn", "1", "--reason", "looks good",
-                           "--json"))
+    json_of(cli("upload", str(churn_csv), "-p", "churn", "--target", "churned", "--wait", "--json"))
+    approved = json_of(cli("models", "approve", "churn", "1", "--reason", "looks good", "--json"))
     assert approved["approval_status"] == "Approved"
     assert approved["status_reason"] == "looks good"
     rejected = json_of(cli("models", "reject", "churn", "1", "--json"))
@@ -74,8 +74,20 @@ def test_upload_to_a_new_project_without_target_says_how_to_fix_it(cli: Cli, chu
 
 
 def test_project_create_then_upload_uses_its_settings(cli: Cli, churn_csv: Path):
-    created = json_of(cli("project", "create", "churn-sk", "--target", "churned",
-                          "--algorithm", "sklearn", "--metric", "accuracy", "--json"))
+    created = json_of(
+        cli(
+            "project",
+            "create",
+            "churn-sk",
+            "--target",
+            "churned",
+            "--algorithm",
+            "sklearn",
+            "--metric",
+            "accuracy",
+            "--json",
+        )
+    )
     assert created["algorithm"] == "sklearn"
     run = json_of(cli("upload", str(churn_csv), "-p", "churn-sk", "--wait", "--json"))
     assert run["state"] == "REGISTERED", run.get("failure_reason")

@@ -15,8 +15,13 @@ from tests.e2e.conftest import CONVEYOR, Cli, json_of
 
 def start_worker(home: Path) -> subprocess.Popen[str]:
     env = {**os.environ, "CONVEYOR_HOME": str(home)}
-    return subprocess.Popen([str(CONVEYOR), "worker"], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [str(CONVEYOR), "worker"],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def wait_for_run(cli: Cli, predicate, timeout: float = 120.0):  # type: ignore[no-untyped-def]

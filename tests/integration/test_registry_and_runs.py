@@ -35,12 +35,21 @@ def registry(table: SqliteTable, tmp_path: Path) -> LocalRegistry:
 
 def draft(run_id: str, project: str = "churn") -> ModelVersion:
     return ModelVersion(
-        project=project, version=0, run_id=run_id,
-        artifact=ObjectRef("models", f"{project}/{run_id}/model.tar.gz"), sha256="a" * 64,
-        dataset_id="d" * 64, raw=ObjectRef("raw", f"{project}/x.csv"), task=Task.BINARY,
-        algorithm=Algorithm.LIGHTGBM, primary_metric="roc_auc",
-        metrics={"test": {"roc_auc": 0.9}}, hyperparameters={}, input_schema={},
-        package_version="0.1.0", git_commit=None,
+        project=project,
+        version=0,
+        run_id=run_id,
+        artifact=ObjectRef("models", f"{project}/{run_id}/model.tar.gz"),
+        sha256="a" * 64,
+        dataset_id="d" * 64,
+        raw=ObjectRef("raw", f"{project}/x.csv"),
+        task=Task.BINARY,
+        algorithm=Algorithm.LIGHTGBM,
+        primary_metric="roc_auc",
+        metrics={"test": {"roc_auc": 0.9}},
+        hyperparameters={},
+        input_schema={},
+        package_version="0.1.0",
+        git_commit=None,
     )
 
 
@@ -60,8 +69,9 @@ def test_registering_the_same_run_twice_returns_the_first_version(registry: Loca
 
 def test_concurrent_registrations_get_distinct_numbers(registry: LocalRegistry) -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
-        numbers = list(pool.map(lambda i: registry.create_version(draft(f"r{i}")).version,
-                                range(16)))
+        numbers = list(
+            pool.map(lambda i: registry.create_version(draft(f"r{i}")).version, range(16))
+        )
     assert sorted(numbers) == list(range(1, 17))
 
 

@@ -8,18 +8,26 @@ from conveyor.types import ObjectRef, Run, RunState
 
 
 def make_run(state: RunState = RunState.QUEUED) -> Run:
-    return Run(run_id=new_run_id(), project="churn", raw=ObjectRef("raw", "churn/a.csv"),
-               dataset_id="d" * 64, state=state)
+    return Run(
+        run_id=new_run_id(),
+        project="churn",
+        raw=ObjectRef("raw", "churn/a.csv"),
+        dataset_id="d" * 64,
+        state=state,
+    )
 
 
 def test_happy_path_records_each_stage_with_a_duration() -> None:
     run = make_run()
-    for state in (RunState.PREPROCESSING, RunState.TRAINING, RunState.EVALUATING,
-                  RunState.REGISTERED):
+    for state in (
+        RunState.PREPROCESSING,
+        RunState.TRAINING,
+        RunState.EVALUATING,
+        RunState.REGISTERED,
+    ):
         run = transition(run, state)
     assert list(run.stages) == ["preprocess", "train", "evaluate"]
-    assert all(timing.seconds is not None and timing.seconds >= 0
-               for timing in run.stages.values())
+    assert all(timing.seconds is not None and timing.seconds >= 0 for timing in run.stages.values())
 
 
 def test_failure_closes_the_running_stage_and_keeps_the_reason() -> None:
@@ -30,9 +38,7 @@ def test_failure_closes_the_running_stage_and_keeps_the_reason() -> None:
     assert failed.stages["preprocess"].finished_at is not None
 
 
-@pytest.mark.parametrize(
-    "state", [s for s in RunState if s.is_terminal], ids=lambda s: s.value
-)
+@pytest.mark.parametrize("state", [s for s in RunState if s.is_terminal], ids=lambda s: s.value)
 def test_terminal_runs_cannot_restart(state: RunState) -> None:
     with pytest.raises(Conflict):
         transition(make_run(state), RunState.PREPROCESSING)

@@ -1,0 +1,97 @@
+"""The training entrypoint run for real, as SageMaker would run it: a process, a root laid out
+per the script-mode contract, and nothing else."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from conveyor.jobs.contract import ScriptModePaths, environment
+from conveyor.model.artifact import Predictor
+from conveyor.tabular.schema import DatasetSchema, FeatureKind, FeatureSpec
+from conveyor.types import Task
+
+SCHEMA = DatasetSchema(
+    target="y",
+    task=Task.BINARY,
+    classes=("no", "yes"),
+    features=(
+        FeatureSpec("x", FeatureKind.NUMERIC, nullable=True),
+        FeatureSpec("plan", FeatureKind.CATEGORICAL),
+    ),
+)
+
+
+def frame(n: int, seed: int) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    plan = rng.choice(["basic", "pro"], size=n)
+    y = np.where(x + (plan == "pro") + rng.normal(scale=0.5, size=n) > 0.5, "yes", "no")
+    return pl.DataFrame({"x": x, "plan": plan, "y": y})
+
+
+def run_job(
+    root: Path, hyperparameters: dict[str, str], channels: dict[str, pl.DataFrame | None]
+) -> subprocess.CompletedProcess[str]:
+    paths = ScriptModePaths(root)
+    paths.make_dirs(["train", "validation", "schema"])
+    paths.hyperparameters_file.write_text(json.dumps(hyperparameters))
+    (paths.channel("schema") / "schema.json").write_text(json.dumps(SCHEMA.to_dict()))
+    for name, data in channels.items():
+        if data is not None:
+            data.write_parquet(paths.channel(name) / f"{name}.parquet")
+    env = {**os.environ, **environment(paths, ["train", "validation", "schema"], hyperparameters)}
+    return subprocess.run(
+        [sys.executable, "-m", "conveyor.jobs.entrypoint"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("algorithm", ["lightgbm", "sklearn"])
+def test_the_entrypoint_writes_a_model_the_predictor_serves(tmp_path: Path, algorithm: str) -> None:
+    result = run_job(
+        tmp_path,
+        {"algorithm": algorithm, "seed": "1"},
+        {"train": frame(400, 1), "validation": frame(100, 2)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "validation:roc_auc=" in result.stdout
+    model_dir = ScriptModePaths(tmp_path).model_dir
+    training = json.loads((model_dir / "training.json").read_text())
+    assert training["algorithm"] == algorithm
+    assert training["validation_metrics"]["roc_auc"] > 0.8
+    predictor = Predictor.load(model_dir)
+    prediction = predictor.predict_records([{"x": 2.5, "plan": "pro"}, {"x": -3, "plan": None}])
+    assert prediction.predictions == ["yes", "no"]
+    assert prediction.classes == ["no", "yes"]
+    assert prediction.probabilities is not None
+    assert all(abs(sum(p) - 1) < 1e-9 for p in prediction.probabilities)
+
+
+def test_a_missing_channel_fails_with_a_reason_in_output_failure(tmp_path: Path) -> None:
+    result = run_job(tmp_path, {"algorithm": "lightgbm"}, {"train": frame(50, 1)})
+    assert result.returncode == 1
+    failure = ScriptModePaths(tmp_path).failure_file.read_text()
+    assert "channel 'validation' has no .parquet file" in failure
+    assert "Traceback" in result.stderr and "Traceback" not in failure
+
+
+def test_bad_hyperparameters_fail_the_job_with_lightgbm_s_reason(tmp_path: Path) -> None:
+    result = run_job(
+        tmp_path,
+        {"model_hyperparameters": json.dumps({"num_leaves": -3})},
+        {"train": frame(200, 1), "validation": frame(50, 2)},
+    )
+    assert result.returncode == 1
+    assert "num_leaves" in ScriptModePaths(tmp_path).failure_file.read_text()

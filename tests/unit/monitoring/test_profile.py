@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import polars as pl
+
+from conveyor.monitoring.profile import OTHER, build_profile
+from conveyor.tabular.schema import DatasetSchema, FeatureKind, FeatureSpec
+from conveyor.types import Task
+
+
+def test_profile_holds_the_drift_baseline_per_feature() -> None:
+    n = 1000
+    frame = pl.DataFrame(
+        {
+            "x": [float(i) if i % 10 else None for i in range(n)],
+            "c": [f"k{i % 60}" for i in range(n)],
+            "d": [datetime(2024, 1, 1 + i % 28) for i in range(n)],
+            "y": [i % 2 for i in range(n)],
+        }
+    )
+    schema = DatasetSchema(
+        target="y",
+        task=Task.BINARY,
+        classes=(0, 1),
+        features=(
+            FeatureSpec("x", FeatureKind.NUMERIC, nullable=True),
+            FeatureSpec("c", FeatureKind.CATEGORICAL),
+            FeatureSpec("d", FeatureKind.DATETIME),
+        ),
+    )
+    profile = build_profile(frame, schema)
+    json.dumps(profile)  # it is stored as JSON
+    x = profile["features"]["x"]
+    assert x["missing_rate"] == 0.1
+    edges = x["histogram"]["edges"]
+    assert edges == sorted(edges) and len(edges) == 11
+    assert sum(x["histogram"]["counts"]) == 900
+    c = profile["features"]["c"]
+    assert c["distinct"] == 60
+    assert len(c["frequencies"]) == 51 and OTHER in c["frequencies"]
+    assert sum(c["frequencies"].values()) == n
+    assert profile["features"]["d"]["unit"] == "epoch_days"
+    assert profile["target"]["frequencies"] == {"0": 500, "1": 500}
+    assert profile["rows"] == n
