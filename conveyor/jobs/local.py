@@ -78,15 +78,30 @@ class SubprocessJobRunner:
         # The outer shell starts the job in the background and exits at once, so the job is
         # not our child: nobody has to reap it, and it outlives this process.
         outer = subprocess.Popen(
-            ["/bin/sh", "-c", _LAUNCHER, f"conveyor-job:{folder}", sys.executable, "-m",
-             spec.entrypoint],
-            cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, start_new_session=True,
+            [
+                "/bin/sh",
+                "-c",
+                _LAUNCHER,
+                f"conveyor-job:{folder}",
+                sys.executable,
+                "-m",
+                spec.entrypoint,
+            ],
+            cwd=folder,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         outer.wait()
         pid = int((folder / "pid").read_text())
-        record = {"spec": _spec_to_dict(spec), "pid": pid, "pgid": outer.pid,
-                  "started_at": to_iso(started)}
+        record = {
+            "spec": _spec_to_dict(spec),
+            "pid": pid,
+            "pgid": outer.pid,
+            "started_at": to_iso(started),
+        }
         _write_json(folder / "job.json", record)
         return TrainingJob(spec.job_name, JobStatus.IN_PROGRESS, started_at=started)
 

@@ -78,6 +78,9 @@ class RunStore:
             (run, created): ``created`` is False when the same bytes already made a run.
         """
         run = Run(run_id=new_run_id(), project=project, raw=raw, dataset_id=dataset_id)
+        # The run is written before the index that points to it, so a reader following the
+        # index never finds it dangling.
+        self._put(run, revision=0)
         index = {"pk": f"dataset#{project}", "sk": dataset_id, "run_id": run.run_id}
         try:
             self.table.put(index, if_not_exists=not force)
@@ -85,14 +88,17 @@ class RunStore:
             existing = self.table.get(f"dataset#{project}", dataset_id)
             previous = self.table.get(_RUNS_PK, existing["run_id"]) if existing else None
             if previous is not None and previous["state"] != RunState.FAILED:
+                self.table.delete(_RUNS_PK, run.run_id)
                 return Run.from_dict(previous), False
             # A failed run does not hold its bytes hostage: uploading them again retries.
-            # (Also reached when a crash left the index without its run.)
-            self.table.put(index)
             if previous is not None:
                 run.report["previous_failed_run"] = previous["run_id"]
-        self.table.put({"pk": _RUNS_PK, "sk": run.run_id, "revision": 0, **run.to_dict()})
+                self._put(run, revision=0)
+            self.table.put(index)
         return run, True
+
+    def _put(self, run: Run, *, revision: int) -> None:
+        self.table.put({"pk": _RUNS_PK, "sk": run.run_id, "revision": revision, **run.to_dict()})
 
     def get(self, run_id: str) -> Run:
         item = self.table.get(_RUNS_PK, run_id)
@@ -102,7 +108,8 @@ class RunStore:
 
     def find_by_dataset(self, project: str, dataset_id: str) -> Run | None:
         index = self.table.get(f"dataset#{project}", dataset_id)
-        return self.get(index["run_id"]) if index else None
+        item = self.table.get(_RUNS_PK, index["run_id"]) if index else None
+        return Run.from_dict(item) if item else None
 
     def list_runs(self, project: str | None = None, *, limit: int | None = None) -> list[Run]:
         runs = [Run.from_dict(i) for i in self.table.query(_RUNS_PK, descending=True)]
