@@ -7,6 +7,7 @@ from pathlib import Path
 
 from conveyor import _schemes
 from conveyor.config import Settings
+from conveyor.endpoint import Endpoint
 from conveyor.events import EventBus
 from conveyor.jobs import JobRunner
 from conveyor.registry import Registry
@@ -21,6 +22,7 @@ class Ports:
     events: EventBus
     jobs: JobRunner
     registry: Registry
+    endpoint: Endpoint
 
 
 def build_ports(settings: Settings) -> Ports:
@@ -35,7 +37,10 @@ def build_ports(settings: Settings) -> Ports:
     events: EventBus = events_cls(path=Path(_schemes.path_of(settings.events_uri)))
     jobs: JobRunner = jobs_cls(root=settings.jobs_dir, store=store)
 
+    from conveyor.endpoint.local import LocalEndpoint
     from conveyor.registry.local import LocalRegistry
 
     registry: Registry = LocalRegistry(table=table, store=store)
-    return Ports(store=store, table=table, events=events, jobs=jobs, registry=registry)
+    endpoint: Endpoint = LocalEndpoint(table=table)
+    return Ports(store=store, table=table, events=events, jobs=jobs, registry=registry,
+                 endpoint=endpoint)
