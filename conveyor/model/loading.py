@@ -1,0 +1,39 @@
+"""Fetch a registry version's artifact, verify it, unpack it once, and load its Predictor."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from conveyor.model.artifact import Predictor, unpack, verify_sha256
+from conveyor.storage import ObjectStore
+from conveyor.types import ObjectRef
+
+
+def load_verified(store: ObjectStore, artifact: ObjectRef, sha256: str, *,
+                  cache_dir: Path) -> Predictor:
+    """The Predictor of ``artifact``, checked against the registry's ``sha256`` first.
+
+    Unpacked folders are cached under ``cache_dir/<sha256>`` (content-addressed, so a folder
+    is never half-replaced: it is unpacked beside and renamed into place).
+
+    Raises:
+        NotFound: the artifact is gone.
+        IntegrityError: its bytes do not match ``sha256``.
+    """
+    target = cache_dir / sha256
+    if not (target / "training.json").exists():
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".load-") as tmp:
+            tarball = Path(tmp) / "model.tar.gz"
+            store.download(artifact.bucket, artifact.key, tarball)
+            verify_sha256(tarball, sha256)
+            staged = unpack(tarball, Path(tmp) / "model")
+            try:
+                staged.rename(target)
+            except OSError:
+                if not (target / "training.json").exists():  # not a concurrent loader's win
+                    shutil.rmtree(target, ignore_errors=True)
+                    staged.rename(target)
+    return Predictor.load(target)
