@@ -33,6 +33,10 @@ def create_project(
     metric: str | None = None,
     algorithm: Algorithm = Algorithm.LIGHTGBM,
     hyperparameters: dict[str, object] | None = None,
+    metric_floor: float | None = None,
+    min_absolute_change: float = 0.0,
+    min_relative_change: float = 0.0,
+    manual_deploy: bool = False,
 ) -> Project:
     """Create a project.
 
@@ -54,6 +58,10 @@ def create_project(
         metric=metric,
         algorithm=algorithm,
         hyperparameters=dict(hyperparameters or {}),
+        metric_floor=metric_floor,
+        min_absolute_change=min_absolute_change,
+        min_relative_change=min_relative_change,
+        manual_deploy=manual_deploy,
     )
     try:
         table.put({"pk": _PK, "sk": name, **project.to_dict()}, if_not_exists=True)

@@ -114,9 +114,18 @@ class Project:
     algorithm: Algorithm = Algorithm.LIGHTGBM
     hyperparameters: JsonDict = field(default_factory=dict)
     created_at: datetime = field(default_factory=utcnow)
+    # Promotion policy (MLflow MetricThreshold semantics) and whether approval deploys.
+    metric_floor: float | None = None
+    min_absolute_change: float = 0.0
+    min_relative_change: float = 0.0
+    manual_deploy: bool = False
 
     def to_dict(self) -> JsonDict:
         return {
+            "metric_floor": self.metric_floor,
+            "min_absolute_change": self.min_absolute_change,
+            "min_relative_change": self.min_relative_change,
+            "manual_deploy": self.manual_deploy,
             "name": self.name,
             "target": self.target,
             "task": self.task.value,
@@ -136,6 +145,10 @@ class Project:
             algorithm=Algorithm(data["algorithm"]),
             hyperparameters=dict(data.get("hyperparameters") or {}),
             created_at=from_iso(data["created_at"]),
+            metric_floor=data.get("metric_floor"),
+            min_absolute_change=float(data.get("min_absolute_change", 0.0)),
+            min_relative_change=float(data.get("min_relative_change", 0.0)),
+            manual_deploy=bool(data.get("manual_deploy", False)),
         )
 
 
@@ -233,6 +246,7 @@ class ModelVersion:
     created_at: datetime = field(default_factory=utcnow)
     updated_at: datetime = field(default_factory=utcnow)
     tags: dict[str, str] = field(default_factory=dict)
+    gate: JsonDict | None = None  # the promotion decision and its numbers
 
     def to_dict(self) -> JsonDict:
         data = dataclasses.asdict(self)
@@ -270,4 +284,5 @@ class ModelVersion:
             created_at=from_iso(data["created_at"]),
             updated_at=from_iso(data["updated_at"]),
             tags=dict(data.get("tags") or {}),
+            gate=data.get("gate"),
         )

@@ -42,5 +42,6 @@ def build_ports(settings: Settings) -> Ports:
 
     registry: Registry = LocalRegistry(table=table, store=store)
     endpoint: Endpoint = LocalEndpoint(table=table)
-    return Ports(store=store, table=table, events=events, jobs=jobs, registry=registry,
-                 endpoint=endpoint)
+    return Ports(
+        store=store, table=table, events=events, jobs=jobs, registry=registry, endpoint=endpoint
+    )

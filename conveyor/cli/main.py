@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from conveyor import __version__
-from conveyor.cli import models, project, runs, upload, worker
+from conveyor.cli import inferences, models, predict, project, runs, serve, upload, worker
 from conveyor.cli._context import CliState
 from conveyor.cli._output import err_console
 from conveyor.errors import ConveyorError
@@ -27,6 +27,10 @@ app.add_typer(runs.app, name="runs")
 app.add_typer(models.app, name="models")
 app.command("upload")(upload.upload)
 app.command("worker")(worker.worker)
+app.command("serve")(serve.serve)
+app.command("up")(serve.up)
+app.command("predict")(predict.predict)
+app.command("inferences")(inferences.inferences)
 
 
 def _version(value: bool) -> None:

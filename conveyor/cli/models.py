@@ -10,6 +10,7 @@ from rich.table import Table as RichTable
 from conveyor.cli._context import CliState
 from conveyor.cli._output import console, fmt_metric, print_json
 from conveyor.cli.runs import print_metrics
+from conveyor.pipeline import deploy as deploy_stage
 from conveyor.projects import get_project
 from conveyor.types import ApprovalStatus, ModelVersion
 
@@ -35,17 +36,23 @@ def list_(ctx: typer.Context, project: str, as_json: JsonOption = False) -> None
     state: CliState = ctx.obj
     get_project(state.ports.table, project)
     versions = state.ports.registry.list_versions(project)
+    aliases = state.ports.registry.get_aliases(project)
+
+    def names(v: ModelVersion) -> list[str]:
+        return sorted(a for a, n in aliases.items() if n == v.version)
+
     if as_json:
-        print_json([v.to_dict() for v in versions])
+        print_json([{**v.to_dict(), "aliases": names(v)} for v in versions])
         return
     table = RichTable(
-        "version", "status", "metric", "test", "baseline", "algorithm", "run", "created"
+        "version", "status", "aliases", "metric", "test", "baseline", "algorithm", "run", "created"
     )
     for v in versions:
         metric = v.primary_metric
         table.add_row(
             str(v.version),
             styled_status(v.approval_status),
+            ", ".join(names(v)),
             metric,
             fmt_metric(v.metrics.get("test", {}).get(metric)),
             fmt_metric(v.metrics.get("baseline", {}).get(metric)),
@@ -74,6 +81,10 @@ def print_version(v: ModelVersion) -> None:
         "  inputs       " + ", ".join(f"{f['name']} ({f['kind']})" for f in features),
         highlight=False,
     )
+    if v.gate:
+        console.print(
+            f"  gate         {v.gate.get('status')}: {v.gate.get('reason')}", highlight=False
+        )
     if v.tags:
         console.print("  tags         " + ", ".join(f"{k}={val}" for k, val in v.tags.items()))
     print_metrics(v.metrics, v.primary_metric)
@@ -114,10 +125,49 @@ def approve(
     reason: ReasonOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Approve a version (it may then be deployed)."""
+    """Approve a version; it is deployed too unless the project deploys by hand."""
+    state: CliState = ctx.obj
     _set_status(
         ctx, project, version, ApprovalStatus.APPROVED, reason or "approved by hand", as_json
     )
+    if not get_project(state.ports.table, project).manual_deploy:
+        _deploy(state, project, version, as_json=as_json)
+
+
+def _deploy(state: CliState, project: str, version: int, *, as_json: bool) -> None:
+    ports = state.ports
+    deployment = deploy_stage.deploy_version(
+        ports.store,
+        ports.registry,
+        ports.endpoint,
+        project,
+        version,
+        cache_dir=state.settings.home / "serving-cache",
+    )
+    if not as_json:
+        console.print(f"{project} now serves version {deployment.version}")
+
+
+@app.command("deploy")
+def deploy(ctx: typer.Context, project: str, version: int, as_json: JsonOption = False) -> None:
+    """Serve this version (its sha256 checked and the model loaded first); running servers
+    swap to it without dropping a request."""
+    state: CliState = ctx.obj
+    _deploy(state, project, version, as_json=as_json)
+    if as_json:
+        deployment = state.ports.endpoint.describe_endpoint(project)
+        print_json(deployment.to_dict() if deployment else None)
+
+
+@app.command("rollback")
+def rollback(ctx: typer.Context, project: str, as_json: JsonOption = False) -> None:
+    """Serve the previously deployed version again."""
+    state: CliState = ctx.obj
+    deployment = deploy_stage.rollback(state.ports.registry, state.ports.endpoint, project)
+    if as_json:
+        print_json(deployment.to_dict())
+    else:
+        console.print(f"{project} rolled back to version {deployment.version}")
 
 
 @app.command("reject")

@@ -34,7 +34,7 @@ _STAGES = [
     ("preprocess", "Preprocess: read, infer schema, clean, split, profile"),
     ("train", "Train: training job"),
     ("evaluate", "Evaluate on the test split"),
-    ("register", "Register the version"),
+    ("register", "Register, gate and deploy"),
 ]
 _REACHED = {
     RunState.QUEUED: -1,

@@ -11,8 +11,29 @@ import typer
 
 from conveyor.cli._context import CliState
 from conveyor.cli._output import console
-from conveyor.errors import ConfigError
 from conveyor.pipeline.worker import Worker
+
+
+def start_pipeline_threads(state: CliState, stop: threading.Event) -> list[threading.Thread]:
+    """The worker loop and, on the folder store, the raw/ watch, as daemon threads."""
+    threads = []
+    ports = state.ports
+    from conveyor.storage.local import LocalObjectStore
+
+    if isinstance(ports.store, LocalObjectStore):
+        from conveyor.events.watch import RawWatch
+
+        watch = RawWatch(ports.store, ports.events, state.settings.home / "watch.db")
+        threads.append(
+            threading.Thread(target=watch.run, args=(stop,), name="raw-watch", daemon=True)
+        )
+    worker = Worker(
+        state.pipeline(), daemon=True, heartbeat_seconds=state.settings.worker_heartbeat_seconds
+    )
+    threads.append(threading.Thread(target=worker.run, args=(stop,), name="worker", daemon=True))
+    for thread in threads:
+        thread.start()
+    return threads
 
 
 def worker(ctx: typer.Context) -> None:
@@ -26,23 +47,11 @@ def worker(ctx: typer.Context) -> None:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    ports = state.ports
-    watch_thread = None
-    if state.settings.object_store_uri.startswith("file://"):
-        from conveyor.events.watch import RawWatch
-        from conveyor.storage.local import LocalObjectStore
-
-        if not isinstance(ports.store, LocalObjectStore):
-            raise ConfigError("the raw/ watch needs the folder object store")
-        watch = RawWatch(ports.store, ports.events, state.settings.home / "watch.db")
-        watch_thread = threading.Thread(
-            target=watch.run, args=(stop,), name="raw-watch", daemon=True
-        )
-        watch_thread.start()
+    threads = start_pipeline_threads(state, stop)
     console.print(f"worker running on {state.settings.home} (Ctrl-C to stop)")
-    Worker(
-        state.pipeline(), daemon=True, heartbeat_seconds=state.settings.worker_heartbeat_seconds
-    ).run(stop)
-    if watch_thread is not None:
-        watch_thread.join(timeout=10)
+    while not stop.wait(0.5):
+        if not all(t.is_alive() for t in threads):
+            stop.set()
+    for thread in threads:
+        thread.join(timeout=30)
     console.print("worker stopped")

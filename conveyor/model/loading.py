@@ -11,8 +11,9 @@ from conveyor.storage import ObjectStore
 from conveyor.types import ObjectRef
 
 
-def load_verified(store: ObjectStore, artifact: ObjectRef, sha256: str, *,
-                  cache_dir: Path) -> Predictor:
+def load_verified(
+    store: ObjectStore, artifact: ObjectRef, sha256: str, *, cache_dir: Path
+) -> Predictor:
     """The Predictor of ``artifact``, checked against the registry's ``sha256`` first.
 
     Unpacked folders are cached under ``cache_dir/<sha256>`` (content-addressed, so a folder

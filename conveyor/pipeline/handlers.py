@@ -19,13 +19,14 @@ from typing import Any
 from conveyor.errors import AlreadyExists, Conflict, ConveyorError, NotFound
 from conveyor.events import Event, EventType
 from conveyor.jobs import TrainingJob
+from conveyor.pipeline import deploy as deploy_stage
 from conveyor.pipeline import evaluate as evaluate_stage
 from conveyor.pipeline.preprocess import preprocess
 from conveyor.pipeline.runs import RunStore
 from conveyor.pipeline.train import artifact_ref, start_training
 from conveyor.projects import find_project
 from conveyor.storage import RAW, REPORTS
-from conveyor.types import JobStatus, ObjectRef, Project, Run, RunState
+from conveyor.types import ApprovalStatus, JobStatus, ObjectRef, Project, Run, RunState
 from conveyor.wiring import Ports
 
 log = logging.getLogger("conveyor.pipeline")
@@ -36,6 +37,11 @@ class PipelineContext:
     ports: Ports
     work_root: Path
     seed: int = 42
+
+    @property
+    def cache_dir(self) -> Path:
+        """Where verified, unpacked model artifacts are kept (shared with the server)."""
+        return self.work_root.parent / "serving-cache"
 
     @property
     def runs(self) -> RunStore:
@@ -160,11 +166,27 @@ def _evaluate_and_register(ctx: PipelineContext, run: Run, project: Project) -> 
             ctx.ports.store, run, artifact, project, workdir=workdir
         )
     version = evaluate_stage.register(ctx.ports.registry, run, project, artifact, evaluation)
+    version, decision = deploy_stage.gate_version(
+        ctx.ports.registry, ctx.ports.endpoint, project, version
+    )
     report = {
         **run.report,
         "metrics": evaluation.metrics,
         "primary_metric": evaluation.primary_metric,
+        "gate": decision.to_dict(),
     }
+    if decision.status is ApprovalStatus.REJECTED:
+        return runs.advance(run, RunState.REJECTED, model_version=version.version, report=report)
+    if decision.status is ApprovalStatus.APPROVED and not project.manual_deploy:
+        deploy_stage.deploy_version(
+            ctx.ports.store,
+            ctx.ports.registry,
+            ctx.ports.endpoint,
+            project.name,
+            version.version,
+            cache_dir=ctx.cache_dir,
+        )
+        return runs.advance(run, RunState.DEPLOYED, model_version=version.version, report=report)
     return runs.advance(run, RunState.REGISTERED, model_version=version.version, report=report)
 
 

@@ -29,7 +29,13 @@ ALLOWED: dict[RunState, frozenset[RunState]] = {
     RunState.PREPROCESSING: frozenset({RunState.PREPROCESSING, RunState.TRAINING, RunState.FAILED}),
     RunState.TRAINING: frozenset({RunState.EVALUATING, RunState.FAILED}),
     RunState.EVALUATING: frozenset(
-        {RunState.EVALUATING, RunState.REGISTERED, RunState.REJECTED, RunState.FAILED}
+        {
+            RunState.EVALUATING,
+            RunState.REGISTERED,
+            RunState.DEPLOYED,
+            RunState.REJECTED,
+            RunState.FAILED,
+        }
     ),
     RunState.REGISTERED: frozenset({RunState.DEPLOYED}),
     RunState.DEPLOYED: frozenset(),

@@ -50,6 +50,33 @@ class Registry(Protocol):
         """
         ...
 
+    def update_gate(
+        self,
+        project: str,
+        version: int,
+        status: ApprovalStatus,
+        reason: str,
+        gate: dict[str, object],
+    ) -> ModelVersion:
+        """Record the promotion gate's decision and its numbers, and the resulting status.
+
+        Raises:
+            NotFound: no such version.
+        """
+        ...
+
+    def set_alias(self, project: str, alias: str, version: int) -> None:
+        """Point a mutable alias (``champion`` = the deployed version) at a version.
+
+        Raises:
+            NotFound: no such version.
+        """
+        ...
+
+    def get_aliases(self, project: str) -> dict[str, int]:
+        """The project's aliases and the versions they point at."""
+        ...
+
     def set_tags(self, project: str, version: int, tags: dict[str, str]) -> ModelVersion:
         """Merge ``tags`` into the version's tags.
 

@@ -75,6 +75,28 @@ class LocalRegistry:
         self._write(updated)
         return updated
 
+    def update_gate(
+        self,
+        project: str,
+        version: int,
+        status: ApprovalStatus,
+        reason: str,
+        gate: dict[str, object],
+    ) -> ModelVersion:
+        current = self.get_version(project, version)
+        updated = replace(
+            current, approval_status=status, status_reason=reason, gate=gate, updated_at=utcnow()
+        )
+        self._write(updated)
+        return updated
+
+    def set_alias(self, project: str, alias: str, version: int) -> None:
+        self.get_version(project, version)
+        self.table.put({"pk": f"alias#{project}", "sk": alias, "version": version})
+
+    def get_aliases(self, project: str) -> dict[str, int]:
+        return {i["sk"]: int(i["version"]) for i in self.table.query(f"alias#{project}")}
+
     def set_tags(self, project: str, version: int, tags: dict[str, str]) -> ModelVersion:
         current = self.get_version(project, version)
         updated = replace(current, tags={**current.tags, **tags}, updated_at=utcnow())

@@ -43,7 +43,7 @@ def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run = json_of(
         run_cli(home, "upload", str(data), "-p", "churn", "--target", "churned", "--wait", "--json")
     )
-    assert run["state"] == "REGISTERED", run.get("failure_reason")
+    assert run["state"] == "DEPLOYED", run.get("failure_reason")
     return home
 
 

@@ -74,7 +74,7 @@ def test_registered_version_matches_a_plain_lightgbm_script(
             "--json",
         )
     )
-    assert run["state"] == "REGISTERED", run.get("failure_reason")
+    assert run["state"] == "DEPLOYED", run.get("failure_reason")
     version = json_of(cli("models", "show", name.replace("_", "-"), "1", "--json"))
     ours = version["metrics"]["test"][metric]
     processed = cli.home / "buckets" / "processed" / name.replace("_", "-") / run["dataset_id"]  # type: ignore[attr-defined]

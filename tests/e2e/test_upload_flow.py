@@ -13,14 +13,18 @@ def test_upload_wait_registers_a_version_with_metrics_and_lineage(cli: Cli, chur
         "upload", str(churn_csv), "--project", "churn", "--target", "churned", "--wait", "--json"
     )
     run = json_of(result)
-    assert run["state"] == "REGISTERED", run.get("failure_reason")
+    assert run["state"] == "DEPLOYED", run.get("failure_reason")
     assert run["model_version"] == 1
     assert set(run["stages"]) == {"preprocess", "train", "evaluate"}
 
     versions = json_of(cli("models", "list", "churn", "--json"))
     assert [v["version"] for v in versions] == [1]
     version = json_of(cli("models", "show", "churn", "1", "--json"))
-    assert version["approval_status"] == "PendingManualApproval"
+    # The first version beats the trivial baseline and there is no champion: the gate
+    # approves it and it is deployed.
+    assert version["approval_status"] == "Approved"
+    assert version["gate"]["status"] == "Approved" and version["gate"]["champion"] is None
+    assert versions[0]["aliases"] == ["champion"]
     assert version["primary_metric"] == "roc_auc"
     test, baseline = version["metrics"]["test"], version["metrics"]["baseline"]
     assert set(test) >= {"roc_auc", "accuracy", "f1", "log_loss"}
@@ -40,7 +44,7 @@ def test_upload_wait_registers_a_version_with_metrics_and_lineage(cli: Cli, chur
 
     shown = cli("runs", "show", run["run_id"], "--logs")
     assert shown.returncode == 0
-    assert "REGISTERED" in shown.stdout and "validation:" in shown.stdout
+    assert "DEPLOYED" in shown.stdout and "validation:" in shown.stdout
 
 
 def test_same_bytes_uploaded_twice_make_one_run(cli: Cli, churn_csv: Path, tmp_path: Path):
@@ -90,8 +94,31 @@ def test_project_create_then_upload_uses_its_settings(cli: Cli, churn_csv: Path)
     )
     assert created["algorithm"] == "sklearn"
     run = json_of(cli("upload", str(churn_csv), "-p", "churn-sk", "--wait", "--json"))
-    assert run["state"] == "REGISTERED", run.get("failure_reason")
+    assert run["state"] == "DEPLOYED", run.get("failure_reason")
     version = json_of(cli("models", "show", "churn-sk", "1", "--json"))
     assert version["algorithm"] == "sklearn"
     assert version["primary_metric"] == "accuracy"
     assert version["metrics"]["test"]["accuracy"] >= version["metrics"]["baseline"]["accuracy"]
+
+
+def test_a_second_version_goes_through_the_gate_and_rollback_returns(cli: Cli, tmp_path: Path):
+    from conveyor.samples.generate import write_churn_csv
+
+    first = json_of(cli("upload", str(write_churn_csv(tmp_path / "a.csv", rows=900, seed=1)),
+                        "-p", "churn", "--target", "churned", "--wait", "--json"))
+    second = json_of(cli("upload", str(write_churn_csv(tmp_path / "b.csv", rows=900, seed=2)),
+                         "-p", "churn", "--wait", "--json"))
+    gate = second["report"]["gate"]
+    assert gate["champion_version"] == 1
+    v2 = json_of(cli("models", "show", "churn", "2", "--json"))
+    assert v2["gate"] == gate  # the decision and its numbers are kept on the version
+    if second["state"] != "DEPLOYED":  # it did not beat the champion: deploy it by hand
+        assert v2["approval_status"] == "PendingManualApproval"
+        json_of(cli("models", "deploy", "churn", "2", "--json"))
+    listed = json_of(cli("models", "list", "churn", "--json"))
+    assert [v["aliases"] for v in listed] == [["champion"], []]
+    rolled = json_of(cli("models", "rollback", "churn", "--json"))
+    assert rolled["version"] == first["model_version"] == 1
+    assert json_of(cli("models", "list", "churn", "--json"))[1]["aliases"] == ["champion"]
+    nothing = cli("models", "rollback", "churn")
+    assert nothing.returncode == 6 and "no earlier deployment" in nothing.stderr

@@ -48,8 +48,8 @@ def test_a_file_copied_into_raw_starts_a_run(cli: Cli, churn_csv: Path) -> None:
         dest = cli.home / "buckets" / "raw" / "churn"  # type: ignore[attr-defined]
         dest.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(churn_csv, dest / "dropped-in.csv")
-        run = wait_for_run(cli, lambda r: r["state"] in ("REGISTERED", "FAILED"))
-        assert run["state"] == "REGISTERED", run.get("failure_reason")
+        run = wait_for_run(cli, lambda r: r["state"] in ("DEPLOYED", "REGISTERED", "REJECTED", "FAILED"))
+        assert run["state"] == "DEPLOYED", run.get("failure_reason")
         assert run["raw"]["key"] == "churn/dropped-in.csv"
     finally:
         output = stop(worker)
@@ -68,8 +68,8 @@ def test_a_killed_worker_s_run_is_finished_by_the_next_worker(cli: Cli, churn_cs
         worker.communicate(timeout=30)
     successor = start_worker(cli.home)  # type: ignore[attr-defined]
     try:
-        run = wait_for_run(cli, lambda r: r["state"] in ("REGISTERED", "FAILED"))
-        assert run["state"] == "REGISTERED", run.get("failure_reason")
+        run = wait_for_run(cli, lambda r: r["state"] in ("DEPLOYED", "REGISTERED", "REJECTED", "FAILED"))
+        assert run["state"] == "DEPLOYED", run.get("failure_reason")
         assert json_of(cli("models", "list", "churn", "--json"))[0]["run_id"] == run["run_id"]
     finally:
         stop(successor)

@@ -1,0 +1,20 @@
+"""The ASGI factory uvicorn imports (``conveyor.serving.asgi:app``), settings from CONVEYOR_*."""
+
+from __future__ import annotations
+
+import os
+
+from conveyor.serving.app import create_app
+from fastapi import FastAPI
+
+from conveyor.config import load_settings
+from conveyor.wiring import build_ports
+
+
+def app() -> FastAPI:
+    settings = load_settings()
+    return create_app(
+        build_ports(settings),
+        settings,
+        serve_project=os.environ.get("CONVEYOR_SERVE_PROJECT") or None,
+    )

@@ -1,0 +1,93 @@
+"""Batch predict (the Batch Transform analogue): stream a file through a model in chunks and
+write the predictions beside the input columns, in memory that does not grow with the file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+
+from conveyor.errors import InvalidInput
+from conveyor.model.artifact import Predictor
+from conveyor.tabular.coerce import coerce_frame
+from conveyor.tabular.read import is_parquet
+
+DEFAULT_CHUNK_ROWS = 100_000
+
+
+def count_rows(path: Path) -> int:
+    """Data rows in a CSV (newlines, minus the header) or a Parquet file (its metadata)."""
+    if is_parquet(path):
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    lines = 0
+    last = b"\n"
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            lines += block.count(b"\n")
+            last = block[-1:]
+    return max(0, lines + (last != b"\n") - 1)
+
+
+def iter_chunks(path: Path, chunk_rows: int) -> Iterator[pl.DataFrame]:
+    if is_parquet(path):
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
+            frame = pl.from_arrow(batch)
+            assert isinstance(frame, pl.DataFrame)
+            yield frame
+        return
+    reader = pl.read_csv_batched(path, infer_schema=False, batch_size=chunk_rows)
+    while batches := reader.next_batches(1):
+        yield from batches
+
+
+def predict_file(
+    predictor: Predictor,
+    source: Path,
+    destination: Path,
+    *,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    on_rows: Callable[[int], None] | None = None,
+) -> int:
+    """Write ``source``'s rows with ``prediction`` (and ``proba_<class>``) columns added.
+
+    Raises:
+        InvalidInput: a row the model cannot take; the message gives its row number.
+    """
+    classes = predictor.schema.classes
+    written = 0
+    parquet_out = destination.suffix.lower() in (".parquet", ".pq")
+    writer: pq.ParquetWriter | None = None
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    with destination.open("wb") as handle:
+        for chunk in iter_chunks(source, chunk_rows):
+            try:
+                typed = coerce_frame(chunk, predictor.schema)
+            except InvalidInput as exc:
+                raise InvalidInput(
+                    f"{exc.message} — counting from row {written + 1} of the file's data rows",
+                    field=exc.field,
+                ) from exc
+            prediction = predictor.predict_frame(typed)
+            columns = [pl.Series("prediction", prediction.predictions, strict=False)]
+            if classes is not None and prediction.probabilities is not None:
+                probabilities = list(zip(*prediction.probabilities, strict=True))
+                columns += [
+                    pl.Series(f"proba_{label}", values)
+                    for label, values in zip(classes, probabilities, strict=True)
+                ]
+            scored = chunk.with_columns(columns)
+            if parquet_out:
+                table = scored.to_arrow()
+                if writer is None:
+                    writer = pq.ParquetWriter(handle, table.schema)
+                writer.write_table(table)
+            else:
+                scored.write_csv(handle, include_header=written == 0)
+            written += chunk.height
+            if on_rows is not None:
+                on_rows(chunk.height)
+        if writer is not None:
+            writer.close()
+    return written
