@@ -104,10 +104,28 @@ def test_project_create_then_upload_uses_its_settings(cli: Cli, churn_csv: Path)
 def test_a_second_version_goes_through_the_gate_and_rollback_returns(cli: Cli, tmp_path: Path):
     from conveyor.samples.generate import write_churn_csv
 
-    first = json_of(cli("upload", str(write_churn_csv(tmp_path / "a.csv", rows=900, seed=1)),
-                        "-p", "churn", "--target", "churned", "--wait", "--json"))
-    second = json_of(cli("upload", str(write_churn_csv(tmp_path / "b.csv", rows=900, seed=2)),
-                         "-p", "churn", "--wait", "--json"))
+    first = json_of(
+        cli(
+            "upload",
+            str(write_churn_csv(tmp_path / "a.csv", rows=900, seed=1)),
+            "-p",
+            "churn",
+            "--target",
+            "churned",
+            "--wait",
+            "--json",
+        )
+    )
+    second = json_of(
+        cli(
+            "upload",
+            str(write_churn_csv(tmp_path / "b.csv", rows=900, seed=2)),
+            "-p",
+            "churn",
+            "--wait",
+            "--json",
+        )
+    )
     gate = second["report"]["gate"]
     assert gate["champion_version"] == 1
     v2 = json_of(cli("models", "show", "churn", "2", "--json"))

@@ -35,6 +35,10 @@ def wait_for_run(cli: Cli, predicate, timeout: float = 120.0):  # type: ignore[n
     raise AssertionError(f"no run reached the expected state in {timeout}s: {runs}")
 
 
+def finished(run: dict[str, object]) -> bool:
+    return run["state"] in ("DEPLOYED", "REGISTERED", "REJECTED", "FAILED")
+
+
 def stop(worker: subprocess.Popen[str]) -> str:
     worker.send_signal(signal.SIGTERM)
     output, _ = worker.communicate(timeout=30)
@@ -48,7 +52,7 @@ def test_a_file_copied_into_raw_starts_a_run(cli: Cli, churn_csv: Path) -> None:
         dest = cli.home / "buckets" / "raw" / "churn"  # type: ignore[attr-defined]
         dest.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(churn_csv, dest / "dropped-in.csv")
-        run = wait_for_run(cli, lambda r: r["state"] in ("DEPLOYED", "REGISTERED", "REJECTED", "FAILED"))
+        run = wait_for_run(cli, finished)
         assert run["state"] == "DEPLOYED", run.get("failure_reason")
         assert run["raw"]["key"] == "churn/dropped-in.csv"
     finally:
@@ -68,7 +72,7 @@ def test_a_killed_worker_s_run_is_finished_by_the_next_worker(cli: Cli, churn_cs
         worker.communicate(timeout=30)
     successor = start_worker(cli.home)  # type: ignore[attr-defined]
     try:
-        run = wait_for_run(cli, lambda r: r["state"] in ("DEPLOYED", "REGISTERED", "REJECTED", "FAILED"))
+        run = wait_for_run(cli, finished)
         assert run["state"] == "DEPLOYED", run.get("failure_reason")
         assert json_of(cli("models", "list", "churn", "--json"))[0]["run_id"] == run["run_id"]
     finally:

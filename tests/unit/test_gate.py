@@ -6,11 +6,23 @@ from conveyor.registry.gate import GatePolicy, decide
 from conveyor.types import ApprovalStatus
 
 
-def gate(candidate: float, *, baseline: float = 0.5, champion: float | None = None,
-         policy: GatePolicy = GatePolicy(), greater: bool = True):  # type: ignore[no-untyped-def]
-    return decide(metric="m", greater_is_better=greater, candidate=candidate, baseline=baseline,
-                  champion=champion, champion_version=1 if champion is not None else None,
-                  policy=policy)
+def gate(
+    candidate: float,
+    *,
+    baseline: float = 0.5,
+    champion: float | None = None,
+    policy: GatePolicy | None = None,
+    greater: bool = True,
+):  # type: ignore[no-untyped-def]
+    return decide(
+        metric="m",
+        greater_is_better=greater,
+        candidate=candidate,
+        baseline=baseline,
+        champion=champion,
+        champion_version=1 if champion is not None else None,
+        policy=policy or GatePolicy(),
+    )
 
 
 @pytest.mark.parametrize(
@@ -27,21 +39,31 @@ def gate(candidate: float, *, baseline: float = 0.5, champion: float | None = No
         (0.85, 0.80, GatePolicy(min_relative_change=0.1), ApprovalStatus.PENDING),
         (0.89, 0.80, GatePolicy(min_relative_change=0.1), ApprovalStatus.APPROVED),
     ],
-    ids=["first beats baseline", "worse than baseline", "equals baseline", "under floor",
-         "beats champion", "ties champion", "short of absolute margin", "meets absolute margin",
-         "short of relative margin", "meets relative margin"],
+    ids=[
+        "first beats baseline",
+        "worse than baseline",
+        "equals baseline",
+        "under floor",
+        "beats champion",
+        "ties champion",
+        "short of absolute margin",
+        "meets absolute margin",
+        "short of relative margin",
+        "meets relative margin",
+    ],
 )
-def test_gate_decisions(candidate: float, champion: float | None, policy: GatePolicy,
-                        expected: ApprovalStatus) -> None:
+def test_gate_decisions(
+    candidate: float, champion: float | None, policy: GatePolicy, expected: ApprovalStatus
+) -> None:
     assert gate(candidate, champion=champion, policy=policy).status is expected
 
 
 def test_lower_is_better_metrics_flip_every_comparison() -> None:
-    assert gate(40.0, baseline=80.0, champion=50.0, greater=False).status is \
-        ApprovalStatus.APPROVED
+    assert gate(40.0, baseline=80.0, champion=50.0, greater=False).status is ApprovalStatus.APPROVED
     assert gate(90.0, baseline=80.0, greater=False).status is ApprovalStatus.REJECTED
-    decision = gate(49.0, baseline=80.0, champion=50.0, greater=False,
-                    policy=GatePolicy(min_absolute_change=5))
+    decision = gate(
+        49.0, baseline=80.0, champion=50.0, greater=False, policy=GatePolicy(min_absolute_change=5)
+    )
     assert decision.status is ApprovalStatus.PENDING
     assert decision.required == 45.0
     assert "45.0000" in decision.reason
