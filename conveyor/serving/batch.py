@@ -3,10 +3,13 @@ write the predictions beside the input columns, in memory that does not grow wit
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from conveyor.errors import InvalidInput
@@ -33,13 +36,35 @@ def count_rows(path: Path) -> int:
 def iter_chunks(path: Path, chunk_rows: int) -> Iterator[pl.DataFrame]:
     if is_parquet(path):
         for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
-            frame = pl.from_arrow(batch)
-            assert isinstance(frame, pl.DataFrame)
-            yield frame
+            yield _frame(pa.Table.from_batches([batch]))
         return
-    reader = pl.read_csv_batched(path, infer_schema=False, batch_size=chunk_rows)
-    while batches := reader.next_batches(1):
-        yield from batches
+    with path.open("r", encoding="utf-8-sig", newline="") as handle:
+        header = next(csv.reader(handle), [])
+    reader = pacsv.open_csv(
+        path,
+        read_options=pacsv.ReadOptions(block_size=1 << 22, column_names=header, skip_rows=1),
+        convert_options=pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in header}, strings_can_be_null=True
+        ),
+    )
+    pending: list[pa.RecordBatch] = []
+    rows = 0
+    for batch in reader:
+        pending.append(batch)
+        rows += batch.num_rows
+        while rows >= chunk_rows:
+            table = pa.Table.from_batches(pending)
+            yield _frame(table.slice(0, chunk_rows))
+            rest = table.slice(chunk_rows)
+            pending, rows = rest.to_batches(), rest.num_rows
+    if rows:
+        yield _frame(pa.Table.from_batches(pending))
+
+
+def _frame(table: pa.Table) -> pl.DataFrame:
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
 
 
 def predict_file(
