@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 
-from conveyor.serving.app import create_app
 from fastapi import FastAPI
 
 from conveyor.config import load_settings
+from conveyor.serving.app import create_app
 from conveyor.wiring import build_ports
 
 

@@ -1,0 +1,1 @@
+"""The model server: /predict, the SageMaker inference contract, health; inference records."""

@@ -1,0 +1,43 @@
+"""``create_app``: the model server, built from the ports (tests build it the same way)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+import conveyor
+from conveyor.config import Settings
+from conveyor.serving import errors
+from conveyor.serving.deps import ServerState
+from conveyor.serving.models import ModelHolder
+from conveyor.serving.recorder import InferenceRecorder
+from conveyor.serving.routes import ops, predict, sagemaker
+from conveyor.wiring import Ports
+
+
+def create_app(ports: Ports, settings: Settings, *, poll_seconds: float = 0.5,
+               capture_rate: float = 1.0, serve_project: str | None = None) -> FastAPI:
+    holder = ModelHolder(store=ports.store, endpoint=ports.endpoint,
+                         cache_dir=settings.home / "serving-cache", poll_seconds=poll_seconds)
+    recorder = InferenceRecorder(ports.table, capture_rate=capture_rate)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        recorder.start()
+        holder.start()
+        try:
+            yield
+        finally:
+            holder.stop()
+            recorder.close()  # a graceful stop writes every acknowledged record
+
+    app = FastAPI(title="conveyor", version=conveyor.__version__, lifespan=lifespan,
+                  description="Predictions from each project's deployed model version.")
+    app.state.conveyor = ServerState(holder=holder, recorder=recorder,
+                                     serve_project=serve_project)
+    errors.install(app)
+    for module in (predict, sagemaker, ops):
+        app.include_router(module.router)
+    return app

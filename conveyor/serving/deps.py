@@ -1,0 +1,62 @@
+"""What routes get through ``Depends``: the server's state, never module globals."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+
+from conveyor.errors import ConveyorError, InvalidInput, NotFound
+from conveyor.model.artifact import Prediction
+from conveyor.serving.models import LoadedModel, ModelHolder
+from conveyor.serving.recorder import InferenceRecorder
+from conveyor.serving.records import InferenceRecord
+from conveyor.types import utcnow
+
+
+@dataclass
+class ServerState:
+    holder: ModelHolder
+    recorder: InferenceRecorder
+    serve_project: str | None = None
+
+
+def get_state(request: Request) -> ServerState:
+    state: ServerState = request.app.state.conveyor
+    return state
+
+
+def model_for(state: ServerState, project: str) -> LoadedModel:
+    model = state.holder.get(project)
+    if model is None:
+        raise NotFound(f"project {project!r} has no deployed model; deploy one with "
+                       f"`conveyor models deploy {project} N`", field="project")
+    return model
+
+
+def predict_and_record(state: ServerState, project: str, instances: list[dict[str, Any]],
+                       request_id: str | None) -> tuple[LoadedModel, Prediction, str]:
+    """Validate, predict, and record the inference (the error too, if the input was bad)."""
+    started = time.perf_counter()
+    request_id = request_id or uuid.uuid4().hex
+    model = model_for(state, project)
+    try:
+        if not instances:
+            raise InvalidInput("instances is empty; send at least one row", field="instances")
+        prediction = model.predictor.predict_records(instances)
+    except ConveyorError as exc:
+        state.recorder.record(InferenceRecord(
+            project, utcnow(), request_id, model.version,
+            (time.perf_counter() - started) * 1000, instances, None, exc.http_status,
+            exc.message))
+        raise
+    outputs: dict[str, Any] = {"predictions": prediction.predictions}
+    if prediction.probabilities is not None:
+        outputs["probabilities"] = prediction.probabilities
+    state.recorder.record(InferenceRecord(
+        project, utcnow(), request_id, model.version, (time.perf_counter() - started) * 1000,
+        instances, outputs, 200))
+    return model, prediction, request_id

@@ -1,0 +1,49 @@
+"""The one place errors become HTTP responses: ``{"error", "message", "field"}``.
+
+Bad input is always a 4xx naming the problem; only a bug is a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from conveyor.errors import ConveyorError
+
+log = logging.getLogger("conveyor.serving")
+
+
+def error_response(status: int, code: str, message: str, field: str | None = None
+                   ) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message, "field": field}, status_code=status)
+
+
+async def _conveyor_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ConveyorError)
+    return error_response(exc.http_status, exc.code, exc.message, exc.field)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0]
+    location = [str(part) for part in first.get("loc", ()) if part != "body"]
+    field = ".".join(location) or None
+    if first.get("type") == "json_invalid":
+        return error_response(400, "invalid_json",
+                              f"the body is not valid JSON: {first.get('msg')}", None)
+    message = f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
+    return error_response(422, "invalid_request", message, field)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error on %s", request.url.path)
+    return error_response(500, "internal_error", f"{type(exc).__name__}: {exc}")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(ConveyorError, _conveyor_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected)

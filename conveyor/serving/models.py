@@ -1,0 +1,96 @@
+"""The models a server holds: one loaded version per project, swapped atomically.
+
+A background thread follows the deployment records (so a deploy made by another process is
+picked up), loads and warms a new version aside, and only then replaces the reference: a
+request sees the whole old model or the whole new one, and never waits for a load.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from conveyor.endpoint import Deployment, Endpoint
+from conveyor.errors import ConveyorError
+from conveyor.model.artifact import Predictor
+from conveyor.model.loading import load_verified
+from conveyor.storage import ObjectStore
+
+log = logging.getLogger("conveyor.serving")
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    project: str
+    version: int
+    sha256: str
+    predictor: Predictor
+
+
+class ModelHolder:
+    def __init__(self, *, store: ObjectStore, endpoint: Endpoint, cache_dir: Path,
+                 poll_seconds: float = 0.5) -> None:
+        self.store = store
+        self.endpoint = endpoint
+        self.cache_dir = cache_dir
+        self.poll_seconds = poll_seconds
+        self._models: dict[str, LoadedModel] = {}
+        self._failed: dict[str, str] = {}  # sha256 that would not load -> why
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def get(self, project: str) -> LoadedModel | None:
+        return self._models.get(project)
+
+    def served(self) -> dict[str, int]:
+        return {name: model.version for name, model in self._models.items()}
+
+    def start(self) -> None:
+        self.refresh()
+        self._thread = threading.Thread(target=self._follow, name="model-holder", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def refresh(self) -> None:
+        """Load every deployment that differs from what is held; keep the old on failure."""
+        try:
+            deployments = self.endpoint.list_endpoints()
+        except ConveyorError:
+            log.exception("could not read the deployments; serving what is loaded")
+            return
+        for deployment in deployments:
+            held = self._models.get(deployment.project)
+            if held is not None and held.sha256 == deployment.sha256:
+                continue
+            if deployment.sha256 in self._failed:
+                continue
+            self._load(deployment)
+
+    def _load(self, deployment: Deployment) -> None:
+        try:
+            predictor = load_verified(self.store, deployment.artifact, deployment.sha256,
+                                      cache_dir=self.cache_dir)
+            predictor.predict_records([_null_row(predictor)])  # warm up before serving
+        except Exception as exc:  # a bad artifact must not take the server down
+            self._failed[deployment.sha256] = str(exc)
+            log.error("not serving %s v%d: %s", deployment.project, deployment.version, exc)
+            return
+        models = dict(self._models)
+        models[deployment.project] = LoadedModel(deployment.project, deployment.version,
+                                                 deployment.sha256, predictor)
+        self._models = models  # one assignment: readers see the old dict or the new one
+        log.info("serving %s v%d", deployment.project, deployment.version)
+
+    def _follow(self) -> None:
+        while not self._stop.wait(self.poll_seconds):
+            self.refresh()
+
+
+def _null_row(predictor: Predictor) -> dict[str, None]:
+    return {name: None for name in predictor.schema.feature_names}

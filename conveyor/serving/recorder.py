@@ -1,0 +1,69 @@
+"""Record every inference without slowing a request: the request path appends to a queue;
+a background thread group-commits batches to the Table; closing flushes what is left."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections import deque
+from dataclasses import replace
+
+from conveyor.serving.records import InferenceRecord
+from conveyor.tables import Table
+
+log = logging.getLogger("conveyor.serving")
+
+BATCH_SIZE = 1000
+FLUSH_SECONDS = 0.05
+
+
+class InferenceRecorder:
+    def __init__(self, table: Table, *, capture_rate: float = 1.0) -> None:
+        self.table = table
+        self.capture_rate = capture_rate
+        self.written = 0
+        self.failed = 0
+        self._queue: deque[InferenceRecord] = deque()
+        self._wake = threading.Event()
+        self._closing = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="inference-recorder",
+                                        daemon=True)
+        self._thread.start()
+
+    def record(self, record: InferenceRecord) -> None:
+        """Queue a record (a deque append: safe from any thread, never blocks)."""
+        if record.inputs is not None and self.capture_rate < 1.0 \
+                and random.random() >= self.capture_rate:
+            record = replace(record, inputs=None)
+        self._queue.append(record)
+        if len(self._queue) >= BATCH_SIZE:
+            self._wake.set()
+
+    def close(self) -> None:
+        """Stop after writing every queued record."""
+        self._closing.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+        self._flush()
+
+    def _run(self) -> None:
+        while not self._closing.is_set():
+            self._wake.wait(FLUSH_SECONDS)
+            self._wake.clear()
+            self._flush()
+
+    def _flush(self) -> None:
+        while self._queue:
+            batch = []
+            while self._queue and len(batch) < BATCH_SIZE:
+                batch.append(self._queue.popleft())
+            try:
+                self.written += self.table.put_many(r.to_item() for r in batch)
+            except Exception:  # the table is down: keep serving, say what was lost
+                self.failed += len(batch)
+                log.exception("could not write %d inference records", len(batch))

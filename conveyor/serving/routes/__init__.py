@@ -1,0 +1,1 @@
+"""One router per file: predict (the public API), sagemaker (the container contract), ops."""

@@ -1,0 +1,73 @@
+"""The SageMaker inference container contract: ``GET /ping`` and ``POST /invocations``
+(JSON or CSV in, JSON or CSV out) for one project's deployed model."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Annotated, Any
+
+import polars as pl
+from fastapi import APIRouter, Depends, Request, Response
+
+from conveyor.errors import InvalidInput, NotFound
+from conveyor.serving.deps import ServerState, get_state, predict_and_record
+
+router = APIRouter()
+
+
+@router.get("/ping")
+def ping(state: Annotated[ServerState, Depends(get_state)]) -> Response:
+    """200 once a model is loaded (SageMaker's health check), 404 before."""
+    status = 200 if state.holder.served() else 404
+    return Response(status_code=status)
+
+
+def _project(state: ServerState) -> str:
+    if state.serve_project:
+        return state.serve_project
+    served = sorted(state.holder.served())
+    if len(served) == 1:
+        return served[0]
+    raise NotFound(f"/invocations serves one project, and {len(served)} are deployed "
+                   f"({', '.join(served) or 'none'}); start the server with --project NAME",
+                   field="project")
+
+
+def _rows(body: bytes, content_type: str) -> list[dict[str, Any]]:
+    if content_type.startswith("text/csv"):
+        try:
+            frame = pl.read_csv(io.BytesIO(body), infer_schema=False)
+        except Exception as exc:  # polars raises several kinds for malformed CSV
+            raise InvalidInput(f"the CSV body cannot be parsed: {exc}", field="body") from exc
+        return frame.to_dicts()
+    try:
+        payload = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"the body is not valid JSON: {exc}", field="body") from exc
+    rows = payload.get("instances") if isinstance(payload, dict) else payload
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise InvalidInput('send {"instances": [{column: value, ...}, ...]} or a list of '
+                           "row objects", field="instances")
+    return rows
+
+
+@router.post("/invocations")
+async def invocations(request: Request,
+                      state: Annotated[ServerState, Depends(get_state)]) -> Response:
+    content_type = request.headers.get("content-type", "application/json")
+    if not content_type.startswith(("application/json", "text/csv")):
+        raise InvalidInput(f"content type {content_type!r} is not supported; use "
+                           "application/json or text/csv", field="content-type")
+    rows = _rows(await request.body(), content_type)
+    model, prediction, request_id = predict_and_record(state, _project(state), rows,
+                                                       request.headers.get("x-request-id"))
+    headers = {"x-request-id": request_id, "x-model-version": str(model.version)}
+    if request.headers.get("accept", "").startswith("text/csv"):
+        out = pl.DataFrame({"prediction": pl.Series(prediction.predictions, strict=False)})
+        return Response(out.write_csv(), media_type="text/csv", headers=headers)
+    body: dict[str, Any] = {"predictions": prediction.predictions,
+                            "model_version": model.version, "request_id": request_id}
+    if prediction.probabilities is not None:
+        body.update(classes=prediction.classes, probabilities=prediction.probabilities)
+    return Response(json.dumps(body), media_type="application/json", headers=headers)
