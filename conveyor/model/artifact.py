@@ -17,6 +17,7 @@ import polars as pl
 from conveyor.errors import IntegrityError
 from conveyor.model.encode import FeatureEncoder
 from conveyor.model.estimators import FittedModel, load_model
+from conveyor.model.rows import RowEncoder
 from conveyor.tabular.coerce import coerce_frame
 from conveyor.tabular.schema import DatasetSchema
 from conveyor.types import Algorithm, Task
@@ -24,6 +25,8 @@ from conveyor.types import Algorithm, Task
 SCHEMA_FILE = "schema.json"
 ENCODER_FILE = "encoder.json"
 TRAINING_FILE = "training.json"
+# Up to this many rows a request is encoded row by row (cheaper than building a DataFrame).
+ROW_PATH_MAX_ROWS = 32
 
 
 def pack_model_dir(model_dir: Path, tar_path: Path) -> Path:
@@ -82,6 +85,7 @@ class Predictor:
         self.encoder = encoder
         self.model = model
         self.training = training
+        self.rows = RowEncoder(encoder)
 
     @classmethod
     def load(cls, model_dir: Path) -> Predictor:
@@ -93,7 +97,9 @@ class Predictor:
 
     def predict_frame(self, typed: pl.DataFrame) -> Prediction:
         """Predict typed columns (as preprocessing wrote them)."""
-        raw = self.model.predict_raw(self.encoder.transform(typed))
+        return self._prediction(self.model.predict_raw(self.encoder.transform(typed)))
+
+    def _prediction(self, raw: np.ndarray) -> Prediction:
         if self.schema.task is Task.REGRESSION:
             return Prediction([float(v) for v in raw], None, None)
         classes = list(self.schema.classes or ())
@@ -102,6 +108,8 @@ class Predictor:
 
     def predict_records(self, records: list[dict[str, Any]]) -> Prediction:
         """Predict raw rows (JSON values); bad values raise ``InvalidInput`` naming the field."""
+        if len(records) <= ROW_PATH_MAX_ROWS and self.rows.supported:
+            return self._prediction(self.model.predict_raw(self.rows.encode(records)))
         names = {name for record in records for name in record}
         frame = pl.DataFrame(
             {

@@ -12,6 +12,8 @@ from conveyor.tabular.schema import DatasetSchema, FeatureKind
 
 MAX_CATEGORIES = 255  # LightGBM's practical limit per categorical feature
 DATE_PARTS = ("year", "month", "day", "dayofweek", "dayofyear")
+# Multiplied, not divided, here and on the request path, so both round the same way.
+DAYS_PER_SECOND = 1.0 / 86400.0
 
 
 class FeatureEncoder:
@@ -66,7 +68,7 @@ class FeatureEncoder:
                 exprs.append(
                     col.dt.epoch("s")
                     .cast(pl.Float64)
-                    .truediv(86400.0)
+                    .mul(DAYS_PER_SECOND)
                     .alias(f"{spec.name}__epoch_days")
                 )
                 names.append(f"{spec.name}__epoch_days")
