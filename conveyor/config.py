@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     # A worker counts as alive while its heartbeat is younger than this.
     worker_heartbeat_seconds: float = 10.0
     seed: int = 42
+    # Inference records: off only to measure what recording costs; inputs kept for this share.
+    record_inferences: bool = True
+    capture_rate: float = 1.0
 
     @model_validator(mode="after")
     def _derive_uris(self) -> Settings:

@@ -215,12 +215,21 @@ class SubprocessJobRunner:
 
 
 def _alive(pid: int, folder: Path) -> bool:
-    # The pid may have been reused since; the wrapper's command line names the job folder.
+    """Whether the job's wrapper process still runs.
+
+    The pid may have been reused since, so its command line must name the job folder; but
+    a process caught mid-``exec`` shows an empty command line for an instant, so an empty
+    one counts as alive if the process exists and is not a zombie.
+    """
     try:
+        os.kill(pid, 0)
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
+    except (OSError, IndexError):
         return False
-    return f"conveyor-job:{folder}".encode() in cmdline
+    if state == "Z":
+        return False
+    return not cmdline or f"conveyor-job:{folder}".encode() in cmdline
 
 
 @contextmanager

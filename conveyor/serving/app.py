@@ -17,11 +17,22 @@ from conveyor.serving.routes import ops, predict, sagemaker
 from conveyor.wiring import Ports
 
 
-def create_app(ports: Ports, settings: Settings, *, poll_seconds: float = 0.5,
-               capture_rate: float = 1.0, serve_project: str | None = None) -> FastAPI:
-    holder = ModelHolder(store=ports.store, endpoint=ports.endpoint,
-                         cache_dir=settings.home / "serving-cache", poll_seconds=poll_seconds)
-    recorder = InferenceRecorder(ports.table, capture_rate=capture_rate)
+def create_app(
+    ports: Ports,
+    settings: Settings,
+    *,
+    poll_seconds: float = 0.5,
+    capture_rate: float = 1.0,
+    record: bool = True,
+    serve_project: str | None = None,
+) -> FastAPI:
+    holder = ModelHolder(
+        store=ports.store,
+        endpoint=ports.endpoint,
+        cache_dir=settings.home / "serving-cache",
+        poll_seconds=poll_seconds,
+    )
+    recorder = InferenceRecorder(ports.table, capture_rate=capture_rate, enabled=record)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -33,10 +44,13 @@ def create_app(ports: Ports, settings: Settings, *, poll_seconds: float = 0.5,
             holder.stop()
             recorder.close()  # a graceful stop writes every acknowledged record
 
-    app = FastAPI(title="conveyor", version=conveyor.__version__, lifespan=lifespan,
-                  description="Predictions from each project's deployed model version.")
-    app.state.conveyor = ServerState(holder=holder, recorder=recorder,
-                                     serve_project=serve_project)
+    app = FastAPI(
+        title="conveyor",
+        version=conveyor.__version__,
+        lifespan=lifespan,
+        description="Predictions from each project's deployed model version.",
+    )
+    app.state.conveyor = ServerState(holder=holder, recorder=recorder, serve_project=serve_project)
     errors.install(app)
     for module in (predict, sagemaker, ops):
         app.include_router(module.router)

@@ -16,5 +16,7 @@ def app() -> FastAPI:
     return create_app(
         build_ports(settings),
         settings,
+        capture_rate=settings.capture_rate,
+        record=settings.record_inferences,
         serve_project=os.environ.get("CONVEYOR_SERVE_PROJECT") or None,
     )

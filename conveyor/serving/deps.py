@@ -32,13 +32,17 @@ def get_state(request: Request) -> ServerState:
 def model_for(state: ServerState, project: str) -> LoadedModel:
     model = state.holder.get(project)
     if model is None:
-        raise NotFound(f"project {project!r} has no deployed model; deploy one with "
-                       f"`conveyor models deploy {project} N`", field="project")
+        raise NotFound(
+            f"project {project!r} has no deployed model; deploy one with "
+            f"`conveyor models deploy {project} N`",
+            field="project",
+        )
     return model
 
 
-def predict_and_record(state: ServerState, project: str, instances: list[dict[str, Any]],
-                       request_id: str | None) -> tuple[LoadedModel, Prediction, str]:
+def predict_and_record(
+    state: ServerState, project: str, instances: list[dict[str, Any]], request_id: str | None
+) -> tuple[LoadedModel, Prediction, str]:
     """Validate, predict, and record the inference (the error too, if the input was bad)."""
     started = time.perf_counter()
     request_id = request_id or uuid.uuid4().hex
@@ -48,15 +52,33 @@ def predict_and_record(state: ServerState, project: str, instances: list[dict[st
             raise InvalidInput("instances is empty; send at least one row", field="instances")
         prediction = model.predictor.predict_records(instances)
     except ConveyorError as exc:
-        state.recorder.record(InferenceRecord(
-            project, utcnow(), request_id, model.version,
-            (time.perf_counter() - started) * 1000, instances, None, exc.http_status,
-            exc.message))
+        state.recorder.record(
+            InferenceRecord(
+                project,
+                utcnow(),
+                request_id,
+                model.version,
+                (time.perf_counter() - started) * 1000,
+                instances,
+                None,
+                exc.http_status,
+                exc.message,
+            )
+        )
         raise
     outputs: dict[str, Any] = {"predictions": prediction.predictions}
     if prediction.probabilities is not None:
         outputs["probabilities"] = prediction.probabilities
-    state.recorder.record(InferenceRecord(
-        project, utcnow(), request_id, model.version, (time.perf_counter() - started) * 1000,
-        instances, outputs, 200))
+    state.recorder.record(
+        InferenceRecord(
+            project,
+            utcnow(),
+            request_id,
+            model.version,
+            (time.perf_counter() - started) * 1000,
+            instances,
+            outputs,
+            200,
+        )
+    )
     return model, prediction, request_id

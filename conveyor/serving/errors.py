@@ -16,8 +16,7 @@ from conveyor.errors import ConveyorError
 log = logging.getLogger("conveyor.serving")
 
 
-def error_response(status: int, code: str, message: str, field: str | None = None
-                   ) -> JSONResponse:
+def error_response(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
     return JSONResponse({"error": code, "message": message, "field": field}, status_code=status)
 
 
@@ -32,8 +31,9 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     location = [str(part) for part in first.get("loc", ()) if part != "body"]
     field = ".".join(location) or None
     if first.get("type") == "json_invalid":
-        return error_response(400, "invalid_json",
-                              f"the body is not valid JSON: {first.get('msg')}", None)
+        return error_response(
+            400, "invalid_json", f"the body is not valid JSON: {first.get('msg')}", None
+        )
     message = f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
     return error_response(422, "invalid_request", message, field)
 

@@ -30,8 +30,9 @@ class LoadedModel:
 
 
 class ModelHolder:
-    def __init__(self, *, store: ObjectStore, endpoint: Endpoint, cache_dir: Path,
-                 poll_seconds: float = 0.5) -> None:
+    def __init__(
+        self, *, store: ObjectStore, endpoint: Endpoint, cache_dir: Path, poll_seconds: float = 0.5
+    ) -> None:
         self.store = store
         self.endpoint = endpoint
         self.cache_dir = cache_dir
@@ -74,16 +75,18 @@ class ModelHolder:
 
     def _load(self, deployment: Deployment) -> None:
         try:
-            predictor = load_verified(self.store, deployment.artifact, deployment.sha256,
-                                      cache_dir=self.cache_dir)
+            predictor = load_verified(
+                self.store, deployment.artifact, deployment.sha256, cache_dir=self.cache_dir
+            )
             predictor.predict_records([_null_row(predictor)])  # warm up before serving
         except Exception as exc:  # a bad artifact must not take the server down
             self._failed[deployment.sha256] = str(exc)
             log.error("not serving %s v%d: %s", deployment.project, deployment.version, exc)
             return
         models = dict(self._models)
-        models[deployment.project] = LoadedModel(deployment.project, deployment.version,
-                                                 deployment.sha256, predictor)
+        models[deployment.project] = LoadedModel(
+            deployment.project, deployment.version, deployment.sha256, predictor
+        )
         self._models = models  # one assignment: readers see the old dict or the new one
         log.info("serving %s v%d", deployment.project, deployment.version)
 

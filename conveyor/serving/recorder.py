@@ -19,9 +19,10 @@ FLUSH_SECONDS = 0.05
 
 
 class InferenceRecorder:
-    def __init__(self, table: Table, *, capture_rate: float = 1.0) -> None:
+    def __init__(self, table: Table, *, capture_rate: float = 1.0, enabled: bool = True) -> None:
         self.table = table
         self.capture_rate = capture_rate
+        self.enabled = enabled
         self.written = 0
         self.failed = 0
         self._queue: deque[InferenceRecord] = deque()
@@ -30,14 +31,18 @@ class InferenceRecorder:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="inference-recorder",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._run, name="inference-recorder", daemon=True)
         self._thread.start()
 
     def record(self, record: InferenceRecord) -> None:
         """Queue a record (a deque append: safe from any thread, never blocks)."""
-        if record.inputs is not None and self.capture_rate < 1.0 \
-                and random.random() >= self.capture_rate:
+        if not self.enabled:
+            return
+        if (
+            record.inputs is not None
+            and self.capture_rate < 1.0
+            and random.random() >= self.capture_rate
+        ):
             record = replace(record, inputs=None)
         self._queue.append(record)
         if len(self._queue) >= BATCH_SIZE:

@@ -61,9 +61,11 @@ class InferenceRecord:
         )
 
 
-def list_inferences(table: Table, project: str, *, since: datetime | None = None,
-                    limit: int | None = None) -> list[InferenceRecord]:
+def list_inferences(
+    table: Table, project: str, *, since: datetime | None = None, limit: int | None = None
+) -> list[InferenceRecord]:
     """A project's records, newest first, optionally only those at or after ``since``."""
-    items = table.query(partition(project), sk_gte=to_iso(since) if since else None,
-                        descending=True, limit=limit)
+    items = table.query(
+        partition(project), sk_gte=to_iso(since) if since else None, descending=True, limit=limit
+    )
     return [InferenceRecord.from_item(item) for item in items]

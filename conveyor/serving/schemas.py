@@ -9,7 +9,8 @@ from pydantic import BaseModel, Field
 
 class PredictRequest(BaseModel):
     instances: list[dict[str, Any]] = Field(
-        min_length=1, description="Rows to score: column name → value (missing → null).",
+        min_length=1,
+        description="Rows to score: column name → value (missing → null).",
         examples=[[{"age": 42, "plan": "pro", "signup date": "2024-03-01"}]],
     )
 

@@ -14,5 +14,8 @@ router = APIRouter()
 @router.get("/health")
 def health(state: Annotated[ServerState, Depends(get_state)]) -> dict[str, Any]:
     """The server is up; which version of each project it serves."""
-    return {"status": "ok", "models": state.holder.served(),
-            "records_written": state.recorder.written}
+    return {
+        "status": "ok",
+        "models": state.holder.served(),
+        "records_written": state.recorder.written,
+    }

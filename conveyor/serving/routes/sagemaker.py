@@ -29,9 +29,11 @@ def _project(state: ServerState) -> str:
     served = sorted(state.holder.served())
     if len(served) == 1:
         return served[0]
-    raise NotFound(f"/invocations serves one project, and {len(served)} are deployed "
-                   f"({', '.join(served) or 'none'}); start the server with --project NAME",
-                   field="project")
+    raise NotFound(
+        f"/invocations serves one project, and {len(served)} are deployed "
+        f"({', '.join(served) or 'none'}); start the server with --project NAME",
+        field="project",
+    )
 
 
 def _rows(body: bytes, content_type: str) -> list[dict[str, Any]]:
@@ -47,27 +49,36 @@ def _rows(body: bytes, content_type: str) -> list[dict[str, Any]]:
         raise InvalidInput(f"the body is not valid JSON: {exc}", field="body") from exc
     rows = payload.get("instances") if isinstance(payload, dict) else payload
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-        raise InvalidInput('send {"instances": [{column: value, ...}, ...]} or a list of '
-                           "row objects", field="instances")
+        raise InvalidInput(
+            'send {"instances": [{column: value, ...}, ...]} or a list of row objects',
+            field="instances",
+        )
     return rows
 
 
 @router.post("/invocations")
-async def invocations(request: Request,
-                      state: Annotated[ServerState, Depends(get_state)]) -> Response:
+async def invocations(
+    request: Request, state: Annotated[ServerState, Depends(get_state)]
+) -> Response:
     content_type = request.headers.get("content-type", "application/json")
     if not content_type.startswith(("application/json", "text/csv")):
-        raise InvalidInput(f"content type {content_type!r} is not supported; use "
-                           "application/json or text/csv", field="content-type")
+        raise InvalidInput(
+            f"content type {content_type!r} is not supported; use application/json or text/csv",
+            field="content-type",
+        )
     rows = _rows(await request.body(), content_type)
-    model, prediction, request_id = predict_and_record(state, _project(state), rows,
-                                                       request.headers.get("x-request-id"))
+    model, prediction, request_id = predict_and_record(
+        state, _project(state), rows, request.headers.get("x-request-id")
+    )
     headers = {"x-request-id": request_id, "x-model-version": str(model.version)}
     if request.headers.get("accept", "").startswith("text/csv"):
         out = pl.DataFrame({"prediction": pl.Series(prediction.predictions, strict=False)})
         return Response(out.write_csv(), media_type="text/csv", headers=headers)
-    body: dict[str, Any] = {"predictions": prediction.predictions,
-                            "model_version": model.version, "request_id": request_id}
+    body: dict[str, Any] = {
+        "predictions": prediction.predictions,
+        "model_version": model.version,
+        "request_id": request_id,
+    }
     if prediction.probabilities is not None:
         body.update(classes=prediction.classes, probabilities=prediction.probabilities)
     return Response(json.dumps(body), media_type="application/json", headers=headers)

@@ -38,12 +38,13 @@ def test_missing_values_are_accepted_where_the_model_handles_them(client: TestCl
          "expects a number"),
         ("/predict/churn", {"instances": [{**ROW, "signup date": "soon"}]}, 400,
          "signup date", "expects a date"),
-        ("/predict/churn", {"instances": []}, 422, "instances", "at least 1"),
-        ("/predict/churn", {"instances": {"age": 3}}, 422, "instances", "list"),
-        ("/predict/churn", {"rows": [ROW]}, 422, "instances", "required"),
+        ("/predict/churn", {"instances": []}, 400, "instances", "is empty"),
+        ("/predict/churn", {"instances": {"age": 3}}, 400, "instances", "must be a list"),
+        ("/predict/churn", {"instances": [ROW, 7]}, 400, "instances", "instances[1]"),
+        ("/predict/churn", {"rows": [ROW]}, 400, "instances", 'needs "instances"'),
     ],
     ids=["unknown project", "missing column", "unknown column", "wrong type", "bad date",
-         "empty list", "not a list", "no instances"],
+         "empty list", "not a list", "row not an object", "no instances"],
 )
 def test_bad_requests_get_a_4xx_naming_the_field(client: TestClient, path: str,
                                                  payload: object, status: int, field: str,
@@ -59,7 +60,8 @@ def test_a_body_that_is_not_json_is_a_400(client: TestClient) -> None:
     response = client.post("/predict/churn", content=b"age=42",
                            headers={"content-type": "application/json"})
     assert response.status_code == 400
-    assert response.json()["error"] == "invalid_json"
+    assert response.json()["field"] == "body"
+    assert "not valid JSON" in response.json()["message"]
 
 
 def test_health_and_openapi(client: TestClient) -> None:
