@@ -35,13 +35,23 @@ def make_app(model_dir: Path) -> Any:
         matrix = np.array([[row[n] for n in names] for row in rows], dtype=np.float64)
         predictions = booster.predict(matrix).tolist()
         payload = json.dumps({"predictions": predictions}).encode()
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
         await send({"type": "http.response.body", "body": payload})
 
     return app
 
 
 if __name__ == "__main__":
-    uvicorn.run(make_app(Path(sys.argv[1])), host="127.0.0.1", port=int(sys.argv[2]),
-                log_level="warning", access_log=False)
+    uvicorn.run(
+        make_app(Path(sys.argv[1])),
+        host="127.0.0.1",
+        port=int(sys.argv[2]),
+        log_level="warning",
+        access_log=False,
+    )

@@ -36,8 +36,7 @@ def ensure_wrk() -> str:
     found = shutil.which("wrk")
     if found:
         return found
-    subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True, stdout=subprocess.DEVNULL)
     return shutil.which("wrk") or sys.exit("wrk could not be installed")
 
 
@@ -55,12 +54,29 @@ def trained_model(home: Path) -> tuple[Path, dict[str, float]]:
     frame.with_columns(target=pl.Series(data.target)).write_csv(csv)
     env = {**os.environ, "CONVEYOR_HOME": str(home)}
     params = json.dumps({"num_boost_round": 100, "early_stopping_rounds": 100000})
-    run = subprocess.run([str(CONVEYOR), "upload", str(csv), "-p", "cancer", "--target",
-                          "target", "--params", params, "--wait", "--json"], env=env,
-                         capture_output=True, text=True, check=True)
+    run = subprocess.run(
+        [
+            str(CONVEYOR),
+            "upload",
+            str(csv),
+            "-p",
+            "cancer",
+            "--target",
+            "target",
+            "--params",
+            params,
+            "--wait",
+            "--json",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert json.loads(run.stdout)["state"] == "DEPLOYED", run.stdout
-    model_dir = next(p for p in (home / "serving-cache").iterdir() if p.is_dir()
-                     and not p.name.startswith("."))
+    model_dir = next(
+        p for p in (home / "serving-cache").iterdir() if p.is_dir() and not p.name.startswith(".")
+    )
     row = {name: float(frame[name][0]) for name in frame.columns}
     return model_dir, row
 
@@ -69,8 +85,9 @@ def wait_until_up(url: str, body: bytes) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            request = urllib.request.Request(url, data=body,
-                                             headers={"content-type": "application/json"})
+            request = urllib.request.Request(
+                url, data=body, headers={"content-type": "application/json"}
+            )
             with urllib.request.urlopen(request, timeout=2) as response:
                 if response.status == 200:
                     return
@@ -81,9 +98,21 @@ def wait_until_up(url: str, body: bytes) -> None:
 
 def run_wrk(wrk: str, url: str, script: Path, connections: int) -> dict[str, float]:
     threads = min(connections, 2)
-    result = subprocess.run([wrk, f"-t{threads}", f"-c{connections}", f"-d{DURATION}s",
-                             "--latency", "-s", str(script), url],
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [
+            wrk,
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{DURATION}s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     out = result.stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
@@ -96,9 +125,14 @@ def run_wrk(wrk: str, url: str, script: Path, connections: int) -> dict[str, flo
         value, unit = float(match.group(1)), match.group(2)
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
-    return {"rps": rps, "p50_ms": percentile("50"), "p99_ms": percentile("99"),
-            "requests": total, "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
-            "socket_errors": errors.group(1) if errors else None}
+    return {
+        "rps": rps,
+        "p50_ms": percentile("50"),
+        "p99_ms": percentile("99"),
+        "requests": total,
+        "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
+        "socket_errors": errors.group(1) if errors else None,
+    }
 
 
 def main() -> None:
@@ -108,38 +142,53 @@ def main() -> None:
     model_dir, row = trained_model(home)
     body = json.dumps({"instances": [row]}).encode()
     script = home / "post.lua"
-    script.write_text('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-                      f"wrk.body = {json.dumps(body.decode())}\n")
+    script.write_text(
+        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+        f"wrk.body = {json.dumps(body.decode())}\n"
+    )
     env = {**os.environ, "CONVEYOR_HOME": str(home)}
     conveyor_port, floor_port = free_port(), free_port()
     unrecorded_port = free_port()
     servers = {
-        "conveyor": subprocess.Popen([str(CONVEYOR), "serve", "--port", str(conveyor_port)],
-                                     env=env, stdout=subprocess.DEVNULL),
+        "conveyor": subprocess.Popen(
+            [str(CONVEYOR), "serve", "--port", str(conveyor_port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+        ),
         "conveyor-unrecorded": subprocess.Popen(
             [str(CONVEYOR), "serve", "--port", str(unrecorded_port)],
-            env={**env, "CONVEYOR_RECORD_INFERENCES": "false"}, stdout=subprocess.DEVNULL),
-        "floor": subprocess.Popen([sys.executable, str(ROOT / "bench" / "floor_app.py"),
-                                   str(model_dir), str(floor_port)], env=env),
+            env={**env, "CONVEYOR_RECORD_INFERENCES": "false"},
+            stdout=subprocess.DEVNULL,
+        ),
+        "floor": subprocess.Popen(
+            [sys.executable, str(ROOT / "bench" / "floor_app.py"), str(model_dir), str(floor_port)],
+            env=env,
+        ),
     }
-    urls = {"conveyor": f"http://127.0.0.1:{conveyor_port}/predict/cancer",
-            "conveyor-unrecorded": f"http://127.0.0.1:{unrecorded_port}/predict/cancer",
-            "floor": f"http://127.0.0.1:{floor_port}/predict"}
+    urls = {
+        "conveyor": f"http://127.0.0.1:{conveyor_port}/predict/cancer",
+        "conveyor-unrecorded": f"http://127.0.0.1:{unrecorded_port}/predict/cancer",
+        "floor": f"http://127.0.0.1:{floor_port}/predict",
+    }
     results: dict[str, dict[str, dict[str, float]]] = {name: {} for name in urls}
     try:
         for url in urls.values():
             wait_until_up(url, body)
         for connections in CONNECTIONS:  # side by side, so both see the same machine
             for name in urls:
-                results[name][str(connections)] = run_wrk(wrk, urls[name], script,
-                                                           connections)
+                results[name][str(connections)] = run_wrk(wrk, urls[name], script, connections)
                 print(name, connections, results[name][str(connections)], flush=True)
     finally:
         for server in servers.values():
             server.send_signal(signal.SIGINT)
             server.wait(timeout=60)
-    records = subprocess.run([str(CONVEYOR), "inferences", "cancer", "--limit", "10000000",
-                              "--json"], env=env, capture_output=True, text=True, check=True)
+    records = subprocess.run(
+        [str(CONVEYOR), "inferences", "cancer", "--limit", "10000000", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     recorded = len(json.loads(records.stdout))
     sent = sum(r["requests"] for r in results["conveyor"].values()) + 1  # + the warm-up call
     report = {
@@ -158,8 +207,10 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for name in urls:
         for connections, r in results[name].items():
-            print(f"| {name} | {connections} | {r['rps']:.0f} | {r['p50_ms']:.2f} | "
-                  f"{r['p99_ms']:.2f} | {r['non_2xx']} |")
+            print(
+                f"| {name} | {connections} | {r['rps']:.0f} | {r['p50_ms']:.2f} | "
+                f"{r['p99_ms']:.2f} | {r['non_2xx']} |"
+            )
     print(f"\nconveyor / floor throughput at 32 connections: {report['ratio_at_32']:.2f}")
     print(f"recording on / off at 32 connections: {report['recording_on_off_at_32']:.2f}")
     print(f"inference records written: {recorded} (wrk counted {sent} completed requests)")

@@ -181,8 +181,23 @@ def dumps_json(value: object, *, field: str) -> str:
     Stricter than ``json.dumps``: non-string dict keys and non-finite floats are refused
     rather than silently changed, so what is read back equals what was written.
     """
-    _check_json(value, field)
+    if not _is_json(value):
+        _check_json(value, field)  # raises, naming the offending path
     return json.dumps(value, separators=(",", ":"))
+
+
+def _is_json(value: object) -> bool:
+    # The cheap check on the hot path (inference records); the one above explains failures.
+    kind = type(value)
+    if value is None or kind is str or kind is int or kind is bool:
+        return True
+    if kind is float:
+        return math.isfinite(value)  # type: ignore[arg-type]
+    if kind is list or kind is tuple:
+        return all(_is_json(element) for element in value)  # type: ignore[attr-defined]
+    if kind is dict:
+        return all(type(k) is str and _is_json(v) for k, v in value.items())  # type: ignore[attr-defined]
+    return False
 
 
 def _check_json(value: object, where: str) -> None:

@@ -106,8 +106,13 @@ def _datetime(spec: FeatureSpec, with_hour: bool) -> Callable[[Any], list[float]
             raise _Refused(expected) from exc
         if moment.tzinfo is not None:
             moment = moment.astimezone(UTC).replace(tzinfo=None)
-        parts = [float(moment.year), float(moment.month), float(moment.day),
-                 float(moment.isoweekday()), float(moment.timetuple().tm_yday)]
+        parts = [
+            float(moment.year),
+            float(moment.month),
+            float(moment.day),
+            float(moment.isoweekday()),
+            float(moment.timetuple().tm_yday),
+        ]
         if with_hour:
             parts.append(float(moment.hour))
         parts.append(float(math.floor((moment - _EPOCH).total_seconds())) * DAYS_PER_SECOND)
@@ -145,13 +150,18 @@ class RowEncoder:
             present.update(record)
         missing = [name for name in self.names if name not in present]
         if missing:
-            raise InvalidInput("missing column(s): " + ", ".join(repr(m) for m in missing),
-                               field=missing[0])
+            raise InvalidInput(
+                "missing column(s): " + ", ".join(repr(m) for m in missing), field=missing[0]
+            )
         extra = sorted(present - self._known)
         if extra:
             raise InvalidInput(
-                "unknown column(s): " + ", ".join(repr(e) for e in extra) + "; the model takes "
-                + ", ".join(repr(n) for n in self.names), field=extra[0])
+                "unknown column(s): "
+                + ", ".join(repr(e) for e in extra)
+                + "; the model takes "
+                + ", ".join(repr(n) for n in self.names),
+                field=extra[0],
+            )
         rows = []
         for name, cell in self._cells:
             for index, record in enumerate(records):
@@ -159,8 +169,11 @@ class RowEncoder:
                 try:
                     encoded = cell(value)
                 except _Refused as refused:
-                    raise InvalidInput(f"column {name!r} expects {refused.expected}, got "
-                                       f"{value!r} (row {index + 1})", field=name) from None
+                    raise InvalidInput(
+                        f"column {name!r} expects {refused.expected}, got "
+                        f"{value!r} (row {index + 1})",
+                        field=name,
+                    ) from None
                 if index == 0:
                     rows.append([encoded])
                 else:

@@ -11,6 +11,7 @@ import conveyor
 from conveyor.config import Settings
 from conveyor.serving import errors
 from conveyor.serving.deps import ServerState
+from conveyor.serving.fastpath import PredictFastPath
 from conveyor.serving.models import ModelHolder
 from conveyor.serving.recorder import InferenceRecorder
 from conveyor.serving.routes import ops, predict, sagemaker
@@ -25,7 +26,8 @@ def create_app(
     capture_rate: float = 1.0,
     record: bool = True,
     serve_project: str | None = None,
-) -> FastAPI:
+) -> PredictFastPath:
+    """The server: FastAPI for every route, with /predict's hot path answered in front."""
     holder = ModelHolder(
         store=ports.store,
         endpoint=ports.endpoint,
@@ -54,4 +56,4 @@ def create_app(
     errors.install(app)
     for module in (predict, sagemaker, ops):
         app.include_router(module.router)
-    return app
+    return PredictFastPath(app)

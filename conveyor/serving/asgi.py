@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 
-from fastapi import FastAPI
-
 from conveyor.config import load_settings
 from conveyor.serving.app import create_app
+from conveyor.serving.fastpath import PredictFastPath
 from conveyor.wiring import build_ports
 
 
-def app() -> FastAPI:
+def app() -> PredictFastPath:
     settings = load_settings()
     return create_app(
         build_ports(settings),

@@ -9,13 +9,24 @@ import polars as pl
 from tests.e2e.conftest import Cli, json_of
 
 
-def test_batch_predict_scores_every_row_in_chunks(cli: Cli, churn_csv: Path,
-                                                  tmp_path: Path) -> None:
-    json_of(cli("upload", str(churn_csv), "-p", "churn", "--target", "churned", "--wait",
-                "--json"))
+def test_batch_predict_scores_every_row_in_chunks(
+    cli: Cli, churn_csv: Path, tmp_path: Path
+) -> None:
+    json_of(cli("upload", str(churn_csv), "-p", "churn", "--target", "churned", "--wait", "--json"))
     scored_csv = tmp_path / "scored.csv"
-    summary = json_of(cli("predict", "churn", "--input", str(churn_csv), "--output",
-                          str(scored_csv), "--chunk-rows", "400", "--json"))
+    summary = json_of(
+        cli(
+            "predict",
+            "churn",
+            "--input",
+            str(churn_csv),
+            "--output",
+            str(scored_csv),
+            "--chunk-rows",
+            "400",
+            "--json",
+        )
+    )
     source = pl.read_csv(churn_csv, infer_schema=False)
     scored = pl.read_csv(scored_csv, infer_schema=False)
     assert summary["rows"] == source.height == scored.height
@@ -33,22 +44,31 @@ def test_batch_predict_scores_every_row_in_chunks(cli: Cli, churn_csv: Path,
 
 
 def test_batch_predict_names_the_bad_row(cli: Cli, churn_csv: Path, tmp_path: Path) -> None:
-    json_of(cli("upload", str(churn_csv), "-p", "churn", "--target", "churned", "--wait",
-                "--json"))
+    json_of(cli("upload", str(churn_csv), "-p", "churn", "--target", "churned", "--wait", "--json"))
     rows = pl.read_csv(churn_csv, infer_schema=False)
-    bad = rows.with_columns(age=pl.when(pl.int_range(pl.len()) == 700).then(pl.lit("old"))
-                            .otherwise(pl.col("age")))
+    bad = rows.with_columns(
+        age=pl.when(pl.int_range(pl.len()) == 700).then(pl.lit("old")).otherwise(pl.col("age"))
+    )
     bad_csv = tmp_path / "bad.csv"
     bad.write_csv(bad_csv)
-    result = cli("predict", "churn", "-i", str(bad_csv), "-o", str(tmp_path / "out.csv"),
-                 "--chunk-rows", "500")
+    result = cli(
+        "predict",
+        "churn",
+        "-i",
+        str(bad_csv),
+        "-o",
+        str(tmp_path / "out.csv"),
+        "--chunk-rows",
+        "500",
+    )
     assert result.returncode == 2
     assert "'age' expects a number, got 'old' (row 201)" in result.stderr
     assert "from row 501" in result.stderr
 
 
-def test_batch_predict_without_a_deployed_version_says_what_to_do(cli: Cli,
-                                                                  churn_csv: Path) -> None:
+def test_batch_predict_without_a_deployed_version_says_what_to_do(
+    cli: Cli, churn_csv: Path
+) -> None:
     json_of(cli("project", "create", "churn", "--target", "churned", "--json"))
     result = cli("predict", "churn", "-i", str(churn_csv), "-o", "/tmp/never.csv")
     assert result.returncode == 4

@@ -18,9 +18,16 @@ from pathlib import Path
 from conveyor.samples.generate import write_churn_csv
 from tests.e2e.conftest import CONVEYOR, Cli, json_of
 
-ROW = {"age": 42, "plan": "pro", "region": "north", "monthly charges": 70.5,
-       "tenure months": 12, "support calls": 3, "has partner": "no",
-       "signup date": "2024-03-01"}
+ROW = {
+    "age": 42,
+    "plan": "pro",
+    "region": "north",
+    "monthly charges": 70.5,
+    "tenure months": 12,
+    "support calls": 3,
+    "has partner": "no",
+    "signup date": "2024-03-01",
+}
 
 
 def free_port() -> int:
@@ -30,9 +37,11 @@ def free_port() -> int:
 
 
 def post(port: int, path: str, payload: object) -> tuple[int, dict[str, object]]:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}",
-                                     data=json.dumps(payload).encode(),
-                                     headers={"content-type": "application/json"})
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        data=json.dumps(payload).encode(),
+        headers={"content-type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read())
@@ -61,18 +70,28 @@ def test_up_serves_a_dropped_file_and_swaps_deploys_without_dropping_a_request(
     home: Path = cli.home  # type: ignore[attr-defined]
     json_of(cli("project", "create", "churn", "--target", "churned", "--json"))
     port = free_port()
-    up = subprocess.Popen([str(CONVEYOR), "up", "--port", str(port)],
-                          env={**os.environ, "CONVEYOR_HOME": str(home)},
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    up = subprocess.Popen(
+        [str(CONVEYOR), "up", "--port", str(port)],
+        env={**os.environ, "CONVEYOR_HOME": str(home)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         raw = home / "buckets" / "raw" / "churn"
         raw.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(write_churn_csv(tmp_path / "first.csv", rows=900, seed=21),
-                        raw / "first.csv")
+        shutil.copyfile(
+            write_churn_csv(tmp_path / "first.csv", rows=900, seed=21), raw / "first.csv"
+        )
         wait_for_version(port, 1)  # no command in between: copy → train → gate → serve
 
-        second = cli("upload", str(write_churn_csv(tmp_path / "second.csv", rows=900,
-                                                   seed=22)), "-p", "churn", "--wait")
+        second = cli(
+            "upload",
+            str(write_churn_csv(tmp_path / "second.csv", rows=900, seed=22)),
+            "-p",
+            "churn",
+            "--wait",
+        )
         assert second.returncode == 0, second.stderr
         if json_of(cli("runs", "list", "--json"))[0]["state"] == "DEPLOYED":
             json_of(cli("models", "rollback", "churn", "--json"))

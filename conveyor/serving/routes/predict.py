@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from conveyor.errors import InvalidInput
+from conveyor.model.artifact import Prediction
 from conveyor.serving.deps import ServerState, predict_and_record
 from conveyor.serving.schemas import PredictRequest, PredictResponse
 
@@ -60,12 +61,17 @@ async def predict(project: str, request: Request) -> Response:
     model, prediction, request_id = predict_and_record(
         state, project, instances, request.headers.get("x-request-id")
     )
+    answer = answer_body(model.version, prediction, request_id)
+    return Response(json.dumps(answer), media_type="application/json")
+
+
+def answer_body(version: int, prediction: Prediction, request_id: str) -> dict[str, Any]:
     answer: dict[str, Any] = {
         "predictions": prediction.predictions,
-        "model_version": model.version,
+        "model_version": version,
         "request_id": request_id,
     }
     if prediction.probabilities is not None:
         answer["classes"] = prediction.classes
         answer["probabilities"] = prediction.probabilities
-    return Response(json.dumps(answer), media_type="application/json")
+    return answer

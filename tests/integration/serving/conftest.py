@@ -19,9 +19,14 @@ CONVEYOR = Path(sys.executable).parent / "conveyor"
 
 
 def conveyor(home: Path, *args: str) -> dict[str, object]:
-    result = subprocess.run([str(CONVEYOR), *args, "--json"], capture_output=True, text=True,
-                            env={**os.environ, "CONVEYOR_HOME": str(home)}, timeout=180,
-                            check=False)
+    result = subprocess.run(
+        [str(CONVEYOR), *args, "--json"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CONVEYOR_HOME": str(home)},
+        timeout=180,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     data: dict[str, object] = json.loads(result.stdout)
     return data

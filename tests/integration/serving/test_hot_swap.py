@@ -29,6 +29,7 @@ def test_a_deploy_under_load_fails_no_request(home: Path, ports: Ports) -> None:
     stop = threading.Event()
 
     with TestClient(app) as client:
+
         def hammer(seen: list[int]) -> None:
             while not stop.is_set():
                 response = client.post("/predict/churn", json={"instances": [ROW]})

@@ -5,14 +5,24 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-ROW = {"age": 42, "plan": "pro", "region": "north", "monthly charges": 70.5,
-       "tenure months": 12, "support calls": 3, "has partner": "no",
-       "signup date": "2024-03-01"}
+ROW = {
+    "age": 42,
+    "plan": "pro",
+    "region": "north",
+    "monthly charges": 70.5,
+    "tenure months": 12,
+    "support calls": 3,
+    "has partner": "no",
+    "signup date": "2024-03-01",
+}
 
 
 def test_predict_answers_with_labels_probabilities_and_the_version(client: TestClient) -> None:
-    response = client.post("/predict/churn", json={"instances": [ROW, {**ROW, "age": None}]},
-                           headers={"x-request-id": "req-1"})
+    response = client.post(
+        "/predict/churn",
+        json={"instances": [ROW, {**ROW, "age": None}]},
+        headers={"x-request-id": "req-1"},
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["model_version"] == 1 and body["request_id"] == "req-1"
@@ -30,25 +40,48 @@ def test_missing_values_are_accepted_where_the_model_handles_them(client: TestCl
     ("path", "payload", "status", "field", "message"),
     [
         ("/predict/nope", {"instances": [ROW]}, 404, "project", "no deployed model"),
-        ("/predict/churn", {"instances": [{k: v for k, v in ROW.items() if k != "plan"}]},
-         400, "plan", "missing column"),
-        ("/predict/churn", {"instances": [{**ROW, "colour": "red"}]}, 400, "colour",
-         "unknown column"),
-        ("/predict/churn", {"instances": [{**ROW, "age": "old"}]}, 400, "age",
-         "expects a number"),
-        ("/predict/churn", {"instances": [{**ROW, "signup date": "soon"}]}, 400,
-         "signup date", "expects a date"),
+        (
+            "/predict/churn",
+            {"instances": [{k: v for k, v in ROW.items() if k != "plan"}]},
+            400,
+            "plan",
+            "missing column",
+        ),
+        (
+            "/predict/churn",
+            {"instances": [{**ROW, "colour": "red"}]},
+            400,
+            "colour",
+            "unknown column",
+        ),
+        ("/predict/churn", {"instances": [{**ROW, "age": "old"}]}, 400, "age", "expects a number"),
+        (
+            "/predict/churn",
+            {"instances": [{**ROW, "signup date": "soon"}]},
+            400,
+            "signup date",
+            "expects a date",
+        ),
         ("/predict/churn", {"instances": []}, 400, "instances", "is empty"),
         ("/predict/churn", {"instances": {"age": 3}}, 400, "instances", "must be a list"),
         ("/predict/churn", {"instances": [ROW, 7]}, 400, "instances", "instances[1]"),
         ("/predict/churn", {"rows": [ROW]}, 400, "instances", 'needs "instances"'),
     ],
-    ids=["unknown project", "missing column", "unknown column", "wrong type", "bad date",
-         "empty list", "not a list", "row not an object", "no instances"],
+    ids=[
+        "unknown project",
+        "missing column",
+        "unknown column",
+        "wrong type",
+        "bad date",
+        "empty list",
+        "not a list",
+        "row not an object",
+        "no instances",
+    ],
 )
-def test_bad_requests_get_a_4xx_naming_the_field(client: TestClient, path: str,
-                                                 payload: object, status: int, field: str,
-                                                 message: str) -> None:
+def test_bad_requests_get_a_4xx_naming_the_field(
+    client: TestClient, path: str, payload: object, status: int, field: str, message: str
+) -> None:
     response = client.post(path, json=payload)
     assert response.status_code == status, response.text
     body = response.json()
@@ -57,8 +90,9 @@ def test_bad_requests_get_a_4xx_naming_the_field(client: TestClient, path: str,
 
 
 def test_a_body_that_is_not_json_is_a_400(client: TestClient) -> None:
-    response = client.post("/predict/churn", content=b"age=42",
-                           headers={"content-type": "application/json"})
+    response = client.post(
+        "/predict/churn", content=b"age=42", headers={"content-type": "application/json"}
+    )
     assert response.status_code == 400
     assert response.json()["field"] == "body"
     assert "not valid JSON" in response.json()["message"]

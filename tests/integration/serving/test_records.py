@@ -20,8 +20,11 @@ def test_every_request_has_its_record_after_a_graceful_stop(home: Path, ports: P
         for i in range(300):
             response = client.post("/predict/churn", json={"instances": [{**ROW, "age": i}]})
             ids.append(response.json()["request_id"])
-        bad = client.post("/predict/churn", json={"instances": [{**ROW, "age": "old"}]},
-                          headers={"x-request-id": "bad-1"})
+        bad = client.post(
+            "/predict/churn",
+            json={"instances": [{**ROW, "age": "old"}]},
+            headers={"x-request-id": "bad-1"},
+        )
         assert bad.status_code == 400
     records = list_inferences(ports.table, "churn")
     assert {r.request_id for r in records} == {*ids, "bad-1"}

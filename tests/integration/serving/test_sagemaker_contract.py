@@ -19,8 +19,11 @@ def test_invocations_takes_json_and_csv(client: TestClient) -> None:
     assert len(bare_list.json()["predictions"]) == 2
     header = ",".join(ROW)
     values = ",".join("" if v is None else str(v) for v in ROW.values())
-    as_csv = client.post("/invocations", content=f"{header}\n{values}\n".encode(),
-                         headers={"content-type": "text/csv", "accept": "text/csv"})
+    as_csv = client.post(
+        "/invocations",
+        content=f"{header}\n{values}\n".encode(),
+        headers={"content-type": "text/csv", "accept": "text/csv"},
+    )
     assert as_csv.status_code == 200, as_csv.text
     assert as_csv.headers["content-type"].startswith("text/csv")
     lines = as_csv.text.strip().splitlines()
@@ -31,8 +34,9 @@ def test_invocations_takes_json_and_csv(client: TestClient) -> None:
 def test_invocations_refuses_what_it_cannot_read(client: TestClient) -> None:
     wrong_type = client.post("/invocations", content=b"x", headers={"content-type": "image/png"})
     assert wrong_type.status_code == 400 and wrong_type.json()["field"] == "content-type"
-    not_json = client.post("/invocations", content=b"{nope",
-                           headers={"content-type": "application/json"})
+    not_json = client.post(
+        "/invocations", content=b"{nope", headers={"content-type": "application/json"}
+    )
     assert not_json.status_code == 400
     bad_value = client.post("/invocations", json=[{**ROW, "age": "old"}])
     assert bad_value.status_code == 400 and bad_value.json()["field"] == "age"

@@ -17,20 +17,27 @@ from conveyor.tabular.coerce import coerce_frame
 from conveyor.tabular.schema import DatasetSchema, FeatureKind, FeatureSpec
 from conveyor.types import Task
 
-SCHEMA = DatasetSchema(target="y", task=Task.BINARY, classes=(0, 1), features=(
-    FeatureSpec("x", FeatureKind.NUMERIC),
-    FeatureSpec("plan", FeatureKind.CATEGORICAL),
-    FeatureSpec("flag", FeatureKind.BOOLEAN, true_values=("yes",), false_values=("no",)),
-    FeatureSpec("day", FeatureKind.DATETIME, date_format="%Y-%m-%d"),
-    FeatureSpec("at", FeatureKind.DATETIME, date_format="%Y-%m-%d %H:%M:%S"),
-))
-TRAIN = pl.DataFrame({
-    "x": [1.0, 2.5, None, 4.0],
-    "plan": ["pro", "basic", "3", None],
-    "flag": [True, False, True, None],
-    "day": [datetime(2024, 3, 1), datetime(2021, 12, 31), None, datetime(2020, 2, 29)],
-    "at": [datetime(2024, 3, 1, 13, 5), datetime(2021, 1, 1), None, datetime(2020, 2, 29, 23)],
-})
+SCHEMA = DatasetSchema(
+    target="y",
+    task=Task.BINARY,
+    classes=(0, 1),
+    features=(
+        FeatureSpec("x", FeatureKind.NUMERIC),
+        FeatureSpec("plan", FeatureKind.CATEGORICAL),
+        FeatureSpec("flag", FeatureKind.BOOLEAN, true_values=("yes",), false_values=("no",)),
+        FeatureSpec("day", FeatureKind.DATETIME, date_format="%Y-%m-%d"),
+        FeatureSpec("at", FeatureKind.DATETIME, date_format="%Y-%m-%d %H:%M:%S"),
+    ),
+)
+TRAIN = pl.DataFrame(
+    {
+        "x": [1.0, 2.5, None, 4.0],
+        "plan": ["pro", "basic", "3", None],
+        "flag": [True, False, True, None],
+        "day": [datetime(2024, 3, 1), datetime(2021, 12, 31), None, datetime(2020, 2, 29)],
+        "at": [datetime(2024, 3, 1, 13, 5), datetime(2021, 1, 1), None, datetime(2020, 2, 29, 23)],
+    }
+)
 ENCODER = FeatureEncoder().fit(TRAIN, SCHEMA)
 
 VALUES: dict[str, list[Any]] = {
@@ -50,8 +57,9 @@ BAD: dict[str, list[Any]] = {
 
 def columnar(records: list[dict[str, Any]]) -> np.ndarray:
     names = sorted({k for r in records for k in r})
-    frame = pl.DataFrame({n: pl.Series(n, [r.get(n) for r in records], strict=False)
-                          for n in names})
+    frame = pl.DataFrame(
+        {n: pl.Series(n, [r.get(n) for r in records], strict=False) for n in names}
+    )
     return ENCODER.transform(coerce_frame(frame, SCHEMA, allow_extra=False))
 
 
@@ -62,16 +70,25 @@ def same(a: np.ndarray, b: np.ndarray) -> bool:
 @pytest.mark.parametrize("seed", range(20))
 def test_random_valid_rows_encode_identically(seed: int) -> None:
     rng = random.Random(seed)
-    records = [{name: rng.choice(values) for name, values in VALUES.items()}
-               for _ in range(rng.randint(1, 5))]
+    records = [
+        {name: rng.choice(values) for name, values in VALUES.items()}
+        for _ in range(rng.randint(1, 5))
+    ]
     assert same(RowEncoder(ENCODER).encode(records), columnar(records)), records
 
 
-@pytest.mark.parametrize(("column", "value"),
-                         [(c, v) for c, vs in BAD.items() for v in vs], ids=repr)
+@pytest.mark.parametrize(
+    ("column", "value"), [(c, v) for c, vs in BAD.items() for v in vs], ids=repr
+)
 def test_bad_values_raise_the_same_error(column: str, value: Any) -> None:
-    record = {"x": 1, "plan": "pro", "flag": "yes", "day": "2024-01-01",
-              "at": "2024-01-01 00:00:00", column: value}
+    record = {
+        "x": 1,
+        "plan": "pro",
+        "flag": "yes",
+        "day": "2024-01-01",
+        "at": "2024-01-01 00:00:00",
+        column: value,
+    }
     with pytest.raises(InvalidInput) as fast:
         RowEncoder(ENCODER).encode([record])
     with pytest.raises(InvalidInput) as slow:

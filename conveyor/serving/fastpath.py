@@ -1,0 +1,75 @@
+"""The hot path: ``POST /predict/{project}`` answered in plain ASGI, in front of FastAPI.
+
+On a one-row request the framework's routing, middleware and request objects cost more than
+the model; this dispatcher answers predict requests itself and hands every other request
+(docs, health, the SageMaker contract, lifespan) to the FastAPI app, which also still
+declares the route, so the OpenAPI document is unchanged. Both share ``predict_and_record``
+and the same error shape.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from fastapi import FastAPI
+
+from conveyor.errors import ConveyorError
+from conveyor.serving.deps import ServerState, predict_and_record
+from conveyor.serving.routes.predict import answer_body, parse_instances
+
+log = logging.getLogger("conveyor.serving")
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+_PREFIX = "/predict/"
+_JSON = [(b"content-type", b"application/json")]
+
+
+class PredictFastPath:
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        self.state: ServerState = app.state.conveyor
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "POST"
+            or not path.startswith(_PREFIX)
+            or "/" in path[len(_PREFIX) :]
+        ):
+            await self.app(scope, receive, send)
+            return
+        body = bytearray()
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        status, payload = self._answer(path[len(_PREFIX) :], bytes(body), scope)
+        await send({"type": "http.response.start", "status": status, "headers": _JSON})
+        await send({"type": "http.response.body", "body": payload})
+
+    def _answer(self, project: str, body: bytes, scope: Scope) -> tuple[int, bytes]:
+        request_id = None
+        for name, value in scope.get("headers", ()):
+            if name == b"x-request-id":
+                request_id = value.decode("latin-1")
+        try:
+            instances = parse_instances(body)
+            model, prediction, rid = predict_and_record(self.state, project, instances, request_id)
+            return 200, json.dumps(answer_body(model.version, prediction, rid)).encode()
+        except ConveyorError as exc:
+            return exc.http_status, json.dumps(exc.to_dict()).encode()
+        except Exception as exc:  # the one boundary of the hot path: a bug is a logged 500
+            log.exception("unexpected error on /predict/%s", project)
+            error = {
+                "error": "internal_error",
+                "message": f"{type(exc).__name__}: {exc}",
+                "field": None,
+            }
+            return 500, json.dumps(error).encode()
