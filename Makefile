@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint clean venv
+.PHONY: demo test lint clean venv bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check conveyor tests
 	$(BIN)/python -m pytest -q --cov=conveyor --cov-report=term:skip-covered --cov-fail-under=80
+
+bench: $(STAMP)
+	$(BIN)/python bench/serve.py
+	$(BIN)/python bench/batch_predict.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check conveyor tests

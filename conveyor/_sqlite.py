@@ -7,7 +7,6 @@ next to a running worker) use at once. This module holds the one way to do that 
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import random
@@ -17,6 +16,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import orjson
 
 from conveyor.errors import BackendUnavailable, InvalidInput
 
@@ -183,7 +184,7 @@ def dumps_json(value: object, *, field: str) -> str:
     """
     if not _is_json(value):
         _check_json(value, field)  # raises, naming the offending path
-    return json.dumps(value, separators=(",", ":"))
+    return orjson.dumps(value).decode()
 
 
 def _is_json(value: object) -> bool:

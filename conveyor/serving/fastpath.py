@@ -9,11 +9,11 @@ and the same error shape.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+import orjson
 from fastapi import FastAPI
 
 from conveyor.errors import ConveyorError
@@ -62,9 +62,9 @@ class PredictFastPath:
         try:
             instances = parse_instances(body)
             model, prediction, rid = predict_and_record(self.state, project, instances, request_id)
-            return 200, json.dumps(answer_body(model.version, prediction, rid)).encode()
+            return 200, orjson.dumps(answer_body(model.version, prediction, rid))
         except ConveyorError as exc:
-            return exc.http_status, json.dumps(exc.to_dict()).encode()
+            return exc.http_status, orjson.dumps(exc.to_dict())
         except Exception as exc:  # the one boundary of the hot path: a bug is a logged 500
             log.exception("unexpected error on /predict/%s", project)
             error = {
@@ -72,4 +72,4 @@ class PredictFastPath:
                 "message": f"{type(exc).__name__}: {exc}",
                 "field": None,
             }
-            return 500, json.dumps(error).encode()
+            return 500, orjson.dumps(error)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request, Response
 
 from conveyor.errors import InvalidInput
@@ -33,8 +34,8 @@ _OPENAPI = {
 def parse_instances(body: bytes) -> list[dict[str, Any]]:
     """The ``instances`` of a request body; anything else is an ``InvalidInput`` naming it."""
     try:
-        payload = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
         raise InvalidInput(f"the body is not valid JSON: {exc}", field="body") from exc
     if not isinstance(payload, dict) or "instances" not in payload:
         raise InvalidInput('the body needs "instances": a list of rows', field="instances")
