@@ -33,20 +33,52 @@ def main() -> None:
     env = {**os.environ, "CONVEYOR_HOME": str(home)}
     sample = home / "train.csv"
     make_churn(5000, seed=1).write_csv(sample)
-    subprocess.run([str(CONVEYOR), "upload", str(sample), "-p", "churn", "--target", "churned",
-                    "--wait", "--json"], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [
+            str(CONVEYOR),
+            "upload",
+            str(sample),
+            "-p",
+            "churn",
+            "--target",
+            "churned",
+            "--wait",
+            "--json",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     big = home / "big.csv"
     make_churn(ROWS, seed=2).drop("churned").write_csv(big)
     size_mb = big.stat().st_size / 1e6
 
     # A wrapper process, so that the peak memory measured is the predict command's alone.
-    measure = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
-               "subprocess.run(sys.argv[1:], check=True, capture_output=True); "
-               "print(time.perf_counter() - t, "
-               "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
-    out = subprocess.run([sys.executable, "-c", measure, str(CONVEYOR), "predict", "churn",
-                          "--input", str(big), "--output", str(home / "scored.csv"), "--json"],
-                         env=env, check=True, capture_output=True, text=True).stdout.split()
+    measure = (
+        "import resource, subprocess, sys, time; t = time.perf_counter(); "
+        "subprocess.run(sys.argv[1:], check=True, capture_output=True); "
+        "print(time.perf_counter() - t, "
+        "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            measure,
+            str(CONVEYOR),
+            "predict",
+            "churn",
+            "--input",
+            str(big),
+            "--output",
+            str(home / "scored.csv"),
+            "--json",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
     seconds, peak_mb = float(out[0]), int(out[1]) / 1024
 
     model_dir = next(p for p in (home / "serving-cache").iterdir() if not p.name.startswith("."))

@@ -49,21 +49,51 @@ def main() -> None:
     _conveyor("models", "list", "churn", env=env)
     _conveyor("models", "show", "churn", "1", env=env)
     _conveyor("upload", str(sample), "--project", "churn", env=env)
-    _conveyor("predict", "churn", "--input", str(sample), "--output",
-              str(DEMO_HOME / "scored.csv"), env=env)
+    _conveyor(
+        "predict",
+        "churn",
+        "--input",
+        str(sample),
+        "--output",
+        str(DEMO_HOME / "scored.csv"),
+        env=env,
+    )
     _serve_and_predict(env)
     _conveyor("inferences", "churn", "--limit", "5", env=env)
     print(f"\nexplore further with: CONVEYOR_HOME={DEMO_HOME} .venv/bin/conveyor --help")
 
 
 EXAMPLES = [
-    {"age": 34, "plan": "basic", "region": "north", "monthly charges": 29.9,
-     "tenure months": 2, "support calls": 5, "has partner": "no", "signup date": "2023-12-01"},
-    {"age": 58, "plan": "enterprise", "region": "west", "monthly charges": 81.0,
-     "tenure months": 60, "support calls": 0, "has partner": "yes",
-     "signup date": "2019-04-15"},
-    {"age": None, "plan": "pro", "region": None, "monthly charges": 64.5,
-     "tenure months": 14, "support calls": 2, "has partner": "no", "signup date": "2021-07-30"},
+    {
+        "age": 34,
+        "plan": "basic",
+        "region": "north",
+        "monthly charges": 29.9,
+        "tenure months": 2,
+        "support calls": 5,
+        "has partner": "no",
+        "signup date": "2023-12-01",
+    },
+    {
+        "age": 58,
+        "plan": "enterprise",
+        "region": "west",
+        "monthly charges": 81.0,
+        "tenure months": 60,
+        "support calls": 0,
+        "has partner": "yes",
+        "signup date": "2019-04-15",
+    },
+    {
+        "age": None,
+        "plan": "pro",
+        "region": None,
+        "monthly charges": 64.5,
+        "tenure months": 14,
+        "support calls": 2,
+        "has partner": "no",
+        "signup date": "2021-07-30",
+    },
 ]
 
 
@@ -74,8 +104,9 @@ def _free_port() -> int:
 
 
 def _post(url: str, payload: object) -> tuple[int, object]:
-    request = urllib.request.Request(url, data=json.dumps(payload).encode(),
-                                     headers={"content-type": "application/json"})
+    request = urllib.request.Request(
+        url, data=json.dumps(payload).encode(), headers={"content-type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read())
@@ -87,8 +118,9 @@ def _serve_and_predict(env: dict[str, str]) -> None:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     print(f"\n$ conveyor serve --port {port} &", flush=True)
-    server = subprocess.Popen([sys.executable, "-m", "conveyor.cli.main", "serve", "--port",
-                               str(port)], env=env)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "conveyor.cli.main", "serve", "--port", str(port)], env=env
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -102,8 +134,10 @@ def _serve_and_predict(env: dict[str, str]) -> None:
                 time.sleep(0.2)
         for example in EXAMPLES:
             body = {"instances": [example]}
-            print(f"\n$ curl -s {base}/predict/churn -H 'content-type: application/json' "
-                  f"-d '{json.dumps(body)}'")
+            print(
+                f"\n$ curl -s {base}/predict/churn -H 'content-type: application/json' "
+                f"-d '{json.dumps(body)}'"
+            )
             status, answer = _post(f"{base}/predict/churn", body)
             print(f"HTTP {status} {json.dumps(answer)}", flush=True)
             if status != 200:

@@ -23,7 +23,7 @@ from conveyor.cli.project import (
 from conveyor.cli.runs import print_run
 from conveyor.errors import InvalidInput, NotFound, RunFailed
 from conveyor.events import Event, EventType
-from conveyor.pipeline.handlers import sha256_of_file
+from conveyor.model.artifact import sha256_file
 from conveyor.pipeline.runs import RunStore
 from conveyor.pipeline.worker import Worker, live_workers
 from conveyor.projects import create_project, find_project, validate_name
@@ -99,7 +99,7 @@ def upload(
         )
 
     runs = RunStore(ports.table)
-    dataset_id = sha256_of_file(file)
+    dataset_id = sha256_file(file)
     previous = runs.find_by_dataset(project, dataset_id)
     if previous is not None and previous.state is not RunState.FAILED and not force:
         if not as_json:

@@ -17,6 +17,7 @@ import numpy as np
 
 from conveyor.errors import InvalidInput
 from conveyor.model.encode import DATE_PARTS, DAYS_PER_SECOND, FeatureEncoder
+from conveyor.tabular.coerce import check_columns
 from conveyor.tabular.infer import FALSE_TOKENS, TRUE_TOKENS
 from conveyor.tabular.schema import NULL_TOKENS, FeatureKind, FeatureSpec
 
@@ -148,20 +149,7 @@ class RowEncoder:
         present: set[str] = set()
         for record in records:
             present.update(record)
-        missing = [name for name in self.names if name not in present]
-        if missing:
-            raise InvalidInput(
-                "missing column(s): " + ", ".join(repr(m) for m in missing), field=missing[0]
-            )
-        extra = sorted(present - self._known)
-        if extra:
-            raise InvalidInput(
-                "unknown column(s): "
-                + ", ".join(repr(e) for e in extra)
-                + "; the model takes "
-                + ", ".join(repr(n) for n in self.names),
-                field=extra[0],
-            )
+        check_columns(sorted(present), self.names, known=self._known, takes=self.names)
         rows = []
         for name, cell in self._cells:
             for index, record in enumerate(records):

@@ -19,6 +19,7 @@ from typing import Any
 from conveyor.errors import AlreadyExists, Conflict, ConveyorError, NotFound
 from conveyor.events import Event, EventType
 from conveyor.jobs import TrainingJob
+from conveyor.model.artifact import sha256_file
 from conveyor.pipeline import deploy as deploy_stage
 from conveyor.pipeline import evaluate as evaluate_stage
 from conveyor.pipeline.preprocess import preprocess
@@ -57,14 +58,6 @@ class PipelineContext:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def sha256_of_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def parse_raw_key(key: str) -> tuple[str, str] | None:
     """``<project>/<file>`` → (project, file); anything else is not an upload."""
     parts = key.split("/")
@@ -87,7 +80,7 @@ def on_object_created(ctx: PipelineContext, detail: dict[str, Any]) -> Run | Non
             with ctx.workdir(f"hash-{hashlib.sha1(ref.key.encode()).hexdigest()}") as tmp:
                 local = tmp / "raw"
                 ctx.ports.store.download(ref.bucket, ref.key, local)
-                dataset_id = sha256_of_file(local)
+                dataset_id = sha256_file(local)
         except NotFound:
             log.warning("ignoring %s: the object is gone", ref.uri)
             return None

@@ -47,38 +47,32 @@ def predict_and_record(
     started = time.perf_counter()
     request_id = request_id or uuid.uuid4().hex
     model = model_for(state, project)
-    try:
-        if not instances:
-            raise InvalidInput("instances is empty; send at least one row", field="instances")
-        prediction = model.predictor.predict_records(instances)
-    except ConveyorError as exc:
+
+    def record(outputs: dict[str, Any] | None, status: int, error: str | None = None) -> None:
+        latency_ms = (time.perf_counter() - started) * 1000
         state.recorder.record(
             InferenceRecord(
                 project,
                 utcnow(),
                 request_id,
                 model.version,
-                (time.perf_counter() - started) * 1000,
+                latency_ms,
                 instances,
-                None,
-                exc.http_status,
-                exc.message,
+                outputs,
+                status,
+                error,
             )
         )
+
+    try:
+        if not instances:
+            raise InvalidInput("instances is empty; send at least one row", field="instances")
+        prediction = model.predictor.predict_records(instances)
+    except ConveyorError as exc:
+        record(None, exc.http_status, exc.message)
         raise
     outputs: dict[str, Any] = {"predictions": prediction.predictions}
     if prediction.probabilities is not None:
         outputs["probabilities"] = prediction.probabilities
-    state.recorder.record(
-        InferenceRecord(
-            project,
-            utcnow(),
-            request_id,
-            model.version,
-            (time.perf_counter() - started) * 1000,
-            instances,
-            outputs,
-            200,
-        )
-    )
+    record(outputs, 200)
     return model, prediction, request_id

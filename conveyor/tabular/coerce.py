@@ -3,6 +3,8 @@ and serving (JSON values), so a model never sees data parsed two different ways.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import polars as pl
 
 from conveyor.errors import InvalidInput
@@ -33,26 +35,34 @@ def coerce_frame(
             value its kind cannot take; ``field`` names the column.
     """
     wanted = schema.feature_names + ([schema.target] if with_target else [])
-    missing = [name for name in wanted if name not in frame.columns]
-    if missing:
-        raise InvalidInput(
-            "missing column(s): " + ", ".join(repr(m) for m in missing), field=missing[0]
-        )
-    if not allow_extra:
-        known = set(wanted) | {schema.target}
-        extra = [name for name in frame.columns if name not in known]
-        if extra:
-            raise InvalidInput(
-                "unknown column(s): "
-                + ", ".join(repr(e) for e in extra)
-                + "; the model takes "
-                + ", ".join(repr(n) for n in schema.feature_names),
-                field=extra[0],
-            )
+    known = None if allow_extra else {*wanted, schema.target}
+    check_columns(frame.columns, wanted, known=known, takes=schema.feature_names)
     columns = [_coerce(frame.get_column(spec.name), spec) for spec in schema.features]
     if with_target:
         columns.append(coerce_target(frame.get_column(schema.target), schema))
     return pl.DataFrame(columns)
+
+
+def check_columns(
+    present: Sequence[str], wanted: Sequence[str], *, known: set[str] | None, takes: Sequence[str]
+) -> None:
+    """Raise ``InvalidInput`` naming the first missing column, or (when ``known`` is given)
+    the first column the model does not take."""
+    have = set(present)
+    missing = [name for name in wanted if name not in have]
+    if missing:
+        raise InvalidInput(
+            "missing column(s): " + ", ".join(repr(m) for m in missing), field=missing[0]
+        )
+    extra = [name for name in present if known is not None and name not in known]
+    if extra:
+        raise InvalidInput(
+            "unknown column(s): "
+            + ", ".join(repr(e) for e in extra)
+            + "; the model takes "
+            + ", ".join(repr(n) for n in takes),
+            field=extra[0],
+        )
 
 
 def coerce_target(column: pl.Series, schema: DatasetSchema) -> pl.Series:
