@@ -25,6 +25,13 @@ class Ports:
     endpoint: Endpoint
 
 
+def build_table(settings: Settings) -> Table:
+    """The Table alone (for a process that needs nothing else, such as the record writer)."""
+    table_cls = _schemes.resolve("table", settings.table_uri)
+    table: Table = table_cls(path=Path(_schemes.path_of(settings.table_uri)))
+    return table
+
+
 def build_ports(settings: Settings) -> Ports:
     settings.home.mkdir(parents=True, exist_ok=True)
     store_cls = _schemes.resolve("object_store", settings.object_store_uri)

@@ -13,6 +13,7 @@ from conveyor.serving import errors
 from conveyor.serving.deps import ServerState
 from conveyor.serving.fastpath import PredictFastPath
 from conveyor.serving.models import ModelHolder
+from conveyor.serving.record_writer import RecordWriterProcess
 from conveyor.serving.recorder import InferenceRecorder
 from conveyor.serving.routes import ops, predict, sagemaker
 from conveyor.wiring import Ports
@@ -34,7 +35,9 @@ def create_app(
         cache_dir=settings.home / "serving-cache",
         poll_seconds=poll_seconds,
     )
-    recorder = InferenceRecorder(ports.table, capture_rate=capture_rate, enabled=record)
+    recorder = InferenceRecorder(
+        ports.table, capture_rate=capture_rate, enabled=record, writer=RecordWriterProcess(settings)
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -9,6 +9,7 @@ import threading
 from collections import deque
 from dataclasses import replace
 
+from conveyor.serving.record_writer import RecordWriterProcess
 from conveyor.serving.records import InferenceRecord
 from conveyor.tables import Table
 
@@ -19,8 +20,16 @@ FLUSH_SECONDS = 0.05
 
 
 class InferenceRecorder:
-    def __init__(self, table: Table, *, capture_rate: float = 1.0, enabled: bool = True) -> None:
+    def __init__(
+        self,
+        table: Table,
+        *,
+        capture_rate: float = 1.0,
+        enabled: bool = True,
+        writer: RecordWriterProcess | None = None,
+    ) -> None:
         self.table = table
+        self.writer = writer
         self.capture_rate = capture_rate
         self.enabled = enabled
         self.written = 0
@@ -31,6 +40,8 @@ class InferenceRecorder:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        if self.writer is not None and self.enabled:
+            self.writer.start()
         self._thread = threading.Thread(target=self._run, name="inference-recorder", daemon=True)
         self._thread.start()
 
@@ -55,6 +66,9 @@ class InferenceRecorder:
         if self._thread is not None:
             self._thread.join()
         self._flush()
+        if self.writer is not None and self.enabled:
+            written, failed = self.writer.close()
+            self.written, self.failed = written, self.failed + failed
 
     def _run(self) -> None:
         while not self._closing.is_set():
@@ -68,7 +82,10 @@ class InferenceRecorder:
             while self._queue and len(batch) < BATCH_SIZE:
                 batch.append(self._queue.popleft())
             try:
-                self.written += self.table.put_many(r.to_item() for r in batch)
+                if self.writer is not None:
+                    self.writer.write([r.to_item() for r in batch])
+                else:
+                    self.written += self.table.put_many(r.to_item() for r in batch)
             except Exception:  # the table is down: keep serving, say what was lost
                 self.failed += len(batch)
                 log.exception("could not write %d inference records", len(batch))
