@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -36,7 +40,8 @@ class RecordWriterProcess:
             name="conveyor-record-writer",
             daemon=True,
         )
-        self._process.start()
+        with _interrupts_ignored():
+            self._process.start()
         child.close()
         self._conn = parent
 
@@ -57,13 +62,36 @@ class RecordWriterProcess:
         return int(written), int(failed)
 
 
+@contextmanager
+def _interrupts_ignored() -> Iterator[None]:
+    """Start the writer with SIGINT/SIGTERM ignored: the new interpreter inherits that from its
+    first instruction, so a Ctrl-C sent to the whole process group while it is still starting
+    cannot kill it (only the main thread may change signal handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def _write_forever(settings: Settings, conn: Connection) -> None:
     from conveyor.wiring import build_table
 
+    # Ctrl-C reaches the whole process group; the server decides when writing stops (after
+    # its last batch), so the writer must not die first and lose what is in the pipe.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     table = build_table(settings)
     written = failed = 0
     while True:
-        data = conn.recv_bytes()
+        try:
+            data = conn.recv_bytes()
+        except EOFError:  # the server died without saying goodbye
+            return
         if not data:
             break
         items = orjson.loads(data)

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from conveyor.config import Settings
 from conveyor.serving.app import create_app
 from conveyor.serving.records import list_inferences
-from conveyor.wiring import Ports
+from conveyor.wiring import Ports, build_ports
 from tests.integration.serving.test_predict import ROW
 
 
@@ -45,3 +45,48 @@ def test_capture_rate_zero_keeps_records_but_not_inputs(home: Path, ports: Ports
     records = list_inferences(ports.table, "churn")
     assert len(records) == 20
     assert all(r.inputs is None and r.outputs is not None for r in records)
+
+
+def test_ctrl_c_to_the_whole_process_group_loses_no_record(
+    trained_home: Path, tmp_path: Path
+) -> None:
+    import json
+    import os
+    import shutil
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    home = tmp_path / "home"
+    shutil.copytree(trained_home, home)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "conveyor"), "serve", "--port", str(port)],
+        env={**os.environ, "CONVEYOR_HOME": str(home)},
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/predict/churn"
+    body = json.dumps({"instances": [ROW]}).encode()
+    ids = []
+    deadline = time.monotonic() + 60
+    while len(ids) < 200:
+        request = urllib.request.Request(
+            url, data=body, headers={"content-type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                ids.append(json.loads(response.read())["request_id"])
+        except OSError:
+            assert time.monotonic() < deadline, "the server did not come up"
+            time.sleep(0.2)
+    os.killpg(server.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+    assert server.wait(timeout=60) == 0
+    ports = build_ports(Settings(home=home))
+    assert set(ids) <= {r.request_id for r in list_inferences(ports.table, "churn")}
