@@ -24,6 +24,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/serve.py
 	$(BIN)/python bench/batch_predict.py
+	$(BIN)/python bench/parity.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check conveyor tests
