@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from conveyor.tabular.parallel import map_columns
 from conveyor.tabular.schema import DatasetSchema, FeatureKind
 from conveyor.types import to_iso, utcnow
 
@@ -18,10 +19,12 @@ OTHER = "__other__"
 
 def build_profile(frame: pl.DataFrame, schema: DatasetSchema) -> dict[str, Any]:
     """JSON-ready profile of ``frame`` (the typed training split)."""
-    features = {
-        spec.name: _feature_profile(frame.get_column(spec.name), spec.kind)
-        for spec in schema.features
-    }
+    profiles = map_columns(
+        lambda spec: _feature_profile(frame.get_column(spec.name), spec.kind),
+        schema.features,
+        rows=frame.height,
+    )
+    features = {spec.name: p for spec, p in zip(schema.features, profiles, strict=True)}
     target = frame.get_column(schema.target)
     target_kind = FeatureKind.NUMERIC if schema.classes is None else FeatureKind.CATEGORICAL
     return {

@@ -9,6 +9,7 @@ import polars as pl
 
 from conveyor.errors import InvalidInput
 from conveyor.tabular.infer import FALSE_TOKENS, TRUE_TOKENS
+from conveyor.tabular.parallel import map_columns
 from conveyor.tabular.schema import NULL_TOKENS, DatasetSchema, FeatureKind, FeatureSpec
 from conveyor.types import Task
 
@@ -37,7 +38,9 @@ def coerce_frame(
     wanted = schema.feature_names + ([schema.target] if with_target else [])
     known = None if allow_extra else {*wanted, schema.target}
     check_columns(frame.columns, wanted, known=known, takes=schema.feature_names)
-    columns = [_coerce(frame.get_column(spec.name), spec) for spec in schema.features]
+    columns = map_columns(
+        lambda spec: _coerce(frame.get_column(spec.name), spec), schema.features, rows=frame.height
+    )
     if with_target:
         columns.append(coerce_target(frame.get_column(schema.target), schema))
     return pl.DataFrame(columns)

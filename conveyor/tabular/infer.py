@@ -9,6 +9,7 @@ from typing import Any
 import polars as pl
 
 from conveyor.errors import InvalidInput
+from conveyor.tabular.parallel import map_columns
 from conveyor.tabular.schema import DatasetSchema, DroppedColumn, FeatureKind, FeatureSpec
 from conveyor.types import Task
 
@@ -52,10 +53,11 @@ def infer_schema(
     features: list[FeatureSpec] = []
     dropped: list[DroppedColumn] = []
     notes: list[str] = []
-    for name in frame.columns:
-        if name == target:
-            continue
-        spec_or_reason = _infer_feature(frame.get_column(name), frame.height)
+    names = [name for name in frame.columns if name != target]
+    inferred = map_columns(
+        lambda name: _infer_feature(frame.get_column(name), frame.height), names, rows=frame.height
+    )
+    for name, spec_or_reason in zip(names, inferred, strict=True):
         if isinstance(spec_or_reason, str):
             dropped.append(DroppedColumn(name, spec_or_reason))
         else:
@@ -146,6 +148,11 @@ def _infer_feature(column: pl.Series, rows: int) -> FeatureSpec | str:
     if dtype.is_numeric():
         return _numeric(column.name, values.cast(pl.Float64), rows, nullable)
     text = values.cast(pl.String)
+    # Numbers first: no true/false token parses as one, and most columns are numeric.
+    numbers = text.cast(pl.Float64, strict=False)
+    not_numbers = numbers.null_count()
+    if not_numbers == 0:
+        return _numeric(column.name, numbers, rows, nullable)
     lowered = set(text.str.to_lowercase().unique().to_list())
     if (
         len(lowered) <= 2
@@ -160,10 +167,6 @@ def _infer_feature(column: pl.Series, rows: int) -> FeatureSpec | str:
             false_values=tuple(sorted(lowered & FALSE_TOKENS)),
         )
         return _constant_or(values, spec)
-    numbers = text.cast(pl.Float64, strict=False)
-    not_numbers = numbers.null_count()
-    if not_numbers == 0:
-        return _numeric(column.name, numbers, rows, nullable)
     if not_numbers <= len(text) / 2:
         _refuse_mixed(column, not_numbers, len(text))
     date_format = _date_format(text)
@@ -188,7 +191,9 @@ def _numeric(name: str, numbers: pl.Series, rows: int, nullable: bool) -> Featur
         and bool((numbers == numbers.round()).all())
     ):
         return "an id column (every value is a distinct integer)"
-    return _constant_or(numbers, FeatureSpec(name, FeatureKind.NUMERIC, nullable))
+    if numbers.min() == numbers.max():  # cheaper than counting distinct values
+        return f"it is constant (every value is {numbers[0]!r})"
+    return FeatureSpec(name, FeatureKind.NUMERIC, nullable)
 
 
 def _constant_or(values: pl.Series, spec: FeatureSpec) -> FeatureSpec | str:

@@ -36,8 +36,8 @@ def is_parquet(path: Path) -> bool:
 def read_raw(path: Path) -> pl.DataFrame:
     """Read ``path`` (CSV or Parquet, decided by content) for schema inference.
 
-    CSV columns are all strings, stripped, with the usual spellings of "missing" as nulls;
-    Parquet columns keep their types.
+    CSV columns of numbers come as numbers; every other column as text, stripped, with the
+    usual spellings of "missing" as nulls. Parquet columns keep their types.
 
     Raises:
         InvalidInput: the file is empty, binary, not UTF-8, ragged, has no data rows, or
@@ -147,27 +147,61 @@ def _read_header(path: Path) -> list[str]:
 
 
 def _read_csv(path: Path, header: list[str]) -> pl.DataFrame:
-    # pyarrow's reader refuses rows with too few or too many fields (polars pads short rows).
-    options = pacsv.ConvertOptions(
-        column_types={name: pa.string() for name in header},
+    """Number columns parsed as numbers, every other column as stripped text.
+
+    Letting the reader type the numbers skips a text copy of most of a table; columns it
+    types as anything else (dates, booleans, all-missing) are read again as text, so
+    inference sees them exactly as written.
+    """
+    read = pacsv.ReadOptions(column_names=header, skip_rows=1, encoding="utf8")
+    typed = pacsv.ConvertOptions(null_values=list(NULL_TOKENS), strings_can_be_null=True)
+    table = _arrow_csv(path, header, read, typed)
+    reread = [
+        f.name for f in table.schema if not (pa.types.is_string(f.type) or _is_number(f.type))
+    ]
+    if reread:
+        text = _arrow_csv(path, header, read, _text_options(reread))
+        for name in reread:
+            table = table.set_column(header.index(name), name, text.column(name))
+    return _as_text(table)
+
+
+def _is_number(dtype: pa.DataType) -> bool:
+    return pa.types.is_integer(dtype) or pa.types.is_floating(dtype)
+
+
+def _text_options(names: list[str]) -> pacsv.ConvertOptions:
+    return pacsv.ConvertOptions(
+        column_types={name: pa.string() for name in names},
+        include_columns=names,
         null_values=list(NULL_TOKENS),
         strings_can_be_null=True,
     )
-    read = pacsv.ReadOptions(column_names=header, skip_rows=1, encoding="utf8")
+
+
+def _arrow_csv(
+    path: Path, header: list[str], read: pacsv.ReadOptions, convert: pacsv.ConvertOptions
+) -> pa.Table:
+    # pyarrow's reader refuses rows with too few or too many fields (polars pads short rows).
     try:
-        table = pacsv.read_csv(path, read_options=read, convert_options=options)
+        return pacsv.read_csv(path, read_options=read, convert_options=convert)
     except pa.ArrowInvalid as exc:
         message = str(exc)
         if "Expected" in message and "columns" in message:
             raise InvalidInput(_ragged_message(path, len(header)), field="file") from exc
         raise InvalidInput(f"the CSV cannot be parsed: {message}", field="file") from exc
+
+
+def _as_text(table: pa.Table) -> pl.DataFrame:
+    """The table in polars, its text columns stripped and their "missing" spellings null."""
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
-    stripped = [pl.col(c).str.strip_chars() for c in frame.columns]
-    frame = frame.with_columns(stripped)
+    tokens = pl.lit(list(NULL_TOKENS), dtype=pl.List(pl.String)).explode()
+    text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    stripped = [pl.col(c).str.strip_chars() for c in text]
     return frame.with_columns(
-        pl.when(pl.col(c).is_in(list(NULL_TOKENS))).then(None).otherwise(pl.col(c)).alias(c)
-        for c in frame.columns
+        pl.when(s.is_in(tokens)).then(None).otherwise(s).alias(c)
+        for s, c in zip(stripped, text, strict=True)
     )
 
 

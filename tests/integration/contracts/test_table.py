@@ -345,8 +345,20 @@ def test_the_sqlite_table_works_in_a_forked_child_and_after_it(tmp_path: Path) -
 
 
 def test_put_many_round_trips_values_exactly(table) -> None:  # type: ignore[no-untyped-def]
-    values = [0.1 + 0.2, 1e-300, 123456789.12345679, 2**53 + 1, -0.0, 1 / 3, 5e-324,
-              'é\u2028"x\\', {"a": [1, 2, {"b": None}]}, True, [], {}]
+    values = [
+        0.1 + 0.2,
+        1e-300,
+        123456789.12345679,
+        2**53 + 1,
+        -0.0,
+        1 / 3,
+        5e-324,
+        'é\u2028"x\\',
+        {"a": [1, 2, {"b": None}]},
+        True,
+        [],
+        {},
+    ]
     table.put_many({"pk": "exact", "sk": f"{i:02d}", "v": v} for i, v in enumerate(values))
     stored = [item["v"] for item in table.query("exact")]
     assert stored == values

@@ -39,12 +39,31 @@ def test_malformed_files_are_refused_with_a_reason(case: str, tmp_path: Path) ->
     assert expected in info.value.message
 
 
-def test_csv_columns_are_stripped_strings_with_null_tokens_as_nulls(tmp_path: Path) -> None:
+def test_csv_numbers_come_typed_text_stripped_and_missing_spellings_null(tmp_path: Path) -> None:
     frame = read_raw(write(tmp_path, b"\xef\xbb\xbfage,plan\n 31 ,pro\nNA,\n?,basic\n"))
     assert frame.columns == ["age", "plan"]  # the BOM is not part of the first name
-    assert frame.schema == {"age": pl.String, "plan": pl.String}
-    assert frame.get_column("age").to_list() == ["31", None, None]
+    assert frame.schema["plan"] == pl.String
+    assert frame.schema["age"].is_numeric()
+    assert frame.get_column("age").to_list() == [31, None, None]
     assert frame.get_column("plan").to_list() == ["pro", None, "basic"]
+
+
+def test_dates_and_flags_are_read_as_written(tmp_path: Path) -> None:
+    frame = read_raw(
+        write(tmp_path, b"day,flag,none\n2024-01-31T10:00,true,\n2024-02-01T11:30,false,\n")
+    )
+    assert frame.schema == {"day": pl.String, "flag": pl.String, "none": pl.String}
+    assert frame.get_column("day").to_list() == ["2024-01-31T10:00", "2024-02-01T11:30"]
+    assert frame.get_column("flag").to_list() == ["true", "false"]
+
+
+def test_a_column_whose_type_changes_after_the_first_block_is_read_as_text(tmp_path: Path) -> None:
+    # Past the reader's first block (1 MiB), where a type guessed too early would break.
+    lines = [f"{i},{i % 7}" for i in range(200_000)] + ["200000,n/k"]
+    frame = read_raw(write(tmp_path, ("id,code\n" + "\n".join(lines) + "\n").encode()))
+    assert frame.height == 200_001
+    assert frame.schema["code"] == pl.String
+    assert frame.get_column("code")[-1] == "n/k"
 
 
 def test_quoted_fields_may_hold_commas_and_newlines(tmp_path: Path) -> None:
