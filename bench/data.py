@@ -1,4 +1,4 @@
-"""The pipeline benchmark's data: a generated N-row × 30-column CSV (24 numeric features, 5
+"""The pipeline benchmark's data: a generated N-row, 30-column CSV (24 numeric features, 5
 categorical, a binary target) with missing values in both kinds, and a signal the model can
 learn. Generated, never downloaded; the same seed gives the same file.
 

@@ -25,10 +25,10 @@ class Ports:
     endpoint: Endpoint
 
 
-def build_table(settings: Settings) -> Table:
+def build_table(table_uri: str) -> Table:
     """The Table alone (for a process that needs nothing else, such as the record writer)."""
-    table_cls = _schemes.resolve("table", settings.table_uri)
-    table: Table = table_cls(path=Path(_schemes.path_of(settings.table_uri)))
+    table_cls = _schemes.resolve("table", table_uri)
+    table: Table = table_cls(path=Path(_schemes.path_of(table_uri)))
     return table
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn import metrics as skm
 
 from conveyor.errors import InvalidInput
 from conveyor.types import Task
@@ -57,6 +56,10 @@ def compute_metrics(
     For classifiers ``y_true`` holds class indices and ``raw`` class probabilities
     (n, n_classes); for regression both hold values.
     """
+    # Imported here: scikit-learn takes most of a second to import, and every CLI command
+    # would pay for it.
+    from sklearn import metrics as skm
+
     if task is Task.REGRESSION:
         return {
             "rmse": float(np.sqrt(skm.mean_squared_error(y_true, raw))),

@@ -64,7 +64,8 @@ def preprocess(
             field="target",
         )
     rows_read = frame.height
-    frame = frame.filter(pl.col(target).is_not_null())
+    if frame.get_column(target).null_count():  # filtering copies the table: only if needed
+        frame = frame.filter(pl.col(target).is_not_null())
     dropped_rows = rows_read - frame.height
     if frame.height == 0:
         raise InvalidInput(
@@ -72,7 +73,12 @@ def preprocess(
         )
     schema, notes = infer_schema(frame, target=target, task=project.task)
     typed = coerce_frame(frame, schema, with_target=True)
+    columns = frame.width
+    # Each copy of a large table is let go as soon as the next exists: peak memory is what
+    # decides the largest file a machine can take.
+    del frame
     train, validation, test = split_frame(typed, target=target, task=schema.task, seed=seed)
+    del typed
     profile = build_profile(train, schema)
     if dropped_rows:
         notes.append(f"dropped {dropped_rows} row(s) whose target {target!r} is missing")
@@ -85,7 +91,7 @@ def preprocess(
         "rows_train": train.height,
         "rows_validation": validation.height,
         "rows_test": test.height,
-        "columns": frame.width,
+        "columns": columns,
         "features": [f.to_dict() for f in schema.features],
         "dropped_columns": [d.to_dict() for d in schema.dropped],
         "notes": notes,

@@ -36,7 +36,10 @@ def create_app(
         poll_seconds=poll_seconds,
     )
     recorder = InferenceRecorder(
-        ports.table, capture_rate=capture_rate, enabled=record, writer=RecordWriterProcess(settings)
+        ports.table,
+        capture_rate=capture_rate,
+        enabled=record,
+        writer=RecordWriterProcess(settings.table_uri),
     )
 
     @asynccontextmanager

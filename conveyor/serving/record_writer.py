@@ -8,90 +8,91 @@ many it wrote after writing everything it was sent.
 
 from __future__ import annotations
 
+import json
 import logging
-import multiprocessing
+import os
 import signal
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from multiprocessing.connection import Connection
-from typing import Any
+import struct
+import subprocess
+import sys
+from typing import IO, Any
 
 import orjson
 
-from conveyor.config import Settings
-from conveyor.tables import Item
-
 log = logging.getLogger("conveyor.serving")
+_LENGTH = struct.Struct("<I")
+_TABLE_URI_VARIABLE = "CONVEYOR_RECORD_WRITER_TABLE_URI"
 
 
 class RecordWriterProcess:
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._conn: Connection | None = None
-        self._process: Any = None
+    """The server's side: start the writer, send it batches, and at the end learn how many
+    it wrote. The writer is ``python -m conveyor.serving.record_writer``, a fresh interpreter
+    that imports only the Table (tens of MB, where a forked or spawned copy of the server
+    would hold every library the server loaded)."""
+
+    def __init__(self, table_uri: str) -> None:
+        self.table_uri = table_uri
+        self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        context = multiprocessing.get_context("spawn")
-        parent, child = context.Pipe()
-        self._process = context.Process(
-            target=_write_forever,
-            args=(self.settings, child),
-            name="conveyor-record-writer",
-            daemon=True,
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "conveyor.serving.record_writer"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env={**os.environ, _TABLE_URI_VARIABLE: self.table_uri},
+            # Its own session: a Ctrl-C to the server's process group must not reach it. The
+            # server decides when writing stops (after its last batch).
+            start_new_session=True,
         )
-        with _interrupts_ignored():
-            self._process.start()
-        child.close()
-        self._conn = parent
 
-    def write(self, items: list[Item]) -> int:
-        assert self._conn is not None, "start() the writer first"
-        self._conn.send_bytes(orjson.dumps(items))
+    def write(self, items: list[Any]) -> int:
+        assert self._process is not None and self._process.stdin, "start() the writer first"
+        data = orjson.dumps(items)
+        self._process.stdin.write(_LENGTH.pack(len(data)) + data)
+        self._process.stdin.flush()
         return len(items)
 
     def close(self) -> tuple[int, int]:
         """Wait until every batch sent is written; returns (written, failed)."""
-        if self._conn is None:
+        process, self._process = self._process, None
+        if process is None or process.stdin is None or process.stdout is None:
             return 0, 0
-        self._conn.send_bytes(b"")
-        written, failed = self._conn.recv()
-        self._process.join(timeout=30)
-        self._conn.close()
-        self._conn = None
-        return int(written), int(failed)
+        try:
+            process.stdin.write(_LENGTH.pack(0))
+            process.stdin.close()
+            reply = process.stdout.readline()
+        finally:
+            process.stdout.close()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        counts = json.loads(reply) if reply else {"written": 0, "failed": 0}
+        return int(counts["written"]), int(counts["failed"])
 
 
-@contextmanager
-def _interrupts_ignored() -> Iterator[None]:
-    """Start the writer with SIGINT/SIGTERM ignored: the new interpreter inherits that from its
-    first instruction, so a Ctrl-C sent to the whole process group while it is still starting
-    cannot kill it (only the main thread may change signal handlers)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+def _read_frame(stream: IO[bytes]) -> bytes | None:
+    """The next batch; b"" when told to stop; None when the server went away."""
+    header = stream.read(_LENGTH.size)
+    if len(header) < _LENGTH.size:
+        return None
+    (length,) = _LENGTH.unpack(header)
+    data = stream.read(length)
+    return data if len(data) == length else None
 
 
-def _write_forever(settings: Settings, conn: Connection) -> None:
+def _write_forever(table_uri: str) -> int:
     from conveyor.wiring import build_table
 
-    # Ctrl-C reaches the whole process group; the server decides when writing stops (after
-    # its last batch), so the writer must not die first and lose what is in the pipe.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    table = build_table(settings)
+    table = build_table(table_uri)
     written = failed = 0
     while True:
-        try:
-            data = conn.recv_bytes()
-        except EOFError:  # the server died without saying goodbye
-            return
+        data = _read_frame(sys.stdin.buffer)
+        if data is None:  # the server died without saying goodbye
+            return 1
         if not data:
             break
         items = orjson.loads(data)
@@ -100,5 +101,11 @@ def _write_forever(settings: Settings, conn: Connection) -> None:
         except Exception:  # the table is down: the server keeps serving; say what was lost
             failed += len(items)
             log.exception("could not write %d inference records", len(items))
-    conn.send((written, failed))
-    conn.close()
+    sys.stdout.write(json.dumps({"written": written, "failed": failed}) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING)
+    sys.exit(_write_forever(os.environ[_TABLE_URI_VARIABLE]))

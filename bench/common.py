@@ -1,0 +1,151 @@
+"""What the benchmarks share: ports, waiting for a server, peak memory of a process tree, and
+the description of the machine and versions a result was measured on."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+CONVEYOR = Path(sys.executable).parent / "conveyor"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def post(url: str, body: bytes, timeout: float = 5.0) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=body, headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def wait_for_200(url: str, body: bytes, *, timeout: float = 120.0, every: float = 0.05) -> float:
+    """Seconds until ``url`` answers ``body`` with a 200 (refused connections and 4xx retried)."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        try:
+            status, _ = post(url, body, timeout=2.0)
+            if status == 200:
+                return time.perf_counter() - started
+        except OSError:
+            pass
+        time.sleep(every)
+    raise TimeoutError(f"{url} did not answer 200 within {timeout:.0f} s")
+
+
+class PeakMemory:
+    """Samples the summed resident memory of a process and all its descendants, every 20 ms,
+    in a thread; ``peak_mb`` is the highest sum seen (what the machine had to hold at once)."""
+
+    def __init__(self, pid: int, interval: float = 0.02, *, cwd_under: Path | None = None) -> None:
+        self.root = psutil.Process(pid)
+        self.interval = interval
+        # Detached processes (a training job) are not descendants: found by their folder.
+        self.cwd_under = str(cwd_under) if cwd_under else None
+        self.peak_bytes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def peak_mb(self) -> float:
+        return self.peak_bytes / 2**20
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            try:
+                processes = {self.root, *self.root.children(recursive=True)}
+            except psutil.NoSuchProcess:
+                return
+            if self.cwd_under:
+                processes |= set(self._detached())
+            total = 0
+            for process in processes:
+                try:
+                    total += process.memory_info().rss
+                except psutil.NoSuchProcess:
+                    continue
+            self.peak_bytes = max(self.peak_bytes, total)
+            self._stop.wait(self.interval)
+
+    def _detached(self) -> list[psutil.Process]:
+        found = []
+        for process in psutil.process_iter():
+            try:
+                if process.cwd().startswith(self.cwd_under or "\0"):
+                    found.append(process)
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                continue
+        return found
+
+
+def run_measured(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
+    """(wall seconds, peak MiB of the process tree, stdout) of a command that must succeed."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+    with PeakMemory(process.pid) as memory:
+        out, _ = process.communicate()
+    seconds = time.perf_counter() - started
+    if process.returncode != 0:
+        raise RuntimeError(f"{command[:3]} failed with exit code {process.returncode}")
+    return seconds, memory.peak_mb, out
+
+
+def machine() -> dict[str, Any]:
+    memory = psutil.virtual_memory().total / 2**30
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {memory:.0f} GiB",
+        "cpu": _cpu_model(),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "versions": {
+            name: version(name)
+            for name in ("conveyor", "lightgbm", "polars", "pyarrow", "numpy", "uvicorn")
+        },
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def write_json(name: str, data: dict[str, Any]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / name
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    return path

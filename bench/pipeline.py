@@ -1,0 +1,158 @@
+"""Pipeline benchmark: a generated 1,000,000-row, 30-column CSV from upload to the first
+prediction served with the new model, stage by stage, beside a bare script doing the same
+work by hand (bench/bare_pipeline.py); the peak memory of each.
+
+conveyor runs as a user runs it: ``conveyor up`` (server, worker and watch in one process)
+already started, then ``conveyor upload``; the clock stops at the first 200 from
+``/predict/<project>``. Both sides train LightGBM with the same parameters and a fixed 100
+rounds, so both do the same amount of boosting.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from bench.common import (
+    CONVEYOR,
+    ROOT,
+    PeakMemory,
+    free_port,
+    run_measured,
+    wait_for_200,
+)
+from bench.data import TARGET
+
+PARAMS = {"num_boost_round": 100, "early_stopping_rounds": 1_000_000}
+PROJECT = "big"
+
+
+def run(workdir: Path, rows: int) -> dict[str, Any]:
+    csv = workdir / "data.csv"
+    if not csv.exists():
+        # A child process, so the frame it builds is not in this process's memory.
+        subprocess.run(
+            [sys.executable, "-m", "bench.data", str(rows), str(csv)],
+            check=True,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+        )
+    bare_seconds, bare_peak, bare_out = run_measured(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "bare_pipeline.py"),
+            str(csv),
+            TARGET,
+            str(workdir / "bare-model"),
+            json.dumps({"num_boost_round": PARAMS["num_boost_round"]}),
+        ]
+    )
+    conveyor = _conveyor(workdir, csv)
+    return {
+        "rows": rows,
+        "file_mb": round(csv.stat().st_size / 1e6, 1),
+        "params": PARAMS,
+        "bare": {
+            "seconds": round(bare_seconds, 2),
+            "peak_mb": round(bare_peak),
+            "stages": {k: round(v, 2) for k, v in json.loads(bare_out).items()},
+        },
+        "conveyor": conveyor,
+        "time_ratio": round(conveyor["seconds"] / bare_seconds, 3),
+        "memory_ratio": round(conveyor["peak_mb"] / bare_peak, 3),
+        "home": str(workdir / "home"),
+    }
+
+
+def _conveyor(workdir: Path, csv: Path) -> dict[str, Any]:
+    home = workdir / "home"
+    env = {**os.environ, "CONVEYOR_HOME": str(home)}
+    port = free_port()
+    server = subprocess.Popen(
+        [str(CONVEYOR), "up", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(workdir / "up.log").open("w"),
+    )
+    row = pl.read_csv(csv, n_rows=1).drop(TARGET).to_dicts()[0]
+    body = json.dumps({"instances": [row]}).encode()
+    try:
+        _wait_health(port)
+        with PeakMemory(server.pid, cwd_under=home) as memory:
+            started = time.perf_counter()
+            upload = subprocess.run(
+                [
+                    str(CONVEYOR),
+                    "upload",
+                    str(csv),
+                    "-p",
+                    PROJECT,
+                    "--target",
+                    TARGET,
+                    "--params",
+                    json.dumps(PARAMS),
+                    "--json",
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            uploaded = time.perf_counter() - started
+            wait_for_200(f"http://127.0.0.1:{port}/predict/{PROJECT}", body, timeout=600, every=0.1)
+            seconds = time.perf_counter() - started
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=60)
+    dataset_id = json.loads(upload.stdout)["dataset_id"]
+    listed = subprocess.run(
+        [str(CONVEYOR), "runs", "list", "-p", PROJECT, "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    record = next(r for r in json.loads(listed.stdout) if r["dataset_id"] == dataset_id)
+    stages = {name: round(t["seconds"], 2) for name, t in record["stages"].items()}
+    accounted = uploaded + sum(stages.values())
+    return {
+        "seconds": round(seconds, 2),
+        # upload memory is the CLI's; the rest is `conveyor up` and the training job it ran.
+        "peak_mb": round(memory.peak_mb),
+        "state": record["state"],
+        "stages": {
+            "upload": round(uploaded, 2),
+            **stages,
+            "deploy_and_first_prediction": round(seconds - accounted, 2),
+        },
+    }
+
+
+def _wait_health(port: int) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError("conveyor up did not start")
+
+
+if __name__ == "__main__":
+    import tempfile
+
+    rows = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    workdir = Path(sys.argv[2]) if len(sys.argv) > 2 else Path(tempfile.mkdtemp(prefix="pipeline-"))
+    result = run(workdir, rows)
+    print(json.dumps(result, indent=2))
