@@ -31,7 +31,7 @@ class LoadedModel:
 
 class ModelHolder:
     def __init__(
-        self, *, store: ObjectStore, endpoint: Endpoint, cache_dir: Path, poll_seconds: float = 0.5
+        self, *, store: ObjectStore, endpoint: Endpoint, cache_dir: Path, poll_seconds: float = 0.2
     ) -> None:
         self.store = store
         self.endpoint = endpoint
