@@ -1,35 +1,39 @@
-"""Serving benchmark: single-row /predict at 1, 8 and 32 connections on 127.0.0.1, conveyor
-(recording on) against the floor (a bare ASGI app calling the same booster), side by side.
+"""Serving benchmark: one LightGBM model (breast_cancer, 30 features, 100 trees) answering
+1-row and 100-row requests at 1, 8 and 32 connections on 127.0.0.1, for
 
-``make bench`` runs it; results go to bench/results/serve-latest.json and stdout (markdown).
-The load generator is wrk (Debian package ``wrk``), installed here if missing.
+- conveyor with inference recording on, and off,
+- MLflow's ``mlflow models serve`` of the same booster,
+- BentoML serving the same booster,
+- the floor: a minimal ASGI app calling the booster directly (bench/floor_app.py),
+
+each in turn for every load, so all see the same machine. The load generator is wrk. Before
+the load, every server's answer to the same 100 rows is checked against the booster's own.
+After a graceful stop, every 2xx conveyor gave must have its inference record.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import platform
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
-import time
-import urllib.request
-from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import polars as pl
 from sklearn.datasets import load_breast_cancer
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
-CONVEYOR = Path(sys.executable).parent / "conveyor"
+from bench import comparators
+from bench.common import CONVEYOR, ROOT, free_port, post, wait_for_200
+
 CONNECTIONS = (1, 8, 32)
+ROWS_PER_REQUEST = (1, 100)
 DURATION = int(os.environ.get("BENCH_SECONDS", "10"))
+PROJECT = "cancer"
 
 
 def ensure_wrk() -> str:
@@ -40,34 +44,17 @@ def ensure_wrk() -> str:
     return shutil.which("wrk") or sys.exit("wrk could not be installed")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def trained_model(home: Path) -> tuple[Path, dict[str, float]]:
-    """breast_cancer (30 features) trained and deployed by the real pipeline."""
+def trained_model(home: Path) -> tuple[Path, pl.DataFrame]:
+    """breast_cancer trained and deployed by the real pipeline, 100 trees exactly."""
     data = load_breast_cancer()
     frame = pl.DataFrame(data.data, schema=list(data.feature_names), orient="row")
     csv = home / "breast_cancer.csv"
     frame.with_columns(target=pl.Series(data.target)).write_csv(csv)
     env = {**os.environ, "CONVEYOR_HOME": str(home)}
-    params = json.dumps({"num_boost_round": 100, "early_stopping_rounds": 100000})
+    params = json.dumps({"num_boost_round": 100, "early_stopping_rounds": 1_000_000})
+    command = [str(CONVEYOR), "upload", str(csv), "-p", PROJECT, "--target", "target"]
     run = subprocess.run(
-        [
-            str(CONVEYOR),
-            "upload",
-            str(csv),
-            "-p",
-            "cancer",
-            "--target",
-            "target",
-            "--params",
-            params,
-            "--wait",
-            "--json",
-        ],
+        [*command, "--params", params, "--wait", "--json"],
         env=env,
         capture_output=True,
         text=True,
@@ -77,47 +64,27 @@ def trained_model(home: Path) -> tuple[Path, dict[str, float]]:
     model_dir = next(
         p for p in (home / "serving-cache").iterdir() if p.is_dir() and not p.name.startswith(".")
     )
-    row = {name: float(frame[name][0]) for name in frame.columns}
-    return model_dir, row
+    return model_dir, frame
 
 
-def wait_until_up(url: str, body: bytes) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            request = urllib.request.Request(
-                url, data=body, headers={"content-type": "application/json"}
-            )
-            with urllib.request.urlopen(request, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    sys.exit(f"{url} did not come up")
-
-
-def run_wrk(wrk: str, url: str, script: Path, connections: int) -> dict[str, float]:
-    threads = min(connections, 2)
+def run_wrk(wrk: str, url: str, body: bytes, connections: int, workdir: Path) -> dict[str, Any]:
+    script = workdir / f"post-{abs(hash(body))}.lua"
+    script.write_text(
+        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+        f"wrk.body = {json.dumps(body.decode())}\n"
+    )
+    command = [wrk, f"-t{min(connections, 2)}", f"-c{connections}", f"-d{DURATION}s"]
     result = subprocess.run(
-        [
-            wrk,
-            f"-t{threads}",
-            f"-c{connections}",
-            f"-d{DURATION}s",
-            "--latency",
-            "-s",
-            str(script),
-            url,
-        ],
+        [*command, "--timeout", "10s", "--latency", "-s", str(script), url],
         capture_output=True,
         text=True,
         check=True,
     )
     out = result.stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    errors = re.search(r"Socket errors: (.*)", out)
+
+    def number(pattern: str) -> float:
+        match = re.search(pattern, out)
+        return float(match.group(1)) if match else 0.0
 
     def percentile(p: str) -> float:
         match = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out)
@@ -125,97 +92,159 @@ def run_wrk(wrk: str, url: str, script: Path, connections: int) -> dict[str, flo
         value, unit = float(match.group(1)), match.group(2)
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
+    errors = re.search(r"Socket errors: (.*)", out)
     return {
-        "rps": rps,
+        "rps": number(r"Requests/sec:\s+([\d.]+)"),
         "p50_ms": percentile("50"),
         "p99_ms": percentile("99"),
-        "requests": total,
-        "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
+        "requests": int(number(r"(\d+) requests in")),
+        "non_2xx": int(number(r"Non-2xx or 3xx responses: (\d+)")),
         "socket_errors": errors.group(1) if errors else None,
     }
 
 
-def main() -> None:
-    wrk = ensure_wrk()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    home = Path(tempfile.mkdtemp(prefix="conveyor-bench-"))
-    model_dir, row = trained_model(home)
-    body = json.dumps({"instances": [row]}).encode()
-    script = home / "post.lua"
-    script.write_text(
-        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-        f"wrk.body = {json.dumps(body.decode())}\n"
-    )
+def _instances(rows: list[tuple[float, ...]], names: list[str]) -> str:
+    return json.dumps({"instances": [dict(zip(names, r, strict=True)) for r in rows]})
+
+
+class Target:
+    """One server under test: where to send, what to send, how to read the answer."""
+
+    def __init__(self, name: str, url: str, stop: Any, body: Any, parse: Any) -> None:
+        self.name, self.url, self.stop, self.body, self.parse = name, url, stop, body, parse
+
+
+def _conveyor_target(name: str, home: Path, record: bool, workdir: Path) -> Target:
+    port = free_port()
     env = {**os.environ, "CONVEYOR_HOME": str(home)}
-    conveyor_port, floor_port = free_port(), free_port()
-    unrecorded_port = free_port()
-    servers = {
-        "conveyor": subprocess.Popen(
-            [str(CONVEYOR), "serve", "--port", str(conveyor_port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-        ),
-        "conveyor-unrecorded": subprocess.Popen(
-            [str(CONVEYOR), "serve", "--port", str(unrecorded_port)],
-            env={**env, "CONVEYOR_RECORD_INFERENCES": "false"},
-            stdout=subprocess.DEVNULL,
-        ),
-        "floor": subprocess.Popen(
-            [sys.executable, str(ROOT / "bench" / "floor_app.py"), str(model_dir), str(floor_port)],
-            env=env,
-        ),
-    }
-    urls = {
-        "conveyor": f"http://127.0.0.1:{conveyor_port}/predict/cancer",
-        "conveyor-unrecorded": f"http://127.0.0.1:{unrecorded_port}/predict/cancer",
-        "floor": f"http://127.0.0.1:{floor_port}/predict",
-    }
-    results: dict[str, dict[str, dict[str, float]]] = {name: {} for name in urls}
-    try:
-        for url in urls.values():
-            wait_until_up(url, body)
-        for connections in CONNECTIONS:  # side by side, so both see the same machine
-            for name in urls:
-                results[name][str(connections)] = run_wrk(wrk, urls[name], script, connections)
-                print(name, connections, results[name][str(connections)], flush=True)
-    finally:
-        for server in servers.values():
-            server.send_signal(signal.SIGINT)
-            server.wait(timeout=60)
-    records = subprocess.run(
-        [str(CONVEYOR), "inferences", "cancer", "--limit", "10000000", "--json"],
+    if not record:
+        env["CONVEYOR_RECORD_INFERENCES"] = "false"
+    process = subprocess.Popen(
+        [str(CONVEYOR), "serve", "--port", str(port)],
         env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(workdir / f"{name}.log").open("w"),
+    )
+
+    def stop() -> None:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+
+    return Target(
+        name,
+        f"http://127.0.0.1:{port}/predict/{PROJECT}",
+        stop,
+        _instances,
+        lambda data: [p[1] for p in json.loads(data)["probabilities"]],
+    )
+
+
+def _floor_target(model_dir: Path, workdir: Path) -> Target:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "floor_app.py"), str(model_dir), str(port)],
+        stderr=(workdir / "floor.log").open("w"),
+    )
+
+    def stop() -> None:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+
+    return Target(
+        "floor",
+        f"http://127.0.0.1:{port}/predict",
+        stop,
+        _instances,
+        lambda data: json.loads(data)["predictions"],
+    )
+
+
+def _comparator_target(name: str, model_dir: Path, names: list[str], workdir: Path) -> Target:
+    server = comparators.start(name, model_dir / "model.txt", names, free_port(), workdir / name)
+    return Target(
+        name,
+        server.url,
+        server.stop,
+        lambda rows, _names: server.body(rows).decode(),
+        server.parse,
+    )
+
+
+def run(workdir: Path) -> dict[str, Any]:
+    wrk = ensure_wrk()
+    home = workdir / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    model_dir, frame = trained_model(home)
+    names = frame.columns
+    rows = frame.head(100).rows()
+    from conveyor.model.artifact import Predictor
+
+    expected = Predictor.load(model_dir).model.booster.predict(np.asarray(rows))  # type: ignore[attr-defined]
+
+    targets = [
+        _conveyor_target("conveyor", home, True, workdir),
+        _conveyor_target("conveyor-unrecorded", home, False, workdir),
+        _floor_target(model_dir, workdir),
+    ]
+    for name in comparators.COMPARATORS:
+        targets.append(_comparator_target(name, model_dir, names, workdir))
+    results: dict[str, dict[str, dict[str, Any]]] = {t.name: {} for t in targets}
+    warmups = 0
+    try:
+        for target in targets:
+            body = target.body(rows, names).encode()
+            wait_for_200(target.url, body, timeout=120)
+            status, answer = post(target.url, body)
+            warmups += 2 if target.name == "conveyor" else 0
+            assert status == 200, (target.name, answer[:300])
+            got = np.asarray(target.parse(answer))
+            if not np.allclose(got, expected, atol=1e-9):
+                raise AssertionError(f"{target.name} predicts differently from the booster")
+        for n_rows in ROWS_PER_REQUEST:
+            for connections in CONNECTIONS:
+                for target in targets:
+                    body = target.body(rows[:n_rows], names).encode()
+                    result = run_wrk(wrk, target.url, body, connections, workdir)
+                    results[target.name][f"{n_rows}x{connections}"] = result
+                    print(f"{target.name} rows={n_rows} connections={connections}", result)
+    finally:
+        for target in targets:
+            target.stop()
+    return _report(results, home, warmups)
+
+
+def _report(
+    results: dict[str, dict[str, dict[str, Any]]], home: Path, warmups: int
+) -> dict[str, Any]:
+    listed = subprocess.run(
+        [str(CONVEYOR), "inferences", PROJECT, "--limit", "100000000", "--json"],
+        env={**os.environ, "CONVEYOR_HOME": str(home)},
         capture_output=True,
         text=True,
         check=True,
     )
-    recorded = len(json.loads(records.stdout))
-    sent = sum(r["requests"] for r in results["conveyor"].values()) + 1  # + the warm-up call
-    report = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
-        "python": platform.python_version(),
+    recorded = len(json.loads(listed.stdout))
+    acknowledged = warmups + sum(r["requests"] - r["non_2xx"] for r in results["conveyor"].values())
+    single = {name: r["1x32"] for name, r in results.items()}
+    return {
         "duration_seconds": DURATION,
         "results": results,
-        "ratio_at_32": results["conveyor"]["32"]["rps"] / results["floor"]["32"]["rps"],
-        "recording_on_off_at_32": results["conveyor"]["32"]["rps"]
-        / results["conveyor-unrecorded"]["32"]["rps"],
-        "records": {"written": recorded, "completed_requests_counted_by_wrk": sent},
+        "single_row_at_32": {
+            "conveyor_over_floor": single["conveyor"]["rps"] / single["floor"]["rps"],
+            "conveyor_over_bentoml": single["conveyor"]["rps"] / single["bentoml"]["rps"],
+            "conveyor_p99_over_mlflow_p99": single["conveyor"]["p99_ms"]
+            / single["mlflow"]["p99_ms"],
+        },
+        "recording": {
+            "on_over_off_at_32": single["conveyor"]["rps"] / single["conveyor-unrecorded"]["rps"],
+            "acknowledged_2xx": acknowledged,
+            "records_found": recorded,
+            "missing": max(0, acknowledged - recorded),
+        },
     }
-    (RESULTS / "serve-latest.json").write_text(json.dumps(report, indent=2))
-    print("\n| target | connections | req/s | p50 ms | p99 ms | non-2xx |")
-    print("|---|---|---|---|---|---|")
-    for name in urls:
-        for connections, r in results[name].items():
-            print(
-                f"| {name} | {connections} | {r['rps']:.0f} | {r['p50_ms']:.2f} | "
-                f"{r['p99_ms']:.2f} | {r['non_2xx']} |"
-            )
-    print(f"\nconveyor / floor throughput at 32 connections: {report['ratio_at_32']:.2f}")
-    print(f"recording on / off at 32 connections: {report['recording_on_off_at_32']:.2f}")
-    print(f"inference records written: {recorded} (wrk counted {sent} completed requests)")
-    shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    main()
+    import tempfile
+
+    print(json.dumps(run(Path(tempfile.mkdtemp(prefix="serve-"))), indent=2))
