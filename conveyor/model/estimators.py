@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from conveyor.errors import InvalidInput
+from conveyor.model.single_row import SingleRowPredictor
 from conveyor.types import Algorithm, Task
 
 LIGHTGBM_DEFAULTS: dict[str, Any] = {
@@ -106,6 +107,15 @@ class LightGbmModel:
         self.booster = booster
         self.task = task
         self.best_iteration = int(booster.best_iteration or booster.current_iteration())
+        self._fast: SingleRowPredictor | None = None
+
+    def _single_row(self) -> SingleRowPredictor:
+        if self._fast is None:
+            outputs = self.booster.num_model_per_iteration() if self.task is Task.MULTICLASS else 1
+            self._fast = SingleRowPredictor(
+                self.booster, num_iteration=self.best_iteration, outputs=outputs
+            )
+        return self._fast
 
     @classmethod
     def fit(
@@ -158,6 +168,11 @@ class LightGbmModel:
         return cls(booster, task)
 
     def predict_raw(self, x: np.ndarray) -> np.ndarray:
+        if len(x) == 1:
+            raw = self._single_row().predict(x[0])
+            if self.task is Task.BINARY:
+                return np.array([[1.0 - raw[0], raw[0]]])
+            return raw if self.task is Task.REGRESSION else raw.reshape(1, -1)
         # A few rows are faster on one thread: waking OpenMP's team costs more than the trees,
         # and on a busy server its spinning threads steal the cores requests need.
         threads = {"num_threads": 1} if len(x) <= SINGLE_THREAD_MAX_ROWS else {}

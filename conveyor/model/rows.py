@@ -150,21 +150,21 @@ class RowEncoder:
         for record in records:
             present.update(record)
         check_columns(sorted(present), self.names, known=self._known, takes=self.names)
-        rows = []
-        for name, cell in self._cells:
-            for index, record in enumerate(records):
+        matrix = []
+        for index, record in enumerate(records):
+            row: list[float] = []
+            for name, cell in self._cells:
                 value = record.get(name)
+                if cell is _numeric and type(value) is float:  # the common case, inlined
+                    row.append(value)
+                    continue
                 try:
-                    encoded = cell(value)
+                    row.extend(cell(value))
                 except _Refused as refused:
                     raise InvalidInput(
                         f"column {name!r} expects {refused.expected}, got "
                         f"{value!r} (row {index + 1})",
                         field=name,
                     ) from None
-                if index == 0:
-                    rows.append([encoded])
-                else:
-                    rows[-1].append(encoded)
-        columns = [np.asarray(cells, dtype=np.float64) for cells in rows]
-        return np.hstack(columns) if columns else np.empty((len(records), 0))
+            matrix.append(row)
+        return np.array(matrix, dtype=np.float64).reshape(len(records), -1)
