@@ -99,6 +99,18 @@ class Predictor:
         """Predict typed columns (as preprocessing wrote them)."""
         return self._prediction(self.model.predict_raw(self.encoder.transform(typed)))
 
+    def predict_columns(self, typed: pl.DataFrame) -> list[pl.Series]:
+        """Predictions of typed columns as ``prediction`` and, for classifiers, one
+        ``proba_<class>`` per class: built from the model's arrays, with no Python lists."""
+        raw = np.asarray(self.model.predict_raw(self.encoder.transform(typed)))
+        if self.schema.task is Task.REGRESSION:
+            return [pl.Series("prediction", raw, dtype=pl.Float64)]
+        classes = list(self.schema.classes or ())
+        labels = pl.Series("prediction", classes, strict=False).gather(raw.argmax(axis=1))
+        return [labels] + [
+            pl.Series(f"proba_{label}", raw[:, i]) for i, label in enumerate(classes)
+        ]
+
     def _prediction(self, raw: np.ndarray) -> Prediction:
         if self.schema.task is Task.REGRESSION:
             return Prediction([float(v) for v in raw], None, None)

@@ -80,7 +80,6 @@ def predict_file(
     Raises:
         InvalidInput: a row the model cannot take; the message gives its row number.
     """
-    classes = predictor.schema.classes
     written = 0
     parquet_out = destination.suffix.lower() in (".parquet", ".pq")
     writer: pq.ParquetWriter | None = None
@@ -94,15 +93,7 @@ def predict_file(
                     f"{exc.message} — counting from row {written + 1} of the file's data rows",
                     field=exc.field,
                 ) from exc
-            prediction = predictor.predict_frame(typed)
-            columns = [pl.Series("prediction", prediction.predictions, strict=False)]
-            if classes is not None and prediction.probabilities is not None:
-                probabilities = list(zip(*prediction.probabilities, strict=True))
-                columns += [
-                    pl.Series(f"proba_{label}", values)
-                    for label, values in zip(classes, probabilities, strict=True)
-                ]
-            scored = chunk.with_columns(columns)
+            scored = chunk.with_columns(predictor.predict_columns(typed))
             if parquet_out:
                 table = scored.to_arrow()
                 if writer is None:

@@ -114,6 +114,9 @@ def _to_float(column: pl.Series, name: str) -> pl.Series:
         _refuse(column, column.is_not_null(), name, "a number")
     if column.dtype == pl.Null:
         return column.cast(pl.Float64)
+    parsed = column.cast(pl.Float64, strict=False)
+    if parsed.null_count() == column.null_count() and not parsed.is_nan().any():
+        return parsed  # plain numbers only: nothing to strip, no spelling of "missing"
     text = _cleaned_text(column)
     parsed = text.cast(pl.Float64, strict=False)
     _refuse(column, parsed.is_null() & text.is_not_null(), name, "a number")

@@ -93,3 +93,13 @@ def test_integer_classes_come_back_as_integers() -> None:
     )
     typed = coerce_frame(pl.DataFrame({"x": ["1"], "y": ["1"]}), schema, with_target=True)
     assert typed.schema["y"] == pl.Int64
+
+
+def test_numbers_as_text_parse_alike_whether_clean_or_padded_or_spelled_missing() -> None:
+    age_only = DatasetSchema(
+        target="churned", task=Task.BINARY, classes=("no", "yes"), features=SCHEMA.features[:1]
+    )
+    clean = coerce_frame(pl.DataFrame({"age": ["42", "-1.5", "1e3"]}), age_only)
+    messy = coerce_frame(pl.DataFrame({"age": [" 42 ", "nan", "NA"]}), age_only)
+    assert clean.get_column("age").to_list() == [42.0, -1.5, 1000.0]
+    assert messy.get_column("age").to_list() == [42.0, None, None]  # "nan" is missing, not NaN
