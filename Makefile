@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.bench-installed
 
 .PHONY: demo test lint clean venv bench
 
@@ -18,16 +19,20 @@ demo: $(STAMP)
 	$(BIN)/python -m conveyor.demo
 
 test: $(STAMP)
-	$(BIN)/ruff check conveyor tests
+	$(BIN)/ruff check conveyor tests bench
 	$(BIN)/python -m pytest -q --cov=conveyor --cov-report=term:skip-covered --cov-fail-under=80
 
-bench: $(STAMP)
-	$(BIN)/python bench/serve.py
-	$(BIN)/python bench/batch_predict.py
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+# wrk is installed by bench/serve.py if missing; MLflow and BentoML into bench/.venvs/.
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench.run
 	$(BIN)/python bench/parity.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check conveyor tests
+	$(BIN)/ruff check conveyor tests bench
 	$(BIN)/ruff format --check conveyor tests
 
 clean:

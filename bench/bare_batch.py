@@ -51,7 +51,9 @@ def _score(
     for name in names:
         if name in categories:
             codes = {value: float(i) for i, value in enumerate(categories[name])}
-            columns.append(pl.col(name).replace_strict(codes, default=None, return_dtype=pl.Float64))
+            columns.append(
+                pl.col(name).replace_strict(codes, default=None, return_dtype=pl.Float64)
+            )
         else:
             columns.append(pl.col(name).cast(pl.Float64))
     matrix = chunk.select(columns).to_numpy()

@@ -1,110 +1,70 @@
-"""Batch predict benchmark: a generated 1,000,000-row churn file scored by `conveyor predict`;
-rows/s and peak memory of the command, beside the bare booster on the same rows.
-
-``make bench`` runs it; results go to bench/results/batch-latest.json and stdout.
+"""Batch predict benchmark: the pipeline benchmark's 1,000,000-row file scored by
+``conveyor predict`` with the model that benchmark deployed, beside the bare booster on the
+same chunks (bench/bare_batch.py): rows/s and peak memory of each command.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
-from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-import polars as pl
-
-from conveyor.model.artifact import Predictor
-from conveyor.samples.generate import make_churn
-
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
-CONVEYOR = Path(sys.executable).parent / "conveyor"
-ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
+from bench.common import CONVEYOR, ROOT, run_measured
+from conveyor.serving.batch import DEFAULT_CHUNK_ROWS
 
 
-def main() -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    home = Path(tempfile.mkdtemp(prefix="conveyor-batch-"))
+def run(home: Path, csv: Path, project: str, rows: int) -> dict[str, Any]:
     env = {**os.environ, "CONVEYOR_HOME": str(home)}
-    sample = home / "train.csv"
-    make_churn(5000, seed=1).write_csv(sample)
-    subprocess.run(
-        [
-            str(CONVEYOR),
-            "upload",
-            str(sample),
-            "-p",
-            "churn",
-            "--target",
-            "churned",
-            "--wait",
-            "--json",
-        ],
+    scored = csv.with_name("scored-conveyor.csv")
+    seconds, peak, _ = run_measured(
+        [str(CONVEYOR), "predict", project, "--input", str(csv), "--output", str(scored), "--json"],
         env=env,
-        check=True,
-        capture_output=True,
     )
-    big = home / "big.csv"
-    make_churn(ROWS, seed=2).drop("churned").write_csv(big)
-    size_mb = big.stat().st_size / 1e6
-
-    # A wrapper process, so that the peak memory measured is the predict command's alone.
-    measure = (
-        "import resource, subprocess, sys, time; t = time.perf_counter(); "
-        "subprocess.run(sys.argv[1:], check=True, capture_output=True); "
-        "print(time.perf_counter() - t, "
-        "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    model_dir = next(
+        p for p in (home / "serving-cache").iterdir() if p.is_dir() and not p.name.startswith(".")
     )
-    out = subprocess.run(
+    bare_scored = csv.with_name("scored-bare.csv")
+    bare_seconds, bare_peak, _ = run_measured(
         [
             sys.executable,
-            "-c",
-            measure,
-            str(CONVEYOR),
-            "predict",
-            "churn",
-            "--input",
-            str(big),
-            "--output",
-            str(home / "scored.csv"),
-            "--json",
-        ],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split()
-    seconds, peak_mb = float(out[0]), int(out[1]) / 1024
-
-    model_dir = next(p for p in (home / "serving-cache").iterdir() if not p.name.startswith("."))
-    predictor = Predictor.load(model_dir)
-    frame = pl.read_csv(big, infer_schema=False)
-    from conveyor.tabular.coerce import coerce_frame
-
-    matrix = predictor.encoder.transform(coerce_frame(frame, predictor.schema))
-    bare_started = time.perf_counter()
-    predictor.model.predict_raw(matrix)
-    bare_seconds = time.perf_counter() - bare_started
-
-    report = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "rows": ROWS,
-        "file_mb": round(size_mb, 1),
-        "conveyor_predict_seconds": round(seconds, 2),
-        "conveyor_rows_per_second": round(ROWS / seconds),
-        "conveyor_peak_rss_mb": round(peak_mb),
-        "bare_booster_seconds_on_encoded_matrix": round(bare_seconds, 2),
-        "bare_booster_rows_per_second": round(ROWS / bare_seconds),
+            str(ROOT / "bench" / "bare_batch.py"),
+            str(model_dir),
+            str(csv),
+            str(bare_scored),
+            str(DEFAULT_CHUNK_ROWS),
+        ]
+    )
+    same = _same_probabilities(scored, bare_scored)
+    scored.unlink()
+    bare_scored.unlink()
+    return {
+        "rows": rows,
+        "chunk_rows": DEFAULT_CHUNK_ROWS,
+        "conveyor": {
+            "seconds": round(seconds, 2),
+            "rows_per_second": round(rows / seconds),
+            "peak_mb": round(peak),
+        },
+        "bare": {
+            "seconds": round(bare_seconds, 2),
+            "rows_per_second": round(rows / bare_seconds),
+            "peak_mb": round(bare_peak),
+        },
+        "throughput_ratio": round(bare_seconds / seconds, 3),
+        "same_probabilities": same,
     }
-    (RESULTS / "batch-latest.json").write_text(json.dumps(report, indent=2))
-    print(json.dumps(report, indent=2))
-    shutil.rmtree(home, ignore_errors=True)
+
+
+def _same_probabilities(a: Path, b: Path) -> bool:
+    import polars as pl
+
+    left = pl.read_csv(a, columns=["proba_1"]).get_column("proba_1")
+    right = pl.read_csv(b, columns=["proba_1"]).get_column("proba_1")
+    return bool(len(left) == len(right) and ((left - right).abs() < 1e-9).all())
 
 
 if __name__ == "__main__":
-    main()
+    home, csv = Path(sys.argv[1]), Path(sys.argv[2])
+    print(json.dumps(run(home, csv, sys.argv[3], int(sys.argv[4])), indent=2))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -28,15 +29,32 @@ def _run_server(state: CliState, host: str, port: int, workers: int, project: st
     if project:
         os.environ["CONVEYOR_SERVE_PROJECT"] = project
     console.print(f"serving on http://{host}:{port} (docs at /docs; Ctrl-C to stop)")
+    options: dict[str, Any] = {"host": host, "port": port}
+    if workers > 1:
+        # uvicorn's own shared socket for several workers leaves Nagle's algorithm on, which
+        # holds every response on a kept-alive connection ~40 ms; connections accepted from
+        # a listening socket with TCP_NODELAY inherit it.
+        listener = listening_socket(host, port)
+        options = {"fd": listener.fileno()}
     uvicorn.run(
         "conveyor.serving.asgi:app",
         factory=True,
-        host=host,
-        port=port,
         workers=workers,
         log_level="warning",
         access_log=False,
+        **options,
     )
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A bound TCP socket with TCP_NODELAY set, for uvicorn's worker processes to share."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    listener.bind((host, port))
+    listener.set_inheritable(True)
+    return listener
 
 
 def serve(

@@ -2,8 +2,11 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,6 +14,7 @@ from typing import Any
 import pytest
 
 from conveyor.samples.generate import write_churn_csv
+from tests.rows import CHURN_ROW
 
 CONVEYOR = Path(sys.executable).parent / "conveyor"
 
@@ -48,3 +52,25 @@ def json_of(result: subprocess.CompletedProcess[str]) -> Any:
 @pytest.fixture(scope="session")
 def churn_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_churn_csv(tmp_path_factory.mktemp("data") / "churn.csv", rows=1500, seed=3)
+
+
+ROW = CHURN_ROW
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def post(port: int, path: str, payload: object) -> tuple[int, dict[str, object]]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        data=json.dumps(payload).encode(),
+        headers={"content-type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())

@@ -3,50 +3,16 @@ a deploy under a concurrent request loop drops nothing and records everything.""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from conveyor.samples.generate import write_churn_csv
-from tests.e2e.conftest import CONVEYOR, Cli, json_of
-
-ROW = {
-    "age": 42,
-    "plan": "pro",
-    "region": "north",
-    "monthly charges": 70.5,
-    "tenure months": 12,
-    "support calls": 3,
-    "has partner": "no",
-    "signup date": "2024-03-01",
-}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def post(port: int, path: str, payload: object) -> tuple[int, dict[str, object]]:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}",
-        data=json.dumps(payload).encode(),
-        headers={"content-type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+from tests.e2e.conftest import CONVEYOR, ROW, Cli, free_port, json_of, post
 
 
 def wait_for_version(port: int, version: int, timeout: float = 120.0) -> None:

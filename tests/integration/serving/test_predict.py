@@ -5,16 +5,9 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-ROW = {
-    "age": 42,
-    "plan": "pro",
-    "region": "north",
-    "monthly charges": 70.5,
-    "tenure months": 12,
-    "support calls": 3,
-    "has partner": "no",
-    "signup date": "2024-03-01",
-}
+from tests.rows import CHURN_ROW
+
+ROW = CHURN_ROW
 
 
 def test_predict_answers_with_labels_probabilities_and_the_version(client: TestClient) -> None:

@@ -1,0 +1,184 @@
+"""The targets of the performance issue checked against a run's results, and BENCHMARKS.md."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.serve import CONNECTIONS, ROWS_PER_REQUEST
+
+
+def _target(name: str, measured: float | None, op: str, bound: float) -> dict[str, Any]:
+    if measured is None:
+        return {"name": name, "measured": "not run", "target": f"{op} {bound}", "met": False}
+    met = measured >= bound if op == ">=" else measured <= bound
+    return {"name": name, "measured": round(measured, 3), "target": f"{op} {bound}", "met": met}
+
+
+def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    serving = results.get("serving", {})
+    single = serving.get("single_row_at_32", {})
+    recording = serving.get("recording", {})
+    pipeline = results.get("pipeline", {})
+    batch = results.get("batch", {})
+    return [
+        _target(
+            "single-row req/s at 32 connections, recording on, / floor",
+            single.get("conveyor_over_floor"),
+            ">=",
+            0.8,
+        ),
+        _target(
+            "single-row req/s at 32 connections / BentoML",
+            single.get("conveyor_over_bentoml"),
+            ">=",
+            1.5,
+        ),
+        _target(
+            "single-row p99 at 32 connections / MLflow's p99",
+            single.get("conveyor_p99_over_mlflow_p99"),
+            "<=",
+            0.1,
+        ),
+        _target(
+            "req/s recording on / off (32 connections)",
+            recording.get("on_over_off_at_32"),
+            ">=",
+            0.9,
+        ),
+        _target(
+            "inference records missing after a graceful stop", recording.get("missing"), "<=", 0
+        ),
+        _target(
+            "pipeline upload -> first served prediction / bare script",
+            pipeline.get("time_ratio"),
+            "<=",
+            1.3,
+        ),
+        _target("pipeline peak memory / bare script", pipeline.get("memory_ratio"), "<=", 1.5),
+        _target("batch predict rows/s / bare booster", batch.get("throughput_ratio"), ">=", 0.8),
+        _target("drift over 1M records x 30 features, seconds", None, "<=", 5),
+    ]
+
+
+def to_markdown(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (bench/run.py); every figure is in bench/results/latest.json.",
+        "Each comparison runs side by side in the same run, so the ratios hold on a shared machine",
+        "even when the absolute numbers move.",
+        "",
+        f"- date: {m['date']}",
+        f"- machine: {m['machine']}, {m['cpu']}; {m['os']}",
+        f"- python {m['python']}; {versions}",
+        "",
+        "## Targets",
+        "",
+        "| what | measured | target | |",
+        "|---|---|---|---|",
+    ]
+    for t in results.get("targets", []):
+        lines.append(
+            f"| {t['name']} | {t['measured']} | {t['target']} | {'met' if t['met'] else 'missed'} |"
+        )
+    if "serving" in results:
+        lines += _serving(results["serving"])
+    if "pipeline" in results:
+        lines += _pipeline(results["pipeline"])
+    if "batch" in results:
+        lines += _batch(results["batch"])
+    if "cold_start" in results:
+        lines += _cold_start(results["cold_start"])
+    lines += ["", "## Drift", "", results.get("drift", {}).get("status", ""), ""]
+    return "\n".join(lines)
+
+
+def _serving(serving: dict[str, Any]) -> list[str]:
+    lines = [
+        "",
+        "## Serving",
+        "",
+        "breast_cancer, 30 features, LightGBM 100 trees; wrk on 127.0.0.1 for "
+        f"{serving['duration_seconds']} s per cell, the load generator on the same 2 cores. "
+        "MLflow (`mlflow models serve`) and BentoML (`@bentoml.service`, one worker) run as "
+        "their users start them, from virtualenvs of their own; the floor is bench/floor_app.py.",
+    ]
+    for rows in ROWS_PER_REQUEST:
+        header = "| server | " + " | ".join(
+            f"{c} conn req/s | p50 ms | p99 ms" for c in CONNECTIONS
+        )
+        lines += ["", f"### {rows} row(s) per request", "", header + " |"]
+        lines.append("|---|" + "---|---|---|" * len(CONNECTIONS))
+        for name, cells in serving["results"].items():
+            row = [name]
+            for c in CONNECTIONS:
+                r = cells[f"{rows}x{c}"]
+                row += [f"{r['rps']:.0f}", f"{r['p50_ms']:.2f}", f"{r['p99_ms']:.2f}"]
+            lines.append("| " + " | ".join(row) + " |")
+    rec = serving["recording"]
+    lines += [
+        "",
+        f"Recording: {rec['acknowledged_2xx']} requests answered 2xx by conveyor with recording "
+        f"on; {rec['records_found']} inference records found after a graceful stop; "
+        f"{rec['missing']} missing.",
+    ]
+    return lines
+
+
+def _pipeline(p: dict[str, Any]) -> list[str]:
+    c, b = p["conveyor"], p["bare"]
+    stages = " | ".join(f"{k} {v} s" for k, v in c["stages"].items())
+    bare_stages = " | ".join(f"{k} {v} s" for k, v in b["stages"].items() if k != "total")
+    return [
+        "",
+        "## Pipeline",
+        "",
+        f"{p['rows']:,} rows x 30 columns ({p['file_mb']} MB CSV; numeric, categorical, missing "
+        "values). conveyor: `conveyor up` running, then `conveyor upload`, clock stopped at the "
+        "first 200 from `/predict`. Bare: bench/bare_pipeline.py (polars read, LightGBM with "
+        "the same parameters, 100 rounds, save). Peak memory: resident memory of every process "
+        "involved, summed, sampled every 20 ms.",
+        "",
+        "| | seconds | peak MB | stages |",
+        "|---|---|---|---|",
+        f"| conveyor | {c['seconds']} | {c['peak_mb']} | {stages} |",
+        f"| bare script | {b['seconds']} | {b['peak_mb']} | {bare_stages} |",
+        "",
+        f"Time ratio {p['time_ratio']}, memory ratio {p['memory_ratio']}.",
+    ]
+
+
+def _batch(b: dict[str, Any]) -> list[str]:
+    c, bare = b["conveyor"], b["bare"]
+    return [
+        "",
+        "## Batch predict",
+        "",
+        f"The pipeline's {b['rows']:,}-row file scored with its model, {b['chunk_rows']:,}-row "
+        "chunks, rows written out with their probabilities. Bare: bench/bare_batch.py, the "
+        f"booster on the same chunks. Same probabilities: {b['same_probabilities']}.",
+        "",
+        "| | seconds | rows/s | peak MB |",
+        "|---|---|---|---|",
+        f"| `conveyor predict` | {c['seconds']} | {c['rows_per_second']:,} | {c['peak_mb']} |",
+        f"| bare booster | {bare['seconds']} | {bare['rows_per_second']:,} | {bare['peak_mb']} |",
+    ]
+
+
+def _cold_start(c: dict[str, Any]) -> list[str]:
+    return [
+        "",
+        "## Cold start",
+        "",
+        f"`conveyor serve` with {len(c['projects'])} projects deployed "
+        f"({', '.join(c['projects'])}); median of {c['starts']} starts.",
+        "",
+        "| serving cache | first 200 (s) | all projects answering (s) |",
+        "|---|---|---|",
+        f"| kept (a restart) | {c['cache_kept']['first_200_seconds']} | "
+        f"{c['cache_kept']['all_projects_seconds']} |",
+        f"| emptied (a new machine) | {c['cache_emptied']['first_200_seconds']} | "
+        f"{c['cache_emptied']['all_projects_seconds']} |",
+    ]
