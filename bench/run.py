@@ -36,7 +36,7 @@ def main() -> None:
         if "batch" in only:
             print("== batch predict", flush=True)
             results["batch"] = batch_predict.run(
-                workdir / "pipeline" / "home",
+                Path(results["pipeline"]["home"]),
                 workdir / "pipeline" / "data.csv",
                 pipeline.PROJECT,
                 ROWS,
@@ -54,7 +54,7 @@ def main() -> None:
     write_json("latest.json", results)
     (ROOT / "BENCHMARKS.md").write_text(to_markdown(results))
     for target in results["targets"]:
-        mark = "met" if target["met"] else "MISSED"
+        mark = {True: "met", False: "MISSED", None: "-"}[target["met"]]
         print(f"{mark:6s} {target['name']}: {target['measured']} (target {target['target']})")
 
 

@@ -96,13 +96,14 @@ def infer_task(target: pl.Series, task: Task) -> tuple[Task, list[Any] | None]:
         distinct = numbers.n_unique()
         if task is Task.AUTO and (not integral or distinct > MAX_CLASSES_FOR_NUMERIC_TARGET):
             return Task.REGRESSION, None
+        distinct_values = numbers.unique().to_list()
         labels: list[Any] = sorted(
-            {int(v) for v in numbers.to_list()} if integral else set(numbers.to_list())
+            {int(v) for v in distinct_values} if integral else set(distinct_values)
         )
     elif values.dtype == pl.Boolean:
-        labels = sorted(set(values.to_list()))
+        labels = sorted(set(values.unique().to_list()))
     else:
-        labels = sorted(set(values.cast(pl.String).to_list()))
+        labels = sorted(set(values.cast(pl.String).unique().to_list()))
     if len(labels) < 2:
         raise InvalidInput(
             f"target {name!r} has a single class {labels[0]!r}; a classifier needs at least "
