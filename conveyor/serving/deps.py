@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from fastapi import Request
 
 from conveyor.errors import ConveyorError, InvalidInput, NotFound
 from conveyor.model.artifact import Prediction
 from conveyor.serving.models import LoadedModel, ModelHolder
 from conveyor.serving.recorder import InferenceRecorder
-from conveyor.serving.records import InferenceRecord
-from conveyor.types import utcnow
+from conveyor.serving.records import PendingRecord
 
 
 @dataclass
@@ -41,23 +41,35 @@ def model_for(state: ServerState, project: str) -> LoadedModel:
 
 
 def predict_and_record(
-    state: ServerState, project: str, instances: list[dict[str, Any]], request_id: str | None
+    state: ServerState,
+    project: str,
+    instances: list[dict[str, Any]],
+    request_id: str | None,
+    body: bytes | None = None,
 ) -> tuple[LoadedModel, Prediction, str]:
-    """Validate, predict, and record the inference (the error too, if the input was bad)."""
+    """Validate, predict, and record the inference (the error too, if the input was bad).
+
+    ``body``, when given, is the request's JSON ``{"instances": [...]}`` that ``instances``
+    was parsed from: recorded as it came, without encoding the rows again.
+    """
     started = time.perf_counter()
-    request_id = request_id or uuid.uuid4().hex
+    request_id = request_id or os.urandom(16).hex()
     model = model_for(state, project)
+    recorder = state.recorder
 
     def record(outputs: dict[str, Any] | None, status: int, error: str | None = None) -> None:
+        if not recorder.enabled:
+            return
+        request = orjson.Fragment(body) if body is not None else {"instances": instances}
         latency_ms = (time.perf_counter() - started) * 1000
-        state.recorder.record(
-            InferenceRecord(
+        recorder.record(
+            PendingRecord(
                 project,
-                utcnow(),
+                time.time(),
                 request_id,
                 model.version,
                 latency_ms,
-                instances,
+                request,
                 outputs,
                 status,
                 error,

@@ -61,7 +61,9 @@ class PredictFastPath:
                 request_id = value.decode("latin-1")
         try:
             instances = parse_instances(body)
-            model, prediction, rid = predict_and_record(self.state, project, instances, request_id)
+            model, prediction, rid = predict_and_record(
+                self.state, project, instances, request_id, body
+            )
             return 200, orjson.dumps(answer_body(model.version, prediction, rid))
         except ConveyorError as exc:
             return exc.http_status, orjson.dumps(exc.to_dict())

@@ -7,10 +7,11 @@ import logging
 import random
 import threading
 from collections import deque
-from dataclasses import replace
+
+import orjson
 
 from conveyor.serving.record_writer import RecordWriterProcess
-from conveyor.serving.records import InferenceRecord
+from conveyor.serving.records import PendingRecord, pending_item
 from conveyor.tables import Table
 
 log = logging.getLogger("conveyor.serving")
@@ -34,7 +35,7 @@ class InferenceRecorder:
         self.enabled = enabled
         self.written = 0
         self.failed = 0
-        self._queue: deque[InferenceRecord] = deque()
+        self._queue: deque[PendingRecord] = deque()
         self._wake = threading.Event()
         self._closing = threading.Event()
         self._thread: threading.Thread | None = None
@@ -45,16 +46,12 @@ class InferenceRecorder:
         self._thread = threading.Thread(target=self._run, name="inference-recorder", daemon=True)
         self._thread.start()
 
-    def record(self, record: InferenceRecord) -> None:
+    def record(self, record: PendingRecord) -> None:
         """Queue a record (a deque append: safe from any thread, never blocks)."""
         if not self.enabled:
             return
-        if (
-            record.inputs is not None
-            and self.capture_rate < 1.0
-            and random.random() >= self.capture_rate
-        ):
-            record = replace(record, inputs=None)
+        if self.capture_rate < 1.0 and random.random() >= self.capture_rate:
+            record = record._replace(request=None)
         self._queue.append(record)
         if len(self._queue) >= BATCH_SIZE:
             self._wake.set()
@@ -82,10 +79,12 @@ class InferenceRecorder:
             while self._queue and len(batch) < BATCH_SIZE:
                 batch.append(self._queue.popleft())
             try:
+                # Plain tuples and fragments: orjson copies them, little else.
+                data = orjson.dumps([tuple(record) for record in batch])
                 if self.writer is not None:
-                    self.writer.write([r.to_item() for r in batch])
+                    self.writer.write(data)
                 else:
-                    self.written += self.table.put_many(r.to_item() for r in batch)
+                    self.written += self.table.put_many(map(pending_item, orjson.loads(data)))
             except Exception:  # the table is down: keep serving, say what was lost
                 self.failed += len(batch)
                 log.exception("could not write %d inference records", len(batch))

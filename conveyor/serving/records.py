@@ -6,9 +6,10 @@ window is one key-range query.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 from conveyor.tables import Item, Table
 from conveyor.types import from_iso, to_iso
@@ -16,6 +17,41 @@ from conveyor.types import from_iso, to_iso
 
 def partition(project: str) -> str:
     return f"inference#{project}"
+
+
+class PendingRecord(NamedTuple):
+    """What the request path hands the recorder: plain values, the request as its JSON bytes
+    (an ``orjson.Fragment``, embedded without re-encoding), so that making the Table item
+    happens in the record writer's process, not on the server's busy core."""
+
+    project: str
+    unix_time: float
+    request_id: str
+    model_version: int | None
+    latency_ms: float
+    request: Any  # {"instances": [...]}, as JSON bytes or objects; None when not captured
+    outputs: dict[str, Any] | None
+    status: int
+    error: str | None
+
+
+def pending_item(values: Sequence[Any]) -> Item:
+    """The Table item of a PendingRecord as it arrives decoded from JSON (a list)."""
+    project, unix_time, request_id, version, latency_ms, request, outputs, status, error = values
+    stamp = to_iso(datetime.fromtimestamp(unix_time, UTC))
+    return {
+        "pk": partition(project),
+        "sk": f"{stamp}#{request_id}",
+        "project": project,
+        "timestamp": stamp,
+        "request_id": request_id,
+        "model_version": version,
+        "latency_ms": latency_ms,
+        "inputs": request["instances"] if request is not None else None,
+        "outputs": outputs,
+        "status": status,
+        "error": error,
+    }
 
 
 @dataclass(frozen=True)

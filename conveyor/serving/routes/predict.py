@@ -58,9 +58,10 @@ def parse_instances(body: bytes) -> list[dict[str, Any]]:
 async def predict(project: str, request: Request) -> Response:
     """Score rows with the project's deployed version; every request is recorded."""
     state: ServerState = request.app.state.conveyor
-    instances = parse_instances(await request.body())
+    body = await request.body()
+    instances = parse_instances(body)
     model, prediction, request_id = predict_and_record(
-        state, project, instances, request.headers.get("x-request-id")
+        state, project, instances, request.headers.get("x-request-id"), body
     )
     answer = answer_body(model.version, prediction, request_id)
     return Response(json.dumps(answer), media_type="application/json")
