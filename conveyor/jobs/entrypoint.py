@@ -37,7 +37,7 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
 
     import conveyor
     from conveyor.model.artifact import ENCODER_FILE, SCHEMA_FILE, TRAINING_FILE
-    from conveyor.model.encode import FeatureEncoder
+    from conveyor.model.encode import FeatureEncoder, target_values
     from conveyor.model.estimators import fit_model, merged_hyperparameters
     from conveyor.model.metrics import compute_metrics
     from conveyor.tabular.schema import DatasetSchema
@@ -61,16 +61,10 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
         flush=True,
     )
 
-    def targets(frame: pl.DataFrame) -> np.ndarray:
-        values = frame.get_column(schema.target)
-        if schema.classes is None:
-            return values.cast(pl.Float64).to_numpy()
-        index = {label: i for i, label in enumerate(schema.classes)}
-        return np.array([index[v] for v in values.to_list()], dtype=np.float64)
-
     encoder = FeatureEncoder().fit(train_frame, schema)
     x_train, x_valid = encoder.transform(train_frame), encoder.transform(valid_frame)
-    y_train, y_valid = targets(train_frame), targets(valid_frame)
+    y_train = target_values(train_frame.get_column(schema.target), schema.classes)
+    y_valid = target_values(valid_frame.get_column(schema.target), schema.classes)
     n_classes = len(schema.classes) if schema.classes is not None else 0
     model = fit_model(
         algorithm,

@@ -3,6 +3,7 @@ saved as JSON inside the artifact, so serving encodes exactly as training did.""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -111,3 +112,13 @@ def _date_part(col: pl.Expr, part: str) -> pl.Expr:
         "hour": dt.hour(),
     }[part]
     return value.cast(pl.Float64)
+
+
+def target_values(values: pl.Series, classes: Sequence[Any] | None) -> np.ndarray:
+    """The target as the model learns it: class indices (in ``classes`` order) for a
+    classifier, floats for regression."""
+    if classes is None:
+        return values.cast(pl.Float64).to_numpy()
+    index = {label: i for i, label in enumerate(classes)}
+    indices = values.replace_strict(index, return_dtype=pl.Int64)
+    return indices.to_numpy()

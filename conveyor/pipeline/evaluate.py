@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 import conveyor
 from conveyor.model.artifact import Predictor, sha256_file, unpack
+from conveyor.model.encode import target_values
 from conveyor.model.metrics import baseline_metrics, compute_metrics, default_metric
 from conveyor.registry import Registry
 from conveyor.storage import PROCESSED, ObjectStore
@@ -32,14 +32,6 @@ class Evaluation:
     schema: DatasetSchema
     training: dict[str, Any]
     sha256: str
-
-
-def _targets(frame: pl.DataFrame, schema: DatasetSchema) -> np.ndarray:
-    values = frame.get_column(schema.target)
-    if schema.classes is None:
-        return values.cast(pl.Float64).to_numpy()
-    index = {label: i for i, label in enumerate(schema.classes)}
-    return np.array([index[v] for v in values.to_list()], dtype=np.int64)
 
 
 def evaluate_artifact(
@@ -60,14 +52,9 @@ def evaluate_artifact(
     train_target = _read_parquet(
         store, ObjectRef(PROCESSED, f"{prefix}/train.parquet"), workdir, columns=[schema.target]
     )
-    prediction = predictor.predict_frame(test)
-    raw = (
-        np.asarray(prediction.probabilities)
-        if prediction.probabilities is not None
-        else np.asarray(prediction.predictions, dtype=np.float64)
-    )
-    y_test = _targets(test, schema)
-    y_train = _targets(train_target, schema)
+    raw = predictor.model.predict_raw(predictor.encoder.transform(test))
+    y_test = target_values(test.get_column(schema.target), schema.classes)
+    y_train = target_values(train_target.get_column(schema.target), schema.classes)
     training = json.loads((model_dir / "training.json").read_text())
     metrics = {
         "validation": {k: float(v) for k, v in (training.get("validation_metrics") or {}).items()},
