@@ -122,7 +122,11 @@ def _serving(serving: dict[str, Any]) -> list[str]:
     rec = serving["recording"]
     lines += [
         "",
-        f"Recording: {rec['acknowledged_2xx']} requests answered 2xx by conveyor with recording "
+        f"Recording on / off, single rows at 32 connections, {rec.get('pairs')} alternating "
+        f"pairs: on {rec.get('on_rps')} req/s, off {rec.get('off_rps')} req/s; ratio of the "
+        f"medians {rec['on_over_off_at_32']:.3f}.",
+        "",
+        f"Records: {rec['acknowledged_2xx']} requests answered 2xx by conveyor with recording "
         f"on; {rec['records_found']} inference records found after a graceful stop; "
         f"{rec['missing']} missing.",
     ]
