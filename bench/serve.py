@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -238,14 +239,7 @@ def _report(
     home: Path,
     warmups: int,
 ) -> dict[str, Any]:
-    listed = subprocess.run(
-        [str(CONVEYOR), "inferences", PROJECT, "--limit", "100000000", "--json"],
-        env={**os.environ, "CONVEYOR_HOME": str(home)},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    recorded = len(json.loads(listed.stdout))
+    recorded = _count_records(home)
     recorded_runs = [*results["conveyor"].values(), *recording["conveyor"]]
     acknowledged = warmups + sum(r["requests"] - r["non_2xx"] for r in recorded_runs)
     on = statistics.median(r["rps"] for r in recording["conveyor"])
@@ -270,6 +264,21 @@ def _report(
             "missing": max(0, acknowledged - recorded),
         },
     }
+
+
+def _count_records(home: Path) -> int:
+    """Records in the local Table, counted by SQLite (hundreds of thousands of them would
+    be gigabytes as `conveyor inferences --json`)."""
+    from conveyor.config import Settings
+    from conveyor.serving.records import partition
+
+    settings = Settings(home=home)
+    database = sqlite3.connect(settings.table_uri.removeprefix("sqlite:///"))
+    try:
+        query = "SELECT count(*) FROM items WHERE pk = ?"
+        return int(database.execute(query, (partition(PROJECT),)).fetchone()[0])
+    finally:
+        database.close()
 
 
 if __name__ == "__main__":

@@ -16,8 +16,17 @@ for _console in (console, err_console):
         _console.width = 160
 
 
+_WRITE_BYTES = 1 << 20
+
+
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    encoded = (json.dumps(data, indent=2, default=str) + "\n").encode()
+    sys.stdout.flush()
+    # In pieces: one write of more than 2 GiB to a pipe is cut at 2 GiB without an error.
+    out = sys.stdout.buffer
+    for start in range(0, len(encoded), _WRITE_BYTES):
+        out.write(encoded[start : start + _WRITE_BYTES])
+    out.flush()
 
 
 def fmt_metric(value: float | None) -> str:

@@ -99,7 +99,7 @@ def _write_forever(table_uri: str) -> int:
             break
         items = [pending_item(values) for values in orjson.loads(data)]
         try:
-            written += table.put_many(items)
+            written += table.put_many(items, from_json=True)
         except Exception:  # the table is down: the server keeps serving; say what was lost
             failed += len(items)
             log.exception("could not write %d inference records", len(items))

@@ -16,7 +16,7 @@ from conveyor.tables import Table
 
 log = logging.getLogger("conveyor.serving")
 
-BATCH_SIZE = 1000
+BATCH_SIZE = 256  # one batch holds the GIL while it is encoded: keep that short
 FLUSH_SECONDS = 0.05
 
 
@@ -84,7 +84,8 @@ class InferenceRecorder:
                 if self.writer is not None:
                     self.writer.write(data)
                 else:
-                    self.written += self.table.put_many(map(pending_item, orjson.loads(data)))
+                    items = map(pending_item, orjson.loads(data))
+                    self.written += self.table.put_many(items, from_json=True)
             except Exception:  # the table is down: keep serving, say what was lost
                 self.failed += len(batch)
                 log.exception("could not write %d inference records", len(batch))

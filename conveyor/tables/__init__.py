@@ -63,8 +63,11 @@ class Table(Protocol):
         """Delete an item; a missing item is not an error."""
         ...
 
-    def put_many(self, items: Iterable[Item]) -> int:
+    def put_many(self, items: Iterable[Item], *, from_json: bool = False) -> int:
         """Write many items in as few round trips as the backend allows; returns the count.
+
+        ``from_json``: the items were just decoded from JSON, so they round-trip as they are
+        and the check for values JSON cannot hold (which walks every value) is skipped.
 
         Raises:
             InvalidInput / BackendUnavailable: as ``put``.

@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from conveyor._sqlite import SqliteDatabase, dumps_json
 from conveyor.errors import AlreadyExists, InvalidInput
 from conveyor.tables import Item
@@ -118,8 +120,8 @@ class SqliteTable:
         with self._db.connection("delete an item") as conn:
             conn.execute("DELETE FROM items WHERE pk = ? AND sk = ?", (pk, sk))
 
-    def put_many(self, items: Iterable[Item]) -> int:
-        rows = [_encode(item) for item in items]
+    def put_many(self, items: Iterable[Item], *, from_json: bool = False) -> int:
+        rows = [_encode(item, checked=from_json) for item in items]
         if not rows:
             return 0
         with self._db.transaction("write items") as conn:
@@ -152,12 +154,13 @@ class SqliteTable:
             conn.execute("UPDATE items SET body = ? WHERE pk = ? AND sk = ?", (body, pk, sk))
 
 
-def _encode(item: Item) -> tuple[str, str, str]:
+def _encode(item: Item, *, checked: bool = False) -> tuple[str, str, str]:
     if not isinstance(item, dict):
         raise InvalidInput(f"an item must be a dict, not {type(item).__name__}", field="item")
     pk = _check_key(item.get("pk"), "pk")
     sk = _check_key(item.get("sk"), "sk")
-    return pk, sk, dumps_json(item, field="item")
+    body = orjson.dumps(item).decode() if checked else dumps_json(item, field="item")
+    return pk, sk, body
 
 
 def _decode(body: str) -> Item:

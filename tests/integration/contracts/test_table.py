@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from conveyor.errors import AlreadyExists, InvalidInput
@@ -363,3 +364,13 @@ def test_put_many_round_trips_values_exactly(table) -> None:  # type: ignore[no-
     stored = [item["v"] for item in table.query("exact")]
     assert stored == values
     assert [type(v) for v in stored] == [type(v) for v in values]
+
+
+def test_items_decoded_from_json_are_written_as_they_came(table) -> None:  # type: ignore[no-untyped-def]
+    # The record writer's path: the value check is skipped, the items are not changed.
+    items = orjson.loads(
+        b'[{"pk": "j", "sk": "1", "inputs": [{"a": 1.5, "b": null}], "e": "\\u2028"},'
+        b' {"pk": "j", "sk": "2", "inputs": null, "n": 12345678901234}]'
+    )
+    assert table.put_many(items, from_json=True) == 2
+    assert table.query("j") == items
