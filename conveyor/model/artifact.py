@@ -25,8 +25,10 @@ from conveyor.types import Algorithm, Task
 SCHEMA_FILE = "schema.json"
 ENCODER_FILE = "encoder.json"
 TRAINING_FILE = "training.json"
-# Up to this many rows a request is encoded row by row (cheaper than building a DataFrame).
-ROW_PATH_MAX_ROWS = 32
+# Up to this many rows a request is encoded row by row: building a DataFrame costs ~1 ms
+# before the first row (measured: 100 rows of 30 features 0.6 ms by row, 1.6 ms by frame; even
+# at ~600 rows).
+ROW_PATH_MAX_ROWS = 512
 
 
 def pack_model_dir(model_dir: Path, tar_path: Path) -> Path:

@@ -94,3 +94,21 @@ def test_a_body_that_is_not_json_is_a_400(client: TestClient) -> None:
 def test_health_and_openapi(client: TestClient) -> None:
     assert client.get("/health").json()["models"] == {"churn": 1}
     assert "/predict/{project}" in client.get("/openapi.json").json()["paths"]
+
+
+def test_a_large_request_answers_as_its_rows_would_one_by_one(client: TestClient) -> None:
+    # Past ROW_PATH_MAX_ROWS the columnar path takes over: the answers must not change.
+    from conveyor.model.artifact import ROW_PATH_MAX_ROWS
+
+    rows = [
+        {**ROW, "age": 20 + i % 50, "tenure months": i % 37} for i in range(ROW_PATH_MAX_ROWS + 5)
+    ]
+    large = client.post("/predict/churn", json={"instances": rows}).json()
+    for i in (0, 7, ROW_PATH_MAX_ROWS + 4):
+        one = client.post("/predict/churn", json={"instances": [rows[i]]}).json()
+        assert one["predictions"][0] == large["predictions"][i]
+        assert one["probabilities"][0] == pytest.approx(large["probabilities"][i], abs=1e-12)
+    bad = [*rows[:-1], {**ROW, "age": "old"}]
+    response = client.post("/predict/churn", json={"instances": bad})
+    assert response.status_code == 400
+    assert f"row {len(bad)}" in response.json()["message"]
