@@ -31,9 +31,9 @@ def _run_server(state: CliState, host: str, port: int, workers: int, project: st
     console.print(f"serving on http://{host}:{port} (docs at /docs; Ctrl-C to stop)")
     options: dict[str, Any] = {"host": host, "port": port}
     if workers > 1:
-        # uvicorn's own shared socket for several workers leaves Nagle's algorithm on, which
-        # holds every response on a kept-alive connection ~40 ms; connections accepted from
-        # a listening socket with TCP_NODELAY inherit it.
+        # uvicorn's own shared socket for several workers has left Nagle's algorithm on in
+        # some versions (Kludex/uvicorn#3149), holding each response on a kept-alive
+        # connection ~40 ms; connections accepted from a TCP_NODELAY socket inherit it.
         listener = listening_socket(host, port)
         options = {"fd": listener.fileno()}
     uvicorn.run(
