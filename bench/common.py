@@ -23,6 +23,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 CONVEYOR = Path(sys.executable).parent / "conveyor"
+RESCAN_SECONDS = 0.2
 
 
 def free_port() -> int:
@@ -80,13 +81,19 @@ class PeakMemory:
         return self.peak_bytes / 2**20
 
     def _sample(self) -> None:
+        processes: set[psutil.Process] = set()
+        last_scan = 0.0
         while not self._stop.is_set():
-            try:
-                processes = {self.root, *self.root.children(recursive=True)}
-            except psutil.NoSuchProcess:
-                return
-            if self.cwd_under:
-                processes |= set(self._detached())
+            # Finding the processes walks all of /proc: a few times a second is enough (a
+            # process lives far longer), while reading each one's memory is cheap.
+            if time.monotonic() - last_scan > RESCAN_SECONDS:
+                try:
+                    processes = {self.root, *self.root.children(recursive=True)}
+                except psutil.NoSuchProcess:
+                    return
+                if self.cwd_under:
+                    processes |= set(self._detached())
+                last_scan = time.monotonic()
             total = 0
             for process in processes:
                 try:
