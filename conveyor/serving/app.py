@@ -16,7 +16,7 @@ from conveyor.serving.fastpath import PredictFastPath
 from conveyor.serving.models import ModelHolder
 from conveyor.serving.record_writer import RecordWriterProcess
 from conveyor.serving.recorder import InferenceRecorder
-from conveyor.serving.routes import ops, predict, sagemaker
+from conveyor.serving.routes import feedback, ops, predict, sagemaker
 from conveyor.wiring import Ports
 
 
@@ -64,6 +64,7 @@ def create_app(
     )
     app.state.conveyor = ServerState(holder=holder, recorder=recorder, serve_project=serve_project)
     errors.install(app)
-    for module in (predict, sagemaker, ops):
+    app.state.table = ports.table
+    for module in (predict, feedback, sagemaker, ops):
         app.include_router(module.router)
     return PredictFastPath(app)

@@ -1,0 +1,279 @@
+"""Ground truth: actual outcomes sent back for recorded inferences, and the live quality of
+each model version they give, over a time window.
+
+Feedback items: partition ``feedback#<project>``, sort key ``<received ISO time>#<request
+id>``, so a window is one key-range query; the latest feedback for a request wins. As with
+SageMaker's ground-truth merge, feedback is stored as it comes and joined to the records
+when quality is computed: it may arrive before its record is written, or never match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from conveyor.errors import InvalidInput, NotFound
+from conveyor.registry import Registry
+from conveyor.serving.records import partition as inference_partition
+from conveyor.tables import Item, Table
+from conveyor.types import Task, to_iso, utcnow
+
+MAX_REQUEST_ID = 128
+MIN_LABELLED_ROWS = 20
+# Feedback usually comes after its prediction; records this much older than the window's
+# start are still joined to feedback received inside it.
+RECORD_LOOKBACK = timedelta(days=7)
+
+Scalar = str | int | float | bool
+
+
+def feedback_partition(project: str) -> str:
+    return f"feedback#{project}"
+
+
+@dataclass(frozen=True)
+class Feedback:
+    request_id: str
+    actual: Scalar | list[Scalar]
+
+    def to_item(self, project: str, received_at: datetime) -> Item:
+        stamp = to_iso(received_at)
+        return {
+            "pk": feedback_partition(project),
+            "sk": f"{stamp}#{self.request_id}",
+            "project": project,
+            "request_id": self.request_id,
+            "actual": self.actual,
+            "received_at": stamp,
+        }
+
+
+def parse_feedback(payload: Any) -> list[Feedback]:
+    """``{"request_id", "actual"}`` or a list of them; anything else names what is wrong.
+
+    ``actual`` is the outcome of the request's row, or a list with one outcome per row
+    when the request scored several.
+    """
+    entries = payload if isinstance(payload, list) else [payload]
+    if not entries:
+        raise InvalidInput("the body is an empty list; send at least one feedback", field="body")
+    parsed = []
+    for index, entry in enumerate(entries):
+        where = f"[{index}]" if isinstance(payload, list) else "the body"
+        if not isinstance(entry, dict):
+            raise InvalidInput(
+                f'{where} must be an object {{"request_id": ..., "actual": ...}}', field="body"
+            )
+        request_id = entry.get("request_id")
+        if not isinstance(request_id, str) or not request_id or len(request_id) > MAX_REQUEST_ID:
+            raise InvalidInput(
+                f"{where}: request_id must be the request_id /predict answered with "
+                f"(a non-empty string of at most {MAX_REQUEST_ID} characters)",
+                field="request_id",
+            )
+        if "actual" not in entry:
+            raise InvalidInput(f"{where}: actual (the observed outcome) is missing", field="actual")
+        actual = entry["actual"]
+        if not _is_outcome(actual) and not (
+            isinstance(actual, list) and actual and all(_is_outcome(a) for a in actual)
+        ):
+            raise InvalidInput(
+                f"{where}: actual must be a number, string or boolean (or a list of them, one "
+                f"per row of the request), not {actual!r}",
+                field="actual",
+            )
+        parsed.append(Feedback(request_id, actual))
+    return parsed
+
+
+def _is_outcome(value: Any) -> bool:
+    if isinstance(value, float):
+        return bool(np.isfinite(value))
+    return isinstance(value, str | int | bool)
+
+
+def store_feedback(
+    table: Table, project: str, feedback: Sequence[Feedback], *, now: datetime | None = None
+) -> int:
+    """Write feedback durably (before the caller acknowledges it); returns the count."""
+    received_at = now or utcnow()
+    return table.put_many(item.to_item(project, received_at) for item in feedback)
+
+
+@dataclass(frozen=True)
+class VersionQuality:
+    version: int
+    metric: str  # the headline metric: the version's primary one when it can be computed live
+    value: float | None  # None: fewer than MIN_LABELLED_ROWS labelled rows
+    count: int  # labelled rows
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "metric": self.metric,
+            "value": self.value,
+            "count": self.count,
+            "metrics": self.metrics,
+        }
+
+
+def live_quality(
+    table: Table,
+    project: str,
+    *,
+    since: datetime,
+    until: datetime | None = None,
+    registry: Registry | None = None,
+    min_rows: int = MIN_LABELLED_ROWS,
+) -> list[VersionQuality]:
+    """Quality per model version, from feedback received in ``[since, until)``.
+
+    Without ``registry`` the task is read off the outcomes (numbers that are not labels
+    the model predicted: regression) and only accuracy or RMSE/MAE are computed; with it,
+    ROC-AUC too for binary models, and the version's primary metric is the headline.
+    """
+    until = until or utcnow()
+    rows = labelled_rows(table, project, since=since, until=until)
+    by_version: dict[int, list[LabelledRow]] = {}
+    for row in rows:
+        by_version.setdefault(row.version, []).append(row)
+    return [
+        _quality(version, by_version[version], registry, project, min_rows)
+        for version in sorted(by_version)
+    ]
+
+
+@dataclass(frozen=True)
+class LabelledRow:
+    version: int
+    request_id: str
+    inputs: dict[str, Any] | None
+    prediction: Any
+    probabilities: list[float] | None
+    actual: Scalar
+
+
+def labelled_rows(
+    table: Table, project: str, *, since: datetime, until: datetime
+) -> list[LabelledRow]:
+    """Recorded rows with their actual outcome, for feedback received in ``[since, until)``."""
+    feedback = _latest_feedback(
+        table.query(feedback_partition(project), sk_gte=to_iso(since), sk_lt=to_iso(until))
+    )
+    if not feedback:
+        return []
+    records = table.query(
+        inference_partition(project),
+        sk_gte=to_iso(since - RECORD_LOOKBACK),
+        sk_lt=to_iso(until),
+    )
+    rows = []
+    for record in records:
+        actual = feedback.get(record["request_id"])
+        outputs = record.get("outputs")
+        if actual is None or not outputs or record.get("model_version") is None:
+            continue
+        predictions = outputs["predictions"]
+        actuals = actual if isinstance(actual, list) else [actual]
+        if len(actuals) != len(predictions):
+            continue  # one outcome per row, or it cannot be joined
+        probabilities = outputs.get("probabilities") or [None] * len(predictions)
+        inputs = record.get("inputs") or [None] * len(predictions)
+        for prediction, proba, row_inputs, outcome in zip(
+            predictions, probabilities, inputs, actuals, strict=True
+        ):
+            rows.append(
+                LabelledRow(
+                    int(record["model_version"]),
+                    record["request_id"],
+                    row_inputs,
+                    prediction,
+                    proba,
+                    outcome,
+                )
+            )
+    return rows
+
+
+def _latest_feedback(items: Iterable[Item]) -> dict[str, Any]:
+    latest: dict[str, Any] = {}
+    for item in items:  # ascending by received time: later feedback replaces earlier
+        latest[item["request_id"]] = item["actual"]
+    return latest
+
+
+def _quality(
+    version: int,
+    rows: list[LabelledRow],
+    registry: Registry | None,
+    project: str,
+    min_rows: int,
+) -> VersionQuality:
+    task, classes, primary = _version_facts(registry, project, version, rows)
+    metrics = _metrics(task, classes, rows) if len(rows) >= min_rows else {}
+    headline = primary if primary in metrics else _fallback_metric(task)
+    return VersionQuality(
+        version=version,
+        metric=headline,
+        value=metrics.get(headline),
+        count=len(rows),
+        metrics=metrics,
+    )
+
+
+def _fallback_metric(task: Task) -> str:
+    return "rmse" if task is Task.REGRESSION else "accuracy"
+
+
+def _version_facts(
+    registry: Registry | None, project: str, version: int, rows: list[LabelledRow]
+) -> tuple[Task, list[Any] | None, str | None]:
+    if registry is not None:
+        try:
+            model = registry.get_version(project, version)
+        except NotFound:
+            model = None
+        if model is not None:
+            return model.task, model.input_schema.get("classes"), model.primary_metric
+    regression = all(r.probabilities is None for r in rows)
+    return (Task.REGRESSION if regression else Task.MULTICLASS), None, None
+
+
+def _metrics(task: Task, classes: list[Any] | None, rows: list[LabelledRow]) -> dict[str, float]:
+    if task is Task.REGRESSION:
+        try:
+            actual = np.array([float(r.actual) for r in rows])
+            predicted = np.array([float(r.prediction) for r in rows])
+        except (TypeError, ValueError):
+            return {}  # outcomes that are not numbers cannot score a regression
+        errors = predicted - actual
+        return {
+            "rmse": float(np.sqrt(np.mean(errors**2))),
+            "mae": float(np.mean(np.abs(errors))),
+        }
+    # Labels compare as text: feedback may send 1 where the model's class is "1" or True.
+    hits = np.array([_label(r.prediction) == _label(r.actual) for r in rows])
+    metrics = {"accuracy": float(hits.mean())}
+    if task is Task.BINARY and classes is not None and len(classes) == 2:
+        positive = _label(classes[1])
+        scored = [r for r in rows if r.probabilities is not None]
+        truth = np.array([_label(r.actual) == positive for r in scored])
+        if scored and 0 < truth.sum() < len(truth):
+            from sklearn.metrics import roc_auc_score
+
+            scores = np.array([r.probabilities[1] for r in scored])  # type: ignore[index]
+            metrics["roc_auc"] = float(roc_auc_score(truth, scores))
+    return metrics
+
+
+def _label(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

@@ -1,0 +1,59 @@
+"""``POST /feedback/{project}``: actual outcomes for recorded inferences (ground truth)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from conveyor.errors import InvalidInput, NotFound
+from conveyor.monitoring.quality import parse_feedback, store_feedback
+from conveyor.projects import find_project
+from conveyor.tables import Table
+
+router = APIRouter()
+
+
+class FeedbackItem(BaseModel):
+    request_id: str = Field(description="The request_id /predict answered with.")
+    actual: Any = Field(
+        description="The observed outcome of the request's row (a class or a number), or a "
+        "list with one outcome per row when the request scored several."
+    )
+
+
+class FeedbackAnswer(BaseModel):
+    stored: int = Field(description="How many feedback items were stored.")
+
+
+_OPENAPI = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "anyOf": [
+                        FeedbackItem.model_json_schema(),
+                        {"type": "array", "items": FeedbackItem.model_json_schema()},
+                    ]
+                }
+            }
+        },
+    },
+}
+
+
+@router.post("/feedback/{project}", openapi_extra=_OPENAPI, response_model=FeedbackAnswer)
+async def feedback(project: str, request: Request) -> FeedbackAnswer:
+    """Store actual outcomes; they are joined to the recorded inferences by request id."""
+    table: Table = request.app.state.table
+    if find_project(table, project) is None:
+        raise NotFound(f"no project {project!r}", field="project")
+    try:
+        payload = orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"the body is not valid JSON: {exc}", field="body") from exc
+    items = parse_feedback(payload)
+    return FeedbackAnswer(stored=store_feedback(table, project, items))

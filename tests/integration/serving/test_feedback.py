@@ -1,0 +1,88 @@
+"""Ground truth: outcomes posted to /feedback join their recorded inferences by request id
+and give each version's live quality."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import polars as pl
+from fastapi.testclient import TestClient
+from sklearn.metrics import accuracy_score, roc_auc_score
+
+from conveyor.config import Settings
+from conveyor.monitoring.quality import live_quality
+from conveyor.samples.generate import write_churn_csv
+from conveyor.serving.app import create_app
+from conveyor.types import utcnow
+from conveyor.wiring import Ports
+
+
+def _held_out(tmp_path: Path, rows: int) -> pl.DataFrame:
+    frame = pl.read_csv(write_churn_csv(tmp_path / "fresh.csv", rows=rows, seed=99))
+    return frame.drop("customer id")  # an id the model does not take
+
+
+def test_feedback_gives_the_live_quality_of_the_served_version(
+    home: Path, ports: Ports, tmp_path: Path
+) -> None:
+    started = utcnow() - timedelta(seconds=1)
+    fresh = _held_out(tmp_path, 200)
+    predicted, positive_scores, actual = [], [], []
+    with TestClient(create_app(ports, Settings(home=home))) as client:
+        for row in fresh.iter_rows(named=True):
+            outcome = row.pop("churned")
+            answer = client.post("/predict/churn", json={"instances": [row]}).json()
+            response = client.post(
+                "/feedback/churn", json={"request_id": answer["request_id"], "actual": outcome}
+            )
+            assert response.status_code == 200 and response.json() == {"stored": 1}
+            predicted.append(answer["predictions"][0])
+            positive_scores.append(answer["probabilities"][0][answer["classes"].index("yes")])
+            actual.append(outcome)
+        # An outcome for a request nobody made is stored but joins nothing.
+        stray = client.post("/feedback/churn", json=[{"request_id": "nobody", "actual": "no"}])
+        assert stray.json() == {"stored": 1}
+
+    [quality] = live_quality(ports.table, "churn", since=started, registry=ports.registry)
+    assert quality.version == 1 and quality.count == 200
+    assert quality.metric == "roc_auc"
+    truth = [a == "yes" for a in actual]
+    assert quality.value == roc_auc_score(truth, positive_scores)
+    assert quality.metrics["accuracy"] == accuracy_score(actual, predicted)
+    # Without the registry the task is unknown: accuracy is what can be said.
+    [plain] = live_quality(ports.table, "churn", since=started)
+    assert plain.metric == "accuracy" and plain.value == quality.metrics["accuracy"]
+    # A window that starts after the feedback holds none.
+    assert live_quality(ports.table, "churn", since=utcnow()) == []
+
+
+def test_too_few_outcomes_give_no_value(home: Path, ports: Ports, tmp_path: Path) -> None:
+    started = utcnow() - timedelta(seconds=1)
+    fresh = _held_out(tmp_path, 5)
+    with TestClient(create_app(ports, Settings(home=home))) as client:
+        rows = [r for r in fresh.drop("churned").iter_rows(named=True)]
+        answer = client.post("/predict/churn", json={"instances": rows}).json()
+        outcomes = fresh.get_column("churned").to_list()
+        # Several rows in one request: one outcome per row, in order.
+        feedback = {"request_id": answer["request_id"], "actual": outcomes}
+        assert client.post("/feedback/churn", json=feedback).status_code == 200
+    [quality] = live_quality(ports.table, "churn", since=started, registry=ports.registry)
+    assert quality.count == 5 and quality.value is None
+
+
+def test_malformed_feedback_is_a_4xx_naming_the_problem(home: Path, ports: Ports) -> None:
+    with TestClient(create_app(ports, Settings(home=home))) as client:
+        cases = [
+            ("/feedback/churn", b"{not json", 400, "body"),
+            ("/feedback/churn", b'{"actual": 1}', 400, "request_id"),
+            ("/feedback/churn", b'{"request_id": "r1"}', 400, "actual"),
+            ("/feedback/churn", b'{"request_id": "r1", "actual": {"a": 1}}', 400, "actual"),
+            ("/feedback/churn", b"[]", 400, "body"),
+            ("/feedback/churn", b'"text"', 400, "body"),
+            ("/feedback/nope", b'{"request_id": "r1", "actual": 1}', 404, "project"),
+        ]
+        for path, body, status, field in cases:
+            response = client.post(path, content=body)
+            assert response.status_code == status, (body, response.text)
+            assert response.json()["field"] == field, (body, response.json())
