@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     # Inference records: off only to measure what recording costs; inputs kept for this share.
     record_inferences: bool = True
     capture_rate: float = 1.0
+    # Monitoring: how often alarms and guardrails are evaluated; how long a new deploy bakes
+    # (its latency and error-rate alarms roll it back) and the short periods it is judged in.
+    monitor_seconds: float = 30.0
+    baking_seconds: float = 600.0
+    guardrail_period_seconds: float = 10.0
 
     @model_validator(mode="after")
     def _derive_uris(self) -> Settings:

@@ -31,6 +31,10 @@ def start_pipeline_threads(state: CliState, stop: threading.Event) -> list[threa
         state.pipeline(), daemon=True, heartbeat_seconds=state.settings.worker_heartbeat_seconds
     )
     threads.append(threading.Thread(target=worker.run, args=(stop,), name="worker", daemon=True))
+    from conveyor.monitoring.monitor import Monitor
+
+    monitor = Monitor(ports, state.settings)
+    threads.append(threading.Thread(target=monitor.run, args=(stop,), name="monitor", daemon=True))
     for thread in threads:
         thread.start()
     return threads
