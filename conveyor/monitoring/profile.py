@@ -15,6 +15,10 @@ from conveyor.types import to_iso, utcnow
 QUANTILES = tuple(round(q / 10, 1) for q in range(11))
 TOP_CATEGORIES = 50
 OTHER = "__other__"
+# A seeded sample of each numeric feature's values, so that a drift check can run the
+# two-sample KS test (and Wasserstein) without rereading the training data.
+SAMPLE_SIZE = 2000
+SAMPLE_SEED = 0
 
 
 def build_profile(frame: pl.DataFrame, schema: DatasetSchema) -> dict[str, Any]:
@@ -67,6 +71,7 @@ def _numeric(values: np.ndarray) -> dict[str, Any]:
         bins = np.array([bins[0], bins[0]])
     counts, _ = np.histogram(values, bins=bins)
     return {
+        "sample": reference_sample(values),
         "min": float(values.min()),
         "max": float(values.max()),
         "mean": float(values.mean()),
@@ -84,3 +89,12 @@ def _frequencies(values: pl.Series) -> dict[str, Any]:
     if rest:
         frequencies[OTHER] = rest
     return {"distinct": counts.height, "frequencies": frequencies}
+
+
+def reference_sample(values: np.ndarray) -> list[float]:
+    """Up to SAMPLE_SIZE of ``values``, drawn without replacement with a fixed seed (the same
+    data always gives the same sample), sorted."""
+    if len(values) > SAMPLE_SIZE:
+        picked = np.random.default_rng(SAMPLE_SEED).choice(len(values), SAMPLE_SIZE, replace=False)
+        values = values[picked]
+    return [float(v) for v in np.sort(values)]

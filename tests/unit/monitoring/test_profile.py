@@ -44,3 +44,20 @@ def test_profile_holds_the_drift_baseline_per_feature() -> None:
     assert profile["features"]["d"]["unit"] == "epoch_days"
     assert profile["target"]["frequencies"] == {"0": 500, "1": 500}
     assert profile["rows"] == n
+
+
+def test_numeric_features_carry_a_reproducible_reference_sample() -> None:
+    frame = pl.DataFrame({"x": [float(i % 997) for i in range(10_000)], "y": [0, 1] * 5000})
+    schema = DatasetSchema(
+        target="y",
+        task=Task.BINARY,
+        classes=(0, 1),
+        features=(FeatureSpec("x", FeatureKind.NUMERIC),),
+    )
+    sample = build_profile(frame, schema)["features"]["x"]["sample"]
+
+    assert len(sample) == 2000 and sample == sorted(sample)
+    assert set(sample) <= {float(i) for i in range(997)}
+    assert build_profile(frame, schema)["features"]["x"]["sample"] == sample
+    small = build_profile(frame.head(50), schema)["features"]["x"]["sample"]
+    assert small == sorted(frame.head(50)["x"].to_list())
