@@ -10,7 +10,17 @@ from typing import Annotated
 import typer
 
 from conveyor import __version__
-from conveyor.cli import inferences, models, predict, project, runs, serve, upload, worker
+from conveyor.cli import (
+    alarms,
+    inferences,
+    models,
+    predict,
+    project,
+    runs,
+    serve,
+    upload,
+    worker,
+)
 from conveyor.cli._context import CliState
 from conveyor.cli._output import err_console
 from conveyor.errors import ConveyorError
@@ -25,6 +35,7 @@ app = typer.Typer(
 app.add_typer(project.app, name="project")
 app.add_typer(runs.app, name="runs")
 app.add_typer(models.app, name="models")
+app.add_typer(alarms.app, name="alarms")
 app.command("upload")(upload.upload)
 app.command("worker")(worker.worker)
 app.command("serve")(serve.serve)

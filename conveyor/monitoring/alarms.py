@@ -437,10 +437,11 @@ def _apply(
     on_retrain: RetrainCallback,
 ) -> AlarmTransition | None:
     changed = outcome.state is not status.state
+    first = status.evaluated_at is None  # replaces the "not evaluated yet" reason
     updated = AlarmStatus(
         status.rule,
         outcome.state,
-        outcome.reason if changed else status.reason,
+        outcome.reason if changed or first else status.reason,
         now if changed else status.state_updated_at,
         now,
         outcome.datapoints,

@@ -8,7 +8,7 @@ from conveyor.errors import InvalidInput
 from conveyor.monitoring.rules import AlarmMetric, AlarmRule, AlarmState, TreatMissing, evaluate
 
 OK, ALARM, NODATA = AlarmState.OK, AlarmState.ALARM, AlarmState.INSUFFICIENT_DATA
-X, O, _ = 700.0, 100.0, None  # breaching, not breaching, missing (threshold 500)
+X, G, _ = 700.0, 100.0, None  # breaching, good (not breaching), missing (threshold 500)
 
 
 def rule(n: int = 3, m: int = 3, treat: TreatMissing = TreatMissing.MISSING) -> AlarmRule:
@@ -28,12 +28,12 @@ def rule(n: int = 3, m: int = 3, treat: TreatMissing = TreatMissing.MISSING) -> 
     ("n", "m", "points", "current", "expected"),
     [
         (3, 3, [X, X, X], OK, ALARM),
-        (3, 3, [O, X, X], ALARM, OK),
-        (2, 3, [X, O, X], OK, ALARM),
-        (2, 3, [O, O, X], ALARM, OK),
+        (3, 3, [G, X, X], ALARM, OK),
+        (2, 3, [X, G, X], OK, ALARM),
+        (2, 3, [G, G, X], ALARM, OK),
         (1, 1, [X], OK, ALARM),
-        (3, 5, [X, O, X, O, X], OK, ALARM),
-        (3, 5, [X, X, X, O, O, O, O, O], OK, OK),  # only the last M count
+        (3, 5, [X, G, X, G, X], OK, ALARM),
+        (3, 5, [X, X, X, G, G, G, G, G], OK, OK),  # only the last M count
     ],
     ids=["3 of 3", "2 of 3 is not 3", "2 of 3", "1 of 3", "1 of 1", "3 of 5", "old breaches"],
 )
@@ -50,7 +50,7 @@ def test_n_of_m_datapoints_decide_the_state(
         (TreatMissing.IGNORE, [_, _, _], ALARM, ALARM),
         (TreatMissing.BREACHING, [_, _, _], OK, ALARM),
         (TreatMissing.NOT_BREACHING, [_, _, _], ALARM, OK),
-        (TreatMissing.MISSING, [_, O, _], ALARM, OK),  # cannot reach 3 even if all breached
+        (TreatMissing.MISSING, [_, G, _], ALARM, OK),  # cannot reach 3 even if all breached
         (TreatMissing.MISSING, [_, X, X], OK, OK),  # could be 3: undecided, state kept
         (TreatMissing.MISSING, [_, X, X], NODATA, NODATA),
         (TreatMissing.BREACHING, [_, X, X], OK, ALARM),
