@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     monitor_seconds: float = 30.0
     baking_seconds: float = 600.0
     guardrail_period_seconds: float = 10.0
+    # The closed loop's guard: no retraining run starts sooner than this after the last one.
+    retrain_cooldown_seconds: float = 3600.0
 
     @model_validator(mode="after")
     def _derive_uris(self) -> Settings:

@@ -1,0 +1,190 @@
+"""The closed loop: start a run on fresh data when an alarm (or a person, or a schedule) asks.
+
+The data is the project's latest upload plus, where feedback exists, every recorded
+inference that has its actual outcome, as rows with the target filled in. The run then goes
+through the same stages and the same gate as any upload, and records what triggered it.
+A loop guard keeps a flapping alarm from starting runs back to back.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from conveyor.events import Event, EventType
+from conveyor.model.artifact import sha256_file
+from conveyor.monitoring.quality import labelled_rows
+from conveyor.pipeline.runs import RunStore
+from conveyor.projects import find_project
+from conveyor.storage import RAW, ObjectInfo
+from conveyor.tables import Table
+from conveyor.types import from_iso, to_iso, utcnow
+from conveyor.wiring import Ports
+
+log = logging.getLogger("conveyor.monitoring")
+
+RETRAIN_PREFIX = "retrain-"
+DEFAULT_COOLDOWN_SECONDS = 3600.0
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _guard_key(project: str) -> tuple[str, str]:
+    return "retrain", project
+
+
+def trigger_key(project: str) -> str:
+    return f"trigger#{project}"
+
+
+@dataclass(frozen=True)
+class RetrainOutcome:
+    project: str
+    started: bool
+    reason: str
+    key: str | None = None
+    dataset_id: str | None = None
+    feedback_rows: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "project": self.project,
+            "started": self.started,
+            "reason": self.reason,
+            "key": self.key,
+            "dataset_id": self.dataset_id,
+            "feedback_rows": self.feedback_rows,
+        }
+
+
+def request_retrain(
+    ports: Ports,
+    project: str,
+    trigger: dict[str, Any],
+    *,
+    cooldown_seconds: float = DEFAULT_COOLDOWN_SECONDS,
+    now: datetime | None = None,
+) -> RetrainOutcome:
+    """Start a retraining run for ``project`` unless the loop guard says not yet.
+
+    ``trigger`` says why (``{"type": "alarm", "alarm": ..., "reason": ...}``); it is kept in
+    the run's report.
+    """
+    now = now or utcnow()
+    refusal = _loop_guard(ports, project, cooldown_seconds, now)
+    if refusal is not None:
+        log.info("not retraining %s: %s", project, refusal)
+        return RetrainOutcome(project, False, refusal)
+    base = latest_upload(ports, project)
+    if base is None:
+        return RetrainOutcome(project, False, f"project {project!r} has no upload to retrain on")
+    with tempfile.TemporaryDirectory(prefix="conveyor-retrain-") as tmp:
+        data, key, feedback_rows = _training_file(ports, project, base, Path(tmp), now)
+        dataset_id = sha256_file(data)
+        # A run started by the same bytes before would swallow this one: train again anyway.
+        force = RunStore(ports.table).find_by_dataset(project, dataset_id) is not None
+        trigger = {**trigger, "at": to_iso(now), "feedback_rows": feedback_rows}
+        # Kept where the ObjectCreated handler finds it, whichever event (this one, the
+        # folder watch's, an S3 notification's) reaches it first.
+        ports.table.put({"pk": trigger_key(project), "sk": dataset_id, "trigger": trigger})
+        info = ports.store.put_file(RAW, key, data) if key != base.key else base
+    ports.events.publish(
+        Event(
+            EventType.OBJECT_CREATED,
+            {
+                "bucket": RAW,
+                "key": key,
+                "size": info.size,
+                "etag": info.etag,
+                "dataset_id": dataset_id,
+                "source": "retrain",
+                "force": force,
+                "trigger": trigger,
+            },
+        )
+    )
+    guard_pk, guard_sk = _guard_key(project)
+    ports.table.put({"pk": guard_pk, "sk": guard_sk, "started_at": to_iso(now), "key": key})
+    reason = f"retraining on {RAW}/{key} with {feedback_rows} feedback row(s)"
+    log.warning("retrain %s: %s (trigger: %s)", project, reason, trigger.get("type"))
+    return RetrainOutcome(project, True, reason, key, dataset_id, feedback_rows)
+
+
+def _loop_guard(ports: Ports, project: str, cooldown_seconds: float, now: datetime) -> str | None:
+    if find_project(ports.table, project) is None:
+        return f"no project {project!r}"
+    busy = [r for r in RunStore(ports.table).active() if r.project == project]
+    if busy:
+        return f"run {busy[0].run_id} is still {busy[0].state.value}"
+    last = ports.table.get(*_guard_key(project))
+    if last is not None:
+        since = now - from_iso(last["started_at"])
+        if since < timedelta(seconds=cooldown_seconds):
+            return (
+                f"the last retrain started {since.total_seconds():.0f} s ago, at "
+                f"{last['started_at']}; the cooldown is {cooldown_seconds:.0f} s"
+            )
+    return None
+
+
+def latest_upload(ports: Ports, project: str) -> ObjectInfo | None:
+    """The project's most recent upload (retraining files left out)."""
+    uploads = [
+        info
+        for info in ports.store.list(RAW, prefix=f"{project}/")
+        if not info.key.split("/", 1)[1].startswith((RETRAIN_PREFIX, "."))
+    ]
+    return max(uploads, key=lambda info: info.last_modified, default=None)
+
+
+def _training_file(
+    ports: Ports, project: str, base: ObjectInfo, tmp: Path, now: datetime
+) -> tuple[Path, str, int]:
+    """The file to train on, its key in raw/, and how many feedback rows it adds."""
+    local = tmp / "base"
+    ports.store.download(RAW, base.key, local)
+    spec = find_project(ports.table, project)
+    assert spec is not None  # checked by the loop guard
+    rows = [r for r in labelled_rows(ports.table, project, since=_EPOCH, until=now) if r.inputs]
+    if not rows:
+        return local, base.key, 0
+    from conveyor.tabular.read import read_raw
+
+    upload = read_raw(local)
+    upload = upload.select(pl.all().cast(pl.String))
+    feedback = pl.DataFrame(
+        [{**_as_text(r.inputs or {}), spec.target: _text(r.actual)} for r in rows],
+        schema={name: pl.String for name in [*upload.columns]},
+        strict=False,
+    )
+    combined = pl.concat([upload, feedback], how="vertical_relaxed")
+    path = tmp / "combined.csv"
+    combined.write_csv(path)
+    return path, f"{project}/{RETRAIN_PREFIX}{now:%Y%m%d-%H%M%S}.csv", len(rows)
+
+
+def _as_text(row: dict[str, Any]) -> dict[str, str | None]:
+    return {name: _text(value) for name, value in row.items()}
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def stored_trigger(table: Table, project: str, dataset_id: str) -> dict[str, Any] | None:
+    """The trigger a retrain left for the run of these bytes (and forget it: used once)."""
+    item = table.get(trigger_key(project), dataset_id)
+    if item is None:
+        return None
+    table.delete(trigger_key(project), dataset_id)
+    trigger: dict[str, Any] = item["trigger"]
+    return trigger
