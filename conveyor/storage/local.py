@@ -22,6 +22,7 @@ _TMP = ".tmp"
 _MAX_KEY_BYTES = 1024  # S3's limit, so that a key valid here is valid there
 _MAX_PART_BYTES = 255  # the file-name limit of common file systems
 _MAX_CACHED_ETAGS = 100_000
+_ETAG_ATTRIBUTE = "user.conveyor.etag"
 
 
 class LocalFile(NamedTuple):
@@ -206,6 +207,7 @@ class LocalObjectStore:
                 out.flush()
                 os.fsync(out.fileno())
                 info = os.fstat(out.fileno())  # rename keeps size and mtime
+                _keep_etag(out.fileno(), info.st_size, info.st_mtime_ns, digest.hexdigest())
             os.chmod(partial, 0o644)
             _move_into_place(partial, path, bucket, key)
         except BaseException as exc:
@@ -228,7 +230,7 @@ class LocalObjectStore:
         cached = self._etags.get(str(path))
         if cached is not None and cached[:2] == (size, mtime_ns):
             return cached[2]
-        return None
+        return _kept_etag(path, size, mtime_ns)
 
     def _remember(self, path: Path, size: int, mtime_ns: int, etag: str) -> None:
         if len(self._etags) >= _MAX_CACHED_ETAGS:
@@ -313,6 +315,24 @@ def _copy_atomically(source: BinaryIO, path: Path, digest: hashlib._Hash) -> Non
         with suppress(FileNotFoundError):
             os.unlink(partial)
         raise
+
+
+def _keep_etag(fd: int, size: int, mtime_ns: int, etag: str) -> None:
+    """Store the etag with the file, so that another process's ``head`` does not read
+    the whole file again to learn it (the raw/ watch, heading a large upload)."""
+    with suppress(OSError):  # a file system without extended attributes: hash on head
+        os.setxattr(fd, _ETAG_ATTRIBUTE, f"{size}:{mtime_ns}:{etag}".encode())
+
+
+def _kept_etag(path: Path, size: int, mtime_ns: int) -> str | None:
+    try:
+        kept = os.getxattr(path, _ETAG_ATTRIBUTE).decode()
+    except (OSError, UnicodeDecodeError):
+        return None
+    # Size and mtime tie the etag to the bytes it was computed from: a file changed in
+    # place by another tool keeps the attribute but no longer matches it.
+    kept_size, kept_mtime, etag = [*kept.split(":"), "", "", ""][:3]
+    return etag if (kept_size, kept_mtime) == (str(size), str(mtime_ns)) and etag else None
 
 
 def _md5_of(handle: BinaryIO) -> str:
