@@ -8,7 +8,7 @@ in its own repository module (``pipeline/runs.py``, ``registry/local.py``), neve
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, Protocol, runtime_checkable
 
 Item = dict[str, Any]
@@ -56,6 +56,30 @@ class Table(Protocol):
             sk_prefix: keep sort keys starting with this.
             sk_gte / sk_lt: keep sort keys in ``[sk_gte, sk_lt)``.
             limit: at most this many items.
+        """
+        ...
+
+    def query_json(
+        self,
+        pk: str,
+        *,
+        sk_gte: str | None = None,
+        sk_lt: str | None = None,
+        chunk_items: int = 65536,
+    ) -> Iterator[bytes]:
+        """The items of one key range as JSON text, for readers that parse many items at once
+        (``polars.read_ndjson``) instead of one dict at a time.
+
+        Args:
+            pk: the partition.
+            sk_gte / sk_lt: keep sort keys in ``[sk_gte, sk_lt)``.
+            chunk_items: at most this many items per chunk.
+        Returns:
+            NDJSON chunks (one item per line, each line ending in a newline), in ascending
+            ``sk`` order; the range is read lazily, chunk by chunk.
+        Raises:
+            InvalidInput: a key is not a string.
+            BackendUnavailable: the table could not be read.
         """
         ...
 

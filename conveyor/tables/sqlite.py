@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +113,34 @@ class SqliteTable:
         with self._db.connection("query items") as conn:
             rows = conn.execute(sql, params).fetchall()
         return [_decode(row[0]) for row in rows]
+
+    def query_json(
+        self,
+        pk: str,
+        *,
+        sk_gte: str | None = None,
+        sk_lt: str | None = None,
+        chunk_items: int = 65536,
+    ) -> Iterator[bytes]:
+        _check_key(pk, "pk")
+        if chunk_items < 1:
+            raise InvalidInput(
+                f"chunk_items must be 1 or more, not {chunk_items}", field="chunk_items"
+            )
+        where = ["pk = ?"]
+        params: list[Any] = [pk]
+        for operator, value in ((">=", sk_gte), ("<", sk_lt)):
+            if value is not None:
+                _check_key(value, "sk")
+                where.append(f"sk {operator} ?")
+                params.append(value)
+        # As a BLOB the body arrives as bytes: no UTF-8 decoding into str objects that the
+        # JSON reader would only encode again.
+        sql = f"SELECT CAST(body AS BLOB) FROM items WHERE {' AND '.join(where)} ORDER BY sk"
+        with self._db.connection("query items") as conn:
+            cursor = conn.execute(sql, params)
+            while rows := cursor.fetchmany(chunk_items):
+                yield b"\n".join([row[0] for row in rows]) + b"\n"
 
     def delete(self, pk: str, sk: str) -> None:
         _check_key(pk, "pk")
