@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -13,6 +12,7 @@ from conveyor import __version__
 from conveyor.cli import (
     alarms,
     inferences,
+    logs,
     models,
     predict,
     project,
@@ -42,6 +42,7 @@ app.command("serve")(serve.serve)
 app.command("up")(serve.up)
 app.command("predict")(predict.predict)
 app.command("inferences")(inferences.inferences)
+app.command("logs")(logs.logs)
 
 
 def _version(value: bool) -> None:
@@ -72,11 +73,8 @@ def root(
         ),
     ] = False,
 ) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
     ctx.obj = CliState(home=home)
+    logs.setup_cli_logging(ctx.obj, verbose=verbose)
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ from conveyor.errors import AlreadyExists, Conflict, ConveyorError, NotFound
 from conveyor.events import Event, EventType
 from conveyor.jobs import TrainingJob
 from conveyor.model.artifact import sha256_file
+from conveyor.monitoring.logs import bind as bind_log_context
 from conveyor.pipeline import deploy as deploy_stage
 from conveyor.pipeline import evaluate as evaluate_stage
 from conveyor.pipeline.preprocess import preprocess
@@ -86,6 +87,7 @@ def on_object_created(ctx: PipelineContext, detail: dict[str, Any]) -> Run | Non
             return None
     runs = ctx.runs
     run, created = runs.create(project_name, ref, dataset_id, force=bool(detail.get("force")))
+    bind_log_context(run_id=run.run_id, project=run.project)
     if not created and not (detail.get("resume") and run.state in _RESUMABLE):
         log.info(
             "%s: same bytes as run %s (%s); not training again", ref.uri, run.run_id, run.state
@@ -131,6 +133,7 @@ def on_training_job_state_change(ctx: PipelineContext, detail: dict[str, Any]) -
     """Evaluate and register a finished job's model, or fail its run with the job's reason."""
     runs = ctx.runs
     run = runs.get(detail["run_id"])
+    bind_log_context(run_id=run.run_id, project=run.project)
     if run.state not in (RunState.TRAINING, RunState.EVALUATING):
         return run  # already handled: a duplicate event
     try:

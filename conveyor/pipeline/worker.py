@@ -15,14 +15,16 @@ from collections.abc import Callable
 
 from conveyor.errors import Conflict
 from conveyor.events import EventType, Message
+from conveyor.monitoring.logs import log_context
 from conveyor.pipeline.handlers import (
     HANDLERS,
     PipelineContext,
+    parse_raw_key,
     poll_training_jobs,
     resume_interrupted,
 )
 from conveyor.tables import Table
-from conveyor.types import from_iso, to_iso, utcnow
+from conveyor.types import Run, from_iso, to_iso, utcnow
 
 log = logging.getLogger("conveyor.worker")
 
@@ -120,23 +122,37 @@ class Worker:
             self.stop()
 
     def _handle(self, message: Message) -> None:
-        handler = HANDLERS.get(message.event.type)
+        # Every line logged while handling carries the run and project, once they are known:
+        # the handler binds the run id as soon as it has created or loaded the run.
+        detail = message.event.detail
+        with log_context(run_id=detail.get("run_id"), project=_project_of(detail)):
+            self._handle_in_context(message)
+
+    def _handle_in_context(self, message: Message) -> None:
+        kind = message.event.type
+        handler = HANDLERS.get(kind)
         if handler is None:
-            log.warning("no handler for %s events; dropping", message.event.type)
+            log.warning("no handler for %s events; dropping", kind, extra={"event_type": kind})
             self.ctx.ports.events.ack(message)
             return
         try:
-            handler(self.ctx, message.event.detail)
+            run = handler(self.ctx, message.event.detail)
         except Conflict as exc:
-            log.info("%s: %s", message.event.type, exc.message)
+            log.info("%s: %s", kind, exc.message, extra={"event_type": kind})
         except Exception:
             if message.attempts < MAX_ATTEMPTS:
-                log.exception("handling %s failed; will retry", message.event.type)
+                log.exception("handling %s failed; will retry", kind, extra={"event_type": kind})
                 self.ctx.ports.events.release(message, delay=2.0 * message.attempts)
                 return
             log.exception(
-                "handling %s failed %d times; dropping it", message.event.type, message.attempts
+                "handling %s failed %d times; dropping it",
+                kind,
+                message.attempts,
+                extra={"event_type": kind},
             )
+        else:
+            if run is not None:
+                _log_run(kind, run)
         self.ctx.ports.events.ack(message)
 
     def _beat(self, *, force: bool = False) -> None:
@@ -154,6 +170,32 @@ class Worker:
                 "heartbeat_at": to_iso(utcnow()),
             }
         )
+
+
+def _project_of(detail: dict[str, object]) -> str | None:
+    key = detail.get("key")
+    parsed = parse_raw_key(key) if isinstance(key, str) else None
+    return parsed[0] if parsed else None
+
+
+def _log_run(kind: str, run: Run) -> None:
+    stages = {name: t.seconds for name, t in run.stages.items() if t.seconds is not None}
+    log.log(
+        logging.WARNING if run.failure_reason else logging.INFO,
+        "%s handled: run %s is %s%s",
+        kind,
+        run.run_id,
+        run.state.value,
+        f" ({run.failure_reason})" if run.failure_reason else "",
+        extra={
+            "event_type": kind,
+            "run_id": run.run_id,
+            "project": run.project,
+            "state": run.state.value,
+            "version": run.model_version,
+            "stage_seconds": stages,
+        },
+    )
 
 
 __all__ = ["EventType", "Worker", "live_workers"]

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 import conveyor
 from conveyor.config import Settings
+from conveyor.monitoring.metrics import ServerMetrics
 from conveyor.serving import errors
 from conveyor.serving.deps import ServerState
 from conveyor.serving.fastpath import PredictFastPath
@@ -30,11 +31,13 @@ def create_app(
     serve_project: str | None = None,
 ) -> PredictFastPath:
     """The server: FastAPI for every route, with /predict's hot path answered in front."""
+    metrics = ServerMetrics(ports.table, ports.events, registry=ports.registry)
     holder = ModelHolder(
         store=ports.store,
         endpoint=ports.endpoint,
         cache_dir=settings.home / "serving-cache",
         poll_seconds=poll_seconds,
+        on_load=metrics.requests.model_loaded,
     )
     recorder = InferenceRecorder(
         ports.table,
@@ -62,7 +65,9 @@ def create_app(
         lifespan=lifespan,
         description="Predictions from each project's deployed model version.",
     )
-    app.state.conveyor = ServerState(holder=holder, recorder=recorder, serve_project=serve_project)
+    app.state.conveyor = ServerState(
+        holder=holder, recorder=recorder, metrics=metrics, serve_project=serve_project
+    )
     errors.install(app)
     app.state.table = ports.table
     for module in (predict, feedback, sagemaker, ops):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from conveyor.config import load_settings
+from conveyor.monitoring.logs import setup_logging
 from conveyor.serving.app import create_app
 from conveyor.serving.fastpath import PredictFastPath
 from conveyor.wiring import build_ports
@@ -12,6 +13,8 @@ from conveyor.wiring import build_ports
 
 def app() -> PredictFastPath:
     settings = load_settings()
+    # In `conveyor serve` and `up` the CLI set logging up already; a --workers child did not.
+    setup_logging(settings.home)
     return create_app(
         build_ports(settings),
         settings,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -12,15 +13,22 @@ from fastapi import Request
 
 from conveyor.errors import ConveyorError, InvalidInput, NotFound
 from conveyor.model.artifact import Prediction
+from conveyor.monitoring.logs import REQUEST_LOGGER
+from conveyor.monitoring.metrics import UNKNOWN_PROJECT, ServerMetrics
 from conveyor.serving.models import LoadedModel, ModelHolder
 from conveyor.serving.recorder import InferenceRecorder
 from conveyor.serving.records import PendingRecord
+
+log = logging.getLogger("conveyor.serving")
+# Failed requests, one line each, for the log files; the console shows only server errors.
+request_log = logging.getLogger(REQUEST_LOGGER)
 
 
 @dataclass
 class ServerState:
     holder: ModelHolder
     recorder: InferenceRecorder
+    metrics: ServerMetrics
     serve_project: str | None = None
 
 
@@ -40,6 +48,47 @@ def model_for(state: ServerState, project: str) -> LoadedModel:
     return model
 
 
+def new_request_id() -> str:
+    return os.urandom(16).hex()
+
+
+def request_failed(
+    state: ServerState,
+    project: str,
+    request_id: str,
+    status: int,
+    error: str,
+    seconds: float,
+    *,
+    logged: bool = False,
+) -> None:
+    """Count a request that was not answered 2xx, and log it with what ties it to its record.
+
+    ``logged``: the caller already logged it (with its traceback), so only count it.
+    """
+    model = state.holder.get(project)
+    version = model.version if model is not None else None
+    label = project if model is not None else UNKNOWN_PROJECT
+    state.metrics.requests.observe(label, version, status, seconds, 0)
+    if logged:
+        return
+    request_log.log(
+        logging.ERROR if status >= 500 else logging.WARNING,
+        "request %s to %s answered %d: %s",
+        request_id,
+        project,
+        status,
+        error,
+        extra={
+            "request_id": request_id,
+            "project": project,
+            "version": version,
+            "status": status,
+            "error": error,
+        },
+    )
+
+
 def predict_and_record(
     state: ServerState,
     project: str,
@@ -53,7 +102,7 @@ def predict_and_record(
     was parsed from: recorded as it came, without encoding the rows again.
     """
     started = time.perf_counter()
-    request_id = request_id or os.urandom(16).hex()
+    request_id = request_id or new_request_id()
     model = model_for(state, project)
     recorder = state.recorder
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,9 +33,17 @@ class LoadedModel:
 
 class ModelHolder:
     def __init__(
-        self, *, store: ObjectStore, endpoint: Endpoint, cache_dir: Path, poll_seconds: float = 0.2
+        self,
+        *,
+        store: ObjectStore,
+        endpoint: Endpoint,
+        cache_dir: Path,
+        poll_seconds: float = 0.2,
+        on_load: Callable[[str, int, float], None] | None = None,
     ) -> None:
+        """``on_load(project, version, seconds)`` is told each load's time (the metrics)."""
         self.store = store
+        self.on_load = on_load
         self.endpoint = endpoint
         self.cache_dir = cache_dir
         self.poll_seconds = poll_seconds
@@ -74,6 +84,7 @@ class ModelHolder:
             self._load(deployment)
 
     def _load(self, deployment: Deployment) -> None:
+        started = time.perf_counter()
         try:
             predictor = load_verified(
                 self.store, deployment.artifact, deployment.sha256, cache_dir=self.cache_dir
@@ -81,14 +92,33 @@ class ModelHolder:
             predictor.predict_records([_null_row(predictor)])  # warm up before serving
         except Exception as exc:  # a bad artifact must not take the server down
             self._failed[deployment.sha256] = str(exc)
-            log.error("not serving %s v%d: %s", deployment.project, deployment.version, exc)
+            log.error(
+                "not serving %s v%d: %s",
+                deployment.project,
+                deployment.version,
+                exc,
+                extra={"project": deployment.project, "version": deployment.version},
+            )
             return
+        seconds = time.perf_counter() - started
         models = dict(self._models)
         models[deployment.project] = LoadedModel(
             deployment.project, deployment.version, deployment.sha256, predictor
         )
         self._models = models  # one assignment: readers see the old dict or the new one
-        log.info("serving %s v%d", deployment.project, deployment.version)
+        if self.on_load is not None:
+            self.on_load(deployment.project, deployment.version, seconds)
+        log.info(
+            "serving %s v%d (loaded in %.3f s)",
+            deployment.project,
+            deployment.version,
+            seconds,
+            extra={
+                "project": deployment.project,
+                "version": deployment.version,
+                "load_seconds": round(seconds, 6),
+            },
+        )
 
     def _follow(self) -> None:
         while not self._stop.wait(self.poll_seconds):

@@ -1,10 +1,11 @@
-"""Operations: ``GET /health``."""
+"""Operations: ``GET /health`` and ``GET /metrics`` (Prometheus)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request, Response
+from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4
 
 from conveyor.serving.deps import ServerState, get_state
 
@@ -19,3 +20,15 @@ def health(state: Annotated[ServerState, Depends(get_state)]) -> dict[str, Any]:
         "models": state.holder.served(),
         "records_written": state.recorder.written,
     }
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_PLAIN_0_0_4: {"schema": {"type": "string"}}}}},
+)
+def metrics(request: Request, state: Annotated[ServerState, Depends(get_state)]) -> Response:
+    """Prometheus metrics: requests, latency, rows, model loads, pipeline runs, queue, drift,
+    live quality. A plain ``def``: the Table is read on a worker thread, not the event loop."""
+    body, content_type = state.metrics.render(request.headers.get("accept", ""))
+    return Response(body, media_type=content_type)

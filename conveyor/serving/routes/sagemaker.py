@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from typing import Annotated, Any
 
 import polars as pl
 from fastapi import APIRouter, Depends, Request, Response
 
-from conveyor.errors import InvalidInput, NotFound
-from conveyor.serving.deps import ServerState, get_state, predict_and_record
+from conveyor.errors import ConveyorError, InvalidInput, NotFound
+from conveyor.serving.deps import (
+    ServerState,
+    get_state,
+    new_request_id,
+    predict_and_record,
+    request_failed,
+)
 
 router = APIRouter()
 
@@ -60,6 +67,28 @@ def _rows(body: bytes, content_type: str) -> list[dict[str, Any]]:
 async def invocations(
     request: Request, state: Annotated[ServerState, Depends(get_state)]
 ) -> Response:
+    started = time.perf_counter()
+    request_id = request.headers.get("x-request-id") or new_request_id()
+    project = state.serve_project or ""
+    try:
+        project = _project(state)
+        response, version, rows = await _invoke(request, state, project, request_id)
+    except ConveyorError as exc:
+        seconds = time.perf_counter() - started
+        request_failed(state, project, request_id, exc.http_status, exc.message, seconds)
+        raise
+    except Exception as exc:  # errors.py answers 500 and logs the traceback; count it here
+        message = f"{type(exc).__name__}: {exc}"
+        seconds = time.perf_counter() - started
+        request_failed(state, project, request_id, 500, message, seconds, logged=True)
+        raise
+    state.metrics.requests.observe(project, version, 200, time.perf_counter() - started, rows)
+    return response
+
+
+async def _invoke(
+    request: Request, state: ServerState, project: str, request_id: str
+) -> tuple[Response, int, int]:
     content_type = request.headers.get("content-type", "application/json")
     if not content_type.startswith(("application/json", "text/csv")):
         raise InvalidInput(
@@ -67,13 +96,12 @@ async def invocations(
             field="content-type",
         )
     rows = _rows(await request.body(), content_type)
-    model, prediction, request_id = predict_and_record(
-        state, _project(state), rows, request.headers.get("x-request-id")
-    )
+    model, prediction, request_id = predict_and_record(state, project, rows, request_id)
     headers = {"x-request-id": request_id, "x-model-version": str(model.version)}
     if request.headers.get("accept", "").startswith("text/csv"):
         out = pl.DataFrame({"prediction": pl.Series(prediction.predictions, strict=False)})
-        return Response(out.write_csv(), media_type="text/csv", headers=headers)
+        response = Response(out.write_csv(), media_type="text/csv", headers=headers)
+        return response, model.version, len(rows)
     body: dict[str, Any] = {
         "predictions": prediction.predictions,
         "model_version": model.version,
@@ -81,4 +109,5 @@ async def invocations(
     }
     if prediction.probabilities is not None:
         body.update(classes=prediction.classes, probabilities=prediction.probabilities)
-    return Response(json.dumps(body), media_type="application/json", headers=headers)
+    response = Response(json.dumps(body), media_type="application/json", headers=headers)
+    return response, model.version, len(rows)
