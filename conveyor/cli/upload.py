@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated
 
@@ -99,7 +100,13 @@ def upload(
         )
 
     runs = RunStore(ports.table)
-    dataset_id = sha256_file(file)
+    key = f"{project}/{file.name}"
+    # The dataset id (sha256) and the store's etag (md5) are two passes over the file;
+    # hashlib lets go of the GIL, so on a large upload they run side by side on two cores.
+    with ThreadPoolExecutor(1) as pool:
+        hashing = pool.submit(sha256_file, file)
+        info = ports.store.put_file(RAW, key, file)
+        dataset_id = hashing.result()
     previous = runs.find_by_dataset(project, dataset_id)
     if previous is not None and previous.state is not RunState.FAILED and not force:
         if not as_json:
@@ -110,8 +117,6 @@ def upload(
         _finish(state, previous, wait=wait, as_json=as_json)
         return
 
-    key = f"{project}/{file.name}"
-    info = ports.store.put_file(RAW, key, file)
     ports.events.publish(
         Event(
             EventType.OBJECT_CREATED,
