@@ -11,6 +11,7 @@ import typer
 from conveyor import __version__
 from conveyor.cli import (
     alarms,
+    drift,
     inferences,
     logs,
     models,
@@ -42,6 +43,7 @@ app.command("serve")(serve.serve)
 app.command("up")(serve.up)
 app.command("predict")(predict.predict)
 app.command("inferences")(inferences.inferences)
+app.command("drift")(drift.drift)
 app.command("logs")(logs.logs)
 
 

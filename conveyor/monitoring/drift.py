@@ -47,6 +47,9 @@ class Thresholds:
         return asdict(self)
 
 
+DEFAULT_THRESHOLDS = Thresholds()
+
+
 @dataclass(frozen=True)
 class DriftResult:
     status: str
@@ -67,7 +70,7 @@ def compute_drift(
     *,
     live_predictions: np.ndarray | None = None,
     prediction_profile: dict[str, Any] | None = None,
-    thresholds: Thresholds = Thresholds(),
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
 ) -> DriftResult:
     """Compare ``live`` (one typed column per profiled feature, as ``coerce_frame`` makes
     them) with ``profile``; predictions against ``prediction_profile`` when both are given."""

@@ -10,7 +10,7 @@ import polars as pl
 
 from conveyor.tabular.parallel import map_columns
 from conveyor.tabular.schema import DatasetSchema, FeatureKind
-from conveyor.types import to_iso, utcnow
+from conveyor.types import Task, to_iso, utcnow
 
 QUANTILES = tuple(round(q / 10, 1) for q in range(11))
 TOP_CATEGORIES = 50
@@ -98,3 +98,26 @@ def reference_sample(values: np.ndarray) -> list[float]:
         picked = np.random.default_rng(SAMPLE_SEED).choice(len(values), SAMPLE_SIZE, replace=False)
         values = values[picked]
     return [float(v) for v in np.sort(values)]
+
+
+def prediction_profile_key(project: str, run_id: str) -> str:
+    """Where (in the reports bucket) a run's prediction profile is kept."""
+    return f"{project}/{run_id}/prediction_profile.json"
+
+
+def prediction_scores(raw: np.ndarray, task: Task) -> np.ndarray:
+    """One number per prediction to watch for drift: the positive class's probability
+    (binary), the top class's (multiclass), or the predicted value (regression)."""
+    if task is Task.BINARY:
+        return np.asarray(raw[:, 1], dtype=float)
+    if task.is_classification:
+        return np.asarray(raw.max(axis=1), dtype=float)
+    return np.asarray(raw, dtype=float).ravel()
+
+
+def prediction_profile(raw: np.ndarray, task: Task) -> dict[str, Any]:
+    """The baseline of prediction drift: the model's predictions on the test split, profiled
+    like a numeric feature (deciles, histogram, reference sample)."""
+    scores = prediction_scores(raw, task)
+    kind = "value" if task is Task.REGRESSION else "probability"
+    return {"kind": kind, "task": task.value, "count": len(scores), **_numeric(scores)}

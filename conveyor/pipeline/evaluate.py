@@ -19,8 +19,9 @@ import conveyor
 from conveyor.model.artifact import Predictor, sha256_file, unpack
 from conveyor.model.encode import target_values
 from conveyor.model.metrics import baseline_metrics, compute_metrics, default_metric
+from conveyor.monitoring.profile import prediction_profile, prediction_profile_key
 from conveyor.registry import Registry
-from conveyor.storage import PROCESSED, ObjectStore
+from conveyor.storage import PROCESSED, REPORTS, ObjectStore
 from conveyor.tabular.schema import DatasetSchema
 from conveyor.types import ModelVersion, ObjectRef, Project, Run
 
@@ -53,6 +54,12 @@ def evaluate_artifact(
         store, ObjectRef(PROCESSED, f"{prefix}/train.parquet"), workdir, columns=[schema.target]
     )
     raw = predictor.model.predict_raw(predictor.encoder.transform(test))
+    # The baseline of prediction drift: what this model predicts on data it never saw.
+    store.put(
+        REPORTS,
+        prediction_profile_key(run.project, run.run_id),
+        json.dumps(prediction_profile(raw, schema.task)).encode(),
+    )
     y_test = target_values(test.get_column(schema.target), schema.classes)
     y_train = target_values(train_target.get_column(schema.target), schema.classes)
     training = json.loads((model_dir / "training.json").read_text())
