@@ -65,8 +65,8 @@ REQUEST_BUCKETS = (
 # Pipeline stages take from under a second (a small preprocess) to hours (a large training).
 STAGE_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0)
 TABLE_CACHE_SECONDS = 5.0
-# Live quality joins feedback to records: heavier, and it changes slowly.
-QUALITY_CACHE_SECONDS = 60.0
+# Live quality joins a day of feedback to a week of records: heavy, and it changes slowly.
+QUALITY_CACHE_SECONDS = 300.0
 QUALITY_WINDOW = timedelta(hours=24)
 DRIFT_STATUSES = ("OK", "DRIFT", "INSUFFICIENT_DATA")
 
