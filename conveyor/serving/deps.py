@@ -132,6 +132,9 @@ def predict_and_record(
     except ConveyorError as exc:
         record(None, exc.http_status, exc.message)
         raise
+    except Exception as exc:  # a bug in the model: a 500, recorded so error-rate alarms see it
+        record(None, 500, f"{type(exc).__name__}: {exc}")
+        raise
     outputs: dict[str, Any] = {"predictions": prediction.predictions}
     if prediction.probabilities is not None:
         outputs["probabilities"] = prediction.probabilities
