@@ -1,10 +1,10 @@
-"""Alarms: per-project rules kept in the Table, evaluated as CloudWatch does, with a history.
+"""Alarms: per-project rules evaluated as CloudWatch does, with a history and actions.
 
-Definitions and their state are items ``alarm#<project>`` / ``<alarm name>``; every state
-change is appended to ``alarmhistory#<project>`` / ``<ISO time>#<alarm name>`` with the
-datapoints and the reason. A transition into ALARM runs the alarm's actions (a log line, an
-HTTP webhook, ``retrain``); every transition is logged. State changes are conditional
-writes, so two monitors evaluating the same alarm run its actions once.
+Every evaluation reads the last M datapoints of each enabled alarm (``windows``), decides
+its state (``rules.evaluate``) and, on a change, writes the new state conditionally (two
+monitors evaluating the same alarm run its actions once), appends the change to the
+history and logs it. A transition into ALARM runs the alarm's actions: a log line, an HTTP
+webhook (a JSON POST), ``retrain`` (the ``on_retrain`` callback).
 """
 
 from __future__ import annotations
@@ -13,12 +13,23 @@ import json
 import logging
 import urllib.request
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from conveyor.errors import AlreadyExists, ConveyorError, NotFound
+from conveyor.errors import AlreadyExists, ConveyorError
 from conveyor.monitoring import windows
+from conveyor.monitoring.alarm_defaults import default_rules, ensure_default_alarms
+from conveyor.monitoring.alarm_store import (
+    AlarmStatus,
+    AlarmTransition,
+    alarm_history,
+    delete_alarm,
+    get_alarm,
+    list_alarms,
+    put_alarm,
+    record_history,
+)
 from conveyor.monitoring.rules import (
     AlarmMetric,
     AlarmRule,
@@ -27,8 +38,7 @@ from conveyor.monitoring.rules import (
     TreatMissing,
     evaluate,
 )
-from conveyor.tables import Item, Table
-from conveyor.types import JsonDict, from_iso, to_iso
+from conveyor.types import to_iso
 
 if TYPE_CHECKING:
     from conveyor.wiring import Ports
@@ -37,7 +47,6 @@ log = logging.getLogger("conveyor.alarms")
 
 RetrainCallback = Callable[[str, dict[str, Any]], object]
 WEBHOOK_TIMEOUT_SECONDS = 5.0
-DEFAULT_QUALITY_TOLERANCE = 0.10  # live quality may fall this far below the test metric
 
 __all__ = [
     "AlarmMetric",
@@ -45,8 +54,10 @@ __all__ = [
     "AlarmState",
     "AlarmStatus",
     "AlarmTransition",
+    "RetrainCallback",
     "TreatMissing",
     "alarm_history",
+    "default_rules",
     "delete_alarm",
     "ensure_default_alarms",
     "evaluate_alarms",
@@ -55,298 +66,8 @@ __all__ = [
     "put_alarm",
     "record_history",
     "rule_datapoints",
+    "run_actions",
 ]
-
-
-def alarm_partition(project: str) -> str:
-    return f"alarm#{project}"
-
-
-def history_partition(project: str) -> str:
-    return f"alarmhistory#{project}"
-
-
-def _defaults_partition(project: str) -> str:
-    return f"alarmdefaults#{project}"
-
-
-@dataclass(frozen=True)
-class AlarmStatus:
-    """A rule with its current state (what ``conveyor alarms list`` shows)."""
-
-    rule: AlarmRule
-    state: AlarmState = AlarmState.INSUFFICIENT_DATA
-    reason: str = "Unchecked: the alarm has not been evaluated yet"
-    state_updated_at: datetime | None = None
-    evaluated_at: datetime | None = None
-    datapoints: tuple[float | None, ...] = ()
-    revision: int = 0
-
-    def to_item(self) -> Item:
-        return {
-            "pk": alarm_partition(self.rule.project),
-            "sk": self.rule.name,
-            **self.to_dict(),
-        }
-
-    def to_dict(self) -> JsonDict:
-        return {
-            **self.rule.to_dict(),
-            "state": self.state.value,
-            "state_reason": self.reason,
-            "state_updated_at": _iso(self.state_updated_at),
-            "evaluated_at": _iso(self.evaluated_at),
-            "datapoints": list(self.datapoints),
-            "revision": self.revision,
-        }
-
-    @classmethod
-    def from_item(cls, item: Item) -> AlarmStatus:
-        return cls(
-            rule=AlarmRule.from_dict(item),
-            state=AlarmState(item.get("state", AlarmState.INSUFFICIENT_DATA)),
-            reason=str(item.get("state_reason") or ""),
-            state_updated_at=_from_iso(item.get("state_updated_at")),
-            evaluated_at=_from_iso(item.get("evaluated_at")),
-            datapoints=tuple(item.get("datapoints") or ()),
-            revision=int(item.get("revision", 0)),
-        )
-
-
-@dataclass(frozen=True)
-class AlarmTransition:
-    """One state change of one alarm, as kept in the history."""
-
-    project: str
-    alarm: str
-    metric: str
-    old_state: str
-    new_state: str
-    reason: str
-    timestamp: datetime
-    datapoints: tuple[float | None, ...] = ()
-    actions: tuple[dict[str, Any], ...] = ()
-    kind: str = "StateUpdate"
-    details: dict[str, Any] = field(default_factory=dict)
-
-    def to_item(self) -> Item:
-        return {
-            "pk": history_partition(self.project),
-            "sk": f"{to_iso(self.timestamp)}#{self.alarm}",
-            **self.to_dict(),
-        }
-
-    def to_dict(self) -> JsonDict:
-        return {
-            "project": self.project,
-            "alarm": self.alarm,
-            "metric": self.metric,
-            "kind": self.kind,
-            "old_state": self.old_state,
-            "new_state": self.new_state,
-            "reason": self.reason,
-            "timestamp": to_iso(self.timestamp),
-            "datapoints": list(self.datapoints),
-            "actions": [dict(a) for a in self.actions],
-            "details": self.details,
-        }
-
-    @classmethod
-    def from_item(cls, item: Item) -> AlarmTransition:
-        return cls(
-            project=item["project"],
-            alarm=item["alarm"],
-            metric=item.get("metric", ""),
-            old_state=item.get("old_state", ""),
-            new_state=item.get("new_state", ""),
-            reason=item.get("reason", ""),
-            timestamp=from_iso(item["timestamp"]),
-            datapoints=tuple(item.get("datapoints") or ()),
-            actions=tuple(item.get("actions") or ()),
-            kind=item.get("kind", "StateUpdate"),
-            details=dict(item.get("details") or {}),
-        )
-
-
-# -- storage ---------------------------------------------------------------------------------
-
-
-def put_alarm(table: Table, rule: AlarmRule) -> AlarmStatus:
-    """Create or replace an alarm's rule; an existing alarm keeps its state and history."""
-    item = table.get(alarm_partition(rule.project), rule.name)
-    if item is None:
-        status = AlarmStatus(rule)
-        table.put(status.to_item())
-        return status
-    current = AlarmStatus.from_item(item)
-    status = AlarmStatus(
-        rule,
-        current.state,
-        current.reason,
-        current.state_updated_at,
-        current.evaluated_at,
-        current.datapoints,
-        current.revision + 1,
-    )
-    table.put(status.to_item())
-    return status
-
-
-def get_alarm(table: Table, project: str, name: str) -> AlarmStatus:
-    """Raises:
-    NotFound: the project has no alarm of this name.
-    """
-    item = table.get(alarm_partition(project), name)
-    if item is None:
-        raise NotFound(
-            f"project {project!r} has no alarm {name!r}; `conveyor alarms list {project}` "
-            "shows its alarms",
-            field="name",
-        )
-    return AlarmStatus.from_item(item)
-
-
-def list_alarms(table: Table, project: str) -> list[AlarmStatus]:
-    return [AlarmStatus.from_item(item) for item in table.query(alarm_partition(project))]
-
-
-def delete_alarm(table: Table, project: str, name: str) -> None:
-    """Raises:
-    NotFound: the project has no alarm of this name.
-    """
-    get_alarm(table, project, name)
-    table.delete(alarm_partition(project), name)
-
-
-def record_history(table: Table, transition: AlarmTransition) -> None:
-    table.put(transition.to_item())
-
-
-def alarm_history(
-    table: Table, project: str, *, alarm: str | None = None, limit: int | None = None
-) -> list[AlarmTransition]:
-    """A project's alarm history, newest first, optionally of one alarm."""
-    items = table.query(history_partition(project), descending=True)
-    found = [AlarmTransition.from_item(i) for i in items if alarm is None or i["alarm"] == alarm]
-    return found[:limit] if limit is not None else found
-
-
-# -- default alarms --------------------------------------------------------------------------
-
-
-def default_rules(project: str, ports: Ports) -> list[AlarmRule]:
-    """The alarms every project starts with (editable, deletable)."""
-    rules = [
-        AlarmRule(
-            "latency-p99",
-            project,
-            AlarmMetric.LATENCY_P99_MS,
-            ">",
-            500.0,
-            description="p99 latency of /predict above 500 ms for 3 minutes",
-        ),
-        AlarmRule(
-            "error-rate",
-            project,
-            AlarmMetric.ERROR_RATE,
-            ">",
-            0.05,
-            description="more than 5% of requests answered 5xx for 3 minutes",
-        ),
-        AlarmRule(
-            "drift",
-            project,
-            AlarmMetric.DRIFT_STATUS,
-            ">=",
-            1.0,
-            period_seconds=86400.0,
-            evaluation_periods=1,
-            datapoints_to_alarm=1,
-            actions=({"type": "log"}, {"type": "retrain"}),
-            description="the latest drift check found DRIFT: retrain on fresh data",
-        ),
-        AlarmRule(
-            "no-traffic",
-            project,
-            AlarmMetric.REQUEST_COUNT,
-            "<",
-            1.0,
-            period_seconds=300.0,
-            evaluation_periods=3,
-            datapoints_to_alarm=3,
-            treat_missing_data=TreatMissing.BREACHING,
-            enabled=False,
-            description="no request for 15 minutes (off until enabled)",
-        ),
-    ]
-    quality = _default_quality_rule(project, ports)
-    if quality is not None:
-        rules.append(quality)
-    return rules
-
-
-def _default_quality_rule(project: str, ports: Ports) -> AlarmRule | None:
-    """Live quality below the deployed version's test metric by 10%; needs a deployment to
-    know the metric, so it is made once one exists."""
-    from conveyor.model.metrics import greater_is_better
-
-    deployment = ports.endpoint.describe_endpoint(project)
-    if deployment is None:
-        return None
-    try:
-        version = ports.registry.get_version(project, deployment.version)
-    except NotFound:
-        return None
-    metric = version.primary_metric
-    tested = version.metrics.get("test", {}).get(metric)
-    if tested is None:
-        return None
-    higher = greater_is_better(metric)
-    factor = 1 - DEFAULT_QUALITY_TOLERANCE if higher else 1 + DEFAULT_QUALITY_TOLERANCE
-    return AlarmRule(
-        "live-quality",
-        project,
-        AlarmMetric.LIVE_QUALITY,
-        "<" if higher else ">",
-        round(float(tested) * factor, 4),
-        period_seconds=3600.0,
-        evaluation_periods=1,
-        datapoints_to_alarm=1,
-        quality_metric=metric,
-        description=(
-            f"live {metric} from feedback 10% {'below' if higher else 'above'} version "
-            f"{version.version}'s test {metric} ({float(tested):.4f}); no feedback: "
-            "INSUFFICIENT_DATA"
-        ),
-    )
-
-
-def ensure_default_alarms(ports: Ports, project: str) -> list[str]:
-    """Create the default alarms the project has never had; returns the names created.
-
-    A default the user deleted stays deleted: the names once created are remembered.
-    """
-    table = ports.table
-    made = table.get(_defaults_partition(project), "created")
-    created_before = set(made["names"]) if made else set()
-    wanted = {"latency-p99", "error-rate", "drift", "no-traffic", "live-quality"}
-    if wanted <= created_before:
-        return []
-    existing = {status.rule.name for status in list_alarms(table, project)}
-    created = []
-    for rule in default_rules(project, ports):
-        if rule.name in created_before:
-            continue
-        if rule.name not in existing:
-            put_alarm(table, rule)
-            created.append(rule.name)
-        created_before.add(rule.name)
-    marker = {"pk": _defaults_partition(project), "sk": "created", "names": sorted(created_before)}
-    table.put(marker)
-    return created
-
-
-# -- datapoints ------------------------------------------------------------------------------
 
 
 def rule_datapoints(
@@ -519,11 +240,3 @@ def _post_webhook(url: str, body: dict[str, Any]) -> None:
     )
     with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_SECONDS) as response:
         response.read()
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return to_iso(moment) if moment is not None else None
-
-
-def _from_iso(text: str | None) -> datetime | None:
-    return from_iso(text) if text else None
