@@ -11,6 +11,7 @@ import subprocess
 import tarfile
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,9 @@ import polars as pl
 
 from conveyor.config import Settings
 from conveyor.model.artifact import Predictor, pack_model_dir, sha256_file, unpack
+from conveyor.model.loading import load_verified
 from conveyor.storage import MODELS
+from conveyor.types import ApprovalStatus, ObjectRef
 from conveyor.wiring import build_ports
 from tests.e2e.conftest import CONVEYOR, Cli, free_port, json_of, post
 
@@ -43,10 +46,6 @@ def broken_version(home: Path, workdir: Path) -> int:
     run_id = "broken-schema"
     key = f"churn/{run_id}/model.tar.gz"
     ports.store.put_file(MODELS, key, tarball)
-    from dataclasses import replace
-
-    from conveyor.types import ApprovalStatus, ObjectRef
-
     draft = replace(
         v1,
         run_id=run_id,
@@ -74,8 +73,6 @@ def rows_by_prediction(home: Path, csv: Path) -> tuple[list[dict[str, Any]], lis
 
 
 def _load(ports: Any, version: Any, home: Path) -> Predictor:
-    from conveyor.model.loading import load_verified
-
     return load_verified(
         ports.store, version.artifact, version.sha256, cache_dir=home / "test-cache"
     )
