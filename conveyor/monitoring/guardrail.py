@@ -42,6 +42,7 @@ ROLLED_BACK = "ROLLED_BACK"
 UNGUARDED = "UNGUARDED"  # the first deployment: nothing to roll back to
 ROLLBACK = "ROLLBACK"  # a rollback (by the guardrail or by hand) is not baked
 SUPERSEDED = "SUPERSEDED"  # another deploy replaced it while it baked
+STALE_CLAIM = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -74,13 +75,22 @@ def guard_deployment(
     item = ports.table.get(guardrail_partition(project), _sk(deployment.revision))
     if item is None:
         item = _start(ports, deployment, now=now, policy=policy)
-    if item["state"] != BAKING or item.get("sha256") != deployment.sha256:
+    if item["state"] == ROLLING_BACK and now - from_iso(item["updated_at"]) > STALE_CLAIM:
+        # whoever claimed the rollback died before finishing it: the deploy is baked again
+        item = _try_update(ports, item, state=BAKING, reason="rollback claim expired", now=now)
+    if item["state"] != BAKING:
         return item
-    breach = _first_breach(ports, deployment, now=now, policy=policy)
+    baking_until = from_iso(item["baking_until"])
+    # Judged over the baking period only, even when this step comes late.
+    breach = _first_breach(ports, deployment, now=min(now, baking_until), policy=policy)
     if breach is not None:
         return _roll_back(ports, item, deployment, *breach, now=now)
-    if now >= from_iso(item["baking_until"]):
-        return _update(ports, item, state=BAKED, reason="baked without a guarded alarm", now=now)
+    if now >= baking_until:
+        served = windows.load_requests(
+            ports.table, project, deployment.deployed_at, now, model_version=deployment.version
+        )
+        reason = f"baked: {len(served)} requests in {policy.baking_seconds:g}s, no guarded alarm"
+        return _try_update(ports, item, state=BAKED, reason=reason, now=now)
     return item
 
 
@@ -118,6 +128,10 @@ def _start(ports: Ports, deployment: Deployment, *, now: datetime, policy: Guard
     except AlreadyExists:
         stored = ports.table.get(guardrail_partition(project), _sk(deployment.revision))
         return stored if stored is not None else item
+    if last and last[0]["state"] in (BAKING, ROLLING_BACK):
+        # a deploy or rollback by hand replaced the one baking: it is no longer guarded
+        reason = f"replaced by revision {deployment.revision} (v{deployment.version})"
+        _try_update(ports, last[0], state=SUPERSEDED, reason=reason, now=now)
     if state == BAKING:
         log.info("guardrail: %s v%d bakes until %s", project, deployment.version, baking_until)
     return item
@@ -238,6 +252,15 @@ def _roll_back(
 def _update(
     ports: Ports, item: Item, *, state: str, reason: str, now: datetime, **fields: Any
 ) -> Item:
+    """Move the item from the state it was read in; AlreadyExists when someone else did."""
     updated = {**item, **fields, "state": state, "reason": reason, "updated_at": to_iso(now)}
-    ports.table.put(updated, if_match={"state": item["state"]})
+    ports.table.put(updated, if_match={"state": item["state"], "updated_at": item["updated_at"]})
     return updated
+
+
+def _try_update(ports: Ports, item: Item, *, state: str, reason: str, now: datetime) -> Item:
+    """As ``_update``, but a lost race returns what the winner wrote."""
+    try:
+        return _update(ports, item, state=state, reason=reason, now=now)
+    except AlreadyExists:
+        return ports.table.get(item["pk"], item["sk"]) or item

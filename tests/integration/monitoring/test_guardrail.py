@@ -78,6 +78,7 @@ def test_a_healthy_deploy_is_baked_after_the_baking_period(
     assert during is not None and during["state"] == "BAKING"
     after = guard_deployment(ports, "churn", now=deployed_at + timedelta(seconds=61), policy=POLICY)
     assert after is not None and after["state"] == "BAKED"
+    assert after["reason"] == "baked: 242 requests in 60s, no guarded alarm"
     assert served(ports) == 2
 
 
@@ -99,6 +100,27 @@ def test_a_rollback_by_hand_is_not_baked(ports: Ports, write_records: WriteRecor
         ports, "churn", now=rolled.deployed_at + timedelta(seconds=15), policy=POLICY
     )
     assert item is not None and item["state"] == "ROLLBACK"
+    assert served(ports) == 1
+    replaced = guardrail_items(ports, "churn")[1]
+    assert (replaced["version"], replaced["state"]) == (2, "SUPERSEDED")
+
+
+def test_a_rollback_claimed_by_a_monitor_that_died_is_taken_up_again(
+    ports: Ports, write_records: WriteRecords
+) -> None:
+    deployed_at = two_versions(ports)
+    policy = GuardrailPolicy(baking_seconds=300, period_seconds=5)
+    item = guard_deployment(ports, "churn", now=deployed_at, policy=policy)
+    assert item is not None
+    ports.table.put({**item, "state": "ROLLING_BACK"})  # claimed, then the process died
+    write_records(deployed_at, 15, 30, status=500, version=2)
+    soon = guard_deployment(ports, "churn", now=deployed_at + timedelta(seconds=15), policy=policy)
+    assert soon is not None and soon["state"] == "ROLLING_BACK"  # the claim may still finish
+    assert served(ports) == 2
+    late = deployed_at + timedelta(seconds=75)
+    write_records(late - timedelta(seconds=15), 15, 30, status=500, version=2)
+    taken = guard_deployment(ports, "churn", now=late, policy=policy)
+    assert taken is not None and taken["state"] == "ROLLED_BACK"
     assert served(ports) == 1
 
 
