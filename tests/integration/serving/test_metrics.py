@@ -109,7 +109,14 @@ def test_metrics_show_the_pipeline_run_that_trained_the_model(server: int, home:
     assert value(samples, "conveyor_queue_depth") == 0
 
 
-def test_the_openapi_document_lists_metrics(server: int) -> None:
+def test_metrics_are_documented_and_speak_openmetrics_when_asked(server: int) -> None:
     with urllib.request.urlopen(f"http://127.0.0.1:{server}/openapi.json", timeout=10) as answer:
         paths = json.loads(answer.read())["paths"]
     assert "get" in paths["/metrics"]
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{server}/metrics",
+        headers={"accept": "application/openmetrics-text; version=1.0.0"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.headers["content-type"].startswith("application/openmetrics-text")
+        assert answer.read().decode().rstrip().endswith("# EOF")
