@@ -190,8 +190,9 @@ class _Console(logging.StreamHandler, _ConveyorHandler):  # type: ignore[type-ar
 def setup_logging(home: Path | None, *, verbose: bool | None = None) -> None:
     """Log to the JSON files under ``<home>/logs`` and, for people, to stderr.
 
-    Called by the CLI root and by the server factory; calling it again (``conveyor up``
-    does, once per side) replaces the files and keeps the console as the first call set it.
+    Called by the CLI root and by the server factory. Calling it again (``conveyor up``
+    does, once per side) keeps what is already set up for the same home, so the worker
+    thread never writes through a handler being replaced; another home replaces the files.
 
     Args:
         home: the conveyor home whose ``logs/`` folder receives the files; None for the
@@ -200,18 +201,27 @@ def setup_logging(home: Path | None, *, verbose: bool | None = None) -> None:
             current threshold (WARNING when there was none).
     """
     root = logging.getLogger()
-    stream = close_logging(keep_console=True)
     root.setLevel(logging.INFO)  # the files want INFO; the console filters for itself
+    ours = [h for h in root.handlers if isinstance(h, _ConveyorHandler)]
+    stream = next((h for h in ours if isinstance(h, _Console)), None)
     if stream is None:
         stream = _Console(sys.stderr)
         stream.setFormatter(logging.Formatter(CONSOLE_FORMAT))
         stream.addFilter(_ConsoleThreshold(logging.WARNING))
+        root.addHandler(stream)
     if verbose is not None:
         stream.filters = [_ConsoleThreshold(logging.INFO if verbose else logging.WARNING)]
-    root.addHandler(stream)
-    if home is None:
+    folder = log_dir(home) if home is not None else None
+    main_file = str((folder / MAIN_LOG).absolute()) if folder is not None else None
+    for handler in ours:
+        if isinstance(handler, _MainFile) and handler.baseFilename == main_file:
+            return  # already writing this home's files
+    for handler in ours:
+        if not isinstance(handler, _Console):
+            root.removeHandler(handler)
+            handler.close()
+    if folder is None:
         return
-    folder = log_dir(home)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -229,16 +239,10 @@ def setup_logging(home: Path | None, *, verbose: bool | None = None) -> None:
         root.addHandler(handler)
 
 
-def close_logging(*, keep_console: bool = False) -> logging.Handler | None:
-    """Remove (and close) what ``setup_logging`` installed; returns the console if kept."""
+def close_logging() -> None:
+    """Remove (and close) every handler ``setup_logging`` installed."""
     root = logging.getLogger()
-    kept = None
     for handler in list(root.handlers):
-        if not isinstance(handler, _ConveyorHandler):
-            continue
-        root.removeHandler(handler)
-        if keep_console and isinstance(handler, _Console):
-            kept = handler
-        else:
+        if isinstance(handler, _ConveyorHandler):
+            root.removeHandler(handler)
             handler.close()
-    return kept
