@@ -20,9 +20,11 @@ import polars as pl
 
 from conveyor.monitoring import evidently_rule
 from conveyor.monitoring.drift_stats import (
+    bin_counts,
     chi_square,
     ks_against_sample,
     psi,
+    sort_values,
     two_proportions,
     value_counts,
 )
@@ -119,9 +121,9 @@ def feature_drift(
         result = _numeric(base, values, alpha=alpha, thresholds=thresholds)
         result["evidently"] = evidently_rule.numeric(base, values, reference_rows)
     else:
-        values = _as_text(column)
-        result = _categorical(base, values, alpha=alpha, thresholds=thresholds)
-        result["evidently"] = evidently_rule.categorical(base, values, reference_rows)
+        counts = value_counts(_as_text(column))
+        result = _categorical(base, counts, alpha=alpha, thresholds=thresholds)
+        result["evidently"] = evidently_rule.categorical(base, counts, reference_rows)
     result["kind"] = kind
     result["missing"] = missing
     reasons = list(result.pop("reasons"))
@@ -147,7 +149,8 @@ def prediction_drift(
         return {"available": False, "reason": "this version has no prediction profile"}
     if predictions is None or len(predictions) == 0:
         return {"available": False, "reason": "no predictions recorded in the window"}
-    result = _numeric(baseline, predictions, alpha=alpha, thresholds=thresholds)
+    live = sort_values(predictions[np.isfinite(predictions)])
+    result = _numeric(baseline, live, alpha=alpha, thresholds=thresholds)
     result.update(available=True, kind=baseline.get("kind", "value"))
     result["verdict"] = "drift" if result.pop("reasons") else "ok"
     return result
@@ -156,6 +159,7 @@ def prediction_drift(
 def _numeric(
     base: dict[str, Any], values: np.ndarray, *, alpha: float, thresholds: Thresholds
 ) -> dict[str, Any]:
+    """``values``: the live values, finite and sorted."""
     edges = np.asarray(base.get("histogram", {}).get("edges", []), dtype=float)
     out: dict[str, Any] = {"live_values": len(values), "score": None, "psi": None, "ks": None}
     if len(edges) < 2 or len(values) < _MIN_VALUES:
@@ -165,9 +169,7 @@ def _numeric(
     # Training's decile bins, plus one below its minimum and one above its maximum, where
     # training had nothing: live values out of the training range weigh as unseen categories.
     base_counts = np.concatenate(([0], np.asarray(base["histogram"]["counts"]), [0])).astype(float)
-    index = np.searchsorted(edges, values, side="right")
-    index[values == edges[-1]] = len(edges) - 1  # numpy's last bin is closed on the right
-    live_counts = np.bincount(index, minlength=len(edges) + 1).astype(float)
+    live_counts = bin_counts(values, edges)
     score = psi(base_counts, live_counts)
     sample = np.asarray(base.get("sample") or [], dtype=float)
     if len(sample):
@@ -187,11 +189,12 @@ def _numeric(
 
 
 def _categorical(
-    base: dict[str, Any], values: pl.Series, *, alpha: float, thresholds: Thresholds
+    base: dict[str, Any], live: dict[str, int], *, alpha: float, thresholds: Thresholds
 ) -> dict[str, Any]:
+    """``live``: how often each live value occurs (missing values left out)."""
     frequencies: dict[str, int] = dict(base.get("frequencies") or {})
     named = [k for k in frequencies if k != OTHER]
-    live = value_counts(values)
+    total = sum(live.values())
     unseen = {k: n for k, n in live.items() if k not in frequencies}
     # Values outside training's top categories: its "other" bucket when it had one (they
     # may be rare values training saw), else a bucket training never filled.
@@ -200,11 +203,11 @@ def _categorical(
     base_counts = np.array([frequencies.get(k, 0) for k in buckets], dtype=float)
     live_counts = np.array([live.get(k, 0) for k in named] + [sum(unseen.values())], dtype=float)
     out: dict[str, Any] = {
-        "live_values": len(values),
+        "live_values": total,
         "unseen": int(sum(unseen.values())),
         "unseen_values": sorted(unseen, key=lambda k: -unseen[k])[:5],
     }
-    if not frequencies or len(values) < _MIN_VALUES:
+    if not frequencies or total < _MIN_VALUES:
         out.update(score=None, psi=None, p_value=None, plot=None, reasons=[])
         out["note"] = "too few values to compare" if frequencies else "no training values"
         return out
@@ -249,7 +252,7 @@ def _as_numbers(column: pl.Series) -> np.ndarray:
     if isinstance(column.dtype, pl.Datetime) or column.dtype == pl.Date:
         column = column.cast(pl.Datetime("us")).dt.epoch("d")
     values = column.cast(pl.Float64).drop_nulls().to_numpy()
-    return values[np.isfinite(values)]
+    return sort_values(values[np.isfinite(values)])
 
 
 def _as_text(column: pl.Series) -> pl.Series:

@@ -66,19 +66,19 @@ class Table(Protocol):
         sk_gte: str | None = None,
         sk_lt: str | None = None,
         chunk_items: int = 65536,
-    ) -> Iterator[bytes]:
-        """The items of one key range as JSON text, for readers that parse many items at once
-        (``polars.read_ndjson``) instead of one dict at a time.
+    ) -> Iterator[list[bytes]]:
+        """The items of one key range as their JSON text, for readers that parse many items
+        at once (``polars.read_ndjson``) instead of one dict at a time.
 
         Args:
             pk: the partition.
             sk_gte / sk_lt: keep sort keys in ``[sk_gte, sk_lt)``.
             chunk_items: at most this many items per chunk.
         Returns:
-            NDJSON chunks (one item per line, each line ending in a newline), in ascending
-            ``sk`` order; the range is read lazily, chunk by chunk.
+            Chunks (lists) of items, each item one JSON object as UTF-8 bytes without a
+            newline, in ascending ``sk`` order; the range is read lazily, chunk by chunk.
         Raises:
-            InvalidInput: a key is not a string.
+            InvalidInput: a key is not a string, or ``chunk_items`` is below 1.
             BackendUnavailable: the table could not be read.
         """
         ...

@@ -121,7 +121,7 @@ class SqliteTable:
         sk_gte: str | None = None,
         sk_lt: str | None = None,
         chunk_items: int = 65536,
-    ) -> Iterator[bytes]:
+    ) -> Iterator[list[bytes]]:
         _check_key(pk, "pk")
         if chunk_items < 1:
             raise InvalidInput(
@@ -140,7 +140,7 @@ class SqliteTable:
         with self._db.connection("query items") as conn:
             cursor = conn.execute(sql, params)
             while rows := cursor.fetchmany(chunk_items):
-                yield b"\n".join([row[0] for row in rows]) + b"\n"
+                yield [row[0] for row in rows]
 
     def delete(self, pk: str, sk: str) -> None:
         _check_key(pk, "pk")
