@@ -13,10 +13,11 @@ from conveyor.cli._output import console, print_json
 from conveyor.errors import InvalidInput
 from conveyor.monitoring import alarms as alarm_store
 from conveyor.monitoring.alarms import AlarmStatus, AlarmTransition
+from conveyor.monitoring.guardrail import guardrail_items
 from conveyor.monitoring.monitor import log_retrain
 from conveyor.monitoring.rules import AlarmRule, AlarmState, parse_metric, parse_treat_missing
 from conveyor.projects import get_project
-from conveyor.types import utcnow
+from conveyor.types import from_iso, utcnow
 
 app = typer.Typer(help="Alarms: state, history, rules.", no_args_is_help=True)
 
@@ -99,6 +100,36 @@ def _print_transitions(entries: list[AlarmTransition]) -> None:
             f"{styled_state(entry.old_state)} -> {styled_state(entry.new_state)}",
             entry.reason,
             actions or "-",
+        )
+    console.print(table)
+
+
+@app.command("guardrail")
+def guardrail(
+    ctx: typer.Context,
+    project: str,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many deployments.")] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """Each deployment's baking: BAKING, BAKED, ROLLED_BACK (and why), newest first."""
+    state: CliState = ctx.obj
+    get_project(state.ports.table, project)
+    items = guardrail_items(state.ports, project, limit=limit)
+    if as_json:
+        print_json([{k: v for k, v in i.items() if k not in ("pk", "sk")} for i in items])
+        return
+    table = RichTable("revision", "version", "state", "deployed", "baking until", "reason")
+    for item in items:
+        style = {"ROLLED_BACK": "bold red", "BAKING": "yellow", "BAKED": "green"}.get(
+            item["state"], "dim"
+        )
+        table.add_row(
+            str(item["revision"]),
+            str(item["version"]),
+            f"[{style}]{item['state']}[/]",
+            _when(from_iso(item["deployed_at"])),
+            _when(from_iso(item["baking_until"])),
+            item["reason"],
         )
     console.print(table)
 
