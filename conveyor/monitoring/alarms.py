@@ -175,7 +175,8 @@ def _apply(
     if not changed:
         return None
     rule = status.rule
-    log.warning(
+    log.log(
+        logging.WARNING if outcome.state is AlarmState.ALARM else logging.INFO,
         "alarm %s/%s: %s -> %s: %s",
         rule.project,
         rule.name,
