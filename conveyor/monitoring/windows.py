@@ -112,13 +112,16 @@ def drift_datapoints(
 ) -> list[float | None]:
     """The last ``count`` drift checks within ``lookback_seconds`` of ``now``, oldest first:
     1.0 for DRIFT, 0.0 for OK. A check that had too few rows to decide is no datapoint, and
-    None fills the front when fewer checks were made."""
+    None fills the front when fewer checks were made.
+
+    A check stamped a moment after ``now`` counts too: the monitor runs the drift check just
+    before the alarms, in the same round, and that check must be seen in that round."""
     since = now - timedelta(seconds=lookback_seconds)
     items = table.query(DRIFT_PARTITION.format(project=project), sk_gte=to_iso(since))
     decided = [
         1.0 if item.get("status") == "DRIFT" else 0.0
         for item in items
-        if item.get("status") in ("DRIFT", "OK") and item["sk"] <= to_iso(now)
+        if item.get("status") in ("DRIFT", "OK")
     ]
     recent: list[float | None] = list(decided[-count:])
     return [None] * (count - len(recent)) + recent

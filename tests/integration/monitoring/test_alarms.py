@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from conveyor.config import Settings
 from conveyor.monitoring import windows
 from conveyor.monitoring.alarms import (
     alarm_history,
@@ -23,6 +24,7 @@ from conveyor.monitoring.alarms import (
     list_alarms,
     put_alarm,
 )
+from conveyor.monitoring.monitor import Monitor
 from conveyor.monitoring.rules import AlarmMetric, AlarmRule, AlarmState
 from conveyor.types import to_iso, utcnow
 from conveyor.wiring import Ports
@@ -193,3 +195,25 @@ def test_live_quality_without_feedback_is_insufficient_data_never_alarm(ports: P
     quality = get_alarm(ports.table, "churn", "live-quality")
     assert quality.state is AlarmState.INSUFFICIENT_DATA
     assert quality.reason == "Insufficient Data: 1 datapoint was unknown"
+
+
+def test_a_drift_check_run_by_the_monitor_starts_a_retrain_in_the_same_round(
+    ports: Ports, tmp_path: Any
+) -> None:
+    deploy(ports, register_version(ports, 1))
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    def drift_check(ports: Ports, project: str, now: Any) -> None:
+        stamp = to_iso(now + timedelta(milliseconds=5))  # the check's own clock, a bit later
+        ports.table.put(
+            {"pk": f"drift#{project}", "sk": stamp, "project": project, "checked_at": stamp,
+             "status": "DRIFT", "rows": 800}
+        )  # fmt: skip
+
+    settings = Settings(home=tmp_path / "home")
+    monitor = Monitor(
+        ports, settings, on_retrain=lambda p, t: calls.append((p, t)), extra_tasks=[drift_check]
+    )
+    changes = monitor.step(NOW)
+    assert ("drift", "ALARM") in {(c.alarm, c.new_state) for c in changes}
+    assert [(project, trigger["alarm"]) for project, trigger in calls] == [("churn", "drift")]
