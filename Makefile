@@ -19,6 +19,8 @@ demo: $(STAMP)
 	$(BIN)/python -m conveyor.demo
 
 test: $(STAMP)
+	@# The drift report's browser test drives Debian's Chromium (Playwright cannot download one).
+	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 	$(BIN)/ruff check conveyor tests bench
 	$(BIN)/python -m pytest -q --cov=conveyor --cov-report=term:skip-covered --cov-fail-under=80
 

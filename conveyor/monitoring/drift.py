@@ -33,6 +33,7 @@ from conveyor.monitoring.profile import OTHER
 UNSEEN = "__unseen__"
 OK, DRIFT, INSUFFICIENT_DATA = "OK", "DRIFT", "INSUFFICIENT_DATA"
 _MIN_VALUES = 30  # fewer non-missing live values than this: no distribution test
+_DASH = "\u2013"
 
 
 @dataclass(frozen=True)
@@ -223,7 +224,8 @@ def _reasons(
     score: float, p_value: float, test: str, *, alpha: float, thresholds: Thresholds
 ) -> list[str]:
     if score >= thresholds.psi and p_value < alpha:
-        return [f"PSI {score:.3f} >= {thresholds.psi} and {test} p={p_value:.2g} < {alpha:.2g}"]
+        shown = "< 1e-16" if p_value < 1e-16 else f"= {p_value:.2g}"
+        return [f"PSI {score:.3f} >= {thresholds.psi} and {test} p {shown} < {alpha:.2g}"]
     return []
 
 
@@ -262,7 +264,7 @@ def _as_text(column: pl.Series) -> pl.Series:
 
 def _bins_plot(edges: np.ndarray, base: np.ndarray, live: np.ndarray) -> dict[str, Any]:
     labels = [f"< {_short(edges[0])}"]
-    labels += [f"{_short(a)} - {_short(b)}" for a, b in pairwise(edges)]
+    labels += [f"{_short(a)}{_DASH}{_short(b)}" for a, b in pairwise(edges)]
     labels.append(f"> {_short(edges[-1])}")
     keep = [i for i in range(len(labels)) if base[i] > 0 or live[i] > 0]
     return _plot([labels[i] for i in keep], base[keep], live[keep])
@@ -273,7 +275,7 @@ def _categories_plot(
 ) -> dict[str, Any]:
     labels = list(buckets)
     if labels[-1] == UNSEEN:
-        labels[-1] = "unseen in training"
+        labels[-1] = "not in training"
     elif labels[-1] == OTHER:
         labels[-1] = "other"
     keep = [i for i in range(len(labels)) if base[i] > 0 or live[i] > 0]
@@ -289,7 +291,7 @@ def _plot(labels: list[str], base: np.ndarray, live: np.ndarray) -> dict[str, An
 
 
 def _short(value: float) -> str:
-    return f"{value:.4g}"
+    return f"{value:.3g}"
 
 
 def _drifted_first(features: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:

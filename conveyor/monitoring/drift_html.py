@@ -14,7 +14,7 @@ from conveyor.monitoring.drift_check import DriftReport
 
 _MAX_BARS = 24
 _WIDTH, _HEIGHT = 560, 250
-_LEFT, _RIGHT, _TOP, _BOTTOM = 44, 10, 14, 74
+_LEFT, _RIGHT, _TOP, _BOTTOM = 62, 10, 14, 76
 _STATUS_COLOURS = {"OK": "#1a7f37", "DRIFT": "#cf222e", "INSUFFICIENT_DATA": "#9a6700"}
 
 
@@ -169,7 +169,8 @@ def _chart(plot: dict[str, Any] | None, *, drifted: bool) -> str:
 
 
 def _nice_top(value: float) -> float:
-    for top in (0.05, 0.1, 0.2, 0.25, 0.4, 0.5, 0.6, 0.8, 1.0):
+    # Tops whose quarters are round percentages.
+    for top in (0.04, 0.08, 0.12, 0.16, 0.2, 0.4, 0.6, 0.8, 1.0):
         if value <= top:
             return top
     return 1.0
