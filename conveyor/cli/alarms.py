@@ -163,7 +163,10 @@ def put(
         typer.Option("--treat-missing", help="missing | ignore | breaching | notBreaching"),
     ] = None,
     action: Annotated[
-        list[str] | None, typer.Option("--action", help="log | retrain (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--action", help="log | retrain (repeatable; with --webhook, replaces the actions)."
+        ),
     ] = None,
     webhook: Annotated[
         list[str] | None, typer.Option("--webhook", help="POST the change here (repeatable).")

@@ -24,7 +24,14 @@ from conveyor.endpoint import Deployment
 from conveyor.errors import AlreadyExists, ConveyorError
 from conveyor.monitoring import windows
 from conveyor.monitoring.alarms import AlarmTransition, list_alarms, record_history
-from conveyor.monitoring.rules import AlarmMetric, AlarmRule, AlarmState, TreatMissing, evaluate
+from conveyor.monitoring.rules import (
+    AlarmMetric,
+    AlarmRule,
+    AlarmState,
+    Evaluation,
+    TreatMissing,
+    evaluate,
+)
 from conveyor.pipeline.deploy import rollback
 from conveyor.tables import Item
 from conveyor.types import from_iso, to_iso
@@ -156,7 +163,7 @@ def guard_rules(ports: Ports, project: str, policy: GuardrailPolicy) -> list[Ala
 
 def _first_breach(
     ports: Ports, deployment: Deployment, *, now: datetime, policy: GuardrailPolicy
-) -> tuple[AlarmRule, Any] | None:
+) -> tuple[AlarmRule, Evaluation] | None:
     rules = guard_rules(ports, deployment.project, policy)
     if not rules:
         return None
@@ -183,7 +190,7 @@ def _roll_back(
     item: Item,
     deployment: Deployment,
     rule: AlarmRule,
-    outcome: Any,
+    outcome: Evaluation,
     *,
     now: datetime,
 ) -> Item:
