@@ -30,6 +30,7 @@ from conveyor.monitoring.alarm_store import (
     put_alarm,
     record_history,
 )
+from conveyor.monitoring.quality import live_quality
 from conveyor.monitoring.rules import (
     AlarmMetric,
     AlarmRule,
@@ -97,8 +98,6 @@ def rule_datapoints(
 def _quality_datapoints(
     ports: Ports, rule: AlarmRule, periods: Sequence[windows.Period]
 ) -> list[float | None]:
-    from conveyor.monitoring.quality import live_quality
-
     deployment = ports.endpoint.describe_endpoint(rule.project)
     if deployment is None:
         return [None] * len(periods)
