@@ -29,6 +29,7 @@ from conveyor.monitoring.drift_stats import (
     value_counts,
 )
 from conveyor.monitoring.profile import OTHER
+from conveyor.tabular.parallel import map_columns
 
 UNSEEN = "__unseen__"
 OK, DRIFT, INSUFFICIENT_DATA = "OK", "DRIFT", "INSUFFICIENT_DATA"
@@ -81,12 +82,17 @@ def compute_drift(
     rows = live.height
     # Two tests per feature (distribution, missing rate) share the family-wise alpha.
     alpha = thresholds.alpha / max(1, 2 * len(baseline))
-    features: dict[str, dict[str, Any]] = {}
-    for name, base in baseline.items():
+
+    def one(item: tuple[str, dict[str, Any]]) -> dict[str, Any]:
+        name, base = item
         column = live.get_column(name) if name in live.columns else pl.Series(name, [None] * rows)
-        features[name] = feature_drift(
+        return feature_drift(
             base, column, alpha=alpha, thresholds=thresholds, reference_rows=profile["rows"]
         )
+
+    # Features in parallel on large windows: the sorts and lookups release the GIL.
+    results = map_columns(one, baseline.items(), rows=rows)
+    features = dict(zip(baseline, results, strict=True))
     prediction = prediction_drift(
         prediction_profile, live_predictions, alpha=thresholds.alpha, thresholds=thresholds
     )

@@ -71,7 +71,7 @@ class DriftReport:
             window_start=from_iso(item["window_start"]),
             window_end=from_iso(item["window_end"]),
             model_version=int(item["model_version"]),
-            records=int(item.get("records", item["rows"])),
+            records=int(item.get("records") or item["rows"]),
             rows=int(item["rows"]),
             status=item["status"],
             features=item["features"],

@@ -31,7 +31,7 @@ from conveyor.tabular.coerce import coerce_frame
 from conveyor.tabular.schema import DatasetSchema, FeatureKind
 from conveyor.types import Task, to_iso
 
-CHUNK_ITEMS = 65536
+CHUNK_ITEMS = 32768
 _OK = 200
 _INPUTS = b'"inputs":[{'
 _OUTPUTS = b'}],"outputs":{'
@@ -39,6 +39,9 @@ _ANSWERED = b',"status":200,"error":null}'
 _NOT_CAPTURED = b',"inputs":null,'
 _PROBABILITIES = b'"probabilities":[['
 _PREDICTIONS = b'"predictions":['
+
+
+_Cut = tuple[list[bytes], list[bytes], list[bytes], int]
 
 
 @dataclass(frozen=True)
@@ -65,9 +68,9 @@ def load_window(
     frames: list[pl.DataFrame] = []
     predictions: list[np.ndarray] = []
     records = used = 0
-    for bodies in _read_ahead(chunks):
-        records += len(bodies)
-        rows, scores, others = _cut(bodies, schema.task, version)
+    cut = ((*_cut(bodies, schema.task, version), len(bodies)) for bodies in chunks)
+    for rows, scores, others, count in _read_ahead(cut):
+        records += count
         if rows:
             used += len(rows)
             frames.append(_parse_rows(rows, schema))
@@ -92,9 +95,9 @@ def load_window(
     )
 
 
-def _read_ahead(chunks: Iterator[list[bytes]]) -> Iterator[list[bytes]]:
-    """The chunks, each next one read in a thread while the caller parses the current one
-    (SQLite and polars both release the GIL while they work)."""
+def _read_ahead(chunks: Iterator[_Cut]) -> Iterator[_Cut]:
+    """The chunks, each next one read and cut in a thread while the caller parses the current
+    one: reading and cutting are mostly Python, parsing is polars, which releases the GIL."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="drift-read") as pool:
         pending = pool.submit(next, chunks, None)
         while (chunk := pending.result()) is not None:
@@ -154,8 +157,9 @@ def _parse_scores(lines: list[bytes], task: Task) -> np.ndarray:
         scores = columns.select(pl.max_horizontal(pl.all())).to_series()
     else:
         scores = columns.to_series(0)
-    values: np.ndarray = scores.to_numpy()
-    return values[np.isfinite(values)]
+    values = scores.to_numpy()
+    finite: np.ndarray = values[np.isfinite(values)]
+    return finite
 
 
 def _parse_records(data: bytes, schema: DatasetSchema) -> pl.DataFrame:
