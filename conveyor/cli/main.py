@@ -17,6 +17,7 @@ from conveyor.cli import (
     models,
     predict,
     project,
+    retrain,
     runs,
     serve,
     upload,
@@ -45,6 +46,7 @@ app.command("predict")(predict.predict)
 app.command("inferences")(inferences.inferences)
 app.command("drift")(drift.drift)
 app.command("logs")(logs.logs)
+app.command("retrain")(retrain.retrain)
 
 
 def _version(value: bool) -> None:

@@ -75,16 +75,19 @@ def on_object_created(ctx: PipelineContext, detail: dict[str, Any]) -> Run | Non
         log.warning("ignoring %s: uploads go to raw/<project>/<file>", ref.uri)
         return None
     project_name, _ = parsed
-    dataset_id = detail.get("dataset_id")
+    etag = detail.get("etag")
+    dataset_id = detail.get("dataset_id") or _dataset_of_etag(ctx, project_name, ref, etag)
     if not dataset_id:
         try:
             with ctx.workdir(f"hash-{hashlib.sha1(ref.key.encode()).hexdigest()}") as tmp:
                 local = tmp / "raw"
-                ctx.ports.store.download(ref.bucket, ref.key, local)
+                etag = ctx.ports.store.download(ref.bucket, ref.key, local).etag
                 dataset_id = sha256_file(local)
         except NotFound:
             log.warning("ignoring %s: the object is gone", ref.uri)
             return None
+    if etag:
+        _remember_etag(ctx, project_name, ref, etag, dataset_id)
     runs = ctx.runs
     run, created = runs.create(project_name, ref, dataset_id, force=bool(detail.get("force")))
     bind_log_context(run_id=run.run_id, project=run.project)
@@ -93,6 +96,8 @@ def on_object_created(ctx: PipelineContext, detail: dict[str, Any]) -> Run | Non
             "%s: same bytes as run %s (%s); not training again", ref.uri, run.run_id, run.state
         )
         return run
+    if created:
+        run = runs.update_report(run, trigger=_trigger_of(ctx, detail, project_name, dataset_id))
     project = find_project(ctx.ports.table, project_name)
     if project is None:
         return runs.fail(
@@ -104,6 +109,40 @@ def on_object_created(ctx: PipelineContext, detail: dict[str, Any]) -> Run | Non
 
 
 _RESUMABLE = (RunState.QUEUED, RunState.PREPROCESSING)
+
+
+def _etag_key(project: str, ref: ObjectRef, etag: str) -> tuple[str, str]:
+    return f"rawetag#{project}", f"{ref.key}#{etag}"
+
+
+def _dataset_of_etag(
+    ctx: PipelineContext, project: str, ref: ObjectRef, etag: str | None
+) -> str | None:
+    """The dataset id of bytes already seen under this key and etag: a second event for
+    one upload (the CLI's and the folder watch's, or a redelivery) does not hash a large
+    file again, in the middle of its training."""
+    if not etag:
+        return None
+    item = ctx.ports.table.get(*_etag_key(project, ref, etag))
+    return item["dataset_id"] if item else None
+
+
+def _remember_etag(
+    ctx: PipelineContext, project: str, ref: ObjectRef, etag: str, dataset_id: str
+) -> None:
+    pk, sk = _etag_key(project, ref, etag)
+    ctx.ports.table.put({"pk": pk, "sk": sk, "dataset_id": dataset_id})
+
+
+def _trigger_of(
+    ctx: PipelineContext, detail: dict[str, Any], project: str, dataset_id: str
+) -> dict[str, Any]:
+    """What started a run: a retrain (an alarm, a person, a schedule) or an upload."""
+    from conveyor.monitoring.retrain import stored_trigger
+
+    stored = stored_trigger(ctx.ports.table, project, dataset_id)
+    trigger: dict[str, Any] = detail.get("trigger") or stored or {}
+    return trigger or {"type": "upload", "source": detail.get("source", "event")}
 
 
 def _preprocess_and_train(ctx: PipelineContext, run: Run, project: Project) -> Run:
