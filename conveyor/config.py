@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     guardrail_period_seconds: float = 10.0
     # The closed loop's guard: no retraining run starts sooner than this after the last one.
     retrain_cooldown_seconds: float = 3600.0
+    # The monitor checks each deployed project's drift this often, over this much traffic.
+    drift_check_seconds: float = 600.0
+    drift_window_seconds: float = 3600.0
 
     @model_validator(mode="after")
     def _derive_uris(self) -> Settings:

@@ -14,7 +14,7 @@ from conveyor.errors import InvalidInput
 from conveyor.monitoring import alarms as alarm_store
 from conveyor.monitoring.alarms import AlarmStatus, AlarmTransition
 from conveyor.monitoring.guardrail import guardrail_items
-from conveyor.monitoring.monitor import log_retrain
+from conveyor.monitoring.retrain import retrain_on_alarm
 from conveyor.monitoring.rules import AlarmRule, AlarmState, parse_metric, parse_treat_missing
 from conveyor.projects import get_project
 from conveyor.types import from_iso, utcnow
@@ -241,8 +241,11 @@ def evaluate(ctx: typer.Context, project: str, as_json: JsonOption = False) -> N
     """Evaluate the project's alarms now and print what changed."""
     state: CliState = ctx.obj
     _ready(state, project)
+    on_retrain = retrain_on_alarm(
+        state.ports, cooldown_seconds=state.settings.retrain_cooldown_seconds
+    )
     transitions = alarm_store.evaluate_alarms(
-        state.ports, project, now=utcnow(), on_retrain=log_retrain
+        state.ports, project, now=utcnow(), on_retrain=on_retrain
     )
     if as_json:
         print_json([t.to_dict() for t in transitions])

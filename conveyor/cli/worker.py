@@ -6,12 +6,16 @@ import logging
 import signal
 import threading
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import typer
 
 from conveyor.cli._context import CliState
 from conveyor.cli._output import console
 from conveyor.pipeline.worker import Worker
+
+if TYPE_CHECKING:
+    from conveyor.monitoring.monitor import Monitor
 
 
 def start_pipeline_threads(state: CliState, stop: threading.Event) -> list[threading.Thread]:
@@ -31,13 +35,26 @@ def start_pipeline_threads(state: CliState, stop: threading.Event) -> list[threa
         state.pipeline(), daemon=True, heartbeat_seconds=state.settings.worker_heartbeat_seconds
     )
     threads.append(threading.Thread(target=worker.run, args=(stop,), name="worker", daemon=True))
-    from conveyor.monitoring.monitor import Monitor
-
-    monitor = Monitor(ports, state.settings)
+    monitor = _monitor(state)
     threads.append(threading.Thread(target=monitor.run, args=(stop,), name="monitor", daemon=True))
     for thread in threads:
         thread.start()
     return threads
+
+
+def _monitor(state: CliState) -> Monitor:
+    """The monitor with the whole loop wired: scheduled drift checks, and alarms whose
+    ``retrain`` action starts a run."""
+    from conveyor.monitoring.drift_schedule import ScheduledDriftCheck
+    from conveyor.monitoring.monitor import Monitor
+    from conveyor.monitoring.retrain import retrain_on_alarm
+
+    settings = state.settings
+    drift = ScheduledDriftCheck(
+        every_seconds=settings.drift_check_seconds, window_seconds=settings.drift_window_seconds
+    )
+    on_retrain = retrain_on_alarm(state.ports, cooldown_seconds=settings.retrain_cooldown_seconds)
+    return Monitor(state.ports, settings, on_retrain=on_retrain, extra_tasks=[drift])
 
 
 def worker(ctx: typer.Context) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -188,3 +189,16 @@ def stored_trigger(table: Table, project: str, dataset_id: str) -> dict[str, Any
     table.delete(trigger_key(project), dataset_id)
     trigger: dict[str, Any] = item["trigger"]
     return trigger
+
+
+def retrain_on_alarm(
+    ports: Ports, *, cooldown_seconds: float = DEFAULT_COOLDOWN_SECONDS
+) -> Callable[[str, dict[str, Any]], None]:
+    """The ``retrain`` action of alarms: start a run (guarded), with the alarm as trigger."""
+
+    def on_retrain(project: str, trigger: dict[str, Any]) -> None:
+        request_retrain(
+            ports, project, {"type": "alarm", **trigger}, cooldown_seconds=cooldown_seconds
+        )
+
+    return on_retrain
