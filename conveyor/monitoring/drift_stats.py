@@ -1,11 +1,18 @@
 """The two-sample statistics drift checks are made of: PSI, KS against a reference sample,
-chi-square on counts, the two-proportion z-test."""
+chi-square on counts, the two-proportion z-test.
+
+The distributions come from ``scipy.special`` rather than ``scipy.stats``: importing the
+latter costs half a second, a tenth of a check over a million records. The statistics
+themselves are the textbook formulas; tests hold them equal to ``scipy.stats``.
+"""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import polars as pl
-from scipy import stats
+from scipy import special
 
 # Empty bins get this share, so that PSI stays finite (the usual convention).
 EPSILON = 1e-4
@@ -25,8 +32,8 @@ def ks_against_sample(sample: np.ndarray, live_sorted: np.ndarray) -> tuple[floa
     the sample's CDF is flat, so the largest gap is at a sample value (at it or just before
     it): looking up the 2,000 sample values in the sorted live column gives the exact
     statistic. (Sorting a million values costs less than looking each of them up in the
-    sample.) The p-value is scipy's asymptotic one (``kstwo`` at the effective size), as
-    ``ks_2samp`` computes it.
+    sample.) The p-value is taken at the effective size m n / (m + n), as scipy's
+    ``ks_2samp`` does.
     """
     m, n = len(sample), len(live_sorted)
     points, ref_counts = np.unique(sample, return_counts=True)
@@ -36,7 +43,13 @@ def ks_against_sample(sample: np.ndarray, live_sorted: np.ndarray) -> tuple[floa
     ref_before = np.concatenate(([0.0], ref_cdf[:-1]))
     statistic = float(max(np.abs(live_le - ref_cdf).max(), np.abs(live_lt - ref_before).max()))
     effective = round(m * n / (m + n))
-    return statistic, float(stats.kstwo.sf(statistic, max(effective, 1)))
+    return statistic, ks_p_value(statistic, max(effective, 1))
+
+
+def ks_p_value(statistic: float, n: int) -> float:
+    """P(D_n >= statistic), two-sided: twice the exact one-sided tail (``smirnov``), which
+    equals scipy's ``kstwo.sf`` to within its square, so wherever a verdict depends on it."""
+    return min(1.0, 2.0 * float(special.smirnov(n, statistic)))
 
 
 def bin_counts(live_sorted: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -61,7 +74,9 @@ def chi_square(baseline: np.ndarray, live: np.ndarray) -> float:
     if keep.sum() < 2 or baseline.sum() == 0 or live.sum() == 0:
         return 1.0
     table = np.vstack([baseline[keep], live[keep]])
-    return float(stats.chi2_contingency(table, correction=False).pvalue)
+    expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0) / table.sum()
+    statistic = float(((table - expected) ** 2 / expected).sum())
+    return float(special.chdtrc(table.shape[1] - 1, statistic))
 
 
 def two_proportions(x1: int, n1: int, x2: int, n2: int) -> float:
@@ -73,7 +88,7 @@ def two_proportions(x1: int, n1: int, x2: int, n2: int) -> float:
     if se == 0:
         return 1.0
     z = (x1 / n1 - x2 / n2) / se
-    return float(2 * stats.norm.sf(abs(z)))
+    return math.erfc(abs(z) / math.sqrt(2))
 
 
 def value_counts(values: pl.Series) -> dict[str, int]:
