@@ -31,7 +31,7 @@ from conveyor.tabular.coerce import coerce_frame
 from conveyor.tabular.schema import DatasetSchema, FeatureKind
 from conveyor.types import Task, to_iso
 
-CHUNK_ITEMS = 32768
+CHUNK_ITEMS = 65536
 _OK = 200
 _INPUTS = b'"inputs":[{'
 _OUTPUTS = b'}],"outputs":{'
@@ -41,7 +41,8 @@ _PROBABILITIES = b'"probabilities":[['
 _PREDICTIONS = b'"predictions":['
 
 
-_Cut = tuple[list[bytes], list[bytes], list[bytes], int]
+# (row objects as NDJSON, their count, prediction numbers as CSV, other records, records)
+_Cut = tuple[bytes, int, bytes, list[bytes], int]
 
 
 @dataclass(frozen=True)
@@ -69,10 +70,10 @@ def load_window(
     predictions: list[np.ndarray] = []
     records = used = 0
     cut = ((*_cut(bodies, schema.task, version), len(bodies)) for bodies in chunks)
-    for rows, scores, others, count in _read_ahead(cut):
+    for rows, count_rows, scores, others, count in _read_ahead(cut):
         records += count
-        if rows:
-            used += len(rows)
+        if count_rows:
+            used += count_rows
             frames.append(_parse_rows(rows, schema))
             predictions.append(_parse_scores(scores, schema.task))
         if others:
@@ -107,8 +108,9 @@ def _read_ahead(chunks: Iterator[_Cut]) -> Iterator[_Cut]:
 
 def _cut(
     bodies: list[bytes], task: Task, version: int | None
-) -> tuple[list[bytes], list[bytes], list[bytes]]:
-    """(row objects, prediction numbers as CSV lines, records for the general path)."""
+) -> tuple[bytes, int, bytes, list[bytes]]:
+    """(row objects as NDJSON, their count, prediction numbers as CSV, records for the general
+    path)."""
     marker = _PROBABILITIES if task.is_classification else _PREDICTIONS
     close = b"]]" if task.is_classification else b"]"
     skip = len(marker)
@@ -133,11 +135,11 @@ def _cut(
             continue
         rows.append(body[start + 10 : end + 1])
         scores.append(body[found + skip : body.find(close, found)])
-    return rows, scores, others
+    # Joined here, in the reading thread: the parsing thread is the busier one.
+    return b"\n".join(rows), len(rows), b"\n".join(scores), others
 
 
-def _parse_rows(rows: list[bytes], schema: DatasetSchema) -> pl.DataFrame:
-    data = b"\n".join(rows)
+def _parse_rows(data: bytes, schema: DatasetSchema) -> pl.DataFrame:
     try:
         frame = pl.read_ndjson(io.BytesIO(data), schema=_row_schema(schema, typed=True))
     except pl.exceptions.ComputeError:
@@ -147,10 +149,8 @@ def _parse_rows(rows: list[bytes], schema: DatasetSchema) -> pl.DataFrame:
     return coerce_frame(frame, schema)
 
 
-def _parse_scores(lines: list[bytes], task: Task) -> np.ndarray:
-    columns = pl.read_csv(io.BytesIO(b"\n".join(lines)), has_header=False, infer_schema=False).cast(
-        pl.Float64
-    )
+def _parse_scores(lines: bytes, task: Task) -> np.ndarray:
+    columns = pl.read_csv(io.BytesIO(lines), has_header=False, infer_schema=False).cast(pl.Float64)
     if task is Task.BINARY:
         scores = columns.to_series(min(1, columns.width - 1))
     elif task.is_classification:
