@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     # The monitor checks each deployed project's drift this often, over this much traffic.
     drift_check_seconds: float = 600.0
     drift_window_seconds: float = 3600.0
+    # Retrain every deployed project whose newest run is this old (0: only when alarms ask).
+    retrain_every_seconds: float = 0.0
 
     @model_validator(mode="after")
     def _derive_uris(self) -> Settings:

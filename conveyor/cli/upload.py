@@ -23,7 +23,7 @@ from conveyor.cli.project import (
 )
 from conveyor.cli.runs import print_run
 from conveyor.errors import InvalidInput, NotFound, RunFailed
-from conveyor.events import Event, EventType
+from conveyor.events import object_created
 from conveyor.model.artifact import sha256_file
 from conveyor.pipeline.runs import RunStore
 from conveyor.pipeline.worker import Worker, live_workers
@@ -117,20 +117,7 @@ def upload(
         _finish(state, previous, wait=wait, as_json=as_json)
         return
 
-    ports.events.publish(
-        Event(
-            EventType.OBJECT_CREATED,
-            {
-                "bucket": RAW,
-                "key": key,
-                "size": info.size,
-                "etag": info.etag,
-                "dataset_id": dataset_id,
-                "source": "cli",
-                "force": force,
-            },
-        )
-    )
+    ports.events.publish(object_created(info, dataset_id=dataset_id, source="cli", force=force))
     if not as_json:
         console.print(f"uploaded {file} to {RAW}/{key} ({info.size:,} bytes)")
     if not wait:

@@ -15,7 +15,7 @@ from conveyor.cli._output import console
 from conveyor.pipeline.worker import Worker
 
 if TYPE_CHECKING:
-    from conveyor.monitoring.monitor import Monitor
+    from conveyor.monitoring.monitor import Monitor, MonitorTask
 
 
 def start_pipeline_threads(state: CliState, stop: threading.Event) -> list[threading.Thread]:
@@ -48,13 +48,22 @@ def _monitor(state: CliState) -> Monitor:
     from conveyor.monitoring.drift_schedule import ScheduledDriftCheck
     from conveyor.monitoring.monitor import Monitor
     from conveyor.monitoring.retrain import retrain_on_alarm
+    from conveyor.monitoring.retrain_schedule import ScheduledRetrain
 
     settings = state.settings
     drift = ScheduledDriftCheck(
         every_seconds=settings.drift_check_seconds, window_seconds=settings.drift_window_seconds
     )
-    on_retrain = retrain_on_alarm(state.ports, cooldown_seconds=settings.retrain_cooldown_seconds)
-    return Monitor(state.ports, settings, on_retrain=on_retrain, extra_tasks=[drift])
+    cooldown = settings.retrain_cooldown_seconds
+    tasks: list[MonitorTask] = [drift]
+    if settings.retrain_every_seconds > 0:
+        tasks.append(
+            ScheduledRetrain(
+                every_seconds=settings.retrain_every_seconds, cooldown_seconds=cooldown
+            )
+        )
+    on_retrain = retrain_on_alarm(state.ports, cooldown_seconds=cooldown)
+    return Monitor(state.ports, settings, on_retrain=on_retrain, extra_tasks=tasks)
 
 
 def worker(ctx: typer.Context) -> None:

@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
-from conveyor.types import utcnow
+from conveyor.types import ObjectInfo, utcnow
 
 
 class EventType(StrEnum):
@@ -72,3 +72,23 @@ class EventBus(Protocol):
     def depth(self) -> int:
         """How many events are waiting or leased."""
         ...
+
+
+def object_created(
+    info: ObjectInfo, *, dataset_id: str, source: str, force: bool = False, **extra: Any
+) -> Event:
+    """The ObjectCreated event of an object this process just stored (so it knows the
+    object's dataset id: the handler need not read the bytes again)."""
+    return Event(
+        EventType.OBJECT_CREATED,
+        {
+            "bucket": info.bucket,
+            "key": info.key,
+            "size": info.size,
+            "etag": info.etag,
+            "dataset_id": dataset_id,
+            "source": source,
+            "force": force,
+            **extra,
+        },
+    )

@@ -18,7 +18,7 @@ from typing import Any
 
 import polars as pl
 
-from conveyor.events import Event, EventType
+from conveyor.events import object_created
 from conveyor.model.artifact import sha256_file
 from conveyor.monitoring.quality import labelled_rows
 from conveyor.pipeline.runs import RunStore
@@ -95,19 +95,7 @@ def request_retrain(
         ports.table.put({"pk": trigger_key(project), "sk": dataset_id, "trigger": trigger})
         info = ports.store.put_file(RAW, key, data) if key != base.key else base
     ports.events.publish(
-        Event(
-            EventType.OBJECT_CREATED,
-            {
-                "bucket": RAW,
-                "key": key,
-                "size": info.size,
-                "etag": info.etag,
-                "dataset_id": dataset_id,
-                "source": "retrain",
-                "force": force,
-                "trigger": trigger,
-            },
-        )
+        object_created(info, dataset_id=dataset_id, source="retrain", force=force, trigger=trigger)
     )
     guard_pk, guard_sk = _guard_key(project)
     ports.table.put({"pk": guard_pk, "sk": guard_sk, "started_at": to_iso(now), "key": key})

@@ -57,6 +57,14 @@ def churn_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 ROW = CHURN_ROW
 
 
+def upload_churn(cli: Cli, csv: Path) -> dict[str, Any]:
+    """Upload the churn sample as project churn and wait for its run (deployed as v1)."""
+    run: dict[str, Any] = json_of(
+        cli("upload", str(csv), "-p", "churn", "--target", "churned", "--wait", "--json")
+    )
+    return run
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import polars as pl
 
-from tests.e2e.conftest import Cli, json_of
+from tests.e2e.conftest import Cli, json_of, upload_churn
 
 
 def test_batch_predict_scores_every_row_in_chunks(
     cli: Cli, churn_csv: Path, tmp_path: Path
 ) -> None:
-    json_of(cli("upload", str(churn_csv), "-p", "churn", "--target", "churned", "--wait", "--json"))
+    upload_churn(cli, churn_csv)
     scored_csv = tmp_path / "scored.csv"
     summary = json_of(
         cli(
@@ -44,7 +44,7 @@ def test_batch_predict_scores_every_row_in_chunks(
 
 
 def test_batch_predict_names_the_bad_row(cli: Cli, churn_csv: Path, tmp_path: Path) -> None:
-    json_of(cli("upload", str(churn_csv), "-p", "churn", "--target", "churned", "--wait", "--json"))
+    upload_churn(cli, churn_csv)
     rows = pl.read_csv(churn_csv, infer_schema=False)
     bad = rows.with_columns(
         age=pl.when(pl.int_range(pl.len()) == 700).then(pl.lit("old")).otherwise(pl.col("age"))

@@ -23,7 +23,7 @@ from conveyor.model.loading import load_verified
 from conveyor.storage import MODELS
 from conveyor.types import ApprovalStatus, ObjectRef
 from conveyor.wiring import build_ports
-from tests.e2e.conftest import CONVEYOR, Cli, free_port, json_of, post
+from tests.e2e.conftest import CONVEYOR, Cli, free_port, json_of, post, upload_churn
 
 BAKING_SECONDS = 60
 
@@ -95,9 +95,7 @@ def test_a_deploy_that_fails_some_requests_is_rolled_back_while_baking(
     cli: Cli, churn_csv: Path, tmp_path: Path
 ) -> None:
     home: Path = cli.home  # type: ignore[attr-defined]
-    first = json_of(
-        cli("upload", str(churn_csv), "-p", "churn", "--target", "churned", "--wait", "--json")
-    )
+    first = upload_churn(cli, churn_csv)
     assert first["state"] == "DEPLOYED"
     no_rows, yes_rows = rows_by_prediction(home, churn_csv)
     assert len(yes_rows) >= 3 and len(no_rows) >= 7

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.conftest import CONVEYOR, ROW, Cli, free_port, json_of, post
+from tests.e2e.conftest import CONVEYOR, ROW, Cli, free_port, json_of, post, upload_churn
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:
@@ -22,9 +22,7 @@ def test_each_run_keeps_its_own_log_and_logs_run_adds_the_training_log(
     cli: Cli, churn_csv: Path, tmp_path: Path
 ) -> None:
     home: Path = cli.home  # type: ignore[attr-defined]
-    good = json_of(
-        cli("upload", str(churn_csv), "-p", "churn", "--target", "churned", "--wait", "--json")
-    )
+    good = upload_churn(cli, churn_csv)
     header_only = tmp_path / "header-only.csv"
     header_only.write_text(churn_csv.read_text().splitlines()[0] + "\n")
     bad = cli("upload", str(header_only), "-p", "churn", "--wait", "--json")
@@ -58,7 +56,7 @@ def test_each_run_keeps_its_own_log_and_logs_run_adds_the_training_log(
 
 def test_logs_request_finds_a_failed_request_and_its_record(cli: Cli, churn_csv: Path) -> None:
     home: Path = cli.home  # type: ignore[attr-defined]
-    json_of(cli("upload", str(churn_csv), "-p", "churn", "--target", "churned", "--wait", "--json"))
+    upload_churn(cli, churn_csv)
     port = free_port()
     server = subprocess.Popen(
         [str(CONVEYOR), "serve", "--port", str(port)],

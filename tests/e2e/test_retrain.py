@@ -3,16 +3,19 @@ actual outcomes, started with what triggered it and guarded against running back
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
 from fastapi.testclient import TestClient
 
 from conveyor.config import Settings
+from conveyor.monitoring.retrain_schedule import ScheduledRetrain
 from conveyor.samples.generate import write_churn_csv
 from conveyor.serving.app import create_app
+from conveyor.types import utcnow
 from conveyor.wiring import build_ports
-from tests.e2e.conftest import Cli, json_of
+from tests.e2e.conftest import Cli, json_of, upload_churn
 from tests.e2e.test_worker import finished, start_worker, stop, wait_for_run
 
 
@@ -32,9 +35,7 @@ def test_retrain_trains_on_the_upload_plus_labelled_inferences(
     cli: Cli, churn_csv: Path, tmp_path: Path
 ) -> None:
     home: Path = cli.home  # type: ignore[attr-defined]
-    first = json_of(
-        cli("upload", str(churn_csv), "-p", "churn", "--target", "churned", "--wait", "--json")
-    )
+    first = upload_churn(cli, churn_csv)
     assert first["state"] == "DEPLOYED"
     assert first["report"]["trigger"] == {"type": "upload", "source": "cli"}
     _send_with_feedback(home, tmp_path, rows=300)
@@ -64,3 +65,11 @@ def test_retrain_trains_on_the_upload_plus_labelled_inferences(
     guarded = cli("retrain", "churn")
     assert guarded.returncode == 0 and "not retraining" in guarded.stdout
     assert "cooldown" in guarded.stdout
+
+    # On a schedule: nothing while the newest run is fresh; a run once it is old.
+    ports = build_ports(Settings(home=home))
+    schedule = ScheduledRetrain(every_seconds=3600, cooldown_seconds=0)
+    assert schedule(ports, "churn", utcnow()) is None
+    later = schedule(ports, "churn", utcnow() + timedelta(hours=2))
+    assert later is not None and later.started, later
+    assert ports.table.get("trigger#churn", later.dataset_id)["trigger"]["type"] == "schedule"

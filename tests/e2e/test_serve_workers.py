@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 from conveyor.cli.serve import listening_socket
-from tests.e2e.conftest import CONVEYOR, ROW, Cli, free_port, json_of, post
+from tests.e2e.conftest import CONVEYOR, ROW, Cli, free_port, json_of, post, upload_churn
 
 
 def test_the_shared_listening_socket_turns_nagle_off() -> None:
@@ -26,12 +26,7 @@ def test_the_shared_listening_socket_turns_nagle_off() -> None:
 
 def test_two_workers_answer_and_record_every_request(cli: Cli, churn_csv: Path) -> None:
     home: Path = cli.home  # type: ignore[attr-defined]
-    assert (
-        json_of(
-            cli("upload", str(churn_csv), "-p", "churn", "--target", "churned", "--wait", "--json")
-        )["state"]
-        == "DEPLOYED"
-    )
+    assert upload_churn(cli, churn_csv)["state"] == "DEPLOYED"
     port = free_port()
     server = subprocess.Popen(
         [str(CONVEYOR), "serve", "--port", str(port), "--workers", "2"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from tests.e2e.conftest import Cli, json_of
+from tests.e2e.conftest import Cli, json_of, upload_churn
 
 
 def test_upload_wait_registers_a_version_with_metrics_and_lineage(cli: Cli, churn_csv: Path):
@@ -48,9 +48,7 @@ def test_upload_wait_registers_a_version_with_metrics_and_lineage(cli: Cli, chur
 
 
 def test_same_bytes_uploaded_twice_make_one_run(cli: Cli, churn_csv: Path, tmp_path: Path):
-    first = json_of(
-        cli("upload", str(churn_csv), "-p", "churn", "--target", "churned", "--wait", "--json")
-    )
+    first = upload_churn(cli, churn_csv)
     copy = tmp_path / "again.csv"
     shutil.copyfile(churn_csv, copy)
     second = cli("upload", str(copy), "-p", "churn", "--wait")
@@ -61,7 +59,7 @@ def test_same_bytes_uploaded_twice_make_one_run(cli: Cli, churn_csv: Path, tmp_p
 
 
 def test_approve_and_reject_change_the_approval_status(cli: Cli, churn_csv: Path):
-    json_of(cli("upload", str(churn_csv), "-p", "churn", "--target", "churned", "--wait", "--json"))
+    upload_churn(cli, churn_csv)
     approved = json_of(cli("models", "approve", "churn", "1", "--reason", "looks good", "--json"))
     assert approved["approval_status"] == "Approved"
     assert approved["status_reason"] == "looks good"
