@@ -32,6 +32,13 @@ def build_table(table_uri: str) -> Table:
     return table
 
 
+def build_object_store(object_store_uri: str) -> ObjectStore:
+    """The object store alone (for the record writer's data capture)."""
+    store_cls = _schemes.resolve("object_store", object_store_uri)
+    store: ObjectStore = store_cls(root=Path(_schemes.path_of(object_store_uri)))
+    return store
+
+
 def build_ports(settings: Settings) -> Ports:
     settings.home.mkdir(parents=True, exist_ok=True)
     store_cls = _schemes.resolve("object_store", settings.object_store_uri)

@@ -43,7 +43,7 @@ def create_app(
         ports.table,
         capture_rate=capture_rate,
         enabled=record,
-        writer=RecordWriterProcess(settings.table_uri),
+        writer=RecordWriterProcess(settings.table_uri, settings.object_store_uri),
     )
 
     @asynccontextmanager

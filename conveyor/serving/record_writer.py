@@ -3,7 +3,8 @@
 In the server's process, turning records into items and inserting them would compete with
 request handling for the GIL; here the server only serialises each batch (orjson) and sends
 the bytes down a pipe. The writer process inserts them and, when told to stop, reports how
-many it wrote after writing everything it was sent.
+many it wrote after writing everything it was sent. Given an object store, it also writes the
+requests' rows as data capture (``conveyor.serving.capture``), flushed at the latest at stop.
 """
 
 from __future__ import annotations
@@ -15,13 +16,20 @@ import signal
 import struct
 import subprocess
 import sys
-from typing import IO
+import threading
+import time
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
+
+if TYPE_CHECKING:
+    from conveyor.serving.capture import CaptureWriter
 
 log = logging.getLogger("conveyor.serving")
 _LENGTH = struct.Struct("<I")
 _TABLE_URI_VARIABLE = "CONVEYOR_RECORD_WRITER_TABLE_URI"
+_STORE_URI_VARIABLE = "CONVEYOR_RECORD_WRITER_OBJECT_STORE_URI"
+_CAPTURE_TICK_SECONDS = 1.0
 
 
 class RecordWriterProcess:
@@ -30,8 +38,9 @@ class RecordWriterProcess:
     that imports only the Table (tens of MB, where a forked or spawned copy of the server
     would hold every library the server loaded)."""
 
-    def __init__(self, table_uri: str) -> None:
+    def __init__(self, table_uri: str, object_store_uri: str | None = None) -> None:
         self.table_uri = table_uri
+        self.object_store_uri = object_store_uri  # None: no data capture
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -39,7 +48,11 @@ class RecordWriterProcess:
             [sys.executable, "-m", "conveyor.serving.record_writer"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            env={**os.environ, _TABLE_URI_VARIABLE: self.table_uri},
+            env={
+                **os.environ,
+                _TABLE_URI_VARIABLE: self.table_uri,
+                _STORE_URI_VARIABLE: self.object_store_uri or "",
+            },
             # Its own session: a Ctrl-C to the server's process group must not reach it. The
             # server decides when writing stops (after its last batch).
             start_new_session=True,
@@ -81,7 +94,7 @@ def _read_frame(stream: IO[bytes]) -> bytes | None:
     return data if len(data) == length else None
 
 
-def _write_forever(table_uri: str) -> int:
+def _write_forever(table_uri: str, object_store_uri: str = "") -> int:
     from conveyor.serving.records import pending_item
     from conveyor.wiring import build_table
 
@@ -90,6 +103,7 @@ def _write_forever(table_uri: str) -> int:
     # Behind the server for a core: a record can wait in the pipe, a request cannot.
     os.nice(5)
     table = build_table(table_uri)
+    capture = _start_capture(object_store_uri) if object_store_uri else None
     written = failed = 0
     while True:
         data = _read_frame(sys.stdin.buffer)
@@ -97,17 +111,53 @@ def _write_forever(table_uri: str) -> int:
             return 1
         if not data:
             break
-        items = [pending_item(values) for values in orjson.loads(data)]
+        batch = orjson.loads(data)
+        items = [pending_item(values) for values in batch]
         try:
             written += table.put_many(items, from_json=True)
         except Exception:  # the table is down: the server keeps serving; say what was lost
             failed += len(items)
             log.exception("could not write %d inference records", len(items))
+        if capture is not None:
+            _capture(capture, batch)
+    if capture is not None:
+        capture.close()
     sys.stdout.write(json.dumps({"written": written, "failed": failed}) + "\n")
     sys.stdout.flush()
     return 0
 
 
+def _start_capture(object_store_uri: str) -> CaptureWriter | None:
+    """The capture writer, flushed by a timer thread while batches are few; None (and the
+    reason logged) when the store cannot be opened: records are written all the same."""
+    from conveyor.serving.capture import CaptureWriter
+    from conveyor.wiring import build_object_store
+
+    try:
+        capture = CaptureWriter(build_object_store(object_store_uri))
+    except Exception:
+        log.exception("data capture is off: could not open %s", object_store_uri)
+        return None
+
+    def tick() -> None:
+        while True:
+            time.sleep(_CAPTURE_TICK_SECONDS)
+            capture.flush_due()
+
+    threading.Thread(target=tick, name="capture-flush", daemon=True).start()
+    return capture
+
+
+def _capture(capture: CaptureWriter, batch: list[list[Any]]) -> None:
+    try:
+        for values in batch:
+            capture.add(values)
+    except Exception:  # a record the capture cannot take must not stop record writing
+        log.exception("could not capture %d inference records", len(batch))
+
+
 if __name__ == "__main__":
     logging.basicConfig(level=logging.WARNING)
-    sys.exit(_write_forever(os.environ[_TABLE_URI_VARIABLE]))
+    sys.exit(
+        _write_forever(os.environ[_TABLE_URI_VARIABLE], os.environ.get(_STORE_URI_VARIABLE, ""))
+    )

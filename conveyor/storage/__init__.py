@@ -12,7 +12,8 @@ RAW = "raw"
 PROCESSED = "processed"
 MODELS = "models"
 REPORTS = "reports"
-BUCKETS = (RAW, PROCESSED, MODELS, REPORTS)
+CAPTURE = "capture"  # the rows of served requests (conveyor/serving/capture.py)
+BUCKETS = (RAW, PROCESSED, MODELS, REPORTS, CAPTURE)
 
 
 @runtime_checkable

@@ -83,6 +83,16 @@ class Table(Protocol):
         """
         ...
 
+    def count(self, pk: str, *, sk_gte: str | None = None, sk_lt: str | None = None) -> int:
+        """The number of items of one partition with sort keys in ``[sk_gte, sk_lt)``, without
+        reading them.
+
+        Raises:
+            InvalidInput: a key is not a string.
+            BackendUnavailable: the table could not be read.
+        """
+        ...
+
     def delete(self, pk: str, sk: str) -> None:
         """Delete an item; a missing item is not an error."""
         ...

@@ -127,13 +127,7 @@ class SqliteTable:
             raise InvalidInput(
                 f"chunk_items must be 1 or more, not {chunk_items}", field="chunk_items"
             )
-        where = ["pk = ?"]
-        params: list[Any] = [pk]
-        for operator, value in ((">=", sk_gte), ("<", sk_lt)):
-            if value is not None:
-                _check_key(value, "sk")
-                where.append(f"sk {operator} ?")
-                params.append(value)
+        where, params = _key_range(pk, sk_gte, sk_lt)
         # As a BLOB the body arrives as bytes: no UTF-8 decoding into str objects that the
         # JSON reader would only encode again.
         sql = f"SELECT CAST(body AS BLOB) FROM items WHERE {' AND '.join(where)} ORDER BY sk"
@@ -141,6 +135,15 @@ class SqliteTable:
             cursor = conn.execute(sql, params)
             while rows := cursor.fetchmany(chunk_items):
                 yield [row[0] for row in rows]
+
+    def count(self, pk: str, *, sk_gte: str | None = None, sk_lt: str | None = None) -> int:
+        _check_key(pk, "pk")
+        where, params = _key_range(pk, sk_gte, sk_lt)
+        with self._db.connection("count items") as conn:
+            row = conn.execute(
+                f"SELECT count(*) FROM items WHERE {' AND '.join(where)}", params
+            ).fetchone()
+        return int(row[0])
 
     def delete(self, pk: str, sk: str) -> None:
         _check_key(pk, "pk")
@@ -180,6 +183,18 @@ class SqliteTable:
                     f"else ({', '.join(changed)} differ); read it again and retry"
                 )
             conn.execute("UPDATE items SET body = ? WHERE pk = ? AND sk = ?", (body, pk, sk))
+
+
+def _key_range(pk: str, sk_gte: str | None, sk_lt: str | None) -> tuple[list[str], list[Any]]:
+    """The WHERE terms and parameters of one partition's ``[sk_gte, sk_lt)``."""
+    where = ["pk = ?"]
+    params: list[Any] = [pk]
+    for operator, value in ((">=", sk_gte), ("<", sk_lt)):
+        if value is not None:
+            _check_key(value, "sk")
+            where.append(f"sk {operator} ?")
+            params.append(value)
+    return where, params
 
 
 def _encode(item: Item, *, checked: bool = False) -> tuple[str, str, str]:

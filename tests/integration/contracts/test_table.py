@@ -229,6 +229,18 @@ def test_query_json_streams_a_key_range_as_json_chunks(table: Table) -> None:
         list(table.query_json("inference#p", chunk_items=0))
 
 
+def test_count_counts_a_key_range_without_reading_it(table: Table) -> None:
+    table.put_many([{"pk": "inference#p", "sk": f"{n:04d}", "n": n} for n in range(10)])
+    table.put({"pk": "inference#other", "sk": "0003", "n": -1})
+
+    assert table.count("inference#p") == 10
+    assert table.count("inference#p", sk_gte="0002", sk_lt="0009") == 7
+    assert table.count("inference#p", sk_gte="0010") == 0
+    assert table.count("nothing#here") == 0
+    with pytest.raises(InvalidInput):
+        table.count("inference#p", sk_lt=3)  # type: ignore[arg-type]
+
+
 def test_put_many_rejects_a_bad_batch_before_writing_any_of_it(table: Table) -> None:
     items: list[Item] = [{"pk": "batch", "sk": "1"}, {"pk": "batch", "sk": "2", "when": object()}]
 

@@ -1,0 +1,222 @@
+"""Data capture: the rows of the requests served, as flat NDJSON objects in the object store.
+
+The Table keeps one item per request (about 1 KB of nested JSON); a drift check over a
+million of them spends most of its time cutting rows out of items. The record writer also
+writes every record's rows here, one flat JSON object a line, in the ``capture`` bucket, so
+that a drift check reads them with one polars read (``conveyor.monitoring.drift_window``).
+
+Each line is a request row with these reserved meta keys in front of its own:
+
+``__t``
+    the record's time in microseconds since the epoch (UTC): the instant of the Table item's
+    sort key, to the microsecond, so that a window selects exactly the Table's records.
+``__v``
+    the model version that answered (null when none did).
+``__s``
+    the HTTP status of the answer.
+``__k``
+    1 on a record's first line, else 0: their sum over a window is its number of records,
+    compared with the Table's count before the capture is trusted.
+``__r``
+    1 when the line holds a request row (the record was answered 200 and its inputs were
+    captured), else 0. A record without rows still has one line, of meta keys only.
+``__p``
+    the row's probability score for drift: the positive class's (two classes) or the top
+    class's (more); null without probabilities.
+``__y``
+    the row's predicted value when it is a number (regression); else null.
+
+Keys starting with ``__`` are reserved: a feature must not be named so. The meta keys come
+first because a JSON reader keeping the first of two equal keys (polars does) must not let a
+row's own ``"__s"`` pass for the record's.
+
+Objects are ``capture/<project>/<YYYYMMDDHH>/<first>_<last>_<pid>-<seq>.jsonl``: the hour of
+the earliest record, then the earliest and latest record times (``20261201T142856.123456Z``),
+so a reader lists a few hours and keeps the objects overlapping its window from their keys.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from conveyor.storage import CAPTURE, ObjectStore
+
+log = logging.getLogger("conveyor.serving")
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_OK = 200
+
+
+def micros(moment: datetime) -> int:
+    """``moment`` in whole microseconds since the epoch, exactly (no float rounding)."""
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def record_micros(unix_time: float) -> int:
+    """The microsecond of a record's ``unix_time``, rounded as the Table's sort key is."""
+    return micros(datetime.fromtimestamp(unix_time, UTC))
+
+
+def stamp(microseconds: int) -> str:
+    """A compact UTC stamp that sorts in time order and has no ':' (``20261201T142856.123456Z``)."""
+    return (_EPOCH + timedelta(microseconds=microseconds)).strftime("%Y%m%dT%H%M%S.%fZ")
+
+
+def hour_prefix(project: str, microseconds: int) -> str:
+    """The key prefix of the capture objects whose earliest record is in that hour."""
+    return f"{project}/{(_EPOCH + timedelta(microseconds=microseconds)):%Y%m%d%H}/"
+
+
+def capture_lines(values: Sequence[Any]) -> list[bytes]:
+    """The capture lines (without newlines) of one PendingRecord as decoded from JSON."""
+    return _lines(values, record_micros(values[1]))
+
+
+def _lines(values: Sequence[Any], at: int) -> list[bytes]:
+    _, _, _, version, _, request, outputs, status, _ = values
+    rows = request.get("instances") if status == _OK and isinstance(request, dict) else None
+    if not rows or not isinstance(rows, list):
+        return [orjson.dumps({"__t": at, "__v": version, "__s": status, "__k": 1, "__r": 0})]
+    scores, values_ = _scores(outputs, len(rows))
+    lines = []
+    for i, row in enumerate(rows):
+        meta = orjson.dumps(
+            {
+                "__t": at,
+                "__v": version,
+                "__s": status,
+                "__k": 1 if i == 0 else 0,
+                "__r": 1,
+                "__p": scores[i],
+                "__y": values_[i],
+            }
+        )
+        body = orjson.dumps(row)
+        # Splice rather than merge: the meta object, then the row's members after its brace.
+        lines.append(meta if body == b"{}" else meta[:-1] + b"," + body[1:])
+    return lines
+
+
+def _scores(outputs: Any, count: int) -> tuple[list[float | None], list[float | None]]:
+    """Per row: the probability score and the numeric prediction (None where there is none).
+    Outputs count only when they answer the rows one for one, as on the Table's side."""
+    nothing: list[float | None] = [None] * count
+    if not isinstance(outputs, dict):
+        return nothing, nothing
+    probabilities = outputs.get("probabilities")
+    scores = nothing
+    if isinstance(probabilities, list) and len(probabilities) == count:
+        scores = [_probability(p) for p in probabilities]
+    predictions = outputs.get("predictions")
+    numbers = nothing
+    if isinstance(predictions, list) and len(predictions) == count:
+        numbers = [_number(v) for v in predictions]
+    return scores, numbers
+
+
+def _probability(row: Any) -> float | None:
+    if not isinstance(row, list) or len(row) < 2:
+        return None
+    if len(row) == 2:
+        return _number(row[1])
+    numbers = [_number(v) for v in row]
+    return None if None in numbers else max(v for v in numbers if v is not None)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+@dataclass
+class _Buffer:
+    started: float  # monotonic time of the first line: its age decides a timed flush
+    earliest: int
+    latest: int
+    lines: list[bytes] = field(default_factory=list)
+
+
+class CaptureWriter:
+    """Buffers each project's capture lines and writes them as one object per project per
+    flush: when a project holds ``flush_rows`` lines, when its oldest line is
+    ``flush_seconds`` old (``flush_due``, called by a timer), and at ``close``.
+
+    A failed write is logged and its lines dropped: the capture of that window is then
+    incomplete, which readers detect (its record count falls short of the Table's) and
+    read the Table instead.
+    """
+
+    def __init__(
+        self, store: ObjectStore, *, flush_rows: int = 50_000, flush_seconds: float = 10.0
+    ) -> None:
+        self.store = store
+        self.flush_rows = flush_rows
+        self.flush_seconds = flush_seconds
+        self.objects = 0
+        self._buffers: dict[str, _Buffer] = {}
+        self._lock = threading.Lock()
+        self._sequence = 0
+        self._pid = os.getpid()
+
+    def add(self, values: Sequence[Any]) -> None:
+        """Buffer one PendingRecord's lines (as decoded from JSON)."""
+        project = values[0]
+        at = record_micros(values[1])
+        lines = _lines(values, at)
+        with self._lock:
+            buffer = self._buffers.get(project)
+            if buffer is None:
+                buffer = self._buffers[project] = _Buffer(time.monotonic(), at, at)
+            buffer.earliest = min(buffer.earliest, at)
+            buffer.latest = max(buffer.latest, at)
+            buffer.lines += lines
+            full = len(buffer.lines) >= self.flush_rows
+        if full:
+            self._flush({project})
+
+    def flush_due(self) -> None:
+        """Write the projects whose oldest buffered line is ``flush_seconds`` old."""
+        now = time.monotonic()
+        with self._lock:
+            due = {p for p, b in self._buffers.items() if now - b.started >= self.flush_seconds}
+        if due:
+            self._flush(due)
+
+    def flush(self) -> None:
+        """Write every buffered line."""
+        with self._lock:
+            projects = set(self._buffers)
+        self._flush(projects)
+
+    def close(self) -> None:
+        self.flush()
+
+    def _flush(self, projects: set[str]) -> None:
+        taken: list[tuple[str, _Buffer, int]] = []
+        with self._lock:
+            for project in projects:
+                buffer = self._buffers.pop(project, None)
+                if buffer is not None:
+                    self._sequence += 1
+                    taken.append((project, buffer, self._sequence))
+        for project, buffer, sequence in taken:
+            key = (
+                f"{hour_prefix(project, buffer.earliest)}{stamp(buffer.earliest)}_"
+                f"{stamp(buffer.latest)}_{self._pid}-{sequence}.jsonl"
+            )
+            try:
+                self.store.put(CAPTURE, key, b"\n".join(buffer.lines) + b"\n")
+                self.objects += 1
+            except Exception:  # the store is down: the Table still has every record
+                log.exception("could not write %d capture lines to %s", len(buffer.lines), key)
