@@ -121,6 +121,7 @@ def run_drift_check(
         until=until,
         schema=DatasetSchema.from_dict(version.input_schema),
         version=version.version,
+        store=ports.store,
     )
     result = compute_drift(
         profile,

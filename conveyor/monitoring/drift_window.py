@@ -12,26 +12,51 @@ is cut with byte searches into its row object and its prediction numbers. Those 
 cannot be fooled by the request's strings: a JSON string cannot hold a bare quote, and every
 pattern includes one. Any other record (several rows, other statuses, another key order, a
 row holding nested values) takes the general path, a full parse of the record.
+
+Faster still, when the object store is given and holds the window's data capture
+(``conveyor.serving.capture``: the rows already flat, one object a line, written by the record
+writer), the rows are read from there with one polars read. The capture is used only when it
+is complete for the window: the records it holds there number exactly the Table's records in
+the same key range. Otherwise (no capture, a writer still buffering, several writers, records
+from before capture) the window is read from the Table as above; both give the same Window.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 import numpy as np
 import polars as pl
 
+from conveyor.serving.capture import from_micros, hour_prefix, micros, parse_stamp, stamp
 from conveyor.serving.records import partition
+from conveyor.storage import CAPTURE, ObjectStore
+from conveyor.storage.local import LocalObjectStore
 from conveyor.tables import Table
 from conveyor.tabular.coerce import coerce_frame
 from conveyor.tabular.schema import DatasetSchema, FeatureKind
 from conveyor.types import Task, to_iso
 
+log = logging.getLogger("conveyor.monitoring")
+
 CHUNK_ITEMS = 65536
+_HOUR_US = 3_600_000_000
+_MAX_HOUR_LISTINGS = 24 * 31  # past a month of hours, one listing of the project is cheaper
+_META_SCHEMA: dict[str, pl.DataType] = {
+    "__t": pl.Int64(),
+    "__v": pl.Int64(),
+    "__s": pl.Int64(),
+    "__k": pl.Int64(),
+    "__r": pl.Int64(),
+    "__p": pl.Float64(),
+    "__y": pl.Float64(),
+}
 _OK = 200
 _INPUTS = b'"inputs":[{'
 _OUTPUTS = b'}],"outputs":{'
@@ -39,10 +64,6 @@ _ANSWERED = b',"status":200,"error":null}'
 _NOT_CAPTURED = b',"inputs":null,'
 _PROBABILITIES = b'"probabilities":[['
 _PREDICTIONS = b'"predictions":['
-
-
-# (row objects as NDJSON, their count, prediction numbers as CSV, other records, records)
-_Cut = tuple[bytes, int, bytes, list[bytes], int]
 
 
 @dataclass(frozen=True)
@@ -61,8 +82,34 @@ def load_window(
     until: datetime,
     schema: DatasetSchema,
     version: int | None,
+    store: ObjectStore | None = None,
 ) -> Window:
-    """The rows requested of ``version`` (every version when None) in ``[since, until)``."""
+    """The rows requested of ``version`` (every version when None) in ``[since, until)``:
+    from the data capture in ``store`` as far as it is complete, the rest from the Table."""
+    if store is not None:
+        captured = _load_capture(
+            store, table, project, since=since, until=until, schema=schema, version=version
+        )
+        if captured is not None:
+            window, covered = captured
+            if covered >= until:
+                return window
+            rest = _load_table(
+                table, project, since=covered, until=until, schema=schema, version=version
+            )
+            return _joined(window, rest)
+    return _load_table(table, project, since=since, until=until, schema=schema, version=version)
+
+
+def _load_table(
+    table: Table,
+    project: str,
+    *,
+    since: datetime,
+    until: datetime,
+    schema: DatasetSchema,
+    version: int | None,
+) -> Window:
     chunks = table.query_json(
         partition(project), sk_gte=to_iso(since), sk_lt=to_iso(until), chunk_items=CHUNK_ITEMS
     )
@@ -87,18 +134,143 @@ def load_window(
                 frame, values = _explode(kept, schema)
                 frames.append(frame)
                 predictions.append(values)
-    frame = pl.concat(frames, how="vertical_relaxed") if frames else _empty(schema)
+    return _window(frames, predictions, records, used, schema)
+
+
+def _load_capture(
+    store: ObjectStore,
+    table: Table,
+    project: str,
+    *,
+    since: datetime,
+    until: datetime,
+    schema: DatasetSchema,
+    version: int | None,
+) -> tuple[Window, datetime] | None:
+    """The window from the capture up to the moment it covers (the latest record written to
+    it, or ``until``), with that moment; None when it holds nothing of the window or not every
+    record of the Table before that moment."""
+    start, end = micros(since), micros(until)
+    low, high = stamp(start), stamp(end)
+    found = [
+        (key, latest)
+        for key in _capture_keys(store, project, start - _HOUR_US, end)
+        if (latest := _latest_if_overlapping(key, low, high)) is not None
+    ]
+    if not found:
+        return None
+    # A writer flushes every few seconds: the newest records may not be in the capture yet.
+    covered = min(end, max(latest for _, latest in found) + 1)
+    covered_at = from_micros(covered)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="drift-count") as pool:
+        # SQLite counts while polars parses: the count walks every item of the range.
+        expected = pool.submit(
+            table.count, partition(project), sk_gte=to_iso(since), sk_lt=to_iso(covered_at)
+        )
+        frames: list[pl.DataFrame] = []
+        predictions: list[np.ndarray] = []
+        records = used = 0
+        objects = (store.get(CAPTURE, key) for key, _ in found)
+        for data in _read_ahead(objects):
+            lines = _parse_capture(data, schema)
+            lines = lines.filter(pl.col("__t").is_between(start, covered, closed="left"))
+            records += int(lines.get_column("__k").sum())
+            kept = lines.filter(
+                (pl.col("__r") == 1)
+                & (pl.col("__s") == _OK)
+                & (pl.col("__v") == version if version is not None else pl.lit(True))
+            )
+            if kept.height:
+                used += int(kept.get_column("__k").sum())
+                frames.append(coerce_frame(kept.select(schema.feature_names), schema))
+                score = "__p" if schema.task.is_classification else "__y"
+                values = kept.get_column(score).drop_nulls().to_numpy()
+                predictions.append(values[np.isfinite(values)])
+        if records != expected.result():
+            log.info(
+                "the capture holds %d of the Table's %d records of the window; reading the "
+                "Table instead",
+                records,
+                expected.result(),
+            )
+            return None
+    return _window(frames, predictions, records, used, schema), covered_at
+
+
+def _capture_keys(store: ObjectStore, project: str, start: int, end: int) -> list[str]:
+    """The keys of the capture objects whose earliest record is in ``[start, end]``'s hours."""
+    hours = range(start - start % _HOUR_US, end + 1, _HOUR_US)
+    prefixes = [hour_prefix(project, hour) for hour in hours]
+    if len(prefixes) > _MAX_HOUR_LISTINGS:
+        prefixes = [f"{project}/"]
+    keys: list[str] = []
+    for prefix in prefixes:
+        if isinstance(store, LocalObjectStore):
+            # Its list() hashes every file for an etag this reader has no use for.
+            keys += [found.key for found in store.files(CAPTURE, prefix)]
+        else:
+            keys += [info.key for info in store.list(CAPTURE, prefix)]
+    return keys
+
+
+def _latest_if_overlapping(key: str, low: str, high: str) -> int | None:
+    """The latest record time of the object ``key`` (``.../<earliest>_<latest>_<writer>.jsonl``)
+    when it may hold records in ``[low, high)``; None when not, or when the key is not in that
+    form."""
+    parts = key.rpartition("/")[2].split("_")
+    if len(parts) != 3 or not (parts[0] < high and parts[1] >= low):
+        return None
+    try:
+        return micros(parse_stamp(parts[1]))
+    except ValueError:
+        return None
+
+
+def _parse_capture(data: bytes, schema: DatasetSchema) -> pl.DataFrame:
+    try:
+        return pl.read_ndjson(
+            io.BytesIO(data), schema=_META_SCHEMA | _row_schema(schema, typed=True)
+        )
+    except pl.exceptions.ComputeError:
+        # A number sent as text, as in _parse_rows.
+        return pl.read_ndjson(
+            io.BytesIO(data), schema=_META_SCHEMA | _row_schema(schema, typed=False)
+        )
+
+
+def _window(
+    frames: list[pl.DataFrame],
+    predictions: list[np.ndarray],
+    records: int,
+    used: int,
+    schema: DatasetSchema,
+) -> Window:
     return Window(
-        frame=frame,
+        frame=pl.concat(frames, how="vertical_relaxed") if frames else _empty(schema),
         predictions=np.concatenate(predictions) if predictions else None,
         records=records,
         used=used,
     )
 
 
-def _read_ahead(chunks: Iterator[_Cut]) -> Iterator[_Cut]:
-    """The chunks, each next one read and cut in a thread while the caller parses the current
-    one: reading and cutting are mostly Python, parsing is polars, which releases the GIL."""
+def _joined(first: Window, second: Window) -> Window:
+    """Two windows of adjacent time ranges as one."""
+    predictions = [p for p in (first.predictions, second.predictions) if p is not None]
+    return Window(
+        frame=pl.concat([first.frame, second.frame], how="vertical_relaxed"),
+        predictions=np.concatenate(predictions) if predictions else None,
+        records=first.records + second.records,
+        used=first.used + second.used,
+    )
+
+
+_Item = TypeVar("_Item")
+
+
+def _read_ahead(chunks: Iterator[_Item]) -> Iterator[_Item]:
+    """The chunks, each next one read (and cut) in a thread while the caller parses the
+    current one: reading and cutting are mostly Python or I/O, parsing is polars, which
+    releases the GIL."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="drift-read") as pool:
         pending = pool.submit(next, chunks, None)
         while (chunk := pending.result()) is not None:

@@ -55,11 +55,16 @@ log = logging.getLogger("conveyor.serving")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _OK = 200
+_STAMP = "%Y%m%dT%H%M%S.%fZ"
 
 
 def micros(moment: datetime) -> int:
     """``moment`` in whole microseconds since the epoch, exactly (no float rounding)."""
     return (moment - _EPOCH) // _MICROSECOND
+
+
+def from_micros(microseconds: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=microseconds)
 
 
 def record_micros(unix_time: float) -> int:
@@ -69,12 +74,17 @@ def record_micros(unix_time: float) -> int:
 
 def stamp(microseconds: int) -> str:
     """A compact UTC stamp that sorts in time order and has no ':' (``20261201T142856.123456Z``)."""
-    return (_EPOCH + timedelta(microseconds=microseconds)).strftime("%Y%m%dT%H%M%S.%fZ")
+    return from_micros(microseconds).strftime(_STAMP)
+
+
+def parse_stamp(text: str) -> datetime:
+    """The moment of a ``stamp``; ValueError when ``text`` is not one."""
+    return datetime.strptime(text, _STAMP).replace(tzinfo=UTC)
 
 
 def hour_prefix(project: str, microseconds: int) -> str:
     """The key prefix of the capture objects whose earliest record is in that hour."""
-    return f"{project}/{(_EPOCH + timedelta(microseconds=microseconds)):%Y%m%d%H}/"
+    return f"{project}/{from_micros(microseconds):%Y%m%d%H}/"
 
 
 def capture_lines(values: Sequence[Any]) -> list[bytes]:

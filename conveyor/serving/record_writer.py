@@ -118,6 +118,9 @@ def _write_forever(table_uri: str, object_store_uri: str = "") -> int:
         except Exception:  # the table is down: the server keeps serving; say what was lost
             failed += len(items)
             log.exception("could not write %d inference records", len(items))
+            continue
+        # Only records the Table holds: a capture whose count of a window's records equals
+        # the Table's then holds exactly the Table's records.
         if capture is not None:
             _capture(capture, batch)
     if capture is not None:
