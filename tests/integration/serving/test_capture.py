@@ -1,0 +1,58 @@
+"""Data capture through the real server: after a graceful stop the capture holds every
+request's rows, and a drift window read from it is the window read from the Table."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import orjson
+from fastapi.testclient import TestClient
+
+from conveyor.config import Settings
+from conveyor.monitoring.drift_window import _load_capture, load_window
+from conveyor.serving.app import create_app
+from conveyor.storage import CAPTURE
+from conveyor.tabular.schema import DatasetSchema
+from conveyor.types import utcnow
+from conveyor.wiring import Ports
+from tests.integration.serving.test_predict import ROW
+
+
+def test_a_graceful_stop_leaves_a_capture_that_reads_as_the_table(home: Path, ports: Ports) -> None:
+    since = utcnow()
+    app = create_app(ports, Settings(home=home))
+    with TestClient(app) as client:
+        for i in range(120):
+            rows = [{**ROW, "age": 20 + i % 50}] * (3 if i % 10 == 0 else 1)
+            assert client.post("/predict/churn", json={"instances": rows}).status_code == 200
+        bad = client.post("/predict/churn", json={"instances": [{**ROW, "age": "old"}]})
+        assert bad.status_code == 400
+    until = utcnow() + timedelta(seconds=1)
+
+    keys = [info.key for info in ports.store.list(CAPTURE, "churn/")]
+    assert keys, "no capture object after a graceful stop"
+    lines = [
+        orjson.loads(line) for key in keys for line in ports.store.get(CAPTURE, key).splitlines()
+    ]
+    assert sum(line["__k"] for line in lines) == 121  # every record, the failed one too
+    assert sum(line["__r"] for line in lines) == 108 + 12 * 3
+    assert {line["age"] for line in lines if line["__r"]} == set(range(20, 70))
+
+    version = ports.registry.get_version("churn", 1)
+    schema = DatasetSchema.from_dict(version.input_schema)
+    window = {"since": since, "until": until, "schema": schema, "version": 1}
+    from_table = load_window(ports.table, "churn", **window)
+    from_capture = load_window(ports.table, "churn", store=ports.store, **window)
+
+    assert _load_capture(ports.store, ports.table, "churn", **window) is not None
+    assert (from_capture.records, from_capture.used) == (from_table.records, from_table.used)
+    assert from_capture.used == 120
+    order = schema.feature_names
+    assert from_capture.frame.sort(order).equals(from_table.frame.sort(order))
+    assert from_capture.predictions is not None and from_table.predictions is not None
+    assert len(from_capture.predictions) == 144
+    np.testing.assert_array_equal(
+        np.sort(from_capture.predictions), np.sort(from_table.predictions)
+    )

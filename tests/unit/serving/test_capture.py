@@ -1,0 +1,140 @@
+"""Capture lines: one flat object per request row, the record's meta keys first."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import polars as pl
+
+from conveyor.serving.capture import CaptureWriter, capture_lines
+from conveyor.storage import CAPTURE
+from conveyor.storage.local import LocalObjectStore
+
+AT = datetime(2026, 3, 1, 9, 30, 15, 250000, tzinfo=UTC)
+AT_MICROS = 1772357415250000
+
+
+def _values(
+    rows: list[dict[str, Any]] | None,
+    outputs: dict[str, Any] | None = None,
+    *,
+    status: int = 200,
+    version: int | None = 3,
+    at: datetime = AT,
+    project: str = "churn",
+) -> list[Any]:
+    request = {"instances": rows} if rows is not None else None
+    values = [project, at.timestamp(), "req-1", version, 1.5, request, outputs, status, None]
+    return list(orjson.loads(orjson.dumps(values)))  # as the record writer receives them
+
+
+def _objects(line: bytes) -> dict[str, Any]:
+    parsed: dict[str, Any] = orjson.loads(line)
+    return parsed
+
+
+def test_a_row_gets_the_records_meta_keys_in_front() -> None:
+    outputs = {"predictions": ["yes"], "probabilities": [[0.25, 0.75]]}
+    [line] = capture_lines(_values([{"age": 42, "plan": "pro"}], outputs))
+
+    assert line.startswith(b'{"__t":')
+    assert _objects(line) == {
+        "__t": AT_MICROS,
+        "__v": 3,
+        "__s": 200,
+        "__k": 1,
+        "__r": 1,
+        "__p": 0.75,
+        "__y": None,
+        "age": 42,
+        "plan": "pro",
+    }
+
+
+def test_each_row_of_a_request_is_a_line_and_only_the_first_counts_the_record() -> None:
+    outputs = {
+        "predictions": [0, 2, 1],
+        "probabilities": [[0.5, 0.3, 0.2], [0.1, 0.1, 0.8], [0.2, 0.7, 0.1]],
+    }
+    lines = [
+        _objects(line) for line in capture_lines(_values([{"a": 1}, {"a": 2}, {"a": 3}], outputs))
+    ]
+
+    assert [line["a"] for line in lines] == [1, 2, 3]
+    assert [line["__k"] for line in lines] == [1, 0, 0]
+    assert [line["__p"] for line in lines] == [0.5, 0.8, 0.7]  # the top class's
+
+
+def test_a_regression_row_carries_its_predicted_value() -> None:
+    [line] = capture_lines(_values([{"a": 1}], {"predictions": [12.5]}))
+
+    assert _objects(line)["__y"] == 12.5 and _objects(line)["__p"] is None
+
+
+def test_an_empty_row_is_the_meta_keys_alone() -> None:
+    [line] = capture_lines(_values([{}], {"predictions": [1.0]}))
+
+    assert _objects(line) == {
+        "__t": AT_MICROS,
+        "__v": 3,
+        "__s": 200,
+        "__k": 1,
+        "__r": 1,
+        "__p": None,
+        "__y": 1.0,
+    }
+
+
+def test_a_failed_or_uncaptured_request_is_one_line_without_a_row() -> None:
+    failed = capture_lines(_values([{"a": "old"}], None, status=400, version=None))
+    uncaptured = capture_lines(_values(None, {"predictions": [1.0]}))
+
+    assert [_objects(line) for line in failed] == [
+        {"__t": AT_MICROS, "__v": None, "__s": 400, "__k": 1, "__r": 0}
+    ]
+    assert [_objects(line) for line in uncaptured] == [
+        {"__t": AT_MICROS, "__v": 3, "__s": 200, "__k": 1, "__r": 0}
+    ]
+
+
+def test_a_row_cannot_pass_its_own_meta_values_for_the_records() -> None:
+    [line] = capture_lines(_values([{"__s": 500, "__v": 9, "a": 1}], {"predictions": [1.0]}))
+
+    frame = pl.read_ndjson(
+        io.BytesIO(line), schema={"__s": pl.Int64, "__v": pl.Int64, "a": pl.Int64}
+    )
+    assert frame.row(0) == (200, 3, 1)
+
+
+def test_predictions_that_do_not_answer_the_rows_one_for_one_are_left_out() -> None:
+    lines = capture_lines(_values([{"a": 1}, {"a": 2}], {"predictions": [1.0]}))
+
+    assert [_objects(line)["__y"] for line in lines] == [None, None]
+
+
+def test_the_writer_writes_one_object_per_project_named_by_its_first_and_last_times(
+    tmp_path: Path,
+) -> None:
+    store = LocalObjectStore(tmp_path)
+    writer = CaptureWriter(store, flush_rows=3)
+    later = datetime(2026, 3, 1, 10, 5, 0, tzinfo=UTC)
+    writer.add(_values([{"a": 1}], {"predictions": [1.0]}, at=later))
+    writer.add(_values([{"a": 2}], {"predictions": [1.0]}))
+    writer.add(_values([{"a": 3}], {"predictions": [1.0]}, project="other"))
+    assert store.list(CAPTURE) == []  # buffered until a flush
+
+    writer.add(_values([{"a": 4}], {"predictions": [1.0]}, at=later))  # the third line
+    writer.close()
+
+    keys = [info.key for info in store.list(CAPTURE)]
+    assert len(keys) == 2
+    churn = next(key for key in keys if key.startswith("churn/"))
+    assert churn.startswith("churn/2026030109/20260301T093015.250000Z_20260301T100500.000000Z_")
+    assert churn.endswith("-1.jsonl") and ":" not in churn
+    rows = [orjson.loads(line)["a"] for line in store.get(CAPTURE, churn).splitlines()]
+    assert rows == [1, 2, 4]
+    assert next(key for key in keys if key.startswith("other/"))
