@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import orjson
@@ -42,7 +43,7 @@ def test_a_graceful_stop_leaves_a_capture_that_reads_as_the_table(home: Path, po
 
     version = ports.registry.get_version("churn", 1)
     schema = DatasetSchema.from_dict(version.input_schema)
-    window = {"since": since, "until": until, "schema": schema, "version": 1}
+    window: dict[str, Any] = {"since": since, "until": until, "schema": schema, "version": 1}
     from_table = load_window(ports.table, "churn", **window)
     from_capture = load_window(ports.table, "churn", store=ports.store, **window)
 
