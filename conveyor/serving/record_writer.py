@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("conveyor.serving")
 _LENGTH = struct.Struct("<I")
+_READ_BYTES = 1 << 20
 _TABLE_URI_VARIABLE = "CONVEYOR_RECORD_WRITER_TABLE_URI"
 _STORE_URI_VARIABLE = "CONVEYOR_RECORD_WRITER_OBJECT_STORE_URI"
 _CAPTURE_TICK_SECONDS = 1.0
@@ -84,14 +85,44 @@ class RecordWriterProcess:
         return int(counts["written"]), int(counts["failed"])
 
 
-def _read_frame(stream: IO[bytes]) -> bytes | None:
-    """The next batch; b"" when told to stop; None when the server went away."""
-    header = stream.read(_LENGTH.size)
-    if len(header) < _LENGTH.size:
-        return None
-    (length,) = _LENGTH.unpack(header)
-    data = stream.read(length)
-    return data if len(data) == length else None
+class _Frames:
+    """Length-prefixed batches off a pipe, as many at a time as have arrived: under load the
+    writer takes every waiting batch into one transaction instead of one commit per batch."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buffer = bytearray()
+
+    def take(self) -> tuple[list[bytes], bool]:
+        """(the complete batches available, waiting for at least one; whether to stop).
+
+        Stop is a zero-length batch (the server's goodbye) or the end of the pipe (the server
+        went away); the batches before it are still returned.
+        """
+        while True:
+            batches, stop = self._complete()
+            if batches or stop:
+                return batches, stop
+            chunk = os.read(self.fd, _READ_BYTES)
+            if not chunk:
+                return [], True
+            self.buffer += chunk
+
+    def _complete(self) -> tuple[list[bytes], bool]:
+        batches: list[bytes] = []
+        at = 0
+        while len(self.buffer) - at >= _LENGTH.size:
+            (length,) = _LENGTH.unpack_from(self.buffer, at)
+            if length == 0:
+                del self.buffer[: at + _LENGTH.size]
+                return batches, True
+            end = at + _LENGTH.size + length
+            if end > len(self.buffer):
+                break
+            batches.append(bytes(self.buffer[at + _LENGTH.size : end]))
+            at = end
+        del self.buffer[:at]
+        return batches, False
 
 
 def _write_forever(table_uri: str, object_store_uri: str = "") -> int:
@@ -105,13 +136,13 @@ def _write_forever(table_uri: str, object_store_uri: str = "") -> int:
     table = build_table(table_uri)
     capture = _start_capture(object_store_uri) if object_store_uri else None
     written = failed = 0
-    while True:
-        data = _read_frame(sys.stdin.buffer)
-        if data is None:  # the server died without saying goodbye
-            return 1
-        if not data:
-            break
-        batch = orjson.loads(data)
+    frames = _Frames(sys.stdin.fileno())
+    stop = False
+    while not stop:
+        data, stop = frames.take()
+        batch = [values for frame in data for values in orjson.loads(frame)]
+        if not batch:
+            continue
         items = [pending_item(values) for values in batch]
         try:
             written += table.put_many(items, from_json=True)
