@@ -60,6 +60,9 @@ def main() -> None:
     )
     _serve_and_predict(env)
     _conveyor("inferences", "churn", "--limit", "5", env=env)
+    _conveyor("drift", "churn", "--window", "1h", "--html", str(DEMO_HOME / "drift.html"), env=env)
+    _conveyor("alarms", "evaluate", "churn", env=env)
+    _conveyor("alarms", "list", "churn", env=env)
     print(f"\nexplore further with: CONVEYOR_HOME={DEMO_HOME} .venv/bin/conveyor --help")
 
 
@@ -95,6 +98,28 @@ EXAMPLES = [
         "signup date": "2021-07-30",
     },
 ]
+
+
+def _traffic_with_feedback(base: str, customers: int = 300) -> None:
+    """Score some customers one request each, then report what really happened to them
+    (POST /feedback), so drift and live quality have something to look at."""
+    import polars as pl
+
+    rows = pl.read_csv(CHURN_CSV).drop("customer id").tail(customers).to_dicts()
+    print(
+        f"\n# {customers} customers scored one by one, then their real outcome sent back:"
+        f'\n$ curl -s {base}/feedback/churn -d \'{{"request_id": "…", "actual": "no"}}\''
+    )
+    for row in rows:
+        actual = row.pop("churned")
+        status, answer = _post(f"{base}/predict/churn", {"instances": [row]})
+        if status != 200 or not isinstance(answer, dict):
+            sys.exit(f"demo: /predict answered {status}: {answer}")
+        feedback = {"request_id": answer["request_id"], "actual": actual}
+        status, stored = _post(f"{base}/feedback/churn", feedback)
+        if status != 200:
+            sys.exit(f"demo: /feedback answered {status}: {stored}")
+    print(f"{customers} predictions and {customers} outcomes stored", flush=True)
 
 
 def _free_port() -> int:
@@ -146,6 +171,12 @@ def _serve_and_predict(env: dict[str, str]) -> None:
         print(f"\n$ curl -s {base}/predict/churn -d '{json.dumps(bad)}'   # a bad request")
         status, answer = _post(f"{base}/predict/churn", bad)
         print(f"HTTP {status} {json.dumps(answer)}", flush=True)
+        _traffic_with_feedback(base)
+        print(f"\n$ curl -s {base}/metrics | grep conveyor_requests_total")
+        with urllib.request.urlopen(f"{base}/metrics", timeout=10) as response:
+            for line in response.read().decode().splitlines():
+                if line.startswith("conveyor_requests_total"):
+                    print(line)
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=30)
