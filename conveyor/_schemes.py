@@ -8,7 +8,10 @@ from typing import Any
 from conveyor.errors import ConfigError
 
 ADAPTERS: dict[str, dict[str, str]] = {
-    "object_store": {"file": "conveyor.storage.local:LocalObjectStore"},
+    "object_store": {
+        "file": "conveyor.storage.local:LocalObjectStore",
+        "s3": "conveyor.storage.s3:S3ObjectStore",
+    },
     "table": {"sqlite": "conveyor.tables.sqlite:SqliteTable"},
     "events": {"sqlite": "conveyor.events.local:SqliteEventBus"},
     "job_runner": {"local": "conveyor.jobs.local:SubprocessJobRunner"},

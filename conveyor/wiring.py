@@ -35,18 +35,22 @@ def build_table(table_uri: str) -> Table:
 def build_object_store(object_store_uri: str) -> ObjectStore:
     """The object store alone (for the record writer's data capture)."""
     store_cls = _schemes.resolve("object_store", object_store_uri)
+    # A URI that is not a path (s3://<bucket-prefix>) is parsed by the adapter itself.
+    from_uri = getattr(store_cls, "from_uri", None)
+    if from_uri is not None:
+        built: ObjectStore = from_uri(object_store_uri)
+        return built
     store: ObjectStore = store_cls(root=Path(_schemes.path_of(object_store_uri)))
     return store
 
 
 def build_ports(settings: Settings) -> Ports:
     settings.home.mkdir(parents=True, exist_ok=True)
-    store_cls = _schemes.resolve("object_store", settings.object_store_uri)
     table_cls = _schemes.resolve("table", settings.table_uri)
     events_cls = _schemes.resolve("events", settings.events_uri)
     jobs_cls = _schemes.resolve("job_runner", settings.job_runner)
 
-    store: ObjectStore = store_cls(root=Path(_schemes.path_of(settings.object_store_uri)))
+    store = build_object_store(settings.object_store_uri)
     table: Table = table_cls(path=Path(_schemes.path_of(settings.table_uri)))
     events: EventBus = events_cls(path=Path(_schemes.path_of(settings.events_uri)))
     jobs: JobRunner = jobs_cls(root=settings.jobs_dir, store=store)

@@ -17,7 +17,7 @@ import pytest
 
 from conveyor.events import EventBus
 from conveyor.events.local import SqliteEventBus
-from conveyor.storage import ObjectStore
+from conveyor.storage import BUCKETS, ObjectStore
 from conveyor.storage.local import LocalObjectStore
 from conveyor.tables import Table
 from conveyor.tables.sqlite import SqliteTable
@@ -32,6 +32,25 @@ def _local_object_stores(tmp_path: Path) -> Iterator[Callable[[], ObjectStore]]:
 
 
 @contextmanager
+def _s3_object_stores(tmp_path: Path) -> Iterator[Callable[[], ObjectStore]]:
+    from moto import mock_aws
+
+    from conveyor.aws.clients import clear_clients, client
+    from conveyor.storage.s3 import S3ObjectStore
+
+    buckets = {bucket: f"conveyor-test-{bucket}" for bucket in BUCKETS}
+    clear_clients()
+    with mock_aws():
+        for real in buckets.values():  # versioned, as the SAM template makes them
+            client("s3").create_bucket(Bucket=real)
+            client("s3").put_bucket_versioning(
+                Bucket=real, VersioningConfiguration={"Status": "Enabled"}
+            )
+        yield lambda: S3ObjectStore(buckets)
+    clear_clients()
+
+
+@contextmanager
 def _sqlite_tables(tmp_path: Path) -> Iterator[Callable[[], Table]]:
     yield lambda: SqliteTable(path=tmp_path / "db" / "conveyor.db")
 
@@ -41,7 +60,10 @@ def _sqlite_event_buses(tmp_path: Path) -> Iterator[Callable[[], EventBus]]:
     yield lambda: SqliteEventBus(path=tmp_path / "db" / "conveyor.db")
 
 
-OBJECT_STORES: dict[str, Backend[ObjectStore]] = {"local": _local_object_stores}
+OBJECT_STORES: dict[str, Backend[ObjectStore]] = {
+    "local": _local_object_stores,
+    "s3": _s3_object_stores,
+}
 TABLES: dict[str, Backend[Table]] = {"local": _sqlite_tables}
 EVENT_BUSES: dict[str, Backend[EventBus]] = {"local": _sqlite_event_buses}
 
