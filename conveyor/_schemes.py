@@ -12,7 +12,10 @@ ADAPTERS: dict[str, dict[str, str]] = {
         "file": "conveyor.storage.local:LocalObjectStore",
         "s3": "conveyor.storage.s3:S3ObjectStore",
     },
-    "table": {"sqlite": "conveyor.tables.sqlite:SqliteTable"},
+    "table": {
+        "sqlite": "conveyor.tables.sqlite:SqliteTable",
+        "dynamodb": "conveyor.tables.dynamodb:DynamoDbTable",
+    },
     "events": {"sqlite": "conveyor.events.local:SqliteEventBus"},
     "job_runner": {"local": "conveyor.jobs.local:SubprocessJobRunner"},
 }

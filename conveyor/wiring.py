@@ -28,7 +28,10 @@ class Ports:
 def build_table(table_uri: str) -> Table:
     """The Table alone (for a process that needs nothing else, such as the record writer)."""
     table_cls = _schemes.resolve("table", table_uri)
-    table: Table = table_cls(path=Path(_schemes.path_of(table_uri)))
+    from_uri = getattr(table_cls, "from_uri", None)  # dynamodb://<name> is not a path
+    table: Table = (
+        from_uri(table_uri) if from_uri else table_cls(path=Path(_schemes.path_of(table_uri)))
+    )
     return table
 
 
@@ -46,12 +49,11 @@ def build_object_store(object_store_uri: str) -> ObjectStore:
 
 def build_ports(settings: Settings) -> Ports:
     settings.home.mkdir(parents=True, exist_ok=True)
-    table_cls = _schemes.resolve("table", settings.table_uri)
     events_cls = _schemes.resolve("events", settings.events_uri)
     jobs_cls = _schemes.resolve("job_runner", settings.job_runner)
 
     store = build_object_store(settings.object_store_uri)
-    table: Table = table_cls(path=Path(_schemes.path_of(settings.table_uri)))
+    table = build_table(settings.table_uri)
     events: EventBus = events_cls(path=Path(_schemes.path_of(settings.events_uri)))
     jobs: JobRunner = jobs_cls(root=settings.jobs_dir, store=store)
 

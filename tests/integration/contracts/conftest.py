@@ -56,6 +56,20 @@ def _sqlite_tables(tmp_path: Path) -> Iterator[Callable[[], Table]]:
 
 
 @contextmanager
+def _dynamodb_tables(tmp_path: Path) -> Iterator[Callable[[], Table]]:
+    from moto import mock_aws
+
+    from conveyor.aws.clients import clear_clients
+    from conveyor.tables.dynamodb import DynamoDbTable, create_table
+
+    clear_clients()
+    with mock_aws():
+        create_table("conveyor-test")
+        yield lambda: DynamoDbTable("conveyor-test")
+    clear_clients()
+
+
+@contextmanager
 def _sqlite_event_buses(tmp_path: Path) -> Iterator[Callable[[], EventBus]]:
     yield lambda: SqliteEventBus(path=tmp_path / "db" / "conveyor.db")
 
@@ -64,7 +78,7 @@ OBJECT_STORES: dict[str, Backend[ObjectStore]] = {
     "local": _local_object_stores,
     "s3": _s3_object_stores,
 }
-TABLES: dict[str, Backend[Table]] = {"local": _sqlite_tables}
+TABLES: dict[str, Backend[Table]] = {"local": _sqlite_tables, "dynamodb": _dynamodb_tables}
 EVENT_BUSES: dict[str, Backend[EventBus]] = {"local": _sqlite_event_buses}
 
 
