@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import queue
 import threading
 import warnings
 from collections.abc import Callable
@@ -99,41 +98,18 @@ def _increment(table: Table, times: int, barrier: Any) -> None:
                 continue
 
 
-class _ThreadRacer:
-    """A thread with the part of ``multiprocessing.Process``'s interface the races use."""
-
-    def __init__(self, target: Callable[..., None], args: tuple[Any, ...]) -> None:
-        self.exitcode: int | None = None
-        self._thread = threading.Thread(target=self._run, args=(target, args))
-
-    def _run(self, target: Callable[..., None], args: tuple[Any, ...]) -> None:
-        target(*args)
-        self.exitcode = 0
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def join(self, timeout: float) -> None:
-        self._thread.join(timeout)
-        if self.exitcode is None and not self._thread.is_alive():
-            self.exitcode = 1  # the target raised
-
-
-class _ThreadRacers:
-    Barrier = threading.Barrier
-    Queue = queue.Queue
-    Process = _ThreadRacer
-
-
 @pytest.fixture
 def spawn(table: Table) -> Any:
     """Fresh interpreters, as separate CLI and worker processes would be, for the SQLite
-    table, whose locking across processes is the point. A cloud table on an in-process
-    mock (moto) exists only in this interpreter, so its racers are threads: what is raced
-    there is the service's conditional write, the same whichever client sends it."""
+    table, whose locking across processes is the point.
+
+    A table on moto cannot be raced honestly: the mock exists only in this interpreter, and
+    its DynamoDB checks a condition and then writes in two steps with no lock, so threads
+    racing it lose updates that DynamoDB's atomic conditional write cannot (seen: 44 of 45
+    increments). The conditional writes themselves are in the contract without a race."""
     if isinstance(table, SqliteTable):
         return multiprocessing.get_context("spawn")
-    return _ThreadRacers
+    pytest.skip("moto's conditional write is not atomic under threads; raced on SQLite only")
 
 
 def test_exactly_one_of_several_processes_wins_an_if_not_exists_race(
