@@ -16,8 +16,22 @@ ADAPTERS: dict[str, dict[str, str]] = {
         "sqlite": "conveyor.tables.sqlite:SqliteTable",
         "dynamodb": "conveyor.tables.dynamodb:DynamoDbTable",
     },
-    "events": {"sqlite": "conveyor.events.local:SqliteEventBus"},
-    "job_runner": {"local": "conveyor.jobs.local:SubprocessJobRunner"},
+    "events": {
+        "sqlite": "conveyor.events.local:SqliteEventBus",
+        "eventbridge": "conveyor.events.eventbridge:EventBridgeBus",
+    },
+    "job_runner": {
+        "local": "conveyor.jobs.local:SubprocessJobRunner",
+        "sagemaker": "conveyor.jobs.sagemaker:SageMakerJobRunner",
+    },
+    "registry": {
+        "table": "conveyor.registry.local:LocalRegistry",
+        "sagemaker": "conveyor.registry.sagemaker:SageMakerRegistry",
+    },
+    "endpoint": {
+        "local": "conveyor.endpoint.local:LocalEndpoint",
+        "sagemaker": "conveyor.endpoint.sagemaker:SageMakerEndpoint",
+    },
 }
 
 _SETTING_NAMES = {
@@ -25,6 +39,8 @@ _SETTING_NAMES = {
     "table": "CONVEYOR_TABLE_URI",
     "events": "CONVEYOR_EVENTS_URI",
     "job_runner": "CONVEYOR_JOB_RUNNER",
+    "registry": "CONVEYOR_REGISTRY",
+    "endpoint": "CONVEYOR_ENDPOINT",
 }
 
 

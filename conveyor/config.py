@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     table_uri: str = ""
     events_uri: str = ""
     job_runner: str = "local"
+    # The registry and endpoint backends: "table"/"local" here, "sagemaker" on AWS (the
+    # SageMaker adapters read their own settings, CONVEYOR_AWS_*: conveyor/aws/settings.py).
+    registry: str = "table"
+    endpoint: str = "local"
     aws_region: str | None = None
     aws_endpoint_url: str | None = None
     # A worker counts as alive while its heartbeat is younger than this.

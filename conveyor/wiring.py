@@ -49,19 +49,31 @@ def build_object_store(object_store_uri: str) -> ObjectStore:
 
 def build_ports(settings: Settings) -> Ports:
     settings.home.mkdir(parents=True, exist_ok=True)
-    events_cls = _schemes.resolve("events", settings.events_uri)
-    jobs_cls = _schemes.resolve("job_runner", settings.job_runner)
-
     store = build_object_store(settings.object_store_uri)
     table = build_table(settings.table_uri)
-    events: EventBus = events_cls(path=Path(_schemes.path_of(settings.events_uri)))
-    jobs: JobRunner = jobs_cls(root=settings.jobs_dir, store=store)
 
-    from conveyor.endpoint.local import LocalEndpoint
-    from conveyor.registry.local import LocalRegistry
+    events_cls = _schemes.resolve("events", settings.events_uri)
+    from_uri = getattr(events_cls, "from_uri", None)  # eventbridge://<bus> is not a path
+    events: EventBus = (
+        from_uri(settings.events_uri)
+        if from_uri
+        else events_cls(path=Path(_schemes.path_of(settings.events_uri)))
+    )
 
-    registry: Registry = LocalRegistry(table=table, store=store)
-    endpoint: Endpoint = LocalEndpoint(table=table)
+    # The local adapters work in the home folder; the SageMaker ones read CONVEYOR_AWS_*.
+    jobs_cls = _schemes.resolve("job_runner", settings.job_runner)
+    jobs: JobRunner = (
+        jobs_cls(root=settings.jobs_dir, store=store)
+        if _schemes.scheme_of(settings.job_runner) == "local"
+        else jobs_cls(store=store)
+    )
+    registry: Registry = _schemes.resolve("registry", settings.registry)(table=table, store=store)
+    endpoint_cls = _schemes.resolve("endpoint", settings.endpoint)
+    endpoint: Endpoint = (
+        endpoint_cls(table=table)
+        if _schemes.scheme_of(settings.endpoint) == "local"
+        else endpoint_cls(table=table, store=store)
+    )
     return Ports(
         store=store, table=table, events=events, jobs=jobs, registry=registry, endpoint=endpoint
     )
