@@ -1,0 +1,28 @@
+"""AWS adapters on moto: one mocked account per test, clients made afresh inside it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A moto-mocked AWS account for the test (no network; fake credentials)."""
+    from moto import mock_aws
+
+    from conveyor.aws.clients import clear_clients
+
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("CONVEYOR_AWS_ENDPOINT_URL", raising=False)
+    clear_clients()
+    with mock_aws():
+        yield
+    clear_clients()
