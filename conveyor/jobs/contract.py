@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 SAGEMAKER_ROOT = Path("/opt/ml")
@@ -15,6 +16,8 @@ SAGEMAKER_ROOT = Path("/opt/ml")
 @dataclass(frozen=True)
 class ScriptModePaths:
     root: Path = SAGEMAKER_ROOT
+    # Where SM_CHANNEL_<NAME> puts a channel, when it says (else input/data/<name>).
+    channel_dirs: Mapping[str, Path] = field(default_factory=dict)
 
     @property
     def input_dir(self) -> Path:
@@ -33,7 +36,7 @@ class ScriptModePaths:
         return self.input_config / "inputdataconfig.json"
 
     def channel(self, name: str) -> Path:
-        return self.input_dir / "data" / name
+        return self.channel_dirs.get(name) or self.input_dir / "data" / name
 
     @property
     def model_dir(self) -> Path:
@@ -83,15 +86,36 @@ def environment(
 
 
 def paths_from_environment(environ: dict[str, str] | None = None) -> ScriptModePaths:
-    """The contract's root as seen from inside a job (SM_MODEL_DIR's parent, else /opt/ml)."""
+    """The contract's root as seen from inside a job (SM_MODEL_DIR's parent, else /opt/ml),
+    with the channel folders SM_CHANNEL_<NAME> names."""
     env = dict(os.environ) if environ is None else environ
     model_dir = env.get("SM_MODEL_DIR")
-    return ScriptModePaths(Path(model_dir).parent if model_dir else SAGEMAKER_ROOT)
+    channels = {
+        name.removeprefix("SM_CHANNEL_").lower(): Path(folder)
+        for name, folder in env.items()
+        if name.startswith("SM_CHANNEL_") and folder
+    }
+    return ScriptModePaths(Path(model_dir).parent if model_dir else SAGEMAKER_ROOT, channels)
 
 
 def read_hyperparameters(paths: ScriptModePaths) -> dict[str, str]:
-    """Hyperparameters as SageMaker passes them: every value a string."""
+    """Hyperparameters as SageMaker passes them: every value a string.
+
+    A value that is a JSON-encoded string (``"\\"lightgbm\\""``, as the SageMaker Python SDK
+    and the ``sagemaker_*`` keys send them) is decoded once, as the training toolkit does;
+    other values (``"42"``, ``'{"num_leaves": 8}'``) stay as their text.
+    """
     if not paths.hyperparameters_file.exists():
         return {}
     data = json.loads(paths.hyperparameters_file.read_text())
-    return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in data.items()}
+    return {str(k): _hyperparameter_text(v) for k, v in data.items()}
+
+
+def _hyperparameter_text(value: object) -> str:
+    if not isinstance(value, str):
+        return json.dumps(value)
+    try:
+        decoded = json.loads(value)
+    except ValueError:
+        return value
+    return decoded if isinstance(decoded, str) else value
