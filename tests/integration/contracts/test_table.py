@@ -6,7 +6,7 @@ import multiprocessing
 import os
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -17,7 +17,9 @@ import pytest
 
 from conveyor.errors import AlreadyExists, InvalidInput
 from conveyor.tables import Item, Table
+from conveyor.tables.dynamodb import DynamoDbTable, create_table
 from conveyor.tables.sqlite import SqliteTable
+from tests.integration.contracts.serial_moto import serial_moto_server
 
 
 def test_put_then_get_round_trips_a_json_item(table: Table) -> None:
@@ -99,22 +101,26 @@ def _increment(table: Table, times: int, barrier: Any) -> None:
 
 
 @pytest.fixture
-def spawn(table: Table) -> Any:
-    """Fresh interpreters, as separate CLI and worker processes would be, for the SQLite
-    table, whose locking across processes is the point.
-
-    A table on moto cannot be raced honestly: the mock exists only in this interpreter, and
-    its DynamoDB checks a condition and then writes in two steps with no lock, so threads
-    racing it lose updates that DynamoDB's atomic conditional write cannot (seen: 44 of 45
-    increments). The conditional writes themselves are in the contract without a race."""
+def racing(table: Table, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Table]]:
+    """Fresh interpreters, as separate CLI and worker processes would be, and the table they
+    race on: the SQLite file itself, or for DynamoDB the same table on a moto server over
+    real HTTP (the in-process mock exists in one interpreter only; see serial_moto)."""
+    spawn = multiprocessing.get_context("spawn")
     if isinstance(table, SqliteTable):
-        return multiprocessing.get_context("spawn")
-    pytest.skip("moto's conditional write is not atomic under threads; raced on SQLite only")
+        yield spawn, table
+        return
+    assert isinstance(table, DynamoDbTable)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    with serial_moto_server() as endpoint_url:
+        create_table(table.name, endpoint_url=endpoint_url)
+        yield spawn, DynamoDbTable(table.name, endpoint_url=endpoint_url)
 
 
 def test_exactly_one_of_several_processes_wins_an_if_not_exists_race(
-    table: Table, spawn: Any
+    racing: tuple[Any, Table],
 ) -> None:
+    spawn, table = racing
     racers = 4
     barrier, results = spawn.Barrier(racers), spawn.Queue()
     processes = [
@@ -133,7 +139,8 @@ def test_exactly_one_of_several_processes_wins_an_if_not_exists_race(
     assert stored is not None and stored["owner"] == winners[0]
 
 
-def test_if_match_loses_no_update_when_processes_race(table: Table, spawn: Any) -> None:
+def test_if_match_loses_no_update_when_processes_race(racing: tuple[Any, Table]) -> None:
+    spawn, table = racing
     workers, times = 3, 15
     table.put({"pk": "counter", "sk": "c", "n": 0})
     barrier = spawn.Barrier(workers)
