@@ -7,9 +7,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-pytest.importorskip("moto")
-
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
