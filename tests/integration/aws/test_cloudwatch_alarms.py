@@ -1,0 +1,379 @@
+"""conveyor's alarm rules as CloudWatch alarms, on moto.
+
+moto keeps alarm definitions and answers DescribeAlarms and SetAlarmState, but never moves an
+alarm's state from data: what is tested here is what CloudWatch holds (the definitions, the
+actions, a state set by hand), not that CloudWatch would fire on the metrics.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conveyor.aws.clients import client
+from conveyor.aws.settings import AwsSettings
+from conveyor.config import Settings
+from conveyor.errors import InvalidInput
+from conveyor.monitoring import emf
+from conveyor.monitoring.alarm_defaults import default_rules
+from conveyor.monitoring.cloudwatch_alarms import (
+    AlarmStateChange,
+    alarm_state_change_detail,
+    alarm_states,
+    put_metric_alarm_request,
+    sync_alarms,
+)
+from conveyor.monitoring.rules import AlarmMetric, AlarmRule, AlarmState, TreatMissing
+from conveyor.wiring import build_ports
+
+pytestmark = pytest.mark.usefixtures("aws")
+
+PROJECT = "churn"
+
+
+@pytest.fixture
+def settings() -> AwsSettings:
+    topic = client("sns").create_topic(Name="conveyor-alarms")["TopicArn"]
+    return AwsSettings(metrics_namespace="Conveyor", alarm_topic_arn=topic)
+
+
+@pytest.fixture
+def rules(tmp_path: Path) -> list[AlarmRule]:
+    """The default alarms of a project that has no deployment yet (no live quality alarm)."""
+    return default_rules(PROJECT, build_ports(Settings(home=tmp_path / "home")))
+
+
+def described(project: str = PROJECT) -> dict[str, dict[str, Any]]:
+    pages = (
+        client("cloudwatch")
+        .get_paginator("describe_alarms")
+        .paginate(AlarmNamePrefix=f"conveyor/{project}/")
+    )
+    return {a["AlarmName"]: a for page in pages for a in page["MetricAlarms"]}
+
+
+def test_the_default_alarms_become_cloudwatch_alarms_on_the_emitted_metrics(
+    settings: AwsSettings, rules: list[AlarmRule]
+) -> None:
+    put = sync_alarms(PROJECT, rules, settings=settings)
+    assert sorted(put) == [
+        "conveyor/churn/drift",
+        "conveyor/churn/error-rate",
+        "conveyor/churn/latency-p99",
+        "conveyor/churn/no-traffic",
+    ]
+    alarms = described()
+    assert sorted(alarms) == sorted(put)
+    topic = [settings.alarm_topic_arn]
+    project = [{"Name": "Project", "Value": "churn"}]
+
+    latency = alarms["conveyor/churn/latency-p99"]
+    assert (latency["Namespace"], latency["MetricName"], latency["Dimensions"]) == (
+        "Conveyor",
+        "Latency",
+        project,
+    )
+    assert latency["ExtendedStatistic"] == "p99" and "Statistic" not in latency
+    assert (latency["Period"], latency["EvaluationPeriods"], latency["DatapointsToAlarm"]) == (
+        60,
+        3,
+        3,
+    )
+    assert (latency["Threshold"], latency["ComparisonOperator"]) == (500.0, "GreaterThanThreshold")
+    assert latency["TreatMissingData"] == "missing"
+    assert (latency["AlarmActions"], latency["OKActions"], latency["ActionsEnabled"]) == (
+        topic,
+        topic,
+        True,
+    )
+    assert "p99 latency of /predict above 500 ms" in latency["AlarmDescription"]
+
+    rate = alarms["conveyor/churn/error-rate"]
+    assert (rate["Threshold"], rate["ComparisonOperator"]) == (0.05, "GreaterThanThreshold")
+    queries = {q["Id"]: q for q in rate["Metrics"]}
+    assert queries["rate"]["Expression"] == "errors / requests"
+    assert queries["rate"]["ReturnData"] is True
+    for query_id, metric_name in (("errors", "Errors5xx"), ("requests", "Requests")):
+        stat = queries[query_id]["MetricStat"]
+        assert stat["Metric"] == {
+            "Namespace": "Conveyor",
+            "MetricName": metric_name,
+            "Dimensions": project,
+        }
+        assert (stat["Period"], stat["Stat"], queries[query_id]["ReturnData"]) == (60, "Sum", False)
+    assert (rate["EvaluationPeriods"], rate["DatapointsToAlarm"]) == (3, 3)
+
+    drift = alarms["conveyor/churn/drift"]
+    assert (drift["MetricName"], drift["Statistic"], drift["Period"]) == (
+        "DriftStatus",
+        "Maximum",
+        86400,
+    )
+    assert (drift["EvaluationPeriods"], drift["DatapointsToAlarm"]) == (1, 1)
+    assert (drift["Threshold"], drift["ComparisonOperator"]) == (
+        1.0,
+        "GreaterThanOrEqualToThreshold",
+    )
+
+    idle = alarms["conveyor/churn/no-traffic"]
+    assert (idle["MetricName"], idle["Statistic"], idle["Period"]) == ("Requests", "Sum", 300)
+    assert (idle["ComparisonOperator"], idle["TreatMissingData"]) == (
+        "LessThanThreshold",
+        "breaching",
+    )
+    assert idle["ActionsEnabled"] is False  # the rule is off: its alarm notifies no one
+
+
+def test_every_alarm_watches_a_metric_and_dimensions_the_emf_documents_carry(
+    settings: AwsSettings, rules: list[AlarmRule]
+) -> None:
+    documents = [
+        emf.request_metrics(PROJECT, 3, 500, 12.0, 0, "Conveyor"),
+        emf.drift_metrics(PROJECT, {"status": "DRIFT", "features": {}}, "Conveyor"),
+    ]
+    emitted = {
+        (directive["Namespace"], metric["Name"], tuple(sorted(dimension_set)))
+        for document in documents
+        if document is not None
+        for directive in document["_aws"]["CloudWatchMetrics"]
+        for metric in directive["Metrics"]
+        for dimension_set in directive["Dimensions"]
+    }
+    for rule in rules:
+        request = put_metric_alarm_request(rule, namespace="Conveyor", alarm_actions=[])
+        metrics = (
+            [q["MetricStat"]["Metric"] for q in request["Metrics"] if "MetricStat" in q]
+            if "Metrics" in request
+            else [request]
+        )
+        for metric in metrics:
+            names = tuple(sorted(d["Name"] for d in metric["Dimensions"]))
+            assert (metric["Namespace"], metric["MetricName"], names) in emitted, rule.name
+            assert {d["Value"] for d in metric["Dimensions"]} == {PROJECT}
+
+
+def test_a_second_sync_changes_nothing_and_keeps_the_states(
+    settings: AwsSettings, rules: list[AlarmRule]
+) -> None:
+    sync_alarms(PROJECT, rules, settings=settings)
+    client("cloudwatch").set_alarm_state(
+        AlarmName="conveyor/churn/drift", StateValue="ALARM", StateReason="a drift check"
+    )
+    before = described()
+    assert sync_alarms(PROJECT, rules, settings=settings) == []
+    after = described()
+    assert after == before
+    assert after["conveyor/churn/drift"]["StateValue"] == "ALARM"
+
+    changed = [r.with_changes(threshold=800.0) if r.name == "latency-p99" else r for r in rules]
+    assert sync_alarms(PROJECT, changed, settings=settings) == ["conveyor/churn/latency-p99"]
+    assert described()["conveyor/churn/latency-p99"]["Threshold"] == 800.0
+
+
+def test_a_rule_no_longer_defined_loses_its_alarm_and_other_projects_keep_theirs(
+    settings: AwsSettings, rules: list[AlarmRule]
+) -> None:
+    sync_alarms(PROJECT, rules, settings=settings)
+    other = [rule.with_changes(project="churn-eu") for rule in rules]
+    sync_alarms("churn-eu", other, settings=settings)
+    kept = [rule for rule in rules if rule.name != "drift"]
+    assert sync_alarms(PROJECT, kept, settings=settings) == []
+    assert "conveyor/churn/drift" not in described()
+    assert len(described()) == 3
+    assert "conveyor/churn-eu/drift" in described("churn-eu")
+    sync_alarms(PROJECT, [], settings=settings)
+    assert described() == {}
+    assert len(described("churn-eu")) == 4
+
+
+def test_alarm_states_read_what_cloudwatch_holds_by_rule_name(
+    settings: AwsSettings, rules: list[AlarmRule]
+) -> None:
+    sync_alarms(PROJECT, rules, settings=settings)
+    # A new alarm is INSUFFICIENT_DATA on CloudWatch; moto starts it OK, so set each state.
+    assert sorted(alarm_states(PROJECT, settings=settings)) == [
+        "drift",
+        "error-rate",
+        "latency-p99",
+        "no-traffic",
+    ]
+    for name, state in (("error-rate", "ALARM"), ("drift", "INSUFFICIENT_DATA")):
+        client("cloudwatch").set_alarm_state(
+            AlarmName=f"conveyor/churn/{name}", StateValue=state, StateReason="test"
+        )
+    states = alarm_states(PROJECT, settings=settings)
+    assert (states["error-rate"], states["drift"], states["latency-p99"]) == (
+        AlarmState.ALARM,
+        AlarmState.INSUFFICIENT_DATA,
+        AlarmState.OK,
+    )
+
+
+def test_a_rule_of_another_project_is_refused(
+    settings: AwsSettings, rules: list[AlarmRule]
+) -> None:
+    with pytest.raises(InvalidInput, match="rules of other projects: \\['churn'\\]"):
+        sync_alarms("churn-eu", rules, settings=settings)
+    assert described("churn-eu") == {}
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"period_seconds": 90.0}, "multiples of 60 seconds"),
+        ({"period_seconds": 60.0, "evaluation_periods": 1441}, "1 day for periods under an hour"),
+        ({"period_seconds": 86400.0, "evaluation_periods": 8}, "7 days"),
+        ({"name": "x" * 250}, "at most 255"),
+    ],
+)
+def test_rules_cloudwatch_cannot_take_are_refused_before_any_call(
+    changes: dict[str, Any], message: str
+) -> None:
+    rule = AlarmRule("latency-p99", PROJECT, AlarmMetric.LATENCY_P99_MS, ">", 500.0)
+    with pytest.raises(InvalidInput, match=message):
+        put_metric_alarm_request(
+            rule.with_changes(datapoints_to_alarm=1, **changes),
+            namespace="Conveyor",
+            alarm_actions=[],
+        )
+
+
+def test_live_quality_watches_its_own_quality_metric() -> None:
+    rule = AlarmRule(
+        "live-quality",
+        PROJECT,
+        AlarmMetric.LIVE_QUALITY,
+        "<",
+        0.72,
+        period_seconds=3600.0,
+        evaluation_periods=1,
+        datapoints_to_alarm=1,
+        quality_metric="roc_auc",
+        treat_missing_data=TreatMissing.IGNORE,
+    )
+    request = put_metric_alarm_request(rule, namespace="Conveyor", alarm_actions=["arn:t"])
+    assert request["MetricName"] == "LiveQuality"
+    assert request["Dimensions"] == [
+        {"Name": "Project", "Value": "churn"},
+        {"Name": "QualityMetric", "Value": "roc_auc"},
+    ]
+    assert (request["Statistic"], request["ComparisonOperator"], request["TreatMissingData"]) == (
+        "Average",
+        "LessThanThreshold",
+        "ignore",
+    )
+    document = emf.live_quality_metrics(PROJECT, 3, {"roc_auc": 0.8})[0]
+    assert document["QualityMetric"] == "roc_auc" and document["LiveQuality"] == 0.8
+    with pytest.raises(InvalidInput, match="needs its quality_metric"):
+        put_metric_alarm_request(
+            rule.with_changes(quality_metric=None), namespace="Conveyor", alarm_actions=[]
+        )
+
+
+def state_change_event(alarm_name: str) -> dict[str, Any]:
+    """A "CloudWatch Alarm State Change" event as EventBridge delivers it, shaped as AWS's
+    documented example for a metric math alarm."""
+    return {
+        "version": "0",
+        "id": "2dde0eb1-528b-d2d5-9ca6-6d590caf2329",
+        "detail-type": "CloudWatch Alarm State Change",
+        "source": "aws.cloudwatch",
+        "account": "123456789012",
+        "time": "2026-01-02T03:04:40Z",
+        "region": "us-east-1",
+        "resources": [f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{alarm_name}"],
+        "detail": {
+            "alarmName": alarm_name,
+            "state": {
+                "value": "ALARM",
+                "reason": (
+                    "Threshold Crossed: 3 out of the last 3 datapoints [0.12 (02/01/26 "
+                    "03:03:00), 0.08 (02/01/26 03:02:00), 0.3 (02/01/26 03:01:00)] were "
+                    "greater than the threshold (0.05) (minimum 3 datapoints for OK -> ALARM "
+                    "transition)."
+                ),
+                "reasonData": '{"version":"1.0","queryDate":"2026-01-02T03:04:40.985+0000"}',
+                "timestamp": "2026-01-02T03:04:40.989+0000",
+            },
+            "previousState": {
+                "value": "OK",
+                "reason": "Threshold Crossed: no datapoints were received for 3 periods",
+                "timestamp": "2026-01-02T02:56:40.985+0000",
+            },
+            "configuration": {
+                "description": "more than 5% of requests answered 5xx for 3 minutes",
+                "metrics": [
+                    {
+                        "id": "errors",
+                        "metricStat": {
+                            "metric": {
+                                "namespace": "Conveyor",
+                                "name": "Errors5xx",
+                                "dimensions": {"Project": "churn"},
+                            },
+                            "period": 60,
+                            "stat": "Sum",
+                        },
+                        "returnData": False,
+                    },
+                    {
+                        "id": "requests",
+                        "metricStat": {
+                            "metric": {
+                                "namespace": "Conveyor",
+                                "name": "Requests",
+                                "dimensions": {"Project": "churn"},
+                            },
+                            "period": 60,
+                            "stat": "Sum",
+                        },
+                        "returnData": False,
+                    },
+                    {
+                        "id": "rate",
+                        "expression": "errors / requests",
+                        "label": "share of requests answered 5xx",
+                        "returnData": True,
+                    },
+                ],
+            },
+        },
+    }
+
+
+def test_a_state_change_event_names_the_project_the_rule_and_the_new_state() -> None:
+    change = alarm_state_change_detail(state_change_event("conveyor/churn/error-rate"))
+    assert change == AlarmStateChange("churn", "error-rate", AlarmState.ALARM, change.reason)
+    project, alarm, state, reason = change
+    assert (project, alarm, state) == ("churn", "error-rate", AlarmState.ALARM)
+    assert reason.startswith("Threshold Crossed: 3 out of the last 3 datapoints")
+
+
+def test_a_rule_name_with_a_slash_parses_back_whole() -> None:
+    change = alarm_state_change_detail(state_change_event("conveyor/churn/p99/eu"))
+    assert (change.project, change.alarm) == ("churn", "p99/eu")
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        ({"source": "aws.ec2"}, "not a CloudWatch alarm state change"),
+        ({"detail-type": "EC2 Instance State-change Notification"}, "not a CloudWatch alarm"),
+        ({"alarmName": "ServerCpuTooHigh"}, "not one of conveyor's"),
+        ({"alarmName": "conveyor/churn"}, "not one of conveyor's"),
+        ({"state": {"value": "PENDING"}}, "alarm state 'PENDING'"),
+    ],
+)
+def test_events_that_are_not_conveyor_alarm_changes_are_refused(
+    edit: dict[str, Any], message: str
+) -> None:
+    event = state_change_event("conveyor/churn/error-rate")
+    for key, value in edit.items():
+        if key in event:
+            event[key] = value
+        else:
+            event["detail"][key] = value
+    with pytest.raises(InvalidInput, match=message):
+        alarm_state_change_detail(event)
