@@ -15,8 +15,12 @@ from typing import Any, TypeVar
 
 import pytest
 
+from conveyor.endpoint import Endpoint
+from conveyor.endpoint.local import LocalEndpoint
 from conveyor.events import EventBus
 from conveyor.events.local import SqliteEventBus
+from conveyor.registry import Registry
+from conveyor.registry.local import LocalRegistry
 from conveyor.storage import BUCKETS, ObjectStore
 from conveyor.storage.local import LocalObjectStore
 from conveyor.tables import Table
@@ -82,6 +86,49 @@ TABLES: dict[str, Backend[Table]] = {"local": _sqlite_tables, "dynamodb": _dynam
 EVENT_BUSES: dict[str, Backend[EventBus]] = {"local": _sqlite_event_buses}
 
 
+# The registry and the endpoint sit on a store and a table: the local adapters on the folder
+# store and SQLite, the SageMaker ones on S3 and DynamoDB, all in one moto account.
+@contextmanager
+def _local_registries(tmp_path: Path) -> Iterator[Callable[[], Registry]]:
+    with _local_object_stores(tmp_path) as stores, _made(_sqlite_tables, tmp_path) as tables:
+        yield lambda: LocalRegistry(table=tables(), store=stores())
+
+
+@contextmanager
+def _sagemaker_registries(tmp_path: Path) -> Iterator[Callable[[], Registry]]:
+    from conveyor.registry.sagemaker import SageMakerRegistry
+
+    with _s3_object_stores(tmp_path) as stores, _dynamodb_tables(tmp_path) as tables:
+        yield lambda: SageMakerRegistry(table=tables(), store=stores())
+
+
+@contextmanager
+def _local_endpoints(tmp_path: Path) -> Iterator[Callable[[], Endpoint]]:
+    with _made(_sqlite_tables, tmp_path) as tables:
+        yield lambda: LocalEndpoint(table=tables())
+
+
+@contextmanager
+def _sagemaker_endpoints(tmp_path: Path) -> Iterator[Callable[[], Endpoint]]:
+    from conveyor.endpoint.sagemaker import SageMakerEndpoint
+    from tests.integration.aws.sagemaker_fakes import FakeUpdateEndpointClient, clients_with
+
+    # moto has no UpdateEndpoint: a named fake at the client boundary applies it.
+    clients = clients_with(sagemaker=FakeUpdateEndpointClient())
+    with _s3_object_stores(tmp_path) as stores, _dynamodb_tables(tmp_path) as tables:
+        yield lambda: SageMakerEndpoint(table=tables(), store=stores(), clients=clients)
+
+
+REGISTRIES: dict[str, Backend[Registry]] = {
+    "local": _local_registries,
+    "sagemaker": _sagemaker_registries,
+}
+ENDPOINTS: dict[str, Backend[Endpoint]] = {
+    "local": _local_endpoints,
+    "sagemaker": _sagemaker_endpoints,
+}
+
+
 def _factory(backend: Backend[T], tmp_path: Path) -> Iterator[Callable[[], T]]:
     made: list[T] = []
     with backend(tmp_path) as build:
@@ -116,6 +163,31 @@ def make_table(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
 @pytest.fixture
 def table(make_table: Callable[[], Table]) -> Table:
     return make_table()
+
+
+def _made(backend: Backend[T], tmp_path: Path) -> AbstractContextManager[Callable[[], T]]:
+    """A backend whose adapters are closed at the end, for composing into another backend."""
+    return contextmanager(_factory)(backend, tmp_path)
+
+
+@pytest.fixture(params=list(REGISTRIES), ids=list(REGISTRIES))
+def make_registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    yield from _factory(REGISTRIES[request.param], tmp_path)
+
+
+@pytest.fixture
+def registry(make_registry: Callable[[], Registry]) -> Registry:
+    return make_registry()
+
+
+@pytest.fixture(params=list(ENDPOINTS), ids=list(ENDPOINTS))
+def make_endpoint(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    yield from _factory(ENDPOINTS[request.param], tmp_path)
+
+
+@pytest.fixture
+def endpoint(make_endpoint: Callable[[], Endpoint]) -> Endpoint:
+    return make_endpoint()
 
 
 @pytest.fixture(params=list(EVENT_BUSES), ids=list(EVENT_BUSES))

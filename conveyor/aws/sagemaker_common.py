@@ -1,0 +1,102 @@
+"""What the SageMaker registry and endpoint adapters share: clients, names, S3 URIs, errors."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+from conveyor.aws.clients import client
+from conveyor.aws.settings import AwsSettings
+from conveyor.errors import (
+    AlreadyExists,
+    BackendUnavailable,
+    ConfigError,
+    Conflict,
+    ConveyorError,
+    NotFound,
+)
+from conveyor.storage import ObjectStore
+from conveyor.types import ObjectRef
+
+# service name ("sagemaker", "sagemaker-runtime", "cloudwatch") -> boto3 client
+ClientFactory = Callable[[str], Any]
+
+# SageMaker resource names (models, endpoint configs, endpoints, model package groups).
+MAX_NAME = 63
+_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+_NOT_FOUND = re.compile(r"not found|could not find|does not exist", re.IGNORECASE)
+_EXISTS = re.compile(r"already exist", re.IGNORECASE)
+_BUSY = re.compile(r"in-progress|in progress|cannot update", re.IGNORECASE)
+
+
+def settings_clients(settings: AwsSettings) -> ClientFactory:
+    """Clients from ``conveyor.aws.clients`` in the settings' region and endpoint."""
+
+    def make(service: str) -> Any:
+        return client(service, region=settings.region, endpoint_url=settings.endpoint_url)
+
+    return make
+
+
+def sagemaker_name(*parts: object) -> str:
+    """``parts`` joined by ``-`` as a valid SageMaker name: when longer than 63 characters the
+    head is kept and a hash of the whole name keeps distinct names distinct."""
+    name = "-".join(str(part) for part in parts)
+    if len(name) > MAX_NAME:
+        digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+        name = f"{name[: MAX_NAME - 9].rstrip('-')}-{digest}"
+    if not _NAME.fullmatch(name):
+        raise ConfigError(
+            f"{name!r} is not a valid SageMaker name (letters, digits and '-', starting and "
+            "ending with a letter or digit); check CONVEYOR_AWS_ENDPOINT_PREFIX"
+        )
+    return name
+
+
+def s3_uri(store: ObjectStore, ref: ObjectRef) -> str:
+    """The real ``s3://`` URI of a logical object, as SageMaker reads it."""
+    buckets: dict[str, str] | None = getattr(store, "buckets", None)
+    if store.scheme != "s3" or buckets is None:
+        raise ConfigError(
+            "the SageMaker registry and endpoint read artifacts from S3: set "
+            f"CONVEYOR_OBJECT_STORE_URI=s3://<prefix> (the object store is {store.scheme!r})"
+        )
+    if ref.bucket not in buckets:
+        raise ConfigError(f"the S3 object store maps no bucket {ref.bucket!r}")
+    return f"s3://{buckets[ref.bucket]}/{ref.key}"
+
+
+def call(clients: ClientFactory, service: str, what: str, method: str, **request: Any) -> Any:
+    """One SageMaker call with its errors as conveyor's (``what`` names it in messages)."""
+    try:
+        return getattr(clients(service), method)(**request)
+    except ConveyorError:
+        raise
+    except Exception as exc:
+        raise_mapped(exc, what)
+
+
+def raise_mapped(exc: Exception, what: str) -> NoReturn:
+    """botocore errors as conveyor errors; SageMaker says most things as ValidationException,
+    so its message tells a missing resource from an existing one or a busy endpoint."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        message = str(error.get("Message", ""))
+        detail = f"SageMaker could not {what}: {code} {message}".rstrip()
+        if code in {"ResourceNotFound", "ResourceNotFoundException"} or (
+            code == "ValidationException" and _NOT_FOUND.search(message)
+        ):
+            raise NotFound(detail) from exc
+        if code == "ResourceInUse" or (code == "ValidationException" and _EXISTS.search(message)):
+            raise AlreadyExists(detail) from exc
+        if code == "ConflictException" or (code == "ValidationException" and _BUSY.search(message)):
+            raise Conflict(detail) from exc
+        raise BackendUnavailable(detail) from exc
+    if isinstance(exc, BotoCoreError):
+        raise BackendUnavailable(f"could not reach SageMaker to {what}: {exc}") from exc
+    raise exc

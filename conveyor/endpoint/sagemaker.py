@@ -1,0 +1,280 @@
+"""The endpoint on SageMaker hosting: one endpoint per project (``<prefix>-<project>``).
+
+A deploy makes a SageMaker model (named by version and artifact sha256, so a name never
+points at other bytes), an endpoint config with one ``AllTraffic`` variant (instances or
+serverless) and then creates the endpoint, or updates it blue/green: SageMaker brings the new
+fleet up, shifts all traffic at once, and rolls back by itself when one of the project's
+CloudWatch alarms fires during the bake (serverless endpoints take no deployment policy).
+
+The deployment record (version, artifact, history, revision) is ``LocalEndpoint``'s, in the
+same Table item with the same conditional write, so ``Conflict`` means the same here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from contextlib import suppress
+from dataclasses import dataclass
+from typing import Any
+
+from conveyor.aws.sagemaker_common import (
+    ClientFactory,
+    call,
+    raise_mapped,
+    s3_uri,
+    sagemaker_name,
+    settings_clients,
+)
+from conveyor.aws.settings import AwsSettings
+from conveyor.endpoint import Deployment
+from conveyor.endpoint.local import LocalEndpoint
+from conveyor.errors import AlreadyExists, Conflict, NotFound
+from conveyor.storage import ObjectStore
+from conveyor.tables import Table
+from conveyor.types import ObjectRef
+
+VARIANT = "AllTraffic"
+# How long the old (blue) fleet stays up after the switch: the window in which an alarm
+# still rolls traffic back to it.
+TERMINATION_WAIT_SECONDS = 600
+MAX_EXECUTION_SECONDS = 3600
+ROLLBACK_ALARM_SUFFIXES = ("5xx", "latency")
+_LIVE_PK = "sagemaker-endpoint"
+
+
+@dataclass(frozen=True)
+class EndpointState:
+    """The live endpoint as SageMaker describes it."""
+
+    name: str
+    status: str  # Creating | Updating | InService | RollingBack | Failed | …
+    endpoint_config: str
+    failure_reason: str | None = None
+
+
+class SageMakerEndpoint:
+    scheme = "sagemaker"
+
+    def __init__(
+        self,
+        *,
+        table: Table,
+        store: ObjectStore,
+        settings: AwsSettings | None = None,
+        clients: ClientFactory | None = None,
+    ) -> None:
+        self.table = table
+        self.store = store
+        self.settings = settings or AwsSettings()
+        # Tests swap this for a wrapper at the client boundary; nothing else creates clients.
+        self.clients: ClientFactory = clients or settings_clients(self.settings)
+        self.records = LocalEndpoint(table=table)
+
+    def endpoint_name(self, project: str) -> str:
+        return sagemaker_name(self.settings.endpoint_prefix, project)
+
+    def update_endpoint(
+        self, project: str, version: int, artifact: ObjectRef, sha256: str
+    ) -> Deployment:
+        current = self.records.describe_endpoint(project)
+        if current is not None and current.version == version:
+            return current
+        # SageMaker first: a deploy racing this one finds the endpoint Updating (Conflict)
+        # or loses the record's conditional write (Conflict) below.
+        self._serve(project, version, artifact, sha256)
+        return self.records.update_endpoint(project, version, artifact, sha256)
+
+    def rollback(self, project: str) -> Deployment:
+        current = self.records.describe_endpoint(project)
+        if current is None:
+            raise NotFound(f"project {project!r} has no deployed version", field="project")
+        if not current.history:
+            raise Conflict(f"project {project!r} has no earlier deployment to roll back to")
+        previous = current.history[-1]
+        self._serve(project, previous.version, previous.artifact, previous.sha256)
+        return self.records.rollback(project)
+
+    def describe_endpoint(self, project: str) -> Deployment | None:
+        return self.records.describe_endpoint(project)
+
+    def list_endpoints(self) -> list[Deployment]:
+        return self.records.list_endpoints()
+
+    def status(self, project: str) -> EndpointState:
+        """The live endpoint's status (``InService``, ``Updating``, ``Failed`` with why).
+
+        Raises:
+            NotFound: SageMaker has no endpoint for the project.
+        """
+        described = self._sagemaker(
+            f"describe the endpoint of {project!r}",
+            "describe_endpoint",
+            EndpointName=self.endpoint_name(project),
+        )
+        return EndpointState(
+            name=described["EndpointName"],
+            status=described["EndpointStatus"],
+            endpoint_config=described["EndpointConfigName"],
+            failure_reason=described.get("FailureReason"),
+        )
+
+    def invoke(self, project: str, body: bytes, content_type: str) -> tuple[int, bytes, str]:
+        """Send a request to the project's endpoint; returns (status, body, content type).
+
+        The model's own error answers (SageMaker's ``ModelError``) come back with the status
+        the model gave, so a bad request stays a 4xx.
+
+        Raises:
+            NotFound: no endpoint for the project.
+            BackendUnavailable: SageMaker could not be reached or was throttling.
+        """
+        runtime = self.clients("sagemaker-runtime")
+        try:
+            response = runtime.invoke_endpoint(
+                EndpointName=self.endpoint_name(project),
+                Body=body,
+                ContentType=content_type,
+                Accept="application/json",
+            )
+        except Exception as exc:
+            answered = _model_error(exc)
+            if answered is not None:
+                return answered
+            raise_mapped(exc, f"invoke the endpoint of {project!r}")
+        return 200, response["Body"].read(), response.get("ContentType", "application/json")
+
+    def model_request(
+        self, project: str, version: int, artifact: ObjectRef, sha256: str
+    ) -> dict[str, Any]:
+        """The CreateModel request of a version."""
+        return {
+            "ModelName": sagemaker_name(
+                self.settings.endpoint_prefix, project, f"v{version}", sha256[:8]
+            ),
+            "PrimaryContainer": {
+                "Image": self.settings.inference_image,
+                "ModelDataUrl": s3_uri(self.store, artifact),
+            },
+            "ExecutionRoleArn": self.settings.sagemaker_role_arn,
+        }
+
+    def production_variant(self, model_name: str) -> dict[str, Any]:
+        variant: dict[str, Any] = {"VariantName": VARIANT, "ModelName": model_name}
+        if self.settings.serverless:
+            variant["ServerlessConfig"] = {
+                "MemorySizeInMB": self.settings.serverless_memory_mb,
+                "MaxConcurrency": self.settings.serverless_max_concurrency,
+            }
+        else:
+            variant["InstanceType"] = self.settings.inference_instance_type
+            variant["InitialInstanceCount"] = self.settings.inference_instance_count
+        return variant
+
+    def deployment_config(self, project: str) -> dict[str, Any] | None:
+        """UpdateEndpoint's blue/green policy; None for serverless, which takes none."""
+        if self.settings.serverless:
+            return None
+        config: dict[str, Any] = {
+            "BlueGreenUpdatePolicy": {
+                "TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 0},
+                "TerminationWaitInSeconds": TERMINATION_WAIT_SECONDS,
+                "MaximumExecutionTimeoutInSeconds": MAX_EXECUTION_SECONDS,
+            }
+        }
+        alarms = self._rollback_alarms(project)
+        if alarms:
+            config["AutoRollbackConfiguration"] = {
+                "Alarms": [{"AlarmName": name} for name in alarms]
+            }
+        return config
+
+    def _serve(self, project: str, version: int, artifact: ObjectRef, sha256: str) -> None:
+        model = self.model_request(project, version, artifact, sha256)
+        self._create("create a model", "create_model", **model)
+        variant = self.production_variant(model["ModelName"])
+        variant_hash = hashlib.sha256(json.dumps(variant, sort_keys=True).encode()).hexdigest()
+        config_name = sagemaker_name(model["ModelName"], f"c{variant_hash[:6]}")
+        self._create(
+            "create an endpoint config",
+            "create_endpoint_config",
+            EndpointConfigName=config_name,
+            ProductionVariants=[variant],
+        )
+        name = self.endpoint_name(project)
+        try:
+            live = self.status(project)
+        except NotFound:
+            self._create(
+                "create an endpoint",
+                "create_endpoint",
+                EndpointName=name,
+                EndpointConfigName=config_name,
+            )
+        else:
+            if live.status == "Failed":
+                raise Conflict(
+                    f"the SageMaker endpoint {name} failed ({live.failure_reason}); delete it "
+                    f"(aws sagemaker delete-endpoint --endpoint-name {name}) and deploy again"
+                )
+            if live.endpoint_config != config_name:
+                request: dict[str, Any] = {"EndpointName": name, "EndpointConfigName": config_name}
+                policy = self.deployment_config(project)
+                if policy is not None:
+                    request["DeploymentConfig"] = policy
+                self._sagemaker(f"update the endpoint {name}", "update_endpoint", **request)
+        self.table.put(
+            {
+                "pk": _LIVE_PK,
+                "sk": project,
+                "endpoint": name,
+                "endpoint_config": config_name,
+                "model": model["ModelName"],
+                "version": version,
+            }
+        )
+
+    def endpoint_config_name(self, project: str) -> str | None:
+        """The endpoint config conveyor last applied to the project's endpoint."""
+        item = self.table.get(_LIVE_PK, project)
+        return str(item["endpoint_config"]) if item else None
+
+    def _rollback_alarms(self, project: str) -> list[str]:
+        """The project's alarms that exist (the template or ``conveyor alarms`` makes them)."""
+        names = [f"{self.endpoint_name(project)}-{suffix}" for suffix in ROLLBACK_ALARM_SUFFIXES]
+        found = call(
+            self.clients,
+            "cloudwatch",
+            "read the endpoint's alarms",
+            "describe_alarms",
+            AlarmNames=names,
+            AlarmTypes=["MetricAlarm", "CompositeAlarm"],
+        )
+        existing = {alarm["AlarmName"] for alarm in found.get("MetricAlarms", [])}
+        existing |= {alarm["AlarmName"] for alarm in found.get("CompositeAlarms", [])}
+        return [name for name in names if name in existing]
+
+    def _create(self, what: str, method: str, **request: Any) -> None:
+        with suppress(AlreadyExists):  # names are content-addressed: it is this one
+            self._sagemaker(what, method, **request)
+
+    def _sagemaker(self, what: str, method: str, **request: Any) -> Any:
+        return call(self.clients, "sagemaker", what, method, **request)
+
+
+def _model_error(exc: Exception) -> tuple[int, bytes, str] | None:
+    """The model's own answer inside SageMaker's ModelError, when it gave one."""
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict) or response.get("Error", {}).get("Code") != "ModelError":
+        return None
+    status = response.get("OriginalStatusCode")
+    if not isinstance(status, int):
+        return None
+    message = response.get("OriginalMessage") or response["Error"].get("Message", "")
+    data = message.encode() if isinstance(message, str) else bytes(message)
+    try:
+        json.loads(data)
+        content_type = "application/json"
+    except ValueError:
+        content_type = "text/plain"
+    return status, data, content_type

@@ -1,0 +1,313 @@
+"""The registry on SageMaker Model Registry: a model package group per project, a model
+package per version.
+
+SageMaker numbers the packages of a group (``ModelPackageVersion``) and conveyor's version is
+that number. A package holds what SageMaker can use: the inference container and artifact,
+the model-quality metrics (a JSON in the reports bucket), lineage as customer metadata and the
+approval status. The whole version document (every split's metrics, the gate's numbers,
+tags, hyperparameters, input schema) stays in the Table exactly as ``LocalRegistry`` keeps it.
+SageMaker is the source of truth for approval: a person approving a package in SageMaker
+Studio is what ``get_version`` and ``list_versions`` report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from contextlib import suppress
+from dataclasses import replace
+from typing import Any
+
+from conveyor.aws.sagemaker_common import (
+    ClientFactory,
+    call,
+    s3_uri,
+    sagemaker_name,
+    settings_clients,
+)
+from conveyor.aws.settings import AwsSettings
+from conveyor.errors import AlreadyExists, NotFound
+from conveyor.registry.local import LocalRegistry, _sk, _versions_pk
+from conveyor.storage import REPORTS, ObjectStore
+from conveyor.tables import Table
+from conveyor.types import ApprovalStatus, ModelVersion, Task, utcnow
+
+MAX_DESCRIPTION = 1024  # ModelPackageDescription, ApprovalDescription
+MAX_METADATA_KEY = 128
+MAX_METADATA_VALUE = 256
+# SageMaker's model-quality statistics group metrics under the problem type.
+_QUALITY_SECTION = {
+    Task.BINARY: "binary_classification_metrics",
+    Task.MULTICLASS: "multiclass_classification_metrics",
+    Task.REGRESSION: "regression_metrics",
+}
+
+
+def _packages_pk(project: str) -> str:
+    return f"modelpackage#{project}"
+
+
+def metrics_key(project: str, run_id: str) -> str:
+    """Where a version's model-quality statistics go in the reports bucket."""
+    return f"{project}/registry/{run_id}/model-quality.json"
+
+
+def client_token(project: str, run_id: str) -> str:
+    """CreateModelPackage's idempotency token (≤ 36 of ``[a-zA-Z0-9-]``): the same run makes
+    the same package even when the Table write after it was lost."""
+    return hashlib.sha256(f"{project}/{run_id}".encode()).hexdigest()[:36]
+
+
+class SageMakerRegistry:
+    """Model versions as SageMaker model packages, with their full documents in the Table."""
+
+    scheme = "sagemaker"
+
+    def __init__(
+        self,
+        *,
+        table: Table,
+        store: ObjectStore,
+        settings: AwsSettings | None = None,
+        clients: ClientFactory | None = None,
+    ) -> None:
+        self.table = table
+        self.store = store
+        self.settings = settings or AwsSettings()
+        # Tests swap this for a wrapper at the client boundary; nothing else creates clients.
+        self.clients: ClientFactory = clients or settings_clients(self.settings)
+        self.records = LocalRegistry(table=table, store=store)
+
+    def create_version(self, draft: ModelVersion) -> ModelVersion:
+        by_run = self.table.get(f"modelrun#{draft.project}", draft.run_id)
+        if by_run is not None:
+            return self.get_version(draft.project, int(by_run["version"]))
+        self._ensure_group(draft.project)
+        statistics = self.store.put(
+            REPORTS, metrics_key(draft.project, draft.run_id), _quality_statistics(draft)
+        )
+        arn = self._sagemaker(
+            "register a model package",
+            "create_model_package",
+            **self.package_request(draft, s3_uri(self.store, statistics.ref)),
+        )["ModelPackageArn"]
+        described = self._sagemaker(
+            "describe a model package", "describe_model_package", ModelPackageName=arn
+        )
+        now = utcnow()
+        version = replace(
+            draft,
+            version=int(described["ModelPackageVersion"]),
+            approval_status=ApprovalStatus(described["ModelApprovalStatus"]),
+            created_at=now,
+            updated_at=now,
+        )
+        project, number = version.project, version.version
+        self.table.put({"pk": _packages_pk(project), "sk": _sk(number), "arn": arn})
+        try:
+            self.table.put(
+                {"pk": _versions_pk(project), "sk": _sk(number), **version.to_dict()},
+                if_not_exists=True,
+            )
+        except AlreadyExists:
+            # The same run registered at the same moment: SageMaker handed both the one
+            # package (same client token), and the first writer's document stands.
+            return self.get_version(project, number)
+        self.table.put({"pk": f"modelrun#{project}", "sk": draft.run_id, "version": number})
+        return version
+
+    def package_request(self, draft: ModelVersion, statistics_uri: str) -> dict[str, Any]:
+        """The CreateModelPackage request of a version."""
+        test_metric = draft.metrics.get("test", {}).get(draft.primary_metric)
+        summary = f"{draft.project} run {draft.run_id}: {draft.algorithm.value} {draft.task.value}"
+        if test_metric is not None:
+            summary += f", test {draft.primary_metric}={test_metric:.6g}"
+        return {
+            "ModelPackageGroupName": sagemaker_name(draft.project),
+            "ModelPackageDescription": summary[:MAX_DESCRIPTION],
+            "InferenceSpecification": {
+                "Containers": [
+                    {
+                        "Image": self.settings.inference_image,
+                        "ModelDataUrl": s3_uri(self.store, draft.artifact),
+                    }
+                ],
+                "SupportedContentTypes": ["application/json", "text/csv"],
+                "SupportedResponseMIMETypes": ["application/json"],
+                "SupportedRealtimeInferenceInstanceTypes": [self.settings.inference_instance_type],
+                "SupportedTransformInstanceTypes": [self.settings.inference_instance_type],
+            },
+            "ModelMetrics": {
+                "ModelQuality": {
+                    "Statistics": {"ContentType": "application/json", "S3Uri": statistics_uri}
+                }
+            },
+            "CustomerMetadataProperties": _lineage(draft),
+            "ModelApprovalStatus": draft.approval_status.value,
+            "ClientToken": client_token(draft.project, draft.run_id),
+        }
+
+    def get_version(self, project: str, version: int) -> ModelVersion:
+        record = self.records.get_version(project, version)
+        arn = self._arn(project, version)
+        if arn is None:  # registered before this registry ran on SageMaker
+            return record
+        described = self._sagemaker(
+            f"describe version {version} of {project!r}",
+            "describe_model_package",
+            ModelPackageName=arn,
+        )
+        return _with_sagemaker_status(
+            record, described["ModelApprovalStatus"], described.get("ApprovalDescription")
+        )
+
+    def list_versions(self, project: str) -> list[ModelVersion]:
+        records = self.records.list_versions(project)
+        if not records:
+            return []
+        statuses = self._package_statuses(project)
+        return [
+            _with_sagemaker_status(record, statuses[record.version], None)
+            if record.version in statuses
+            else record
+            for record in records
+        ]
+
+    def update_approval_status(
+        self, project: str, version: int, status: ApprovalStatus, reason: str | None = None
+    ) -> ModelVersion:
+        self._update_package(project, version, status, reason)
+        return self.records.update_approval_status(project, version, status, reason)
+
+    def update_gate(
+        self,
+        project: str,
+        version: int,
+        status: ApprovalStatus,
+        reason: str,
+        gate: dict[str, object],
+    ) -> ModelVersion:
+        self._update_package(project, version, status, reason)
+        return self.records.update_gate(project, version, status, reason, gate)
+
+    def set_alias(self, project: str, alias: str, version: int) -> None:
+        self.records.set_alias(project, alias, version)
+
+    def get_aliases(self, project: str) -> dict[str, int]:
+        return self.records.get_aliases(project)
+
+    def set_tags(self, project: str, version: int, tags: dict[str, str]) -> ModelVersion:
+        return self.records.set_tags(project, version, tags)
+
+    def package_arn(self, project: str, version: int) -> str:
+        """The ARN of a version's model package.
+
+        Raises:
+            NotFound: the version has no model package.
+        """
+        arn = self._arn(project, version)
+        if arn is None:
+            raise NotFound(f"version {version} of {project!r} has no SageMaker model package")
+        return arn
+
+    def _update_package(
+        self, project: str, version: int, status: ApprovalStatus, reason: str | None
+    ) -> None:
+        self.records.get_version(project, version)  # NotFound before SageMaker is touched
+        arn = self._arn(project, version)
+        if arn is None:
+            return
+        request: dict[str, Any] = {"ModelPackageArn": arn, "ModelApprovalStatus": status.value}
+        if reason:
+            request["ApprovalDescription"] = reason[:MAX_DESCRIPTION]
+        self._sagemaker(
+            f"set the approval of version {version} of {project!r}",
+            "update_model_package",
+            **request,
+        )
+
+    def _ensure_group(self, project: str) -> None:
+        name = sagemaker_name(project)
+        try:
+            self._sagemaker(
+                "describe a model package group",
+                "describe_model_package_group",
+                ModelPackageGroupName=name,
+            )
+            return
+        except NotFound:
+            pass
+        with suppress(AlreadyExists):  # another registration made it first
+            self._sagemaker(
+                "create a model package group",
+                "create_model_package_group",
+                ModelPackageGroupName=name,
+                ModelPackageGroupDescription=f"conveyor project {project}",
+            )
+
+    def _package_statuses(self, project: str) -> dict[int, str]:
+        statuses: dict[int, str] = {}
+        request: dict[str, Any] = {
+            "ModelPackageGroupName": sagemaker_name(project),
+            "MaxResults": 100,
+        }
+        while True:
+            try:
+                page = self._sagemaker(
+                    f"list the model packages of {project!r}", "list_model_packages", **request
+                )
+            except NotFound:
+                return statuses
+            for summary in page.get("ModelPackageSummaryList", []):
+                if "ModelPackageVersion" in summary:
+                    statuses[int(summary["ModelPackageVersion"])] = summary["ModelApprovalStatus"]
+            if not page.get("NextToken"):
+                return statuses
+            request["NextToken"] = page["NextToken"]
+
+    def _arn(self, project: str, version: int) -> str | None:
+        item = self.table.get(_packages_pk(project), _sk(version))
+        return str(item["arn"]) if item else None
+
+    def _sagemaker(self, what: str, method: str, **request: Any) -> Any:
+        return call(self.clients, "sagemaker", what, method, **request)
+
+
+def _with_sagemaker_status(
+    record: ModelVersion, status: str, description: str | None
+) -> ModelVersion:
+    """The Table's document with SageMaker's approval, which wins when they differ."""
+    approval = ApprovalStatus(status)
+    if approval is record.approval_status:
+        return record
+    return replace(record, approval_status=approval, status_reason=description)
+
+
+def _lineage(draft: ModelVersion) -> dict[str, str]:
+    values = {
+        "run_id": draft.run_id,
+        "dataset_id": draft.dataset_id,
+        "sha256": draft.sha256,
+        "git_commit": draft.git_commit,
+        "package_version": draft.package_version,
+        "artifact": draft.artifact.uri,
+        "raw": draft.raw.uri,
+    }
+    return {
+        key[:MAX_METADATA_KEY]: value[:MAX_METADATA_VALUE] for key, value in values.items() if value
+    }
+
+
+def _quality_statistics(draft: ModelVersion) -> bytes:
+    """SageMaker's model-quality statistics shape (``{"value": …}`` per metric, test split),
+    plus conveyor's every split for whoever reads the file."""
+    section = _QUALITY_SECTION.get(draft.task, "metrics")
+    test = draft.metrics.get("test", {})
+    document = {
+        "version": 0.0,
+        section: {
+            name: {"value": value, "standard_deviation": "NaN"} for name, value in test.items()
+        },
+        "conveyor": {"primary_metric": draft.primary_metric, "metrics": draft.metrics},
+    }
+    return json.dumps(document, indent=2, sort_keys=True).encode()

@@ -1,0 +1,93 @@
+"""The Endpoint contract, run on every endpoint adapter (see conftest.py ENDPOINTS)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from conveyor.endpoint import Deployment, Endpoint, ServedVersion
+from conveyor.errors import Conflict, NotFound
+from conveyor.types import ObjectRef
+
+
+def artifact(version: int, project: str = "churn") -> ObjectRef:
+    return ObjectRef("models", f"{project}/run-{version}/model.tar.gz")
+
+
+def sha(version: int) -> str:
+    return f"{version:x}" * 64
+
+
+def deploy(endpoint: Endpoint, version: int, project: str = "churn") -> Deployment:
+    return endpoint.update_endpoint(project, version, artifact(version, project), sha(version))
+
+
+def test_implements_the_protocol(endpoint: Endpoint) -> None:
+    assert isinstance(endpoint, Endpoint)
+
+
+def test_nothing_is_deployed_at_first(endpoint: Endpoint) -> None:
+    assert endpoint.describe_endpoint("churn") is None
+    assert endpoint.list_endpoints() == []
+
+
+def test_the_first_deploy_serves_the_version(endpoint: Endpoint) -> None:
+    deployed = deploy(endpoint, 1)
+    assert (deployed.version, deployed.artifact, deployed.sha256) == (1, artifact(1), sha(1))
+    assert deployed.history == ()
+    assert deployed.revision == 0
+    assert endpoint.describe_endpoint("churn") == deployed
+
+
+def test_a_second_deploy_keeps_the_first_on_the_history(endpoint: Endpoint) -> None:
+    deploy(endpoint, 1)
+    second = deploy(endpoint, 2)
+    assert second.version == 2
+    assert second.history == (ServedVersion(1, artifact(1), sha(1)),)
+    assert second.revision == 1
+    assert endpoint.describe_endpoint("churn") == second
+
+
+def test_deploying_the_served_version_again_changes_nothing(endpoint: Endpoint) -> None:
+    deploy(endpoint, 1)
+    second = deploy(endpoint, 2)
+    again = deploy(endpoint, 2)
+    assert again == second
+    assert endpoint.describe_endpoint("churn") == second
+
+
+def test_rollback_serves_the_previous_version(endpoint: Endpoint) -> None:
+    deploy(endpoint, 1)
+    deploy(endpoint, 2)
+    deploy(endpoint, 3)
+    rolled = endpoint.rollback("churn")
+    assert (rolled.version, rolled.artifact, rolled.sha256) == (2, artifact(2), sha(2))
+    assert rolled.history == (ServedVersion(1, artifact(1), sha(1)),)
+    assert rolled.revision == 3
+    assert endpoint.describe_endpoint("churn") == rolled
+    assert endpoint.rollback("churn").version == 1
+    with pytest.raises(Conflict, match="no earlier deployment"):
+        endpoint.rollback("churn")
+    assert endpoint.describe_endpoint("churn").version == 1  # type: ignore[union-attr]
+
+
+def test_rollback_without_history_is_a_conflict(endpoint: Endpoint) -> None:
+    deploy(endpoint, 1)
+    with pytest.raises(Conflict, match="no earlier deployment"):
+        endpoint.rollback("churn")
+    assert endpoint.describe_endpoint("churn").version == 1  # type: ignore[union-attr]
+
+
+def test_rollback_of_a_project_never_deployed_is_not_found(endpoint: Endpoint) -> None:
+    with pytest.raises(NotFound):
+        endpoint.rollback("churn")
+
+
+def test_every_project_has_its_own_deployment(make_endpoint: Callable[[], Endpoint]) -> None:
+    deploy(make_endpoint(), 1, project="churn")
+    deploy(make_endpoint(), 4, project="fraud")
+    other = make_endpoint()  # a new instance sees both
+    served = {d.project: d.version for d in other.list_endpoints()}
+    assert served == {"churn": 1, "fraud": 4}
+    assert other.describe_endpoint("fraud").artifact == artifact(4, "fraud")  # type: ignore[union-attr]
