@@ -207,7 +207,7 @@ def to_conveyor_event(eventbridge_event: Mapping[str, Any]) -> Event:
         )
     kind = eventbridge_event.get("detail-type")
     try:
-        event_type = EventType(kind)
+        event_type = EventType(str(kind))
     except ValueError:
         valid = ", ".join(t.value for t in EventType)
         raise InvalidInput(

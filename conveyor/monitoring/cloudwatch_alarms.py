@@ -237,7 +237,7 @@ def alarm_state_change_detail(
         )
     project, rule = _parse_alarm_name(name, name_prefix)
     try:
-        value = AlarmState(state.get("value"))
+        value = AlarmState(str(state.get("value")))
     except ValueError:
         raise InvalidInput(
             f"alarm state {state.get('value')!r} is not one of "

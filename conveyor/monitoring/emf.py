@@ -109,16 +109,22 @@ def emf_document(
         InvalidInput: a name, unit, value or count outside the format's limits, named.
     """
     _check_name(namespace, "namespace")
-    for name, value in dimensions.items():
+    for name, text in dimensions.items():
         _check_name(name, "dimension name")
-        if not isinstance(value, str) or not value.strip():
+        if not isinstance(text, str) or not text.strip():
             raise InvalidInput(
-                f"dimension {name!r} needs a non-blank string value, not {value!r}",
+                f"dimension {name!r} needs a non-blank string value, not {text!r}",
                 field="dimensions",
             )
-        if len(value) > MAX_DIMENSION_VALUE_CHARS:
+        if not (name.isascii() and text.isascii()) or name.startswith(":"):
             raise InvalidInput(
-                f"dimension {name!r} has a value of {len(value)} characters; CloudWatch "
+                f"dimension {name!r}={text!r}: CloudWatch takes ASCII dimension names and "
+                "values only, and no name starting with ':'",
+                field="dimensions",
+            )
+        if len(text) > MAX_DIMENSION_VALUE_CHARS:
+            raise InvalidInput(
+                f"dimension {name!r} has a value of {len(text)} characters; CloudWatch "
                 f"takes at most {MAX_DIMENSION_VALUE_CHARS}",
                 field="dimensions",
             )

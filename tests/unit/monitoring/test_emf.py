@@ -169,6 +169,8 @@ def test_without_a_timestamp_the_document_is_timed_now() -> None:
         ({"namespace": ""}, "namespace must be a non-blank"),
         ({"namespace": "N" * 256}, "at most 255"),
         ({"dimensions": {"Project": ""}}, "non-blank string value"),
+        ({"dimensions": {"Project": "x" * 1025}}, "at most 1024"),
+        ({"dimensions": {"Project": "café"}}, "ASCII dimension names and values only"),
         ({"metrics": {"Latency": (float("nan"), "Milliseconds")}}, "finite numbers only"),
         ({"metrics": {"Latency": ([], "Milliseconds")}}, "empty list"),
         ({"metrics": {}}, "at least one metric"),
