@@ -109,6 +109,10 @@ def emf_document(
         InvalidInput: a name, unit, value or count outside the format's limits, named.
     """
     _check_name(namespace, "namespace")
+    if namespace.startswith("AWS/"):
+        raise InvalidInput(
+            f"namespace {namespace!r}: names starting with 'AWS/' are AWS's own", field="namespace"
+        )
     for name, text in dimensions.items():
         _check_name(name, "dimension name")
         if not isinstance(text, str) or not text.strip():

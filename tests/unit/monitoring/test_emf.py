@@ -168,6 +168,7 @@ def test_without_a_timestamp_the_document_is_timed_now() -> None:
         ({"metrics": {"x" * 256: (1.0, "Count")}}, "at most 255"),
         ({"namespace": ""}, "namespace must be a non-blank"),
         ({"namespace": "N" * 256}, "at most 255"),
+        ({"namespace": "AWS/Lambda"}, "AWS's own"),
         ({"dimensions": {"Project": ""}}, "non-blank string value"),
         ({"dimensions": {"Project": "x" * 1025}}, "at most 1024"),
         ({"dimensions": {"Project": "café"}}, "ASCII dimension names and values only"),
