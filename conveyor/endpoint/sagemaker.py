@@ -30,6 +30,7 @@ from conveyor.aws.settings import AwsSettings
 from conveyor.endpoint import Deployment
 from conveyor.endpoint.local import LocalEndpoint
 from conveyor.errors import AlreadyExists, Conflict, NotFound
+from conveyor.monitoring.cloudwatch_alarms import alarm_name
 from conveyor.storage import ObjectStore
 from conveyor.tables import Table
 from conveyor.types import ObjectRef
@@ -39,7 +40,9 @@ VARIANT = "AllTraffic"
 # still rolls traffic back to it.
 TERMINATION_WAIT_SECONDS = 600
 MAX_EXECUTION_SECONDS = 3600
-ROLLBACK_ALARM_SUFFIXES = ("5xx", "latency")
+# conveyor's serving alarms (conveyor.monitoring.alarm_defaults) as CloudWatch names them:
+# while one fires during the bake, SageMaker sends traffic back to the old fleet.
+ROLLBACK_ALARM_RULES = ("error-rate", "latency-p99")
 _LIVE_PK = "sagemaker-endpoint"
 
 
@@ -240,8 +243,9 @@ class SageMakerEndpoint:
         return str(item["endpoint_config"]) if item else None
 
     def _rollback_alarms(self, project: str) -> list[str]:
-        """The project's alarms that exist (the template or ``conveyor alarms`` makes them)."""
-        names = [f"{self.endpoint_name(project)}-{suffix}" for suffix in ROLLBACK_ALARM_SUFFIXES]
+        """Those of the project's serving alarms that exist in CloudWatch (an update naming a
+        missing alarm would be refused)."""
+        names = [alarm_name(project, rule) for rule in ROLLBACK_ALARM_RULES]
         found = call(
             self.clients,
             "cloudwatch",

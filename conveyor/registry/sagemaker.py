@@ -98,7 +98,9 @@ class SageMakerRegistry:
         version = replace(
             draft,
             version=int(described["ModelPackageVersion"]),
-            approval_status=ApprovalStatus(described["ModelApprovalStatus"]),
+            approval_status=ApprovalStatus(
+                described.get("ModelApprovalStatus", draft.approval_status)
+            ),
             created_at=now,
             updated_at=now,
         )
@@ -158,7 +160,7 @@ class SageMakerRegistry:
             ModelPackageName=arn,
         )
         return _with_sagemaker_status(
-            record, described["ModelApprovalStatus"], described.get("ApprovalDescription")
+            record, described.get("ModelApprovalStatus"), described.get("ApprovalDescription")
         )
 
     def list_versions(self, project: str) -> list[ModelVersion]:
@@ -259,7 +261,7 @@ class SageMakerRegistry:
             except NotFound:
                 return statuses
             for summary in page.get("ModelPackageSummaryList", []):
-                if "ModelPackageVersion" in summary:
+                if "ModelPackageVersion" in summary and "ModelApprovalStatus" in summary:
                     statuses[int(summary["ModelPackageVersion"])] = summary["ModelApprovalStatus"]
             if not page.get("NextToken"):
                 return statuses
@@ -274,9 +276,11 @@ class SageMakerRegistry:
 
 
 def _with_sagemaker_status(
-    record: ModelVersion, status: str, description: str | None
+    record: ModelVersion, status: str | None, description: str | None
 ) -> ModelVersion:
     """The Table's document with SageMaker's approval, which wins when they differ."""
+    if status is None:  # a package made without one: the Table's stands
+        return record
     approval = ApprovalStatus(status)
     if approval is record.approval_status:
         return record

@@ -1,0 +1,205 @@
+"""The SageMaker endpoint as SageMaker sees it (moto): the model, the endpoint config, the
+blue/green update and invocations. moto lacks UpdateEndpoint and answers InvokeEndpoint
+with a fixed body, so those two go through named fakes at the client boundary."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from conveyor.aws.clients import client
+from conveyor.aws.sagemaker_common import sagemaker_name
+from conveyor.aws.settings import AwsSettings
+from conveyor.endpoint.sagemaker import SageMakerEndpoint
+from conveyor.errors import Conflict
+from conveyor.storage import BUCKETS
+from conveyor.storage.s3 import S3ObjectStore
+from conveyor.tables.dynamodb import DynamoDbTable, create_table
+from tests.integration.aws.sagemaker_fakes import (
+    FakeModelErrorRuntimeClient,
+    FakeUpdateEndpointClient,
+    clients_with,
+)
+from tests.integration.contracts.test_endpoint import deploy, sha
+
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py310"
+ROLE = "arn:aws:iam::123456789012:role/acme-sagemaker"
+
+
+@pytest.fixture
+def fake() -> FakeUpdateEndpointClient:
+    return FakeUpdateEndpointClient()
+
+
+@pytest.fixture
+def buckets(aws: None) -> dict[str, str]:
+    create_table("conveyor")
+    return {bucket: f"acme-{bucket}" for bucket in BUCKETS}
+
+
+def make_endpoint(buckets: dict[str, str], clients: Any, **settings: Any) -> SageMakerEndpoint:
+    return SageMakerEndpoint(
+        table=DynamoDbTable("conveyor"),
+        store=S3ObjectStore(buckets),
+        settings=AwsSettings(inference_image=IMAGE, sagemaker_role_arn=ROLE, **settings),
+        clients=clients,
+    )
+
+
+@pytest.fixture
+def endpoint(buckets: dict[str, str], fake: FakeUpdateEndpointClient) -> SageMakerEndpoint:
+    return make_endpoint(buckets, clients_with(sagemaker=fake))
+
+
+def live(name: str = "conveyor-churn") -> dict[str, Any]:
+    return dict(client("sagemaker").describe_endpoint(EndpointName=name))
+
+
+def config_of(name: str) -> dict[str, Any]:
+    return dict(client("sagemaker").describe_endpoint_config(EndpointConfigName=name))
+
+
+def test_the_first_deploy_creates_model_config_and_endpoint(
+    endpoint: SageMakerEndpoint, fake: FakeUpdateEndpointClient
+) -> None:
+    deploy(endpoint, 1)
+    model_name = f"conveyor-churn-v1-{sha(1)[:8]}"
+    model = client("sagemaker").describe_model(ModelName=model_name)
+    assert model["PrimaryContainer"]["Image"] == IMAGE
+    assert model["PrimaryContainer"]["ModelDataUrl"] == "s3://acme-models/churn/run-1/model.tar.gz"
+    assert model["ExecutionRoleArn"] == ROLE
+    served = live()
+    (variant,) = config_of(served["EndpointConfigName"])["ProductionVariants"]
+    assert variant == {
+        "VariantName": "AllTraffic",
+        "ModelName": model_name,
+        "InstanceType": "ml.m5.large",
+        "InitialInstanceCount": 1,
+    }
+    assert endpoint.status("churn").status == "InService"
+    assert endpoint.status("churn").endpoint_config == served["EndpointConfigName"]
+    assert endpoint.endpoint_config_name("churn") == served["EndpointConfigName"]
+    assert fake.update_requests == []
+
+
+def test_a_second_deploy_is_a_blue_green_update(
+    endpoint: SageMakerEndpoint, fake: FakeUpdateEndpointClient
+) -> None:
+    deploy(endpoint, 1)
+    deploy(endpoint, 2)
+    (request,) = fake.update_requests
+    assert request["EndpointName"] == "conveyor-churn"
+    assert request["EndpointConfigName"] == live()["EndpointConfigName"]
+    assert config_of(request["EndpointConfigName"])["ProductionVariants"][0]["ModelName"] == (
+        f"conveyor-churn-v2-{sha(2)[:8]}"
+    )
+    assert request["DeploymentConfig"] == {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 0},
+            "TerminationWaitInSeconds": 600,
+            "MaximumExecutionTimeoutInSeconds": 3600,
+        }
+    }
+
+
+def test_the_projects_serving_alarms_roll_a_bad_update_back(
+    endpoint: SageMakerEndpoint, fake: FakeUpdateEndpointClient
+) -> None:
+    client("cloudwatch").put_metric_alarm(
+        AlarmName="conveyor/churn/error-rate",
+        Namespace="Conveyor",
+        MetricName="Errors5xx",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=3,
+        Threshold=1.0,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    deploy(endpoint, 1)
+    deploy(endpoint, 2)
+    (request,) = fake.update_requests
+    assert request["DeploymentConfig"]["AutoRollbackConfiguration"] == {
+        "Alarms": [{"AlarmName": "conveyor/churn/error-rate"}]
+    }
+
+
+def test_rollback_updates_the_endpoint_back_to_the_previous_config(
+    endpoint: SageMakerEndpoint, fake: FakeUpdateEndpointClient
+) -> None:
+    deploy(endpoint, 1)
+    first_config = live()["EndpointConfigName"]
+    deploy(endpoint, 2)
+    rolled = endpoint.rollback("churn")
+    assert rolled.version == 1
+    assert [r["EndpointConfigName"] for r in fake.update_requests][-1] == first_config
+    assert live()["EndpointConfigName"] == first_config
+    assert endpoint.endpoint_config_name("churn") == first_config
+
+
+def test_deploying_the_served_version_again_calls_sagemaker_for_nothing(
+    endpoint: SageMakerEndpoint, fake: FakeUpdateEndpointClient
+) -> None:
+    deploy(endpoint, 1)
+    deploy(endpoint, 2)
+    deploy(endpoint, 2)
+    assert len(fake.update_requests) == 1
+
+
+def test_serverless_endpoints_have_a_serverless_variant_and_no_deployment_policy(
+    buckets: dict[str, str], fake: FakeUpdateEndpointClient
+) -> None:
+    endpoint = make_endpoint(
+        buckets,
+        clients_with(sagemaker=fake),
+        serverless=True,
+        serverless_memory_mb=3072,
+        serverless_max_concurrency=8,
+    )
+    deploy(endpoint, 1)
+    (variant,) = config_of(live()["EndpointConfigName"])["ProductionVariants"]
+    assert variant["ServerlessConfig"] == {"MemorySizeInMB": 3072, "MaxConcurrency": 8}
+    assert "InstanceType" not in variant
+    deploy(endpoint, 2)
+    (request,) = fake.update_requests
+    assert "DeploymentConfig" not in request
+
+
+def test_a_deploy_while_the_endpoint_is_updating_is_a_conflict(buckets: dict[str, str]) -> None:
+    fake = FakeUpdateEndpointClient(leave_updating=True)
+    endpoint = make_endpoint(buckets, clients_with(sagemaker=fake))
+    deploy(endpoint, 1)
+    deploy(endpoint, 2)  # SageMaker is still bringing up the new fleet
+    with pytest.raises(Conflict, match="in-progress"):
+        deploy(endpoint, 3)
+    assert endpoint.describe_endpoint("churn").version == 2  # type: ignore[union-attr]
+    assert endpoint.status("churn").status == "Updating"
+
+
+def test_invoke_returns_the_endpoints_answer(endpoint: SageMakerEndpoint) -> None:
+    deploy(endpoint, 1)
+    status, body, _ = endpoint.invoke("churn", b'{"rows": [{"age": 3}]}', "application/json")
+    assert status == 200
+    assert body == b"body"  # moto's fixed answer
+
+
+def test_a_models_4xx_answer_stays_a_4xx(buckets: dict[str, str]) -> None:
+    message = json.dumps({"error": "invalid_input", "message": "column 'age' is missing"})
+    runtime = FakeModelErrorRuntimeClient(400, message)
+    endpoint = make_endpoint(buckets, clients_with(sagemaker_runtime=runtime))
+    status, body, content_type = endpoint.invoke("churn", b'{"rows": [{}]}', "application/json")
+    assert (status, content_type) == (400, "application/json")
+    assert json.loads(body)["message"] == "column 'age' is missing"
+    (request,) = runtime.requests
+    assert request["EndpointName"] == "conveyor-churn"
+    assert request["ContentType"] == "application/json"
+
+
+def test_long_project_names_give_valid_distinct_sagemaker_names() -> None:
+    project = "a" * 59  # with "-one"/"-two": the longest project names conveyor takes
+    first = sagemaker_name("conveyor", f"{project}-one", "v12", "deadbeef")
+    second = sagemaker_name("conveyor", f"{project}-two", "v12", "deadbeef")
+    assert len(first) == len(second) == 63
+    assert first != second
+    assert first.startswith("conveyor-aaaa")
