@@ -1,0 +1,334 @@
+"""The packaged training program run for real under SageMaker's training-container conventions.
+
+The SageMaker job runner submits a job on moto from conveyor's real preprocess output (a
+sample of churn.csv). The test then does what SageMaker and the framework image's training
+toolkit do with that request: it writes ``input/config/hyperparameters.json`` with the
+hyperparameters SageMaker received, copies each channel's S3 objects to
+``input/data/<channel>/``, unpacks the ``sagemaker_submit_directory`` tarball into a code
+folder, sets the SM_* variables and runs ``python train.py <hyperparameters as arguments>``
+there. When the program succeeds, ``model/`` is packed into model.tar.gz at SageMaker's output
+path, and the runner and the pipeline's evaluate stage take it from there.
+
+What ``test_training_entrypoint.py`` already checks of the entrypoint itself (a missing
+channel, LightGBM's own errors) is not repeated here.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from conveyor.aws.settings import AwsSettings
+from conveyor.jobs.contract import ScriptModePaths
+from conveyor.jobs.sagemaker import SageMakerJobRunner
+from conveyor.model.artifact import pack_model_dir
+from conveyor.pipeline.evaluate import evaluate_artifact
+from conveyor.pipeline.preprocess import preprocess
+from conveyor.pipeline.train import artifact_ref, training_job_spec
+from conveyor.storage import BUCKETS, MODELS, RAW
+from conveyor.storage.s3 import S3ObjectStore
+from conveyor.types import ObjectRef, Project, Run
+
+SAMPLE = Path(__file__).parents[2] / "conveyor" / "samples" / "churn.csv"
+SAMPLE_ROWS = 600
+REAL = {bucket: f"conveyor-contract-{bucket}" for bucket in BUCKETS}
+# The scikit-learn framework image's Python (docker/1.4-2 of its container repository).
+IMAGE_PYTHON = Path.home() / ".pyenv" / "versions" / "3.10.13" / "bin" / "python3.10"
+
+
+@dataclass(frozen=True)
+class SubmittedJob:
+    runner: SageMakerJobRunner
+    store: S3ObjectStore
+    project: Project
+    run: Run
+    request: dict[str, Any]  # DescribeTrainingJob: the request as SageMaker holds it
+
+
+@pytest.fixture(scope="module")
+def submitted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SubmittedJob]:
+    from moto import mock_aws
+
+    from conveyor.aws.clients import clear_clients, client
+
+    workdir = tmp_path_factory.mktemp("submit")
+    with pytest.MonkeyPatch.context() as env:
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+            env.setenv(name, "testing")
+        env.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        env.delenv("CONVEYOR_AWS_ENDPOINT_URL", raising=False)
+        clear_clients()
+        with mock_aws():
+            for real in REAL.values():
+                client("s3").create_bucket(Bucket=real)
+            store = S3ObjectStore(REAL)
+            sample = b"".join(SAMPLE.read_bytes().splitlines(keepends=True)[: SAMPLE_ROWS + 1])
+            raw = ObjectRef(RAW, "churn/churn.csv")
+            store.put(raw.bucket, raw.key, sample)
+            project = Project(name="churn", target="churned", hyperparameters={"num_leaves": 8})
+            preprocess(store, raw, project, dataset_id="d1", workdir=workdir)
+            run = Run(run_id="r-0001", project="churn", raw=raw, dataset_id="d1")
+            runner = SageMakerJobRunner(store=store, settings=AwsSettings())
+            spec = training_job_spec(run, project, seed=7)
+            runner.start_training_job(spec)
+            request = client("sagemaker").describe_training_job(TrainingJobName=spec.job_name)
+            yield SubmittedJob(runner, store, project, run, request)
+        clear_clients()
+
+
+@dataclass(frozen=True)
+class Container:
+    paths: ScriptModePaths
+    code: Path
+    env: dict[str, str]
+    args: list[str]
+
+
+def lay_out_container(
+    job: SubmittedJob, root: Path, hyperparameters: dict[str, str] | None = None
+) -> Container:
+    """What SageMaker and the training toolkit prepare before they run ``sagemaker_program``."""
+    from conveyor.aws.clients import client
+
+    s3 = client("s3")
+    request = job.request
+    hps = dict(request["HyperParameters"] if hyperparameters is None else hyperparameters)
+    channels = [channel["ChannelName"] for channel in request["InputDataConfig"]]
+    paths = ScriptModePaths(root / "ml")
+    paths.make_dirs(channels)
+    paths.hyperparameters_file.write_text(json.dumps(hps))
+    paths.input_data_config_file.write_text(
+        json.dumps(
+            {
+                name: {
+                    "TrainingInputMode": "File",
+                    "S3DistributionType": "FullyReplicated",
+                    "RecordWrapperType": "None",
+                }
+                for name in channels
+            }
+        )
+    )
+    (paths.input_config / "resourceconfig.json").write_text(
+        json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]})
+    )
+    for channel in request["InputDataConfig"]:
+        uri = urlsplit(channel["DataSource"]["S3DataSource"]["S3Uri"])
+        listing = s3.list_objects_v2(Bucket=uri.netloc, Prefix=uri.path.lstrip("/"))
+        for item in listing["Contents"]:
+            target = paths.channel(channel["ChannelName"]) / Path(item["Key"]).name
+            s3.download_file(uri.netloc, item["Key"], str(target))
+
+    source = urlsplit(json.loads(request["HyperParameters"]["sagemaker_submit_directory"]))
+    tarball = s3.get_object(Bucket=source.netloc, Key=source.path.lstrip("/"))["Body"].read()
+    code = root / "code"
+    with tarfile.open(fileobj=io.BytesIO(tarball)) as archive:
+        archive.extractall(code, filter="data")
+
+    # The toolkit decodes each value that is JSON, and passes the user's as arguments.
+    decoded = {key: _json_or_text(value) for key, value in hps.items()}
+    user = {key: value for key, value in decoded.items() if not key.startswith("sagemaker_")}
+    args = [
+        part
+        for key, value in sorted(user.items())
+        for part in (f"--{key}", value if isinstance(value, str) else json.dumps(value))
+    ]
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("SM_", "CONVEYOR_", "PYTHONPATH"))
+    }
+    env |= {
+        "SM_MODEL_DIR": str(paths.model_dir),
+        "SM_CHANNELS": json.dumps(channels),
+        "SM_HPS": json.dumps(user),
+        "SM_USER_ARGS": json.dumps(args),
+        "SM_USER_ENTRY_POINT": decoded["sagemaker_program"],
+        "SM_MODULE_DIR": decoded["sagemaker_submit_directory"],
+        "SM_OUTPUT_DIR": str(paths.output_dir),
+        "SM_OUTPUT_DATA_DIR": str(paths.output_data_dir),
+        "SM_INPUT_DIR": str(paths.input_dir),
+        "SM_INPUT_CONFIG_DIR": str(paths.input_config),
+        "SM_HOSTS": json.dumps(["algo-1"]),
+        "SM_CURRENT_HOST": "algo-1",
+        "SM_NUM_CPUS": "2",
+        "SM_NUM_GPUS": "0",
+        **{f"SM_CHANNEL_{name.upper()}": str(paths.channel(name)) for name in channels},
+    }
+    return Container(paths, code, env, args)
+
+
+def _json_or_text(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def run_program(
+    container: Container, python: Path | str = sys.executable, *flags: str
+) -> subprocess.CompletedProcess[str]:
+    program = container.env["SM_USER_ENTRY_POINT"]
+    return subprocess.run(
+        [str(python), *flags, program, *container.args],
+        cwd=container.code,
+        env=container.env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+def test_the_packaged_program_trains_the_model_the_pipeline_evaluates(
+    submitted: SubmittedJob, tmp_path: Path
+) -> None:
+    container = lay_out_container(submitted, tmp_path)
+    # -X importtime lists every module the program imports (on stderr).
+    result = run_program(container, sys.executable, "-X", "importtime")
+    assert result.returncode == 0, result.stderr[-3000:]
+    # It ran the conveyor inside the tarball, not the one installed here.
+    assert f"from {container.code / 'conveyor'}; running conveyor.jobs.entrypoint" in result.stdout
+    assert "validation:roc_auc=" in result.stdout
+    assert not container.paths.failure_file.exists()
+
+    training = json.loads((container.paths.model_dir / "training.json").read_text())
+    assert training["algorithm"] == "lightgbm"
+    assert training["seed"] == 7
+    assert training["hyperparameters"]["num_leaves"] == 8
+    assert training["rows_train"] + training["rows_validation"] < SAMPLE_ROWS
+
+    # SageMaker packs model/ and uploads it to <S3OutputPath>/<job>/output/model.tar.gz.
+    job_name = submitted.request["TrainingJobName"]
+    produced = urlsplit(submitted.request["ModelArtifacts"]["S3ModelArtifacts"])
+    assert produced.netloc == REAL[MODELS]
+    packed = pack_model_dir(container.paths.model_dir, tmp_path / "model.tar.gz")
+    submitted.store.put_file(MODELS, produced.path.lstrip("/"), packed)
+
+    job = submitted.runner.describe_training_job(job_name)
+    assert job.model_artifact == artifact_ref(submitted.run)
+    evaluation = evaluate_artifact(
+        submitted.store,
+        submitted.run,
+        job.model_artifact,
+        submitted.project,
+        workdir=tmp_path / "evaluate",
+    )
+    assert evaluation.training["seed"] == 7  # the model the program wrote, read back
+    assert 0.5 < evaluation.metrics["test"]["roc_auc"] <= 1.0
+
+    imported = _third_party_distributions(result.stderr, container.code)
+    needed = _with_dependencies((container.code / "requirements.txt").read_text())
+    assert {"lightgbm", "polars", "numpy"} <= imported
+    assert imported <= needed, f"imported but not in requirements.txt: {imported - needed}"
+
+
+def test_hyperparameters_json_encoded_as_the_sagemaker_sdk_sends_them_are_read(
+    submitted: SubmittedJob, tmp_path: Path
+) -> None:
+    sdk_style = {
+        "algorithm": json.dumps("sklearn"),
+        "seed": json.dumps(11),
+        "model_hyperparameters": json.dumps(json.dumps({"max_iter": 30})),
+        "sagemaker_program": json.dumps("train.py"),
+        "sagemaker_submit_directory": submitted.request["HyperParameters"][
+            "sagemaker_submit_directory"
+        ],
+    }
+    container = lay_out_container(submitted, tmp_path, sdk_style)
+    result = run_program(container)
+    assert result.returncode == 0, result.stderr[-3000:]
+    training = json.loads((container.paths.model_dir / "training.json").read_text())
+    assert training["algorithm"] == "sklearn"
+    assert training["seed"] == 11
+    assert training["hyperparameters"]["max_iter"] == 30
+
+
+def test_a_bad_input_fails_the_job_with_a_reason_sagemaker_reports(
+    submitted: SubmittedJob, tmp_path: Path
+) -> None:
+    hps = dict(submitted.request["HyperParameters"], algorithm=json.dumps("xgboost"))
+    container = lay_out_container(submitted, tmp_path, hps)
+    result = run_program(container)
+    assert result.returncode != 0
+    failure = container.paths.failure_file.read_text()
+    assert "'xgboost' is not a valid Algorithm" in failure
+    assert "Traceback" not in failure and "Traceback" in result.stderr
+    assert not any(container.paths.model_dir.iterdir())
+
+
+def test_on_the_scikit_learn_image_s_python_the_program_says_what_to_change(
+    submitted: SubmittedJob, tmp_path: Path
+) -> None:
+    container = lay_out_container(submitted, tmp_path)
+    result = run_program(container, IMAGE_PYTHON)
+    assert result.returncode == 1
+    failure = container.paths.failure_file.read_text()
+    assert "conveyor needs Python 3.11 or later; this image has 3.10" in failure
+    assert "CONVEYOR_AWS_TRAINING_IMAGE" in failure
+
+
+def _third_party_distributions(importtime: str, code: Path) -> set[str]:
+    """The distributions conveyor's own code imported in the job.
+
+    ``-X importtime`` lists every module imported; of those, the ones an import statement of
+    a loaded conveyor module names. (Optional imports inside the libraries, such as psutil
+    when it happens to be installed, are theirs to skip when absent.)
+    """
+    imported = {
+        line.rsplit("|", 1)[1].strip()
+        for line in importtime.splitlines()
+        if line.startswith("import time:") and line.count("|") == 2
+    }
+    named: set[str] = set()
+    for module in imported:
+        if module == "conveyor" or module.startswith("conveyor."):
+            source = code.joinpath(*module.split("."))
+            source = source / "__init__.py" if source.is_dir() else source.with_suffix(".py")
+            for node in ast.walk(ast.parse(source.read_text())):
+                if isinstance(node, ast.Import):
+                    named |= {alias.name.split(".")[0] for alias in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    named.add(node.module.split(".")[0])
+    tops = {module.split(".")[0] for module in imported}
+    owners = metadata.packages_distributions()
+    return {
+        canonicalize_name(owners[name][0])
+        for name in (named & tops) - set(sys.stdlib_module_names) - {"conveyor"}
+        if name in owners
+    }
+
+
+def _with_dependencies(requirements: str) -> set[str]:
+    """The requirements' distributions and everything they depend on, as installed here."""
+    todo = [
+        Requirement(line).name
+        for line in requirements.splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    seen: set[str] = set()
+    while todo:
+        name = canonicalize_name(todo.pop())
+        if name in seen:
+            continue
+        seen.add(name)
+        for text in metadata.requires(name) or []:
+            requirement = Requirement(text)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                todo.append(requirement.name)
+    return seen
