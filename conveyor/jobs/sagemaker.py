@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
-from conveyor.aws.clients import client
+from conveyor.aws.sagemaker_common import ClientFactory, settings_clients
 from conveyor.aws.settings import AwsSettings
 from conveyor.errors import AlreadyExists, BackendUnavailable, ConfigError, InvalidInput, NotFound
 from conveyor.jobs import TrainingJob, TrainingJobSpec
@@ -58,7 +58,13 @@ _STATUSES = {
 class SageMakerJobRunner:
     scheme = "sagemaker"
 
-    def __init__(self, *, store: ObjectStore, settings: AwsSettings | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        store: ObjectStore,
+        settings: AwsSettings | None = None,
+        clients: ClientFactory | None = None,
+    ) -> None:
         if not isinstance(store, S3ObjectStore):
             raise ConfigError(
                 "CONVEYOR_JOB_RUNNER=sagemaker needs the S3 object store: SageMaker reads "
@@ -67,6 +73,8 @@ class SageMakerJobRunner:
             )
         self.store: S3ObjectStore = store
         self.settings = settings if settings is not None else AwsSettings()
+        # Tests swap this for a wrapper at the client boundary; nothing else creates clients.
+        self.clients: ClientFactory = clients or settings_clients(self.settings)
         self._source_uri: str | None = None
 
     def start_training_job(self, spec: TrainingJobSpec) -> TrainingJob:
@@ -165,7 +173,7 @@ class SageMakerJobRunner:
     def get_logs(self, job_name: str) -> str:
         """Every CloudWatch Logs stream of the job (``<job>/algo-…``), oldest event first."""
         self._describe(job_name)
-        logs = client("logs", region=self.settings.region, endpoint_url=self.settings.endpoint_url)
+        logs = self.clients("logs")
         lines: list[str] = []
         try:
             streams: list[str] = []
@@ -209,9 +217,7 @@ class SageMakerJobRunner:
             _raise_mapped(exc, job_name)
 
     def _sagemaker(self) -> Any:
-        return client(
-            "sagemaker", region=self.settings.region, endpoint_url=self.settings.endpoint_url
-        )
+        return self.clients("sagemaker")
 
     def _describe(self, job_name: str) -> dict[str, Any]:
         try:

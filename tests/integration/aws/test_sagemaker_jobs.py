@@ -12,14 +12,12 @@ import io
 import json
 import tarfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-import conveyor.jobs.sagemaker as sagemaker_jobs
 from conveyor.aws.clients import client
 from conveyor.aws.settings import AwsSettings
 from conveyor.errors import AlreadyExists, ConfigError, InvalidInput, NotFound
@@ -29,6 +27,7 @@ from conveyor.storage import BUCKETS, MODELS, PROCESSED
 from conveyor.storage.local import LocalObjectStore
 from conveyor.storage.s3 import S3ObjectStore
 from conveyor.types import JobStatus, ObjectRef
+from tests.integration.aws.sagemaker_fakes import clients_with
 
 REAL = {bucket: f"conveyor-test-{bucket}" for bucket in BUCKETS}
 ROLE = "arn:aws:iam::123456789012:role/conveyor-sagemaker"
@@ -292,20 +291,24 @@ class FakeTrainingJobStates:
 
 
 @pytest.fixture
-def fake_states(monkeypatch: pytest.MonkeyPatch, aws: None) -> Iterator[FakeTrainingJobStates]:
-    fake = FakeTrainingJobStates()
-    real_client = sagemaker_jobs.client
+def fake_states() -> FakeTrainingJobStates:
+    return FakeTrainingJobStates()
 
-    def clients(service: str, **kwargs: Any) -> Any:
-        return fake if service == "sagemaker" else real_client(service, **kwargs)
 
-    monkeypatch.setattr(sagemaker_jobs, "client", clients)
-    yield fake
+@pytest.fixture
+def faked(runner: SageMakerJobRunner, fake_states: FakeTrainingJobStates) -> SageMakerJobRunner:
+    """The runner, its SageMaker client swapped for ``FakeTrainingJobStates``."""
+    return SageMakerJobRunner(
+        store=runner.store,
+        settings=runner.settings,
+        clients=clients_with(sagemaker=fake_states),
+    )
 
 
 def test_a_running_job_is_in_progress_until_stopped(
-    runner: SageMakerJobRunner, fake_states: FakeTrainingJobStates
+    faked: SageMakerJobRunner, fake_states: FakeTrainingJobStates
 ) -> None:
+    runner = faked
     runner.start_training_job(spec())
     running = runner.describe_training_job("churn-0001")
     assert running.status is JobStatus.IN_PROGRESS
@@ -348,15 +351,15 @@ def test_stopping_a_finished_job_does_nothing(runner: SageMakerJobRunner) -> Non
     ],
 )
 def test_sagemaker_s_end_states_map_to_conveyor_s(
-    runner: SageMakerJobRunner,
+    faked: SageMakerJobRunner,
     fake_states: FakeTrainingJobStates,
     state: dict[str, str],
     status: JobStatus,
     reason: str | None,
 ) -> None:
-    runner.start_training_job(spec())
+    faked.start_training_job(spec())
     fake_states.states["churn-0001"] = state
-    job = runner.describe_training_job("churn-0001")
+    job = faked.describe_training_job("churn-0001")
     assert job.status is status
     assert job.failure_reason == reason
     assert job.model_artifact is None
