@@ -8,31 +8,19 @@ so a version that registers is a version that serves.
 from __future__ import annotations
 
 import json
-import subprocess
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
-import conveyor
 from conveyor.model.artifact import Predictor, sha256_file, unpack
 from conveyor.model.encode import target_values
 from conveyor.model.metrics import baseline_metrics, compute_metrics, default_metric
 from conveyor.monitoring.profile import prediction_profile, prediction_profile_key
-from conveyor.registry import Registry
+from conveyor.pipeline.registration import Evaluation, git_commit, register
 from conveyor.storage import PROCESSED, REPORTS, ObjectStore
-from conveyor.tabular.schema import DatasetSchema
-from conveyor.types import ModelVersion, ObjectRef, Project, Run
+from conveyor.types import ObjectRef, Project, Run
 
-
-@dataclass(frozen=True)
-class Evaluation:
-    primary_metric: str
-    metrics: dict[str, dict[str, float]]  # "validation" | "test" | "baseline" -> name -> value
-    schema: DatasetSchema
-    training: dict[str, Any]
-    sha256: str
+__all__ = ["Evaluation", "evaluate_artifact", "git_commit", "register"]
 
 
 def evaluate_artifact(
@@ -77,30 +65,6 @@ def evaluate_artifact(
     )
 
 
-def register(
-    registry: Registry, run: Run, project: Project, artifact: ObjectRef, evaluation: Evaluation
-) -> ModelVersion:
-    """Register the evaluated artifact as the project's next version (idempotent per run)."""
-    draft = ModelVersion(
-        project=run.project,
-        version=0,
-        run_id=run.run_id,
-        artifact=artifact,
-        sha256=evaluation.sha256,
-        dataset_id=run.dataset_id,
-        raw=run.raw,
-        task=evaluation.schema.task,
-        algorithm=project.algorithm,
-        primary_metric=evaluation.primary_metric,
-        metrics=evaluation.metrics,
-        hyperparameters=dict(evaluation.training.get("hyperparameters") or {}),
-        input_schema=evaluation.schema.to_dict(),
-        package_version=conveyor.__version__,
-        git_commit=git_commit(),
-    )
-    return registry.create_version(draft)
-
-
 def _read_parquet(
     store: ObjectStore, ref: ObjectRef, workdir: Path, columns: list[str] | None = None
 ) -> pl.DataFrame:
@@ -108,19 +72,3 @@ def _read_parquet(
     if not local.exists():
         store.download(ref.bucket, ref.key, local)
     return pl.read_parquet(local, columns=columns)
-
-
-def git_commit() -> str | None:
-    """The commit of the conveyor checkout this code runs from, when it is one."""
-    source = Path(conveyor.__file__).resolve().parent.parent
-    try:
-        result = subprocess.run(
-            ["git", "-C", str(source), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return result.stdout.strip() or None if result.returncode == 0 else None

@@ -19,11 +19,7 @@ from typing import Any
 from conveyor.errors import AlreadyExists, Conflict, ConveyorError, NotFound
 from conveyor.events import Event, EventType
 from conveyor.jobs import TrainingJob
-from conveyor.model.artifact import sha256_file
 from conveyor.monitoring.logs import bind as bind_log_context
-from conveyor.pipeline import deploy as deploy_stage
-from conveyor.pipeline import evaluate as evaluate_stage
-from conveyor.pipeline.preprocess import preprocess
 from conveyor.pipeline.runs import RunStore
 from conveyor.pipeline.train import artifact_ref, start_training
 from conveyor.projects import find_project
@@ -32,6 +28,10 @@ from conveyor.types import ApprovalStatus, JobStatus, ObjectRef, Project, Run, R
 from conveyor.wiring import Ports
 
 log = logging.getLogger("conveyor.pipeline")
+
+# The stages (polars, numpy, the model code) are imported where they run: a Lambda function,
+# which has none of them, calls these handlers with its own stages in their place.
+Stage = Callable[["PipelineContext", Run, Project], Run]
 
 
 @dataclass
@@ -67,8 +67,13 @@ def parse_raw_key(key: str) -> tuple[str, str] | None:
     return parts[0], parts[1]
 
 
-def on_object_created(ctx: PipelineContext, detail: dict[str, Any]) -> Run | None:
-    """Start (or resume) the run for a raw object; returns it, or None if there is none."""
+def on_object_created(
+    ctx: PipelineContext, detail: dict[str, Any], *, start: Stage | None = None
+) -> Run | None:
+    """Start (or resume) the run for a raw object; returns it, or None if there is none.
+
+    ``start`` takes the new run from QUEUED on (default: preprocess here, start training).
+    """
     ref = ObjectRef(detail["bucket"], detail["key"])
     parsed = parse_raw_key(ref.key) if ref.bucket == RAW else None
     if parsed is None:
@@ -78,6 +83,8 @@ def on_object_created(ctx: PipelineContext, detail: dict[str, Any]) -> Run | Non
     etag = detail.get("etag")
     dataset_id = detail.get("dataset_id") or _dataset_of_etag(ctx, project_name, ref, etag)
     if not dataset_id:
+        from conveyor.model.artifact import sha256_file
+
         try:
             with ctx.workdir(f"hash-{hashlib.sha1(ref.key.encode()).hexdigest()}") as tmp:
                 local = tmp / "raw"
@@ -105,7 +112,8 @@ def on_object_created(ctx: PipelineContext, detail: dict[str, Any]) -> Run | Non
             f"no project {project_name!r}: create it with `conveyor project create "
             f"{project_name} --target COLUMN` (or upload with --target), then upload again",
         )
-    return _guarded(ctx, run, lambda r: _preprocess_and_train(ctx, r, project))
+    stage = start or _preprocess_and_train
+    return _guarded(ctx, run, lambda r: stage(ctx, r, project))
 
 
 _RESUMABLE = (RunState.QUEUED, RunState.PREPROCESSING)
@@ -146,6 +154,8 @@ def _trigger_of(
 
 
 def _preprocess_and_train(ctx: PipelineContext, run: Run, project: Project) -> Run:
+    from conveyor.pipeline.preprocess import preprocess
+
     runs = ctx.runs
     run = runs.advance(run, RunState.PREPROCESSING)
     with ctx.workdir(f"{run.run_id}-preprocess") as workdir:
@@ -168,8 +178,13 @@ def _preprocess_and_train(ctx: PipelineContext, run: Run, project: Project) -> R
     return runs.advance(run, RunState.TRAINING, job_name=job.job_name, report=report)
 
 
-def on_training_job_state_change(ctx: PipelineContext, detail: dict[str, Any]) -> Run | None:
-    """Evaluate and register a finished job's model, or fail its run with the job's reason."""
+def on_training_job_state_change(
+    ctx: PipelineContext, detail: dict[str, Any], *, finish: Stage | None = None
+) -> Run | None:
+    """Evaluate and register a finished job's model, or fail its run with the job's reason.
+
+    ``finish`` takes a Completed job's run on (default: evaluate here, register, gate, deploy).
+    """
     runs = ctx.runs
     run = runs.get(detail["run_id"])
     bind_log_context(run_id=run.run_id, project=run.project)
@@ -189,10 +204,14 @@ def on_training_job_state_change(ctx: PipelineContext, detail: dict[str, Any]) -
     project = find_project(ctx.ports.table, run.project)
     if project is None:
         return runs.fail(run, f"project {run.project!r} was deleted during the run")
-    return _guarded(ctx, run, lambda r: _evaluate_and_register(ctx, r, project))
+    stage = finish or _evaluate_and_register
+    return _guarded(ctx, run, lambda r: stage(ctx, r, project))
 
 
 def _evaluate_and_register(ctx: PipelineContext, run: Run, project: Project) -> Run:
+    from conveyor.pipeline import deploy as deploy_stage
+    from conveyor.pipeline import evaluate as evaluate_stage
+
     runs = ctx.runs
     run = runs.advance(run, RunState.EVALUATING)
     artifact = artifact_ref(run)

@@ -1,0 +1,139 @@
+"""conveyor's Lambda functions: each parses its event and calls the code the local worker and
+server run.
+
+Thin by design: nothing here, nor on any handler's path, imports numpy, polars, pyarrow,
+scipy, scikit-learn, LightGBM, FastAPI or uvicorn (a test holds every handler to it); the
+heavy stages run in SageMaker jobs (``conveyor.aws.pipeline_job``). Ports are built on the
+first invocation and kept for the container's life (``conveyor.aws.runtime``). Every
+handler is idempotent: S3 and EventBridge deliver at least once.
+
+=============================================  ===========================================
+handler                                        event
+=============================================  ===========================================
+``on_upload``                                  S3 ObjectCreated notification (raw bucket)
+``on_training_job_state_change``               SageMaker Training Job State Change
+``on_model_package_state_change``              SageMaker Model Package State Change
+``predict``                                    API Gateway REST proxy, POST /predict/{project}
+``drift_check``                                EventBridge Scheduled Event
+``on_alarm``                                   CloudWatch Alarm State Change
+=============================================  ===========================================
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from conveyor.aws import events, job_runs, monitor_jobs, predict_proxy, release, runtime
+from conveyor.aws.upload import JobStarter, start_run
+from conveyor.errors import ConveyorError, InvalidInput
+from conveyor.monitoring.logs import log_context
+from conveyor.pipeline.handlers import on_training_job_state_change as finish_training_job
+
+log = logging.getLogger("conveyor.aws")
+_TERMINAL = frozenset({"Completed", "Failed", "Stopped"})
+
+
+def _request_id(context: Any) -> str | None:
+    return getattr(context, "aws_request_id", None)
+
+
+def on_upload(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """S3 ObjectCreated → the run (dataset id: the sha256 of the object) → its pipeline job."""
+    created = events.s3_objects(event)
+    ctx = runtime.pipeline_context()
+    settings = runtime.settings()
+    starter = JobStarter(settings.object_store_uri, settings.table_uri)
+    runs = []
+    for record in created:
+        with log_context(request_id=_request_id(context)):
+            run = start_run(ctx, record, starter)
+        if run is not None:
+            log.info("s3://%s/%s: run %s is %s", record.bucket, record.key, run.run_id, run.state)
+            runs.append({"run_id": run.run_id, "state": run.state.value})
+    return {"runs": runs}
+
+
+def on_training_job_state_change(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """A job ended: a pipeline job's run is registered, gated and deployed (or FAILS with
+    SageMaker's reason); a drift job's result becomes metrics."""
+    change = events.training_job_change(event)
+    if change.status not in _TERMINAL:
+        return {"job": change.job_name, "ignored": f"status {change.status}"}
+    if change.hyperparameters.get("kind") == monitor_jobs.DRIFT_KIND:
+        return monitor_jobs.drift_job_ended(runtime.ports(), change, runtime.aws_settings())
+    ctx = runtime.pipeline_context()
+    with log_context(request_id=_request_id(context)):
+        run = job_runs.run_of_job(ctx, change)
+        if run is None:
+            log.warning("training job %s: no conveyor run started it", change.job_name)
+            return {"job": change.job_name, "ignored": "no run"}
+        if not run.state.is_terminal and run.job_name == change.job_name:
+            run = job_runs.fail_if_never_trained(ctx, run, change) or run
+        detail = {"run_id": run.run_id, "job_name": change.job_name}
+        ended = finish_training_job(ctx, detail, finish=release.register_and_gate)
+    assert ended is not None  # a run was found
+    return {
+        "run_id": ended.run_id,
+        "state": ended.state.value,
+        "model_version": ended.model_version,
+        "failure_reason": ended.failure_reason,
+    }
+
+
+def on_model_package_state_change(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """A version Approved by a person (SageMaker Studio, the API) is deployed."""
+    change = events.model_package_change(event)
+    if change.approval_status != "Approved":
+        return {"ignored": f"{change.group} version {change.version} is {change.approval_status}"}
+    ports = runtime.ports()
+    project = release.project_of_group(ports, change.group)
+    if project is None:
+        return {"ignored": f"model package group {change.group!r} is not a conveyor project"}
+    with log_context(request_id=_request_id(context), project=project.name, version=change.version):
+        deployment = release.approved_by_a_person(ports, project, change.version)
+    if deployment is None:
+        return {"project": project.name, "version": change.version, "deployed": False}
+    return {"project": project.name, "version": deployment.version, "deployed": True}
+
+
+def predict(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """API Gateway ``POST /predict/{project}`` → validate → the endpoint → record → metrics."""
+    try:
+        request = events.api_request(event)
+    except InvalidInput as exc:
+        return events.proxy_response(400, predict_proxy.json_error(exc))
+    with log_context():
+        return predict_proxy.handle(
+            request, runtime.ports(), namespace=runtime.aws_settings().metrics_namespace
+        )
+
+
+def drift_check(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """The schedule: one drift job per deployed project (once per scheduled time)."""
+    rule = events.scheduled_event(event)
+    started = monitor_jobs.start_drift_jobs(
+        runtime.ports(), runtime.settings(), scheduled_at=str(event.get("time", ""))
+    )
+    log.info("drift check (%s): %d job(s) started", rule, len(started))
+    return {"jobs": started}
+
+
+def on_alarm(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """A conveyor alarm with a ``retrain`` action went to ALARM: retrain, under the loop
+    guard (the retrain job applies it)."""
+    from conveyor.monitoring.cloudwatch_alarms import alarm_state_change_detail
+
+    try:
+        change = alarm_state_change_detail(event)
+    except InvalidInput as exc:
+        log.warning("ignoring alarm event: %s", exc.message)
+        return {"ignored": exc.message}
+    with log_context(request_id=_request_id(context), project=change.project):
+        try:
+            return monitor_jobs.retrain_on_alarm(
+                runtime.ports(), runtime.settings(), change, changed_at=str(event.get("time", ""))
+            )
+        except ConveyorError as exc:
+            log.warning("alarm %s of %s: %s", change.alarm, change.project, exc.message)
+            return {"project": change.project, "retrain": False, "reason": exc.message}

@@ -1,0 +1,245 @@
+"""``POST /predict/{project}`` on AWS: API Gateway → this Lambda function → the SageMaker
+endpoint, with the same answers as the local model server.
+
+The body is checked here (JSON shape, then the deployed version's input schema, without
+numpy) so a bad request is a 4xx naming its field and never reaches the endpoint; the
+endpoint's answer comes back as the local ``/predict`` gives it. Every request to a deployed
+project is kept as the local server keeps it (``conveyor.serving.records``' item, plus
+``expires_at`` for DynamoDB's TTL), and one EMF line carries its metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from conveyor.aws.events import ApiRequest, proxy_response
+from conveyor.aws.request_check import check_rows
+from conveyor.endpoint import Deployment
+from conveyor.errors import BackendUnavailable, ConveyorError, InvalidInput, NotFound
+from conveyor.monitoring import emf
+from conveyor.monitoring.logs import REQUEST_LOGGER, bind
+from conveyor.monitoring.metrics import UNKNOWN_PROJECT
+from conveyor.serving.records import partition
+from conveyor.tabular.schema import DatasetSchema
+from conveyor.types import to_iso
+from conveyor.wiring import Ports
+
+# A synchronous Lambda invocation takes at most 6 MB of request (API Gateway 10 MB).
+MAX_BODY_BYTES = 6 * 1024 * 1024
+# How long DynamoDB keeps an inference record (its TTL attribute ``expires_at``).
+RECORD_RETENTION_SECONDS = 90 * 24 * 3600
+request_log = logging.getLogger(REQUEST_LOGGER)
+
+
+class PayloadTooLarge(InvalidInput):
+    code = "payload_too_large"
+    http_status = 413
+
+
+class UnsupportedMediaType(InvalidInput):
+    code = "unsupported_media_type"
+    http_status = 415
+
+
+@dataclass
+class Outcome:
+    status: int
+    body: dict[str, Any]
+    version: int | None = None
+    rows: int = 0
+
+
+def error_body(exc: ConveyorError) -> dict[str, Any]:
+    """The local server's error body (``conveyor.serving.errors``)."""
+    return {"error": exc.code, "message": exc.message, "field": exc.field}
+
+
+def json_error(exc: ConveyorError) -> str:
+    return json.dumps(error_body(exc))
+
+
+def parse_instances(body: bytes) -> list[dict[str, Any]]:
+    """``conveyor.serving.routes.predict.parse_instances``, the same messages, without
+    FastAPI."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"the body is not valid JSON: {exc}", field="body") from exc
+    if not isinstance(payload, dict) or "instances" not in payload:
+        raise InvalidInput('the body needs "instances": a list of rows', field="instances")
+    instances = payload["instances"]
+    if not isinstance(instances, list):
+        raise InvalidInput(
+            '"instances" must be a list of rows, e.g. [{"age": 42}]', field="instances"
+        )
+    if not instances:
+        raise InvalidInput('"instances" is empty; send at least one row', field="instances")
+    for index, row in enumerate(instances):
+        if not isinstance(row, dict):
+            raise InvalidInput(
+                f"instances[{index}] must be an object of column: value", field="instances"
+            )
+    return instances
+
+
+# Input schemas by (project, version, artifact sha256): what a model takes never changes,
+# so a container reads it once.
+_schemas: dict[tuple[str, int, str], DatasetSchema] = {}
+
+
+def _schema(ports: Ports, deployment: Deployment) -> DatasetSchema:
+    key = (deployment.project, deployment.version, deployment.sha256)
+    if key not in _schemas:
+        version = ports.registry.get_version(deployment.project, deployment.version)
+        _schemas[key] = DatasetSchema.from_dict(version.input_schema)
+    return _schemas[key]
+
+
+def handle(request: ApiRequest, ports: Ports, *, namespace: str) -> dict[str, Any]:
+    """The proxy response to one request; records it and prints its EMF line."""
+    started = time.perf_counter()
+    request_id = request.headers.get("x-request-id") or request.request_id or os.urandom(16).hex()
+    project = request.path_parameters.get("project", "")
+    bind(request_id=request_id, project=project or None)
+    instances: list[dict[str, Any]] | None = None
+    version: int | None = None  # the deployed version, once known
+    try:
+        if not project:
+            raise InvalidInput("the path is /predict/{project}", field="project")
+        if len(request.body) > MAX_BODY_BYTES:
+            raise PayloadTooLarge(
+                f"the body is {len(request.body)} bytes; send at most {MAX_BODY_BYTES} "
+                "per request (split the rows over several requests)",
+                field="body",
+            )
+        if not request.content_type.startswith("application/json"):
+            raise UnsupportedMediaType(
+                f"content type {request.content_type!r} is not supported; send application/json",
+                field="content-type",
+            )
+        deployment = ports.endpoint.describe_endpoint(project)
+        if deployment is None:
+            raise NotFound(
+                f"project {project!r} has no deployed model; deploy one with "
+                f"`conveyor models deploy {project} N`",
+                field="project",
+            )
+        version = deployment.version
+        bind(version=version)
+        instances = parse_instances(request.body)
+        check_rows(instances, _schema(ports, deployment))
+        outcome = _invoke(ports, project, instances, request_id, version)
+    except ConveyorError as exc:
+        outcome = Outcome(exc.http_status, error_body(exc), version=version)
+    except Exception as exc:  # a bug: a 500, recorded and counted so error alarms see it
+        logging.getLogger("conveyor.serving").exception("predict %s failed", project)
+        message = f"{type(exc).__name__}: {exc}"
+        outcome = Outcome(500, {"error": "internal_error", "message": message, "field": None})
+    latency_ms = (time.perf_counter() - started) * 1000
+    deployed = version is not None
+    if deployed and instances is not None:  # as locally: a body that is no rows is not kept
+        _record(ports, project, request_id, instances, outcome, latency_ms)
+    if outcome.status >= 400:
+        request_log.log(
+            logging.ERROR if outcome.status >= 500 else logging.WARNING,
+            "request %s to %s answered %d: %s",
+            request_id,
+            project,
+            outcome.status,
+            outcome.body.get("message"),
+        )
+    emf.emit(
+        emf.request_metrics(
+            project if deployed else UNKNOWN_PROJECT,
+            outcome.version,
+            outcome.status,
+            latency_ms,
+            outcome.rows,
+            namespace,
+        )
+    )
+    return proxy_response(outcome.status, json.dumps(outcome.body), {"x-request-id": request_id})
+
+
+def _invoke(
+    ports: Ports, project: str, instances: list[dict[str, Any]], request_id: str, version: int
+) -> Outcome:
+    invoke = getattr(ports.endpoint, "invoke", None)
+    if invoke is None:
+        raise BackendUnavailable(
+            f"the {ports.endpoint.scheme!r} endpoint cannot be invoked from here; "
+            "set CONVEYOR_ENDPOINT=sagemaker"
+        )
+    status, raw, _ = invoke(
+        project, json.dumps({"instances": instances}).encode(), "application/json"
+    )
+    try:
+        answer = json.loads(raw)
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        return Outcome(
+            502 if status < 400 else status,
+            {
+                "error": "bad_gateway" if status < 400 else "model_error",
+                "message": f"the endpoint answered {status} with a body that is not a JSON "
+                f"object: {raw[:200]!r}",
+                "field": None,
+            },
+            version=version,
+        )
+    if status >= 400:  # the model server's own error body, as it gave it
+        return Outcome(status, answer, version=answer.get("model_version", version))
+    body: dict[str, Any] = {
+        "predictions": answer.get("predictions"),
+        "model_version": answer.get("model_version", version),
+        "request_id": request_id,
+    }
+    if answer.get("probabilities") is not None:
+        body["classes"] = answer.get("classes")
+        body["probabilities"] = answer["probabilities"]
+    return Outcome(200, body, version=body["model_version"], rows=len(instances))
+
+
+def _record(
+    ports: Ports,
+    project: str,
+    request_id: str,
+    instances: list[dict[str, Any]] | None,
+    outcome: Outcome,
+    latency_ms: float,
+) -> None:
+    """The request's item, as ``InferenceRecord.to_item`` makes it, with a TTL."""
+    now = time.time()
+    stamp = to_iso(datetime.fromtimestamp(now, UTC))
+    outputs = None
+    if outcome.status == 200:
+        outputs = {"predictions": outcome.body["predictions"]}
+        if "probabilities" in outcome.body:
+            outputs["probabilities"] = outcome.body["probabilities"]
+    error = outcome.body.get("message") if outcome.status >= 400 else None
+    item = {
+        "pk": partition(project),
+        "sk": f"{stamp}#{request_id}",
+        "project": project,
+        "timestamp": stamp,
+        "request_id": request_id,
+        "model_version": outcome.version,
+        "latency_ms": latency_ms,
+        "inputs": instances,
+        "outputs": outputs,
+        "status": outcome.status,
+        "error": error,
+        "expires_at": int(now) + RECORD_RETENTION_SECONDS,
+    }
+    try:
+        ports.table.put(item)
+    except ConveyorError:
+        # The answer stands without its record (as the local recorder drops on overload).
+        logging.getLogger("conveyor.serving").exception("request %s not recorded", request_id)
