@@ -26,7 +26,7 @@ from conveyor.aws.sagemaker_common import (
     settings_clients,
 )
 from conveyor.aws.settings import AwsSettings
-from conveyor.errors import AlreadyExists, NotFound
+from conveyor.errors import AlreadyExists, Conflict, NotFound
 from conveyor.registry.local import LocalRegistry, _sk, _versions_pk
 from conveyor.storage import REPORTS, ObjectStore
 from conveyor.tables import Table
@@ -105,16 +105,23 @@ class SageMakerRegistry:
             updated_at=now,
         )
         project, number = version.project, version.version
-        self.table.put({"pk": _packages_pk(project), "sk": _sk(number), "arn": arn})
         try:
             self.table.put(
                 {"pk": _versions_pk(project), "sk": _sk(number), **version.to_dict()},
                 if_not_exists=True,
             )
         except AlreadyExists:
-            # The same run registered at the same moment: SageMaker handed both the one
-            # package (same client token), and the first writer's document stands.
-            return self.get_version(project, number)
+            stored = self.records.get_version(project, number)
+            if stored.run_id != draft.run_id:
+                raise Conflict(
+                    f"SageMaker made version {number} of {project!r} for run {draft.run_id!r}, "
+                    f"but the table already holds a version {number} (run {stored.run_id!r}) "
+                    "registered without SageMaker; keep one registry per table"
+                ) from None
+            # The same run registered at the same moment (or retried after a lost write):
+            # SageMaker handed both the one package (same client token); the first stands.
+            version = stored
+        self.table.put({"pk": _packages_pk(project), "sk": _sk(number), "arn": arn})
         self.table.put({"pk": f"modelrun#{project}", "sk": draft.run_id, "version": number})
         return version
 

@@ -10,7 +10,8 @@ import pytest
 
 from conveyor.aws.clients import client
 from conveyor.aws.settings import AwsSettings
-from conveyor.errors import ConfigError
+from conveyor.errors import ConfigError, Conflict
+from conveyor.registry.local import LocalRegistry
 from conveyor.registry.sagemaker import SageMakerRegistry
 from conveyor.storage import BUCKETS
 from conveyor.storage.local import LocalObjectStore
@@ -160,3 +161,13 @@ def test_artifacts_outside_s3_are_a_configuration_error(aws: None, tmp_path: Any
     with pytest.raises(ConfigError, match="CONVEYOR_OBJECT_STORE_URI=s3://"):
         registry.create_version(draft("r1"))
     assert registry.list_versions("churn") == []
+
+
+def test_a_table_already_holding_other_versions_is_a_conflict_not_a_mixup(
+    registry: SageMakerRegistry,
+) -> None:
+    # The table was the local registry's before: its version 1 is another run's.
+    LocalRegistry(table=registry.table, store=registry.store).create_version(draft("old"))
+    with pytest.raises(Conflict, match="registered without SageMaker"):
+        registry.create_version(draft("r1"))
+    assert registry.get_version("churn", 1).run_id == "old"
