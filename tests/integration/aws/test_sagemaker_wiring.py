@@ -1,0 +1,43 @@
+"""CONVEYOR_REGISTRY=sagemaker and CONVEYOR_ENDPOINT=sagemaker build the SageMaker adapters on
+the S3 store and DynamoDB table, and a version goes from registration to a live endpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conveyor.aws.clients import client
+from conveyor.config import Settings
+from conveyor.endpoint.sagemaker import SageMakerEndpoint
+from conveyor.registry.sagemaker import SageMakerRegistry
+from conveyor.storage import BUCKETS
+from conveyor.tables.dynamodb import create_table
+from conveyor.wiring import build_ports
+from tests.integration.contracts.test_registry import draft
+
+
+def test_the_sagemaker_settings_build_the_sagemaker_adapters(aws: None, tmp_path: Path) -> None:
+    for bucket in BUCKETS:
+        client("s3").create_bucket(Bucket=f"acme-{bucket}")
+    create_table("acme")
+    ports = build_ports(
+        Settings(
+            home=tmp_path,
+            object_store_uri="s3://acme",
+            table_uri="dynamodb://acme",
+            registry="sagemaker",
+            endpoint="sagemaker",
+        )
+    )
+    assert isinstance(ports.registry, SageMakerRegistry)
+    assert isinstance(ports.endpoint, SageMakerEndpoint)
+
+    version = ports.registry.create_version(draft("r1"))
+    ports.endpoint.update_endpoint("churn", version.version, version.artifact, version.sha256)
+    served = client("sagemaker").describe_endpoint(EndpointName="conveyor-churn")
+    config = client("sagemaker").describe_endpoint_config(
+        EndpointConfigName=served["EndpointConfigName"]
+    )
+    model_name = config["ProductionVariants"][0]["ModelName"]
+    model = client("sagemaker").describe_model(ModelName=model_name)
+    assert model["PrimaryContainer"]["ModelDataUrl"] == "s3://acme-models/churn/r1/model.tar.gz"
+    assert ports.endpoint.describe_endpoint("churn").version == 1  # type: ignore[union-attr]
