@@ -198,3 +198,40 @@ def make_event_bus(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[A
 @pytest.fixture
 def event_bus(make_event_bus: Callable[[], EventBus]) -> EventBus:
     return make_event_bus()
+
+
+# Job runners: each store holds one channel object at processed/p/d/train.parquet. The local
+# runner runs the toy entrypoint of tests/integration as a real process; on moto a job is
+# Completed at once (moto runs no code).
+JOB_CHANNEL = ("processed", "p/d/train.parquet")
+
+
+@contextmanager
+def _local_job_runners(tmp_path: Path) -> Iterator[Callable[[], Any]]:
+    from conveyor.jobs.local import SubprocessJobRunner
+
+    store = LocalObjectStore(root=tmp_path / "buckets")
+    store.put(*JOB_CHANNEL, b"rows")
+    with pytest.MonkeyPatch.context() as env:  # the job process imports tests.*
+        env.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[3]))
+        yield lambda: SubprocessJobRunner(root=tmp_path / "jobs", store=store)
+
+
+@contextmanager
+def _sagemaker_job_runners(tmp_path: Path) -> Iterator[Callable[[], Any]]:
+    from conveyor.jobs.sagemaker import SageMakerJobRunner
+
+    with _s3_object_stores(tmp_path) as stores:
+        stores().put(*JOB_CHANNEL, b"rows")
+        yield lambda: SageMakerJobRunner(store=stores())
+
+
+JOB_RUNNERS: dict[str, Backend[Any]] = {
+    "local": _local_job_runners,
+    "sagemaker": _sagemaker_job_runners,
+}
+
+
+@pytest.fixture(params=list(JOB_RUNNERS), ids=list(JOB_RUNNERS))
+def make_job_runner(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    yield from _factory(JOB_RUNNERS[request.param], tmp_path)
