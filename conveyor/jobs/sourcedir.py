@@ -13,7 +13,8 @@ The tarball holds:
   ``conveyor.jobs.entrypoint``) as ``__main__``, so the job's exit code and
   ``/opt/ml/output/failure`` are the entrypoint's own;
 - ``requirements.txt`` (``conveyor/jobs/requirements-sagemaker.txt``): what the image lacks,
-  LightGBM and polars above all;
+  LightGBM and polars above all, and what conveyor's other jobs (pipeline, drift, retrain:
+  entrypoints of their own through ``CONVEYOR_ENTRYPOINT``) import, such as pydantic-settings;
 - ``conveyor/``: conveyor's own source tree. Python puts the script's folder first on
   ``sys.path``, so ``import conveyor`` finds this copy: no wheel to build, and the job runs
   the very code that started it.

@@ -33,6 +33,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+import conveyor
 from conveyor.aws.settings import AwsSettings
 from conveyor.jobs.contract import ScriptModePaths
 from conveyor.jobs.sagemaker import SageMakerJobRunner
@@ -332,3 +333,54 @@ def _with_dependencies(requirements: str) -> set[str]:
             if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
                 todo.append(requirement.name)
     return seen
+
+
+def test_requirements_cover_every_job_conveyor_runs_on_sagemaker() -> None:
+    """Statically: the third-party imports of every conveyor module the jobs can reach (the
+    training entrypoint, the ``conveyor/aws/*_job.py`` entrypoints, and the adapters the
+    wiring may load) are in requirements.txt or what it installs."""
+    from conveyor._schemes import ADAPTERS
+    from conveyor.jobs import DEFAULT_ENTRYPOINT
+    from conveyor.jobs.sourcedir import requirements_text
+
+    package = Path(conveyor.__file__).parent
+    starts = [
+        DEFAULT_ENTRYPOINT,
+        "conveyor.wiring",
+        *(f"conveyor.aws.{path.stem}" for path in sorted((package / "aws").glob("*_job.py"))),
+        *(target.split(":")[0] for table in ADAPTERS.values() for target in table.values()),
+    ]
+    assert "conveyor.aws.pipeline_job" in starts
+    named = _imports_reachable_from(starts, package.parent)
+    owners = metadata.packages_distributions()
+    unowned = {name for name in named if name not in owners}
+    assert not unowned, f"imported but installed nowhere here: {unowned}"
+    needed = {canonicalize_name(owners[name][0]) for name in named}
+    covered = _with_dependencies(requirements_text())
+    assert needed <= covered, f"imported but not in requirements.txt: {needed - covered}"
+
+
+def _imports_reachable_from(starts: list[str], root: Path) -> set[str]:
+    """Third-party top-level names imported anywhere in the conveyor modules reachable
+    from ``starts`` by import statements (function-level imports included)."""
+    todo, seen, third = list(starts), set(), set()
+    while todo:
+        module = todo.pop()
+        source = root.joinpath(*module.split("."))
+        source = source / "__init__.py" if source.is_dir() else source.with_suffix(".py")
+        if module in seen or not source.is_file():
+            continue
+        seen.add(module)
+        for node in ast.walk(ast.parse(source.read_text())):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+            for name in names:
+                parts = name.split(".")
+                if parts[0] == "conveyor":
+                    todo.extend(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+                elif parts[0] not in sys.stdlib_module_names and parts[0] != "__future__":
+                    third.add(parts[0])
+    return third
