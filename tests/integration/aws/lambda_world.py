@@ -1,0 +1,225 @@
+"""What the Lambda handler tests share: AWS's event payloads filled in with the test's names,
+a deployment on moto made as the SAM template makes it, SageMaker's side of a training job
+(moto runs no code), and a named fake at the sagemaker-runtime boundary that answers with
+conveyor's real model server.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+from string import Template
+from typing import Any
+from urllib.parse import quote_plus, urlsplit
+
+import pytest
+
+EVENTS = Path(__file__).parent / "events"
+PREFIX = "conveyor-test"
+TABLE = "conveyor-test"
+CHURN = Path(__file__).parents[3] / "conveyor" / "samples" / "churn.csv"
+
+
+def load_event(name: str, **values: object) -> dict[str, Any]:
+    """The documented sample ``events/<name>.json`` with its ``${placeholders}`` filled in."""
+    text = (EVENTS / f"{name}.json").read_text()
+    event: dict[str, Any] = json.loads(text)
+    filled = {k: "" if v is None else str(v) for k, v in values.items()}
+
+    def fill(node: Any) -> Any:
+        if isinstance(node, str):
+            return Template(node).substitute(filled)
+        if isinstance(node, list):
+            return [fill(item) for item in node]
+        if isinstance(node, dict):
+            return {key: fill(value) for key, value in node.items()}
+        return node
+
+    return fill(copy.deepcopy(event))
+
+
+def s3_event(bucket: str, key: str, etag: str) -> dict[str, Any]:
+    return load_event("s3_object_created", bucket=bucket, key=quote_plus(key), etag=etag)
+
+
+def environment(home: Path, *, endpoint_url: str | None = None) -> dict[str, str]:
+    """The functions' environment, as the SAM template sets it."""
+    env = {
+        "CONVEYOR_HOME": str(home),
+        "CONVEYOR_OBJECT_STORE_URI": f"s3://{PREFIX}",
+        "CONVEYOR_TABLE_URI": f"dynamodb://{TABLE}",
+        "CONVEYOR_EVENTS_URI": "eventbridge://default",
+        "CONVEYOR_JOB_RUNNER": "sagemaker",
+        "CONVEYOR_REGISTRY": "sagemaker",
+        "CONVEYOR_ENDPOINT": "sagemaker",
+        "CONVEYOR_AWS_SAGEMAKER_ROLE_ARN": "arn:aws:iam::123456789012:role/conveyor-sagemaker",
+        "CONVEYOR_AWS_METRICS_NAMESPACE": "ConveyorTest",
+    }
+    if endpoint_url:
+        env["CONVEYOR_AWS_ENDPOINT_URL"] = endpoint_url
+    return env
+
+
+def make_resources() -> None:
+    """The buckets (versioned) and the table, as the template makes them."""
+    from conveyor.aws.clients import client
+    from conveyor.storage import BUCKETS
+    from conveyor.tables.dynamodb import create_table
+
+    s3 = client("s3")
+    for bucket in BUCKETS:
+        s3.create_bucket(Bucket=f"{PREFIX}-{bucket}")
+        s3.put_bucket_versioning(
+            Bucket=f"{PREFIX}-{bucket}", VersioningConfiguration={"Status": "Enabled"}
+        )
+    create_table(TABLE)
+
+
+@pytest.fixture(name="lambda_env")
+def lambda_env_fixture(
+    aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """A deployment on moto (buckets, table) and the functions' environment; the handlers'
+    cached ports are forgotten before and after."""
+    from conveyor.aws import runtime
+
+    for name, value in environment(tmp_path / "home").items():
+        monkeypatch.setenv(name, value)
+    make_resources()
+    runtime.reset()
+    yield tmp_path
+    runtime.reset()
+
+
+def upload(key: str, body: bytes) -> dict[str, Any]:
+    """Put an object in the raw bucket as a user would; its S3 notification event."""
+    from conveyor.aws.clients import client
+
+    put = client("s3").put_object(Bucket=f"{PREFIX}-raw", Key=key, Body=body)
+    return s3_event(f"{PREFIX}-raw", key, put["ETag"].strip('"'))
+
+
+def run_pipeline_job_as_sagemaker(job_name: str, root: Path) -> int:
+    """SageMaker's part of a training job, which moto does not play: lay out /opt/ml under
+    ``root`` from the job's request, run the entrypoint (in this process, so that it reaches
+    the mocked account), then upload ``/opt/ml/model`` as model.tar.gz where the job's
+    ModelArtifacts say. Returns the entrypoint's exit code."""
+    from conveyor.aws.clients import client
+    from conveyor.aws.pipeline_job import main
+    from conveyor.jobs.contract import ScriptModePaths
+
+    described = client("sagemaker").describe_training_job(TrainingJobName=job_name)
+    paths = ScriptModePaths(root)
+    paths.make_dirs([c["ChannelName"] for c in described["InputDataConfig"]])
+    paths.hyperparameters_file.write_text(json.dumps(described["HyperParameters"]))
+    saved = dict(os.environ)
+    os.environ["SM_MODEL_DIR"] = str(paths.model_dir)
+    try:
+        code = main([])
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    upload_model_dir(paths.model_dir, described["ModelArtifacts"]["S3ModelArtifacts"])
+    return code
+
+
+def upload_model_dir(model_dir: Path, s3_uri: str) -> None:
+    from conveyor.aws.clients import client
+
+    tarball = model_dir.parent / "sagemaker-model.tar.gz"
+    with tarfile.open(tarball, "w:gz") as tar:
+        for path in sorted(model_dir.iterdir()):
+            tar.add(path, arcname=path.name)
+    parts = urlsplit(s3_uri)
+    client("s3").upload_file(str(tarball), parts.netloc, parts.path.lstrip("/"))
+
+
+class RecordingSageMaker:
+    """The moto SageMaker client, with each ``create_training_job`` request kept: moto's
+    DescribeTrainingJob leaves out the request's Environment."""
+
+    def __init__(self) -> None:
+        self.created: list[dict[str, Any]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        from conveyor.aws.clients import client
+
+        return getattr(client("sagemaker"), name)
+
+    def create_training_job(self, **request: Any) -> Any:
+        from conveyor.aws.clients import client
+
+        self.created.append(request)
+        return client("sagemaker").create_training_job(**request)
+
+
+class FakeConveyorRuntime:
+    """A sagemaker-runtime client whose ``invoke_endpoint`` is answered by conveyor's real
+    model server (``create_app``, the inference container's code) in this process, through
+    its ``/invocations`` route: moto's InvokeEndpoint answers a fixed body. The request is
+    checked against the real API's shape; a 4xx/5xx of the model comes back as SageMaker
+    sends it, a ``ModelError`` carrying ``OriginalStatusCode`` and ``OriginalMessage``."""
+
+    def __init__(self, project: str, home: Path) -> None:
+        from fastapi.testclient import TestClient
+
+        from conveyor.aws import runtime
+        from conveyor.config import load_settings
+        from conveyor.serving.app import create_app
+
+        settings = load_settings(home=home / "model-server")
+        app = create_app(
+            runtime.ports(), settings, record=False, serve_project=project, poll_seconds=0.1
+        )
+        self.client = TestClient(app)
+        self.requests: list[dict[str, Any]] = []
+
+    def __enter__(self) -> FakeConveyorRuntime:
+        import time
+
+        self.client.__enter__()
+        deadline = time.monotonic() + 30
+        while self.client.get("/ping").status_code != 200:
+            assert time.monotonic() < deadline, "the model server did not load the model"
+            time.sleep(0.1)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.__exit__(None, None, None)
+
+    def invoke_endpoint(self, **request: Any) -> dict[str, Any]:
+        import io
+
+        from botocore.exceptions import ClientError
+        from botocore.response import StreamingBody
+        from botocore.validate import validate_parameters
+
+        from conveyor.aws.clients import client
+
+        shape = client("sagemaker-runtime").meta.service_model.operation_model("InvokeEndpoint")
+        validate_parameters(request, shape.input_shape)
+        self.requests.append(request)
+        answer = self.client.post(
+            "/invocations",
+            content=request["Body"],
+            headers={"content-type": request["ContentType"], "accept": request["Accept"]},
+        )
+        if answer.status_code != 200:
+            raise ClientError(
+                {
+                    "Error": {"Code": "ModelError", "Message": "Received client error"},
+                    "OriginalStatusCode": answer.status_code,
+                    "OriginalMessage": answer.text,
+                    "ResponseMetadata": {"HTTPStatusCode": 424},
+                },
+                "InvokeEndpoint",
+            )
+        return {
+            "Body": StreamingBody(io.BytesIO(answer.content), len(answer.content)),
+            "ContentType": answer.headers["content-type"],
+            "InvokedProductionVariant": "AllTraffic",
+        }

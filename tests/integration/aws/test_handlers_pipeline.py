@@ -1,0 +1,189 @@
+"""The Lambda handlers of the pipeline on moto, from an upload to a served version: each
+called with AWS's own payload, SageMaker's part of the job played by the pipeline job's
+real entrypoint (moto runs no code), the endpoint's answers given by conveyor's real model
+server behind a named fake at the sagemaker-runtime boundary."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from conveyor.aws.clients import client
+from tests.integration.aws.lambda_world import (
+    CHURN,
+    PREFIX,
+    FakeConveyorRuntime,
+    RecordingSageMaker,
+    lambda_env_fixture,  # noqa: F401 (the lambda_env fixture)
+    load_event,
+    run_pipeline_job_as_sagemaker,
+    upload,
+)
+from tests.integration.aws.sagemaker_fakes import FakeUpdateEndpointClient, clients_with
+
+ROW = {
+    "age": 41,
+    "plan": "pro",
+    "region": "east",
+    "monthly charges": 70.5,
+    "tenure months": 12,
+    "support calls": 3,
+    "has partner": "yes",
+    "signup date": "2021-03-04",
+}
+
+
+def job_event(run: Any, status: str, reason: str | None = None) -> dict[str, Any]:
+    event = load_event(
+        "sagemaker_training_job_state_change",
+        job_name=run.job_name,
+        status=status,
+        failure_reason=reason,
+        run_id=run.run_id,
+        project=run.project,
+    )
+    if reason is None:
+        del event["detail"]["FailureReason"]  # SageMaker sends it only for a failed job
+    return event
+
+
+def api_event(project: str, body: object, *, request_id: str) -> dict[str, Any]:
+    return load_event(
+        "apigateway_rest_proxy",
+        project=project,
+        content_type="application/json",
+        request_id=request_id,
+        body=body if isinstance(body, str) else json.dumps(body),
+    )
+
+
+def test_an_upload_trains_registers_and_serves_once_a_person_approves(lambda_env: Path) -> None:
+    from conveyor.aws import handlers, runtime
+    from conveyor.pipeline.runs import RunStore
+    from conveyor.projects import create_project
+    from conveyor.serving.records import list_inferences
+
+    ports = runtime.ports()
+    update = FakeUpdateEndpointClient()
+    ports.endpoint.clients = clients_with(sagemaker=update)  # type: ignore[attr-defined]
+    recorder = RecordingSageMaker()
+    ports.jobs.clients = clients_with(sagemaker=recorder)  # type: ignore[attr-defined]
+    # A floor no model reaches: the gate leaves the version for a person to approve.
+    create_project(ports.table, "churn", target="churned", metric_floor=0.9999)
+    runs = RunStore(ports.table)
+    sagemaker = client("sagemaker")
+
+    # The upload's notification starts the run and its pipeline job.
+    event = upload("churn/customers 2026.csv", CHURN.read_bytes())
+    started = handlers.on_upload(event)
+    assert [r["state"] for r in started["runs"]] == ["PREPROCESSING"]
+    run = runs.get(started["runs"][0]["run_id"])
+    assert run.raw.key == "churn/customers 2026.csv"  # the key URL-decoded
+    job = sagemaker.describe_training_job(TrainingJobName=run.job_name)
+    assert recorder.created[0]["Environment"]["CONVEYOR_ENTRYPOINT"] == (
+        "conveyor.aws.pipeline_job"
+    )
+    assert job["HyperParameters"]["run_id"] == run.run_id
+    assert job["HyperParameters"]["object_store_uri"] == f"s3://{PREFIX}"
+    assert job["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] == (
+        f"s3://{PREFIX}-raw/churn/customers 2026.csv"
+    )
+
+    # S3 delivers at least once: the same notification again starts nothing.
+    again = handlers.on_upload(event)
+    assert again["runs"] == [{"run_id": run.run_id, "state": "PREPROCESSING"}]
+    assert len(sagemaker.list_training_jobs()["TrainingJobSummaries"]) == 1
+    assert len(recorder.created) == 1
+
+    # SageMaker runs the job: preprocess, train, evaluate.
+    assert run_pipeline_job_as_sagemaker(run.job_name, lambda_env / "ml") == 0
+    run = runs.get(run.run_id)
+    assert run.state.value == "EVALUATING"
+    assert set(run.stages) == {"preprocess", "train", "evaluate"}
+    assert run.report["rows_read"] == 5000
+
+    # The job's Completed event: registered, gated (pending: the floor), not deployed.
+    completed = handlers.on_training_job_state_change(job_event(run, "Completed"))
+    assert completed["state"] == "REGISTERED" and completed["model_version"] == 1
+    run = runs.get(run.run_id)
+    assert "misses the floor" in run.report["gate"]["reason"]
+    packages = sagemaker.list_model_packages(ModelPackageGroupName="churn")
+    assert [p["ModelApprovalStatus"] for p in packages["ModelPackageSummaryList"]] == [
+        "PendingManualApproval"
+    ]
+    assert handlers.on_training_job_state_change(job_event(run, "Completed")) == completed
+    assert (
+        len(sagemaker.list_model_packages(ModelPackageGroupName="churn")["ModelPackageSummaryList"])
+        == 1
+    )
+    assert ports.endpoint.describe_endpoint("churn") is None
+
+    # A person approves the package in SageMaker; its event deploys it.
+    arn = packages["ModelPackageSummaryList"][0]["ModelPackageArn"]
+    sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
+    approved = load_event(
+        "sagemaker_model_package_state_change", group="churn", approval_status="Approved"
+    )
+    assert handlers.on_model_package_state_change(approved) == {
+        "project": "churn",
+        "version": 1,
+        "deployed": True,
+    }
+    assert sagemaker.describe_endpoint(EndpointName="conveyor-churn")["EndpointStatus"] == (
+        "InService"
+    )
+    assert runs.get(run.run_id).state.value == "REGISTERED"
+    # Delivered again: already served, nothing to do.
+    assert handlers.on_model_package_state_change(approved)["deployed"] is False
+
+    with FakeConveyorRuntime("churn", lambda_env) as model_server:
+        ports.endpoint.clients = clients_with(  # type: ignore[attr-defined]
+            sagemaker=update, sagemaker_runtime=model_server
+        )
+        answer = handlers.predict(api_event("churn", {"instances": [ROW]}, request_id="req-1"))
+        assert answer["statusCode"] == 200
+        body = json.loads(answer["body"])
+        assert body["model_version"] == 1 and body["request_id"] == "req-1"
+        assert len(body["predictions"]) == 1 and body["classes"] == ["no", "yes"]
+        assert len(model_server.requests) == 1
+
+        # A bad row: the local server's answer, and the endpoint is not called.
+        bad = {"instances": [{**ROW, "age": "forty"}]}
+        refused = handlers.predict(api_event("churn", bad, request_id="req-2"))
+        local = model_server.client.post("/predict/churn", json=bad)
+        assert refused["statusCode"] == local.status_code == 400
+        assert json.loads(refused["body"]) == local.json()
+        assert json.loads(refused["body"])["field"] == "age"
+        assert len(model_server.requests) == 1
+
+        records = list_inferences(ports.table, "churn")
+        assert [(r.request_id, r.status) for r in records] == [("req-2", 400), ("req-1", 200)]
+        assert records[1].inputs == [ROW]
+        assert records[1].outputs == {
+            "predictions": body["predictions"],
+            "probabilities": body["probabilities"],
+        }
+        stored = client("dynamodb").get_item(
+            TableName="conveyor-test",
+            Key={
+                "pk": {"S": "inference#churn"},
+                "sk": {"S": f"{records[1].timestamp.isoformat()}#req-1"},
+            },
+        )
+        assert int(stored["Item"]["expires_at"]["N"]) > 0
+
+        # A malformed upload: its run FAILS with the reason the local pipeline gives, and
+        # version 1 keeps serving.
+        broken = handlers.on_upload(upload("churn/broken.csv", b"name,score\nann,1\nbob,2\n"))
+        failed = runs.get(broken["runs"][0]["run_id"])
+        assert run_pipeline_job_as_sagemaker(failed.job_name, lambda_env / "ml2") == 1
+        reason = "target column 'churned' is not in the file; its columns are: 'name', 'score'"
+        assert runs.get(failed.run_id).failure_reason == reason
+        assert (lambda_env / "ml2" / "output" / "failure").read_text() == reason + "\n"
+        ended = handlers.on_training_job_state_change(
+            job_event(failed, "Failed", f"AlgorithmError: {reason}")
+        )
+        assert ended["state"] == "FAILED" and ended["failure_reason"] == reason
+        still = handlers.predict(api_event("churn", {"instances": [ROW]}, request_id="req-3"))
+        assert still["statusCode"] == 200 and json.loads(still["body"])["model_version"] == 1
