@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: demo test lint clean venv bench
+.PHONY: demo test lint clean venv bench iac-check sam-build
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m conveyor.demo
 
-test: $(STAMP)
+test: $(STAMP) iac-check
 	@# The drift report's browser test drives Debian's Chromium (Playwright cannot download one).
 	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 	$(BIN)/ruff check conveyor tests bench
@@ -39,3 +39,29 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .conveyor .pytest_cache .coverage
+
+# The SAM template's offline checks. Each tool has a virtualenv of its own under .venvs-iac/
+# (aws-sam-cli and checkov pin boto3 versions of their own), made once from the pinned
+# aws/iac-requirements/<tool>.txt and remade when that file changes. None needs credentials or
+# the network: sam validate gets a region, checkov --skip-download.
+IAC := .venvs-iac
+IAC_TOOLS := cfn-lint sam checkov
+IAC_ENV := SAM_CLI_TELEMETRY=0 AWS_EC2_METADATA_DISABLED=true
+
+$(IAC)/%/.installed: aws/iac-requirements/%.txt
+	rm -rf $(IAC)/$*
+	$(PYTHON) -m venv $(IAC)/$*
+	$(IAC)/$*/bin/python -m pip install --quiet --upgrade pip
+	$(IAC)/$*/bin/python -m pip install --quiet --requirement $<
+	touch $@
+
+iac-check: $(foreach tool,$(IAC_TOOLS),$(IAC)/$(tool)/.installed)
+	$(IAC)/cfn-lint/bin/cfn-lint template.yaml
+	$(IAC_ENV) $(IAC)/sam/bin/sam validate --lint --region us-east-1 --template-file template.yaml
+	$(IAC)/checkov/bin/checkov -f template.yaml --framework cloudformation --skip-download --quiet --compact
+
+# The Lambda functions and their dependencies layer, into .aws-sam/build (aws/Makefile has the
+# rules; pip fetches the Lambda platform's wheels, so this one needs the package index).
+sam-build: $(IAC)/sam/.installed
+	$(IAC_ENV) $(IAC)/sam/bin/sam build --template-file template.yaml
+	@du -sh .aws-sam/build/*/
