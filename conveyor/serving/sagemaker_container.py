@@ -15,6 +15,8 @@ Environment (all optional): ``CONVEYOR_MODEL_DIR`` (default ``/opt/ml/model``),
 from __future__ import annotations
 
 import argparse
+import faulthandler
+import io
 import logging
 import sys
 
@@ -88,6 +90,11 @@ def main(argv: list[str] | None = None) -> int:
         "--host", default="0.0.0.0", help="address to listen on (default: every interface)"
     )
     args = parser.parse_args(argv)
+    # A native library may crash on a damaged model file (LightGBM does on a truncated
+    # model.txt) rather than raise: the log must still show its messages and where it crashed.
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)  # LightGBM logs through print
+    faulthandler.enable()
     return serve(args.host)
 
 

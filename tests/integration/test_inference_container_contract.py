@@ -15,16 +15,21 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
 from conveyor.config import Settings
+from conveyor.errors import ConfigError, IntegrityError
 from conveyor.model.artifact import unpack
 from conveyor.samples.generate import write_churn_csv
 from conveyor.serving.app import create_app
+from conveyor.serving.sagemaker.model_dir import load_model_dir
+from conveyor.serving.sagemaker.settings import ContainerSettings
 from conveyor.wiring import build_ports
 from tests.e2e.conftest import free_port
 from tests.integration.serving.conftest import conveyor
@@ -68,23 +73,50 @@ def local(home: Path) -> Iterator[TestClient]:
         yield client
 
 
-def start(model_dir: Path, port: int, **env: str) -> subprocess.Popen[str]:
+@dataclass
+class Container:
+    process: subprocess.Popen[bytes]
+    port: int
+    log_file: Path
+
+    def log(self) -> str:
+        return self.log_file.read_text()
+
+    def ended(self, timeout: float = 20) -> tuple[int, str]:
+        """Wait for the process to end by itself; its exit code and log."""
+        return self.process.wait(timeout=timeout), self.log()
+
+    def stop(self) -> tuple[int, str]:
+        """SIGTERM, as ``docker stop`` sends it; the exit code and the log."""
+        self.process.send_signal(signal.SIGTERM)
+        return self.ended(timeout=10)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def start(model_dir: Path, log_file: Path, *, workers: int = 1, **env: str) -> Container:
+    """``conveyor-sagemaker-serve serve`` as SageMaker runs it; its output to ``log_file``."""
+    port = free_port()
     variables = {
         **os.environ,
         "CONVEYOR_MODEL_DIR": str(model_dir),
         "SAGEMAKER_BIND_TO_PORT": str(port),
-        "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
+        "SAGEMAKER_MODEL_SERVER_WORKERS": str(workers),
         "CONVEYOR_SERVE_PROJECT": "churn",
         "CONVEYOR_MODEL_VERSION": "1",
         **env,
     }
-    return subprocess.Popen(
-        [str(SERVE_SCRIPT), "serve", "--host", "127.0.0.1"],
-        env=variables,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    with log_file.open("wb") as out:  # a file, not a pipe nobody reads while it serves
+        process = subprocess.Popen(
+            [str(SERVE_SCRIPT), "serve", "--host", "127.0.0.1"],
+            env=variables,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    return Container(process, port, log_file)
 
 
 def ping(port: int) -> int:
@@ -95,17 +127,17 @@ def ping(port: int) -> int:
         return exc.code
 
 
-def wait_healthy(process: subprocess.Popen[str], port: int, timeout: float = 20) -> None:
+def wait_healthy(container: Container, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        assert process.poll() is None, process.communicate()[1]
+        assert container.process.poll() is None, container.log()
         try:
-            if ping(port) == 200:
+            if ping(container.port) == 200:
                 return
         except OSError:  # not listening yet
             pass
         time.sleep(0.1)
-    raise AssertionError(f"/ping never answered 200 within {timeout} s")
+    raise AssertionError(f"/ping never answered 200 within {timeout} s:\n{container.log()}")
 
 
 def invoke(
@@ -131,25 +163,28 @@ def as_csv(rows: list[dict[str, Any]]) -> bytes:
     return out.getvalue().encode()
 
 
-def stop(process: subprocess.Popen[str]) -> tuple[int, str]:
-    """SIGTERM, as ``docker stop`` sends it; the exit code and what the process logged."""
-    process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=10)
-    return process.returncode, stderr
+def copy_of(model_dir: Path, dest: Path) -> Path:
+    dest.mkdir()
+    for path in model_dir.iterdir():
+        (dest / path.name).write_bytes(path.read_bytes())
+    return dest
 
 
 @pytest.fixture(scope="module")
-def container(model_dir: Path) -> Iterator[int]:
-    """A running container's port."""
-    port = free_port()
-    process = start(model_dir, port)
+def served(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Container]:
+    """A running container with two workers (SageMaker starts one per CPU)."""
+    container = start(model_dir, tmp_path_factory.mktemp("logs") / "serve.log", workers=2)
     try:
-        wait_healthy(process, port)
-        yield port
+        wait_healthy(container)
+        yield container
     finally:
-        if process.poll() is None:
-            process.kill()
-        process.communicate()
+        container.kill()
+
+
+@pytest.fixture(scope="module")
+def container(served: Container) -> int:
+    """The running container's port."""
+    return served.port
 
 
 def test_json_and_csv_answers_are_the_local_server_s(container: int, local: TestClient) -> None:
@@ -206,63 +241,90 @@ def test_a_bad_body_is_a_4xx_naming_the_field(
     assert ping(container) == 200  # and the container stays healthy
 
 
+def test_each_worker_loads_the_model(served: Container) -> None:
+    # The start's own load proves the model loads before the port opens; each worker then
+    # loads it in its own process.
+    deadline = time.monotonic() + 30
+    while served.log().count("serving churn v1 from") < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert served.log().count("serving churn v1 from") == 3, served.log()
+    assert "Traceback" not in served.log()
+
+
 def test_an_empty_model_folder_stops_the_container_with_the_reason(tmp_path: Path) -> None:
     empty = tmp_path / "model"
     empty.mkdir()
-    port = free_port()
-    process = start(empty, port)
-    _, stderr = process.communicate(timeout=20)
-    assert process.returncode == 3, stderr  # ConfigError's exit code
-    assert f"the model folder {empty} is empty" in stderr
+    container = start(empty, tmp_path / "serve.log")
+    code, log = container.ended()
+    assert code == 3, log  # ConfigError's exit code
+    assert f"cannot serve: the model folder {empty} is empty" in log
     with pytest.raises(OSError):  # nothing ever listened: SageMaker's health check fails
-        ping(port)
+        ping(container.port)
 
 
-def test_a_damaged_model_stops_the_container_with_the_reason(
+def test_a_truncated_model_file_stops_the_container_with_lightgbm_s_reason(
     model_dir: Path, tmp_path: Path
 ) -> None:
-    damaged = tmp_path / "model"
-    damaged.mkdir()
-    for name in ("schema.json", "training.json", "model.txt"):
-        (damaged / name).write_bytes((model_dir / name).read_bytes())
-    process = start(damaged, free_port())
-    _, stderr = process.communicate(timeout=20)
-    assert process.returncode == 3, stderr
-    assert "lacks encoder.json" in stderr
+    # LightGBM may crash the process on a damaged model file rather than raise; either way
+    # the container ends before it listens, and its log says what was wrong and where.
+    truncated = copy_of(model_dir, tmp_path / "model")
+    text = (truncated / "model.txt").read_text()
+    (truncated / "model.txt").write_text(text[: len(text) // 3])
+    container = start(truncated, tmp_path / "serve.log")
+    code, log = container.ended()
+    assert code != 0
+    assert "Model format error" in log
+    assert "conveyor/model/estimators.py" in log or "cannot be loaded" in log, log
+    with pytest.raises(OSError):
+        ping(container.port)
 
 
-def test_sigterm_stops_the_container_cleanly(model_dir: Path) -> None:
-    port = free_port()
-    process = start(model_dir, port)
+def test_a_folder_lacking_a_file_of_the_artifact_is_refused(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    partial = copy_of(model_dir, tmp_path / "model")
+    (partial / "encoder.json").unlink()
+    with pytest.raises(ConfigError, match=f"the model folder {partial} lacks encoder.json"):
+        load_model_dir(partial, project="churn", version=1)
+
+
+def test_files_from_different_trainings_are_refused(model_dir: Path, tmp_path: Path) -> None:
+    mixed = copy_of(model_dir, tmp_path / "model")
+    training = json.loads((mixed / "training.json").read_text())
+    training["feature_names_out"] = training["feature_names_out"][:-1]
+    (mixed / "training.json").write_text(json.dumps(training))
+    with pytest.raises(IntegrityError, match="disagree on the model's features"):
+        load_model_dir(mixed, project="churn", version=1)
+
+
+def test_a_truncated_encoder_is_refused(model_dir: Path, tmp_path: Path) -> None:
+    truncated = copy_of(model_dir, tmp_path / "model")
+    text = (truncated / "encoder.json").read_text()
+    (truncated / "encoder.json").write_text(text[: len(text) // 2])
+    with pytest.raises(IntegrityError, match="cannot be loaded: JSONDecodeError"):
+        load_model_dir(truncated, project="churn", version=1)
+
+
+def test_bad_settings_are_refused_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAGEMAKER_BIND_TO_PORT", "http")
+    monkeypatch.setenv("SAGEMAKER_MODEL_SERVER_WORKERS", "0")
+    with pytest.raises(ValidationError) as refused:
+        ContainerSettings()
+    assert "SAGEMAKER_BIND_TO_PORT" in str(refused.value)
+    assert "SAGEMAKER_MODEL_SERVER_WORKERS" in str(refused.value)
+
+
+def test_sigterm_stops_the_container_cleanly(model_dir: Path, tmp_path: Path) -> None:
+    container = start(model_dir, tmp_path / "serve.log")
     try:
-        wait_healthy(process, port)
+        wait_healthy(container)
         started = time.monotonic()
-        code, stderr = stop(process)
+        code, log = container.stop()
     finally:
-        if process.poll() is None:
-            process.kill()
+        container.kill()
     assert time.monotonic() - started < 5
     # Requests in flight answered, the app shut down; then uvicorn ends the process by the
     # signal it was sent, so whoever stopped it sees how it ended (docker: status 143).
-    assert code == -signal.SIGTERM, stderr
-    assert "Application shutdown complete" in stderr and "Finished server process" in stderr
-    assert "Traceback" not in stderr
-
-
-def test_each_of_several_workers_loads_the_model(model_dir: Path) -> None:
-    port = free_port()
-    process = start(model_dir, port, SAGEMAKER_MODEL_SERVER_WORKERS="2")
-    try:
-        wait_healthy(process, port, timeout=40)
-        body = json.dumps({"instances": ROWS}).encode()
-        answers = [invoke(port, body, "application/json") for _ in range(4)]
-        code, stderr = stop(process)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert {status for status, _, _ in answers} == {200}
-    predictions = [json.loads(body)["predictions"] for _, _, body in answers]
-    assert all(p == predictions[0] for p in predictions)
-    assert code == 0, stderr  # the supervisor stopped its workers and exits normally
-    # The start's own load, then one in each worker process.
-    assert stderr.count("serving churn v1 from") == 3, stderr
+    assert code == -signal.SIGTERM, log
+    assert "Application shutdown complete" in log and "Finished server process" in log
+    assert "Traceback" not in log
