@@ -1,0 +1,342 @@
+"""What template.yaml promises a user who deploys it, read from the template itself.
+
+cfn-lint, ``sam validate --lint`` and checkov check the template's form in ``make iac-check``;
+these tests check what those tools cannot know: that the template matches conveyor's code
+(bucket names the S3 store maps, the handlers that exist, the settings the functions read,
+the job tag and alarm names the rules filter on, the names the IAM policies are scoped to).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import inspect
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from conveyor.aws.sagemaker_common import sagemaker_name
+from conveyor.aws.settings import AwsSettings
+from conveyor.config import Settings
+from conveyor.jobs.sagemaker import JOB_TAG
+from conveyor.monitoring import emf
+from conveyor.monitoring.cloudwatch_alarms import DEFAULT_PREFIX, alarm_name
+from conveyor.storage import BUCKETS
+
+TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
+HANDLERS_MODULE = "conveyor.aws.handlers"
+# What a !Sub renders to in these tests: a deployment with the default ProjectName.
+PSEUDO = {
+    "ProjectName": "conveyor",
+    "AWS::Partition": "aws",
+    "AWS::Region": "us-east-1",
+    "AWS::AccountId": "123456789012",
+    "AWS::URLSuffix": "amazonaws.com",
+}
+# Actions IAM authorizes only on Resource "*" (they name no resource), each read-only or
+# scoped by a condition in the template.
+RESOURCELESS_ACTIONS = {
+    "ecr:GetAuthorizationToken",
+    "sagemaker:ListModelPackages",
+    "sagemaker:ListModelPackageGroups",
+    "cloudwatch:DescribeAlarms",
+    "cloudwatch:PutMetricData",
+}
+
+
+class _CloudFormationLoader(yaml.SafeLoader):
+    """YAML with CloudFormation's short tags read as their long forms (``!Ref X`` →
+    ``{"Ref": "X"}``, ``!GetAtt A.B`` → ``{"Fn::GetAtt": ["A", "B"]}``)."""
+
+
+def _construct_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    key = suffix if suffix in {"Ref", "Condition"} else f"Fn::{suffix}"
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {key: value}
+
+
+_CloudFormationLoader.add_multi_constructor("!", _construct_tag)
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.load(TEMPLATE.read_text(), Loader=_CloudFormationLoader)
+    return loaded
+
+
+def _resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def _sub(value: Any) -> str:
+    """A plain string or a ``!Sub`` rendered with ``PSEUDO``."""
+    if isinstance(value, str):
+        return value
+    text = value["Fn::Sub"]
+    text = text[0] if isinstance(text, list) else text
+    return re.sub(r"\$\{([^}]+)\}", lambda m: PSEUDO.get(m.group(1), m.group(0)), text)
+
+
+def _functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return _resources(template, "AWS::Serverless::Function")
+
+
+def _statements(template: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every policy statement in the template: roles, policies, managed policies, functions'
+    inline policies, bucket and key policies."""
+    for name, resource in template["Resources"].items():
+        props = resource.get("Properties", {})
+        documents = [props.get(key) for key in ("PolicyDocument", "KeyPolicy")]
+        documents += [
+            p.get("PolicyDocument") for p in props.get("Policies", []) if "PolicyDocument" in p
+        ]
+        documents += [
+            p for p in props.get("Policies", []) if isinstance(p, dict) and "Statement" in p
+        ]
+        for document in documents:
+            for statement in (document or {}).get("Statement", []):
+                yield name, statement
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_every_bucket_is_one_the_s3_store_maps_encrypted_private_and_versioned(
+    template: dict[str, Any],
+) -> None:
+    buckets = _resources(template, "AWS::S3::Bucket")
+    names = {_sub(b["Properties"]["BucketName"]) for b in buckets.values()}
+    # S3ObjectStore("s3://<prefix>") reads <prefix>-<logical bucket>.
+    assert names == {f"conveyor-123456789012-{bucket}" for bucket in BUCKETS}
+    for name, bucket in buckets.items():
+        props = bucket["Properties"]
+        rules = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        # SSE-S3: the md5 etags conveyor relies on; SSE-KMS would break them.
+        assert [r["ServerSideEncryptionByDefault"]["SSEAlgorithm"] for r in rules] == ["AES256"]
+        assert all(props["PublicAccessBlockConfiguration"].values()), name
+        assert len(props["PublicAccessBlockConfiguration"]) == 4, name
+        assert props["VersioningConfiguration"]["Status"] == "Enabled", name
+        assert any(
+            "NoncurrentVersionExpiration" in rule
+            for rule in props["LifecycleConfiguration"]["Rules"]
+        ), name
+
+
+def test_every_bucket_refuses_requests_without_tls(template: dict[str, Any]) -> None:
+    policies = _resources(template, "AWS::S3::BucketPolicy").values()
+    guarded = set()
+    for policy in policies:
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if (
+                statement["Effect"] == "Deny"
+                and statement["Action"] == "s3:*"
+                and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+            ):
+                guarded.add(policy["Properties"]["Bucket"]["Ref"])
+    assert guarded == set(_resources(template, "AWS::S3::Bucket"))
+
+
+def test_capture_bucket_expires_old_request_rows(template: dict[str, Any]) -> None:
+    capture = template["Resources"]["CaptureBucket"]["Properties"]
+    rules = capture["LifecycleConfiguration"]["Rules"]
+    assert any(rule.get("ExpirationInDays") == {"Ref": "CaptureRetentionDays"} for rule in rules)
+
+
+def test_raw_uploads_invoke_the_upload_handler(template: dict[str, Any]) -> None:
+    events = _functions(template)["OnUploadFunction"]["Properties"]["Events"]
+    assert events["Upload"] == {
+        "Type": "S3",
+        "Properties": {"Bucket": {"Ref": "RawBucket"}, "Events": "s3:ObjectCreated:*"},
+    }
+
+
+def test_table_has_conveyors_keys_point_in_time_recovery_and_ttl(
+    template: dict[str, Any],
+) -> None:
+    (table,) = _resources(template, "AWS::DynamoDB::Table").values()
+    props = table["Properties"]
+    assert props["KeySchema"] == [
+        {"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["SSESpecification"] == {"SSEEnabled": True}
+    # The attribute DynamoDbTable copies an item's expires_at to.
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+
+
+def test_every_api_method_needs_a_key_and_the_key_is_throttled(template: dict[str, Any]) -> None:
+    (api_name, api), *others = _resources(template, "AWS::Serverless::Api").items()
+    assert not others
+    auth = api["Properties"]["Auth"]
+    assert auth["ApiKeyRequired"] is True
+    plan = auth["UsagePlan"]
+    assert plan["CreateUsagePlan"] == "PER_API"
+    assert set(plan["Throttle"]) == {"RateLimit", "BurstLimit"}
+    assert plan["Quota"]["Period"] == "DAY"
+    (settings,) = api["Properties"]["MethodSettings"]
+    assert settings["ThrottlingRateLimit"] and settings["ThrottlingBurstLimit"]
+    routes = []
+    for function in _functions(template).values():
+        for event in function["Properties"].get("Events", {}).values():
+            if event["Type"] == "Api":
+                # A route that sets Auth could turn the key off; none may.
+                assert "Auth" not in event["Properties"]
+                assert event["Properties"]["RestApiId"] == {"Ref": api_name}
+                routes.append((event["Properties"]["Method"], event["Properties"]["Path"]))
+    assert routes == [("post", "/predict/{project}")]
+
+
+def test_no_policy_allows_every_action_and_wide_resources_only_for_resourceless_actions(
+    template: dict[str, Any],
+) -> None:
+    seen = 0
+    for owner, statement in _statements(template):
+        seen += 1
+        if statement["Effect"] != "Allow":
+            continue
+        actions = _as_list(statement["Action"])
+        for action in actions:
+            assert action != "*" and not action.endswith(":*"), (owner, action)
+        if "*" in _as_list(statement["Resource"]) and "Principal" not in statement:
+            assert set(actions) <= RESOURCELESS_ACTIONS, (owner, actions)
+    assert seen > 20
+
+
+def test_sagemaker_names_conveyor_makes_fall_in_the_policies_scopes(
+    template: dict[str, Any],
+) -> None:
+    resources = {
+        _sub(r)
+        for _, statement in _statements(template)
+        if statement["Effect"] == "Allow"
+        for r in _as_list(statement["Resource"])
+        if not isinstance(r, dict) or "Fn::Sub" in r
+    }
+    prefix = PSEUDO["ProjectName"]
+    arn = "arn:aws:sagemaker:us-east-1:123456789012"
+    # Names as SageMakerEndpoint makes them with CONVEYOR_AWS_ENDPOINT_PREFIX=<ProjectName>;
+    # SageMaker lower-cases names in ARNs.
+    endpoint = sagemaker_name(prefix, "churn")
+    model = sagemaker_name(prefix, "churn", "v3", "0123abcd")
+    config = sagemaker_name(model, "c1a2b3c")
+    wanted = {
+        f"{arn}:endpoint/{endpoint}",
+        f"{arn}:model/{model}",
+        f"{arn}:endpoint-config/{config}",
+        f"{arn}:training-job/churn-20260101t000000-abc",
+        f"{arn}:model-package-group/churn",
+        f"{arn}:model-package/churn/3",
+        "arn:aws:cloudwatch:us-east-1:123456789012:alarm:" + alarm_name("churn", "drift"),
+    }
+    for target in wanted:
+        assert any(fnmatch.fnmatchcase(target.lower(), pattern) for pattern in resources), target
+    # ... and another stack's endpoint does not.
+    other = f"{arn}:endpoint/{sagemaker_name('other', 'churn')}"
+    invoke = template["Resources"]["InvokePolicy"]["Properties"]["PolicyDocument"]
+    (statement,) = invoke["Statement"]
+    assert not fnmatch.fnmatchcase(other, _sub(statement["Resource"]))
+
+
+def test_every_handler_is_a_function_of_the_handlers_module(template: dict[str, Any]) -> None:
+    handlers = importlib.import_module(HANDLERS_MODULE)
+    named = {f["Properties"]["Handler"] for f in _functions(template).values()}
+    assert named == {
+        f"{HANDLERS_MODULE}.{name}"
+        for name in (
+            "on_upload",
+            "on_training_job_state_change",
+            "on_model_package_state_change",
+            "predict",
+            "drift_check",
+            "on_alarm",
+        )
+    }
+    for handler in named:
+        function = getattr(handlers, handler.rpartition(".")[2])
+        assert list(inspect.signature(function).parameters)[:2] == ["event", "context"]
+
+
+def test_functions_run_python_312_traced_with_a_dead_letter_queue_and_kept_logs(
+    template: dict[str, Any],
+) -> None:
+    globals_ = template["Globals"]["Function"]
+    assert globals_["Runtime"] == "python3.12"
+    assert globals_["Tracing"] == "Active"
+    assert globals_["DeadLetterQueue"]["Type"] == "SQS"
+    log_groups = _resources(template, "AWS::Logs::LogGroup")
+    for name, function in _functions(template).items():
+        props = function["Properties"]
+        assert function["Metadata"]["BuildMethod"] == "makefile", name
+        group = log_groups[props["LoggingConfig"]["LogGroup"]["Ref"]]
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, name
+
+
+def test_every_setting_the_functions_get_is_one_conveyor_reads(template: dict[str, Any]) -> None:
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    aws_fields = set(AwsSettings.model_fields)
+    core_fields = set(Settings.model_fields)
+    for variable in variables:
+        name = variable.removeprefix("CONVEYOR_").lower()
+        aws_name = variable.removeprefix("CONVEYOR_AWS_").lower()
+        # pydantic-settings ignores unknown variables, so a misspelt one would do nothing.
+        assert name in core_fields or aws_name in aws_fields, variable
+    assert variables["CONVEYOR_OBJECT_STORE_URI"] == {
+        "Fn::Sub": "s3://${ProjectName}-${AWS::AccountId}"
+    }
+    assert variables["CONVEYOR_AWS_ENDPOINT_PREFIX"] == {"Ref": "ProjectName"}
+
+
+def test_event_rules_match_the_events_conveyor_causes(template: dict[str, Any]) -> None:
+    functions = _functions(template)
+
+    def pattern(function: str, event: str) -> dict[str, Any]:
+        found: dict[str, Any] = functions[function]["Properties"]["Events"][event]["Properties"]
+        return found["Pattern"]
+
+    training = pattern("OnTrainingJobStateChangeFunction", "JobEnded")
+    assert training["detail-type"] == ["SageMaker Training Job State Change"]
+    # The tag SageMakerJobRunner puts on every job it starts.
+    assert training["detail"]["Tags"] == {JOB_TAG: [{"exists": True}]}
+    assert set(training["detail"]["TrainingJobStatus"]) == {"Completed", "Failed", "Stopped"}
+    approval = pattern("OnModelPackageStateChangeFunction", "Approved")
+    assert approval["detail"] == {"ModelApprovalStatus": ["Approved"]}
+    alarm = pattern("OnAlarmFunction", "Alarm")
+    assert alarm["detail"]["alarmName"] == [{"prefix": f"{DEFAULT_PREFIX}/"}]
+    assert alarm_name("churn", "drift").startswith(f"{DEFAULT_PREFIX}/")
+    schedule = functions["DriftCheckFunction"]["Properties"]["Events"]["Schedule"]
+    assert schedule["Properties"]["Schedule"] == {"Ref": "DriftSchedule"}
+
+
+def test_alarms_notify_a_topic_cloudwatch_can_publish_to(template: dict[str, Any]) -> None:
+    for name, alarm in _resources(template, "AWS::CloudWatch::Alarm").items():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
+    topic = template["Resources"]["AlarmTopic"]["Properties"]
+    # Not alias/aws/sns: that key's policy does not let CloudWatch alarms publish.
+    assert topic["KmsMasterKeyId"] == {"Ref": "AlarmTopicKey"}
+    key_policy = template["Resources"]["AlarmTopicKey"]["Properties"]["KeyPolicy"]
+    assert any(
+        s["Principal"] == {"Service": "cloudwatch.amazonaws.com"} for s in key_policy["Statement"]
+    )
+    subscription = template["Resources"]["AlarmEmailSubscription"]
+    assert subscription["Condition"] == "HasAlarmEmail"
+
+
+def test_dashboard_shows_the_metrics_conveyor_emits(template: dict[str, Any]) -> None:
+    body = template["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"][0]
+    shown = set(re.findall(r'MetricName=\\"(\w+)\\"', body))
+    assert shown == {emf.REQUESTS, emf.LATENCY, emf.ERRORS_5XX, emf.DRIFTED_FEATURES}
