@@ -20,7 +20,7 @@ from conveyor.aws.job_env import settings_hyperparameters
 from conveyor.aws.sagemaker_common import sagemaker_name
 from conveyor.aws.settings import AwsSettings
 from conveyor.config import Settings
-from conveyor.errors import AlreadyExists, InvalidInput
+from conveyor.errors import AlreadyExists, ConveyorError, InvalidInput
 from conveyor.jobs import TrainingJobSpec
 from conveyor.monitoring import emf
 from conveyor.monitoring.alarm_store import get_alarm
@@ -60,9 +60,14 @@ def start_drift_jobs(ports: Ports, settings: Settings, *, scheduled_at: str) -> 
     started = []
     for deployment in ports.endpoint.list_endpoints():
         project = deployment.project
+        try:
+            channel = _schema_channel(ports, project, deployment.version)
+        except ConveyorError as exc:  # one project's problem does not stop the others'
+            log.warning("no drift check of %s: %s", project, exc.message)
+            continue
         spec = TrainingJobSpec(
             job_name=sagemaker_name(project, "drift", stamp),
-            channels={"schema": _schema_channel(ports, project, deployment.version)},
+            channels={"schema": channel},
             output=ObjectRef(REPORTS, f"{project}/drift-jobs/{stamp}/model.tar.gz"),
             hyperparameters={
                 "kind": DRIFT_KIND,
@@ -77,6 +82,9 @@ def start_drift_jobs(ports: Ports, settings: Settings, *, scheduled_at: str) -> 
         try:
             ports.jobs.start_training_job(spec)
         except AlreadyExists:
+            continue  # the same schedule's event again
+        except ConveyorError as exc:
+            log.warning("no drift check of %s: %s", project, exc.message)
             continue
         started.append(spec.job_name)
     return started

@@ -16,11 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
 from conveyor.events import object_created
-from conveyor.model.artifact import sha256_file
-from conveyor.monitoring.quality import labelled_rows
 from conveyor.pipeline.runs import RunStore
 from conveyor.projects import find_project
 from conveyor.storage import RAW, ObjectInfo
@@ -29,6 +25,8 @@ from conveyor.types import from_iso, to_iso, utcnow
 from conveyor.wiring import Ports
 
 log = logging.getLogger("conveyor.monitoring")
+# polars, numpy and the model code are imported where a retrain builds its file: a Lambda
+# function (which has none of them) imports this module for ``stored_trigger``.
 
 RETRAIN_PREFIX = "retrain-"
 DEFAULT_COOLDOWN_SECONDS = 3600.0
@@ -84,6 +82,8 @@ def request_retrain(
     base = latest_upload(ports, project)
     if base is None:
         return RetrainOutcome(project, False, f"project {project!r} has no upload to retrain on")
+    from conveyor.model.artifact import sha256_file
+
     with tempfile.TemporaryDirectory(prefix="conveyor-retrain-") as tmp:
         data, key, feedback_rows = _training_file(ports, project, base, Path(tmp), now)
         dataset_id = sha256_file(data)
@@ -139,6 +139,10 @@ def _training_file(
     ports.store.download(RAW, base.key, local)
     spec = find_project(ports.table, project)
     assert spec is not None  # checked by the loop guard
+    import polars as pl
+
+    from conveyor.monitoring.quality import labelled_rows
+
     rows = [r for r in labelled_rows(ports.table, project, since=_EPOCH, until=now) if r.inputs]
     if not rows:
         return local, base.key, 0

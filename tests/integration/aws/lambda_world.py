@@ -9,8 +9,10 @@ from __future__ import annotations
 import copy
 import json
 import os
+import socket
 import tarfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -58,6 +60,9 @@ def environment(home: Path, *, endpoint_url: str | None = None) -> dict[str, str
         "CONVEYOR_ENDPOINT": "sagemaker",
         "CONVEYOR_AWS_SAGEMAKER_ROLE_ARN": "arn:aws:iam::123456789012:role/conveyor-sagemaker",
         "CONVEYOR_AWS_METRICS_NAMESPACE": "ConveyorTest",
+        "CONVEYOR_AWS_INFERENCE_IMAGE": (
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/conveyor-inference:test"
+        ),
     }
     if endpoint_url:
         env["CONVEYOR_AWS_ENDPOINT_URL"] = endpoint_url
@@ -93,6 +98,52 @@ def lambda_env_fixture(
     runtime.reset()
     yield tmp_path
     runtime.reset()
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """moto as a real HTTP server on 127.0.0.1 (S3's and DynamoDB's wire protocols), for
+    code in another process; yields its URL. Its state starts empty."""
+    from urllib.request import Request, urlopen
+
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        urlopen(Request(f"{url}/moto-api/reset", method="POST"), timeout=10).close()
+        yield url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(name="served_env")
+def served_env_fixture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """A deployment on a moto server and the functions' environment, set here too; yields
+    the environment for a subprocess."""
+    from conveyor.aws import runtime
+    from conveyor.aws.clients import clear_clients
+
+    with moto_server() as url:
+        env = {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            **environment(tmp_path / "home", endpoint_url=url),
+        }
+        monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        clear_clients()
+        runtime.reset()
+        make_resources()
+        yield {**os.environ, **env}
+        runtime.reset()
+        clear_clients()
 
 
 def upload(key: str, body: bytes) -> dict[str, Any]:
