@@ -112,6 +112,15 @@ def handle(request: ApiRequest, ports: Ports, *, namespace: str) -> dict[str, An
     try:
         if not project:
             raise InvalidInput("the path is /predict/{project}", field="project")
+        deployment = ports.endpoint.describe_endpoint(project)
+        if deployment is None:
+            raise NotFound(
+                f"project {project!r} has no deployed model; deploy one with "
+                f"`conveyor models deploy {project} N`",
+                field="project",
+            )
+        version = deployment.version
+        bind(version=version)
         if len(request.body) > MAX_BODY_BYTES:
             raise PayloadTooLarge(
                 f"the body is {len(request.body)} bytes; send at most {MAX_BODY_BYTES} "
@@ -123,15 +132,6 @@ def handle(request: ApiRequest, ports: Ports, *, namespace: str) -> dict[str, An
                 f"content type {request.content_type!r} is not supported; send application/json",
                 field="content-type",
             )
-        deployment = ports.endpoint.describe_endpoint(project)
-        if deployment is None:
-            raise NotFound(
-                f"project {project!r} has no deployed model; deploy one with "
-                f"`conveyor models deploy {project} N`",
-                field="project",
-            )
-        version = deployment.version
-        bind(version=version)
         instances = parse_instances(request.body)
         check_rows(instances, _schema(ports, deployment))
         outcome = _invoke(ports, project, instances, request_id, version)
@@ -239,7 +239,10 @@ def _record(
         "expires_at": int(now) + RECORD_RETENTION_SECONDS,
     }
     try:
-        ports.table.put(item)
+        try:
+            ports.table.put(item)
+        except InvalidInput:  # over DynamoDB's 400 KB: kept without its rows, as uncaptured
+            ports.table.put({**item, "inputs": None})
     except ConveyorError:
         # The answer stands without its record (as the local recorder drops on overload).
         logging.getLogger("conveyor.serving").exception("request %s not recorded", request_id)

@@ -146,6 +146,52 @@ def served_env_fixture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
         clear_clients()
 
 
+def deploy_a_version(project: str) -> None:
+    """A project with version 1 registered and deployed through the handlers' ports
+    (SageMaker's registry and endpoint), its schema: ``age`` (numeric), ``plan``
+    (categorical); its artifact a placeholder: nothing loads it here."""
+    from conveyor.aws import runtime
+    from conveyor.projects import create_project
+    from conveyor.tabular.schema import DatasetSchema, FeatureKind, FeatureSpec
+    from conveyor.types import Algorithm, ModelVersion, ObjectRef, Task
+
+    ports = runtime.ports()
+    create_project(ports.table, project, target="churned")
+    schema = DatasetSchema(
+        target="churned",
+        task=Task.BINARY,
+        features=(
+            FeatureSpec("age", FeatureKind.NUMERIC),
+            FeatureSpec("plan", FeatureKind.CATEGORICAL),
+        ),
+        classes=("no", "yes"),
+    )
+    artifact = ObjectRef("models", f"{project}/r-1/model.tar.gz")
+    ports.store.put(artifact.bucket, artifact.key, b"a model")
+    schema_key = f"{project}/{'d' * 64}/schema.json"
+    ports.store.put("processed", schema_key, json.dumps(schema.to_dict()).encode())
+    version = ports.registry.create_version(
+        ModelVersion(
+            project=project,
+            version=0,
+            run_id="r-1",
+            artifact=artifact,
+            sha256="0" * 64,
+            dataset_id="d" * 64,
+            raw=ObjectRef("raw", f"{project}/first.csv"),
+            task=Task.BINARY,
+            algorithm=Algorithm.LIGHTGBM,
+            primary_metric="roc_auc",
+            metrics={"test": {"roc_auc": 0.8}, "baseline": {"roc_auc": 0.5}},
+            hyperparameters={},
+            input_schema=schema.to_dict(),
+            package_version="0",
+            git_commit=None,
+        )
+    )
+    ports.endpoint.update_endpoint(project, version.version, artifact, "0" * 64)
+
+
 def upload(key: str, body: bytes) -> dict[str, Any]:
     """Put an object in the raw bucket as a user would; its S3 notification event."""
     from conveyor.aws.clients import client

@@ -15,6 +15,7 @@ from urllib.request import Request, urlopen
 
 from tests.integration.aws.lambda_world import (
     PREFIX,
+    deploy_a_version,
     load_event,
     served_env_fixture,  # noqa: F401 (the served_env fixture)
     upload,
@@ -40,50 +41,6 @@ print(json.dumps({"answers": answers, "heavy": heavy}, default=str))
 """
 
 
-def _deploy_version(project: str) -> None:
-    """A registered, deployed version (SageMaker's registry and endpoint on the server)."""
-    from conveyor.aws import runtime
-    from conveyor.projects import create_project
-    from conveyor.tabular.schema import DatasetSchema, FeatureKind, FeatureSpec
-    from conveyor.types import Algorithm, ModelVersion, ObjectRef, Task
-
-    ports = runtime.ports()
-    create_project(ports.table, project, target="churned")
-    schema = DatasetSchema(
-        target="churned",
-        task=Task.BINARY,
-        features=(
-            FeatureSpec("age", FeatureKind.NUMERIC),
-            FeatureSpec("plan", FeatureKind.CATEGORICAL),
-        ),
-        classes=("no", "yes"),
-    )
-    artifact = ObjectRef("models", f"{project}/r-1/model.tar.gz")
-    ports.store.put(artifact.bucket, artifact.key, b"a model")
-    schema_key = f"{project}/{'d' * 64}/schema.json"
-    ports.store.put("processed", schema_key, json.dumps(schema.to_dict()).encode())
-    version = ports.registry.create_version(
-        ModelVersion(
-            project=project,
-            version=0,
-            run_id="r-1",
-            artifact=artifact,
-            sha256="0" * 64,
-            dataset_id="d" * 64,
-            raw=ObjectRef("raw", f"{project}/first.csv"),
-            task=Task.BINARY,
-            algorithm=Algorithm.LIGHTGBM,
-            primary_metric="roc_auc",
-            metrics={"test": {"roc_auc": 0.8}, "baseline": {"roc_auc": 0.5}},
-            hyperparameters={},
-            input_schema=schema.to_dict(),
-            package_version="0",
-            git_commit=None,
-        )
-    )
-    ports.endpoint.update_endpoint(project, version.version, artifact, "0" * 64)
-
-
 def _model_answers(endpoint_url: str, answer: dict[str, object]) -> None:
     """moto's InvokeEndpoint answers a configured body: make it the model server's."""
     results = {
@@ -107,7 +64,7 @@ def _model_answers(endpoint_url: str, answer: dict[str, object]) -> None:
 def test_the_handlers_import_and_run_without_the_heavy_stack(
     served_env: dict[str, str], tmp_path: Path
 ) -> None:
-    _deploy_version("churn")
+    deploy_a_version("churn")
     _model_answers(
         served_env["CONVEYOR_AWS_ENDPOINT_URL"],
         {
