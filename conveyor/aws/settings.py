@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from conveyor.errors import ConfigError
+
 
 class AwsSettings(BaseSettings):
     """What the SageMaker, CloudWatch and EventBridge adapters need beyond a client."""
@@ -15,14 +17,16 @@ class AwsSettings(BaseSettings):
     endpoint_url: str | None = None
     # The role SageMaker assumes for training jobs and endpoints (the template makes it).
     sagemaker_role_arn: str = "arn:aws:iam::000000000000:role/conveyor-sagemaker"
-    # SageMaker's scikit-learn framework image runs the training entrypoint in script mode and
-    # the inference code; the requirements file adds LightGBM, polars and conveyor itself.
+    # Training runs in script mode on an AWS Deep Learning Container with Python 3.11 (conveyor
+    # needs 3.11; the scikit-learn framework images ship 3.10): the SageMaker training toolkit
+    # installs the sourcedir's requirements.txt (LightGBM, polars, ...) and runs train.py.
     training_image: str = (
-        "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py310"
+        "763104351884.dkr.ecr.us-east-1.amazonaws.com/"
+        "pytorch-training:2.5.1-cpu-py311-ubuntu22.04-sagemaker"
     )
-    inference_image: str = (
-        "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py310"
-    )
+    # The inference image is conveyor's own (containers/inference/Dockerfile), built and pushed
+    # to the account's ECR by the user: ``<account>.dkr.ecr.<region>.amazonaws.com/conveyor-...``.
+    inference_image: str = ""
     # Where the packaged source (conveyor + entrypoint + requirements) is uploaded for jobs.
     source_key: str = "code/sourcedir.tar.gz"
     training_instance_type: str = "ml.m5.large"
@@ -40,6 +44,15 @@ class AwsSettings(BaseSettings):
     event_bus_name: str = "default"
     # Alarm actions (an SNS topic the template makes); empty: alarms notify no one.
     alarm_topic_arn: str = ""
+
+    def inference_image_uri(self) -> str:
+        """The inference image, which has no default: conveyor's own image in the account."""
+        if not self.inference_image:
+            raise ConfigError(
+                "CONVEYOR_AWS_INFERENCE_IMAGE is not set: build and push the image in "
+                "containers/inference (docs/aws.md) and set it to the image's URI"
+            )
+        return self.inference_image
 
 
 def aws_settings() -> AwsSettings:

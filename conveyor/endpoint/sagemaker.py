@@ -156,7 +156,7 @@ class SageMakerEndpoint:
                 self.settings.endpoint_prefix, project, f"v{version}", sha256[:8]
             ),
             "PrimaryContainer": {
-                "Image": self.settings.inference_image,
+                "Image": self.settings.inference_image_uri(),
                 "ModelDataUrl": s3_uri(self.store, artifact),
             },
             "ExecutionRoleArn": self.settings.sagemaker_role_arn,

@@ -137,7 +137,7 @@ class SageMakerRegistry:
             "InferenceSpecification": {
                 "Containers": [
                     {
-                        "Image": self.settings.inference_image,
+                        "Image": self.settings.inference_image_uri(),
                         "ModelDataUrl": s3_uri(self.store, draft.artifact),
                     }
                 ],

@@ -6,6 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
+TEST_INFERENCE_IMAGE = "000000000000.dkr.ecr.us-east-1.amazonaws.com/conveyor-inference:0.1.0"
+
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
@@ -19,6 +21,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_SESSION_TOKEN": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
+        # conveyor's own inference image, as a user pushes it (it has no default).
+        "CONVEYOR_AWS_INFERENCE_IMAGE": TEST_INFERENCE_IMAGE,
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("CONVEYOR_AWS_ENDPOINT_URL", raising=False)

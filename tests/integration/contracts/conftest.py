@@ -78,6 +78,13 @@ def _sqlite_event_buses(tmp_path: Path) -> Iterator[Callable[[], EventBus]]:
     yield lambda: SqliteEventBus(path=tmp_path / "db" / "conveyor.db")
 
 
+def _aws_settings() -> Any:
+    from conveyor.aws.settings import AwsSettings
+    from tests.integration.aws.conftest import TEST_INFERENCE_IMAGE
+
+    return AwsSettings(inference_image=TEST_INFERENCE_IMAGE)
+
+
 OBJECT_STORES: dict[str, Backend[ObjectStore]] = {
     "local": _local_object_stores,
     "s3": _s3_object_stores,
@@ -99,7 +106,7 @@ def _sagemaker_registries(tmp_path: Path) -> Iterator[Callable[[], Registry]]:
     from conveyor.registry.sagemaker import SageMakerRegistry
 
     with _s3_object_stores(tmp_path) as stores, _dynamodb_tables(tmp_path) as tables:
-        yield lambda: SageMakerRegistry(table=tables(), store=stores())
+        yield lambda: SageMakerRegistry(table=tables(), store=stores(), settings=_aws_settings())
 
 
 @contextmanager
@@ -116,7 +123,9 @@ def _sagemaker_endpoints(tmp_path: Path) -> Iterator[Callable[[], Endpoint]]:
     # moto has no UpdateEndpoint: a named fake at the client boundary applies it.
     clients = clients_with(sagemaker=FakeUpdateEndpointClient())
     with _s3_object_stores(tmp_path) as stores, _dynamodb_tables(tmp_path) as tables:
-        yield lambda: SageMakerEndpoint(table=tables(), store=stores(), clients=clients)
+        yield lambda: SageMakerEndpoint(
+            table=tables(), store=stores(), clients=clients, settings=_aws_settings()
+        )
 
 
 REGISTRIES: dict[str, Backend[Registry]] = {
