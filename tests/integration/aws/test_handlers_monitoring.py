@@ -1,0 +1,199 @@
+"""The handlers of job endings, approvals, the drift schedule and alarms, with AWS's payloads
+on moto: what ends a run, what starts a job (its request as SageMaker receives it), what is
+ignored, and that a second delivery starts nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conveyor.aws.clients import client
+from tests.integration.aws.lambda_world import (
+    RecordingSageMaker,
+    deploy_a_version,
+    lambda_env_fixture,  # noqa: F401 (the lambda_env fixture)
+    load_event,
+    upload,
+)
+from tests.integration.aws.sagemaker_fakes import clients_with
+
+
+class FakeFailedTrainingJobClient(RecordingSageMaker):
+    """The moto SageMaker client, whose training jobs SageMaker ended ``Failed`` with
+    ``reason`` (moto completes every job at once)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
+
+    def describe_training_job(self, **request: Any) -> dict[str, Any]:
+        found: dict[str, Any] = client("sagemaker").describe_training_job(**request)
+        return {
+            **found,
+            "TrainingJobStatus": "Failed",
+            "SecondaryStatus": "Failed",
+            "FailureReason": self.reason,
+        }
+
+
+def job_event(job_name: str, status: str, **hyperparameters: str) -> dict[str, Any]:
+    event = load_event(
+        "sagemaker_training_job_state_change",
+        job_name=job_name,
+        status=status,
+        failure_reason="",
+        run_id=hyperparameters.get("run_id", ""),
+        project=hyperparameters.get("project", ""),
+    )
+    del event["detail"]["FailureReason"]
+    event["detail"]["HyperParameters"] = hyperparameters
+    return event
+
+
+def test_a_job_killed_while_preprocessing_fails_its_run_with_sagemakers_reason(
+    lambda_env: Path,
+) -> None:
+    from conveyor.aws import handlers, runtime
+    from conveyor.pipeline.runs import RunStore
+    from conveyor.projects import create_project
+
+    ports = runtime.ports()
+    reason = "OutOfMemoryError: Please use an instance type with more memory"
+    ports.jobs.clients = clients_with(  # type: ignore[attr-defined]
+        sagemaker=FakeFailedTrainingJobClient(reason)
+    )
+    create_project(ports.table, "churn", target="churned")
+    started = handlers.on_upload(upload("churn/big.csv", b"age,churned\n1,no\n2,yes\n"))
+    run = RunStore(ports.table).get(started["runs"][0]["run_id"])
+    assert run.state.value == "PREPROCESSING"
+
+    event = job_event(run.job_name, "Failed", run_id=run.run_id, project="churn")
+    ended = handlers.on_training_job_state_change(event)
+    message = f"training job {run.job_name} failed: {reason}"
+    assert ended["state"] == "FAILED" and ended["failure_reason"] == message
+    assert RunStore(ports.table).get(run.run_id).failure_reason == message
+    # EventBridge delivers at least once: the run stays as it is.
+    assert handlers.on_training_job_state_change(event) == ended
+
+
+def test_events_that_are_not_conveyors_are_ignored(lambda_env: Path) -> None:
+    from conveyor.aws import handlers
+
+    in_progress = job_event("churn-20261201", "InProgress", run_id="r-1", project="churn")
+    assert handlers.on_training_job_state_change(in_progress)["ignored"] == "status InProgress"
+    strangers = job_event("someone-elses-job", "Completed")
+    assert handlers.on_training_job_state_change(strangers)["ignored"] == "no run"
+    rejected = load_event(
+        "sagemaker_model_package_state_change", group="churn", approval_status="Rejected"
+    )
+    assert "Rejected" in handlers.on_model_package_state_change(rejected)["ignored"]
+    unknown = load_event(
+        "sagemaker_model_package_state_change", group="nobody", approval_status="Approved"
+    )
+    assert "not a conveyor project" in handlers.on_model_package_state_change(unknown)["ignored"]
+    not_ours = load_event(
+        "cloudwatch_alarm_state_change",
+        alarm_name="ServerCpuTooHigh",
+        state="ALARM",
+        project="churn",
+        time="2026-12-01T16:30:00Z",
+    )
+    assert "not one of conveyor's" in handlers.on_alarm(not_ours)["ignored"]
+    with pytest.raises(Exception, match="Scheduled Event"):
+        handlers.drift_check(not_ours)
+
+
+def test_the_schedule_starts_one_drift_job_per_deployed_project(lambda_env: Path) -> None:
+    from conveyor.aws import handlers, runtime
+
+    deploy_a_version("churn")
+    recorder = RecordingSageMaker()
+    runtime.ports().jobs.clients = clients_with(sagemaker=recorder)  # type: ignore[attr-defined]
+    schedule = load_event("scheduled_event", time="2026-12-01T16:00:00Z")
+    assert handlers.drift_check(schedule) == {"jobs": ["churn-drift-20261201160000"]}
+    request = recorder.created[0]
+    assert request["Environment"]["CONVEYOR_ENTRYPOINT"] == "conveyor.aws.drift_job"
+    hyperparameters = request["HyperParameters"]
+    assert (hyperparameters["kind"], hyperparameters["project"]) == ("drift", "churn")
+    assert hyperparameters["until"].startswith("2026-12-01T16:00:00")
+    assert hyperparameters["since"].startswith("2026-12-01T15:00:00")  # an hour's window
+    # The same schedule's event again starts nothing.
+    assert handlers.drift_check(schedule) == {"jobs": []}
+    assert len(recorder.created) == 1
+
+
+def test_a_finished_drift_job_becomes_the_metrics_the_alarm_watches(
+    lambda_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from conveyor.aws import handlers, runtime
+    from conveyor.monitoring.drift_check import DriftReport, save_drift_check
+    from conveyor.types import from_iso
+
+    checked = from_iso("2026-12-01T16:05:00+00:00")
+    report = DriftReport(
+        project="churn",
+        checked_at=checked,
+        window_start=from_iso("2026-12-01T15:00:00+00:00"),
+        window_end=from_iso("2026-12-01T16:00:00+00:00"),
+        model_version=1,
+        records=500,
+        rows=500,
+        status="DRIFT",
+        features={
+            "age": {"verdict": "drift", "score": 0.4},
+            "plan": {"verdict": "ok", "score": 0.01},
+        },
+        prediction={},
+        evidently={},
+        thresholds={},
+    )
+    save_drift_check(runtime.ports().table, report)  # what the drift job leaves
+    event = job_event("churn-drift-20261201160000", "Completed", kind="drift", project="churn")
+    assert handlers.on_training_job_state_change(event) == {"project": "churn", "drift": "DRIFT"}
+    document = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert document["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "ConveyorTest"
+    assert (document["Project"], document["DriftStatus"], document["DriftedFeatures"]) == (
+        "churn",
+        1.0,
+        1.0,
+    )
+
+
+def test_an_alarm_with_a_retrain_action_starts_one_retrain_job(lambda_env: Path) -> None:
+    from conveyor.aws import handlers, runtime
+    from conveyor.monitoring.alarm_defaults import default_rules
+    from conveyor.monitoring.alarm_store import put_alarm
+
+    deploy_a_version("churn")
+    ports = runtime.ports()
+    for rule in default_rules("churn", ports):
+        put_alarm(ports.table, rule)
+    recorder = RecordingSageMaker()
+    ports.jobs.clients = clients_with(sagemaker=recorder)  # type: ignore[attr-defined]
+
+    def alarm(name: str, state: str = "ALARM") -> dict[str, Any]:
+        return load_event(
+            "cloudwatch_alarm_state_change",
+            alarm_name=f"conveyor/churn/{name}",
+            state=state,
+            project="churn",
+            time="2026-12-01T16:30:00Z",
+        )
+
+    started = handlers.on_alarm(alarm("drift"))
+    assert started == {"project": "churn", "retrain": True, "job": "churn-retrain-20261201163000"}
+    request = recorder.created[0]
+    assert request["Environment"]["CONVEYOR_ENTRYPOINT"] == "conveyor.aws.retrain_job"
+    trigger = json.loads(request["HyperParameters"]["trigger"])
+    assert (trigger["type"], trigger["alarm"]) == ("alarm", "drift")
+    assert trigger["reason"].startswith("Threshold Crossed")
+    assert request["HyperParameters"]["cooldown_seconds"] == "3600.0"
+
+    assert handlers.on_alarm(alarm("drift"))["reason"] == "already started"
+    assert handlers.on_alarm(alarm("latency-p99"))["reason"] == "the alarm has no retrain action"
+    assert handlers.on_alarm(alarm("drift", "OK"))["retrain"] is False
+    assert "no alarm" in handlers.on_alarm(alarm("deleted-rule"))["reason"]
+    assert len(recorder.created) == 1
