@@ -91,7 +91,16 @@ def on_model_package_state_change(event: dict[str, Any], context: Any = None) ->
     if project is None:
         return {"ignored": f"model package group {change.group!r} is not a conveyor project"}
     with log_context(request_id=_request_id(context), project=project.name, version=change.version):
-        deployment = release.approved_by_a_person(ports, project, change.version)
+        try:
+            deployment = release.approved_by_a_person(ports, project, change.version)
+        except ConveyorError as exc:  # a retry would meet the same refusal: say it, once
+            log.error("not deploying %s version %d: %s", project.name, change.version, exc.message)
+            return {
+                "project": project.name,
+                "version": change.version,
+                "deployed": False,
+                "reason": exc.message,
+            }
     if deployment is None:
         return {"project": project.name, "version": change.version, "deployed": False}
     return {"project": project.name, "version": deployment.version, "deployed": True}

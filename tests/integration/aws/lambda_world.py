@@ -23,6 +23,7 @@ import pytest
 EVENTS = Path(__file__).parent / "events"
 PREFIX = "conveyor-test"
 TABLE = "conveyor-test"
+PLACEHOLDER_MODEL = b"a model: nothing loads it"
 CHURN = Path(__file__).parents[3] / "conveyor" / "samples" / "churn.csv"
 
 
@@ -147,9 +148,21 @@ def served_env_fixture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
 
 
 def deploy_a_version(project: str) -> None:
-    """A project with version 1 registered and deployed through the handlers' ports
-    (SageMaker's registry and endpoint), its schema: ``age`` (numeric), ``plan``
-    (categorical); its artifact a placeholder: nothing loads it here."""
+    """``register_a_version``, deployed."""
+    from conveyor.aws import runtime
+
+    version = register_a_version(project)
+    runtime.ports().endpoint.update_endpoint(
+        project, version.version, version.artifact, version.sha256
+    )
+
+
+def register_a_version(project: str) -> Any:
+    """A project with version 1 registered through the handlers' ports (SageMaker's
+    registry), its schema: ``age`` (numeric), ``plan`` (categorical); its artifact a
+    placeholder: nothing loads it here."""
+    import hashlib
+
     from conveyor.aws import runtime
     from conveyor.projects import create_project
     from conveyor.tabular.schema import DatasetSchema, FeatureKind, FeatureSpec
@@ -167,7 +180,7 @@ def deploy_a_version(project: str) -> None:
         classes=("no", "yes"),
     )
     artifact = ObjectRef("models", f"{project}/r-1/model.tar.gz")
-    ports.store.put(artifact.bucket, artifact.key, b"a model")
+    ports.store.put(artifact.bucket, artifact.key, PLACEHOLDER_MODEL)
     schema_key = f"{project}/{'d' * 64}/schema.json"
     ports.store.put("processed", schema_key, json.dumps(schema.to_dict()).encode())
     version = ports.registry.create_version(
@@ -176,7 +189,7 @@ def deploy_a_version(project: str) -> None:
             version=0,
             run_id="r-1",
             artifact=artifact,
-            sha256="0" * 64,
+            sha256=hashlib.sha256(PLACEHOLDER_MODEL).hexdigest(),
             dataset_id="d" * 64,
             raw=ObjectRef("raw", f"{project}/first.csv"),
             task=Task.BINARY,
@@ -189,7 +202,7 @@ def deploy_a_version(project: str) -> None:
             git_commit=None,
         )
     )
-    ports.endpoint.update_endpoint(project, version.version, artifact, "0" * 64)
+    return version
 
 
 def upload(key: str, body: bytes) -> dict[str, Any]:
@@ -201,13 +214,20 @@ def upload(key: str, body: bytes) -> dict[str, Any]:
 
 
 def run_pipeline_job_as_sagemaker(job_name: str, root: Path) -> int:
+    return run_job_as_sagemaker(job_name, root, "conveyor.aws.pipeline_job")
+
+
+def run_job_as_sagemaker(job_name: str, root: Path, program: str) -> int:
     """SageMaker's part of a training job, which moto does not play: lay out /opt/ml under
-    ``root`` from the job's request, run the entrypoint (in this process, so that it reaches
-    the mocked account), then upload ``/opt/ml/model`` as model.tar.gz where the job's
-    ModelArtifacts say. Returns the entrypoint's exit code."""
+    ``root`` from the job's request, run the entrypoint module ``program`` (in this process,
+    so that it reaches the mocked account), then upload ``/opt/ml/model`` as model.tar.gz
+    where the job's ModelArtifacts say. Returns the entrypoint's exit code."""
+    import importlib
+
     from conveyor.aws.clients import client
-    from conveyor.aws.pipeline_job import main
     from conveyor.jobs.contract import ScriptModePaths
+
+    main = importlib.import_module(program).main
 
     described = client("sagemaker").describe_training_job(TrainingJobName=job_name)
     paths = ScriptModePaths(root)

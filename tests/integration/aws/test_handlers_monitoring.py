@@ -16,6 +16,7 @@ from tests.integration.aws.lambda_world import (
     deploy_a_version,
     lambda_env_fixture,  # noqa: F401 (the lambda_env fixture)
     load_event,
+    register_a_version,
     upload,
 )
 from tests.integration.aws.sagemaker_fakes import clients_with
@@ -197,3 +198,66 @@ def test_an_alarm_with_a_retrain_action_starts_one_retrain_job(lambda_env: Path)
     assert handlers.on_alarm(alarm("drift", "OK"))["retrain"] is False
     assert "no alarm" in handlers.on_alarm(alarm("deleted-rule"))["reason"]
     assert len(recorder.created) == 1
+
+
+def test_a_version_a_person_approves_in_sagemaker_is_deployed(lambda_env: Path) -> None:
+    from conveyor.aws import handlers, runtime
+    from conveyor.types import ApprovalStatus
+
+    version = register_a_version("churn")
+    ports = runtime.ports()
+    # The gate left it for a person: the floor was missed.
+    ports.registry.update_gate(
+        "churn",
+        1,
+        ApprovalStatus.PENDING,
+        "roc_auc 0.8000 misses the floor 0.9000",
+        {"status": "PendingManualApproval", "reason": "roc_auc 0.8000 misses the floor 0.9000"},
+    )
+    event = load_event(
+        "sagemaker_model_package_state_change", group="churn", approval_status="Approved"
+    )
+    sagemaker = client("sagemaker")
+    (package,) = sagemaker.list_model_packages(ModelPackageGroupName="churn")[
+        "ModelPackageSummaryList"
+    ]
+    sagemaker.update_model_package(
+        ModelPackageArn=package["ModelPackageArn"],
+        ModelApprovalStatus="Approved",
+        ApprovalDescription="reviewed by Ana: the floor is too strict for this quarter",
+    )
+    assert handlers.on_model_package_state_change(event) == {
+        "project": "churn",
+        "version": 1,
+        "deployed": True,
+    }
+    assert ports.endpoint.describe_endpoint("churn").version == 1  # type: ignore[union-attr]
+    assert sagemaker.describe_endpoint(EndpointName="conveyor-churn")["EndpointStatus"] == (
+        "InService"
+    )
+    assert ports.registry.get_aliases("churn") == {"champion": 1}
+    assert version.sha256  # the artifact's bytes were checked against it
+    # Delivered again: served already.
+    assert handlers.on_model_package_state_change(event)["deployed"] is False
+
+
+def test_a_damaged_artifact_is_not_deployed(lambda_env: Path) -> None:
+    from conveyor.aws import handlers, runtime
+
+    version = register_a_version("churn")
+    ports = runtime.ports()
+    ports.store.put(version.artifact.bucket, version.artifact.key, b"other bytes")
+    sagemaker = client("sagemaker")
+    (package,) = sagemaker.list_model_packages(ModelPackageGroupName="churn")[
+        "ModelPackageSummaryList"
+    ]
+    sagemaker.update_model_package(
+        ModelPackageArn=package["ModelPackageArn"], ModelApprovalStatus="Approved"
+    )
+    event = load_event(
+        "sagemaker_model_package_state_change", group="churn", approval_status="Approved"
+    )
+    refused = handlers.on_model_package_state_change(event)
+    assert refused["deployed"] is False
+    assert refused["reason"].endswith("the artifact was changed or damaged")
+    assert ports.endpoint.describe_endpoint("churn") is None

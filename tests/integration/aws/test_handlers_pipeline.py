@@ -6,6 +6,7 @@ server behind a named fake at the sagemaker-runtime boundary."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from tests.integration.aws.lambda_world import (
     RecordingSageMaker,
     lambda_env_fixture,  # noqa: F401 (the lambda_env fixture)
     load_event,
+    run_job_as_sagemaker,
     run_pipeline_job_as_sagemaker,
     upload,
 )
@@ -58,7 +60,7 @@ def api_event(project: str, body: object, *, request_id: str) -> dict[str, Any]:
     )
 
 
-def test_an_upload_trains_registers_and_serves_once_a_person_approves(lambda_env: Path) -> None:
+def test_an_upload_is_trained_registered_deployed_served_and_checked(lambda_env: Path) -> None:
     from conveyor.aws import handlers, runtime
     from conveyor.pipeline.runs import RunStore
     from conveyor.projects import create_project
@@ -69,8 +71,7 @@ def test_an_upload_trains_registers_and_serves_once_a_person_approves(lambda_env
     ports.endpoint.clients = clients_with(sagemaker=update)  # type: ignore[attr-defined]
     recorder = RecordingSageMaker()
     ports.jobs.clients = clients_with(sagemaker=recorder)  # type: ignore[attr-defined]
-    # A floor no model reaches: the gate leaves the version for a person to approve.
-    create_project(ports.table, "churn", target="churned", metric_floor=0.9999)
+    create_project(ports.table, "churn", target="churned")
     runs = RunStore(ports.table)
     sagemaker = client("sagemaker")
 
@@ -103,38 +104,28 @@ def test_an_upload_trains_registers_and_serves_once_a_person_approves(lambda_env
     assert set(run.stages) == {"preprocess", "train", "evaluate"}
     assert run.report["rows_read"] == 5000
 
-    # The job's Completed event: registered, gated (pending: the floor), not deployed.
+    # The job's Completed event: registered, approved by the gate, deployed.
     completed = handlers.on_training_job_state_change(job_event(run, "Completed"))
-    assert completed["state"] == "REGISTERED" and completed["model_version"] == 1
+    assert completed["state"] == "DEPLOYED" and completed["model_version"] == 1
     run = runs.get(run.run_id)
-    assert "misses the floor" in run.report["gate"]["reason"]
+    assert run.report["gate"]["status"] == "Approved"
+    assert run.report["metrics"]["test"]["roc_auc"] > 0.8
     packages = sagemaker.list_model_packages(ModelPackageGroupName="churn")
-    assert [p["ModelApprovalStatus"] for p in packages["ModelPackageSummaryList"]] == [
-        "PendingManualApproval"
-    ]
+    assert [p["ModelApprovalStatus"] for p in packages["ModelPackageSummaryList"]] == ["Approved"]
+    assert sagemaker.describe_endpoint(EndpointName="conveyor-churn")["EndpointStatus"] == (
+        "InService"
+    )
+    assert ports.registry.get_aliases("churn") == {"champion": 1}
+    # Delivered again: nothing twice.
     assert handlers.on_training_job_state_change(job_event(run, "Completed")) == completed
     assert (
         len(sagemaker.list_model_packages(ModelPackageGroupName="churn")["ModelPackageSummaryList"])
         == 1
     )
-    assert ports.endpoint.describe_endpoint("churn") is None
-
-    # A person approves the package in SageMaker; its event deploys it.
-    arn = packages["ModelPackageSummaryList"][0]["ModelPackageArn"]
-    sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
+    # SageMaker's event of the gate's approval: already served, nothing to do.
     approved = load_event(
         "sagemaker_model_package_state_change", group="churn", approval_status="Approved"
     )
-    assert handlers.on_model_package_state_change(approved) == {
-        "project": "churn",
-        "version": 1,
-        "deployed": True,
-    }
-    assert sagemaker.describe_endpoint(EndpointName="conveyor-churn")["EndpointStatus"] == (
-        "InService"
-    )
-    assert runs.get(run.run_id).state.value == "REGISTERED"
-    # Delivered again: already served, nothing to do.
     assert handlers.on_model_package_state_change(approved)["deployed"] is False
 
     with FakeConveyorRuntime("churn", lambda_env) as model_server:
@@ -187,3 +178,24 @@ def test_an_upload_trains_registers_and_serves_once_a_person_approves(lambda_env
         assert ended["state"] == "FAILED" and ended["failure_reason"] == reason
         still = handlers.predict(api_event("churn", {"instances": [ROW]}, request_id="req-3"))
         assert still["statusCode"] == 200 and json.loads(still["body"])["model_version"] == 1
+
+    # The drift schedule: a drift job over the traffic so far, run as SageMaker would.
+    recorder.created.clear()
+    soon = (datetime.now(UTC) + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    (drift_job,) = handlers.drift_check(load_event("scheduled_event", time=soon))["jobs"]
+    assert run_job_as_sagemaker(drift_job, lambda_env / "ml3", "conveyor.aws.drift_job") == 0
+    hyperparameters = recorder.created[0]["HyperParameters"]
+    ended = handlers.on_training_job_state_change(
+        {
+            **job_event(run, "Completed"),
+            "detail": {
+                **job_event(run, "Completed")["detail"],
+                "TrainingJobName": drift_job,
+                "HyperParameters": hyperparameters,
+            },
+        }
+    )
+    # Two answered rows are too few to judge: the check says so, and is kept.
+    assert ended == {"project": "churn", "drift": "INSUFFICIENT_DATA"}
+    (check,) = ports.table.query("drift#churn")
+    assert (check["records"], check["rows"]) == (3, 2)
