@@ -3,10 +3,12 @@ job request, and the ports on the same S3 buckets and DynamoDB table as the Lamb
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
 
+from conveyor.aws.settings import AwsSettings
 from conveyor.wiring import Ports
 
 # Hyperparameters a job request carries for the job's own settings.
@@ -17,8 +19,20 @@ SETTINGS_HYPERPARAMETERS = {
 }
 
 
-def settings_hyperparameters(object_store_uri: str, table_uri: str) -> dict[str, str]:
-    return {"object_store_uri": object_store_uri, "table_uri": table_uri}
+# A job that starts SageMaker jobs of its own (the retrain job) needs the AWS settings the
+# Lambda side has; region and endpoint come from the container itself.
+_AWS_PASSED_ON = frozenset(AwsSettings.model_fields) - {"region", "endpoint_url"}
+
+
+def settings_hyperparameters(
+    object_store_uri: str, table_uri: str, aws: AwsSettings | None = None
+) -> dict[str, str]:
+    """The hyperparameters that carry conveyor's settings to a job (strings, as SageMaker
+    takes them); with ``aws``, the AWS adapters' settings too, as one JSON value."""
+    values = {"object_store_uri": object_store_uri, "table_uri": table_uri}
+    if aws is not None:
+        values["aws_settings"] = json.dumps(aws.model_dump(include=_AWS_PASSED_ON))
+    return values
 
 
 def job_ports(hyperparameters: dict[str, str], *, job_runner: str = "local") -> tuple[Ports, Path]:
@@ -33,6 +47,10 @@ def job_ports(hyperparameters: dict[str, str], *, job_runner: str = "local") -> 
     for name, variable in SETTINGS_HYPERPARAMETERS.items():
         if hyperparameters.get(name) and not os.environ.get(variable):
             os.environ[variable] = hyperparameters[name]
+    for name, value in json.loads(hyperparameters.get("aws_settings") or "{}").items():
+        variable = f"CONVEYOR_AWS_{name.upper()}"
+        if name in _AWS_PASSED_ON and not os.environ.get(variable):
+            os.environ[variable] = value if isinstance(value, str) else json.dumps(value)
     scratch = Path(tempfile.mkdtemp(prefix="conveyor-job-"))
     settings = Settings(
         home=scratch / "home",

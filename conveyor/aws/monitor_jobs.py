@@ -130,7 +130,10 @@ def retrain_on_alarm(
             "project": project,
             "trigger": json.dumps(trigger),
             "cooldown_seconds": str(settings.retrain_cooldown_seconds),
-            **settings_hyperparameters(settings.object_store_uri, settings.table_uri),
+            # It starts the run's pipeline job: SageMaker's role, image, instance type.
+            **settings_hyperparameters(
+                settings.object_store_uri, settings.table_uri, AwsSettings()
+            ),
         },
         entrypoint="conveyor.aws.retrain_job",
         max_runtime_seconds=JOB_MAX_SECONDS,

@@ -234,6 +234,11 @@ def run_job_as_sagemaker(job_name: str, root: Path, program: str) -> int:
     paths.make_dirs([c["ChannelName"] for c in described["InputDataConfig"]])
     paths.hyperparameters_file.write_text(json.dumps(described["HyperParameters"]))
     saved = dict(os.environ)
+    # A SageMaker container has none of the functions' settings: the job gets its own
+    # from its request.
+    for name in [n for n in os.environ if n.startswith("CONVEYOR_")]:
+        if name != "CONVEYOR_AWS_ENDPOINT_URL":
+            del os.environ[name]
     os.environ["SM_MODEL_DIR"] = str(paths.model_dir)
     try:
         code = main([])

@@ -12,11 +12,13 @@ import pytest
 
 from conveyor.aws.clients import client
 from tests.integration.aws.lambda_world import (
+    CHURN,
     RecordingSageMaker,
     deploy_a_version,
     lambda_env_fixture,  # noqa: F401 (the lambda_env fixture)
     load_event,
     register_a_version,
+    run_job_as_sagemaker,
     upload,
 )
 from tests.integration.aws.sagemaker_fakes import clients_with
@@ -261,3 +263,42 @@ def test_a_damaged_artifact_is_not_deployed(lambda_env: Path) -> None:
     assert refused["deployed"] is False
     assert refused["reason"].endswith("the artifact was changed or damaged")
     assert ports.endpoint.describe_endpoint("churn") is None
+
+
+def test_the_retrain_job_starts_a_run_of_the_newest_upload_under_the_loop_guard(
+    lambda_env: Path,
+) -> None:
+    from conveyor.aws import handlers, runtime
+    from conveyor.monitoring.alarm_defaults import default_rules
+    from conveyor.monitoring.alarm_store import put_alarm
+    from conveyor.pipeline.runs import RunStore
+
+    deploy_a_version("churn")
+    ports = runtime.ports()
+    for rule in default_rules("churn", ports):
+        put_alarm(ports.table, rule)
+    upload("churn/customers.csv", CHURN.read_bytes())
+
+    def drift_alarm(at: str) -> dict[str, Any]:
+        return load_event(
+            "cloudwatch_alarm_state_change",
+            alarm_name="conveyor/churn/drift",
+            state="ALARM",
+            project="churn",
+            time=at,
+        )
+
+    job = handlers.on_alarm(drift_alarm("2026-12-01T16:30:00Z"))["job"]
+    assert run_job_as_sagemaker(job, lambda_env / "retrain-1", "conveyor.aws.retrain_job") == 0
+    (run,) = RunStore(ports.table).list_runs("churn")
+    assert run.state.value == "PREPROCESSING" and run.raw.key == "churn/customers.csv"
+    assert (run.report["trigger"]["type"], run.report["trigger"]["alarm"]) == ("alarm", "drift")
+    pipeline_job = client("sagemaker").describe_training_job(TrainingJobName=run.job_name)
+    assert pipeline_job["HyperParameters"]["run_id"] == run.run_id
+    # The job knew SageMaker's role from its request alone.
+    assert pipeline_job["RoleArn"] == "arn:aws:iam::123456789012:role/conveyor-sagemaker"
+
+    # The alarm again, later: the guard holds (that run is still going), no second run.
+    job = handlers.on_alarm(drift_alarm("2026-12-01T16:35:00Z"))["job"]
+    assert run_job_as_sagemaker(job, lambda_env / "retrain-2", "conveyor.aws.retrain_job") == 0
+    assert [r.run_id for r in RunStore(ports.table).list_runs("churn")] == [run.run_id]
