@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from urllib.request import Request, urlopen
 
+from conveyor.aws.clients import client
 from tests.integration.aws.lambda_world import (
     PREFIX,
     deploy_a_version,
@@ -33,12 +34,76 @@ answers = {
     "predict": handlers.predict(events["predict"]),
     "drift_check": handlers.drift_check(events["schedule"]),
     "on_model_package_state_change": handlers.on_model_package_state_change(events["package"]),
+    "on_training_job_state_change": handlers.on_training_job_state_change(events["job"]),
+    "on_alarm": handlers.on_alarm(events["alarm"]),
 }
 heavy = sorted(
     {name.split(".")[0] for name in sys.modules} & set(json.loads(sys.argv[1]))
 )
 print(json.dumps({"answers": answers, "heavy": heavy}, default=str))
 """
+
+
+def _evaluated_run(project: str) -> dict[str, object]:
+    """A run whose pipeline job has evaluated its model (what the job leaves: the run
+    EVALUATING, ``evaluation.json``, the model, SageMaker's own model.tar.gz); the job's
+    Completed event."""
+    import hashlib
+
+    from conveyor.aws import runtime
+    from conveyor.aws.pipeline_job import evaluation_key, pipeline_job_spec
+    from conveyor.pipeline.registration import Evaluation
+    from conveyor.pipeline.runs import RunStore
+    from conveyor.pipeline.train import artifact_ref
+    from conveyor.projects import create_project
+    from conveyor.tabular.schema import DatasetSchema, FeatureKind, FeatureSpec
+    from conveyor.types import ObjectRef, RunState, Task
+
+    ports = runtime.ports()
+    create_project(ports.table, project, target="churned")
+    raw = ObjectRef("raw", f"{project}/data.csv")
+    ports.store.put(raw.bucket, raw.key, b"age,churned\n1,no\n")
+    runs = RunStore(ports.table)
+    run, _ = runs.create(project, raw, "e" * 64)
+    spec = pipeline_job_spec(
+        run,
+        object_store_uri=f"s3://{PREFIX}",
+        table_uri="dynamodb://conveyor-test",
+        seed=42,
+        max_runtime_seconds=3600,
+    )
+    ports.jobs.start_training_job(spec)
+    for state in (RunState.PREPROCESSING, RunState.TRAINING, RunState.EVALUATING):
+        run = runs.advance(run, state, job_name=spec.job_name)
+    model = b"the model the job trained"
+    artifact = artifact_ref(run)
+    ports.store.put(artifact.bucket, artifact.key, model)
+    schema = DatasetSchema(
+        "churned", Task.BINARY, (FeatureSpec("age", FeatureKind.NUMERIC),), ("no", "yes")
+    )
+    evaluation = Evaluation(
+        "roc_auc",
+        {"validation": {"roc_auc": 0.8}, "test": {"roc_auc": 0.8}, "baseline": {"roc_auc": 0.5}},
+        schema,
+        {"hyperparameters": {"num_leaves": 31}},
+        hashlib.sha256(model).hexdigest(),
+    )
+    document = {**evaluation.to_dict(), "greater_is_better": True}
+    ports.store.put("reports", evaluation_key(project, run.run_id), json.dumps(document).encode())
+    described = client("sagemaker").describe_training_job(TrainingJobName=spec.job_name)
+    produced = described["ModelArtifacts"]["S3ModelArtifacts"].removeprefix("s3://")
+    bucket, _, key = produced.partition("/")
+    client("s3").put_object(Bucket=bucket, Key=key, Body=b"SageMaker's tar of /opt/ml/model")
+    event = load_event(
+        "sagemaker_training_job_state_change",
+        job_name=spec.job_name,
+        status="Completed",
+        failure_reason="",
+        run_id=run.run_id,
+        project=project,
+    )
+    del event["detail"]["FailureReason"]
+    return event
 
 
 def _model_answers(endpoint_url: str, answer: dict[str, object]) -> None:
@@ -64,7 +129,14 @@ def _model_answers(endpoint_url: str, answer: dict[str, object]) -> None:
 def test_the_handlers_import_and_run_without_the_heavy_stack(
     served_env: dict[str, str], tmp_path: Path
 ) -> None:
+    from conveyor.aws import runtime
+    from conveyor.monitoring.alarm_defaults import default_rules
+    from conveyor.monitoring.alarm_store import put_alarm
+
     deploy_a_version("churn")
+    job_completed = _evaluated_run("churn2")
+    for rule in default_rules("churn", runtime.ports()):
+        put_alarm(runtime.ports().table, rule)
     _model_answers(
         served_env["CONVEYOR_AWS_ENDPOINT_URL"],
         {
@@ -98,6 +170,14 @@ def test_the_handlers_import_and_run_without_the_heavy_stack(
             group="churn",
             approval_status="PendingManualApproval",
         ),
+        "job": job_completed,
+        "alarm": load_event(
+            "cloudwatch_alarm_state_change",
+            alarm_name="conveyor/churn/drift",
+            state="ALARM",
+            project="churn",
+            time="2026-12-01T16:30:00Z",
+        ),
     }
     done = subprocess.run(
         [sys.executable, "-c", _LAMBDA, json.dumps(HEAVY)],
@@ -119,4 +199,5 @@ def test_the_handlers_import_and_run_without_the_heavy_stack(
     assert json.loads(answers["predict"]["body"])["predictions"] == ["no"]
     assert answers["drift_check"]["jobs"] == ["churn-drift-20261201160000"]
     assert answers["on_model_package_state_change"]["ignored"].endswith("PendingManualApproval")
-    assert PREFIX  # the buckets the functions used are the template's
+    assert answers["on_training_job_state_change"]["state"] == "DEPLOYED"
+    assert answers["on_alarm"]["job"] == "churn-retrain-20261201163000"
