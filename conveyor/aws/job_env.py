@@ -31,7 +31,7 @@ def settings_hyperparameters(
     takes them); with ``aws``, the AWS adapters' settings too, as one JSON value."""
     values = {"object_store_uri": object_store_uri, "table_uri": table_uri}
     if aws is not None:
-        values["aws_settings"] = json.dumps(aws.model_dump(include=_AWS_PASSED_ON))
+        values["aws_settings"] = json.dumps(aws.model_dump(include=set(_AWS_PASSED_ON)))
     return values
 
 

@@ -26,7 +26,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from conveyor.aws.job_env import job_ports, settings_hyperparameters
 from conveyor.jobs import TrainingJobSpec
@@ -34,6 +34,9 @@ from conveyor.jobs.contract import ScriptModePaths, paths_from_environment, read
 from conveyor.pipeline.train import job_name_for
 from conveyor.storage import MODELS, REPORTS
 from conveyor.types import ObjectRef, Project, Run, RunState
+
+if TYPE_CHECKING:
+    from conveyor.pipeline.handlers import PipelineContext
 
 ENTRYPOINT = "conveyor.aws.pipeline_job"
 EVALUATION_FILE = "evaluation.json"
@@ -124,7 +127,7 @@ def _run(paths: ScriptModePaths, hyperparameters: dict[str, str]) -> str | None:
     return None
 
 
-def _stages(ctx: Any, run: Run, project: Project, paths: ScriptModePaths) -> Run:
+def _stages(ctx: PipelineContext, run: Run, project: Project, paths: ScriptModePaths) -> Run:
     from conveyor.model.metrics import greater_is_better
     from conveyor.pipeline.evaluate import evaluate_artifact
     from conveyor.pipeline.handlers import _keep_job_logs

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from conveyor.aws.events import S3Object
 from conveyor.aws.pipeline_job import pipeline_job_spec
@@ -64,7 +65,12 @@ def start_run(ctx: PipelineContext, created: S3Object, starter: JobStarter) -> R
             "ignoring s3://%s/%s: not one of conveyor's buckets", created.bucket, created.key
         )
         return None
-    detail = {"bucket": bucket, "key": created.key, "etag": created.etag, "source": "s3"}
+    detail: dict[str, Any] = {
+        "bucket": bucket,
+        "key": created.key,
+        "etag": created.etag,
+        "source": "s3",
+    }
     parsed = parse_raw_key(created.key) if bucket == RAW else None
     if parsed is not None:
         ref = ObjectRef(bucket, created.key)
