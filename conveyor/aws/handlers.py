@@ -48,9 +48,11 @@ def on_upload(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     for record in created:
         with log_context(request_id=_request_id(context)):
             run = start_run(ctx, record, starter)
-        if run is not None:
-            log.info("s3://%s/%s: run %s is %s", record.bucket, record.key, run.run_id, run.state)
-            runs.append({"run_id": run.run_id, "state": run.state.value})
+            if run is not None:
+                log.info(
+                    "s3://%s/%s: run %s is %s", record.bucket, record.key, run.run_id, run.state
+                )
+                runs.append({"run_id": run.run_id, "state": run.state.value})
     return {"runs": runs}
 
 

@@ -6,11 +6,15 @@ invocation's log, with the variable's name. Tests call ``reset()`` between cases
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
 from functools import cache
 from pathlib import Path
 
 from conveyor.aws.settings import AwsSettings
 from conveyor.config import Settings, load_settings
+from conveyor.monitoring.logs import JsonFormatter, _StampContext
 from conveyor.pipeline.handlers import PipelineContext
 from conveyor.wiring import Ports, build_ports
 
@@ -27,7 +31,35 @@ def aws_settings() -> AwsSettings:
 
 @cache
 def ports() -> Ports:
+    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        json_logs()
     return build_ports(settings())
+
+
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """stderr as it is when a line is written (not as it was when the handler was made)."""
+
+    @property
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: object) -> None:
+        pass
+
+
+@cache
+def json_logs() -> None:
+    """conveyor's records as JSON lines on stderr, with their run, request, project and
+    version (``conveyor.monitoring.logs``' format): CloudWatch Logs Insights queries them
+    by field. stdout is left to the EMF lines."""
+    handler = _Stderr()
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(_StampContext())
+    ours = logging.getLogger("conveyor")
+    ours.addHandler(handler)
+    ours.setLevel(logging.INFO)
+    ours.propagate = False  # the runtime's own handler would print each line again
 
 
 def pipeline_context() -> PipelineContext:

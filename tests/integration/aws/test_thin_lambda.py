@@ -182,7 +182,11 @@ def test_the_handlers_import_and_run_without_the_heavy_stack(
     done = subprocess.run(
         [sys.executable, "-c", _LAMBDA, json.dumps(HEAVY)],
         input=json.dumps(events),
-        env={**served_env, "CONVEYOR_HOME": str(tmp_path / "lambda")},
+        env={
+            **served_env,
+            "CONVEYOR_HOME": str(tmp_path / "lambda"),
+            "AWS_LAMBDA_FUNCTION_NAME": "conveyor-test-handlers",
+        },
         capture_output=True,
         text=True,
         timeout=120,
@@ -201,3 +205,11 @@ def test_the_handlers_import_and_run_without_the_heavy_stack(
     assert answers["on_model_package_state_change"]["ignored"].endswith("PendingManualApproval")
     assert answers["on_training_job_state_change"]["state"] == "DEPLOYED"
     assert answers["on_alarm"]["job"] == "churn-retrain-20261201163000"
+
+    # conveyor's log lines: JSON on stderr, each with what ties it to its run or request.
+    lines = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    refused = next(line for line in lines if line.get("request_id") == "bad-1")
+    assert refused["level"] == "warning" and refused["project"] == "churn"
+    assert "column 'age' expects a number" in refused["message"]
+    run_id = answers["on_upload"]["runs"][0]["run_id"]
+    assert any(line.get("run_id") == run_id for line in lines)
