@@ -46,7 +46,8 @@ def load_event(name: str, **values: object) -> dict[str, Any]:
 
 
 def s3_event(bucket: str, key: str, etag: str) -> dict[str, Any]:
-    return load_event("s3_object_created", bucket=bucket, key=quote_plus(key), etag=etag)
+    # S3 URL-encodes the key in its notifications ("red flower.jpg" is "red+flower.jpg").
+    return load_event("s3_object_created", bucket=bucket, key=quote_plus(key, safe="/"), etag=etag)
 
 
 def environment(home: Path, *, endpoint_url: str | None = None) -> dict[str, str]:
