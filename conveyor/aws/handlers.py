@@ -27,6 +27,7 @@ from typing import Any
 from conveyor.aws import events, job_runs, monitor_jobs, predict_proxy, release, runtime
 from conveyor.aws.upload import JobStarter, start_run
 from conveyor.errors import ConveyorError, InvalidInput
+from conveyor.monitoring import emf
 from conveyor.monitoring.logs import log_context
 from conveyor.pipeline.handlers import on_training_job_state_change as finish_training_job
 
@@ -72,9 +73,13 @@ def on_training_job_state_change(event: dict[str, Any], context: Any = None) -> 
             return {"job": change.job_name, "ignored": "no run"}
         if not run.state.is_terminal and run.job_name == change.job_name:
             run = job_runs.fail_if_never_trained(ctx, run, change) or run
+        before = run.state
         detail = {"run_id": run.run_id, "job_name": change.job_name}
         ended = finish_training_job(ctx, detail, finish=release.register_and_gate)
     assert ended is not None  # a run was found
+    if ended.state.is_terminal and ended.state != before:  # once, not per delivery
+        for document in emf.pipeline_stage_metrics(ended, runtime.aws_settings().metrics_namespace):
+            emf.emit(document)
     return {
         "run_id": ended.run_id,
         "state": ended.state.value,

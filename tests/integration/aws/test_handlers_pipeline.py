@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from conveyor.aws.clients import client
 from tests.integration.aws.lambda_world import (
     CHURN,
@@ -60,7 +62,9 @@ def api_event(project: str, body: object, *, request_id: str) -> dict[str, Any]:
     )
 
 
-def test_an_upload_is_trained_registered_deployed_served_and_checked(lambda_env: Path) -> None:
+def test_an_upload_is_trained_registered_deployed_served_and_checked(
+    lambda_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from conveyor.aws import handlers, runtime
     from conveyor.pipeline.runs import RunStore
     from conveyor.projects import create_project
@@ -105,8 +109,15 @@ def test_an_upload_is_trained_registered_deployed_served_and_checked(lambda_env:
     assert run.report["rows_read"] == 5000
 
     # The job's Completed event: registered, approved by the gate, deployed.
+    capsys.readouterr()
     completed = handlers.on_training_job_state_change(job_event(run, "Completed"))
     assert completed["state"] == "DEPLOYED" and completed["model_version"] == 1
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
+    assert {(d["Stage"], d["outcome"]) for d in emitted if "StageDuration" in d} == {
+        ("preprocess", "success"),
+        ("train", "success"),
+        ("evaluate", "success"),
+    }
     run = runs.get(run.run_id)
     assert run.report["gate"]["status"] == "Approved"
     assert run.report["metrics"]["test"]["roc_auc"] > 0.8
@@ -118,6 +129,7 @@ def test_an_upload_is_trained_registered_deployed_served_and_checked(lambda_env:
     assert ports.registry.get_aliases("churn") == {"champion": 1}
     # Delivered again: nothing twice.
     assert handlers.on_training_job_state_change(job_event(run, "Completed")) == completed
+    assert "StageDuration" not in capsys.readouterr().out
     assert (
         len(sagemaker.list_model_packages(ModelPackageGroupName="churn")["ModelPackageSummaryList"])
         == 1
