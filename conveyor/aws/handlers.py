@@ -28,6 +28,7 @@ from conveyor.aws import events, job_runs, monitor_jobs, predict_proxy, release,
 from conveyor.aws.upload import JobStarter, start_run
 from conveyor.errors import ConveyorError, InvalidInput
 from conveyor.monitoring import emf
+from conveyor.monitoring.cloudwatch_alarms import alarm_state_change_detail
 from conveyor.monitoring.logs import log_context
 from conveyor.pipeline.handlers import on_training_job_state_change as finish_training_job
 
@@ -138,8 +139,6 @@ def drift_check(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
 def on_alarm(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """A conveyor alarm with a ``retrain`` action went to ALARM: retrain, under the loop
     guard (the retrain job applies it)."""
-    from conveyor.monitoring.cloudwatch_alarms import alarm_state_change_detail
-
     try:
         change = alarm_state_change_detail(event)
     except InvalidInput as exc:
