@@ -22,14 +22,12 @@ log = logging.getLogger("conveyor.serving")
 REQUIRED_FILES = (SCHEMA_FILE, ENCODER_FILE, TRAINING_FILE)
 
 
-def load_model_dir(model_dir: Path, *, project: str, version: int) -> LoadedModel:
-    """The model in ``model_dir``, loaded and warmed up.
+def check_model_dir(model_dir: Path) -> None:
+    """The folder holds conveyor's artifact files (a look, no load).
 
     Raises:
         ConfigError: the folder is missing, empty, or lacks a file of the artifact.
-        IntegrityError: a file does not parse, or the files disagree with each other.
     """
-    started = time.perf_counter()
     if not model_dir.is_dir() or not any(model_dir.iterdir()):
         state = "is empty" if model_dir.is_dir() else "does not exist"
         raise ConfigError(
@@ -44,6 +42,17 @@ def load_model_dir(model_dir: Path, *, project: str, version: int) -> LoadedMode
             "conveyor model artifact",
             field="model_dir",
         )
+
+
+def load_model_dir(model_dir: Path, *, project: str, version: int) -> LoadedModel:
+    """The model in ``model_dir``, loaded and warmed up.
+
+    Raises:
+        ConfigError: the folder is missing, empty, or lacks a file of the artifact.
+        IntegrityError: a file does not parse, or the files disagree with each other.
+    """
+    started = time.perf_counter()
+    check_model_dir(model_dir)
     try:
         predictor = Predictor.load(model_dir)
     except Exception as exc:  # damaged JSON, a missing or unreadable model file, ...
@@ -58,7 +67,7 @@ def load_model_dir(model_dir: Path, *, project: str, version: int) -> LoadedMode
             f"the model in {model_dir} fails on a warm-up row: {type(exc).__name__}: {exc}"
         ) from exc
     log.info(
-        "serving %s v%d from %s (loaded in %.3f s)",
+        "loaded %s v%d from %s in %.3f s",
         project,
         version,
         model_dir,
