@@ -91,9 +91,16 @@ class Container:
         self.process.send_signal(signal.SIGTERM)
         return self.ended(timeout=10)
 
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
+    def close(self) -> None:
+        """Stop it if it still runs: SIGTERM, then SIGKILL to its whole process group, so
+        that no worker process outlives a failed test."""
+        if self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
 
 
@@ -117,6 +124,7 @@ def start(model_dir: Path, log_file: Path, *, workers: int = 1, **env: str) -> C
             env=variables,
             stdout=out,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its workers in its own process group
         )
     return Container(process, port, log_file)
 
@@ -180,7 +188,7 @@ def served(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         wait_healthy(container)
         yield container
     finally:
-        container.kill()
+        container.close()
 
 
 @pytest.fixture(scope="module")
@@ -322,7 +330,7 @@ def test_sigterm_stops_the_container_cleanly(model_dir: Path, tmp_path: Path) ->
         started = time.monotonic()
         code, log = container.stop()
     finally:
-        container.kill()
+        container.close()
     assert time.monotonic() - started < 5
     # Requests in flight answered, the app shut down; then uvicorn ends the process by the
     # signal it was sent, so whoever stopped it sees how it ended (docker: status 143).
