@@ -25,6 +25,7 @@ from conveyor.errors import BackendUnavailable, ConveyorError, InvalidInput, Not
 from conveyor.monitoring import emf
 from conveyor.monitoring.logs import REQUEST_LOGGER, bind
 from conveyor.monitoring.metrics import UNKNOWN_PROJECT
+from conveyor.serving.instances import parse_instances
 from conveyor.serving.records import partition
 from conveyor.tabular.schema import DatasetSchema
 from conveyor.types import to_iso
@@ -62,30 +63,6 @@ def error_body(exc: ConveyorError) -> dict[str, Any]:
 
 def json_error(exc: ConveyorError) -> str:
     return json.dumps(error_body(exc))
-
-
-def parse_instances(body: bytes) -> list[dict[str, Any]]:
-    """``conveyor.serving.routes.predict.parse_instances``, the same messages, without
-    FastAPI."""
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"the body is not valid JSON: {exc}", field="body") from exc
-    if not isinstance(payload, dict) or "instances" not in payload:
-        raise InvalidInput('the body needs "instances": a list of rows', field="instances")
-    instances = payload["instances"]
-    if not isinstance(instances, list):
-        raise InvalidInput(
-            '"instances" must be a list of rows, e.g. [{"age": 42}]', field="instances"
-        )
-    if not instances:
-        raise InvalidInput('"instances" is empty; send at least one row', field="instances")
-    for index, row in enumerate(instances):
-        if not isinstance(row, dict):
-            raise InvalidInput(
-                f"instances[{index}] must be an object of column: value", field="instances"
-            )
-    return instances
 
 
 # Input schemas by (project, version, artifact sha256): what a model takes never changes,

@@ -10,12 +10,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request, Response
 
-from conveyor.errors import InvalidInput
 from conveyor.model.artifact import Prediction
 from conveyor.serving.deps import ServerState, predict_and_record
+from conveyor.serving.instances import parse_instances
 from conveyor.serving.schemas import PredictRequest, PredictResponse
 
 router = APIRouter()
@@ -29,29 +28,6 @@ _OPENAPI = {
         "200": {"content": {"application/json": {"schema": PredictResponse.model_json_schema()}}},
     },
 }
-
-
-def parse_instances(body: bytes) -> list[dict[str, Any]]:
-    """The ``instances`` of a request body; anything else is an ``InvalidInput`` naming it."""
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput(f"the body is not valid JSON: {exc}", field="body") from exc
-    if not isinstance(payload, dict) or "instances" not in payload:
-        raise InvalidInput('the body needs "instances": a list of rows', field="instances")
-    instances = payload["instances"]
-    if not isinstance(instances, list):
-        raise InvalidInput(
-            '"instances" must be a list of rows, e.g. [{"age": 42}]', field="instances"
-        )
-    if not instances:
-        raise InvalidInput('"instances" is empty; send at least one row', field="instances")
-    for index, row in enumerate(instances):
-        if not isinstance(row, dict):
-            raise InvalidInput(
-                f"instances[{index}] must be an object of column: value", field="instances"
-            )
-    return instances
 
 
 @router.post("/predict/{project}", openapi_extra=_OPENAPI, response_class=Response)
