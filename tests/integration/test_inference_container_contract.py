@@ -210,6 +210,11 @@ def test_json_and_csv_answers_are_the_local_server_s(container: int, local: Test
     for key in ("predictions", "classes", "probabilities", "model_version"):
         assert served[key] == expected.json()[key], key
     assert served["model_version"] == 1 and len(served["predictions"]) == len(ROWS)
+    public = local.post("/predict/churn", content=body).json()  # the public API, too
+    assert (public["predictions"], public["probabilities"]) == (
+        served["predictions"],
+        served["probabilities"],
+    )
 
     # CSV in, CSV out: the same labels, and the same bytes as the local server writes.
     status, content_type, answer = invoke(container, as_csv(ROWS), "text/csv", accept="text/csv")
