@@ -15,96 +15,54 @@ from typing import Any
 
 import numpy as np
 
-from conveyor.errors import InvalidInput
 from conveyor.model.encode import DATE_PARTS, DAYS_PER_SECOND, FeatureEncoder
-from conveyor.tabular.coerce import check_columns
-from conveyor.tabular.infer import FALSE_TOKENS, TRUE_TOKENS
-from conveyor.tabular.schema import NULL_TOKENS, FeatureKind, FeatureSpec
+from conveyor.tabular.cells import (
+    Refused,
+    boolean_reader,
+    cell_text,
+    check_columns,
+    datetime_reader,
+    read_number,
+    refused_cell,
+)
+from conveyor.tabular.schema import FeatureKind, FeatureSpec
 
-_NULLS = frozenset(NULL_TOKENS)
 _EPOCH = datetime(1970, 1, 1)
 
 
-class _Refused(Exception):
-    def __init__(self, expected: str) -> None:
-        self.expected = expected
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        text = "true" if value else "false"
-    elif isinstance(value, float) and value.is_integer():
-        text = str(int(value))
-    else:
-        text = str(value).strip()
-    return None if text in _NULLS else text
+# Each cell reader of conveyor.tabular.cells (the checks and their messages, shared with the
+# AWS Lambda's request check) as the list of matrix columns it makes.
 
 
 def _numeric(value: Any) -> list[float]:
-    if value is None:
-        return [math.nan]
-    if isinstance(value, bool):
-        raise _Refused("a number")
-    if isinstance(value, int | float):
-        return [float(value)]
-    text = _text(value)
-    if text is None:
-        return [math.nan]
-    try:
-        return [float(text)]
-    except ValueError as exc:
-        raise _Refused("a number") from exc
+    return [read_number(value)]
 
 
 def _categorical(codes: dict[str, float]) -> Callable[[Any], list[float]]:
     def encode(value: Any) -> list[float]:
-        text = _text(value)
+        text = cell_text(value)
         return [math.nan if text is None else codes.get(text, math.nan)]
 
     return encode
 
 
 def _boolean(spec: FeatureSpec) -> Callable[[Any], list[float]]:
-    truthy = TRUE_TOKENS | set(spec.true_values) | {"1"}
-    falsy = FALSE_TOKENS | set(spec.false_values) | {"0"}
+    read = boolean_reader(spec)
 
     def encode(value: Any) -> list[float]:
-        if value is None:
-            return [math.nan]
-        if isinstance(value, bool):
-            return [1.0 if value else 0.0]
-        if isinstance(value, int | float):
-            if value in (0, 1):
-                return [float(value)]
-            raise _Refused("true/false (or 0/1)")
-        text = _text(value)
-        if text is None:
-            return [math.nan]
-        lowered = text.lower()
-        if lowered in truthy:
-            return [1.0]
-        if lowered in falsy:
-            return [0.0]
-        raise _Refused("true/false")
+        return [read(value)]
 
     return encode
 
 
 def _datetime(spec: FeatureSpec, with_hour: bool) -> Callable[[Any], list[float]]:
-    python_format = (spec.date_format or "").replace("%.f", ".%f")
+    read = datetime_reader(spec)
     width = len(DATE_PARTS) + with_hour + 1
-    expected = f"a date like {spec.date_format!r}"
 
     def encode(value: Any) -> list[float]:
-        text = _text(value)
-        if text is None:
+        moment = read(value)
+        if moment is None:
             return [math.nan] * width
-        try:
-            moment = datetime.strptime(text, python_format)
-        except ValueError as exc:
-            raise _Refused(expected) from exc
         if moment.tzinfo is not None:
             moment = moment.astimezone(UTC).replace(tzinfo=None)
         parts = [
@@ -160,11 +118,7 @@ class RowEncoder:
                     continue
                 try:
                     row.extend(cell(value))
-                except _Refused as refused:
-                    raise InvalidInput(
-                        f"column {name!r} expects {refused.expected}, got "
-                        f"{value!r} (row {index + 1})",
-                        field=name,
-                    ) from None
+                except Refused as refused:
+                    raise refused_cell(name, refused, value, index) from None
             matrix.append(row)
         return np.array(matrix, dtype=np.float64).reshape(len(records), -1)

@@ -3,11 +3,10 @@ and serving (JSON values), so a model never sees data parsed two different ways.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import polars as pl
 
 from conveyor.errors import InvalidInput
+from conveyor.tabular.cells import check_columns
 from conveyor.tabular.infer import FALSE_TOKENS, TRUE_TOKENS
 from conveyor.tabular.parallel import map_columns
 from conveyor.tabular.schema import NULL_TOKENS, DatasetSchema, FeatureKind, FeatureSpec
@@ -44,28 +43,6 @@ def coerce_frame(
     if with_target:
         columns.append(coerce_target(frame.get_column(schema.target), schema))
     return pl.DataFrame(columns)
-
-
-def check_columns(
-    present: Sequence[str], wanted: Sequence[str], *, known: set[str] | None, takes: Sequence[str]
-) -> None:
-    """Raise ``InvalidInput`` naming the first missing column, or (when ``known`` is given)
-    the first column the model does not take."""
-    have = set(present)
-    missing = [name for name in wanted if name not in have]
-    if missing:
-        raise InvalidInput(
-            "missing column(s): " + ", ".join(repr(m) for m in missing), field=missing[0]
-        )
-    extra = [name for name in present if known is not None and name not in known]
-    if extra:
-        raise InvalidInput(
-            "unknown column(s): "
-            + ", ".join(repr(e) for e in extra)
-            + "; the model takes "
-            + ", ".join(repr(n) for n in takes),
-            field=extra[0],
-        )
 
 
 def coerce_target(column: pl.Series, schema: DatasetSchema) -> pl.Series:

@@ -1,0 +1,134 @@
+"""One JSON cell read as its feature's kind, and the columns of a request checked, in plain
+Python: what a request row may hold and the message that refuses it, in one place.
+
+The model server's row encoder (``conveyor.model.rows``) builds its matrix from these
+readers; the AWS Lambda function in front of the endpoint (``conveyor.aws.request_check``),
+which has no numpy or polars, calls the same readers only to refuse a bad row. So both give
+the same verdict with the same message on the same rows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from conveyor.errors import InvalidInput
+from conveyor.tabular.schema import NULL_TOKENS, FeatureSpec
+
+# conveyor.tabular.infer's spellings (that module needs polars); a test keeps them equal.
+TRUE_TOKENS = frozenset({"true", "yes", "t", "y"})
+FALSE_TOKENS = frozenset({"false", "no", "f", "n"})
+_NULLS = frozenset(NULL_TOKENS)
+
+
+class Refused(Exception):
+    """A cell its feature's kind cannot take; ``expected`` says what it takes."""
+
+    def __init__(self, expected: str) -> None:
+        self.expected = expected
+
+
+def refused_cell(name: str, refused: Refused, value: Any, index: int) -> InvalidInput:
+    """The 4xx naming the column, what it takes and the row (``index`` counts from 0)."""
+    return InvalidInput(
+        f"column {name!r} expects {refused.expected}, got {value!r} (row {index + 1})",
+        field=name,
+    )
+
+
+def cell_text(value: Any) -> str | None:
+    """A cell as the CSV parser would have read it: None for a null spelling."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, float) and value.is_integer():
+        text = str(int(value))
+    else:
+        text = str(value).strip()
+    return None if text in _NULLS else text
+
+
+def read_number(value: Any) -> float:
+    """A numeric cell; NaN when missing."""
+    if value is None:
+        return math.nan
+    if isinstance(value, bool):
+        raise Refused("a number")
+    if isinstance(value, int | float):
+        return float(value)
+    text = cell_text(value)
+    if text is None:
+        return math.nan
+    try:
+        return float(text)
+    except ValueError as exc:
+        raise Refused("a number") from exc
+
+
+def boolean_reader(spec: FeatureSpec) -> Callable[[Any], float]:
+    """A boolean cell as 1.0 / 0.0; NaN when missing."""
+    truthy = TRUE_TOKENS | set(spec.true_values) | {"1"}
+    falsy = FALSE_TOKENS | set(spec.false_values) | {"0"}
+
+    def read(value: Any) -> float:
+        if value is None:
+            return math.nan
+        if isinstance(value, bool):
+            return 1.0 if value else 0.0
+        if isinstance(value, int | float):
+            if value in (0, 1):
+                return float(value)
+            raise Refused("true/false (or 0/1)")
+        text = cell_text(value)
+        if text is None:
+            return math.nan
+        lowered = text.lower()
+        if lowered in truthy:
+            return 1.0
+        if lowered in falsy:
+            return 0.0
+        raise Refused("true/false")
+
+    return read
+
+
+def datetime_reader(spec: FeatureSpec) -> Callable[[Any], datetime | None]:
+    """A datetime cell in the feature's ``date_format`` (a polars format); None when missing."""
+    python_format = (spec.date_format or "").replace("%.f", ".%f")
+    expected = f"a date like {spec.date_format!r}"
+
+    def read(value: Any) -> datetime | None:
+        text = cell_text(value)
+        if text is None:
+            return None
+        try:
+            return datetime.strptime(text, python_format)
+        except ValueError as exc:
+            raise Refused(expected) from exc
+
+    return read
+
+
+def check_columns(
+    present: Sequence[str], wanted: Sequence[str], *, known: set[str] | None, takes: Sequence[str]
+) -> None:
+    """Raise ``InvalidInput`` naming the first missing column, or (when ``known`` is given)
+    the first column the model does not take."""
+    have = set(present)
+    missing = [name for name in wanted if name not in have]
+    if missing:
+        raise InvalidInput(
+            "missing column(s): " + ", ".join(repr(m) for m in missing), field=missing[0]
+        )
+    extra = [name for name in present if known is not None and name not in known]
+    if extra:
+        raise InvalidInput(
+            "unknown column(s): "
+            + ", ".join(repr(e) for e in extra)
+            + "; the model takes "
+            + ", ".join(repr(n) for n in takes),
+            field=extra[0],
+        )
