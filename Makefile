@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: demo test lint clean venv bench iac-check sam-build
+.PHONY: demo test lint clean venv bench iac-check sam-build setup
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +18,14 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m conveyor.demo
 
-test: $(STAMP) iac-check
+# The virtualenvs are independent and mostly wait on downloads: make them side by side.
+setup:
+	@$(MAKE) --no-print-directory -j4 $(STAMP) $(IAC_STAMPS)
 	@# The drift report's browser test drives Debian's Chromium (Playwright cannot download one).
 	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+test: setup
+	@$(MAKE) --no-print-directory iac-check
 	$(BIN)/ruff check conveyor tests bench
 	$(BIN)/python -m pytest -q --cov=conveyor --cov-report=term:skip-covered --cov-fail-under=80
 
@@ -47,6 +52,7 @@ clean:
 IAC := .venvs-iac
 IAC_TOOLS := cfn-lint sam checkov
 IAC_ENV := SAM_CLI_TELEMETRY=0 AWS_EC2_METADATA_DISABLED=true
+IAC_STAMPS := $(foreach tool,$(IAC_TOOLS),$(IAC)/$(tool)/.installed)
 
 $(IAC)/%/.installed: aws/iac-requirements/%.txt
 	rm -rf $(IAC)/$*
@@ -55,7 +61,7 @@ $(IAC)/%/.installed: aws/iac-requirements/%.txt
 	$(IAC)/$*/bin/python -m pip install --quiet --requirement $<
 	touch $@
 
-iac-check: $(foreach tool,$(IAC_TOOLS),$(IAC)/$(tool)/.installed)
+iac-check: $(IAC_STAMPS)
 	$(IAC)/cfn-lint/bin/cfn-lint template.yaml
 	$(IAC_ENV) $(IAC)/sam/bin/sam validate --lint --region us-east-1 --template-file template.yaml
 	$(IAC)/checkov/bin/checkov -f template.yaml --framework cloudformation --skip-download --quiet --compact
