@@ -4,7 +4,8 @@ The local worker's stages (``conveyor.pipeline.deploy``) load the model to check
 read the metric's direction from the model code: both need numpy, which a Lambda function
 does not have. Here the pipeline job has already loaded and scored the artifact, and wrote
 the metric's direction into ``evaluation.json``; the artifact's bytes are checked against
-the registry's sha256 as a stream. Every other step is the same call on the same ports.
+the registry's sha256 as a stream. The gate, the records and the run's end are
+``conveyor.pipeline.promotion``'s, the same calls on the same ports as the local worker's.
 """
 
 from __future__ import annotations
@@ -16,17 +17,17 @@ from conveyor.aws.pipeline_job import evaluation_key
 from conveyor.aws.s3_hash import object_sha256
 from conveyor.aws.sagemaker_common import sagemaker_name
 from conveyor.endpoint import Deployment
-from conveyor.errors import Conflict, IntegrityError, NotFound
+from conveyor.errors import IntegrityError, NotFound
 from conveyor.pipeline.handlers import PipelineContext
+from conveyor.pipeline.promotion import deploy_version as promotion_deploy
+from conveyor.pipeline.promotion import end_gated_run, gate_version
 from conveyor.pipeline.registration import Evaluation, register
 from conveyor.pipeline.train import artifact_ref
 from conveyor.projects import find_project, list_projects
-from conveyor.registry.gate import GateDecision, GatePolicy, decide
 from conveyor.storage import REPORTS
 from conveyor.types import ApprovalStatus, ModelVersion, Project, Run, RunState
 from conveyor.wiring import Ports
 
-CHAMPION = "champion"  # the alias conveyor.pipeline.deploy sets on the deployed version
 log = logging.getLogger("conveyor.pipeline")
 
 
@@ -46,56 +47,25 @@ def register_and_gate(ctx: PipelineContext, run: Run, project: Project) -> Run:
     evaluation = Evaluation.from_dict(document)
     version = register(ctx.ports.registry, run, project, artifact_ref(run), evaluation)
     version, decision = gate_version(
-        ctx.ports, project, version, greater_is_better=bool(document["greater_is_better"])
+        ctx.ports.registry,
+        ctx.ports.endpoint,
+        project,
+        version,
+        greater_is_better=bool(document["greater_is_better"]),
     )
-    report = {
-        **run.report,
-        "metrics": evaluation.metrics,
-        "primary_metric": evaluation.primary_metric,
-        "gate": decision.to_dict(),
-    }
-    if decision.status is ApprovalStatus.REJECTED:
-        return runs.advance(run, RunState.REJECTED, model_version=version.version, report=report)
-    if decision.status is ApprovalStatus.APPROVED and not project.manual_deploy:
-        deploy_version(ctx.ports, project.name, version.version)
-        return runs.advance(run, RunState.DEPLOYED, model_version=version.version, report=report)
-    return runs.advance(run, RunState.REGISTERED, model_version=version.version, report=report)
-
-
-def gate_version(
-    ports: Ports, project: Project, version: ModelVersion, *, greater_is_better: bool
-) -> tuple[ModelVersion, GateDecision]:
-    """``conveyor.pipeline.deploy.gate_version`` with the metric's direction given."""
-    metric = version.primary_metric
-    champion_version = None
-    champion = None
-    deployed = ports.endpoint.describe_endpoint(project.name)
-    if deployed is not None and deployed.version != version.version:
-        champion_version = deployed.version
-        champion = (
-            ports.registry.get_version(project.name, deployed.version)
-            .metrics.get("test", {})
-            .get(metric)
-        )
-    decision = decide(
-        metric=metric,
-        greater_is_better=greater_is_better,
-        candidate=float(version.metrics["test"][metric]),
-        baseline=float(version.metrics["baseline"][metric]),
-        champion=champion,
-        champion_version=champion_version,
-        policy=GatePolicy(
-            project.metric_floor, project.min_absolute_change, project.min_relative_change
-        ),
+    return end_gated_run(
+        runs,
+        run,
+        project,
+        evaluation,
+        version,
+        decision,
+        deploy=lambda number: deploy_version(ctx.ports, project.name, number),
     )
-    updated = ports.registry.update_gate(
-        project.name, version.version, decision.status, decision.reason, decision.to_dict()
-    )
-    return updated, decision
 
 
 def deploy_version(ports: Ports, project: str, version: int) -> Deployment:
-    """``conveyor.pipeline.deploy.deploy_version`` with the artifact checked by its sha256
+    """``conveyor.pipeline.promotion.deploy_version`` with the artifact checked by its sha256
     (streamed) instead of loaded: the pipeline job loaded it to evaluate it.
 
     Raises:
@@ -103,25 +73,16 @@ def deploy_version(ports: Ports, project: str, version: int) -> Deployment:
         Conflict: the version was rejected.
         IntegrityError: its artifact does not match the registry's sha256.
     """
-    model = ports.registry.get_version(project, version)
-    if model.approval_status is ApprovalStatus.REJECTED:
-        raise Conflict(
-            f"{project} version {version} is Rejected ({model.status_reason}); "
-            f"approve it first with `conveyor models approve {project} {version}`"
-        )
-    actual, _ = object_sha256(ports.store, model.artifact)
-    if actual != model.sha256:
-        raise IntegrityError(
-            f"{model.artifact.uri} has sha256 {actual}, but the registry recorded "
-            f"{model.sha256}; the artifact was changed or damaged"
-        )
-    if model.approval_status is ApprovalStatus.PENDING:
-        ports.registry.update_approval_status(
-            project, version, ApprovalStatus.APPROVED, "approved by deploying it"
-        )
-    deployment = ports.endpoint.update_endpoint(project, version, model.artifact, model.sha256)
-    ports.registry.set_alias(project, CHAMPION, version)
-    return deployment
+
+    def verify(model: ModelVersion) -> None:
+        actual, _ = object_sha256(ports.store, model.artifact)
+        if actual != model.sha256:
+            raise IntegrityError(
+                f"{model.artifact.uri} has sha256 {actual}, but the registry recorded "
+                f"{model.sha256}; the artifact was changed or damaged"
+            )
+
+    return promotion_deploy(ports.registry, ports.endpoint, project, version, verify=verify)
 
 
 def project_of_group(ports: Ports, group: str) -> Project | None:

@@ -20,11 +20,12 @@ from conveyor.errors import AlreadyExists, Conflict, ConveyorError, NotFound
 from conveyor.events import Event, EventType
 from conveyor.jobs import TrainingJob
 from conveyor.monitoring.logs import bind as bind_log_context
+from conveyor.pipeline.promotion import end_gated_run
 from conveyor.pipeline.runs import RunStore
 from conveyor.pipeline.train import artifact_ref, start_training
 from conveyor.projects import find_project
 from conveyor.storage import RAW, REPORTS
-from conveyor.types import ApprovalStatus, JobStatus, ObjectRef, Project, Run, RunState
+from conveyor.types import JobStatus, ObjectRef, Project, Run, RunState
 from conveyor.wiring import Ports
 
 log = logging.getLogger("conveyor.pipeline")
@@ -212,8 +213,7 @@ def _evaluate_and_register(ctx: PipelineContext, run: Run, project: Project) -> 
     from conveyor.pipeline import deploy as deploy_stage
     from conveyor.pipeline import evaluate as evaluate_stage
 
-    runs = ctx.runs
-    run = runs.advance(run, RunState.EVALUATING)
+    run = ctx.runs.advance(run, RunState.EVALUATING)
     artifact = artifact_ref(run)
     with ctx.workdir(f"{run.run_id}-evaluate") as workdir:
         evaluation = evaluate_stage.evaluate_artifact(
@@ -223,25 +223,22 @@ def _evaluate_and_register(ctx: PipelineContext, run: Run, project: Project) -> 
     version, decision = deploy_stage.gate_version(
         ctx.ports.registry, ctx.ports.endpoint, project, version
     )
-    report = {
-        **run.report,
-        "metrics": evaluation.metrics,
-        "primary_metric": evaluation.primary_metric,
-        "gate": decision.to_dict(),
-    }
-    if decision.status is ApprovalStatus.REJECTED:
-        return runs.advance(run, RunState.REJECTED, model_version=version.version, report=report)
-    if decision.status is ApprovalStatus.APPROVED and not project.manual_deploy:
-        deploy_stage.deploy_version(
+    return end_gated_run(
+        ctx.runs,
+        run,
+        project,
+        evaluation,
+        version,
+        decision,
+        deploy=lambda number: deploy_stage.deploy_version(
             ctx.ports.store,
             ctx.ports.registry,
             ctx.ports.endpoint,
             project.name,
-            version.version,
+            number,
             cache_dir=ctx.cache_dir,
-        )
-        return runs.advance(run, RunState.DEPLOYED, model_version=version.version, report=report)
-    return runs.advance(run, RunState.REGISTERED, model_version=version.version, report=report)
+        ),
+    )
 
 
 def _keep_job_logs(ctx: PipelineContext, run: Run, job: TrainingJob) -> None:
