@@ -30,7 +30,13 @@ from typing import TYPE_CHECKING
 
 from conveyor.aws.job_env import job_ports, settings_hyperparameters
 from conveyor.jobs import TrainingJobSpec
-from conveyor.jobs.contract import ScriptModePaths, paths_from_environment, read_hyperparameters
+from conveyor.jobs.contract import (
+    ScriptModePaths,
+    exception_reason,
+    fail_job,
+    paths_from_environment,
+    read_hyperparameters,
+)
 from conveyor.pipeline.train import job_name_for
 from conveyor.storage import MODELS, REPORTS
 from conveyor.types import ObjectRef, Project, Run, RunState
@@ -84,13 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         reason = _run(paths, hyperparameters)
     except Exception as exc:  # the job boundary: the reason goes to SageMaker's FailureReason
         log.exception("pipeline job failed")
-        reason = f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}"
-    if reason is None:
-        return 0
-    paths.failure_file.parent.mkdir(parents=True, exist_ok=True)
-    paths.failure_file.write_text(reason + "\n")
-    print(reason, file=sys.stderr, flush=True)
-    return 1
+        reason = exception_reason(exc)
+    return 0 if reason is None else fail_job(paths, reason)
 
 
 def _run(paths: ScriptModePaths, hyperparameters: dict[str, str]) -> str | None:
@@ -130,23 +131,12 @@ def _run(paths: ScriptModePaths, hyperparameters: dict[str, str]) -> str | None:
 def _stages(ctx: PipelineContext, run: Run, project: Project, paths: ScriptModePaths) -> Run:
     from conveyor.model.metrics import greater_is_better
     from conveyor.pipeline.evaluate import evaluate_artifact
-    from conveyor.pipeline.handlers import _keep_job_logs
-    from conveyor.pipeline.preprocess import preprocess
+    from conveyor.pipeline.handlers import _keep_job_logs, preprocess_stage
     from conveyor.pipeline.train import artifact_ref, start_training
     from conveyor.types import JobStatus
 
     runs = ctx.runs
-    run = runs.advance(run, RunState.PREPROCESSING)
-    with ctx.workdir(f"{run.run_id}-preprocess") as workdir:
-        result = preprocess(
-            ctx.ports.store,
-            run.raw,
-            project,
-            dataset_id=run.dataset_id,
-            workdir=workdir,
-            seed=ctx.seed,
-        )
-    report = {**run.report, **result.report, "task": result.task.value}
+    run, report = preprocess_stage(ctx, run, project)
     run = runs.advance(run, RunState.TRAINING, report=report)
 
     job = start_training(ctx.ports.jobs, run, project, seed=ctx.seed)

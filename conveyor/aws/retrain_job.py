@@ -12,59 +12,53 @@ import json
 import sys
 
 from conveyor.aws.job_env import job_ports
-from conveyor.jobs.contract import paths_from_environment, read_hyperparameters
+from conveyor.jobs.contract import run_job
 
 
 def main(argv: list[str] | None = None) -> int:
     del argv
-    paths = paths_from_environment()
-    hyperparameters = read_hyperparameters(paths)
-    try:
-        from conveyor.aws.upload import JobStarter
-        from conveyor.config import Settings
-        from conveyor.monitoring.retrain import request_retrain
-        from conveyor.pipeline.handlers import PipelineContext, on_object_created
-        from conveyor.pipeline.runs import RunStore
-        from conveyor.storage import RAW
+    return run_job(_retrain)
 
-        ports, scratch = job_ports(hyperparameters, job_runner="sagemaker")
-        project = hyperparameters["project"]
-        outcome = request_retrain(
-            ports,
-            project,
-            json.loads(hyperparameters.get("trigger") or "{}"),
-            cooldown_seconds=float(hyperparameters.get("cooldown_seconds", "3600")),
+
+def _retrain(hyperparameters: dict[str, str]) -> None:
+    from conveyor.aws.upload import JobStarter
+    from conveyor.config import Settings
+    from conveyor.monitoring.retrain import request_retrain
+    from conveyor.pipeline.handlers import PipelineContext, on_object_created
+    from conveyor.pipeline.runs import RunStore
+    from conveyor.storage import RAW
+
+    ports, scratch = job_ports(hyperparameters, job_runner="sagemaker")
+    project = hyperparameters["project"]
+    outcome = request_retrain(
+        ports,
+        project,
+        json.loads(hyperparameters.get("trigger") or "{}"),
+        cooldown_seconds=float(hyperparameters.get("cooldown_seconds", "3600")),
+    )
+    print(f"retrain {project}: {outcome.reason}", flush=True)
+    if outcome.started and outcome.key and outcome.dataset_id:
+        settings = Settings()
+        ctx = PipelineContext(ports=ports, work_root=scratch / "work", seed=settings.seed)
+        # No feedback: the newest upload again, whose bytes made a run: train anyway
+        # (request_retrain's own rule). With feedback the file is new, and its S3
+        # notification may make the run first: then this finds it.
+        force = (
+            outcome.feedback_rows == 0
+            and RunStore(ports.table).find_by_dataset(project, outcome.dataset_id) is not None
         )
-        print(f"retrain {project}: {outcome.reason}", flush=True)
-        if outcome.started and outcome.key and outcome.dataset_id:
-            settings = Settings()
-            ctx = PipelineContext(ports=ports, work_root=scratch / "work", seed=settings.seed)
-            # No feedback: the newest upload again, whose bytes made a run: train anyway
-            # (request_retrain's own rule). With feedback the file is new, and its S3
-            # notification may make the run first: then this finds it.
-            force = (
-                outcome.feedback_rows == 0
-                and RunStore(ports.table).find_by_dataset(project, outcome.dataset_id) is not None
-            )
-            detail = {
-                "bucket": RAW,
-                "key": outcome.key,
-                "dataset_id": outcome.dataset_id,
-                "source": "retrain",
-                "force": force,
-            }
-            run = on_object_created(
-                ctx, detail, start=JobStarter(settings.object_store_uri, settings.table_uri)
-            )
-            if run is not None:
-                print(f"run {run.run_id} is {run.state.value}", flush=True)
-    except Exception as exc:  # the job boundary: the reason goes to SageMaker's FailureReason
-        reason = f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}"
-        paths.failure_file.parent.mkdir(parents=True, exist_ok=True)
-        paths.failure_file.write_text(reason + "\n")
-        print(reason, file=sys.stderr, flush=True)
-        return 1
-    return 0
+        detail = {
+            "bucket": RAW,
+            "key": outcome.key,
+            "dataset_id": outcome.dataset_id,
+            "source": "retrain",
+            "force": force,
+        }
+        run = on_object_created(
+            ctx, detail, start=JobStarter(settings.object_store_uri, settings.table_uri)
+        )
+        if run is not None:
+            print(f"run {run.run_id} is {run.state.value}", flush=True)
 
 
 if __name__ == "__main__":

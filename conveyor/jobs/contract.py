@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,10 +109,12 @@ def read_hyperparameters(paths: ScriptModePaths) -> dict[str, str]:
     if not paths.hyperparameters_file.exists():
         return {}
     data = json.loads(paths.hyperparameters_file.read_text())
-    return {str(k): _hyperparameter_text(v) for k, v in data.items()}
+    return {str(k): hyperparameter_text(v) for k, v in data.items()}
 
 
-def _hyperparameter_text(value: object) -> str:
+def hyperparameter_text(value: object) -> str:
+    """One hyperparameter as the training toolkit reads it: a JSON-encoded string decoded
+    once, anything else as its text (also how a job's state change event is read)."""
     if not isinstance(value, str):
         return json.dumps(value)
     try:
@@ -119,3 +122,29 @@ def _hyperparameter_text(value: object) -> str:
     except ValueError:
         return value
     return decoded if isinstance(decoded, str) else value
+
+
+def exception_reason(exc: BaseException) -> str:
+    """A failed job's reason: the error's class and its message."""
+    return f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}"
+
+
+def fail_job(paths: ScriptModePaths, reason: str) -> int:
+    """Leave ``reason`` where SageMaker reads a job's FailureReason (``output/failure``) and
+    on stderr (the job's log); 1, the job's exit status."""
+    paths.failure_file.parent.mkdir(parents=True, exist_ok=True)
+    paths.failure_file.write_text(reason + "\n")
+    print(reason, file=sys.stderr, flush=True)
+    return 1
+
+
+def run_job(work: Callable[[dict[str, str]], None]) -> int:
+    """A job's ``main``: ``work`` on the job's hyperparameters; 0, or 1 with what it raised
+    as the job's failure reason."""
+    paths = paths_from_environment()
+    hyperparameters = read_hyperparameters(paths)
+    try:
+        work(hyperparameters)
+    except Exception as exc:  # the job boundary: the reason goes to SageMaker's FailureReason
+        return fail_job(paths, exception_reason(exc))
+    return 0

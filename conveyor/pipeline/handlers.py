@@ -154,11 +154,14 @@ def _trigger_of(
     return trigger or {"type": "upload", "source": detail.get("source", "event")}
 
 
-def _preprocess_and_train(ctx: PipelineContext, run: Run, project: Project) -> Run:
+def preprocess_stage(
+    ctx: PipelineContext, run: Run, project: Project
+) -> tuple[Run, dict[str, Any]]:
+    """The run PREPROCESSING, its upload made into the training splits; with the run's report
+    and what preprocessing found, for the run's next step to record."""
     from conveyor.pipeline.preprocess import preprocess
 
-    runs = ctx.runs
-    run = runs.advance(run, RunState.PREPROCESSING)
+    run = ctx.runs.advance(run, RunState.PREPROCESSING)
     with ctx.workdir(f"{run.run_id}-preprocess") as workdir:
         result = preprocess(
             ctx.ports.store,
@@ -168,6 +171,11 @@ def _preprocess_and_train(ctx: PipelineContext, run: Run, project: Project) -> R
             workdir=workdir,
             seed=ctx.seed,
         )
+    return run, {**run.report, **result.report, "task": result.task.value}
+
+
+def _preprocess_and_train(ctx: PipelineContext, run: Run, project: Project) -> Run:
+    run, report = preprocess_stage(ctx, run, project)
     try:
         job = start_training(ctx.ports.jobs, run, project, seed=ctx.seed)
     except AlreadyExists:
@@ -175,8 +183,7 @@ def _preprocess_and_train(ctx: PipelineContext, run: Run, project: Project) -> R
         from conveyor.pipeline.train import job_name_for
 
         job = ctx.ports.jobs.describe_training_job(job_name_for(run))
-    report = {**run.report, **result.report, "task": result.task.value}
-    return runs.advance(run, RunState.TRAINING, job_name=job.job_name, report=report)
+    return ctx.runs.advance(run, RunState.TRAINING, job_name=job.job_name, report=report)
 
 
 def on_training_job_state_change(
