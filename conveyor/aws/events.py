@@ -9,13 +9,13 @@ not a ``KeyError``. Standard library only: a Lambda function imports this on eve
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
 from conveyor.errors import InvalidInput
+from conveyor.jobs.contract import hyperparameter_text
 
 TRAINING_JOB_STATE_CHANGE = "SageMaker Training Job State Change"
 MODEL_PACKAGE_STATE_CHANGE = "SageMaker Model Package State Change"
@@ -94,12 +94,18 @@ def s3_objects(event: Mapping[str, Any]) -> list[S3Object]:
     return found
 
 
-def _eventbridge_detail(
-    event: Mapping[str, Any], source: str, detail_type: str
+def eventbridge_detail(
+    event: Mapping[str, Any], source: str, detail_type: str, *, what: str | None = None
 ) -> Mapping[str, Any]:
+    """The detail of an EventBridge event of ``source`` and ``detail_type``; ``what`` names
+    such an event in the refusal of any other (by default its detail-type and source).
+
+    Raises:
+        InvalidInput: another kind of event, or one without a detail object.
+    """
     if event.get("source") != source or event.get("detail-type") != detail_type:
         raise InvalidInput(
-            f"expected a {detail_type!r} event from {source}, got detail-type "
+            f"not {what or f'a {detail_type!r} event from {source}'}: got detail-type "
             f"{event.get('detail-type')!r} from {event.get('source')!r}",
             field="detail-type",
         )
@@ -110,7 +116,7 @@ def _eventbridge_detail(
 
 
 def training_job_change(event: Mapping[str, Any]) -> TrainingJobChange:
-    detail = _eventbridge_detail(event, "aws.sagemaker", TRAINING_JOB_STATE_CHANGE)
+    detail = eventbridge_detail(event, "aws.sagemaker", TRAINING_JOB_STATE_CHANGE)
     name, status = detail.get("TrainingJobName"), detail.get("TrainingJobStatus")
     if not isinstance(name, str) or not isinstance(status, str):
         raise InvalidInput(
@@ -122,12 +128,12 @@ def training_job_change(event: Mapping[str, Any]) -> TrainingJobChange:
         job_name=name,
         status=status,
         failure_reason=detail.get("FailureReason"),
-        hyperparameters={str(k): _decoded(v) for k, v in hyperparameters.items()},
+        hyperparameters={str(k): hyperparameter_text(v) for k, v in hyperparameters.items()},
     )
 
 
 def model_package_change(event: Mapping[str, Any]) -> ModelPackageChange:
-    detail = _eventbridge_detail(event, "aws.sagemaker", MODEL_PACKAGE_STATE_CHANGE)
+    detail = eventbridge_detail(event, "aws.sagemaker", MODEL_PACKAGE_STATE_CHANGE)
     group, version = detail.get("ModelPackageGroupName"), detail.get("ModelPackageVersion")
     if not isinstance(group, str) or not isinstance(version, int | str):
         raise InvalidInput(
@@ -144,7 +150,7 @@ def model_package_change(event: Mapping[str, Any]) -> ModelPackageChange:
 
 def scheduled_event(event: Mapping[str, Any]) -> str:
     """The rule ARN of an EventBridge schedule's event (``resources[0]``)."""
-    _eventbridge_detail(event, "aws.events", SCHEDULED_EVENT)
+    eventbridge_detail(event, "aws.events", SCHEDULED_EVENT)
     resources = event.get("resources") or []
     return str(resources[0]) if resources else ""
 
@@ -186,14 +192,3 @@ def proxy_response(
         "body": text,
         "isBase64Encoded": False,
     }
-
-
-def _decoded(value: object) -> str:
-    """A hyperparameter as the training toolkit reads it: a JSON-encoded string decoded."""
-    if not isinstance(value, str):
-        return json.dumps(value)
-    try:
-        decoded = json.loads(value)
-    except ValueError:
-        return value
-    return decoded if isinstance(decoded, str) else value

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple, NoReturn
 
 from conveyor.aws.clients import client
+from conveyor.aws.events import eventbridge_detail
 from conveyor.aws.settings import AwsSettings
 from conveyor.errors import BackendUnavailable, InvalidInput
 from conveyor.monitoring import emf
@@ -217,17 +218,12 @@ def alarm_state_change_detail(
     Raises:
         InvalidInput: not such an event, or the alarm is not one of conveyor's.
     """
-    if event.get("source") != "aws.cloudwatch" or (
-        event.get("detail-type") != "CloudWatch Alarm State Change"
-    ):
-        raise InvalidInput(
-            f"not a CloudWatch alarm state change: source {event.get('source')!r}, "
-            f"detail-type {event.get('detail-type')!r}",
-            field="event",
-        )
-    detail = event.get("detail")
-    if not isinstance(detail, Mapping):
-        raise InvalidInput("the alarm state change event has no detail object", field="detail")
+    detail = eventbridge_detail(
+        event,
+        "aws.cloudwatch",
+        "CloudWatch Alarm State Change",
+        what="a CloudWatch alarm state change",
+    )
     name = detail.get("alarmName")
     state = detail.get("state")
     if not isinstance(name, str) or not isinstance(state, Mapping):
