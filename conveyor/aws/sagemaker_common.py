@@ -18,6 +18,7 @@ from conveyor.errors import (
     NotFound,
 )
 from conveyor.storage import ObjectStore
+from conveyor.tables import Table
 from conveyor.types import ObjectRef
 
 # service name ("sagemaker", "sagemaker-runtime", "cloudwatch") -> boto3 client
@@ -38,6 +39,27 @@ def settings_clients(settings: AwsSettings) -> ClientFactory:
         return client(service, region=settings.region, endpoint_url=settings.endpoint_url)
 
     return make
+
+
+class SageMakerAdapter:
+    """What the SageMaker registry and endpoint are built from: the Table and object store
+    their records and artifacts live in, the AWS settings, and the clients they call."""
+
+    scheme = "sagemaker"
+
+    def __init__(
+        self,
+        *,
+        table: Table,
+        store: ObjectStore,
+        settings: AwsSettings | None = None,
+        clients: ClientFactory | None = None,
+    ) -> None:
+        self.table = table
+        self.store = store
+        self.settings = settings or AwsSettings()
+        # Tests swap this for a wrapper at the client boundary; nothing else creates clients.
+        self.clients: ClientFactory = clients or settings_clients(self.settings)
 
 
 def sagemaker_name(*parts: object) -> str:

@@ -16,23 +16,20 @@ import hashlib
 import json
 from contextlib import suppress
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from conveyor.aws.sagemaker_common import (
-    ClientFactory,
+    SageMakerAdapter,
     call,
     raise_mapped,
     s3_uri,
     sagemaker_name,
-    settings_clients,
 )
-from conveyor.aws.settings import AwsSettings
 from conveyor.endpoint import Deployment
 from conveyor.endpoint.local import LocalEndpoint
 from conveyor.errors import AlreadyExists, Conflict, NotFound
 from conveyor.monitoring.cloudwatch_alarms import alarm_name
-from conveyor.storage import ObjectStore
-from conveyor.tables import Table
 from conveyor.types import ObjectRef
 
 VARIANT = "AllTraffic"
@@ -56,23 +53,11 @@ class EndpointState:
     failure_reason: str | None = None
 
 
-class SageMakerEndpoint:
-    scheme = "sagemaker"
-
-    def __init__(
-        self,
-        *,
-        table: Table,
-        store: ObjectStore,
-        settings: AwsSettings | None = None,
-        clients: ClientFactory | None = None,
-    ) -> None:
-        self.table = table
-        self.store = store
-        self.settings = settings or AwsSettings()
-        # Tests swap this for a wrapper at the client boundary; nothing else creates clients.
-        self.clients: ClientFactory = clients or settings_clients(self.settings)
-        self.records = LocalEndpoint(table=table)
+class SageMakerEndpoint(SageMakerAdapter):
+    @cached_property
+    def records(self) -> LocalEndpoint:
+        """The deployment record, in the same Table item as ``LocalEndpoint`` keeps it."""
+        return LocalEndpoint(table=self.table)
 
     def endpoint_name(self, project: str) -> str:
         return sagemaker_name(self.settings.endpoint_prefix, project)

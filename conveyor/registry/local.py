@@ -52,6 +52,10 @@ class LocalRegistry:
         raise AlreadyExists(f"could not allocate a version number for {draft.project!r}")
 
     def get_version(self, project: str, version: int) -> ModelVersion:
+        return self._stored(project, version)
+
+    def _stored(self, project: str, version: int) -> ModelVersion:
+        """The version's document in the Table (what a subclass's ``get_version`` adds to)."""
         item = self.table.get(_versions_pk(project), _sk(version))
         if item is None:
             raise NotFound(
@@ -68,12 +72,7 @@ class LocalRegistry:
     def update_approval_status(
         self, project: str, version: int, status: ApprovalStatus, reason: str | None = None
     ) -> ModelVersion:
-        current = self.get_version(project, version)
-        updated = replace(
-            current, approval_status=status, status_reason=reason, updated_at=utcnow()
-        )
-        self._write(updated)
-        return updated
+        return self._decide(project, version, status, reason)
 
     def update_gate(
         self,
@@ -83,22 +82,43 @@ class LocalRegistry:
         reason: str,
         gate: dict[str, object],
     ) -> ModelVersion:
-        current = self.get_version(project, version)
+        return self._decide(project, version, status, reason, gate)
+
+    def _decide(
+        self,
+        project: str,
+        version: int,
+        status: ApprovalStatus,
+        reason: str | None,
+        gate: dict[str, object] | None = None,
+    ) -> ModelVersion:
+        """The version's new status and why (and the gate's numbers, when it decided)."""
+        current = self._stored(project, version)  # NotFound before anything changes
+        self._before_decision(project, version, status, reason)
         updated = replace(
-            current, approval_status=status, status_reason=reason, gate=gate, updated_at=utcnow()
+            current,
+            approval_status=status,
+            status_reason=reason,
+            gate=current.gate if gate is None else gate,
+            updated_at=utcnow(),
         )
         self._write(updated)
         return updated
 
+    def _before_decision(
+        self, project: str, version: int, status: ApprovalStatus, reason: str | None
+    ) -> None:
+        """Where a registry that keeps the approval elsewhere too records it first."""
+
     def set_alias(self, project: str, alias: str, version: int) -> None:
-        self.get_version(project, version)
+        self._stored(project, version)
         self.table.put({"pk": f"alias#{project}", "sk": alias, "version": version})
 
     def get_aliases(self, project: str) -> dict[str, int]:
         return {i["sk"]: int(i["version"]) for i in self.table.query(f"alias#{project}")}
 
     def set_tags(self, project: str, version: int, tags: dict[str, str]) -> ModelVersion:
-        current = self.get_version(project, version)
+        current = self._stored(project, version)
         updated = replace(current, tags={**current.tags, **tags}, updated_at=utcnow())
         self._write(updated)
         return updated

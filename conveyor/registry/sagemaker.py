@@ -19,17 +19,14 @@ from dataclasses import replace
 from typing import Any
 
 from conveyor.aws.sagemaker_common import (
-    ClientFactory,
+    SageMakerAdapter,
     call,
     s3_uri,
     sagemaker_name,
-    settings_clients,
 )
-from conveyor.aws.settings import AwsSettings
 from conveyor.errors import AlreadyExists, Conflict, NotFound
 from conveyor.registry.local import LocalRegistry, _sk, _versions_pk
-from conveyor.storage import REPORTS, ObjectStore
-from conveyor.tables import Table
+from conveyor.storage import REPORTS
 from conveyor.types import ApprovalStatus, ModelVersion, Task, utcnow
 
 MAX_DESCRIPTION = 1024  # ModelPackageDescription, ApprovalDescription
@@ -58,25 +55,9 @@ def client_token(project: str, run_id: str) -> str:
     return hashlib.sha256(f"{project}/{run_id}".encode()).hexdigest()[:36]
 
 
-class SageMakerRegistry:
-    """Model versions as SageMaker model packages, with their full documents in the Table."""
-
-    scheme = "sagemaker"
-
-    def __init__(
-        self,
-        *,
-        table: Table,
-        store: ObjectStore,
-        settings: AwsSettings | None = None,
-        clients: ClientFactory | None = None,
-    ) -> None:
-        self.table = table
-        self.store = store
-        self.settings = settings or AwsSettings()
-        # Tests swap this for a wrapper at the client boundary; nothing else creates clients.
-        self.clients: ClientFactory = clients or settings_clients(self.settings)
-        self.records = LocalRegistry(table=table, store=store)
+class SageMakerRegistry(SageMakerAdapter, LocalRegistry):
+    """Model versions as SageMaker model packages, with their full documents in the Table
+    as ``LocalRegistry`` keeps them (whose aliases, tags and records of decisions it uses)."""
 
     def create_version(self, draft: ModelVersion) -> ModelVersion:
         by_run = self.table.get(f"modelrun#{draft.project}", draft.run_id)
@@ -111,7 +92,7 @@ class SageMakerRegistry:
                 if_not_exists=True,
             )
         except AlreadyExists:
-            stored = self.records.get_version(project, number)
+            stored = self._stored(project, number)
             if stored.run_id != draft.run_id:
                 raise Conflict(
                     f"SageMaker made version {number} of {project!r} for run {draft.run_id!r}, "
@@ -157,7 +138,7 @@ class SageMakerRegistry:
         }
 
     def get_version(self, project: str, version: int) -> ModelVersion:
-        record = self.records.get_version(project, version)
+        record = self._stored(project, version)
         arn = self._arn(project, version)
         if arn is None:  # registered before this registry ran on SageMaker
             return record
@@ -171,7 +152,7 @@ class SageMakerRegistry:
         )
 
     def list_versions(self, project: str) -> list[ModelVersion]:
-        records = self.records.list_versions(project)
+        records = super().list_versions(project)
         if not records:
             return []
         statuses = self._package_statuses(project)
@@ -181,32 +162,6 @@ class SageMakerRegistry:
             else record
             for record in records
         ]
-
-    def update_approval_status(
-        self, project: str, version: int, status: ApprovalStatus, reason: str | None = None
-    ) -> ModelVersion:
-        self._update_package(project, version, status, reason)
-        return self.records.update_approval_status(project, version, status, reason)
-
-    def update_gate(
-        self,
-        project: str,
-        version: int,
-        status: ApprovalStatus,
-        reason: str,
-        gate: dict[str, object],
-    ) -> ModelVersion:
-        self._update_package(project, version, status, reason)
-        return self.records.update_gate(project, version, status, reason, gate)
-
-    def set_alias(self, project: str, alias: str, version: int) -> None:
-        self.records.set_alias(project, alias, version)
-
-    def get_aliases(self, project: str) -> dict[str, int]:
-        return self.records.get_aliases(project)
-
-    def set_tags(self, project: str, version: int, tags: dict[str, str]) -> ModelVersion:
-        return self.records.set_tags(project, version, tags)
 
     def package_arn(self, project: str, version: int) -> str:
         """The ARN of a version's model package.
@@ -219,10 +174,11 @@ class SageMakerRegistry:
             raise NotFound(f"version {version} of {project!r} has no SageMaker model package")
         return arn
 
-    def _update_package(
+    def _before_decision(
         self, project: str, version: int, status: ApprovalStatus, reason: str | None
     ) -> None:
-        self.records.get_version(project, version)  # NotFound before SageMaker is touched
+        """SageMaker's package first (it is the source of truth for approval), then the
+        Table's document."""
         arn = self._arn(project, version)
         if arn is None:
             return
