@@ -23,8 +23,8 @@ from conveyor.aws.request_check import check_rows
 from conveyor.endpoint import Deployment
 from conveyor.errors import BackendUnavailable, ConveyorError, InvalidInput, NotFound
 from conveyor.monitoring import emf
+from conveyor.monitoring.labels import UNKNOWN_PROJECT
 from conveyor.monitoring.logs import REQUEST_LOGGER, bind
-from conveyor.monitoring.metrics import UNKNOWN_PROJECT
 from conveyor.serving.instances import parse_instances
 from conveyor.serving.records import partition
 from conveyor.tabular.schema import DatasetSchema

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 from conveyor.errors import InvalidInput
-from conveyor.monitoring.metrics import _failed_stage
+from conveyor.monitoring.labels import failed_stage
 from conveyor.types import Run, from_iso
 
 DEFAULT_NAMESPACE = "Conveyor"
@@ -147,28 +147,25 @@ def emf_document(
                 field="dimensions",
             )
     if not metrics:
-        raise InvalidInput("an EMF document needs at least one metric", field="metrics")
+        raise _metric_error("an EMF document needs at least one metric")
     if len(metrics) > MAX_METRICS_PER_DOCUMENT:
-        raise InvalidInput(
+        raise _metric_error(
             f"{len(metrics)} metrics in one document; the embedded metric format allows at "
-            f"most {MAX_METRICS_PER_DOCUMENT} per document",
-            field="metrics",
+            f"most {MAX_METRICS_PER_DOCUMENT} per document"
         )
     definitions = []
     values: dict[str, float | list[float]] = {}
     for name, (value, unit) in metrics.items():
         _check_name(name, "metric name")
         if name in dimensions:
-            raise InvalidInput(
+            raise _metric_error(
                 f"{name!r} is both a dimension and a metric; each is a top-level member of "
-                "the document, so their names must differ",
-                field="metrics",
+                "the document, so their names must differ"
             )
         if unit not in UNITS:
-            raise InvalidInput(
+            raise _metric_error(
                 f"metric {name!r} has unit {unit!r}, which CloudWatch does not know; use one "
-                f"of {', '.join(sorted(UNITS))}",
-                field="metrics",
+                f"of {', '.join(sorted(UNITS))}"
             )
         definitions.append({"Name": name, "Unit": unit})
         values[name] = _check_values(name, value)
@@ -287,7 +284,7 @@ def pipeline_stage_metrics(run: Run, namespace: str = DEFAULT_NAMESPACE) -> list
     """One document per finished stage of ``run``: ``StageDuration`` in seconds, by
     ``Project`` and ``Stage`` (as ``conveyor_pipeline_stage_duration_seconds``), timed when
     the stage finished. The outcome goes along as a property."""
-    failed = _failed_stage(run)
+    failed = failed_stage(run)
     documents = []
     for stage, timing in run.stages.items():
         seconds = timing.seconds
@@ -333,12 +330,11 @@ def live_quality_metrics(
 
 def _check_name(name: object, what: str) -> None:
     if not isinstance(name, str) or not name.strip():
-        raise InvalidInput(f"a {what} must be a non-blank string, not {name!r}", field="metrics")
+        raise _metric_error(f"a {what} must be a non-blank string, not {name!r}")
     if len(name) > MAX_NAME_CHARS:
-        raise InvalidInput(
+        raise _metric_error(
             f"{what} {name[:40]!r}… has {len(name)} characters; CloudWatch takes at most "
-            f"{MAX_NAME_CHARS}",
-            field="metrics",
+            f"{MAX_NAME_CHARS}"
         )
 
 
@@ -347,30 +343,31 @@ def _check_values(name: str, value: object) -> float | list[float]:
         return _finite(name, value)
     if isinstance(value, Sequence) and not isinstance(value, str):
         if not value:
-            raise InvalidInput(f"metric {name!r} has an empty list of values", field="metrics")
+            raise _metric_error(f"metric {name!r} has an empty list of values")
         if len(value) > MAX_VALUES_PER_METRIC:
-            raise InvalidInput(
+            raise _metric_error(
                 f"metric {name!r} has {len(value)} values; the embedded metric format allows "
-                f"at most {MAX_VALUES_PER_METRIC} values per metric",
-                field="metrics",
+                f"at most {MAX_VALUES_PER_METRIC} values per metric"
             )
         return [_finite(name, v) for v in value]
-    raise InvalidInput(f"metric {name!r} needs a number or a list of numbers", field="metrics")
+    raise _metric_error(f"metric {name!r} needs a number or a list of numbers")
 
 
 def _finite(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidInput(
-            f"metric {name!r} has a value {value!r} that is no number", field="metrics"
-        )
+        raise _metric_error(f"metric {name!r} has a value {value!r} that is no number")
     number = float(value)
     if not math.isfinite(number):
-        raise InvalidInput(
-            f"metric {name!r} has the value {number}; CloudWatch takes finite numbers only",
-            field="metrics",
+        raise _metric_error(
+            f"metric {name!r} has the value {number}; CloudWatch takes finite numbers only"
         )
     return number
 
 
 def _ms(seconds: float) -> int:
     return round(seconds * 1000)
+
+
+def _metric_error(message: str) -> InvalidInput:
+    """A metric refused: ``field`` is the ``metrics`` the caller passed."""
+    return InvalidInput(message, field="metrics")

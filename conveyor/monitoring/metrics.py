@@ -34,6 +34,8 @@ from prometheus_client.exposition import choose_encoder
 
 from conveyor.errors import ConveyorError
 from conveyor.events import EventBus
+from conveyor.monitoring.labels import UNKNOWN_PROJECT as UNKNOWN_PROJECT  # re-exported
+from conveyor.monitoring.labels import failed_stage
 from conveyor.pipeline.runs import RunStore
 from conveyor.projects import list_projects
 from conveyor.registry import Registry
@@ -42,9 +44,6 @@ from conveyor.types import Run, from_iso, utcnow
 
 log = logging.getLogger("conveyor.monitoring")
 
-# A project the server does not serve is counted under this label, so that requests to
-# made-up names cannot grow the number of series without bound.
-UNKNOWN_PROJECT = "_unknown"
 # One-row predictions take a fraction of a millisecond; large batches up to a second or so.
 REQUEST_BUCKETS = (
     0.0001,
@@ -209,12 +208,12 @@ def pipeline_metrics(runs: Iterable[Run]) -> list[Metric]:
     for run in runs:
         counts = finished if run.state.is_terminal else active
         counts[(run.project, run.state.value)] = counts.get((run.project, run.state.value), 0) + 1
-        failed_stage = _failed_stage(run)
+        failed_in = failed_stage(run)
         for stage, timing in run.stages.items():
             seconds = timing.seconds
             if seconds is None:
                 continue
-            outcome = "failure" if stage == failed_stage else "success"
+            outcome = "failure" if stage == failed_in else "success"
             stages.setdefault((run.project, stage, outcome), []).append(seconds)
 
     duration = HistogramMetricFamily(
@@ -239,12 +238,6 @@ def pipeline_metrics(runs: Iterable[Run]) -> list[Metric]:
     for (project, state), count in sorted(active.items()):
         runs_active.add_metric([project, state], count)
     return [duration, runs_total, runs_active]
-
-
-def _failed_stage(run: Run) -> str | None:
-    if run.state.value != "FAILED" or not run.stages:
-        return None
-    return max(run.stages, key=lambda name: run.stages[name].started_at)
 
 
 def _buckets(values: list[float], bounds: tuple[float, ...]) -> list[tuple[str, float]]:
