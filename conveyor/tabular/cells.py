@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from datetime import datetime
 from typing import Any
 
@@ -113,7 +114,11 @@ def datetime_reader(spec: FeatureSpec) -> Callable[[Any], datetime | None]:
 
 
 def check_columns(
-    present: Sequence[str], wanted: Sequence[str], *, known: set[str] | None, takes: Sequence[str]
+    present: Sequence[str],
+    wanted: Sequence[str],
+    *,
+    known: AbstractSet[str] | None,
+    takes: Sequence[str],
 ) -> None:
     """Raise ``InvalidInput`` naming the first missing column, or (when ``known`` is given)
     the first column the model does not take."""
