@@ -21,7 +21,9 @@ handler                                        event
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from conveyor.aws import events, job_runs, monitor_jobs, predict_proxy, release, runtime
@@ -36,10 +38,26 @@ log = logging.getLogger("conveyor.aws")
 _TERMINAL = frozenset({"Completed", "Failed", "Stopped"})
 
 
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
 def _request_id(context: Any) -> str | None:
     return getattr(context, "aws_request_id", None)
 
 
+def _scoped(handler: Handler) -> Handler:
+    """One log scope per invocation: a warm container runs many, and what one binds (a run
+    id, a project) must not be stamped on the next one's lines."""
+
+    @functools.wraps(handler)
+    def invoke(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+        with log_context(request_id=_request_id(context)):
+            return handler(event, context)
+
+    return invoke
+
+
+@_scoped
 def on_upload(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """S3 ObjectCreated → the run (dataset id: the sha256 of the object) → its pipeline job."""
     created = events.s3_objects(event)
@@ -58,6 +76,7 @@ def on_upload(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     return {"runs": runs}
 
 
+@_scoped
 def on_training_job_state_change(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """A job ended: a pipeline job's run is registered, gated and deployed (or FAILS with
     SageMaker's reason); a drift job's result becomes metrics."""
@@ -89,6 +108,7 @@ def on_training_job_state_change(event: dict[str, Any], context: Any = None) -> 
     }
 
 
+@_scoped
 def on_model_package_state_change(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """A version Approved by a person (SageMaker Studio, the API) is deployed."""
     change = events.model_package_change(event)
@@ -114,6 +134,7 @@ def on_model_package_state_change(event: dict[str, Any], context: Any = None) ->
     return {"project": project.name, "version": deployment.version, "deployed": True}
 
 
+@_scoped
 def predict(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """API Gateway ``POST /predict/{project}`` → validate → the endpoint → record → metrics."""
     try:
@@ -126,6 +147,7 @@ def predict(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         )
 
 
+@_scoped
 def drift_check(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """The schedule: one drift job per deployed project (once per scheduled time)."""
     rule = events.scheduled_event(event)
@@ -136,6 +158,7 @@ def drift_check(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     return {"jobs": started}
 
 
+@_scoped
 def on_alarm(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """A conveyor alarm with a ``retrain`` action went to ALARM: retrain, under the loop
     guard (the retrain job applies it)."""

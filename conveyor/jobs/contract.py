@@ -141,10 +141,13 @@ def fail_job(paths: ScriptModePaths, reason: str) -> int:
 def run_job(work: Callable[[dict[str, str]], None]) -> int:
     """A job's ``main``: ``work`` on the job's hyperparameters; 0, or 1 with what it raised
     as the job's failure reason."""
+    from conveyor.monitoring.logs import log_context  # light; the training entrypoint skips it
+
     paths = paths_from_environment()
     hyperparameters = read_hyperparameters(paths)
     try:
-        work(hyperparameters)
+        with log_context():  # what the job binds (its run) ends with it
+            work(hyperparameters)
     except Exception as exc:  # the job boundary: the reason goes to SageMaker's FailureReason
         return fail_job(paths, exception_reason(exc))
     return 0

@@ -189,3 +189,18 @@ def test_the_lambdas_check_gives_the_model_servers_verdict(seed: int) -> None:
         assert lambda_side == server, rows
         refused += server is not None
     assert 50 < refused < 300  # both kinds of verdict were tried
+
+
+def test_one_invocation_s_log_fields_do_not_reach_the_next(lambda_env: Path) -> None:
+    # A warm Lambda container runs many invocations in one process and thread.
+    from conveyor.aws import handlers
+    from conveyor.monitoring.logs import current_context
+
+    deploy_a_version("churn")
+    row = {"age": 41, "plan": "pro"}
+    bad_row = {**row, "age": "old"}
+    status, _ = answer(handlers.predict(api_event(json.dumps({"instances": [bad_row]}))))
+    assert status == 400  # refused after the request was tied to its project and version
+    status, _ = answer(handlers.predict(api_event(json.dumps({"instances": [row]}), project="x")))
+    assert status == 404
+    assert current_context() == {}
