@@ -143,6 +143,11 @@ class SageMakerEndpoint(SageMakerAdapter):
             "PrimaryContainer": {
                 "Image": self.settings.inference_image_uri(),
                 "ModelDataUrl": s3_uri(self.store, artifact),
+                # The unpacked folder cannot say what it is; the answers name both.
+                "Environment": {
+                    "CONVEYOR_SERVE_PROJECT": project,
+                    "CONVEYOR_MODEL_VERSION": str(version),
+                },
             },
             "ExecutionRoleArn": self.settings.sagemaker_role_arn,
         }

@@ -69,6 +69,11 @@ def test_the_first_deploy_creates_model_config_and_endpoint(
     model = client("sagemaker").describe_model(ModelName=model_name)
     assert model["PrimaryContainer"]["Image"] == IMAGE
     assert model["PrimaryContainer"]["ModelDataUrl"] == "s3://acme-models/churn/run-1/model.tar.gz"
+    # What the inference container names in its answers (conveyor-sagemaker-serve reads it).
+    assert model["PrimaryContainer"]["Environment"] == {
+        "CONVEYOR_SERVE_PROJECT": "churn",
+        "CONVEYOR_MODEL_VERSION": "1",
+    }
     assert model["ExecutionRoleArn"] == ROLE
     served = live()
     (variant,) = config_of(served["EndpointConfigName"])["ProductionVariants"]
