@@ -27,7 +27,8 @@ setup:
 test: setup
 	@$(MAKE) --no-print-directory iac-check
 	$(BIN)/ruff check conveyor tests bench
-	$(BIN)/python -m pytest -q --cov=conveyor --cov-report=term:skip-covered --cov-fail-under=80
+	@# Two workers, one per core: much of the suite waits on servers and subprocesses.
+	$(BIN)/python -m pytest -q -n 2 --cov=conveyor --cov-report=term:skip-covered --cov-fail-under=80
 
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
