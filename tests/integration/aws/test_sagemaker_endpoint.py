@@ -24,7 +24,7 @@ from tests.integration.aws.sagemaker_fakes import (
 )
 from tests.integration.contracts.test_endpoint import deploy, sha
 
-IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py310"
+IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/conveyor-inference:0.1.0"
 ROLE = "arn:aws:iam::123456789012:role/acme-sagemaker"
 
 

@@ -20,7 +20,7 @@ from conveyor.tables.dynamodb import DynamoDbTable, create_table
 from conveyor.types import ApprovalStatus
 from tests.integration.contracts.test_registry import draft
 
-IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py310"
+IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/conveyor-inference:0.1.0"
 
 
 @pytest.fixture
