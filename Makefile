@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: demo test lint clean venv bench iac-check sam-build setup
+.PHONY: demo test lint clean venv bench iac-check sam-build setup vendor-ui
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -80,3 +80,18 @@ iac-check: $(IAC_STAMPS)
 sam-build: $(IAC)/sam/.installed
 	$(IAC_ENV) $(IAC)/sam/bin/sam build --template-file template.yaml
 	@du -sh .aws-sam/build/*/
+
+# The dashboard's chart library, vendored into the package (the UI loads nothing from outside
+# the app): `npm pack` fetches the pinned release; its minified script, stylesheet and license
+# are committed under conveyor/ui/static/vendor/.
+UPLOT_VERSION := 1.6.32
+UI_VENDOR := conveyor/ui/static/vendor
+
+vendor-ui:
+	rm -rf $(UI_VENDOR)/.pack && mkdir -p $(UI_VENDOR)/.pack
+	cd $(UI_VENDOR)/.pack && npm pack --silent uplot@$(UPLOT_VERSION) >/dev/null && tar -xzf uplot-$(UPLOT_VERSION).tgz
+	cp $(UI_VENDOR)/.pack/package/dist/uPlot.iife.min.js $(UI_VENDOR)/uPlot.iife.min.js
+	cp $(UI_VENDOR)/.pack/package/dist/uPlot.min.css $(UI_VENDOR)/uPlot.min.css
+	cp $(UI_VENDOR)/.pack/package/LICENSE $(UI_VENDOR)/uPlot.LICENSE
+	echo "uPlot $(UPLOT_VERSION)" > $(UI_VENDOR)/VERSION
+	rm -rf $(UI_VENDOR)/.pack

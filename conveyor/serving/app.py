@@ -18,6 +18,7 @@ from conveyor.serving.models import ModelHolder
 from conveyor.serving.record_writer import RecordWriterProcess
 from conveyor.serving.recorder import InferenceRecorder
 from conveyor.serving.routes import feedback, ops, predict, sagemaker
+from conveyor.ui.router import build_ui_router
 from conveyor.wiring import Ports
 
 
@@ -72,4 +73,5 @@ def create_app(
     app.state.table = ports.table
     for module in (predict, feedback, sagemaker, ops):
         app.include_router(module.router)
+    app.include_router(build_ui_router(ports))  # the dashboard, all under /ui
     return PredictFastPath(app)

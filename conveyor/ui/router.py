@@ -1,0 +1,83 @@
+"""The /ui routes: one HTML page each, and the package's own scripts and styles.
+
+Pages are drawn on the server from the ports; their scripts (static/ui.js) call /api/v1 for
+live data and for every action, so the dashboard does nothing the API (and the CLI) cannot.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from datetime import datetime
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from conveyor.errors import NotFound
+from conveyor.types import to_iso
+from conveyor.ui import views
+from conveyor.wiring import Ports
+
+HERE = Path(__file__).parent
+STATIC = (HERE / "static").resolve()
+
+
+def _when(moment: datetime | None) -> str:
+    return to_iso(moment).replace("T", " ")[:19] + " UTC" if moment else "—"
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.1f} s" if value < 120 else f"{value / 60:.1f} min"
+
+
+def _metric(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4g}"
+
+
+def build_templates() -> Jinja2Templates:
+    templates = Jinja2Templates(directory=str(HERE / "templates"))  # autoescapes .html
+    templates.env.filters.update(when=_when, seconds=_seconds, metric=_metric)
+    return templates
+
+
+def build_ui_router(ports: Ports) -> APIRouter:
+    """The dashboard's routes, all under /ui (one dependency can guard them all)."""
+    router = APIRouter(prefix="/ui", include_in_schema=False)
+    templates = build_templates()
+
+    @router.get("", response_class=HTMLResponse)
+    def projects(request: Request) -> Response:
+        rows = views.projects_overview(ports)
+        return templates.TemplateResponse(request, "projects.html", {"rows": rows})
+
+    @router.get("/projects/{project}", response_class=HTMLResponse)
+    def project(request: Request, project: str) -> Response:
+        page = views.project_page(ports, project)
+        return templates.TemplateResponse(request, "project.html", {"page": page})
+
+    @router.get("/runs/{run_id}", response_class=HTMLResponse)
+    def run(request: Request, run_id: str) -> Response:
+        run, stages = views.run_page(ports, run_id)
+        return templates.TemplateResponse(request, "run.html", {"run": run, "stages": stages})
+
+    @router.get("/projects/{project}/versions/{version}", response_class=HTMLResponse)
+    def version(request: Request, project: str, version: int) -> Response:
+        context = views.version_page(ports, project, version)
+        return templates.TemplateResponse(request, "version.html", context)
+
+    @router.get("/static/{path:path}")
+    def static(path: str) -> Response:
+        target = (STATIC / path).resolve()
+        if not target.is_relative_to(STATIC) or not target.is_file():
+            raise NotFound(f"no static file {path!r}", field="path")
+        media_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        return FileResponse(target, media_type=media_type)
+
+    @router.get("/", include_in_schema=False)
+    def slash() -> Response:
+        return RedirectResponse("/ui")
+
+    return router

@@ -1,0 +1,387 @@
+// The dashboard's behaviour: live data and every action go through /api/v1; a failed call
+// shows the server's own message. Text from the server is only ever set as textContent.
+"use strict";
+
+const API = "/api/v1";
+const REFRESH_MS = 5000;
+const TERMINAL = new Set(["REGISTERED", "DEPLOYED", "REJECTED", "FAILED"]);
+window.conveyor = { charts: {}, drift: null };
+
+class ApiError extends Error {}
+
+async function api(method, path, body) {
+  const options = { method, headers: {} };
+  if (body instanceof FormData) {
+    options.body = body;
+  } else if (body !== undefined) {
+    options.headers["content-type"] = "application/json";
+    options.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(API + path, options);
+  } catch (err) {
+    throw new ApiError(`the server did not answer: ${err.message}`);
+  }
+  const text = await response.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = null; }
+  if (!response.ok) {
+    const message = data && data.message ? data.message : `${response.status} ${response.statusText}`;
+    const error = new ApiError(message);
+    error.status = response.status;
+    throw error;
+  }
+  return data;
+}
+
+function flash(message, ok = false) {
+  const box = document.getElementById("flash");
+  box.textContent = message;
+  box.className = ok ? "flash ok" : "flash";
+  box.hidden = false;
+}
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === "class") node.className = value; else node.setAttribute(key, value);
+  }
+  for (const child of children) {
+    node.append(child instanceof Node ? child : document.createTextNode(child ?? ""));
+  }
+  return node;
+}
+
+function svg(tag, attrs = {}) {
+  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
+  return node;
+}
+
+const fmt = (value, digits = 3) =>
+  value === null || value === undefined ? "—" : Number(value).toPrecision(digits);
+const when = (iso) => (iso ? iso.replace("T", " ").slice(0, 19) + " UTC" : "—");
+const enc = encodeURIComponent;
+
+// -- projects ------------------------------------------------------------------------------
+
+async function loadProjectsOverview() {
+  let rows;
+  try { rows = await api("GET", "/projects"); } catch (err) { flash(err.message); return; }
+  for (const row of rows) {
+    const tr = document.querySelector(`tr[data-project="${CSS.escape(row.name)}"]`);
+    if (!tr) continue;
+    for (const field of ["requests_last_hour", "alarm_state", "drift_status"]) {
+      const cell = tr.querySelector(`[data-field="${field}"]`);
+      const value = row[field];
+      cell.textContent = value === null || value === undefined ? "—" : String(value);
+      if (field !== "requests_last_hour" && value) cell.className = value;
+    }
+  }
+}
+
+// -- actions -------------------------------------------------------------------------------
+
+function actionRequest(project, button) {
+  const version = button.dataset.version;
+  const base = `/projects/${enc(project)}`;
+  switch (button.dataset.action) {
+    case "approve": return ["POST", `${base}/versions/${version}/approve`, { reason: "approved in the dashboard" }];
+    case "reject": return ["POST", `${base}/versions/${version}/reject`, { reason: "rejected in the dashboard" }];
+    case "deploy": return ["POST", `${base}/versions/${version}/deploy`, {}];
+    case "rollback": return ["POST", `${base}/rollback`, {}];
+    default: throw new Error(`unknown action ${button.dataset.action}`);
+  }
+}
+
+function wireActions(project) {
+  for (const button of document.querySelectorAll("button.action")) {
+    button.addEventListener("click", async () => {
+      if (!window.confirm(button.dataset.confirm)) return;
+      button.disabled = true;
+      try {
+        const [method, path, body] = actionRequest(project, button);
+        await api(method, path, body);
+        flash(`${button.textContent.trim()}: done`, true);
+        window.location.reload();
+      } catch (err) {
+        flash(err.message);
+      } finally {
+        button.disabled = false;
+      }
+    });
+  }
+}
+
+// -- upload --------------------------------------------------------------------------------
+
+function wireUpload(project) {
+  const form = document.getElementById("upload-form");
+  const input = document.getElementById("upload-file");
+  const zone = document.getElementById("drop-zone");
+  const label = document.getElementById("drop-label");
+  const showName = () => { label.textContent = input.files.length ? input.files[0].name : "Choose a CSV or drop it here"; };
+  input.addEventListener("change", showName);
+  zone.addEventListener("dragover", (event) => { event.preventDefault(); zone.classList.add("over"); });
+  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+  zone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    zone.classList.remove("over");
+    if (event.dataTransfer.files.length) { input.files = event.dataTransfer.files; showName(); }
+  });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!input.files.length) { flash("choose a CSV file to upload first"); return; }
+    const body = new FormData();
+    body.append("file", input.files[0]);
+    const submit = form.querySelector("button[type=submit]");
+    submit.disabled = true;
+    try {
+      const started = await api("POST", `/projects/${enc(project)}/uploads`, body);
+      await followRun(started.run_id);
+    } catch (err) {
+      flash(err.message);
+    } finally {
+      submit.disabled = false;
+    }
+  });
+}
+
+async function followRun(runId) {
+  const box = document.getElementById("upload-progress");
+  const link = document.getElementById("upload-run-link");
+  const state = document.getElementById("upload-state");
+  const stages = document.getElementById("upload-stages");
+  const failure = document.getElementById("upload-failure");
+  box.hidden = false;
+  link.textContent = runId;
+  link.href = `/ui/runs/${enc(runId)}`;
+  for (;;) {
+    const run = await api("GET", `/runs/${enc(runId)}`);
+    state.textContent = run.state;
+    state.className = `state ${run.state}`;
+    stages.replaceChildren(...(run.stages || []).map((s) =>
+      el("li", { class: `stage ${s.outcome}` }, `${s.stage} `,
+        el("span", { class: "muted" }, s.seconds == null ? "…" : `${s.seconds.toFixed(1)} s`))));
+    if (TERMINAL.has(run.state)) {
+      failure.hidden = !run.failure_reason;
+      failure.textContent = run.failure_reason || "";
+      document.body.dataset.lastRun = run.state;
+      return run;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
+// -- traffic -------------------------------------------------------------------------------
+
+function makeChart(id, series) {
+  const target = document.getElementById(id);
+  const options = {
+    width: Math.max(300, target.clientWidth),
+    height: 200,
+    scales: { x: { time: true } },
+    legend: { live: false },
+    series: [{}, ...series.map(([label, stroke]) => ({ label, stroke, width: 2, spanGaps: false }))],
+    axes: [{}, { size: 56 }],
+  };
+  const chart = new uPlot(options, [[], ...series.map(() => [])], target);
+  window.conveyor.charts[id] = chart;
+  return chart;
+}
+
+async function startTraffic(project) {
+  const charts = {
+    rps: makeChart("chart-rps", [["requests/s", "#0969da"]]),
+    latency: makeChart("chart-latency", [["p50", "#1a7f37"], ["p99", "#9a6700"]]),
+    errors: makeChart("chart-errors", [["error rate", "#cf222e"]]),
+  };
+  const refresh = async () => {
+    try {
+      const t = await api("GET", `/projects/${enc(project)}/traffic?window=3600&step=60`);
+      const xs = t.t.map((iso) => Date.parse(iso) / 1000);
+      charts.rps.setData([xs, t.requests_per_second]);
+      charts.latency.setData([xs, t.latency_p50_ms, t.latency_p99_ms]);
+      charts.errors.setData([xs, t.error_rate]);
+    } catch (err) {
+      flash(`traffic: ${err.message}`);
+    }
+  };
+  await refresh();
+  setInterval(refresh, REFRESH_MS);
+}
+
+// -- drift ---------------------------------------------------------------------------------
+
+function barChart(plot, drifted) {
+  const width = 280, height = 120, top = 6, bottom = 22;
+  const labels = plot.labels.slice(0, 12);
+  const base = plot.baseline.slice(0, 12), live = plot.live.slice(0, 12);
+  const peak = Math.max(0.01, ...base, ...live);
+  const group = width / labels.length;
+  const bar = Math.max(1, group * 0.38);
+  const scale = (v) => ((height - top - bottom) * v) / peak;
+  const root = svg("svg", { class: "bars", viewBox: `0 0 ${width} ${height}`, width: "100%", role: "img" });
+  labels.forEach((label, i) => {
+    const x = i * group + group * 0.1;
+    for (const [offset, value, cls] of [[0, base[i], "base"], [bar, live[i], drifted ? "live drift" : "live"]]) {
+      const h = scale(value || 0);
+      const rect = svg("rect", { x: x + offset, y: height - bottom - h, width: bar, height: Math.max(h, 0), class: cls });
+      rect.append(svg("title"));
+      rect.firstChild.textContent = `${label}: ${cls.startsWith("base") ? "training" : "live"} ${(100 * (value || 0)).toFixed(1)}%`;
+      root.append(rect);
+    }
+    if (labels.length <= 6) {
+      const text = svg("text", { x: x + bar, y: height - 6, "text-anchor": "middle" });
+      text.textContent = String(label).slice(0, 10);
+      root.append(text);
+    }
+  });
+  return root;
+}
+
+function showDrift(report) {
+  const box = document.getElementById("drift-features");
+  const summary = document.getElementById("drift-summary");
+  window.conveyor.drift = report;
+  if (!report) {
+    summary.textContent = "";
+    box.replaceChildren(el("p", { class: "empty" }, "No drift check yet: send traffic, then check."));
+    return;
+  }
+  summary.textContent = `${report.status} · ${report.rows} rows · checked ${when(report.checked_at)} · v${report.model_version}`;
+  summary.className = `small ${report.status}`;
+  const cards = Object.entries(report.features || {}).map(([name, f]) => {
+    const drifted = f.verdict === "drift";
+    const card = el("div", { class: `drift-card ${f.verdict}`, "data-feature": name },
+      el("h3", {}, el("span", {}, name), el("span", { class: drifted ? "DRIFT" : "muted" }, f.verdict)),
+      el("p", { class: "muted small" }, `${f.kind || ""} · PSI ${fmt(f.psi)}`));
+    if (f.plot && f.plot.labels && f.plot.labels.length) card.append(barChart(f.plot, drifted));
+    else card.append(el("p", { class: "empty" }, "Not enough values to plot."));
+    return card;
+  });
+  box.replaceChildren(el("p", { class: "key muted small" }, el("i", { style: "background:#8c959f" }), "training",
+    el("i", { style: "background:#0969da" }), "live"), ...cards);
+  box.classList.add("drift-grid");
+}
+
+async function loadDrift(project) {
+  try {
+    showDrift(await api("GET", `/projects/${enc(project)}/drift`));
+  } catch (err) {
+    if (err.status === 404) showDrift(null); else flash(`drift: ${err.message}`);
+  }
+}
+
+function wireDrift(project) {
+  const button = document.getElementById("drift-check");
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      showDrift(await api("POST", `/projects/${enc(project)}/drift`, { window: 3600 }));
+    } catch (err) {
+      flash(err.message);
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+// -- alarms --------------------------------------------------------------------------------
+
+async function loadAlarms(project) {
+  const states = document.getElementById("alarm-states");
+  const history = document.getElementById("alarm-history");
+  try {
+    const alarms = await api("GET", `/projects/${enc(project)}/alarms`);
+    states.replaceChildren(...(alarms.length ? alarms.map((a) => el("tr", {},
+      el("td", {}, a.name), el("td", {}, a.metric || ""), el("td", {}, el("span", { class: `badge ${a.state}` }, a.state)),
+      el("td", {}, a.state_reason || ""), el("td", {}, when(a.state_updated_at))))
+      : [el("tr", {}, el("td", { colspan: 5, class: "empty" }, "No alarms."))]));
+    const items = await api("GET", `/projects/${enc(project)}/alarms/history?limit=50`);
+    history.replaceChildren(...(items.length ? items.map((h) => el("tr", {},
+      el("td", {}, when(h.timestamp)), el("td", {}, h.alarm), el("td", {}, `${h.old_state} → ${h.new_state}`),
+      el("td", {}, h.reason || "")))
+      : [el("tr", {}, el("td", { colspan: 4, class: "empty" }, "No changes yet."))]));
+  } catch (err) {
+    flash(`alarms: ${err.message}`);
+  }
+}
+
+// -- run and version pages -----------------------------------------------------------------
+
+async function loadRunLogs(runId) {
+  const runLog = document.getElementById("run-log");
+  const trainingLog = document.getElementById("training-log");
+  try {
+    const logs = await api("GET", `/runs/${enc(runId)}/logs`);
+    runLog.textContent = logs.run_log || "(empty)";
+    trainingLog.textContent = logs.training_log || "(no training log)";
+  } catch (err) {
+    runLog.textContent = trainingLog.textContent = "";
+    flash(err.message);
+  }
+}
+
+function confusionMatrix(cm) {
+  const head = el("tr", {}, el("th", {}, "actual ↓ / predicted →"), ...cm.labels.map((l) => el("th", {}, String(l))));
+  const peak = Math.max(1, ...cm.matrix.flat());
+  const rows = cm.matrix.map((row, i) => el("tr", {}, el("th", {}, String(cm.labels[i])),
+    ...row.map((n) => el("td", { style: `background: rgba(9,105,218,${(0.6 * n) / peak})` }, String(n)))));
+  return el("table", { class: "grid matrix" }, el("thead", {}, head), el("tbody", {}, ...rows));
+}
+
+function hbars(pairs) {
+  const width = 640, row = 18, left = 170;
+  const peak = Math.max(1e-9, ...pairs.map(([, v]) => Math.abs(v)));
+  const root = svg("svg", { class: "bars", viewBox: `0 0 ${width} ${pairs.length * row + 4}`, width: "100%", role: "img" });
+  pairs.forEach(([label, value], i) => {
+    const text = svg("text", { x: left - 6, y: i * row + 13, "text-anchor": "end" });
+    text.textContent = String(label).slice(0, 28);
+    const w = ((width - left - 60) * Math.abs(value)) / peak;
+    const rect = svg("rect", { x: left, y: i * row + 3, width: Math.max(w, 1), height: row - 6, class: "live" });
+    const num = svg("text", { x: left + w + 4, y: i * row + 13 });
+    num.textContent = fmt(value);
+    root.append(text, rect, num);
+  });
+  return root;
+}
+
+async function loadVersionDetails(project, version) {
+  const evaluation = document.getElementById("evaluation-plot");
+  const importance = document.getElementById("importance-plot");
+  try {
+    const v = await api("GET", `/projects/${enc(project)}/versions/${version}`);
+    const d = v.details;
+    if (!d) {
+      for (const box of [evaluation, importance]) box.replaceChildren(el("p", { class: "empty" }, "Not recorded for this version (registered before details were kept)."));
+      return;
+    }
+    if (d.confusion_matrix) evaluation.replaceChildren(confusionMatrix(d.confusion_matrix));
+    else if (d.residuals) evaluation.replaceChildren(hbars(d.residuals.bins.map((b, i) => [b, d.residuals.counts[i]])));
+    else evaluation.replaceChildren(el("p", { class: "empty" }, "Not recorded."));
+    const features = d.feature_importance || [];
+    importance.replaceChildren(features.length ? hbars(features.map((f) => [f.feature, f.importance]))
+      : el("p", { class: "empty" }, "Not recorded."));
+  } catch (err) {
+    flash(err.message);
+  }
+}
+
+// -- start ---------------------------------------------------------------------------------
+
+document.addEventListener("DOMContentLoaded", () => {
+  const { page, project, run, version } = document.body.dataset;
+  if (page === "projects") loadProjectsOverview();
+  if (page === "project") {
+    wireActions(project);
+    wireUpload(project);
+    wireDrift(project);
+    startTraffic(project);
+    loadDrift(project);
+    loadAlarms(project);
+  }
+  if (page === "run") loadRunLogs(run);
+  if (page === "version") loadVersionDetails(project, version);
+});
