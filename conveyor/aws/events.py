@@ -1,18 +1,29 @@
 """The event payloads AWS hands conveyor's Lambda functions, parsed into plain values.
 
-Each parser reads the documented shape (S3 event notification version 2.x, API Gateway's
-REST proxy event version 1.0, EventBridge's SageMaker, schedule and CloudWatch alarm events)
-and raises ``InvalidInput`` naming what is missing, so a misrouted event is a clear log line,
-not a ``KeyError``. Standard library only: a Lambda function imports this on every cold start.
+Powertools' parser models validate the documented shapes (S3 event notification version 2.x,
+API Gateway's REST proxy event version 1.0, the EventBridge envelope); the details AWS sends
+through EventBridge that powertools has no model for (SageMaker's state changes) get a small
+model of the fields conveyor reads. Any shape that does not validate is ``InvalidInput``
+naming the missing or wrong field, so a misrouted event is a clear log line (a 400 for
+``predict``), not a ``KeyError``.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote_plus
+
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.parser.models import (
+    APIGatewayProxyEventModel,
+    EventBridgeModel,
+    S3Model,
+    S3RecordModel,
+)
+from pydantic import BaseModel, ValidationError, model_validator
 
 from conveyor.errors import InvalidInput
 from conveyor.jobs.contract import hyperparameter_text
@@ -20,6 +31,8 @@ from conveyor.jobs.contract import hyperparameter_text
 TRAINING_JOB_STATE_CHANGE = "SageMaker Training Job State Change"
 MODEL_PACKAGE_STATE_CHANGE = "SageMaker Model Package State Change"
 SCHEDULED_EVENT = "Scheduled Event"
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -63,122 +76,251 @@ class ApiRequest:
         return self.headers.get("content-type", "application/json")
 
 
+class _S3Record(S3RecordModel):
+    @model_validator(mode="before")
+    @classmethod
+    def validate_s3_object(cls, values: Any) -> Any:
+        # Powertools' own check (size and eTag on every event but a delete) reads s3.object
+        # before the fields are validated, and a record that is not S3's (an SQS record, say)
+        # makes it raise AttributeError. Such a record is left to field validation, which
+        # names what is wrong; a well-formed one still gets powertools' check.
+        s3 = values.get("s3") if isinstance(values, Mapping) else None
+        if (
+            isinstance(s3, Mapping)
+            and isinstance(values.get("eventName"), str)
+            and isinstance(s3.get("object") or s3.get("get_object"), Mapping)
+        ):
+            return S3RecordModel.validate_s3_object(values)
+        return values
+
+
+class _S3Notification(S3Model):
+    Records: list[_S3Record]
+
+
+class _ProxyEvent(APIGatewayProxyEventModel):
+    # The API Gateway console's Test button sends null headers when none are filled in.
+    headers: dict[str, str] | None = None  # type: ignore[assignment]
+    multiValueHeaders: dict[str, list[str]] | None = None  # type: ignore[assignment]
+
+
+class _TrainingJobDetail(BaseModel):
+    TrainingJobName: str
+    TrainingJobStatus: str
+    FailureReason: str | None = None
+    HyperParameters: dict[str, Any] | None = None
+
+
+class _ModelPackageDetail(BaseModel):
+    ModelPackageGroupName: str
+    ModelPackageVersion: int  # only a package of a versioned group has one
+    ModelApprovalStatus: str = ""
+
+
+def _field_path(loc: Sequence[int | str]) -> str:
+    """A pydantic error location as the payload's own path: ``Records[0].s3.object.key``."""
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else str(part)
+    return path
+
+
+def _refusal(exc: ValidationError, what: str, *, within: str = "") -> InvalidInput:
+    """``InvalidInput`` naming the first field of ``what`` (an event) that did not validate;
+    ``within`` prefixes the field's path (``detail`` for an EventBridge detail)."""
+    first, *others = exc.errors()
+    path = _field_path(first["loc"])
+    field = f"{within}.{path}" if within and path else within or path
+    if first["type"] == "missing":
+        message = f"{what} needs {field}"
+    else:
+        message = f"{what}: {field}: {first['msg']} (got {_shown(first['input'])})"
+    if others:
+        message += f"; {len(others)} more problem(s)"
+    return InvalidInput(message, field=field)
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}..."
+
+
 def s3_objects(event: Mapping[str, Any]) -> list[S3Object]:
     """The created objects of an S3 event notification (``Records[]``)."""
-    records = event.get("Records")
-    if not isinstance(records, list):
-        raise InvalidInput("not an S3 event notification: no Records list", field="Records")
+    what = "the S3 event notification"
+    try:
+        notification = parse(event=dict(event), model=_S3Notification)
+    except ValidationError as exc:
+        raise _s3_refusal(exc, what) from exc
     found = []
-    for index, record in enumerate(records):
-        if not isinstance(record, Mapping) or record.get("eventSource") != "aws:s3":
-            raise InvalidInput(f"Records[{index}] is not an S3 record", field="Records")
-        s3 = record.get("s3") or {}
-        bucket = (s3.get("bucket") or {}).get("name")
-        obj = s3.get("object") or {}
-        key = obj.get("key")
-        if not isinstance(bucket, str) or not isinstance(key, str):
-            raise InvalidInput(
-                f"Records[{index}] needs s3.bucket.name and s3.object.key", field="Records"
-            )
-        size = obj.get("size")
+    for index, record in enumerate(notification.Records):
+        obj = record.s3.object or record.s3.get_object
+        if obj is None:
+            raise InvalidInput(f"{what} needs Records[{index}].s3.object", field="Records")
         found.append(
             S3Object(
-                bucket=bucket,
-                # S3 URL-encodes the key in notifications, spaces as '+'.
-                key=unquote_plus(key),
-                etag=obj.get("eTag") or None,
-                size=int(size) if isinstance(size, int | str) and str(size).isdigit() else None,
-                event_name=str(record.get("eventName", "")),
+                bucket=record.s3.bucket.name,
+                # S3 URL-encodes the key in notifications, spaces as '+' (powertools keeps
+                # the key as sent).
+                key=unquote_plus(obj.key),
+                etag=obj.eTag or None,
+                size=int(obj.size) if obj.size is not None else None,
+                event_name=record.eventName,
             )
         )
     return found
 
 
+def _s3_refusal(exc: ValidationError, what: str) -> InvalidInput:
+    for error in exc.errors():
+        loc = error["loc"]
+        if loc == ("Records",):
+            return InvalidInput("not an S3 event notification: no Records list", field="Records")
+        if loc[:1] == ("Records",) and (len(loc) == 2 or loc[2:3] == ("eventSource",)):
+            return InvalidInput(f"Records[{loc[1]}] is not an S3 record", field="Records")
+    return _refusal(exc, what)
+
+
+def eventbridge_envelope(
+    event: Mapping[str, Any], source: str, detail_type: str, *, what: str | None = None
+) -> EventBridgeModel:
+    """The validated EventBridge envelope of an event of ``source`` and ``detail_type``;
+    ``what`` names such an event in the refusal of any other (by default its detail-type
+    and source).
+
+    Raises:
+        InvalidInput: another kind of event, or a field of the envelope missing or wrong.
+    """
+    try:
+        envelope = parse(event=dict(event), model=EventBridgeModel)
+    except ValidationError as exc:
+        # Another kind of event's missing fields are not the news: that it is another kind is.
+        other_kind = _kind_refusal(event, source, detail_type, what)
+        raise other_kind or _refusal(exc, f"the {detail_type!r} event") from exc
+    other_kind = _kind_refusal(event, source, detail_type, what)
+    if other_kind:
+        raise other_kind
+    return envelope
+
+
+def _kind_refusal(
+    event: Mapping[str, Any], source: str, detail_type: str, what: str | None
+) -> InvalidInput | None:
+    got_source, got_type = event.get("source"), event.get("detail-type")
+    if got_source == source and got_type == detail_type:
+        return None
+    return InvalidInput(
+        f"not {what or f'a {detail_type!r} event from {source}'}: got detail-type "
+        f"{got_type!r} from {got_source!r}",
+        field="detail-type",
+    )
+
+
 def eventbridge_detail(
     event: Mapping[str, Any], source: str, detail_type: str, *, what: str | None = None
 ) -> Mapping[str, Any]:
-    """The detail of an EventBridge event of ``source`` and ``detail_type``; ``what`` names
-    such an event in the refusal of any other (by default its detail-type and source).
-
-    Raises:
-        InvalidInput: another kind of event, or one without a detail object.
-    """
-    if event.get("source") != source or event.get("detail-type") != detail_type:
-        raise InvalidInput(
-            f"not {what or f'a {detail_type!r} event from {source}'}: got detail-type "
-            f"{event.get('detail-type')!r} from {event.get('source')!r}",
-            field="detail-type",
-        )
-    detail = event.get("detail")
-    if not isinstance(detail, Mapping):
+    """The detail object of an EventBridge event of ``source`` and ``detail_type`` (see
+    :func:`eventbridge_envelope`)."""
+    detail = eventbridge_envelope(event, source, detail_type, what=what).detail
+    if not isinstance(detail, Mapping):  # a model only when powertools is handed one
         raise InvalidInput(f"the {detail_type!r} event has no detail object", field="detail")
     return detail
 
 
+def eventbridge_detail_model(
+    event: Mapping[str, Any],
+    source: str,
+    detail_type: str,
+    model: type[ModelT],
+    *,
+    what: str | None = None,
+    event_name: str | None = None,
+) -> ModelT:
+    """The detail of an EventBridge event of ``source`` and ``detail_type`` validated by
+    ``model`` (the fields conveyor reads); ``event_name`` names the event in a refusal of
+    its detail.
+
+    Raises:
+        InvalidInput: another kind of event, or a field of the envelope or the detail
+            missing or wrong (named as ``detail.<field>``).
+    """
+    detail = eventbridge_detail(event, source, detail_type, what=what)
+    try:
+        return parse(event=dict(detail), model=model)
+    except ValidationError as exc:
+        raise _refusal(exc, event_name or f"the {detail_type!r} event", within="detail") from exc
+
+
 def training_job_change(event: Mapping[str, Any]) -> TrainingJobChange:
-    detail = eventbridge_detail(event, "aws.sagemaker", TRAINING_JOB_STATE_CHANGE)
-    name, status = detail.get("TrainingJobName"), detail.get("TrainingJobStatus")
-    if not isinstance(name, str) or not isinstance(status, str):
-        raise InvalidInput(
-            "the training job event needs detail.TrainingJobName and detail.TrainingJobStatus",
-            field="detail",
-        )
-    hyperparameters = detail.get("HyperParameters") or {}
+    detail = eventbridge_detail_model(
+        event,
+        "aws.sagemaker",
+        TRAINING_JOB_STATE_CHANGE,
+        _TrainingJobDetail,
+        event_name="the training job event",
+    )
     return TrainingJobChange(
-        job_name=name,
-        status=status,
-        failure_reason=detail.get("FailureReason"),
-        hyperparameters={str(k): hyperparameter_text(v) for k, v in hyperparameters.items()},
+        job_name=detail.TrainingJobName,
+        status=detail.TrainingJobStatus,
+        failure_reason=detail.FailureReason,
+        hyperparameters={
+            str(k): hyperparameter_text(v) for k, v in (detail.HyperParameters or {}).items()
+        },
     )
 
 
 def model_package_change(event: Mapping[str, Any]) -> ModelPackageChange:
-    detail = eventbridge_detail(event, "aws.sagemaker", MODEL_PACKAGE_STATE_CHANGE)
-    group, version = detail.get("ModelPackageGroupName"), detail.get("ModelPackageVersion")
-    if not isinstance(group, str) or not isinstance(version, int | str):
-        raise InvalidInput(
-            "the model package event needs detail.ModelPackageGroupName and "
-            "detail.ModelPackageVersion (a package of a versioned group)",
-            field="detail",
-        )
+    detail = eventbridge_detail_model(
+        event,
+        "aws.sagemaker",
+        MODEL_PACKAGE_STATE_CHANGE,
+        _ModelPackageDetail,
+        event_name="the model package event (a package of a versioned group)",
+    )
     return ModelPackageChange(
-        group=group,
-        version=int(version),
-        approval_status=str(detail.get("ModelApprovalStatus", "")),
+        group=detail.ModelPackageGroupName,
+        version=detail.ModelPackageVersion,
+        approval_status=detail.ModelApprovalStatus,
     )
 
 
 def scheduled_event(event: Mapping[str, Any]) -> str:
     """The rule ARN of an EventBridge schedule's event (``resources[0]``)."""
-    eventbridge_detail(event, "aws.events", SCHEDULED_EVENT)
-    resources = event.get("resources") or []
-    return str(resources[0]) if resources else ""
+    resources = eventbridge_envelope(event, "aws.events", SCHEDULED_EVENT).resources
+    return resources[0] if resources else ""
 
 
 def api_request(event: Mapping[str, Any]) -> ApiRequest:
     """The request of an API Gateway REST proxy event; the body base64-decoded if so sent."""
-    context = event.get("requestContext")
-    if not isinstance(context, Mapping) or "httpMethod" not in event:
-        raise InvalidInput(
-            "not an API Gateway proxy event: no httpMethod and requestContext",
-            field="requestContext",
-        )
-    raw = event.get("body") or ""
-    if event.get("isBase64Encoded"):
+    try:
+        proxy = parse(event=dict(event), model=_ProxyEvent)
+    except ValidationError as exc:
+        raise _proxy_refusal(exc) from exc
+    raw = proxy.body if isinstance(proxy.body, str) else ""
+    if proxy.isBase64Encoded:
         try:
             body = base64.b64decode(raw, validate=True)
         except ValueError as exc:
             raise InvalidInput(f"the body is not valid base64: {exc}", field="body") from exc
     else:
-        body = raw.encode() if isinstance(raw, str) else bytes(raw)
-    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+        body = raw.encode()
     return ApiRequest(
-        method=str(event["httpMethod"]),
-        path_parameters={str(k): str(v) for k, v in (event.get("pathParameters") or {}).items()},
-        headers=headers,
+        method=proxy.httpMethod,
+        path_parameters=dict(proxy.pathParameters or {}),
+        headers={name.lower(): value for name, value in (proxy.headers or {}).items()},
         body=body,
-        request_id=str(context.get("requestId") or ""),
+        request_id=proxy.requestContext.requestId,
     )
+
+
+def _proxy_refusal(exc: ValidationError) -> InvalidInput:
+    missing = {error["loc"] for error in exc.errors() if error["type"] == "missing"}
+    if {("httpMethod",), ("requestContext",)} & missing:
+        return InvalidInput(
+            "not an API Gateway proxy event: no httpMethod and requestContext",
+            field="requestContext",
+        )
+    return _refusal(exc, "the API Gateway proxy event")
 
 
 def proxy_response(

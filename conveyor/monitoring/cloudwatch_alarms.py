@@ -17,8 +17,10 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple, NoReturn
 
+from pydantic import BaseModel
+
 from conveyor.aws.clients import client
-from conveyor.aws.events import eventbridge_detail
+from conveyor.aws.events import eventbridge_detail_model
 from conveyor.aws.settings import AwsSettings
 from conveyor.errors import BackendUnavailable, InvalidInput
 from conveyor.monitoring import emf
@@ -63,6 +65,18 @@ class AlarmStateChange(NamedTuple):
     alarm: str  # conveyor's rule name
     state: AlarmState
     reason: str
+
+
+class _AlarmStateDetail(BaseModel):
+    value: str
+    reason: str | None = None
+
+
+class _AlarmChangeDetail(BaseModel):
+    """The fields conveyor reads of a "CloudWatch Alarm State Change" event's detail."""
+
+    alarmName: str
+    state: _AlarmStateDetail
 
 
 def alarm_name(project: str, rule_name: str, name_prefix: str = DEFAULT_PREFIX) -> str:
@@ -218,29 +232,24 @@ def alarm_state_change_detail(
     Raises:
         InvalidInput: not such an event, or the alarm is not one of conveyor's.
     """
-    detail = eventbridge_detail(
+    detail = eventbridge_detail_model(
         event,
         "aws.cloudwatch",
         "CloudWatch Alarm State Change",
+        _AlarmChangeDetail,
         what="a CloudWatch alarm state change",
+        event_name="the alarm state change event",
     )
-    name = detail.get("alarmName")
-    state = detail.get("state")
-    if not isinstance(name, str) or not isinstance(state, Mapping):
-        raise InvalidInput(
-            "the alarm state change event needs detail.alarmName and detail.state",
-            field="detail",
-        )
-    project, rule = _parse_alarm_name(name, name_prefix)
+    project, rule = _parse_alarm_name(detail.alarmName, name_prefix)
     try:
-        value = AlarmState(str(state.get("value")))
+        value = AlarmState(detail.state.value)
     except ValueError:
         raise InvalidInput(
-            f"alarm state {state.get('value')!r} is not one of "
+            f"alarm state {detail.state.value!r} is not one of "
             f"{', '.join(s.value for s in AlarmState)}",
             field="state",
         ) from None
-    return AlarmStateChange(project, rule, value, str(state.get("reason") or ""))
+    return AlarmStateChange(project, rule, value, detail.state.reason or "")
 
 
 def _parse_alarm_name(name: str, name_prefix: str) -> tuple[str, str]:
