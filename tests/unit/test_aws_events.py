@@ -74,8 +74,16 @@ def test_s3_events_without_what_conveyor_reads_are_refused_naming_the_field() ->
     assert refused.field == "Records[0].s3.object.key"
     assert "needs Records[0].s3.object.key" in refused.message
 
+    # powertools' own check still holds: an ObjectCreated record says the object's size.
+    no_size = s3_event("conveyor-test-raw", "churn/a.csv", "e")
+    del no_size["Records"][0]["s3"]["object"]["size"]
+    refused = _refused(events.s3_objects, no_size)
+    assert refused.field == "Records[0]" and "Size and eTag fields are required" in refused.message
+
     refused = _refused(events.s3_objects, {"Records": [{"eventSource": "aws:sqs"}]})
     assert (refused.message, refused.field) == ("Records[0] is not an S3 record", "Records")
+    refused = _refused(events.s3_objects, {"Records": ["s3://conveyor-test-raw/churn/a.csv"]})
+    assert refused.message == "Records[0] is not an S3 record"
     refused = _refused(events.s3_objects, {"detail-type": "Scheduled Event"})
     assert refused.message == "not an S3 event notification: no Records list"
 
