@@ -59,8 +59,11 @@ function svg(tag, attrs = {}) {
   return node;
 }
 
-const fmt = (value, digits = 3) =>
-  value === null || value === undefined ? "—" : Number(value).toPrecision(digits);
+const fmt = (value, digits = 3) => {
+  if (value === null || value === undefined) return "—";
+  const number = Number(value);
+  return Math.abs(number) >= 1000 ? Math.round(number).toLocaleString("en") : number.toPrecision(digits);
+};
 const when = (iso) => (iso ? iso.replace("T", " ").slice(0, 19) + " UTC" : "—");
 const enc = encodeURIComponent;
 
@@ -181,9 +184,13 @@ function makeChart(id, series) {
   const options = {
     width: Math.max(300, target.clientWidth),
     height: 200,
-    scales: { x: { time: true } },
+    // From zero up: a flat series (no errors) reads as zero, not as a band around it.
+    scales: { x: { time: true }, y: { range: (u, min, max) => [0, max > 0 ? max * 1.15 : 1] } },
     legend: { live: false },
-    series: [{}, ...series.map(([label, stroke]) => ({ label, stroke, width: 2, spanGaps: false }))],
+    // Points as well as lines: a minute of traffic between quiet ones is a lone point.
+    series: [{}, ...series.map(([label, stroke]) => ({
+      label, stroke, width: 2, spanGaps: false, points: { show: true, size: 5, fill: stroke },
+    }))],
     axes: [{}, { size: 56 }],
   };
   const chart = new uPlot(options, [[], ...series.map(() => [])], target);
@@ -261,9 +268,8 @@ function showDrift(report) {
     else card.append(el("p", { class: "empty" }, "Not enough values to plot."));
     return card;
   });
-  box.replaceChildren(el("p", { class: "key muted small" }, el("i", { style: "background:#8c959f" }), "training",
-    el("i", { style: "background:#0969da" }), "live"), ...cards);
-  box.classList.add("drift-grid");
+  box.replaceChildren(...cards);
+  document.getElementById("drift-key").hidden = false;
 }
 
 async function loadDrift(project) {
@@ -335,7 +341,7 @@ function confusionMatrix(cm) {
 function hbars(pairs) {
   const width = 640, row = 18, left = 170;
   const peak = Math.max(1e-9, ...pairs.map(([, v]) => Math.abs(v)));
-  const root = svg("svg", { class: "bars", viewBox: `0 0 ${width} ${pairs.length * row + 4}`, width: "100%", role: "img" });
+  const root = svg("svg", { class: "bars hbars", viewBox: `0 0 ${width} ${pairs.length * row + 4}`, width: "100%", role: "img" });
   pairs.forEach(([label, value], i) => {
     const text = svg("text", { x: left - 6, y: i * row + 13, "text-anchor": "end" });
     text.textContent = String(label).slice(0, 28);

@@ -1,0 +1,165 @@
+"""The dashboard in a real browser, against `conveyor up`: a CSV uploaded through the page is
+trained and deployed, traffic and drift draw with data, a version is approved, deployed and
+rolled back by its buttons, a refused action shows the server's message, and the page asks
+nothing of any host but the server's own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conveyor.samples.generate import write_churn_csv
+from tests.e2e.conftest import Cli, json_of
+from tests.e2e.ui_helpers import (
+    CHROMIUM_ARGS,
+    chromium_path,
+    conveyor_up,
+    request_rows,
+    send_traffic,
+)
+
+playwright = pytest.importorskip("playwright.sync_api")
+pytestmark = pytest.mark.skipif(
+    chromium_path() is None, reason="Chromium is not installed (make test installs it)"
+)
+
+SAMPLE = Path(__file__).parents[2] / "conveyor" / "samples" / "churn.csv"
+RUN_TIMEOUT_MS = 60_000
+
+# Every series drawn in a uPlot chart has at least one positive point.
+CHART_HAS_DATA = """id => {
+    const chart = window.conveyor.charts[id];
+    if (!chart || chart.data[0].length === 0) return false;
+    return chart.data.slice(1).every(s => s.some(v => v !== null && v > 0));
+}"""
+DRAWN_DRIFT_BARS = """() => [...document.querySelectorAll('.drift-card')].map(card => [
+    card.dataset.feature,
+    [...card.querySelectorAll('svg rect')].filter(r => {
+        const box = r.getBoundingClientRect();
+        return box.width > 0 && box.height > 0;
+    }).length,
+])"""
+
+
+def _upload_through_the_page(page: Any, csv: Path) -> str:
+    """Choose ``csv`` in the upload form, submit, and wait for the run to end; its state."""
+    page.set_input_files("#upload-file", str(csv))
+    page.click("#upload-form button[type=submit]")
+    page.wait_for_function(
+        "() => document.body.dataset.lastRun !== undefined", timeout=RUN_TIMEOUT_MS
+    )
+    state: str = page.locator("#upload-state").inner_text()
+    page.evaluate("() => { delete document.body.dataset.lastRun; }")
+    return state
+
+
+def _click_confirmed(page: Any, selector: str) -> None:
+    """Click an action button, accept its confirmation, and wait for the page to reload."""
+    with page.expect_navigation():
+        page.click(selector)
+
+
+def test_the_dashboard_drives_a_project_from_upload_to_rollback_in_chromium(
+    cli: Cli, tmp_path: Path
+) -> None:
+    home: Path = cli.home  # type: ignore[attr-defined]
+    json_of(cli("project", "create", "churn", "--target", "churned", "--json"))
+    # Fewer rows and another seed: v2 does not beat v1, so the gate leaves it pending.
+    second_csv = write_churn_csv(tmp_path / "second.csv", rows=600, seed=11)
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    print(f"\nscreenshots: {shots}")
+    requested: list[str] = []
+    dialogs: list[str] = []
+
+    with conveyor_up(home) as base, playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("request", lambda request: requested.append(request.url))
+
+            def accept(dialog: Any) -> None:
+                dialogs.append(dialog.message)
+                dialog.accept()
+
+            page.on("dialog", accept)
+            project_url = f"{base}/ui/projects/churn"
+
+            # Upload through the page: the run shows its progress until it is deployed.
+            page.goto(project_url)
+            assert _upload_through_the_page(page, SAMPLE) == "DEPLOYED"
+            page.reload()
+            assert page.locator("#deployed-version").inner_text() == "1"
+            assert page.locator("#runs tr[data-run] .state").first.inner_text() == "DEPLOYED"
+
+            # Nothing to roll back to yet: the server's 409 message is shown as it said it.
+            page.click("#deployment button[data-action=rollback]")
+            flash = page.locator("#flash")
+            flash.wait_for(state="visible")
+            assert "no earlier deployment to roll back to" in flash.inner_text()
+            assert dialogs[-1].startswith("Roll churn back")
+
+            # Traffic: requests sent to /predict draw in every chart.
+            rows = request_rows(SAMPLE, "churned", 300)
+            assert send_traffic(base, "churn", rows) == 60
+            page.reload()
+            for chart in ("chart-rps", "chart-latency"):
+                page.wait_for_function(CHART_HAS_DATA, arg=chart, timeout=20_000)
+            # No request failed: the error rate is drawn, at zero, where there was traffic.
+            errors = page.evaluate("() => window.conveyor.charts['chart-errors'].data[1]")
+            assert [v for v in errors if v is not None] and all(v in (0, None) for v in errors)
+
+            # Drift: a check run from the page draws baseline against live for each feature.
+            page.click("#drift-check")
+            page.wait_for_selector(".drift-card svg rect", timeout=20_000)
+            bars = page.evaluate(DRAWN_DRIFT_BARS)
+            assert len(bars) >= 7, bars
+            assert sum(drawn >= 2 for _, drawn in bars) >= 5, bars
+            assert "rows" in page.locator("#drift-summary").inner_text()
+            page.screenshot(path=str(shots / "project.png"), full_page=True)
+
+            # A second version, left pending by the gate, approved and deployed by its buttons.
+            assert _upload_through_the_page(page, second_csv) == "REGISTERED"
+            page.reload()
+            v2 = page.locator("#versions tr[data-version='2']")
+            assert v2.locator("[data-field=approval]").inner_text() == "PendingManualApproval"
+            _click_confirmed(page, "#versions tr[data-version='2'] button[data-action=approve]")
+            assert v2.locator("[data-field=approval]").inner_text() == "Approved"
+            _click_confirmed(page, "#versions tr[data-version='2'] button[data-action=deploy]")
+            assert page.locator("#deployed-version").inner_text() == "2"
+            _click_confirmed(page, "#deployment button[data-action=rollback]")
+            assert page.locator("#deployed-version").inner_text() == "1"
+            page.screenshot(path=str(shots / "project-after-rollback.png"), full_page=True)
+            assert dialogs[-3:] == [
+                "Approve v2?",
+                "Deploy v2 to churn?",
+                "Roll churn back to the version it served before?",
+            ]
+
+            # The other pages, each drawn with its data.
+            page.goto(f"{base}/ui")
+            row = page.locator("#projects tr[data-project=churn]")
+            row.locator("[data-field=requests_last_hour]").filter(has_text="60").wait_for()
+            page.screenshot(path=str(shots / "projects.png"), full_page=True)
+
+            page.goto(f"{base}/ui/projects/churn/versions/1")
+            page.wait_for_selector("#evaluation-plot table.matrix")
+            page.wait_for_selector("#importance-plot svg rect")
+            assert page.locator("#lineage").inner_text().count("churn/churn.csv") == 1
+            page.screenshot(path=str(shots / "version.png"), full_page=True)
+
+            page.click("#lineage a[href^='/ui/runs/']")
+            page.wait_for_function(
+                "() => !document.getElementById('run-log').textContent.startsWith('Loading')"
+            )
+            assert page.locator(".stage-row").count() == 3
+            assert page.locator("#run-log").inner_text().strip() not in ("", "(empty)")
+            page.screenshot(path=str(shots / "run.png"), full_page=True)
+        finally:
+            browser.close()
+
+    outside = [url for url in requested if not url.startswith(f"{base}/")]
+    assert outside == [], outside  # scripts, styles and data all come from the server itself
+    assert all((shots / f"{name}.png").stat().st_size > 20_000 for name in ("project", "run"))
