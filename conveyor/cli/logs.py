@@ -153,9 +153,8 @@ def _read(path: Path) -> Iterator[dict[str, Any]]:
 
 def _training_log(state: CliState, run_id: str, *, have_run_lines: bool) -> list[dict[str, Any]]:
     """The run's training job log, one entry a line, stamped with the train stage's start."""
-    from conveyor.pipeline.handlers import training_log_key
+    from conveyor.pipeline.run_logs import training_log
     from conveyor.pipeline.runs import RunStore
-    from conveyor.storage import REPORTS
 
     try:
         run = RunStore(state.ports.table).get(run_id)
@@ -163,10 +162,7 @@ def _training_log(state: CliState, run_id: str, *, have_run_lines: bool) -> list
         if have_run_lines:
             return []
         raise
-    try:
-        text = state.ports.store.get(REPORTS, training_log_key(run)).decode(errors="replace")
-    except NotFound:
-        text = state.ports.jobs.get_logs(run.job_name) if run.job_name else ""
+    text = training_log(state.ports, run) or ""
     train = run.stages.get("train")
     stamp = to_iso(train.started_at if train else run.updated_at)
     return [

@@ -10,7 +10,7 @@ from rich.table import Table as RichTable
 from conveyor.cli._context import CliState
 from conveyor.cli._output import console, fmt_metric, print_json
 from conveyor.cli.runs import print_metrics
-from conveyor.pipeline import deploy as deploy_stage
+from conveyor.pipeline import actions
 from conveyor.projects import get_project
 from conveyor.types import ApprovalStatus, ModelVersion
 
@@ -110,7 +110,7 @@ def _set_status(
     as_json: bool,
 ) -> None:
     state: CliState = ctx.obj
-    v = state.ports.registry.update_approval_status(project, version, status, reason)
+    v = actions.set_approval(state.ports, project, version, status, reason)
     if as_json:
         print_json(v.to_dict())
     else:
@@ -127,22 +127,14 @@ def approve(
 ) -> None:
     """Approve a version; it is deployed too unless the project deploys by hand."""
     state: CliState = ctx.obj
-    _set_status(
-        ctx, project, version, ApprovalStatus.APPROVED, reason or "approved by hand", as_json
-    )
+    _set_status(ctx, project, version, ApprovalStatus.APPROVED, reason, as_json)
     if not get_project(state.ports.table, project).manual_deploy:
         _deploy(state, project, version, as_json=as_json)
 
 
 def _deploy(state: CliState, project: str, version: int, *, as_json: bool) -> None:
-    ports = state.ports
-    deployment = deploy_stage.deploy_version(
-        ports.store,
-        ports.registry,
-        ports.endpoint,
-        project,
-        version,
-        cache_dir=state.settings.home / "serving-cache",
+    deployment = actions.deploy(
+        state.ports, project, version, cache_dir=state.settings.home / "serving-cache"
     )
     if not as_json:
         console.print(f"{project} now serves version {deployment.version}")
@@ -163,7 +155,7 @@ def deploy(ctx: typer.Context, project: str, version: int, as_json: JsonOption =
 def rollback(ctx: typer.Context, project: str, as_json: JsonOption = False) -> None:
     """Serve the previously deployed version again."""
     state: CliState = ctx.obj
-    deployment = deploy_stage.rollback(state.ports.registry, state.ports.endpoint, project)
+    deployment = actions.rollback(state.ports, project)
     if as_json:
         print_json(deployment.to_dict())
     else:
@@ -179,9 +171,7 @@ def reject(
     as_json: JsonOption = False,
 ) -> None:
     """Reject a version (it will not be deployed)."""
-    _set_status(
-        ctx, project, version, ApprovalStatus.REJECTED, reason or "rejected by hand", as_json
-    )
+    _set_status(ctx, project, version, ApprovalStatus.REJECTED, reason, as_json)
 
 
 __all__ = ["app", "fmt_metric"]

@@ -9,10 +9,8 @@ from rich.table import Table as RichTable
 
 from conveyor.cli._context import CliState
 from conveyor.cli._output import console, fmt_metric, fmt_seconds, print_json
-from conveyor.errors import NotFound
-from conveyor.pipeline.handlers import training_log_key
+from conveyor.pipeline.run_logs import training_log
 from conveyor.pipeline.runs import RunStore
-from conveyor.storage import REPORTS
 from conveyor.types import Run, RunState
 
 app = typer.Typer(help="Inspect pipeline runs.", no_args_is_help=True)
@@ -130,12 +128,5 @@ def show(
     else:
         print_run(run)
     if logs:
-        try:
-            text = state.ports.store.get(REPORTS, training_log_key(run)).decode()
-        except NotFound:
-            text = (
-                state.ports.jobs.get_logs(run.job_name)
-                if run.job_name
-                else "(no training log: the run did not reach training)"
-            )
-        typer.echo(text)
+        text = training_log(state.ports, run)
+        typer.echo("(no training log: the run did not reach training)" if text is None else text)

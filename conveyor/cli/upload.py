@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated
 
@@ -23,9 +22,8 @@ from conveyor.cli.project import (
 )
 from conveyor.cli.runs import print_run
 from conveyor.errors import InvalidInput, NotFound, RunFailed
-from conveyor.events import object_created
-from conveyor.model.artifact import sha256_file
 from conveyor.pipeline.runs import RunStore
+from conveyor.pipeline.uploads import put_raw_file
 from conveyor.pipeline.worker import Worker, live_workers
 from conveyor.projects import create_project, find_project, validate_name
 from conveyor.storage import RAW
@@ -99,16 +97,10 @@ def upload(
             field="target",
         )
 
-    runs = RunStore(ports.table)
-    key = f"{project}/{file.name}"
-    # The dataset id (sha256) and the store's etag (md5) are two passes over the file;
-    # hashlib lets go of the GIL, so on a large upload they run side by side on two cores.
-    with ThreadPoolExecutor(1) as pool:
-        hashing = pool.submit(sha256_file, file)
-        info = ports.store.put_file(RAW, key, file)
-        dataset_id = hashing.result()
-    previous = runs.find_by_dataset(project, dataset_id)
-    if previous is not None and previous.state is not RunState.FAILED and not force:
+    upload = put_raw_file(ports, project, file, force=force, source="cli")
+    previous, key, dataset_id = upload.previous, upload.key, upload.dataset_id
+    if not upload.published:
+        assert previous is not None
         if not as_json:
             console.print(
                 f"these bytes were uploaded before: run {previous.run_id} "
@@ -117,9 +109,8 @@ def upload(
         _finish(state, previous, wait=wait, as_json=as_json)
         return
 
-    ports.events.publish(object_created(info, dataset_id=dataset_id, source="cli", force=force))
     if not as_json:
-        console.print(f"uploaded {file} to {RAW}/{key} ({info.size:,} bytes)")
+        console.print(f"uploaded {file} to {RAW}/{key} ({upload.info.size:,} bytes)")
     if not wait:
         if not live_workers(ports.table, max_age=state.settings.worker_heartbeat_seconds * 2):
             console.print(

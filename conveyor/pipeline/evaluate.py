@@ -16,6 +16,7 @@ from conveyor.model.artifact import Predictor, sha256_file, unpack
 from conveyor.model.encode import target_values
 from conveyor.model.metrics import baseline_metrics, compute_metrics, default_metric
 from conveyor.monitoring.profile import prediction_profile, prediction_profile_key
+from conveyor.pipeline.details import details_key, version_details
 from conveyor.pipeline.registration import Evaluation, git_commit, register
 from conveyor.storage import PROCESSED, REPORTS, ObjectStore
 from conveyor.types import ObjectRef, Project, Run
@@ -41,7 +42,8 @@ def evaluate_artifact(
     train_target = _read_parquet(
         store, ObjectRef(PROCESSED, f"{prefix}/train.parquet"), workdir, columns=[schema.target]
     )
-    raw = predictor.model.predict_raw(predictor.encoder.transform(test))
+    x_test = predictor.encoder.transform(test)
+    raw = predictor.model.predict_raw(x_test)
     # The baseline of prediction drift: what this model predicts on data it never saw.
     store.put(
         REPORTS,
@@ -50,6 +52,11 @@ def evaluate_artifact(
     )
     y_test = target_values(test.get_column(schema.target), schema.classes)
     y_train = target_values(train_target.get_column(schema.target), schema.classes)
+    store.put(
+        REPORTS,
+        details_key(run.project, run.run_id),
+        json.dumps(version_details(predictor, x_test, y_test, raw)).encode(),
+    )
     training = json.loads((model_dir / "training.json").read_text())
     metrics = {
         "validation": {k: float(v) for k, v in (training.get("validation_metrics") or {}).items()},

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import conveyor
+from conveyor import api
 from conveyor.config import Settings
 from conveyor.monitoring.metrics import ServerMetrics
 from conveyor.serving import errors
@@ -73,5 +74,6 @@ def create_app(
     app.state.table = ports.table
     for module in (predict, feedback, sagemaker, ops):
         app.include_router(module.router)
+    api.install(app, ports, settings)  # the management API, all under /api/v1
     app.include_router(build_ui_router(ports))  # the dashboard, all under /ui
     return PredictFastPath(app)

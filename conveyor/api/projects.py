@@ -1,0 +1,48 @@
+"""``/projects``: list (with each one's state at a glance), create, show."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+
+from conveyor.api.deps import ApiContext, api_context
+from conveyor.api.schemas import ProjectCreate, ProjectDetail, ProjectOut, ProjectSummary
+from conveyor.api.summaries import project_summaries
+from conveyor.projects import create_project, get_project
+
+router = APIRouter(tags=["projects"])
+Context = Annotated[ApiContext, Depends(api_context)]
+
+
+@router.get("/projects", response_model=list[ProjectSummary])
+def list_projects(api: Context) -> list[dict[str, Any]]:
+    """Every project with its deployed version, metric, last hour's requests, alarms, drift."""
+    return project_summaries(api.ports)
+
+
+@router.post("/projects", response_model=ProjectOut, status_code=201)
+def create(body: ProjectCreate, api: Context) -> dict[str, Any]:
+    """Create a project (``conveyor project create``)."""
+    project = create_project(
+        api.ports.table,
+        body.name,
+        target=body.target,
+        task=body.task,
+        metric=body.metric,
+        algorithm=body.algorithm,
+        hyperparameters=body.hyperparameters,
+    )
+    return project.to_dict()
+
+
+@router.get("/projects/{project}", response_model=ProjectDetail)
+def show(project: str, api: Context) -> dict[str, Any]:
+    """The project, what it serves, its registry aliases."""
+    item = get_project(api.ports.table, project)
+    deployment = api.ports.endpoint.describe_endpoint(project)
+    return {
+        "project": item.to_dict(),
+        "deployment": deployment.to_dict() if deployment else None,
+        "aliases": api.ports.registry.get_aliases(project),
+    }

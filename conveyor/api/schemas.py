@@ -1,0 +1,195 @@
+"""Request bodies and response models of /api/v1 (what /openapi.json documents).
+
+Response models allow extra keys: a route returns the domain's own ``to_dict()``, whose
+every field reaches the client, and the model names the fields clients rely on.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from conveyor.types import Algorithm, Task
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+# --- requests ---
+
+
+class ProjectCreate(BaseModel):
+    """The options of ``conveyor project create``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    target: str
+    task: Task = Task.AUTO
+    metric: str | None = None
+    algorithm: Algorithm = Algorithm.LIGHTGBM
+    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class Reason(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = None
+
+
+class DriftRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    window: float = Field(3600.0, gt=0, description="Seconds back from now.")
+
+
+# --- responses ---
+
+
+class ProjectSummary(BaseModel):
+    name: str
+    target: str
+    task: str
+    deployed_version: int | None
+    primary_metric: str | None
+    metric_value: float | None
+    requests_last_hour: int
+    alarm_state: Literal["OK", "ALARM", "INSUFFICIENT_DATA"] | None
+    drift_status: Literal["OK", "DRIFT", "INSUFFICIENT_DATA"] | None
+
+
+class ProjectOut(_Open):
+    name: str
+    target: str
+    task: str
+    metric: str | None
+    algorithm: str
+    hyperparameters: dict[str, Any]
+    created_at: str
+
+
+class DeploymentOut(_Open):
+    project: str
+    version: int
+    deployed_at: str
+    history: list[dict[str, Any]]
+    revision: int
+
+
+class ProjectDetail(BaseModel):
+    project: ProjectOut
+    deployment: DeploymentOut | None
+    aliases: dict[str, int]
+
+
+class Stage(BaseModel):
+    stage: str
+    started_at: str
+    finished_at: str | None
+    seconds: float | None
+    outcome: Literal["succeeded", "failed", "running"]
+
+
+class RunOut(_Open):
+    run_id: str
+    project: str
+    state: str
+    created_at: str
+    updated_at: str
+    failure_reason: str | None
+    model_version: int | None
+    stages: list[Stage]
+
+
+class RunLogs(BaseModel):
+    run_log: str = Field(description="The run's structured log, JSON lines.")
+    training_log: str | None = Field(description="The training job's log; null without a job.")
+
+
+class VersionOut(_Open):
+    project: str
+    version: int
+    run_id: str
+    approval_status: str
+    primary_metric: str
+    metrics: dict[str, dict[str, float]]
+    aliases: list[str]
+    deployed: bool
+
+
+class ConfusionMatrix(BaseModel):
+    labels: list[str]
+    matrix: list[list[int]]
+
+
+class Residuals(BaseModel):
+    bins: list[float] = Field(description="Bin edges: one more than counts.")
+    counts: list[int]
+
+
+class FeatureImportance(BaseModel):
+    feature: str
+    importance: float
+
+
+class VersionDetails(BaseModel):
+    confusion_matrix: ConfusionMatrix | None
+    residuals: Residuals | None
+    feature_importance: list[FeatureImportance] | None
+    baseline: dict[str, float]
+
+
+class VersionDetailOut(VersionOut):
+    details: VersionDetails | None
+
+
+class ApprovedVersion(VersionOut):
+    deployment: DeploymentOut | None = Field(
+        description="The deployment approving made; null when the project deploys by hand."
+    )
+
+
+class UploadAccepted(BaseModel):
+    run_id: str | None = Field(
+        description="The run these bytes started (or started before); null when no worker "
+        "took the upload yet: find it later by dataset_id in the project's runs."
+    )
+    state: str
+    bucket: str
+    key: str
+    dataset_id: str
+    size: int
+    started: bool = Field(description="False: these exact bytes already made a run.")
+    worker_running: bool
+
+
+class Traffic(BaseModel):
+    start: str
+    step: float
+    t: list[str]
+    requests_per_second: list[float]
+    latency_p50_ms: list[float | None]
+    latency_p99_ms: list[float | None]
+    error_rate: list[float | None] = Field(description="Share of requests answered 5xx.")
+
+
+class DriftOut(_Open):
+    project: str
+    checked_at: str
+    model_version: int
+    status: str
+    features: dict[str, dict[str, Any]]
+
+
+class AlarmOut(_Open):
+    name: str
+    state: str
+    state_reason: str
+
+
+class AlarmHistoryOut(_Open):
+    alarm: str
+    old_state: str
+    new_state: str

@@ -1,0 +1,116 @@
+"""``/projects/{project}/versions``: the registry, version details, approval and deployment."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends
+
+from conveyor.api.deps import ApiContext, api_context
+from conveyor.api.schemas import (
+    ApprovedVersion,
+    DeploymentOut,
+    Reason,
+    VersionDetailOut,
+    VersionOut,
+)
+from conveyor.errors import NotFound
+from conveyor.pipeline import actions
+from conveyor.pipeline.details import details_key
+from conveyor.projects import get_project
+from conveyor.storage import REPORTS
+from conveyor.types import ModelVersion
+from conveyor.wiring import Ports
+
+router = APIRouter(tags=["versions"])
+Context = Annotated[ApiContext, Depends(api_context)]
+OptionalReason = Annotated[Reason | None, Body()]
+
+
+def version_dict(ports: Ports, v: ModelVersion) -> dict[str, Any]:
+    """The version with its aliases and whether it is the one served."""
+    aliases = ports.registry.get_aliases(v.project)
+    deployment = ports.endpoint.describe_endpoint(v.project)
+    return {
+        **v.to_dict(),
+        "aliases": sorted(a for a, n in aliases.items() if n == v.version),
+        "deployed": deployment is not None and deployment.version == v.version,
+    }
+
+
+def _version(ports: Ports, project: str, version: int) -> ModelVersion:
+    get_project(ports.table, project)  # an unknown project is named as such, not as a version
+    return ports.registry.get_version(project, version)
+
+
+@router.get("/projects/{project}/versions", response_model=list[VersionOut])
+def list_versions(project: str, api: Context) -> list[dict[str, Any]]:
+    """The project's versions, newest first (``conveyor models list``)."""
+    ports = api.ports
+    get_project(ports.table, project)
+    aliases = ports.registry.get_aliases(project)
+    deployment = ports.endpoint.describe_endpoint(project)
+    served = deployment.version if deployment else None
+    return [
+        {
+            **v.to_dict(),
+            "aliases": sorted(a for a, n in aliases.items() if n == v.version),
+            "deployed": v.version == served,
+        }
+        for v in ports.registry.list_versions(project)
+    ]
+
+
+@router.get("/projects/{project}/versions/{version}", response_model=VersionDetailOut)
+def show_version(project: str, version: int, api: Context) -> dict[str, Any]:
+    """One version with its details: confusion matrix or residuals, feature importance,
+    the trivial baseline's metrics (null for versions evaluated before details were kept)."""
+    v = _version(api.ports, project, version)
+    return {**version_dict(api.ports, v), "details": _details(api.ports, v)}
+
+
+def _details(ports: Ports, v: ModelVersion) -> dict[str, Any] | None:
+    try:
+        stored = json.loads(ports.store.get(REPORTS, details_key(v.project, v.run_id)))
+    except NotFound:
+        return None
+    return {**stored, "baseline": v.metrics.get("baseline", {})}
+
+
+@router.post("/projects/{project}/versions/{version}/approve", response_model=ApprovedVersion)
+def approve(
+    project: str, version: int, api: Context, body: OptionalReason = None
+) -> dict[str, Any]:
+    """Approve; deployed too unless the project deploys by hand (``conveyor models approve``)."""
+    _version(api.ports, project, version)
+    approved, deployment = actions.approve_version(
+        api.ports, project, version, body.reason if body else None, cache_dir=api.cache_dir
+    )
+    return {
+        **version_dict(api.ports, approved),
+        "deployment": deployment.to_dict() if deployment else None,
+    }
+
+
+@router.post("/projects/{project}/versions/{version}/reject", response_model=VersionOut)
+def reject(project: str, version: int, api: Context, body: OptionalReason = None) -> dict[str, Any]:
+    """Reject: it will not be deployed (``conveyor models reject``)."""
+    _version(api.ports, project, version)
+    rejected = actions.reject_version(api.ports, project, version, body.reason if body else None)
+    return version_dict(api.ports, rejected)
+
+
+@router.post("/projects/{project}/versions/{version}/deploy", response_model=DeploymentOut)
+def deploy(project: str, version: int, api: Context) -> dict[str, Any]:
+    """Serve this version; running servers swap to it (``conveyor models deploy``)."""
+    _version(api.ports, project, version)
+    return actions.deploy(api.ports, project, version, cache_dir=api.cache_dir).to_dict()
+
+
+@router.post("/projects/{project}/rollback", response_model=DeploymentOut)
+def rollback(project: str, api: Context) -> dict[str, Any]:
+    """Serve the previously deployed version again (``conveyor models rollback``); 409 when
+    there is none."""
+    get_project(api.ports.table, project)
+    return actions.rollback(api.ports, project).to_dict()

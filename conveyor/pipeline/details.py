@@ -1,0 +1,87 @@
+"""A version's details beside its metrics, measured on the test split by the evaluate stage:
+the confusion matrix (classifiers) or the residuals' histogram (regression), and what each
+model input weighed. Kept as ``reports/<project>/<run_id>/details.json``; versions evaluated
+before this was recorded have none."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from conveyor.model.artifact import Predictor
+from conveyor.model.estimators import LightGbmModel, SklearnModel
+from conveyor.types import Task
+
+RESIDUAL_BINS = 20
+# Permutation importance on at most this many test rows, a few repeats: a second or two
+# at evaluation, for a model (scikit-learn's) that reports no importance of its own.
+PERMUTATION_ROWS = 2000
+PERMUTATION_REPEATS = 3
+
+
+def details_key(project: str, run_id: str) -> str:
+    """Where (in the reports bucket) the details of the version a run registered are kept."""
+    return f"{project}/{run_id}/details.json"
+
+
+def version_details(
+    predictor: Predictor, x_test: np.ndarray, y_test: np.ndarray, raw: np.ndarray, *, seed: int = 0
+) -> dict[str, Any]:
+    """``{"confusion_matrix", "residuals", "feature_importance"}`` of a model on the test
+    split (``raw`` its predictions on ``x_test``, ``y_test`` as the model learns it)."""
+    schema = predictor.schema
+    details: dict[str, Any] = {"confusion_matrix": None, "residuals": None}
+    if schema.task is Task.REGRESSION:
+        details["residuals"] = residual_histogram(y_test, raw)
+    else:
+        labels = list(schema.classes or ())
+        details["confusion_matrix"] = confusion(y_test, raw, labels)
+    names = list(predictor.encoder.feature_names_out_)
+    details["feature_importance"] = feature_importance(predictor, x_test, y_test, names, seed)
+    return details
+
+
+def confusion(y_true: np.ndarray, raw: np.ndarray, labels: list[Any]) -> dict[str, Any]:
+    """Rows: the true class; columns: the predicted (most probable) class."""
+    from sklearn.metrics import confusion_matrix
+
+    predicted = np.asarray(raw).reshape(len(y_true), -1).argmax(axis=1)
+    matrix = confusion_matrix(y_true, predicted, labels=list(range(len(labels))))
+    return {"labels": [str(label) for label in labels], "matrix": matrix.tolist()}
+
+
+def residual_histogram(y_true: np.ndarray, raw: np.ndarray) -> dict[str, Any]:
+    """Residuals (true - predicted): ``bins`` holds the edges, one more than ``counts``."""
+    residuals = np.asarray(y_true, dtype=float) - np.asarray(raw, dtype=float).reshape(-1)
+    residuals = residuals[np.isfinite(residuals)]
+    counts, edges = np.histogram(residuals, bins=RESIDUAL_BINS)
+    return {"bins": edges.tolist(), "counts": counts.tolist()}
+
+
+def feature_importance(
+    predictor: Predictor, x: np.ndarray, y: np.ndarray, names: list[str], seed: int
+) -> list[dict[str, Any]] | None:
+    """Per model input (encoded column), largest first: LightGBM's total gain; for
+    scikit-learn the mean drop of its score when the column is shuffled; None otherwise."""
+    model = predictor.model
+    if isinstance(model, LightGbmModel):
+        values = model.booster.feature_importance(importance_type="gain")
+    elif isinstance(model, SklearnModel) and len(y) > 1:
+        from sklearn.inspection import permutation_importance
+
+        result = permutation_importance(
+            model.estimator,
+            x,
+            y,
+            n_repeats=PERMUTATION_REPEATS,
+            random_state=seed,
+            max_samples=min(1.0, PERMUTATION_ROWS / len(y)),
+        )
+        values = result.importances_mean
+    else:
+        return None
+    ranked = sorted(
+        zip(names, np.asarray(values, dtype=float).tolist(), strict=True), key=lambda pair: -pair[1]
+    )
+    return [{"feature": name, "importance": value} for name, value in ranked]

@@ -1,0 +1,73 @@
+"""An upload: a file put in ``raw/<project>/<name>`` and its ObjectCreated event published,
+which starts its run in whichever worker takes the event. ``conveyor upload`` and the
+management API's upload both go through ``put_raw_file``."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from conveyor.errors import InvalidInput
+from conveyor.events import object_created
+from conveyor.model.artifact import sha256_file
+from conveyor.pipeline.runs import RunStore
+from conveyor.storage import RAW
+from conveyor.types import ObjectInfo, Run, RunState
+from conveyor.wiring import Ports
+
+_MAX_NAME = 255
+
+
+@dataclass(frozen=True)
+class RawUpload:
+    key: str  # in the raw bucket: <project>/<name>
+    info: ObjectInfo
+    dataset_id: str  # sha256 of the bytes
+    previous: Run | None  # the run these bytes made before, if any
+    published: bool  # False: the bytes already made a run that did not fail, and no force
+
+
+def validate_file_name(name: str) -> str:
+    """A file name the pipeline takes as an upload: one path component, not hidden."""
+    if (
+        not name
+        or len(name) > _MAX_NAME
+        or "/" in name
+        or "\\" in name
+        or name.startswith(".")
+        or any(ord(char) < 32 for char in name)
+    ):
+        raise InvalidInput(
+            f"file name {name!r} is not valid: use a plain file name such as 'churn.csv' "
+            f"(no folders, not starting with '.', at most {_MAX_NAME} characters)",
+            field="file",
+        )
+    return name
+
+
+def put_raw_file(
+    ports: Ports,
+    project: str,
+    file: Path,
+    *,
+    name: str | None = None,
+    force: bool = False,
+    source: str,
+) -> RawUpload:
+    """Store ``file`` as ``raw/<project>/<name>`` (``name`` defaults to the file's own) and
+    publish its ObjectCreated event, unless these exact bytes already made a run that did
+    not fail (and ``force`` is off): then nothing is published and ``previous`` is that run.
+    """
+    key = f"{project}/{validate_file_name(name or file.name)}"
+    # The dataset id (sha256) and the store's etag (md5) are two passes over the file;
+    # hashlib lets go of the GIL, so on a large upload they run side by side on two cores.
+    with ThreadPoolExecutor(1) as pool:
+        hashing = pool.submit(sha256_file, file)
+        info = ports.store.put_file(RAW, key, file)
+        dataset_id = hashing.result()
+    previous = RunStore(ports.table).find_by_dataset(project, dataset_id)
+    if previous is not None and previous.state is not RunState.FAILED and not force:
+        return RawUpload(key, info, dataset_id, previous, published=False)
+    ports.events.publish(object_created(info, dataset_id=dataset_id, source=source, force=force))
+    return RawUpload(key, info, dataset_id, previous, published=True)
