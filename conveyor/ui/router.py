@@ -48,6 +48,11 @@ def build_ui_router(ports: Ports) -> APIRouter:
     router = APIRouter(prefix="/ui", include_in_schema=False)
     templates = build_templates()
 
+    def not_found(request: Request, error: NotFound) -> Response:
+        # A page, not the API's JSON body: a person followed a link or typed the address.
+        context = {"message": error.message}
+        return templates.TemplateResponse(request, "error.html", context, status_code=404)
+
     @router.get("", response_class=HTMLResponse)
     def projects(request: Request) -> Response:
         rows = views.projects_overview(ports)
@@ -55,17 +60,26 @@ def build_ui_router(ports: Ports) -> APIRouter:
 
     @router.get("/projects/{project}", response_class=HTMLResponse)
     def project(request: Request, project: str) -> Response:
-        page = views.project_page(ports, project)
+        try:
+            page = views.project_page(ports, project)
+        except NotFound as error:
+            return not_found(request, error)
         return templates.TemplateResponse(request, "project.html", {"page": page})
 
     @router.get("/runs/{run_id}", response_class=HTMLResponse)
     def run(request: Request, run_id: str) -> Response:
-        run, stages = views.run_page(ports, run_id)
+        try:
+            run, stages = views.run_page(ports, run_id)
+        except NotFound as error:
+            return not_found(request, error)
         return templates.TemplateResponse(request, "run.html", {"run": run, "stages": stages})
 
     @router.get("/projects/{project}/versions/{version}", response_class=HTMLResponse)
     def version(request: Request, project: str, version: int) -> Response:
-        context = views.version_page(ports, project, version)
+        try:
+            context = views.version_page(ports, project, version)
+        except NotFound as error:
+            return not_found(request, error)
         return templates.TemplateResponse(request, "version.html", context)
 
     @router.get("/static/{path:path}")

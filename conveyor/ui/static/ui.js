@@ -387,6 +387,7 @@ document.addEventListener("DOMContentLoaded", () => {
     startTraffic(project);
     loadDrift(project);
     loadAlarms(project);
+    setInterval(() => loadAlarms(project), REFRESH_MS);
   }
   if (page === "run") loadRunLogs(run);
   if (page === "version") loadVersionDetails(project, version);

@@ -1,0 +1,101 @@
+"""The dashboard's pages as the server draws them, from a home the real pipeline trained: each
+shows its project's data, an unknown name gets a page that says so, user text is escaped, and
+the package's scripts are served (nothing outside the static folder is)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from conveyor.config import Settings
+from conveyor.pipeline.runs import RunStore
+from conveyor.serving.app import create_app
+from conveyor.types import ObjectRef
+from conveyor.wiring import Ports, build_ports
+from tests.integration.serving.conftest import trained_home
+
+__all__ = ["trained_home"]
+
+
+@pytest.fixture
+def ports(trained_home: Path, tmp_path: Path) -> Ports:
+    home = tmp_path / "home"
+    shutil.copytree(trained_home, home)
+    return build_ports(Settings(home=home))
+
+
+@pytest.fixture
+def client(ports: Ports, tmp_path: Path) -> Iterator[TestClient]:
+    app = create_app(ports, Settings(home=tmp_path / "home"), poll_seconds=0.05, record=False)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def test_each_page_shows_its_projects_data(client: TestClient, ports: Ports) -> None:
+    version = ports.registry.get_version("churn", 1)
+    run = RunStore(ports.table).get(version.run_id)
+
+    overview = client.get("/ui")
+    assert overview.status_code == 200
+    assert overview.headers["content-type"].startswith("text/html")
+    assert 'href="/ui/projects/churn"' in overview.text
+    assert f"{version.primary_metric} {version.metrics['test'][version.primary_metric]:.4g}" in (
+        overview.text
+    )
+
+    project = client.get("/ui/projects/churn").text
+    assert 'v<span id="deployed-version">1</span>' in project
+    assert f'data-run="{run.run_id}"' in project
+    assert 'data-action="approve" data-version="1"' in project
+    assert all(stage in project for stage in run.stages)
+
+    page = client.get("/ui/projects/churn/versions/1").text
+    assert "trivial baseline" in page
+    assert version.raw.key in page and version.dataset_id in page
+    assert f"conveyor {version.package_version}" in page
+
+    run_page = client.get(f"/ui/runs/{run.run_id}").text
+    assert run_page.count('class="stage-row"') == len(run.stages)
+    assert 'id="run-log"' in run_page
+
+
+@pytest.mark.parametrize(
+    ("path", "named"),
+    [
+        ("/ui/projects/nope", "'nope'"),
+        ("/ui/runs/r-missing", "'r-missing'"),
+        ("/ui/projects/churn/versions/9", "no version 9"),
+    ],
+)
+def test_an_unknown_name_gets_a_page_that_names_it(
+    client: TestClient, path: str, named: str
+) -> None:
+    response = client.get(path)
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("text/html")
+    assert named in response.text.replace("&#39;", "'")
+
+
+def test_text_from_users_is_escaped(client: TestClient, ports: Ports) -> None:
+    runs = RunStore(ports.table)
+    run, _ = runs.create("churn", ObjectRef("raw", "churn/<script>alert(1)</script>.csv"), "d1")
+    runs.fail(run, "<img src=x onerror=alert(2)>")
+    page = client.get(f"/ui/runs/{run.run_id}").text
+    assert "<script>alert(1)" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert(1)" in page and "&lt;img src=x onerror=alert(2)&gt;" in page
+
+
+def test_the_vendored_chart_library_is_served_and_nothing_beside_the_static_folder(
+    client: TestClient,
+) -> None:
+    script = client.get("/ui/static/vendor/uPlot.iife.min.js")
+    assert script.status_code == 200
+    assert "javascript" in script.headers["content-type"]
+    assert "uPlot" in script.text
+    assert client.get("/ui/static/ui.css").headers["content-type"].startswith("text/css")
+    assert client.get("/ui/static/..%2Frouter.py").status_code == 404
+    assert client.get("/ui/static/nothing.js").status_code == 404
