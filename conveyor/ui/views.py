@@ -1,4 +1,4 @@
-"""What each page shows of the domain, read from the ports (the same objects the API reads).
+"""What each page shows of the domain, read through the functions the API answers with.
 
 Only what is fixed when the page is drawn lives here; live figures (traffic, drift, alarms, a
 run in progress) and every action are fetched by the page from /api/v1.
@@ -9,27 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from conveyor.api.summaries import project_summaries
 from conveyor.endpoint import Deployment
-from conveyor.errors import NotFound
+from conveyor.pipeline.run_logs import stage_list
 from conveyor.pipeline.runs import RunStore
-from conveyor.projects import get_project, list_projects
-from conveyor.types import ModelVersion, Project, Run, RunState
+from conveyor.projects import get_project
+from conveyor.types import ModelVersion, Project, Run
 from conveyor.wiring import Ports
 
 RECENT_RUNS = 20
-
-
-@dataclass(frozen=True)
-class StageRow:
-    stage: str
-    seconds: float | None
-    outcome: str  # "ok" | "running" | "failed"
-
-
-@dataclass(frozen=True)
-class ProjectRow:
-    project: Project
-    deployed: ModelVersion | None
 
 
 @dataclass(frozen=True)
@@ -38,38 +26,12 @@ class ProjectPage:
     deployment: Deployment | None
     aliases: dict[str, int]
     versions: list[ModelVersion]
-    runs: list[tuple[Run, list[StageRow]]]
+    runs: list[tuple[Run, list[dict[str, Any]]]]
 
 
-def stage_rows(run: Run) -> list[StageRow]:
-    """Each stage the run entered, with its time and how it ended."""
-    rows = []
-    for name, timing in run.stages.items():
-        if timing.finished_at is not None:
-            outcome = "ok"
-        elif run.state is RunState.FAILED:
-            outcome = "failed"  # the stage the run was in when it failed
-        else:
-            outcome = "running"
-        rows.append(StageRow(name, timing.seconds, outcome))
-    return rows
-
-
-def _deployed_version(ports: Ports, deployment: Deployment | None) -> ModelVersion | None:
-    if deployment is None:
-        return None
-    try:
-        return ports.registry.get_version(deployment.project, deployment.version)
-    except NotFound:
-        return None
-
-
-def projects_overview(ports: Ports) -> list[ProjectRow]:
-    rows = []
-    for project in list_projects(ports.table):
-        deployment = ports.endpoint.describe_endpoint(project.name)
-        rows.append(ProjectRow(project, _deployed_version(ports, deployment)))
-    return rows
+def projects_overview(ports: Ports) -> list[dict[str, Any]]:
+    """One line per project, as ``GET /api/v1/projects`` answers it."""
+    return project_summaries(ports)
 
 
 def project_page(ports: Ports, name: str) -> ProjectPage:
@@ -80,13 +42,13 @@ def project_page(ports: Ports, name: str) -> ProjectPage:
         deployment=ports.endpoint.describe_endpoint(project.name),
         aliases=ports.registry.get_aliases(project.name),
         versions=ports.registry.list_versions(project.name),
-        runs=[(run, stage_rows(run)) for run in runs],
+        runs=[(run, stage_list(run)) for run in runs],
     )
 
 
-def run_page(ports: Ports, run_id: str) -> tuple[Run, list[StageRow]]:
+def run_page(ports: Ports, run_id: str) -> tuple[Run, list[dict[str, Any]]]:
     run = RunStore(ports.table).get(run_id)
-    return run, stage_rows(run)
+    return run, stage_list(run)
 
 
 def version_page(ports: Ports, project: str, version: int) -> dict[str, Any]:

@@ -379,7 +379,7 @@ async function loadVersionDetails(project, version) {
 
 document.addEventListener("DOMContentLoaded", () => {
   const { page, project, run, version } = document.body.dataset;
-  if (page === "projects") loadProjectsOverview();
+  if (page === "projects") setInterval(loadProjectsOverview, REFRESH_MS);  // drawn by the server first
   if (page === "project") {
     wireActions(project);
     wireUpload(project);
