@@ -135,7 +135,9 @@ def _refusal(exc: ValidationError, what: str, *, within: str = "") -> InvalidInp
     if first["type"] == "missing":
         message = f"{what} needs {field}"
     else:
-        message = f"{what}: {field}: {first['msg']} (got {_shown(first['input'])})"
+        message = f"{what}: {field}: {first['msg']}"
+        if not isinstance(first["input"], Mapping | list):  # a whole object is no clue
+            message += f" (got {_shown(first['input'])})"
     if others:
         message += f"; {len(others)} more problem(s)"
     return InvalidInput(message, field=field)
