@@ -9,7 +9,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query
 
 from conveyor.api.deps import ApiContext, api_context
-from conveyor.api.schemas import AlarmHistoryOut, AlarmOut, DriftOut, DriftRequest
+from conveyor.api.schemas import (
+    DEFAULT_DRIFT_WINDOW,
+    AlarmHistoryOut,
+    AlarmOut,
+    DriftOut,
+    DriftRequest,
+)
 from conveyor.errors import NotFound
 from conveyor.monitoring import alarms as alarm_store
 from conveyor.monitoring.drift_check import latest_drift_check, run_drift_check, save_drift_check
@@ -41,7 +47,7 @@ def check_drift(
     """Check drift over the last ``window`` seconds now, and keep the result (``conveyor
     drift --window``)."""
     get_project(api.ports.table, project)
-    window = (body or DriftRequest()).window
+    window = body.window if body is not None else DEFAULT_DRIFT_WINDOW
     end = utcnow()
     report = run_drift_check(api.ports, project, since=end - timedelta(seconds=window), until=end)
     save_drift_check(api.ports.table, report)

@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from conveyor.types import Algorithm, Task
 
+DEFAULT_DRIFT_WINDOW = 3600.0
+
 
 class _Open(BaseModel):
     model_config = ConfigDict(extra="allow")
@@ -42,7 +44,7 @@ class Reason(BaseModel):
 class DriftRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    window: float = Field(3600.0, gt=0, description="Seconds back from now.")
+    window: float = Field(DEFAULT_DRIFT_WINDOW, gt=0, description="Seconds back from now.")
 
 
 # --- responses ---
