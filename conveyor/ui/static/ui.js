@@ -354,6 +354,30 @@ function hbars(pairs) {
   return root;
 }
 
+// Residuals (true - predicted): ``edges`` has one more entry than ``counts``.
+function histogram(edges, counts) {
+  const width = 640, height = 200, left = 44, bottom = 22, top = 8;
+  const peak = Math.max(1, ...counts);
+  const step = (width - left) / counts.length;
+  const root = svg("svg", { class: "bars hbars residuals", viewBox: `0 0 ${width} ${height}`, width: "100%", role: "img" });
+  counts.forEach((count, i) => {
+    const h = ((height - top - bottom) * count) / peak;
+    const rect = svg("rect", { x: left + i * step + 1, y: height - bottom - h, width: Math.max(step - 2, 1), height: h, class: "live" });
+    rect.append(svg("title"));
+    rect.firstChild.textContent = `${fmt(edges[i])} to ${fmt(edges[i + 1])}: ${count}`;
+    root.append(rect);
+  });
+  for (const i of [0, Math.floor(counts.length / 2), counts.length]) {
+    const text = svg("text", { x: left + i * step, y: height - 6, "text-anchor": "middle" });
+    text.textContent = fmt(edges[i]);
+    root.append(text);
+  }
+  const axis = svg("text", { x: 4, y: top + 10 });
+  axis.textContent = String(peak);
+  root.append(axis);
+  return root;
+}
+
 async function loadVersionDetails(project, version) {
   const evaluation = document.getElementById("evaluation-plot");
   const importance = document.getElementById("importance-plot");
@@ -365,7 +389,7 @@ async function loadVersionDetails(project, version) {
       return;
     }
     if (d.confusion_matrix) evaluation.replaceChildren(confusionMatrix(d.confusion_matrix));
-    else if (d.residuals) evaluation.replaceChildren(hbars(d.residuals.bins.map((b, i) => [b, d.residuals.counts[i]])));
+    else if (d.residuals) evaluation.replaceChildren(histogram(d.residuals.bins, d.residuals.counts));
     else evaluation.replaceChildren(el("p", { class: "empty" }, "Not recorded."));
     const features = d.feature_importance || [];
     importance.replaceChildren(features.length ? hbars(features.map((f) => [f.feature, f.importance]))
