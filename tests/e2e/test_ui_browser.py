@@ -48,9 +48,22 @@ DRAWN_DRIFT_BARS = """() => [...document.querySelectorAll('.drift-card')].map(ca
 ])"""
 
 
-def _upload_through_the_page(page: Any, csv: Path) -> str:
-    """Choose ``csv`` in the upload form, submit, and wait for the run to end; its state."""
-    page.set_input_files("#upload-file", str(csv))
+DROP_FILE = """([name, text]) => {
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([text], name, {type: 'text/csv'}));
+    return transfer;
+}"""
+
+
+def _upload_through_the_page(page: Any, csv: Path, *, drop: bool = False) -> str:
+    """Choose ``csv`` in the upload form (or drop it on the form), submit, and wait for the
+    run to end; its state."""
+    if drop:
+        transfer = page.evaluate_handle(DROP_FILE, [csv.name, csv.read_text()])
+        page.dispatch_event("#drop-zone", "drop", {"dataTransfer": transfer})
+        assert page.locator("#drop-label").inner_text() == csv.name
+    else:
+        page.set_input_files("#upload-file", str(csv))
     page.click("#upload-form button[type=submit]")
     page.wait_for_function(
         "() => document.body.dataset.lastRun !== undefined", timeout=RUN_TIMEOUT_MS
@@ -125,9 +138,11 @@ def test_the_dashboard_drives_a_project_from_upload_to_rollback_in_chromium(
             assert "rows" in page.locator("#drift-summary").inner_text()
             page.screenshot(path=str(shots / "project.png"), full_page=True)
 
-            # A second version, left pending by the gate, approved and deployed by its buttons.
-            assert _upload_through_the_page(page, second_csv) == "REGISTERED"
+            # A second version, dropped on the form, left pending by the gate, then approved and
+            # deployed by its buttons.
+            assert _upload_through_the_page(page, second_csv, drop=True) == "REGISTERED"
             page.reload()
+            assert "churn/second.csv" in page.locator("#runs tr[data-run]").first.inner_text()
             v2 = page.locator("#versions tr[data-version='2']")
             assert v2.locator("[data-field=approval]").inner_text() == "PendingManualApproval"
             _click_confirmed(page, "#versions tr[data-version='2'] button[data-action=approve]")
