@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import IO, Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from python_multipart.multipart import parse_options_header
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
 
 from conveyor.api.deps import ApiContext, api_context
 from conveyor.api.schemas import UploadAccepted
@@ -29,6 +32,8 @@ router = APIRouter(tags=["uploads"])
 Context = Annotated[ApiContext, Depends(api_context)]
 
 _CHUNK = 1 << 20
+# The form's own lines (boundaries, part headers) around the file's bytes.
+_FORM_SLACK = 64 * 1024
 # How long the request waits for a running worker to take the event and create the run,
 # so the answer can name it; the worker polls its queue every 0.2 s.
 RUN_WAIT_SECONDS = 3.0
@@ -70,9 +75,9 @@ async def upload(project: str, request: Request, api: Context, force: bool = Fal
     await run_in_threadpool(get_project, api.ports.table, project)
     limit = api.max_upload_bytes
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit + _CHUNK:
+    if declared is not None and declared.isdigit() and int(declared) > limit + _FORM_SLACK:
         raise _too_large(limit)  # refused before a byte of the body is read
-    form = await request.form(max_files=1, max_fields=10)
+    form = await _read_form(request, limit)
     try:
         part = form.get("file")
         if not isinstance(part, UploadFile):
@@ -80,6 +85,32 @@ async def upload(project: str, request: Request, api: Context, force: bool = Fal
         return await run_in_threadpool(_accept, api, project, part, limit, force)
     finally:
         await form.close()
+
+
+async def _read_form(request: Request, limit: int) -> FormData:
+    """The multipart form, its body read only up to the limit (plus the form's own lines):
+    file parts spool to disk past 1 MiB, so no upload is ever held whole in memory."""
+    content_type, _ = parse_options_header(request.headers.get("content-type"))
+    if content_type != b"multipart/form-data":
+        raise InvalidInput(
+            "send the file as multipart/form-data, in the form field 'file'", field="file"
+        )
+
+    async def bounded() -> AsyncIterator[bytes]:
+        seen = 0
+        async for chunk in request.stream():
+            seen += len(chunk)
+            if seen > limit + _FORM_SLACK:
+                raise _too_large(limit)
+            yield chunk
+
+    parser = MultiPartParser(request.headers, bounded(), max_files=1, max_fields=10)
+    try:
+        return await parser.parse()
+    except MultiPartException as exc:
+        raise InvalidInput(
+            f"the multipart form could not be read: {exc.message}", field="file"
+        ) from exc
 
 
 def _accept(

@@ -104,3 +104,50 @@ def test_upload_refuses_bad_requests_naming_the_field(client: TestClient) -> Non
     assert not_a_form.status_code == 400 and not_a_form.json()["field"] == "file"
     unknown = client.post("/api/v1/projects/nosuch/uploads", files={"file": ("a.csv", b"a\n")})
     assert unknown.status_code == 404 and unknown.json()["field"] == "project"
+
+
+def test_a_body_without_its_length_is_answered_413_before_it_ends(
+    home: Path, ports: Ports, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sent chunked (no Content-Length) to a real server: the 413 comes back while the
+    client is still sending, so the server never read the whole body."""
+    import socket
+
+    import uvicorn
+
+    from tests.e2e.conftest import free_port
+
+    monkeypatch.setenv("CONVEYOR_MAX_UPLOAD_BYTES", "100000")
+    app = create_app(ports, Settings(home=home), record=False)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.05)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(
+                f"POST {U} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                "Content-Type: multipart/form-data; boundary=b\r\n\r\n".encode()
+            )
+            head = b'--b\r\nContent-Disposition: form-data; name="file"; filename="x.csv"\r\n\r\n'
+            chunk = b"1," * 32768
+            sock.sendall(b"%x\r\n%s\r\n" % (len(head), head))
+            for _ in range(8):  # 512 KiB: past the limit, and far from the end of the body
+                sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            answer = sock.recv(65536).decode()
+        assert answer.startswith("HTTP/1.1 413"), answer
+        assert '"field":"file"' in answer
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_a_broken_form_is_a_400(client: TestClient) -> None:
+    response = client.post(
+        U,
+        content=b"--b\r\nno headers here",
+        headers={"content-type": "multipart/form-data"},  # no boundary
+    )
+    assert response.status_code == 400 and response.json()["field"] == "file"
