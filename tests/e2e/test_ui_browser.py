@@ -1,7 +1,8 @@
 """The dashboard in a real browser, against `conveyor up`: a CSV uploaded through the page is
 trained and deployed, traffic and drift draw with data, a version is approved, deployed and
 rolled back by its buttons, a refused action shows the server's message, and the page asks
-nothing of any host but the server's own."""
+nothing of any host but the server's own. Also: the project page's load time with 50 versions
+and 10,000 recorded inferences (printed), and a run page that follows its run."""
 
 from __future__ import annotations
 
@@ -11,7 +12,11 @@ from typing import Any
 
 import pytest
 
+from conveyor.config import Settings
+from conveyor.pipeline.runs import RunStore
 from conveyor.samples.generate import write_churn_csv
+from conveyor.types import ObjectRef
+from conveyor.wiring import build_ports
 from tests.e2e.conftest import Cli, json_of
 from tests.e2e.ui_helpers import (
     CHROMIUM_ARGS,
@@ -226,3 +231,24 @@ def test_the_project_page_renders_quickly_with_10000_inferences_and_50_versions(
     assert rows == 50
     assert best["first_contentful_paint"] < 2_000
     assert best["charts_drawn"] < 5_000
+
+
+def test_a_run_page_in_progress_redraws_itself_when_the_run_moves_on(
+    trained_home: Path, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    shutil.copytree(trained_home, home)
+    runs = RunStore(build_ports(Settings(home=home)).table)
+    run, _ = runs.create("churn", ObjectRef("raw", "churn/late.csv"), "late-dataset")
+
+    with conveyor_up(home, command="serve") as base, playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"{base}/ui/runs/{run.run_id}")
+            assert page.locator("h1 .state").inner_text() == "QUEUED"
+            runs.fail(runs.get(run.run_id), "the file has no rows")
+            page.wait_for_function("() => document.body.dataset.state === 'FAILED'")
+            assert page.locator("#failure-reason").inner_text() == "the file has no rows"
+        finally:
+            browser.close()

@@ -41,11 +41,12 @@ def chromium_path() -> str | None:
 
 
 @contextmanager
-def conveyor_up(home: Path, *, timeout: float = 60.0) -> Iterator[str]:
-    """`conveyor up` (worker, raw/ watch and server) on a free port; yields its base URL."""
+def conveyor_up(home: Path, *, command: str = "up", timeout: float = 60.0) -> Iterator[str]:
+    """`conveyor up` (worker, raw/ watch and server; or ``command`` "serve", the server alone)
+    on a free port; yields its base URL."""
     port = free_port()
     process = subprocess.Popen(
-        [str(CONVEYOR), "up", "--port", str(port)],
+        [str(CONVEYOR), command, "--port", str(port)],
         env={**os.environ, "CONVEYOR_HOME": str(home)},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -170,6 +170,13 @@ async function followRun(runId) {
     if (TERMINAL.has(run.state)) {
       failure.hidden = !run.failure_reason;
       failure.textContent = run.failure_reason || "";
+      const registered = document.getElementById("upload-version");
+      if (run.model_version) {
+        const link = registered.querySelector("a");
+        link.textContent = `v${run.model_version}`;
+        link.href = `/ui/projects/${enc(run.project)}/versions/${run.model_version}`;
+        registered.hidden = false;
+      }
       document.body.dataset.lastRun = run.state;
       return run;
     }
@@ -315,6 +322,19 @@ async function loadAlarms(project) {
   }
 }
 
+// A run still in progress: the page is drawn again when it moves to another state.
+function watchRun(runId, shown) {
+  const timer = setInterval(async () => {
+    try {
+      const run = await api("GET", `/runs/${enc(runId)}`);
+      if (run.state !== shown) { clearInterval(timer); window.location.reload(); }
+    } catch (err) {
+      clearInterval(timer);
+      flash(err.message);
+    }
+  }, 2000);
+}
+
 // -- run and version pages -----------------------------------------------------------------
 
 async function loadRunLogs(runId) {
@@ -413,6 +433,9 @@ document.addEventListener("DOMContentLoaded", () => {
     loadAlarms(project);
     setInterval(() => loadAlarms(project), REFRESH_MS);
   }
-  if (page === "run") loadRunLogs(run);
+  if (page === "run") {
+    loadRunLogs(run);
+    if (!TERMINAL.has(document.body.dataset.state)) watchRun(run, document.body.dataset.state);
+  }
   if (page === "version") loadVersionDetails(project, version);
 });
