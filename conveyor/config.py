@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from conveyor.errors import ConfigError
@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     drift_window_seconds: float = 3600.0
     # Retrain every deployed project whose newest run is this old (0: only when alarms ask).
     retrain_every_seconds: float = 0.0
+    # The largest file the HTTP API takes as an upload (the CLI copies files of any size).
+    max_upload_bytes: int = Field(default=2 * 1024**3, gt=0)
 
     @model_validator(mode="after")
     def _derive_uris(self) -> Settings:

@@ -19,6 +19,6 @@ __all__ = ["API_PREFIX", "install"]
 
 def install(app: FastAPI, ports: Ports, settings: Settings) -> None:
     """Mount every API router on ``app``, with what its routes read through ``Depends``."""
-    app.state.api = ApiContext.from_environment(ports, settings)
+    app.state.api = ApiContext(ports, settings)
     for module in (projects, runs, versions, uploads, traffic, monitoring):
         app.include_router(module.router, prefix=API_PREFIX)
