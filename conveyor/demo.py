@@ -64,6 +64,7 @@ def main() -> None:
     _conveyor("alarms", "evaluate", "churn", env=env)
     _conveyor("alarms", "list", "churn", env=env)
     print(f"\nexplore further with: CONVEYOR_HOME={DEMO_HOME} .venv/bin/conveyor --help")
+    print(f"or the dashboard: CONVEYOR_HOME={DEMO_HOME} .venv/bin/conveyor up, then /ui")
 
 
 EXAMPLES = [
@@ -177,6 +178,9 @@ def _serve_and_predict(env: dict[str, str]) -> None:
             for line in response.read().decode().splitlines():
                 if line.startswith("conveyor_requests_total"):
                     print(line)
+        print(f"\n$ curl -s {base}/api/v1/projects   # what the dashboard at {base}/ui shows")
+        with urllib.request.urlopen(f"{base}/api/v1/projects", timeout=10) as response:
+            print(json.dumps(json.loads(response.read())), flush=True)
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=30)
