@@ -12,20 +12,15 @@ from typing import Any
 
 import pytest
 
+from bench.browser import CHROMIUM_ARGS, chromium_path
+from bench.project_history import fill_history
 from conveyor.config import Settings
 from conveyor.pipeline.runs import RunStore
 from conveyor.samples.generate import write_churn_csv
 from conveyor.types import ObjectRef
 from conveyor.wiring import build_ports
 from tests.e2e.conftest import Cli, json_of
-from tests.e2e.ui_helpers import (
-    CHROMIUM_ARGS,
-    chromium_path,
-    conveyor_up,
-    fill_history,
-    request_rows,
-    send_traffic,
-)
+from tests.e2e.ui_helpers import conveyor_up, request_rows, send_traffic
 from tests.integration.serving.conftest import trained_home
 
 __all__ = ["trained_home"]
@@ -194,51 +189,38 @@ def test_the_dashboard_drives_a_project_from_upload_to_rollback_in_chromium(
     assert all((shots / f"{name}.png").stat().st_size > 20_000 for name in ("project", "run"))
 
 
-# Navigation timing and paint entries, in ms from the start of the navigation.
-PAGE_TIMES = """() => {
-    const nav = performance.getEntriesByType('navigation')[0];
-    const paint = performance.getEntriesByName('first-contentful-paint')[0];
-    return {response_end: nav.responseEnd, dom_content_loaded: nav.domContentLoadedEventEnd,
-            first_contentful_paint: paint ? paint.startTime : null};
-}"""
-
-
-def test_the_project_page_renders_quickly_with_10000_inferences_and_50_versions(
+def test_the_project_page_draws_50_versions_and_10000_inferences(
     trained_home: Path, tmp_path: Path
 ) -> None:
+    """The page with a long history: every version in the table, the charts drawn from the
+    recorded traffic, nothing asked of another host. Its load time is measured by
+    bench/ui_load.py (make bench), not here."""
     home = tmp_path / "home"
     shutil.copytree(trained_home, home)
     fill_history(home, "churn", versions=50, inferences=10_000)
+    requested: list[str] = []
 
     with conveyor_up(home) as base, playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
-            timings = []
-            for attempt in range(4):  # the first load is the server's first (cold)
-                if attempt == 0:
-                    page.goto(f"{base}/ui/projects/churn")
-                else:
-                    page.reload()
-                page.wait_for_function(CHART_HAS_DATA, arg="chart-rps", timeout=20_000)
-                times = {"charts_drawn": page.evaluate("() => performance.now()")}
-                # The paint entry can be filed a moment after the paint itself.
-                page.wait_for_function(
-                    "() => performance.getEntriesByName('first-contentful-paint').length > 0"
-                )
-                times.update(page.evaluate(PAGE_TIMES))
-                timings.append(times)
+            page.on("request", lambda request: requested.append(request.url))
+            page.goto(f"{base}/ui/projects/churn")
+            for chart in ("chart-rps", "chart-latency"):
+                page.wait_for_function(CHART_HAS_DATA, arg=chart, timeout=20_000)
             rows = page.locator("#versions tr[data-version]").count()
+            # 10,000 requests over the last hour: about 170 a minute, one in a hundred a 500.
+            per_second = page.evaluate("() => window.conveyor.charts['chart-rps'].data[1]")
+            errors = page.evaluate("() => window.conveyor.charts['chart-errors'].data[1]")
             page.screenshot(path=str(tmp_path / "project-50-versions.png"), full_page=True)
         finally:
             browser.close()
 
-    cold = {key: round(value) for key, value in timings[0].items()}
-    best = {key: round(min(t[key] for t in timings[1:])) for key in cold}
-    print(f"\nproject page, 50 versions, 10,000 inferences (ms): first {cold}, best of 3 {best}")
     assert rows == 50
-    assert best["first_contentful_paint"] < 2_000
-    assert best["charts_drawn"] < 5_000
+    assert 9_000 <= round(60 * sum(per_second)) <= 10_000
+    assert any(v is not None and 0 < v < 0.05 for v in errors), errors
+    outside = [url for url in requested if not url.startswith(f"{base}/")]
+    assert outside == [], outside
 
 
 def test_a_run_page_in_progress_redraws_itself_when_the_run_moves_on(

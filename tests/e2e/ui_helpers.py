@@ -1,9 +1,10 @@
-"""Helpers for the dashboard's browser test: `conveyor up` on a free port, Chromium, traffic."""
+"""Helpers for the dashboard's browser test: `conveyor up` on a free port, traffic. Chromium and
+the long project history are in bench/browser.py and bench/project_history.py, shared with the
+page-load benchmark."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -11,33 +12,12 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from conveyor.config import Settings
-from conveyor.serving.records import InferenceRecord
-from conveyor.types import ApprovalStatus, utcnow
-from conveyor.wiring import build_ports
 from tests.e2e.conftest import CONVEYOR, free_port, post
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def chromium_path() -> str | None:
-    return str(CHROMIUM) if CHROMIUM.exists() else shutil.which("chromium")
 
 
 @contextmanager
@@ -95,33 +75,3 @@ def send_traffic(base: str, project: str, rows: list[dict[str, Any]], *, batch: 
         status, _ = post(port, f"/predict/{project}", {"instances": rows[start : start + batch]})
         answered += status == 200
     return answered
-
-
-def fill_history(home: Path, project: str, *, versions: int, inferences: int) -> None:
-    """Grow ``project`` (deployed as v1) to ``versions`` registry versions (copies of v1 under
-    other runs, pending) and ``inferences`` records spread over the last hour."""
-    ports = build_ports(Settings(home=home))
-    first = ports.registry.get_version(project, 1)
-    for n in range(2, versions + 1):
-        draft = replace(
-            first,
-            version=0,
-            run_id=f"r-copy-{n}",
-            approval_status=ApprovalStatus.PENDING,
-            gate=None,
-        )
-        ports.registry.create_version(draft)
-    now = utcnow()
-    ports.table.put_many(
-        InferenceRecord(
-            project,
-            now - timedelta(seconds=3500 * i / inferences),
-            f"req-{i}",
-            1,
-            1.0 + (i % 50) / 10,
-            None,
-            None,
-            500 if i % 100 == 0 else 200,
-        ).to_item()
-        for i in range(inferences)
-    )
