@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from conveyor.errors import ConfigError
+
+# The API key `conveyor init` writes in the home (mode 0600), read when CONVEYOR_API_KEY is unset.
+API_KEY_FILE = "api_key"
 
 
 class Settings(BaseSettings):
@@ -50,6 +53,12 @@ class Settings(BaseSettings):
     retrain_every_seconds: float = 0.0
     # The largest file the HTTP API takes as an upload (the CLI copies files of any size).
     max_upload_bytes: int = Field(default=2 * 1024**3, gt=0)
+    # Security and request limits: docs/security-settings.md. No key (and no <home>/api_key
+    # file, which `conveyor init` writes) leaves the server open, as a local tool.
+    api_key: SecretStr | None = None
+    max_body_bytes: int = Field(default=8 * 1024**2, gt=0)
+    max_rows_per_request: int = Field(default=10_000, gt=0)
+    request_timeout_seconds: float = Field(default=30.0, gt=0)
 
     @model_validator(mode="after")
     def _derive_uris(self) -> Settings:
@@ -60,6 +69,15 @@ class Settings(BaseSettings):
             self.table_uri = f"sqlite:///{self.home / 'conveyor.db'}"
         if not self.events_uri:
             self.events_uri = f"sqlite:///{self.home / 'conveyor.db'}"
+        return self
+
+    @model_validator(mode="after")
+    def _read_api_key(self) -> Settings:
+        key = self.api_key.get_secret_value() if self.api_key is not None else ""
+        key_file = self.home / API_KEY_FILE
+        if not key and key_file.is_file():
+            key = key_file.read_text().strip()
+        self.api_key = SecretStr(key) if key else None  # empty CONVEYOR_API_KEY: no key
         return self
 
     @property

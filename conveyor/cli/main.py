@@ -13,6 +13,7 @@ from conveyor.cli import (
     alarms,
     drift,
     inferences,
+    init,
     logs,
     models,
     predict,
@@ -38,6 +39,7 @@ app.add_typer(project.app, name="project")
 app.add_typer(runs.app, name="runs")
 app.add_typer(models.app, name="models")
 app.add_typer(alarms.app, name="alarms")
+app.command("init")(init.init)
 app.command("upload")(upload.upload)
 app.command("worker")(worker.worker)
 app.command("serve")(serve.serve)

@@ -13,13 +13,15 @@ from conveyor import api
 from conveyor.config import Settings
 from conveyor.monitoring.metrics import ServerMetrics
 from conveyor.serving import errors
+from conveyor.serving.auth import ApiKeyGuard, ApiKeyMiddleware, build_login_router
 from conveyor.serving.deps import ServerState
 from conveyor.serving.fastpath import PredictFastPath
+from conveyor.serving.limits import BodyLimitMiddleware, RequestLimits
 from conveyor.serving.models import ModelHolder
 from conveyor.serving.record_writer import RecordWriterProcess
 from conveyor.serving.recorder import InferenceRecorder
 from conveyor.serving.routes import feedback, ops, predict, sagemaker
-from conveyor.ui.router import build_ui_router
+from conveyor.ui.router import build_templates, build_ui_router
 from conveyor.wiring import Ports
 
 
@@ -76,4 +78,10 @@ def create_app(
         app.include_router(module.router)
     api.install(app, ports, settings)  # the management API, all under /api/v1
     app.include_router(build_ui_router(ports))  # the dashboard, all under /ui
-    return PredictFastPath(app)
+    limits = RequestLimits.from_settings(settings)
+    app.add_middleware(BodyLimitMiddleware, limits=limits, exempt_suffixes=("/uploads",))
+    guard = ApiKeyGuard(settings.api_key.get_secret_value()) if settings.api_key else None
+    if guard is not None:  # added last: the outermost, so nothing is read before the key
+        app.include_router(build_login_router(guard, build_templates()))
+        app.add_middleware(ApiKeyMiddleware, guard=guard)
+    return PredictFastPath(app, guard=guard, limits=limits)

@@ -52,7 +52,7 @@ def _rows(body: bytes, content_type: str) -> list[dict[str, Any]]:
         return frame.to_dicts()
     try:
         payload = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:  # too deep
         raise InvalidInput(f"the body is not valid JSON: {exc}", field="body") from exc
     rows = payload.get("instances") if isinstance(payload, dict) else payload
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
