@@ -20,6 +20,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     recording = serving.get("recording", {})
     pipeline = results.get("pipeline", {})
     batch = results.get("batch", {})
+    page = results.get("ui_load", {}).get("warm_median_ms", {})
     return [
         _target(
             "single-row req/s at 32 connections, recording on, / floor",
@@ -62,6 +63,19 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             "<=",
             5,
         ),
+        _target(
+            "dashboard project page (50 versions, 10,000 inferences), first contentful paint, "
+            "warm median, ms",
+            page.get("first_contentful_paint"),
+            "<=",
+            2000,
+        ),
+        _target(
+            "the same page's charts drawn, warm median, ms",
+            page.get("charts_drawn"),
+            "<=",
+            5000,
+        ),
     ]
 
 
@@ -96,6 +110,8 @@ def to_markdown(results: dict[str, Any]) -> str:
         lines += _cold_start(results["cold_start"])
     if "seconds" in results.get("drift", {}):
         lines += _drift(results["drift"])
+    if "ui_load" in results:
+        lines += _ui_load(results["ui_load"])
     lines.append("")
     return "\n".join(lines)
 
@@ -198,6 +214,43 @@ def _drift(d: dict[str, Any]) -> list[str]:
         "",
         f"Of which, timed inside one process: loading the window {d.get('load_seconds')} s, "
         f"the statistics {d.get('compute_seconds')} s.",
+    ]
+
+
+def _ui_load(u: dict[str, Any]) -> list[str]:
+    rows = [("cold (first load)", u["cold_ms"])]
+    rows += [(f"warm, median of {u['warm_loads']}", u["warm_median_ms"])]
+    rows += [(f"warm, best of {u['warm_loads']}", u["warm_best_ms"])]
+    api = "; ".join(
+        f"`{a['path']}` {a['median_ms']} ms (best {a['best_ms']}, {a['bytes']:,} bytes)"
+        for a in u["api"].values()
+    )
+    before, after = u["load_average_1min"]
+    return [
+        "",
+        "## Dashboard page load",
+        "",
+        f"The project page (`/ui/projects/<p>`) of a project with {u['versions']} versions and "
+        f"{u['inferences']:,} inferences recorded over the last hour, served by `conveyor serve`, "
+        "loaded in Chromium (headless, through Playwright) on the same cores. Milliseconds from "
+        "the navigation's start; server response is responseStart - requestStart; charts drawn "
+        "is the first frame in which the requests/s chart holds data. Cold: the server's first "
+        "page, in a fresh browser; warm: the loads after it.",
+        "",
+        "| load | server response | first contentful paint | DOMContentLoaded | charts drawn |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {label} | {t['server_response']} | {t['first_contentful_paint']} | "
+            f"{t['dom_content_loaded']} | {t['charts_drawn']} |"
+            for label, t in rows
+        ),
+        "",
+        f"The page's data over plain HTTP, median of {u['api_calls']} calls (the charts fetch "
+        "the first; the version table is drawn on the server from the registry read the second "
+        f"answers with): {api}.",
+        "",
+        f"Measured {u['machine']['date']} on {u['machine']['machine']}; 1-minute load average "
+        f"{before} before the loads, {after} after.",
     ]
 
 

@@ -13,12 +13,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench import batch_predict, cold_start, drift, pipeline, serve
+from bench import batch_predict, cold_start, drift, pipeline, serve, ui_load
 from bench.common import ROOT, machine, write_json
 from bench.report import targets, to_markdown
 
 ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
-ALL = ("serve", "pipeline", "batch", "cold_start", "drift")
+ALL = ("serve", "pipeline", "batch", "cold_start", "drift", "ui_load")
 
 
 def main() -> None:
@@ -48,6 +48,9 @@ def main() -> None:
             print("== drift", flush=True)
             (workdir / "drift").mkdir()
             results["drift"] = drift.run(workdir / "drift")
+        if "ui_load" in only:
+            print("== dashboard page load", flush=True)
+            results["ui_load"] = ui_load.run(workdir / "ui_load")
         results["targets"] = targets(results)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
