@@ -25,14 +25,16 @@ router = APIRouter(tags=["monitoring"])
 Context = Annotated[ApiContext, Depends(api_context)]
 
 MAX_POINTS = 2000
+MAX_WINDOW = 31 * 86400
 
 
 @router.get("/projects/{project}/traffic", response_model=Traffic)
 def traffic(
     project: str,
     api: Context,
-    window: Annotated[float, Query(gt=0, le=31 * 86400, description="Seconds.")] = 3600,
-    step: Annotated[float, Query(gt=0, description="Seconds per point.")] = 60,
+    window: Annotated[float, Query(gt=0, le=MAX_WINDOW, description="Seconds.")] = 3600,
+    # Bounded like the window: a step past the end of time cannot place its last point.
+    step: Annotated[float, Query(gt=0, le=MAX_WINDOW, description="Seconds per point.")] = 60,
 ) -> dict[str, Any]:
     """One point per ``step`` over the last ``window`` seconds, the last ending at the next
     multiple of ``step`` (so points stay put between polls); null where nothing came."""
