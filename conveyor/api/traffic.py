@@ -19,6 +19,7 @@ from conveyor.api.schemas import Traffic
 from conveyor.errors import InvalidInput
 from conveyor.monitoring.windows import Requests, load_requests
 from conveyor.projects import get_project
+from conveyor.serving.schemas import KEY_ERRORS, error_responses
 from conveyor.types import to_iso, utcnow
 
 router = APIRouter(tags=["monitoring"])
@@ -28,7 +29,11 @@ MAX_POINTS = 2000
 MAX_WINDOW = 31 * 86400
 
 
-@router.get("/projects/{project}/traffic", response_model=Traffic)
+@router.get(
+    "/projects/{project}/traffic",
+    response_model=Traffic,
+    responses=error_responses(400, 404, 422, *KEY_ERRORS),
+)
 def traffic(
     project: str,
     api: Context,
@@ -39,12 +44,14 @@ def traffic(
     """One point per ``step`` over the last ``window`` seconds, the last ending at the next
     multiple of ``step`` (so points stay put between polls); null where nothing came."""
     get_project(api.ports.table, project)
-    points = math.ceil(window / step)
-    if points > MAX_POINTS:
+    ratio = window / step  # infinite for a step near 0: refused like any too-small step
+    if not ratio <= MAX_POINTS:
+        shown = f"{math.ceil(ratio)}" if math.isfinite(ratio) else "infinitely many"
         raise InvalidInput(
-            f"window / step gives {points} points; at most {MAX_POINTS}: take a larger step",
+            f"window / step gives {shown} points; at most {MAX_POINTS}: take a larger step",
             field="step",
         )
+    points = math.ceil(ratio)
     end_seconds = math.ceil(utcnow().timestamp() / step) * step
     end = datetime.fromtimestamp(end_seconds, UTC)
     start = end - timedelta(seconds=points * step)

@@ -86,3 +86,19 @@ def test_unknown_project_is_a_404_naming_it(client: TestClient) -> None:
     response = client.get("/api/v1/projects/nosuch")
     assert response.status_code == 404
     assert "'nosuch'" in response.json()["message"] and response.json()["field"] == "project"
+
+
+def test_what_the_framework_refuses_has_the_error_shape_too(client: TestClient) -> None:
+    # Once {"detail": ...}, outside the documented error body (found by fuzzing).
+    not_utf8 = client.post(
+        "/api/v1/projects",
+        content=b'{"name": "\xff"}',
+        headers={"content-type": "application/json"},
+    )
+    assert not_utf8.status_code == 400
+    assert not_utf8.json()["error"] == "invalid_body" and not_utf8.json()["field"] == "body"
+    no_route = client.get("/api/v1/nosuch")
+    assert no_route.status_code == 404 and no_route.json()["error"] == "not_found"
+    wrong_method = client.delete("/api/v1/projects")
+    assert wrong_method.status_code == 405 and wrong_method.json()["error"] == "method_not_allowed"
+    assert "GET" in wrong_method.headers["allow"]
