@@ -20,13 +20,18 @@ from conveyor.errors import NotFound
 from conveyor.monitoring import alarms as alarm_store
 from conveyor.monitoring.drift_check import latest_drift_check, run_drift_check, save_drift_check
 from conveyor.projects import get_project
+from conveyor.serving.schemas import KEY_ERRORS, error_responses
 from conveyor.types import utcnow
 
 router = APIRouter(tags=["monitoring"])
 Context = Annotated[ApiContext, Depends(api_context)]
 
 
-@router.get("/projects/{project}/drift", response_model=DriftOut)
+@router.get(
+    "/projects/{project}/drift",
+    response_model=DriftOut,
+    responses=error_responses(404, 422, *KEY_ERRORS),
+)
 def latest_drift(project: str, api: Context) -> dict[str, Any]:
     """The latest saved drift check; 404 when none was made."""
     get_project(api.ports.table, project)
@@ -40,7 +45,11 @@ def latest_drift(project: str, api: Context) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k not in ("pk", "sk")}
 
 
-@router.post("/projects/{project}/drift", response_model=DriftOut)
+@router.post(
+    "/projects/{project}/drift",
+    response_model=DriftOut,
+    responses=error_responses(400, 404, 409, 413, 422, *KEY_ERRORS),
+)
 def check_drift(
     project: str, api: Context, body: Annotated[DriftRequest | None, Body()] = None
 ) -> dict[str, Any]:
@@ -54,7 +63,11 @@ def check_drift(
     return report.to_dict()
 
 
-@router.get("/projects/{project}/alarms", response_model=list[AlarmOut])
+@router.get(
+    "/projects/{project}/alarms",
+    response_model=list[AlarmOut],
+    responses=error_responses(404, 422, *KEY_ERRORS),
+)
 def list_alarms(project: str, api: Context) -> list[dict[str, Any]]:
     """The project's alarms and their state (``conveyor alarms list``)."""
     get_project(api.ports.table, project)
@@ -62,7 +75,11 @@ def list_alarms(project: str, api: Context) -> list[dict[str, Any]]:
     return [s.to_dict() for s in alarm_store.list_alarms(api.ports.table, project)]
 
 
-@router.get("/projects/{project}/alarms/history", response_model=list[AlarmHistoryOut])
+@router.get(
+    "/projects/{project}/alarms/history",
+    response_model=list[AlarmHistoryOut],
+    responses=error_responses(404, 422, *KEY_ERRORS),
+)
 def alarm_history(
     project: str, api: Context, limit: Annotated[int, Query(ge=1, le=1000)] = 50
 ) -> list[dict[str, Any]]:

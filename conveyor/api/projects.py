@@ -10,18 +10,26 @@ from conveyor.api.deps import ApiContext, api_context
 from conveyor.api.schemas import ProjectCreate, ProjectDetail, ProjectOut, ProjectSummary
 from conveyor.api.summaries import project_summaries
 from conveyor.projects import create_project, get_project
+from conveyor.serving.schemas import KEY_ERRORS, error_responses
 
 router = APIRouter(tags=["projects"])
 Context = Annotated[ApiContext, Depends(api_context)]
 
 
-@router.get("/projects", response_model=list[ProjectSummary])
+@router.get(
+    "/projects", response_model=list[ProjectSummary], responses=error_responses(*KEY_ERRORS)
+)
 def list_projects(api: Context) -> list[dict[str, Any]]:
     """Every project with its deployed version, metric, last hour's requests, alarms, drift."""
     return project_summaries(api.ports)
 
 
-@router.post("/projects", response_model=ProjectOut, status_code=201)
+@router.post(
+    "/projects",
+    response_model=ProjectOut,
+    status_code=201,
+    responses=error_responses(400, 409, 413, 422, *KEY_ERRORS),
+)
 def create(body: ProjectCreate, api: Context) -> dict[str, Any]:
     """Create a project (``conveyor project create``)."""
     project = create_project(
@@ -36,7 +44,11 @@ def create(body: ProjectCreate, api: Context) -> dict[str, Any]:
     return project.to_dict()
 
 
-@router.get("/projects/{project}", response_model=ProjectDetail)
+@router.get(
+    "/projects/{project}",
+    response_model=ProjectDetail,
+    responses=error_responses(404, 422, *KEY_ERRORS),
+)
 def show(project: str, api: Context) -> dict[str, Any]:
     """The project, what it serves, its registry aliases."""
     item = get_project(api.ports.table, project)

@@ -11,6 +11,7 @@ from conveyor.api.schemas import RunLogs, RunOut
 from conveyor.pipeline.run_logs import run_log, stage_list, training_log
 from conveyor.pipeline.runs import RunStore
 from conveyor.projects import get_project
+from conveyor.serving.schemas import KEY_ERRORS, error_responses
 from conveyor.types import Run
 
 router = APIRouter(tags=["runs"])
@@ -21,7 +22,11 @@ def run_dict(run: Run) -> dict[str, Any]:
     return {**run.to_dict(), "stages": stage_list(run)}
 
 
-@router.get("/projects/{project}/runs", response_model=list[RunOut])
+@router.get(
+    "/projects/{project}/runs",
+    response_model=list[RunOut],
+    responses=error_responses(404, 422, *KEY_ERRORS),
+)
 def list_runs(
     project: str, api: Context, limit: Annotated[int, Query(ge=1, le=1000)] = 20
 ) -> list[dict[str, Any]]:
@@ -30,13 +35,17 @@ def list_runs(
     return [run_dict(r) for r in RunStore(api.ports.table).list_runs(project, limit=limit)]
 
 
-@router.get("/runs/{run_id}", response_model=RunOut)
+@router.get(
+    "/runs/{run_id}", response_model=RunOut, responses=error_responses(404, 422, *KEY_ERRORS)
+)
 def show_run(run_id: str, api: Context) -> dict[str, Any]:
     """One run: state, stages with timings and outcome, failure reason, report."""
     return run_dict(RunStore(api.ports.table).get(run_id))
 
 
-@router.get("/runs/{run_id}/logs", response_model=RunLogs)
+@router.get(
+    "/runs/{run_id}/logs", response_model=RunLogs, responses=error_responses(404, 422, *KEY_ERRORS)
+)
 def run_logs(run_id: str, api: Context) -> dict[str, Any]:
     """The run's own log and its training job's log (``conveyor logs --run``)."""
     run = RunStore(api.ports.table).get(run_id)

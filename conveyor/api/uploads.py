@@ -25,6 +25,7 @@ from conveyor.pipeline.runs import RunStore
 from conveyor.pipeline.uploads import RawUpload, put_raw_file
 from conveyor.pipeline.worker import live_workers
 from conveyor.projects import get_project
+from conveyor.serving.schemas import KEY_ERRORS, error_responses
 from conveyor.storage import RAW
 from conveyor.types import Run
 
@@ -67,7 +68,7 @@ _FORM = {
     response_model=UploadAccepted,
     status_code=202,
     openapi_extra=_FORM,
-    responses={413: {"description": "The file is larger than CONVEYOR_MAX_UPLOAD_BYTES."}},
+    responses=error_responses(400, 404, 413, 422, *KEY_ERRORS),
 )
 async def upload(project: str, request: Request, api: Context, force: bool = False) -> Any:
     """Upload a file: its arrival starts a run (``conveyor upload``). ``force``: train again

@@ -19,6 +19,7 @@ from conveyor.errors import NotFound
 from conveyor.pipeline import actions
 from conveyor.pipeline.details import details_key
 from conveyor.projects import get_project
+from conveyor.serving.schemas import KEY_ERRORS, error_responses
 from conveyor.storage import REPORTS
 from conveyor.types import ModelVersion
 from conveyor.wiring import Ports
@@ -44,7 +45,11 @@ def _version(ports: Ports, project: str, version: int) -> ModelVersion:
     return ports.registry.get_version(project, version)
 
 
-@router.get("/projects/{project}/versions", response_model=list[VersionOut])
+@router.get(
+    "/projects/{project}/versions",
+    response_model=list[VersionOut],
+    responses=error_responses(404, 422, *KEY_ERRORS),
+)
 def list_versions(project: str, api: Context) -> list[dict[str, Any]]:
     """The project's versions, newest first (``conveyor models list``)."""
     ports = api.ports
@@ -62,7 +67,11 @@ def list_versions(project: str, api: Context) -> list[dict[str, Any]]:
     ]
 
 
-@router.get("/projects/{project}/versions/{version}", response_model=VersionDetailOut)
+@router.get(
+    "/projects/{project}/versions/{version}",
+    response_model=VersionDetailOut,
+    responses=error_responses(404, 422, *KEY_ERRORS),
+)
 def show_version(project: str, version: int, api: Context) -> dict[str, Any]:
     """One version with its details: confusion matrix or residuals, feature importance,
     the trivial baseline's metrics (null for versions evaluated before details were kept)."""
@@ -78,7 +87,11 @@ def _details(ports: Ports, v: ModelVersion) -> dict[str, Any] | None:
     return {**stored, "baseline": v.metrics.get("baseline", {})}
 
 
-@router.post("/projects/{project}/versions/{version}/approve", response_model=ApprovedVersion)
+@router.post(
+    "/projects/{project}/versions/{version}/approve",
+    response_model=ApprovedVersion,
+    responses=error_responses(400, 404, 409, 413, 422, *KEY_ERRORS),
+)
 def approve(
     project: str, version: int, api: Context, body: OptionalReason = None
 ) -> dict[str, Any]:
@@ -93,7 +106,11 @@ def approve(
     }
 
 
-@router.post("/projects/{project}/versions/{version}/reject", response_model=VersionOut)
+@router.post(
+    "/projects/{project}/versions/{version}/reject",
+    response_model=VersionOut,
+    responses=error_responses(400, 404, 409, 413, 422, *KEY_ERRORS),
+)
 def reject(project: str, version: int, api: Context, body: OptionalReason = None) -> dict[str, Any]:
     """Reject: it will not be deployed (``conveyor models reject``)."""
     _version(api.ports, project, version)
@@ -101,14 +118,22 @@ def reject(project: str, version: int, api: Context, body: OptionalReason = None
     return version_dict(api.ports, rejected)
 
 
-@router.post("/projects/{project}/versions/{version}/deploy", response_model=DeploymentOut)
+@router.post(
+    "/projects/{project}/versions/{version}/deploy",
+    response_model=DeploymentOut,
+    responses=error_responses(404, 409, 422, *KEY_ERRORS),
+)
 def deploy(project: str, version: int, api: Context) -> dict[str, Any]:
     """Serve this version; running servers swap to it (``conveyor models deploy``)."""
     _version(api.ports, project, version)
     return actions.deploy(api.ports, project, version, cache_dir=api.cache_dir).to_dict()
 
 
-@router.post("/projects/{project}/rollback", response_model=DeploymentOut)
+@router.post(
+    "/projects/{project}/rollback",
+    response_model=DeploymentOut,
+    responses=error_responses(404, 409, 422, *KEY_ERRORS),
+)
 def rollback(project: str, api: Context) -> dict[str, Any]:
     """Serve the previously deployed version again (``conveyor models rollback``); 409 when
     there is none."""

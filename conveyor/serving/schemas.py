@@ -21,3 +21,34 @@ class PredictResponse(BaseModel):
     request_id: str
     classes: list[Any] | None = None
     probabilities: list[list[float]] | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every error answer, whichever route gives it (conveyor.serving.errors makes them)."""
+
+    error: str = Field(description="A stable code: not_found, invalid_input, conflict, ...")
+    message: str = Field(description="What went wrong and how to fix it, for a person.")
+    field: str | None = Field(description="The input at fault (a parameter, column or header).")
+
+
+_ERROR_MEANINGS = {
+    400: "Bad input: the message names the problem and the field names the input.",
+    401: "No API key: send it as `x-api-key` or `Authorization: Bearer` (CONVEYOR_API_KEY).",
+    403: "The API key is wrong.",
+    404: "No such project, version, run or deployed model.",
+    409: "The operation does not fit the current state.",
+    413: "The body is larger than the server takes (the message names the setting).",
+    415: "The content type is not one this route reads.",
+    422: "A parameter or the body does not match this document.",
+    503: "A backend could not be reached; retrying may succeed.",
+    504: "The request took longer than CONVEYOR_REQUEST_TIMEOUT_SECONDS.",
+}
+# What every route behind the API key may answer besides its own errors.
+KEY_ERRORS = (401, 403)
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a route that may answer these statuses, each with ErrorBody."""
+    return {
+        status: {"model": ErrorBody, "description": _ERROR_MEANINGS[status]} for status in statuses
+    }

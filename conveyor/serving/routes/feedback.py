@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from conveyor.errors import InvalidInput, NotFound
 from conveyor.monitoring.quality import parse_feedback, store_feedback
 from conveyor.projects import find_project
+from conveyor.serving.schemas import KEY_ERRORS, error_responses
 from conveyor.tables import Table
 
 router = APIRouter()
@@ -45,7 +46,12 @@ _OPENAPI = {
 }
 
 
-@router.post("/feedback/{project}", openapi_extra=_OPENAPI, response_model=FeedbackAnswer)
+@router.post(
+    "/feedback/{project}",
+    openapi_extra=_OPENAPI,
+    response_model=FeedbackAnswer,
+    responses=error_responses(400, 404, 413, 422, *KEY_ERRORS),
+)
 async def feedback(project: str, request: Request) -> FeedbackAnswer:
     """Store actual outcomes; they are joined to the recorded inferences by request id."""
     table: Table = request.app.state.table

@@ -15,7 +15,12 @@ from fastapi import APIRouter, Request, Response
 from conveyor.model.artifact import Prediction
 from conveyor.serving.deps import ServerState, predict_and_record
 from conveyor.serving.instances import parse_instances
-from conveyor.serving.schemas import PredictRequest, PredictResponse
+from conveyor.serving.schemas import (
+    KEY_ERRORS,
+    PredictRequest,
+    PredictResponse,
+    error_responses,
+)
 
 router = APIRouter()
 
@@ -30,7 +35,13 @@ _OPENAPI = {
 }
 
 
-@router.post("/predict/{project}", openapi_extra=_OPENAPI, response_class=Response)
+# The fast path (fastpath.py) answers these: its errors have the same body as every route's.
+_ERRORS = error_responses(400, 404, 413, 422, 504, *KEY_ERRORS)
+
+
+@router.post(
+    "/predict/{project}", openapi_extra=_OPENAPI, response_class=Response, responses=_ERRORS
+)
 async def predict(project: str, request: Request) -> Response:
     """Score rows with the project's deployed version; every request is recorded."""
     state: ServerState = request.app.state.conveyor

@@ -19,11 +19,42 @@ from conveyor.serving.deps import (
     predict_and_record,
     request_failed,
 )
+from conveyor.serving.schemas import (
+    KEY_ERRORS,
+    PredictRequest,
+    PredictResponse,
+    error_responses,
+)
 
 router = APIRouter()
 
+_NO_BODY: dict[str, Any] = {"content": {}}
+_PING = {
+    200: {"description": "A model is loaded.", **_NO_BODY},
+    404: {"description": "No model is loaded yet.", **_NO_BODY},
+}
+_ROWS = {"type": "array", "items": {"type": "object", "additionalProperties": True}}
+_INVOCATIONS = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"anyOf": [PredictRequest.model_json_schema(), _ROWS]}},
+            "text/csv": {"schema": {"type": "string"}},
+        },
+    },
+    "responses": {
+        "200": {
+            "description": "The predictions, as JSON, or as CSV when the request accepts text/csv.",
+            "content": {
+                "application/json": {"schema": PredictResponse.model_json_schema()},
+                "text/csv": {"schema": {"type": "string"}},
+            },
+        },
+    },
+}
 
-@router.get("/ping")
+
+@router.get("/ping", response_class=Response, responses=_PING)
 def ping(state: Annotated[ServerState, Depends(get_state)]) -> Response:
     """200 once a model is loaded (SageMaker's health check), 404 before."""
     status = 200 if state.holder.served() else 404
@@ -63,7 +94,12 @@ def _rows(body: bytes, content_type: str) -> list[dict[str, Any]]:
     return rows
 
 
-@router.post("/invocations")
+@router.post(
+    "/invocations",
+    response_class=Response,
+    openapi_extra=_INVOCATIONS,
+    responses=error_responses(400, 404, 413, *KEY_ERRORS),
+)
 async def invocations(
     request: Request, state: Annotated[ServerState, Depends(get_state)]
 ) -> Response:
