@@ -38,20 +38,19 @@ def traffic(
     project: str,
     api: Context,
     window: Annotated[float, Query(gt=0, le=MAX_WINDOW, description="Seconds.")] = 3600,
-    # Bounded like the window: a step past the end of time cannot place its last point.
-    step: Annotated[float, Query(gt=0, le=MAX_WINDOW, description="Seconds per point.")] = 60,
+    # Bounded both ways: a step past the end of time, or one so small that now / step is
+    # infinite, cannot place its last point.
+    step: Annotated[float, Query(ge=1, le=MAX_WINDOW, description="Seconds per point.")] = 60,
 ) -> dict[str, Any]:
     """One point per ``step`` over the last ``window`` seconds, the last ending at the next
     multiple of ``step`` (so points stay put between polls); null where nothing came."""
     get_project(api.ports.table, project)
-    ratio = window / step  # infinite for a step near 0: refused like any too-small step
-    if not ratio <= MAX_POINTS:
-        shown = f"{math.ceil(ratio)}" if math.isfinite(ratio) else "infinitely many"
+    points = math.ceil(window / step)
+    if points > MAX_POINTS:
         raise InvalidInput(
-            f"window / step gives {shown} points; at most {MAX_POINTS}: take a larger step",
+            f"window / step gives {points} points; at most {MAX_POINTS}: take a larger step",
             field="step",
         )
-    points = math.ceil(ratio)
     end_seconds = math.ceil(utcnow().timestamp() / step) * step
     end = datetime.fromtimestamp(end_seconds, UTC)
     start = end - timedelta(seconds=points * step)

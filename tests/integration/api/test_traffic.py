@@ -82,7 +82,9 @@ def test_traffic_refuses_bad_windows(client: TestClient) -> None:
         ({"window": "long"}, "query.window"),
         ({"window": 86400, "step": 1}, "step"),
         ({"window": 30, "step": 8e307}, "query.step"),  # once a 500: past the end of time
-        ({"window": 860898, "step": 5e-324}, "step"),  # once a 500: infinitely many points
+        ({"window": 860898, "step": 5e-324}, "query.step"),  # once a 500: infinite points
+        ({"window": 5e-324, "step": 5e-324}, "query.step"),  # once a 500: now / step infinite
+        ({"step": 0.5}, "query.step"),
     ):
         response = client.get(T, params=params)
         assert response.status_code in (400, 422), response.text
