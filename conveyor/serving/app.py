@@ -47,7 +47,9 @@ def create_app(
         ports.table,
         capture_rate=capture_rate,
         enabled=record,
-        writer=RecordWriterProcess(settings.table_uri, settings.object_store_uri),
+        writer=RecordWriterProcess(
+            settings.table_uri, settings.object_store_uri, log_root=settings.home / "record-log"
+        ),
     )
 
     @asynccontextmanager

@@ -1,9 +1,11 @@
 """Inference records written to the Table by a process of their own.
 
 In the server's process, turning records into items and inserting them would compete with
-request handling for the GIL; here the server only serialises each batch (orjson) and sends
-the bytes down a pipe. The writer process inserts them and, when told to stop, reports how
-many it wrote after writing everything it was sent. Given an object store, it also writes the
+request handling for the GIL; here the server only serialises each record (orjson) and
+appends it to its record log (``conveyor.serving.record_log``), which makes it survive a
+``kill -9``. The writer process tails the log into the Table, first writing what crashed
+servers left in theirs; when the server closes the pipe between them, it writes the rest and
+reports how many it wrote. Given an object store, it also writes the
 requests' rows as data capture (``conveyor.serving.capture``), flushed at the latest at stop.
 """
 
@@ -12,39 +14,48 @@ from __future__ import annotations
 import json
 import logging
 import os
+import select
 import signal
-import struct
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
+
+from conveyor.serving.record_log import LogTail, RecordLog, hold_lock, orphans
 
 if TYPE_CHECKING:
     from conveyor.serving.capture import CaptureWriter
 
 log = logging.getLogger("conveyor.serving")
-_LENGTH = struct.Struct("<I")
-_READ_BYTES = 1 << 20
 _TABLE_URI_VARIABLE = "CONVEYOR_RECORD_WRITER_TABLE_URI"
 _STORE_URI_VARIABLE = "CONVEYOR_RECORD_WRITER_OBJECT_STORE_URI"
+_LOG_VARIABLE = "CONVEYOR_RECORD_WRITER_LOG"
+_POLL_SECONDS = 0.05
+_BATCH_RECORDS = 20_000  # one transaction each
 _CAPTURE_TICK_SECONDS = 1.0
 
 
 class RecordWriterProcess:
-    """The server's side: start the writer, send it batches, and at the end learn how many
-    it wrote. The writer is ``python -m conveyor.serving.record_writer``, a fresh interpreter
-    that imports only the Table (tens of MB, where a forked or spawned copy of the server
-    would hold every library the server loaded)."""
+    """The server's side: open the record log, start the writer, append records, and at the
+    end learn how many it wrote. The writer is ``python -m conveyor.serving.record_writer``,
+    a fresh interpreter that imports only the Table (tens of MB, where a forked or spawned
+    copy of the server would hold every library the server loaded)."""
 
-    def __init__(self, table_uri: str, object_store_uri: str | None = None) -> None:
+    def __init__(
+        self, table_uri: str, object_store_uri: str | None = None, *, log_root: Path
+    ) -> None:
         self.table_uri = table_uri
         self.object_store_uri = object_store_uri  # None: no data capture
+        self.log_root = log_root
+        self._log: RecordLog | None = None
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        self._log = RecordLog(self.log_root)
         self._process = subprocess.Popen(
             [sys.executable, "-m", "conveyor.serving.record_writer"],
             stdin=subprocess.PIPE,
@@ -53,26 +64,27 @@ class RecordWriterProcess:
                 **os.environ,
                 _TABLE_URI_VARIABLE: self.table_uri,
                 _STORE_URI_VARIABLE: self.object_store_uri or "",
+                _LOG_VARIABLE: str(self._log.directory),
             },
             # Its own session: a Ctrl-C to the server's process group must not reach it. The
-            # server decides when writing stops (after its last batch).
+            # server decides when writing stops (after its last record).
             start_new_session=True,
         )
 
-    def write(self, data: bytes) -> None:
-        """Send one batch: a JSON array of PendingRecord values."""
-        assert self._process is not None and self._process.stdin, "start() the writer first"
-        self._process.stdin.write(_LENGTH.pack(len(data)) + data)
-        self._process.stdin.flush()
+    def append(self, data: bytes) -> None:
+        """Log one record (a PendingRecord as a JSON array): durable when this returns."""
+        assert self._log is not None, "start() the writer first"
+        self._log.append(data)
 
     def close(self) -> tuple[int, int]:
-        """Wait until every batch sent is written; returns (written, failed)."""
+        """Wait until every record logged is written; returns (written, failed)."""
         process, self._process = self._process, None
+        if self._log is not None:
+            self._log.close()
         if process is None or process.stdin is None or process.stdout is None:
             return 0, 0
         try:
-            process.stdin.write(_LENGTH.pack(0))
-            process.stdin.close()
+            process.stdin.close()  # the end of the pipe: drain the log, then stop
             reply = process.stdout.readline()
         finally:
             process.stdout.close()
@@ -85,80 +97,79 @@ class RecordWriterProcess:
         return int(counts["written"]), int(counts["failed"])
 
 
-class _Frames:
-    """Length-prefixed batches off a pipe, as many at a time as have arrived: under load the
-    writer takes every waiting batch into one transaction instead of one commit per batch."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.buffer = bytearray()
-
-    def take(self) -> tuple[list[bytes], bool]:
-        """(the complete batches available, waiting for at least one; whether to stop).
-
-        Stop is a zero-length batch (the server's goodbye) or the end of the pipe (the server
-        went away); the batches before it are still returned.
-        """
-        while True:
-            batches, stop = self._complete()
-            if batches or stop:
-                return batches, stop
-            chunk = os.read(self.fd, _READ_BYTES)
-            if not chunk:
-                return [], True
-            self.buffer += chunk
-
-    def _complete(self) -> tuple[list[bytes], bool]:
-        batches: list[bytes] = []
-        at = 0
-        while len(self.buffer) - at >= _LENGTH.size:
-            (length,) = _LENGTH.unpack_from(self.buffer, at)
-            if length == 0:
-                del self.buffer[: at + _LENGTH.size]
-                return batches, True
-            end = at + _LENGTH.size + length
-            if end > len(self.buffer):
-                break
-            batches.append(bytes(self.buffer[at + _LENGTH.size : end]))
-            at = end
-        del self.buffer[:at]
-        return batches, False
+class _Counts:
+    def __init__(self) -> None:
+        self.written = 0
+        self.failed = 0
 
 
-def _write_forever(table_uri: str, object_store_uri: str = "") -> int:
-    from conveyor.serving.records import pending_item
+def _write_forever(table_uri: str, object_store_uri: str, log_directory: Path) -> int:
     from conveyor.wiring import build_table
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    # Behind the server for a core: a record can wait in the pipe, a request cannot.
+    # Behind the server for a core: a record can wait in the log, a request cannot.
     os.nice(5)
+    # Held with the server's: while either lives, no other writer takes this log for a crash's.
+    own_lock = hold_lock(log_directory)
     table = build_table(table_uri)
     capture = _start_capture(object_store_uri) if object_store_uri else None
-    written = failed = 0
-    frames = _Frames(sys.stdin.fileno())
+    counts = _Counts()
+    _replay_crashed(log_directory.parent, table, capture)
+    tail = LogTail(log_directory)
+    stdin = sys.stdin.fileno()
     stop = False
     while not stop:
-        data, stop = frames.take()
-        batch = [values for frame in data for values in orjson.loads(frame)]
-        if not batch:
-            continue
+        # The server's end of the pipe closing (a goodbye or its death) is the signal to stop;
+        # meanwhile the log is read every poll.
+        readable, _, _ = select.select([stdin], [], [], _POLL_SECONDS)
+        if readable and not os.read(stdin, 4096):
+            stop = True
+        _write(table, capture, tail.take(), counts)
+        tail.release()
+    tail.remove()
+    if own_lock is not None:
+        os.close(own_lock)
+    if capture is not None:
+        capture.close()
+    sys.stdout.write(json.dumps({"written": counts.written, "failed": counts.failed}) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+def _replay_crashed(root: Path, table: Any, capture: CaptureWriter | None) -> None:
+    """Write the records of logs whose server and writer died (``kill -9``, a crash)."""
+    for directory, lock in orphans(root):
+        try:
+            counts = _Counts()
+            tail = LogTail(directory)
+            _write(table, capture, tail.take(), counts)
+            tail.remove()
+            log.warning(
+                "wrote %d inference records a stopped server had logged (%s)",
+                counts.written,
+                directory,
+            )
+        finally:
+            os.close(lock)
+
+
+def _write(table: Any, capture: CaptureWriter | None, frames: list[bytes], counts: _Counts) -> None:
+    from conveyor.serving.records import pending_item
+
+    for start in range(0, len(frames), _BATCH_RECORDS):
+        batch = [orjson.loads(frame) for frame in frames[start : start + _BATCH_RECORDS]]
         items = [pending_item(values) for values in batch]
         try:
-            written += table.put_many(items, from_json=True)
+            counts.written += table.put_many(items, from_json=True)
         except Exception:  # the table is down: the server keeps serving; say what was lost
-            failed += len(items)
+            counts.failed += len(items)
             log.exception("could not write %d inference records", len(items))
             continue
         # Only records the Table holds: a capture whose count of a window's records equals
         # the Table's then holds exactly the Table's records.
         if capture is not None:
             _capture(capture, batch)
-    if capture is not None:
-        capture.close()
-    sys.stdout.write(json.dumps({"written": written, "failed": failed}) + "\n")
-    sys.stdout.flush()
-    return 0
 
 
 def _start_capture(object_store_uri: str) -> CaptureWriter | None:
@@ -193,5 +204,9 @@ def _capture(capture: CaptureWriter, batch: list[list[Any]]) -> None:
 if __name__ == "__main__":
     logging.basicConfig(level=logging.WARNING)
     sys.exit(
-        _write_forever(os.environ[_TABLE_URI_VARIABLE], os.environ.get(_STORE_URI_VARIABLE, ""))
+        _write_forever(
+            os.environ[_TABLE_URI_VARIABLE],
+            os.environ.get(_STORE_URI_VARIABLE, ""),
+            Path(os.environ[_LOG_VARIABLE]),
+        )
     )

@@ -1,5 +1,10 @@
-"""Record every inference without slowing a request: the request path appends to a queue;
-a background thread group-commits batches to the Table; closing flushes what is left."""
+"""Record every inference without slowing a request.
+
+With a record writer process (the server), the request path appends each record to the
+writer's log, which survives ``kill -9`` (``conveyor.serving.record_log``), before the
+response is sent; the writer group-commits the log into the Table. Without one (a table
+written in-process), the request path appends to a queue that a background thread
+group-commits. Closing writes what is left either way."""
 
 from __future__ import annotations
 
@@ -43,15 +48,24 @@ class InferenceRecorder:
     def start(self) -> None:
         if self.writer is not None and self.enabled:
             self.writer.start()
+            return
         self._thread = threading.Thread(target=self._run, name="inference-recorder", daemon=True)
         self._thread.start()
 
     def record(self, record: PendingRecord) -> None:
-        """Queue a record (a deque append: safe from any thread, never blocks)."""
+        """Log a record, or queue it (safe from any thread; a log append takes microseconds)."""
         if not self.enabled:
             return
         if self.capture_rate < 1.0 and random.random() >= self.capture_rate:
             record = record._replace(request=None)
+        if self.writer is not None:
+            try:
+                # Plain tuples and fragments: orjson copies them, little else.
+                self.writer.append(orjson.dumps(tuple(record)))
+            except OSError:  # the disk is full: keep serving, say what was lost
+                self.failed += 1
+                log.exception("could not log the inference record of %s", record.request_id)
+            return
         self._queue.append(record)
         if len(self._queue) >= BATCH_SIZE:
             self._wake.set()
@@ -79,13 +93,9 @@ class InferenceRecorder:
             while self._queue and len(batch) < BATCH_SIZE:
                 batch.append(self._queue.popleft())
             try:
-                # Plain tuples and fragments: orjson copies them, little else.
                 data = orjson.dumps([tuple(record) for record in batch])
-                if self.writer is not None:
-                    self.writer.write(data)
-                else:
-                    items = map(pending_item, orjson.loads(data))
-                    self.written += self.table.put_many(items, from_json=True)
+                items = map(pending_item, orjson.loads(data))
+                self.written += self.table.put_many(items, from_json=True)
             except Exception:  # the table is down: keep serving, say what was lost
                 self.failed += len(batch)
                 log.exception("could not write %d inference records", len(batch))
