@@ -11,8 +11,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from conveyor.cli._context import CliState
 from conveyor.cli._output import console, err_console, print_json
-from conveyor.errors import NotFound
+from conveyor.errors import IntegrityError, NotFound
 from conveyor.model.loading import load_verified
+from conveyor.monitoring.integrity import raise_integrity_alarm
 from conveyor.serving.batch import DEFAULT_CHUNK_ROWS, count_rows, predict_file
 
 
@@ -50,9 +51,17 @@ def predict(
             )
         version = deployment.version
     model = ports.registry.get_version(project, version)
-    predictor = load_verified(
-        ports.store, model.artifact, model.sha256, cache_dir=state.settings.home / "serving-cache"
-    )
+    try:
+        predictor = load_verified(
+            ports.store,
+            model.artifact,
+            model.sha256,
+            cache_dir=state.settings.home / "serving-cache",
+            version=f"{project} v{version}",
+        )
+    except IntegrityError as exc:
+        raise_integrity_alarm(ports.table, project, version, exc, where="batch predict")
+        raise
     total = count_rows(input_path)
     started = time.perf_counter()
     columns = (

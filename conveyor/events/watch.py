@@ -95,7 +95,11 @@ class RawWatch:
         Raises:
             BackendUnavailable: the state file or the bus could not be written.
         """
-        files = [found for found in self.store.files(RAW) if self._is_upload(found.key)]
+        files = [
+            found
+            for found in self.store.files(RAW)
+            if self._is_upload(found.key) and self._inside_bucket(found)
+        ]
         published: list[Event] = []
         now = time.monotonic()
         for found in files:
@@ -159,6 +163,23 @@ class RawWatch:
         if key not in self._warned:
             self._warned.add(key)
             log.warning("ignoring %s/%s: uploads go to %s/<project>/<file>", RAW, key, self.folder)
+        return False
+
+    def _inside_bucket(self, found: LocalFile) -> bool:
+        # A link would let a run read (and its reports show) any file this user can read.
+        if not found.path.is_symlink() and found.path.resolve().is_relative_to(
+            self.folder.resolve()
+        ):
+            return True
+        if found.key not in self._warned:
+            self._warned.add(found.key)
+            log.warning(
+                "ignoring %s/%s: it is a link (to %s); copy the file itself into %s",
+                RAW,
+                found.key,
+                found.path.resolve(),
+                self.folder,
+            )
         return False
 
     def _settled(self, found: LocalFile, now: float) -> bool:

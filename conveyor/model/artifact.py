@@ -54,15 +54,17 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def verify_sha256(path: Path, expected: str) -> None:
-    """Raises:
-    IntegrityError: the file's sha256 is not the one the registry recorded.
+def verify_sha256(path: Path, expected: str, *, what: str | None = None) -> None:
+    """``what`` names the file in the message (e.g. the version and its key).
+
+    Raises:
+        IntegrityError: the file's sha256 is not the one the registry recorded.
     """
     actual = sha256_file(path)
     if actual != expected:
         raise IntegrityError(
-            f"{path.name} has sha256 {actual}, but the registry recorded "
-            f"{expected}; the artifact was changed or damaged"
+            f"{what or path.name} has sha256 {actual}, but the registry recorded "
+            f"{expected}; the artifact was changed or damaged: refusing to load it"
         )
 
 

@@ -12,24 +12,32 @@ from conveyor.types import ObjectRef
 
 
 def load_verified(
-    store: ObjectStore, artifact: ObjectRef, sha256: str, *, cache_dir: Path
+    store: ObjectStore,
+    artifact: ObjectRef,
+    sha256: str,
+    *,
+    cache_dir: Path,
+    version: str | None = None,
 ) -> Predictor:
     """The Predictor of ``artifact``, checked against the registry's ``sha256`` first.
 
     Unpacked folders are cached under ``cache_dir/<sha256>`` (content-addressed, so a folder
-    is never half-replaced: it is unpacked beside and renamed into place).
+    is never half-replaced: it is unpacked beside and renamed into place). The stored bytes
+    are checked on every load, cached or not: a changed artifact is refused, not served from
+    an old unpacking. ``version`` (e.g. "churn v2") names it in the error.
 
     Raises:
         NotFound: the artifact is gone.
         IntegrityError: its bytes do not match ``sha256``.
     """
     target = cache_dir / sha256
-    if not (target / "training.json").exists():
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".load-") as tmp:
-            tarball = Path(tmp) / "model.tar.gz"
-            store.download(artifact.bucket, artifact.key, tarball)
-            verify_sha256(tarball, sha256)
+    what = f"{version + ' ' if version else ''}({artifact.bucket}/{artifact.key})"
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".load-") as tmp:
+        tarball = Path(tmp) / "model.tar.gz"
+        store.download(artifact.bucket, artifact.key, tarball)
+        verify_sha256(tarball, sha256, what=what)
+        if not (target / "training.json").exists():
             staged = unpack(tarball, Path(tmp) / "model")
             try:
                 staged.rename(target)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from conveyor.endpoint import Deployment
+from conveyor.errors import IntegrityError
+from conveyor.monitoring.integrity import raise_integrity_alarm
 from conveyor.pipeline import deploy as deploy_stage
 from conveyor.projects import get_project
 from conveyor.types import ApprovalStatus, ModelVersion
@@ -39,10 +41,15 @@ def reject_version(ports: Ports, project: str, version: int, reason: str | None)
 
 
 def deploy(ports: Ports, project: str, version: int, *, cache_dir: Path) -> Deployment:
-    """Serve ``version`` once its artifact loads (see ``deploy_stage.deploy_version``)."""
-    return deploy_stage.deploy_version(
-        ports.store, ports.registry, ports.endpoint, project, version, cache_dir=cache_dir
-    )
+    """Serve ``version`` once its artifact loads (see ``deploy_stage.deploy_version``); an
+    artifact refused for its sha256 also raises an integrity alarm."""
+    try:
+        return deploy_stage.deploy_version(
+            ports.store, ports.registry, ports.endpoint, project, version, cache_dir=cache_dir
+        )
+    except IntegrityError as exc:
+        raise_integrity_alarm(ports.table, project, version, exc, where="deploy")
+        raise
 
 
 def rollback(ports: Ports, project: str) -> Deployment:

@@ -60,7 +60,11 @@ def deploy_version(
         project,
         version,
         verify=lambda model: load_verified(
-            store, model.artifact, model.sha256, cache_dir=cache_dir
+            store,
+            model.artifact,
+            model.sha256,
+            cache_dir=cache_dir,
+            version=f"{model.project} v{model.version}",
         ),
     )
 

@@ -58,9 +58,10 @@ def preprocess(
     frame = read_raw(local)
     target = project.target
     if target not in frame.columns:
+        shown = ", ".join(repr(c) for c in frame.columns[:20])
+        more = f" and {frame.width - 20} more" if frame.width > 20 else ""
         raise InvalidInput(
-            f"target column {target!r} is not in the file; its columns are: "
-            + ", ".join(repr(c) for c in frame.columns),
+            f"target column {target!r} is not in the file; its columns are: {shown}{more}",
             field="target",
         )
     rows_read = frame.height

@@ -4,6 +4,7 @@ management API's upload both go through ``put_raw_file``."""
 
 from __future__ import annotations
 
+import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,15 +33,18 @@ def validate_file_name(name: str) -> str:
     """A file name the pipeline takes as an upload: one path component, not hidden."""
     if (
         not name
-        or len(name) > _MAX_NAME
+        or len(name.encode("utf-8", "surrogatepass")) > _MAX_NAME  # the file system's limit
         or "/" in name
         or "\\" in name
         or name.startswith(".")
-        or any(ord(char) < 32 for char in name)
+        # Control and invisible format characters (NUL, right-to-left override, zero-width
+        # space) let a name hide what it is; surrogates cannot be stored.
+        or any(unicodedata.category(char) in ("Cc", "Cf", "Cs") for char in name)
     ):
         raise InvalidInput(
             f"file name {name!r} is not valid: use a plain file name such as 'churn.csv' "
-            f"(no folders, not starting with '.', at most {_MAX_NAME} characters)",
+            f"(no folders, not starting with '.', no control or invisible characters, at "
+            f"most {_MAX_NAME} bytes)",
             field="file",
         )
     return name

@@ -42,6 +42,7 @@ def create_app(
         cache_dir=settings.home / "serving-cache",
         poll_seconds=poll_seconds,
         on_load=metrics.requests.model_loaded,
+        table=ports.table,
     )
     recorder = InferenceRecorder(
         ports.table,

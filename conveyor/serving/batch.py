@@ -18,6 +18,8 @@ from conveyor.tabular.coerce import coerce_frame
 from conveyor.tabular.read import is_parquet
 
 DEFAULT_CHUNK_ROWS = 100_000
+# A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
+_FORMULA_START = r"^[=+\-@\t\r]"
 
 
 def count_rows(path: Path) -> int:
@@ -100,10 +102,28 @@ def predict_file(
                     writer = pq.ParquetWriter(handle, table.schema)
                 writer.write_table(table)
             else:
-                scored.write_csv(handle, include_header=written == 0)
+                neutral = scored.with_columns(_formula_safe(scored))
+                neutral.write_csv(handle, include_header=written == 0)
             written += chunk.height
             if on_rows is not None:
                 on_rows(chunk.height)
         if writer is not None:
             writer.close()
     return written
+
+
+def _formula_safe(frame: pl.DataFrame) -> list[pl.Expr]:
+    """Text cells a spreadsheet would run as a formula, prefixed with ``'`` (OWASP's advice
+    for CSV injection) so they open as the text they are; numbers such as ``-3`` are left
+    as they are. Parquet output keeps values exact: no spreadsheet evaluates it."""
+    text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    return [
+        pl.when(
+            pl.col(name).str.contains(_FORMULA_START)
+            & pl.col(name).str.strip_chars().cast(pl.Float64, strict=False).is_null()
+        )
+        .then(pl.lit("'") + pl.col(name))
+        .otherwise(pl.col(name))
+        .alias(name)
+        for name in text
+    ]

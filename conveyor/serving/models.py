@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from conveyor.endpoint import Deployment, Endpoint
-from conveyor.errors import ConveyorError
+from conveyor.errors import ConveyorError, IntegrityError
 from conveyor.model.artifact import Predictor
 from conveyor.model.loading import load_verified
+from conveyor.monitoring.integrity import raise_integrity_alarm
 from conveyor.storage import ObjectStore
+from conveyor.tables import Table
 
 log = logging.getLogger("conveyor.serving")
 
@@ -40,9 +42,12 @@ class ModelHolder:
         cache_dir: Path,
         poll_seconds: float = 0.2,
         on_load: Callable[[str, int, float], None] | None = None,
+        table: Table | None = None,
     ) -> None:
-        """``on_load(project, version, seconds)`` is told each load's time (the metrics)."""
+        """``on_load(project, version, seconds)`` is told each load's time (the metrics);
+        an artifact refused for its sha256 is an alarm in ``table``'s alarm history."""
         self.store = store
+        self.table = table
         self.on_load = on_load
         self.endpoint = endpoint
         self.cache_dir = cache_dir
@@ -87,11 +92,20 @@ class ModelHolder:
         started = time.perf_counter()
         try:
             predictor = load_verified(
-                self.store, deployment.artifact, deployment.sha256, cache_dir=self.cache_dir
+                self.store,
+                deployment.artifact,
+                deployment.sha256,
+                cache_dir=self.cache_dir,
+                version=f"{deployment.project} v{deployment.version}",
             )
             predictor.predict_records([_null_row(predictor)])  # warm up before serving
         except Exception as exc:  # a bad artifact must not take the server down
             self._failed[deployment.sha256] = str(exc)
+            if isinstance(exc, IntegrityError):
+                where = "the model server"
+                raise_integrity_alarm(
+                    self.table, deployment.project, deployment.version, exc, where=where
+                )
             log.error(
                 "not serving %s v%d: %s",
                 deployment.project,

@@ -96,6 +96,15 @@ def _check_utf8(path: Path) -> None:
     offset = 0
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 22), b""):
+            # The binary sniff sees only the head; a NUL further on would reach the reader.
+            nul = chunk.find(b"\x00")
+            if nul >= 0:
+                raise InvalidInput(
+                    f"the file contains a NUL byte at offset {offset + nul} (line "
+                    f"{_line_of(path, offset + nul)}); CSV text has none: remove it or "
+                    "re-export the file as UTF-8 CSV",
+                    field="file",
+                )
             try:
                 decoder.decode(chunk)
             except UnicodeDecodeError as exc:
@@ -118,8 +127,15 @@ def _check_utf8(path: Path) -> None:
 
 
 def _line_of(path: Path, offset: int) -> int:
-    with path.open("rb") as handle:
-        return handle.read(offset).count(b"\n") + 1
+    lines = 1
+    with path.open("rb") as handle:  # block by block: the offset may be gigabytes in
+        while offset > 0:
+            block = handle.read(min(offset, 1 << 22))
+            if not block:
+                break
+            lines += block.count(b"\n")
+            offset -= len(block)
+    return lines
 
 
 def _read_header(path: Path) -> list[str]:
@@ -128,7 +144,19 @@ def _read_header(path: Path) -> list[str]:
             header = next(csv.reader(handle))
         except StopIteration as exc:
             raise InvalidInput("the file is empty", field="file") from exc
+        except csv.Error as exc:  # a name past the csv module's field limit (128 KiB)
+            raise InvalidInput(
+                f"the header row cannot be read ({exc}): a column name is too long, or a "
+                "quote opened in the header never closes",
+                field="header",
+            ) from exc
     names = [name.strip() for name in header]
+    if any("\n" in name or "\r" in name for name in names):
+        raise InvalidInput(
+            "a quote opened in the header row never closes (the header runs over several "
+            "lines); close the quote or remove it",
+            field="header",
+        )
     empty = [str(i + 1) for i, name in enumerate(names) if not name]
     if empty:
         raise InvalidInput(
@@ -138,9 +166,11 @@ def _read_header(path: Path) -> list[str]:
     seen: set[str] = set()
     duplicates = sorted({n for n in names if n in seen or seen.add(n)})  # type: ignore[func-returns-value]
     if duplicates:
+        more = f" and {len(duplicates) - 20} more" if len(duplicates) > 20 else ""
         raise InvalidInput(
             "duplicate column names: "
-            + ", ".join(repr(d) for d in duplicates)
+            + ", ".join(repr(d) for d in duplicates[:20])
+            + more
             + "; rename them so every column is unique",
             field="header",
         )
@@ -212,11 +242,25 @@ def _as_text(table: pa.Table) -> pl.DataFrame:
 def _ragged_message(path: Path, expected: int) -> str:
     with path.open("r", encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle)
-        for fields in reader:
-            if fields and len(fields) != expected:
-                return (
-                    f"line {reader.line_num} has {len(fields)} fields but the header has "
-                    f"{expected}; every row needs one value per column (quote values "
-                    "that contain commas)"
-                )
+        start = 1
+        try:
+            for fields in reader:
+                if any("\n" in field for field in fields) and len(fields) != expected:
+                    return _unclosed_quote(start)
+                if fields and len(fields) != expected:
+                    return (
+                        f"line {reader.line_num} has {len(fields)} fields but the header has "
+                        f"{expected}; every row needs one value per column (quote values "
+                        "that contain commas)"
+                    )
+                start = reader.line_num + 1
+        except csv.Error:  # a field past the csv module's limit: an open quote ate the rest
+            return _unclosed_quote(start)
     return f"a row does not have {expected} fields like the header"
+
+
+def _unclosed_quote(line: int) -> str:
+    return (
+        f"a quote opened on line {line} never closes: the value runs on over the following "
+        'lines; close the quote (a quote inside a value is written twice: "")'
+    )
