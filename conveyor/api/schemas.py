@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from conveyor.types import Algorithm, Task
 
 DEFAULT_DRIFT_WINDOW = 3600.0
+MAX_DRIFT_WINDOW = 10 * 366 * 86400.0
 
 
 class _Open(BaseModel):
@@ -44,7 +45,10 @@ class Reason(BaseModel):
 class DriftRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    window: float = Field(DEFAULT_DRIFT_WINDOW, gt=0, description="Seconds back from now.")
+    # At most ten years: a window reaching before year 1 cannot be a date (it was a 500).
+    window: float = Field(
+        DEFAULT_DRIFT_WINDOW, gt=0, le=MAX_DRIFT_WINDOW, description="Seconds back from now."
+    )
 
 
 # --- responses ---

@@ -8,6 +8,7 @@ import json
 import time
 from typing import Annotated, Any
 
+import orjson
 import polars as pl
 from fastapi import APIRouter, Depends, Request, Response
 
@@ -82,8 +83,10 @@ def _rows(body: bytes, content_type: str) -> list[dict[str, Any]]:
             raise InvalidInput(f"the CSV body cannot be parsed: {exc}", field="body") from exc
         return frame.to_dicts()
     try:
-        payload = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:  # too deep
+        # orjson as /predict: what it reads the recorder can write (json.loads keeps integers
+        # past 64 bits, which the record then cannot hold: a 500).
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:  # also invalid UTF-8, and nesting too deep
         raise InvalidInput(f"the body is not valid JSON: {exc}", field="body") from exc
     rows = payload.get("instances") if isinstance(payload, dict) else payload
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):

@@ -40,3 +40,10 @@ def test_invocations_refuses_what_it_cannot_read(client: TestClient) -> None:
     assert not_json.status_code == 400
     bad_value = client.post("/invocations", json=[{**ROW, "age": "old"}])
     assert bad_value.status_code == 400 and bad_value.json()["field"] == "age"
+
+
+def test_invocations_reads_an_integer_past_64_bits_as_a_number(client: TestClient) -> None:
+    # Once a 500: the row was parsed whole, and its record could not be written (fuzzing).
+    huge = client.post("/invocations", json=[{**ROW, "support calls": 10**30}])
+    assert huge.status_code == 200, huge.text
+    assert len(huge.json()["predictions"]) == 1
