@@ -77,13 +77,21 @@ class RequestLimits:
 
 
 _JSON_KIND = {dict: "object", list: "array"}
+_NESTED = (dict, list)  # a tuple: isinstance checks it twice as fast as ``dict | list``
 
 
 def check_flat_rows(instances: list[dict[str, Any]]) -> None:
     """Each row maps a column to one value: an object or a list is a 400 naming its column."""
+    for row in instances:
+        for value in row.values():
+            if isinstance(value, _NESTED):
+                _refuse_nested(instances)
+
+
+def _refuse_nested(instances: list[dict[str, Any]]) -> None:
     for index, row in enumerate(instances):
         for column, value in row.items():
-            if isinstance(value, dict | list):
+            if isinstance(value, _NESTED):
                 raise InvalidInput(
                     f"instances[{index}].{column} is a JSON {_JSON_KIND[type(value)]}; a column "
                     "takes one value (a string, number, boolean or null)",
