@@ -54,8 +54,8 @@ class RequestLimits:
         said = "declares" if declared else "is at least"
         return PayloadTooLarge(
             f"the request body {said} {size} bytes; this server takes at most "
-            f"{self.max_body_bytes} (CONVEYOR_MAX_BODY_BYTES): split the rows over several "
-            "requests",
+            f"{self.max_body_bytes} (CONVEYOR_MAX_BODY_BYTES); send a smaller body (rows: split "
+            "them over several requests)",
             field="body",
         )
 
