@@ -84,8 +84,12 @@ def build_ui_router(ports: Ports) -> APIRouter:
 
     @router.get("/static/{path:path}")
     def static(path: str) -> Response:
-        target = (STATIC / path).resolve()
-        if not target.is_relative_to(STATIC) or not target.is_file():
+        try:
+            target = (STATIC / path).resolve()
+            found = target.is_relative_to(STATIC) and target.is_file()
+        except (ValueError, OSError):  # a NUL byte, a name too long: no such file either
+            found = False
+        if not found:
             raise NotFound(f"no static file {path!r}", field="path")
         media_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
         return FileResponse(target, media_type=media_type)

@@ -30,7 +30,7 @@ from conveyor.serving.schemas import (
 router = APIRouter()
 
 _NO_BODY: dict[str, Any] = {"content": {}}
-_PING = {
+_PING: dict[int | str, dict[str, Any]] = {
     200: {"description": "A model is loaded.", **_NO_BODY},
     404: {"description": "No model is loaded yet.", **_NO_BODY},
 }

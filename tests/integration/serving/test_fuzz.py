@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import polars as pl
 import pytest
@@ -102,6 +103,7 @@ def without_lifespan(app: ASGIApp) -> ASGIApp:
 
 @dataclass
 class Fuzzed:
+    client: TestClient
     app: ASGIApp
     document: dict[str, Any]
     known: dict[str, Any]  # path parameters naming what the home holds
@@ -135,7 +137,7 @@ def fuzzed(home: Path, ports: Ports) -> Iterator[Fuzzed]:
         run = RunStore(ports.table).list_runs("churn", limit=1)[0]
         known = {"project": "churn", "version": 1, "run_id": run.run_id}
         rows = model_rows(ports, home / "churn.csv")
-        yield Fuzzed(without_lifespan(app), document, known, rows)
+        yield Fuzzed(client, without_lifespan(app), document, known, rows)
 
 
 def can_be_invalid(definition: dict[str, Any]) -> bool:
@@ -154,13 +156,15 @@ def strategies(
     definition = fuzzed.document["paths"][path][method.lower()]
     names = {p["name"] for p in definition.get("parameters", []) if p["in"] == "path"}
     pinned = {name: value for name, value in fuzzed.known.items() if name in names}
+    # The real project with the rest free (e.g. any version of 'churn'), then all real.
+    choices = [{}, {"project": "churn"}, pinned] if len(pinned) > 1 else [{}, pinned]
     modes = [GenerationMode.POSITIVE]
     if can_be_invalid(definition):
         modes.append(GenerationMode.NEGATIVE)
     chosen = [
         (mode, operation.as_strategy(generation_mode=mode, path_parameters=parameters or None))
         for mode in modes
-        for parameters in ([{}, pinned] if pinned else [{}])
+        for parameters in (choices if pinned else [{}])
     ]
     if operation.label in SCORING:  # the model itself, not only the parsing in front of it
         chosen.append(
@@ -256,3 +260,42 @@ def test_without_the_key_every_guarded_operation_answers_a_documented_401(
     assert len(guarded) >= 21, answered
     assert set(guarded.values()) == {401}, guarded
     assert all(answered[label] != 401 for label in OPEN), answered
+
+
+# The dashboard's pages are outside /openapi.json (HTML for people): fuzzed for no 5xx only.
+PAGES = (
+    "/ui/projects/{}",
+    "/ui/runs/{}",
+    "/ui/projects/churn/versions/{}",
+    "/ui/projects/{}/versions/1",
+    "/ui/static/{}",
+)
+
+
+def test_dashboard_pages_never_answer_5xx(fuzzed: Fuzzed) -> None:
+    segments = st.one_of(
+        st.sampled_from([str(value) for value in fuzzed.known.values()]),
+        st.text(min_size=1, max_size=300),
+        st.integers().map(str),
+    )
+    statuses: Counter[int] = Counter()
+
+    @settings(
+        max_examples=EXAMPLES * len(PAGES),
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(page=st.sampled_from(PAGES), segment=segments)
+    def visit(page: str, segment: str) -> None:
+        url = page.format(quote(segment, safe=""))
+        response = fuzzed.client.get(url, headers={"x-api-key": KEY}, follow_redirects=False)
+        statuses[response.status_code] += 1
+        assert response.status_code < 500, (url, response.text[:500])
+
+    visit()
+    print(
+        f"dashboard pages: {statuses.total()} examples, statuses {dict(sorted(statuses.items()))}"
+    )
+    assert statuses[200] > 0 and statuses[404] > 0, statuses

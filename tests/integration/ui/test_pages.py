@@ -99,3 +99,6 @@ def test_the_vendored_chart_library_is_served_and_nothing_beside_the_static_fold
     assert client.get("/ui/static/ui.css").headers["content-type"].startswith("text/css")
     assert client.get("/ui/static/..%2Frouter.py").status_code == 404
     assert client.get("/ui/static/nothing.js").status_code == 404
+    # Once 500s (found by fuzzing): a path the file system cannot even look up.
+    assert client.get("/ui/static/a%00b.js").status_code == 404
+    assert client.get(f"/ui/static/{'a' * 300}.js").status_code == 404
