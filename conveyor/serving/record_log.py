@@ -20,6 +20,7 @@ short by a crash can be incomplete, and only at a segment's end; it was never ac
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
 import os
@@ -84,8 +85,8 @@ class RecordLog:
         """Append one record; on return it survives the death of every process."""
         header = LENGTH.pack(len(data))
         with self._lock:
-            if self._fd is None:
-                raise RuntimeError("the record log is closed")
+            if self._fd is None:  # a request answered after the server stopped recording
+                raise OSError(errno.EBADF, "the record log is closed")
             written = os.writev(self._fd, (header, data))
             if written != len(header) + len(data):  # only a full disk cuts a write short
                 raise OSError(f"the record log took {written} of {len(header) + len(data)} bytes")

@@ -62,7 +62,7 @@ class InferenceRecorder:
             try:
                 # Plain tuples and fragments: orjson copies them, little else.
                 self.writer.append(orjson.dumps(tuple(record)))
-            except OSError:  # the disk is full: keep serving, say what was lost
+            except OSError:  # the disk is full, or recording stopped: keep serving, say so
                 self.failed += 1
                 log.exception("could not log the inference record of %s", record.request_id)
             return
