@@ -42,6 +42,9 @@ def _run_server(state: CliState, host: str, port: int, workers: int, project: st
         workers=workers,
         log_level="warning",
         access_log=False,
+        # uvicorn kills a worker that does not answer its supervisor within 5 s by default;
+        # one loading its models on a busy machine must not be killed for it.
+        timeout_worker_healthcheck=120,
         **options,
     )
 

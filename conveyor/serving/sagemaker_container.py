@@ -29,6 +29,7 @@ from conveyor.serving.sagemaker.probe import probe_model_dir
 from conveyor.serving.sagemaker.settings import ContainerSettings
 
 PROG = "conveyor-sagemaker-serve"
+WORKER_STARTUP_SECONDS = 120
 
 
 def app_from_environment() -> FastAPI:
@@ -58,6 +59,9 @@ def serve(host: str) -> int:
         log_config=None,  # conveyor's console logging, set up above
         access_log=False,  # SageMaker pings every few seconds: no line per request
         timeout_graceful_shutdown=settings.timeout,
+        # uvicorn kills a worker that does not answer its supervisor within 5 s by default;
+        # a worker busy loading its model on a loaded machine must not be killed for it.
+        timeout_worker_healthcheck=max(WORKER_STARTUP_SECONDS, settings.timeout),
     )
     return 0
 
