@@ -230,7 +230,7 @@ def _as_text(table: pa.Table) -> pl.DataFrame:
     """The table in polars, its text columns stripped and their "missing" spellings null."""
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
-    tokens = pl.lit(list(NULL_TOKENS), dtype=pl.List(pl.String)).explode()
+    tokens = list(NULL_TOKENS)
     text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
     stripped = [pl.col(c).str.strip_chars() for c in text]
     return frame.with_columns(
