@@ -50,6 +50,41 @@ class InvalidInput(ConveyorError, ValueError):
     headline = "invalid input"
 
 
+class PayloadTooLarge(InvalidInput):
+    """A body, a file or a batch over a configured limit; the message names the limit."""
+
+    code = "payload_too_large"
+    http_status = 413
+    headline = "too large"
+
+
+class Unauthorized(ConveyorError):
+    """No API key where the server requires one."""
+
+    code = "unauthorized"
+    http_status = 401
+    exit_code = 2
+    headline = "unauthorized"
+
+
+class Forbidden(ConveyorError):
+    """An API key that is not this server's."""
+
+    code = "forbidden"
+    http_status = 403
+    exit_code = 2
+    headline = "forbidden"
+
+
+class RequestTimeout(ConveyorError):
+    """A request that took longer than the server's limit."""
+
+    code = "request_timeout"
+    http_status = 504
+    exit_code = 9
+    headline = "timed out"
+
+
 class Conflict(ConveyorError):
     """The operation does not fit the current state (e.g. approving a rejected version)."""
 

@@ -20,7 +20,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 
 from conveyor.api.deps import ApiContext, api_context
 from conveyor.api.schemas import UploadAccepted
-from conveyor.errors import ConveyorError, InvalidInput
+from conveyor.errors import InvalidInput, PayloadTooLarge
 from conveyor.pipeline.runs import RunStore
 from conveyor.pipeline.uploads import RawUpload, put_raw_file
 from conveyor.pipeline.worker import live_workers
@@ -38,13 +38,6 @@ _FORM_SLACK = 64 * 1024
 # How long the request waits for a running worker to take the event and create the run,
 # so the answer can name it; the worker polls its queue every 0.2 s.
 RUN_WAIT_SECONDS = 3.0
-
-
-class PayloadTooLarge(ConveyorError):
-    code = "payload_too_large"
-    http_status = 413
-    exit_code = 2
-    headline = "too large"
 
 
 _FORM = {

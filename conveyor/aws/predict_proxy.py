@@ -21,7 +21,13 @@ from typing import Any
 from conveyor.aws.events import ApiRequest, proxy_response
 from conveyor.aws.request_check import check_rows
 from conveyor.endpoint import Deployment
-from conveyor.errors import BackendUnavailable, ConveyorError, InvalidInput, NotFound
+from conveyor.errors import (
+    BackendUnavailable,
+    ConveyorError,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+)
 from conveyor.monitoring import emf
 from conveyor.monitoring.labels import UNKNOWN_PROJECT
 from conveyor.monitoring.logs import REQUEST_LOGGER, bind
@@ -36,11 +42,6 @@ MAX_BODY_BYTES = 6 * 1024 * 1024
 # How long DynamoDB keeps an inference record (its TTL attribute ``expires_at``).
 RECORD_RETENTION_SECONDS = 90 * 24 * 3600
 request_log = logging.getLogger(REQUEST_LOGGER)
-
-
-class PayloadTooLarge(InvalidInput):
-    code = "payload_too_large"
-    http_status = 413
 
 
 class UnsupportedMediaType(InvalidInput):

@@ -20,7 +20,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.requests import cookie_parser
 
-from conveyor.errors import ConveyorError
+from conveyor.errors import ConveyorError, Forbidden, Unauthorized
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -39,20 +39,6 @@ OPEN_PREFIXES = ("/ui/static/",)
 # /predict) only a header does, so a browser's cookie never authorises a prediction.
 COOKIE_PREFIXES = ("/ui", "/api/")
 _BEARER = b"bearer "
-
-
-class Unauthorized(ConveyorError):
-    code = "unauthorized"
-    http_status = 401
-    exit_code = 2
-    headline = "unauthorized"
-
-
-class Forbidden(ConveyorError):
-    code = "forbidden"
-    http_status = 403
-    exit_code = 2
-    headline = "forbidden"
 
 
 def presented_key(headers: Iterable[tuple[bytes, bytes]], *, cookie_ok: bool) -> bytes | None:

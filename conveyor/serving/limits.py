@@ -14,26 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from conveyor.config import Settings
-from conveyor.errors import ConveyorError, InvalidInput
+from conveyor.errors import InvalidInput, PayloadTooLarge, RequestTimeout
 from conveyor.serving.auth import ASGIApp, Receive, Scope, Send, send_error
 
 # Bodies up to this size are predicted on the event loop: a few rows take less time than
 # handing them to a thread. Larger ones run on a thread, under the request timeout.
 INLINE_BODY_BYTES = 16 * 1024
-
-
-class PayloadTooLarge(ConveyorError):
-    code = "payload_too_large"
-    http_status = 413
-    exit_code = 2
-    headline = "too large"
-
-
-class RequestTimeout(ConveyorError):
-    code = "request_timeout"
-    http_status = 504
-    exit_code = 9
-    headline = "timed out"
 
 
 @dataclass(frozen=True)
