@@ -7,10 +7,19 @@ BENCH_STAMP := $(VENV)/.bench-installed
 
 .PHONY: demo test lint clean venv bench iac-check sam-build setup vendor-ui
 
-$(STAMP): pyproject.toml
+# uv installs in seconds what pip takes minutes over; it is pinned and lives in a virtualenv
+# of its own (the project's venv keeps pip, for anyone who wants it).
+IAC := .venvs-iac
+UV_VENV := $(IAC)/uv
+UV := $(UV_VENV)/bin/uv
+
+$(UV):
+	$(PYTHON) -m venv $(UV_VENV)
+	$(UV_VENV)/bin/python -m pip install --quiet uv==0.13.9
+
+$(STAMP): pyproject.toml | $(UV)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(UV) pip install --quiet --python $(BIN)/python -e '.[dev]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -27,17 +36,19 @@ setup:
 test: setup
 	@$(MAKE) --no-print-directory iac-check
 	$(BIN)/ruff check conveyor tests bench
-	@# Two workers, one per core: much of the suite waits on servers and subprocesses.
-	$(BIN)/python -m pytest -q -n 2 --cov=conveyor --cov-report=term:skip-covered --cov-fail-under=80
+	@# Three workers on two cores: much of the suite waits on servers and subprocesses.
+	$(BIN)/python -m pytest -q -n 3 --cov=conveyor --cov-report=term:skip-covered --cov-fail-under=80
 
 $(BENCH_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(UV) pip install --quiet --python $(BIN)/python -e '.[dev,bench]'
 	touch $(BENCH_STAMP)
 
 # wrk is installed by bench/serve.py if missing; MLflow and BentoML into bench/.venvs/.
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.run
 	$(BIN)/python bench/parity.py
+	@# The heavier end-to-end cases make test leaves out (concurrency, kill -9, 10,000 columns).
+	$(BIN)/python -m pytest -q -m slow
 
 lint: $(STAMP)
 	$(BIN)/ruff check conveyor tests bench
@@ -50,19 +61,9 @@ clean:
 # (aws-sam-cli and checkov pin boto3 versions of their own), made once from the pinned
 # aws/iac-requirements/<tool>.txt and remade when that file changes. None needs credentials or
 # the network: sam validate gets a region, checkov --skip-download.
-IAC := .venvs-iac
 IAC_TOOLS := cfn-lint sam checkov
 IAC_ENV := SAM_CLI_TELEMETRY=0 AWS_EC2_METADATA_DISABLED=true
 IAC_STAMPS := $(foreach tool,$(IAC_TOOLS),$(IAC)/$(tool)/.installed)
-
-# uv makes these virtualenvs in seconds where pip takes minutes (checkov alone pulls ~100
-# packages); it is pinned and installed in a virtualenv of its own.
-UV_VENV := $(IAC)/uv
-UV := $(UV_VENV)/bin/uv
-
-$(UV):
-	$(PYTHON) -m venv $(UV_VENV)
-	$(UV_VENV)/bin/python -m pip install --quiet uv==0.13.9
 
 $(IAC)/%/.installed: aws/iac-requirements/%.txt | $(UV)
 	rm -rf $(IAC)/$*

@@ -63,6 +63,7 @@ def server(cli: Cli) -> Iterator[int]:
     assert "locked" not in output.lower(), output
 
 
+@pytest.mark.slow  # about a minute: run by make bench (pytest -m slow)
 def test_ten_concurrent_uploads_while_serving(cli: Cli, server: int, tmp_path: Path) -> None:
     port = server
     first = cli(

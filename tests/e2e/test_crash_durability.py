@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+import pytest
+
 from conveyor.config import Settings
 from conveyor.samples.generate import write_churn_csv
 from conveyor.serving.records import list_inferences
@@ -136,6 +138,7 @@ def snapshot(cli: Cli) -> tuple[object, object]:
     )
 
 
+@pytest.mark.slow  # three kills under load, ~40 s: run by make bench (pytest -m slow)
 def test_kill_9_under_load_loses_no_acknowledged_record(
     cli: Cli, churn_csv: Path, tmp_path: Path
 ) -> None:

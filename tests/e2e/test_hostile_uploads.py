@@ -368,7 +368,15 @@ def test_hostile_file_fails_its_run_with_a_reason(
     assert len(run["failure_reason"]) < 2000, "a reason a person can read"
 
 
-@pytest.mark.parametrize("case", list(SAFE), ids=list(SAFE))
+# Training on 10,000 columns takes ~15 s (mostly the baseline profile): make bench runs it.
+_SLOW_SAFE = {"10,000 columns"}
+
+
+@pytest.mark.parametrize(
+    "case",
+    [pytest.param(c, marks=pytest.mark.slow) if c in _SLOW_SAFE else c for c in SAFE],
+    ids=list(SAFE),
+)
 def test_odd_but_valid_file_trains(case: str, server: Server, untouched: None) -> None:
     name, build = SAFE[case]
     status, accepted = _upload(server, HOSTILE_PROJECT, name, build(server.sample))
