@@ -39,6 +39,9 @@ from tests.e2e.conftest import CONVEYOR, ROW, free_port, json_of, post, run_cli
 FORMULAS = ("=cmd|' /C calc'!A0", "+SUM(1,2)", "-2+3+cmd|' /C calc'!A0", "@SUM(A1:A9)")
 HOSTILE_PROJECT = "hostile"  # valid-but-odd files train here, deployed by hand only
 
+# 41 cases against a live server, about a minute and a half: run by make bench (pytest -m slow).
+pytestmark = pytest.mark.slow
+
 
 @dataclass
 class Server:

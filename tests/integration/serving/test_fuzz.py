@@ -50,8 +50,8 @@ CHECKS = [
     response_schema_conformance,
 ]
 # Per operation, per generation mode and per way of choosing the path parameters: at most
-# 4 x 15 requests an operation (fewer when its inputs run out sooner).
-EXAMPLES = 15
+# 4 x 10 requests an operation (fewer when its inputs run out sooner).
+EXAMPLES = 10
 SCORING = {"POST /predict/{project}", "POST /invocations"}
 # Open without a key (conveyor.serving.auth.OPEN_PATHS): probes and Prometheus.
 OPEN = {"GET /health", "GET /ping", "GET /metrics"}
