@@ -56,9 +56,15 @@ def read_raw(path: Path) -> pl.DataFrame:
     _refuse_binary(head)
     if not head.strip():
         raise InvalidInput("the file is empty (only white space)", field="file")
-    _check_utf8(path)
-    header = _read_header(path)
-    frame = _read_csv(path, header)
+    _refuse_nul(path)
+    # pyarrow validates UTF-8 as it parses; the slower pass that finds the bad byte's line
+    # runs only when a file fails to decode.
+    try:
+        header = _read_header(path)
+        frame = _read_csv(path, header)
+    except (UnicodeDecodeError, _NotUtf8):
+        _check_utf8(path)
+        raise
     if frame.height == 0:
         raise InvalidInput(
             f"the file has a header ({len(header)} columns) but no data rows", field="file"
@@ -91,20 +97,34 @@ def _refuse_binary(head: bytes) -> None:
         )
 
 
-def _check_utf8(path: Path) -> None:
-    decoder = codecs.getincrementaldecoder("utf-8")()
+class _NotUtf8(InvalidInput):
+    """pyarrow found invalid UTF-8; ``_check_utf8`` says where."""
+
+
+def _refuse_nul(path: Path) -> None:
     offset = 0
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 22), b""):
             # The binary sniff sees only the head; a NUL further on would reach the reader.
             nul = chunk.find(b"\x00")
             if nul >= 0:
-                raise InvalidInput(
-                    f"the file contains a NUL byte at offset {offset + nul} (line "
-                    f"{_line_of(path, offset + nul)}); CSV text has none: remove it or "
-                    "re-export the file as UTF-8 CSV",
-                    field="file",
-                )
+                raise _nul_found(path, offset + nul)
+            offset += len(chunk)
+
+
+def _nul_found(path: Path, offset: int) -> InvalidInput:
+    return InvalidInput(
+        f"the file contains a NUL byte at offset {offset} (line {_line_of(path, offset)}); "
+        "CSV text has none: remove it or re-export the file as UTF-8 CSV",
+        field="file",
+    )
+
+
+def _check_utf8(path: Path) -> None:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 22), b""):
             try:
                 decoder.decode(chunk)
             except UnicodeDecodeError as exc:
@@ -223,6 +243,8 @@ def _arrow_csv(
         message = str(exc)
         if "Expected" in message and "columns" in message:
             raise InvalidInput(_ragged_message(path, len(header)), field="file") from exc
+        if "UTF8" in message or "UTF-8" in message:
+            raise _NotUtf8(f"the file is not valid UTF-8: {message}", field="file") from exc
         raise InvalidInput(f"the CSV cannot be parsed: {message}", field="file") from exc
 
 
