@@ -9,30 +9,31 @@ and the same error shape.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from fastapi import FastAPI
 
-from conveyor.errors import ConveyorError
+from conveyor.errors import ConveyorError, RequestTimeout
 from conveyor.serving.auth import ApiKeyGuard, send_error
+from conveyor.serving.deadline import score_on_thread
 from conveyor.serving.deps import (
     ServerState,
     new_request_id,
     predict_and_record,
     request_failed,
 )
+from conveyor.serving.instances import parse_instances
 from conveyor.serving.limits import (
     INLINE_BODY_BYTES,
     RequestLimits,
     check_flat_rows,
     declared_length,
 )
-from conveyor.serving.routes.predict import answer_body, parse_instances
+from conveyor.serving.routes.predict import answer_body
 
 log = logging.getLogger("conveyor.serving")
 
@@ -56,6 +57,8 @@ class PredictFastPath:
         self.count = self.state.metrics.requests.observe
         self.guard = guard  # None: no API key configured, nothing to check
         self.limits = limits or RequestLimits()
+        # The FastAPI routes that score rows (/invocations) read the same limits from here.
+        app.state.limits = self.limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -87,13 +90,15 @@ class PredictFastPath:
                 return
             if not message.get("more_body"):
                 break
+        request_id = _request_id(scope)
         if len(body) <= INLINE_BODY_BYTES:
-            status, payload, request_id = self._answer(project, bytes(body), scope)
+            scored = self._score(project, bytes(body), request_id, self.state)
         else:
-            status, payload, request_id = await self._answer_on_thread(project, bytes(body), scope)
+            scored = await self._score_on_thread(project, bytes(body), request_id)
+        self._report(project, request_id, scored)
         headers = [_JSON, (b"x-request-id", request_id.encode("latin-1"))]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": payload})
+        await send({"type": "http.response.start", "status": scored.status, "headers": headers})
+        await send({"type": "http.response.body", "body": scored.payload})
 
     async def _refuse(self, project: str, error: ConveyorError, scope: Scope, send: Send) -> None:
         """Answer a request refused before its body was scored (key, size), and count it."""
@@ -101,43 +106,39 @@ class PredictFastPath:
         request_failed(self.state, project, request_id, error.http_status, error.message, 0.0)
         await send_error(send, error, [(b"x-request-id", request_id.encode("latin-1"))])
 
-    async def _answer_on_thread(
-        self, project: str, body: bytes, scope: Scope
-    ) -> tuple[int, bytes, str]:
+    async def _score_on_thread(self, project: str, body: bytes, request_id: str) -> _Scored:
         """A large batch: scored on a thread, so the loop keeps serving, within the timeout.
-        A batch that outlives it is answered 504; its thread finishes and records it."""
-        scope = {**scope, "headers": [*scope.get("headers", ())]}
-        request_id = _request_id(scope)
-        scope["headers"].append((b"x-request-id", request_id.encode("latin-1")))
+        A batch that outlives it is answered 504 and leaves no record (deadline.py)."""
         started = time.perf_counter()
-        work = asyncio.to_thread(self._answer, project, body, scope)
         try:
-            return await asyncio.wait_for(work, self.limits.timeout_seconds)
-        except TimeoutError:
-            error = self.limits.timed_out()
-            seconds = time.perf_counter() - started
-            request_failed(
-                self.state, project, request_id, error.http_status, error.message, seconds
+            return await score_on_thread(
+                self.state,
+                self.limits,
+                lambda state: self._score(project, body, request_id, state),
+                name=f"predict-batch {request_id}",
             )
-            return error.http_status, orjson.dumps(error.to_dict()), request_id
+        except RequestTimeout as error:
+            seconds = time.perf_counter() - started
+            payload = orjson.dumps(error.to_dict())
+            return _Scored(error.http_status, payload, None, 0, seconds, error.message)
 
-    def _answer(self, project: str, body: bytes, scope: Scope) -> tuple[int, bytes, str]:
+    def _score(self, project: str, body: bytes, request_id: str, state: ServerState) -> _Scored:
+        """The answer to a body; its inference record goes to ``state``'s recorder. Counting
+        and logging the request is left to ``_report``, on the loop, once it is answered."""
         started = time.perf_counter()
-        request_id = _request_id(scope)
         try:
             instances = parse_instances(body)
             self.limits.check_rows(instances)
             check_flat_rows(instances)
-            model, prediction, _ = predict_and_record(
-                self.state, project, instances, request_id, body
-            )
+            model, prediction, _ = predict_and_record(state, project, instances, request_id, body)
             payload = orjson.dumps(answer_body(model.version, prediction, request_id))
-            self.count(project, model.version, 200, time.perf_counter() - started, len(instances))
-            return 200, payload, request_id
+            seconds = time.perf_counter() - started
+            return _Scored(200, payload, model.version, len(instances), seconds)
         except ConveyorError as exc:
             seconds = time.perf_counter() - started
-            request_failed(self.state, project, request_id, exc.http_status, exc.message, seconds)
-            return exc.http_status, orjson.dumps(exc.to_dict()), request_id
+            return _Scored(
+                exc.http_status, orjson.dumps(exc.to_dict()), None, 0, seconds, exc.message
+            )
         except Exception as exc:  # the one boundary of the hot path: a bug is a logged 500
             message = f"{type(exc).__name__}: {exc}"
             log.exception(
@@ -145,10 +146,36 @@ class PredictFastPath:
                 project,
                 extra={"request_id": request_id, "project": project, "status": 500},
             )
-            seconds = time.perf_counter() - started
-            request_failed(self.state, project, request_id, 500, message, seconds, logged=True)
             error = {"error": "internal_error", "message": message, "field": None}
-            return 500, orjson.dumps(error), request_id
+            seconds = time.perf_counter() - started
+            return _Scored(500, orjson.dumps(error), None, 0, seconds, message, logged=True)
+
+    def _report(self, project: str, request_id: str, scored: _Scored) -> None:
+        """Count an answered request (and log one that failed)."""
+        if scored.status == 200:
+            self.count(project, scored.version, 200, scored.seconds, scored.rows)
+            return
+        request_failed(
+            self.state,
+            project,
+            request_id,
+            scored.status,
+            scored.error or "",
+            scored.seconds,
+            logged=scored.logged,
+        )
+
+
+class _Scored(NamedTuple):  # made on every request: a tuple costs a third of a frozen dataclass
+    """A request's answer, and what its metrics and log line need."""
+
+    status: int
+    payload: bytes
+    version: int | None
+    rows: int
+    seconds: float
+    error: str | None = None
+    logged: bool = False  # a 500 whose traceback is logged already
 
 
 def _request_id(scope: Scope) -> str:

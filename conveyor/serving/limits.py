@@ -2,87 +2,32 @@
 (``CONVEYOR_MAX_BODY_BYTES``, ``CONVEYOR_MAX_ROWS_PER_REQUEST``,
 ``CONVEYOR_REQUEST_TIMEOUT_SECONDS``) and each refused with a message naming it.
 
-The /predict fast path applies all three itself; every other route behind FastAPI gets the
-body limit from ``BodyLimitMiddleware`` (uploads keep their own, ``CONVEYOR_MAX_UPLOAD_BYTES``).
-JSON nested deeper than the parser's limit is already a 400 naming ``body``.
+The /predict fast path applies all three itself, and ``/invocations`` the rows and the time;
+every route behind FastAPI gets the body limit from ``BodyLimitMiddleware`` (uploads keep their
+own, ``CONVEYOR_MAX_UPLOAD_BYTES``). JSON nested deeper than the parser's limit is already a 400
+naming ``body``. The checks and their messages live in ``conveyor.serving.request_limits``,
+free of the web stack, so the AWS Lambda function refuses the same requests the same way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
-from conveyor.config import Settings
-from conveyor.errors import InvalidInput, PayloadTooLarge, RequestTimeout
 from conveyor.serving.auth import ASGIApp, Receive, Scope, Send, send_error
+from conveyor.serving.request_limits import RequestLimits, check_flat_rows
+
+__all__ = [
+    "INLINE_BODY_BYTES",
+    "BodyLimitMiddleware",
+    "RequestLimits",
+    "check_flat_rows",
+    "declared_length",
+]
 
 # Bodies up to this size are predicted on the event loop: a few rows take less time than
 # handing them to a thread. Larger ones run on a thread, under the request timeout.
 INLINE_BODY_BYTES = 16 * 1024
-
-
-@dataclass(frozen=True)
-class RequestLimits:
-    max_body_bytes: int = 8 * 1024**2
-    max_rows: int = 10_000
-    timeout_seconds: float = 30.0
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> RequestLimits:
-        return cls(
-            settings.max_body_bytes,
-            settings.max_rows_per_request,
-            settings.request_timeout_seconds,
-        )
-
-    def body_too_large(self, size: int, *, declared: bool = False) -> PayloadTooLarge:
-        said = "declares" if declared else "is at least"
-        return PayloadTooLarge(
-            f"the request body {said} {size} bytes; this server takes at most "
-            f"{self.max_body_bytes} (CONVEYOR_MAX_BODY_BYTES); send a smaller body (rows: split "
-            "them over several requests)",
-            field="body",
-        )
-
-    def check_rows(self, instances: list[Any]) -> None:
-        if len(instances) > self.max_rows:
-            raise PayloadTooLarge(
-                f"the request has {len(instances)} rows in instances; this server takes at most "
-                f"{self.max_rows} per request (CONVEYOR_MAX_ROWS_PER_REQUEST): split them over "
-                "several requests, or score a file with `conveyor predict`",
-                field="instances",
-            )
-
-    def timed_out(self) -> RequestTimeout:
-        return RequestTimeout(
-            f"the prediction took longer than {self.timeout_seconds:g} s "
-            "(CONVEYOR_REQUEST_TIMEOUT_SECONDS): send fewer rows per request",
-            field=None,
-        )
-
-
-_JSON_KIND = {dict: "object", list: "array"}
-_NESTED = (dict, list)  # a tuple: isinstance checks it twice as fast as ``dict | list``
-
-
-def check_flat_rows(instances: list[dict[str, Any]]) -> None:
-    """Each row maps a column to one value: an object or a list is a 400 naming its column."""
-    for row in instances:
-        for value in row.values():
-            if isinstance(value, _NESTED):
-                _refuse_nested(instances)
-
-
-def _refuse_nested(instances: list[dict[str, Any]]) -> None:
-    for index, row in enumerate(instances):
-        for column, value in row.items():
-            if isinstance(value, _NESTED):
-                raise InvalidInput(
-                    f"instances[{index}].{column} is a JSON {_JSON_KIND[type(value)]}; a column "
-                    "takes one value (a string, number, boolean or null)",
-                    field=column,
-                )
 
 
 def declared_length(headers: Iterable[tuple[bytes, bytes]]) -> int | None:

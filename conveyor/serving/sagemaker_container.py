@@ -9,7 +9,9 @@ log, and the endpoint fails to create), then serves it with uvicorn until SIGTER
 Environment (all optional): ``CONVEYOR_MODEL_DIR`` (default ``/opt/ml/model``),
 ``SAGEMAKER_BIND_TO_PORT`` (8080), ``SAGEMAKER_MODEL_SERVER_WORKERS`` (one per CPU),
 ``SAGEMAKER_MODEL_SERVER_TIMEOUT`` (60 s), ``CONVEYOR_SERVE_PROJECT`` and
-``CONVEYOR_MODEL_VERSION`` (what the answers name).
+``CONVEYOR_MODEL_VERSION`` (what the answers name), and the request limits of
+``conveyor serve``: ``CONVEYOR_MAX_BODY_BYTES``, ``CONVEYOR_MAX_ROWS_PER_REQUEST``,
+``CONVEYOR_REQUEST_TIMEOUT_SECONDS``.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ def app_from_environment() -> FastAPI:
     setup_logging(None, verbose=True)
     settings = ContainerSettings()
     model = load_model_dir(settings.model_dir, project=settings.project, version=settings.version)
-    return create_container_app(model)
+    return create_container_app(model, settings.limits())
 
 
 def serve(host: str) -> int:

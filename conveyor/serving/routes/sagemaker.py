@@ -1,5 +1,8 @@
 """The SageMaker inference container contract: ``GET /ping`` and ``POST /invocations``
-(JSON or CSV in, JSON or CSV out) for one project's deployed model."""
+(JSON or CSV in, JSON or CSV out) for one project's deployed model.
+
+``/invocations`` takes the limits ``/predict`` takes (``conveyor.serving.limits``): the body
+size, the rows per request (413) and the time per prediction (504), with the same messages."""
 
 from __future__ import annotations
 
@@ -13,6 +16,8 @@ import polars as pl
 from fastapi import APIRouter, Depends, Request, Response
 
 from conveyor.errors import ConveyorError, InvalidInput, NotFound
+from conveyor.model.artifact import Prediction
+from conveyor.serving.deadline import score_on_thread
 from conveyor.serving.deps import (
     ServerState,
     get_state,
@@ -20,6 +25,8 @@ from conveyor.serving.deps import (
     predict_and_record,
     request_failed,
 )
+from conveyor.serving.limits import INLINE_BODY_BYTES, RequestLimits, check_flat_rows
+from conveyor.serving.models import LoadedModel
 from conveyor.serving.schemas import (
     KEY_ERRORS,
     PredictRequest,
@@ -75,12 +82,14 @@ def _project(state: ServerState) -> str:
     )
 
 
-def _rows(body: bytes, content_type: str) -> list[dict[str, Any]]:
+def _rows(body: bytes, content_type: str, limits: RequestLimits) -> list[dict[str, Any]]:
+    """The body's rows, within the row limit; as /predict, a value is never an object or a list."""
     if content_type.startswith("text/csv"):
         try:
             frame = pl.read_csv(io.BytesIO(body), infer_schema=False)
         except Exception as exc:  # polars raises several kinds for malformed CSV
             raise InvalidInput(f"the CSV body cannot be parsed: {exc}", field="body") from exc
+        limits.check_rows(frame, field="body", where="in its CSV body")  # before any dict
         return frame.to_dicts()
     try:
         # orjson as /predict: what it reads the recorder can write (json.loads keeps integers
@@ -94,14 +103,22 @@ def _rows(body: bytes, content_type: str) -> list[dict[str, Any]]:
             'send {"instances": [{column: value, ...}, ...]} or a list of row objects',
             field="instances",
         )
+    limits.check_rows(rows)
+    check_flat_rows(rows)
     return rows
+
+
+def _limits(request: Request) -> RequestLimits:
+    """The server's limits: the local server's fast path and the container's app set them."""
+    limits: RequestLimits | None = getattr(request.app.state, "limits", None)
+    return limits or RequestLimits()
 
 
 @router.post(
     "/invocations",
     response_class=Response,
     openapi_extra=_INVOCATIONS,
-    responses=error_responses(400, 404, 413, *KEY_ERRORS),
+    responses=error_responses(400, 404, 413, 504, *KEY_ERRORS),
 )
 async def invocations(
     request: Request, state: Annotated[ServerState, Depends(get_state)]
@@ -134,19 +151,29 @@ async def _invoke(
             f"content type {content_type!r} is not supported; use application/json or text/csv",
             field="content-type",
         )
-    rows = _rows(await request.body(), content_type)
-    model, prediction, request_id = predict_and_record(state, project, rows, request_id)
+    body, limits = await request.body(), _limits(request)
+
+    def score(scoring: ServerState) -> tuple[LoadedModel, Prediction, int]:
+        rows = _rows(body, content_type, limits)
+        model, prediction, _ = predict_and_record(scoring, project, rows, request_id)
+        return model, prediction, len(rows)
+
+    if len(body) <= INLINE_BODY_BYTES:
+        model, prediction, count = score(state)
+    else:  # a large batch: on a thread, within the timeout, as /predict (deadline.py)
+        name = f"invocations-batch {request_id}"
+        model, prediction, count = await score_on_thread(state, limits, score, name=name)
     headers = {"x-request-id": request_id, "x-model-version": str(model.version)}
     if request.headers.get("accept", "").startswith("text/csv"):
         out = pl.DataFrame({"prediction": pl.Series(prediction.predictions, strict=False)})
         response = Response(out.write_csv(), media_type="text/csv", headers=headers)
-        return response, model.version, len(rows)
-    body: dict[str, Any] = {
+        return response, model.version, count
+    answer: dict[str, Any] = {
         "predictions": prediction.predictions,
         "model_version": model.version,
         "request_id": request_id,
     }
     if prediction.probabilities is not None:
-        body.update(classes=prediction.classes, probabilities=prediction.probabilities)
-    response = Response(json.dumps(body), media_type="application/json", headers=headers)
-    return response, model.version, len(rows)
+        answer.update(classes=prediction.classes, probabilities=prediction.probabilities)
+    response = Response(json.dumps(answer), media_type="application/json", headers=headers)
+    return response, model.version, count

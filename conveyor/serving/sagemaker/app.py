@@ -4,7 +4,7 @@
 validation, prediction, errors and answer), given a server state whose parts have nothing
 behind them: a holder of the one model loaded at start, a recorder that records nothing
 (on AWS the predict function records each inference), and request counters without the
-Table's metrics.
+Table's metrics. The request limits are the local server's too, read from the same variables.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import conveyor
 from conveyor.monitoring.metrics import RequestMetrics, ServerMetrics
 from conveyor.serving import errors
 from conveyor.serving.deps import ServerState
+from conveyor.serving.limits import BodyLimitMiddleware, RequestLimits
 from conveyor.serving.models import LoadedModel, ModelHolder
 from conveyor.serving.recorder import InferenceRecorder
 from conveyor.serving.routes import sagemaker
@@ -72,8 +73,10 @@ class RequestCounters(ServerMetrics):
         self.requests = RequestMetrics(self.registry)
 
 
-def create_container_app(model: LoadedModel) -> FastAPI:
-    """The app serving ``model`` on ``GET /ping`` and ``POST /invocations``."""
+def create_container_app(model: LoadedModel, limits: RequestLimits | None = None) -> FastAPI:
+    """The app serving ``model`` on ``GET /ping`` and ``POST /invocations``, within ``limits``
+    (body size, rows per request, time per prediction; default: ``conveyor serve``'s)."""
+    limits = limits or RequestLimits()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -94,6 +97,8 @@ def create_container_app(model: LoadedModel) -> FastAPI:
         metrics=RequestCounters(),
         serve_project=model.project,
     )
+    app.state.limits = limits  # /invocations reads its rows and time limits here
     errors.install(app)
     app.include_router(sagemaker.router)
+    app.add_middleware(BodyLimitMiddleware, limits=limits, exempt_suffixes=())
     return app

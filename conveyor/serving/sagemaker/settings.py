@@ -9,6 +9,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from conveyor.serving.request_limits import RequestLimits
+
 DEFAULT_MODEL_DIR = Path("/opt/ml/model")
 
 
@@ -34,3 +36,18 @@ class ContainerSettings(BaseSettings):
     # The project and registry version the folder holds: the answers name them.
     project: str = Field(default="model", min_length=1, validation_alias="CONVEYOR_SERVE_PROJECT")
     version: int = Field(default=0, ge=0, validation_alias="CONVEYOR_MODEL_VERSION")
+    # The request limits of ``conveyor serve``, under the same names (docs/security-settings.md).
+    max_body_bytes: int = Field(
+        default=8 * 1024**2, gt=0, validation_alias="CONVEYOR_MAX_BODY_BYTES"
+    )
+    max_rows_per_request: int = Field(
+        default=10_000, gt=0, validation_alias="CONVEYOR_MAX_ROWS_PER_REQUEST"
+    )
+    request_timeout_seconds: float = Field(
+        default=30.0, gt=0, validation_alias="CONVEYOR_REQUEST_TIMEOUT_SECONDS"
+    )
+
+    def limits(self) -> RequestLimits:
+        return RequestLimits(
+            self.max_body_bytes, self.max_rows_per_request, self.request_timeout_seconds
+        )
