@@ -33,6 +33,7 @@ from conveyor.monitoring import emf
 from conveyor.monitoring.cloudwatch_alarms import alarm_state_change_detail
 from conveyor.monitoring.logs import log_context
 from conveyor.pipeline.handlers import on_training_job_state_change as finish_training_job
+from conveyor.serving.request_limits import RequestLimits
 
 log = logging.getLogger("conveyor.aws")
 _TERMINAL = frozenset({"Completed", "Failed", "Stopped"})
@@ -143,7 +144,10 @@ def predict(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         return events.proxy_response(400, predict_proxy.json_error(exc))
     with log_context():
         return predict_proxy.handle(
-            request, runtime.ports(), namespace=runtime.aws_settings().metrics_namespace
+            request,
+            runtime.ports(),
+            namespace=runtime.aws_settings().metrics_namespace,
+            limits=RequestLimits.from_settings(runtime.settings()),
         )
 
 

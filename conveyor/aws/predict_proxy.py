@@ -1,11 +1,12 @@
 """``POST /predict/{project}`` on AWS: API Gateway → this Lambda function → the SageMaker
 endpoint, with the same answers as the local model server.
 
-The body is checked here (JSON shape, then the deployed version's input schema, without
-numpy) so a bad request is a 4xx naming its field and never reaches the endpoint; the
-endpoint's answer comes back as the local ``/predict`` gives it. Every request to a deployed
-project is kept as the local server keeps it (``conveyor.serving.records``' item, plus
-``expires_at`` for DynamoDB's TTL), and one EMF line carries its metrics.
+The body is checked here (the model server's request limits and JSON shape, then the deployed
+version's input schema, without numpy) so a bad request is a 4xx naming its field and never
+reaches the endpoint; the endpoint's answer comes back as the local ``/predict`` gives it.
+Every request to a deployed project is kept as the local server keeps it
+(``conveyor.serving.records``' item, plus ``expires_at`` for DynamoDB's TTL), and one EMF
+line carries its metrics.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from conveyor.monitoring.labels import UNKNOWN_PROJECT
 from conveyor.monitoring.logs import REQUEST_LOGGER, bind
 from conveyor.serving.instances import parse_instances
 from conveyor.serving.records import partition
+from conveyor.serving.request_limits import RequestLimits, check_flat_rows
 from conveyor.tabular.schema import DatasetSchema
 from conveyor.types import to_iso
 from conveyor.wiring import Ports
@@ -79,8 +81,12 @@ def _schema(ports: Ports, deployment: Deployment) -> DatasetSchema:
     return _schemas[key]
 
 
-def handle(request: ApiRequest, ports: Ports, *, namespace: str) -> dict[str, Any]:
-    """The proxy response to one request; records it and prints its EMF line."""
+def handle(
+    request: ApiRequest, ports: Ports, *, namespace: str, limits: RequestLimits | None = None
+) -> dict[str, Any]:
+    """The proxy response to one request; records it and prints its EMF line. ``limits``:
+    the model server's request limits (its settings), checked as it checks them."""
+    limits = limits or RequestLimits()
     started = time.perf_counter()
     request_id = request.headers.get("x-request-id") or request.request_id or os.urandom(16).hex()
     project = request.path_parameters.get("project", "")
@@ -99,6 +105,7 @@ def handle(request: ApiRequest, ports: Ports, *, namespace: str) -> dict[str, An
             )
         version = deployment.version
         bind(version=version)
+        limits.check_body(request.body)
         if len(request.body) > MAX_BODY_BYTES:
             raise PayloadTooLarge(
                 f"the body is {len(request.body)} bytes; send at most {MAX_BODY_BYTES} "
@@ -110,7 +117,11 @@ def handle(request: ApiRequest, ports: Ports, *, namespace: str) -> dict[str, An
                 f"content type {request.content_type!r} is not supported; send application/json",
                 field="content-type",
             )
-        instances = parse_instances(request.body)
+        rows = parse_instances(request.body)
+        # Refused before the schema, and not recorded, as the model server refuses them.
+        limits.check_rows(rows)
+        check_flat_rows(rows)
+        instances = rows
         check_rows(instances, _schema(ports, deployment))
         outcome = _invoke(ports, project, instances, request_id, version)
     except ConveyorError as exc:
