@@ -80,3 +80,27 @@ class JobRunner(Protocol):
             NotFound: no such job.
         """
         ...
+
+
+@runtime_checkable
+class Warmable(Protocol):
+    """A runner that can get its next job's process ready ahead of time."""
+
+    def warm(self) -> None:
+        """Prepare for a job expected soon; cheap to call again while one is ready."""
+        ...
+
+    def cool(self) -> None:
+        """Let go of what ``warm`` prepared and no job used."""
+        ...
+
+
+def warm(jobs: object) -> None:
+    """Let ``jobs`` prepare its next job's process, if it is a runner that can."""
+    if isinstance(jobs, Warmable):
+        jobs.warm()
+
+
+def cool(jobs: object) -> None:
+    if isinstance(jobs, Warmable):
+        jobs.cool()

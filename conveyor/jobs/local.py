@@ -4,6 +4,9 @@ A job runs in its own session, so it survives the worker that started it (as a S
 job survives its caller); a shell wrapper writes its exit code durably, so whichever worker
 describes the job next — this one or its successor after a crash — can finish it: pack
 ``model/`` into model.tar.gz, upload it, and record the final status once.
+
+``warm()`` starts the next job's process ahead of time, through the same wrapper, in a folder
+of its own that becomes the job's folder when the job starts (``conveyor.jobs.standby``).
 """
 
 from __future__ import annotations
@@ -11,21 +14,25 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import secrets
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
 import tarfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from conveyor._process import pid_exists
 from conveyor.errors import AlreadyExists, NotFound
 from conveyor.jobs import TrainingJob, TrainingJobSpec
 from conveyor.jobs.contract import ScriptModePaths, environment
+from conveyor.jobs.standby import HANDOVER
 from conveyor.storage import ObjectStore
 from conveyor.types import JobStatus, ObjectRef, from_iso, to_iso, utcnow
 
@@ -33,6 +40,17 @@ _WRAPPER = '"$@" >> logs.txt 2>&1; echo $? > exit_code.tmp && mv exit_code.tmp e
 _LAUNCHER = f'/bin/sh -c {shlex.quote(_WRAPPER)} "$0" "$@" & echo $! > pid'
 _LOG_TAIL_LINES = 20
 _STOP_GRACE_SECONDS = 5.0
+_STANDBYS = ".standby"
+
+
+@dataclass(frozen=True)
+class _Standby:
+    folder: Path
+    pid: int
+    pgid: int
+    marker: str
+    # Variables read as the interpreter starts (PYTHONPATH, ...) cannot change after it has.
+    interpreter_env: dict[str, str]
 
 
 class SubprocessJobRunner:
@@ -41,6 +59,43 @@ class SubprocessJobRunner:
     def __init__(self, root: Path, store: ObjectStore) -> None:
         self.root = root
         self.store = store
+        self._standby: _Standby | None = None
+
+    def warm(self) -> None:
+        """Start a standby process for the next job, unless one is waiting already."""
+        if self._standby is not None and _alive(self._standby.pid, self._standby.marker):
+            return
+        self._sweep_standbys()
+        folder = self.root / _STANDBYS / f"{os.getpid()}-{secrets.token_hex(6)}"
+        folder.mkdir(parents=True)
+        command = [sys.executable, "-m", "conveyor.jobs.standby", str(os.getpid())]
+        pid, pgid, marker = _launch(folder, command, dict(os.environ))
+        self._standby = _Standby(folder, pid, pgid, marker, _interpreter_env(os.environ))
+
+    def cool(self) -> None:
+        """End the standby process, if one is waiting (the worker is stopping)."""
+        standby, self._standby = self._standby, None
+        if standby is not None:
+            self._kill(standby.pgid)
+            shutil.rmtree(standby.folder, ignore_errors=True)
+
+    def _sweep_standbys(self) -> None:
+        """Remove the folders of standbys whose worker is gone (they exit with it)."""
+        parent = self.root / _STANDBYS
+        if not parent.is_dir():
+            return
+        for folder in parent.iterdir():
+            owner = folder.name.split("-", 1)[0]
+            if owner.isdigit() and int(owner) != os.getpid() and not pid_exists(int(owner)):
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def _take_standby(self, env: dict[str, str]) -> _Standby | None:
+        standby, self._standby = self._standby, None
+        if standby is None or standby.interpreter_env != _interpreter_env(env):
+            if standby is not None:
+                self._kill(standby.pgid)
+            return None
+        return standby if _alive(standby.pid, standby.marker) else None
 
     def start_training_job(self, spec: TrainingJobSpec) -> TrainingJob:
         folder = self.root / spec.job_name
@@ -50,6 +105,27 @@ class SubprocessJobRunner:
         except FileExistsError as exc:
             raise AlreadyExists(f"training job {spec.job_name!r} already exists") from exc
         paths = ScriptModePaths(folder / "ml")
+        env = {**os.environ, **environment(paths, list(spec.channels), spec.hyperparameters)}
+        standby = self._take_standby(env)
+        if standby is not None:
+            # The standby's folder (its working directory, log and pid) becomes the job's:
+            # a rename onto the empty folder just claimed.
+            os.replace(standby.folder, folder)
+        try:
+            return self._start(spec, folder, paths, env, standby)
+        except BaseException:
+            if standby is not None:
+                self._kill(standby.pgid)
+            raise
+
+    def _start(
+        self,
+        spec: TrainingJobSpec,
+        folder: Path,
+        paths: ScriptModePaths,
+        env: dict[str, str],
+        standby: _Standby | None,
+    ) -> TrainingJob:
         paths.make_dirs(list(spec.channels))
         paths.hyperparameters_file.write_text(json.dumps(spec.hyperparameters, indent=2))
         paths.input_data_config_file.write_text(
@@ -73,36 +149,21 @@ class SubprocessJobRunner:
                 self.store.download(
                     info.bucket, info.key, paths.channel(name) / Path(info.key).name
                 )
-        env = {**os.environ, **environment(paths, list(spec.channels), spec.hyperparameters)}
         started = utcnow()
-        # The outer shell starts the job in the background and exits at once, so the job is
-        # not our child: nobody has to reap it, and it outlives this process.
-        outer = subprocess.Popen(
-            [
-                "/bin/sh",
-                "-c",
-                _LAUNCHER,
-                f"conveyor-job:{folder}",
-                sys.executable,
-                "-m",
-                spec.entrypoint,
-            ],
-            cwd=folder,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        outer.wait()
-        pid = int((folder / "pid").read_text())
+        if standby is None:
+            pid, pgid, marker = _launch(folder, [sys.executable, "-m", spec.entrypoint], env)
+        else:
+            pid, pgid, marker = standby.pid, standby.pgid, standby.marker
         record = {
             "spec": _spec_to_dict(spec),
             "pid": pid,
-            "pgid": outer.pid,
+            "pgid": pgid,
+            "marker": marker,
             "started_at": to_iso(started),
         }
         _write_json(folder / "job.json", record)
+        if standby is not None:
+            _write_json(folder / HANDOVER, {"env": env, "module": spec.entrypoint})
         return TrainingJob(spec.job_name, JobStatus.IN_PROGRESS, started_at=started)
 
     def describe_training_job(self, job_name: str) -> TrainingJob:
@@ -113,7 +174,7 @@ class SubprocessJobRunner:
         record = json.loads((folder / "job.json").read_text())
         started = from_iso(record["started_at"])
         if not (folder / "exit_code").exists():
-            if _alive(int(record["pid"]), folder):
+            if _alive(int(record["pid"]), record.get("marker") or f"conveyor-job:{folder}"):
                 limit = int(record["spec"]["max_runtime_seconds"])
                 if (utcnow() - started).total_seconds() <= limit:
                     return TrainingJob(job_name, JobStatus.IN_PROGRESS, started_at=started)
@@ -214,12 +275,36 @@ class SubprocessJobRunner:
         return f"exit code {code}; last lines of the log:\n" + "\n".join(lines)
 
 
-def _alive(pid: int, folder: Path) -> bool:
+def _launch(folder: Path, command: list[str], env: dict[str, str]) -> tuple[int, int, str]:
+    """Run ``command`` in ``folder`` under the wrapper; returns its pid, its process group
+    and the marker its command line carries."""
+    marker = f"conveyor-job:{folder}"
+    # The outer shell starts the job in the background and exits at once, so the job is
+    # not our child: nobody has to reap it, and it outlives this process.
+    outer = subprocess.Popen(
+        ["/bin/sh", "-c", _LAUNCHER, marker, *command],
+        cwd=folder,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    outer.wait()
+    return int((folder / "pid").read_text()), outer.pid, marker
+
+
+def _interpreter_env(env: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in env.items() if k.startswith("PYTHON")}
+
+
+def _alive(pid: int, marker: str) -> bool:
     """Whether the job's wrapper process still runs.
 
-    The pid may have been reused since, so its command line must name the job folder; but
-    a process caught mid-``exec`` shows an empty command line for an instant, so an empty
-    one counts as alive if the process exists and is not a zombie.
+    The pid may have been reused since, so its command line must carry the job's marker
+    (its folder when it was launched); but a process caught mid-``exec`` shows an empty
+    command line for an instant, so an empty one counts as alive if the process exists and
+    is not a zombie.
     """
     try:
         os.kill(pid, 0)
@@ -229,7 +314,7 @@ def _alive(pid: int, folder: Path) -> bool:
         return False
     if state == "Z":
         return False
-    return not cmdline or f"conveyor-job:{folder}".encode() in cmdline
+    return not cmdline or marker.encode() in cmdline
 
 
 @contextmanager

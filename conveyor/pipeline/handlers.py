@@ -18,7 +18,7 @@ from typing import Any
 
 from conveyor.errors import AlreadyExists, Conflict, ConveyorError, NotFound
 from conveyor.events import Event, EventType
-from conveyor.jobs import TrainingJob
+from conveyor.jobs import TrainingJob, warm
 from conveyor.monitoring.logs import bind as bind_log_context
 from conveyor.pipeline.promotion import end_gated_run
 from conveyor.pipeline.runs import RunStore
@@ -114,6 +114,8 @@ def on_object_created(
             f"{project_name} --target COLUMN` (or upload with --target), then upload again",
         )
     stage = start or _preprocess_and_train
+    # A training job follows: its process starts warming while the upload is preprocessed.
+    warm(ctx.ports.jobs)
     return _guarded(ctx, run, lambda r: stage(ctx, r, project))
 
 

@@ -13,8 +13,10 @@ import threading
 import time
 from collections.abc import Callable
 
+from conveyor._process import pid_exists
 from conveyor.errors import Conflict
 from conveyor.events import EventType, Message
+from conveyor.jobs import cool, warm
 from conveyor.monitoring.logs import log_context
 from conveyor.pipeline.handlers import (
     HANDLERS,
@@ -34,16 +36,6 @@ MAX_ATTEMPTS = 3
 VISIBILITY_TIMEOUT = 600.0
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def live_workers(
     table: Table, *, max_age: float, daemon_only: bool = True
 ) -> list[dict[str, object]]:
@@ -53,7 +45,7 @@ def live_workers(
     alive = []
     for item in table.query(_WORKER_PK):
         age = (now - from_iso(item["heartbeat_at"])).total_seconds()
-        if item.get("host") == host and not _pid_alive(int(item["pid"])):
+        if item.get("host") == host and not pid_exists(int(item["pid"])):
             table.delete(_WORKER_PK, item["sk"])
             continue
         if age <= max_age and (item.get("daemon") or not daemon_only):
@@ -83,6 +75,8 @@ class Worker:
         # Evaluation needs scikit-learn, whose import takes most of a second: paid now, while
         # the worker waits, instead of in the first run.
         threading.Thread(target=_import_metrics, name="warm-imports", daemon=True).start()
+        if self.daemon:  # a daemon waits for uploads: its first training job starts warm
+            warm(self.ctx.ports.jobs)
         others = [
             w
             for w in live_workers(
@@ -97,6 +91,7 @@ class Worker:
                 log.info("resuming interrupted runs: %s", ", ".join(resumed))
 
     def stop(self) -> None:
+        cool(self.ctx.ports.jobs)
         self.ctx.ports.table.delete(_WORKER_PK, self.worker_id)
 
     def step(self) -> int:
