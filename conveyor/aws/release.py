@@ -17,7 +17,8 @@ from conveyor.aws.pipeline_job import evaluation_key
 from conveyor.aws.s3_hash import object_sha256
 from conveyor.aws.sagemaker_common import sagemaker_name
 from conveyor.endpoint import Deployment
-from conveyor.errors import IntegrityError, NotFound
+from conveyor.errors import NotFound
+from conveyor.monitoring.integrity import refuse_artifact
 from conveyor.pipeline.handlers import PipelineContext
 from conveyor.pipeline.promotion import deploy_version as promotion_deploy
 from conveyor.pipeline.promotion import end_gated_run, gate_version
@@ -66,20 +67,29 @@ def register_and_gate(ctx: PipelineContext, run: Run, project: Project) -> Run:
 
 def deploy_version(ports: Ports, project: str, version: int) -> Deployment:
     """``conveyor.pipeline.promotion.deploy_version`` with the artifact checked by its sha256
-    (streamed) instead of loaded: the pipeline job loaded it to evaluate it.
+    (streamed) instead of loaded: the pipeline job loaded it to evaluate it. The check comes
+    before SageMaker is asked for anything (no model, no endpoint config).
 
     Raises:
         NotFound: no such version, or its artifact is gone.
         Conflict: the version was rejected.
-        IntegrityError: its artifact does not match the registry's sha256.
+        IntegrityError: its artifact does not match the registry's sha256 (the integrity
+            alarm is written to the table; what serves keeps serving).
     """
 
     def verify(model: ModelVersion) -> None:
-        actual, _ = object_sha256(ports.store, model.artifact)
-        if actual != model.sha256:
-            raise IntegrityError(
-                f"{model.artifact.uri} has sha256 {actual}, but the registry recorded "
-                f"{model.sha256}; the artifact was changed or damaged"
+        found, _ = object_sha256(ports.store, model.artifact)
+        if found != model.sha256:
+            current = ports.endpoint.describe_endpoint(project)
+            raise refuse_artifact(
+                ports.table,
+                project,
+                model.version,
+                model.artifact,
+                expected=model.sha256,
+                found=found,
+                where="deploy",
+                serving=current.version if current is not None else None,
             )
 
     return promotion_deploy(ports.registry, ports.endpoint, project, version, verify=verify)

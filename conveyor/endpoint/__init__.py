@@ -82,12 +82,16 @@ class Endpoint(Protocol):
         """
         ...
 
-    def rollback(self, project: str) -> Deployment:
+    def rollback(self, project: str, *, expected_revision: int | None = None) -> Deployment:
         """Serve the previously deployed version again.
 
+        Args:
+            expected_revision: roll back only the deployment of this revision (the one whose
+                earlier version the caller checked).
         Raises:
             NotFound: the project has nothing deployed.
-            Conflict: there is no earlier deployment to return to.
+            Conflict: there is no earlier deployment to return to, or the deployment is no
+                longer of ``expected_revision``.
         """
         ...
 

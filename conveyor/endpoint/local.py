@@ -34,12 +34,8 @@ class LocalEndpoint:
         )
         return self._write(new, expected_revision=current.revision)
 
-    def rollback(self, project: str) -> Deployment:
-        current = self.describe_endpoint(project)
-        if current is None:
-            raise NotFound(f"project {project!r} has no deployed version", field="project")
-        if not current.history:
-            raise Conflict(f"project {project!r} has no earlier deployment to roll back to")
+    def rollback(self, project: str, *, expected_revision: int | None = None) -> Deployment:
+        current = self.rollback_source(project, expected_revision)
         previous = current.history[-1]
         rolled = replace(
             current,
@@ -51,6 +47,20 @@ class LocalEndpoint:
             revision=current.revision + 1,
         )
         return self._write(rolled, expected_revision=current.revision)
+
+    def rollback_source(self, project: str, expected_revision: int | None) -> Deployment:
+        """The deployment a rollback starts from; raises as ``Endpoint.rollback`` says."""
+        current = self.describe_endpoint(project)
+        if current is None:
+            raise NotFound(f"project {project!r} has no deployed version", field="project")
+        if not current.history:
+            raise Conflict(f"project {project!r} has no earlier deployment to roll back to")
+        if expected_revision is not None and current.revision != expected_revision:
+            raise Conflict(
+                f"another deploy of {project!r} happened during the rollback (it now serves "
+                f"v{current.version}); check `conveyor models list {project}` and try again"
+            )
+        return current
 
     def describe_endpoint(self, project: str) -> Deployment | None:
         item = self.table.get(_PK, project)

@@ -73,15 +73,11 @@ class SageMakerEndpoint(SageMakerAdapter):
         self._serve(project, version, artifact, sha256)
         return self.records.update_endpoint(project, version, artifact, sha256)
 
-    def rollback(self, project: str) -> Deployment:
-        current = self.records.describe_endpoint(project)
-        if current is None:
-            raise NotFound(f"project {project!r} has no deployed version", field="project")
-        if not current.history:
-            raise Conflict(f"project {project!r} has no earlier deployment to roll back to")
+    def rollback(self, project: str, *, expected_revision: int | None = None) -> Deployment:
+        current = self.records.rollback_source(project, expected_revision)
         previous = current.history[-1]
         self._serve(project, previous.version, previous.artifact, previous.sha256)
-        return self.records.rollback(project)
+        return self.records.rollback(project, expected_revision=current.revision)
 
     def describe_endpoint(self, project: str) -> Deployment | None:
         return self.records.describe_endpoint(project)

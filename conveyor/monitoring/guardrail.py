@@ -204,7 +204,9 @@ def _roll_back(
     if current is None or current.revision != deployment.revision:
         return _update(ports, claimed, state=SUPERSEDED, reason="replaced while baking", now=now)
     try:
-        restored = rollback(ports.registry, ports.endpoint, project)
+        restored = rollback(
+            ports.registry, ports.endpoint, project, store=ports.store, table=ports.table
+        )
     except ConveyorError as exc:
         log.error("guardrail: could not roll %s back: %s", project, exc.message)
         return _update(ports, claimed, state=BAKING, reason=f"rollback failed: {exc}", now=now)

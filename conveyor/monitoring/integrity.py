@@ -1,29 +1,111 @@
 """An artifact refused for its sha256, as an alarm: an ERROR log line and an item in the
 project's alarm history (``conveyor alarms history``), so a person sees it without reading
-server logs."""
+server logs.
+
+Every path that swaps what a project serves (deploy, the worker's deploy after the gate,
+rollback, the AWS deploy) refuses an artifact through ``refuse_artifact``: one message that
+names the version, the file, both hashes and the two ways out, and one alarm item.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import tempfile
+from pathlib import Path
+from typing import Any
 
 from conveyor.errors import ConveyorError, IntegrityError
 from conveyor.monitoring.alarm_store import AlarmTransition, record_history
+from conveyor.storage import ObjectStore
 from conveyor.tables import Table
-from conveyor.types import utcnow
+from conveyor.types import ObjectRef, utcnow
 
 log = logging.getLogger("conveyor.integrity")
 
 INTEGRITY_ALARM = "artifact-integrity"
+SHOWN_PREFIX = 12  # hex digits of a sha256 a person compares by eye
+
+
+def stored_sha256(store: ObjectStore, artifact: ObjectRef) -> str:
+    """The sha256 of the stored object, read through a temporary file (never whole in
+    memory: a model may be large).
+
+    Raises:
+        NotFound: no such object.
+    """
+    with tempfile.TemporaryDirectory(prefix="conveyor-sha256-") as tmp:
+        path = Path(tmp) / "artifact"
+        store.download(artifact.bucket, artifact.key, path)
+        with path.open("rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def tampered_message(
+    project: str,
+    version: int,
+    artifact: ObjectRef,
+    *,
+    expected: str,
+    found: str,
+    serving: int | None = None,
+) -> str:
+    """What a person reads when ``version``'s artifact is not the file that was registered:
+    which version and file, both hashes (prefixes to compare, the registered one whole to
+    find the right backup), and what to do."""
+    keeps = f"; v{serving} keeps serving" if serving is not None else ""
+    return (
+        f"{project} v{version} refused: its artifact {artifact.uri} was tampered with or "
+        f"damaged (sha256 expected {expected[:SHOWN_PREFIX]}..., found "
+        f"{found[:SHOWN_PREFIX]}...){keeps}. Restore the original file (sha256 {expected}) "
+        f"to {artifact.uri}, or retrain {project} (`conveyor retrain {project}`) and deploy "
+        "the new version"
+    )
+
+
+def refuse_artifact(
+    table: Table | None,
+    project: str,
+    version: int,
+    artifact: ObjectRef,
+    *,
+    expected: str,
+    found: str,
+    where: str,
+    serving: int | None = None,
+) -> IntegrityError:
+    """The refusal of an artifact whose sha256 is ``found`` instead of the registry's
+    ``expected``, with its integrity alarm raised; the caller raises it.
+
+    Args:
+        where: what refused the artifact ("deploy", "rollback", ...).
+        serving: the version that keeps serving, when there is one.
+    """
+    error = IntegrityError(
+        tampered_message(
+            project, version, artifact, expected=expected, found=found, serving=serving
+        )
+    )
+    details = {"artifact": artifact.uri, "expected_sha256": expected, "found_sha256": found}
+    raise_integrity_alarm(table, project, version, error, where=where, details=details)
+    return error
 
 
 def raise_integrity_alarm(
-    table: Table | None, project: str, version: int, error: IntegrityError, *, where: str
+    table: Table | None,
+    project: str,
+    version: int,
+    error: IntegrityError,
+    *,
+    where: str,
+    details: dict[str, Any] | None = None,
 ) -> None:
     """Log ``error`` at ERROR and record it in ``project``'s alarm history (when a table is
     given). Never raises: the refusal itself must still reach whoever asked for the load.
 
     Args:
         where: what refused the artifact (e.g. "the model server", "deploy").
+        details: more to keep in the history item (the artifact, both hashes).
     """
     log.error(
         "integrity alarm: %s refused %s v%d: %s",
@@ -47,7 +129,7 @@ def raise_integrity_alarm(
                 reason=f"{where} refused v{version}: {error.message}",
                 timestamp=utcnow(),
                 kind="IntegrityFailure",
-                details={"version": version, "refused_by": where},
+                details={"version": version, "refused_by": where, **(details or {})},
             ),
         )
     except ConveyorError:

@@ -6,8 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from conveyor.endpoint import Deployment
-from conveyor.errors import IntegrityError
-from conveyor.monitoring.integrity import raise_integrity_alarm
 from conveyor.pipeline import deploy as deploy_stage
 from conveyor.projects import get_project
 from conveyor.types import ApprovalStatus, ModelVersion
@@ -43,19 +41,26 @@ def reject_version(ports: Ports, project: str, version: int, reason: str | None)
 def deploy(ports: Ports, project: str, version: int, *, cache_dir: Path) -> Deployment:
     """Serve ``version`` once its artifact loads (see ``deploy_stage.deploy_version``); an
     artifact refused for its sha256 also raises an integrity alarm."""
-    try:
-        return deploy_stage.deploy_version(
-            ports.store, ports.registry, ports.endpoint, project, version, cache_dir=cache_dir
-        )
-    except IntegrityError as exc:
-        raise_integrity_alarm(ports.table, project, version, exc, where="deploy")
-        raise
+    return deploy_stage.deploy_version(
+        ports.store,
+        ports.registry,
+        ports.endpoint,
+        project,
+        version,
+        cache_dir=cache_dir,
+        table=ports.table,
+    )
 
 
 def rollback(ports: Ports, project: str) -> Deployment:
-    """Serve the previously deployed version again.
+    """Serve the previously deployed version again, once its artifact's sha256 still matches
+    the registry's.
 
     Raises:
         NotFound: nothing is deployed. Conflict: there is no earlier deployment.
+        IntegrityError: the earlier version's artifact changed (an integrity alarm is raised
+            and the current version keeps serving).
     """
-    return deploy_stage.rollback(ports.registry, ports.endpoint, project)
+    return deploy_stage.rollback(
+        ports.registry, ports.endpoint, project, store=ports.store, table=ports.table
+    )

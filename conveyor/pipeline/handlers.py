@@ -246,6 +246,7 @@ def _evaluate_and_register(ctx: PipelineContext, run: Run, project: Project) -> 
             project.name,
             number,
             cache_dir=ctx.cache_dir,
+            table=ctx.ports.table,
         ),
     )
 

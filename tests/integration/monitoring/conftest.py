@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -57,13 +58,17 @@ def write_records(ports: Ports) -> WriteRecords:
 
 def register_version(ports: Ports, version: int, project: str = "churn") -> ModelVersion:
     """A registry version whose artifact is never loaded (the guardrail moves deployment
-    records; loading is the deploy stage's job, tested elsewhere)."""
+    records; loading is the deploy stage's job, tested elsewhere); its stored bytes match
+    its sha256, which a rollback checks."""
+    artifact = ObjectRef("models", f"{project}/run-{version}/model.tar.gz")
+    body = f"the artifact of {project} run-{version}".encode()
+    ports.store.put(artifact.bucket, artifact.key, body)
     draft = ModelVersion(
         project=project,
         version=0,
         run_id=f"run-{version}",
-        artifact=ObjectRef("models", f"{project}/run-{version}/model.tar.gz"),
-        sha256=f"{version:064d}",
+        artifact=artifact,
+        sha256=hashlib.sha256(body).hexdigest(),
         dataset_id="d",
         raw=ObjectRef("raw", f"{project}/data.csv"),
         task=Task.BINARY,

@@ -94,7 +94,7 @@ def test_a_rollback_by_hand_is_not_baked(ports: Ports, write_records: WriteRecor
     deployed_at = two_versions(ports)
     first = guard_deployment(ports, "churn", now=deployed_at, policy=POLICY)
     assert first is not None and first["state"] == "BAKING"
-    rolled = rollback(ports.registry, ports.endpoint, "churn")
+    rolled = rollback(ports.registry, ports.endpoint, "churn", store=ports.store, table=ports.table)
     write_records(rolled.deployed_at, 15, 30, version=1, status=500)
     item = guard_deployment(
         ports, "churn", now=rolled.deployed_at + timedelta(seconds=15), policy=POLICY
