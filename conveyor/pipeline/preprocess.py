@@ -13,12 +13,13 @@ from typing import Any
 
 import polars as pl
 
+from conveyor.config import MAX_TRAINING_ROWS
 from conveyor.errors import InvalidInput
 from conveyor.monitoring.profile import build_profile
 from conveyor.storage import PROCESSED, ObjectStore
 from conveyor.tabular.coerce import coerce_frame
 from conveyor.tabular.infer import infer_schema
-from conveyor.tabular.read import read_raw
+from conveyor.tabular.read import read_for_training
 from conveyor.tabular.schema import DatasetSchema
 from conveyor.tabular.split import split_frame
 from conveyor.types import ObjectRef, Project, Task
@@ -47,15 +48,19 @@ def preprocess(
     dataset_id: str,
     workdir: Path,
     seed: int = 42,
+    max_training_rows: int = MAX_TRAINING_ROWS,
 ) -> PreprocessResult:
-    """Read, validate, clean, split and profile one raw object.
+    """Read, validate, clean, split and profile one raw object; a file of more than
+    ``max_training_rows`` rows is sampled (seeded by ``seed``), and the report says so.
 
     Raises:
         InvalidInput: the file cannot be trained on; the message says why and what to fix.
     """
     local = workdir / "raw" / Path(raw.key).name
     store.download(raw.bucket, raw.key, local)
-    frame = read_raw(local)
+    read = read_for_training(local, max_rows=max_training_rows, seed=seed)
+    frame, rows_read = read.frame, read.rows_read
+    del read  # the frame is let go below, before the next copy is made
     target = project.target
     if target not in frame.columns:
         shown = ", ".join(repr(c) for c in frame.columns[:20])
@@ -64,10 +69,10 @@ def preprocess(
             f"target column {target!r} is not in the file; its columns are: {shown}{more}",
             field="target",
         )
-    rows_read = frame.height
+    rows_kept = frame.height
     if frame.get_column(target).null_count():  # filtering copies the table: only if needed
         frame = frame.filter(pl.col(target).is_not_null())
-    dropped_rows = rows_read - frame.height
+    dropped_rows = rows_kept - frame.height
     if frame.height == 0:
         raise InvalidInput(
             f"target column {target!r} has no values: every row's target is missing", field="target"
@@ -81,6 +86,9 @@ def preprocess(
     train, validation, test = split_frame(typed, target=target, task=schema.task, seed=seed)
     del typed
     profile = build_profile(train, schema)
+    sampling = _sampling(rows_read, rows_kept, max_training_rows, seed)
+    if sampling is not None:
+        notes.append(sampling["reason"])
     if dropped_rows:
         notes.append(f"dropped {dropped_rows} row(s) whose target {target!r} is missing")
 
@@ -88,6 +96,9 @@ def preprocess(
     refs = {name: ObjectRef(PROCESSED, f"{prefix}/{name}.parquet") for name in SPLITS}
     report: dict[str, Any] = {
         "rows_read": rows_read,
+        "rows_kept": rows_kept,
+        "sampled": sampling is not None,
+        "sampling": sampling,
         "rows_dropped_missing_target": dropped_rows,
         "rows_train": train.height,
         "rows_validation": validation.height,
@@ -119,6 +130,22 @@ def preprocess(
         profile_ref=profile_ref,
         report=report,
     )
+
+
+def _sampling(rows_read: int, rows_kept: int, cap: int, seed: int) -> dict[str, Any] | None:
+    """Why a run trains on fewer rows than its file has, or None when it has them all."""
+    if rows_kept >= rows_read:
+        return None
+    return {
+        "max_training_rows": cap,
+        "seed": seed,
+        "reason": (
+            f"sampled: the file has {rows_read:,} data rows, more than "
+            f"CONVEYOR_MAX_TRAINING_ROWS ({cap:,}); training uses a uniform random sample of "
+            f"{rows_kept:,} of them (seed {seed}); raise CONVEYOR_MAX_TRAINING_ROWS to train "
+            "on more"
+        ),
+    }
 
 
 def _json(data: Any) -> bytes:

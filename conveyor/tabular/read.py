@@ -1,10 +1,17 @@
 """Read an uploaded file into a frame of strings (CSV) or typed columns (Parquet), refusing
-malformed files with a message that says what is wrong and where."""
+malformed files with a message that says what is wrong and where.
+
+``read_raw`` reads a file whole. ``read_for_training`` reads at most a run's cap of rows: a CSV
+larger than ``STREAM_ABOVE_BYTES`` is streamed in record batches, checked batch by batch, and
+only a seeded sample of its rows is ever held (``conveyor.tabular.sample``).
+"""
 
 from __future__ import annotations
 
 import codecs
 import csv
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -12,10 +19,14 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from conveyor.errors import InvalidInput
+from conveyor.tabular.sample import RowSample, sample_frame
 from conveyor.tabular.schema import NULL_TOKENS
 
 _SNIFF_BYTES = 8192
 _BLOCK_BYTES = 8 << 20
+# Files up to this size are read whole, the fastest way (the 1,000,000-row benchmark file is
+# 190 MiB); larger ones are streamed, so memory follows the row cap and not the file.
+STREAM_ABOVE_BYTES = 256 << 20
 _BOM = codecs.BOM_UTF8
 # Magic numbers of files people upload by mistake, and what to call them in the message.
 _BINARY_MAGIC = {
@@ -32,6 +43,49 @@ _BINARY_MAGIC = {
 def is_parquet(path: Path) -> bool:
     with path.open("rb") as handle:
         return handle.read(4) == b"PAR1"
+
+
+@dataclass(frozen=True)
+class TrainingRows:
+    """The rows a run trains from, and how many data rows the file has."""
+
+    frame: pl.DataFrame
+    rows_read: int
+
+    @property
+    def sampled(self) -> bool:
+        return self.frame.height < self.rows_read
+
+
+def read_for_training(
+    path: Path, *, max_rows: int, seed: int, stream_above_bytes: int = STREAM_ABOVE_BYTES
+) -> TrainingRows:
+    """At most ``max_rows`` rows of ``path``, a seeded uniform sample when it has more.
+
+    The rows come typed as ``read_raw`` types them, whichever way the file is read; files over
+    ``stream_above_bytes`` (CSV) are never held whole, only the sample and one block are.
+
+    Raises:
+        InvalidInput: as ``read_raw``.
+    """
+    if path.stat().st_size <= stream_above_bytes or is_parquet(path):
+        frame = read_raw(path)
+        return TrainingRows(sample_frame(frame, max_rows=max_rows, seed=seed), frame.height)
+    _refuse_not_text(path)
+    try:
+        header = _read_header(path)
+        sample = RowSample(max_rows=max_rows, seed=seed)
+        _stream_csv(path, header, sample)
+    except (UnicodeDecodeError, _NotUtf8):
+        _check_utf8(path)
+        raise
+    rows = sample.rows_seen
+    if rows == 0:
+        raise _no_rows(header)
+    if rows <= max_rows:
+        del sample  # nothing to leave out: today's whole-file read, once the batches are gone
+        return TrainingRows(_read_csv(path, header), rows)
+    return TrainingRows(_typed_sample(sample, header, path.parent), rows)
 
 
 def read_raw(path: Path) -> pl.DataFrame:
@@ -51,12 +105,7 @@ def read_raw(path: Path) -> pl.DataFrame:
         )
     if is_parquet(path):
         return _read_parquet(path)
-    with path.open("rb") as handle:
-        head = handle.read(_SNIFF_BYTES)
-    _refuse_binary(head)
-    if not head.strip():
-        raise InvalidInput("the file is empty (only white space)", field="file")
-    _refuse_nul(path)
+    _refuse_not_text(path)
     # pyarrow validates UTF-8 as it parses; the slower pass that finds the bad byte's line
     # runs only when a file fails to decode.
     try:
@@ -66,10 +115,50 @@ def read_raw(path: Path) -> pl.DataFrame:
         _check_utf8(path)
         raise
     if frame.height == 0:
-        raise InvalidInput(
-            f"the file has a header ({len(header)} columns) but no data rows", field="file"
-        )
+        raise _no_rows(header)
     return frame
+
+
+def _no_rows(header: list[str]) -> InvalidInput:
+    return InvalidInput(
+        f"the file has a header ({len(header)} columns) but no data rows", field="file"
+    )
+
+
+def _refuse_not_text(path: Path) -> None:
+    with path.open("rb") as handle:
+        head = handle.read(_SNIFF_BYTES)
+    _refuse_binary(head)
+    if not head.strip():
+        raise InvalidInput("the file is empty (only white space)", field="file")
+    _refuse_nul(path)
+
+
+def _stream_csv(path: Path, header: list[str], sample: RowSample) -> None:
+    """Every row into ``sample``, block by block, as the text written (no cell made null):
+    the kept rows are typed at the end, from all of them at once, as a whole file would be."""
+    read = pacsv.ReadOptions(
+        column_names=header, skip_rows=1, encoding="utf8", block_size=_BLOCK_BYTES
+    )
+    text = pacsv.ConvertOptions(
+        column_types={name: pa.string() for name in header},
+        null_values=[],
+        strings_can_be_null=False,
+    )
+    try:
+        for batch in pacsv.open_csv(path, read_options=read, convert_options=text):
+            sample.add(batch)
+    except pa.ArrowInvalid as exc:
+        raise _parse_error(path, len(header), exc) from exc
+
+
+def _typed_sample(sample: RowSample, header: list[str], folder: Path) -> pl.DataFrame:
+    """The kept rows typed by the reader that types a whole file (``_read_csv``), so the two
+    paths cannot disagree: written out as CSV beside the upload, then read back (the text
+    rows are let go before the typed ones are made)."""
+    with tempfile.NamedTemporaryFile(dir=folder, prefix=".sample-", suffix=".csv") as handle:
+        pacsv.write_csv(sample.take(), handle.name)
+        return _read_csv(Path(handle.name), header)
 
 
 def _read_parquet(path: Path) -> pl.DataFrame:
@@ -240,12 +329,16 @@ def _arrow_csv(
     try:
         return pacsv.read_csv(path, read_options=read, convert_options=convert)
     except pa.ArrowInvalid as exc:
-        message = str(exc)
-        if "Expected" in message and "columns" in message:
-            raise InvalidInput(_ragged_message(path, len(header)), field="file") from exc
-        if "UTF8" in message or "UTF-8" in message:
-            raise _NotUtf8(f"the file is not valid UTF-8: {message}", field="file") from exc
-        raise InvalidInput(f"the CSV cannot be parsed: {message}", field="file") from exc
+        raise _parse_error(path, len(header), exc) from exc
+
+
+def _parse_error(path: Path, columns: int, exc: pa.ArrowInvalid) -> InvalidInput:
+    message = str(exc)
+    if "Expected" in message and "columns" in message:
+        return InvalidInput(_ragged_message(path, columns), field="file")
+    if "UTF8" in message or "UTF-8" in message:
+        return _NotUtf8(f"the file is not valid UTF-8: {message}", field="file")
+    return InvalidInput(f"the CSV cannot be parsed: {message}", field="file")
 
 
 def _as_text(table: pa.Table) -> pl.DataFrame:

@@ -1,0 +1,111 @@
+"""read_for_training: small files read whole as read_raw reads them; files over the threshold
+(a tiny one here) streamed in blocks, checked as read_raw checks them, and sampled to the cap,
+with columns that schema inference cannot tell from the whole-file path's."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from conveyor.errors import InvalidInput
+from conveyor.tabular.read import read_for_training, read_raw
+from tests.unit.tabular.test_read import BAD, write
+
+STREAM = 0  # a threshold every non-empty file is over: the streaming path
+
+# Numbers (ints, floats, padded), text with spaces, every "missing" spelling, dates, flags, an
+# all-empty column, quoted commas and line breaks, a BOM before the header.
+MIXED = (
+    b"\xef\xbb\xbfage,income,plan,day,flag,none,note,y\n"
+    b' 31 ,1.5, pro ,2024-01-31,true,,"a, b",yes\n'
+    b'NA,2.25,,2024-02-01,false,,"line\nbreak",no\n'
+    b"?,-,basic,2024-02-02,true,,n/a,yes\n"
+    b"40,1e3,null,2024-02-03,false,,plain,no\n"
+)
+
+
+BIG_ROWS = 700_000
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A CSV of two reader blocks (8 MiB each): numbers, text and missing values."""
+    path = big_csv(tmp_path_factory.mktemp("big") / "big.csv", BIG_ROWS)
+    assert path.stat().st_size > 8 << 20
+    return path
+
+
+def big_csv(path: Path, rows: int, *, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    frame = pl.DataFrame(
+        {
+            "n": np.arange(rows),
+            "x": rng.normal(size=rows).round(3),
+            "plan": rng.choice(["basic", " pro ", "NA", "team"], rows),
+            "y": rng.choice(["yes", "no"], rows),
+        }
+    )
+    frame.write_csv(path)
+    return path
+
+
+def test_a_streamed_file_comes_out_as_the_whole_file_does(tmp_path: Path) -> None:
+    path = write(tmp_path, MIXED)
+    whole = read_raw(path)
+    streamed = read_for_training(path, max_rows=100, seed=1, stream_above_bytes=STREAM)
+    assert streamed.rows_read == 4 and not streamed.sampled
+    assert streamed.frame.schema == whole.schema
+    assert streamed.frame.equals(whole)
+    assert whole.schema["age"] == pl.Int64 and whole.schema["income"] == pl.Float64
+
+
+def test_a_sample_streamed_equals_the_same_sample_of_the_file_read_whole(big: Path) -> None:
+    streamed = read_for_training(big, max_rows=5000, seed=9, stream_above_bytes=STREAM)
+    whole = read_for_training(big, max_rows=5000, seed=9)
+    assert streamed.rows_read == whole.rows_read == BIG_ROWS
+    assert streamed.sampled and streamed.frame.height == 5000
+    assert streamed.frame.schema == whole.frame.schema == read_raw(big).schema
+    assert streamed.frame.equals(whole.frame)
+    numbers = streamed.frame.get_column("n")
+    assert numbers.is_sorted() and numbers.max() > 600_000  # file order, from all over it
+    assert streamed.frame.get_column("plan").null_count() > 0  # "NA" is missing, as whole
+
+
+def test_a_file_under_the_cap_is_not_sampled_either_way(tmp_path: Path) -> None:
+    path = big_csv(tmp_path / "big.csv", 50_000)
+    streamed = read_for_training(path, max_rows=50_000, seed=2, stream_above_bytes=STREAM)
+    assert not streamed.sampled and streamed.rows_read == 50_000
+    assert streamed.frame.equals(read_raw(path))
+
+
+@pytest.mark.parametrize("case", list(BAD), ids=list(BAD))
+def test_streamed_files_are_refused_with_the_whole_files_reason(case: str, tmp_path: Path) -> None:
+    content, expected = BAD[case]
+    with pytest.raises(InvalidInput) as info:
+        read_for_training(write(tmp_path, content), max_rows=1, seed=0, stream_above_bytes=STREAM)
+    assert expected in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("bad_row", "expected"),
+    [
+        (b"7,0.5,caf\xe9,yes\n", "byte 0xe9 at offset"),
+        (b"7,0.5,pro\n", "has 3 fields but the header has 4"),
+        (b"7,0.5,p\x00ro,yes\n", "NUL byte at offset"),
+    ],
+    ids=["bad UTF-8", "short row", "NUL byte"],
+)
+def test_a_bad_row_blocks_into_a_streamed_file_is_found_and_its_line_named(
+    bad_row: bytes, expected: str, big: Path, tmp_path: Path
+) -> None:
+    path = Path(shutil.copy(big, tmp_path / "bad.csv"))
+    with path.open("ab") as out:
+        out.write(bad_row)
+    with pytest.raises(InvalidInput) as info:
+        read_for_training(path, max_rows=100, seed=0, stream_above_bytes=STREAM)
+    assert expected in info.value.message
+    assert "line 700002" in info.value.message  # the header, 700,000 rows, then this one
