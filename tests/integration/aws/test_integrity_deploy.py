@@ -67,7 +67,7 @@ def test_a_tampered_artifact_approved_in_sagemaker_is_refused_alarmed_and_v1_kee
     models_before = {m["ModelName"] for m in sagemaker.list_models()["Models"]}
     config_before = sagemaker.describe_endpoint(EndpointName="conveyor-churn")["EndpointConfigName"]
 
-    refused = handlers.on_model_package_state_change(approved_in_sagemaker(2))
+    refused = handlers.on_model_package_state_change(approved_in_sagemaker(2), None)
 
     assert (refused["project"], refused["version"], refused["deployed"]) == ("churn", 2, False)
     reason = refused["reason"]
@@ -145,7 +145,7 @@ def test_an_intact_version_approved_in_sagemaker_is_deployed(lambda_env: Path) -
     update = FakeUpdateEndpointClient()  # moto has no UpdateEndpoint
     ports.endpoint.clients = clients_with(sagemaker=update)  # type: ignore[attr-defined]
 
-    served = handlers.on_model_package_state_change(approved_in_sagemaker(2))
+    served = handlers.on_model_package_state_change(approved_in_sagemaker(2), None)
 
     assert served == {"project": "churn", "version": 2, "deployed": True}
     assert len(update.update_requests) == 1
