@@ -2,53 +2,76 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from conveyor import __version__
-from conveyor.cli import (
-    alarms,
-    drift,
-    inferences,
-    init,
-    logs,
-    models,
-    predict,
-    project,
-    retrain,
-    runs,
-    serve,
-    upload,
-    worker,
-)
+from conveyor.cli import logs
 from conveyor.cli._context import CliState
 from conveyor.cli._output import err_console
 from conveyor.errors import ConveyorError
 
+# Each command's module is imported when that command runs: some need polars, pyarrow or
+# the model libraries (a third of a second), which `conveyor upload` or `conveyor runs list`
+# should not wait for.  name -> (module, attribute): a Typer group or a command function.
+COMMANDS = {
+    "project": ("conveyor.cli.project", "app"),
+    "runs": ("conveyor.cli.runs", "app"),
+    "models": ("conveyor.cli.models", "app"),
+    "alarms": ("conveyor.cli.alarms", "app"),
+    "init": ("conveyor.cli.init", "init"),
+    "upload": ("conveyor.cli.upload", "upload"),
+    "worker": ("conveyor.cli.worker", "worker"),
+    "serve": ("conveyor.cli.serve", "serve"),
+    "up": ("conveyor.cli.serve", "up"),
+    "predict": ("conveyor.cli.predict", "predict"),
+    "inferences": ("conveyor.cli.inferences", "inferences"),
+    "drift": ("conveyor.cli.drift", "drift"),
+    "logs": ("conveyor.cli.logs", "logs"),
+    "retrain": ("conveyor.cli.retrain", "retrain"),
+}
+
+
+class _LazyGroup(TyperGroup):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        if cmd_name not in self.commands:
+            self.add_command(load_command(cmd_name), cmd_name)
+        return self.commands[cmd_name]
+
+
+def load_command(name: str) -> click.Command:
+    """The click command ``name`` is, its module imported now."""
+    module, attribute = COMMANDS[name]
+    target = getattr(importlib.import_module(module), attribute)
+    if isinstance(target, typer.Typer):
+        command: click.Command = typer.main.get_group(target)
+    else:
+        single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+        single.command(name)(target)
+        command = typer.main.get_command(single)
+    command.name = name
+    return command
+
+
 app = typer.Typer(
     name="conveyor",
+    cls=_LazyGroup,
     help="Turn a raw tabular file into a trained, versioned, served model.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-app.add_typer(project.app, name="project")
-app.add_typer(runs.app, name="runs")
-app.add_typer(models.app, name="models")
-app.add_typer(alarms.app, name="alarms")
-app.command("init")(init.init)
-app.command("upload")(upload.upload)
-app.command("worker")(worker.worker)
-app.command("serve")(serve.serve)
-app.command("up")(serve.up)
-app.command("predict")(predict.predict)
-app.command("inferences")(inferences.inferences)
-app.command("drift")(drift.drift)
-app.command("logs")(logs.logs)
-app.command("retrain")(retrain.retrain)
 
 
 def _version(value: bool) -> None:
@@ -84,23 +107,13 @@ def root(
 
 
 def main() -> None:
+    # Click itself answers usage errors (exit 2), ^C and typer.Exit; conveyor's own errors
+    # get one line naming the problem and their exit code.
     try:
-        app(standalone_mode=False)
+        app()
     except ConveyorError as exc:
         err_console.print(f"[bold red]{exc.headline}:[/] {exc.message}", highlight=False)
         sys.exit(exc.exit_code)
-    except typer.Abort:
-        err_console.print("aborted")
-        sys.exit(130)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except Exception as exc:  # click's usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
 
 
 if __name__ == "__main__":

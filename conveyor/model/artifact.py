@@ -4,7 +4,6 @@ does) holding the schema, the fitted encoder, the model and its training record;
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tarfile
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ import numpy as np
 import polars as pl
 
 from conveyor.errors import IntegrityError
+from conveyor.hashing import sha256_file
 from conveyor.model.encode import FeatureEncoder
 from conveyor.model.estimators import FittedModel, load_model
 from conveyor.model.rows import RowEncoder
@@ -44,14 +44,6 @@ def unpack(tar_path: Path, dest: Path) -> Path:
     with tarfile.open(tar_path, "r:gz") as archive:
         archive.extractall(dest, filter="data")  # refuses absolute paths and ``..``
     return dest
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def verify_sha256(path: Path, expected: str, *, what: str | None = None) -> None:

@@ -82,7 +82,7 @@ def request_retrain(
     base = latest_upload(ports, project)
     if base is None:
         return RetrainOutcome(project, False, f"project {project!r} has no upload to retrain on")
-    from conveyor.model.artifact import sha256_file
+    from conveyor.hashing import sha256_file
 
     with tempfile.TemporaryDirectory(prefix="conveyor-retrain-") as tmp:
         data, key, feedback_rows = _training_file(ports, project, base, Path(tmp), now)

@@ -84,7 +84,7 @@ def on_object_created(
     etag = detail.get("etag")
     dataset_id = detail.get("dataset_id") or _dataset_of_etag(ctx, project_name, ref, etag)
     if not dataset_id:
-        from conveyor.model.artifact import sha256_file
+        from conveyor.hashing import sha256_file
 
         try:
             with ctx.workdir(f"hash-{hashlib.sha1(ref.key.encode()).hexdigest()}") as tmp:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from conveyor.errors import InvalidInput
 from conveyor.events import object_created
-from conveyor.model.artifact import sha256_file
+from conveyor.hashing import sha256_file
 from conveyor.pipeline.runs import RunStore
 from conveyor.storage import RAW
 from conveyor.types import ObjectInfo, Run, RunState
