@@ -26,15 +26,16 @@ from conveyor.pipeline.handlers import PipelineContext
 from conveyor.pipeline.runs import RunStore
 from conveyor.pipeline.uploads import put_raw_file
 from conveyor.pipeline.worker import Worker
+from conveyor.projects import create_project, find_project
 from conveyor.registry.local import LocalRegistry
 from conveyor.samples.generate import write_churn_csv
 from conveyor.serving.app import create_app
-from conveyor.types import ModelVersion, ObjectRef, RunState
+from conveyor.types import ModelVersion, ObjectRef, Run, RunState
 from conveyor.wiring import Ports, build_ports
 from tests.rows import CHURN_ROW
 
 CONVEYOR = Path(sys.executable).parent / "conveyor"
-QUICK = '{"num_boost_round": 30}'
+QUICK: dict[str, object] = {"num_boost_round": 30}
 
 
 def cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -48,12 +49,23 @@ def cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def upload(home: Path, data: Path) -> str:
-    result = cli(
-        home, "upload", str(data), "-p", "churn", "--target", "churned", "--params", QUICK, "--wait"
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+def run_upload(ports: Ports, home: Path, data: Path) -> Run:
+    """Upload ``data`` to churn and run it through the local worker, in this process."""
+    if find_project(ports.table, "churn") is None:
+        create_project(ports.table, "churn", target="churned", hyperparameters=QUICK)
+    uploaded = put_raw_file(ports, "churn", data, source="cli")
+    runs = RunStore(ports.table)
+    deadline = time.monotonic() + 120
+
+    def ended() -> bool:
+        run = runs.find_by_dataset("churn", uploaded.dataset_id)
+        return (run is not None and run.state.is_terminal) or time.monotonic() > deadline
+
+    worker = Worker(PipelineContext(ports, work_root=home / "work"), daemon=False)
+    worker.run(threading.Event(), until=ended)
+    run = runs.find_by_dataset("churn", uploaded.dataset_id)
+    assert run is not None and run.state.is_terminal, run
+    return run
 
 
 @pytest.fixture(scope="module")
@@ -61,11 +73,13 @@ def homes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(a home serving churn v1, the same home once v2 replaced it by the gate)."""
     root = tmp_path_factory.mktemp("integrity-paths")
     first, second = root / "v1", root / "v2"
-    upload(first, write_churn_csv(root / "small.csv", rows=300, seed=21))
+    ports = build_ports(Settings(home=first))
+    small = write_churn_csv(root / "small.csv", rows=300, seed=21)
+    assert run_upload(ports, first, small).state is RunState.DEPLOYED
     shutil.copytree(first, second)
-    upload(second, write_churn_csv(root / "large.csv", rows=3000, seed=22))
-    deployment = build_ports(Settings(home=second)).endpoint.describe_endpoint("churn")
-    assert deployment is not None and deployment.version == 2, "the gate deployed v2"
+    ports = build_ports(Settings(home=second))
+    large = write_churn_csv(root / "large.csv", rows=3000, seed=22)
+    assert run_upload(ports, second, large).state is RunState.DEPLOYED, "the gate deployed v2"
     return first, second
 
 
@@ -171,22 +185,11 @@ def test_the_worker_refuses_to_deploy_an_artifact_changed_after_the_gate(
     intruder = IntruderAfterRegistration(table=ports.table, store=ports.store)
     intruder.tampered = {}
     ports.registry = intruder
-    settings = Settings(home=home)
     data = write_churn_csv(tmp_path / "large.csv", rows=3000, seed=22)
-    uploaded = put_raw_file(ports, "churn", data, source="cli")
-    runs = RunStore(ports.table)
 
-    deadline = time.monotonic() + 120
+    run = run_upload(ports, home, data)
 
-    def ended() -> bool:
-        run = runs.find_by_dataset("churn", uploaded.dataset_id)
-        return (run is not None and run.state.is_terminal) or time.monotonic() > deadline
-
-    worker = Worker(PipelineContext(ports, work_root=home / "work"), daemon=False)
-    worker.run(threading.Event(), until=ended)
-
-    run = runs.find_by_dataset("churn", uploaded.dataset_id)
-    assert run is not None and run.state is RunState.FAILED, run
+    assert run.state is RunState.FAILED, run
     v2 = ports.registry.get_version("churn", 2)
     assert (v2.gate or {})["status"] == "Approved", "the gate had approved it"
     reason = run.failure_reason or ""
@@ -206,5 +209,5 @@ def test_the_worker_refuses_to_deploy_an_artifact_changed_after_the_gate(
     deployment = ports.endpoint.describe_endpoint("churn")
     assert deployment is not None and deployment.version == 1
     assert ports.registry.get_aliases("churn")["champion"] == 1
-    with TestClient(create_app(ports, settings, poll_seconds=0.05)) as client:
+    with TestClient(create_app(ports, Settings(home=home), poll_seconds=0.05)) as client:
         assert served_version(client) == 1
