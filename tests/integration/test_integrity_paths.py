@@ -19,6 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from conveyor.config import Settings
+from conveyor.errors import IntegrityError
 from conveyor.monitoring.alarm_store import alarm_history
 from conveyor.monitoring.integrity import INTEGRITY_ALARM
 from conveyor.pipeline.actions import rollback
@@ -160,6 +161,29 @@ def test_a_rollback_to_a_tampered_version_is_refused_and_the_current_one_keeps_s
         assert served_version(client) == 1
         assert ports.registry.get_aliases("churn")["champion"] == 1
     assert len(integrity_alarms(ports)) == 1, "the server loaded v1 without an alarm"
+
+
+def test_a_rollback_whose_history_names_other_bytes_is_refused(
+    homes: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The file is intact, but the deployment record's history says v1 is other bytes (the
+    record was edited): the rollback would have servers check v1 against the wrong hash."""
+    _, ports = copy_of(homes[1], tmp_path)
+    record = ports.table.get("deployment", "churn")  # LocalEndpoint's item
+    assert record is not None and record["history"][-1]["version"] == 1
+    record["history"][-1]["sha256"] = "0" * 64
+    ports.table.put(record)
+    before = ports.endpoint.describe_endpoint("churn")
+
+    with pytest.raises(IntegrityError) as refused:
+        rollback(ports, "churn")
+
+    message = refused.value.message
+    assert "churn v1 refused: the deployment history records sha256 000000000000" in message
+    assert "`conveyor models deploy churn 1`" in message and "v2 keeps serving" in message
+    assert ports.endpoint.describe_endpoint("churn") == before
+    [alarm] = integrity_alarms(ports)
+    assert alarm["reason"] == f"rollback refused v1: {message}"
 
 
 class IntruderAfterRegistration(LocalRegistry):
