@@ -26,5 +26,8 @@ class CliState:
 
     def pipeline(self) -> PipelineContext:
         return PipelineContext(
-            self.ports, work_root=self.settings.home / "work", seed=self.settings.seed
+            self.ports,
+            work_root=self.settings.home / "work",
+            seed=self.settings.seed,
+            max_training_rows=self.settings.max_training_rows,
         )

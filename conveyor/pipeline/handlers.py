@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from conveyor.config import MAX_TRAINING_ROWS
 from conveyor.errors import AlreadyExists, Conflict, ConveyorError, NotFound
 from conveyor.events import Event, EventType
 from conveyor.jobs import TrainingJob, warm
@@ -40,6 +41,7 @@ class PipelineContext:
     ports: Ports
     work_root: Path
     seed: int = 42
+    max_training_rows: int = MAX_TRAINING_ROWS
 
     @property
     def cache_dir(self) -> Path:
@@ -172,6 +174,7 @@ def preprocess_stage(
             dataset_id=run.dataset_id,
             workdir=workdir,
             seed=ctx.seed,
+            max_training_rows=ctx.max_training_rows,
         )
     return run, {**run.report, **result.report, "task": result.task.value}
 
