@@ -310,7 +310,7 @@ def _read_csv(path: Path, header: list[str]) -> pl.DataFrame:
 
 
 def _is_number(dtype: pa.DataType) -> bool:
-    return pa.types.is_integer(dtype) or pa.types.is_floating(dtype)
+    return bool(pa.types.is_integer(dtype) or pa.types.is_floating(dtype))
 
 
 def _text_options(names: list[str]) -> pacsv.ConvertOptions:

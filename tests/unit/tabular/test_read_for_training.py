@@ -71,7 +71,7 @@ def test_a_sample_streamed_equals_the_same_sample_of_the_file_read_whole(big: Pa
     assert streamed.frame.schema == whole.frame.schema == read_raw(big).schema
     assert streamed.frame.equals(whole.frame)
     numbers = streamed.frame.get_column("n")
-    assert numbers.is_sorted() and numbers.max() > 600_000  # file order, from all over it
+    assert numbers.is_sorted() and numbers[-1] > 600_000  # file order, from all over it
     assert streamed.frame.get_column("plan").null_count() > 0  # "NA" is missing, as whole
 
 

@@ -22,7 +22,8 @@ def streamed(frame: pl.DataFrame, *, max_rows: int, seed: int, batch: int) -> Ro
 
 
 def kept_rows(sample: RowSample) -> list[int]:
-    return sample.take().column("row").to_pylist()
+    rows: list[int] = sample.take().column("row").to_pylist()
+    return rows
 
 
 def test_the_same_seed_keeps_the_same_rows_and_another_seed_others() -> None:
