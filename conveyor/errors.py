@@ -95,10 +95,14 @@ class Conflict(ConveyorError):
 
 
 class IntegrityError(ConveyorError):
-    """Stored bytes do not match their recorded sha256."""
+    """Stored bytes do not match their recorded sha256.
+
+    409: what the request asks for (deploy, roll back to, load a version) conflicts with the
+    state of that version's stored file; the message says how to restore or replace it.
+    """
 
     code = "integrity_error"
-    http_status = 500
+    http_status = 409
     exit_code = 7
     headline = "integrity error"
 
