@@ -82,6 +82,15 @@ def test_a_file_under_the_cap_is_not_sampled_either_way(tmp_path: Path) -> None:
     assert streamed.frame.equals(read_raw(path))
 
 
+def test_a_row_longer_than_a_streamed_block_is_read_as_whole(tmp_path: Path) -> None:
+    long = b"x" * (10 << 20)  # past the streaming blocks (2 MiB), read again in 8 MiB ones
+    path = write(tmp_path, b"n,note,y\n1,short,yes\n2," + long + b",no\n3,a,no\n")
+    streamed = read_for_training(path, max_rows=100, seed=0, stream_above_bytes=STREAM)
+    assert streamed.rows_read == 3
+    assert streamed.frame.equals(read_raw(path))
+    assert streamed.frame.get_column("note")[1] == long.decode()
+
+
 @pytest.mark.parametrize("case", list(BAD), ids=list(BAD))
 def test_streamed_files_are_refused_with_the_whole_files_reason(case: str, tmp_path: Path) -> None:
     content, expected = BAD[case]
