@@ -24,7 +24,7 @@ from conveyor.config import MAX_TRAINING_ROWS
 from conveyor.samples.generate import write_churn_csv
 from tests.e2e.conftest import CONVEYOR, json_of, run_cli
 
-pytestmark = pytest.mark.slow  # about two minutes and 6 GiB of disk: run by make bench
+pytestmark = pytest.mark.slow  # about a minute and 6 GiB of disk: run by make bench
 
 BIG_BYTES = int(os.environ.get("CONVEYOR_BIG_VALID_UPLOAD_BYTES", 2 * 1024**3))
 
