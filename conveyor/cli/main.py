@@ -12,6 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from conveyor import __version__
+from conveyor._memory import give_back_freed_memory
 from conveyor.cli import logs
 from conveyor.cli._context import CliState
 from conveyor.cli._output import err_console
@@ -109,6 +110,7 @@ def root(
 def main() -> None:
     # Click itself answers usage errors (exit 2), ^C and typer.Exit; conveyor's own errors
     # get one line naming the problem and their exit code.
+    give_back_freed_memory()  # before any command imports polars
     try:
         app()
     except ConveyorError as exc:

@@ -13,6 +13,7 @@ from typing import Any
 
 import polars as pl
 
+from conveyor._memory import give_back_arrow_memory
 from conveyor.config import MAX_TRAINING_ROWS
 from conveyor.errors import InvalidInput
 from conveyor.monitoring.profile import build_profile
@@ -119,6 +120,10 @@ def preprocess(
     store.put(PROCESSED, schema_ref.key, _json(schema.to_dict()))
     store.put(PROCESSED, profile_ref.key, _json(profile))
     store.put(PROCESSED, f"{prefix}/report.json", _json(report))
+    # The training job reads these files next, beside this process: what the splits held
+    # goes back to the machine now rather than when the allocator next gets round to it.
+    del train, validation, test, part
+    give_back_arrow_memory()
     return PreprocessResult(
         dataset_id=dataset_id,
         schema=schema,
