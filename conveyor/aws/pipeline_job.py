@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from conveyor.aws.job_env import job_ports, settings_hyperparameters
+from conveyor.config import MAX_TRAINING_ROWS
 from conveyor.jobs import TrainingJobSpec
 from conveyor.jobs.contract import (
     ScriptModePaths,
@@ -61,7 +62,13 @@ def job_output(run: Run) -> ObjectRef:
 
 
 def pipeline_job_spec(
-    run: Run, *, object_store_uri: str, table_uri: str, seed: int, max_runtime_seconds: int
+    run: Run,
+    *,
+    object_store_uri: str,
+    table_uri: str,
+    seed: int,
+    max_runtime_seconds: int,
+    max_training_rows: int = MAX_TRAINING_ROWS,
 ) -> TrainingJobSpec:
     """The job request of a run: the raw upload as its channel, conveyor's URIs as
     hyperparameters (strings, as SageMaker takes them)."""
@@ -73,6 +80,7 @@ def pipeline_job_spec(
             "run_id": run.run_id,
             "project": run.project,
             "seed": str(seed),
+            "max_training_rows": str(max_training_rows),
             **settings_hyperparameters(object_store_uri, table_uri),
         },
         entrypoint=ENTRYPOINT,
@@ -110,7 +118,10 @@ def _run(paths: ScriptModePaths, hyperparameters: dict[str, str]) -> str | None:
     )
     ports, scratch = job_ports(hyperparameters)
     ctx = PipelineContext(
-        ports=ports, work_root=scratch / "work", seed=int(hyperparameters.get("seed", "42"))
+        ports=ports,
+        work_root=scratch / "work",
+        seed=int(hyperparameters.get("seed", "42")),
+        max_training_rows=int(hyperparameters.get("max_training_rows", MAX_TRAINING_ROWS)),
     )
     with log_context(run_id=run_id, project=project_name):
         run = ctx.runs.get(run_id)

@@ -39,7 +39,12 @@ def _retrain(hyperparameters: dict[str, str]) -> None:
     print(f"retrain {project}: {outcome.reason}", flush=True)
     if outcome.started and outcome.key and outcome.dataset_id:
         settings = Settings()
-        ctx = PipelineContext(ports=ports, work_root=scratch / "work", seed=settings.seed)
+        ctx = PipelineContext(
+            ports=ports,
+            work_root=scratch / "work",
+            seed=settings.seed,
+            max_training_rows=settings.max_training_rows,
+        )
         # No feedback: the newest upload again, whose bytes made a run: train anyway
         # (request_retrain's own rule). With feedback the file is new, and its S3
         # notification may make the run first: then this finds it.

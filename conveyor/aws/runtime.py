@@ -64,7 +64,12 @@ def json_logs() -> None:
 
 def pipeline_context() -> PipelineContext:
     current = settings()
-    return PipelineContext(ports=ports(), work_root=Path(current.home) / "work", seed=current.seed)
+    return PipelineContext(
+        ports=ports(),
+        work_root=Path(current.home) / "work",
+        seed=current.seed,
+        max_training_rows=current.max_training_rows,
+    )
 
 
 def reset() -> None:

@@ -40,6 +40,7 @@ class JobStarter:
             object_store_uri=self.object_store_uri,
             table_uri=self.table_uri,
             seed=ctx.seed,
+            max_training_rows=ctx.max_training_rows,
             max_runtime_seconds=self.max_runtime_seconds,
         )
         if run.state is RunState.QUEUED or run.job_name != spec.job_name:

@@ -14,6 +14,8 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from conveyor.aws.clients import client
 from tests.integration.aws.lambda_world import (
     CHURN,
@@ -126,3 +128,16 @@ def test_a_malformed_upload_fails_the_run_with_the_local_pipelines_reason(
     processed = client("s3").list_objects_v2(Bucket=f"{PREFIX}-processed")
     assert processed.get("KeyCount", 0) == 0  # a bad upload stores nothing
     assert os.environ["CONVEYOR_AWS_ENDPOINT_URL"] == served_env["CONVEYOR_AWS_ENDPOINT_URL"]
+
+
+def test_the_training_rows_cap_set_for_the_lambda_reaches_the_job(
+    served_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conveyor.aws import runtime
+
+    monkeypatch.setenv("CONVEYOR_MAX_TRAINING_ROWS", "2000")
+    runtime.reset()
+    run = _start("churn/capped.csv", CHURN.read_bytes())
+
+    request = client("sagemaker").describe_training_job(TrainingJobName=run.job_name)
+    assert request["HyperParameters"]["max_training_rows"] == "2000"
