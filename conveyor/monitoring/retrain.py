@@ -131,6 +131,9 @@ def latest_upload(ports: Ports, project: str) -> ObjectInfo | None:
     return max(uploads, key=lambda info: info.last_modified, default=None)
 
 
+_SAMPLE_SEED = 42
+
+
 def _training_file(
     ports: Ports, project: str, base: ObjectInfo, tmp: Path, now: datetime
 ) -> tuple[Path, str, int]:
@@ -146,9 +149,13 @@ def _training_file(
     rows = [r for r in labelled_rows(ports.table, project, since=_EPOCH, until=now) if r.inputs]
     if not rows:
         return local, base.key, 0
-    from conveyor.tabular.read import read_raw
+    from conveyor.config import MAX_TRAINING_ROWS
+    from conveyor.tabular.read import read_for_training
 
-    upload = read_raw(local)
+    # A large upload is sampled as preprocessing would, leaving room for every feedback row
+    # (the labelled traffic is what a retrain is for): the file made is never over the cap.
+    room = max(MAX_TRAINING_ROWS - len(rows), 1)
+    upload = read_for_training(local, max_rows=room, seed=_SAMPLE_SEED).frame
     upload = upload.select(pl.all().cast(pl.String))
     feedback = pl.DataFrame(
         [{**_as_text(r.inputs or {}), spec.target: _text(r.actual)} for r in rows],
