@@ -76,7 +76,7 @@ def read_for_training(
         frame = read_raw(path)
         give_back_arrow_memory()
         return TrainingRows(sample_frame(frame, max_rows=max_rows, seed=seed), frame.height)
-    _refuse_not_text(path)
+    _refuse_not_text(path, utf8=False)
     try:
         header = _read_header(path)
         sample = _stream_csv(path, header, max_rows=max_rows, seed=seed)
@@ -110,15 +110,11 @@ def read_raw(path: Path) -> pl.DataFrame:
         )
     if is_parquet(path):
         return _read_parquet(path)
-    _refuse_not_text(path)
-    # pyarrow validates UTF-8 as it parses; the slower pass that finds the bad byte's line
-    # runs only when a file fails to decode.
-    try:
-        header = _read_header(path)
-        frame = _read_csv(path, header)
-    except (UnicodeDecodeError, _NotUtf8):
-        _check_utf8(path)
-        raise
+    # Checked in one streaming pass before parsing: a file that is not UTF-8 text fails
+    # without first being parsed whole into memory.
+    _refuse_not_text(path, utf8=True)
+    header = _read_header(path)
+    frame = _read_csv(path, header)
     if frame.height == 0:
         raise _no_rows(header)
     return frame
@@ -130,13 +126,15 @@ def _no_rows(header: list[str]) -> InvalidInput:
     )
 
 
-def _refuse_not_text(path: Path) -> None:
+def _refuse_not_text(path: Path, *, utf8: bool) -> None:
+    """Binary files, white space only, NUL bytes, and with ``utf8`` invalid UTF-8 (a file
+    streamed in batches leaves that to the reader, to spare a pass over gigabytes)."""
     with path.open("rb") as handle:
         head = handle.read(_SNIFF_BYTES)
     _refuse_binary(head)
     if not head.strip():
         raise InvalidInput("the file is empty (only white space)", field="file")
-    _refuse_nul(path)
+    _check_text(path, utf8=utf8)
 
 
 def _stream_csv(
@@ -209,41 +207,33 @@ class _NotUtf8(InvalidInput):
     """pyarrow found invalid UTF-8; ``_check_utf8`` says where."""
 
 
-def _refuse_nul(path: Path) -> None:
-    offset = 0
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 22), b""):
-            # The binary sniff sees only the head; a NUL further on would reach the reader.
-            nul = chunk.find(b"\x00")
-            if nul >= 0:
-                raise _nul_found(path, offset + nul)
-            offset += len(chunk)
-
-
-def _nul_found(path: Path, offset: int) -> InvalidInput:
-    return InvalidInput(
-        f"the file contains a NUL byte at offset {offset} (line {_line_of(path, offset)}); "
-        "CSV text has none: remove it or re-export the file as UTF-8 CSV",
-        field="file",
-    )
-
-
 def _check_utf8(path: Path) -> None:
+    _check_text(path, utf8=True)
+
+
+def _check_text(path: Path, *, utf8: bool) -> None:
+    """One pass over the file: no NUL byte (the binary sniff sees only the head) and, with
+    ``utf8``, valid UTF-8, each refusal naming the offset and line."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     offset = 0
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 22), b""):
-            try:
-                decoder.decode(chunk)
-            except UnicodeDecodeError as exc:
-                bad = offset + exc.start
-                line = _line_of(path, bad)
-                raise InvalidInput(
-                    f"the file is not valid UTF-8: byte 0x{chunk[exc.start]:02x} at offset "
-                    f"{bad} (line {line}); re-save the file with UTF-8 encoding",
-                    field="file",
-                ) from exc
+            nul = chunk.find(b"\x00")
+            if nul >= 0:
+                raise _nul_found(path, offset + nul)
+            if utf8:
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError as exc:
+                    bad = offset + exc.start
+                    raise InvalidInput(
+                        f"the file is not valid UTF-8: byte 0x{chunk[exc.start]:02x} at offset "
+                        f"{bad} (line {_line_of(path, bad)}); re-save the file with UTF-8 "
+                        "encoding",
+                        field="file",
+                    ) from exc
             offset += len(chunk)
+    if utf8:
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError as exc:
@@ -252,6 +242,14 @@ def _check_utf8(path: Path) -> None:
                 "character; re-save it with UTF-8 encoding",
                 field="file",
             ) from exc
+
+
+def _nul_found(path: Path, offset: int) -> InvalidInput:
+    return InvalidInput(
+        f"the file contains a NUL byte at offset {offset} (line {_line_of(path, offset)}); "
+        "CSV text has none: remove it or re-export the file as UTF-8 CSV",
+        field="file",
+    )
 
 
 def _line_of(path: Path, offset: int) -> int:
