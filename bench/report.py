@@ -194,6 +194,15 @@ def _batch(b: dict[str, Any]) -> list[str]:
         "|---|---|---|---|",
         f"| `conveyor predict` | {c['seconds']} | {c['rows_per_second']:,} | {c['peak_mb']} |",
         f"| bare booster | {bare['seconds']} | {bare['rows_per_second']:,} | {bare['peak_mb']} |",
+        *(
+            [
+                "",
+                f"Medians of {b['repeats']} alternating runs (peak: the highest); every run's "
+                f"seconds: {b['all_seconds']}.",
+            ]
+            if "all_seconds" in b
+            else []
+        ),
     ]
 
 
