@@ -5,6 +5,7 @@ versions are served again."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import random
@@ -88,7 +89,7 @@ def wait_served(port: int, timeout: float = 60.0) -> int:
             status, body = predict(port)
             if status == 200:
                 return int(body["model_version"])  # type: ignore[call-overload]
-        except OSError:
+        except (OSError, http.client.HTTPException):
             if time.monotonic() > deadline:
                 raise
         time.sleep(0.2)
@@ -104,7 +105,8 @@ def request_loop(port: int) -> Iterator[list[str]]:
         while not stop.is_set():
             try:
                 status, body = predict(port)
-            except OSError:  # the server died mid-request: not acknowledged
+            # The server died mid-request (or mid-answer): not acknowledged.
+            except (OSError, http.client.HTTPException):
                 continue
             if 200 <= status < 300:
                 acked.append(str(body["request_id"]))
