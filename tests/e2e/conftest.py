@@ -82,3 +82,27 @@ def post(port: int, path: str, payload: object) -> tuple[int, dict[str, object]]
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read())
+
+
+def peak_rss_mb(
+    home: Path, *args: str, timeout: float = 1200
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Run the CLI in a wrapper whose only child it is: the wrapper's RUSAGE_CHILDREN peak is
+    the CLI's (and its children's) peak resident memory, in MiB."""
+    wrapper = (
+        "import resource, subprocess, sys\n"
+        "r = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+        "sys.stdout.write(r.stdout); sys.stderr.write(r.stderr)\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n"
+        "sys.exit(r.returncode)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", wrapper, str(CONVEYOR), *args],
+        env={**os.environ, "CONVEYOR_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    peak_kib = int(result.stderr.strip().splitlines()[-1])
+    return result, peak_kib / 1024

@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +20,7 @@ import pytest
 
 from conveyor.config import MAX_TRAINING_ROWS
 from conveyor.samples.generate import write_churn_csv
-from tests.e2e.conftest import CONVEYOR, json_of, run_cli
+from tests.e2e.conftest import json_of, peak_rss_mb, run_cli
 
 pytestmark = pytest.mark.slow  # about a minute and 6 GiB of disk: run by make bench
 
@@ -43,26 +41,6 @@ def _write_valid(path: Path, size: int, sample: bytes) -> int:
     return rows
 
 
-def _peak_rss_mb(home: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], float]:
-    wrapper = (
-        "import resource, subprocess, sys\n"
-        "r = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
-        "sys.stdout.write(r.stdout); sys.stderr.write(r.stderr)\n"
-        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n"
-        "sys.exit(r.returncode)\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", wrapper, str(CONVEYOR), *args],
-        env={**os.environ, "CONVEYOR_HOME": str(home)},
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        check=False,
-    )
-    peak_kib = int(result.stderr.strip().splitlines()[-1])
-    return result, peak_kib / 1024
-
-
 @pytest.fixture
 def scratch(tmp_path: Path) -> Iterator[Path]:
     yield tmp_path
@@ -80,7 +58,7 @@ def test_a_valid_2_gib_upload_trains_on_a_sample_never_held_whole(scratch: Path)
     size_mb = big.stat().st_size / 2**20
 
     started = time.monotonic()
-    result, peak_mb = _peak_rss_mb(home, "upload", str(big), "-p", "churn", "--wait", "--json")
+    result, peak_mb = peak_rss_mb(home, "upload", str(big), "-p", "churn", "--wait", "--json")
     seconds = time.monotonic() - started
 
     assert result.returncode == 0, result.stderr[-2000:]
