@@ -17,9 +17,9 @@ $(UV):
 	$(PYTHON) -m venv $(UV_VENV)
 	$(UV_VENV)/bin/python -m pip install --quiet uv==0.13.9
 
-# Bytecode compiled at install, as pip does: where PYTHONDONTWRITEBYTECODE is set (CI), every
-# process (CLI calls, servers, training jobs) would otherwise compile polars, LightGBM and the
-# rest from source again, 3.5 s each.
+# Bytecode compiled at install, as pip does: where PYTHONDONTWRITEBYTECODE is set (this
+# machine sets it), every process (CLI calls, servers, training jobs) would otherwise compile
+# polars, LightGBM and the rest from source again, 3.5 s each.
 $(STAMP): pyproject.toml | $(UV)
 	$(PYTHON) -m venv $(VENV)
 	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev]'
