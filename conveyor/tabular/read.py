@@ -17,6 +17,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 from conveyor._memory import give_back_arrow_memory
 from conveyor.errors import InvalidInput
@@ -67,11 +68,14 @@ def read_for_training(
     """At most ``max_rows`` rows of ``path``, a seeded uniform sample when it has more.
 
     The rows come typed as ``read_raw`` types them, whichever way the file is read; files over
-    ``stream_above_bytes`` (CSV) are never held whole, only the sample and a few blocks are.
+    ``stream_above_bytes`` (CSV or Parquet) are never held whole, only the sample and a few
+    blocks are.
 
     Raises:
         InvalidInput: as ``read_raw``.
     """
+    if path.stat().st_size > stream_above_bytes and is_parquet(path):
+        return _stream_parquet(path, max_rows=max_rows, seed=seed)
     if path.stat().st_size <= stream_above_bytes or is_parquet(path):
         frame = read_raw(path)
         give_back_arrow_memory()
@@ -176,6 +180,40 @@ def _typed_sample(sample: RowSample, header: list[str], folder: Path) -> pl.Data
         frame = _read_csv(Path(handle.name), header)
     give_back_arrow_memory()
     return frame
+
+
+_PARQUET_BATCH_ROWS = 65_536
+
+
+def _stream_parquet(path: Path, *, max_rows: int, seed: int) -> TrainingRows:
+    """The Parquet file batch by batch into a sample: the same rows, typed the same, as
+    ``read_raw`` and ``sample_frame`` give for the file read whole."""
+    sample = RowSample(max_rows=max_rows, seed=seed)
+    try:
+        source = pq.ParquetFile(path)
+        for batch in source.iter_batches(batch_size=_PARQUET_BATCH_ROWS):
+            sample.add(_undictionary(batch))
+    except (pa.ArrowException, OSError) as exc:
+        raise InvalidInput(f"the Parquet file cannot be read: {exc}", field="file") from exc
+    if sample.rows_seen == 0:
+        raise InvalidInput("the Parquet file has columns but no rows", field="file")
+    table = sample.take()
+    give_back_arrow_memory()
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return TrainingRows(frame, sample.rows_seen)
+
+
+def _undictionary(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Categorical (dictionary) columns as their text, as ``_read_parquet`` gives them; each
+    batch has a dictionary of its own, which the sample's concatenation could not join."""
+    if not any(pa.types.is_dictionary(field.type) for field in batch.schema):
+        return batch
+    columns = [
+        column.cast(column.type.value_type) if pa.types.is_dictionary(column.type) else column
+        for column in batch.columns
+    ]
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
 
 def _read_parquet(path: Path) -> pl.DataFrame:

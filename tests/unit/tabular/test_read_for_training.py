@@ -118,3 +118,57 @@ def test_a_bad_row_blocks_into_a_streamed_file_is_found_and_its_line_named(
         read_for_training(path, max_rows=100, seed=0, stream_above_bytes=STREAM)
     assert expected in info.value.message
     assert "line 700002" in info.value.message  # the header, 700,000 rows, then this one
+
+
+def parquet_file(path: Path, rows: int) -> Path:
+    """Numbers with gaps, text, a categorical, dates and flags, in many small row groups."""
+    rng = np.random.default_rng(3)
+    frame = pl.DataFrame(
+        {
+            "age": pl.Series(rng.integers(18, 90, rows)),
+            "income": pl.Series([None if i % 7 == 0 else float(i) / 3 for i in range(rows)]),
+            "plan": pl.Series(rng.choice(["basic", "pro", "team"], rows)).cast(pl.Categorical),
+            "note": pl.Series([f"row {i}" for i in range(rows)]),
+            "day": pl.date_range(
+                pl.date(2020, 1, 1), pl.date(2020, 1, 1) + pl.duration(days=rows - 1), eager=True
+            ),
+            "churned": pl.Series(rng.choice(["yes", "no"], rows)),
+        }
+    )
+    frame.write_parquet(path, row_group_size=1000)
+    return path
+
+
+def test_a_large_parquet_file_is_streamed_into_the_same_sample_as_read_whole(
+    tmp_path: Path,
+) -> None:
+    path = parquet_file(tmp_path / "data.parquet", 10_000)
+
+    streamed = read_for_training(path, max_rows=3000, seed=7, stream_above_bytes=STREAM)
+    whole = read_for_training(path, max_rows=3000, seed=7)
+
+    assert streamed.rows_read == whole.rows_read == 10_000
+    assert streamed.sampled and streamed.frame.height == 3000
+    assert streamed.frame.schema == whole.frame.schema
+    assert streamed.frame.equals(whole.frame)
+    assert streamed.frame.schema["plan"] == pl.String  # categoricals come as their text
+
+
+def test_a_streamed_parquet_file_under_the_cap_is_read_entire(tmp_path: Path) -> None:
+    path = parquet_file(tmp_path / "data.parquet", 4000)
+    streamed = read_for_training(path, max_rows=50_000, seed=7, stream_above_bytes=STREAM)
+    assert not streamed.sampled
+    assert streamed.frame.equals(read_raw(path))
+
+
+def test_a_damaged_or_empty_streamed_parquet_file_is_refused(tmp_path: Path) -> None:
+    path = parquet_file(tmp_path / "data.parquet", 4000)
+    damaged = tmp_path / "damaged.parquet"
+    damaged.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(InvalidInput, match="the Parquet file cannot be read"):
+        read_for_training(damaged, max_rows=1000, seed=7, stream_above_bytes=STREAM)
+
+    empty = tmp_path / "empty.parquet"
+    pl.DataFrame({"age": pl.Series([], dtype=pl.Int64)}).write_parquet(empty)
+    with pytest.raises(InvalidInput, match="has columns but no rows"):
+        read_for_training(empty, max_rows=1000, seed=7, stream_above_bytes=STREAM)
