@@ -190,7 +190,8 @@ def _stream_parquet(path: Path, *, max_rows: int, seed: int) -> TrainingRows:
     ``read_raw`` and ``sample_frame`` give for the file read whole."""
     sample = RowSample(max_rows=max_rows, seed=seed)
     try:
-        source = pq.ParquetFile(path)
+        # pre_buffer off: it would cache every column chunk read, the whole file by the end.
+        source = pq.ParquetFile(path, pre_buffer=False)
         for batch in source.iter_batches(batch_size=_PARQUET_BATCH_ROWS):
             sample.add(_undictionary(batch))
     except (pa.ArrowException, OSError) as exc:
