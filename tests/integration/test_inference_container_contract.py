@@ -25,13 +25,13 @@ from pydantic import ValidationError
 
 from conveyor.config import Settings
 from conveyor.errors import ConfigError, IntegrityError
-from conveyor.model.artifact import unpack
 from conveyor.samples.generate import write_churn_csv
 from conveyor.serving.app import create_app
 from conveyor.serving.sagemaker.model_dir import load_model_dir
 from conveyor.serving.sagemaker.settings import ContainerSettings
 from conveyor.wiring import build_ports
 from tests.e2e.conftest import free_port
+from tests.integration.model_dirs import unpacked_deployed_model
 from tests.integration.serving.conftest import conveyor
 from tests.rows import CHURN_ROW
 
@@ -56,12 +56,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def model_dir(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The deployed version's model.tar.gz unpacked, as SageMaker unpacks it in /opt/ml/model."""
-    ports = build_ports(Settings(home=home))
-    (deployment,) = ports.endpoint.list_endpoints()
-    root = tmp_path_factory.mktemp("opt-ml")
-    tarball = root / "model.tar.gz"
-    ports.store.download(deployment.artifact.bucket, deployment.artifact.key, tarball)
-    return unpack(tarball, root / "model")
+    return unpacked_deployed_model(home, tmp_path_factory.mktemp("opt-ml"))
 
 
 @pytest.fixture(scope="module")

@@ -15,12 +15,12 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from conveyor.config import Settings
-from conveyor.model.artifact import unpack
 from conveyor.serving.app import create_app
 from conveyor.serving.sagemaker.app import create_container_app
 from conveyor.serving.sagemaker.model_dir import load_model_dir
 from conveyor.serving.sagemaker.settings import ContainerSettings
-from conveyor.wiring import Ports, build_ports
+from conveyor.wiring import Ports
+from tests.integration.model_dirs import unpacked_deployed_model
 from tests.rows import CHURN_ROW
 
 CSV_HEADER = ",".join(CHURN_ROW)
@@ -50,12 +50,7 @@ def error_of(response: Any, status: int) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def model_dir(trained_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The deployed version's model.tar.gz unpacked, as SageMaker unpacks it in /opt/ml/model."""
-    ports = build_ports(Settings(home=trained_home))
-    (deployment,) = ports.endpoint.list_endpoints()
-    root = tmp_path_factory.mktemp("opt-ml")
-    tarball = root / "model.tar.gz"
-    ports.store.download(deployment.artifact.bucket, deployment.artifact.key, tarball)
-    return unpack(tarball, root / "model")
+    return unpacked_deployed_model(trained_home, tmp_path_factory.mktemp("opt-ml"))
 
 
 def container_app(model_dir: Path, monkeypatch: pytest.MonkeyPatch, **env: str) -> FastAPI:
