@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from conveyor.endpoint import Deployment
+from conveyor.endpoint import Deployment, changes
 from conveyor.errors import AlreadyExists, Conflict, NotFound
 from conveyor.tables import Table
 from conveyor.types import ObjectRef, utcnow
@@ -80,4 +80,5 @@ class LocalEndpoint:
             raise Conflict(
                 f"another deploy of {deployment.project!r} happened at the same time; try again"
             ) from exc
+        changes.announce()
         return deployment

@@ -9,6 +9,8 @@ subprocess and in a SageMaker training container. On failure it writes the reaso
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sys
 import time
 import traceback
@@ -138,4 +140,12 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # Everything the job writes is closed by now. Python's own teardown (every module of
+    # numpy, polars, LightGBM and scikit-learn) held a finished 1,000,000-row job 0.2 s
+    # more before its exit code was seen; ending here skips it, as multiprocessing's
+    # children do.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

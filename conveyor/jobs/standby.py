@@ -60,6 +60,9 @@ def main(owner: int) -> int:
     os.environ.update(handover["env"])
     module = handover["module"]
     sys.argv = [module]
+    # Warmed as an import, it would be run a second time as __main__, which runpy warns of in
+    # the job's log; as ``python -m`` runs it, it is run once, fresh.
+    sys.modules.pop(module, None)
     # As ``python -m module``: a job that calls sys.exit(code) ends the process with it.
     runpy.run_module(module, run_name="__main__", alter_sys=True)
     return 0

@@ -19,6 +19,11 @@ OTHER = "__other__"
 # two-sample KS test (and Wasserstein) without rereading the training data.
 SAMPLE_SIZE = 2000
 SAMPLE_SEED = 0
+# The deciles of a larger feature come from a seeded sample of this many of its values, as
+# profilers' quantile sketches do (a rank error of about 0.3% at this size); the extremes and
+# the histogram's counts are still of every value. Sorting all 700,000 values of a column was
+# 40 ms of its profile's 45; the profile of a 700,000-row split went from 0.7 s to 0.3 s.
+QUANTILE_SAMPLE_SIZE = 100_000
 
 
 def build_profile(frame: pl.DataFrame, schema: DatasetSchema) -> dict[str, Any]:
@@ -65,18 +70,25 @@ def _numeric(values: np.ndarray) -> dict[str, Any]:
     values = values[np.isfinite(values)]
     if len(values) == 0:
         return {"quantiles": [], "histogram": {"edges": [], "counts": []}}
-    # One sort gives the quantiles, the histogram and the extremes: np.quantile and
-    # np.histogram on unequal bins each cost more than the sort on a large training split.
-    ordered = np.sort(values)
-    edges = _quantiles_of_sorted(ordered, QUANTILES)
-    bins = np.unique(edges)
-    if len(bins) < 2:
-        bins = np.array([bins[0], bins[0]])
-    counts = _histogram_of_sorted(ordered, bins)
+    if len(values) <= QUANTILE_SAMPLE_SIZE:
+        # One sort gives the quantiles, the histogram and the extremes: np.quantile and
+        # np.histogram on unequal bins each cost more than the sort.
+        ordered = np.sort(values)
+        edges = _quantiles_of_sorted(ordered, QUANTILES)
+        bins = _bins(edges)
+        counts = _histogram_of_sorted(ordered, bins)
+        low, high = float(ordered[0]), float(ordered[-1])
+    else:
+        picked = np.random.default_rng(SAMPLE_SEED).integers(0, len(values), QUANTILE_SAMPLE_SIZE)
+        edges = _quantiles_of_sorted(np.sort(values[picked]), QUANTILES)
+        low, high = float(values.min()), float(values.max())
+        edges[0], edges[-1] = low, high  # the 0 and 1 quantiles are the extremes, exactly
+        bins = _bins(edges)
+        counts = _histogram(values, bins)
     return {
         "sample": reference_sample(values),
-        "min": float(ordered[0]),
-        "max": float(ordered[-1]),
+        "min": low,
+        "max": high,
         "mean": float(values.mean()),
         "std": float(values.std()),
         "quantiles": {str(q): float(e) for q, e in zip(QUANTILES, edges, strict=True)},
@@ -91,6 +103,19 @@ def _quantiles_of_sorted(ordered: np.ndarray, quantiles: tuple[float, ...]) -> n
     above = np.minimum(below + 1, len(ordered) - 1)
     weight = positions - below
     return ordered[below] + weight * (ordered[above] - ordered[below])
+
+
+def _bins(edges: np.ndarray) -> np.ndarray:
+    bins = np.unique(edges)
+    return bins if len(bins) >= 2 else np.array([bins[0], bins[0]])
+
+
+def _histogram(values: np.ndarray, bins: np.ndarray) -> np.ndarray:
+    """np.histogram's counts of values that lie between the first and the last edge, sorted
+    or not, from a count of the values below each inner edge: 1-2 ms for 700,000 values,
+    against 15 ms to find each value's bin and 38 ms to sort them."""
+    below = [np.count_nonzero(values < edge) for edge in bins[1:-1]]
+    return np.diff(np.array([0, *below, len(values)]))
 
 
 def _histogram_of_sorted(ordered: np.ndarray, bins: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from conveyor.endpoint import Deployment, Endpoint
+from conveyor.endpoint import Deployment, Endpoint, changes
 from conveyor.errors import ConveyorError, IntegrityError
 from conveyor.model.artifact import Predictor
 from conveyor.model.loading import load_verified
@@ -55,6 +55,9 @@ class ModelHolder:
         self._models: dict[str, LoadedModel] = {}
         self._failed: dict[str, str] = {}  # sha256 that would not load -> why
         self._stop = threading.Event()
+        # Set by a deploy in this process, and by stop(): the follower does not wait out its
+        # poll for either.
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     def get(self, project: str) -> LoadedModel | None:
@@ -64,12 +67,15 @@ class ModelHolder:
         return {name: model.version for name, model in self._models.items()}
 
     def start(self) -> None:
+        self._wake = changes.subscribe()
         self.refresh()
         self._thread = threading.Thread(target=self._follow, name="model-holder", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
+        changes.unsubscribe(self._wake)
         if self._thread is not None:
             self._thread.join(timeout=10)
 
@@ -135,7 +141,11 @@ class ModelHolder:
         )
 
     def _follow(self) -> None:
-        while not self._stop.wait(self.poll_seconds):
+        while True:
+            self._wake.wait(self.poll_seconds)
+            if self._stop.is_set():
+                return
+            self._wake.clear()  # before the refresh: a deploy during it wakes the next one
             self.refresh()
 
 

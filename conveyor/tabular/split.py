@@ -36,16 +36,17 @@ def split_frame(
         groups = _class_groups(frame.get_column(target))
     else:
         groups = [np.arange(frame.height)]
-    parts: list[list[np.ndarray]] = [[], [], []]
+    # Each row's part (0 train, 1 validation, 2 test); the parts are then taken by mask, which
+    # keeps the file's row order and copies a large table in half the time of a gather.
+    part = np.zeros(frame.height, dtype=np.int8)
     for indices in groups:
         shuffled = rng.permutation(indices)
         n_valid = max(1, round(len(shuffled) * fractions[1]))
         n_test = max(1, round(len(shuffled) * fractions[2]))
         n_train = len(shuffled) - n_valid - n_test
-        parts[0].append(shuffled[:n_train])
-        parts[1].append(shuffled[n_train : n_train + n_valid])
-        parts[2].append(shuffled[n_train + n_valid :])
-    train, valid, test = (frame[np.sort(np.concatenate(p))] for p in parts)
+        part[shuffled[n_train : n_train + n_valid]] = 1
+        part[shuffled[n_train + n_valid :]] = 2
+    train, valid, test = (frame.filter(pl.Series(part == k)) for k in range(3))
     return train, valid, test
 
 

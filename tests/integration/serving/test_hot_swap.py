@@ -70,3 +70,25 @@ def test_a_tampered_artifact_is_refused_and_the_old_model_keeps_serving(
         assert response.status_code == 200
         assert response.json()["model_version"] == 1
         assert client.get("/health").json()["models"] == {"churn": 1}
+
+
+def test_a_deploy_in_the_same_process_is_served_without_waiting_for_the_poll(
+    home: Path, ports: Ports
+) -> None:
+    data = write_churn_csv(home / "more.csv", rows=900, seed=4)
+    second = conveyor(home, "upload", str(data), "-p", "churn", "--wait")
+    if second["state"] == "DEPLOYED":
+        conveyor(home, "models", "rollback", "churn")
+    # As in `conveyor up`: the worker's deploy and the server share the process. The poll is
+    # an hour, so only the deploy's own news can make the swap.
+    app = create_app(ports, Settings(home=home), poll_seconds=3600)
+    with TestClient(app) as client:
+        assert client.get("/health").json()["models"] == {"churn": 1}
+        v2 = ports.registry.get_version("churn", 2)
+        ports.endpoint.update_endpoint("churn", 2, v2.artifact, v2.sha256)
+        deadline = time.monotonic() + 10
+        while client.get("/health").json()["models"] != {"churn": 2}:
+            assert time.monotonic() < deadline, "the deploy was not picked up"
+            time.sleep(0.02)
+        response = client.post("/predict/churn", json={"instances": [ROW]})
+        assert response.json()["model_version"] == 2

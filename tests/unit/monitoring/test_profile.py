@@ -3,9 +3,10 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+import numpy as np
 import polars as pl
 
-from conveyor.monitoring.profile import OTHER, build_profile
+from conveyor.monitoring.profile import OTHER, QUANTILE_SAMPLE_SIZE, build_profile
 from conveyor.tabular.schema import DatasetSchema, FeatureKind, FeatureSpec
 from conveyor.types import Task
 
@@ -61,3 +62,24 @@ def test_numeric_features_carry_a_reproducible_reference_sample() -> None:
     assert build_profile(frame, schema)["features"]["x"]["sample"] == sample
     small = build_profile(frame.head(50), schema)["features"]["x"]["sample"]
     assert small == sorted(frame.head(50)["x"].to_list())
+
+
+def test_a_large_feature_has_exact_counts_and_extremes_and_close_deciles() -> None:
+    values = np.random.default_rng(7).lognormal(size=QUANTILE_SAMPLE_SIZE * 3)
+    frame = pl.DataFrame({"x": values, "y": [0, 1] * (len(values) // 2)})
+    schema = DatasetSchema(
+        target="y",
+        task=Task.BINARY,
+        classes=(0, 1),
+        features=(FeatureSpec("x", FeatureKind.NUMERIC),),
+    )
+    x = build_profile(frame, schema)["features"]["x"]
+
+    assert (x["min"], x["max"]) == (values.min(), values.max())
+    edges = x["histogram"]["edges"]
+    assert x["histogram"]["counts"] == np.histogram(values, bins=edges)[0].tolist()
+    assert sum(x["histogram"]["counts"]) == len(values)
+    # Each decile from the sample sits within half a percent of rank of the exact one.
+    ranks = np.searchsorted(np.sort(values), list(x["quantiles"].values())) / len(values)
+    assert np.abs(ranks - np.linspace(0, 1, 11)).max() < 0.005
+    assert build_profile(frame, schema)["features"]["x"]["quantiles"] == x["quantiles"]
