@@ -88,11 +88,9 @@ class PeakMemory:
             # process lives far longer), while reading each one's memory is cheap.
             if time.monotonic() - last_scan > RESCAN_SECONDS:
                 try:
-                    processes = {self.root, *self.root.children(recursive=True)}
+                    processes = process_tree(self.root, self.cwd_under)
                 except psutil.NoSuchProcess:
                     return
-                if self.cwd_under:
-                    processes |= set(self._detached())
                 last_scan = time.monotonic()
             total = 0
             for process in processes:
@@ -103,15 +101,49 @@ class PeakMemory:
             self.peak_bytes = max(self.peak_bytes, total)
             self._stop.wait(self.interval)
 
-    def _detached(self) -> list[psutil.Process]:
-        found = []
+
+def process_tree(root: psutil.Process, cwd_under: str | None = None) -> set[psutil.Process]:
+    """``root``, its descendants, and with ``cwd_under`` the processes working in that folder
+    (detached ones, such as a training job, are not descendants)."""
+    processes = {root, *root.children(recursive=True)}
+    if cwd_under:
         for process in psutil.process_iter():
             try:
-                if process.cwd().startswith(self.cwd_under or "\0"):
-                    found.append(process)
+                if process.cwd().startswith(cwd_under):
+                    processes.add(process)
             except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                 continue
-        return found
+    return processes
+
+
+def wait_until_idle(
+    pid: int, *, cwd_under: Path, window: float = 0.5, busy_below: float = 0.05, timeout: float = 60
+) -> None:
+    """Until the process tree uses less than ``busy_below`` of a core over ``window`` seconds:
+    a service that answers its health check may still be starting (``conveyor up`` starts a
+    warm training process that imports for a second and a half)."""
+    root = psutil.Process(pid)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        processes = process_tree(root, str(cwd_under))
+        before = _cpu_seconds(processes)
+        time.sleep(window)
+        after = _cpu_seconds(processes)
+        used = sum(after.get(pid, spent) - spent for pid, spent in before.items())
+        if used < busy_below * window:
+            return
+    raise TimeoutError(f"process {pid} was still busy after {timeout} s")
+
+
+def _cpu_seconds(processes: set[psutil.Process]) -> dict[int, float]:
+    seconds = {}
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        seconds[process.pid] = times.user + times.system
+    return seconds
 
 
 def run_measured(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:

@@ -3,7 +3,7 @@ prediction served with the new model, stage by stage, beside a bare script doing
 work by hand (bench/bare_pipeline.py); the peak memory of each.
 
 conveyor runs as a user runs it: ``conveyor up`` (server, worker and watch in one process)
-already started, then ``conveyor upload``; the clock stops at the first 200 from
+already started and idle, then ``conveyor upload``; the clock stops at the first 200 from
 ``/predict/<project>``. Both sides train LightGBM with the same parameters and a fixed 100
 rounds, so both do the same amount of boosting.
 """
@@ -28,6 +28,7 @@ from bench.common import (
     free_port,
     run_measured,
     wait_for_200,
+    wait_until_idle,
 )
 from bench.data import TARGET
 
@@ -107,6 +108,7 @@ def _conveyor(workdir: Path, csv: Path) -> dict[str, Any]:
     body = json.dumps({"instances": [row]}).encode()
     try:
         _wait_health(port)
+        wait_until_idle(server.pid, cwd_under=home)
         with PeakMemory(server.pid, cwd_under=home) as memory:
             started = time.perf_counter()
             upload = subprocess.run(

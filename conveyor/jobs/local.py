@@ -56,6 +56,10 @@ class _Standby:
 class SubprocessJobRunner:
     scheme = "local"
 
+    # How often a worker may check a running job: a few small file reads, so its end is seen
+    # within 50 ms and its run goes on to evaluation.
+    poll_seconds = 0.05
+
     def __init__(self, root: Path, store: ObjectStore) -> None:
         self.root = root
         self.store = store

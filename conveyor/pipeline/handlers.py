@@ -283,9 +283,10 @@ def _guarded(ctx: PipelineContext, run: Run, stage: Callable[[Run], Run]) -> Run
     return ctx.runs.fail(latest, reason)
 
 
-def poll_training_jobs(ctx: PipelineContext, announced: set[str]) -> int:
-    """Publish a state-change event for each training job that ended (once per job)."""
-    count = 0
+def poll_training_jobs(ctx: PipelineContext, announced: set[str]) -> tuple[int, int]:
+    """Publish a state-change event for each training job that ended (once per job);
+    returns how many ended now and how many are still running."""
+    count = running = 0
     for run in ctx.runs.active():
         if run.state is not RunState.TRAINING or not run.job_name:
             continue
@@ -295,7 +296,9 @@ def poll_training_jobs(ctx: PipelineContext, announced: set[str]) -> int:
             status = ctx.ports.jobs.describe_training_job(run.job_name).status
         except NotFound:
             status = JobStatus.FAILED
-        if status.is_terminal:
+        if not status.is_terminal:
+            running += 1
+        else:
             ctx.ports.events.publish(
                 Event(
                     EventType.TRAINING_JOB_STATE_CHANGE,
@@ -304,7 +307,7 @@ def poll_training_jobs(ctx: PipelineContext, announced: set[str]) -> int:
             )
             announced.add(run.job_name)
             count += 1
-    return count
+    return count, running
 
 
 def resume_interrupted(ctx: PipelineContext) -> list[str]:

@@ -69,6 +69,7 @@ class Worker:
         self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{threading.get_ident()}"
         self._announced: set[str] = set()
         self._last_beat = 0.0
+        self._jobs_running = 0
 
     def start(self) -> None:
         """Announce this worker and pick up runs left mid-way, if nobody else can."""
@@ -97,7 +98,7 @@ class Worker:
     def step(self) -> int:
         """Handle due events and announce finished jobs; returns how much was done."""
         self._beat()
-        done = poll_training_jobs(self.ctx, self._announced)
+        done, self._jobs_running = poll_training_jobs(self.ctx, self._announced)
         for message in self.ctx.ports.events.receive(
             max_messages=10, visibility_timeout=VISIBILITY_TIMEOUT
         ):
@@ -112,9 +113,16 @@ class Worker:
                 if until is not None and until():
                     return
                 if self.step() == 0:
-                    stop.wait(self.poll_interval)
+                    stop.wait(self._idle_seconds())
         finally:
             self.stop()
+
+    def _idle_seconds(self) -> float:
+        if not self._jobs_running:
+            return self.poll_interval
+        # While a job runs, its end is waited for as closely as its runner says checking is
+        # cheap (a local job: a few small file reads); a remote API is asked no more often.
+        return min(self.poll_interval, getattr(self.ctx.ports.jobs, "poll_seconds", 1e9))
 
     def _handle(self, message: Message) -> None:
         # Every line logged while handling carries the run and project, once they are known:

@@ -29,6 +29,9 @@ DATE_FORMATS = (
     "%d.%m.%Y",
 )
 MAX_CLASSES_FOR_NUMERIC_TARGET = 10
+# A boolean column has at most two words, each at most five letters: 2 * 2**5 ways to write
+# them in upper and lower case. A column with more distinct values is not boolean.
+_MAX_BOOLEAN_SPELLINGS = 2 * 2 ** max(map(len, TRUE_TOKENS | FALSE_TOKENS))
 _ID_NAME = re.compile(r"(^id$)|([_ ]id$)|([a-z]Id$)|(^ID$)|(_ID$)", re.IGNORECASE)
 _DATE_LIKE = re.compile(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
 
@@ -154,35 +157,41 @@ def _infer_feature(column: pl.Series, rows: int) -> FeatureSpec | str:
     not_numbers = numbers.null_count()
     if not_numbers == 0:
         return _numeric(column.name, numbers, rows, nullable)
-    lowered = set(text.str.to_lowercase().unique().to_list())
-    if (
-        len(lowered) <= 2
-        and lowered <= TRUE_TOKENS | FALSE_TOKENS
-        and (not lowered <= TRUE_TOKENS or not lowered <= FALSE_TOKENS)
-    ):
-        spec = FeatureSpec(
-            column.name,
-            FeatureKind.BOOLEAN,
-            nullable,
-            true_values=tuple(sorted(lowered & TRUE_TOKENS)),
-            false_values=tuple(sorted(lowered & FALSE_TOKENS)),
-        )
-        return _constant_or(values, spec)
+    # The distinct values, found once: each question below is asked of them, not of every row.
+    spellings = text.unique()
+    distinct = len(spellings)
+    if distinct <= _MAX_BOOLEAN_SPELLINGS:
+        lowered = set(spellings.str.to_lowercase().to_list())
+        if (
+            len(lowered) <= 2
+            and lowered <= TRUE_TOKENS | FALSE_TOKENS
+            and (not lowered <= TRUE_TOKENS or not lowered <= FALSE_TOKENS)
+        ):
+            spec = FeatureSpec(
+                column.name,
+                FeatureKind.BOOLEAN,
+                nullable,
+                true_values=tuple(sorted(lowered & TRUE_TOKENS)),
+                false_values=tuple(sorted(lowered & FALSE_TOKENS)),
+            )
+            return _constant_or(values, spec, distinct)
     if not_numbers <= len(text) / 2:
         _refuse_mixed(column, not_numbers, len(text))
-    date_format = _date_format(text)
+    date_format = _date_format(text, spellings)
     if date_format is not None:
         return _constant_or(
             values,
             FeatureSpec(column.name, FeatureKind.DATETIME, nullable, date_format=date_format),
+            distinct,
         )
-    distinct = text.n_unique()
     if distinct > 50 and distinct > rows / 2:
         return (
             f"high-cardinality text ({distinct} distinct values in {rows} rows), "
             "likely an id or free text"
         )
-    return _constant_or(values, FeatureSpec(column.name, FeatureKind.CATEGORICAL, nullable))
+    return _constant_or(
+        values, FeatureSpec(column.name, FeatureKind.CATEGORICAL, nullable), distinct
+    )
 
 
 def _numeric(name: str, numbers: pl.Series, rows: int, nullable: bool) -> FeatureSpec | str:
@@ -197,8 +206,10 @@ def _numeric(name: str, numbers: pl.Series, rows: int, nullable: bool) -> Featur
     return FeatureSpec(name, FeatureKind.NUMERIC, nullable)
 
 
-def _constant_or(values: pl.Series, spec: FeatureSpec) -> FeatureSpec | str:
-    if values.n_unique() == 1:
+def _constant_or(
+    values: pl.Series, spec: FeatureSpec, distinct: int | None = None
+) -> FeatureSpec | str:
+    if (values.n_unique() if distinct is None else distinct) == 1:
         return f"it is constant (every value is {values[0]!r})"
     return spec
 
@@ -214,14 +225,15 @@ def _refuse_mixed(column: pl.Series, not_numbers: int, total: int) -> None:
     )
 
 
-def _date_format(text: pl.Series) -> str | None:
+def _date_format(text: pl.Series, spellings: pl.Series) -> str | None:
+    """The format every value of ``text`` parses with (``spellings``: its distinct values)."""
     sample = text.head(1000)
     if not bool(sample.str.contains(_DATE_LIKE.pattern).all()):
         return None
     for fmt in DATE_FORMATS:
         if (
             sample.str.to_datetime(fmt, strict=False).null_count() == 0
-            and text.str.to_datetime(fmt, strict=False).null_count() == 0
+            and spellings.str.to_datetime(fmt, strict=False).null_count() == 0
         ):
             return fmt
     return None
