@@ -180,7 +180,10 @@ def _outside_raw(home: Path) -> dict[str, str]:
     """Every stored object but uploads, reports, captures and the hostile project's own."""
     buckets = home / "buckets"
     found: dict[str, str] = {}
-    for folder, _, names in os.walk(buckets):
+    for folder, folders, names in os.walk(buckets):
+        # A put in flight (the hostile project's model, while its run trains on) is written
+        # in its bucket's .tmp/ and is no stored object until it is renamed into place.
+        folders[:] = [f for f in folders if not f.startswith(".")]
         for name in names:
             path = Path(folder, name)
             key = path.relative_to(buckets).as_posix()
