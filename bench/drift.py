@@ -7,7 +7,8 @@ Table with ``put_many(from_json=True)`` in batches, and into the data capture by
 ``CaptureWriter``, from the same PendingRecord values, as the record writer does. The project has
 a registered, deployed version with the training profile and prediction profile the pipeline
 would have written. Then ``conveyor drift`` runs in a process of its own, measured whole
-(interpreter start included) with the peak resident memory of that process.
+(interpreter start included) with the peak resident memory of that process; the figure is the
+median of three such runs.
 
 ``python -m bench.drift [RECORDS]`` runs it alone and prints the figures.
 """
@@ -44,6 +45,7 @@ PROJECT = "driftbench"
 RECORDS = 1_000_000
 TRAINING_ROWS = 50_000
 BATCH = 20_000
+REPEATS = 3
 
 
 def run(workdir: Path, records: int = RECORDS) -> dict[str, Any]:
@@ -52,7 +54,10 @@ def run(workdir: Path, records: int = RECORDS) -> dict[str, Any]:
     since, until = prepare(home, records)
     prepare_seconds = time.perf_counter() - started
     db_mb = (home / "conveyor.db").stat().st_size / 2**20
-    seconds, peak_mb, report = _measure(home, since, until)
+    # The median of three runs: the target is seconds, not a ratio, so one slow moment of a
+    # shared machine would otherwise be the figure.
+    runs = sorted((_measure(home, since, until) for _ in range(REPEATS)), key=lambda r: r[0])
+    seconds, peak_mb, report = runs[len(runs) // 2]
     load_seconds, compute_seconds = _split(home, since, until)
     drifted = report["drifted"]
     print(
@@ -65,6 +70,7 @@ def run(workdir: Path, records: int = RECORDS) -> dict[str, Any]:
         "rows_compared": report["rows"],
         "features": len(report["features"]),
         "seconds": round(seconds, 2),
+        "all_seconds": [round(r[0], 2) for r in runs],
         "peak_mb": round(peak_mb, 1),
         "status": report["status"],
         "drifted": drifted,

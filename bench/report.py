@@ -214,7 +214,8 @@ def _drift(d: dict[str, Any]) -> list[str]:
         f"`conveyor drift` over {d['records']:,} inference records x {d['features']} features "
         f"(single-row requests of the pipeline's 30-column data, {d['table_mb']} MB of SQLite "
         "Table), as its own process: interpreter start, loading the window from the Table, "
-        "every statistic and Evidently's rule beside ours.",
+        "every statistic and Evidently's rule beside ours. Seconds: the median of three runs "
+        f"({', '.join(str(s) for s in d.get('all_seconds', [d['seconds']]))}).",
         "",
         "| records | rows compared | seconds | peak MB | status |",
         "|---|---|---|---|---|",
