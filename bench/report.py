@@ -166,8 +166,9 @@ def _pipeline(p: dict[str, Any]) -> list[str]:
         "## Pipeline",
         "",
         f"{p['rows']:,} rows x 30 columns ({p['file_mb']} MB CSV; numeric, categorical, missing "
-        "values). conveyor: `conveyor up` running, then `conveyor upload`, clock stopped at the "
-        "first 200 from `/predict`. Bare: bench/bare_pipeline.py (polars read, LightGBM with "
+        "values). conveyor: `conveyor up` running and idle (its warm training process "
+        "ready), then `conveyor upload`, clock stopped at the first 200 from `/predict`. "
+        "Bare: bench/bare_pipeline.py (polars read, LightGBM with "
         "the same parameters, 100 rounds, save). Peak memory: resident memory of every process "
         "involved, summed, sampled every 20 ms.",
         "",
