@@ -71,20 +71,16 @@ def _numeric(values: np.ndarray) -> dict[str, Any]:
     if len(values) == 0:
         return {"quantiles": [], "histogram": {"edges": [], "counts": []}}
     if len(values) <= QUANTILE_SAMPLE_SIZE:
-        # One sort gives the quantiles, the histogram and the extremes: np.quantile and
-        # np.histogram on unequal bins each cost more than the sort.
         ordered = np.sort(values)
         edges = _quantiles_of_sorted(ordered, QUANTILES)
-        bins = _bins(edges)
-        counts = _histogram_of_sorted(ordered, bins)
         low, high = float(ordered[0]), float(ordered[-1])
     else:
         picked = np.random.default_rng(SAMPLE_SEED).integers(0, len(values), QUANTILE_SAMPLE_SIZE)
         edges = _quantiles_of_sorted(np.sort(values[picked]), QUANTILES)
         low, high = float(values.min()), float(values.max())
         edges[0], edges[-1] = low, high  # the 0 and 1 quantiles are the extremes, exactly
-        bins = _bins(edges)
-        counts = _histogram(values, bins)
+    bins = _bins(edges)
+    counts = _histogram(values, bins)
     return {
         "sample": reference_sample(values),
         "min": low,
@@ -111,18 +107,11 @@ def _bins(edges: np.ndarray) -> np.ndarray:
 
 
 def _histogram(values: np.ndarray, bins: np.ndarray) -> np.ndarray:
-    """np.histogram's counts of values that lie between the first and the last edge, sorted
-    or not, from a count of the values below each inner edge: 1-2 ms for 700,000 values,
-    against 15 ms to find each value's bin and 38 ms to sort them."""
+    """np.histogram's counts of values that lie between the first and the last edge (``[a, b)``,
+    the last bin closed), from a count of the values below each inner edge: 1-2 ms for
+    700,000 values, against 15 ms to find each value's bin and 38 ms to sort them."""
     below = [np.count_nonzero(values < edge) for edge in bins[1:-1]]
     return np.diff(np.array([0, *below, len(values)]))
-
-
-def _histogram_of_sorted(ordered: np.ndarray, bins: np.ndarray) -> np.ndarray:
-    """np.histogram's counts of sorted values: ``[edge, next edge)``, the last bin closed."""
-    starts = np.searchsorted(ordered, bins[:-1], side="left")
-    ends = np.append(starts[1:], np.searchsorted(ordered, bins[-1], side="right"))
-    return ends - starts
 
 
 def _frequencies(values: pl.Series) -> dict[str, Any]:

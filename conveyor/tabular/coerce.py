@@ -3,6 +3,8 @@ and serving (JSON values), so a model never sees data parsed two different ways.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import polars as pl
 
 from conveyor.errors import InvalidInput
@@ -12,6 +14,7 @@ from conveyor.tabular.parallel import map_columns
 from conveyor.tabular.schema import NULL_TOKENS, DatasetSchema, FeatureKind, FeatureSpec
 from conveyor.types import Task
 
+TextT = TypeVar("TextT", pl.Series, pl.Expr)
 _DTYPES = {
     FeatureKind.NUMERIC: pl.Float64,
     FeatureKind.CATEGORICAL: pl.String,
@@ -68,9 +71,14 @@ def _coerce(column: pl.Series, spec: FeatureSpec) -> pl.Series:
     return _to_datetime(column, spec)
 
 
+def stripped_text(text: TextT) -> TextT:
+    """Text cells (a column, or an expression over columns) stripped, with the spellings of
+    "missing" made null: how every reader of cells, CSV or JSON, takes them."""
+    return text.str.strip_chars().replace(list(NULL_TOKENS), None)
+
+
 def _cleaned_text(column: pl.Series) -> pl.Series:
-    text = column.cast(pl.String).str.strip_chars()
-    return text.set(text.is_in(list(NULL_TOKENS)), None)  # type: ignore[arg-type]
+    return stripped_text(column.cast(pl.String))
 
 
 def _to_text(column: pl.Series) -> pl.Series:
