@@ -38,11 +38,14 @@ class SqliteDatabase:
     Args:
         path: the database file; its parent folder is created on first use.
         schema: ``CREATE ... IF NOT EXISTS`` statements run when a connection opens.
+        page_size: the page size in bytes of a database this creates (an existing file keeps
+            its own); SQLite's default, 4096, when None.
     """
 
-    def __init__(self, path: Path, schema: str) -> None:
+    def __init__(self, path: Path, schema: str, *, page_size: int | None = None) -> None:
         self.path = path
         self.schema = schema
+        self.page_size = page_size
         self._lock = threading.Lock()
         self._idle: list[sqlite3.Connection] = []
         self._pid = os.getpid()
@@ -149,6 +152,9 @@ class SqliteDatabase:
             check_same_thread=False,
         )
         try:
+            if self.page_size is not None:
+                # Before WAL: a database in WAL mode keeps the page size it was created with.
+                conn.execute(f"PRAGMA page_size = {int(self.page_size)}")
             _enable_wal(conn)
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA synchronous = NORMAL")

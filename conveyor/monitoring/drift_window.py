@@ -14,8 +14,8 @@ pattern includes one. Any other record (several rows, other statuses, another ke
 row holding nested values) takes the general path, a full parse of the record.
 
 Faster still, when the object store is given and holds the window's data capture
-(``conveyor.serving.capture``: the rows already flat, one object a line, written by the record
-writer), the rows are read from there with one polars read. The capture is used only when it
+(``conveyor.serving.capture``: the rows already flat and typed, in Parquet, written by the
+record writer), the rows are read from there with one polars read. The capture is used only when it
 is complete for the window: the records it holds there number exactly the Table's records in
 the same key range. Otherwise (no capture, a writer still buffering, several writers, records
 from before capture) the window is read from the Table as above; both give the same Window.
@@ -34,6 +34,7 @@ from typing import TypeVar
 import numpy as np
 import polars as pl
 
+from conveyor.serving import capture_format
 from conveyor.serving.capture import from_micros, hour_prefix, micros, parse_stamp, stamp
 from conveyor.serving.records import partition
 from conveyor.storage import CAPTURE, ObjectStore
@@ -48,15 +49,6 @@ log = logging.getLogger("conveyor.monitoring")
 CHUNK_ITEMS = 65536
 _HOUR_US = 3_600_000_000
 _MAX_HOUR_LISTINGS = 24 * 31  # past a month of hours, one listing of the project is cheaper
-_META_SCHEMA: dict[str, pl.DataType] = {
-    "__t": pl.Int64(),
-    "__v": pl.Int64(),
-    "__s": pl.Int64(),
-    "__k": pl.Int64(),
-    "__r": pl.Int64(),
-    "__p": pl.Float64(),
-    "__y": pl.Float64(),
-}
 _OK = 200
 _INPUTS = b'"inputs":[{'
 _OUTPUTS = b'}],"outputs":{'
@@ -172,7 +164,7 @@ def _load_capture(
         records = used = 0
         objects = (store.get(CAPTURE, key) for key, _ in found)
         for data in _read_ahead(objects):
-            lines = _parse_capture(data, schema)
+            lines = capture_format.decode(data, schema.feature_names)
             lines = lines.filter(pl.col("__t").is_between(start, covered, closed="left"))
             records += int(lines.get_column("__k").sum())
             kept = lines.filter(
@@ -214,28 +206,21 @@ def _capture_keys(store: ObjectStore, project: str, start: int, end: int) -> lis
 
 
 def _latest_if_overlapping(key: str, low: str, high: str) -> int | None:
-    """The latest record time of the object ``key`` (``.../<earliest>_<latest>_<writer>.jsonl``)
+    """The latest record time of the object ``key`` (``.../<earliest>_<latest>_<writer>.parquet``)
     when it may hold records in ``[low, high)``; None when not, or when the key is not in that
-    form."""
+    form. (An earlier release's ``.jsonl`` objects are not read: a window holding their records
+    finds the capture short of the Table's count, and reads the Table.)"""
     parts = key.rpartition("/")[2].split("_")
-    if len(parts) != 3 or not (parts[0] < high and parts[1] >= low):
+    if (
+        len(parts) != 3
+        or not parts[2].endswith(capture_format.PARQUET)
+        or not (parts[0] < high and parts[1] >= low)
+    ):
         return None
     try:
         return micros(parse_stamp(parts[1]))
     except ValueError:
         return None
-
-
-def _parse_capture(data: bytes, schema: DatasetSchema) -> pl.DataFrame:
-    try:
-        return pl.read_ndjson(
-            io.BytesIO(data), schema=_META_SCHEMA | _row_schema(schema, typed=True)
-        )
-    except pl.exceptions.ComputeError:
-        # A number sent as text, as in _parse_rows.
-        return pl.read_ndjson(
-            io.BytesIO(data), schema=_META_SCHEMA | _row_schema(schema, typed=False)
-        )
 
 
 def _window(

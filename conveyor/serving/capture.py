@@ -1,9 +1,11 @@
-"""Data capture: the rows of the requests served, as flat NDJSON objects in the object store.
+"""Data capture: the rows of the requests served, as typed columns in the object store.
 
 The Table keeps one item per request (about 1 KB of nested JSON); a drift check over a
 million of them spends most of its time cutting rows out of items. The record writer also
-writes every record's rows here, one flat JSON object a line, in the ``capture`` bucket, so
-that a drift check reads them with one polars read (``conveyor.monitoring.drift_window``).
+writes every record's rows here, in the ``capture`` bucket, so that a drift check reads them
+with one polars read per object (``conveyor.monitoring.drift_window``). Each row becomes a
+line, a flat JSON object; at a flush a project's lines become one Parquet object, typed from
+their JSON (``capture_format``).
 
 Each line is a request row with these reserved meta keys in front of its own:
 
@@ -30,7 +32,7 @@ Keys starting with ``__`` are reserved: a feature must not be named so. The meta
 first because a JSON reader keeping the first of two equal keys (polars does) must not let a
 row's own ``"__s"`` pass for the record's.
 
-Objects are ``capture/<project>/<YYYYMMDDHH>/<first>_<last>_<pid>-<seq>.jsonl``: the hour of
+Objects are ``capture/<project>/<YYYYMMDDHH>/<first>_<last>_<pid>-<seq>.parquet``: the hour of
 the earliest record, then the earliest and latest record times (``20261201T142856.123456Z``),
 so a reader lists a few hours and keeps the objects overlapping its window from their keys.
 """
@@ -89,13 +91,19 @@ def hour_prefix(project: str, microseconds: int) -> str:
 
 def capture_lines(values: Sequence[Any]) -> list[bytes]:
     """The capture lines (without newlines) of one PendingRecord as decoded from JSON."""
-    return _lines(values, record_micros(values[1]))
+    return _lines(values, _rows(values), record_micros(values[1]))
 
 
-def _lines(values: Sequence[Any], at: int) -> list[bytes]:
-    _, _, _, version, _, request, outputs, status, _ = values
+def _rows(values: Sequence[Any]) -> list[Any] | None:
+    """The request's rows, when it was answered 200 and they were captured."""
+    request, status = values[5], values[7]
     rows = request.get("instances") if status == _OK and isinstance(request, dict) else None
-    if not rows or not isinstance(rows, list):
+    return rows if rows and isinstance(rows, list) else None
+
+
+def _lines(values: Sequence[Any], rows: list[Any] | None, at: int) -> list[bytes]:
+    _, _, _, version, _, _, outputs, status, _ = values
+    if rows is None:
         return [orjson.dumps({"__t": at, "__v": version, "__s": status, "__k": 1, "__r": 0})]
     scores, values_ = _scores(outputs, len(rows))
     lines = []
@@ -155,6 +163,8 @@ class _Buffer:
     earliest: int
     latest: int
     lines: list[bytes] = field(default_factory=list)
+    keys: set[str] = field(default_factory=set)  # of the rows: the object's columns
+    shapes: set[tuple[str, ...]] = field(default_factory=set)  # rows' key orders already seen
 
 
 class CaptureWriter:
@@ -183,7 +193,8 @@ class CaptureWriter:
         """Buffer one PendingRecord's lines (as decoded from JSON)."""
         project = values[0]
         at = record_micros(values[1])
-        lines = _lines(values, at)
+        rows = _rows(values)
+        lines = _lines(values, rows, at)
         with self._lock:
             buffer = self._buffers.get(project)
             if buffer is None:
@@ -191,6 +202,12 @@ class CaptureWriter:
             buffer.earliest = min(buffer.earliest, at)
             buffer.latest = max(buffer.latest, at)
             buffer.lines += lines
+            for row in rows or ():
+                # Rows of one client share a key order: a tuple lookup per row, not a set
+                # update per key.
+                if (shape := tuple(row)) not in buffer.shapes:
+                    buffer.shapes.add(shape)
+                    buffer.keys.update(shape)
             full = len(buffer.lines) >= self.flush_rows
         if full:
             self._flush({project})
@@ -220,13 +237,18 @@ class CaptureWriter:
                 if buffer is not None:
                     self._sequence += 1
                     taken.append((project, buffer, self._sequence))
+        if not taken:
+            return
+        # Here, not at the top: the record writer holds polars only once it captures a row.
+        from conveyor.serving.capture_format import PARQUET, encode
+
         for project, buffer, sequence in taken:
             key = (
                 f"{hour_prefix(project, buffer.earliest)}{stamp(buffer.earliest)}_"
-                f"{stamp(buffer.latest)}_{self._pid}-{sequence}.jsonl"
+                f"{stamp(buffer.latest)}_{self._pid}-{sequence}{PARQUET}"
             )
             try:
-                self.store.put(CAPTURE, key, b"\n".join(buffer.lines) + b"\n")
+                self.store.put(CAPTURE, key, encode(buffer.lines, buffer.keys))
                 self.objects += 1
             except Exception:  # the store is down: the Table still has every record
                 log.exception("could not write %d capture lines to %s", len(buffer.lines), key)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sqlite3
 import threading
 import warnings
 from collections.abc import Callable, Iterator
@@ -339,6 +340,46 @@ def test_the_sqlite_table_reopens_after_close(tmp_path: Path) -> None:
     table.close()
 
     assert table.get("a", "1") == {"pk": "a", "sk": "1"}
+    table.close()
+
+
+def _inference_items(count: int) -> list[Item]:
+    row = {f"feature_{i:02d}_value": 1000.0 + i / 7 for i in range(30)}
+    return [
+        {"pk": "infer#p", "sk": f"2026-03-01T09:{i // 60:02d}:{i % 60:02d}#r{i}", "inputs": [row]}
+        for i in range(count)
+    ]
+
+
+def test_a_new_sqlite_table_keeps_one_kilobyte_items_whole_in_its_pages(tmp_path: Path) -> None:
+    table = SqliteTable(path=tmp_path / "conveyor.db")
+    items = _inference_items(2000)
+    assert 1000 < len(orjson.dumps(items[0])) < 1500
+    table.put_many(items)
+    table.close()
+
+    # At 4 KB pages each such item spilled into an overflow page of its own: 8 MB here.
+    with sqlite3.connect(tmp_path / "conveyor.db") as conn:
+        pages, page_size = conn.execute("PRAGMA page_count").fetchone()[0], 16384
+        assert conn.execute("PRAGMA page_size").fetchone()[0] == page_size
+    assert pages * page_size < 4 * 2**20
+    assert table.count("infer#p") == 2000
+
+
+def test_an_existing_sqlite_table_keeps_its_own_page_size(tmp_path: Path) -> None:
+    path = tmp_path / "conveyor.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(
+            "CREATE TABLE items (pk TEXT NOT NULL, sk TEXT NOT NULL, body TEXT NOT NULL, "
+            "PRIMARY KEY (pk, sk)) WITHOUT ROWID"
+        )
+    table = SqliteTable(path=path)
+    table.put_many(_inference_items(10))
+
+    assert table.count("infer#p") == 10
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA page_size").fetchone()[0] == 4096
     table.close()
 
 

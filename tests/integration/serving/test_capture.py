@@ -3,12 +3,13 @@ request's rows, and a drift window read from it is the window read from the Tabl
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
+import polars as pl
 from fastapi.testclient import TestClient
 
 from conveyor.config import Settings
@@ -34,8 +35,11 @@ def test_a_graceful_stop_leaves_a_capture_that_reads_as_the_table(home: Path, po
 
     keys = [info.key for info in ports.store.list(CAPTURE, "churn/")]
     assert keys, "no capture object after a graceful stop"
+    assert all(key.endswith(".parquet") for key in keys)
     lines = [
-        orjson.loads(line) for key in keys for line in ports.store.get(CAPTURE, key).splitlines()
+        line
+        for key in keys
+        for line in pl.read_parquet(io.BytesIO(ports.store.get(CAPTURE, key))).to_dicts()
     ]
     assert sum(line["__k"] for line in lines) == 121  # every record, the failed one too
     assert sum(line["__r"] for line in lines) == 108 + 12 * 3

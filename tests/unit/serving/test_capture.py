@@ -134,7 +134,8 @@ def test_the_writer_writes_one_object_per_project_named_by_its_first_and_last_ti
     assert len(keys) == 2
     churn = next(key for key in keys if key.startswith("churn/"))
     assert churn.startswith("churn/2026030109/20260301T093015.250000Z_20260301T100500.000000Z_")
-    assert churn.endswith("-1.jsonl") and ":" not in churn
-    rows = [orjson.loads(line)["a"] for line in store.get(CAPTURE, churn).splitlines()]
-    assert rows == [1, 2, 4]
+    assert churn.endswith("-1.parquet") and ":" not in churn
+    rows = pl.read_parquet(io.BytesIO(store.get(CAPTURE, churn)))
+    assert rows.get_column("a").to_list() == [1, 2, 4]
+    assert rows.get_column("__t").to_list()[1] == AT_MICROS
     assert next(key for key in keys if key.startswith("other/"))
