@@ -102,7 +102,7 @@ def predict_file(
                     writer = pq.ParquetWriter(handle, table.schema)
                 writer.write_table(table)
             else:
-                neutral = scored.with_columns(_formula_safe(scored))
+                neutral = scored.with_columns(_formula_safe(scored, typed))
                 neutral.write_csv(handle, include_header=written == 0)
             written += chunk.height
             if on_rows is not None:
@@ -112,18 +112,26 @@ def predict_file(
     return written
 
 
-def _formula_safe(frame: pl.DataFrame) -> list[pl.Expr]:
+def _formula_safe(frame: pl.DataFrame, typed: pl.DataFrame) -> list[pl.Expr]:
     """Text cells a spreadsheet would run as a formula, prefixed with ``'`` (OWASP's advice
     for CSV injection) so they open as the text they are; numbers such as ``-3`` are left
-    as they are. Parquet output keeps values exact: no spreadsheet evaluates it."""
-    text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    as they are. Parquet output keeps values exact: no spreadsheet evaluates it.
+
+    ``typed``: the frame's feature columns as the model read them. A numeric feature's cell
+    with a value there is a number, so only its cells without one are parsed here: a second
+    parse of every number in the file cost more than scoring the trees."""
+    numeric = {name for name, dtype in typed.schema.items() if dtype == pl.Float64}
     return [
-        pl.when(
-            pl.col(name).str.contains(_FORMULA_START)
-            & pl.col(name).str.strip_chars().cast(pl.Float64, strict=False).is_null()
-        )
+        pl.when(pl.col(name).str.contains(_FORMULA_START) & _not_a_number(name, typed, numeric))
         .then(pl.lit("'") + pl.col(name))
         .otherwise(pl.col(name))
         .alias(name)
-        for name in text
+        for name, dtype in frame.schema.items()
+        if dtype == pl.String
     ]
+
+
+def _not_a_number(name: str, typed: pl.DataFrame, numeric: set[str]) -> pl.Expr:
+    if name in numeric:
+        return pl.lit(typed.get_column(name).is_null())
+    return pl.col(name).str.strip_chars().cast(pl.Float64, strict=False).is_null()
