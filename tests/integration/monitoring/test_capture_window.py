@@ -4,15 +4,18 @@ a record (then the Table is read)."""
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 from typing import Any
 
 import numpy as np
 import orjson
+import polars as pl
 import pytest
 
 from conveyor.monitoring.drift_window import Window, _load_capture, load_window
 from conveyor.serving.capture import CaptureWriter
+from conveyor.storage import CAPTURE
 from conveyor.tabular.schema import DatasetSchema
 from conveyor.types import Task, from_iso
 from conveyor.wiring import Ports
@@ -105,6 +108,27 @@ def test_a_capture_missing_a_record_of_the_table_is_not_used(ports: Ports) -> No
 
     _assert_same(from_table, from_capture)
     assert from_capture.records == len(items)
+    captured = _load_capture(
+        ports.store, ports.table, "p", since=START, until=UNTIL, schema=schema, version=2
+    )
+    assert captured is None
+
+
+def test_json_lines_from_before_parquet_are_not_read_and_the_table_is(ports: Ports) -> None:
+    schema = DatasetSchema(target="y", task=Task.BINARY, features=FEATURES)
+    items, _, _ = _traffic(Task.BINARY)
+    _write(ports, items, items)
+    # An earlier release's object of the same records: same name, .jsonl, one line a row.
+    for info in ports.store.list(CAPTURE, "p/"):
+        frame = pl.read_parquet(io.BytesIO(ports.store.get(CAPTURE, info.key)))
+        ports.store.delete(CAPTURE, info.key)
+        ports.store.put(
+            CAPTURE, info.key.replace(".parquet", ".jsonl"), frame.write_ndjson().encode()
+        )
+
+    from_table, from_capture = _both(ports, schema)
+
+    _assert_same(from_table, from_capture)
     captured = _load_capture(
         ports.store, ports.table, "p", since=START, until=UNTIL, schema=schema, version=2
     )
