@@ -15,10 +15,11 @@ row holding nested values) takes the general path, a full parse of the record.
 
 Faster still, when the object store is given and holds the window's data capture
 (``conveyor.serving.capture``: the rows already flat and typed, in Parquet, written by the
-record writer), the rows are read from there with one polars read. The capture is used only when it
-is complete for the window: the records it holds there number exactly the Table's records in
-the same key range. Otherwise (no capture, a writer still buffering, several writers, records
-from before capture) the window is read from the Table as above; both give the same Window.
+record writer), the rows are read from there with one polars read per object. The capture is
+used only when it is complete for the window: the records it holds there number exactly the
+Table's records in the same key range. Otherwise (no capture, a writer still buffering,
+several writers, records from before capture) the window is read from the Table as above;
+both give the same Window.
 """
 
 from __future__ import annotations

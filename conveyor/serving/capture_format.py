@@ -49,10 +49,7 @@ def decode(data: bytes, features: Sequence[str]) -> pl.DataFrame:
     frame = pl.read_parquet(io.BytesIO(data))
     present = set(frame.columns)
     return frame.select(
-        *(
-            (pl.col(name) if name in present else pl.lit(None)).cast(dtype).alias(name)
-            for name, dtype in META_SCHEMA.items()
-        ),
+        *_meta_columns(present),
         *(pl.col(name) if name in present else pl.lit(None).alias(name) for name in features),
     )
 
@@ -61,7 +58,7 @@ def _typed(text: bytes, keys: Collection[str]) -> pl.DataFrame:
     try:
         frame = pl.read_ndjson(io.BytesIO(text), infer_schema_length=_INFER_LINES)
         if set(keys) <= set(frame.columns):
-            return _with_meta_types(frame)
+            return frame.with_columns(_meta_columns(set(frame.columns)))
     except pl.exceptions.PolarsError:
         pass
     try:
@@ -69,12 +66,12 @@ def _typed(text: bytes, keys: Collection[str]) -> pl.DataFrame:
     except pl.exceptions.PolarsError:
         as_text = {key: pl.String() for key in keys if key not in META_SCHEMA}
         frame = pl.read_ndjson(io.BytesIO(text), schema=META_SCHEMA | as_text)
-    return _with_meta_types(frame)
+    return frame.with_columns(_meta_columns(set(frame.columns)))
 
 
-def _with_meta_types(frame: pl.DataFrame) -> pl.DataFrame:
-    present = set(frame.columns)
-    return frame.with_columns(
+def _meta_columns(present: set[str]) -> list[pl.Expr]:
+    """The meta columns typed as ``META_SCHEMA``, null where an object has none."""
+    return [
         (pl.col(name) if name in present else pl.lit(None)).cast(dtype).alias(name)
         for name, dtype in META_SCHEMA.items()
-    )
+    ]
