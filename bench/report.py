@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 from bench.serve import CONNECTIONS, ROWS_PER_REQUEST
@@ -145,16 +146,30 @@ def _serving(serving: dict[str, Any]) -> list[str]:
     rec = serving["recording"]
     lines += [
         "",
-        f"Recording on / off, single rows at 32 connections, {rec.get('pairs')} pairs run "
-        f"back to back (each pair's order the last one's reversed): on {rec.get('on_rps')} "
-        f"req/s, off {rec.get('off_rps')} req/s; each pair's ratio {rec.get('pair_ratios')}, "
-        f"their median {rec['on_over_off_at_32']:.3f}.",
+        f"Recording on / off, single rows at 32 connections, {rec.get('pairs')} pairs of "
+        f"{rec.get('seconds_per_run', serving['duration_seconds'])}-second runs back to back "
+        f"(each pair's order the last one's reversed): on {_spread(rec.get('on_rps'))} req/s, "
+        f"off {_spread(rec.get('off_rps'))} req/s; each pair's ratio {rec.get('pair_ratios')}, "
+        f"their median {rec['on_over_off_at_32']:.3f}. The hypervisor took "
+        f"{_percent(rec.get('steal_share'))} of the cores meanwhile (steal time).",
         "",
         f"Records: {rec['acknowledged_2xx']} requests answered 2xx by conveyor with recording "
         f"on; {rec['records_found']} inference records found after a graceful stop; "
         f"{rec['missing']} missing.",
     ]
     return lines
+
+
+def _spread(values: list[float] | None) -> str:
+    """Many runs' req/s as their median and range."""
+    if not values:
+        return "?"
+    low, high = min(values), max(values)
+    return f"{statistics.median(values):,.0f} (median; {low:,.0f}-{high:,.0f})"
+
+
+def _percent(share: float | None) -> str:
+    return "?" if share is None else f"{share:.0%}"
 
 
 def _pipeline(p: dict[str, Any]) -> list[str]:
