@@ -153,11 +153,25 @@ def _serving(serving: dict[str, Any]) -> list[str]:
         f"their median {rec['on_over_off_at_32']:.3f}. The hypervisor took "
         f"{_percent(rec.get('steal_share'))} of the cores meanwhile (steal time).",
         "",
+        _cpu_per_request(rec),
+        "",
         f"Records: {rec['acknowledged_2xx']} requests answered 2xx by conveyor with recording "
         f"on; {rec['records_found']} inference records found after a graceful stop; "
         f"{rec['missing']} missing.",
     ]
     return lines
+
+
+def _cpu_per_request(rec: dict[str, Any]) -> str:
+    """Where recording's cost goes, from the processes' CPU time over the same pairs."""
+    server = rec.get("server_cpu_us_per_request")
+    if not server:
+        return "CPU per request: not measured in this run."
+    return (
+        f"The server's CPU per request (user and system, over all the pairs): "
+        f"{server['conveyor']} µs with recording on, {server['conveyor-unrecorded']} µs off; "
+        f"the record writer's: {rec['writer_cpu_us_per_record']} µs per record."
+    )
 
 
 def _spread(values: list[float] | None) -> str:

@@ -119,8 +119,11 @@ def _instances(rows: list[tuple[float, ...]], names: list[str]) -> str:
 class Target:
     """One server under test: where to send, what to send, how to read the answer."""
 
-    def __init__(self, name: str, url: str, stop: Any, body: Any, parse: Any) -> None:
+    def __init__(
+        self, name: str, url: str, stop: Any, body: Any, parse: Any, pid: int | None = None
+    ) -> None:
         self.name, self.url, self.stop, self.body, self.parse = name, url, stop, body, parse
+        self.pid = pid  # the server's process, when its CPU time is read
 
 
 def _conveyor_target(name: str, home: Path, record: bool, workdir: Path) -> Target:
@@ -145,6 +148,7 @@ def _conveyor_target(name: str, home: Path, record: bool, workdir: Path) -> Targ
         stop,
         _instances,
         lambda data: [p[1] for p in json.loads(data)["probabilities"]],
+        process.pid,
     )
 
 
@@ -237,13 +241,35 @@ def _recording_pairs(
     for index in range(RECORDING_PAIRS):
         order = list(pairs) if index % 2 == 0 else list(reversed(pairs))
         for name in order:
-            body = by_name[name].body(rows[:1], names).encode()
-            result = run_wrk(wrk, by_name[name].url, body, 32, workdir, RECORDING_SECONDS)
+            target = by_name[name]
+            body = target.body(rows[:1], names).encode()
+            server, children = _cpu_seconds(target.pid)
+            result = run_wrk(wrk, target.url, body, 32, workdir, RECORDING_SECONDS)
+            server_after, children_after = _cpu_seconds(target.pid)
+            result["server_cpu_seconds"] = server_after - server
+            result["writer_cpu_seconds"] = children_after - children
             pairs[name].append(result)
             print(f"{name} recording pair", result, flush=True)
     after = _cpu_times()
     total = sum(after) - sum(before)
     return pairs, (after[7] - before[7]) / total if total else 0.0
+
+
+def _cpu_seconds(pid: int | None) -> tuple[float, float]:
+    """CPU seconds (user and system) used so far by a process and by its live children (the
+    record writer)."""
+    if pid is None:
+        return 0.0, 0.0
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return _process_cpu(pid), sum(_process_cpu(int(child)) for child in children)
+
+
+def _process_cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:  # a child that ended in between
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _cpu_times() -> list[int]:
@@ -285,6 +311,14 @@ def _report(
             "pairs": RECORDING_PAIRS,
             "seconds_per_run": RECORDING_SECONDS,
             "steal_share": round(steal, 3),
+            # CPU per request over all the pairs: where recording's cost goes.
+            "server_cpu_us_per_request": {
+                name: _micros_per_request(runs, "server_cpu_seconds")
+                for name, runs in recording.items()
+            },
+            "writer_cpu_us_per_record": _micros_per_request(
+                recording["conveyor"], "writer_cpu_seconds"
+            ),
             "on_rps": [r["rps"] for r in recording["conveyor"]],
             "off_rps": [r["rps"] for r in recording["conveyor-unrecorded"]],
             "acknowledged_2xx": acknowledged,
@@ -292,6 +326,11 @@ def _report(
             "missing": max(0, acknowledged - recorded),
         },
     }
+
+
+def _micros_per_request(runs: list[dict[str, Any]], key: str) -> float:
+    requests = sum(r["requests"] for r in runs)
+    return round(sum(r.get(key, 0.0) for r in runs) / requests * 1e6, 1) if requests else 0.0
 
 
 def _count_records(home: Path) -> int:
