@@ -4,9 +4,12 @@ small, an upload may be large."""
 from __future__ import annotations
 
 import hashlib
+import io
+from typing import IO, Any
 
 from conveyor.aws.clients import client
 from conveyor.errors import NotFound
+from conveyor.model.content_digest import archive_digests
 from conveyor.storage import ObjectStore
 from conveyor.types import ObjectRef
 
@@ -19,23 +22,40 @@ def object_sha256(store: ObjectStore, ref: ObjectRef) -> tuple[str, str]:
     Raises:
         NotFound: no such object.
     """
+    body, etag = _open(store, ref)
+    digest = hashlib.sha256()
+    while chunk := body.read(CHUNK_BYTES):
+        digest.update(chunk)
+    return digest.hexdigest(), etag
+
+
+def artifact_digests(store: ObjectStore, ref: ObjectRef) -> tuple[str, str | None]:
+    """(sha256, content digest) of a model.tar.gz, from one read of its bytes
+    (``conveyor.model.content_digest``; None when the bytes are not a gzipped tar).
+
+    Raises:
+        NotFound: no such object.
+    """
+    body, _ = _open(store, ref)
+    return archive_digests(body)
+
+
+def _open(store: ObjectStore, ref: ObjectRef) -> tuple[IO[bytes], str]:
+    """The object's bytes as a stream, and its etag."""
     buckets = getattr(store, "buckets", None)
     if buckets is None:  # not S3: the store's own read (a local folder in tests and demos)
         info = store.head(ref.bucket, ref.key)
-        return hashlib.sha256(store.get(ref.bucket, ref.key)).hexdigest(), info.etag
+        return io.BytesIO(store.get(ref.bucket, ref.key)), info.etag
     s3 = client(
         "s3",
         region=getattr(store, "region", None),
         endpoint_url=getattr(store, "endpoint_url", None),
     )
     try:
-        response = s3.get_object(Bucket=buckets[ref.bucket], Key=ref.key)
+        response: dict[str, Any] = s3.get_object(Bucket=buckets[ref.bucket], Key=ref.key)
     except Exception as exc:
         code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
         if code in {"NoSuchKey", "404", "NotFound"}:
             raise NotFound(f"no object {ref.uri}") from exc
         raise
-    digest = hashlib.sha256()
-    for chunk in response["Body"].iter_chunks(CHUNK_BYTES):
-        digest.update(chunk)
-    return digest.hexdigest(), str(response.get("ETag", "")).strip('"')
+    return response["Body"], str(response.get("ETag", "")).strip('"')

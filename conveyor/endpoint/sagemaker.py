@@ -1,10 +1,13 @@
 """The endpoint on SageMaker hosting: one endpoint per project (``<prefix>-<project>``).
 
-A deploy makes a SageMaker model (named by version and artifact sha256, so a name never
-points at other bytes), an endpoint config with one ``AllTraffic`` variant (instances or
-serverless) and then creates the endpoint, or updates it blue/green: SageMaker brings the new
-fleet up, shifts all traffic at once, and rolls back by itself when one of the project's
-CloudWatch alarms fires during the bake (serverless endpoints take no deployment policy).
+A deploy reads the artifact once: its sha256 must still be the registry's, and a digest of
+its content goes to the inference container, which checks the folder SageMaker unpacked
+against it before it loads anything (``conveyor.model.content_digest``). Then it makes a
+SageMaker model (named by version and artifact sha256, so a name never points at other
+bytes), an endpoint config with one ``AllTraffic`` variant (instances or serverless) and then
+creates the endpoint, or updates it blue/green: SageMaker brings the new fleet up, shifts all
+traffic at once, and rolls back by itself when one of the project's CloudWatch alarms fires
+during the bake (serverless endpoints take no deployment policy).
 
 The deployment record (version, artifact, history, revision) is ``LocalEndpoint``'s, in the
 same Table item with the same conditional write, so ``Conflict`` means the same here.
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from conveyor.aws.s3_hash import artifact_digests
 from conveyor.aws.sagemaker_common import (
     SageMakerAdapter,
     call,
@@ -28,7 +32,7 @@ from conveyor.aws.sagemaker_common import (
 )
 from conveyor.endpoint import Deployment
 from conveyor.endpoint.local import LocalEndpoint
-from conveyor.errors import AlreadyExists, Conflict, NotFound
+from conveyor.errors import AlreadyExists, Conflict, IntegrityError, NotFound
 from conveyor.monitoring.cloudwatch_alarms import alarm_name
 from conveyor.types import ObjectRef
 
@@ -41,6 +45,8 @@ MAX_EXECUTION_SECONDS = 3600
 # while one fires during the bake, SageMaker sends traffic back to the old fleet.
 ROLLBACK_ALARM_RULES = ("error-rate", "latency-p99")
 _LIVE_PK = "sagemaker-endpoint"
+# The container refuses a model folder whose content digest is not this (sagemaker/settings.py).
+CONTENT_DIGEST_VARIABLE = "CONVEYOR_MODEL_CONTENT_SHA256"
 
 
 @dataclass(frozen=True)
@@ -129,9 +135,9 @@ class SageMakerEndpoint(SageMakerAdapter):
         return 200, response["Body"].read(), response.get("ContentType", "application/json")
 
     def model_request(
-        self, project: str, version: int, artifact: ObjectRef, sha256: str
+        self, project: str, version: int, artifact: ObjectRef, sha256: str, content_digest: str
     ) -> dict[str, Any]:
-        """The CreateModel request of a version."""
+        """The CreateModel request of a version whose archive holds ``content_digest``."""
         return {
             "ModelName": sagemaker_name(
                 self.settings.endpoint_prefix, project, f"v{version}", sha256[:8]
@@ -143,6 +149,7 @@ class SageMakerEndpoint(SageMakerAdapter):
                 "Environment": {
                     "CONVEYOR_SERVE_PROJECT": project,
                     "CONVEYOR_MODEL_VERSION": str(version),
+                    CONTENT_DIGEST_VARIABLE: content_digest,
                 },
             },
             "ExecutionRoleArn": self.settings.sagemaker_role_arn,
@@ -179,7 +186,22 @@ class SageMakerEndpoint(SageMakerAdapter):
         return config
 
     def _serve(self, project: str, version: int, artifact: ObjectRef, sha256: str) -> None:
-        model = self.model_request(project, version, artifact, sha256)
+        found, content_digest = artifact_digests(self.store, artifact)
+        if found != sha256:
+            # The deploy's own check passed moments ago: the object changed in between.
+            raise IntegrityError(
+                f"the artifact of {project} version {version} ({artifact.uri}) has sha256 "
+                f"{found}, the registry {sha256}: it changed after the deploy checked it, so "
+                "nothing was deployed; restore the object or retrain",
+                field="artifact",
+            )
+        if content_digest is None:
+            raise IntegrityError(
+                f"the artifact of {project} version {version} ({artifact.uri}) is not a "
+                "gzipped tar archive, so SageMaker could not unpack it; nothing was deployed",
+                field="artifact",
+            )
+        model = self.model_request(project, version, artifact, sha256, content_digest)
         self._create("create a model", "create_model", **model)
         variant = self.production_variant(model["ModelName"])
         variant_hash = hashlib.sha256(json.dumps(variant, sort_keys=True).encode()).hexdigest()

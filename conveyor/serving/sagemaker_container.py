@@ -9,7 +9,8 @@ log, and the endpoint fails to create), then serves it with uvicorn until SIGTER
 Environment (all optional): ``CONVEYOR_MODEL_DIR`` (default ``/opt/ml/model``),
 ``SAGEMAKER_BIND_TO_PORT`` (8080), ``SAGEMAKER_MODEL_SERVER_WORKERS`` (one per CPU),
 ``SAGEMAKER_MODEL_SERVER_TIMEOUT`` (60 s), ``CONVEYOR_SERVE_PROJECT`` and
-``CONVEYOR_MODEL_VERSION`` (what the answers name), and the request limits of
+``CONVEYOR_MODEL_VERSION`` (what the answers name), ``CONVEYOR_MODEL_CONTENT_SHA256`` (the
+content the deploy checked: a folder holding anything else is refused), and the request limits of
 ``conveyor serve``: ``CONVEYOR_MAX_BODY_BYTES``, ``CONVEYOR_MAX_ROWS_PER_REQUEST``,
 ``CONVEYOR_REQUEST_TIMEOUT_SECONDS``.
 """
@@ -47,7 +48,12 @@ def serve(host: str) -> int:
     setup_logging(None, verbose=True)
     try:
         settings = ContainerSettings()
-        probe_model_dir(settings.model_dir, project=settings.project, version=settings.version)
+        probe_model_dir(
+            settings.model_dir,
+            project=settings.project,
+            version=settings.version,
+            content_digest=settings.content_digest,
+        )
     except ValidationError as exc:
         return _fail(ConfigError(f"the container's environment is invalid: {exc}"))
     except ConveyorError as exc:

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from conveyor.config import Settings
 from conveyor.errors import ConfigError, IntegrityError
+from conveyor.model.content_digest import archive_digests
 from conveyor.samples.generate import write_churn_csv
 from conveyor.serving.app import create_app
 from conveyor.serving.sagemaker.model_dir import load_model_dir
@@ -169,6 +170,12 @@ def as_csv(rows: list[dict[str, Any]]) -> bytes:
     return out.getvalue().encode()
 
 
+def deployed_digest(model_dir: Path) -> str:
+    """The content digest a deploy takes from the model.tar.gz the folder was unpacked from."""
+    with (model_dir.parent / "model.tar.gz").open("rb") as archive:
+        return archive_digests(archive)[1]
+
+
 def copy_of(model_dir: Path, dest: Path) -> Path:
     dest.mkdir()
     for path in model_dir.iterdir():
@@ -178,8 +185,11 @@ def copy_of(model_dir: Path, dest: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def served(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Container]:
-    """A running container with two workers (SageMaker starts one per CPU)."""
-    container = start(model_dir, tmp_path_factory.mktemp("logs") / "serve.log", workers=2)
+    """A running container with two workers (SageMaker starts one per CPU), told the content
+    the deploy checked, as SageMakerEndpoint tells it."""
+    log_file = tmp_path_factory.mktemp("logs") / "serve.log"
+    digest = deployed_digest(model_dir)
+    container = start(model_dir, log_file, workers=2, CONVEYOR_MODEL_CONTENT_SHA256=digest)
     try:
         wait_healthy(container)
         yield container
@@ -269,6 +279,22 @@ def test_an_empty_model_folder_stops_the_container_with_the_reason(tmp_path: Pat
     assert code == 3, log  # ConfigError's exit code
     assert f"cannot serve: the model folder {empty} is empty" in log
     with pytest.raises(OSError):  # nothing ever listened: SageMaker's health check fails
+        ping(container.port)
+
+
+def test_a_folder_that_is_not_what_was_deployed_stops_the_container(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    changed = copy_of(model_dir, tmp_path / "model")
+    # Still a model LightGBM loads: only the digest tells it from the deployed one.
+    (changed / "model.txt").write_text((changed / "model.txt").read_text() + "\n")
+    digest = deployed_digest(model_dir)
+    container = start(changed, tmp_path / "serve.log", CONVEYOR_MODEL_CONTENT_SHA256=digest)
+    code, log = container.ended()
+    assert code == 7, log  # IntegrityError's exit code
+    assert f"cannot serve: the model folder {changed} does not hold what was deployed" in log
+    assert digest in log
+    with pytest.raises(OSError):  # nothing ever listened: the endpoint fails to create
         ping(container.port)
 
 

@@ -2,9 +2,10 @@
 
 The local server checks an artifact's sha256 before it unpacks it; here SageMaker has
 downloaded and unpacked ``model.tar.gz`` already, so the bytes the registry hashed are gone.
-What is still checked: the folder holds every file of conveyor's artifact, they parse, the
-training record and the encoder agree on the features the model was fitted on, and the model
-answers a warm-up row, before the container reports itself healthy.
+What is checked instead: the folder's content digest is the one the deploy took from the bytes
+it checked (``check_content``), the folder holds every file of conveyor's artifact, they parse,
+the training record and the encoder agree on the features the model was fitted on, and the
+model answers a warm-up row, before the container reports itself healthy.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from conveyor.errors import ConfigError, IntegrityError
 from conveyor.model.artifact import ENCODER_FILE, SCHEMA_FILE, TRAINING_FILE, Predictor
+from conveyor.model.content_digest import folder_digest
 from conveyor.serving.models import LoadedModel
 
 log = logging.getLogger("conveyor.serving")
@@ -40,6 +42,26 @@ def check_model_dir(model_dir: Path) -> None:
         raise ConfigError(
             f"the model folder {model_dir} lacks {', '.join(missing)}: it does not hold a "
             "conveyor model artifact",
+            field="model_dir",
+        )
+
+
+def check_content(model_dir: Path, expected: str | None) -> None:
+    """The folder holds what the deploy checked (nothing to compare with when ``expected`` is
+    None: a folder served by hand).
+
+    Raises:
+        IntegrityError: its content digest is another.
+    """
+    if expected is None:
+        return
+    found = folder_digest(model_dir)
+    if found != expected:
+        raise IntegrityError(
+            f"the model folder {model_dir} does not hold what was deployed: its content digest "
+            f"is {found}, the deploy checked {expected} (CONVEYOR_MODEL_CONTENT_SHA256). The "
+            "model.tar.gz changed after the deploy's check; nothing is served. Restore the "
+            "object, or deploy the version again",
             field="model_dir",
         )
 

@@ -18,17 +18,21 @@ from pathlib import Path
 
 from conveyor.errors import ConveyorError, IntegrityError
 from conveyor.monitoring.logs import setup_logging
-from conveyor.serving.sagemaker.model_dir import check_model_dir, load_model_dir
+from conveyor.serving.sagemaker.model_dir import check_content, check_model_dir, load_model_dir
 
 
-def probe_model_dir(model_dir: Path, *, project: str, version: int) -> None:
+def probe_model_dir(
+    model_dir: Path, *, project: str, version: int, content_digest: str | None = None
+) -> None:
     """Check the folder, then load and warm the model up in a child process.
 
     Raises:
         ConfigError: the folder is missing, empty, or lacks a file of the artifact.
-        IntegrityError: the model does not load, or loading it crashed the process.
+        IntegrityError: the folder does not hold ``content_digest``'s content, the model does
+            not load, or loading it crashed the process.
     """
     check_model_dir(model_dir)  # the cheap look first, without a process
+    check_content(model_dir, content_digest)  # before a byte of it is parsed
     context = multiprocessing.get_context("spawn")  # no fork of a process with threads
     receive, send = context.Pipe(duplex=False)
     child = context.Process(

@@ -36,6 +36,11 @@ class ContainerSettings(BaseSettings):
     # The project and registry version the folder holds: the answers name them.
     project: str = Field(default="model", min_length=1, validation_alias="CONVEYOR_SERVE_PROJECT")
     version: int = Field(default=0, ge=0, validation_alias="CONVEYOR_MODEL_VERSION")
+    # The digest of the content the deploy checked (conveyor.model.content_digest): a folder
+    # holding anything else is refused. Unset (a folder served by hand): served as it is.
+    content_digest: str | None = Field(
+        default=None, min_length=64, max_length=64, validation_alias="CONVEYOR_MODEL_CONTENT_SHA256"
+    )
     # The request limits of ``conveyor serve``, under the same names (docs/security-settings.md).
     max_body_bytes: int = Field(
         default=8 * 1024**2, gt=0, validation_alias="CONVEYOR_MAX_BODY_BYTES"

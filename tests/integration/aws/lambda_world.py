@@ -20,10 +20,12 @@ from urllib.parse import quote_plus, urlsplit
 
 import pytest
 
+from tests.integration.archives import model_tarball
+
 EVENTS = Path(__file__).parent / "events"
 PREFIX = "conveyor-test"
 TABLE = "conveyor-test"
-PLACEHOLDER_MODEL = b"a model: nothing loads it"
+PLACEHOLDER_MODEL = model_tarball("a model: nothing loads it")
 CHURN = Path(__file__).parents[3] / "conveyor" / "samples" / "churn.csv"
 
 

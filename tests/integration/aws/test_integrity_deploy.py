@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from conveyor.aws.clients import client
+from tests.integration.archives import model_tarball
 from tests.integration.aws.lambda_world import (
     deploy_a_version,
     lambda_env_fixture,  # noqa: F401 (the lambda_env fixture)
@@ -18,8 +19,8 @@ from tests.integration.aws.lambda_world import (
 )
 from tests.integration.aws.sagemaker_fakes import FakeUpdateEndpointClient, clients_with
 
-REGISTERED = b"version 2 as training wrote it"
-CHANGED = b"version 2 with somebody's edits"
+REGISTERED = model_tarball("version 2 as training wrote it")
+CHANGED = model_tarball("version 2 with somebody's edits")
 
 
 def approved_in_sagemaker(version: int) -> dict[str, Any]:

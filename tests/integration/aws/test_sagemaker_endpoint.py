@@ -4,6 +4,8 @@ with a fixed body, so those two go through named fakes at the client boundary.""
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 from typing import Any
 
@@ -13,7 +15,8 @@ from conveyor.aws.clients import client
 from conveyor.aws.sagemaker_common import sagemaker_name
 from conveyor.aws.settings import AwsSettings
 from conveyor.endpoint.sagemaker import SageMakerEndpoint
-from conveyor.errors import Conflict
+from conveyor.errors import Conflict, IntegrityError
+from conveyor.model.content_digest import archive_digests
 from conveyor.storage import BUCKETS
 from conveyor.storage.s3 import S3ObjectStore
 from conveyor.tables.dynamodb import DynamoDbTable, create_table
@@ -22,7 +25,7 @@ from tests.integration.aws.sagemaker_fakes import (
     FakeUpdateEndpointClient,
     clients_with,
 )
-from tests.integration.contracts.test_endpoint import deploy, sha
+from tests.integration.contracts.test_endpoint import artifact, deploy, model_tarball, sha
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/conveyor-inference:0.1.0"
 ROLE = "arn:aws:iam::123456789012:role/acme-sagemaker"
@@ -36,7 +39,10 @@ def fake() -> FakeUpdateEndpointClient:
 @pytest.fixture
 def buckets(aws: None) -> dict[str, str]:
     create_table("conveyor")
-    return {bucket: f"acme-{bucket}" for bucket in BUCKETS}
+    names = {bucket: f"acme-{bucket}" for bucket in BUCKETS}
+    for name in names.values():  # the endpoint reads the artifacts it deploys
+        client("s3").create_bucket(Bucket=name)
+    return names
 
 
 def make_endpoint(buckets: dict[str, str], clients: Any, **settings: Any) -> SageMakerEndpoint:
@@ -69,10 +75,13 @@ def test_the_first_deploy_creates_model_config_and_endpoint(
     model = client("sagemaker").describe_model(ModelName=model_name)
     assert model["PrimaryContainer"]["Image"] == IMAGE
     assert model["PrimaryContainer"]["ModelDataUrl"] == "s3://acme-models/churn/run-1/model.tar.gz"
-    # What the inference container names in its answers (conveyor-sagemaker-serve reads it).
+    # What the inference container names in its answers, and the content it must find in
+    # the folder SageMaker unpacks (the archive's, as the deploy read it).
+    archive = model_tarball(1)
     assert model["PrimaryContainer"]["Environment"] == {
         "CONVEYOR_SERVE_PROJECT": "churn",
         "CONVEYOR_MODEL_VERSION": "1",
+        "CONVEYOR_MODEL_CONTENT_SHA256": archive_digests(io.BytesIO(archive))[1],
     }
     assert model["ExecutionRoleArn"] == ROLE
     served = live()
@@ -87,6 +96,27 @@ def test_the_first_deploy_creates_model_config_and_endpoint(
     assert endpoint.status("churn").endpoint_config == served["EndpointConfigName"]
     assert endpoint.endpoint_config_name("churn") == served["EndpointConfigName"]
     assert fake.update_requests == []
+
+
+def test_an_artifact_changed_after_the_registry_hashed_it_is_not_deployed(
+    endpoint: SageMakerEndpoint,
+) -> None:
+    ref = artifact(1)
+    endpoint.store.put(ref.bucket, ref.key, model_tarball(2))  # other bytes under its key
+    with pytest.raises(IntegrityError, match="changed after the deploy checked it") as raised:
+        endpoint.update_endpoint("churn", 1, ref, sha(1))
+    assert sha(1) in raised.value.message
+    assert client("sagemaker").list_models()["Models"] == []  # SageMaker was asked nothing
+    assert endpoint.describe_endpoint("churn") is None
+
+
+def test_an_artifact_that_is_not_an_archive_is_not_deployed(endpoint: SageMakerEndpoint) -> None:
+    ref = artifact(1)
+    data = b"not a model archive"
+    endpoint.store.put(ref.bucket, ref.key, data)
+    with pytest.raises(IntegrityError, match="is not a gzipped tar archive"):
+        endpoint.update_endpoint("churn", 1, ref, hashlib.sha256(data).hexdigest())
+    assert client("sagemaker").list_models()["Models"] == []
 
 
 def test_a_second_deploy_is_a_blue_green_update(

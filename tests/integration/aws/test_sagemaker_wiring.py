@@ -3,6 +3,8 @@ the S3 store and DynamoDB table, and a version goes from registration to a live 
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 from conveyor.aws.clients import client
@@ -12,6 +14,7 @@ from conveyor.registry.sagemaker import SageMakerRegistry
 from conveyor.storage import BUCKETS
 from conveyor.tables.dynamodb import create_table
 from conveyor.wiring import build_ports
+from tests.integration.archives import model_tarball
 from tests.integration.contracts.test_registry import draft
 
 
@@ -31,7 +34,11 @@ def test_the_sagemaker_settings_build_the_sagemaker_adapters(aws: None, tmp_path
     assert isinstance(ports.registry, SageMakerRegistry)
     assert isinstance(ports.endpoint, SageMakerEndpoint)
 
-    version = ports.registry.create_version(draft("r1"))
+    registered = draft("r1")
+    tarball = model_tarball("version 1")  # the endpoint reads what it deploys
+    ports.store.put(registered.artifact.bucket, registered.artifact.key, tarball)
+    sha256 = hashlib.sha256(tarball).hexdigest()
+    version = ports.registry.create_version(replace(registered, sha256=sha256))
     ports.endpoint.update_endpoint("churn", version.version, version.artifact, version.sha256)
     served = client("sagemaker").describe_endpoint(EndpointName="conveyor-churn")
     config = client("sagemaker").describe_endpoint_config(

@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.request import Request, urlopen
 
 from conveyor.aws.clients import client
+from tests.integration.archives import model_tarball
 from tests.integration.aws.lambda_world import (
     PREFIX,
     deploy_a_version,
@@ -75,7 +76,7 @@ def _evaluated_run(project: str) -> dict[str, object]:
     ports.jobs.start_training_job(spec)
     for state in (RunState.PREPROCESSING, RunState.TRAINING, RunState.EVALUATING):
         run = runs.advance(run, state, job_name=spec.job_name)
-    model = b"the model the job trained"
+    model = model_tarball("the model the job trained")
     artifact = artifact_ref(run)
     ports.store.put(artifact.bucket, artifact.key, model)
     schema = DatasetSchema(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
 import pytest
@@ -9,18 +10,27 @@ import pytest
 from conveyor.endpoint import Deployment, Endpoint, ServedVersion
 from conveyor.errors import Conflict, NotFound
 from conveyor.types import ObjectRef
+from tests.integration import archives
 
 
 def artifact(version: int, project: str = "churn") -> ObjectRef:
     return ObjectRef("models", f"{project}/run-{version}/model.tar.gz")
 
 
+def model_tarball(version: int) -> bytes:
+    return archives.model_tarball(f"version {version}\n")
+
+
 def sha(version: int) -> str:
-    return f"{version:x}" * 64
+    return hashlib.sha256(model_tarball(version)).hexdigest()
 
 
 def deploy(endpoint: Endpoint, version: int, project: str = "churn") -> Deployment:
-    return endpoint.update_endpoint(project, version, artifact(version, project), sha(version))
+    ref = artifact(version, project)
+    store = getattr(endpoint, "store", None)
+    if store is not None:  # an endpoint that reads the artifact it deploys (SageMaker's)
+        store.put(ref.bucket, ref.key, model_tarball(version))
+    return endpoint.update_endpoint(project, version, ref, sha(version))
 
 
 def test_implements_the_protocol(endpoint: Endpoint) -> None:
