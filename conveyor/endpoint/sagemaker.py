@@ -34,6 +34,7 @@ from conveyor.endpoint import Deployment
 from conveyor.endpoint.local import LocalEndpoint
 from conveyor.errors import AlreadyExists, Conflict, IntegrityError, NotFound
 from conveyor.monitoring.cloudwatch_alarms import alarm_name
+from conveyor.monitoring.integrity import refuse_artifact
 from conveyor.types import ObjectRef
 
 VARIANT = "AllTraffic"
@@ -76,13 +77,13 @@ class SageMakerEndpoint(SageMakerAdapter):
             return current
         # SageMaker first: a deploy racing this one finds the endpoint Updating (Conflict)
         # or loses the record's conditional write (Conflict) below.
-        self._serve(project, version, artifact, sha256)
+        self._serve(project, version, artifact, sha256, where="deploy")
         return self.records.update_endpoint(project, version, artifact, sha256)
 
     def rollback(self, project: str, *, expected_revision: int | None = None) -> Deployment:
         current = self.records.rollback_source(project, expected_revision)
         previous = current.history[-1]
-        self._serve(project, previous.version, previous.artifact, previous.sha256)
+        self._serve(project, previous.version, previous.artifact, previous.sha256, where="rollback")
         return self.records.rollback(project, expected_revision=current.revision)
 
     def describe_endpoint(self, project: str) -> Deployment | None:
@@ -185,15 +186,22 @@ class SageMakerEndpoint(SageMakerAdapter):
             }
         return config
 
-    def _serve(self, project: str, version: int, artifact: ObjectRef, sha256: str) -> None:
+    def _serve(
+        self, project: str, version: int, artifact: ObjectRef, sha256: str, *, where: str
+    ) -> None:
         found, content_digest = artifact_digests(self.store, artifact)
         if found != sha256:
-            # The deploy's own check passed moments ago: the object changed in between.
-            raise IntegrityError(
-                f"the artifact of {project} version {version} ({artifact.uri}) has sha256 "
-                f"{found}, the registry {sha256}: it changed after the deploy checked it, so "
-                "nothing was deployed; restore the object or retrain",
-                field="artifact",
+            # The caller's check passed moments ago: the object changed in between.
+            current = self.records.describe_endpoint(project)
+            raise refuse_artifact(
+                self.table,
+                project,
+                version,
+                artifact,
+                expected=sha256,
+                found=found,
+                where=where,
+                serving=current.version if current is not None else None,
             )
         if content_digest is None:
             raise IntegrityError(

@@ -21,6 +21,8 @@ import zlib
 from pathlib import Path, PurePosixPath
 from typing import IO
 
+from conveyor.hashing import sha256_file
+
 _CHUNK_BYTES = 1 << 20
 _Entry = tuple[str, str, str]
 
@@ -52,8 +54,7 @@ def folder_digest(folder: Path) -> str:
             if path.is_symlink():
                 entries.append((relative, "link", os.readlink(path)))
             elif path.is_file():
-                with path.open("rb") as content:
-                    entries.append((relative, "file", _sha256(content)))
+                entries.append((relative, "file", sha256_file(path)))
             elif not path.is_dir():
                 entries.append((relative, "other", ""))
     return _digest(entries)
@@ -66,7 +67,7 @@ def _archive_entry(archive: tarfile.TarFile, member: tarfile.TarInfo) -> _Entry 
     if member.isfile():
         content = archive.extractfile(member)
         assert content is not None  # a regular file always has content
-        return name, "file", _sha256(content)
+        return name, "file", hashlib.file_digest(content, "sha256").hexdigest()
     if member.issym() or member.islnk():
         return name, "link", member.linkname
     return name, "other", ""
@@ -74,13 +75,6 @@ def _archive_entry(archive: tarfile.TarFile, member: tarfile.TarInfo) -> _Entry 
 
 def _relative(name: str) -> str:
     return PurePosixPath(*(part for part in PurePosixPath(name).parts if part != ".")).as_posix()
-
-
-def _sha256(content: IO[bytes]) -> str:
-    digest = hashlib.sha256()
-    while chunk := content.read(_CHUNK_BYTES):
-        digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _digest(entries: list[_Entry]) -> str:

@@ -17,6 +17,8 @@ from conveyor.aws.settings import AwsSettings
 from conveyor.endpoint.sagemaker import SageMakerEndpoint
 from conveyor.errors import Conflict, IntegrityError
 from conveyor.model.content_digest import archive_digests
+from conveyor.monitoring.alarm_store import alarm_history
+from conveyor.monitoring.integrity import INTEGRITY_ALARM
 from conveyor.storage import BUCKETS
 from conveyor.storage.s3 import S3ObjectStore
 from conveyor.tables.dynamodb import DynamoDbTable, create_table
@@ -103,11 +105,15 @@ def test_an_artifact_changed_after_the_registry_hashed_it_is_not_deployed(
 ) -> None:
     ref = artifact(1)
     endpoint.store.put(ref.bucket, ref.key, model_tarball(2))  # other bytes under its key
-    with pytest.raises(IntegrityError, match="changed after the deploy checked it") as raised:
+    with pytest.raises(IntegrityError, match="was tampered with or damaged") as raised:
         endpoint.update_endpoint("churn", 1, ref, sha(1))
     assert sha(1) in raised.value.message
     assert client("sagemaker").list_models()["Models"] == []  # SageMaker was asked nothing
     assert endpoint.describe_endpoint("churn") is None
+    # The same alarm as every other refusal of a changed artifact.
+    [alarm] = alarm_history(endpoint.table, "churn", alarm=INTEGRITY_ALARM)
+    assert alarm.new_state == "ALARM" and alarm.details["refused_by"] == "deploy"
+    assert alarm.details["found_sha256"] == sha(2)
 
 
 def test_an_artifact_that_is_not_an_archive_is_not_deployed(endpoint: SageMakerEndpoint) -> None:
