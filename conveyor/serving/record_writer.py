@@ -71,10 +71,11 @@ class RecordWriterProcess:
             start_new_session=True,
         )
 
-    def append(self, data: bytes) -> None:
-        """Log one record (a PendingRecord as a JSON array): durable when this returns."""
+    @property
+    def log(self) -> RecordLog:
+        """The log to append records to (a PendingRecord as a JSON array each)."""
         assert self._log is not None, "start() the writer first"
-        self._log.append(data)
+        return self._log
 
     def close(self) -> tuple[int, int]:
         """Wait until every record logged is written; returns (written, failed)."""

@@ -12,6 +12,7 @@ import logging
 import random
 import threading
 from collections import deque
+from collections.abc import Callable
 
 import orjson
 
@@ -44,10 +45,12 @@ class InferenceRecorder:
         self._wake = threading.Event()
         self._closing = threading.Event()
         self._thread: threading.Thread | None = None
+        self._log_append: Callable[[bytes], None] | None = None  # set when there is a writer
 
     def start(self) -> None:
         if self.writer is not None and self.enabled:
             self.writer.start()
+            self._log_append = self.writer.log.append  # one call less on every request
             return
         self._thread = threading.Thread(target=self._run, name="inference-recorder", daemon=True)
         self._thread.start()
@@ -58,10 +61,10 @@ class InferenceRecorder:
             return
         if self.capture_rate < 1.0 and random.random() >= self.capture_rate:
             record = record._replace(request=None)
-        if self.writer is not None:
+        if self._log_append is not None:
             try:
                 # Plain tuples and fragments: orjson copies them, little else.
-                self.writer.append(orjson.dumps(tuple(record)))
+                self._log_append(orjson.dumps(tuple(record)))
             except OSError:  # the disk is full, or recording stopped: keep serving, say so
                 self.failed += 1
                 log.exception("could not log the inference record of %s", record.request_id)
