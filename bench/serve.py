@@ -38,8 +38,10 @@ DURATION = int(os.environ.get("BENCH_SECONDS", "10"))
 PROJECT = "cancer"
 # Recording on/off: many short pairs rather than a few long ones. This machine's speed moves
 # within seconds (steal time from 1% to 30% of both cores), so 10-second pairs gave medians
-# of 0.73 and 1.00 for one build in one hour; pairs of 2-second runs gave 0.83-0.93.
-RECORDING_PAIRS = 30
+# of 0.73 and 1.00 for one build in one hour; pairs of 2-second runs gave 0.83-0.93. One
+# pair's ratio still spreads from about 0.7 to 1.2 (a standard deviation near 0.1), so the
+# median of 48 pairs has a standard error near 0.02 (near 0.025 with 30).
+RECORDING_PAIRS = 48
 RECORDING_SECONDS = 2
 
 
