@@ -22,9 +22,9 @@ under a temporary name renamed into place, so a reader never sees it smaller.
 A record is a frame: its length (4 bytes, little endian) then its JSON, and the space not
 yet written is zeros. The JSON is copied before the length, so a frame is either whole or,
 when a crash came between the two copies, not there at all (its length still zero): it was
-never acknowledged. A reader also waits on a frame whose last byte is still zero (JSON
-never ends with one), which is how it would see the copies out of order on a processor
-that shows them so.
+never acknowledged. x86 shows another process stores in the order they were made; for a
+processor that may not, a reader also waits on a frame whose last byte is still zero (JSON
+never ends with one). That check covers the frame's end only, not every byte before it.
 """
 
 from __future__ import annotations
