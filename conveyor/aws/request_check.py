@@ -23,6 +23,7 @@ from conveyor.tabular.cells import (
     datetime_reader,
     read_number,
     refused_cell,
+    upload_columns,
 )
 from conveyor.tabular.schema import DatasetSchema, FeatureKind
 
@@ -48,8 +49,7 @@ def check_rows(rows: list[dict[str, Any]], schema: DatasetSchema) -> None:
     present: set[str] = set()
     for row in rows:
         present.update(row)
-    names = schema.feature_names
-    check_columns(sorted(present), names, known={*names, schema.target}, takes=names)
+    check_columns(sorted(present), schema.feature_names, known=upload_columns(schema))
     checks = _checks(schema)
     for index, row in enumerate(rows):
         for name, check in checks:

@@ -4,6 +4,8 @@ does) holding the schema, the fitted encoder, the model and its training record;
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import tarfile
 from dataclasses import dataclass
@@ -65,6 +67,9 @@ class Prediction:
     predictions: list[Any]
     probabilities: list[list[float]] | None
     classes: list[Any] | None
+    # The upload's columns the request carried that the model does not read (its target,
+    # the columns preprocessing dropped): said once in the answer, not an error.
+    ignored: tuple[str, ...] = ()
 
 
 class Predictor:
@@ -116,13 +121,19 @@ class Predictor:
 
     def predict_records(self, records: list[dict[str, Any]]) -> Prediction:
         """Predict raw rows (JSON values); bad values raise ``InvalidInput`` naming the field."""
+        ignored = self.rows.ignored(records)
         if len(records) <= ROW_PATH_MAX_ROWS and self.rows.supported:
-            return self._prediction(self.model.predict_raw(self.rows.encode(records)))
-        names = {name for record in records for name in record}
-        frame = pl.DataFrame(
-            {
-                name: pl.Series(name, [r.get(name) for r in records], strict=False)
-                for name in sorted(names)
-            }
-        )
-        return self.predict_frame(coerce_frame(frame, self.schema, allow_extra=False))
+            prediction = self._prediction(self.model.predict_raw(self.rows.matrix(records)))
+        else:
+            # Only the features are built: the ignored columns may hold anything (an id, a
+            # free-text note) that a typed column could not.
+            frame = pl.DataFrame(
+                {
+                    name: pl.Series(name, [r.get(name) for r in records], strict=False)
+                    for name in self.schema.feature_names
+                }
+            )
+            prediction = self.predict_frame(coerce_frame(frame, self.schema))
+        if ignored:
+            prediction = dataclasses.replace(prediction, ignored=ignored)
+        return prediction

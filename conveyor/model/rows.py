@@ -24,6 +24,7 @@ from conveyor.tabular.cells import (
     datetime_reader,
     read_number,
     refused_cell,
+    upload_columns,
 )
 from conveyor.tabular.schema import FeatureKind, FeatureSpec
 
@@ -86,7 +87,7 @@ class RowEncoder:
 
     def __init__(self, encoder: FeatureEncoder) -> None:
         self.names = encoder.schema_.feature_names
-        self._known = frozenset(self.names) | {encoder.schema_.target}
+        self._known = upload_columns(encoder.schema_)
         self._cells: list[tuple[str, Callable[[Any], list[float]]]] = []
         self.supported = True
         for spec in encoder.schema_.features:
@@ -102,12 +103,25 @@ class RowEncoder:
                     self.supported = False
                 self._cells.append((spec.name, _datetime(spec, encoder.with_hour_[spec.name])))
 
-    def encode(self, records: list[dict[str, Any]]) -> np.ndarray:
-        """The model matrix for ``records``; the same errors as the columnar path."""
+    def ignored(self, records: list[dict[str, Any]]) -> tuple[str, ...]:
+        """The upload's columns in ``records`` the model does not read, sorted.
+
+        Raises:
+            InvalidInput: a column the upload never had, as the columnar path says it.
+        """
         present: set[str] = set()
         for record in records:
             present.update(record)
-        check_columns(sorted(present), self.names, known=self._known, takes=self.names)
+        return check_columns(sorted(present), self.names, known=self._known)
+
+    def encode(self, records: list[dict[str, Any]]) -> np.ndarray:
+        """The model matrix for ``records`` (a left-out feature is missing); the same errors
+        as the columnar path."""
+        self.ignored(records)
+        return self.matrix(records)
+
+    def matrix(self, records: list[dict[str, Any]]) -> np.ndarray:
+        """``encode`` for rows whose columns ``ignored`` has already passed."""
         matrix = []
         for index, record in enumerate(records):
             row: list[float] = []

@@ -10,7 +10,11 @@ from pydantic import BaseModel, Field
 class PredictRequest(BaseModel):
     instances: list[dict[str, Any]] = Field(
         min_length=1,
-        description="Rows to score: column name → value (missing → null).",
+        description=(
+            "Rows to score: column name → value, as the uploaded file had them. A column left "
+            "out or null is a missing value; the target and the columns training dropped are "
+            "ignored; a column the upload never had is a 400."
+        ),
         examples=[[{"age": 42, "plan": "pro", "signup date": "2024-03-01"}]],
     )
 
@@ -21,6 +25,10 @@ class PredictResponse(BaseModel):
     request_id: str
     classes: list[Any] | None = None
     probabilities: list[list[float]] | None = None
+    ignored_columns: list[str] | None = Field(
+        default=None,
+        description="Columns of the upload the request carried that the model does not read.",
+    )
 
 
 class ErrorBody(BaseModel):

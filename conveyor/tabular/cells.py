@@ -10,13 +10,13 @@ the same verdict with the same message on the same rows.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from datetime import datetime
 from typing import Any
 
 from conveyor.errors import InvalidInput
-from conveyor.tabular.schema import NULL_TOKENS, FeatureSpec
+from conveyor.tabular.schema import NULL_TOKENS, DatasetSchema, FeatureSpec
 
 # conveyor.tabular.infer's spellings (that module needs polars); a test keeps them equal.
 TRUE_TOKENS = frozenset({"true", "yes", "t", "y"})
@@ -113,27 +113,43 @@ def datetime_reader(spec: FeatureSpec) -> Callable[[Any], datetime | None]:
     return read
 
 
+def upload_columns(schema: DatasetSchema) -> frozenset[str]:
+    """Every column the upload had that a request may carry: the features, the target and the
+    columns preprocessing dropped (an id, a timestamp); the model reads only the features."""
+    return frozenset(
+        [*schema.feature_names, schema.target, *(dropped.name for dropped in schema.dropped)]
+    )
+
+
 def check_columns(
-    present: Sequence[str],
-    wanted: Sequence[str],
+    present: Iterable[str],
+    features: Sequence[str],
     *,
     known: AbstractSet[str] | None,
-    takes: Sequence[str],
-) -> None:
-    """Raise ``InvalidInput`` naming the first missing column, or (when ``known`` is given)
-    the first column the model does not take."""
-    have = set(present)
-    missing = [name for name in wanted if name not in have]
-    if missing:
+) -> tuple[str, ...]:
+    """The columns of ``present`` the model ignores (the upload's target and dropped columns),
+    in order; a feature left out is a missing value, not an error.
+
+    Raises:
+        InvalidInput: a column the upload never had (when ``known`` is given), naming it; or
+            none of the model's columns at all, which is a request for some other model.
+    """
+    columns = list(present)
+    wanted = set(features)
+    if known is not None:
+        extra = [name for name in columns if name not in known]
+        if extra:
+            raise InvalidInput(
+                "unknown column(s): "
+                + ", ".join(repr(e) for e in extra)
+                + "; the model takes "
+                + ", ".join(repr(n) for n in features),
+                field=extra[0],
+            )
+    if columns and wanted and not wanted.intersection(columns):
         raise InvalidInput(
-            "missing column(s): " + ", ".join(repr(m) for m in missing), field=missing[0]
+            "the rows have none of the model's columns; it takes "
+            + ", ".join(repr(n) for n in features),
+            field="instances",
         )
-    extra = [name for name in present if known is not None and name not in known]
-    if extra:
-        raise InvalidInput(
-            "unknown column(s): "
-            + ", ".join(repr(e) for e in extra)
-            + "; the model takes "
-            + ", ".join(repr(n) for n in takes),
-            field=extra[0],
-        )
+    return tuple(name for name in columns if name not in wanted)

@@ -8,7 +8,7 @@ from typing import TypeVar
 import polars as pl
 
 from conveyor.errors import InvalidInput
-from conveyor.tabular.cells import check_columns
+from conveyor.tabular.cells import check_columns, upload_columns
 from conveyor.tabular.infer import FALSE_TOKENS, TRUE_TOKENS
 from conveyor.tabular.parallel import map_columns
 from conveyor.tabular.schema import NULL_TOKENS, DatasetSchema, FeatureKind, FeatureSpec
@@ -31,15 +31,21 @@ def coerce_frame(
     allow_extra: bool = True,
 ) -> pl.DataFrame:
     """``frame``'s schema columns, typed: numeric Float64, categorical String, boolean
-    Boolean, datetime Datetime(us); the target too when ``with_target``. Nulls stay nulls.
+    Boolean, datetime Datetime(us); the target too when ``with_target``. Nulls stay nulls,
+    and a feature ``frame`` lacks is all nulls: a request may leave out what it does not know.
 
     Raises:
-        InvalidInput: a column is missing, unexpected (``allow_extra=False``), or holds a
-            value its kind cannot take; ``field`` names the column.
+        InvalidInput: the target is missing (``with_target``), a column is one the upload
+            never had (``allow_extra=False``), or a cell holds a value its kind cannot take;
+            ``field`` names the column.
     """
-    wanted = schema.feature_names + ([schema.target] if with_target else [])
-    known = None if allow_extra else {*wanted, schema.target}
-    check_columns(frame.columns, wanted, known=known, takes=schema.feature_names)
+    known = None if allow_extra else upload_columns(schema)
+    check_columns(frame.columns, schema.feature_names, known=known)
+    if with_target and schema.target not in frame.columns:
+        raise InvalidInput(f"missing column(s): {schema.target!r}", field=schema.target)
+    absent = [name for name in schema.feature_names if name not in frame.columns]
+    if absent:
+        frame = frame.with_columns(pl.lit(None).alias(name) for name in absent)
     columns = map_columns(
         lambda spec: _coerce(frame.get_column(spec.name), spec), schema.features, rows=frame.height
     )

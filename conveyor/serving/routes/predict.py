@@ -63,4 +63,6 @@ def answer_body(version: int, prediction: Prediction, request_id: str) -> dict[s
     if prediction.probabilities is not None:
         answer["classes"] = prediction.classes
         answer["probabilities"] = prediction.probabilities
+    if prediction.ignored:
+        answer["ignored_columns"] = list(prediction.ignored)
     return answer

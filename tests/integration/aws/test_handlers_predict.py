@@ -55,7 +55,7 @@ def test_bad_requests_are_4xx_naming_the_problem(lambda_env: Path) -> None:
         (api_event("{not json"), 400, "body"),
         (api_event(json.dumps({"rows": [row]})), 400, "instances"),
         (api_event(json.dumps({"instances": []})), 400, "instances"),
-        (api_event(json.dumps({"instances": [{"age": 41}]})), 400, "plan"),
+        (api_event(json.dumps({"instances": [{"customer": 41}]})), 400, "customer"),
         (api_event(json.dumps({"instances": [{**row, "tenure": 3}]})), 400, "tenure"),
         (api_event(json.dumps({"instances": [row, {**row, "age": True}]})), 400, "age"),
         (api_event("age,plan\n41,pro\n", content_type="text/csv"), 415, "content-type"),
@@ -67,7 +67,7 @@ def test_bad_requests_are_4xx_naming_the_problem(lambda_env: Path) -> None:
         assert (got_status, body["field"]) == (status, field), body
         assert set(body) == {"error", "message", "field"}
     status, body = answer(handlers.predict(api_event(json.dumps({"instances": [{"age": "x"}]}))))
-    assert body["message"] == "missing column(s): 'plan'"
+    assert body["message"] == "column 'age' expects a number, got 'x' (row 1)"
     status, body = answer(
         handlers.predict(api_event(json.dumps({"instances": [row, {**row, "age": "old"}]})))
     )

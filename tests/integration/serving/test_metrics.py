@@ -76,7 +76,7 @@ def test_metrics_count_requests_by_status_latency_and_rows(server: int) -> None:
     assert post(server, "/predict/churn", {"instances": "no"})[0] == 400
     assert post(server, "/predict/made-up", {"instances": [ROW]})[0] == 404
     assert post(server, "/invocations", {"instances": [ROW]})[0] == 200  # FastAPI route
-    assert post(server, "/invocations", [{"age": 1}])[0] == 400
+    assert post(server, "/invocations", [{"age": "old"}])[0] == 400
 
     content_type, samples = scrape(server)
 

@@ -29,17 +29,30 @@ def test_missing_values_are_accepted_where_the_model_handles_them(client: TestCl
     assert client.post("/predict/churn", json={"instances": [row]}).status_code == 200
 
 
+@pytest.mark.parametrize("rows", [1, 40], ids=["row path", "columnar path"])
+def test_a_row_as_uploaded_is_scored_and_its_unread_columns_named(
+    client: TestClient, rows: int
+) -> None:
+    # The upload's own row shape: its id (dropped in training) and its target come back.
+    uploaded = {"customer id": "C100007", **ROW, "churned": "yes"}
+    body = client.post("/predict/churn", json={"instances": [uploaded] * rows}).json()
+    plain = client.post("/predict/churn", json={"instances": [ROW] * rows}).json()
+    assert body["ignored_columns"] == ["churned", "customer id"]
+    assert body["probabilities"] == plain["probabilities"]
+    assert "ignored_columns" not in plain
+
+
+def test_a_left_out_column_is_a_missing_value(client: TestClient) -> None:
+    without_plan = {k: v for k, v in ROW.items() if k != "plan"}
+    body = client.post("/predict/churn", json={"instances": [without_plan]}).json()
+    as_null = client.post("/predict/churn", json={"instances": [{**ROW, "plan": None}]}).json()
+    assert body["probabilities"] == as_null["probabilities"]
+
+
 @pytest.mark.parametrize(
     ("path", "payload", "status", "field", "message"),
     [
         ("/predict/nope", {"instances": [ROW]}, 404, "project", "no deployed model"),
-        (
-            "/predict/churn",
-            {"instances": [{k: v for k, v in ROW.items() if k != "plan"}]},
-            400,
-            "plan",
-            "missing column",
-        ),
         (
             "/predict/churn",
             {"instances": [{**ROW, "colour": "red"}]},
@@ -56,17 +69,18 @@ def test_missing_values_are_accepted_where_the_model_handles_them(client: TestCl
             "expects a date",
         ),
         ("/predict/churn", {"instances": []}, 400, "instances", "is empty"),
+        ("/predict/churn", {"instances": [{"churned": "no"}]}, 400, "instances", "none of"),
         ("/predict/churn", {"instances": {"age": 3}}, 400, "instances", "must be a list"),
         ("/predict/churn", {"instances": [ROW, 7]}, 400, "instances", "instances[1]"),
         ("/predict/churn", {"rows": [ROW]}, 400, "instances", 'needs "instances"'),
     ],
     ids=[
         "unknown project",
-        "missing column",
         "unknown column",
         "wrong type",
         "bad date",
         "empty list",
+        "no feature at all",
         "not a list",
         "row not an object",
         "no instances",

@@ -96,9 +96,12 @@ def test_bad_values_raise_the_same_error(column: str, value: Any) -> None:
     assert (fast.value.field, fast.value.message) == (slow.value.field, slow.value.message)
 
 
-def test_missing_and_unknown_columns_raise_the_same_error() -> None:
+def test_a_left_out_column_is_missing_on_both_paths_and_an_unknown_one_the_same_error() -> None:
     full = {"x": 1, "plan": "pro", "flag": "yes", "day": None, "at": None}
-    for record in ({k: v for k, v in full.items() if k != "plan"}, {**full, "colour": 1}):
+    left_out = {k: v for k, v in full.items() if k != "plan"}
+    assert same(RowEncoder(ENCODER).encode([left_out]), columnar([left_out]))
+    assert same(columnar([left_out]), columnar([{**full, "plan": None}]))
+    for record in ({**full, "colour": 1}, {"colour": 1}):
         with pytest.raises(InvalidInput) as fast:
             RowEncoder(ENCODER).encode([record])
         with pytest.raises(InvalidInput) as slow:
