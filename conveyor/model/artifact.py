@@ -5,7 +5,6 @@ does) holding the schema, the fitted encoder, the model and its training record;
 from __future__ import annotations
 
 import dataclasses
-
 import json
 import tarfile
 from dataclasses import dataclass
