@@ -2,7 +2,11 @@
 categorical, a binary target) with missing values in both kinds, and a signal the model can
 learn. Generated, never downloaded; the same seed gives the same file.
 
-``python bench/data.py ROWS PATH`` writes one.
+The messy variant holds the same rows as a European spreadsheet exports them: `;` between
+fields, decimal commas, money as ``1.234,50 €``, a percentage, a column of numbers that says
+``unknown`` now and then, and a timestamp like ``08/06/20 18:57``.
+
+``python bench/data.py ROWS PATH [--messy]`` writes one.
 """
 
 from __future__ import annotations
@@ -51,5 +55,44 @@ def write_csv(path: Path, rows: int, *, seed: int = 11) -> Path:
     return path
 
 
+MONEY, PERCENT, SOMETIMES_UNKNOWN = "x01", "x04", "x07"
+UNKNOWN_SHARE = 0.01
+
+
+def write_messy_csv(path: Path, rows: int, *, seed: int = 11) -> Path:
+    frame = make_frame(rows, seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    numbers = [c for c in frame.columns if c.startswith("x")]
+    messy = frame.with_columns(
+        pl.col(c).cast(pl.String).str.replace(".", ",", literal=True) for c in numbers
+    ).with_columns(
+        pl.Series(MONEY, [_euros(v) for v in frame.get_column(MONEY).to_list()]),
+        (pl.col(PERCENT) + "%").alias(PERCENT),
+        pl.when(pl.Series(rng.random(rows) < UNKNOWN_SHARE))
+        .then(pl.lit("unknown"))
+        .otherwise(pl.col(SOMETIMES_UNKNOWN))
+        .alias(SOMETIMES_UNKNOWN),
+        _timestamps(rows, rng),
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    messy.write_csv(path, separator=";")
+    return path
+
+
+def _euros(value: float | None) -> str | None:
+    if value is None:
+        return None
+    text = f"{value * 100:,.2f}"  # 1,234.50
+    return text.replace(",", " ").replace(".", ",").replace(" ", ".") + " €"
+
+
+def _timestamps(rows: int, rng: np.random.Generator) -> pl.Series:
+    start = 1_546_300_800  # 2019-01-01, in seconds since the epoch
+    seconds = start + rng.integers(0, 5 * 365 * 86400, rows)
+    moments = pl.Series(seconds * 1_000_000).cast(pl.Datetime("us"))
+    return moments.dt.strftime("%d/%m/%y %H:%M").alias("signed up")
+
+
 if __name__ == "__main__":
-    print(write_csv(Path(sys.argv[2]), int(sys.argv[1])))
+    writer = write_messy_csv if "--messy" in sys.argv else write_csv
+    print(writer(Path(sys.argv[2]), int(sys.argv[1])))

@@ -6,6 +6,11 @@ conveyor runs as a user runs it: ``conveyor up`` (server, worker and watch in on
 already started and idle, then ``conveyor upload``; the clock stops at the first 200 from
 ``/predict/<project>``. Both sides train LightGBM with the same parameters and a fixed 100
 rounds, so both do the same amount of boosting.
+
+The same rows as a messy European export (bench/data.py's messy variant: `;`, decimal commas,
+money, a percentage, ``unknown`` in a number column, a day-first timestamp) go through conveyor
+too, beside the clean file's runs; its first prediction is asked with a row as the file has it,
+every cell a string and the target included.
 """
 
 from __future__ import annotations
@@ -47,12 +52,22 @@ def run(workdir: Path, rows: int) -> dict[str, Any]:
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
         )
-    bares, conveyors = [], []
-    for attempt in range(REPEATS):  # alternating, so both see the same machine
+    messy_csv = workdir / "messy.csv"
+    if not messy_csv.exists():
+        subprocess.run(
+            [sys.executable, "-m", "bench.data", str(rows), str(messy_csv), "--messy"],
+            check=True,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+        )
+    bares, conveyors, messies = [], [], []
+    for attempt in range(REPEATS):  # alternating, so all see the same machine
         bares.append(_bare(workdir, csv))
         conveyors.append(_conveyor(workdir / f"run{attempt}", csv))
+        messies.append(_conveyor(workdir / f"messy{attempt}", messy_csv, _file_row(messy_csv)))
     bare = _median(bares)
     conveyor = _median(conveyors)
+    messy = _median(messies)
     return {
         "rows": rows,
         "file_mb": round(csv.stat().st_size / 1e6, 1),
@@ -62,9 +77,12 @@ def run(workdir: Path, rows: int) -> dict[str, Any]:
         "conveyor": conveyor,
         "time_ratio": round(conveyor["seconds"] / bare["seconds"], 3),
         "memory_ratio": round(conveyor["peak_mb"] / bare["peak_mb"], 3),
+        "messy": {**messy, "file_mb": round(messy_csv.stat().st_size / 1e6, 1)},
+        "messy_ratio": round(messy["seconds"] / conveyor["seconds"], 3),
         "all_seconds": {
             "bare": [b["seconds"] for b in bares],
             "conveyor": [c["seconds"] for c in conveyors],
+            "messy": [m["seconds"] for m in messies],
         },
         "home": str(workdir / f"run{REPEATS - 1}" / "home"),
     }
@@ -93,7 +111,12 @@ def _bare(workdir: Path, csv: Path) -> dict[str, Any]:
     return {"seconds": round(seconds, 2), "peak_mb": round(peak), "stages": stages}
 
 
-def _conveyor(workdir: Path, csv: Path) -> dict[str, Any]:
+def _file_row(csv: Path) -> dict[str, Any]:
+    """The messy file's first data row as its cells are written, the target included."""
+    return pl.read_csv(csv, n_rows=1, separator=";", infer_schema=False).to_dicts()[0]
+
+
+def _conveyor(workdir: Path, csv: Path, row: dict[str, Any] | None = None) -> dict[str, Any]:
     workdir.mkdir(parents=True, exist_ok=True)
     home = workdir / "home"
     env = {**os.environ, "CONVEYOR_HOME": str(home)}
@@ -104,7 +127,8 @@ def _conveyor(workdir: Path, csv: Path) -> dict[str, Any]:
         stdout=subprocess.DEVNULL,
         stderr=(workdir / "up.log").open("w"),
     )
-    row = pl.read_csv(csv, n_rows=1).drop(TARGET).to_dicts()[0]
+    if row is None:
+        row = pl.read_csv(csv, n_rows=1).drop(TARGET).to_dicts()[0]
     body = json.dumps({"instances": [row]}).encode()
     try:
         _wait_health(port)
