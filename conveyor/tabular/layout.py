@@ -1,0 +1,286 @@
+"""Where the table is in the text: preamble lines above the header (titles, blank lines,
+"Source: ..."), the header row (or rows, or none), the data, and footers or a second table
+below it. Decided on the head and the tail of the file, parsed with its dialect; the reader
+then parses only the byte range between.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from conveyor.tabular.dialect import Dialect
+
+_NUMBER = re.compile(r"^[-+]?(\d+([.,]\d*)?|[.,]\d+)([eE][-+]?\d+)?$")
+_NULLS = frozenset({"", "na", "n/a", "nan", "null", "none", "?", "-", "#n/a", "."})
+# Data rows looked at to type the columns: enough to call a column numeric.
+_TYPE_ROWS = 300
+
+
+@dataclass(frozen=True)
+class Record:
+    """One parsed record and the physical lines (1-based) it spans."""
+
+    first_line: int
+    last_line: int
+    fields: list[str]
+
+    @property
+    def blank(self) -> bool:
+        return not any(cell.strip() for cell in self.fields)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The table's place in the text, and its column names before cleaning."""
+
+    width: int
+    raw_names: list[str]
+    has_header: bool
+    header_line: int | None  # first physical line of the header
+    header_rows: int
+    preamble_lines: int
+    data_line: int  # first physical line after the header (or of the data)
+    data_start: int  # byte offset of ``data_line``
+    data_end: int | None  # byte offset where a footer starts; None: the end of the file
+    footer_lines: int
+    footer_first_line: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def records(text: str, dialect: Dialect, *, first_line: int = 1) -> list[Record]:
+    """Every record of ``text`` with the physical lines it spans."""
+    out: list[Record] = []
+    reader = dialect.reader(text)
+    last = 0
+    try:
+        for fields in reader:
+            out.append(Record(first_line + last, first_line + reader.line_num - 1, fields))
+            last = reader.line_num
+    except Exception:  # the csv module's field limit: the rest is unreadable here
+        pass
+    return out
+
+
+def line_starts(text: str) -> list[int]:
+    """The byte offset (UTF-8) of each physical line's start; one more entry for the end."""
+    offsets = [0]
+    for line in io.StringIO(text, newline="").readlines():
+        offsets.append(offsets[-1] + len(line.encode("utf-8")))
+    return offsets
+
+
+def find_layout(
+    head: str,
+    dialect: Dialect,
+    *,
+    whole: bool,
+    tail: str | None = None,
+    tail_offset: int = 0,
+) -> Layout:
+    """Find the header, preamble and footer of a text table.
+
+    Args:
+        head: the start of the text, cut at a line end (all of it when ``whole``).
+        dialect: as sniffed.
+        whole: ``head`` is the whole file.
+        tail: the end of the text, from a line start, when the file is longer than ``head``.
+        tail_offset: the byte offset of ``tail`` in the file.
+
+    Returns:
+        The layout; ``width`` 0 when the text has no record with a value.
+    """
+    found = records(head, dialect)
+    if not whole and len(found) > 1:
+        found = found[:-1]  # the last record may be cut by the sample's end
+    rows = [r for r in found if not r.blank]
+    if not rows:
+        return Layout(0, [], False, None, 0, 0, 1, 0, None, 0)
+    width = _width(rows)
+    start = _start(rows, width)
+    table = [r for r in rows[start:] if len(r.fields) == width]
+    # Typed past the row after the first too: it may be a second header row.
+    typed_from = 2 if len(table) >= 4 else 1
+    numeric = _numeric_columns([r.fields for r in table[typed_from : typed_from + _TYPE_ROWS]])
+    first = table[0]
+    has_header = _looks_like_header(first.fields, [r.fields for r in table[1:]], numeric)
+    names = list(first.fields) if has_header else []
+    header_rows = 1 if has_header else 0
+    if has_header and len(table) > 2 and _continues_header(table[1].fields, numeric):
+        names = [_join(a, b) for a, b in zip(names, table[1].fields, strict=True)]
+        header_rows = 2
+    body = table[header_rows] if len(table) > header_rows else None
+    last_header_line = table[header_rows - 1].last_line if header_rows else first.first_line - 1
+    data_line = body.first_line if body is not None else last_header_line + 1
+    if not has_header:
+        data_line = first.first_line
+    starts = line_starts(head)
+    data_start = starts[min(data_line - 1, len(starts) - 1)]
+    if whole or tail is None:
+        end_records, end_text, end_offset = found, head, 0
+    else:
+        end_records, end_text, end_offset = records(tail, dialect), tail, tail_offset
+    footer = _footer(end_records, width, numeric, names, whole=whole or tail is None)
+    data_end = None
+    footer_lines = 0
+    if footer is not None and (not (whole or tail is None) or footer > data_line):
+        data_end = end_offset + line_starts(end_text)[footer - 1]
+        footer_lines = sum(1 for r in end_records if r.first_line >= footer and not r.blank)
+    else:
+        footer = None
+    return Layout(
+        width=width,
+        raw_names=names,
+        has_header=has_header,
+        header_line=first.first_line if has_header else None,
+        header_rows=header_rows,
+        preamble_lines=first.first_line - 1,
+        data_line=data_line,
+        data_start=data_start,
+        data_end=data_end,
+        footer_lines=footer_lines,
+        footer_first_line=footer if whole else None,
+    )
+
+
+def _width(rows: list[Record]) -> int:
+    """The field count most records have (ties to the wider), one only when none has more."""
+    counts = Counter(len(r.fields) for r in rows)
+    wide = {w: n for w, n in counts.items() if w > 1}
+    pool = wide or counts
+    return max(pool, key=lambda w: (pool[w], w))
+
+
+def _start(rows: list[Record], width: int) -> int:
+    """The first record of the table: of the table's width, with more than a title's one
+    value, and followed mostly by records of the same width."""
+    for i, row in enumerate(rows):
+        if len(row.fields) != width:
+            continue
+        filled = sum(1 for cell in row.fields if cell.strip())
+        if width >= 3 and filled < 2:
+            continue  # a title padded with delimiters by a spreadsheet export
+        after = rows[i + 1 : i + 6]
+        if not after or sum(len(r.fields) == width for r in after) * 2 >= len(after):
+            return i
+    return next(i for i, r in enumerate(rows) if len(r.fields) == width)
+
+
+def _is_number(cell: str) -> bool:
+    return bool(_NUMBER.match(cell.strip()))
+
+
+def _is_null(cell: str) -> bool:
+    return cell.strip().lower() in _NULLS
+
+
+def _numeric_columns(data: list[list[str]]) -> list[bool]:
+    if not data:
+        return []
+    out = []
+    for column in zip(*data, strict=False):
+        values = [c for c in column if not _is_null(c)]
+        out.append(bool(values) and sum(map(_is_number, values)) >= 0.9 * len(values))
+    return out
+
+
+def _looks_like_header(first: list[str], data: list[list[str]], numeric: list[bool]) -> bool:
+    """A header names numeric columns with words; with no numeric column, a header is a row of
+    names none of which recurs as a value below it."""
+    if any(numeric):
+        named = [c for c, num in zip(first, numeric, strict=False) if num]
+        return any(not _is_number(c) and not _is_null(c) for c in named)
+    if not data:
+        return True
+    if any(not c.strip() for c in first) and len(first) > 1:
+        return False
+    columns = list(zip(*data, strict=False))
+    recurring = sum(
+        1 for j, cell in enumerate(first) if j < len(columns) and cell in set(columns[j])
+    )
+    return recurring == 0
+
+
+def _continues_header(row: list[str], numeric: list[bool]) -> bool:
+    """A second header row: words, never numbers, where the data has numbers."""
+    if not any(numeric):
+        return False
+    cells = [c for c, num in zip(row, numeric, strict=False) if num]
+    return all(not _is_number(c) for c in cells) and any(
+        c.strip() and not _is_null(c) for c in cells
+    )
+
+
+def _join(top: str, bottom: str) -> str:
+    return " ".join(part.strip() for part in (top, bottom) if part.strip())
+
+
+def _footer(
+    rows: list[Record], width: int, numeric: list[bool], names: list[str], *, whole: bool
+) -> int | None:
+    """The first line of what follows the table at the end of the file: trailing records of
+    another width, or everything after the last blank line when what follows it is another
+    table (its own header, or rows of another width)."""
+    footer: int | None = None
+    kept = list(rows)
+    while kept and (kept[-1].blank or len(kept[-1].fields) != width):
+        if not kept[-1].blank:
+            footer = kept[-1].first_line
+        kept.pop()
+    blanks = [i for i, r in enumerate(kept) if r.blank]
+    if blanks:
+        after = [r for r in kept[blanks[-1] + 1 :] if not r.blank]
+        before = [r for r in kept[: blanks[-1]] if not r.blank]
+        if after and before and _another_table(after, width, numeric, names):
+            footer = kept[blanks[-1]].first_line
+    if not whole and footer is not None and footer == rows[0].first_line:
+        return None  # the whole tail: not a footer we can place
+    return footer
+
+
+def _another_table(after: list[Record], width: int, numeric: list[bool], names: list[str]) -> bool:
+    first = after[0].fields
+    if any(len(r.fields) != width for r in after):
+        return True
+    if names and [c.strip() for c in first] == [n.strip() for n in names]:
+        return True
+    return any(numeric) and any(
+        num and not _is_number(c) and not _is_null(c)
+        for c, num in zip(first, numeric, strict=False)
+    )
+
+
+def clean_names(raw: list[str], width: int) -> tuple[list[str], dict[str, str]]:
+    """Column names stripped of white space and surrounding quotes; empty names become
+    ``column_<i>`` and repeats ``<name>_2``, ``<name>_3``. Returns the names and what was
+    renamed (raw name to new name; an empty raw name is keyed by its position)."""
+    if not raw:
+        names = [f"column_{i + 1}" for i in range(width)]
+        return names, {}
+    out: list[str] = []
+    renamed: dict[str, str] = {}
+    seen: set[str] = set()
+    for i, name in enumerate(raw):
+        clean = _unquote(name)
+        if not clean:
+            clean = f"column_{i + 1}"
+        base, n = clean, 1
+        while clean in seen:
+            n += 1
+            clean = f"{base}_{n}"
+        seen.add(clean)
+        out.append(clean)
+        if clean != name:
+            renamed[name if name.strip() else f"<column {i + 1}>"] = clean
+    return out, renamed
+
+
+def _unquote(name: str) -> str:
+    value = name.strip()
+    if "\n" in value or "\r" in value:
+        value = " ".join(value.split())
+    while len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        value = value[1:-1].strip()
+    return value
