@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from conveyor.tabular.dialect import Dialect
 
@@ -47,7 +47,9 @@ class Layout:
     data_end: int | None  # byte offset where a footer starts; None: the end of the file
     footer_lines: int
     footer_first_line: int | None = None
-    notes: list[str] = field(default_factory=list)
+    # The table's last record as the csv module reads it (None when it is not of the table's
+    # width): the fast reader's last row must be it, or a quote ran on to the end of the file.
+    last_record: list[str] | None = None
 
 
 def records(text: str, dialect: Dialect, *, first_line: int = 1) -> list[Record]:
@@ -130,6 +132,8 @@ def find_layout(
         footer_lines = sum(1 for r in end_records if r.first_line >= footer and not r.blank)
     else:
         footer = None
+    before = [r for r in end_records if not r.blank and (footer is None or r.first_line < footer)]
+    last = before[-1].fields if before and len(before[-1].fields) == width else None
     return Layout(
         width=width,
         raw_names=names,
@@ -142,6 +146,7 @@ def find_layout(
         data_end=data_end,
         footer_lines=footer_lines,
         footer_first_line=footer if whole else None,
+        last_record=last,
     )
 
 
@@ -225,7 +230,11 @@ def _footer(
     table (its own header, or rows of another width)."""
     footer: int | None = None
     kept = list(rows)
+    # A record over several lines is a quote that never closed, for the careful parse to
+    # settle: not a footer.
     while kept and (kept[-1].blank or len(kept[-1].fields) != width):
+        if kept[-1].first_line != kept[-1].last_line:
+            break
         if not kept[-1].blank:
             footer = kept[-1].first_line
         kept.pop()
@@ -263,7 +272,7 @@ def clean_names(raw: list[str], width: int) -> tuple[list[str], dict[str, str]]:
     renamed: dict[str, str] = {}
     seen: set[str] = set()
     for i, name in enumerate(raw):
-        clean = _unquote(name)
+        clean = _unquote(name.lstrip("\ufeff") if i == 0 else name)
         if not clean:
             clean = f"column_{i + 1}"
         base, n = clean, 1

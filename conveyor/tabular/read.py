@@ -20,6 +20,7 @@ from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -286,11 +287,12 @@ def _read_text(text: _Text, max_share: float) -> tuple[pl.DataFrame, FileReport,
     data = _data(text.path, layout)
     invalid: list[pacsv.InvalidRow] = []
     rejects: list[Reject] = []
+    table = pa.table({})
     try:
         table = _read_typed(lambda: pa.BufferReader(data), names, _parse_options(dialect, invalid))
     except pa.ArrowInvalid:
         invalid.append(None)  # type: ignore[arg-type]  # e.g. a quote that never closes
-    if invalid:
+    if invalid or not _ends_as_sampled(table, layout) or _spans_lines(table):
         # Only now the careful parse, which knows lines and settles stray quotes.
         careful = careful_parse(
             data.to_pybytes().decode("utf-8"), dialect, layout.width, first_line=layout.data_line
@@ -305,6 +307,41 @@ def _read_text(text: _Text, max_share: float) -> tuple[pl.DataFrame, FileReport,
         _report(text, dialect, layout, renamed, rejects), empty_columns_dropped=dropped
     )
     return frame, report, rejects
+
+
+def _ends_as_sampled(table: pa.Table, layout: Layout) -> bool:
+    """The fast reader's last row is the table's last record as the sample parse has it: a
+    quote that opens and never closes makes it drop every row after the quote, silently."""
+    last = layout.last_record
+    if last is None or table.num_rows == 0:
+        return False  # the sample parse ended in a record of another width: look closer
+    row = table.slice(table.num_rows - 1).to_pylist()[0]
+    nulls = set(NULL_TOKENS)
+    for value, cell in zip(row.values(), last, strict=True):
+        if value is None:
+            if cell not in nulls:
+                return False
+        elif isinstance(value, (int, float)):
+            try:
+                if float(cell) != value:
+                    return False
+            except ValueError:
+                return False
+        elif str(value) != cell:
+            return False
+    return True
+
+
+def _spans_lines(table: pa.Table) -> bool:
+    """A text value with a line break in it: quoted over lines, or a stray quote that ran on
+    over the rows after it, which only the careful parse tells apart."""
+    for column, kind in zip(table.columns, table.schema.types, strict=True):
+        if pa.types.is_string(kind) and (
+            pc.any(pc.match_substring(column, "\n")).as_py()
+            or pc.any(pc.match_substring(column, "\r")).as_py()
+        ):
+            return True
+    return False
 
 
 def _data(path: Path, layout: Layout) -> pa.Buffer:
