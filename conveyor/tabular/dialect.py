@@ -76,7 +76,10 @@ def sniff(sample: str) -> Dialect:
     best: tuple[float, int, Dialect] | None = None
     for order, (delimiter, quote, escape) in enumerate(_candidates(lines)):
         dialect = Dialect(delimiter, quote, escape)
-        score = consistency(dialect.parse(lines))
+        try:
+            score = consistency(dialect.parse(lines))
+        except csv.Error:  # a value past the csv module's limit: not this dialect's sample
+            continue
         if best is None or score > best[0] + 1e-9:
             best = (score, order, dialect)
     dialect = best[2] if best is not None and best[0] > 0 else Dialect()
@@ -85,8 +88,15 @@ def sniff(sample: str) -> Dialect:
         dialect.quote,
         dialect.escape,
         line_ending(sample),
-        decimal_mark(dialect.parse(lines), dialect.delimiter),
+        _decimal(lines, dialect),
     )
+
+
+def _decimal(lines: str, dialect: Dialect) -> str:
+    try:
+        return decimal_mark(dialect.parse(lines), dialect.delimiter)
+    except csv.Error:
+        return "."
 
 
 def _first_lines(sample: str, count: int) -> str:

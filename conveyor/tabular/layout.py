@@ -103,9 +103,7 @@ def find_layout(
     width = _width(rows)
     start = _start(rows, width)
     table = [r for r in rows[start:] if len(r.fields) == width]
-    # Typed past the row after the first too: it may be a second header row.
-    typed_from = 2 if len(table) >= 4 else 1
-    numeric = _numeric_columns([r.fields for r in table[typed_from : typed_from + _TYPE_ROWS]])
+    numeric = _numeric_columns([r.fields for r in table[1 : 1 + _TYPE_ROWS]])
     first = table[0]
     has_header = _looks_like_header(first.fields, [r.fields for r in table[1:]], numeric)
     names = list(first.fields) if has_header else []
@@ -187,7 +185,10 @@ def _numeric_columns(data: list[list[str]]) -> list[bool]:
     out = []
     for column in zip(*data, strict=False):
         values = [c for c in column if not _is_null(c)]
-        out.append(bool(values) and sum(map(_is_number, values)) >= 0.9 * len(values))
+        numbers = sum(map(_is_number, values))
+        # One value that is no number is allowed however few the rows: a second header row,
+        # or a footer, is typed with the data here.
+        out.append(numbers >= 1 and (numbers >= 0.9 * len(values) or numbers >= len(values) - 1))
     return out
 
 
@@ -235,6 +236,8 @@ def _footer(
     while kept and (kept[-1].blank or len(kept[-1].fields) != width):
         if kept[-1].first_line != kept[-1].last_line:
             break
+        if not kept[-1].blank and not _footer_like(kept[-1].fields, numeric):
+            break  # a data row of the wrong width: set aside, not a footer
         if not kept[-1].blank:
             footer = kept[-1].first_line
         kept.pop()
@@ -247,6 +250,17 @@ def _footer(
     if not whole and footer is not None and footer == rows[0].first_line:
         return None  # the whole tail: not a footer we can place
     return footer
+
+
+def _footer_like(cells: list[str], numeric: list[bool]) -> bool:
+    """A line of text (a title, a total, a note), not a row of data: fewer than two values,
+    or words where the data has numbers."""
+    if sum(1 for c in cells if c.strip()) < 2:
+        return True
+    return any(
+        num and not _is_number(c) and not _is_null(c)
+        for c, num in zip(cells, numeric, strict=False)
+    )
 
 
 def _another_table(after: list[Record], width: int, numeric: list[bool], names: list[str]) -> bool:

@@ -204,7 +204,7 @@ def _head(path: Path) -> tuple[str, bool]:
             if whole:
                 break
             cut = max(raw.rfind(b"\n"), raw.rfind(b"\r"))
-            if (cut > 0 and raw.count(b"\n") + raw.count(b"\r") >= 3) or want >= _MAX_HEAD_BYTES:
+            if cut > 0 or want >= _MAX_HEAD_BYTES:
                 raw = raw[: cut + 1] if cut > 0 else raw
                 break
             want *= 4
@@ -285,6 +285,8 @@ def _parse_options(dialect: Dialect, rejected: list[pacsv.InvalidRow] | None) ->
 def _read_text(text: _Text, max_share: float) -> tuple[pl.DataFrame, FileReport, list[Reject]]:
     dialect, layout, names, renamed = _find(text)
     data = _data(text.path, layout)
+    if data.size == 0:
+        raise _no_rows(layout)
     invalid: list[pacsv.InvalidRow] = []
     rejects: list[Reject] = []
     table = pa.table({})
@@ -354,6 +356,8 @@ def _data(path: Path, layout: Layout) -> pa.Buffer:
 
 def _read_rows(rows: list[list[str]], names: list[str], folder: Path) -> pa.Table:
     """Rows the careful parse kept, typed by the same reader as a clean file."""
+    if not rows:
+        return pa.table({name: pa.array([], pa.string()) for name in names})
     with tempfile.NamedTemporaryFile(
         "w", dir=folder, prefix=".kept-", suffix=".csv", encoding="utf-8", newline=""
     ) as handle:
@@ -441,6 +445,8 @@ def _as_text(table: pa.Table) -> pl.DataFrame:
 def _stream_text(text: _Text, *, max_rows: int, seed: int, max_reject_share: float) -> TrainingRows:
     dialect, layout, names, renamed = _find(text)
     data = _data(text.path, layout)
+    if data.size == 0:
+        raise _no_rows(layout)
     invalid: list[pacsv.InvalidRow] = []
     try:
         sample = _stream(data, names, dialect, invalid, max_rows=max_rows, seed=seed)
@@ -450,10 +456,7 @@ def _stream_text(text: _Text, *, max_rows: int, seed: int, max_reject_share: flo
         text.temporary.append(decoded.path)
         again = _Text(decoded.path, replace(text.report, encoding=decoded.encoding), True)
         return _stream_text(again, max_rows=max_rows, seed=seed, max_reject_share=max_reject_share)
-    rejects = [
-        Reject(None, f"{r.actual_columns} fields, expected {r.expected_columns}", r.text[:500])
-        for r in invalid
-    ]
+    rejects = _located(text.path, layout, invalid)
     rows = sample.rows_seen
     check_share(len(rejects), rows, rejects, max_reject_share)
     if rows == 0:
@@ -469,6 +472,31 @@ def _stream_text(text: _Text, *, max_rows: int, seed: int, max_reject_share: flo
     frame = _typed_sample(sample, names, text.path.parent)
     frame, _ = _drop_empty_unnamed(frame, layout)
     return TrainingRows(frame, rows, report, tuple(rejects))
+
+
+def _located(path: Path, layout: Layout, invalid: list[pacsv.InvalidRow]) -> list[Reject]:
+    """The streamed rows set aside, with their lines found by one pass over the file (only
+    when there are any; a row whose text spans lines keeps no line)."""
+    if not invalid:
+        return []
+    wanted = {row.text.encode("utf-8") for row in invalid[:REJECTS_SHOWN]}
+    lines: dict[bytes, int] = {}
+    with path.open("rb") as handle:
+        handle.seek(layout.data_start)
+        for number, line in enumerate(handle, start=layout.data_line):
+            key = line.rstrip(b"\r\n")
+            if key in wanted and key not in lines:
+                lines[key] = number
+                if len(lines) == len(wanted):
+                    break
+    return [
+        Reject(
+            lines.get(row.text.encode("utf-8")),
+            f"{row.actual_columns} fields, expected {row.expected_columns}",
+            row.text[:500],
+        )
+        for row in invalid
+    ]
 
 
 class _NotUtf8(InvalidInput):
