@@ -50,6 +50,9 @@ class Layout:
     # The table's last record as the csv module reads it (None when it is not of the table's
     # width): the fast reader's last row must be it, or a quote ran on to the end of the file.
     last_record: list[str] | None = None
+    # The first line of a record over several lines (a quote never closed, when the table
+    # reads as one column), if any.
+    open_quote_line: int | None = None
 
 
 def records(text: str, dialect: Dialect, *, first_line: int = 1) -> list[Record]:
@@ -101,6 +104,7 @@ def find_layout(
     if not rows:
         return Layout(0, [], False, None, 0, 0, 1, 0, None, 0)
     width = _width(rows)
+    runaway = next((r.first_line for r in rows if r.last_line > r.first_line), None)
     start = _start(rows, width)
     table = [r for r in rows[start:] if len(r.fields) == width]
     numeric = _numeric_columns([r.fields for r in table[1 : 1 + _TYPE_ROWS]])
@@ -145,6 +149,7 @@ def find_layout(
         footer_lines=footer_lines,
         footer_first_line=footer if whole else None,
         last_record=last,
+        open_quote_line=runaway,
     )
 
 

@@ -236,6 +236,13 @@ def _find(text: _Text) -> tuple[Dialect, Layout, list[str], dict[str, str]]:
     layout = find_layout(head, dialect, whole=whole, tail=tail, tail_offset=tail_offset)
     if layout.width == 0:
         raise InvalidInput("the file is empty (only white space)", field="file")
+    if layout.width == 1 and layout.open_quote_line is not None:
+        raise InvalidInput(
+            f"a quote opened on line {layout.open_quote_line} never closes: the value runs on "
+            "over the following lines; close the quote (a quote inside a value is written "
+            'twice: "") or remove it',
+            field="file",
+        )
     if layout.width == 1:
         raise InvalidInput(
             "the file reads as a single column: no delimiter (comma, semicolon, tab or |) "
