@@ -13,30 +13,27 @@ sample of its rows is held (``conveyor.tabular.sample``).
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from conveyor._memory import give_back_arrow_memory
 from conveyor.errors import InvalidInput
+from conveyor.tabular import _arrow
 from conveyor.tabular import decode as _decode
-from conveyor.tabular.coerce import stripped_text
+from conveyor.tabular._parquet import is_parquet, read_parquet, stream_parquet
 from conveyor.tabular.dialect import SAMPLE_BYTES, Dialect, sniff
 from conveyor.tabular.excel import sheet_to_csv
 from conveyor.tabular.file_report import FileReport
 from conveyor.tabular.layout import Layout, clean_names, find_layout
-from conveyor.tabular.rejects import REJECTS_SHOWN, Reject, careful_parse, check_share, write_rows
+from conveyor.tabular.rejects import REJECTS_SHOWN, Reject, careful_parse, check_share
 from conveyor.tabular.sample import RowSample, sample_frame
-from conveyor.tabular.schema import NULL_TOKENS
 
-_BLOCK_BYTES = 8 << 20
 # The streaming reader keeps several blocks in flight: 180 MiB of Arrow memory on a 2 GiB file
 # with 2 MiB blocks, 420 MiB with 8 MiB, at the same speed. A longer row gets 8 MiB blocks.
 _STREAM_BLOCK_BYTES = 2 << 20
@@ -47,11 +44,6 @@ STREAM_ABOVE_BYTES = 256 << 20
 MAX_REJECT_SHARE = 0.10
 # A header longer than the sniffed sample: the head read grows up to this.
 _MAX_HEAD_BYTES = 32 << 20
-
-
-def is_parquet(path: Path) -> bool:
-    with path.open("rb") as handle:
-        return handle.read(4) == b"PAR1"
 
 
 @dataclass(frozen=True)
@@ -109,7 +101,7 @@ def read_table(
     if path.stat().st_size == 0:
         raise _empty()
     if is_parquet(path):
-        return _read_parquet(path), FileReport("parquet")
+        return read_parquet(path), FileReport("parquet")
     with _text(path, sheet=sheet, check_whole=True) as text:
         frame, report, _ = _read_text(text, max_reject_share)
     return frame, report
@@ -142,8 +134,9 @@ def read_for_training(
         raise _empty()
     if is_parquet(path):
         if path.stat().st_size > stream_above_bytes:
-            return _stream_parquet(path, max_rows=max_rows, seed=seed)
-        frame = _read_parquet(path)
+            frame, rows = stream_parquet(path, max_rows=max_rows, seed=seed)
+            return TrainingRows(frame, rows, FileReport("parquet"))
+        frame = read_parquet(path)
         return TrainingRows(
             sample_frame(frame, max_rows=max_rows, seed=seed), frame.height, FileReport("parquet")
         )
@@ -274,42 +267,29 @@ def _report(
     )
 
 
-def _parse_options(dialect: Dialect, rejected: list[pacsv.InvalidRow] | None) -> pacsv.ParseOptions:
-    def set_aside(row: pacsv.InvalidRow) -> str:
-        assert rejected is not None
-        rejected.append(row)
-        return "skip"
-
-    return pacsv.ParseOptions(
-        delimiter=dialect.delimiter,
-        quote_char=dialect.quote,
-        double_quote=dialect.escape is None,
-        escape_char=dialect.escape or False,
-        invalid_row_handler=set_aside if rejected is not None else None,
-    )
-
-
 def _read_text(text: _Text, max_share: float) -> tuple[pl.DataFrame, FileReport, list[Reject]]:
     dialect, layout, names, renamed = _find(text)
-    data = _data(text.path, layout)
+    data = _arrow.data(text.path, layout)
     if data.size == 0:
         raise _no_rows(layout)
     invalid: list[pacsv.InvalidRow] = []
     rejects: list[Reject] = []
     table = pa.table({})
     try:
-        table = _read_typed(lambda: pa.BufferReader(data), names, _parse_options(dialect, invalid))
+        table = _arrow.read_typed(
+            lambda: pa.BufferReader(data), names, _arrow.parse_options(dialect, invalid)
+        )
     except pa.ArrowInvalid:
         invalid.append(None)  # type: ignore[arg-type]  # e.g. a quote that never closes
-    if invalid or not _ends_as_sampled(table, layout) or _spans_lines(table):
+    if invalid or not _arrow.ends_as_sampled(table, layout) or _arrow.spans_lines(table):
         # Only now the careful parse, which knows lines and settles stray quotes.
         careful = careful_parse(
             data.to_pybytes().decode("utf-8"), dialect, layout.width, first_line=layout.data_line
         )
         check_share(len(careful.rejects), len(careful.rows), careful.rejects, max_share)
         rejects = careful.rejects
-        table = _read_rows(careful.rows, names, text.path.parent)
-    frame, dropped = _drop_empty_unnamed(_as_text(table), layout)
+        table = _arrow.read_rows(careful.rows, names, text.path.parent)
+    frame, dropped = _arrow.drop_empty_unnamed(_arrow.as_text(table), layout)
     if frame.height == 0:
         raise _no_rows(layout)
     report = replace(
@@ -318,132 +298,10 @@ def _read_text(text: _Text, max_share: float) -> tuple[pl.DataFrame, FileReport,
     return frame, report, rejects
 
 
-def _ends_as_sampled(table: pa.Table, layout: Layout) -> bool:
-    """The fast reader's last row is the table's last record as the sample parse has it: a
-    quote that opens and never closes makes it drop every row after the quote, silently."""
-    last = layout.last_record
-    if last is None or table.num_rows == 0:
-        return False  # the sample parse ended in a record of another width: look closer
-    row = table.slice(table.num_rows - 1).to_pylist()[0]
-    nulls = set(NULL_TOKENS)
-    for value, cell in zip(row.values(), last, strict=True):
-        if value is None:
-            if cell not in nulls:
-                return False
-        elif isinstance(value, (int, float)):
-            try:
-                if float(cell) != value:
-                    return False
-            except ValueError:
-                return False
-        elif str(value) != cell:
-            return False
-    return True
-
-
-def _spans_lines(table: pa.Table) -> bool:
-    """A text value with a line break in it: quoted over lines, or a stray quote that ran on
-    over the rows after it, which only the careful parse tells apart."""
-    for column, kind in zip(table.columns, table.schema.types, strict=True):
-        if pa.types.is_string(kind) and (
-            pc.any(pc.match_substring(column, "\n")).as_py()
-            or pc.any(pc.match_substring(column, "\r")).as_py()
-        ):
-            return True
-    return False
-
-
-def _data(path: Path, layout: Layout) -> pa.Buffer:
-    """The bytes between the header and any footer, mapped, not copied."""
-    whole = pa.memory_map(str(path)).read_buffer()
-    end = layout.data_end if layout.data_end is not None else whole.size
-    start = min(layout.data_start, end)
-    return whole.slice(start, end - start)
-
-
-def _read_rows(rows: list[list[str]], names: list[str], folder: Path) -> pa.Table:
-    """Rows the careful parse kept, typed by the same reader as a clean file."""
-    if not rows:
-        return pa.table({name: pa.array([], pa.string()) for name in names})
-    with tempfile.NamedTemporaryFile(
-        "w", dir=folder, prefix=".kept-", suffix=".csv", encoding="utf-8", newline=""
-    ) as handle:
-        write_rows(rows, handle)  # type: ignore[arg-type]
-        handle.flush()
-        return _read_typed(lambda: pa.memory_map(handle.name), names, pacsv.ParseOptions())
-
-
-def _drop_empty_unnamed(
-    frame: pl.DataFrame, layout: Layout
-) -> tuple[pl.DataFrame, tuple[str, ...]]:
-    """A column with no name and no value (a trailing delimiter on every line) is no column."""
-    unnamed = [
-        name
-        for name, raw in zip(frame.columns, layout.raw_names or [""] * frame.width, strict=False)
-        if not raw.strip() and frame.get_column(name).null_count() == frame.height
-    ]
-    if not unnamed or len(unnamed) == frame.width:
-        return frame, ()
-    return frame.drop(unnamed), tuple(unnamed)
-
-
 def _no_rows(layout: Layout) -> InvalidInput:
     return InvalidInput(
         f"the file has a header ({layout.width} columns) but no data rows", field="file"
     )
-
-
-def _read_typed(
-    source: Callable[[], pa.NativeFile], names: list[str], parse: pacsv.ParseOptions
-) -> pa.Table:
-    """Number columns parsed as numbers, every other column as text.
-
-    Letting the reader type the numbers skips a text copy of most of a table; columns it
-    types as anything else (dates, booleans, all-missing) are read again as text, so
-    inference sees them exactly as written.
-    """
-    # 8 MiB blocks: the default 1 MiB spends a third of a large read handing blocks around.
-    read = pacsv.ReadOptions(column_names=names, encoding="utf8", block_size=_BLOCK_BYTES)
-    typed = pacsv.ConvertOptions(null_values=list(NULL_TOKENS), strings_can_be_null=True)
-    table = pacsv.read_csv(source(), read_options=read, parse_options=parse, convert_options=typed)
-    reread = [
-        f.name for f in table.schema if not (pa.types.is_string(f.type) or _is_number(f.type))
-    ]
-    if reread:
-        quiet = pacsv.ParseOptions(
-            delimiter=parse.delimiter,
-            quote_char=parse.quote_char,
-            double_quote=parse.double_quote,
-            escape_char=parse.escape_char,
-            invalid_row_handler=lambda _: "skip",
-        )
-        text = pacsv.read_csv(
-            source(), read_options=read, parse_options=quiet, convert_options=_text_options(reread)
-        )
-        for name in reread:
-            table = table.set_column(names.index(name), name, text.column(name))
-    return table
-
-
-def _is_number(dtype: pa.DataType) -> bool:
-    return bool(pa.types.is_integer(dtype) or pa.types.is_floating(dtype))
-
-
-def _text_options(names: list[str]) -> pacsv.ConvertOptions:
-    return pacsv.ConvertOptions(
-        column_types={name: pa.string() for name in names},
-        include_columns=names,
-        null_values=list(NULL_TOKENS),
-        strings_can_be_null=True,
-    )
-
-
-def _as_text(table: pa.Table) -> pl.DataFrame:
-    """The table in polars, its text columns stripped and their "missing" spellings null."""
-    frame = pl.from_arrow(table)
-    assert isinstance(frame, pl.DataFrame)
-    text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
-    return frame.with_columns(stripped_text(pl.col(text)))
 
 
 # -- files past STREAM_ABOVE_BYTES: streamed into a sample ------------------------------------
@@ -451,7 +309,7 @@ def _as_text(table: pa.Table) -> pl.DataFrame:
 
 def _stream_text(text: _Text, *, max_rows: int, seed: int, max_reject_share: float) -> TrainingRows:
     dialect, layout, names, renamed = _find(text)
-    data = _data(text.path, layout)
+    data = _arrow.data(text.path, layout)
     if data.size == 0:
         raise _no_rows(layout)
     invalid: list[pacsv.InvalidRow] = []
@@ -469,15 +327,15 @@ def _stream_text(text: _Text, *, max_rows: int, seed: int, max_reject_share: flo
     if rows == 0:
         raise _no_rows(layout)
     report = _report(text, dialect, layout, renamed, rejects)
-    parse = _parse_options(dialect, [])
+    parse = _arrow.parse_options(dialect, [])
     if rows <= max_rows:
         del sample  # nothing to leave out: the whole-file read, once the batches are gone
         give_back_arrow_memory()
-        table = _read_typed(lambda: pa.BufferReader(data), names, parse)
-        frame, _ = _drop_empty_unnamed(_as_text(table), layout)
+        table = _arrow.read_typed(lambda: pa.BufferReader(data), names, parse)
+        frame, _ = _arrow.drop_empty_unnamed(_arrow.as_text(table), layout)
         return TrainingRows(frame, rows, report, tuple(rejects))
     frame = _typed_sample(sample, names, text.path.parent)
-    frame, _ = _drop_empty_unnamed(frame, layout)
+    frame, _ = _arrow.drop_empty_unnamed(frame, layout)
     return TrainingRows(frame, rows, report, tuple(rejects))
 
 
@@ -533,12 +391,12 @@ def _stream(
         for batch in pacsv.open_csv(
             pa.BufferReader(data),
             read_options=read,
-            parse_options=_parse_options(dialect, invalid),
+            parse_options=_arrow.parse_options(dialect, invalid),
             convert_options=text,
         ):
             sample.add(batch)
     except pa.ArrowInvalid as exc:
-        if "straddl" in str(exc) and block_bytes < _BLOCK_BYTES:
+        if "straddl" in str(exc) and block_bytes < _arrow.BLOCK_BYTES:
             del sample  # a row longer than the block: start again with the larger blocks
             invalid.clear()
             return _stream(
@@ -548,7 +406,7 @@ def _stream(
                 invalid,
                 max_rows=max_rows,
                 seed=seed,
-                block_bytes=_BLOCK_BYTES,
+                block_bytes=_arrow.BLOCK_BYTES,
             )
         if "UTF8" in str(exc) or "UTF-8" in str(exc):
             raise _NotUtf8(f"the file is not valid UTF-8: {exc}", field="file") from exc
@@ -564,56 +422,10 @@ def _typed_sample(sample: RowSample, names: list[str], folder: Path) -> pl.DataF
             sample.take(), handle.name, write_options=pacsv.WriteOptions(include_header=False)
         )
         give_back_arrow_memory()
-        table = _read_typed(lambda: pa.memory_map(handle.name), names, pacsv.ParseOptions())
-        frame = _as_text(table)
+        table = _arrow.read_typed(lambda: pa.memory_map(handle.name), names, pacsv.ParseOptions())
+        frame = _arrow.as_text(table)
     give_back_arrow_memory()
     return frame
-
-
-_PARQUET_BATCH_ROWS = 65_536
-
-
-def _stream_parquet(path: Path, *, max_rows: int, seed: int) -> TrainingRows:
-    """The Parquet file batch by batch into a sample: the same rows, typed the same, as
-    ``read_raw`` and ``sample_frame`` give for the file read whole."""
-    sample = RowSample(max_rows=max_rows, seed=seed)
-    try:
-        # pre_buffer off: it would cache every column chunk read, the whole file by the end.
-        source = pq.ParquetFile(path, pre_buffer=False)
-        for batch in source.iter_batches(batch_size=_PARQUET_BATCH_ROWS):
-            sample.add(_undictionary(batch))
-    except (pa.ArrowException, OSError) as exc:
-        raise InvalidInput(f"the Parquet file cannot be read: {exc}", field="file") from exc
-    if sample.rows_seen == 0:
-        raise InvalidInput("the Parquet file has columns but no rows", field="file")
-    table = sample.take()
-    give_back_arrow_memory()
-    frame = pl.from_arrow(table)
-    assert isinstance(frame, pl.DataFrame)
-    return TrainingRows(frame, sample.rows_seen, FileReport("parquet"))
-
-
-def _undictionary(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """Categorical (dictionary) columns as their text, as ``_read_parquet`` gives them; each
-    batch has a dictionary of its own, which the sample's concatenation could not join."""
-    if not any(pa.types.is_dictionary(field.type) for field in batch.schema):
-        return batch
-    columns = [
-        column.cast(column.type.value_type) if pa.types.is_dictionary(column.type) else column
-        for column in batch.columns
-    ]
-    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
-
-
-def _read_parquet(path: Path) -> pl.DataFrame:
-    try:
-        frame = pl.read_parquet(path)
-    except Exception as exc:  # polars raises several kinds for a damaged file
-        raise InvalidInput(f"the Parquet file cannot be read: {exc}", field="file") from exc
-    if frame.height == 0:
-        raise InvalidInput("the Parquet file has columns but no rows", field="file")
-    categorical = [c for c, t in frame.schema.items() if t in (pl.Categorical, pl.Enum)]
-    return frame.with_columns(pl.col(categorical).cast(pl.String)) if categorical else frame
 
 
 __all__ = [
