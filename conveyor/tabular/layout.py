@@ -6,6 +6,7 @@ then parses only the byte range between.
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 from collections import Counter
@@ -64,8 +65,9 @@ def records(text: str, dialect: Dialect, *, first_line: int = 1) -> list[Record]
         for fields in reader:
             out.append(Record(first_line + last, first_line + reader.line_num - 1, fields))
             last = reader.line_num
-    except Exception:  # the csv module's field limit: the rest is unreadable here
-        pass
+    except csv.Error:  # a value past the csv module's limit (128 KiB): one field, unparsed
+        if not out:
+            out.append(Record(first_line, first_line, [text]))
     return out
 
 
