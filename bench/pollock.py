@@ -4,7 +4,8 @@
 The files are not part of this repository: point ``--pollock`` at a checkout of the Pollock
 repository (its ``polluted_files/`` and ``pollock_weights.json``). Each loader reads every file
 of ``polluted_files/csv/``; what it loaded, as rows of text with its column names first (as
-Pollock's harness writes a loader's output), is compared with ``polluted_files/clean/``:
+Pollock's harness writes a loader's output; none when the reader found no header, since
+``column_1``... are its labels and not the file's), is compared with ``polluted_files/clean/``:
 success, and precision, recall and F1 of the header (normalised cells), of the records
 (normalised rows) and of the cells (as written); a file scores the sum, 0 to 10. Simple = the
 mean over files; weighted = weighted by Pollock's survey weights. The loaders' published
@@ -61,10 +62,12 @@ def load_conveyor(path: Path) -> Rows | None:
     from conveyor.tabular.read import read_table
 
     try:
-        frame, _ = read_table(path)
+        frame, report = read_table(path)
     except Exception:
         return None
-    return [list(frame.columns)] + [[_text(v) for v in row] for row in frame.rows()]
+    rows = [[_text(v) for v in row] for row in frame.rows()]
+    # A file read without a header has none to write: column_1... are the reader's labels.
+    return [list(frame.columns), *rows] if report.has_header else rows
 
 
 def load_duckdb(path: Path) -> Rows | None:
@@ -158,7 +161,9 @@ def main() -> None:
     parser.add_argument("--main", type=Path, default=Path("/work/main"))
     parser.add_argument("--stored", nargs="*", default=["duckdbauto", "clevercs", "pycsv"])
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--loaders", default="conveyor,duckdb,main")
     args = parser.parse_args()
+    chosen = args.loaders.split(",")
 
     base = args.pollock / "polluted_files"
     files = sorted((base / "csv").glob("*.csv"))
@@ -170,10 +175,12 @@ def main() -> None:
     scores: dict[str, dict[str, float]] = {}
     seconds: dict[str, float] = {}
     for name, load in (("conveyor", load_conveyor), ("duckdb", load_duckdb)):
+        if name not in chosen:
+            continue
         start = time.perf_counter()
         scores[name] = {f.name: measures(sources[f.name], load(f)) for f in files}
         seconds[name] = time.perf_counter() - start
-    if args.main.exists():
+    if "main" in chosen and args.main.exists():
         start = time.perf_counter()
         loaded = load_main(args.main, files)
         seconds["main"] = time.perf_counter() - start

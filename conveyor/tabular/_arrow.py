@@ -93,10 +93,13 @@ def read_rows(rows: list[list[str]], names: list[str], folder: Path) -> pa.Table
 
 
 def drop_empty_unnamed(frame: pl.DataFrame, layout: Layout) -> tuple[pl.DataFrame, tuple[str, ...]]:
-    """A column with no name and no value (a trailing delimiter on every line) is no column."""
+    """A column with no name and no value (a trailing delimiter on every line) is no column;
+    in a file without a header, every column is unnamed and kept."""
+    if not layout.has_header:
+        return frame, ()
     unnamed = [
         name
-        for name, raw in zip(frame.columns, layout.raw_names or [""] * frame.width, strict=False)
+        for name, raw in zip(frame.columns, layout.raw_names, strict=False)
         if not raw.strip() and frame.get_column(name).null_count() == frame.height
     ]
     if not unnamed or len(unnamed) == frame.width:

@@ -14,6 +14,7 @@ import lzma
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -94,9 +95,13 @@ def unpack(path: Path) -> Unpacked:
         return Unpacked(path, None, False, False)
     if kind == "zip":
         return _unzip(path)
-    opener = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}[kind]
+    openers: dict[str, Callable[[Path, str], IO[bytes]]] = {
+        "gzip": gzip.open,
+        "bz2": bz2.open,
+        "xz": lzma.open,
+    }
     try:
-        with opener(path, "rb") as source:
+        with openers[kind](path, "rb") as source:
             out = _expand(source, path, kind)
     except (OSError, EOFError, lzma.LZMAError) as exc:
         raise InvalidInput(

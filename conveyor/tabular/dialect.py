@@ -16,6 +16,7 @@ import io
 import re
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 DELIMITERS = (",", ";", "\t", "|")
 QUOTES = ('"', "'")
@@ -47,18 +48,21 @@ class Dialect:
     escape: str | None = None
     line_ending: str = "\n"
     decimal: str = "."
+    # Values start after a space that follows the delimiter (", "): pyarrow cannot skip it.
+    skip_space: bool = False
 
     def parse(self, text: str) -> list[list[str]]:
         """The rows of ``text`` as Python's csv module reads them with this dialect."""
         return list(self.reader(text))
 
-    def reader(self, text: str) -> csv._reader:
+    def reader(self, text: str) -> Any:  # the csv module's reader (its line_num is used)
         return csv.reader(
             io.StringIO(text, newline=""),
             delimiter=self.delimiter,
             quotechar=self.quote,
             escapechar=self.escape,
             doublequote=self.escape is None,
+            skipinitialspace=self.skip_space,
             strict=False,
         )
 
@@ -74,8 +78,8 @@ def sniff(sample: str) -> Dialect:
     """
     lines = _first_lines(sample, _SAMPLE_ROWS)
     best: tuple[float, int, Dialect] | None = None
-    for order, (delimiter, quote, escape) in enumerate(_candidates(lines)):
-        dialect = Dialect(delimiter, quote, escape)
+    for order, (delimiter, quote, escape, space) in enumerate(_candidates(lines)):
+        dialect = Dialect(delimiter, quote, escape, skip_space=space)
         try:
             score = consistency(dialect.parse(lines))
         except csv.Error:  # a value past the csv module's limit: not this dialect's sample
@@ -89,6 +93,7 @@ def sniff(sample: str) -> Dialect:
         dialect.escape,
         line_ending(sample),
         _decimal(lines, dialect),
+        dialect.skip_space,
     )
 
 
@@ -104,13 +109,20 @@ def _first_lines(sample: str, count: int) -> str:
     return "".join(lines[:count])
 
 
-def _candidates(text: str) -> list[tuple[str, str, str | None]]:
+def _candidates(text: str) -> list[tuple[str, str, str | None, bool]]:
     """The candidate dialects, the likeliest first so that ties go to it: a delimiter or
-    quote that never occurs in the sample is no candidate."""
+    quote that never occurs in the sample is no candidate, and a space after the delimiter
+    is one only where most delimiters have it."""
     delimiters = [d for d in DELIMITERS if d in text] or [","]
     quotes = [q for q in QUOTES if q in text] or ['"']
     escapes: list[str | None] = [None, "\\"] if "\\" in text else [None]
-    return [(d, q, e) for d in delimiters for q in quotes for e in escapes]
+    return [
+        (d, q, e, space)
+        for d in delimiters
+        for space in ((False, True) if text.count(d + " ") * 2 > text.count(d) else (False,))
+        for q in quotes
+        for e in escapes
+    ]
 
 
 def consistency(rows: list[list[str]]) -> float:

@@ -26,6 +26,7 @@ class FileReport:
     encoding: str | None = None
     bom: bool = False
     delimiter: str | None = None
+    space_after_delimiter: bool = False
     quote: str | None = None
     escape: str | None = None
     decimal: str = "."

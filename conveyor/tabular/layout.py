@@ -124,14 +124,17 @@ def find_layout(
         data_line = first.first_line
     starts = line_starts(head)
     data_start = starts[min(data_line - 1, len(starts) - 1)]
-    if whole or tail is None:
+    second = _second_table([r for r in rows if r.first_line >= data_line], width, numeric, names)
+    if whole or tail is None or second is not None:
         end_records, end_text, end_offset = found, head, 0
     else:
         end_records, end_text, end_offset = records(tail, dialect), tail, tail_offset
-    footer = _footer(end_records, width, numeric, names, whole=whole or tail is None)
+    if second is None and not whole and tail is not None:
+        second = _second_table(end_records, width, numeric, names)
+    footer = second or _footer(end_records, width, numeric, names, whole=whole or tail is None)
     data_end = None
     footer_lines = 0
-    if footer is not None and (not (whole or tail is None) or footer > data_line):
+    if footer is not None and (end_text is not head or footer > data_line):
         data_end = end_offset + line_starts(end_text)[footer - 1]
         footer_lines = sum(1 for r in end_records if r.first_line >= footer and not r.blank)
     else:
@@ -156,10 +159,20 @@ def find_layout(
 
 
 def _width(rows: list[Record]) -> int:
-    """The field count most records have (ties to the wider), one only when none has more."""
+    """The field count of the table: that of the first run of three or more records of one
+    width (of two or more fields) that is common in the sample, so that a second table as long
+    as the first does not win; else the count most records have."""
     counts = Counter(len(r.fields) for r in rows)
     wide = {w: n for w, n in counts.items() if w > 1}
     pool = wide or counts
+    common = max(pool.values())
+    run_width, run = 0, 0
+    for row in rows:
+        width = len(row.fields)
+        run = run + 1 if width == run_width else 1
+        run_width = width
+        if run >= min(3, len(rows)) and width in pool and pool[width] >= 0.3 * common:
+            return width
     return max(pool, key=lambda w: (pool[w], w))
 
 
@@ -257,6 +270,22 @@ def _footer(
     if not whole and footer is not None and footer == rows[0].first_line:
         return None  # the whole tail: not a footer we can place
     return footer
+
+
+def _second_table(
+    rows: list[Record], width: int, numeric: list[bool], names: list[str]
+) -> int | None:
+    """The first line of a second table inside the data: a record that repeats the header,
+    or a row of names (no value a number) of another width that the next record matches."""
+    header = [n.strip() for n in names]
+    for i, row in enumerate(rows[:-1]):
+        cells = [c.strip() for c in row.fields]
+        if header and cells == header:
+            return row.first_line
+        named = len(cells) >= 2 and all(c and not _is_number(c) for c in cells)
+        if named and len(cells) != width and len(rows[i + 1].fields) == len(cells):
+            return row.first_line
+    return None
 
 
 def _footer_like(cells: list[str], numeric: list[bool]) -> bool:

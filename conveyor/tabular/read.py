@@ -253,6 +253,7 @@ def _report(
     return replace(
         text.report,
         delimiter=dialect.delimiter,
+        space_after_delimiter=dialect.skip_space,
         quote=dialect.quote,
         escape=dialect.escape,
         decimal=dialect.decimal,
@@ -275,13 +276,15 @@ def _read_text(text: _Text, max_share: float) -> tuple[pl.DataFrame, FileReport,
     invalid: list[pacsv.InvalidRow] = []
     rejects: list[Reject] = []
     table = pa.table({})
-    try:
-        table = _arrow.read_typed(
-            lambda: pa.BufferReader(data), names, _arrow.parse_options(dialect, invalid)
-        )
-    except pa.ArrowInvalid:
-        invalid.append(None)  # type: ignore[arg-type]  # e.g. a quote that never closes
-    if invalid or not _arrow.ends_as_sampled(table, layout) or _arrow.spans_lines(table):
+    failed = dialect.skip_space  # pyarrow cannot skip the space after a delimiter
+    if not failed:
+        try:
+            table = _arrow.read_typed(
+                lambda: pa.BufferReader(data), names, _arrow.parse_options(dialect, invalid)
+            )
+        except pa.ArrowInvalid:
+            failed = True  # e.g. a quote that never closes
+    if failed or invalid or not _arrow.ends_as_sampled(table, layout) or _arrow.spans_lines(table):
         # Only now the careful parse, which knows lines and settles stray quotes.
         careful = careful_parse(
             data.to_pybytes().decode("utf-8"), dialect, layout.width, first_line=layout.data_line

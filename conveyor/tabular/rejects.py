@@ -82,7 +82,13 @@ def _record(lines: list[str], i: int, dialect: Dialect, width: int) -> tuple[int
     """How many lines the record at ``i`` takes, and its fields."""
     line = lines[i]
     if _balanced(line, dialect):
-        return 1, _parse(line, dialect)
+        fields = _parse(line, dialect)
+        if fields is not None and len(fields) == width:
+            return 1, fields
+        lenient = _lenient(line, dialect)
+        return 1, lenient if len(lenient) == width else fields
+    # Quotes that do not pair: a value over lines, a stray quote, or a quote inside a quoted
+    # value that was not doubled.
     joined = line
     for extra in range(1, _MAX_VALUE_LINES):
         if i + extra >= len(lines):
@@ -93,10 +99,43 @@ def _record(lines: list[str], i: int, dialect: Dialect, width: int) -> tuple[int
             if fields is not None and len(fields) == width:
                 return extra + 1, fields
             break
-    plain = _plain(line, dialect)
-    if len(plain) == width:
-        return 1, plain
+    for fields in (_lenient(line, dialect), _plain(line, dialect)):
+        if len(fields) == width:
+            return 1, fields
     return 1, _parse(line, dialect)
+
+
+def _lenient(line: str, dialect: Dialect) -> list[str]:
+    """The line's fields where a quote closes a value only before a delimiter or the line's
+    end: ``'won't'`` is one value, as a person reads it."""
+    text, q, d = line.rstrip("\r\n"), dialect.quote, dialect.delimiter
+    fields: list[str] = []
+    i = 0
+    while True:
+        if dialect.skip_space:
+            while text.startswith(" ", i):
+                i += 1
+        if text.startswith(q, i):
+            value, i = [], i + 1
+            while i < len(text):
+                if text[i] == q and text.startswith(q, i + 1):
+                    value.append(q)  # a doubled quote
+                    i += 2
+                elif text[i] == q and (i + 1 == len(text) or text.startswith(d, i + 1)):
+                    i += 1
+                    break
+                else:
+                    value.append(text[i])
+                    i += 1
+            fields.append("".join(value))
+        else:
+            end = text.find(d, i)
+            end = len(text) if end < 0 else end
+            fields.append(text[i:end])
+            i = end
+        if i >= len(text):
+            return fields
+        i += len(d)
 
 
 def _balanced(text: str, dialect: Dialect) -> bool:

@@ -139,6 +139,7 @@ def test_the_report_says_how_the_file_was_read(tmp_path: Path) -> None:
         "encoding": "utf-8",
         "bom": False,
         "delimiter": ";",
+        "space_after_delimiter": False,
         "quote": '"',
         "escape": None,
         "decimal": ",",
