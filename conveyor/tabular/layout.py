@@ -13,6 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from conveyor.tabular.dialect import Dialect
+from conveyor.tabular.rejects import balanced, parse_line, plain_split, split_record
 
 _NUMBER = re.compile(r"^[-+]?(\d+([.,]\d*)?|[.,]\d+)([eE][-+]?\d+)?$")
 _NULLS = frozenset({"", "na", "n/a", "nan", "null", "none", "?", "-", "#n/a", "."})
@@ -57,7 +58,33 @@ class Layout:
 
 
 def records(text: str, dialect: Dialect, *, first_line: int = 1) -> list[Record]:
-    """Every record of ``text`` with the physical lines it spans."""
+    """Every record of ``text`` with the physical lines it spans. Lines are split as the
+    careful parse splits them, at the width most lines with paired quotes have, so that a
+    stray quote does not swallow the lines after it."""
+    lines = io.StringIO(text, newline="").readlines()
+    widths = Counter(
+        len(fields)
+        for line in lines[:_TYPE_ROWS]
+        if line.strip() and balanced(line, dialect)
+        for fields in [parse_line(line, dialect)]
+        if fields is not None
+    )
+    if not widths:
+        return _csv_records(text, dialect, first_line)
+    width = max(widths, key=lambda w: (widths[w], w))
+    out: list[Record] = []
+    i = 0
+    while i < len(lines):
+        used, fields = split_record(lines, i, dialect, width)
+        if fields is None:
+            fields = plain_split(lines[i], dialect)
+            used = 1
+        out.append(Record(first_line + i, first_line + i + used - 1, fields))
+        i += used
+    return out
+
+
+def _csv_records(text: str, dialect: Dialect, first_line: int) -> list[Record]:
     out: list[Record] = []
     reader = dialect.reader(text)
     last = 0
@@ -114,14 +141,24 @@ def find_layout(
     has_header = _looks_like_header(first.fields, [r.fields for r in table[1:]], numeric)
     names = list(first.fields) if has_header else []
     header_rows = 1 if has_header else 0
-    if has_header and len(table) > 2 and _continues_header(table[1].fields, numeric):
-        names = [_join(a, b) for a, b in zip(names, table[1].fields, strict=True)]
-        header_rows = 2
+    # Header rows after the first: up to two more, words where the data has numbers.
+    while (
+        has_header
+        and header_rows < 3
+        and len(table) > header_rows + 1
+        and _continues_header(table[header_rows].fields, numeric)
+    ):
+        names = [_join(a, b) for a, b in zip(names, table[header_rows].fields, strict=True)]
+        header_rows += 1
     body = table[header_rows] if len(table) > header_rows else None
     last_header_line = table[header_rows - 1].last_line if header_rows else first.first_line - 1
     data_line = body.first_line if body is not None else last_header_line + 1
     if not has_header:
         data_line = first.first_line
+        ragged = _ragged_header(rows[start - 1] if start else None, width)
+        if ragged is not None:
+            # A header with a delimiter too many or too few, right above the data.
+            first, names, has_header = rows[start - 1], ragged, True
     starts = line_starts(head)
     data_start = starts[min(data_line - 1, len(starts) - 1)]
     second = _second_table([r for r in rows if r.first_line >= data_line], width, numeric, names)
@@ -227,6 +264,20 @@ def _looks_like_header(first: list[str], data: list[list[str]], numeric: list[bo
         1 for j, cell in enumerate(first) if j < len(columns) and cell in set(columns[j])
     )
     return recurring == 0
+
+
+def _ragged_header(row: Record | None, width: int) -> list[str] | None:
+    """The names of a row of words one field off the table's width, fitted to it: an empty
+    name dropped (a delimiter too many) or an unnamed column added (one too few)."""
+    if row is None or row.first_line != row.last_line or abs(len(row.fields) - width) != 1:
+        return None
+    cells = row.fields
+    if sum(1 for c in cells if c.strip()) < 2 or any(_is_number(c) for c in cells):
+        return None
+    if len(cells) < width:
+        return [*cells, ""]
+    empty = next((i for i, c in enumerate(cells) if not c.strip()), len(cells) - 1)
+    return cells[:empty] + cells[empty + 1 :]
 
 
 def _continues_header(row: list[str], numeric: list[bool]) -> bool:

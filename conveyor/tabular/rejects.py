@@ -62,11 +62,11 @@ def careful_parse(text: str, dialect: Dialect, width: int, *, first_line: int) -
         if not line.strip():
             i += 1
             continue
-        used, fields = _record(lines, i, dialect, width)
+        used, fields = split_record(lines, i, dialect, width)
         if fields is not None and len(fields) == width:
             rows.append(fields)
         else:
-            count = len(fields) if fields is not None else len(_plain(line, dialect))
+            count = len(fields) if fields is not None else len(plain_split(line, dialect))
             rejects.append(
                 Reject(
                     first_line + i,
@@ -78,11 +78,14 @@ def careful_parse(text: str, dialect: Dialect, width: int, *, first_line: int) -
     return CarefulRows(rows, rejects)
 
 
-def _record(lines: list[str], i: int, dialect: Dialect, width: int) -> tuple[int, list[str] | None]:
-    """How many lines the record at ``i`` takes, and its fields."""
+def split_record(
+    lines: list[str], i: int, dialect: Dialect, width: int
+) -> tuple[int, list[str] | None]:
+    """How many lines the record at line ``i`` takes, and its fields: a record of ``width``
+    fields when the line's quotes can be read so, else the csv module's reading of it."""
     line = lines[i]
-    if _balanced(line, dialect):
-        fields = _parse(line, dialect)
+    if balanced(line, dialect):
+        fields = parse_line(line, dialect)
         if fields is not None and len(fields) == width:
             return 1, fields
         lenient = _lenient(line, dialect)
@@ -94,15 +97,15 @@ def _record(lines: list[str], i: int, dialect: Dialect, width: int) -> tuple[int
         if i + extra >= len(lines):
             break
         joined += lines[i + extra]
-        if _balanced(joined, dialect):
-            fields = _parse(joined, dialect)
+        if balanced(joined, dialect):
+            fields = parse_line(joined, dialect)
             if fields is not None and len(fields) == width:
                 return extra + 1, fields
             break
-    for fields in (_lenient(line, dialect), _plain(line, dialect)):
+    for fields in (_lenient(line, dialect), plain_split(line, dialect)):
         if len(fields) == width:
             return 1, fields
-    return 1, _parse(line, dialect)
+    return 1, parse_line(line, dialect)
 
 
 def _lenient(line: str, dialect: Dialect) -> list[str]:
@@ -138,7 +141,7 @@ def _lenient(line: str, dialect: Dialect) -> list[str]:
         i += len(d)
 
 
-def _balanced(text: str, dialect: Dialect) -> bool:
+def balanced(text: str, dialect: Dialect) -> bool:
     if dialect.escape:
         text = text.replace(dialect.escape + dialect.escape, "").replace(
             dialect.escape + dialect.quote, ""
@@ -146,7 +149,7 @@ def _balanced(text: str, dialect: Dialect) -> bool:
     return text.count(dialect.quote) % 2 == 0
 
 
-def _parse(text: str, dialect: Dialect) -> list[str] | None:
+def parse_line(text: str, dialect: Dialect) -> list[str] | None:
     try:
         found = dialect.parse(text.rstrip("\r\n"))
     except csv.Error:
@@ -154,7 +157,7 @@ def _parse(text: str, dialect: Dialect) -> list[str] | None:
     return found[0] if len(found) == 1 else None
 
 
-def _plain(line: str, dialect: Dialect) -> list[str]:
+def plain_split(line: str, dialect: Dialect) -> list[str]:
     """The line cut at every delimiter, quotes kept as characters, the ones around a value
     taken off."""
     cells = line.rstrip("\r\n").split(dialect.delimiter)
