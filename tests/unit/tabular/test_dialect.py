@@ -38,3 +38,10 @@ def test_a_backslash_escape_is_found() -> None:
 def test_decimal_commas_with_semicolons_are_a_hint() -> None:
     assert sniff("a;b\n1,5;2\n3,25;4\n").decimal == ","
     assert sniff("a;b\n1.5;2\n3.25;4\n").decimal == "."
+
+
+def test_a_space_after_each_delimiter_is_skipped() -> None:
+    text = 'a, b, c\n1, "x, y", 2\n3, "z", 4\n5, w, 6\n'
+    found = sniff(text)
+    assert (found.delimiter, found.skip_space) == (",", True)
+    assert found.parse(text)[1] == ["1", "x, y", "2"]

@@ -56,3 +56,26 @@ def test_names_are_stripped_unquoted_and_made_unique() -> None:
         "id": "id_2",
     }
     assert clean_names([], 2) == (["column_1", "column_2"], {})
+
+
+def test_a_header_one_field_off_the_data_is_fitted() -> None:
+    assert _layout(",id,price,code\n" + DATA).raw_names == ["id", "price", "code"]
+    short = _layout("id,price\n" + DATA)
+    assert short.has_header and short.raw_names == ["id", "price", ""]
+
+
+def test_a_header_repeated_over_three_rows_is_joined() -> None:
+    layout = _layout("id,price,code\n" * 3 + DATA * 5)
+    assert layout.header_rows == 3 and layout.raw_names[0] == "id id id"
+
+
+def test_a_second_table_without_a_blank_line_is_left_out() -> None:
+    for second in ("id,price,code\n9,9.5,q\n", "k,v\n1,2\n3,4\n"):
+        text = "id,price,code\n" + DATA + second
+        layout = _layout(text)
+        assert text.encode()[: layout.data_end].endswith(b"4,5.5,w\n"), second
+
+
+def test_a_stray_quote_in_the_header_does_not_swallow_the_table() -> None:
+    layout = _layout('"id,price,code\n' + DATA)
+    assert layout.raw_names == ['"id', "price", "code"] and layout.data_line == 2

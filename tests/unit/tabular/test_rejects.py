@@ -32,3 +32,8 @@ def test_the_share_refusal_names_count_share_lines_and_setting() -> None:
     message = info.value.message
     assert "1 of 5 rows (20.0%)" in message and "line(s) 4" in message
     assert "max_reject_share" in message
+
+
+def test_a_quote_inside_a_quoted_value_closes_nothing_before_a_letter() -> None:
+    parsed = careful_parse("1,'it won't fit, sadly',x\n", Dialect(",", "'"), 3, first_line=1)
+    assert parsed.rows == [["1", "it won't fit, sadly", "x"]]
