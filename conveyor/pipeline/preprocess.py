@@ -6,6 +6,8 @@ Everything is validated before the first write, so a bad upload stores nothing.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +22,8 @@ from conveyor.monitoring.profile import build_profile
 from conveyor.storage import PROCESSED, ObjectStore
 from conveyor.tabular.coerce import coerce_frame
 from conveyor.tabular.infer import infer_schema
-from conveyor.tabular.read import read_for_training
+from conveyor.tabular.read import MAX_REJECT_SHARE, read_for_training
+from conveyor.tabular.rejects import Reject
 from conveyor.tabular.schema import DatasetSchema
 from conveyor.tabular.split import split_frame
 from conveyor.types import ObjectRef, Project, Task
@@ -50,17 +53,29 @@ def preprocess(
     workdir: Path,
     seed: int = 42,
     max_training_rows: int = MAX_TRAINING_ROWS,
+    max_reject_share: float = MAX_REJECT_SHARE,
 ) -> PreprocessResult:
     """Read, validate, clean, split and profile one raw object; a file of more than
     ``max_training_rows`` rows is sampled (seeded by ``seed``), and the report says so.
+    Rows of the wrong width are set aside (``rejects.csv``) unless more than
+    ``max_reject_share`` of them are; text that is not the raw bytes (unpacked, transcoded,
+    a workbook's sheet) is kept as ``decoded.csv``.
 
     Raises:
         InvalidInput: the file cannot be trained on; the message says why and what to fix.
     """
     local = workdir / "raw" / Path(raw.key).name
     store.download(raw.bucket, raw.key, local)
-    read = read_for_training(local, max_rows=max_training_rows, seed=seed)
-    frame, rows_read = read.frame, read.rows_read
+    decoded = workdir / "decoded.csv"
+    decoded.unlink(missing_ok=True)
+    read = read_for_training(
+        local,
+        max_rows=max_training_rows,
+        seed=seed,
+        max_reject_share=max_reject_share,
+        keep_decoded=decoded,
+    )
+    frame, rows_read, file_report, rejects = read.frame, read.rows_read, read.report, read.rejects
     del read  # the frame is let go below, before the next copy is made
     target = project.target
     if target not in frame.columns:
@@ -92,6 +107,11 @@ def preprocess(
         notes.append(sampling["reason"])
     if dropped_rows:
         notes.append(f"dropped {dropped_rows} row(s) whose target {target!r} is missing")
+    if rejects:
+        notes.append(
+            f"set aside {len(rejects)} row(s) whose number of fields is not the header's "
+            "(listed in rejects.csv)"
+        )
 
     prefix = f"{project.name}/{dataset_id}"
     refs = {name: ObjectRef(PROCESSED, f"{prefix}/{name}.parquet") for name in SPLITS}
@@ -108,6 +128,7 @@ def preprocess(
         "features": [f.to_dict() for f in schema.features],
         "dropped_columns": [d.to_dict() for d in schema.dropped],
         "notes": notes,
+        "file": file_report.to_dict(),
     }
     out = workdir / "processed"
     out.mkdir(parents=True, exist_ok=True)
@@ -117,6 +138,12 @@ def preprocess(
         # are read by this run's training and evaluation, not kept for their size.
         part.write_parquet(out / f"{name}.parquet", compression="uncompressed")
         store.put_file(PROCESSED, refs[name].key, out / f"{name}.parquet")
+    if decoded.exists():
+        report["file"]["decoded_key"] = f"{prefix}/decoded.csv"
+        store.put_file(PROCESSED, f"{prefix}/decoded.csv", decoded)
+    if rejects:
+        report["file"]["rejects_key"] = f"{prefix}/rejects.csv"
+        store.put(PROCESSED, f"{prefix}/rejects.csv", _rejects_csv(rejects))
     schema_ref = ObjectRef(PROCESSED, f"{prefix}/schema.json")
     profile_ref = ObjectRef(PROCESSED, f"{prefix}/profile.json")
     store.put(PROCESSED, schema_ref.key, _json(schema.to_dict()))
@@ -157,3 +184,12 @@ def _sampling(rows_read: int, rows_kept: int, cap: int, seed: int) -> dict[str, 
 
 def _json(data: Any) -> bytes:
     return json.dumps(data, indent=2, default=str).encode()
+
+
+def _rejects_csv(rejects: tuple[Reject, ...]) -> bytes:
+    """The rows set aside, as DuckDB's reject table lists them: line, reason, raw text."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["line", "reason", "text"])
+    writer.writerows([r.line if r.line is not None else "", r.reason, r.text] for r in rejects)
+    return out.getvalue().encode("utf-8")

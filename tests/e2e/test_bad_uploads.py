@@ -20,17 +20,17 @@ BAD_FILES: dict[str, tuple[bytes, str]] = {
     "target column missing": (b"age,plan\n" + b"31,pro\n" * 40, "churned"),
     "target all missing": (GOOD_HEADER.encode() + b"31,pro,\n" * 40, "no values"),
     "single class": (GOOD_HEADER.encode() + b"31,pro,yes\n42,basic,yes\n" * 20, "single class"),
-    "non-UTF-8 bytes": (GOOD_HEADER.encode() + b"31,caf\xe9,yes\n" * 40, "UTF-8"),
-    "ragged rows": (
-        GOOD_HEADER.encode() + b"31,pro,yes\n" * 10 + b"42,basic\n" + b"31,pro,no\n" * 10,
-        "line",
+    # One row in three of the wrong width: past the share a project sets aside (10%).
+    "ragged rows past the share": (
+        GOOD_HEADER.encode() + (b"31,pro,yes\n" * 2 + b"42,basic\n") * 10,
+        "max_reject_share",
     ),
-    "duplicate column names": (b"age,age,churned\n" + b"31,32,yes\n33,34,no\n" * 20, "duplicate"),
     "mixed numbers and text": (
         GOOD_HEADER.encode() + b"31,pro,yes\n42,basic,no\n" * 20 + b"forty,pro,no\n",
         "age",
     ),
-    "binary file renamed .csv": (gzip.compress(b"not a table" * 100), "binary"),
+    "binary file renamed .csv": (b"%PDF-1.7\n" + bytes(range(256)) * 4, "binary"),
+    "gzip of no table": (gzip.compress(b"not a table" * 100), "single column"),
 }
 
 

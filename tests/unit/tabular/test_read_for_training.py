@@ -99,25 +99,42 @@ def test_streamed_files_are_refused_with_the_whole_files_reason(case: str, tmp_p
     assert expected in info.value.message
 
 
-@pytest.mark.parametrize(
-    ("bad_row", "expected"),
-    [
-        (b"7,0.5,caf\xe9,yes\n", "byte 0xe9 at offset"),
-        (b"7,0.5,pro\n", "has 3 fields but the header has 4"),
-        (b"7,0.5,p\x00ro,yes\n", "NUL byte at offset"),
-    ],
-    ids=["bad UTF-8", "short row", "NUL byte"],
-)
-def test_a_bad_row_blocks_into_a_streamed_file_is_found_and_its_line_named(
-    bad_row: bytes, expected: str, big: Path, tmp_path: Path
+def test_a_nul_byte_blocks_into_a_streamed_file_is_found_and_its_line_named(
+    big: Path, tmp_path: Path
 ) -> None:
     path = Path(shutil.copy(big, tmp_path / "bad.csv"))
     with path.open("ab") as out:
-        out.write(bad_row)
+        out.write(b"7,0.5,p\x00ro,yes\n")
     with pytest.raises(InvalidInput) as info:
         read_for_training(path, max_rows=100, seed=0, stream_above_bytes=STREAM)
-    assert expected in info.value.message
+    assert "NUL byte at offset" in info.value.message
     assert "line 700002" in info.value.message  # the header, 700,000 rows, then this one
+
+
+def test_a_short_row_blocks_into_a_streamed_file_is_set_aside_with_its_line(
+    big: Path, tmp_path: Path
+) -> None:
+    path = Path(shutil.copy(big, tmp_path / "bad.csv"))
+    with path.open("ab") as out:
+        out.write(b"7,0.5,pro\n")
+    rows = read_for_training(path, max_rows=100, seed=0, stream_above_bytes=STREAM)
+    assert rows.rows_read == BIG_ROWS and rows.report.rows_rejected == 1
+    assert rows.rejects[0].to_dict() == {
+        "line": 700002,
+        "reason": "3 fields, expected 4",
+        "text": "7,0.5,pro",
+    }
+
+
+def test_cp1252_bytes_past_the_head_of_a_streamed_file_are_transcoded(
+    big: Path, tmp_path: Path
+) -> None:
+    path = Path(shutil.copy(big, tmp_path / "bad.csv"))
+    with path.open("ab") as out:
+        out.write(b"7,0.5,caf\xe9,yes\n")
+    rows = read_for_training(path, max_rows=BIG_ROWS + 1, seed=0, stream_above_bytes=STREAM)
+    assert rows.report.encoding == "cp1252" and rows.rows_read == BIG_ROWS + 1
+    assert rows.frame.get_column("plan")[-1] == "café"
 
 
 def parquet_file(path: Path, rows: int) -> Path:
