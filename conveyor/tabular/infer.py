@@ -1,49 +1,89 @@
-"""Infer a dataset's schema from its raw columns: the kind of each feature, the columns
-to drop (and why), and the task and classes from the target."""
+"""Infer a dataset's schema from its raw columns: the kind of each feature and the rule that
+reads its cells, the columns to drop (and why), the task and classes from the target, and a
+report of what was done with every column.
+
+A text column is asked, in order: is it true/false; do most of its cells read as numbers
+under one format (``$1,200``, ``79,99``, ``18%``), the few other texts being its own spellings
+of missing; the same for dates; is it free text (long, mostly distinct, with spaces); is it
+an id or code (mostly distinct, no spaces: dropped); else it is categorical. Rules are found
+on a sample of the distinct values; the shares reported are counted on all of them.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import polars as pl
 
 from conveyor.errors import InvalidInput
+from conveyor.tabular.columnar import parse_dates, parse_numbers
+from conveyor.tabular.dates import describe_formats
+from conveyor.tabular.infer_dates import guess_date_formats
+from conveyor.tabular.missing import sentinels
+from conveyor.tabular.numbers import NumberFormat, guess_number_format
 from conveyor.tabular.parallel import map_columns
-from conveyor.tabular.schema import DatasetSchema, DroppedColumn, FeatureKind, FeatureSpec
+from conveyor.tabular.schema import (
+    ColumnReport,
+    DatasetSchema,
+    DroppedColumn,
+    FeatureKind,
+    FeatureSpec,
+)
 from conveyor.types import Task
 
 TRUE_TOKENS = frozenset({"true", "yes", "t", "y"})
 FALSE_TOKENS = frozenset({"false", "no", "f", "n"})
-DATE_FORMATS = (
-    "%Y-%m-%d",
-    "%Y-%m-%dT%H:%M:%S%.f",
-    "%Y-%m-%d %H:%M:%S%.f",
-    "%Y-%m-%dT%H:%M:%S",
-    "%Y-%m-%d %H:%M:%S",
-    "%Y-%m-%dT%H:%M",
-    "%Y-%m-%d %H:%M",
-    "%Y/%m/%d",
-    "%d/%m/%Y",
-    "%m/%d/%Y",
-    "%d.%m.%Y",
-)
 MAX_CLASSES_FOR_NUMERIC_TARGET = 10
+# The kinds a project may set a column to (``overrides``).
+OVERRIDE_KINDS = ("categorical", "numeric", "date", "text", "ignore")
+_OVERRIDE = {
+    "categorical": FeatureKind.CATEGORICAL,
+    "numeric": FeatureKind.NUMERIC,
+    "date": FeatureKind.DATETIME,
+    "text": FeatureKind.TEXT,
+}
+SET_BY_YOU = "set by you"
 # A boolean column has at most two words, each at most five letters: 2 * 2**5 ways to write
 # them in upper and lower case. A column with more distinct values is not boolean.
 _MAX_BOOLEAN_SPELLINGS = 2 * 2 ** max(map(len, TRUE_TOKENS | FALSE_TOKENS))
 _ID_NAME = re.compile(r"(^id$)|([_ ]id$)|([a-z]Id$)|(^ID$)|(_ID$)", re.IGNORECASE)
-_DATE_LIKE = re.compile(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
+# Rules are found on the most frequent distinct values and a seeded sample of the rest.
+_SAMPLE_TOP, _SAMPLE_REST = 1000, 2000
+_MANY = 50  # more distinct texts than this (and than half the rows): not a category
+_FREE_TEXT_WORDS = 3.0  # mean words of a free-text value
+_COUNT = "count"
+_LISTED = 64
 
 
 def infer_schema(
-    frame: pl.DataFrame, *, target: str, task: Task
+    frame: pl.DataFrame,
+    *,
+    target: str,
+    task: Task,
+    decimal: str | None = None,
+    overrides: Mapping[str, str] | None = None,
 ) -> tuple[DatasetSchema, list[str]]:
     """The schema of ``frame`` (rows with a missing target already removed) and notes.
 
+    Args:
+        frame: the file as read: numbers typed, other cells stripped text, the spellings of
+            missing (``NULL_TOKENS``) null.
+        target: the target column.
+        task: the task asked for (``Task.AUTO`` infers it).
+        decimal: the file's decimal mark when its dialect says (``","`` for a European
+            export); it settles only columns their values leave ambiguous (``1,234``).
+        overrides: column name -> one of ``OVERRIDE_KINDS``; the kind replaces the inferred
+            one (its rule is still inferred) and the report says "set by you".
+
+    Returns:
+        The schema (its ``columns`` report every raw column, see
+        ``DatasetSchema.column_report``) and notes for the run report.
+
     Raises:
-        InvalidInput: the target is missing or unusable for the task, or a column mixes
-            numbers and text.
+        InvalidInput: the target is missing or unusable for the task, an override names an
+            unknown kind, or no usable feature remains.
     """
     if target not in frame.columns:
         raise InvalidInput(
@@ -52,19 +92,21 @@ def infer_schema(
             + " (check the spelling, or pass another --target)",
             field="target",
         )
-    task, classes = infer_task(frame.get_column(target), task)
-    features: list[FeatureSpec] = []
-    dropped: list[DroppedColumn] = []
     notes: list[str] = []
+    wanted = _check_overrides(overrides or {}, frame.columns, target, notes)
+    task, classes, target_format = infer_target(frame.get_column(target), task, decimal=decimal)
     names = [name for name in frame.columns if name != target]
     inferred = map_columns(
-        lambda name: _infer_feature(frame.get_column(name), frame.height), names, rows=frame.height
+        lambda name: _infer_column(frame.get_column(name), frame.height, decimal, wanted.get(name)),
+        names,
+        rows=frame.height,
     )
-    for name, spec_or_reason in zip(names, inferred, strict=True):
-        if isinstance(spec_or_reason, str):
-            dropped.append(DroppedColumn(name, spec_or_reason))
-        else:
-            features.append(spec_or_reason)
+    features = [spec for spec, _ in inferred if spec is not None]
+    by_name = {report.name: report for _, report in inferred}
+    by_name[target] = _target_report(target, classes, target_format)
+    dropped = [
+        DroppedColumn(r.name, r.reason or "") for _, r in inferred if r.kind == "dropped"
+    ]
     if not features:
         raise InvalidInput(
             "no usable feature columns remain after dropping: "
@@ -77,15 +119,46 @@ def infer_schema(
         features=tuple(features),
         classes=tuple(classes) if classes is not None else None,
         dropped=tuple(dropped),
+        target_number_format=target_format,
+        columns=tuple(by_name[name] for name in frame.columns),
     )
     return schema, notes
 
 
+def _check_overrides(
+    overrides: Mapping[str, str], columns: list[str], target: str, notes: list[str]
+) -> dict[str, str]:
+    wanted: dict[str, str] = {}
+    for name, kind in overrides.items():
+        if kind not in OVERRIDE_KINDS:
+            raise InvalidInput(
+                f"column {name!r} is set to kind {kind!r}; the kinds are "
+                + ", ".join(OVERRIDE_KINDS),
+                field=name,
+            )
+        if name == target:
+            notes.append(f"the kind set for {name!r} is ignored: it is the target")
+        elif name not in columns:
+            notes.append(f"the kind set for {name!r} is ignored: the file has no such column")
+        else:
+            wanted[name] = kind
+    return wanted
+
+
 def infer_task(target: pl.Series, task: Task) -> tuple[Task, list[Any] | None]:
     """The task and, for classification, the sorted class values in their natural type."""
+    inferred, labels, _ = infer_target(target, task)
+    return inferred, labels
+
+
+def infer_target(
+    target: pl.Series, task: Task, *, decimal: str | None = None
+) -> tuple[Task, list[Any] | None, NumberFormat | None]:
+    """The task, the sorted class values (classification) and the number format of a target
+    written as text (``$28,000``, ``79,99``; None for plain numbers or labels)."""
     values = target.drop_nulls()
     name = target.name
-    numbers = _as_numbers(values)
+    numbers, fmt = _as_numbers(values, decimal)
     if task is Task.REGRESSION:
         if numbers is None:
             raise InvalidInput(
@@ -93,20 +166,20 @@ def infer_task(target: pl.Series, task: Task) -> tuple[Task, list[Any] | None]:
                 "regression needs numbers: use --task auto for classification",
                 field="target",
             )
-        return Task.REGRESSION, None
+        return Task.REGRESSION, None, fmt
     if numbers is not None:
         integral = bool((numbers == numbers.round()).all())
         distinct = numbers.n_unique()
         if task is Task.AUTO and (not integral or distinct > MAX_CLASSES_FOR_NUMERIC_TARGET):
-            return Task.REGRESSION, None
+            return Task.REGRESSION, None, fmt
         distinct_values = numbers.unique().to_list()
         labels: list[Any] = sorted(
             {int(v) for v in distinct_values} if integral else set(distinct_values)
         )
     elif values.dtype == pl.Boolean:
-        labels = sorted(set(values.unique().to_list()))
+        labels, fmt = sorted(set(values.unique().to_list())), None
     else:
-        labels = sorted(set(values.cast(pl.String).unique().to_list()))
+        labels, fmt = sorted(set(values.cast(pl.String).unique().to_list())), None
     if len(labels) < 2:
         raise InvalidInput(
             f"target {name!r} has a single class {labels[0]!r}; a classifier needs at least "
@@ -121,119 +194,286 @@ def infer_task(target: pl.Series, task: Task) -> tuple[Task, list[Any] | None]:
         )
     if task is Task.AUTO:
         task = Task.BINARY if len(labels) == 2 else Task.MULTICLASS
-    return task, labels
+    return task, labels, fmt
 
 
-def _as_numbers(values: pl.Series) -> pl.Series | None:
+def _as_numbers(
+    values: pl.Series, decimal: str | None
+) -> tuple[pl.Series | None, NumberFormat | None]:
     if values.dtype.is_numeric():
-        return values.cast(pl.Float64)
+        return values.cast(pl.Float64), None
     if values.dtype != pl.String:
-        return None
+        return None, None
     parsed = values.cast(pl.Float64, strict=False)
-    return parsed if parsed.null_count() == 0 else None
+    if parsed.null_count() == 0:
+        return parsed, None
+    fmt = guess_number_format(_sample(values.unique(maintain_order=True)), decimal=decimal)
+    if fmt.is_plain:
+        return None, None
+    parsed = parse_numbers(values, fmt)
+    return (parsed, fmt) if parsed.null_count() == 0 else (None, None)
+
+
+def _target_report(
+    name: str, classes: list[Any] | None, fmt: NumberFormat | None
+) -> ColumnReport:
+    if classes is None:
+        rule = f"target: {fmt.describe()}" if fmt is not None else "target: number"
+    else:
+        rule = f"target: {len(classes)} classes"
+    return ColumnReport(name, "target", rule, parsed_share=1.0)
 
 
 def _example(values: pl.Series) -> object:
     return values[0] if len(values) else None
 
 
-def _infer_feature(column: pl.Series, rows: int) -> FeatureSpec | str:
-    """A feature's spec, or the reason to drop it."""
+def _sample(spellings: pl.Series) -> list[str]:
+    """The distinct values a rule is found on: the most frequent first (``spellings`` comes
+    sorted by count), then a seeded sample of the rest."""
+    head = spellings.head(_SAMPLE_TOP)
+    rest = spellings.slice(_SAMPLE_TOP)
+    if len(rest) > _SAMPLE_REST:
+        rest = rest.sample(_SAMPLE_REST, seed=0)
+    return [*head.to_list(), *rest.to_list()]
+
+
+def _dropped(name: str, reason: str) -> tuple[None, ColumnReport]:
+    return None, ColumnReport(name, "dropped", "", reason=reason)
+
+
+def _kept(
+    spec: FeatureSpec, rule: str, share: float = 1.0, set_by_you: bool = False
+) -> tuple[FeatureSpec, ColumnReport]:
+    report = ColumnReport(
+        spec.name,
+        spec.kind.value,
+        rule,
+        missing_tokens=spec.missing_tokens,
+        parsed_share=round(share, 6),
+        reason=SET_BY_YOU if set_by_you else None,
+    )
+    return spec, report
+
+
+def _infer_column(
+    column: pl.Series, rows: int, decimal: str | None, override: str | None
+) -> tuple[FeatureSpec | None, ColumnReport]:
+    """A feature's spec and report, or (None, the report saying why it was dropped)."""
+    name = column.name
+    if override == "ignore":
+        return _dropped(name, f"{SET_BY_YOU}: ignore")
     values = column.drop_nulls()
     nullable = column.null_count() > 0
     if len(values) == 0:
-        return "it has no values"
+        return _dropped(name, "it has no values")
     dtype = column.dtype
+    kind = _OVERRIDE.get(override or "")
+    if dtype == pl.String or (kind is not None and kind is not _typed_kind(dtype)):
+        return _infer_text(values.cast(pl.String), rows, nullable, decimal, kind)
+    forced = kind is not None
     if dtype == pl.Boolean:
-        kind = FeatureKind.BOOLEAN
-        return _constant_or(values, FeatureSpec(column.name, kind, nullable))
+        spec = FeatureSpec(name, FeatureKind.BOOLEAN, nullable)
+        return _constant_or(values, spec, "true/false", forced=forced)
     if dtype in (pl.Date, pl.Datetime) or isinstance(dtype, pl.Datetime):
-        return _constant_or(values, FeatureSpec(column.name, FeatureKind.DATETIME, nullable))
+        spec = FeatureSpec(name, FeatureKind.DATETIME, nullable)
+        return _constant_or(values, spec, "date (typed in the file)", forced=forced)
     if dtype.is_numeric():
-        return _numeric(column.name, values.cast(pl.Float64), rows, nullable)
-    text = values.cast(pl.String)
-    # Numbers first: no true/false token parses as one, and most columns are numeric.
-    numbers = text.cast(pl.Float64, strict=False)
-    not_numbers = numbers.null_count()
-    if not_numbers == 0:
-        return _numeric(column.name, numbers, rows, nullable)
-    # The distinct values, found once: each question below is asked of them, not of every row.
-    spellings = text.unique()
-    distinct = len(spellings)
-    if distinct <= _MAX_BOOLEAN_SPELLINGS:
-        lowered = set(spellings.str.to_lowercase().to_list())
-        if (
-            len(lowered) <= 2
-            and lowered <= TRUE_TOKENS | FALSE_TOKENS
-            and (not lowered <= TRUE_TOKENS or not lowered <= FALSE_TOKENS)
-        ):
-            spec = FeatureSpec(
-                column.name,
-                FeatureKind.BOOLEAN,
-                nullable,
-                true_values=tuple(sorted(lowered & TRUE_TOKENS)),
-                false_values=tuple(sorted(lowered & FALSE_TOKENS)),
-            )
-            return _constant_or(values, spec, distinct)
-    if not_numbers <= len(text) / 2:
-        _refuse_mixed(column, not_numbers, len(text))
-    date_format = _date_format(text, spellings)
-    if date_format is not None:
-        return _constant_or(
-            values,
-            FeatureSpec(column.name, FeatureKind.DATETIME, nullable, date_format=date_format),
-            distinct,
-        )
-    if distinct > 50 and distinct > rows / 2:
-        return (
-            f"high-cardinality text ({distinct} distinct values in {rows} rows), "
-            "likely an id or free text"
-        )
-    return _constant_or(
-        values, FeatureSpec(column.name, FeatureKind.CATEGORICAL, nullable), distinct
+        return _numeric(name, values.cast(pl.Float64), rows, nullable, forced=forced)
+    return _infer_text(values.cast(pl.String), rows, nullable, decimal, kind)
+
+
+def _typed_kind(dtype: pl.DataType) -> FeatureKind | None:
+    if dtype.is_numeric():
+        return FeatureKind.NUMERIC
+    if dtype == pl.Date or isinstance(dtype, pl.Datetime):
+        return FeatureKind.DATETIME
+    return None
+
+
+def _infer_text(
+    text: pl.Series, rows: int, nullable: bool, decimal: str | None, kind: FeatureKind | None
+) -> tuple[FeatureSpec | None, ColumnReport]:
+    name = text.name
+    counts = text.value_counts(sort=True, name=_COUNT)
+    spellings = counts.get_column(name)
+    distinct = counts.height
+    forced = kind is not None
+    if kind is None and distinct <= _MAX_BOOLEAN_SPELLINGS:
+        boolean = _boolean(name, spellings, nullable)
+        if boolean is not None:
+            return _constant_or(text, boolean[0], boolean[1], distinct)
+    sample = _sample(spellings)
+    if kind in (None, FeatureKind.NUMERIC):
+        found = _numbers(counts, sample, nullable, decimal, forced=forced)
+        if found is not None:
+            spec, rule, share, values = found
+            if forced:
+                return _kept(spec, rule, share, set_by_you=True)
+            return _numeric(name, values, rows, nullable, spec=spec, rule=rule, share=share)
+    if kind in (None, FeatureKind.DATETIME):
+        found_date = _dates(counts, sample, nullable, decimal, forced=forced)
+        if found_date is not None:
+            spec, rule, share = found_date
+            return _constant_or(text, spec, rule, distinct, share=share, forced=forced)
+    note = "" if kind is None or kind in (FeatureKind.CATEGORICAL, FeatureKind.TEXT) else (
+        f"; set by you as {kind.value}, but no rule reads it as one"
     )
+    free = _free_text(sample)
+    if kind is FeatureKind.TEXT or (
+        kind is None and distinct > _MANY and free and distinct > rows / 10
+    ):
+        spec = FeatureSpec(name, FeatureKind.TEXT, nullable)
+        return _kept(spec, "free text: word TF-IDF terms fitted on the training split", 1.0, forced)
+    if kind is None and distinct > _MANY and distinct > rows / 2:
+        return _dropped(
+            name,
+            f"high-cardinality text ({distinct} distinct values in {rows} rows), likely an "
+            f"id, url or code (e.g. {spellings[0]!r})",
+        )
+    spec = FeatureSpec(name, FeatureKind.CATEGORICAL, nullable)
+    rule = f"category ({distinct} distinct values){note}"
+    return _constant_or(text, spec, rule, distinct, forced=kind is FeatureKind.CATEGORICAL)
 
 
-def _numeric(name: str, numbers: pl.Series, rows: int, nullable: bool) -> FeatureSpec | str:
+def _boolean(
+    name: str, spellings: pl.Series, nullable: bool
+) -> tuple[FeatureSpec, str] | None:
+    lowered = set(spellings.str.to_lowercase().to_list())
+    if (
+        len(lowered) <= 2
+        and lowered <= TRUE_TOKENS | FALSE_TOKENS
+        and (not lowered <= TRUE_TOKENS or not lowered <= FALSE_TOKENS)
+    ):
+        true_values = tuple(sorted(lowered & TRUE_TOKENS))
+        false_values = tuple(sorted(lowered & FALSE_TOKENS))
+        spec = FeatureSpec(
+            name, FeatureKind.BOOLEAN, nullable, true_values=true_values, false_values=false_values
+        )
+        return spec, f"true/false ({'/'.join(true_values)} is true)"
+    return None
+
+
+def _read_counts(
+    counts: pl.DataFrame, read: pl.Series
+) -> tuple[int, int, list[tuple[str, int]], int]:
+    """(cells read, distinct read, the unread texts with counts, cells unread)."""
+    hit = read.is_not_null()
+    cells = counts.get_column(_COUNT)
+    read_cells = int(cells.filter(hit).sum())
+    unread = counts.filter(~hit)
+    unread_cells = int(unread.get_column(_COUNT).sum())
+    # Past SOME distinct unread texts a column is not numbers with sentinels: listing more
+    # would not change the verdict.
+    listed = [(str(v), int(n)) for v, n in unread.head(_LISTED).iter_rows()]
+    return read_cells, int(hit.sum()), listed, unread_cells
+
+
+def _numbers(
+    counts: pl.DataFrame, sample: list[str], nullable: bool, decimal: str | None, *, forced: bool
+) -> tuple[FeatureSpec, str, float, pl.Series] | None:
+    """A numeric spec for the text column, its rule, the share of cells read and the numbers
+    read (one per distinct value; null for the missing tokens)."""
+    fmt = guess_number_format(sample, decimal=decimal)
+    spellings = counts.get_column(counts.columns[0])
+    sampled = parse_numbers(pl.Series(sample, dtype=pl.String), fmt)
+    if not forced and sampled.null_count() > len(sample) / 2:
+        return None  # most distinct values are not numbers: no need to read them all
+    parsed = parse_numbers(spellings, None if fmt.is_plain and fmt.decimal == "." else fmt)
+    read_cells, read_distinct, unread, unread_cells = _read_counts(counts, parsed)
+    tokens = sentinels(unread, read_cells, read_distinct)
+    if tokens is None:
+        if not forced:
+            return None
+        tokens = tuple(sorted({t.lower() for t, _ in unread[:20]}))
+    number_format = None if fmt.is_plain and fmt.decimal == "." else fmt
+    spec = FeatureSpec(
+        spellings.name,
+        FeatureKind.NUMERIC,
+        nullable or bool(tokens),
+        missing_tokens=tokens,
+        number_format=number_format,
+    )
+    missing = sum(n for t, n in unread if t.lower() in tokens)
+    share = read_cells / max(read_cells + unread_cells - missing, 1)
+    rule = fmt.describe()
+    return spec, rule, share, parsed.filter(parsed.is_not_null())
+
+
+def _dates(
+    counts: pl.DataFrame, sample: list[str], nullable: bool, decimal: str | None, *, forced: bool
+) -> tuple[FeatureSpec, str, float] | None:
+    guess = guess_date_formats(pl.Series(sample, dtype=pl.String), decimal=decimal)
+    if guess is None:
+        return None
+    spellings = counts.get_column(counts.columns[0])
+    parsed = parse_dates(spellings, guess.formats)
+    read_cells, read_distinct, unread, unread_cells = _read_counts(counts, parsed)
+    tokens = sentinels(unread, read_cells, read_distinct)
+    if tokens is None:
+        if not forced:
+            return None
+        tokens = tuple(sorted({t.lower() for t, _ in unread[:20]}))
+    spec = FeatureSpec(
+        spellings.name,
+        FeatureKind.DATETIME,
+        nullable or bool(tokens),
+        date_format=guess.formats[0],
+        date_formats=guess.formats if len(guess.formats) > 1 else (),
+        date_note=guess.note,
+        missing_tokens=tokens,
+    )
+    missing = sum(n for t, n in unread if t.lower() in tokens)
+    share = read_cells / max(read_cells + unread_cells - missing, 1)
+    rule = describe_formats(guess.formats) + (f"; {guess.note}" if guess.note else "")
+    return spec, rule, share
+
+
+def _free_text(sample: list[str]) -> bool:
+    """Most values have spaces and the values average at least ``_FREE_TEXT_WORDS`` words."""
+    if not sample:
+        return False
+    words = [len(v.split()) for v in sample]
+    spaced = sum(1 for w in words if w > 1)
+    return spaced >= len(sample) / 2 and sum(words) / len(sample) >= _FREE_TEXT_WORDS
+
+
+def _numeric(
+    name: str,
+    numbers: pl.Series,
+    rows: int,
+    nullable: bool,
+    *,
+    spec: FeatureSpec | None = None,
+    rule: str = "number",
+    share: float = 1.0,
+    forced: bool = False,
+) -> tuple[FeatureSpec | None, ColumnReport]:
+    if spec is None:
+        spec = FeatureSpec(name, FeatureKind.NUMERIC, nullable)
+    if forced:
+        return _kept(spec, rule, share, set_by_you=True)
     if (
         _ID_NAME.search(name)
         and numbers.n_unique() == len(numbers) == rows
         and bool((numbers == numbers.round()).all())
     ):
-        return "an id column (every value is a distinct integer)"
-    if numbers.min() == numbers.max():  # cheaper than counting distinct values
-        return f"it is constant (every value is {numbers[0]!r})"
-    return FeatureSpec(name, FeatureKind.NUMERIC, nullable)
+        return _dropped(name, "an id column (every value is a distinct integer)")
+    if len(numbers) == 0 or numbers.min() == numbers.max():  # cheaper than counting distinct
+        example = numbers[0] if len(numbers) else None
+        return _dropped(name, f"it is constant (every value is {example!r})")
+    return _kept(spec, rule, share)
 
 
 def _constant_or(
-    values: pl.Series, spec: FeatureSpec, distinct: int | None = None
-) -> FeatureSpec | str:
-    if (values.n_unique() if distinct is None else distinct) == 1:
-        return f"it is constant (every value is {values[0]!r})"
-    return spec
-
-
-def _refuse_mixed(column: pl.Series, not_numbers: int, total: int) -> None:
-    bad = column.cast(pl.Float64, strict=False).is_null() & column.is_not_null()
-    row = int(bad.arg_true()[0])
-    raise InvalidInput(
-        f"column {column.name!r} mixes numbers and text: {not_numbers} of {total} values are "
-        f"not numbers (e.g. {column[row]!r} in data row {row + 1}); fix those values or "
-        "leave them empty",
-        field=column.name,
-    )
-
-
-def _date_format(text: pl.Series, spellings: pl.Series) -> str | None:
-    """The format every value of ``text`` parses with (``spellings``: its distinct values)."""
-    sample = text.head(1000)
-    if not bool(sample.str.contains(_DATE_LIKE.pattern).all()):
-        return None
-    for fmt in DATE_FORMATS:
-        if (
-            sample.str.to_datetime(fmt, strict=False).null_count() == 0
-            and spellings.str.to_datetime(fmt, strict=False).null_count() == 0
-        ):
-            return fmt
-    return None
+    values: pl.Series,
+    spec: FeatureSpec,
+    rule: str,
+    distinct: int | None = None,
+    *,
+    share: float = 1.0,
+    forced: bool = False,
+) -> tuple[FeatureSpec | None, ColumnReport]:
+    if not forced and (values.n_unique() if distinct is None else distinct) == 1:
+        return _dropped(spec.name, f"it is constant (every value is {values[0]!r})")
+    return _kept(spec, rule, share, set_by_you=forced)
