@@ -124,9 +124,7 @@ class FeatureEncoder:
         encoder.schema_ = DatasetSchema.from_dict(data["schema"])
         encoder.categories_ = {k: list(v) for k, v in data["categories"].items()}
         encoder.with_hour_ = {k: bool(v) for k, v in data["with_hour"].items()}
-        encoder.text_ = {
-            k: TextVocabulary.from_dict(v) for k, v in data.get("text", {}).items()
-        }
+        encoder.text_ = {k: TextVocabulary.from_dict(v) for k, v in data.get("text", {}).items()}
         encoder._compile()
         return encoder
 

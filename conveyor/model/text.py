@@ -15,6 +15,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 MAX_TERMS = 64
@@ -26,7 +27,7 @@ _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 def terms_of(text: str) -> list[str]:
     """The words (lower case) and adjacent word pairs of ``text``."""
     words = _TOKEN.findall(text.lower())
-    return words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+    return words + [f"{a} {b}" for a, b in pairwise(words)]
 
 
 @dataclass(frozen=True)

@@ -80,16 +80,29 @@ def read_number(value: Any) -> float:
     if text is None:
         return math.nan
     try:
-        return float(text)
+        return plain_float(text)
     except ValueError as exc:
         raise Refused("a number") from exc
+
+
+def plain_float(text: str) -> float:
+    """``float(text)`` as polars casts text: no ``1_000`` and no digits but ASCII ones.
+
+    Raises:
+        ValueError: ``text`` is not a float literal.
+    """
+    if "_" in text or not text.isascii():
+        raise ValueError(text)
+    return float(text)
 
 
 def number_reader(spec: FeatureSpec) -> Callable[[Any], float]:
     """A numeric cell read with the column's number format and missing tokens; NaN when
     missing. A plain column gets ``read_number`` itself."""
     fmt = spec.number_format
-    if (fmt is None or fmt.is_plain) and not spec.missing_tokens:
+    if fmt is not None and fmt.is_plain:
+        fmt = None
+    if fmt is None and not spec.missing_tokens:
         return read_number
     expected = number_expected(spec)
 
@@ -105,7 +118,7 @@ def number_reader(spec: FeatureSpec) -> Callable[[Any], float]:
             return math.nan
         if fmt is None:
             try:
-                return float(text)
+                return plain_float(text)
             except ValueError as exc:
                 raise Refused(expected) from exc
         number = parse_number(text, fmt)

@@ -59,7 +59,10 @@ def parse_dates(text: pl.Series, formats: Sequence[str]) -> pl.Series:
         moment = text.str.to_datetime(fmt, strict=False, time_unit="us")
         if isinstance(moment.dtype, pl.Datetime) and moment.dtype.time_zone is not None:
             moment = moment.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
-        parsed.append(moment.cast(DATETIME))
+        moment = moment.cast(DATETIME)
+        if "%Y" in fmt:  # chrono's %Y also reads "20" (the year 20); strptime's takes 4 digits
+            moment = moment.set(moment.dt.year() < 1000, None)  # type: ignore[arg-type]
+        parsed.append(moment)
     if not parsed:
         return pl.Series(text.name, [None] * len(text), dtype=DATETIME)
     return pl.select(pl.coalesce(parsed)).to_series().alias(text.name)

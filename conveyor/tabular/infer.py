@@ -104,9 +104,7 @@ def infer_schema(
     features = [spec for spec, _ in inferred if spec is not None]
     by_name = {report.name: report for _, report in inferred}
     by_name[target] = _target_report(target, classes, target_format)
-    dropped = [
-        DroppedColumn(r.name, r.reason or "") for _, r in inferred if r.kind == "dropped"
-    ]
+    dropped = [DroppedColumn(r.name, r.reason or "") for _, r in inferred if r.kind == "dropped"]
     if not features:
         raise InvalidInput(
             "no usable feature columns remain after dropping: "
@@ -214,9 +212,7 @@ def _as_numbers(
     return (parsed, fmt) if parsed.null_count() == 0 else (None, None)
 
 
-def _target_report(
-    name: str, classes: list[Any] | None, fmt: NumberFormat | None
-) -> ColumnReport:
+def _target_report(name: str, classes: list[Any] | None, fmt: NumberFormat | None) -> ColumnReport:
     if classes is None:
         rule = f"target: {fmt.describe()}" if fmt is not None else "target: number"
     else:
@@ -316,8 +312,10 @@ def _infer_text(
         if found_date is not None:
             spec, rule, share = found_date
             return _constant_or(text, spec, rule, distinct, share=share, forced=forced)
-    note = "" if kind is None or kind in (FeatureKind.CATEGORICAL, FeatureKind.TEXT) else (
-        f"; set by you as {kind.value}, but no rule reads it as one"
+    note = (
+        ""
+        if kind is None or kind in (FeatureKind.CATEGORICAL, FeatureKind.TEXT)
+        else (f"; set by you as {kind.value}, but no rule reads it as one")
     )
     free = _free_text(sample)
     if kind is FeatureKind.TEXT or (
@@ -336,9 +334,7 @@ def _infer_text(
     return _constant_or(text, spec, rule, distinct, forced=kind is FeatureKind.CATEGORICAL)
 
 
-def _boolean(
-    name: str, spellings: pl.Series, nullable: bool
-) -> tuple[FeatureSpec, str] | None:
+def _boolean(name: str, spellings: pl.Series, nullable: bool) -> tuple[FeatureSpec, str] | None:
     lowered = set(spellings.str.to_lowercase().to_list())
     if (
         len(lowered) <= 2
