@@ -28,7 +28,7 @@ _REGEX_SPECIAL = frozenset("\\.^$|?*+()[]{}")
 _SHAPE = re.compile(
     r"\(?[ ]*[-+]?[ ]*(?P<pre>[^0-9()+\-.,][^0-9]*?)?[ ]*[-+]?[ ]*"
     r"(?P<num>[.,]?[0-9](?:[0-9.,' \u00a0\u202f]*[0-9])?(?:[eE][-+]?[0-9]+)?)"
-    r"[ ]*(?P<suf>[^0-9()][^()]*?)?[ ]*\)?"
+    r"[ ]*(?P<suf>[^0-9()+\-][^0-9()]*?)?[ ]*\)?"
 )
 # An affix is the column's rule when at least this share of its numbers carry it.
 _AFFIX_SHARE = 0.5
