@@ -48,6 +48,7 @@ MONTH_NAME_FORMATS = tuple(
         "%d MON %Y",
         "%d-MON-%Y",
         "%d-MON-%y",
+        "MON-%d-%Y",
         "%a, %d MON %Y %H:%M:%S",
         "MON %d %Y %H:%M",
         "MON %d, %Y %H:%M",

@@ -26,10 +26,6 @@ BAD_FILES: dict[str, tuple[bytes, str]] = {
         "line",
     ),
     "duplicate column names": (b"age,age,churned\n" + b"31,32,yes\n33,34,no\n" * 20, "duplicate"),
-    "mixed numbers and text": (
-        GOOD_HEADER.encode() + b"31,pro,yes\n42,basic,no\n" * 20 + b"forty,pro,no\n",
-        "age",
-    ),
     "binary file renamed .csv": (gzip.compress(b"not a table" * 100), "binary"),
 }
 
