@@ -43,10 +43,10 @@ def parse_numbers(text: pl.Series, fmt: NumberFormat | None) -> pl.Series:
         body = body.str.replace_all(fmt.thousands, "", literal=True)
     if fmt.decimal == ",":
         body = body.str.replace(",", ".", literal=True)
-    signs = body.str.extract(r"^([-+]*)", 1)
+    negative = body.str.contains("^[-+]*-")
+    # A match with no digit before the exponent ("e5", ".") does not cast: no check needed.
     mantissa = body.str.strip_chars_start("+-")
-    negative = signs.str.contains("-", literal=True)
-    valid = pl.col("text").str.contains(fmt.pattern) & mantissa.str.contains("^[^eE]*[0-9]")
+    valid = pl.col("text").str.contains(fmt.pattern)
     if fmt.parens:
         opened = pl.col("text").str.starts_with("(")
         negative = negative | opened
