@@ -139,7 +139,7 @@ def _to_bool(column: pl.Series, spec: FeatureSpec, lenient: bool) -> pl.Series:
     if column.dtype.is_numeric():
         bad = ~column.is_in([0, 1]) & column.is_not_null()
         if lenient:
-            return column.cast(pl.Boolean).set(bad, None)  # type: ignore[arg-type]
+            return column.cast(pl.Boolean).set(bad, None)
         _refuse(column, bad, spec.name, "true/false (or 0/1)")
         return column.cast(pl.Boolean)
     text = _cleaned_text(column, spec.missing_tokens).str.to_lowercase()

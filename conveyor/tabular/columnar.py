@@ -20,7 +20,7 @@ def without_tokens(text: pl.Series, tokens: Sequence[str]) -> pl.Series:
     if not tokens:
         return text
     hit = text.str.to_lowercase().is_in(list(tokens))
-    return text.set(hit.fill_null(False), None)  # type: ignore[arg-type]
+    return text.set(hit.fill_null(False), None)
 
 
 def parse_numbers(text: pl.Series, fmt: NumberFormat | None) -> pl.Series:
@@ -67,7 +67,7 @@ def parse_dates(text: pl.Series, formats: Sequence[str]) -> pl.Series:
             moment = moment.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
         moment = moment.cast(DATETIME)
         if "%Y" in fmt:  # chrono's %Y also reads "20" (the year 20); strptime's takes 4 digits
-            moment = moment.set(moment.dt.year() < 1000, None)  # type: ignore[arg-type]
+            moment = moment.set(moment.dt.year() < 1000, None)
         parsed.append(moment)
     if not parsed:
         return pl.Series(text.name, [None] * len(text), dtype=DATETIME)
