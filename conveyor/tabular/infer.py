@@ -298,8 +298,9 @@ def _infer_text(
         # kind, its rule and the shares read are as clear from every k-th row (a strided
         # take costs a third of a random sample's, and spans the whole file).
         step = -(-len(text) // INFER_ROWS)
-        rows = round(rows / step)
+        missing = rows - len(text)
         text = text.gather_every(step)
+        rows = len(text) + round(missing / step)
     counts = text.value_counts(sort=True, name=_COUNT)
     spellings = counts.get_column(name)
     distinct = counts.height
@@ -335,8 +336,8 @@ def _infer_text(
     if kind is None and distinct > _MANY and distinct > rows / 2:
         return _dropped(
             name,
-            f"high-cardinality text ({distinct} distinct values in {rows} rows), likely an "
-            f"id, url or code (e.g. {spellings[0]!r})",
+            f"high-cardinality text ({distinct} distinct values in {rows} rows): "
+            f"{_looks_like(sample)} (e.g. {spellings[0]!r})",
         )
     spec = FeatureSpec(name, FeatureKind.CATEGORICAL, nullable)
     rule = f"category ({distinct} distinct values){note}"
@@ -432,6 +433,21 @@ def _dates(
     share = read_cells / max(read_cells + unread_cells - missing, 1)
     rule = describe_formats(guess.formats) + (f"; {guess.note}" if guess.note else "")
     return spec, rule, share
+
+
+_UUID = re.compile(r"^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$", re.I)
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.I)
+_URL = re.compile(r"^(https?|ftp)://|^www\.", re.I)
+
+
+def _looks_like(sample: list[str]) -> str:
+    """What a column of mostly distinct short texts likely holds, for its drop reason."""
+    for pattern, what in ((_URL, "urls"), (_UUID, "uuids"), (_EMAIL, "email addresses")):
+        if sum(1 for v in sample if pattern.search(v)) > len(sample) / 2:
+            return f"likely {what}, one per row"
+    if sum(1 for v in sample if " " in v) > len(sample) / 2:
+        return "likely names or labels, too short to be free text"
+    return "likely an id or a code"
 
 
 def _free_text(sample: list[str]) -> bool:
