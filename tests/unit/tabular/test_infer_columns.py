@@ -211,3 +211,19 @@ def test_the_column_report_lists_every_raw_column_in_file_order() -> None:
     }
     assert table[2]["kind"] == "dropped" and table[2]["reason"] == "it has no values"
     assert DatasetSchema.from_dict(schema.to_dict()) == schema
+
+
+def test_a_large_column_is_inferred_on_every_kth_row_alike() -> None:
+    from conveyor.tabular.infer import INFER_ROWS
+
+    rows = INFER_ROWS + 50_000
+    frame = pl.select(i=pl.int_range(rows)).select(
+        price=pl.format("${}.50", "i"),
+        code=pl.format("C{}", "i"),
+        plan=pl.lit(pl.Series(["basic", "pro", "?x"] * (rows // 3 + 1)).head(rows)),
+        y=pl.col("i") % 2,
+    )
+    schema, _ = infer_schema(frame, target="y", task=Task.AUTO)
+    assert schema.feature("price").number_format == NumberFormat(prefix="$")
+    assert schema.feature("plan").kind is FeatureKind.CATEGORICAL
+    assert "code" in {d.name for d in schema.dropped}
