@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from conveyor.tabular.columnar import parse_dates
 from conveyor.tabular.dates import CANDIDATES, DAY_FIRST, MONTH_FIRST
 
 _MONTHS = "jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
@@ -54,7 +55,7 @@ def guess_date_formats(sample: pl.Series, *, decimal: str | None = None) -> Date
 
 
 def _reads(sample: pl.Series, fmt: str) -> pl.Series:
-    return sample.str.to_datetime(fmt, strict=False, time_unit="us").is_not_null()
+    return parse_dates(sample, (fmt,)).is_not_null()  # as coercion will read it
 
 
 def _order(

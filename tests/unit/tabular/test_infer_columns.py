@@ -111,8 +111,11 @@ def test_ranges_and_heights_are_categories(cells: list[str]) -> None:
         (["1 January 2000", "15 March 2001"], ("%d %B %Y",), "2000-01-01 00:00:00"),
         (["Mar-2018", "Apr-2019"], ("%b-%Y",), "2018-03-01 00:00:00"),
         (["2020-01-05", "13/02/2020", "Jan 3 2021"], None, "2020-01-05 00:00:00"),
+        (["8/27/93", "12/31/2001", "1/5/1999"], ("%m/%d/%y", "%m/%d/%Y"), "1993-08-27 00:00:00"),
     ],
-    ids=["iso-zulu", "us-short", "eu", "month-first", "day-month", "month-year", "several"],
+    ids=[
+        "iso-zulu", "us-short", "eu", "month-first", "day-month", "month-year", "several", "years"
+    ],  # fmt: skip
 )
 def test_dates_in_every_common_writing(
     cells: list[str], formats: tuple[str, ...] | None, first: str
