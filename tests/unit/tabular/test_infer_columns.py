@@ -114,8 +114,15 @@ def test_ranges_and_heights_are_categories(cells: list[str]) -> None:
         (["8/27/93", "12/31/2001", "1/5/1999"], ("%m/%d/%y", "%m/%d/%Y"), "1993-08-27 00:00:00"),
     ],
     ids=[
-        "iso-zulu", "us-short", "eu", "month-first", "day-month", "month-year", "several", "years"
-    ],  # fmt: skip
+        "iso-zulu",
+        "us-short",
+        "eu",
+        "month-first",
+        "day-month",
+        "month-year",
+        "several",
+        "years",
+    ],
 )
 def test_dates_in_every_common_writing(
     cells: list[str], formats: tuple[str, ...] | None, first: str
