@@ -387,7 +387,7 @@ def _numbers(
         return None  # most distinct values are not numbers: no need to read them all
     parsed = parse_numbers(spellings, None if fmt.is_plain and fmt.decimal == "." else fmt)
     read_cells, read_distinct, unread, unread_cells = _read_counts(counts, parsed)
-    tokens = sentinels(unread, read_cells, read_distinct)
+    tokens = sentinels(unread, read_cells, read_distinct, unread_cells)
     if tokens is None:
         if not forced:
             return None
@@ -415,7 +415,7 @@ def _dates(
     spellings = counts.get_column(counts.columns[0])
     parsed = parse_dates(spellings, guess.formats)
     read_cells, read_distinct, unread, unread_cells = _read_counts(counts, parsed)
-    tokens = sentinels(unread, read_cells, read_distinct)
+    tokens = sentinels(unread, read_cells, read_distinct, unread_cells)
     if tokens is None:
         if not forced:
             return None

@@ -31,32 +31,39 @@ NULL_TOKENS = (
     "--",
     ".",
 )
-# A column of numbers (or dates) takes its other texts as missing when they are at most
-# FEW distinct texts, or at most SOME texts on at most RARE_SHARE of its cells, and the
-# numbers are most of the cells. Past that the texts carry meaning: the column is text.
-FEW = 3
+# A column of numbers (or dates) takes its other texts as missing when the numbers are most
+# (MOSTLY) of its cells and the texts are at most SOME distinct ones; or, however many they
+# are, when they are on at most STRAY_SHARE of the cells (then the SOME most frequent are
+# listed, and preprocessing reads the rest as missing too). Past that the texts carry
+# meaning: the column is a category (or text).
 SOME = 20
-RARE_SHARE = 0.1
+STRAY_SHARE = 0.05
 MOSTLY = 0.5
 
 
 def sentinels(
-    unread: Sequence[tuple[str, int]], read_cells: int, read_distinct: int
+    unread: Sequence[tuple[str, int]],
+    read_cells: int,
+    read_distinct: int,
+    unread_cells: int | None = None,
 ) -> tuple[str, ...] | None:
     """The column's own missing tokens (lower-cased, sorted), or None when its unread texts
     are too many for a column of numbers or dates.
 
     Args:
-        unread: each distinct text that the column's rule does not read, with its count.
+        unread: the distinct texts that the column's rule does not read, with their counts,
+            most frequent first (the first SOME + 1 are enough).
         read_cells: how many cells the rule reads.
         read_distinct: how many distinct values the rule reads.
+        unread_cells: how many cells it does not read (default: the sum over ``unread``).
     """
     if not unread:
         return ()
-    unread_cells = sum(n for _, n in unread)
+    if unread_cells is None:
+        unread_cells = sum(n for _, n in unread)
     total = unread_cells + read_cells
     if read_cells < MOSTLY * total or read_distinct < 2:
         return None
-    if len(unread) <= FEW or (len(unread) <= SOME and unread_cells <= RARE_SHARE * total):
-        return tuple(sorted({text.lower() for text, _ in unread}))
+    if len(unread) <= SOME or unread_cells <= STRAY_SHARE * total:
+        return tuple(sorted({text.lower() for text, _ in unread[:SOME]}))
     return None

@@ -82,9 +82,25 @@ def test_horsepower_with_question_marks_is_numeric() -> None:
 
 
 def test_many_distinct_texts_among_numbers_make_a_category() -> None:
-    cells = ["1", "2", "3", *(f"code {c}" for c in "abcdefgh")]
-    schema, _ = infer(cells)
+    mostly_text = ["1", "2", "3", *(f"code {c}" for c in "abcdefgh")]
+    assert infer(mostly_text)[0].feature("x").kind is FeatureKind.CATEGORICAL
+    # Numbers are most cells, but 25 distinct texts on 45% of them: they mean something.
+    frame = pl.DataFrame(
+        {"x": [str(i % 7) for i in range(33)] + [f"code {i}" for i in range(25)] + ["1", "2"]}
+    ).with_columns(y=pl.int_range(60) % 2)
+    schema, _ = infer_schema(frame, target="y", task=Task.AUTO)
     assert schema.feature("x").kind is FeatureKind.CATEGORICAL
+
+
+def test_stray_typos_in_a_long_numeric_column_are_missing() -> None:
+    cells = [str(i) for i in range(2000)] + [f"typo {i}" for i in range(30)]
+    frame = pl.DataFrame({"x": cells, "y": [i % 2 for i in range(len(cells))]})
+    schema, _ = infer_schema(frame, target="y", task=Task.AUTO)
+    spec = schema.feature("x")
+    assert spec.kind is FeatureKind.NUMERIC and len(spec.missing_tokens) == 20
+    typed = coerce_frame(frame, schema, lenient=True).get_column("x")
+    assert typed.null_count() == 30
+    assert report(schema)["parsed_share"] == pytest.approx(2000 / 2010)
 
 
 @pytest.mark.parametrize(

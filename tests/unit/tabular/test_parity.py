@@ -5,6 +5,7 @@ Python (``conveyor.tabular.cells``, the request path and the AWS request check).
 from __future__ import annotations
 
 import math
+import random
 import re
 from datetime import datetime
 from typing import Any
@@ -16,6 +17,7 @@ from conveyor.errors import InvalidInput
 from conveyor.tabular.cells import Refused, datetime_reader, number_reader
 from conveyor.tabular.coerce import coerce_frame
 from conveyor.tabular.dates import CANDIDATES
+from conveyor.tabular.infer import infer_schema
 from conveyor.tabular.numbers import NumberFormat
 from conveyor.tabular.schema import NULL_TOKENS, DatasetSchema, FeatureKind, FeatureSpec
 from conveyor.types import Task
@@ -190,4 +192,41 @@ def test_several_date_formats_take_the_first_that_reads_alike() -> None:
         missing_tokens=("not a date",),
     )
     read = datetime_reader(spec)
+    assert _polars(spec, cells) == [_python(read, cell) for cell in cells]
+
+
+def _messy_column(rng: random.Random) -> list[str]:
+    """A column of one real-file trait, with a few odd cells among it."""
+    trait = rng.choice(["money", "eu", "pct", "unit", "date", "iso", "month", "sentinel"])
+    cells = []
+    for _ in range(rng.randint(30, 120)):
+        v = rng.uniform(-1000, 100_000)
+        cells.append(
+            {
+                "money": rng.choice([f"${v:,.2f}", f"(${abs(v):,.2f})", f"${v:.0f}"]),
+                "eu": f"{v:,.2f}".replace(",", " ").replace(".", ",").replace(" ", "."),
+                "pct": f"{v / 1000:.2f}%",
+                "unit": f"{abs(v):.1f} kg",
+                "date": f"{rng.randint(1, 12)}/{rng.randint(1, 28)}/"
+                + rng.choice([f"{rng.randint(0, 99):02d}", str(rng.randint(1950, 2030))]),
+                "iso": f"2020-{rng.randint(1, 12):02d}-0{rng.randint(1, 9)}T10:00:00"
+                + rng.choice(["Z", "+02:00", ""]),
+                "month": f"{rng.choice(['Jan', 'March', 'Sep'])} {rng.randint(1, 28)} 2001",
+                "sentinel": rng.choice([f"{v:.1f}"] * 6 + ["unknown", "?", "other"]),
+            }[trait]
+        )
+        if rng.random() < 0.05:
+            cells[-1] = rng.choice(["weird", "1,2,3", "$", "(5", "e5", "2/30/2020"])
+    return cells
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_inferred_rules_read_a_messy_column_alike_on_both_paths(seed: int) -> None:
+    cells = _messy_column(random.Random(seed))
+    target = [i % 2 for i in range(len(cells))]
+    frame = pl.DataFrame({"x": pl.Series(cells).replace(list(NULL_TOKENS), None), "y": target})
+    schema, _ = infer_schema(frame, target="y", task=Task.AUTO)
+    spec = schema.features[0]
+    assert spec.kind in (FeatureKind.NUMERIC, FeatureKind.DATETIME), schema.column_report()
+    read = number_reader(spec) if spec.kind is FeatureKind.NUMERIC else datetime_reader(spec)
     assert _polars(spec, cells) == [_python(read, cell) for cell in cells]
