@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from conveyor.model.text import TextVocabulary
+from conveyor.model.text import FIT_ROWS, TextVocabulary
 from conveyor.tabular.schema import DatasetSchema, FeatureKind
 
 MAX_CATEGORIES = 255  # LightGBM's practical limit per categorical feature
@@ -44,7 +44,9 @@ class FeatureEncoder:
                 hours = column.drop_nulls().dt.hour()
                 self.with_hour_[spec.name] = bool((hours != 0).any())
             elif spec.kind is FeatureKind.TEXT:
-                self.text_[spec.name] = TextVocabulary.fit(column.cast(pl.String).to_list())
+                texts = column.cast(pl.String).drop_nulls()
+                step = -(-len(texts) // FIT_ROWS) or 1
+                self.text_[spec.name] = TextVocabulary.fit(texts.gather_every(step).to_list())
         self._compile()
         return self
 

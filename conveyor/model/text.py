@@ -21,6 +21,7 @@ from typing import Any
 MAX_TERMS = 64
 MIN_DOCUMENTS = 2  # a term in one training row is noise
 MAX_SHARE = 0.5  # a term in more than half the rows ("the", "and") tells little
+FIT_ROWS = 50_000  # the vocabulary is found on at most this many texts (every k-th row)
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 
 
@@ -73,24 +74,37 @@ class TextVocabulary:
         width = len(self.terms)
         if text is None:
             return [math.nan] * width
-        index = self._index
-        counts: Counter[int] = Counter()
-        for term in terms_of(text):
-            position = index.get(term)
+        index, heads = self._lookup
+        words = _TOKEN.findall(text.lower())
+        counts: dict[int, int] = {}
+        last = len(words) - 1
+        # Only the kept terms are counted, and a pair is only built after a word that starts
+        # one: most words of a text are in no kept term.
+        for i, word in enumerate(words):
+            position = index.get(word)
             if position is not None:
-                counts[position] += 1
+                counts[position] = counts.get(position, 0) + 1
+            if word in heads and i < last:
+                position = index.get(f"{word} {words[i + 1]}")
+                if position is not None:
+                    counts[position] = counts.get(position, 0) + 1
         row = [0.0] * width
-        for position, count in counts.items():
-            row[position] = count * self.idf[position]
-        norm = math.sqrt(math.fsum(v * v for v in row))
-        return [v / norm for v in row] if norm else row
+        if not counts:
+            return row
+        weights = {p: n * self.idf[p] for p, n in counts.items()}
+        norm = math.sqrt(math.fsum(v * v for v in weights.values()))
+        for position, weight in weights.items():
+            row[position] = weight / norm
+        return row
 
     @property
-    def _index(self) -> dict[str, int]:
-        cached = self.__dict__.get("_index_cache")
+    def _lookup(self) -> tuple[dict[str, int], frozenset[str]]:
+        cached = self.__dict__.get("_lookup_cache")
         if cached is None:
-            cached = {t: i for i, t in enumerate(self.terms)}
-            object.__setattr__(self, "_index_cache", cached)
+            index = {t: i for i, t in enumerate(self.terms)}
+            heads = frozenset(t.split(" ", 1)[0] for t in self.terms if " " in t)
+            cached = (index, heads)
+            object.__setattr__(self, "_lookup_cache", cached)
         return cached
 
     def to_dict(self) -> dict[str, Any]:
