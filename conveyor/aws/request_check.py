@@ -21,7 +21,7 @@ from conveyor.tabular.cells import (
     boolean_reader,
     check_columns,
     datetime_reader,
-    read_number,
+    number_reader,
     refused_cell,
     upload_columns,
 )
@@ -32,14 +32,14 @@ __all__ = ["FALSE_TOKENS", "TRUE_TOKENS", "check_rows"]
 
 def _checks(schema: DatasetSchema) -> list[tuple[str, Callable[[Any], object]]]:
     """The reader of each feature a row's cell must get past (categorical: none, any value is
-    a category and an unseen one is encoded as missing)."""
+    a category and an unseen one is encoded as missing; text: none)."""
     checks: list[tuple[str, Callable[[Any], object]]] = []
     for spec in schema.features:
         if spec.kind is FeatureKind.NUMERIC:
-            checks.append((spec.name, read_number))
+            checks.append((spec.name, number_reader(spec)))
         elif spec.kind is FeatureKind.BOOLEAN:
             checks.append((spec.name, boolean_reader(spec)))
-        elif spec.kind is FeatureKind.DATETIME and spec.date_format is not None:
+        elif spec.kind is FeatureKind.DATETIME and spec.formats:
             checks.append((spec.name, datetime_reader(spec)))
     return checks
 

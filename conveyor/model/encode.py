@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from conveyor.model.text import FIT_ROWS, TextVocabulary
 from conveyor.tabular.schema import DatasetSchema, FeatureKind
 
 MAX_CATEGORIES = 255  # LightGBM's practical limit per categorical feature
@@ -20,7 +21,8 @@ DAYS_PER_SECOND = 1.0 / 86400.0
 class FeatureEncoder:
     """Numeric as is; booleans 0/1; categories as integer codes by training frequency
     (unseen or rare → missing, which the model has learned to handle); dates as calendar
-    parts plus days since the epoch. Missing values stay NaN for the model to handle.
+    parts plus days since the epoch; free text as TF-IDF weights of a small vocabulary
+    (``conveyor.model.text``). Missing values stay NaN for the model to handle.
     """
 
     def __init__(self, max_categories: int = MAX_CATEGORIES) -> None:
@@ -30,6 +32,7 @@ class FeatureEncoder:
         self.schema_ = schema
         self.categories_: dict[str, list[str]] = {}
         self.with_hour_: dict[str, bool] = {}
+        self.text_: dict[str, TextVocabulary] = {}
         for spec in schema.features:
             column = frame.get_column(spec.name)
             if spec.kind is FeatureKind.CATEGORICAL:
@@ -40,6 +43,10 @@ class FeatureEncoder:
             elif spec.kind is FeatureKind.DATETIME:
                 hours = column.drop_nulls().dt.hour()
                 self.with_hour_[spec.name] = bool((hours != 0).any())
+            elif spec.kind is FeatureKind.TEXT:
+                texts = column.cast(pl.String).drop_nulls()
+                step = -(-len(texts) // FIT_ROWS) or 1
+                self.text_[spec.name] = TextVocabulary.fit(texts.gather_every(step).to_list())
         self._compile()
         return self
 
@@ -47,8 +54,16 @@ class FeatureEncoder:
         names: list[str] = []
         categorical: list[int] = []
         exprs: list[pl.Expr] = []
+        # Where each text feature's columns go in the matrix; the expressions fill the rest.
+        text_positions: list[tuple[str, slice]] = []
         for spec in self.schema_.features:
             col = pl.col(spec.name)
+            if spec.kind is FeatureKind.TEXT:
+                vocabulary = self.text_[spec.name]
+                start = len(names)
+                names.extend(vocabulary.feature_names(spec.name))
+                text_positions.append((spec.name, slice(start, len(names))))
+                continue
             if spec.kind is FeatureKind.NUMERIC or spec.kind is FeatureKind.BOOLEAN:
                 exprs.append(col.cast(pl.Float64).alias(spec.name))
                 names.append(spec.name)
@@ -76,11 +91,24 @@ class FeatureEncoder:
         self.feature_names_out_ = names
         self.categorical_indices_ = categorical
         self._exprs = exprs
+        in_text = {i for _, positions in text_positions for i in range(len(names))[positions]}
+        self._expr_positions = [i for i in range(len(names)) if i not in in_text]
+        self._text_positions = text_positions
 
     def transform(self, frame: pl.DataFrame) -> np.ndarray:
         """A float64 matrix (NaN for missing): float64 so numbers round-trip exactly."""
         encoded = frame.select(self._exprs)
-        return encoded.to_numpy().astype(np.float64, copy=False)
+        if not self._text_positions:
+            return encoded.to_numpy().astype(np.float64, copy=False)
+        matrix = np.empty((frame.height, len(self.feature_names_out_)), dtype=np.float64)
+        if self._exprs:
+            matrix[:, self._expr_positions] = encoded.to_numpy().astype(np.float64, copy=False)
+        for name, positions in self._text_positions:
+            vocabulary = self.text_[name]
+            texts = frame.get_column(name).cast(pl.String).to_list()
+            rows = [vocabulary.encode(text) for text in texts]
+            matrix[:, positions] = np.array(rows, dtype=np.float64).reshape(len(texts), -1)
+        return matrix
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -88,6 +116,7 @@ class FeatureEncoder:
             "schema": self.schema_.to_dict(),
             "categories": self.categories_,
             "with_hour": self.with_hour_,
+            "text": {name: v.to_dict() for name, v in self.text_.items()},
             "feature_names_out": self.feature_names_out_,
         }
 
@@ -97,6 +126,7 @@ class FeatureEncoder:
         encoder.schema_ = DatasetSchema.from_dict(data["schema"])
         encoder.categories_ = {k: list(v) for k, v in data["categories"].items()}
         encoder.with_hour_ = {k: bool(v) for k, v in data["with_hour"].items()}
+        encoder.text_ = {k: TextVocabulary.from_dict(v) for k, v in data.get("text", {}).items()}
         encoder._compile()
         return encoder
 

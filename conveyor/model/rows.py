@@ -16,14 +16,16 @@ from typing import Any
 import numpy as np
 
 from conveyor.model.encode import DATE_PARTS, DAYS_PER_SECOND, FeatureEncoder
+from conveyor.model.text import TextVocabulary
 from conveyor.tabular.cells import (
     Refused,
     boolean_reader,
-    cell_text,
     check_columns,
     datetime_reader,
+    number_reader,
     read_number,
     refused_cell,
+    spec_text,
     upload_columns,
 )
 from conveyor.tabular.schema import FeatureKind, FeatureSpec
@@ -39,10 +41,28 @@ def _numeric(value: Any) -> list[float]:
     return [read_number(value)]
 
 
-def _categorical(codes: dict[str, float]) -> Callable[[Any], list[float]]:
+def _formatted(spec: FeatureSpec) -> Callable[[Any], list[float]]:
+    read = number_reader(spec)
+    if read is read_number:
+        return _numeric
+
     def encode(value: Any) -> list[float]:
-        text = cell_text(value)
+        return [read(value)]
+
+    return encode
+
+
+def _categorical(spec: FeatureSpec, codes: dict[str, float]) -> Callable[[Any], list[float]]:
+    def encode(value: Any) -> list[float]:
+        text = spec_text(value, spec)
         return [math.nan if text is None else codes.get(text, math.nan)]
+
+    return encode
+
+
+def _text(spec: FeatureSpec, vocabulary: TextVocabulary) -> Callable[[Any], list[float]]:
+    def encode(value: Any) -> list[float]:
+        return vocabulary.encode(spec_text(value, spec))
 
     return encode
 
@@ -64,7 +84,7 @@ def _datetime(spec: FeatureSpec, with_hour: bool) -> Callable[[Any], list[float]
         moment = read(value)
         if moment is None:
             return [math.nan] * width
-        if moment.tzinfo is not None:
+        if moment.tzinfo is not None:  # the readers give naive UTC; kept for safety
             moment = moment.astimezone(UTC).replace(tzinfo=None)
         parts = [
             float(moment.year),
@@ -88,20 +108,24 @@ class RowEncoder:
     def __init__(self, encoder: FeatureEncoder) -> None:
         self.names = encoder.schema_.feature_names
         self._known = upload_columns(encoder.schema_)
-        self._cells: list[tuple[str, Callable[[Any], list[float]]]] = []
+        # (column, its encoder, whether a JSON float goes straight into the row: numeric)
+        self._cells: list[tuple[str, Callable[[Any], list[float]], bool]] = []
         self.supported = True
         for spec in encoder.schema_.features:
             if spec.kind is FeatureKind.NUMERIC:
-                self._cells.append((spec.name, _numeric))
+                self._cells.append((spec.name, _formatted(spec), True))
             elif spec.kind is FeatureKind.CATEGORICAL:
                 codes = {c: float(i) for i, c in enumerate(encoder.categories_[spec.name])}
-                self._cells.append((spec.name, _categorical(codes)))
+                self._cells.append((spec.name, _categorical(spec, codes), False))
             elif spec.kind is FeatureKind.BOOLEAN:
-                self._cells.append((spec.name, _boolean(spec)))
+                self._cells.append((spec.name, _boolean(spec), False))
+            elif spec.kind is FeatureKind.TEXT:
+                self._cells.append((spec.name, _text(spec, encoder.text_[spec.name]), False))
             else:
-                if spec.date_format is None:
+                if not spec.formats:
                     self.supported = False
-                self._cells.append((spec.name, _datetime(spec, encoder.with_hour_[spec.name])))
+                with_hour = encoder.with_hour_[spec.name]
+                self._cells.append((spec.name, _datetime(spec, with_hour), False))
 
     def ignored(self, records: list[dict[str, Any]]) -> tuple[str, ...]:
         """The upload's columns in ``records`` the model does not read, sorted.
@@ -125,9 +149,9 @@ class RowEncoder:
         matrix = []
         for index, record in enumerate(records):
             row: list[float] = []
-            for name, cell in self._cells:
+            for name, cell, numeric in self._cells:
                 value = record.get(name)
-                if cell is _numeric and type(value) is float:  # the common case, inlined
+                if numeric and type(value) is float:  # the common case, inlined
                     row.append(value)
                     continue
                 try:

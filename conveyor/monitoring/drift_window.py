@@ -368,5 +368,6 @@ def _empty(schema: DatasetSchema) -> pl.DataFrame:
         FeatureKind.CATEGORICAL: pl.String(),
         FeatureKind.BOOLEAN: pl.Boolean(),
         FeatureKind.DATETIME: pl.Datetime("us"),
+        FeatureKind.TEXT: pl.String(),
     }
     return pl.DataFrame(schema={spec.name: kinds[spec.kind] for spec in schema.features})

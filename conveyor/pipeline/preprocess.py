@@ -94,12 +94,16 @@ def preprocess(
             f"target column {target!r} has no values: every row's target is missing", field="target"
         )
     schema, notes = infer_schema(frame, target=target, task=project.task)
-    typed = coerce_frame(frame, schema, with_target=True)
+    # Lenient: a cell its column's rule cannot read becomes missing (the rules were found on a
+    # sample; the report's parsed_share counts what they read), never a failed run.
+    typed = coerce_frame(frame, schema, with_target=True, lenient=True)
     columns = frame.width
     # Each copy of a large table is let go as soon as the next exists: peak memory is what
     # decides the largest file a machine can take.
     del frame
-    train, validation, test = split_frame(typed, target=target, task=schema.task, seed=seed)
+    train, validation, test = split_frame(
+        typed, target=target, task=schema.task, seed=seed, notes=notes
+    )
     del typed
     profile = build_profile(train, schema)
     sampling = _sampling(rows_read, rows_kept, max_training_rows, seed)
@@ -124,7 +128,10 @@ def preprocess(
         "rows_train": train.height,
         "rows_validation": validation.height,
         "rows_test": test.height,
-        "columns": columns,
+        "columns_read": columns,
+        # What conveyor did with each raw column: name, kind, rule, missing_tokens,
+        # parsed_share, reason (DatasetSchema.column_report).
+        "columns": schema.column_report(),
         "features": [f.to_dict() for f in schema.features],
         "dropped_columns": [d.to_dict() for d in schema.dropped],
         "notes": notes,

@@ -16,6 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from conveyor.errors import InvalidInput
+from conveyor.tabular.dates import parse_datetime
+from conveyor.tabular.numbers import parse_number
 from conveyor.tabular.schema import NULL_TOKENS, DatasetSchema, FeatureSpec
 
 # conveyor.tabular.infer's spellings (that module needs polars); a test keeps them equal.
@@ -52,8 +54,22 @@ def cell_text(value: Any) -> str | None:
     return None if text in _NULLS else text
 
 
+def spec_text(value: Any, spec: FeatureSpec) -> str | None:
+    """``cell_text``, with the column's own missing tokens also read as None."""
+    text = cell_text(value)
+    if text is None or (spec.missing_tokens and text.lower() in spec.missing_tokens):
+        return None
+    return text
+
+
+def number_expected(spec: FeatureSpec) -> str:
+    """What a numeric cell must be, for the message that refuses one."""
+    fmt = spec.number_format
+    return "a number" if fmt is None or fmt.is_plain else f"a number ({fmt.describe()})"
+
+
 def read_number(value: Any) -> float:
-    """A numeric cell; NaN when missing."""
+    """A numeric cell of a plain column (no format, no missing tokens); NaN when missing."""
     if value is None:
         return math.nan
     if isinstance(value, bool):
@@ -64,9 +80,53 @@ def read_number(value: Any) -> float:
     if text is None:
         return math.nan
     try:
-        return float(text)
+        return plain_float(text)
     except ValueError as exc:
         raise Refused("a number") from exc
+
+
+def plain_float(text: str) -> float:
+    """``float(text)`` as polars casts text: no ``1_000`` and no digits but ASCII ones.
+
+    Raises:
+        ValueError: ``text`` is not a float literal.
+    """
+    if "_" in text or not text.isascii():
+        raise ValueError(text)
+    return float(text)
+
+
+def number_reader(spec: FeatureSpec) -> Callable[[Any], float]:
+    """A numeric cell read with the column's number format and missing tokens; NaN when
+    missing. A plain column gets ``read_number`` itself."""
+    fmt = spec.number_format
+    if fmt is not None and fmt.is_plain:
+        fmt = None
+    if fmt is None and not spec.missing_tokens:
+        return read_number
+    expected = number_expected(spec)
+
+    def read(value: Any) -> float:
+        if value is None:
+            return math.nan
+        if isinstance(value, bool):
+            raise Refused(expected)
+        if isinstance(value, int | float):
+            return float(value)
+        text = spec_text(value, spec)
+        if text is None:
+            return math.nan
+        if fmt is None:
+            try:
+                return plain_float(text)
+            except ValueError as exc:
+                raise Refused(expected) from exc
+        number = parse_number(text, fmt)
+        if number is None:
+            raise Refused(expected)
+        return number
+
+    return read
 
 
 def boolean_reader(spec: FeatureSpec) -> Callable[[Any], float]:
@@ -83,7 +143,7 @@ def boolean_reader(spec: FeatureSpec) -> Callable[[Any], float]:
             if value in (0, 1):
                 return float(value)
             raise Refused("true/false (or 0/1)")
-        text = cell_text(value)
+        text = spec_text(value, spec)
         if text is None:
             return math.nan
         lowered = text.lower()
@@ -96,19 +156,28 @@ def boolean_reader(spec: FeatureSpec) -> Callable[[Any], float]:
     return read
 
 
+def date_expected(spec: FeatureSpec) -> str:
+    """What a datetime cell must be, for the message that refuses one."""
+    formats = spec.formats
+    if not formats:
+        return "a date"
+    return "a date like " + " or ".join(repr(f) for f in formats[:3])
+
+
 def datetime_reader(spec: FeatureSpec) -> Callable[[Any], datetime | None]:
-    """A datetime cell in the feature's ``date_format`` (a polars format); None when missing."""
-    python_format = (spec.date_format or "").replace("%.f", ".%f")
-    expected = f"a date like {spec.date_format!r}"
+    """A datetime cell read with the feature's formats (polars syntax, the first that reads
+    it wins), as a naive UTC datetime; None when missing."""
+    formats = spec.formats
+    expected = date_expected(spec)
 
     def read(value: Any) -> datetime | None:
-        text = cell_text(value)
+        text = spec_text(value, spec)
         if text is None:
             return None
-        try:
-            return datetime.strptime(text, python_format)
-        except ValueError as exc:
-            raise Refused(expected) from exc
+        moment = parse_datetime(text, formats)
+        if moment is None:
+            raise Refused(expected)
+        return moment
 
     return read
 

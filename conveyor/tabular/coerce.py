@@ -8,7 +8,8 @@ from typing import TypeVar
 import polars as pl
 
 from conveyor.errors import InvalidInput
-from conveyor.tabular.cells import check_columns, upload_columns
+from conveyor.tabular.cells import check_columns, date_expected, number_expected, upload_columns
+from conveyor.tabular.columnar import parse_dates, parse_numbers, without_tokens
 from conveyor.tabular.infer import FALSE_TOKENS, TRUE_TOKENS
 from conveyor.tabular.parallel import map_columns
 from conveyor.tabular.schema import NULL_TOKENS, DatasetSchema, FeatureKind, FeatureSpec
@@ -20,6 +21,7 @@ _DTYPES = {
     FeatureKind.CATEGORICAL: pl.String,
     FeatureKind.BOOLEAN: pl.Boolean,
     FeatureKind.DATETIME: pl.Datetime("us"),
+    FeatureKind.TEXT: pl.String,
 }
 
 
@@ -29,15 +31,24 @@ def coerce_frame(
     *,
     with_target: bool = False,
     allow_extra: bool = True,
+    lenient: bool = False,
 ) -> pl.DataFrame:
-    """``frame``'s schema columns, typed: numeric Float64, categorical String, boolean
-    Boolean, datetime Datetime(us); the target too when ``with_target``. Nulls stay nulls,
-    and a feature ``frame`` lacks is all nulls: a request may leave out what it does not know.
+    """``frame``'s schema columns, typed: numeric Float64, categorical and text String,
+    boolean Boolean, datetime Datetime(us); the target too when ``with_target``. Nulls stay
+    nulls, and so do the spellings of missing (``NULL_TOKENS`` and a feature's own
+    ``missing_tokens``); a feature ``frame`` lacks is all nulls (a request may leave out what
+    it does not know). Each cell is read with its feature's rule (number format, date
+    formats), as ``conveyor.tabular.cells`` reads a JSON cell.
+
+    Args:
+        lenient: a cell its rule cannot read becomes missing instead of refused: how
+            preprocessing takes the training file (its rules were found on a sample, and the
+            report counts what they read); serving refuses such a cell.
 
     Raises:
         InvalidInput: the target is missing (``with_target``), a column is one the upload
-            never had (``allow_extra=False``), or a cell holds a value its kind cannot take;
-            ``field`` names the column.
+            never had (``allow_extra=False``), or (unless ``lenient``) a cell holds a value
+            its kind cannot take; ``field`` names the column.
     """
     known = None if allow_extra else upload_columns(schema)
     check_columns(frame.columns, schema.feature_names, known=known)
@@ -47,34 +58,41 @@ def coerce_frame(
     if absent:
         frame = frame.with_columns(pl.lit(None).alias(name) for name in absent)
     columns = map_columns(
-        lambda spec: _coerce(frame.get_column(spec.name), spec), schema.features, rows=frame.height
+        lambda spec: _coerce(frame.get_column(spec.name), spec, lenient),
+        schema.features,
+        rows=frame.height,
     )
     if with_target:
-        columns.append(coerce_target(frame.get_column(schema.target), schema))
+        columns.append(coerce_target(frame.get_column(schema.target), schema, lenient=lenient))
     return pl.DataFrame(columns)
 
 
-def coerce_target(column: pl.Series, schema: DatasetSchema) -> pl.Series:
+def coerce_target(column: pl.Series, schema: DatasetSchema, *, lenient: bool = False) -> pl.Series:
+    """The target typed as the model learns it: floats for regression (read with the
+    target's number format), else the classes' own type."""
+    numbers = FeatureSpec(
+        schema.target, FeatureKind.NUMERIC, number_format=schema.target_number_format
+    )
     if schema.task is Task.REGRESSION:
-        return _to_float(column, schema.target)
+        return _to_float(column, numbers, lenient)
     classes = schema.classes or ()
     if classes and all(isinstance(c, bool) for c in classes):
-        return _to_bool(column, FeatureSpec(schema.target, FeatureKind.BOOLEAN))
+        return _to_bool(column, FeatureSpec(schema.target, FeatureKind.BOOLEAN), lenient)
     if classes and all(isinstance(c, int) for c in classes):
-        return _to_float(column, schema.target).cast(pl.Int64)
+        return _to_float(column, numbers, lenient).cast(pl.Int64)
     if classes and all(isinstance(c, float) for c in classes):
-        return _to_float(column, schema.target)
-    return _to_text(column)
+        return _to_float(column, numbers, lenient)
+    return _to_text(column, ())
 
 
-def _coerce(column: pl.Series, spec: FeatureSpec) -> pl.Series:
+def _coerce(column: pl.Series, spec: FeatureSpec, lenient: bool) -> pl.Series:
     if spec.kind is FeatureKind.NUMERIC:
-        return _to_float(column, spec.name)
-    if spec.kind is FeatureKind.CATEGORICAL:
-        return _to_text(column)
+        return _to_float(column, spec, lenient)
+    if spec.kind is FeatureKind.CATEGORICAL or spec.kind is FeatureKind.TEXT:
+        return _to_text(column, spec.missing_tokens)
     if spec.kind is FeatureKind.BOOLEAN:
-        return _to_bool(column, spec)
-    return _to_datetime(column, spec)
+        return _to_bool(column, spec, lenient)
+    return _to_datetime(column, spec, lenient)
 
 
 def stripped_text(text: TextT) -> TextT:
@@ -83,48 +101,54 @@ def stripped_text(text: TextT) -> TextT:
     return text.str.strip_chars().replace(list(NULL_TOKENS), None)
 
 
-def _cleaned_text(column: pl.Series) -> pl.Series:
-    return stripped_text(column.cast(pl.String))
+def _cleaned_text(column: pl.Series, tokens: tuple[str, ...] = ()) -> pl.Series:
+    return without_tokens(stripped_text(column.cast(pl.String)), tokens)
 
 
-def _to_text(column: pl.Series) -> pl.Series:
+def _to_text(column: pl.Series, tokens: tuple[str, ...]) -> pl.Series:
     if column.dtype == pl.String:
-        return _cleaned_text(column)
+        return _cleaned_text(column, tokens)
     if column.dtype.is_float():
         # JSON 3.0 for a category seen in the CSV as "3".
         integral = column.fill_null(0).round() == column.fill_null(0)
         if bool(integral.all()):
-            return _cleaned_text(column.cast(pl.Int64))
-    return _cleaned_text(column)
+            return _cleaned_text(column.cast(pl.Int64), tokens)
+    return _cleaned_text(column, tokens)
 
 
-def _to_float(column: pl.Series, name: str) -> pl.Series:
+def _to_float(column: pl.Series, spec: FeatureSpec, lenient: bool) -> pl.Series:
+    name, fmt = spec.name, spec.number_format
     if column.dtype.is_numeric():
         return column.cast(pl.Float64)
     if column.dtype == pl.Boolean:
-        _refuse(column, column.is_not_null(), name, "a number")
+        if lenient:
+            return pl.Series(column.name, [None] * len(column), dtype=pl.Float64)
+        _refuse(column, column.is_not_null(), name, number_expected(spec))
     if column.dtype == pl.Null:
         return column.cast(pl.Float64)
-    parsed = column.cast(pl.Float64, strict=False)
-    if parsed.null_count() == column.null_count() and not parsed.is_nan().any():
-        return parsed  # plain numbers only: nothing to strip, no spelling of "missing"
-    text = _cleaned_text(column)
-    parsed = text.cast(pl.Float64, strict=False)
-    _refuse(column, parsed.is_null() & text.is_not_null(), name, "a number")
+    if fmt is None or fmt.is_plain:
+        parsed = column.cast(pl.Float64, strict=False)
+        if parsed.null_count() == column.null_count() and not parsed.is_nan().any():
+            return parsed  # plain numbers only: nothing to strip, no spelling of "missing"
+    text = _cleaned_text(column, spec.missing_tokens)
+    parsed = parse_numbers(text, None if fmt is None or fmt.is_plain else fmt)
+    if not lenient:
+        _refuse(column, parsed.is_null() & text.is_not_null(), name, number_expected(spec))
     return parsed
 
 
-def _to_bool(column: pl.Series, spec: FeatureSpec) -> pl.Series:
+def _to_bool(column: pl.Series, spec: FeatureSpec, lenient: bool) -> pl.Series:
     if column.dtype == pl.Boolean:
         return column
     if column.dtype == pl.Null:
         return column.cast(pl.Boolean)
     if column.dtype.is_numeric():
-        _refuse(
-            column, ~column.is_in([0, 1]) & column.is_not_null(), spec.name, "true/false (or 0/1)"
-        )
+        bad = ~column.is_in([0, 1]) & column.is_not_null()
+        if lenient:
+            return column.cast(pl.Boolean).set(bad, None)
+        _refuse(column, bad, spec.name, "true/false (or 0/1)")
         return column.cast(pl.Boolean)
-    text = _cleaned_text(column).str.to_lowercase()
+    text = _cleaned_text(column, spec.missing_tokens).str.to_lowercase()
     truthy = TRUE_TOKENS | set(spec.true_values) | {"1"}
     falsy = FALSE_TOKENS | set(spec.false_values) | {"0"}
     parsed = (
@@ -135,19 +159,25 @@ def _to_bool(column: pl.Series, spec: FeatureSpec) -> pl.Series:
         .otherwise(None)
     )
     result = pl.select(parsed.alias(column.name)).to_series()
-    _refuse(column, result.is_null() & text.is_not_null(), spec.name, "true/false")
+    if not lenient:
+        _refuse(column, result.is_null() & text.is_not_null(), spec.name, "true/false")
     return result
 
 
-def _to_datetime(column: pl.Series, spec: FeatureSpec) -> pl.Series:
+def _to_datetime(column: pl.Series, spec: FeatureSpec, lenient: bool) -> pl.Series:
     if isinstance(column.dtype, pl.Datetime) or column.dtype == pl.Date:
+        if isinstance(column.dtype, pl.Datetime) and column.dtype.time_zone is not None:
+            column = column.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
         return column.cast(pl.Datetime("us"))
     if column.dtype == pl.Null:
         return column.cast(pl.Datetime("us"))
-    text = _cleaned_text(column)
-    parsed = text.str.to_datetime(spec.date_format, strict=False, time_unit="us")
-    expected = f"a date like {spec.date_format!r}" if spec.date_format else "a date"
-    _refuse(column, parsed.is_null() & text.is_not_null(), spec.name, expected)
+    text = _cleaned_text(column, spec.missing_tokens)
+    if spec.formats:
+        parsed = parse_dates(text, spec.formats)
+    else:
+        parsed = text.str.to_datetime(None, strict=False, time_unit="us")
+    if not lenient:
+        _refuse(column, parsed.is_null() & text.is_not_null(), spec.name, date_expected(spec))
     return parsed
 
 

@@ -1,49 +1,71 @@
-"""Infer a dataset's schema from its raw columns: the kind of each feature, the columns
-to drop (and why), and the task and classes from the target."""
+"""Infer a dataset's schema from its raw columns: the kind of each feature and the rule that
+reads its cells, the columns to drop (and why), the task and classes from the target, and a
+report of what was done with every column (each column's verdict: ``infer_column``).
+"""
 
 from __future__ import annotations
 
-import re
+from collections.abc import Mapping
 from typing import Any
 
 import polars as pl
 
 from conveyor.errors import InvalidInput
+from conveyor.tabular.columnar import parse_numbers
+from conveyor.tabular.infer_column import (
+    FALSE_TOKENS,
+    INFER_ROWS,
+    OVERRIDE_KINDS,
+    SET_BY_YOU,
+    TRUE_TOKENS,
+    infer_column,
+    sample_values,
+)
+from conveyor.tabular.numbers import NumberFormat, guess_number_format
 from conveyor.tabular.parallel import map_columns
-from conveyor.tabular.schema import DatasetSchema, DroppedColumn, FeatureKind, FeatureSpec
+from conveyor.tabular.schema import ColumnReport, DatasetSchema, DroppedColumn
 from conveyor.types import Task
 
-TRUE_TOKENS = frozenset({"true", "yes", "t", "y"})
-FALSE_TOKENS = frozenset({"false", "no", "f", "n"})
-DATE_FORMATS = (
-    "%Y-%m-%d",
-    "%Y-%m-%dT%H:%M:%S%.f",
-    "%Y-%m-%d %H:%M:%S%.f",
-    "%Y-%m-%dT%H:%M:%S",
-    "%Y-%m-%d %H:%M:%S",
-    "%Y-%m-%dT%H:%M",
-    "%Y-%m-%d %H:%M",
-    "%Y/%m/%d",
-    "%d/%m/%Y",
-    "%m/%d/%Y",
-    "%d.%m.%Y",
-)
+__all__ = [
+    "FALSE_TOKENS",
+    "INFER_ROWS",
+    "OVERRIDE_KINDS",
+    "SET_BY_YOU",
+    "TRUE_TOKENS",
+    "infer_schema",
+    "infer_target",
+    "infer_task",
+]
 MAX_CLASSES_FOR_NUMERIC_TARGET = 10
-# A boolean column has at most two words, each at most five letters: 2 * 2**5 ways to write
-# them in upper and lower case. A column with more distinct values is not boolean.
-_MAX_BOOLEAN_SPELLINGS = 2 * 2 ** max(map(len, TRUE_TOKENS | FALSE_TOKENS))
-_ID_NAME = re.compile(r"(^id$)|([_ ]id$)|([a-z]Id$)|(^ID$)|(_ID$)", re.IGNORECASE)
-_DATE_LIKE = re.compile(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
 
 
 def infer_schema(
-    frame: pl.DataFrame, *, target: str, task: Task
+    frame: pl.DataFrame,
+    *,
+    target: str,
+    task: Task,
+    decimal: str | None = None,
+    overrides: Mapping[str, str] | None = None,
 ) -> tuple[DatasetSchema, list[str]]:
     """The schema of ``frame`` (rows with a missing target already removed) and notes.
 
+    Args:
+        frame: the file as read: numbers typed, other cells stripped text, the spellings of
+            missing (``NULL_TOKENS``) null.
+        target: the target column.
+        task: the task asked for (``Task.AUTO`` infers it).
+        decimal: the file's decimal mark when its dialect says (``","`` for a European
+            export); it settles only columns their values leave ambiguous (``1,234``).
+        overrides: column name -> one of ``OVERRIDE_KINDS``; the kind replaces the inferred
+            one (its rule is still inferred) and the report says "set by you".
+
+    Returns:
+        The schema (its ``columns`` report every raw column, see
+        ``DatasetSchema.column_report``) and notes for the run report.
+
     Raises:
-        InvalidInput: the target is missing or unusable for the task, or a column mixes
-            numbers and text.
+        InvalidInput: the target is missing or unusable for the task, an override names an
+            unknown kind, or no usable feature remains.
     """
     if target not in frame.columns:
         raise InvalidInput(
@@ -52,19 +74,19 @@ def infer_schema(
             + " (check the spelling, or pass another --target)",
             field="target",
         )
-    task, classes = infer_task(frame.get_column(target), task)
-    features: list[FeatureSpec] = []
-    dropped: list[DroppedColumn] = []
     notes: list[str] = []
+    wanted = _check_overrides(overrides or {}, frame.columns, target, notes)
+    task, classes, target_format = infer_target(frame.get_column(target), task, decimal=decimal)
     names = [name for name in frame.columns if name != target]
     inferred = map_columns(
-        lambda name: _infer_feature(frame.get_column(name), frame.height), names, rows=frame.height
+        lambda name: infer_column(frame.get_column(name), frame.height, decimal, wanted.get(name)),
+        names,
+        rows=frame.height,
     )
-    for name, spec_or_reason in zip(names, inferred, strict=True):
-        if isinstance(spec_or_reason, str):
-            dropped.append(DroppedColumn(name, spec_or_reason))
-        else:
-            features.append(spec_or_reason)
+    features = [spec for spec, _ in inferred if spec is not None]
+    by_name = {report.name: report for _, report in inferred}
+    by_name[target] = _target_report(target, classes, target_format)
+    dropped = [DroppedColumn(r.name, r.reason or "") for _, r in inferred if r.kind == "dropped"]
     if not features:
         raise InvalidInput(
             "no usable feature columns remain after dropping: "
@@ -77,15 +99,46 @@ def infer_schema(
         features=tuple(features),
         classes=tuple(classes) if classes is not None else None,
         dropped=tuple(dropped),
+        target_number_format=target_format,
+        columns=tuple(by_name[name] for name in frame.columns),
     )
     return schema, notes
 
 
+def _check_overrides(
+    overrides: Mapping[str, str], columns: list[str], target: str, notes: list[str]
+) -> dict[str, str]:
+    wanted: dict[str, str] = {}
+    for name, kind in overrides.items():
+        if kind not in OVERRIDE_KINDS:
+            raise InvalidInput(
+                f"column {name!r} is set to kind {kind!r}; the kinds are "
+                + ", ".join(OVERRIDE_KINDS),
+                field=name,
+            )
+        if name == target:
+            notes.append(f"the kind set for {name!r} is ignored: it is the target")
+        elif name not in columns:
+            notes.append(f"the kind set for {name!r} is ignored: the file has no such column")
+        else:
+            wanted[name] = kind
+    return wanted
+
+
 def infer_task(target: pl.Series, task: Task) -> tuple[Task, list[Any] | None]:
     """The task and, for classification, the sorted class values in their natural type."""
+    inferred, labels, _ = infer_target(target, task)
+    return inferred, labels
+
+
+def infer_target(
+    target: pl.Series, task: Task, *, decimal: str | None = None
+) -> tuple[Task, list[Any] | None, NumberFormat | None]:
+    """The task, the sorted class values (classification) and the number format of a target
+    written as text (``$28,000``, ``79,99``; None for plain numbers or labels)."""
     values = target.drop_nulls()
     name = target.name
-    numbers = _as_numbers(values)
+    numbers, fmt = _as_numbers(values, decimal)
     if task is Task.REGRESSION:
         if numbers is None:
             raise InvalidInput(
@@ -93,20 +146,20 @@ def infer_task(target: pl.Series, task: Task) -> tuple[Task, list[Any] | None]:
                 "regression needs numbers: use --task auto for classification",
                 field="target",
             )
-        return Task.REGRESSION, None
+        return Task.REGRESSION, None, fmt
     if numbers is not None:
         integral = bool((numbers == numbers.round()).all())
         distinct = numbers.n_unique()
         if task is Task.AUTO and (not integral or distinct > MAX_CLASSES_FOR_NUMERIC_TARGET):
-            return Task.REGRESSION, None
+            return Task.REGRESSION, None, fmt
         distinct_values = numbers.unique().to_list()
         labels: list[Any] = sorted(
             {int(v) for v in distinct_values} if integral else set(distinct_values)
         )
     elif values.dtype == pl.Boolean:
-        labels = sorted(set(values.unique().to_list()))
+        labels, fmt = sorted(set(values.unique().to_list())), None
     else:
-        labels = sorted(set(values.cast(pl.String).unique().to_list()))
+        labels, fmt = sorted(set(values.cast(pl.String).unique().to_list())), None
     if len(labels) < 2:
         raise InvalidInput(
             f"target {name!r} has a single class {labels[0]!r}; a classifier needs at least "
@@ -121,119 +174,33 @@ def infer_task(target: pl.Series, task: Task) -> tuple[Task, list[Any] | None]:
         )
     if task is Task.AUTO:
         task = Task.BINARY if len(labels) == 2 else Task.MULTICLASS
-    return task, labels
+    return task, labels, fmt
 
 
-def _as_numbers(values: pl.Series) -> pl.Series | None:
+def _as_numbers(
+    values: pl.Series, decimal: str | None
+) -> tuple[pl.Series | None, NumberFormat | None]:
     if values.dtype.is_numeric():
-        return values.cast(pl.Float64)
+        return values.cast(pl.Float64), None
     if values.dtype != pl.String:
-        return None
+        return None, None
     parsed = values.cast(pl.Float64, strict=False)
-    return parsed if parsed.null_count() == 0 else None
+    if parsed.null_count() == 0:
+        return parsed, None
+    fmt = guess_number_format(sample_values(values.unique(maintain_order=True)), decimal=decimal)
+    if fmt.is_plain:
+        return None, None
+    parsed = parse_numbers(values, fmt)
+    return (parsed, fmt) if parsed.null_count() == 0 else (None, None)
+
+
+def _target_report(name: str, classes: list[Any] | None, fmt: NumberFormat | None) -> ColumnReport:
+    if classes is None:
+        rule = f"target: {fmt.describe()}" if fmt is not None else "target: number"
+    else:
+        rule = f"target: {len(classes)} classes"
+    return ColumnReport(name, "target", rule, parsed_share=1.0)
 
 
 def _example(values: pl.Series) -> object:
     return values[0] if len(values) else None
-
-
-def _infer_feature(column: pl.Series, rows: int) -> FeatureSpec | str:
-    """A feature's spec, or the reason to drop it."""
-    values = column.drop_nulls()
-    nullable = column.null_count() > 0
-    if len(values) == 0:
-        return "it has no values"
-    dtype = column.dtype
-    if dtype == pl.Boolean:
-        kind = FeatureKind.BOOLEAN
-        return _constant_or(values, FeatureSpec(column.name, kind, nullable))
-    if dtype in (pl.Date, pl.Datetime) or isinstance(dtype, pl.Datetime):
-        return _constant_or(values, FeatureSpec(column.name, FeatureKind.DATETIME, nullable))
-    if dtype.is_numeric():
-        return _numeric(column.name, values.cast(pl.Float64), rows, nullable)
-    text = values.cast(pl.String)
-    # Numbers first: no true/false token parses as one, and most columns are numeric.
-    numbers = text.cast(pl.Float64, strict=False)
-    not_numbers = numbers.null_count()
-    if not_numbers == 0:
-        return _numeric(column.name, numbers, rows, nullable)
-    # The distinct values, found once: each question below is asked of them, not of every row.
-    spellings = text.unique()
-    distinct = len(spellings)
-    if distinct <= _MAX_BOOLEAN_SPELLINGS:
-        lowered = set(spellings.str.to_lowercase().to_list())
-        if (
-            len(lowered) <= 2
-            and lowered <= TRUE_TOKENS | FALSE_TOKENS
-            and (not lowered <= TRUE_TOKENS or not lowered <= FALSE_TOKENS)
-        ):
-            spec = FeatureSpec(
-                column.name,
-                FeatureKind.BOOLEAN,
-                nullable,
-                true_values=tuple(sorted(lowered & TRUE_TOKENS)),
-                false_values=tuple(sorted(lowered & FALSE_TOKENS)),
-            )
-            return _constant_or(values, spec, distinct)
-    if not_numbers <= len(text) / 2:
-        _refuse_mixed(column, not_numbers, len(text))
-    date_format = _date_format(text, spellings)
-    if date_format is not None:
-        return _constant_or(
-            values,
-            FeatureSpec(column.name, FeatureKind.DATETIME, nullable, date_format=date_format),
-            distinct,
-        )
-    if distinct > 50 and distinct > rows / 2:
-        return (
-            f"high-cardinality text ({distinct} distinct values in {rows} rows), "
-            "likely an id or free text"
-        )
-    return _constant_or(
-        values, FeatureSpec(column.name, FeatureKind.CATEGORICAL, nullable), distinct
-    )
-
-
-def _numeric(name: str, numbers: pl.Series, rows: int, nullable: bool) -> FeatureSpec | str:
-    if (
-        _ID_NAME.search(name)
-        and numbers.n_unique() == len(numbers) == rows
-        and bool((numbers == numbers.round()).all())
-    ):
-        return "an id column (every value is a distinct integer)"
-    if numbers.min() == numbers.max():  # cheaper than counting distinct values
-        return f"it is constant (every value is {numbers[0]!r})"
-    return FeatureSpec(name, FeatureKind.NUMERIC, nullable)
-
-
-def _constant_or(
-    values: pl.Series, spec: FeatureSpec, distinct: int | None = None
-) -> FeatureSpec | str:
-    if (values.n_unique() if distinct is None else distinct) == 1:
-        return f"it is constant (every value is {values[0]!r})"
-    return spec
-
-
-def _refuse_mixed(column: pl.Series, not_numbers: int, total: int) -> None:
-    bad = column.cast(pl.Float64, strict=False).is_null() & column.is_not_null()
-    row = int(bad.arg_true()[0])
-    raise InvalidInput(
-        f"column {column.name!r} mixes numbers and text: {not_numbers} of {total} values are "
-        f"not numbers (e.g. {column[row]!r} in data row {row + 1}); fix those values or "
-        "leave them empty",
-        field=column.name,
-    )
-
-
-def _date_format(text: pl.Series, spellings: pl.Series) -> str | None:
-    """The format every value of ``text`` parses with (``spellings``: its distinct values)."""
-    sample = text.head(1000)
-    if not bool(sample.str.contains(_DATE_LIKE.pattern).all()):
-        return None
-    for fmt in DATE_FORMATS:
-        if (
-            sample.str.to_datetime(fmt, strict=False).null_count() == 0
-            and spellings.str.to_datetime(fmt, strict=False).null_count() == 0
-        ):
-            return fmt
-    return None

@@ -1,4 +1,6 @@
-"""A seeded train/validation/test split, stratified by class for classification."""
+"""A seeded train/validation/test split, stratified by class for classification. A class too
+rare to appear in all three parts (fewer than ``MIN_ROWS_PER_CLASS`` rows) stays whole in
+training, with a note: the model can still learn it, and no run fails for it."""
 
 from __future__ import annotations
 
@@ -19,11 +21,15 @@ def split_frame(
     task: Task,
     seed: int,
     fractions: tuple[float, float, float] = (0.7, 0.15, 0.15),
+    notes: list[str] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """(train, validation, test); the same frame and seed always give the same split.
 
+    Args:
+        notes: when given, a note naming the classes kept in training only is appended.
+
     Raises:
-        InvalidInput: too few rows overall, or a class too rare to appear in every part.
+        InvalidInput: too few rows overall.
     """
     if frame.height < MIN_ROWS:
         raise InvalidInput(
@@ -33,13 +39,22 @@ def split_frame(
         )
     rng = np.random.default_rng(seed)
     if task.is_classification:
-        groups = _class_groups(frame.get_column(target))
+        groups, rare = _class_groups(frame.get_column(target))
+        if rare and notes is not None:
+            notes.append(
+                "class(es) "
+                + ", ".join(f"{label!r} ({n} row{'s' if n > 1 else ''})" for label, n in rare)
+                + f" of the target have fewer than {MIN_ROWS_PER_CLASS} rows: kept in training "
+                "only, so validation and test do not measure them"
+            )
     else:
         groups = [np.arange(frame.height)]
     # Each row's part (0 train, 1 validation, 2 test); the parts are then taken by mask, which
     # keeps the file's row order and copies a large table in half the time of a gather.
     part = np.zeros(frame.height, dtype=np.int8)
     for indices in groups:
+        if len(indices) < MIN_ROWS_PER_CLASS:
+            continue  # stays in training (part 0)
         shuffled = rng.permutation(indices)
         n_valid = max(1, round(len(shuffled) * fractions[1]))
         n_test = max(1, round(len(shuffled) * fractions[2]))
@@ -50,17 +65,14 @@ def split_frame(
     return train, valid, test
 
 
-def _class_groups(target: pl.Series) -> list[np.ndarray]:
+def _class_groups(target: pl.Series) -> tuple[list[np.ndarray], list[tuple[object, int]]]:
+    """Each class's row indices, and the (label, rows) of the classes too rare to split."""
     codes = target.to_frame("y").with_row_index("i").group_by("y", maintain_order=True).agg("i")
     groups = []
+    rare = []
     for label, indices in codes.iter_rows():
         if len(indices) < MIN_ROWS_PER_CLASS:
-            raise InvalidInput(
-                f"class {label!r} of the target has only {len(indices)} row(s); each class "
-                f"needs at least {MIN_ROWS_PER_CLASS} (one each for train, validation and "
-                "test): add rows or merge rare classes",
-                field="target",
-            )
+            rare.append((label, len(indices)))
         groups.append(np.asarray(indices, dtype=np.int64))
     # group_by order depends on data order only (maintain_order), so the split is seeded.
-    return groups
+    return groups, rare

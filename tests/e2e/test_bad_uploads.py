@@ -25,10 +25,6 @@ BAD_FILES: dict[str, tuple[bytes, str]] = {
         GOOD_HEADER.encode() + (b"31,pro,yes\n" * 2 + b"42,basic\n") * 10,
         "max_reject_share",
     ),
-    "mixed numbers and text": (
-        GOOD_HEADER.encode() + b"31,pro,yes\n42,basic,no\n" * 20 + b"forty,pro,no\n",
-        "age",
-    ),
     "binary file renamed .csv": (b"%PDF-1.7\n" + bytes(range(256)) * 4, "binary"),
     "gzip of no table": (gzip.compress(b"not a table" * 100), "single column"),
 }

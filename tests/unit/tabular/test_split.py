@@ -30,9 +30,16 @@ def test_the_same_seed_gives_the_same_split_and_another_seed_another() -> None:
     assert not first[2].equals(other[2])
 
 
-def test_a_class_too_rare_for_three_parts_is_named() -> None:
-    with pytest.raises(InvalidInput, match="class 'b' of the target has only 2 row"):
-        split_frame(frame(60, 2), target="y", task=Task.BINARY, seed=1)
+def test_a_class_too_rare_for_three_parts_stays_in_training_with_a_note() -> None:
+    # Once a failed run; issue 19 reversed it.
+    notes: list[str] = []
+    rare = pl.DataFrame({"x": list(range(63)), "y": ["a"] * 60 + ["b", "b", "c"]})
+    train, valid, test = split_frame(rare, target="y", task=Task.MULTICLASS, seed=1, notes=notes)
+    assert train.filter(pl.col("y") != "a").height == 3
+    assert valid.get_column("y").unique().to_list() == test.get_column("y").unique().to_list()
+    assert train.height + valid.height + test.height == 63
+    assert len(notes) == 1
+    assert "'b' (2 rows), 'c' (1 row)" in notes[0] and "kept in training" in notes[0]
 
 
 def test_too_few_rows_is_refused() -> None:
