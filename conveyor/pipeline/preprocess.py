@@ -78,7 +78,9 @@ def preprocess(
         raise InvalidInput(
             f"target column {target!r} has no values: every row's target is missing", field="target"
         )
-    schema, notes = infer_schema(frame, target=target, task=project.task)
+    # Only when a person set kinds: a project without any reads as every run before did.
+    overrides = {"overrides": dict(project.column_kinds)} if project.column_kinds else {}
+    schema, notes = infer_schema(frame, target=target, task=project.task, **overrides)
     typed = coerce_frame(frame, schema, with_target=True)
     columns = frame.width
     # Each copy of a large table is let go as soon as the next exists: peak memory is what
