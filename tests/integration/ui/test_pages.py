@@ -122,3 +122,14 @@ def test_the_run_page_shows_what_conveyor_did_with_the_file(
     assert '<td class="num">7</td><td>5 fields, the header has 4</td>' in page
     assert "currency `$`, thousands `,`" in page and '<td class="num">97.5%</td>' in page
     assert "<code>N/A</code>" in page and "set by you" in page
+
+
+def test_the_project_page_lists_the_column_kinds_set_by_hand(
+    client: TestClient, ports: Ports
+) -> None:
+    from conveyor.projects import set_column_kinds
+
+    assert 'id="column-kinds"' not in client.get("/ui/projects/churn").text
+    set_column_kinds(ports.table, "churn", {"plan": "text", "<b>": "ignore"})
+    page = client.get("/ui/projects/churn").text
+    assert "<code>plan</code> text" in page and "<code>&lt;b&gt;</code> ignore" in page
