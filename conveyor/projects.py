@@ -119,7 +119,7 @@ def set_column_kinds(
         The project as stored.
     Raises:
         NotFound: no such project.
-        InvalidInput: an unknown kind, an empty column name, or ``ignore`` on the target.
+        InvalidInput: an unknown kind, an empty column name, or the project's target.
     """
     project = get_project(table, name)
     merged = {} if replace_all else dict(project.column_kinds)
@@ -130,11 +130,12 @@ def set_column_kinds(
             merged.pop(column, None)
             continue
         parsed = column_kind(kind, column=column)
-        if column == project.target and parsed is ColumnKind.IGNORE:
+        if column == project.target:
             raise InvalidInput(
-                f"{column!r} is the project's target: it cannot be ignored "
-                f"(create another project with another --target)",
-                field="kind",
+                f"{column!r} is the project's target: how it is read follows the project's "
+                f"task ({project.task.value}: auto, binary, multiclass or regression), not a "
+                "column kind",
+                field="column",
             )
         merged[column] = parsed.value
     updated = replace(project, column_kinds=merged)

@@ -19,6 +19,7 @@ import polars as pl
 from conveyor.config import MAX_TRAINING_ROWS
 from conveyor.errors import InvalidInput
 from conveyor.pipeline.file_report import column_rows
+from conveyor.pipeline.preprocess import applicable_kinds
 from conveyor.tabular.coerce import coerce_frame
 from conveyor.tabular.infer import infer_schema
 from conveyor.tabular.read import read_for_training
@@ -101,8 +102,10 @@ def inspect_file(
         if target in frame.columns and frame.get_column(target).null_count():
             frame = frame.filter(pl.col(target).is_not_null())
         infer_target, infer_task = target, task
-    extra: dict[str, Any] = {"overrides": dict(overrides)} if overrides else {}
+    kinds, kind_notes = applicable_kinds(overrides or {}, _names(frame), target=target)
+    extra: dict[str, Any] = {"overrides": kinds} if kinds else {}
     schema, notes = infer_schema(frame, target=infer_target, task=infer_task, **extra)
+    notes = [*notes, *kind_notes]
     typed = coerce_frame(frame, schema, with_target=target is not None)
     table = pl.DataFrame(
         [typed.get_column(c) if c in typed.columns else frame.get_column(c) for c in _names(frame)]

@@ -7,6 +7,7 @@ Everything is validated before the first write, so a bad upload stores nothing.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,9 +79,11 @@ def preprocess(
         raise InvalidInput(
             f"target column {target!r} has no values: every row's target is missing", field="target"
         )
+    kinds, kind_notes = applicable_kinds(project.column_kinds, frame.columns, target=target)
     # Only when a person set kinds: a project without any reads as every run before did.
-    overrides = {"overrides": dict(project.column_kinds)} if project.column_kinds else {}
+    overrides = {"overrides": kinds} if kinds else {}
     schema, notes = infer_schema(frame, target=target, task=project.task, **overrides)
+    notes.extend(kind_notes)
     typed = coerce_frame(frame, schema, with_target=True)
     columns = frame.width
     # Each copy of a large table is let go as soon as the next exists: peak memory is what
@@ -139,6 +142,25 @@ def preprocess(
         profile_ref=profile_ref,
         report=report,
     )
+
+
+def applicable_kinds(
+    kinds: Mapping[str, str], columns: Sequence[str], *, target: str | None
+) -> tuple[dict[str, str], list[str]]:
+    """The column kinds set on a project that this file's columns take, and a note for each
+    one it cannot: a column the file lacks (renamed or gone) is not an error, the run goes on.
+
+    The target is left to the project's task: its kind is what the task says.
+    """
+    present = set(columns)
+    usable = {c: k for c, k in kinds.items() if c in present and c != target}
+    notes = [
+        f"the kind {kind!r} set for column {column!r} was not used: the file has no such "
+        "column (`conveyor project set-column` with --clear forgets it)"
+        for column, kind in kinds.items()
+        if column not in present
+    ]
+    return usable, notes
 
 
 def _sampling(rows_read: int, rows_kept: int, cap: int, seed: int) -> dict[str, Any] | None:

@@ -137,6 +137,16 @@ def test_set_column_round_trip(cli: Cli, tmp_path: Path) -> None:
     assert neither.returncode != 0 and "--clear" in neither.stderr
 
 
+def test_inspect_with_a_project_uses_its_target_and_notes_kinds_it_cannot_use(
+    cli: Cli, small_churn: Path
+) -> None:
+    assert cli("project", "create", "churn", "--target", "churned").returncode == 0
+    assert cli("project", "set-column", "churn", "zip", "--kind", "categorical").returncode == 0
+    shown = json_of(cli("inspect", str(small_churn), "--project", "churn", "--json"))
+    assert shown["target"] == "churned" and shown["task"] == "binary"
+    assert any("'zip'" in note and "no such column" in note for note in shown["notes"])
+
+
 def _stored_run(home: Path, report: dict[str, Any]) -> str:
     ports = build_ports(Settings(home=home))
     runs = RunStore(ports.table)
