@@ -28,7 +28,7 @@ def print_file_report(report: JsonDict, *, shown_rejects: int = SHOWN_REJECTS) -
         first = rejects(facts, shown_rejects)
         for item in first:
             console.print(
-                f"    line {item.get('line')}: {escape(str(item.get('reason')))}"
+                f"    line {item.get('line') or '?'}: {escape(str(item.get('reason')))}"
                 f"  [dim]{escape(_clip(str(item.get('text', ''))))}[/]",
                 highlight=False,
             )

@@ -81,6 +81,10 @@ def fact_lines(facts: JsonDict) -> list[tuple[str, str]]:
     if fmt:
         compression = facts.get("compression")
         lines.append(("format", f"{fmt}" + (f", {compression}-compressed" if compression else "")))
+    if facts.get("sheet"):
+        lines.append(("sheet", str(facts["sheet"])))
+    if fmt == "parquet":  # typed columns: no text, dialect or header to speak of
+        return lines
     encoding = facts.get("encoding")
     if encoding:
         lines.append(
@@ -107,6 +111,9 @@ def fact_lines(facts: JsonDict) -> list[tuple[str, str]]:
     rejected = facts.get("rows_rejected")
     if rejected is not None:
         lines.append(("rejected", f"{rejected} row(s) set aside" if rejected else "none"))
+    empty = facts.get("empty_columns_dropped") or []
+    if empty:
+        lines.append(("empty", "unnamed empty column(s) left out: " + ", ".join(map(repr, empty))))
     renamed = facts.get("columns_renamed") or {}
     if renamed:
         lines.append(("renamed", ", ".join(f"{raw!r} → {new!r}" for raw, new in renamed.items())))

@@ -20,6 +20,7 @@ from conveyor.config import MAX_TRAINING_ROWS
 from conveyor.errors import InvalidInput
 from conveyor.pipeline.file_report import column_rows
 from conveyor.pipeline.preprocess import applicable_kinds
+from conveyor.tabular import read as _read_module
 from conveyor.tabular.coerce import coerce_frame
 from conveyor.tabular.infer import infer_schema
 from conveyor.tabular.read import read_for_training
@@ -105,7 +106,8 @@ def inspect_file(
     kinds, kind_notes = applicable_kinds(overrides or {}, _names(frame), target=target)
     extra: dict[str, Any] = {"overrides": kinds} if kinds else {}
     schema, notes = infer_schema(frame, target=infer_target, task=infer_task, **extra)
-    notes = [*notes, *kind_notes]
+    facts = _file_facts(read)
+    notes = [*_reject_notes(facts, read.rows_read), *notes, *kind_notes]
     typed = coerce_frame(frame, schema, with_target=target is not None)
     table = pl.DataFrame(
         [typed.get_column(c) if c in typed.columns else frame.get_column(c) for c in _names(frame)]
@@ -115,7 +117,7 @@ def inspect_file(
         target=target,
         task=schema.task if target is not None else None,
         rows_read=read.rows_read,
-        file=_file_facts(read),
+        file=facts,
         columns=_in_file_order(_columns(schema, target), _names(frame)),
         notes=list(notes),
         schema=schema,
@@ -124,14 +126,34 @@ def inspect_file(
 
 
 def _read(path: Path, *, sheet: str | None, max_rows: int, seed: int) -> Any:
-    if sheet is None:
-        return read_for_training(path, max_rows=max_rows, seed=seed)
-    if "sheet" not in _signature.signature(read_for_training).parameters:
-        raise InvalidInput(
-            "--sheet needs a reader that opens workbooks; this conveyor reads CSV and Parquet",
-            field="sheet",
-        )
-    return read_for_training(path, max_rows=max_rows, seed=seed, sheet=sheet)  # type: ignore[call-arg]
+    accepted = _signature.signature(read_for_training).parameters
+    options: dict[str, Any] = {}
+    if sheet is not None:
+        if "sheet" not in accepted:
+            raise InvalidInput(
+                "--sheet needs a reader that opens workbooks; this conveyor reads CSV and Parquet",
+                field="sheet",
+            )
+        options["sheet"] = sheet
+    if "max_reject_share" in accepted:
+        # Every row set aside is shown, however many: a note says when a run would refuse.
+        options["max_reject_share"] = 1.0
+    return read_for_training(path, max_rows=max_rows, seed=seed, **options)
+
+
+def _reject_notes(facts: JsonDict | None, rows_read: int) -> list[str]:
+    rejected = int((facts or {}).get("rows_rejected") or 0)
+    limit = getattr(_read_module, "MAX_REJECT_SHARE", None)
+    if not rejected or limit is None:
+        return []
+    share = rejected / (rows_read + rejected)
+    if share <= limit:
+        return []
+    return [
+        f"{rejected} of {rows_read + rejected} rows ({share:.1%}) were set aside, more than "
+        f"the {limit:.0%} a run accepts: a run on this file would fail; the rejects above say "
+        "which lines and why"
+    ]
 
 
 def _names(frame: pl.DataFrame) -> list[str]:
