@@ -103,10 +103,13 @@ def inspect_file(
         if target in frame.columns and frame.get_column(target).null_count():
             frame = frame.filter(pl.col(target).is_not_null())
         infer_target, infer_task = target, task
+    facts = _file_facts(read)
     kinds, kind_notes = applicable_kinds(overrides or {}, _names(frame), target=target)
     extra: dict[str, Any] = {"overrides": kinds} if kinds else {}
+    decimal = (facts or {}).get("decimal")
+    if decimal and decimal != "." and "decimal" in _signature.signature(infer_schema).parameters:
+        extra["decimal"] = decimal  # the reader's hint: ';' files with `1,5` cells
     schema, notes = infer_schema(frame, target=infer_target, task=infer_task, **extra)
-    facts = _file_facts(read)
     notes = [*_reject_notes(facts, read.rows_read), *notes, *kind_notes]
     typed = coerce_frame(frame, schema, with_target=target is not None)
     table = pl.DataFrame(
