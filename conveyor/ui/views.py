@@ -11,7 +11,14 @@ from typing import Any
 
 from conveyor.api.summaries import project_summaries
 from conveyor.endpoint import Deployment
-from conveyor.pipeline.file_report import ColumnRow, column_rows, fact_lines, file_facts, rejects
+from conveyor.pipeline.file_report import (
+    ColumnRow,
+    column_rows,
+    dataset_report,
+    fact_lines,
+    file_facts,
+    rejects,
+)
 from conveyor.pipeline.run_logs import stage_list
 from conveyor.pipeline.runs import RunStore
 from conveyor.projects import get_project
@@ -83,6 +90,7 @@ def version_page(ports: Ports, project: str, version: int) -> dict[str, Any]:
     return {
         "version": model,
         "deployed": deployment is not None and deployment.version == version,
+        "file": file_section(dataset_report(ports.store, ports.table, model)),
         "metric_names": sorted({m for split in model.metrics.values() for m in split}),
         "splits": [s for s in ("test", "validation", "baseline") if s in model.metrics]
         + sorted(s for s in model.metrics if s not in ("test", "validation", "baseline")),

@@ -123,6 +123,9 @@ def test_the_run_page_shows_what_conveyor_did_with_the_file(
     assert "currency `$`, thousands `,`" in page and '<td class="num">97.5%</td>' in page
     assert "<code>N/A</code>" in page and "set by you" in page
 
+    version = client.get("/ui/projects/churn/versions/1").text
+    assert "What conveyor did with your file" in version and "<td>customer id</td>" in version
+
 
 def test_the_project_page_lists_the_column_kinds_set_by_hand(
     client: TestClient, ports: Ports
