@@ -203,4 +203,4 @@ def _columns(schema: DatasetSchema, target: str | None) -> list[JsonDict]:
 
 def _in_file_order(items: list[JsonDict], names: list[str]) -> list[JsonDict]:
     order = {name: i for i, name in enumerate(names)}
-    return sorted(items, key=lambda item: order.get(item.get("name"), len(order)))
+    return sorted(items, key=lambda item: order.get(str(item.get("name")), len(order)))
