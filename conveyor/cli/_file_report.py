@@ -25,20 +25,8 @@ def print_file_report(report: JsonDict, *, shown_rejects: int = SHOWN_REJECTS) -
     if facts is not None:
         for label, text in fact_lines(facts):
             console.print(f"  {label:<10}{escape(text)}", highlight=False)
-        first = rejects(facts, shown_rejects)
-        for item in first:
-            console.print(
-                f"    line {item.get('line') or '?'}: {escape(str(item.get('reason')))}"
-                f"  [dim]{escape(_clip(str(item.get('text', ''))))}[/]",
-                highlight=False,
-            )
-        total = facts.get("rows_rejected") or 0
-        if total > len(first):
-            console.print(
-                f"    … and {total - len(first)} more (`--json` lists the first "
-                f"{len(rejects(facts))})",
-                highlight=False,
-            )
+            if label == "rejected":
+                _print_rejects(facts, shown_rejects)
     if rows:
         table = RichTable("column", "kind", "rule", "missing tokens", "parsed", "note")
         for row in rows:
@@ -52,6 +40,20 @@ def print_file_report(report: JsonDict, *, shown_rejects: int = SHOWN_REJECTS) -
                 escape(row.note or ""),
             )
         console.print(table)
+
+
+def _print_rejects(facts: JsonDict, shown: int) -> None:
+    kept = rejects(facts)
+    for item in kept[:shown]:
+        console.print(
+            f"    line {item.get('line') or '?'}: {escape(str(item.get('reason')))}"
+            f"  [dim]{escape(_clip(str(item.get('text', ''))))}[/]",
+            highlight=False,
+        )
+    more = int(facts.get("rows_rejected") or 0) - min(shown, len(kept))
+    if more > 0:
+        listed = f"; `--json` lists the first {len(kept)}" if len(kept) > shown else ""
+        console.print(f"    … and {more} more{listed}", highlight=False)
 
 
 def _clip(text: str, width: int = 80) -> str:
