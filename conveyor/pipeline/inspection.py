@@ -95,12 +95,14 @@ def inspect_file(
     """
     read = _read(path, sheet=sheet, max_rows=max_rows, seed=seed)
     frame: pl.DataFrame = read.frame
+    missing = 0  # rows left out for a missing target
     if target is None:
         stand_in = pl.int_range(frame.height, eager=True).cast(pl.Float64).alias(_STAND_IN)
         frame = frame.with_columns(stand_in)
         infer_target, infer_task = _STAND_IN, Task.REGRESSION
     else:
-        if target in frame.columns and frame.get_column(target).null_count():
+        missing = frame.get_column(target).null_count() if target in frame.columns else 0
+        if missing:
             frame = frame.filter(pl.col(target).is_not_null())
         infer_target, infer_task = target, task
     facts = _file_facts(read)
@@ -111,6 +113,8 @@ def inspect_file(
         extra["decimal"] = decimal  # the reader's hint: ';' files with `1,5` cells
     schema, notes = infer_schema(frame, target=infer_target, task=infer_task, **extra)
     notes = [*_reject_notes(facts, read.rows_read), *notes, *kind_notes]
+    if missing:
+        notes.append(f"left out {missing} row(s) whose target {target!r} is missing, as a run does")
     typed = coerce_frame(frame, schema, with_target=target is not None)
     table = pl.DataFrame(
         [typed.get_column(c) if c in typed.columns else frame.get_column(c) for c in _names(frame)]
