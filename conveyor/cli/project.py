@@ -136,6 +136,7 @@ def set_column(
     state: CliState = ctx.obj
     item = set_column_kinds(state.ports.table, name, {column: None if clear else kind})
     show_project(item, as_json)
+    _next_run_hint(item, as_json)
 
 
 @app.command("set-columns")
@@ -161,6 +162,16 @@ def set_columns(
     state: CliState = ctx.obj
     item = set_column_kinds(state.ports.table, name, read_kinds_file(file), replace_all=replace_all)
     show_project(item, as_json)
+    _next_run_hint(item, as_json)
+
+
+def _next_run_hint(item: Project, as_json: bool) -> None:
+    if not as_json:
+        console.print(
+            f"the next run of {item.name} follows these kinds: upload a file (the same one "
+            f"again with --force), or `conveyor retrain {item.name}`",
+            highlight=False,
+        )
 
 
 def read_kinds_file(path: Path) -> dict[str, str | None]:
