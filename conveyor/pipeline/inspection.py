@@ -115,7 +115,12 @@ def inspect_file(
     notes = [*_reject_notes(facts, read.rows_read), *notes, *kind_notes]
     if missing:
         notes.append(f"left out {missing} row(s) whose target {target!r} is missing, as a run does")
-    typed = coerce_frame(frame, schema, with_target=target is not None)
+    # Leniently when the coercion can be (as a run coerces): a cell its column's rule cannot
+    # read becomes missing, and the column's parsed share says how many did.
+    lenient = (
+        {"lenient": True} if "lenient" in _signature.signature(coerce_frame).parameters else {}
+    )
+    typed = coerce_frame(frame, schema, with_target=target is not None, **lenient)
     table = pl.DataFrame(
         [typed.get_column(c) if c in typed.columns else frame.get_column(c) for c in _names(frame)]
     )
