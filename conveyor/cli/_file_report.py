@@ -11,7 +11,13 @@ from conveyor.pipeline.file_report import column_rows, fact_lines, file_facts, r
 from conveyor.types import JsonDict
 
 SHOWN_REJECTS = 5
-_KIND_STYLE = {"dropped": "yellow", "text": "magenta", "datetime": "cyan", "numeric": "green"}
+_KIND_STYLE = {
+    "target": "bold",
+    "dropped": "yellow",
+    "text": "magenta",
+    "datetime": "cyan",
+    "numeric": "green",
+}
 
 
 def print_file_report(report: JsonDict, *, shown_rejects: int = SHOWN_REJECTS) -> None:

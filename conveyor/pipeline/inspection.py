@@ -196,15 +196,14 @@ def _columns(schema: DatasetSchema, target: str | None) -> list[JsonDict]:
         }
         items = [row.to_dict() for row in column_rows(fallback)]
     if target is not None and all(item.get("name") != target for item in items):
-        kind = "numeric" if schema.task is Task.REGRESSION else "categorical"
         items.append(
             {
                 "name": target,
-                "kind": kind,
-                "rule": None,
+                "kind": "target",
+                "rule": f"target: {schema.task.value}",
                 "missing_tokens": [],
                 "parsed_share": None,
-                "reason": f"the target ({schema.task.value})",
+                "reason": None,
             }
         )
     return [item for item in items if item.get("name") != _STAND_IN]
