@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import replace
 
 from conveyor.errors import AlreadyExists, InvalidInput, NotFound
 from conveyor.tables import Table
-from conveyor.types import Algorithm, Project, Task
+from conveyor.types import Algorithm, ColumnKind, Project, Task
 
 _PK = "project"
 # SageMaker model package group names allow letters, digits and hyphens, 63 at most;
@@ -88,3 +90,54 @@ def find_project(table: Table, name: str) -> Project | None:
 
 def list_projects(table: Table) -> list[Project]:
     return [Project.from_dict(item) for item in table.query(_PK)]
+
+
+def column_kind(kind: str, *, column: str | None = None) -> ColumnKind:
+    """``kind`` as a ColumnKind.
+
+    Raises:
+        InvalidInput: not one of the kinds; the message lists them.
+    """
+    try:
+        return ColumnKind(kind.strip().lower())
+    except ValueError:
+        where = f" for column {column!r}" if column is not None else ""
+        valid = ", ".join(k.value for k in ColumnKind)
+        raise InvalidInput(f"kind {kind!r}{where} is not one of: {valid}", field="kind") from None
+
+
+def set_column_kinds(
+    table: Table, name: str, kinds: Mapping[str, str | None], *, replace_all: bool = False
+) -> Project:
+    """Set (or, with a ``None`` kind, clear) what columns of project ``name`` are; the next
+    run's preprocessing follows them.
+
+    Args:
+        kinds: column name (as in the file) -> a ColumnKind value, or None to clear it.
+        replace_all: drop every kind set before instead of merging into them.
+    Returns:
+        The project as stored.
+    Raises:
+        NotFound: no such project.
+        InvalidInput: an unknown kind, an empty column name, or the project's target.
+    """
+    project = get_project(table, name)
+    merged = {} if replace_all else dict(project.column_kinds)
+    for column, kind in kinds.items():
+        if not isinstance(column, str) or not column.strip():
+            raise InvalidInput("a column name must not be empty", field="column")
+        if kind is None:
+            merged.pop(column, None)
+            continue
+        parsed = column_kind(kind, column=column)
+        if column == project.target:
+            raise InvalidInput(
+                f"{column!r} is the project's target: how it is read follows the project's "
+                f"task ({project.task.value}: auto, binary, multiclass or regression), not a "
+                "column kind",
+                field="column",
+            )
+        merged[column] = parsed.value
+    updated = replace(project, column_kinds=merged)
+    table.put({"pk": _PK, "sk": name, **updated.to_dict()})
+    return updated

@@ -39,6 +39,16 @@ class Algorithm(StrEnum):
     SKLEARN = "sklearn"
 
 
+class ColumnKind(StrEnum):
+    """What a person may say a column is, overriding what inference would choose."""
+
+    CATEGORICAL = "categorical"
+    NUMERIC = "numeric"
+    DATE = "date"
+    TEXT = "text"
+    IGNORE = "ignore"
+
+
 class RunState(StrEnum):
     QUEUED = "QUEUED"
     PREPROCESSING = "PREPROCESSING"
@@ -119,9 +129,12 @@ class Project:
     min_absolute_change: float = 0.0
     min_relative_change: float = 0.0
     manual_deploy: bool = False
+    # Column name -> a ColumnKind value set by a person; preprocessing follows it.
+    column_kinds: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> JsonDict:
         return {
+            "column_kinds": dict(self.column_kinds),
             "metric_floor": self.metric_floor,
             "min_absolute_change": self.min_absolute_change,
             "min_relative_change": self.min_relative_change,
@@ -149,6 +162,7 @@ class Project:
             min_absolute_change=float(data.get("min_absolute_change", 0.0)),
             min_relative_change=float(data.get("min_relative_change", 0.0)),
             manual_deploy=bool(data.get("manual_deploy", False)),
+            column_kinds=dict(data.get("column_kinds") or {}),
         )
 
 

@@ -1,4 +1,5 @@
-"""``/projects``: list (with each one's state at a glance), create, show."""
+"""``/projects``: list (with each one's state at a glance), create, show, and the column kinds
+a person sets."""
 
 from __future__ import annotations
 
@@ -7,9 +8,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 
 from conveyor.api.deps import ApiContext, api_context
-from conveyor.api.schemas import ProjectCreate, ProjectDetail, ProjectOut, ProjectSummary
+from conveyor.api.schemas import (
+    ColumnKinds,
+    ProjectCreate,
+    ProjectDetail,
+    ProjectOut,
+    ProjectSummary,
+)
 from conveyor.api.summaries import project_summaries
-from conveyor.projects import create_project, get_project
+from conveyor.projects import create_project, get_project, set_column_kinds
 from conveyor.serving.schemas import KEY_ERRORS, error_responses
 
 router = APIRouter(tags=["projects"])
@@ -58,3 +65,27 @@ def show(project: str, api: Context) -> dict[str, Any]:
         "deployment": deployment.to_dict() if deployment else None,
         "aliases": api.ports.registry.get_aliases(project),
     }
+
+
+@router.patch(
+    "/projects/{project}/column-kinds",
+    response_model=ProjectOut,
+    responses=error_responses(400, 404, 422, *KEY_ERRORS),
+)
+def patch_column_kinds(project: str, body: ColumnKinds, api: Context) -> dict[str, Any]:
+    """Set (or with null clear) some columns' kinds; the next run follows them
+    (``conveyor project set-column``)."""
+    kinds = {name: kind.value if kind else None for name, kind in body.kinds.items()}
+    return set_column_kinds(api.ports.table, project, kinds).to_dict()
+
+
+@router.put(
+    "/projects/{project}/column-kinds",
+    response_model=ProjectOut,
+    responses=error_responses(400, 404, 422, *KEY_ERRORS),
+)
+def put_column_kinds(project: str, body: ColumnKinds, api: Context) -> dict[str, Any]:
+    """Replace every column kind set before with these (``conveyor project set-columns
+    --replace``)."""
+    kinds = {name: kind.value if kind else None for name, kind in body.kinds.items()}
+    return set_column_kinds(api.ports.table, project, kinds, replace_all=True).to_dict()

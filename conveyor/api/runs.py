@@ -1,4 +1,4 @@
-"""``/projects/{project}/runs``, ``/runs/{run_id}`` and its logs."""
+"""``/projects/{project}/runs``, ``/runs/{run_id}``, its logs and what it did with its file."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from conveyor.api.deps import ApiContext, api_context
-from conveyor.api.schemas import RunLogs, RunOut
+from conveyor.api.schemas import FileReport, RunLogs, RunOut
+from conveyor.pipeline.file_report import report_view
 from conveyor.pipeline.run_logs import run_log, stage_list, training_log
 from conveyor.pipeline.runs import RunStore
 from conveyor.projects import get_project
@@ -50,3 +51,14 @@ def run_logs(run_id: str, api: Context) -> dict[str, Any]:
     """The run's own log and its training job's log (``conveyor logs --run``)."""
     run = RunStore(api.ports.table).get(run_id)
     return {"run_log": run_log(api.home, run_id), "training_log": training_log(api.ports, run)}
+
+
+@router.get(
+    "/runs/{run_id}/file",
+    response_model=FileReport,
+    responses=error_responses(404, 422, *KEY_ERRORS),
+)
+def run_file(run_id: str, api: Context) -> dict[str, Any]:
+    """What the run did with its file: encoding, dialect, header, rejects, and each column's
+    kind, rule, missing tokens and share parsed (``conveyor runs show``)."""
+    return report_view(RunStore(api.ports.table).get(run_id).report)

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from conveyor.types import Algorithm, Task
+from conveyor.types import Algorithm, ColumnKind, Task
 
 DEFAULT_DRIFT_WINDOW = 3600.0
 MAX_DRIFT_WINDOW = 10 * 366 * 86400.0
@@ -34,6 +34,16 @@ class ProjectCreate(BaseModel):
     metric: str | None = None
     algorithm: Algorithm = Algorithm.LIGHTGBM
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class ColumnKinds(BaseModel):
+    """Column (as named in the file) -> what it is; null clears a column's kind."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kinds: dict[str, ColumnKind | None] = Field(
+        description="Column -> categorical | numeric | date | text | ignore, or null to clear."
+    )
 
 
 class Reason(BaseModel):
@@ -74,6 +84,9 @@ class ProjectOut(_Open):
     algorithm: str
     hyperparameters: dict[str, Any]
     created_at: str
+    column_kinds: dict[str, str] = Field(
+        default_factory=dict, description="Column -> the kind a person set; runs follow it."
+    )
 
 
 class DeploymentOut(_Open):
@@ -96,6 +109,23 @@ class Stage(BaseModel):
     finished_at: str | None
     seconds: float | None
     outcome: Literal["succeeded", "failed", "running"]
+
+
+class FileColumn(BaseModel):
+    name: str
+    kind: str = Field(description="numeric, categorical, boolean, datetime, text or dropped.")
+    rule: str | None = Field(description="How the cells were parsed, e.g. currency `$`.")
+    missing_tokens: list[str]
+    parsed_share: float | None = Field(description="Share of the cells parsed, 0-1.")
+    reason: str | None = Field(description="Why the column was dropped, or 'set by you'.")
+
+
+class FileReport(BaseModel):
+    """What conveyor did with the uploaded file: the reader's facts (null for runs read before
+    they were recorded) and one entry per raw column."""
+
+    file: dict[str, Any] | None
+    columns: list[FileColumn]
 
 
 class RunOut(_Open):

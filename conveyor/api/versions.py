@@ -11,6 +11,7 @@ from conveyor.api.deps import ApiContext, api_context
 from conveyor.api.schemas import (
     ApprovedVersion,
     DeploymentOut,
+    FileReport,
     Reason,
     VersionDetailOut,
     VersionOut,
@@ -18,6 +19,7 @@ from conveyor.api.schemas import (
 from conveyor.errors import NotFound
 from conveyor.pipeline import actions
 from conveyor.pipeline.details import details_key
+from conveyor.pipeline.file_report import dataset_report, report_view
 from conveyor.projects import get_project
 from conveyor.serving.schemas import KEY_ERRORS, error_responses
 from conveyor.storage import REPORTS
@@ -77,6 +79,18 @@ def show_version(project: str, version: int, api: Context) -> dict[str, Any]:
     the trivial baseline's metrics (null for versions evaluated before details were kept)."""
     v = _version(api.ports, project, version)
     return {**version_dict(api.ports, v), "details": _details(api.ports, v)}
+
+
+@router.get(
+    "/projects/{project}/versions/{version}/file",
+    response_model=FileReport,
+    responses=error_responses(404, 422, *KEY_ERRORS),
+)
+def version_file(project: str, version: int, api: Context) -> dict[str, Any]:
+    """What was done with the file the version's dataset came from (``conveyor models
+    show``): the file's facts and each column's kind and rule."""
+    v = _version(api.ports, project, version)
+    return report_view(dataset_report(api.ports.store, api.ports.table, v))
 
 
 def _details(ports: Ports, v: ModelVersion) -> dict[str, Any] | None:

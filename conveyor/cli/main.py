@@ -28,6 +28,7 @@ COMMANDS = {
     "alarms": ("conveyor.cli.alarms", "app"),
     "init": ("conveyor.cli.init", "init"),
     "upload": ("conveyor.cli.upload", "upload"),
+    "inspect": ("conveyor.cli.inspect_file", "inspect"),
     "worker": ("conveyor.cli.worker", "worker"),
     "serve": ("conveyor.cli.serve", "serve"),
     "up": ("conveyor.cli.serve", "up"),

@@ -8,9 +8,11 @@ import typer
 from rich.table import Table as RichTable
 
 from conveyor.cli._context import CliState
+from conveyor.cli._file_report import print_file_report
 from conveyor.cli._output import console, fmt_metric, print_json
 from conveyor.cli.runs import print_metrics
 from conveyor.pipeline import actions
+from conveyor.pipeline.file_report import dataset_report, report_view
 from conveyor.projects import get_project
 from conveyor.types import ApprovalStatus, ModelVersion
 
@@ -95,10 +97,12 @@ def show(ctx: typer.Context, project: str, version: int, as_json: JsonOption = F
     """Show one version: metrics, lineage, inputs, approval."""
     state: CliState = ctx.obj
     v = state.ports.registry.get_version(project, version)
+    report = dataset_report(state.ports.store, state.ports.table, v)
     if as_json:
-        print_json(v.to_dict())
+        print_json({**v.to_dict(), "dataset_report": report_view(report)})
     else:
         print_version(v)
+        print_file_report(report)
 
 
 def _set_status(

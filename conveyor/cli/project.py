@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,8 +12,8 @@ from rich.table import Table as RichTable
 from conveyor.cli._context import CliState
 from conveyor.cli._output import console, print_json
 from conveyor.errors import InvalidInput
-from conveyor.projects import create_project, get_project, list_projects
-from conveyor.types import Algorithm, Project, Task
+from conveyor.projects import create_project, get_project, list_projects, set_column_kinds
+from conveyor.types import Algorithm, ColumnKind, Project, Task
 
 app = typer.Typer(help="Create and inspect projects.", no_args_is_help=True)
 
@@ -49,6 +50,11 @@ def show_project(item: Project, as_json: bool) -> None:
         f"[bold]{item.name}[/]: predicts [cyan]{item.target}[/] "
         f"(task {item.task}, metric {item.metric or 'default'}, algorithm {item.algorithm})"
     )
+    if item.column_kinds:
+        kinds = RichTable("column", "kind (set by you)", box=None, padding=(0, 2))
+        for column, kind in sorted(item.column_kinds.items()):
+            kinds.add_row(column, kind)
+        console.print(kinds)
 
 
 @app.command("create")
@@ -102,3 +108,88 @@ def show(ctx: typer.Context, name: str, as_json: JsonOption = False) -> None:
     """Show a project."""
     state: CliState = ctx.obj
     show_project(get_project(state.ports.table, name), as_json)
+
+
+_KINDS = "|".join(k.value for k in ColumnKind)
+
+
+@app.command("set-column")
+def set_column(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The project.")],
+    column: Annotated[str, typer.Argument(help="The column, named as in the file's header.")],
+    kind: Annotated[
+        ColumnKind | None,
+        typer.Option(
+            "--kind", help="What the column is; the next run follows it.", case_sensitive=False
+        ),
+    ] = None,
+    clear: Annotated[
+        bool, typer.Option("--clear", help="Forget the kind set before: inference decides.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Say what a column is (categorical, numeric, date, text or ignore) instead of letting
+    inference decide; the project's next run follows it."""
+    if (kind is None) == (not clear):
+        raise InvalidInput(f"give either --kind {_KINDS} or --clear", field="kind")
+    state: CliState = ctx.obj
+    item = set_column_kinds(state.ports.table, name, {column: None if clear else kind})
+    show_project(item, as_json)
+    _next_run_hint(item, as_json)
+
+
+@app.command("set-columns")
+def set_columns(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The project.")],
+    file: Annotated[
+        Path,
+        typer.Option(
+            "--file",
+            help='A JSON object, column -> kind, e.g. {"zip": "categorical", "notes": "text"}; '
+            "null clears a column.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
+    replace_all: Annotated[
+        bool, typer.Option("--replace", help="Forget every kind not in the file.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Set many columns' kinds from a JSON file (a schema file); the next run follows them."""
+    state: CliState = ctx.obj
+    item = set_column_kinds(state.ports.table, name, read_kinds_file(file), replace_all=replace_all)
+    show_project(item, as_json)
+    _next_run_hint(item, as_json)
+
+
+def _next_run_hint(item: Project, as_json: bool) -> None:
+    if not as_json:
+        console.print(
+            f"the next run of {item.name} follows these kinds: upload a file (the same one "
+            f"again with --force), or `conveyor retrain {item.name}`",
+            highlight=False,
+        )
+
+
+def read_kinds_file(path: Path) -> dict[str, str | None]:
+    """The column -> kind object in ``path``.
+
+    Raises:
+        InvalidInput: not JSON, or not an object of strings (or nulls).
+    """
+    try:
+        parsed = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"{path} is not a JSON file: {exc}", field="file") from exc
+    if not isinstance(parsed, dict) or not all(
+        isinstance(v, str) or v is None for v in parsed.values()
+    ):
+        raise InvalidInput(
+            f"{path} must hold one JSON object of column -> kind ({_KINDS}), e.g. "
+            '{"zip": "categorical"}',
+            field="file",
+        )
+    return parsed

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table as RichTable
 
 from conveyor.cli._context import CliState
+from conveyor.cli._file_report import print_file_report
 from conveyor.cli._output import console, fmt_metric, fmt_seconds, print_json
 from conveyor.pipeline.run_logs import training_log
 from conveyor.pipeline.runs import RunStore
@@ -92,10 +93,9 @@ def print_run(run: Run) -> None:
             f"{report.get('rows_dropped_missing_target', 0)}, split "
             f"{report.get('rows_train')}/{report.get('rows_validation')}/{report.get('rows_test')}"
         )
-    for dropped in report.get("dropped_columns") or []:
-        console.print(f"  dropped   {dropped['name']}: {dropped['reason']}", highlight=False)
     for note in report.get("notes") or []:
         console.print(f"  note      {note}", highlight=False)
+    print_file_report(report)
     metrics = report.get("metrics")
     if metrics:
         print_metrics(metrics, report.get("primary_metric"))

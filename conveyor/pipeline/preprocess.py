@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,7 +94,11 @@ def preprocess(
         raise InvalidInput(
             f"target column {target!r} has no values: every row's target is missing", field="target"
         )
-    schema, notes = infer_schema(frame, target=target, task=project.task)
+    kinds, kind_notes = applicable_kinds(project.column_kinds, frame.columns, target=target)
+    schema, notes = infer_schema(
+        frame, target=target, task=project.task, decimal=file_report.decimal, overrides=kinds
+    )
+    notes.extend(kind_notes)
     # Lenient: a cell its column's rule cannot read becomes missing (the rules were found on a
     # sample; the report's parsed_share counts what they read), never a failed run.
     typed = coerce_frame(frame, schema, with_target=True, lenient=True)
@@ -171,6 +176,25 @@ def preprocess(
         profile_ref=profile_ref,
         report=report,
     )
+
+
+def applicable_kinds(
+    kinds: Mapping[str, str], columns: Sequence[str], *, target: str | None
+) -> tuple[dict[str, str], list[str]]:
+    """The column kinds set on a project that this file's columns take, and a note for each
+    one it cannot: a column the file lacks (renamed or gone) is not an error, the run goes on.
+
+    The target is left to the project's task: its kind is what the task says.
+    """
+    present = set(columns)
+    usable = {c: k for c, k in kinds.items() if c in present and c != target}
+    notes = [
+        f"the kind {kind!r} set for column {column!r} was not used: the file has no such "
+        "column (`conveyor project set-column` with --clear forgets it)"
+        for column, kind in kinds.items()
+        if column not in present
+    ]
+    return usable, notes
 
 
 def _sampling(rows_read: int, rows_kept: int, cap: int, seed: int) -> dict[str, Any] | None:

@@ -72,7 +72,8 @@ def build_ui_router(ports: Ports) -> APIRouter:
             run, stages = views.run_page(ports, run_id)
         except NotFound as error:
             return not_found(request, error)
-        return templates.TemplateResponse(request, "run.html", {"run": run, "stages": stages})
+        context = {"run": run, "stages": stages, "file": views.file_section(run.report)}
+        return templates.TemplateResponse(request, "run.html", context)
 
     @router.get("/projects/{project}/versions/{version}", response_class=HTMLResponse)
     def version(request: Request, project: str, version: int) -> Response:

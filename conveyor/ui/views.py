@@ -11,6 +11,14 @@ from typing import Any
 
 from conveyor.api.summaries import project_summaries
 from conveyor.endpoint import Deployment
+from conveyor.pipeline.file_report import (
+    ColumnRow,
+    column_rows,
+    dataset_report,
+    fact_lines,
+    file_facts,
+    rejects,
+)
 from conveyor.pipeline.run_logs import stage_list
 from conveyor.pipeline.runs import RunStore
 from conveyor.projects import get_project
@@ -51,6 +59,30 @@ def run_page(ports: Ports, run_id: str) -> tuple[Run, list[dict[str, Any]]]:
     return run, stage_list(run)
 
 
+@dataclass(frozen=True)
+class FileSection:
+    """What the run did with its file, for the run page's "your file" panel."""
+
+    facts: list[tuple[str, str]]
+    rejects: list[dict[str, Any]]
+    rows_rejected: int
+    columns: list[ColumnRow]
+
+    @property
+    def empty(self) -> bool:
+        return not self.facts and not self.columns
+
+
+def file_section(report: dict[str, Any]) -> FileSection:
+    facts = file_facts(report)
+    return FileSection(
+        facts=fact_lines(facts) if facts else [],
+        rejects=rejects(facts, 20) if facts else [],
+        rows_rejected=int((facts or {}).get("rows_rejected") or 0),
+        columns=column_rows(report),
+    )
+
+
 def version_page(ports: Ports, project: str, version: int) -> dict[str, Any]:
     get_project(ports.table, project)
     model = ports.registry.get_version(project, version)
@@ -58,6 +90,7 @@ def version_page(ports: Ports, project: str, version: int) -> dict[str, Any]:
     return {
         "version": model,
         "deployed": deployment is not None and deployment.version == version,
+        "file": file_section(dataset_report(ports.store, ports.table, model)),
         "metric_names": sorted({m for split in model.metrics.values() for m in split}),
         "splits": [s for s in ("test", "validation", "baseline") if s in model.metrics]
         + sorted(s for s in model.metrics if s not in ("test", "validation", "baseline")),

@@ -102,3 +102,22 @@ def test_what_the_framework_refuses_has_the_error_shape_too(client: TestClient) 
     wrong_method = client.delete("/api/v1/projects")
     assert wrong_method.status_code == 405 and wrong_method.json()["error"] == "method_not_allowed"
     assert "GET" in wrong_method.headers["allow"]
+
+
+def test_column_kinds_are_patched_cleared_and_replaced(client: TestClient) -> None:
+    path = "/api/v1/projects/churn/column-kinds"
+    patched = client.patch(path, json={"kinds": {"plan": "text", "age": "categorical"}})
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["column_kinds"] == {"plan": "text", "age": "categorical"}
+    cleared = client.patch(path, json={"kinds": {"age": None}}).json()
+    assert cleared["column_kinds"] == {"plan": "text"}
+    replaced = client.put(path, json={"kinds": {"region": "ignore"}}).json()
+    assert replaced["column_kinds"] == {"region": "ignore"}
+    assert client.get("/api/v1/projects/churn").json()["project"]["column_kinds"] == {
+        "region": "ignore"
+    }
+    bad = client.patch(path, json={"kinds": {"plan": "integer"}})
+    assert bad.status_code == 422 and bad.json()["field"] == "kinds.plan"
+    target = client.patch(path, json={"kinds": {"churned": "ignore"}})
+    assert target.status_code == 400 and "target" in target.json()["message"]
+    assert client.patch("/api/v1/projects/nope/column-kinds", json={"kinds": {}}).status_code == 404

@@ -66,3 +66,19 @@ def test_unknown_run_and_project_are_404s(client: TestClient) -> None:
     assert response.status_code == 404 and response.json()["field"] == "project"
     response = client.get("/api/v1/projects/churn/runs", params={"limit": 0})
     assert response.status_code == 422 and response.json()["field"] == "query.limit"
+
+
+def test_a_runs_file_report_new_and_old(client: TestClient, ports: Ports) -> None:
+    from tests.unit.pipeline.test_file_report import NEW_REPORT
+
+    store = RunStore(ports.table)
+    (trained,) = store.list_runs("churn")
+    old = client.get(f"/api/v1/runs/{trained.run_id}/file").json()
+    kinds = {c["name"]: c["kind"] for c in old["columns"]}
+    assert kinds["signup date"] == "datetime" and kinds["customer id"] == "dropped"
+    run, _ = store.create("churn", trained.raw, "new-bytes")
+    store.update_report(run, **NEW_REPORT)
+    new = client.get(f"/api/v1/runs/{run.run_id}/file").json()
+    assert new == {"file": NEW_REPORT["file"], "columns": new["columns"]}
+    assert new["columns"][0]["rule"] == "currency `$`, thousands `,`"
+    assert client.get("/api/v1/runs/r-missing/file").status_code == 404

@@ -105,3 +105,11 @@ def test_version_errors_name_what_is_wrong(client: TestClient) -> None:
     assert not_a_number.status_code == 422 and not_a_number.json()["field"] == "path.version"
     bad_reason = client.post(f"{V}/1/approve", json={"reason": 5})
     assert bad_reason.status_code == 422 and bad_reason.json()["field"] == "reason"
+
+
+def test_a_versions_file_report(client: TestClient) -> None:
+    shown = client.get("/api/v1/projects/churn/versions/1/file")
+    assert shown.status_code == 200, shown.text
+    kinds = {c["name"]: c["kind"] for c in shown.json()["columns"]}
+    assert kinds["customer id"] == "dropped" and kinds["signup date"] == "datetime"
+    assert client.get("/api/v1/projects/churn/versions/9/file").status_code == 404

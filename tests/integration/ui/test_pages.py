@@ -102,3 +102,37 @@ def test_the_vendored_chart_library_is_served_and_nothing_beside_the_static_fold
     # Once 500s (found by fuzzing): a path the file system cannot even look up.
     assert client.get("/ui/static/a%00b.js").status_code == 404
     assert client.get(f"/ui/static/{'a' * 300}.js").status_code == 404
+
+
+def test_the_run_page_shows_what_conveyor_did_with_the_file(
+    client: TestClient, ports: Ports
+) -> None:
+    from tests.unit.pipeline.test_file_report import NEW_REPORT
+
+    runs = RunStore(ports.table)
+    (trained,) = runs.list_runs("churn")
+    old = client.get(f"/ui/runs/{trained.run_id}").text
+    assert "What conveyor did with your file" in old
+    assert "<td>signup date</td><td>datetime</td><td>date %Y-%m-%d</td>" in old
+    run, _ = runs.create("churn", trained.raw, "new-bytes")
+    runs.update_report(run, **NEW_REPORT)
+    page = client.get(f"/ui/runs/{run.run_id}").text
+    assert "<dt>Encoding</dt><dd>cp1252</dd>" in page
+    assert "delimiter &#39;;&#39;" in page
+    assert '<td class="num">7</td><td>5 fields, the header has 4</td>' in page
+    assert "currency `$`, thousands `,`" in page and '<td class="num">97.5%</td>' in page
+    assert "<code>N/A</code>" in page and "set by you" in page
+
+    version = client.get("/ui/projects/churn/versions/1").text
+    assert "What conveyor did with your file" in version and "<td>customer id</td>" in version
+
+
+def test_the_project_page_lists_the_column_kinds_set_by_hand(
+    client: TestClient, ports: Ports
+) -> None:
+    from conveyor.projects import set_column_kinds
+
+    assert 'id="column-kinds"' not in client.get("/ui/projects/churn").text
+    set_column_kinds(ports.table, "churn", {"plan": "text", "<b>": "ignore"})
+    page = client.get("/ui/projects/churn").text
+    assert "<code>plan</code> text" in page and "<code>&lt;b&gt;</code> ignore" in page

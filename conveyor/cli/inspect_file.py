@@ -1,0 +1,95 @@
+"""``conveyor inspect FILE``: what conveyor would make of a file, before anything is trained."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table as RichTable
+
+from conveyor.cli._context import CliState
+from conveyor.cli._file_report import print_file_report
+from conveyor.cli._output import console, print_json
+from conveyor.errors import InvalidInput
+from conveyor.pipeline.inspection import SHOWN_ROWS, Inspection, inspect_file
+from conveyor.types import Task
+
+
+def inspect(
+    ctx: typer.Context,
+    file: Annotated[
+        Path,
+        typer.Argument(help="The file, as you would upload it.", exists=True, dir_okay=False),
+    ],
+    target: Annotated[
+        str | None,
+        typer.Option("--target", help="The column to predict (default: every column a feature)."),
+    ] = None,
+    task: Annotated[Task, typer.Option("--task", help="What kind of prediction.")] = Task.AUTO,
+    project: Annotated[
+        str | None,
+        typer.Option(
+            "--project", "-p", help="Use this project's target and the column kinds set on it."
+        ),
+    ] = None,
+    sheet: Annotated[
+        str | None, typer.Option("--sheet", help="The workbook's sheet (default: the first).")
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write the table as parsed (typed) to this CSV."),
+    ] = None,
+    rows: Annotated[int, typer.Option("--rows", min=0, help="How many rows to show.")] = SHOWN_ROWS,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Show what conveyor makes of a file (encoding, dialect, header, rejected rows, each
+    column's kind and rule, the first rows as parsed) without storing or training anything."""
+    overrides: dict[str, str] = {}
+    if project is not None:
+        from conveyor.projects import get_project
+
+        state: CliState = ctx.obj
+        found = get_project(state.ports.table, project)
+        target = target or found.target
+        task = found.task if task is Task.AUTO else task
+        overrides = dict(found.column_kinds)
+    result = inspect_file(file, target=target, task=task, overrides=overrides, sheet=sheet)
+    if output is not None:
+        _write_csv(result, output)
+    if as_json:
+        print_json(result.to_dict(rows))
+        return
+    _print(result, rows)
+    if output is not None:
+        console.print(f"wrote {result.table.height} row(s) as parsed to {output}", highlight=False)
+
+
+def _print(result: Inspection, rows: int) -> None:
+    about = f"{result.rows_read} data row(s)"
+    if result.target is not None:
+        about += f"; target [cyan]{escape(result.target)}[/] ({result.task})"
+    else:
+        about += "; no --target: every column is read as a feature"
+    console.print(f"[bold]{escape(str(result.path))}[/]: {about}", highlight=False)
+    print_file_report(result.report())
+    for note in result.notes:
+        console.print(f"  note      {escape(note)}", highlight=False)
+    if rows == 0 or result.table.height == 0:
+        return
+    head = result.table.head(rows)
+    table = RichTable(title=f"first {head.height} row(s) as parsed", title_justify="left")
+    for name, dtype in head.schema.items():
+        # "Datetime", not "Datetime(time_unit='us', time_zone=None)": one short word a column.
+        table.add_column(f"{escape(name)}\n[dim]{dtype.base_type()}[/]", overflow="fold")
+    for record in head.iter_rows():
+        table.add_row(*("[dim]null[/]" if v is None else escape(str(v)) for v in record))
+    console.print(table)
+
+
+def _write_csv(result: Inspection, output: Path) -> None:
+    try:
+        result.table.write_csv(output)
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {output}: {exc.strerror}", field="output") from exc
