@@ -15,7 +15,8 @@ conveyor is within 3% of the baseline (RMSE within 5%); a failed upload, an erro
 
 ``python -m bench.real_files [NAME ...]`` runs it alone: bench/results/real_files.json, and
 BENCHMARKS.md re-rendered with the section. ``make bench`` runs it through bench/run.py.
-``BENCH_REAL_FILES_SECONDS`` is each data set's time limit (default 120).
+``BENCH_REAL_FILES_SECONDS`` is each data set's time limit (default 120); ``BENCH_REAL_FILES``
+(comma-separated names) runs only those under ``make bench``.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ def run(workdir: Path, only: set[str] | None = None) -> dict[str, Any]:
         ``datasets`` (one result each), ``passed``, ``total``, ``seconds``, ``seed``.
     """
     started = time.perf_counter()
+    load_before = os.getloadavg()[0]
     paths = build(CORPUS, only)
     results = []
     for dataset in datasets():
@@ -74,6 +76,9 @@ def run(workdir: Path, only: set[str] | None = None) -> dict[str, Any]:
         "passed": sum(r["passed"] for r in results),
         "total": len(results),
         "seconds": round(time.perf_counter() - started, 1),
+        # The machine's 1-minute load average before and after: other work on the cores
+        # stretches every process start, and a data set's seconds with it.
+        "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)],
     }
 
 

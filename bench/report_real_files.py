@@ -22,7 +22,9 @@ def real_files_section(r: dict[str, Any]) -> list[str]:
         "classes, accuracy for more, RMSE for a number. Pass: within 3% of the baseline (RMSE "
         "within 5%).",
         "",
-        f"**{r['passed']} of {r['total']} pass**, in {r['seconds']} s.",
+        f"**{r['passed']} of {r['total']} pass**, in {r['seconds']} s "
+        f"(1-minute load average {_load(r)}: other work on the same cores stretches each "
+        "process start).",
         "",
         "| data set | traits | rows | target (task) | metric | conveyor | baseline | | reason |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -36,6 +38,11 @@ def real_files_section(r: dict[str, Any]) -> list[str]:
             f"{_figure(d['baseline'])} | {verdict} | {reason} |"
         )
     return lines
+
+
+def _load(r: dict[str, Any]) -> str:
+    before, after = r.get("load_average") or ("?", "?")
+    return f"{before} before, {after} after"
 
 
 def _figure(value: float | None) -> str:
