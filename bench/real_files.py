@@ -13,8 +13,10 @@ same rows: ROC-AUC for two classes, accuracy for more, RMSE for a number. A data
 conveyor is within 3% of the baseline (RMSE within 5%); a failed upload, an error from
 ``/predict`` or a worse score fails it, with the reason.
 
-``python -m bench.real_files [NAME ...]`` runs it alone: bench/results/real_files.json, and
-BENCHMARKS.md re-rendered with the section. ``make bench`` runs it through bench/run.py.
+``python -m bench.real_files`` (``make bench-real-files``) runs it alone: bench/results/
+real_files.json, and BENCHMARKS.md re-rendered with the section; ``python -m bench.real_files
+NAME ...`` runs the named data sets and prints their results only. ``make bench`` runs it
+through bench/run.py.
 ``BENCH_REAL_FILES_SECONDS`` is each data set's time limit (default 120); ``BENCH_REAL_FILES``
 (comma-separated names) runs only those under ``make bench``.
 """
@@ -120,9 +122,7 @@ def _one(dataset: Dataset, path: Path, workdir: Path) -> dict[str, Any]:
         upload = workdir / dataset.filename
         upload.write_bytes(write_subset(table, train, dataset.fmt))
         result["baseline_seconds"] = round(time.perf_counter() - started, 1)
-        predictions, conveyor_task = _conveyor(
-            dataset, upload, table.rows(held), workdir, result
-        )
+        predictions, conveyor_task = _conveyor(dataset, upload, table.rows(held), workdir, result)
         result["conveyor_task"] = conveyor_task
         positions = {i: k for k, i in enumerate(held)}
         picked = [predictions[positions[i]] for i in scored]
@@ -315,8 +315,9 @@ def _predict(url: str, rows: list[dict[str, Any]], task: str, deadline: float) -
 
 
 def main(names: list[str]) -> dict[str, Any]:
-    """Run (all, or the named data sets), write bench/results/real_files.json and re-render
-    BENCHMARKS.md from bench/results/latest.json with this section."""
+    """Run every data set, write bench/results/real_files.json and re-render BENCHMARKS.md
+    (from bench/results/latest.json, with this section); with ``names``, run only those and
+    print their results (a partial run writes no file: the table stays whole)."""
     from bench.report import render
 
     workdir = Path(tempfile.mkdtemp(prefix="conveyor-real-files-"))
@@ -324,8 +325,9 @@ def main(names: list[str]) -> dict[str, Any]:
         results = run(workdir, set(names) or None)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    write_json("real_files.json", results)
-    (ROOT / "BENCHMARKS.md").write_text(render(real_files=results))
+    if not names:
+        write_json("real_files.json", results)
+        (ROOT / "BENCHMARKS.md").write_text(render(real_files=results))
     print(f"{results['passed']} of {results['total']} pass ({results['seconds']} s)")
     return results
 
