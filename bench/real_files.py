@@ -129,6 +129,8 @@ def _one(dataset: Dataset, path: Path, workdir: Path) -> dict[str, Any]:
         result["conveyor"] = round(_score(dataset.task, target.iloc[scored], picked), 4)
     except _Failed as failure:
         result["reason"] = str(failure)
+    except Exception as exc:  # one data set's surprise must not end the other 43's run
+        result["reason"] = f"bench error: {type(exc).__name__}: {exc}"
     result["seconds"] = round(time.perf_counter() - started, 1)
     if result["conveyor"] is not None and result["baseline"] is not None:
         result["passed"] = _within(metric, result["conveyor"], result["baseline"])

@@ -17,10 +17,10 @@ def real_files_section(r: dict[str, Any]) -> list[str]:
         f"{r['seed']}) before anything reads it, the 80% uploaded in the file's own form with "
         "`conveyor upload FILE --project P --target T --wait`, `conveyor serve`, then the held-out "
         "fifth posted to `/predict/P` exactly as the file has it (every named column, target and "
-        "ids included, each cell the text the file holds; a workbook's cells as typed). Baseline: scikit-learn HistGradientBoosting on a "
-        "hand-cleaned copy of the same 80%, scored on the same rows. Metric: ROC-AUC for two "
-        "classes, accuracy for more, RMSE for a number. Pass: within 3% of the baseline (RMSE "
-        "within 5%).",
+        "ids included, each cell the text the file holds; a workbook's cells as typed). "
+        "Baseline: scikit-learn HistGradientBoosting on a hand-cleaned copy of the same 80%, "
+        "scored on the same rows. Metric: ROC-AUC for two classes, accuracy for more, RMSE for "
+        "a number. Pass: within 3% of the baseline (RMSE within 5%).",
         "",
         f"**{r['passed']} of {r['total']} pass**, in {r['seconds']} s "
         f"(1-minute load average {_load(r)}: other work on the same cores stretches each "
