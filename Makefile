@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: demo test coverage lint clean venv bench iac-check sam-build setup vendor-ui
+.PHONY: demo test coverage lint clean venv bench bench-real-files iac-check sam-build setup vendor-ui
 
 # uv installs in seconds what pip takes minutes over; it is pinned and lives in a virtualenv
 # of its own (the project's venv keeps pip, for anyone who wants it).
@@ -57,6 +57,10 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python bench/parity.py
 	@# The heavier end-to-end cases make test leaves out (concurrency, kill -9, 10,000 columns).
 	$(BIN)/python -m pytest -q -m slow
+
+# The real-file corpus alone (issue 19): its table into BENCHMARKS.md, the rest left as it is.
+bench-real-files: $(BENCH_STAMP)
+	$(BIN)/python -m bench.real_files
 
 lint: $(STAMP)
 	$(BIN)/ruff check conveyor tests bench

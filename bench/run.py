@@ -3,6 +3,8 @@
 Writes bench/results/latest.json (every figure) and BENCHMARKS.md (the tables, the targets and
 whether each was met, the machine, the versions and the date).
 ``BENCH_ONLY=serve,pipeline`` runs a subset; ``BENCH_SECONDS`` sets each wrk run's length.
+``python -m bench.real_files`` runs the real-file corpus alone and adds its section to
+BENCHMARKS.md without running the rest.
 """
 
 from __future__ import annotations
@@ -13,12 +15,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench import batch_predict, cold_start, drift, pipeline, serve, ui_load
+from bench import batch_predict, cold_start, drift, pipeline, real_files, serve, ui_load
 from bench.common import ROOT, machine, write_json
 from bench.report import targets, to_markdown
 
 ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
-ALL = ("serve", "pipeline", "batch", "cold_start", "drift", "ui_load")
+ALL = ("serve", "pipeline", "batch", "cold_start", "drift", "ui_load", "real_files")
 
 
 def main() -> None:
@@ -51,6 +53,12 @@ def main() -> None:
         if "ui_load" in only:
             print("== dashboard page load", flush=True)
             results["ui_load"] = ui_load.run(workdir / "ui_load")
+        if "real_files" in only:
+            print("== real files", flush=True)
+            (workdir / "real_files").mkdir()
+            names = {n for n in os.environ.get("BENCH_REAL_FILES", "").split(",") if n}
+            results["real_files"] = real_files.run(workdir / "real_files", names or None)
+            write_json("real_files.json", results["real_files"])
         results["targets"] = targets(results)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
