@@ -8,22 +8,18 @@ column can be confused with) is added and left out of what is shown.
 
 from __future__ import annotations
 
-import inspect as _signature
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
 from conveyor.config import MAX_TRAINING_ROWS
-from conveyor.errors import InvalidInput
 from conveyor.pipeline.file_report import column_rows
 from conveyor.pipeline.preprocess import applicable_kinds
-from conveyor.tabular import read as _read_module
 from conveyor.tabular.coerce import coerce_frame
 from conveyor.tabular.infer import infer_schema
-from conveyor.tabular.read import read_for_training
+from conveyor.tabular.read import MAX_REJECT_SHARE, TrainingRows, read_for_training
 from conveyor.tabular.schema import DatasetSchema
 from conveyor.types import JsonDict, Task
 
@@ -107,20 +103,15 @@ def inspect_file(
         infer_target, infer_task = target, task
     facts = _file_facts(read)
     kinds, kind_notes = applicable_kinds(overrides or {}, _names(frame), target=target)
-    extra: dict[str, Any] = {"overrides": kinds} if kinds else {}
-    decimal = (facts or {}).get("decimal")
-    if decimal and decimal != "." and "decimal" in _signature.signature(infer_schema).parameters:
-        extra["decimal"] = decimal  # the reader's hint: ';' files with `1,5` cells
-    schema, notes = infer_schema(frame, target=infer_target, task=infer_task, **extra)
+    schema, notes = infer_schema(
+        frame, target=infer_target, task=infer_task, decimal=read.report.decimal, overrides=kinds
+    )
     notes = [*_reject_notes(facts, read.rows_read), *notes, *kind_notes]
     if missing:
         notes.append(f"left out {missing} row(s) whose target {target!r} is missing, as a run does")
     # Leniently when the coercion can be (as a run coerces): a cell its column's rule cannot
     # read becomes missing, and the column's parsed share says how many did.
-    lenient = (
-        {"lenient": True} if "lenient" in _signature.signature(coerce_frame).parameters else {}
-    )
-    typed = coerce_frame(frame, schema, with_target=target is not None, **lenient)
+    typed = coerce_frame(frame, schema, with_target=target is not None, lenient=True)
     table = pl.DataFrame(
         [typed.get_column(c) if c in typed.columns else frame.get_column(c) for c in _names(frame)]
     )
@@ -137,26 +128,15 @@ def inspect_file(
     )
 
 
-def _read(path: Path, *, sheet: str | None, max_rows: int, seed: int) -> Any:
-    accepted = _signature.signature(read_for_training).parameters
-    options: dict[str, Any] = {}
-    if sheet is not None:
-        if "sheet" not in accepted:
-            raise InvalidInput(
-                "--sheet needs a reader that opens workbooks; this conveyor reads CSV and Parquet",
-                field="sheet",
-            )
-        options["sheet"] = sheet
-    if "max_reject_share" in accepted:
-        # Every row set aside is shown, however many: a note says when a run would refuse.
-        options["max_reject_share"] = 1.0
-    return read_for_training(path, max_rows=max_rows, seed=seed, **options)
+def _read(path: Path, *, sheet: str | None, max_rows: int, seed: int) -> TrainingRows:
+    # Every row set aside is shown, however many: a note says when a run would refuse.
+    return read_for_training(path, max_rows=max_rows, seed=seed, max_reject_share=1.0, sheet=sheet)
 
 
 def _reject_notes(facts: JsonDict | None, rows_read: int) -> list[str]:
     rejected = int((facts or {}).get("rows_rejected") or 0)
-    limit = getattr(_read_module, "MAX_REJECT_SHARE", None)
-    if not rejected or limit is None:
+    limit = MAX_REJECT_SHARE
+    if not rejected:
         return []
     share = rejected / (rows_read + rejected)
     if share <= limit:
@@ -172,24 +152,15 @@ def _names(frame: pl.DataFrame) -> list[str]:
     return [name for name in frame.columns if name != _STAND_IN]
 
 
-def _file_facts(read: Any) -> JsonDict | None:
-    # The reader's facts, under whichever name it gives them (``file`` is the report's key).
-    for name in ("file", "facts", "report"):
-        facts = getattr(read, name, None)
-        if isinstance(facts, Mapping):
-            return dict(facts)
-        if facts is not None and hasattr(facts, "to_dict"):
-            return dict(facts.to_dict())
-    return None
+def _file_facts(read: TrainingRows) -> JsonDict:
+    return dict(read.report.to_dict())
 
 
 def _columns(schema: DatasetSchema, target: str | None) -> list[JsonDict]:
     """``report["columns"]`` for this schema: inference's own when it gives them, else what
     the schema says (kind, date format, why dropped) and a line for the target."""
-    given = getattr(schema, "columns", None)
-    if given:
-        items = [c.to_dict() if hasattr(c, "to_dict") else dict(c) for c in given]
-    else:
+    items = schema.column_report()
+    if not items:
         fallback = {
             "features": [f.to_dict() for f in schema.features],
             "dropped_columns": [d.to_dict() for d in schema.dropped],

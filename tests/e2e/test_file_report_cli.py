@@ -88,9 +88,6 @@ def test_inspect_refuses_a_missing_target_naming_the_columns(cli: Cli, small_chu
     assert "Traceback" not in refused.stderr
 
 
-# With the reader branch alone the facts are right but `100,05` stays text: decimal commas are
-# the column inference's (infer_schema(decimal=...)). Strict: it shows when both have landed.
-@pytest.mark.xfail(reason="needs the new reader (cp1252, ';') and inference (decimal commas)")
 def test_inspect_reads_a_semicolon_cp1252_export(cli: Cli, tmp_path: Path) -> None:
     names = ["Zoë", "José", "Renée", "Çelik", "Jürgen", "Ålesund"]
     cities = ["Málaga", "Köln", "Orléans"]
