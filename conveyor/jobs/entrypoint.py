@@ -40,7 +40,12 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
     import conveyor
     from conveyor.model.artifact import ENCODER_FILE, SCHEMA_FILE, TRAINING_FILE
     from conveyor.model.encode import FeatureEncoder, target_values
-    from conveyor.model.estimators import fit_model, merged_hyperparameters
+    from conveyor.model.estimators import (
+        REFIT_MAX_ROWS,
+        LightGbmModel,
+        fit_model,
+        merged_hyperparameters,
+    )
     from conveyor.model.metrics import compute_metrics
     from conveyor.tabular.schema import DatasetSchema
     from conveyor.types import Algorithm, Task
@@ -92,6 +97,17 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
     )
     for name, value in validation.items():
         print(f"validation:{name}={value:.6f}", flush=True)
+    # The validation metrics above are the early-stopped model's, on rows it did not learn
+    # from; the test split stays unseen by both.
+    refit = isinstance(model, LightGbmModel) and rows_train <= REFIT_MAX_ROWS
+    chosen_rounds = model.best_iteration
+    if isinstance(model, LightGbmModel) and refit:
+        model = model.refit(np.vstack([x_train, x_valid]), np.concatenate([y_train, y_valid]))
+        print(
+            f"refitted on train + validation ({rows_train + rows_validation} rows, "
+            f"{model.best_iteration} rounds)",
+            flush=True,
+        )
 
     out = paths.model_dir
     out.mkdir(parents=True, exist_ok=True)
@@ -103,7 +119,13 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
         "task": schema.task.value,
         "hyperparameters": merged_hyperparameters(algorithm, user_params),
         "seed": seed,
-        "best_iteration": model.best_iteration,
+        "best_iteration": chosen_rounds,
+        # None: the early-stopped model serves; else the rows and rounds of its refit.
+        "refit": (
+            {"rows": rows_train + rows_validation, "rounds": model.best_iteration}
+            if refit
+            else None
+        ),
         "validation_metrics": validation,
         "feature_names_out": encoder.feature_names_out_,
         "rows_train": rows_train,

@@ -26,6 +26,11 @@ LIGHTGBM_DEFAULTS: dict[str, Any] = {
     "early_stopping_rounds": 50,
 }
 SINGLE_THREAD_MAX_ROWS = 256
+# Up to this many training rows, the model that serves is fitted again on train + validation
+# once early stopping has chosen its rounds: a small file cannot spare a sixth of its rows
+# (a 300-row file's RMSE is a tenth worse on 70% of the rows than on 85%). Larger files have
+# rows to spare, and refitting would double their training time.
+REFIT_MAX_ROWS = 200_000
 SKLEARN_DEFAULTS: dict[str, Any] = {
     "learning_rate": 0.1,
     "max_iter": 1000,
@@ -108,6 +113,8 @@ class LightGbmModel:
         self.task = task
         self.best_iteration = int(booster.best_iteration or booster.current_iteration())
         self._fast: SingleRowPredictor | None = None
+        # What fit used, for refit; a loaded model has none.
+        self._trained_with: tuple[dict[str, Any], Any, int] | None = None
 
     def _single_row(self) -> SingleRowPredictor:
         if self._fast is None:
@@ -165,7 +172,21 @@ class LightGbmModel:
             raise InvalidInput(
                 f"LightGBM refused the hyperparameters or data: {exc}", field="hyperparameters"
             ) from exc
-        return cls(booster, task)
+        model = cls(booster, task)
+        model._trained_with = (booster_params, categorical, len(y_train))
+        return model
+
+    def refit(self, x: np.ndarray, y: np.ndarray) -> LightGbmModel:
+        """The same model fitted on ``x`` (train + validation), with the rounds early stopping
+        chose scaled by how many more rows it sees, as more data supports more trees."""
+        import lightgbm as lgb
+
+        if self._trained_with is None:
+            raise ValueError("refit needs a model fitted in this process")
+        params, categorical, rows_train = self._trained_with
+        rounds = max(1, round(self.best_iteration * len(y) / rows_train))
+        full = lgb.Dataset(x, y, categorical_feature=categorical, free_raw_data=True)
+        return type(self)(lgb.train(params, full, num_boost_round=rounds), self.task)
 
     def predict_raw(self, x: np.ndarray) -> np.ndarray:
         if len(x) == 1:
