@@ -78,7 +78,14 @@ def _kept(
 def infer_column(
     column: pl.Series, rows: int, decimal: str | None, override: str | None
 ) -> tuple[FeatureSpec | None, ColumnReport]:
-    """A feature's spec and report, or (None, the report saying why it was dropped)."""
+    """A feature's spec and report, or (None, the report saying why it was dropped).
+
+    Args:
+        column: the raw column (typed by the reader, or stripped text).
+        rows: the frame's rows (the column's nulls included).
+        decimal: the file's decimal mark, when its dialect says.
+        override: the kind the project set (one of ``OVERRIDE_KINDS``), or None.
+    """
     name = column.name
     if override == "ignore":
         return _dropped(name, f"{SET_BY_YOU}: ignore")
