@@ -37,6 +37,12 @@ SET_BY_YOU = "set by you"
 # them in upper and lower case. A column with more distinct values is not boolean.
 _MAX_BOOLEAN_SPELLINGS = 2 * 2 ** max(map(len, TRUE_TOKENS | FALSE_TOKENS))
 _ID_NAME = re.compile(r"(^id$)|([_ ]id$)|([a-z]Id$)|(^ID$)|(_ID$)", re.IGNORECASE)
+# Names of a column of row numbers: the reader's for an unnamed header cell (R's write.csv),
+# pandas' "Unnamed: 0", readr's "...1", and the usual index names.
+_ROW_NUMBER_NAME = re.compile(
+    r"^(column_1|unnamed: ?0|\.\.\.1|index|rownames|row ?(names?|numbers?|no|nr))$",
+    re.IGNORECASE,
+)
 # Rules are found on the most frequent distinct values and a seeded sample of the rest.
 _SAMPLE_TOP, _SAMPLE_REST = 1000, 2000
 # Text columns of more non-missing cells are inferred on about this many of them.
@@ -287,6 +293,15 @@ def _free_text(sample: list[str]) -> bool:
     return spaced >= len(sample) / 2 and sum(words) / len(sample) >= _FREE_TEXT_WORDS
 
 
+def _row_numbers(numbers: pl.Series, rows: int) -> bool:
+    return (
+        len(numbers) == rows
+        and bool(numbers.is_sorted())
+        and numbers.n_unique() == rows
+        and bool((numbers == numbers.round()).all())
+    )
+
+
 def _numeric(
     name: str,
     numbers: pl.Series,
@@ -308,6 +323,13 @@ def _numeric(
         and bool((numbers == numbers.round()).all())
     ):
         return _dropped(name, "an id column (every value is a distinct integer)")
+    if _ROW_NUMBER_NAME.match(name) and _row_numbers(numbers, rows):
+        # A model would learn the file's order from it, and no request can send it.
+        return _dropped(
+            name,
+            "row numbers (distinct integers rising down the file, in a column with no name "
+            "of its own, as R's write.csv and pandas' to_csv write their index)",
+        )
     if len(numbers) == 0 or numbers.min() == numbers.max():  # cheaper than counting distinct
         example = numbers[0] if len(numbers) else None
         return _dropped(name, f"it is constant (every value is {example!r})")

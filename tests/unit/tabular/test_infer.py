@@ -116,3 +116,23 @@ def test_typed_parquet_columns_keep_their_kinds() -> None:
         FeatureKind.BOOLEAN,
         FeatureKind.DATETIME,
     ]
+
+
+def test_an_unnamed_column_of_row_numbers_is_dropped_but_a_rank_is_kept() -> None:
+    # R's write.csv: an unnamed first column (the reader names it column_1) of row numbers,
+    # here with gaps as in a file of which a fifth was held out; "rank" rises too but is data.
+    kept = [i for i in range(1, 151) if i % 5]
+    frame = pl.DataFrame(
+        {
+            "column_1": kept,
+            "rank": kept,
+            "x": [float(i % 7) for i in kept],
+            "y": [float(i % 11) for i in kept],
+        }
+    )
+    schema, _ = infer_schema(frame, target="y", task=Task.AUTO)
+    assert schema.feature_names == ["rank", "x"]
+    assert "row numbers" in schema.dropped[0].reason
+    shuffled = frame.with_columns(pl.col("column_1").reverse())
+    schema, _ = infer_schema(shuffled, target="y", task=Task.AUTO)
+    assert "column_1" in schema.feature_names  # not rising down the file: not row numbers
