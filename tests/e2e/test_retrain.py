@@ -56,7 +56,8 @@ def test_retrain_trains_on_the_upload_plus_labelled_inferences(
         run = wait_for_run(cli, lambda r: r["run_id"] != first["run_id"] and finished(r))
     finally:
         stop(worker)
-    assert run["state"] in ("DEPLOYED", "REJECTED"), run.get("failure_reason")
+    # Trained and gated: whether it beats the champion is the data's call, not this test's.
+    assert run["state"] in ("DEPLOYED", "REGISTERED", "REJECTED"), run.get("failure_reason")
     assert run["raw"]["key"] == started["key"]
     trigger = run["report"]["trigger"]
     assert trigger["type"] == "manual" and trigger["reason"] == "quarterly refresh"

@@ -113,7 +113,7 @@ def test_the_run_page_shows_what_conveyor_did_with_the_file(
     (trained,) = runs.list_runs("churn")
     old = client.get(f"/ui/runs/{trained.run_id}").text
     assert "What conveyor did with your file" in old
-    assert "<td>signup date</td><td>datetime</td><td>date %Y-%m-%d</td>" in old
+    assert "<td>signup date</td><td>datetime</td><td>date `%Y-%m-%d`" in old
     run, _ = runs.create("churn", trained.raw, "new-bytes")
     runs.update_report(run, **NEW_REPORT)
     page = client.get(f"/ui/runs/{run.run_id}").text
