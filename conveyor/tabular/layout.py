@@ -18,7 +18,7 @@ from conveyor.tabular.rejects import balanced, parse_line, plain_split, split_re
 _NUMBER = re.compile(r"^[-+]?(\d+([.,]\d*)?|[.,]\d+)([eE][-+]?\d+)?$")
 _NULLS = frozenset({"", "na", "n/a", "nan", "null", "none", "?", "-", "#n/a", "."})
 # Data rows looked at to type the columns: enough to call a column numeric.
-_TYPE_ROWS = 300
+_TYPE_ROWS = 200
 
 
 @dataclass(frozen=True)

@@ -284,7 +284,7 @@ def _read_text(text: _Text, max_share: float) -> tuple[pl.DataFrame, FileReport,
             )
         except pa.ArrowInvalid:
             failed = True  # e.g. a quote that never closes
-    if failed or invalid or not _arrow.ends_as_sampled(table, layout) or _arrow.spans_lines(table):
+    if failed or invalid or not _arrow.ends_as_sampled(table, layout):
         # Only now the careful parse, which knows lines and settles stray quotes.
         careful = careful_parse(
             data.to_pybytes().decode("utf-8"), dialect, layout.width, first_line=layout.data_line
