@@ -393,4 +393,8 @@ def _unquote(name: str) -> str:
         value = " ".join(value.split())
     while len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
         value = value[1:-1].strip()
+    if value[:1] in ("'", '"') and value.count(value[0]) == 1:
+        value = value[1:].strip()  # a stray quote that opens the name and never closes
+    if value[-1:] in ("'", '"') and value.count(value[-1]) == 1:
+        value = value[:-1].strip()
     return value
