@@ -168,7 +168,14 @@ def find_layout(
         end_records, end_text, end_offset = records(tail, dialect), tail, tail_offset
     if second is None and not whole and tail is not None:
         second = _second_table(end_records, width, numeric, names)
-    footer = second or _footer(end_records, width, numeric, names, whole=whole or tail is None)
+    footer = second or _footer(
+        end_records,
+        width,
+        numeric,
+        names,
+        whole=whole or tail is None,
+        data_line=data_line if end_text is head else 0,
+    )
     data_end = None
     footer_lines = 0
     if footer is not None and (end_text is not head or footer > data_line):
@@ -295,7 +302,13 @@ def _join(top: str, bottom: str) -> str:
 
 
 def _footer(
-    rows: list[Record], width: int, numeric: list[bool], names: list[str], *, whole: bool
+    rows: list[Record],
+    width: int,
+    numeric: list[bool],
+    names: list[str],
+    *,
+    whole: bool,
+    data_line: int,
 ) -> int | None:
     """The first line of what follows the table at the end of the file: trailing records of
     another width, or everything after the last blank line when what follows it is another
@@ -312,7 +325,7 @@ def _footer(
         if not kept[-1].blank:
             footer = kept[-1].first_line
         kept.pop()
-    blanks = [i for i, r in enumerate(kept) if r.blank]
+    blanks = [i for i, r in enumerate(kept) if r.blank and r.first_line > data_line]
     if blanks:
         after = [r for r in kept[blanks[-1] + 1 :] if not r.blank]
         before = [r for r in kept[: blanks[-1]] if not r.blank]
@@ -352,7 +365,7 @@ def _footer_like(cells: list[str], numeric: list[bool]) -> bool:
 
 def _another_table(after: list[Record], width: int, numeric: list[bool], names: list[str]) -> bool:
     first = after[0].fields
-    if any(len(r.fields) != width for r in after):
+    if len(first) != width:
         return True
     if names and [c.strip() for c in first] == [n.strip() for n in names]:
         return True
