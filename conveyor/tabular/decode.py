@@ -14,7 +14,6 @@ import lzma
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -95,13 +94,8 @@ def unpack(path: Path) -> Unpacked:
         return Unpacked(path, None, False, False)
     if kind == "zip":
         return _unzip(path)
-    openers: dict[str, Callable[[Path, str], IO[bytes]]] = {
-        "gzip": gzip.open,
-        "bz2": bz2.open,
-        "xz": lzma.open,
-    }
     try:
-        with openers[kind](path, "rb") as source:
+        with _open_archive(path, kind) as source:
             out = _expand(source, path, kind)
     except (OSError, EOFError, lzma.LZMAError) as exc:
         raise InvalidInput(
@@ -110,6 +104,14 @@ def unpack(path: Path) -> Unpacked:
             field="file",
         ) from exc
     return Unpacked(out, kind, False, True)
+
+
+def _open_archive(path: Path, kind: str) -> IO[bytes]:
+    if kind == "gzip":
+        return gzip.open(path, "rb")  # type: ignore[return-value]  # a GzipFile reads bytes
+    if kind == "bz2":
+        return bz2.open(path, "rb")
+    return lzma.open(path, "rb")
 
 
 def _unzip(path: Path) -> Unpacked:
