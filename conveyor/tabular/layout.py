@@ -49,8 +49,8 @@ class Layout:
     data_end: int | None  # byte offset where a footer starts; None: the end of the file
     footer_lines: int
     footer_first_line: int | None = None
-    # The table's last record as the csv module reads it (None when it is not of the table's
-    # width): the fast reader's last row must be it, or a quote ran on to the end of the file.
+    # The table's last record of its width as the sample parse reads it: the fast reader's
+    # last row must be it, or a quote ran on to the end of the file.
     last_record: list[str] | None = None
     # The first line of a record over several lines (a quote never closed, when the table
     # reads as one column), if any.
@@ -183,8 +183,12 @@ def find_layout(
         footer_lines = sum(1 for r in end_records if r.first_line >= footer and not r.blank)
     else:
         footer = None
-    before = [r for r in end_records if not r.blank and (footer is None or r.first_line < footer)]
-    last = before[-1].fields if before and len(before[-1].fields) == width else None
+    before = [
+        r
+        for r in end_records
+        if len(r.fields) == width and (footer is None or r.first_line < footer)
+    ]
+    last = before[-1].fields if before and before[-1].first_line > data_line - 1 else None
     return Layout(
         width=width,
         raw_names=names,
