@@ -71,12 +71,13 @@ def load_conveyor(path: Path) -> Rows | None:
 
 
 def load_duckdb(path: Path) -> Rows | None:
-    """As Pollock's ``duckdbauto`` harness calls it."""
+    """As Pollock's ``duckdbauto`` harness calls it, every column as text (the values as
+    loaded: the harness's own conversion of typed dates and numbers is not reproduced)."""
     import duckdb
 
     try:
         relation = duckdb.connect().read_csv(
-            str(path), strict_mode=False, ignore_errors=True, null_padding=True
+            str(path), strict_mode=False, ignore_errors=True, null_padding=True, all_varchar=True
         )
         rows = relation.fetchall()
     except Exception:

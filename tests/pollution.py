@@ -24,7 +24,7 @@ import io
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 NULLS = frozenset({"", "na", "n/a", "nan", "null", "none", "?", "-", "#n/a"})
@@ -360,11 +360,6 @@ def variants(table: Table, kinds: Sequence[str] | None = None) -> list[Variant]:
 
 
 # -- the corpus ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Corpus:
-    tables: list[Table] = field(default_factory=list)
 
 
 def _sklearn_table(file: str, names: list[str], name: str, rows: int | None) -> Table:

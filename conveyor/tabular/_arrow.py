@@ -10,7 +10,6 @@ from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from conveyor.tabular.coerce import stripped_text
@@ -58,18 +57,6 @@ def ends_as_sampled(table: pa.Table, layout: Layout) -> bool:
         elif str(value) != cell:
             return False
     return True
-
-
-def spans_lines(table: pa.Table) -> bool:
-    """A text value with a line break in it: quoted over lines, or a stray quote that ran on
-    over the rows after it, which only the careful parse tells apart."""
-    for column, kind in zip(table.columns, table.schema.types, strict=True):
-        if pa.types.is_string(kind) and (
-            pc.any(pc.match_substring(column, "\n")).as_py()
-            or pc.any(pc.match_substring(column, "\r")).as_py()
-        ):
-            return True
-    return False
 
 
 def data(path: Path, layout: Layout) -> pa.Buffer:

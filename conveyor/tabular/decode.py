@@ -14,7 +14,6 @@ import lzma
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -95,13 +94,8 @@ def unpack(path: Path) -> Unpacked:
         return Unpacked(path, None, False, False)
     if kind == "zip":
         return _unzip(path)
-    openers: dict[str, Callable[[Path, str], IO[bytes]]] = {
-        "gzip": gzip.open,
-        "bz2": bz2.open,
-        "xz": lzma.open,
-    }
     try:
-        with openers[kind](path, "rb") as source:
+        with _open_archive(path, kind) as source:
             out = _expand(source, path, kind)
     except (OSError, EOFError, lzma.LZMAError) as exc:
         raise InvalidInput(
@@ -110,6 +104,14 @@ def unpack(path: Path) -> Unpacked:
             field="file",
         ) from exc
     return Unpacked(out, kind, False, True)
+
+
+def _open_archive(path: Path, kind: str) -> IO[bytes]:
+    if kind == "gzip":
+        return gzip.open(path, "rb")  # type: ignore[return-value]  # a GzipFile reads bytes
+    if kind == "bz2":
+        return bz2.open(path, "rb")
+    return lzma.open(path, "rb")
 
 
 def _unzip(path: Path) -> Unpacked:
@@ -207,9 +209,10 @@ def decode(path: Path, *, check_whole: bool = True) -> Decoded:
         )
     if not head.strip():
         raise InvalidInput("the file is empty (only white space)", field="file")
-    if _is_utf8(path, check_whole):
+    invalid = _invalid_utf8_at(path, check_whole)
+    if invalid is None:
         return Decoded(path, "utf-8", False, False)
-    return _transcode(path, _guess_encoding(path), bom=False)
+    return _transcode(path, _guess_encoding(path, invalid), bom=False)
 
 
 def _head(path: Path) -> bytes:
@@ -248,28 +251,33 @@ def _check_utf8(path: Path, check_whole: bool) -> None:
 
 
 def _is_utf8(path: Path, check_whole: bool) -> bool:
-    """One pass: no NUL byte, which CSV text never has, anywhere; valid UTF-8 in the whole
-    file, or with ``check_whole`` off in the head only (the reader checks the rest)."""
+    return _invalid_utf8_at(path, check_whole) is None
+
+
+def _invalid_utf8_at(path: Path, check_whole: bool) -> int | None:
+    """One pass: no NUL byte, which CSV text never has, anywhere; and the offset of the first
+    byte that is not UTF-8 (None when there is none) in the whole file, or with
+    ``check_whole`` off in the head only (the reader checks the rest)."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     offset = 0
-    valid = True
+    invalid: int | None = None
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(_CHUNK), b""):
             nul = chunk.find(b"\x00")
             if nul >= 0:
                 raise nul_found(path, offset + nul)
-            if valid and (check_whole or offset == 0):
+            if invalid is None and (check_whole or offset == 0):
                 try:
                     decoder.decode(chunk if check_whole else chunk[:_HEAD_BYTES])
-                except UnicodeDecodeError:
-                    valid = False
+                except UnicodeDecodeError as exc:
+                    invalid = offset + exc.start
             offset += len(chunk)
-    if valid and check_whole:
+    if invalid is None and check_whole:
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
-            return False
-    return valid
+            return max(offset - 4, 0)
+    return invalid
 
 
 def nul_found(path: Path, offset: int) -> InvalidInput:
@@ -294,12 +302,18 @@ def line_of(path: Path, offset: int) -> int:
     return lines
 
 
-def _guess_encoding(path: Path) -> str:
-    """charset-normalizer's reading of the first megabyte, moved to cp1252 among near ties."""
+def _guess_encoding(path: Path, invalid: int) -> str:
+    """charset-normalizer's reading of the head and of the bytes around the first one that is
+    not UTF-8 (which may be far in), moved to cp1252 among near ties."""
     from charset_normalizer import from_bytes
 
     with path.open("rb") as handle:
-        sample = handle.read(1 << 20)
+        sample = handle.read(256 << 10)
+        if invalid > len(sample):
+            handle.seek(max(invalid - (16 << 10), 0))
+            window = handle.read(256 << 10)
+            # From a line start: a cut multi-byte character would read as noise.
+            sample += window[window.find(b"\n") + 1 :]
     matches = list(from_bytes(sample, cp_exclusion=["utf_8"]))
     if not matches:
         return "cp1252"

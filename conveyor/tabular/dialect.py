@@ -22,7 +22,7 @@ DELIMITERS = (",", ";", "\t", "|")
 QUOTES = ('"', "'")
 SAMPLE_BYTES = 64 << 10
 # Rows parsed per candidate: enough for a stable score, few enough to keep 16 candidates fast.
-_SAMPLE_ROWS = 400
+_SAMPLE_ROWS = 200
 
 _NUMBER = re.compile(
     r"^[-+]?(\d+([.,]\d*)?|[.,]\d+)([eE][-+]?\d+)?%?$"
@@ -78,7 +78,12 @@ def sniff(sample: str) -> Dialect:
     """
     lines = _first_lines(sample, _SAMPLE_ROWS)
     best: tuple[float, int, Dialect] | None = None
-    for order, (delimiter, quote, escape, space) in enumerate(_candidates(lines)):
+    candidates = _candidates(lines)
+    if len(candidates) == 1:  # nothing to choose between: no scoring
+        delimiter, quote, escape, space = candidates[0]
+        best = (1.0, 0, Dialect(delimiter, quote, escape, skip_space=space))
+        candidates = []
+    for order, (delimiter, quote, escape, space) in enumerate(candidates):
         dialect = Dialect(delimiter, quote, escape, skip_space=space)
         try:
             score = consistency(dialect.parse(lines))

@@ -18,7 +18,7 @@ from conveyor.tabular.rejects import balanced, parse_line, plain_split, split_re
 _NUMBER = re.compile(r"^[-+]?(\d+([.,]\d*)?|[.,]\d+)([eE][-+]?\d+)?$")
 _NULLS = frozenset({"", "na", "n/a", "nan", "null", "none", "?", "-", "#n/a", "."})
 # Data rows looked at to type the columns: enough to call a column numeric.
-_TYPE_ROWS = 300
+_TYPE_ROWS = 200
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,8 @@ class Layout:
     data_end: int | None  # byte offset where a footer starts; None: the end of the file
     footer_lines: int
     footer_first_line: int | None = None
-    # The table's last record as the csv module reads it (None when it is not of the table's
-    # width): the fast reader's last row must be it, or a quote ran on to the end of the file.
+    # The table's last record of its width as the sample parse reads it: the fast reader's
+    # last row must be it, or a quote ran on to the end of the file.
     last_record: list[str] | None = None
     # The first line of a record over several lines (a quote never closed, when the table
     # reads as one column), if any.
@@ -168,7 +168,14 @@ def find_layout(
         end_records, end_text, end_offset = records(tail, dialect), tail, tail_offset
     if second is None and not whole and tail is not None:
         second = _second_table(end_records, width, numeric, names)
-    footer = second or _footer(end_records, width, numeric, names, whole=whole or tail is None)
+    footer = second or _footer(
+        end_records,
+        width,
+        numeric,
+        names,
+        whole=whole or tail is None,
+        data_line=data_line if end_text is head else 0,
+    )
     data_end = None
     footer_lines = 0
     if footer is not None and (end_text is not head or footer > data_line):
@@ -176,8 +183,12 @@ def find_layout(
         footer_lines = sum(1 for r in end_records if r.first_line >= footer and not r.blank)
     else:
         footer = None
-    before = [r for r in end_records if not r.blank and (footer is None or r.first_line < footer)]
-    last = before[-1].fields if before and len(before[-1].fields) == width else None
+    before = [
+        r
+        for r in end_records
+        if len(r.fields) == width and (footer is None or r.first_line < footer)
+    ]
+    last = before[-1].fields if before and before[-1].first_line > data_line - 1 else None
     return Layout(
         width=width,
         raw_names=names,
@@ -295,7 +306,13 @@ def _join(top: str, bottom: str) -> str:
 
 
 def _footer(
-    rows: list[Record], width: int, numeric: list[bool], names: list[str], *, whole: bool
+    rows: list[Record],
+    width: int,
+    numeric: list[bool],
+    names: list[str],
+    *,
+    whole: bool,
+    data_line: int,
 ) -> int | None:
     """The first line of what follows the table at the end of the file: trailing records of
     another width, or everything after the last blank line when what follows it is another
@@ -312,7 +329,7 @@ def _footer(
         if not kept[-1].blank:
             footer = kept[-1].first_line
         kept.pop()
-    blanks = [i for i, r in enumerate(kept) if r.blank]
+    blanks = [i for i, r in enumerate(kept) if r.blank and r.first_line > data_line]
     if blanks:
         after = [r for r in kept[blanks[-1] + 1 :] if not r.blank]
         before = [r for r in kept[: blanks[-1]] if not r.blank]
@@ -352,7 +369,7 @@ def _footer_like(cells: list[str], numeric: list[bool]) -> bool:
 
 def _another_table(after: list[Record], width: int, numeric: list[bool], names: list[str]) -> bool:
     first = after[0].fields
-    if any(len(r.fields) != width for r in after):
+    if len(first) != width:
         return True
     if names and [c.strip() for c in first] == [n.strip() for n in names]:
         return True
@@ -393,4 +410,8 @@ def _unquote(name: str) -> str:
         value = " ".join(value.split())
     while len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
         value = value[1:-1].strip()
+    if value[:1] in ("'", '"') and value.count(value[0]) == 1:
+        value = value[1:].strip()  # a stray quote that opens the name and never closes
+    if value[-1:] in ("'", '"') and value.count(value[-1]) == 1:
+        value = value[:-1].strip()
     return value

@@ -31,7 +31,13 @@ from conveyor.tabular.dialect import SAMPLE_BYTES, Dialect, sniff
 from conveyor.tabular.excel import sheet_to_csv
 from conveyor.tabular.file_report import FileReport
 from conveyor.tabular.layout import Layout, clean_names, find_layout
-from conveyor.tabular.rejects import REJECTS_SHOWN, Reject, careful_parse, check_share
+from conveyor.tabular.rejects import (
+    REJECTS_SHOWN,
+    Reject,
+    careful_parse,
+    check_share,
+    locate_lines,
+)
 from conveyor.tabular.sample import RowSample, sample_frame
 
 # The streaming reader keeps several blocks in flight: 180 MiB of Arrow memory on a 2 GiB file
@@ -284,7 +290,17 @@ def _read_text(text: _Text, max_share: float) -> tuple[pl.DataFrame, FileReport,
             )
         except pa.ArrowInvalid:
             failed = True  # e.g. a quote that never closes
-    if failed or invalid or not _arrow.ends_as_sampled(table, layout) or _arrow.spans_lines(table):
+    quote_trouble = (
+        failed
+        or not _arrow.ends_as_sampled(table, layout)
+        or any("\n" in row.text or "\r" in row.text for row in invalid)
+    )
+    if invalid and not quote_trouble:
+        # Rows of another width, and nothing else: the fast reader's table stands, the rows
+        # it skipped are found by their text.
+        rejects = _located(text.path, layout, invalid)
+        check_share(len(rejects), table.num_rows, rejects, max_share)
+    elif quote_trouble:
         # Only now the careful parse, which knows lines and settles stray quotes.
         careful = careful_parse(
             data.to_pybytes().decode("utf-8"), dialect, layout.width, first_line=layout.data_line
@@ -343,23 +359,20 @@ def _stream_text(text: _Text, *, max_rows: int, seed: int, max_reject_share: flo
 
 
 def _located(path: Path, layout: Layout, invalid: list[pacsv.InvalidRow]) -> list[Reject]:
-    """The streamed rows set aside, with their lines found by one pass over the file (only
-    when there are any; a row whose text spans lines keeps no line)."""
+    """The rows the fast reader set aside, with their lines: each one's text found at a line
+    start in the file, and the line ends before it counted (a row whose text spans lines, or
+    is in the file twice, is placed at its first occurrence)."""
     if not invalid:
         return []
-    wanted = {row.text.encode("utf-8") for row in invalid[:REJECTS_SHOWN]}
-    lines: dict[bytes, int] = {}
-    with path.open("rb") as handle:
-        handle.seek(layout.data_start)
-        for number, line in enumerate(handle, start=layout.data_line):
-            key = line.rstrip(b"\r\n")
-            if key in wanted and key not in lines:
-                lines[key] = number
-                if len(lines) == len(wanted):
-                    break
+    lines = locate_lines(
+        path,
+        [row.text for row in invalid[:REJECTS_SHOWN]],
+        start=layout.data_start,
+        first_line=layout.data_line,
+    )
     return [
         Reject(
-            lines.get(row.text.encode("utf-8")),
+            lines.get(row.text),
             f"{row.actual_columns} fields, expected {row.expected_columns}",
             row.text[:500],
         )

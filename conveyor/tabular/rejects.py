@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import csv
 import io
+import mmap
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
 
 from conveyor.errors import InvalidInput
 from conveyor.tabular.dialect import Dialect
@@ -189,3 +193,33 @@ def check_share(rejected: int, kept: int, rejects: list[Reject], max_share: floa
         "that contain the delimiter) or raise the setting",
         field="file",
     )
+
+
+def locate_lines(path: Path, texts: list[str], *, start: int, first_line: int) -> dict[str, int]:
+    """The physical line on which each text first stands as a whole line of ``path``, at or
+    after byte ``start`` (which is on line ``first_line``): found with ``mmap.find`` and the
+    line ends before it counted with numpy, not by reading the file line by line."""
+    found: dict[int, str] = {}
+    if path.stat().st_size == 0:
+        return {}
+    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        ending = b"\r" if mm.find(b"\n", start) < 0 else b"\n"
+        for text in dict.fromkeys(texts):
+            key = text.encode("utf-8")
+            at = mm.find(key, start)
+            while at >= 0:
+                before = mm[at - 1 : at] if at > start else b"\n"
+                after = mm[at + len(key) : at + len(key) + 1]
+                if before in (b"\n", b"\r") and after in (b"", b"\n", b"\r"):
+                    found[at] = text
+                    break
+                at = mm.find(key, at + 1)
+        lines: dict[str, int] = {}
+        count, last = first_line, start
+        view = np.frombuffer(mm, dtype=np.uint8)
+        for at in sorted(found):
+            count += int(np.count_nonzero(view[last:at] == ord(ending)))
+            last = at
+            lines[found[at]] = count
+        del view
+    return lines

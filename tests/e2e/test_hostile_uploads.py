@@ -260,11 +260,6 @@ FAILING: dict[str, tuple[str, Callable[[bytes], bytes], str]] = {
         lambda _: (",".join(["churned"] * 10_000) + "\n").encode(),
         "no data rows",
     ),
-    "quote that never closes in the header": (
-        "open-quote-header.csv",
-        lambda s: b'"' + s,
-        "never closes",
-    ),
     "a 10 MB single line (no newline)": (
         "one-line.csv",
         lambda _: b"x" * (10 << 20),
@@ -318,6 +313,8 @@ SAFE: dict[str, tuple[str, Callable[[bytes], bytes]]] = {
     "UTF-8 BOM": ("bom.csv", lambda s: b"\xef\xbb\xbf" + s),
     # Once refused; read now: a cp1252 byte cut at the end (the short row is set aside).
     "UTF-8 cut mid-character at the end": ("cut.csv", lambda s: s + b"C9,1,caf\xc3"),
+    # Once refused; read now: the stray quote is dropped from the first column's name.
+    "quote that never closes in the header": ("open-quote-header.csv", lambda s: b'"' + s),
     "mixed line endings": ("mixed-endings.csv", _mixed_endings),
     "10,000 columns": ("wide.csv", _wide),
     "a 10 MB value in one line": (

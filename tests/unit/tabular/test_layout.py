@@ -79,3 +79,4 @@ def test_a_second_table_without_a_blank_line_is_left_out() -> None:
 def test_a_stray_quote_in_the_header_does_not_swallow_the_table() -> None:
     layout = _layout('"id,price,code\n' + DATA)
     assert layout.raw_names == ['"id', "price", "code"] and layout.data_line == 2
+    assert clean_names(layout.raw_names, 3)[0] == ["id", "price", "code"]

@@ -189,3 +189,17 @@ def test_a_damaged_or_empty_streamed_parquet_file_is_refused(tmp_path: Path) -> 
     pl.DataFrame({"age": pl.Series([], dtype=pl.Int64)}).write_parquet(empty)
     with pytest.raises(InvalidInput, match="has columns but no rows"):
         read_for_training(empty, max_rows=1000, seed=7, stream_above_bytes=STREAM)
+
+
+def test_a_streamed_file_is_decoded_and_sniffed_as_a_whole_one(tmp_path: Path) -> None:
+    rows = "".join(f"{i};{i},5;caf\u00e9 {i % 3}\r\n" for i in range(3000))
+    text = "Export 2024\r\n\r\nid;price;name\r\n" + rows + "4;5\r\n" + "Total;1\r\n"
+    path = write(tmp_path, text.encode("cp1252"))
+    whole = read_for_training(path, max_rows=100, seed=3)
+    streamed = read_for_training(path, max_rows=100, seed=3, stream_above_bytes=STREAM)
+    assert streamed.frame.equals(whole.frame)
+    assert streamed.rows_read == whole.rows_read == 3000
+    for report in (streamed.report, whole.report):
+        assert (report.encoding, report.delimiter, report.decimal) == ("cp1252", ";", ",")
+        assert (report.header_line, report.preamble_lines, report.footer_lines) == (3, 2, 1)
+        assert [r.line for r in report.rejects] == [3004]
