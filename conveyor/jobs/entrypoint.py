@@ -43,8 +43,8 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
     from conveyor.model.estimators import (
         REFIT_MAX_ROWS,
         LightGbmModel,
+        effective_hyperparameters,
         fit_model,
-        merged_hyperparameters,
     )
     from conveyor.model.metrics import compute_metrics
     from conveyor.tabular.schema import DatasetSchema
@@ -117,7 +117,7 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
     record = {
         "algorithm": algorithm.value,
         "task": schema.task.value,
-        "hyperparameters": merged_hyperparameters(algorithm, user_params),
+        "hyperparameters": effective_hyperparameters(algorithm, user_params, rows_train),
         "seed": seed,
         "best_iteration": chosen_rounds,
         # None: the early-stopped model serves; else the rows and rounds of its refit.

@@ -265,16 +265,27 @@ def _looks_like_header(first: list[str], data: list[list[str]], numeric: list[bo
     names none of which recurs as a value below it."""
     if any(numeric):
         named = [c for c, num in zip(first, numeric, strict=False) if num]
-        return any(not _is_number(c) and not _is_null(c) for c in named)
+        if any(not _is_number(c) and not _is_null(c) for c in named):
+            return True
+        if any(c.strip() for c in named) or all(numeric):
+            return False
+        # Numeric columns with empty names only (R's write.csv: an unnamed column of row
+        # numbers) say nothing: the text columns decide, as in a file of text alone.
+        text = [j for j, num in enumerate(numeric) if not num]
+        return bool(data) and _names_not_values(first, data, text)
     if not data:
         return True
     if any(not c.strip() for c in first) and len(first) > 1:
         return False
-    columns = list(zip(*data, strict=False))
-    recurring = sum(
-        1 for j, cell in enumerate(first) if j < len(columns) and cell in set(columns[j])
-    )
-    return recurring == 0
+    return _names_not_values(first, data, list(range(len(first))))
+
+
+def _names_not_values(first: list[str], data: list[list[str]], columns: list[int]) -> bool:
+    """Whether ``first`` names ``columns``: a non-empty cell in each, none recurring as a
+    value below it."""
+    values = list(zip(*data, strict=False))
+    cells = [(j, first[j]) for j in columns if j < len(first) and j < len(values)]
+    return bool(cells) and all(cell.strip() and cell not in set(values[j]) for j, cell in cells)
 
 
 def _ragged_header(row: Record | None, width: int) -> list[str] | None:

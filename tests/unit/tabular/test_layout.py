@@ -28,6 +28,18 @@ def test_a_first_row_that_reads_as_data_is_no_header() -> None:
     assert not layout.has_header and layout.header_line is None and layout.data_start == 0
 
 
+def test_r_row_names_over_text_columns_do_not_hide_the_header() -> None:
+    # R's write.csv of a table of words: the only numeric column is the unnamed row names.
+    text = '"","class","sex","survived"\n' + "".join(
+        f'"{i}","{("1st", "2nd", "crew")[i % 3]} class","{("man", "woman")[i % 2]}","yes"\n'
+        for i in range(1, 30)
+    )
+    layout = _layout(text)
+    assert layout.has_header and layout.raw_names == ["", "class", "sex", "survived"]
+    headless = "".join(f'"{i}","{("a", "b")[i % 2]}","{i % 2}"\n' for i in range(1, 30))
+    assert not _layout(headless).has_header  # a number where the numbers go: data
+
+
 def test_a_header_over_two_rows_is_joined() -> None:
     layout = _layout("unit,price,code\nid,in euro,\n" + DATA)
     assert layout.header_rows == 2 and layout.raw_names == ["unit id", "price in euro", "code"]
