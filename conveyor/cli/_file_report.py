@@ -43,7 +43,7 @@ def print_file_report(report: JsonDict, *, shown_rejects: int = SHOWN_REJECTS) -
                 escape(row.rule or ""),
                 escape(", ".join(repr(t) for t in row.missing_tokens)),
                 row.parsed_percent,
-                escape(row.note or ""),
+                escape(row.reason or ""),
             )
         console.print(table)
 

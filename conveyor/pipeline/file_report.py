@@ -11,42 +11,16 @@ columns; their file facts are simply absent.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from conveyor.errors import NotFound
 from conveyor.pipeline.runs import RunStore
 from conveyor.storage import PROCESSED, ObjectStore
 from conveyor.tables import Table
+from conveyor.tabular.schema import ColumnReport
 from conveyor.types import JsonDict, ModelVersion
 
 KEPT_REJECTS = 100
-
-
-@dataclass(frozen=True)
-class ColumnRow:
-    """One raw column: what it became and how."""
-
-    name: str
-    kind: str
-    rule: str | None = None
-    missing_tokens: tuple[str, ...] = ()
-    parsed_share: float | None = None
-    note: str | None = None
-
-    @property
-    def parsed_percent(self) -> str:
-        return "" if self.parsed_share is None else f"{100 * self.parsed_share:.1f}%"
-
-    def to_dict(self) -> JsonDict:
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "rule": self.rule,
-            "missing_tokens": list(self.missing_tokens),
-            "parsed_share": self.parsed_share,
-            "reason": self.note,
-        }
 
 
 def file_facts(report: JsonDict) -> JsonDict | None:
@@ -55,7 +29,7 @@ def file_facts(report: JsonDict) -> JsonDict | None:
     return facts if isinstance(facts, dict) else None
 
 
-def column_rows(report: JsonDict) -> list[ColumnRow]:
+def column_rows(report: JsonDict) -> list[ColumnReport]:
     """One row per raw column of the report, in the file's order where the report has it.
 
     ``report["columns"]`` (a list of dicts) when present; otherwise the features and dropped
@@ -66,7 +40,7 @@ def column_rows(report: JsonDict) -> list[ColumnRow]:
         return [_row(item) for item in columns if isinstance(item, dict) and "name" in item]
     rows = [_feature_row(item) for item in report.get("features") or [] if isinstance(item, dict)]
     rows += [
-        ColumnRow(str(item["name"]), "dropped", note=item.get("reason"))
+        ColumnReport(str(item["name"]), "dropped", "", reason=item.get("reason"))
         for item in report.get("dropped_columns") or []
         if isinstance(item, dict) and "name" in item
     ]
@@ -150,20 +124,20 @@ def dataset_report(store: ObjectStore, table: Table, version: ModelVersion) -> J
         return {}
 
 
-def _row(item: JsonDict) -> ColumnRow:
+def _row(item: JsonDict) -> ColumnReport:
     share = item.get("parsed_share")
-    return ColumnRow(
+    return ColumnReport(
         name=str(item["name"]),
         kind=str(item.get("kind") or "?"),
-        rule=item.get("rule") or None,
+        rule=str(item.get("rule") or ""),
         missing_tokens=tuple(str(t) for t in item.get("missing_tokens") or ()),
         parsed_share=float(share) if isinstance(share, int | float) else None,
-        note=item.get("reason") or None,
+        reason=item.get("reason") or None,
     )
 
 
-def _feature_row(item: JsonDict) -> ColumnRow:
-    rule = None
+def _feature_row(item: JsonDict) -> ColumnReport:
+    rule = ""
     if item.get("date_format"):
         rule = f"date {item['date_format']}"
     elif item.get("true_values") or item.get("false_values"):
@@ -171,7 +145,7 @@ def _feature_row(item: JsonDict) -> ColumnRow:
             f"true: {'/'.join(item.get('true_values') or ())}, "
             f"false: {'/'.join(item.get('false_values') or ())}"
         )
-    return ColumnRow(str(item.get("name")), str(item.get("kind") or "?"), rule=rule)
+    return ColumnReport(str(item.get("name")), str(item.get("kind") or "?"), rule)
 
 
 def _header_text(facts: JsonDict) -> str:

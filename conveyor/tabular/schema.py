@@ -132,6 +132,10 @@ class ColumnReport:
     parsed_share: float | None = None
     reason: str | None = None
 
+    @property
+    def parsed_percent(self) -> str:
+        return "" if self.parsed_share is None else f"{100 * self.parsed_share:.1f}%"
+
     def to_dict(self) -> JsonDict:
         return {
             "name": self.name,

@@ -12,7 +12,6 @@ from typing import Any
 from conveyor.api.summaries import project_summaries
 from conveyor.endpoint import Deployment
 from conveyor.pipeline.file_report import (
-    ColumnRow,
     column_rows,
     dataset_report,
     fact_lines,
@@ -22,6 +21,7 @@ from conveyor.pipeline.file_report import (
 from conveyor.pipeline.run_logs import stage_list
 from conveyor.pipeline.runs import RunStore
 from conveyor.projects import get_project
+from conveyor.tabular.schema import ColumnReport
 from conveyor.types import ModelVersion, Project, Run
 from conveyor.wiring import Ports
 
@@ -66,7 +66,7 @@ class FileSection:
     facts: list[tuple[str, str]]
     rejects: list[dict[str, Any]]
     rows_rejected: int
-    columns: list[ColumnRow]
+    columns: list[ColumnReport]
 
     @property
     def empty(self) -> bool:

@@ -65,12 +65,12 @@ def test_new_report_rows_carry_kind_rule_tokens_share_and_note() -> None:
         "currency `$`, thousands `,`",
     )
     assert price.missing_tokens == ("N/A", ".") and price.parsed_percent == "97.5%"
-    assert (ident.kind, ident.note, ident.parsed_percent) == (
+    assert (ident.kind, ident.reason, ident.parsed_percent) == (
         "dropped",
         "an id: every value distinct",
         "",
     )
-    assert zip_code.note == "set by you"
+    assert zip_code.reason == "set by you"
 
 
 def test_old_report_still_lists_its_columns_from_features_and_dropped() -> None:
@@ -78,7 +78,7 @@ def test_old_report_still_lists_its_columns_from_features_and_dropped() -> None:
     rows = {row.name: row for row in column_rows(OLD_REPORT)}
     assert rows["signup"].rule == "date %Y-%m-%d"
     assert rows["partner"].rule == "true: yes, false: no"
-    assert (rows["customer id"].kind, rows["customer id"].note) == (
+    assert (rows["customer id"].kind, rows["customer id"].reason) == (
         "dropped",
         "high-cardinality text",
     )
