@@ -39,6 +39,7 @@ def create_project(
     min_absolute_change: float = 0.0,
     min_relative_change: float = 0.0,
     manual_deploy: bool = False,
+    max_reject_share: float = 0.10,
 ) -> Project:
     """Create a project.
 
@@ -49,6 +50,12 @@ def create_project(
     validate_name(name)
     if not target.strip():
         raise InvalidInput("--target must name the column to predict", field="target")
+    if not 0.0 <= max_reject_share <= 1.0:
+        raise InvalidInput(
+            f"--max-reject-share must be between 0 and 1 (0.1 sets aside up to 10% of the "
+            f"rows), got {max_reject_share}",
+            field="max_reject_share",
+        )
     if metric is not None:
         from conveyor.model.metrics import greater_is_better
 
@@ -64,6 +71,7 @@ def create_project(
         min_absolute_change=min_absolute_change,
         min_relative_change=min_relative_change,
         manual_deploy=manual_deploy,
+        max_reject_share=max_reject_share,
     )
     try:
         table.put({"pk": _PK, "sk": name, **project.to_dict()}, if_not_exists=True)

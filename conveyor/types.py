@@ -131,10 +131,14 @@ class Project:
     manual_deploy: bool = False
     # Column name -> a ColumnKind value set by a person; preprocessing follows it.
     column_kinds: dict[str, str] = field(default_factory=dict)
+    # The share of a file's rows that may be set aside for a wrong field count before its
+    # run fails (DuckDB's store_rejects, with a ceiling).
+    max_reject_share: float = 0.10
 
     def to_dict(self) -> JsonDict:
         return {
             "column_kinds": dict(self.column_kinds),
+            "max_reject_share": self.max_reject_share,
             "metric_floor": self.metric_floor,
             "min_absolute_change": self.min_absolute_change,
             "min_relative_change": self.min_relative_change,
@@ -163,6 +167,7 @@ class Project:
             min_relative_change=float(data.get("min_relative_change", 0.0)),
             manual_deploy=bool(data.get("manual_deploy", False)),
             column_kinds=dict(data.get("column_kinds") or {}),
+            max_reject_share=float(data.get("max_reject_share", 0.10)),
         )
 
 

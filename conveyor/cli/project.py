@@ -50,6 +50,10 @@ def show_project(item: Project, as_json: bool) -> None:
         f"[bold]{item.name}[/]: predicts [cyan]{item.target}[/] "
         f"(task {item.task}, metric {item.metric or 'default'}, algorithm {item.algorithm})"
     )
+    console.print(
+        f"rows of the wrong width set aside up to {item.max_reject_share:.0%} of a file "
+        "before its run fails"
+    )
     if item.column_kinds:
         kinds = RichTable("column", "kind (set by you)", box=None, padding=(0, 2))
         for column, kind in sorted(item.column_kinds.items()):
@@ -66,6 +70,13 @@ def create(
     metric: MetricOption = None,
     algorithm: AlgorithmOption = Algorithm.LIGHTGBM,
     params: ParamsOption = None,
+    max_reject_share: Annotated[
+        float,
+        typer.Option(
+            "--max-reject-share",
+            help="Share of rows of the wrong width set aside before a run fails (0 to 1).",
+        ),
+    ] = 0.10,
     as_json: JsonOption = False,
 ) -> None:
     """Create a project: what to predict and how to train."""
@@ -78,6 +89,7 @@ def create(
         metric=metric,
         algorithm=algorithm,
         hyperparameters=parse_params(params),
+        max_reject_share=max_reject_share,
     )
     show_project(item, as_json)
 

@@ -23,7 +23,7 @@ from conveyor.monitoring.profile import build_profile
 from conveyor.storage import PROCESSED, ObjectStore
 from conveyor.tabular.coerce import coerce_frame
 from conveyor.tabular.infer import infer_schema
-from conveyor.tabular.read import MAX_REJECT_SHARE, read_for_training
+from conveyor.tabular.read import read_for_training
 from conveyor.tabular.rejects import Reject
 from conveyor.tabular.schema import DatasetSchema
 from conveyor.tabular.split import split_frame
@@ -54,13 +54,13 @@ def preprocess(
     workdir: Path,
     seed: int = 42,
     max_training_rows: int = MAX_TRAINING_ROWS,
-    max_reject_share: float = MAX_REJECT_SHARE,
+    max_reject_share: float | None = None,
 ) -> PreprocessResult:
     """Read, validate, clean, split and profile one raw object; a file of more than
     ``max_training_rows`` rows is sampled (seeded by ``seed``), and the report says so.
     Rows of the wrong width are set aside (``rejects.csv``) unless more than
-    ``max_reject_share`` of them are; text that is not the raw bytes (unpacked, transcoded,
-    a workbook's sheet) is kept as ``decoded.csv``.
+    ``max_reject_share`` of them are (by default the project's share); text that is not the
+    raw bytes (unpacked, transcoded, a workbook's sheet) is kept as ``decoded.csv``.
 
     Raises:
         InvalidInput: the file cannot be trained on; the message says why and what to fix.
@@ -73,7 +73,9 @@ def preprocess(
         local,
         max_rows=max_training_rows,
         seed=seed,
-        max_reject_share=max_reject_share,
+        max_reject_share=(
+            project.max_reject_share if max_reject_share is None else max_reject_share
+        ),
         keep_decoded=decoded,
     )
     frame, rows_read, file_report, rejects = read.frame, read.rows_read, read.report, read.rejects

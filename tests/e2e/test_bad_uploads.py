@@ -73,3 +73,21 @@ def test_bad_upload_fails_with_a_reason_and_loses_nothing(
     versions = json_of(run_cli(trained_home, "models", "list", "churn", "--json"))
     assert [v["version"] for v in versions] == [1]
     assert _stored(trained_home) == before  # processed data and models untouched
+
+
+def test_a_project_may_set_aside_more_rows_of_the_wrong_width(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    good = "".join(
+        f"{20 + i % 40},{('pro', 'basic')[i % 2]},{('yes', 'no')[i % 3 == 0]}\n" for i in range(60)
+    )
+    data = tmp_path / "ragged.csv"
+    data.write_text(GOOD_HEADER + good + "42,basic\n" * 15)  # a fifth of the rows set aside
+    created = run_cli(
+        home, "project", "create", "lenient", "--target", "churned", "--max-reject-share", "0.3"
+    )
+    assert created.returncode == 0, created.stderr
+    run = json_of(run_cli(home, "upload", str(data), "-p", "lenient", "--wait", "--json"))
+    assert run["state"] != "FAILED", run.get("failure_reason")
+    assert run["report"]["file"]["rows_rejected"] == 15
+    strict = run_cli(home, "upload", str(data), "-p", "churn", "--target", "churned", "--wait")
+    assert strict.returncode == 10 and "max_reject_share" in strict.stdout + strict.stderr
