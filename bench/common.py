@@ -41,6 +41,17 @@ def post(url: str, body: bytes, timeout: float = 5.0) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
+def wait_for_health(port: int, deadline: float) -> bool:
+    """Whether the server on ``port`` answers ``/health`` before ``deadline`` (monotonic)."""
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
 def wait_for_200(url: str, body: bytes, *, timeout: float = 120.0, every: float = 0.05) -> float:
     """Seconds until ``url`` answers ``body`` with a 200 (refused connections and 4xx retried)."""
     started = time.perf_counter()

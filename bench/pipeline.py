@@ -33,6 +33,7 @@ from bench.common import (
     free_port,
     run_measured,
     wait_for_200,
+    wait_for_health,
     wait_until_idle,
 )
 from bench.data import TARGET
@@ -131,7 +132,8 @@ def _conveyor(workdir: Path, csv: Path, row: dict[str, Any] | None = None) -> di
         row = pl.read_csv(csv, n_rows=1).drop(TARGET).to_dicts()[0]
     body = json.dumps({"instances": [row]}).encode()
     try:
-        _wait_health(port)
+        if not wait_for_health(port, time.monotonic() + 60):
+            raise TimeoutError("conveyor up did not start")
         wait_until_idle(server.pid, cwd_under=home)
         with PeakMemory(server.pid, cwd_under=home) as memory:
             started = time.perf_counter()
@@ -181,19 +183,6 @@ def _conveyor(workdir: Path, csv: Path, row: dict[str, Any] | None = None) -> di
             "deploy_and_first_prediction": round(seconds - accounted, 2),
         },
     }
-
-
-def _wait_health(port: int) -> None:
-    import urllib.request
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError("conveyor up did not start")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,6 @@ import signal
 import subprocess
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +39,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from sklearn.metrics import accuracy_score, mean_squared_error, roc_auc_score
 from threadpoolctl import threadpool_limits
 
-from bench.common import CONVEYOR, ROOT, free_port, post, write_json
+from bench.common import CONVEYOR, ROOT, free_port, post, wait_for_health, write_json
 from bench.corpus import CORPUS, Dataset, build, datasets
 from bench.corpus.clean import label
 from bench.corpus.records import Table, read_table, write_subset
@@ -250,7 +249,8 @@ def _conveyor(
         env=env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir,
     )  # fmt: skip
     try:
-        _wait_health(port, deadline)
+        if not wait_for_health(port, deadline):
+            raise _Failed("conveyor serve did not answer /health in time")
         url = f"http://127.0.0.1:{port}/predict/{project}"
         predicting = time.perf_counter()
         predictions = _predict(url, rows, dataset.task, deadline)
@@ -282,16 +282,6 @@ def _upload_failure(done: subprocess.CompletedProcess[str], record: dict[str, An
         return f"run {record['state']}: {gate.get('reason', 'not deployed')}"
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     return f"upload exited {done.returncode}: {' '.join(lines[-3:])}"
-
-
-def _wait_health(port: int, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise _Failed("conveyor serve did not answer /health in time")
 
 
 def _predict(url: str, rows: list[dict[str, Any]], task: str, deadline: float) -> list[Any]:

@@ -137,51 +137,71 @@ def _title_line() -> bytes:
 VARIANTS: tuple[Dataset, ...] = (
     _diamonds("diamonds", "diamonds.csv", "clean", lambda: _diamonds_text().encode(), Format()),
     _diamonds(
-        "diamonds_semicolon", "diamonds_semicolon.csv", "; + decimal comma",
+        "diamonds_semicolon",
+        "diamonds_semicolon.csv",
+        "; + decimal comma",
         lambda: _write(_decimal_comma(_diamonds_rows()), delimiter=";").encode(),
-        Format(delimiter=";"), decimal_comma=True,
+        Format(delimiter=";"),
+        decimal_comma=True,
     ),
     _diamonds(
-        "diamonds_bom_crlf", "diamonds_bom_crlf.csv", "UTF-8 BOM + CRLF",
+        "diamonds_bom_crlf",
+        "diamonds_bom_crlf.csv",
+        "UTF-8 BOM + CRLF",
         lambda: _diamonds_text().replace("\n", "\r\n").encode("utf-8-sig"),
         Format(encoding="utf-8-sig"),
     ),
     _diamonds(
-        "diamonds_tsv", "diamonds.tsv", "TSV",
+        "diamonds_tsv",
+        "diamonds.tsv",
+        "TSV",
         lambda: _write(_diamonds_rows(), delimiter="\t").encode(),
         Format(delimiter="\t"),
     ),
     _diamonds(
-        "diamonds_xlsx", "diamonds.xlsx", "xlsx",
+        "diamonds_xlsx",
+        "diamonds.xlsx",
+        "xlsx",
         lambda: workbook_bytes(_typed(_diamonds_rows())),
         Format(excel=True),
     ),
     _diamonds(
-        "diamonds_gzip", "diamonds.csv.gz", "gzip",
+        "diamonds_gzip",
+        "diamonds.csv.gz",
+        "gzip",
         lambda: compress(_diamonds_text().encode(), "gzip"),
         Format(compression="gzip"),
     ),
     _diamonds(
-        "diamonds_title", "diamonds_title.csv", "title line above the header",
+        "diamonds_title",
+        "diamonds_title.csv",
+        "title line above the header",
         lambda: _title_line() + _diamonds_text().encode(),
         Format(preamble=1),
     ),
     _diamonds(
-        "diamonds_utf16", "diamonds_utf16.txt", "UTF-16 (BOM) tab text",
+        "diamonds_utf16",
+        "diamonds_utf16.txt",
+        "UTF-16 (BOM) tab text",
         lambda: _write(_diamonds_rows(), delimiter="\t", lineterminator="\r\n").encode("utf-16"),
         Format(encoding="utf-16", delimiter="\t"),
     ),
     _diamonds(
-        "diamonds_pipe", "diamonds_pipe.txt", "| + single quotes",
+        "diamonds_pipe",
+        "diamonds_pipe.txt",
+        "| + single quotes",
         lambda: _write(
             _diamonds_rows(), delimiter="|", quotechar="'", quoting=csv.QUOTE_ALL
         ).encode(),
         Format(delimiter="|", quotechar="'"),
     ),
     _diamonds(
-        "diamonds_quoted_comma", "diamonds_quoted_comma.csv", "decimal commas in quotes",
+        "diamonds_quoted_comma",
+        "diamonds_quoted_comma.csv",
+        "decimal commas in quotes",
         lambda: _write(_decimal_comma(_diamonds_rows())).encode(),
-        Format(), decimal_comma=True,
+        Format(),
+        decimal_comma=True,
     ),
     Dataset(
         name="senators_cp1252",
@@ -190,9 +210,9 @@ VARIANTS: tuple[Dataset, ...] = (
         target="reason",
         task="multiclass",
         traits=("cp1252", "accents", "rare classes", "timestamps"),
-        read=lambda: package_file("lifelines", "datasets/canadian_senators.csv")
-        .decode()
-        .encode("cp1252"),
+        read=lambda: (
+            package_file("lifelines", "datasets/canadian_senators.csv").decode().encode("cp1252")
+        ),
         fmt=Format(encoding="cp1252"),
         clean=cleaner(
             target="reason",

@@ -219,14 +219,12 @@ def _numbers(
     sampled = parse_numbers(pl.Series(sample, dtype=pl.String), fmt)
     if not forced and sampled.null_count() > len(sample) / 2:
         return None  # most distinct values are not numbers: no need to read them all
-    parsed = parse_numbers(spellings, None if fmt.is_plain and fmt.decimal == "." else fmt)
-    read_cells, read_distinct, unread, unread_cells = _read_counts(counts, parsed)
-    tokens = sentinels(unread, read_cells, read_distinct, unread_cells)
-    if tokens is None:
-        if not forced:
-            return None
-        tokens = tuple(sorted({t.lower() for t, _ in unread[:20]}))
     number_format = None if fmt.is_plain and fmt.decimal == "." else fmt
+    parsed = parse_numbers(spellings, number_format)
+    found = _missing_tokens(counts, parsed, forced=forced)
+    if found is None:
+        return None
+    tokens, share = found
     spec = FeatureSpec(
         spellings.name,
         FeatureKind.NUMERIC,
@@ -234,10 +232,24 @@ def _numbers(
         missing_tokens=tokens,
         number_format=number_format,
     )
-    missing = sum(n for t, n in unread if t.lower() in tokens)
-    share = read_cells / max(read_cells + unread_cells - missing, 1)
     rule = fmt.describe()
     return spec, rule, share, parsed.filter(parsed.is_not_null())
+
+
+def _missing_tokens(
+    counts: pl.DataFrame, parsed: pl.Series, *, forced: bool
+) -> tuple[tuple[str, ...], float] | None:
+    """The texts a column's rule did not read, as its missing tokens, and the share of the
+    other cells it read; None when they are too many for the rule to be the column's (unless
+    a person set the kind: then the first 20 are the tokens)."""
+    read_cells, read_distinct, unread, unread_cells = _read_counts(counts, parsed)
+    tokens = sentinels(unread, read_cells, read_distinct, unread_cells)
+    if tokens is None:
+        if not forced:
+            return None
+        tokens = tuple(sorted({t.lower() for t, _ in unread[:20]}))
+    missing = sum(n for t, n in unread if t.lower() in tokens)
+    return tokens, read_cells / max(read_cells + unread_cells - missing, 1)
 
 
 def _dates(
@@ -248,12 +260,10 @@ def _dates(
         return None
     spellings = counts.get_column(counts.columns[0])
     parsed = parse_dates(spellings, guess.formats)
-    read_cells, read_distinct, unread, unread_cells = _read_counts(counts, parsed)
-    tokens = sentinels(unread, read_cells, read_distinct, unread_cells)
-    if tokens is None:
-        if not forced:
-            return None
-        tokens = tuple(sorted({t.lower() for t, _ in unread[:20]}))
+    found = _missing_tokens(counts, parsed, forced=forced)
+    if found is None:
+        return None
+    tokens, share = found
     spec = FeatureSpec(
         spellings.name,
         FeatureKind.DATETIME,
@@ -263,8 +273,6 @@ def _dates(
         date_note=guess.note,
         missing_tokens=tokens,
     )
-    missing = sum(n for t, n in unread if t.lower() in tokens)
-    share = read_cells / max(read_cells + unread_cells - missing, 1)
     rule = describe_formats(guess.formats) + (f"; {guess.note}" if guess.note else "")
     return spec, rule, share
 
