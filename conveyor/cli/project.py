@@ -12,7 +12,13 @@ from rich.table import Table as RichTable
 from conveyor.cli._context import CliState
 from conveyor.cli._output import console, print_json
 from conveyor.errors import InvalidInput
-from conveyor.projects import create_project, get_project, list_projects, set_column_kinds
+from conveyor.projects import (
+    create_project,
+    get_project,
+    list_projects,
+    set_column_kinds,
+    update_project,
+)
 from conveyor.types import Algorithm, ColumnKind, Project, Task
 
 app = typer.Typer(help="Create and inspect projects.", no_args_is_help=True)
@@ -49,6 +55,19 @@ def show_project(item: Project, as_json: bool) -> None:
     console.print(
         f"[bold]{item.name}[/]: predicts [cyan]{item.target}[/] "
         f"(task {item.task}, metric {item.metric or 'default'}, algorithm {item.algorithm})"
+    )
+    if item.hyperparameters:
+        console.print(f"hyperparameters {json.dumps(item.hyperparameters, sort_keys=True)}")
+    floor = "none" if item.metric_floor is None else f"{item.metric_floor:g}"
+    margin = f"{item.min_absolute_change:g}"
+    if item.min_relative_change:
+        margin += f" or {item.min_relative_change:.1%} of the champion's"
+    deploys = (
+        "waits for a person (manual deploy)" if item.manual_deploy else "deploys automatically"
+    )
+    console.print(
+        f"gate: floor {floor}, beat the champion by {margin}; an approved version {deploys}",
+        highlight=False,
     )
     console.print(
         f"rows of the wrong width set aside up to {item.max_reject_share:.0%} of a file "
@@ -92,6 +111,108 @@ def create(
         max_reject_share=max_reject_share,
     )
     show_project(item, as_json)
+
+
+@app.command("update")
+def update(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The project.")],
+    target: Annotated[
+        str | None,
+        typer.Option("--target", help="The column to predict (only while it has no versions)."),
+    ] = None,
+    task: Annotated[Task | None, typer.Option("--task", help="What kind of prediction.")] = None,
+    metric: MetricOption = None,
+    algorithm: Annotated[
+        Algorithm | None, typer.Option("--algorithm", help="Model family.")
+    ] = None,
+    params: ParamsOption = None,
+    floor: Annotated[
+        str | None,
+        typer.Option(
+            "--floor",
+            help="The primary metric a version must reach to be approved, or 'none'.",
+        ),
+    ] = None,
+    min_improvement: Annotated[
+        float | None,
+        typer.Option(
+            "--min-improvement",
+            help="How much a version must beat the champion's metric by (absolute, e.g. 0.01).",
+        ),
+    ] = None,
+    min_relative_improvement: Annotated[
+        float | None,
+        typer.Option(
+            "--min-relative-improvement",
+            help="The same margin as a share of the champion's metric (0.02 = 2%).",
+        ),
+    ] = None,
+    manual_deploy: Annotated[
+        bool | None,
+        typer.Option(
+            "--manual-deploy/--auto-deploy",
+            help="Manual: the gate never deploys; a version it would approve waits, "
+            "PendingManualApproval, for `conveyor models approve`.",
+        ),
+    ] = None,
+    max_reject_share: Annotated[
+        float | None,
+        typer.Option(
+            "--max-reject-share",
+            help="Share of rows of the wrong width set aside before a run fails (0 to 1).",
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Change a project's settings; its next run (an upload, `conveyor retrain`) uses them and
+    records what changed."""
+    state: CliState = ctx.obj
+    given: dict[str, object | None] = {
+        "target": target,
+        "task": task,
+        "metric": metric,
+        "algorithm": algorithm,
+        "hyperparameters": parse_params(params) if params is not None else None,
+        "metric_floor": _parse_floor(floor) if floor is not None else None,
+        "min_absolute_change": min_improvement,
+        "min_relative_change": min_relative_improvement,
+        "manual_deploy": manual_deploy,
+        "max_reject_share": max_reject_share,
+    }
+    changes = {key: value for key, value in given.items() if value is not None}
+    if floor is not None:
+        changes["metric_floor"] = given["metric_floor"]  # 'none' clears it
+    if not changes:
+        raise InvalidInput(
+            "nothing to change: give at least one setting, e.g. --params '{\"num_leaves\": 15}'",
+            field="project",
+        )
+    item = update_project(
+        state.ports.table,
+        name,
+        changes,
+        has_versions=bool(state.ports.registry.list_versions(name)),
+    )
+    show_project(item, as_json)
+    if not as_json:
+        console.print(
+            f"the next run of {name} uses these settings: upload a file, or "
+            f"`conveyor retrain {name}`",
+            highlight=False,
+        )
+
+
+def _parse_floor(text: str) -> float | None:
+    if text.strip().lower() == "none":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise InvalidInput(
+            f"--floor must be a number (the primary metric's minimum) or 'none', not {text!r}",
+            field="metric_floor",
+        ) from None
 
 
 @app.command("list")

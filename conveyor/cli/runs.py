@@ -12,6 +12,7 @@ from conveyor.cli._file_report import print_file_report
 from conveyor.cli._output import console, fmt_metric, fmt_seconds, print_json
 from conveyor.pipeline.run_logs import training_log
 from conveyor.pipeline.runs import RunStore
+from conveyor.projects import describe_changes
 from conveyor.types import Run, RunState
 
 app = typer.Typer(help="Inspect pipeline runs.", no_args_is_help=True)
@@ -73,6 +74,13 @@ def print_run(run: Run) -> None:
     )
     console.print(f"  raw       {run.raw.uri}")
     console.print(f"  dataset   {run.dataset_id}")
+    changed = run.report.get("settings_changed")
+    if changed:
+        console.print(
+            f"  settings  changed since run {changed['since_run']}: "
+            f"{describe_changes(changed['changes'])}",
+            highlight=False,
+        )
     if run.job_name:
         console.print(f"  job       {run.job_name}")
     if run.model_version:

@@ -13,11 +13,9 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from conveyor.cli._context import CliState
 from conveyor.cli._output import console, err_console, print_json
 from conveyor.cli.project import (
-    AlgorithmOption,
     JsonOption,
     MetricOption,
     ParamsOption,
-    TaskOption,
     parse_params,
 )
 from conveyor.cli.runs import print_run
@@ -25,7 +23,7 @@ from conveyor.errors import InvalidInput, NotFound, RunFailed
 from conveyor.pipeline.runs import RunStore
 from conveyor.pipeline.uploads import put_raw_file
 from conveyor.pipeline.worker import Worker, live_workers
-from conveyor.projects import create_project, find_project, validate_name
+from conveyor.projects import check_upload_flags, create_project, find_project, validate_name
 from conveyor.storage import RAW
 from conveyor.types import Algorithm, Run, RunState, Task
 
@@ -54,9 +52,15 @@ def upload(
         str | None,
         typer.Option("--target", help="Column to predict; creates the project on first upload."),
     ] = None,
-    task: TaskOption = Task.AUTO,
+    task: Annotated[
+        Task | None,
+        typer.Option("--task", help="What kind of prediction (default auto; first upload only)."),
+    ] = None,
     metric: MetricOption = None,
-    algorithm: AlgorithmOption = Algorithm.LIGHTGBM,
+    algorithm: Annotated[
+        Algorithm | None,
+        typer.Option("--algorithm", help="Model family (default lightgbm; first upload only)."),
+    ] = None,
     params: ParamsOption = None,
     wait: Annotated[
         bool, typer.Option("--wait/--no-wait", help="Follow the run to its end.")
@@ -85,9 +89,9 @@ def upload(
             ports.table,
             project,
             target=target,
-            task=task,
+            task=task or Task.AUTO,
             metric=metric,
-            algorithm=algorithm,
+            algorithm=algorithm or Algorithm.LIGHTGBM,
             hyperparameters=parse_params(params),
         )
     elif target is not None and target != existing.target:
@@ -95,6 +99,17 @@ def upload(
             f"project {project!r} predicts {existing.target!r}, not {target!r}; "
             "use another project name for another target",
             field="target",
+        )
+    else:
+        # Before anything is stored: a flag the project would not follow fails the upload.
+        check_upload_flags(
+            existing,
+            {
+                "task": task,
+                "metric": metric,
+                "algorithm": algorithm,
+                "hyperparameters": parse_params(params) if params is not None else None,
+            },
         )
 
     upload = put_raw_file(ports, project, file, force=force, source="cli")

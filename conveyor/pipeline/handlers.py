@@ -24,7 +24,7 @@ from conveyor.monitoring.logs import bind as bind_log_context
 from conveyor.pipeline.promotion import end_gated_run
 from conveyor.pipeline.runs import RunStore
 from conveyor.pipeline.train import artifact_ref, start_training
-from conveyor.projects import find_project
+from conveyor.projects import changed_settings, find_project, run_settings
 from conveyor.storage import RAW, REPORTS
 from conveyor.types import JobStatus, ObjectRef, Project, Run, RunState
 from conveyor.wiring import Ports
@@ -106,9 +106,13 @@ def on_object_created(
             "%s: same bytes as run %s (%s); not training again", ref.uri, run.run_id, run.state
         )
         return run
-    if created:
-        run = runs.update_report(run, trigger=_trigger_of(ctx, detail, project_name, dataset_id))
     project = find_project(ctx.ports.table, project_name)
+    if created:
+        run = runs.update_report(
+            run,
+            trigger=_trigger_of(ctx, detail, project_name, dataset_id),
+            **_settings_report(runs, run, project),
+        )
     if project is None:
         return runs.fail(
             run,
@@ -145,6 +149,30 @@ def _remember_etag(
 ) -> None:
     pk, sk = _etag_key(project, ref, etag)
     ctx.ports.table.put({"pk": pk, "sk": sk, "dataset_id": dataset_id})
+
+
+def _settings_report(runs: RunStore, run: Run, project: Project | None) -> dict[str, Any]:
+    """The project settings the run trains, gates and deploys with, and those that changed
+    since the project's previous run (``conveyor project update``)."""
+    if project is None:
+        return {}
+    settings = run_settings(project)
+    previous = next(
+        (
+            r
+            for r in runs.list_runs(project.name)
+            if r.run_id < run.run_id and "settings" in r.report
+        ),
+        None,
+    )
+    changed = changed_settings(previous.report["settings"], settings) if previous else {}
+    if not changed:
+        return {"settings": settings}
+    assert previous is not None
+    return {
+        "settings": settings,
+        "settings_changed": {"since_run": previous.run_id, "changes": changed},
+    }
 
 
 def _trigger_of(

@@ -7,6 +7,7 @@ Everything is validated before the first write, so a bad upload stores nothing.
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import json
 from collections.abc import Mapping, Sequence
@@ -84,8 +85,13 @@ def preprocess(
     if target not in frame.columns:
         shown = ", ".join(repr(c) for c in frame.columns[:20])
         more = f" and {frame.width - 20} more" if frame.width > 20 else ""
+        close = difflib.get_close_matches(target, frame.columns, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise InvalidInput(
-            f"target column {target!r} is not in the file; its columns are: {shown}{more}",
+            f"target column {target!r} is not in the file{hint}; its columns are: "
+            f"{shown}{more}. If the project's target is wrong, change it with `conveyor "
+            f"project update {project.name} --target COLUMN` (while the project has no "
+            "versions) and upload again",
             field="target",
         )
     rows_kept = frame.height

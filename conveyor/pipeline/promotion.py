@@ -12,6 +12,7 @@ and loads the artifact before serving it (numpy); the Lambda side is given the d
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from conveyor.endpoint import Deployment, Endpoint
 from conveyor.errors import Conflict
@@ -53,6 +54,15 @@ def gate_version(
             project.metric_floor, project.min_absolute_change, project.min_relative_change
         ),
     )
+    if decision.status is ApprovalStatus.APPROVED and project.manual_deploy:
+        # The project deploys by hand: the gate's approval is a recommendation to a person.
+        decision = replace(
+            decision,
+            status=ApprovalStatus.PENDING,
+            reason=f"{decision.reason}; the project deploys by hand: a person approves it "
+            f"(`conveyor models approve {project.name} {version.version}`) and deploys it "
+            f"(`conveyor models deploy {project.name} {version.version}`)",
+        )
     updated = registry.update_gate(
         project.name, version.version, decision.status, decision.reason, decision.to_dict()
     )

@@ -181,7 +181,11 @@ def test_an_upload_is_trained_registered_deployed_served_and_checked(
         broken = handlers.on_upload(upload("churn/broken.csv", b"name,score\nann,1\nbob,2\n"))
         failed = runs.get(broken["runs"][0]["run_id"])
         assert run_pipeline_job_as_sagemaker(failed.job_name, lambda_env / "ml2") == 1
-        reason = "target column 'churned' is not in the file; its columns are: 'name', 'score'"
+        reason = (
+            "target column 'churned' is not in the file; its columns are: 'name', 'score'. If the "
+            "project's target is wrong, change it with `conveyor project update churn --target "
+            "COLUMN` (while the project has no versions) and upload again"
+        )
         assert runs.get(failed.run_id).failure_reason == reason
         assert (lambda_env / "ml2" / "output" / "failure").read_text() == reason + "\n"
         ended = handlers.on_training_job_state_change(

@@ -121,7 +121,11 @@ def test_a_malformed_upload_fails_the_run_with_the_local_pipelines_reason(
     done = _run_job(run, tmp_path / "ml", served_env)
     assert done.returncode == 1
 
-    reason = "target column 'churned' is not in the file; its columns are: 'name', 'score'"
+    reason = (
+        "target column 'churned' is not in the file; its columns are: 'name', 'score'. If the "
+        "project's target is wrong, change it with `conveyor project update churn --target "
+        "COLUMN` (while the project has no versions) and upload again"
+    )
     run = RunStore(runtime.ports().table).get(run.run_id)
     assert run.state.value == "FAILED" and run.failure_reason == reason
     assert (tmp_path / "ml" / "output" / "failure").read_text() == reason + "\n"
