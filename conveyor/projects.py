@@ -241,6 +241,12 @@ def get_project(table: Table, name: str) -> Project:
     return Project.from_dict(item)
 
 
+def delete_project_item(table: Table, name: str) -> None:
+    """Remove the project's own entry (``pipeline.project_delete`` removes what it owns
+    first)."""
+    table.delete(_PK, name)
+
+
 def find_project(table: Table, name: str) -> Project | None:
     item = table.get(_PK, name)
     return Project.from_dict(item) if item is not None else None

@@ -11,12 +11,15 @@ from conveyor.api.deps import ApiContext, api_context
 from conveyor.api.schemas import (
     ColumnKinds,
     ProjectCreate,
+    ProjectDeleted,
     ProjectDetail,
     ProjectOut,
     ProjectSummary,
+    ProjectUpdate,
 )
 from conveyor.api.summaries import project_summaries
-from conveyor.projects import create_project, get_project, set_column_kinds
+from conveyor.pipeline.project_delete import delete_project
+from conveyor.projects import create_project, get_project, set_column_kinds, update_project
 from conveyor.serving.schemas import KEY_ERRORS, error_responses
 
 router = APIRouter(tags=["projects"])
@@ -65,6 +68,37 @@ def show(project: str, api: Context) -> dict[str, Any]:
         "deployment": deployment.to_dict() if deployment else None,
         "aliases": api.ports.registry.get_aliases(project),
     }
+
+
+@router.patch(
+    "/projects/{project}",
+    response_model=ProjectOut,
+    responses=error_responses(400, 404, 422, *KEY_ERRORS),
+)
+def update(project: str, body: ProjectUpdate, api: Context) -> dict[str, Any]:
+    """Change a project's settings; its next run uses them and records what changed
+    (``conveyor project update``). Only the fields sent change."""
+    changes = body.model_dump(exclude_unset=True)
+    # null means "no change" except for the floor, where it clears it.
+    changes = {k: v for k, v in changes.items() if v is not None or k == "metric_floor"}
+    return update_project(
+        api.ports.table,
+        project,
+        changes,
+        has_versions=bool(api.ports.registry.list_versions(project)),
+    ).to_dict()
+
+
+@router.delete(
+    "/projects/{project}",
+    response_model=ProjectDeleted,
+    responses=error_responses(404, 409, 422, *KEY_ERRORS),
+)
+def delete(project: str, api: Context, force: bool = False) -> dict[str, Any]:
+    """Delete a project and everything it owns (deployment, versions, runs, records,
+    alarms, drift reports, files); refused (409) while it serves a model unless ``force``
+    (``conveyor project delete``)."""
+    return delete_project(api.ports, project, force=force).to_dict()
 
 
 @router.patch(

@@ -36,6 +36,43 @@ class ProjectCreate(BaseModel):
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
 
 
+class ProjectUpdate(BaseModel):
+    """The options of ``conveyor project update``: only the fields sent change; the next run
+    uses them and records what changed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    target: str | None = Field(None, description="Only while the project has no versions.")
+    task: Task | None = None
+    metric: str | None = None
+    algorithm: Algorithm | None = None
+    hyperparameters: dict[str, Any] | None = Field(
+        None, description="Replaces the project's; {} clears them."
+    )
+    metric_floor: float | None = Field(
+        None, description="The primary metric a version must reach; null clears it."
+    )
+    min_absolute_change: float | None = Field(
+        None, ge=0, description="How much a version must beat the champion by."
+    )
+    min_relative_change: float | None = Field(
+        None, ge=0, description="The same margin as a share of the champion's metric."
+    )
+    manual_deploy: bool | None = Field(
+        None, description="True: the gate never deploys; a person approves and deploys."
+    )
+    max_reject_share: float | None = Field(None, ge=0, le=1)
+
+
+class ProjectDeleted(BaseModel):
+    project: str
+    served_version: int | None
+    versions: int
+    runs: int
+    records: dict[str, int]
+    objects: dict[str, int]
+
+
 class ColumnKinds(BaseModel):
     """Column (as named in the file) -> what it is; null clears a column's kind."""
 
@@ -87,6 +124,11 @@ class ProjectOut(_Open):
     column_kinds: dict[str, str] = Field(
         default_factory=dict, description="Column -> the kind a person set; runs follow it."
     )
+    metric_floor: float | None = None
+    min_absolute_change: float = 0.0
+    min_relative_change: float = 0.0
+    manual_deploy: bool = False
+    max_reject_share: float = 0.10
 
 
 class DeploymentOut(_Open):

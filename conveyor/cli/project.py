@@ -203,6 +203,53 @@ def update(
         )
 
 
+@app.command("delete")
+def delete(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The project.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Delete it even while it serves a model.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Delete a project and everything it owns: its deployment, registry versions, runs,
+    inference records, feedback, alarms, drift reports and files. Refused while it serves a
+    model unless --force."""
+    from conveyor.pipeline.project_delete import check_deletable, delete_project
+
+    state: CliState = ctx.obj
+    ports = state.ports
+    # A missing project, or one that serves without --force, is said before asking anything.
+    deployment = check_deletable(ports, name, force=force)
+    if not yes:
+        serving = f" It serves version {deployment.version}." if deployment else ""
+        versions = len(ports.registry.list_versions(name))
+        if not typer.confirm(
+            f"Delete project {name!r}, its {versions} version(s), runs, records, alarms and "
+            f"files? This cannot be undone.{serving}",
+            default=False,
+            err=True,
+        ):
+            raise InvalidInput(f"not deleted: {name!r} is as it was", field="project")
+    deleted = delete_project(ports, name, force=force)
+    if as_json:
+        print_json(deleted.to_dict())
+        return
+    files = sum(deleted.objects.values())
+    records = sum(deleted.records.values())
+    console.print(
+        f"deleted project {name}: {deleted.versions} version(s), {deleted.runs} run(s), "
+        f"{records} record(s), {files} file(s)"
+        + (
+            f"; it no longer serves version {deleted.served_version}"
+            if deleted.served_version
+            else ""
+        ),
+        highlight=False,
+    )
+
+
 def _parse_floor(text: str) -> float | None:
     if text.strip().lower() == "none":
         return None

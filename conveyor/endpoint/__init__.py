@@ -102,3 +102,13 @@ class Endpoint(Protocol):
     def list_endpoints(self) -> list[Deployment]:
         """Every project's current deployment."""
         ...
+
+    def delete_endpoint(self, project: str) -> bool:
+        """Stop serving the project and forget its deployment and its history.
+
+        Returns:
+            Whether there was a deployment to delete.
+        Raises:
+            BackendUnavailable: the endpoint could not be deleted.
+        """
+        ...

@@ -69,6 +69,13 @@ class LocalEndpoint:
     def list_endpoints(self) -> list[Deployment]:
         return [Deployment.from_dict(item) for item in self.table.query(_PK)]
 
+    def delete_endpoint(self, project: str) -> bool:
+        if self.describe_endpoint(project) is None:
+            return False
+        self.table.delete(_PK, project)
+        changes.announce()
+        return True
+
     def _write(self, deployment: Deployment, *, expected_revision: int | None) -> Deployment:
         item = {"pk": _PK, "sk": deployment.project, **deployment.to_dict()}
         try:

@@ -92,6 +92,28 @@ class SageMakerEndpoint(SageMakerAdapter):
     def list_endpoints(self) -> list[Deployment]:
         return self.records.list_endpoints()
 
+    def delete_endpoint(self, project: str) -> bool:
+        live = self.table.get(_LIVE_PK, project)
+        with suppress(NotFound):
+            self._sagemaker(
+                f"delete the endpoint of {project!r}",
+                "delete_endpoint",
+                EndpointName=self.endpoint_name(project),
+            )
+        if live is not None:
+            # What conveyor made last; earlier models and configs are named by their content
+            # and may be shared, so they stay.
+            with suppress(NotFound):
+                self._sagemaker(
+                    "delete an endpoint config",
+                    "delete_endpoint_config",
+                    EndpointConfigName=live["endpoint_config"],
+                )
+            with suppress(NotFound):
+                self._sagemaker("delete a model", "delete_model", ModelName=live["model"])
+            self.table.delete(_LIVE_PK, project)
+        return self.records.delete_endpoint(project)
+
     def status(self, project: str) -> EndpointState:
         """The live endpoint's status (``InService``, ``Updating``, ``Failed`` with why).
 

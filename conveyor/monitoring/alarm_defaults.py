@@ -16,7 +16,7 @@ DEFAULT_QUALITY_TOLERANCE = 0.10  # live quality may fall this far below the tes
 DEFAULT_NAMES = ("latency-p99", "error-rate", "drift", "no-traffic", "live-quality")
 
 
-def _defaults_partition(project: str) -> str:
+def defaults_partition(project: str) -> str:
     return f"alarmdefaults#{project}"
 
 
@@ -113,7 +113,7 @@ def ensure_default_alarms(ports: Ports, project: str) -> list[str]:
     A default the user deleted stays deleted: the names once created are remembered.
     """
     table = ports.table
-    made = table.get(_defaults_partition(project), "created")
+    made = table.get(defaults_partition(project), "created")
     created_before = set(made["names"]) if made else set()
     wanted = set(DEFAULT_NAMES)
     if wanted <= created_before:
@@ -127,6 +127,6 @@ def ensure_default_alarms(ports: Ports, project: str) -> list[str]:
             put_alarm(table, rule)
             created.append(rule.name)
         created_before.add(rule.name)
-    marker = {"pk": _defaults_partition(project), "sk": "created", "names": sorted(created_before)}
+    marker = {"pk": defaults_partition(project), "sk": "created", "names": sorted(created_before)}
     table.put(marker)
     return created

@@ -33,7 +33,7 @@ DEFAULT_COOLDOWN_SECONDS = 3600.0
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _guard_key(project: str) -> tuple[str, str]:
+def retrain_guard_key(project: str) -> tuple[str, str]:
     return "retrain", project
 
 
@@ -97,7 +97,7 @@ def request_retrain(
     ports.events.publish(
         object_created(info, dataset_id=dataset_id, source="retrain", force=force, trigger=trigger)
     )
-    guard_pk, guard_sk = _guard_key(project)
+    guard_pk, guard_sk = retrain_guard_key(project)
     ports.table.put({"pk": guard_pk, "sk": guard_sk, "started_at": to_iso(now), "key": key})
     reason = f"retraining on {RAW}/{key} with {feedback_rows} feedback row(s)"
     log.warning("retrain %s: %s (trigger: %s)", project, reason, trigger.get("type"))
@@ -110,7 +110,7 @@ def _loop_guard(ports: Ports, project: str, cooldown_seconds: float, now: dateti
     busy = [r for r in RunStore(ports.table).active() if r.project == project]
     if busy:
         return f"run {busy[0].run_id} is still {busy[0].state.value}"
-    last = ports.table.get(*_guard_key(project))
+    last = ports.table.get(*retrain_guard_key(project))
     if last is not None:
         since = now - from_iso(last["started_at"])
         if since < timedelta(seconds=cooldown_seconds):

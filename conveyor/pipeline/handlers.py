@@ -128,8 +128,13 @@ def on_object_created(
 _RESUMABLE = (RunState.QUEUED, RunState.PREPROCESSING)
 
 
+def raw_etag_partition(project: str) -> str:
+    """Where the dataset ids of a project's raw objects are kept by key and etag."""
+    return f"rawetag#{project}"
+
+
 def _etag_key(project: str, ref: ObjectRef, etag: str) -> tuple[str, str]:
-    return f"rawetag#{project}", f"{ref.key}#{etag}"
+    return raw_etag_partition(project), f"{ref.key}#{etag}"
 
 
 def _dataset_of_etag(

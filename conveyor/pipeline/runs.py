@@ -44,6 +44,11 @@ ALLOWED: dict[RunState, frozenset[RunState]] = {
 }
 
 
+def dataset_partition(project: str) -> str:
+    """The index from a project's dataset ids (sha256 of an upload) to their runs."""
+    return f"dataset#{project}"
+
+
 def new_run_id() -> str:
     # Sortable by creation time (to the microsecond), unique without coordination.
     now = utcnow()
@@ -87,11 +92,11 @@ class RunStore:
         # The run is written before the index that points to it, so a reader following the
         # index never finds it dangling.
         self._put(run, revision=0)
-        index = {"pk": f"dataset#{project}", "sk": dataset_id, "run_id": run.run_id}
+        index = {"pk": dataset_partition(project), "sk": dataset_id, "run_id": run.run_id}
         try:
             self.table.put(index, if_not_exists=not force)
         except AlreadyExists:
-            existing = self.table.get(f"dataset#{project}", dataset_id)
+            existing = self.table.get(dataset_partition(project), dataset_id)
             previous = self.table.get(_RUNS_PK, existing["run_id"]) if existing else None
             if previous is not None and previous["state"] != RunState.FAILED:
                 self.table.delete(_RUNS_PK, run.run_id)
@@ -113,9 +118,13 @@ class RunStore:
         return Run.from_dict(item)
 
     def find_by_dataset(self, project: str, dataset_id: str) -> Run | None:
-        index = self.table.get(f"dataset#{project}", dataset_id)
+        index = self.table.get(dataset_partition(project), dataset_id)
         item = self.table.get(_RUNS_PK, index["run_id"]) if index else None
         return Run.from_dict(item) if item else None
+
+    def delete(self, run_id: str) -> None:
+        """Forget a run (its project is being deleted); a missing run is not an error."""
+        self.table.delete(_RUNS_PK, run_id)
 
     def list_runs(self, project: str | None = None, *, limit: int | None = None) -> list[Run]:
         runs = [Run.from_dict(i) for i in self.table.query(_RUNS_PK, descending=True)]

@@ -84,3 +84,15 @@ class Registry(Protocol):
             NotFound: no such version.
         """
         ...
+
+    def delete_model_group(self, project: str) -> int:
+        """Delete the project's model group: every version, its record and its aliases (the
+        artifacts stay where training put them, for the caller to delete with the project's
+        files).
+
+        Returns:
+            How many versions were deleted; 0 when the project has none.
+        Raises:
+            BackendUnavailable: the registry could not be written.
+        """
+        ...

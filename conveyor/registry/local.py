@@ -123,6 +123,12 @@ class LocalRegistry:
         self._write(updated)
         return updated
 
+    def delete_model_group(self, project: str) -> int:
+        deleted = self.table.delete_partition(_versions_pk(project))
+        self.table.delete_partition(f"modelrun#{project}")
+        self.table.delete_partition(f"alias#{project}")
+        return deleted
+
     def _write(self, version: ModelVersion) -> None:
         self.table.put(
             {"pk": _versions_pk(version.project), "sk": _sk(version.version), **version.to_dict()}

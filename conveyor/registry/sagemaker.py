@@ -191,6 +191,24 @@ class SageMakerRegistry(SageMakerAdapter, LocalRegistry):
             **request,
         )
 
+    def delete_model_group(self, project: str) -> int:
+        # The packages first: SageMaker refuses to delete a group that still holds any.
+        for item in self.table.query(_packages_pk(project)):
+            with suppress(NotFound):
+                self._sagemaker(
+                    f"delete a model package of {project!r}",
+                    "delete_model_package",
+                    ModelPackageName=item["arn"],
+                )
+        with suppress(NotFound):
+            self._sagemaker(
+                f"delete the model package group of {project!r}",
+                "delete_model_package_group",
+                ModelPackageGroupName=sagemaker_name(project),
+            )
+        self.table.delete_partition(_packages_pk(project))
+        return super().delete_model_group(project)
+
     def _ensure_group(self, project: str) -> None:
         name = sagemaker_name(project)
         try:

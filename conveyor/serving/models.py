@@ -86,6 +86,11 @@ class ModelHolder:
         except ConveyorError:
             log.exception("could not read the deployments; serving what is loaded")
             return
+        deployed = {deployment.project for deployment in deployments}
+        gone = [project for project in self._models if project not in deployed]
+        if gone:  # a deleted project: /predict answers 404 for it from now on
+            self._models = {p: m for p, m in self._models.items() if p not in gone}
+            log.info("no longer serving %s: its deployment was deleted", ", ".join(gone))
         for deployment in deployments:
             held = self._models.get(deployment.project)
             if held is not None and held.sha256 == deployment.sha256:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
+from conveyor.errors import InvalidInput
 from conveyor.types import ObjectInfo
 
 # The logical buckets. On a folder they are sub-folders; on AWS each maps to a real bucket name.
@@ -76,3 +77,33 @@ class ObjectStore(Protocol):
     def delete(self, bucket: str, key: str) -> None:
         """Delete an object; deleting a missing object is not an error (as on S3)."""
         ...
+
+    def delete_prefix(self, bucket: str, prefix: str) -> int:
+        """Delete every object whose key starts with ``prefix`` (a folder's worth: a deleted
+        project's files).
+
+        Args:
+            prefix: ends with ``/`` (``churn/``), so that it never reaches into a sibling
+                (``churn-2/``).
+        Returns:
+            How many objects were deleted.
+        Raises:
+            InvalidInput: the prefix is empty or does not end with ``/``.
+            BackendUnavailable: the store could not be written.
+        """
+        ...
+
+
+def check_folder_prefix(prefix: str) -> str:
+    """``prefix`` if it names a folder (``churn/``), for ``ObjectStore.delete_prefix``.
+
+    Raises:
+        InvalidInput: empty, or not ending with ``/``.
+    """
+    if not isinstance(prefix, str) or not prefix.strip("/") or not prefix.endswith("/"):
+        raise InvalidInput(
+            f"prefix {prefix!r} must name a folder, such as 'churn/' (non-empty, ending with "
+            "'/'), so that a delete never reaches another folder's objects",
+            field="prefix",
+        )
+    return prefix

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
 from conveyor.errors import BackendUnavailable, InvalidInput, NotFound
+from conveyor.storage import check_folder_prefix
 from conveyor.types import ObjectInfo
 
 _CHUNK = 1 << 20
@@ -185,6 +186,12 @@ class LocalObjectStore:
             except OSError:
                 break
             parent = parent.parent
+
+    def delete_prefix(self, bucket: str, prefix: str) -> int:
+        found = self.files(bucket, check_folder_prefix(prefix))
+        for file in found:
+            self.delete(bucket, file.key)
+        return len(found)
 
     def _bucket_dir(self, bucket: str) -> Path:
         if not isinstance(bucket, str) or not bucket or "/" in bucket or _key_problem(bucket):

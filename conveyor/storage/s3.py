@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from conveyor.aws.clients import client
 from conveyor.errors import BackendUnavailable, ConfigError, InvalidInput, NotFound
-from conveyor.storage import BUCKETS
+from conveyor.storage import BUCKETS, check_folder_prefix
 from conveyor.storage.local import validate_key
 from conveyor.types import ObjectInfo
 
@@ -218,6 +218,31 @@ class S3ObjectStore:
         real = self._real(bucket)
         validate_key(key)
         self._call(bucket, key, "delete_object", Bucket=real, Key=key)
+
+    def delete_prefix(self, bucket: str, prefix: str) -> int:
+        real = self._real(bucket)
+        check_folder_prefix(prefix)
+        s3 = client("s3", region=self.region, endpoint_url=self.endpoint_url)
+        deleted = 0
+        try:
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=real, Prefix=prefix):
+                keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+                if not keys:  # a page lists at most 1000 keys, DeleteObjects' own limit
+                    continue
+                answer = s3.delete_objects(Bucket=real, Delete={"Objects": keys, "Quiet": True})
+                if answer.get("Errors"):
+                    first = answer["Errors"][0]
+                    raise BackendUnavailable(
+                        f"S3 did not delete {len(answer['Errors'])} object(s) under "
+                        f"{bucket}/{prefix} (first: {first.get('Key')}: {first.get('Message')}); "
+                        "delete again to retry"
+                    )
+                deleted += len(keys)
+        except BackendUnavailable:
+            raise
+        except Exception as exc:
+            _raise_mapped(exc, bucket, prefix, real)
+        return deleted
 
     def _real(self, bucket: str) -> str:
         try:

@@ -97,6 +97,17 @@ class Table(Protocol):
         """Delete an item; a missing item is not an error."""
         ...
 
+    def delete_partition(self, pk: str) -> int:
+        """Delete every item of one partition (a deleted project's records, say).
+
+        Returns:
+            How many items were deleted; 0 for an empty or unknown partition.
+        Raises:
+            InvalidInput: ``pk`` is not a non-empty string.
+            BackendUnavailable: the table could not be written.
+        """
+        ...
+
     def put_many(self, items: Iterable[Item], *, from_json: bool = False) -> int:
         """Write many items in as few round trips as the backend allows; returns the count.
 

@@ -18,7 +18,7 @@ from typing import Any
 from conveyor.aws.clients import client
 from conveyor.errors import AlreadyExists, BackendUnavailable, InvalidInput
 from conveyor.tables import Item
-from conveyor.tables.sqlite import _check_key, _decode, _encode, _prefix_end
+from conveyor.tables.sqlite import _check_key, _check_partition, _decode, _encode, _prefix_end
 
 MAX_ITEM_BYTES = 400 * 1024  # DynamoDB's item size limit, names and values together
 _BATCH = 25  # BatchWriteItem's most items per request
@@ -135,6 +135,22 @@ class DynamoDbTable:
     def delete(self, pk: str, sk: str) -> None:
         key = {"pk": {"S": _check_key(pk, "pk")}, "sk": {"S": _check_key(sk, "sk")}}
         self._call("delete an item", "delete_item", TableName=self.name, Key=key)
+
+    def delete_partition(self, pk: str) -> int:
+        _check_partition(pk)
+        request = _key_condition(self.name, pk, None, None)
+        if request is None:
+            return 0
+        request["ProjectionExpression"] = "pk, sk"
+        keys = [
+            {"pk": found["pk"], "sk": found["sk"]}
+            for page in self._pages("list a partition's keys", request)
+            for found in page.get("Items", [])
+        ]
+        for start in range(0, len(keys), _BATCH):
+            batch = keys[start : start + _BATCH]
+            self._write_batch([{"DeleteRequest": {"Key": key}} for key in batch])
+        return len(keys)
 
     def put_many(self, items: Iterable[Item], *, from_json: bool = False) -> int:
         # Every item is checked before the first batch is sent: a bad one writes nothing.

@@ -157,6 +157,11 @@ class SqliteTable:
         with self._db.connection("delete an item") as conn:
             conn.execute("DELETE FROM items WHERE pk = ? AND sk = ?", (pk, sk))
 
+    def delete_partition(self, pk: str) -> int:
+        _check_partition(pk)
+        with self._db.transaction("delete a partition") as conn:
+            return int(conn.execute("DELETE FROM items WHERE pk = ?", (pk,)).rowcount)
+
     def put_many(self, items: Iterable[Item], *, from_json: bool = False) -> int:
         rows = [_encode(item, checked=from_json) for item in items]
         if not rows:
@@ -215,6 +220,12 @@ def _encode(item: Item, *, checked: bool = False) -> tuple[str, str, str]:
 def _decode(body: str) -> Item:
     item: Item = json.loads(body)
     return item
+
+
+def _check_partition(pk: object) -> str:
+    if not _check_key(pk, "pk"):
+        raise InvalidInput("pk must name a partition, not be empty", field="pk")
+    return str(pk)
 
 
 def _check_key(value: object, field: str) -> str:

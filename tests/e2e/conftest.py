@@ -21,11 +21,14 @@ CONVEYOR = Path(sys.executable).parent / "conveyor"
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 
 
-def run_cli(home: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    home: Path, *args: str, timeout: float = 180, input_text: str | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CONVEYOR_HOME": str(home), "COLUMNS": "200"}
     return subprocess.run(
         [str(CONVEYOR), *args],
         env=env,
+        input=input_text,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -37,8 +40,10 @@ def run_cli(home: Path, *args: str, timeout: float = 180) -> subprocess.Complete
 def cli(tmp_path: Path) -> Cli:
     home = tmp_path / "home"
 
-    def call(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-        return run_cli(home, *args, timeout=timeout)
+    def call(
+        *args: str, timeout: float = 180, input_text: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return run_cli(home, *args, timeout=timeout, input_text=input_text)
 
     call.home = home  # type: ignore[attr-defined]
     return call

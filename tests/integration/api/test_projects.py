@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
 
 from conveyor.serving.records import InferenceRecord
+from conveyor.storage import BUCKETS
 from conveyor.types import utcnow
 from conveyor.wiring import Ports
+from tests.rows import CHURN_ROW
 
 
 def _records(ports: Ports, ages_seconds: list[float]) -> None:
@@ -121,3 +124,69 @@ def test_column_kinds_are_patched_cleared_and_replaced(client: TestClient) -> No
     target = client.patch(path, json={"kinds": {"churned": "ignore"}})
     assert target.status_code == 400 and "target" in target.json()["message"]
     assert client.patch("/api/v1/projects/nope/column-kinds", json={"kinds": {}}).status_code == 404
+
+
+def test_patch_changes_a_projects_settings_for_its_next_run(client: TestClient) -> None:
+    path = "/api/v1/projects/churn"
+    changed = client.patch(
+        path,
+        json={
+            "algorithm": "sklearn",
+            "hyperparameters": {"max_iter": 50},
+            "metric_floor": 0.6,
+            "min_absolute_change": 0.01,
+            "manual_deploy": True,
+        },
+    )
+    assert changed.status_code == 200, changed.text
+    body = changed.json()
+    assert (body["algorithm"], body["hyperparameters"]) == ("sklearn", {"max_iter": 50})
+    assert (body["metric_floor"], body["min_absolute_change"], body["manual_deploy"]) == (
+        0.6,
+        0.01,
+        True,
+    )
+    assert client.get(path).json()["project"]["manual_deploy"] is True
+    cleared = client.patch(path, json={"metric_floor": None}).json()
+    assert cleared["metric_floor"] is None and cleared["algorithm"] == "sklearn"
+
+    typo = client.patch(path, json={"algorithm": "lightgbm", "hyperparameters": {"num_leavs": 3}})
+    assert typo.status_code == 400 and typo.json()["field"] == "params"
+    assert "did you mean 'num_leaves'?" in typo.json()["message"]
+    target = client.patch(path, json={"target": "plan"})  # version 1 predicts 'churned'
+    assert target.status_code == 400 and target.json()["field"] == "target"
+    assert client.patch(path, json={"colour": "red"}).status_code == 422
+    assert client.patch("/api/v1/projects/nope", json={"manual_deploy": True}).status_code == 404
+    assert client.get(path).json()["project"]["algorithm"] == "sklearn"  # refusals changed nothing
+
+
+def test_delete_is_refused_while_serving_unless_forced(client: TestClient, ports: Ports) -> None:
+    _records(ports, [10, 20])
+    assert client.post("/predict/churn", json={"instances": [CHURN_ROW]}).status_code == 200
+    assert client.post("/api/v1/projects", json={"name": "house", "target": "y"}).status_code == 201
+
+    refused = client.delete("/api/v1/projects/churn")
+    assert refused.status_code == 409, refused.text
+    assert "serves version 1" in refused.json()["message"] and "force" in refused.json()["message"]
+    assert client.get("/api/v1/projects/churn").status_code == 200
+
+    deleted = client.delete("/api/v1/projects/churn", params={"force": "true"})
+    assert deleted.status_code == 200, deleted.text
+    body = deleted.json()
+    assert (body["served_version"], body["versions"], body["runs"]) == (1, 1, 1)
+    assert body["records"]["inference records"] == 2
+    assert body["objects"]["models"] >= 1 and body["objects"]["raw"] == 1
+    assert client.get("/api/v1/projects/churn").status_code == 404
+    assert [p["name"] for p in client.get("/api/v1/projects").json()] == ["house"]
+    assert ports.registry.list_versions("churn") == []
+    assert ports.table.query("inference#churn") == []
+    assert all(ports.store.list(bucket, "churn/") == [] for bucket in BUCKETS)
+    assert client.delete("/api/v1/projects/churn").status_code == 404
+    # The running server lets the model go: /predict of a deleted project is a 404.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        answer = client.post("/predict/churn", json={"instances": [CHURN_ROW]})
+        if answer.status_code != 200:
+            break
+        time.sleep(0.05)
+    assert answer.status_code == 404, answer.text

@@ -1,7 +1,8 @@
-"""Fakes at the boto3 client boundary for the two SageMaker calls moto cannot answer.
+"""Fakes at the boto3 client boundary for the SageMaker calls moto cannot answer.
 
-moto does not implement ``UpdateEndpoint`` and its ``InvokeEndpoint`` always answers a fixed
-body, never a model's error. Each fake wraps a real (moto-backed) boto3 client, passes every
+moto does not implement ``UpdateEndpoint``, ``DeleteModelPackage`` or
+``DeleteModelPackageGroup``, and its ``InvokeEndpoint`` always answers a fixed body, never a
+model's error. Each fake wraps a real (moto-backed) boto3 client, passes every
 other call through, and checks the faked request against the real API's shape with botocore.
 """
 
@@ -69,6 +70,67 @@ class FakeUpdateEndpointClient:
         if self.leave_updating:
             endpoint.endpoint_status = "Updating"
         return {"EndpointArn": live["EndpointArn"]}
+
+
+class FakeModelPackageDeleteClient:
+    """A SageMaker client with the two deletes moto lacks, ``delete_model_package`` and
+    ``delete_model_package_group``: each request is validated and applied to moto's
+    registry; as SageMaker does, a group that still holds packages is refused and a missing
+    package or group is a ValidationException saying it does not exist."""
+
+    @property
+    def real(self) -> Any:
+        return client("sagemaker")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def _backend(self) -> Any:
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.sagemaker.models import sagemaker_backends
+
+        return sagemaker_backends[DEFAULT_ACCOUNT_ID][self.real.meta.region_name]
+
+    def _validated(self, operation: str, request: dict[str, Any]) -> None:
+        model = self.real.meta.service_model.operation_model(operation)
+        validate_parameters(request, model.input_shape)
+
+    def delete_model_package(self, **request: Any) -> dict[str, Any]:
+        self._validated("DeleteModelPackage", request)
+        backend = self._backend()
+        arn = backend.model_package_name_mapping.get(request["ModelPackageName"])
+        if arn is None or arn not in backend.model_packages:
+            raise _validation_error("DeleteModelPackage", "Model package does not exist.")
+        package = backend.model_packages.pop(arn)
+        for name in (package.model_package_name, arn):
+            backend.model_package_name_mapping.pop(name, None)
+        return {}
+
+    def delete_model_package_group(self, **request: Any) -> dict[str, Any]:
+        self._validated("DeleteModelPackageGroup", request)
+        backend = self._backend()
+        name = request["ModelPackageGroupName"]
+        if name not in backend.model_package_groups:
+            raise _validation_error(
+                "DeleteModelPackageGroup", f"Model package group {name} does not exist."
+            )
+        if any(p.model_package_group_name == name for p in backend.model_packages.values()):
+            raise _validation_error(
+                "DeleteModelPackageGroup",
+                f"Model package group {name} contains model packages; delete them first.",
+            )
+        del backend.model_package_groups[name]
+        return {}
+
+
+def _validation_error(operation: str, message: str) -> ClientError:
+    return ClientError(
+        {
+            "Error": {"Code": "ValidationException", "Message": message},
+            "ResponseMetadata": {"HTTPStatusCode": 400},
+        },
+        operation,
+    )
 
 
 class FakeModelErrorRuntimeClient:

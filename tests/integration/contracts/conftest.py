@@ -104,9 +104,14 @@ def _local_registries(tmp_path: Path) -> Iterator[Callable[[], Registry]]:
 @contextmanager
 def _sagemaker_registries(tmp_path: Path) -> Iterator[Callable[[], Registry]]:
     from conveyor.registry.sagemaker import SageMakerRegistry
+    from tests.integration.aws.sagemaker_fakes import FakeModelPackageDeleteClient, clients_with
 
+    # moto has no DeleteModelPackage(Group): a named fake at the client boundary applies it.
+    clients = clients_with(sagemaker=FakeModelPackageDeleteClient())
     with _s3_object_stores(tmp_path) as stores, _dynamodb_tables(tmp_path) as tables:
-        yield lambda: SageMakerRegistry(table=tables(), store=stores(), settings=_aws_settings())
+        yield lambda: SageMakerRegistry(
+            table=tables(), store=stores(), clients=clients, settings=_aws_settings()
+        )
 
 
 @contextmanager

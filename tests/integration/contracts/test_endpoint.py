@@ -37,6 +37,25 @@ def test_implements_the_protocol(endpoint: Endpoint) -> None:
     assert isinstance(endpoint, Endpoint)
 
 
+def test_delete_endpoint_stops_serving_that_project_only(
+    make_endpoint: Callable[[], Endpoint],
+) -> None:
+    endpoint = make_endpoint()
+    deploy(endpoint, 1)
+    deploy(endpoint, 2)
+    deploy(endpoint, 7, project="fraud")
+
+    assert endpoint.delete_endpoint("churn") is True
+    fresh = make_endpoint()
+    assert fresh.describe_endpoint("churn") is None
+    assert [d.project for d in fresh.list_endpoints()] == ["fraud"]
+    assert fresh.delete_endpoint("churn") is False
+    with pytest.raises(NotFound):
+        fresh.rollback("churn")
+    # Deployed again, it starts afresh: no history from before the delete.
+    assert deploy(fresh, 3).history == ()
+
+
 def test_nothing_is_deployed_at_first(endpoint: Endpoint) -> None:
     assert endpoint.describe_endpoint("churn") is None
     assert endpoint.list_endpoints() == []

@@ -24,6 +24,19 @@ def md5(data: bytes) -> str:
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
+def test_delete_prefix_deletes_a_folders_objects_only(object_store: ObjectStore) -> None:
+    for key in ("churn/a.csv", "churn/2026/b.parquet", "churn-2/a.csv", "churn.csv"):
+        object_store.put("raw", key, b"x")
+
+    assert object_store.delete_prefix("raw", "churn/") == 2
+    assert [info.key for info in object_store.list("raw")] == ["churn-2/a.csv", "churn.csv"]
+    assert object_store.delete_prefix("raw", "churn/") == 0
+    for bad in ("", "/", "churn"):  # not a folder: would reach 'churn-2/' or everything
+        with pytest.raises(InvalidInput):
+            object_store.delete_prefix("raw", bad)
+    assert len(object_store.list("raw")) == 2
+
+
 class _ReaderBroke(Exception):
     pass
 

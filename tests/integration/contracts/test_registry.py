@@ -35,6 +35,28 @@ def test_implements_the_protocol(registry: Registry) -> None:
     assert isinstance(registry, Registry)
 
 
+def test_delete_model_group_deletes_the_projects_versions_only(
+    make_registry: Callable[[], Registry],
+) -> None:
+    registry = make_registry()
+    registry.create_version(draft("r1"))
+    second = registry.create_version(draft("r2"))
+    registry.set_alias("churn", "champion", second.version)
+    registry.create_version(draft("r1", project="fraud"))
+
+    assert registry.delete_model_group("churn") == 2
+    fresh = make_registry()
+    assert fresh.list_versions("churn") == []
+    assert fresh.get_aliases("churn") == {}
+    with pytest.raises(NotFound):
+        fresh.get_version("churn", 1)
+    assert [v.version for v in fresh.list_versions("fraud")] == [1]
+    assert fresh.delete_model_group("churn") == 0
+    # A project made again under the name starts from version 1, not after the deleted ones.
+    again = fresh.create_version(draft("r3"))
+    assert again.version == 1 and again.run_id == "r3"
+
+
 def test_versions_are_numbered_from_one_per_project_and_listed_newest_first(
     registry: Registry,
 ) -> None:

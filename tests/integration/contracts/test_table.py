@@ -42,6 +42,21 @@ def test_put_then_get_round_trips_a_json_item(table: Table) -> None:
     assert table.get("project#other", "run#0001") is None
 
 
+def test_delete_partition_deletes_every_item_of_that_partition_only(table: Table) -> None:
+    # More items than one DynamoDB batch (25) holds.
+    table.put_many({"pk": "inference#churn", "sk": f"{i:04d}", "n": i} for i in range(60))
+    table.put({"pk": "inference#churn-2", "sk": "0001"})
+    table.put({"pk": "inference#chur", "sk": "0001"})
+
+    assert table.delete_partition("inference#churn") == 60
+    assert table.query("inference#churn") == []
+    assert table.get("inference#churn-2", "0001") is not None
+    assert table.get("inference#chur", "0001") is not None
+    assert table.delete_partition("inference#churn") == 0
+    with pytest.raises(InvalidInput):
+        table.delete_partition("")
+
+
 def test_put_replaces_the_whole_item(table: Table) -> None:
     table.put({"pk": "a", "sk": "1", "old": 1, "both": "x"})
     table.put({"pk": "a", "sk": "1", "both": "y"})
