@@ -245,30 +245,52 @@ def _version_facts(
 
 
 def _metrics(task: Task, classes: list[Any] | None, rows: list[LabelledRow]) -> dict[str, float]:
+    """The metrics evaluation computes (``conveyor.model.metrics``), so that whichever a
+    version's primary metric is, live quality has it; those that need what a row lacks
+    (class probabilities, the version's classes) are left out rather than guessed."""
+    from conveyor.model.metrics import compute_metrics
+
     if task is Task.REGRESSION:
         try:
             actual = np.array([float(r.actual) for r in rows])
             predicted = np.array([float(r.prediction) for r in rows])
         except (TypeError, ValueError):
             return {}  # outcomes that are not numbers cannot score a regression
-        errors = predicted - actual
-        return {
-            "rmse": float(np.sqrt(np.mean(errors**2))),
-            "mae": float(np.mean(np.abs(errors))),
-        }
+        return _finite(compute_metrics(task, actual, predicted, 0))
     # Labels compare as text: feedback may send 1 where the model's class is "1" or True.
-    hits = np.array([_label(r.prediction) == _label(r.actual) for r in rows])
-    metrics = {"accuracy": float(hits.mean())}
-    if task is Task.BINARY and classes is not None and len(classes) == 2:
-        positive = _label(classes[1])
-        scored = [r for r in rows if r.probabilities is not None]
-        truth = np.array([_label(r.actual) == positive for r in scored])
-        if scored and 0 < truth.sum() < len(truth):
-            from sklearn.metrics import roc_auc_score
+    labels = [_label(c) for c in classes] if classes else None
+    if labels and all(
+        r.probabilities is not None and len(r.probabilities) == len(labels) for r in rows
+    ):
+        index = {label: i for i, label in enumerate(labels)}
+        known = [r for r in rows if _label(r.actual) in index]
+        if known:
+            truth = np.array([index[_label(r.actual)] for r in known])
+            scores = np.array([r.probabilities for r in known], dtype=np.float64)
+            metrics = _finite(compute_metrics(task, truth, scores, len(labels)))
+            # An outcome the model has no class for is a miss, not a row to drop.
+            metrics["accuracy"] = float(
+                np.mean([_label(r.prediction) == _label(r.actual) for r in rows])
+            )
+            return metrics
+    return _label_metrics(task, rows)
 
-            scores = np.array([r.probabilities[1] for r in scored])  # type: ignore[index]
-            metrics["roc_auc"] = float(roc_auc_score(truth, scores))
+
+def _label_metrics(task: Task, rows: list[LabelledRow]) -> dict[str, float]:
+    """What predicted labels alone give: accuracy, and F1 (macro for multiclass)."""
+    from sklearn.metrics import f1_score
+
+    predicted = [_label(r.prediction) for r in rows]
+    actual = [_label(r.actual) for r in rows]
+    metrics = {"accuracy": float(np.mean([p == a for p, a in zip(predicted, actual, strict=True)]))}
+    if task is Task.MULTICLASS:
+        metrics["f1_macro"] = float(f1_score(actual, predicted, average="macro", zero_division=0))
     return metrics
+
+
+def _finite(metrics: dict[str, float]) -> dict[str, float]:
+    # ROC-AUC of a window holding one class is undefined: no value, not NaN.
+    return {name: value for name, value in metrics.items() if np.isfinite(value)}
 
 
 def _label(value: Any) -> str:
