@@ -419,6 +419,64 @@ async function loadVersionDetails(project, version) {
   }
 }
 
+// -- settings and delete -------------------------------------------------------------------
+
+function settingsBody(form) {
+  const value = (name) => form.elements[name].value.trim();
+  const number = (name) => (value(name) === "" ? null : Number(value(name)));
+  let hyperparameters;
+  try {
+    hyperparameters = value("hyperparameters") === "" ? {} : JSON.parse(value("hyperparameters"));
+  } catch (err) {
+    throw new ApiError(`hyperparameters must be a JSON object, e.g. {"num_leaves": 15}: ${err.message}`);
+  }
+  const body = {
+    task: value("task"),
+    algorithm: value("algorithm"),
+    hyperparameters,
+    metric_floor: number("metric_floor"),
+    min_absolute_change: number("min_absolute_change") ?? 0,
+    min_relative_change: number("min_relative_change") ?? 0,
+    max_reject_share: number("max_reject_share") ?? 0.1,
+    manual_deploy: form.elements.manual_deploy.checked,
+  };
+  if (value("metric") !== "") body.metric = value("metric");
+  if (!form.elements.target.disabled) body.target = value("target");
+  return body;
+}
+
+function wireSettings(project) {
+  const form = document.getElementById("settings-form");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const submit = form.querySelector("button[type=submit]");
+    submit.disabled = true;
+    try {
+      await api("PATCH", `/projects/${enc(project)}`, settingsBody(form));
+      flash("Settings saved: the next run uses them", true);
+    } catch (err) {
+      flash(err.message);
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  const remove = document.getElementById("delete-project");
+  remove.addEventListener("click", async () => {
+    const serving = remove.dataset.serving;
+    const warning = serving ? ` It serves version ${serving}: /predict/${project} stops answering.` : "";
+    if (!window.confirm(`Delete project ${project} and everything it owns? This cannot be undone.${warning}`)) return;
+    remove.disabled = true;
+    try {
+      // The person confirmed, knowing it serves: that is what force says.
+      await api("DELETE", `/projects/${enc(project)}?force=${serving ? "true" : "false"}`);
+      window.location.assign("/ui");
+    } catch (err) {
+      flash(err.message);
+      remove.disabled = false;
+    }
+  });
+}
+
 // -- start ---------------------------------------------------------------------------------
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -427,6 +485,7 @@ document.addEventListener("DOMContentLoaded", () => {
   if (page === "project") {
     wireActions(project);
     wireUpload(project);
+    wireSettings(project);
     wireDrift(project);
     startTraffic(project);
     loadDrift(project);
