@@ -5,7 +5,7 @@ DynamoDB (with SageMaker's model packages and endpoint)."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from conveyor.endpoint import Deployment
 from conveyor.errors import Conflict
@@ -37,14 +37,7 @@ class DeletedProject:
     objects: dict[str, int] = field(default_factory=dict)  # bucket -> objects deleted
 
     def to_dict(self) -> dict[str, object]:
-        return {
-            "project": self.project,
-            "served_version": self.served_version,
-            "versions": self.versions,
-            "runs": self.runs,
-            "records": dict(self.records),
-            "objects": dict(self.objects),
-        }
+        return asdict(self)
 
 
 def check_deletable(ports: Ports, name: str, *, force: bool) -> Deployment | None:

@@ -82,6 +82,15 @@ def post(port: int, path: str, payload: object) -> tuple[int, dict[str, object]]
         data=json.dumps(payload).encode(),
         headers={"content-type": "application/json"},
     )
+    return _answer(request)
+
+
+def get(port: int, path: str) -> tuple[int, dict[str, Any]]:
+    return _answer(urllib.request.Request(f"http://127.0.0.1:{port}{path}"))
+
+
+def _answer(request: urllib.request.Request) -> tuple[int, dict[str, Any]]:
+    """The status and JSON body of ``request``, an HTTP error's included."""
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read())

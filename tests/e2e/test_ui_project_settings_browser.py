@@ -4,16 +4,14 @@ deletes a serving project and returns to the project list."""
 
 from __future__ import annotations
 
-import json
 import shutil
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bench.browser import CHROMIUM_ARGS, chromium_path
+from tests.e2e.conftest import get
 from tests.e2e.ui_helpers import conveyor_up
 from tests.integration.serving.conftest import trained_home
 
@@ -23,14 +21,6 @@ playwright = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(
     chromium_path() is None, reason="Chromium is not installed (make test installs it)"
 )
-
-
-def _get(url: str) -> tuple[int, Any]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
 
 
 def test_the_project_page_edits_settings_and_deletes_the_project(
@@ -49,6 +39,7 @@ def test_the_project_page_edits_settings_and_deletes_the_project(
                 dialog.accept()
 
             page.on("dialog", accept)
+            port = int(base.rsplit(":", 1)[1])
             page.goto(f"{base}/ui/projects/churn")
             assert page.locator("#settings-form [name=target]").is_disabled()  # v1 exists
 
@@ -57,7 +48,7 @@ def test_the_project_page_edits_settings_and_deletes_the_project(
             flash = page.locator("#flash")
             flash.wait_for(state="visible")
             assert "did you mean 'num_leaves'?" in flash.inner_text()
-            assert _get(f"{base}/api/v1/projects/churn")[1]["project"]["hyperparameters"] == {}
+            assert get(port, "/api/v1/projects/churn")[1]["project"]["hyperparameters"] == {}
 
             page.select_option("#settings-form [name=algorithm]", "sklearn")
             page.fill("#settings-form [name=hyperparameters]", '{"max_iter": 50}')
@@ -67,7 +58,7 @@ def test_the_project_page_edits_settings_and_deletes_the_project(
             page.wait_for_function(
                 "() => document.getElementById('flash').textContent.startsWith('Settings saved')"
             )
-            project = _get(f"{base}/api/v1/projects/churn")[1]["project"]
+            project = get(port, "/api/v1/projects/churn")[1]["project"]
             assert project["algorithm"] == "sklearn"
             assert project["hyperparameters"] == {"max_iter": 50}
             assert (project["metric_floor"], project["manual_deploy"]) == (0.6, True)
@@ -80,6 +71,6 @@ def test_the_project_page_edits_settings_and_deletes_the_project(
             assert "It serves version 1" in dialogs[-1]
             assert page.url.rstrip("/").endswith("/ui")
             assert 'href="/ui/projects/churn"' not in page.content()
-            assert _get(f"{base}/api/v1/projects/churn")[0] == 404
+            assert get(port, "/api/v1/projects/churn")[0] == 404
         finally:
             browser.close()
