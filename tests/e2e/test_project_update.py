@@ -6,6 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fastapi.testclient import TestClient
+
+from conveyor.config import Settings
+from conveyor.serving.app import create_app
+from conveyor.wiring import build_ports
 from tests.e2e.conftest import Cli, json_of, upload_churn
 
 
@@ -48,6 +53,11 @@ def test_an_update_applies_to_the_next_run_and_the_run_says_what_changed(
     assert "by the margin" in second["report"]["gate"]["reason"]
     shown = cli("runs", "show", second["run_id"])
     assert "changed since run" in shown.stdout and "lightgbm → sklearn" in shown.stdout
+    settings = Settings(home=cli.home)  # type: ignore[attr-defined]
+    with TestClient(create_app(build_ports(settings), settings, record=False)) as client:
+        page = client.get(f"/ui/runs/{second['run_id']}").text
+    assert f'Changed since run <a href="/ui/runs/{first["run_id"]}">' in page
+    assert "algorithm lightgbm → sklearn" in page
 
 
 def test_a_manual_deploy_project_leaves_the_gates_pick_pending(cli: Cli, churn_csv: Path) -> None:
