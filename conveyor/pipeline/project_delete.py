@@ -46,7 +46,7 @@ def check_deletable(ports: Ports, name: str, *, force: bool) -> Deployment | Non
 
     Raises:
         NotFound: no such project.
-        Conflict: it serves a version and ``force`` is off.
+        Conflict: it serves a version, or a run of it is in progress, and ``force`` is off.
     """
     get_project(ports.table, name)  # NotFound names the command that creates one
     deployment = ports.endpoint.describe_endpoint(name)
@@ -57,17 +57,26 @@ def check_deletable(ports: Ports, name: str, *, force: bool) -> Deployment | Non
             f"(HTTP: DELETE /api/v1/projects/{name}?force=true)",
             field="project",
         )
+    running = [run for run in RunStore(ports.table).active() if run.project == name]
+    if running and not force:
+        raise Conflict(
+            f"project {name!r} has a run in progress ({running[0].run_id}, "
+            f"{running[0].state.value}): wait for it to end, or delete anyway with `conveyor "
+            f"project delete {name} --force` (the run is then dropped)",
+            field="project",
+        )
     return deployment
 
 
 def delete_project(ports: Ports, name: str, *, force: bool = False) -> DeletedProject:
-    """Delete project ``name`` and everything it owns; refused while it serves a model
-    unless ``force``. The project's own entry goes last, so a deletion that stopped half way
-    (a backend down) is finished by deleting again.
+    """Delete project ``name`` and everything it owns; refused while it serves a model (or
+    has a run in progress) unless ``force``. The project's own entry goes last, so a deletion
+    that stopped half way (a backend down) is finished by deleting again.
 
     Raises:
         NotFound: no such project.
-        Conflict: it serves a version and ``force`` is off; the message says how to go on.
+        Conflict: it serves a version or has a run in progress, and ``force`` is off; the
+            message says how to go on.
         BackendUnavailable: a backend could not be written; nothing already deleted returns.
     """
     deployment = check_deletable(ports, name, force=force)

@@ -7,9 +7,10 @@ from datetime import timedelta
 
 from fastapi.testclient import TestClient
 
+from conveyor.pipeline.runs import RunStore
 from conveyor.serving.records import InferenceRecord
 from conveyor.storage import BUCKETS
-from conveyor.types import utcnow
+from conveyor.types import ObjectRef, utcnow
 from conveyor.wiring import Ports
 from tests.rows import CHURN_ROW
 
@@ -190,3 +191,13 @@ def test_delete_is_refused_while_serving_unless_forced(client: TestClient, ports
             break
         time.sleep(0.05)
     assert answer.status_code == 404, answer.text
+
+
+def test_delete_waits_for_a_run_in_progress_unless_forced(client: TestClient, ports: Ports) -> None:
+    assert client.post("/api/v1/projects", json={"name": "house", "target": "y"}).status_code == 201
+    run, _ = RunStore(ports.table).create("house", ObjectRef("raw", "house/a.csv"), "d" * 64)
+    refused = client.delete("/api/v1/projects/house")
+    assert refused.status_code == 409 and run.run_id in refused.json()["message"]
+    deleted = client.delete("/api/v1/projects/house", params={"force": "true"})
+    assert deleted.status_code == 200 and deleted.json()["runs"] == 1
+    assert RunStore(ports.table).list_runs("house") == []
