@@ -50,6 +50,11 @@ def create(body: ProjectCreate, api: Context) -> dict[str, Any]:
         metric=body.metric,
         algorithm=body.algorithm,
         hyperparameters=body.hyperparameters,
+        metric_floor=body.metric_floor,
+        min_absolute_change=body.min_absolute_change,
+        min_relative_change=body.min_relative_change,
+        manual_deploy=body.manual_deploy,
+        max_reject_share=body.max_reject_share,
     )
     return project.to_dict()
 

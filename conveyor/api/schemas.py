@@ -34,6 +34,11 @@ class ProjectCreate(BaseModel):
     metric: str | None = None
     algorithm: Algorithm = Algorithm.LIGHTGBM
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    metric_floor: float | None = None
+    min_absolute_change: float = Field(0.0, ge=0)
+    min_relative_change: float = Field(0.0, ge=0)
+    manual_deploy: bool = False
+    max_reject_share: float = Field(0.10, ge=0, le=1)
 
 
 class ProjectUpdate(BaseModel):

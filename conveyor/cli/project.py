@@ -34,6 +34,41 @@ ParamsOption = Annotated[
     typer.Option("--params", help="Model hyperparameters as JSON, e.g. '{\"num_leaves\": 15}'."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+FloorOption = Annotated[
+    str | None,
+    typer.Option(
+        "--floor", help="The primary metric a version must reach to be approved, or 'none'."
+    ),
+]
+MinImprovementOption = Annotated[
+    float | None,
+    typer.Option(
+        "--min-improvement",
+        help="How much a version must beat the champion's metric by (absolute, e.g. 0.01).",
+    ),
+]
+MinRelativeOption = Annotated[
+    float | None,
+    typer.Option(
+        "--min-relative-improvement",
+        help="The same margin as a share of the champion's metric (0.02 = 2%).",
+    ),
+]
+ManualDeployOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--manual-deploy/--auto-deploy",
+        help="Manual: the gate never deploys; a version it would approve waits, "
+        "PendingManualApproval, for `conveyor models approve`.",
+    ),
+]
+RejectShareOption = Annotated[
+    float | None,
+    typer.Option(
+        "--max-reject-share",
+        help="Share of rows of the wrong width set aside before a run fails (0 to 1; default 0.1).",
+    ),
+]
 
 
 def parse_params(params: str | None) -> dict[str, object]:
@@ -89,16 +124,14 @@ def create(
     metric: MetricOption = None,
     algorithm: AlgorithmOption = Algorithm.LIGHTGBM,
     params: ParamsOption = None,
-    max_reject_share: Annotated[
-        float,
-        typer.Option(
-            "--max-reject-share",
-            help="Share of rows of the wrong width set aside before a run fails (0 to 1).",
-        ),
-    ] = 0.10,
+    floor: FloorOption = None,
+    min_improvement: MinImprovementOption = None,
+    min_relative_improvement: MinRelativeOption = None,
+    manual_deploy: ManualDeployOption = None,
+    max_reject_share: RejectShareOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Create a project: what to predict and how to train."""
+    """Create a project: what to predict, how to train, gate and deploy."""
     state: CliState = ctx.obj
     item = create_project(
         state.ports.table,
@@ -108,7 +141,11 @@ def create(
         metric=metric,
         algorithm=algorithm,
         hyperparameters=parse_params(params),
-        max_reject_share=max_reject_share,
+        metric_floor=_parse_floor(floor) if floor is not None else None,
+        min_absolute_change=min_improvement or 0.0,
+        min_relative_change=min_relative_improvement or 0.0,
+        manual_deploy=bool(manual_deploy),
+        max_reject_share=0.10 if max_reject_share is None else max_reject_share,
     )
     show_project(item, as_json)
 
@@ -127,42 +164,11 @@ def update(
         Algorithm | None, typer.Option("--algorithm", help="Model family.")
     ] = None,
     params: ParamsOption = None,
-    floor: Annotated[
-        str | None,
-        typer.Option(
-            "--floor",
-            help="The primary metric a version must reach to be approved, or 'none'.",
-        ),
-    ] = None,
-    min_improvement: Annotated[
-        float | None,
-        typer.Option(
-            "--min-improvement",
-            help="How much a version must beat the champion's metric by (absolute, e.g. 0.01).",
-        ),
-    ] = None,
-    min_relative_improvement: Annotated[
-        float | None,
-        typer.Option(
-            "--min-relative-improvement",
-            help="The same margin as a share of the champion's metric (0.02 = 2%).",
-        ),
-    ] = None,
-    manual_deploy: Annotated[
-        bool | None,
-        typer.Option(
-            "--manual-deploy/--auto-deploy",
-            help="Manual: the gate never deploys; a version it would approve waits, "
-            "PendingManualApproval, for `conveyor models approve`.",
-        ),
-    ] = None,
-    max_reject_share: Annotated[
-        float | None,
-        typer.Option(
-            "--max-reject-share",
-            help="Share of rows of the wrong width set aside before a run fails (0 to 1).",
-        ),
-    ] = None,
+    floor: FloorOption = None,
+    min_improvement: MinImprovementOption = None,
+    min_relative_improvement: MinRelativeOption = None,
+    manual_deploy: ManualDeployOption = None,
+    max_reject_share: RejectShareOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Change a project's settings; its next run (an upload, `conveyor retrain`) uses them and

@@ -48,10 +48,18 @@ def test_projects_list_shows_the_worst_alarm(client: TestClient) -> None:
 
 
 def test_create_then_show_a_project(client: TestClient) -> None:
-    body = {"name": "house", "target": "price", "task": "regression", "metric": "mae"}
+    body = {
+        "name": "house",
+        "target": "price",
+        "task": "regression",
+        "metric": "mae",
+        "metric_floor": 90.0,
+        "manual_deploy": True,
+    }
     created = client.post("/api/v1/projects", json=body)
     assert created.status_code == 201, created.text
     assert created.json()["name"] == "house" and created.json()["metric"] == "mae"
+    assert created.json()["metric_floor"] == 90.0 and created.json()["manual_deploy"] is True
     shown = client.get("/api/v1/projects/house").json()
     assert shown["project"]["target"] == "price"
     assert shown["deployment"] is None and shown["aliases"] == {}
