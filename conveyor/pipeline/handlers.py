@@ -23,7 +23,7 @@ from conveyor.jobs import TrainingJob, warm
 from conveyor.monitoring.logs import bind as bind_log_context
 from conveyor.pipeline.promotion import end_gated_run
 from conveyor.pipeline.runs import RunStore
-from conveyor.pipeline.train import artifact_ref, start_training
+from conveyor.pipeline.train import artifact_ref, split_rows, start_training
 from conveyor.projects import find_project
 from conveyor.storage import RAW, REPORTS
 from conveyor.types import JobStatus, ObjectRef, Project, Run, RunState
@@ -182,7 +182,7 @@ def preprocess_stage(
 def _preprocess_and_train(ctx: PipelineContext, run: Run, project: Project) -> Run:
     run, report = preprocess_stage(ctx, run, project)
     try:
-        job = start_training(ctx.ports.jobs, run, project, seed=ctx.seed)
+        job = start_training(ctx.ports.jobs, run, project, seed=ctx.seed, rows=split_rows(report))
     except AlreadyExists:
         # A previous attempt started it before a crash; the job carries on regardless.
         from conveyor.pipeline.train import job_name_for
