@@ -90,6 +90,16 @@ def on_object_created(
     # The sheet travels in the uploader's event and in the record it left: an event that
     # lacks it (the folder watch's, an S3 notification) finds it there.
     sheet: str | None = detail.get("sheet") or known.get("sheet")
+    written: str | None = detail.get("written")
+    failed = _failed_run_of_write(ctx, known, written, force=bool(detail.get("force")))
+    if failed is not None:
+        log.info(
+            "%s: this upload already made run %s, which failed; not retrying it (upload the "
+            "file again to retry)",
+            ref.uri,
+            failed.run_id,
+        )
+        return failed
     if not dataset_id:
         from conveyor.hashing import sha256_file
 
@@ -101,10 +111,20 @@ def on_object_created(
         except NotFound:
             log.warning("ignoring %s: the object is gone", ref.uri)
             return None
-    if etag:
-        remember_upload(ctx.ports.table, project_name, ref.key, etag, dataset_id, sheet=sheet)
     runs = ctx.runs
     run, created = runs.create(project_name, ref, dataset_id, force=bool(detail.get("force")))
+    if etag:
+        made = {"run_id": run.run_id, "written": written} if written else known
+        remember_upload(
+            ctx.ports.table,
+            project_name,
+            ref.key,
+            etag,
+            dataset_id,
+            sheet=sheet,
+            run_id=made.get("run_id"),
+            written=made.get("written"),
+        )
     bind_log_context(run_id=run.run_id, project=run.project)
     if not created and not (detail.get("resume") and run.state in _RESUMABLE):
         log.info(
@@ -130,6 +150,26 @@ def on_object_created(
 
 
 _RESUMABLE = (RunState.QUEUED, RunState.PREPROCESSING)
+
+
+def _failed_run_of_write(
+    ctx: PipelineContext, known: dict[str, Any], written: str | None, *, force: bool
+) -> Run | None:
+    """The FAILED run that this very write of the object already made, if it did.
+
+    One upload is announced more than once (``conveyor upload``'s event and the raw/ watch's;
+    an S3 notification delivered twice). A failed run lets the same bytes be uploaded again to
+    retry, so without this the second announcement of one failed upload would retry it. A new
+    write of the bytes (an upload again, a copy into raw/) has another ``written`` and does
+    retry; so does a forced event (``--force``, a retrain).
+    """
+    if force or not written or known.get("written") != written or not known.get("run_id"):
+        return None
+    try:
+        run = ctx.runs.get(known["run_id"])
+    except NotFound:
+        return None
+    return run if run.state is RunState.FAILED else None
 
 
 def _dataset_of_etag(

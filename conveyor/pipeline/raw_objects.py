@@ -1,5 +1,6 @@
 """What is known of each object stored in ``raw/``, keyed by its key and etag: the dataset id
-of its bytes and the options it was uploaded with (a workbook's sheet).
+of its bytes, the options it was uploaded with (a workbook's sheet), and the run its latest
+write made.
 
 Every event of one upload (the uploader's, the folder watch's, an S3 notification, a
 redelivery) finds here what the first one learnt, so none of them hashes a large file again or
@@ -26,12 +27,22 @@ def upload_of_etag(table: Table, project: str, key: str, etag: str | None) -> di
 
 
 def remember_upload(
-    table: Table, project: str, key: str, etag: str, dataset_id: str, *, sheet: str | None
+    table: Table,
+    project: str,
+    key: str,
+    etag: str,
+    dataset_id: str,
+    *,
+    sheet: str | None,
+    run_id: str | None = None,
+    written: str | None = None,
 ) -> None:
     """Record the dataset id (and sheet) of the bytes under ``raw/<key>`` with this etag, for
-    the other events of the same upload (see ``upload_of_etag``)."""
+    the other events of the same upload (see ``upload_of_etag``); and, once a run is made,
+    which write of them (``written``: the object's last-modified time, S3's sequencer) made
+    which run, so that another announcement of that same write does not make a second."""
     pk, sk = _etag_key(project, key, etag)
     item: dict[str, Any] = {"pk": pk, "sk": sk, "dataset_id": dataset_id}
-    if sheet is not None:
-        item["sheet"] = sheet
+    optional = {"sheet": sheet, "run_id": run_id, "written": written}
+    item.update({name: value for name, value in optional.items() if value is not None})
     table.put(item)
