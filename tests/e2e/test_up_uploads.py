@@ -1,7 +1,7 @@
 """Uploads under `conveyor up`, where the CLI's event and the raw/ watch's both announce each
 file: a failed upload makes one FAILED run (not one per event), its file stays in raw/, an
 explicit upload of the same bytes again retries once, and a workbook's --sheet reaches the
-run whichever event the worker takes."""
+run whichever event the worker takes (and a retrain of that upload)."""
 
 from __future__ import annotations
 
@@ -100,3 +100,12 @@ def test_a_workbook_sheet_reaches_the_run_under_up(up: Path, cli: Cli, tmp_path:
     assert _quiet(up, "churn/book.xlsx") == ["DEPLOYED"]
     run = json_of(cli("runs", "list", "--json"))[0]
     assert run["report"]["file"]["sheet"] == "Data"
+
+    # A retrain starts from the latest upload: the same sheet of it.
+    started = json_of(cli("retrain", "churn", "--ignore-cooldown", "--json"))
+    assert started["key"] == "churn/book.xlsx"
+    states = _quiet(up, "churn/book.xlsx")
+    retrained = json_of(cli("runs", "list", "--json"))[0]
+    assert len(states) == 2 and retrained["state"] != "FAILED", retrained["failure_reason"]
+    assert retrained["report"]["file"]["sheet"] == "Data"
+    assert retrained["report"]["trigger"]["type"] == "manual"
