@@ -15,7 +15,7 @@ from conveyor.monitoring.drift_check import partition as drift_partition
 from conveyor.monitoring.guardrail import guardrail_partition
 from conveyor.monitoring.quality import feedback_partition
 from conveyor.monitoring.retrain import retrain_guard_key, trigger_key
-from conveyor.pipeline.handlers import raw_etag_partition
+from conveyor.pipeline.raw_objects import raw_etag_partition
 from conveyor.pipeline.runs import RunStore, dataset_partition
 from conveyor.projects import delete_project_item, get_project
 from conveyor.serving.records import partition as inference_partition
