@@ -124,14 +124,11 @@ def create(
     metric: MetricOption = None,
     algorithm: AlgorithmOption = Algorithm.LIGHTGBM,
     params: ParamsOption = None,
-    floor: FloorOption = None,
-    min_improvement: MinImprovementOption = None,
-    min_relative_improvement: MinRelativeOption = None,
-    manual_deploy: ManualDeployOption = None,
     max_reject_share: RejectShareOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Create a project: what to predict, how to train, gate and deploy."""
+    """Create a project: what to predict and how to train (`conveyor project update` sets how
+    its versions are gated and deployed)."""
     state: CliState = ctx.obj
     item = create_project(
         state.ports.table,
@@ -141,10 +138,6 @@ def create(
         metric=metric,
         algorithm=algorithm,
         hyperparameters=parse_params(params),
-        metric_floor=_parse_floor(floor) if floor is not None else None,
-        min_absolute_change=min_improvement or 0.0,
-        min_relative_change=min_relative_improvement or 0.0,
-        manual_deploy=bool(manual_deploy),
         max_reject_share=0.10 if max_reject_share is None else max_reject_share,
     )
     show_project(item, as_json)

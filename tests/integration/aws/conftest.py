@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+from conveyor.wiring import Ports
 
 TEST_INFERENCE_IMAGE = "000000000000.dkr.ecr.us-east-1.amazonaws.com/conveyor-inference:0.1.0"
 
@@ -30,3 +33,26 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     with mock_aws():
         yield
     clear_clients()
+
+
+def sagemaker_ports(home: Path, prefix: str = "acme") -> Ports:
+    """The ports as ``CONVEYOR_REGISTRY=sagemaker`` and ``CONVEYOR_ENDPOINT=sagemaker`` build
+    them, on S3 buckets and a DynamoDB table made here (inside the ``aws`` fixture's account)."""
+    from conveyor.aws.clients import client
+    from conveyor.config import Settings
+    from conveyor.storage import BUCKETS
+    from conveyor.tables.dynamodb import create_table
+    from conveyor.wiring import build_ports
+
+    for bucket in BUCKETS:
+        client("s3").create_bucket(Bucket=f"{prefix}-{bucket}")
+    create_table(prefix)
+    return build_ports(
+        Settings(
+            home=home,
+            object_store_uri=f"s3://{prefix}",
+            table_uri=f"dynamodb://{prefix}",
+            registry="sagemaker",
+            endpoint="sagemaker",
+        )
+    )

@@ -11,33 +11,21 @@ import pytest
 from botocore.exceptions import ClientError
 
 from conveyor.aws.clients import client
-from conveyor.config import Settings
 from conveyor.errors import Conflict
 from conveyor.pipeline.project_delete import delete_project
 from conveyor.projects import create_project
 from conveyor.serving.records import InferenceRecord
 from conveyor.storage import BUCKETS
-from conveyor.tables.dynamodb import create_table
 from conveyor.types import utcnow
-from conveyor.wiring import Ports, build_ports
+from conveyor.wiring import Ports
 from tests.integration.archives import model_tarball
+from tests.integration.aws.conftest import sagemaker_ports
 from tests.integration.aws.sagemaker_fakes import FakeModelPackageDeleteClient, clients_with
 from tests.integration.contracts.test_registry import draft
 
 
 def _aws_ports(tmp_path: Path) -> Ports:
-    for bucket in BUCKETS:
-        client("s3").create_bucket(Bucket=f"acme-{bucket}")
-    create_table("acme")
-    ports = build_ports(
-        Settings(
-            home=tmp_path,
-            object_store_uri="s3://acme",
-            table_uri="dynamodb://acme",
-            registry="sagemaker",
-            endpoint="sagemaker",
-        )
-    )
+    ports = sagemaker_ports(tmp_path)
     # moto has no DeleteModelPackage(Group): a named fake at the client boundary applies it.
     ports.registry.clients = clients_with(sagemaker=FakeModelPackageDeleteClient())  # type: ignore[attr-defined]
     return ports

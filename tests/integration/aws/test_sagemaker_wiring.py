@@ -8,29 +8,15 @@ from dataclasses import replace
 from pathlib import Path
 
 from conveyor.aws.clients import client
-from conveyor.config import Settings
 from conveyor.endpoint.sagemaker import SageMakerEndpoint
 from conveyor.registry.sagemaker import SageMakerRegistry
-from conveyor.storage import BUCKETS
-from conveyor.tables.dynamodb import create_table
-from conveyor.wiring import build_ports
 from tests.integration.archives import model_tarball
+from tests.integration.aws.conftest import sagemaker_ports
 from tests.integration.contracts.test_registry import draft
 
 
 def test_the_sagemaker_settings_build_the_sagemaker_adapters(aws: None, tmp_path: Path) -> None:
-    for bucket in BUCKETS:
-        client("s3").create_bucket(Bucket=f"acme-{bucket}")
-    create_table("acme")
-    ports = build_ports(
-        Settings(
-            home=tmp_path,
-            object_store_uri="s3://acme",
-            table_uri="dynamodb://acme",
-            registry="sagemaker",
-            endpoint="sagemaker",
-        )
-    )
+    ports = sagemaker_ports(tmp_path)
     assert isinstance(ports.registry, SageMakerRegistry)
     assert isinstance(ports.endpoint, SageMakerEndpoint)
 
