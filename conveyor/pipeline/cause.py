@@ -108,7 +108,8 @@ def _alarm_cause(trigger: Mapping[str, Any], at: str | None, reason: str, data: 
     features = list(drift.get("features") or [])
     if features:
         names = ", ".join(features)
-        check = f" (drift check {drift['checked_at']})" if drift.get("checked_at") else ""
+        checked = drift.get("checked_at")
+        check = f" (drift check of {_clock(checked, seconds=True)})" if checked else ""
         sentence = f"retrained because drift on {names}{when}{check}"
         return RunCause("drift", f"retrain: drift on {names}", sentence + data, at)
     if trigger.get("metric") == "live_quality" and trigger.get("threshold") is not None:
@@ -129,9 +130,9 @@ def _alarm_cause(trigger: Mapping[str, Any], at: str | None, reason: str, data: 
     return RunCause(kind, short, sentence + data, at)
 
 
-def _clock(at: str) -> str:
+def _clock(at: str, *, seconds: bool = False) -> str:
     try:
         moment = from_iso(at)
     except ValueError:
         return at
-    return f"{moment:%Y-%m-%d %H:%M} UTC"
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC" if seconds else f"{moment:%Y-%m-%d %H:%M} UTC"

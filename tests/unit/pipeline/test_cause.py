@@ -32,7 +32,7 @@ def test_a_drift_retrain_names_the_drifted_features_and_when() -> None:
     assert cause.short == "retrain: drift on age, occupation"
     assert cause.sentence.startswith(
         "retrained because drift on age, occupation at 2026-12-07 04:27 UTC "
-        "(drift check 2026-12-07T04:27:02Z)"
+        "(drift check of 2026-12-07 04:27:02 UTC)"
     )
     assert cause.trained_by.startswith("a retrain because drift on age, occupation")
     assert cause.to_dict()["at"] == "2026-12-07T04:27:31Z"
