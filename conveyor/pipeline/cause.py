@@ -21,6 +21,7 @@ _SOURCES = {
     "s3": "an S3 notification",
 }
 _WHEN = {"<": "fell below", "<=": "fell to", ">": "rose above", ">=": "reached"}
+_SIDE = {"<": "below", "<=": "at or below", ">": "above", ">=": "at or above"}
 DEFAULT_MANUAL_REASON = "requested by hand"  # `conveyor retrain` without --reason
 
 
@@ -112,17 +113,21 @@ def _alarm_cause(trigger: Mapping[str, Any], at: str | None, reason: str, data: 
         check = f" (drift check of {_clock(checked, seconds=True)})" if checked else ""
         sentence = f"retrained because drift on {names}{when}{check}"
         return RunCause("drift", f"retrain: drift on {names}", sentence + data, at)
-    if trigger.get("metric") == "live_quality" and trigger.get("threshold") is not None:
-        name = trigger.get("quality_metric") or "quality"
-        moved = _WHEN.get(str(trigger.get("comparison")), "crossed")
+    metric = trigger.get("metric")
+    threshold = trigger.get("threshold")
+    comparison = str(trigger.get("comparison"))
+    if metric != "drift_status" and isinstance(threshold, int | float) and comparison in _WHEN:
+        quality = metric == "live_quality"
+        what = f"live {trigger.get('quality_metric') or 'quality'}" if quality else str(metric)
         value = trigger.get("value")
         seen = f" (it was {value:.4g})" if isinstance(value, int | float) else ""
         sentence = (
-            f"retrained because live {name} {moved} {trigger['threshold']:g}{seen}{when} "
+            f"retrained because {what} {_WHEN[comparison]} {threshold:g}{seen}{when} "
             f"(alarm {alarm})"
         )
-        return RunCause("quality", f"retrain: live {name} {moved} threshold", sentence + data, at)
-    metric = trigger.get("metric")
+        short = f"retrain: {what} {_SIDE[comparison]} {threshold:g}"
+        return RunCause("quality" if quality else "alarm", short, sentence + data, at)
+    # An alarm recorded without its evidence (a run from before it was kept).
     kind = "drift" if metric == "drift_status" else "alarm"
     short = "retrain: drift" if kind == "drift" else f"retrain: alarm {alarm}"
     said = f": {reason}" if reason else ""

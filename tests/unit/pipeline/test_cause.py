@@ -51,7 +51,7 @@ def test_a_quality_retrain_says_how_far_it_fell() -> None:
         "feedback_rows": 300,
     }
     cause = run_cause(trigger, KEY)
-    assert cause.kind == "quality"
+    assert cause.kind == "quality" and cause.short == "retrain: live roc_auc below 0.81"
     assert cause.sentence == (
         "retrained because live roc_auc fell below 0.81 (it was 0.7234) at 2026-12-07 04:27 UTC "
         "(alarm live-quality); trained on the latest upload plus 300 labelled inference(s)"
