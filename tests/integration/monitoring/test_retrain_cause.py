@@ -8,14 +8,18 @@ from pathlib import Path
 
 from conveyor.monitoring.alarms import evaluate_alarms, put_alarm
 from conveyor.monitoring.retrain import retrain_on_alarm
-from conveyor.monitoring.rules import AlarmMetric, AlarmRule
 from conveyor.pipeline.cause import run_cause
 from conveyor.projects import create_project
 from conveyor.samples.generate import write_churn_csv
 from conveyor.storage import RAW
 from conveyor.types import utcnow
 from conveyor.wiring import Ports
-from tests.integration.monitoring.conftest import WriteRecords, deploy, register_version
+from tests.integration.monitoring.conftest import (
+    WriteRecords,
+    deploy,
+    errors_fast,
+    register_version,
+)
 
 
 def test_an_error_rate_retrain_says_how_high_the_errors_were(
@@ -25,18 +29,7 @@ def test_an_error_rate_retrain_says_how_high_the_errors_were(
     create_project(ports.table, "churn", target="churned")
     ports.store.put_file(RAW, "churn/churn.csv", write_churn_csv(tmp_path / "c.csv", rows=50))
     deploy(ports, register_version(ports, 1))
-    rule = AlarmRule(
-        "errors-fast",
-        "churn",
-        AlarmMetric.ERROR_RATE,
-        ">",
-        0.1,
-        period_seconds=10,
-        evaluation_periods=1,
-        datapoints_to_alarm=1,
-        actions=({"type": "retrain"},),
-    )
-    put_alarm(ports.table, rule)
+    put_alarm(ports.table, errors_fast({"type": "retrain"}))
     write_records(now - timedelta(seconds=10), 10, 8, status=500)
     write_records(now - timedelta(seconds=10), 10, 2, status=200)
 
