@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query
 
 from conveyor.api.deps import ApiContext, api_context
 from conveyor.api.schemas import FileReport, RunLogs, RunOut
+from conveyor.pipeline.cause import cause_of
 from conveyor.pipeline.file_report import report_view
 from conveyor.pipeline.run_logs import run_log, stage_list, training_log
 from conveyor.pipeline.runs import RunStore
@@ -20,7 +21,7 @@ Context = Annotated[ApiContext, Depends(api_context)]
 
 
 def run_dict(run: Run) -> dict[str, Any]:
-    return {**run.to_dict(), "stages": stage_list(run)}
+    return {**run.to_dict(), "stages": stage_list(run), "cause": cause_of(run).to_dict()}
 
 
 @router.get(

@@ -175,6 +175,16 @@ class FileReport(BaseModel):
     columns: list[FileColumn]
 
 
+class RunCauseOut(BaseModel):
+    """Why the run exists (``conveyor runs show``'s cause line)."""
+
+    kind: str = Field(description="upload, drift, quality, alarm, manual or schedule.")
+    retrain: bool
+    short: str = Field(description='For a table cell: "retrain: drift on age, occupation".')
+    sentence: str = Field(description='In full: "retrained because drift on age, … at …".')
+    at: str | None = Field(description="When the retrain was asked for; null for an upload.")
+
+
 class RunOut(_Open):
     run_id: str
     project: str
@@ -184,6 +194,7 @@ class RunOut(_Open):
     failure_reason: str | None
     model_version: int | None
     stages: list[Stage]
+    cause: RunCauseOut
 
 
 class RunLogs(BaseModel):

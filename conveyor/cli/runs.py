@@ -10,6 +10,7 @@ from rich.table import Table as RichTable
 from conveyor.cli._context import CliState
 from conveyor.cli._file_report import print_file_report
 from conveyor.cli._output import console, fmt_metric, fmt_seconds, print_json
+from conveyor.pipeline.cause import cause_of
 from conveyor.pipeline.run_logs import training_log
 from conveyor.pipeline.runs import RunStore
 from conveyor.projects import describe_changes
@@ -51,16 +52,16 @@ def list_(
     state: CliState = ctx.obj
     items = RunStore(state.ports.table).list_runs(project, limit=limit)
     if as_json:
-        print_json([r.to_dict() for r in items])
+        print_json([{**r.to_dict(), "cause": cause_of(r).to_dict()} for r in items])
         return
-    table = RichTable("run", "project", "state", "file", "version", "metric (test)", "created")
+    table = RichTable("run", "project", "state", "cause", "version", "metric (test)", "created")
     for run in items:
         name, value = primary_test_metric(run)
         table.add_row(
             run.run_id,
             run.project,
             styled_state(run.state),
-            run.raw.key.split("/", 1)[-1],
+            cause_of(run).short,
             str(run.model_version or "-"),
             f"{name}={fmt_metric(value)}" if name else "-",
             run.created_at.strftime("%Y-%m-%d %H:%M:%S"),
@@ -73,6 +74,7 @@ def print_run(run: Run) -> None:
         f"[bold]run {run.run_id}[/]  project [cyan]{run.project}[/]  {styled_state(run.state)}"
     )
     console.print(f"  raw       {run.raw.uri}")
+    console.print(f"  cause     {cause_of(run).sentence}", highlight=False)
     console.print(f"  dataset   {run.dataset_id}")
     changed = run.report.get("settings_changed")
     if changed:
@@ -132,7 +134,7 @@ def show(
     state: CliState = ctx.obj
     run = RunStore(state.ports.table).get(run_id)
     if as_json:
-        print_json(run.to_dict())
+        print_json({**run.to_dict(), "cause": cause_of(run).to_dict()})
     else:
         print_run(run)
     if logs:

@@ -73,7 +73,8 @@ def request_retrain(
     """Start a retraining run for ``project`` unless the loop guard says not yet.
 
     ``trigger`` says why (``{"type": "alarm", "alarm": ..., "reason": ...}``); it is kept in
-    the run's report.
+    the run's report, with the alarm's evidence (its threshold and last value; for a drift
+    alarm the features the latest drift check flagged) so that the run can say why.
     """
     now = now or utcnow()
     refusal = _loop_guard(ports, project, cooldown_seconds, now)
@@ -93,7 +94,8 @@ def request_retrain(
         dataset_id = upload_dataset_id(sha256_file(data), sheet=sheet)
         # A run started by the same bytes before would swallow this one: train again anyway.
         force = RunStore(ports.table).find_by_dataset(project, dataset_id) is not None
-        trigger = {**trigger, "at": to_iso(now), "feedback_rows": feedback_rows}
+        evidence = _alarm_evidence(ports, project, trigger)
+        trigger = {**evidence, **trigger, "at": to_iso(now), "feedback_rows": feedback_rows}
         # Kept where the ObjectCreated handler finds it, whichever event (this one, the
         # folder watch's, an S3 notification's) reaches it first.
         ports.table.put({"pk": trigger_key(project), "sk": dataset_id, "trigger": trigger})
@@ -109,6 +111,40 @@ def request_retrain(
     reason = f"retraining on {RAW}/{key} with {feedback_rows} feedback row(s)"
     log.warning("retrain %s: %s (trigger: %s)", project, reason, trigger.get("type"))
     return RetrainOutcome(project, True, reason, key, dataset_id, feedback_rows)
+
+
+def _alarm_evidence(ports: Ports, project: str, trigger: dict[str, Any]) -> dict[str, Any]:
+    """What the alarm behind ``trigger`` saw: the trigger alone does not say which features
+    drifted or how far quality fell, and both change before anyone reads the run."""
+    if trigger.get("type") != "alarm" or not trigger.get("alarm"):
+        return {}
+    from conveyor.errors import NotFound
+    from conveyor.monitoring.alarm_store import get_alarm
+    from conveyor.monitoring.drift_check import latest_drift_check
+
+    try:
+        status = get_alarm(ports.table, project, str(trigger["alarm"]))
+    except NotFound:
+        return {}
+    rule = status.rule
+    seen = [p for p in status.datapoints if p is not None]
+    evidence: dict[str, Any] = {
+        "metric": rule.metric.value,
+        "comparison": rule.comparison,
+        "threshold": rule.threshold,
+        "quality_metric": rule.quality_metric,
+        "value": seen[-1] if seen else None,
+    }
+    check = (
+        latest_drift_check(ports.table, project) if rule.metric.value == "drift_status" else None
+    )
+    if check is not None and check.get("status") == "DRIFT":
+        evidence["drift"] = {
+            "features": list(check.get("drifted") or []),
+            "checked_at": check.get("checked_at"),
+            "model_version": check.get("model_version"),
+        }
+    return evidence
 
 
 def _loop_guard(ports: Ports, project: str, cooldown_seconds: float, now: datetime) -> str | None:

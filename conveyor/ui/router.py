@@ -15,6 +15,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 
 from conveyor.errors import NotFound
+from conveyor.pipeline.cause import cause_of
 from conveyor.projects import describe_changes
 from conveyor.types import to_iso
 from conveyor.ui import views
@@ -41,7 +42,7 @@ def _metric(value: float | None) -> str:
 def build_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(HERE / "templates"))  # autoescapes .html
     templates.env.filters.update(
-        when=_when, seconds=_seconds, metric=_metric, changes=describe_changes
+        when=_when, seconds=_seconds, metric=_metric, changes=describe_changes, cause=cause_of
     )
     return templates
 

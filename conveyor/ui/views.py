@@ -11,6 +11,8 @@ from typing import Any
 
 from conveyor.api.summaries import project_summaries
 from conveyor.endpoint import Deployment
+from conveyor.errors import NotFound
+from conveyor.pipeline.cause import RunCause, cause_of
 from conveyor.pipeline.file_report import (
     column_rows,
     dataset_report,
@@ -90,8 +92,16 @@ def version_page(ports: Ports, project: str, version: int) -> dict[str, Any]:
     return {
         "version": model,
         "deployed": deployment is not None and deployment.version == version,
+        "cause": _cause_of_run(ports, model.run_id),
         "file": file_section(dataset_report(ports.store, ports.table, model)),
         "metric_names": sorted({m for split in model.metrics.values() for m in split}),
         "splits": [s for s in ("test", "validation", "baseline") if s in model.metrics]
         + sorted(s for s in model.metrics if s not in ("test", "validation", "baseline")),
     }
+
+
+def _cause_of_run(ports: Ports, run_id: str) -> RunCause | None:
+    try:
+        return cause_of(RunStore(ports.table).get(run_id))
+    except NotFound:  # a version registered by hand, or its run record gone
+        return None

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from conveyor.config import Settings
+from conveyor.monitoring.rules import AlarmMetric, AlarmRule
 from conveyor.serving.records import InferenceRecord
 from conveyor.types import Algorithm, ApprovalStatus, ModelVersion, ObjectRef, Task
 from conveyor.wiring import Ports, build_ports
@@ -89,3 +90,18 @@ def register_version(ports: Ports, version: int, project: str = "churn") -> Mode
 def deploy(ports: Ports, model: ModelVersion) -> None:
     ports.endpoint.update_endpoint(model.project, model.version, model.artifact, model.sha256)
     ports.registry.set_alias(model.project, "champion", model.version)
+
+
+def errors_fast(*actions: dict[str, str]) -> AlarmRule:
+    """An error-rate alarm of churn that one 10 s period of mostly 5xx answers sets off."""
+    return AlarmRule(
+        "errors-fast",
+        "churn",
+        AlarmMetric.ERROR_RATE,
+        ">",
+        0.1,
+        period_seconds=10,
+        evaluation_periods=1,
+        datapoints_to_alarm=1,
+        actions=actions,
+    )

@@ -25,10 +25,15 @@ from conveyor.monitoring.alarms import (
     put_alarm,
 )
 from conveyor.monitoring.monitor import Monitor
-from conveyor.monitoring.rules import AlarmMetric, AlarmRule, AlarmState
+from conveyor.monitoring.rules import AlarmMetric, AlarmState
 from conveyor.types import to_iso, utcnow
 from conveyor.wiring import Ports
-from tests.integration.monitoring.conftest import WriteRecords, deploy, register_version
+from tests.integration.monitoring.conftest import (
+    WriteRecords,
+    deploy,
+    errors_fast,
+    register_version,
+)
 
 NOW = utcnow().replace(microsecond=0)
 
@@ -137,19 +142,8 @@ def test_a_webhook_gets_the_change_and_a_dead_one_is_reported_not_raised(
 ) -> None:
     url, received = hook_server
     ensure_default_alarms(ports, "churn")
-    rule = AlarmRule(
-        "errors-fast",
-        "churn",
-        AlarmMetric.ERROR_RATE,
-        ">",
-        0.1,
-        period_seconds=10,
-        evaluation_periods=1,
-        datapoints_to_alarm=1,
-        actions=(
-            {"type": "webhook", "url": url},
-            {"type": "webhook", "url": "http://127.0.0.1:9/closed"},
-        ),
+    rule = errors_fast(
+        {"type": "webhook", "url": url}, {"type": "webhook", "url": "http://127.0.0.1:9/closed"}
     )
     put_alarm(ports.table, rule)
     write_records(NOW - timedelta(seconds=10), 10, 10, status=500)
