@@ -5,6 +5,7 @@ that is better on the same rows serves; repeated rows change nothing."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +16,12 @@ from sklearn import datasets
 
 from conveyor.config import Settings
 from conveyor.pipeline.holdout import load_holdout, typed_holdout, without_rows
+from conveyor.pipeline.runs import RunStore
 from conveyor.serving.app import create_app
 from conveyor.tabular.schema import DatasetSchema
 from conveyor.wiring import build_ports
 from tests.e2e.conftest import Cli, json_of
-from tests.e2e.test_worker import finished, start_worker, stop, wait_for_run
+from tests.e2e.test_worker import start_worker, stop
 
 
 def _table(loader: Any, target: str) -> pl.DataFrame:
@@ -46,18 +48,31 @@ def _send_with_feedback(home: Path, project: str, rows: pl.DataFrame, target: st
             assert client.post(f"/feedback/{project}", json=feedback).status_code == 200
 
 
-def _retrain(cli: Cli, project: str, previous: set[str]) -> dict[str, Any]:
-    started = json_of(cli("retrain", project, "--ignore-cooldown", "--json"))
-    assert started["started"], started
+def _retrain(cli: Cli, *projects: str) -> dict[str, dict[str, Any]]:
+    """Retrain each project (one worker runs them); each one's retraining run."""
+    runs = RunStore(build_ports(Settings(home=cli.home)).table)  # type: ignore[attr-defined]
+    before = {r.run_id for r in runs.list_runs()}
+    for project in projects:
+        started = json_of(cli("retrain", project, "--ignore-cooldown", "--json"))
+        assert started["started"], started
     worker = start_worker(cli.home)  # type: ignore[attr-defined]
     try:
-        run: dict[str, Any] = wait_for_run(
-            cli, lambda r: r["project"] == project and r["run_id"] not in previous and finished(r)
-        )
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            done = {
+                r.project: r.to_dict()
+                for r in runs.list_runs()
+                if r.run_id not in before and r.state.is_terminal
+            }
+            if set(done) == set(projects):
+                break
+            time.sleep(0.5)
     finally:
         stop(worker)
-    assert run["state"] != "FAILED", run.get("failure_reason")
-    return run
+    assert set(done) == set(projects), done
+    for run in done.values():
+        assert run["state"] != "FAILED", run.get("failure_reason")
+    return done
 
 
 def test_a_retrain_flattered_by_its_own_split_stays_pending_and_a_better_one_serves(
@@ -70,22 +85,22 @@ def test_a_retrain_flattered_by_its_own_split_stays_pending_and_a_better_one_ser
 
     v1 = _upload(cli, first, tmp_path / "first.csv", "sugar", "--target", "progression")
     assert v1["state"] == "DEPLOYED"
-    holdout_rows = v1["report"]["holdout"]["rows"]
-    assert v1["report"]["holdout"]["created"] and holdout_rows == v1["report"]["rows_test"]
 
     # Feedback that flatters a retrain's own split: the upload's rows again, each with the
     # mean as its outcome. Its test split is then partly rows whose outcome is the mean,
     # easy to get close to; the model it trains is pulled towards the mean everywhere.
     flat = first.with_columns(pl.lit(float(first["progression"].mean())).alias("progression"))
     _send_with_feedback(home, "sugar", flat, "progression")
-    run = _retrain(cli, "sugar", {v1["run_id"]})
+    run = _retrain(cli, "sugar")["sugar"]
     v2 = json_of(cli("models", "show", "sugar", "2", "--json"))
     champion = json_of(cli("models", "show", "sugar", "1", "--json"))
     # Its own test split says it is better than the champion was on its own...
     assert v2["metrics"]["test"]["rmse"] < champion["metrics"]["test"]["rmse"]
     # ...but on the same rows it is worse: it waits for a person, both numbers on record.
-    gate = v2["gate"]
     assert run["state"] == "REGISTERED" and v2["approval_status"] == "PendingManualApproval"
+    holdout_rows = v1["report"]["holdout"]["rows"]
+    assert v1["report"]["holdout"]["created"] and holdout_rows == v1["report"]["rows_test"]
+    gate = v2["gate"]
     assert gate["split"] == "holdout" and gate["rows"] == holdout_rows
     assert gate["holdout_id"] == gate["dataset_id"] == v1["dataset_id"]
     assert gate["candidate"] > gate["champion"], gate  # rmse: lower is better
@@ -116,21 +131,19 @@ def test_repeated_rows_in_a_retrain_change_nothing_and_no_holdout_row_is_trained
     home: Path = cli.home  # type: ignore[attr-defined]
     data = _table(datasets.load_breast_cancer, "malignant")
     data = data[np.random.default_rng(1).permutation(data.height)[:300]]
-    runs = set()
     for project in ("plain", "repeated"):
         first = _upload(cli, data, tmp_path / f"{project}.csv", project, "--target", "malignant")
         assert first["state"] == "DEPLOYED"
-        runs.add(first["run_id"])
     # The same rows come back through /feedback (the holdout's among them) for one project.
     _send_with_feedback(home, "repeated", data, "malignant")
-    retrained = {project: _retrain(cli, project, runs) for project in ("plain", "repeated")}
+    retrained = _retrain(cli, "plain", "repeated")
     plain, repeated = (
         json_of(cli("models", "show", p, "2", "--json")) for p in ("plain", "repeated")
     )
     assert retrained["repeated"]["report"]["trigger"]["feedback_rows"] == data.height
-    assert retrained["repeated"]["report"]["rows_repeated"] == data.height
     # The repeated rows count once: the same splits, the same model, the same scores.
     assert repeated["metrics"]["test"] == plain["metrics"]["test"]
+    assert retrained["repeated"]["report"]["rows_repeated"] == data.height
     assert repeated["metrics"]["holdout"] == plain["metrics"]["holdout"]
     for split in ("test", "holdout"):
         ours, theirs = (v["gate"]["scores"][split] for v in (repeated, plain))
