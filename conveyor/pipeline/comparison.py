@@ -11,6 +11,7 @@ way) has no number there, and a note says why: the gate then leaves the decision
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,10 +25,10 @@ from conveyor.model.artifact import Predictor
 from conveyor.model.encode import target_values
 from conveyor.model.loading import load_verified
 from conveyor.model.metrics import baseline_metrics, compute_metrics
-from conveyor.pipeline.holdout import Holdout, typed_holdout
+from conveyor.pipeline.holdout import Holdout, typed_holdout, without_rows
 from conveyor.pipeline.registration import Comparison, SameRows
 from conveyor.registry import Registry
-from conveyor.storage import ObjectStore
+from conveyor.storage import PROCESSED, ObjectStore
 from conveyor.tabular.schema import DatasetSchema
 from conveyor.types import Task
 
@@ -38,11 +39,13 @@ TEST = "test"
 @dataclass(frozen=True)
 class Champion:
     """The deployed version when a new one is evaluated; ``predictor`` is None (and
-    ``problem`` says why) when its artifact could not be loaded."""
+    ``problem`` says why) when its artifact could not be loaded. ``seen`` are the rows it
+    trained and validated on, typed by its schema (None when they are gone)."""
 
     version: int
     predictor: Predictor | None
     holdout_id: str | None  # the holdout it never trained on, as its gate recorded
+    seen: pl.DataFrame | None = None
     problem: str | None = None
 
 
@@ -79,8 +82,20 @@ def deployed_champion(
             version=f"{project} v{model.version}",
         )
     except (IntegrityError, NotFound) as exc:
-        return Champion(model.version, None, holdout_id, f"its artifact was refused: {exc}")
-    return Champion(model.version, predictor, holdout_id)
+        return Champion(model.version, None, holdout_id, problem=f"its artifact was refused: {exc}")
+    return Champion(model.version, predictor, holdout_id, _seen(store, project, model.dataset_id))
+
+
+def _seen(store: ObjectStore, project: str, dataset_id: str) -> pl.DataFrame | None:
+    """The training and validation rows of a version's dataset, or None when gone."""
+    try:
+        parts = [
+            pl.read_parquet(io.BytesIO(store.get(PROCESSED, f"{project}/{dataset_id}/{name}")))
+            for name in ("train.parquet", "validation.parquet")
+        ]
+    except NotFound:
+        return None
+    return pl.concat(parts, how="vertical_relaxed")
 
 
 def holdout_rows(challenger: Predictor, holdout: Holdout) -> tuple[Rows | None, str | None]:
@@ -118,13 +133,17 @@ def compare(
     n_classes = len(schema.classes) if schema.classes is not None else 0
     scores: dict[str, SameRows] = {}
     for rows in splits:
-        raw = challenger.model.predict_raw(rows.x)
         champion_scores = None
-        if champion is not None:
-            champion_raw, problem = _champion_raw(champion, schema, rows)
+        scored = champion
+        if champion is not None and rows.holdout is None:
+            unseen = _unseen_by(champion, schema, rows, notes)
+            rows, scored = (rows, None) if unseen is None else (unseen, champion)
+        raw = challenger.model.predict_raw(rows.x)
+        if scored is not None:
+            champion_raw, problem = _champion_raw(scored, schema, rows)
             if champion_raw is None:
                 notes.append(
-                    f"champion v{champion.version} not scored on the {rows.split}: {problem}"
+                    f"champion v{scored.version} not scored on the {rows.split}: {problem}"
                 )
             else:
                 champion_scores = compute_metrics(schema.task, rows.y, champion_raw, n_classes)
@@ -147,8 +166,8 @@ def compare(
         elif champion is not None and held.champion is not None:
             notes.append(
                 f"champion v{champion.version} was trained before the holdout was set aside "
-                "(it may have trained on its rows): the gate compares on the test split, "
-                "which it may have trained on too"
+                "(it may have trained on its rows): the gate compares on the test split's "
+                "rows it never trained on"
             )
     return Comparison(
         champion_version=None if champion is None else champion.version,
@@ -156,6 +175,45 @@ def compare(
         scores=scores,
         holdout_id=holdout_id,
         notes=tuple(notes),
+    )
+
+
+def _unseen_by(
+    champion: Champion, schema: DatasetSchema, rows: Rows, notes: list[str]
+) -> Rows | None:
+    """``rows`` (typed by the new version's schema) without those the champion trained or
+    validated on: on those it would be scored on what it learned. None when it trained on
+    every one of them."""
+    predictor = champion.predictor
+    if predictor is None or rows.typed is None or _read_differently(predictor.schema, schema):
+        return rows  # it is not scored on these rows at all (``_champion_raw`` says why)
+    if champion.seen is None:
+        notes.append(
+            f"the rows champion v{champion.version} trained on are gone: the {rows.split} "
+            "split may hold some of them"
+        )
+        return rows
+    index = "__row__"
+    kept = without_rows(rows.typed.with_row_index(index), champion.seen).get_column(index)
+    if kept.len() == len(rows.y):
+        return rows
+    if kept.len() == 0:
+        notes.append(
+            f"champion v{champion.version} not scored on the {rows.split}: it trained or "
+            "validated on every one of its rows"
+        )
+        return None
+    notes.append(
+        f"{len(rows.y) - kept.len()} of the {len(rows.y)} {rows.split} rows are left out of "
+        f"the comparison: champion v{champion.version} trained or validated on them"
+    )
+    positions = kept.to_numpy()
+    return Rows(
+        rows.split,
+        rows.dataset_id,
+        rows.x[positions],
+        rows.y[positions],
+        rows.typed[positions],
     )
 
 

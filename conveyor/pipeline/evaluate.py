@@ -15,7 +15,7 @@ import polars as pl
 
 from conveyor.model.artifact import Predictor, sha256_file, unpack
 from conveyor.model.encode import target_values
-from conveyor.model.metrics import default_metric
+from conveyor.model.metrics import baseline_metrics, compute_metrics, default_metric
 from conveyor.monitoring.profile import prediction_profile, prediction_profile_key
 from conveyor.pipeline.comparison import (
     HOLDOUT,
@@ -69,6 +69,7 @@ def evaluate_artifact(
     unpack(tarball, model_dir)
     predictor = Predictor.load(model_dir)
     schema = predictor.schema
+    n_classes = len(schema.classes) if schema.classes is not None else 0
 
     prefix = f"{run.project}/{run.dataset_id}"
     test = _read_parquet(store, ObjectRef(PROCESSED, f"{prefix}/test.parquet"), workdir)
@@ -99,8 +100,8 @@ def evaluate_artifact(
     )
     metrics = {
         "validation": {k: float(v) for k, v in (training.get("validation_metrics") or {}).items()},
-        "test": comparison.scores[TEST].challenger,
-        "baseline": comparison.scores[TEST].baseline,
+        "test": compute_metrics(schema.task, y_test, raw, n_classes),
+        "baseline": baseline_metrics(schema.task, y_train, y_test, n_classes),
     }
     if HOLDOUT in comparison.scores:
         metrics[HOLDOUT] = comparison.scores[HOLDOUT].challenger
