@@ -247,7 +247,7 @@ def _rows_to_split(
             kept = without_rows(typed.with_row_index(index), rows).get_column(index)
             outside = pl.Series(np.zeros(typed.height, dtype=bool))
             outside = outside.scatter(kept, True)
-            left_out = typed.height - kept.len()
+            left_out = int((keep & ~outside).sum())  # a repeated row counted once
             keep = keep & outside
             report.update(used=True, rows_left_out=left_out)
             if left_out:
