@@ -73,3 +73,20 @@ def build_store(tmp_path: Path) -> ObjectStore:
     from conveyor.wiring import build_ports
 
     return build_ports(Settings(home=tmp_path / "home")).store
+
+
+def test_a_first_upload_with_repeated_rows_keeps_its_test_split_as_the_holdout(
+    tmp_path: Path,
+) -> None:
+    store = build_store(tmp_path)
+    frame = pl.read_csv(write_churn_csv(tmp_path / "c.csv", rows=400, seed=5), infer_schema=False)
+    path = tmp_path / "repeated.csv"
+    pl.concat([frame, frame.slice(7, 60)]).write_csv(path)
+    result = _preprocess(store, path, "d1", tmp_path)
+    assert result.report["rows_repeated"] == 60
+    holdout = load_holdout(store, "churn", tmp_path)
+    assert holdout is not None and holdout.rows == result.report["rows_test"]
+    rows = typed_holdout(holdout, result.schema)
+    assert isinstance(rows, pl.DataFrame)
+    test = _split(store, "d1", "test", tmp_path)
+    assert rows.sort(rows.columns).equals(test.sort(test.columns))
