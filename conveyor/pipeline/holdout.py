@@ -11,6 +11,7 @@ equal a holdout row's on the columns both have.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,12 +27,15 @@ from conveyor.tabular.schema import DatasetSchema
 
 @dataclass(frozen=True)
 class Holdout:
-    """``id`` is the dataset id of the run that set the rows aside."""
+    """``id`` is the dataset id of the run that set the rows aside; ``source`` the digest of
+    that run's rows (``rows_digest``), so that a later run of the same rows (the same file,
+    or one that only repeats its rows) splits them as that run did."""
 
     id: str
     rows: int
     key: str
     frame: pl.DataFrame
+    source: str | None = None
 
     def info(self) -> dict[str, Any]:
         return {"id": self.id, "rows": self.rows, "key": self.key}
@@ -64,19 +68,37 @@ def load_holdout(store: ObjectStore, project: str, workdir: Path) -> Holdout | N
         store.download(PROCESSED, _rows_key(project), local)
     except NotFound:
         return None
-    return Holdout(str(info["id"]), int(info["rows"]), str(info["key"]), pl.read_parquet(local))
+    return Holdout(
+        str(info["id"]),
+        int(info["rows"]),
+        str(info["key"]),
+        pl.read_parquet(local),
+        info.get("source"),
+    )
 
 
 def save_holdout(
-    store: ObjectStore, project: str, frame: pl.DataFrame, *, dataset_id: str, workdir: Path
+    store: ObjectStore,
+    project: str,
+    frame: pl.DataFrame,
+    *,
+    dataset_id: str,
+    source: str,
+    workdir: Path,
 ) -> dict[str, Any]:
-    """Keep ``frame`` (rows as read) as the project's holdout; returns its info."""
+    """Keep ``frame`` (rows as read) as the project's holdout, set aside from the rows whose
+    ``rows_digest`` is ``source``; returns its info."""
     local = workdir / "holdout.parquet"
     frame.write_parquet(local)
     store.put_file(PROCESSED, _rows_key(project), local)
     info = {"id": dataset_id, "rows": frame.height, "key": f"{PROCESSED}/{_rows_key(project)}"}
-    store.put(PROCESSED, _info_key(project), json.dumps(info).encode())
+    store.put(PROCESSED, _info_key(project), json.dumps({**info, "source": source}).encode())
     return info
+
+
+def rows_digest(hashes: pl.Series) -> str:
+    """A digest of a run's typed rows, in order, from their row hashes."""
+    return hashlib.sha256(hashes.to_numpy().tobytes()).hexdigest()
 
 
 def typed_holdout(holdout: Holdout, schema: DatasetSchema) -> pl.DataFrame | str:

@@ -24,6 +24,7 @@ from conveyor.monitoring.profile import build_profile
 from conveyor.pipeline.holdout import (
     Holdout,
     load_holdout,
+    rows_digest,
     save_holdout,
     typed_holdout,
     without_rows,
@@ -155,6 +156,7 @@ def preprocess(
         "rows_validation": validation.height,
         "rows_test": test.height,
         "rows_repeated": holdout_report.pop("rows_repeated"),
+        "rows_digest": holdout_report.pop("rows_digest"),
         "holdout": holdout_report,
         "columns_read": columns,
         # What conveyor did with each raw column: name, kind, rule, missing_tokens,
@@ -175,7 +177,12 @@ def preprocess(
         store.put_file(PROCESSED, refs[name].key, out / f"{name}.parquet")
     if new_holdout is not None:
         info = save_holdout(
-            store, project.name, new_holdout, dataset_id=dataset_id, workdir=workdir
+            store,
+            project.name,
+            new_holdout,
+            dataset_id=dataset_id,
+            source=report["rows_digest"],
+            workdir=workdir,
         )
         report["holdout"] = {**info, "created": True, "used": True, "rows_left_out": 0}
     if decoded.exists():
@@ -230,12 +237,22 @@ def _rows_to_split(
 ) -> tuple[pl.Series | None, dict[str, Any]]:
     """Which rows a run may train, validate and test on (None: all of them), and what was
     left out: a repeated row counts once (a copy in training and another in test would
-    score the model on a row it trained on), and no row of the project's holdout is kept."""
+    score the model on a row it trained on), and no row of the project's holdout is kept,
+    unless these are the rows the holdout was set aside from (the first run's file again,
+    or its rows repeated): those are split as the first run split them, the holdout as test.
+    """
     # By a 64-bit hash of each row's values: three times faster than comparing the rows on a
     # million of them, and two distinct rows of a million share a hash with odds of 1 in 3e7.
-    keep = typed.hash_rows(seed=0).is_first_distinct()
+    hashes = typed.hash_rows(seed=0)
+    keep = hashes.is_first_distinct()
     repeated = keep.len() - int(keep.sum())
-    report: dict[str, Any] = {"rows_repeated": repeated, "created": False, "used": False}
+    digest = rows_digest(hashes.filter(keep))
+    report: dict[str, Any] = {
+        "rows_repeated": repeated,
+        "created": False,
+        "used": False,
+        "rows_digest": digest,
+    }
     if repeated:
         notes.append(
             f"{repeated} repeated row(s) (the same values and target as an earlier row) "
@@ -248,6 +265,12 @@ def _rows_to_split(
         if isinstance(rows, str):
             report["reason"] = rows
             notes.append(f"the project's holdout is not used: {rows}")
+        elif holdout.source == digest:
+            report.update(used=True, rows_left_out=0)
+            notes.append(
+                "the rows of the project's first run: split as it split them, its holdout as "
+                "the test split"
+            )
         else:
             index = "__row__"
             kept = without_rows(typed.with_row_index(index), rows).get_column(index)

@@ -131,29 +131,35 @@ def test_repeated_rows_in_a_retrain_change_nothing_and_no_holdout_row_is_trained
     home: Path = cli.home  # type: ignore[attr-defined]
     data = _table(datasets.load_breast_cancer, "malignant")
     data = data[np.random.default_rng(1).permutation(data.height)[:300]]
+    upload, fresh = data.head(200), data.tail(100)
     for project in ("plain", "repeated"):
-        first = _upload(cli, data, tmp_path / f"{project}.csv", project, "--target", "malignant")
+        first = _upload(cli, upload, tmp_path / f"{project}.csv", project, "--target", "malignant")
         assert first["state"] == "DEPLOYED"
-    # The same rows come back through /feedback (the holdout's among them) for one project.
-    _send_with_feedback(home, "repeated", data, "malignant")
+    # Both get 100 new labelled rows back; one also gets every uploaded row again (the
+    # holdout's among them), as a client replaying its training file through /predict would.
+    _send_with_feedback(home, "plain", fresh, "malignant")
+    _send_with_feedback(home, "repeated", pl.concat([fresh, upload]), "malignant")
     retrained = _retrain(cli, "plain", "repeated")
     plain, repeated = (
         json_of(cli("models", "show", p, "2", "--json")) for p in ("plain", "repeated")
     )
-    assert retrained["repeated"]["report"]["trigger"]["feedback_rows"] == data.height
+    assert retrained["repeated"]["report"]["trigger"]["feedback_rows"] == 300
     # The repeated rows count once: the same splits, the same model, the same scores.
     assert repeated["metrics"]["test"] == plain["metrics"]["test"]
-    assert retrained["repeated"]["report"]["rows_repeated"] == data.height
     assert repeated["metrics"]["holdout"] == plain["metrics"]["holdout"]
     for split in ("test", "holdout"):
         ours, theirs = (v["gate"]["scores"][split] for v in (repeated, plain))
         assert {**ours, "dataset_id": None} == {**theirs, "dataset_id": None}, split
+    report = retrained["repeated"]["report"]
+    assert report["rows_repeated"] == 200
 
+    # The retrain file holds the holdout's rows (the upload's, and again as feedback): none
+    # is in a split of the retrain.
     ports = build_ports(Settings(home=home))
     holdout = load_holdout(ports.store, "repeated", tmp_path)
-    assert holdout is not None and holdout.rows > 0
-    schema = DatasetSchema.from_dict(repeated["input_schema"])
-    rows = typed_holdout(holdout, schema)
+    assert holdout is not None and holdout.rows == first["report"]["rows_test"]
+    assert report["holdout"]["rows_left_out"] == holdout.rows
+    rows = typed_holdout(holdout, DatasetSchema.from_dict(repeated["input_schema"]))
     assert isinstance(rows, pl.DataFrame)
     processed = home / "buckets" / "processed" / "repeated" / repeated["dataset_id"]
     for split in ("train", "validation", "test"):

@@ -1,6 +1,7 @@
 """The project's holdout at preprocessing: the first run's test split is kept as the holdout;
-a later upload that holds its rows again (written another way, repeated) trains, validates
-and tests on none of them, and counts a repeated row once."""
+a later upload that holds its rows again (written another way, repeated, with new rows)
+trains, validates and tests on none of them, and counts a repeated row once; the first run's
+rows again (only repeated) are split as the first run split them."""
 
 from __future__ import annotations
 
@@ -41,10 +42,11 @@ def test_a_later_upload_never_splits_the_holdouts_rows_and_counts_repeats_once(
     assert holdout is not None and holdout.id == "d1"
     assert holdout.rows == first.report["rows_test"] == first.report["holdout"]["rows"]
 
-    # The same rows again, then 100 of them a second time, numbers written with a trailing
-    # zero: the typed values are what make a row the same.
+    # The same rows again, then 100 of them a second time and 200 new ones, numbers written
+    # with a trailing zero: the typed values are what make a row the same.
     frame = pl.read_csv(first_csv, infer_schema=False)
-    again = pl.concat([frame, frame.head(100)]).with_columns(
+    new = pl.read_csv(write_churn_csv(tmp_path / "new.csv", rows=200, seed=9), infer_schema=False)
+    again = pl.concat([frame, frame.head(100), new]).with_columns(
         pl.col("monthly charges")
         + pl.when(pl.col("monthly charges").str.contains(r"\."))
         .then(pl.lit("0"))
@@ -59,7 +61,7 @@ def test_a_later_upload_never_splits_the_holdouts_rows_and_counts_repeats_once(
     assert report["holdout"]["used"] and not report["holdout"]["created"]
     assert report["holdout"]["rows_left_out"] == holdout.rows
     total = report["rows_train"] + report["rows_validation"] + report["rows_test"]
-    assert total == 600 - holdout.rows
+    assert total == 600 - holdout.rows + 200
     rows = typed_holdout(holdout, later.schema)
     assert isinstance(rows, pl.DataFrame)
     for name in ("train", "validation", "test"):
@@ -75,7 +77,7 @@ def build_store(tmp_path: Path) -> ObjectStore:
     return build_ports(Settings(home=tmp_path / "home")).store
 
 
-def test_a_first_upload_with_repeated_rows_keeps_its_test_split_as_the_holdout(
+def test_the_first_runs_test_split_is_the_holdout_and_its_rows_again_split_alike(
     tmp_path: Path,
 ) -> None:
     store = build_store(tmp_path)
@@ -90,3 +92,11 @@ def test_a_first_upload_with_repeated_rows_keeps_its_test_split_as_the_holdout(
     assert isinstance(rows, pl.DataFrame)
     test = _split(store, "d1", "test", tmp_path)
     assert rows.sort(rows.columns).equals(test.sort(test.columns))
+
+    # The same rows once more, other ones repeated: split as the first run split them.
+    twice = tmp_path / "twice.csv"
+    pl.concat([frame, frame.slice(100, 60)]).write_csv(twice)
+    again = _preprocess(store, twice, "d2", tmp_path)
+    assert again.report["holdout"]["used"] and again.report["holdout"]["rows_left_out"] == 0
+    for name in ("train", "validation", "test"):
+        assert _split(store, "d2", name, tmp_path).equals(_split(store, "d1", name, tmp_path))
