@@ -114,10 +114,7 @@ class Evaluation:
     def from_dict(cls, data: dict[str, Any]) -> Evaluation:
         return cls(
             primary_metric=data["primary_metric"],
-            metrics={
-                split: {name: float(value) for name, value in values.items()}
-                for split, values in data["metrics"].items()
-            },
+            metrics={split: _floats(values) for split, values in data["metrics"].items()},
             schema=DatasetSchema.from_dict(data["schema"]),
             training=dict(data.get("training") or {}),
             sha256=data["sha256"],

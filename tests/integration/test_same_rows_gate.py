@@ -13,6 +13,7 @@ from conveyor.config import Settings
 from conveyor.pipeline.promotion import gate_version
 from conveyor.pipeline.registration import Comparison, SameRows
 from conveyor.projects import create_project
+from conveyor.registry.gate import GateDecision
 from conveyor.types import Algorithm, ApprovalStatus, ModelVersion, ObjectRef, Project, Task
 from conveyor.wiring import Ports, build_ports
 
@@ -64,18 +65,20 @@ def _comparison(challenger: float, champion: float | None, version: int | None =
     return Comparison(version, "holdout", {"holdout": holdout, "test": test}, HOLDOUT_ID)
 
 
+def _gate(
+    served: tuple[Ports, Project, ModelVersion], comparison: Comparison | None
+) -> tuple[ModelVersion, GateDecision]:
+    ports, project, v2 = served
+    return gate_version(
+        ports.registry, ports.endpoint, project, v2, comparison, greater_is_better=False
+    )
+
+
 def test_a_challenger_worse_on_the_same_rows_is_not_approved_whatever_its_own_split_says(
     served: tuple[Ports, Project, ModelVersion],
 ) -> None:
-    ports, project, v2 = served
-    updated, decision = gate_version(
-        ports.registry,
-        ports.endpoint,
-        project,
-        v2,
-        _comparison(challenger=54.81, champion=49.26),
-        greater_is_better=False,
-    )
+    ports = served[0]
+    updated, decision = _gate(served, _comparison(challenger=54.81, champion=49.26))
     assert decision.status is ApprovalStatus.PENDING
     assert updated.approval_status is ApprovalStatus.PENDING
     assert decision.candidate == 54.81 and decision.champion == 49.26
@@ -90,15 +93,7 @@ def test_a_challenger_worse_on_the_same_rows_is_not_approved_whatever_its_own_sp
 def test_better_on_the_same_rows_is_approved(
     served: tuple[Ports, Project, ModelVersion],
 ) -> None:
-    ports, project, v2 = served
-    _, decision = gate_version(
-        ports.registry,
-        ports.endpoint,
-        project,
-        v2,
-        _comparison(challenger=47.5, champion=49.26),
-        greater_is_better=False,
-    )
+    _, decision = _gate(served, _comparison(challenger=47.5, champion=49.26))
     assert decision.status is ApprovalStatus.APPROVED
     assert "beats champion v1's 49.2600 on the same rows" in decision.reason
 
@@ -115,9 +110,6 @@ def test_better_on_the_same_rows_is_approved(
 def test_without_the_champion_on_the_same_rows_a_person_decides(
     served: tuple[Ports, Project, ModelVersion], comparison: Comparison | None, why: str
 ) -> None:
-    ports, project, v2 = served
-    _, decision = gate_version(
-        ports.registry, ports.endpoint, project, v2, comparison, greater_is_better=False
-    )
+    _, decision = _gate(served, comparison)
     assert decision.status is ApprovalStatus.PENDING
     assert why in decision.reason
