@@ -32,6 +32,7 @@ import polars as pl
 from bench.common import CONVEYOR, PeakMemory
 from bench.data import TARGET, make_frame
 from conveyor.config import Settings
+from conveyor.errors import EXIT_DRIFT
 from conveyor.monitoring.profile import build_profile, prediction_profile, prediction_profile_key
 from conveyor.serving.capture import CaptureWriter
 from conveyor.serving.records import pending_item
@@ -185,7 +186,7 @@ def _measure(home: Path, since: str, until: str) -> tuple[float, float, dict[str
     with PeakMemory(process.pid) as memory:
         out, _ = process.communicate()
     seconds = time.perf_counter() - started
-    if process.returncode != 0:
+    if process.returncode not in (0, EXIT_DRIFT):  # 3: it ran and found drift
         raise RuntimeError(f"conveyor drift failed with exit code {process.returncode}")
     return seconds, memory.peak_mb, json.loads(out)
 

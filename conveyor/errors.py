@@ -137,3 +137,12 @@ class RunFailed(ConveyorError):
     http_status = 422
     exit_code = 10
     headline = "run failed"
+
+
+# Exit codes of commands that ran to the end with an answer a script acts on (not errors):
+# `conveyor drift` found drift (the number asked for in issue 20; ConfigError also exits 3,
+# but a drift check that cannot run exits with its error's code before any answer); and
+# `conveyor retrain` started no run (cooldown, a run in progress, no upload): a state that does
+# not allow the operation, as Conflict.
+EXIT_DRIFT = 3
+EXIT_NOT_RETRAINED = Conflict.exit_code

@@ -1,4 +1,4 @@
-"""``POST /projects/{project}/uploads``: a CSV or Parquet file (multipart field ``file``)
+"""``POST /projects/{project}/uploads``: a CSV, Parquet or .xlsx file (multipart field ``file``)
 stored in raw/<project>/ as ``conveyor upload`` stores it; its event starts a run in the
 worker that ``conveyor up`` (or ``conveyor worker``) runs. ``conveyor serve`` alone runs no
 worker: the run waits QUEUED until one starts.
@@ -48,7 +48,14 @@ _FORM = {
                 "schema": {
                     "type": "object",
                     "required": ["file"],
-                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "sheet": {
+                            "type": "string",
+                            "description": "An .xlsx workbook's sheet: its name or 0-based "
+                            "position (default: the first); or the query parameter.",
+                        },
+                    },
                 }
             }
         },
@@ -63,9 +70,12 @@ _FORM = {
     openapi_extra=_FORM,
     responses=error_responses(400, 404, 413, 422, *KEY_ERRORS),
 )
-async def upload(project: str, request: Request, api: Context, force: bool = False) -> Any:
+async def upload(
+    project: str, request: Request, api: Context, force: bool = False, sheet: str | None = None
+) -> Any:
     """Upload a file: its arrival starts a run (``conveyor upload``). ``force``: train again
-    even if these exact bytes were trained before."""
+    even if these exact bytes were trained before; ``sheet`` (or the form field): an .xlsx
+    workbook's sheet, by name or 0-based position, the first by default."""
     await run_in_threadpool(get_project, api.ports.table, project)
     limit = api.max_upload_bytes
     declared = request.headers.get("content-length")
@@ -76,7 +86,8 @@ async def upload(project: str, request: Request, api: Context, force: bool = Fal
         part = form.get("file")
         if not isinstance(part, UploadFile):
             raise InvalidInput("send the file as the multipart form field 'file'", field="file")
-        return await run_in_threadpool(_accept, api, project, part, limit, force)
+        sheet = _sheet_of(form, sheet)
+        return await run_in_threadpool(_accept, api, project, part, limit, force, sheet)
     finally:
         await form.close()
 
@@ -107,15 +118,34 @@ async def _read_form(request: Request, limit: int) -> FormData:
         ) from exc
 
 
+def _sheet_of(form: FormData, query: str | None) -> str | None:
+    field = form.get("sheet")
+    if isinstance(field, UploadFile):
+        raise InvalidInput("send the sheet as a plain form field, not a file", field="sheet")
+    if field and query and field != query:
+        raise InvalidInput(
+            f"two sheets were given ({query!r} in the query, {field!r} in the form); send one",
+            field="sheet",
+        )
+    return field or query or None
+
+
 def _accept(
-    api: ApiContext, project: str, part: UploadFile, limit: int, force: bool
+    api: ApiContext,
+    project: str,
+    part: UploadFile,
+    limit: int,
+    force: bool,
+    sheet: str | None,
 ) -> dict[str, Any]:
     name = part.filename or ""
     with tempfile.TemporaryDirectory(prefix="conveyor-upload-") as folder:
         local = Path(folder) / "upload"
         with local.open("wb") as out:
             _copy_at_most(part.file, out, limit)
-        uploaded = put_raw_file(api.ports, project, local, name=name, force=force, source="api")
+        uploaded = put_raw_file(
+            api.ports, project, local, name=name, force=force, sheet=sheet, source="api"
+        )
     worker_running = bool(
         live_workers(api.ports.table, max_age=api.settings.worker_heartbeat_seconds * 2)
     )

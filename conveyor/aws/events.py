@@ -44,6 +44,8 @@ class S3Object:
     etag: str | None
     size: int | None
     event_name: str
+    # Orders the PUTs of one key; a notification delivered twice carries the same one.
+    sequencer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,7 @@ def s3_objects(event: Mapping[str, Any]) -> list[S3Object]:
                 etag=obj.eTag or None,
                 size=int(obj.size) if obj.size is not None else None,
                 event_name=record.eventName,
+                sequencer=obj.sequencer or None,
             )
         )
     return found

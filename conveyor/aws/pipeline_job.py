@@ -143,14 +143,14 @@ def _stages(ctx: PipelineContext, run: Run, project: Project, paths: ScriptModeP
     from conveyor.model.metrics import greater_is_better
     from conveyor.pipeline.evaluate import evaluate_run
     from conveyor.pipeline.handlers import _keep_job_logs, preprocess_stage
-    from conveyor.pipeline.train import artifact_ref, start_training
+    from conveyor.pipeline.train import artifact_ref, split_rows, start_training
     from conveyor.types import JobStatus
 
     runs = ctx.runs
     run, report = preprocess_stage(ctx, run, project)
     run = runs.advance(run, RunState.TRAINING, report=report)
 
-    job = start_training(ctx.ports.jobs, run, project, seed=ctx.seed)
+    job = start_training(ctx.ports.jobs, run, project, seed=ctx.seed, rows=split_rows(report))
     while not job.status.is_terminal:
         time.sleep(_POLL_SECONDS)
         job = ctx.ports.jobs.describe_training_job(job.job_name)

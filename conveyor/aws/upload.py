@@ -72,6 +72,8 @@ def start_run(ctx: PipelineContext, created: S3Object, starter: JobStarter) -> R
         "etag": created.etag,
         "source": "s3",
     }
+    if created.sequencer:
+        detail["written"] = created.sequencer  # one write of the object, however delivered
     parsed = parse_raw_key(created.key) if bucket == RAW else None
     if parsed is not None:
         ref = ObjectRef(bucket, created.key)

@@ -13,7 +13,7 @@ from rich.table import Table as RichTable
 from conveyor.cli._context import CliState
 from conveyor.cli._output import console, print_json
 from conveyor.cli.inferences import parse_window
-from conveyor.errors import InvalidInput
+from conveyor.errors import EXIT_DRIFT, InvalidInput
 from conveyor.types import utcnow
 
 if TYPE_CHECKING:
@@ -55,7 +55,13 @@ def drift(
         bool, typer.Option("--save/--no-save", help="Keep the result in the table.")
     ] = True,
 ) -> None:
-    """Compare the deployed version's recent requests with its training data, per feature."""
+    """Compare the deployed version's recent requests with its training data, per feature.
+
+    Exit status:
+    0 no drift, or too few requests to tell (INSUFFICIENT_DATA);
+    3 drift found;
+    other codes are errors (2 a bad option, 4 no deployed version).
+    """
     from conveyor.monitoring.drift_check import run_drift_check, save_drift_check
 
     state: CliState = ctx.obj
@@ -71,10 +77,12 @@ def drift(
         html.write_text(render_html(report), encoding="utf-8")
     if as_json:
         print_json(report.to_dict())
-        return
-    _print(report)
-    if html is not None:
-        console.print(f"HTML report: {html}")
+    else:
+        _print(report)
+        if html is not None:
+            console.print(f"HTML report: {html}")
+    if report.status == "DRIFT":
+        raise typer.Exit(EXIT_DRIFT)  # so that `conveyor drift P || ...` can act on it
 
 
 def _window(text: str) -> timedelta:

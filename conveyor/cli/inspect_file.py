@@ -12,6 +12,7 @@ from rich.table import Table as RichTable
 from conveyor.cli._context import CliState
 from conveyor.cli._file_report import print_file_report
 from conveyor.cli._output import console, print_json
+from conveyor.cli.upload import SheetOption
 from conveyor.errors import InvalidInput
 from conveyor.pipeline.inspection import SHOWN_ROWS, Inspection, inspect_file
 from conveyor.types import Task
@@ -34,9 +35,7 @@ def inspect(
             "--project", "-p", help="Use this project's target and the column kinds set on it."
         ),
     ] = None,
-    sheet: Annotated[
-        str | None, typer.Option("--sheet", help="The workbook's sheet (default: the first).")
-    ] = None,
+    sheet: SheetOption = None,
     output: Annotated[
         Path | None,
         typer.Option("--output", "-o", help="Write the table as parsed (typed) to this CSV."),

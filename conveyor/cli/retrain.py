@@ -8,6 +8,7 @@ import typer
 
 from conveyor.cli._context import CliState
 from conveyor.cli._output import console, print_json
+from conveyor.errors import EXIT_NOT_RETRAINED
 
 
 def retrain(
@@ -21,10 +22,19 @@ def retrain(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Retrain PROJECT now: its latest upload plus every recorded inference with feedback."""
+    """Retrain PROJECT now: its latest upload plus every recorded inference with feedback.
+
+    Exit status:
+    0 a run started;
+    6 no run started: inside the cooldown, a run still in progress,
+      or no upload to retrain on (the reason is printed);
+    4 no such project.
+    """
     from conveyor.monitoring.retrain import request_retrain
+    from conveyor.projects import get_project
 
     state: CliState = ctx.obj
+    get_project(state.ports.table, project)  # a typo is "not found" (4), not "not retrained"
     outcome = request_retrain(
         state.ports,
         project,
@@ -37,3 +47,5 @@ def retrain(
         console.print(f"{project}: {outcome.reason}; `conveyor runs list` follows it")
     else:
         console.print(f"{project}: not retraining: {outcome.reason}")
+    if not outcome.started:
+        raise typer.Exit(EXIT_NOT_RETRAINED)

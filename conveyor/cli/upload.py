@@ -29,6 +29,14 @@ from conveyor.projects import create_project, find_project, validate_name
 from conveyor.storage import RAW
 from conveyor.types import Algorithm, Run, RunState, Task
 
+SheetOption = Annotated[
+    str | None,
+    typer.Option(
+        "--sheet",
+        help="An .xlsx workbook's sheet: its name or 0-based position (default: the first).",
+    ),
+]
+
 _STAGES = [
     ("preprocess", "Preprocess: read, infer schema, clean, split, profile"),
     ("train", "Train: training job"),
@@ -48,7 +56,7 @@ _REACHED = {
 
 def upload(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="A CSV or Parquet file.")],
+    file: Annotated[Path, typer.Argument(help="A CSV, Parquet or .xlsx file.")],
     project: Annotated[str, typer.Option("--project", "-p", help="The project to train.")],
     target: Annotated[
         str | None,
@@ -58,6 +66,7 @@ def upload(
     metric: MetricOption = None,
     algorithm: AlgorithmOption = Algorithm.LIGHTGBM,
     params: ParamsOption = None,
+    sheet: SheetOption = None,
     wait: Annotated[
         bool, typer.Option("--wait/--no-wait", help="Follow the run to its end.")
     ] = False,
@@ -97,7 +106,7 @@ def upload(
             field="target",
         )
 
-    upload = put_raw_file(ports, project, file, force=force, source="cli")
+    upload = put_raw_file(ports, project, file, force=force, sheet=sheet, source="cli")
     previous, key, dataset_id = upload.previous, upload.key, upload.dataset_id
     if not upload.published:
         assert previous is not None

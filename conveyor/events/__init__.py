@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
-from conveyor.types import ObjectInfo, utcnow
+from conveyor.types import ObjectInfo, to_iso, utcnow
 
 
 class EventType(StrEnum):
@@ -78,7 +78,8 @@ def object_created(
     info: ObjectInfo, *, dataset_id: str, source: str, force: bool = False, **extra: Any
 ) -> Event:
     """The ObjectCreated event of an object this process just stored (so it knows the
-    object's dataset id: the handler need not read the bytes again)."""
+    object's dataset id: the handler need not read the bytes again). ``written`` (its
+    last-modified time) tells this write of the object from another write of the same bytes."""
     return Event(
         EventType.OBJECT_CREATED,
         {
@@ -86,6 +87,7 @@ def object_created(
             "key": info.key,
             "size": info.size,
             "etag": info.etag,
+            "written": to_iso(info.last_modified),
             "dataset_id": dataset_id,
             "source": source,
             "force": force,

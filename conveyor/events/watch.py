@@ -23,6 +23,7 @@ from conveyor.events import Event, EventBus, EventType
 from conveyor.events.local import SqliteEventBus
 from conveyor.storage import RAW
 from conveyor.storage.local import LocalFile, LocalObjectStore
+from conveyor.types import to_iso
 
 log = logging.getLogger("conveyor.events.watch")
 
@@ -215,6 +216,7 @@ class RawWatch:
                 "key": found.key,
                 "size": info.size,
                 "etag": info.etag,
+                "written": to_iso(info.last_modified),
                 "source": "watch",
             },
         )

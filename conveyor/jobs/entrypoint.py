@@ -1,8 +1,8 @@
 """The training entrypoint: ``python -m conveyor.jobs.entrypoint``.
 
 It reads only SageMaker's script-mode contract (SM_* variables, hyperparameters.json,
-channels ``train``, ``validation`` and ``schema``), so the same file runs in a local
-subprocess and in a SageMaker training container. On failure it writes the reason to
+channels ``train``, ``validation``, ``schema`` and, for a full fit, ``test``), so the same file
+runs in a local subprocess and in a SageMaker training container. On failure it writes the reason to
 ``output/failure`` (a person reads it) and the traceback to stderr (the log).
 """
 
@@ -15,9 +15,14 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conveyor.jobs.contract import ScriptModePaths, paths_from_environment, read_hyperparameters
+
+if TYPE_CHECKING:
+    from conveyor.model.encode import FeatureEncoder
+    from conveyor.model.estimators import FittedModel
+    from conveyor.tabular.schema import DatasetSchema
 
 
 class TrainingInputError(Exception):
@@ -38,7 +43,7 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
     import polars as pl
 
     import conveyor
-    from conveyor.model.artifact import ENCODER_FILE, SCHEMA_FILE, TRAINING_FILE
+    from conveyor.model.artifact import ASSESSMENT_DIR
     from conveyor.model.encode import FeatureEncoder, target_values
     from conveyor.model.estimators import (
         REFIT_MAX_ROWS,
@@ -62,6 +67,12 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
     )
     train_frame = pl.read_parquet(_channel_file(paths, "train", ".parquet"))
     valid_frame = pl.read_parquet(_channel_file(paths, "validation", ".parquet"))
+    # The test split comes only for a full fit (conveyor.pipeline.train.full_fit): small data.
+    test_frame = (
+        pl.read_parquet(_channel_file(paths, "test", ".parquet"))
+        if paths.channel("test").is_dir()
+        else None
+    )
     print(
         f"training {algorithm.value} ({schema.task.value}) on {train_frame.height} rows, "
         f"validating on {valid_frame.height}",
@@ -74,9 +85,14 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
     y_valid = target_values(valid_frame.get_column(schema.target), schema.classes)
     n_classes = len(schema.classes) if schema.classes is not None else 0
     rows_train, rows_validation = train_frame.height, valid_frame.height
+    everything = (
+        pl.concat([train_frame, valid_frame, test_frame], how="vertical_relaxed")
+        if test_frame is not None
+        else None
+    )
     # The model learns from the encoded arrays: the frames are let go before LightGBM builds
     # its dataset beside them (200 MB of a 700,000-row split's job's peak).
-    del train_frame, valid_frame
+    del train_frame, valid_frame, test_frame
     model = fit_model(
         algorithm,
         schema.task,
@@ -98,34 +114,39 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
     for name, value in validation.items():
         print(f"validation:{name}={value:.6f}", flush=True)
     # The validation metrics above are the early-stopped model's, on rows it did not learn
-    # from; the test split stays unseen by both.
-    refit = isinstance(model, LightGbmModel) and rows_train <= REFIT_MAX_ROWS
+    # from; the test split stays unseen by the model it scores.
     chosen_rounds = model.best_iteration
-    if isinstance(model, LightGbmModel) and refit:
-        model = model.refit(np.vstack([x_train, x_valid]), np.concatenate([y_train, y_valid]))
-        print(
-            f"refitted on train + validation ({rows_train + rows_validation} rows, "
-            f"{model.best_iteration} rounds)",
-            flush=True,
+    refit: dict[str, Any] | None = None  # None: the early-stopped model serves
+    assessed: tuple[FittedModel, FeatureEncoder] | None = None
+    if isinstance(model, LightGbmModel) and everything is not None:
+        # The test split scores the early-stopped model (kept in assessment/); the one that
+        # serves learns from every row, its encoder too.
+        assessed = (model, encoder)
+        encoder = FeatureEncoder().fit(everything, schema)
+        model = model.refit(
+            encoder.transform(everything),
+            target_values(everything.get_column(schema.target), schema.classes),
+            categorical_indices=encoder.categorical_indices_,
         )
+        refit = {"rows": everything.height, "rounds": model.best_iteration, "test": True}
+    elif isinstance(model, LightGbmModel) and rows_train <= REFIT_MAX_ROWS:
+        model = model.refit(np.vstack([x_train, x_valid]), np.concatenate([y_train, y_valid]))
+        rows = rows_train + rows_validation
+        refit = {"rows": rows, "rounds": model.best_iteration, "test": False}
+    if refit is not None:
+        splits = "train, validation and test" if refit["test"] else "train and validation"
+        print(f"refitted on {splits} ({refit['rows']} rows, {refit['rounds']} rounds)", flush=True)
 
-    out = paths.model_dir
-    out.mkdir(parents=True, exist_ok=True)
-    model.save(out)
-    (out / SCHEMA_FILE).write_text(json.dumps(schema.to_dict(), indent=2))
-    (out / ENCODER_FILE).write_text(json.dumps(encoder.to_dict(), indent=2))
     record = {
         "algorithm": algorithm.value,
         "task": schema.task.value,
         "hyperparameters": effective_hyperparameters(algorithm, user_params, rows_train),
         "seed": seed,
         "best_iteration": chosen_rounds,
-        # None: the early-stopped model serves; else the rows and rounds of its refit.
-        "refit": (
-            {"rows": rows_train + rows_validation, "rounds": model.best_iteration}
-            if refit
-            else None
-        ),
+        # The rows and rounds of the model that serves, when it is not the early-stopped one;
+        # "test": True when the test split's rows are among them (the test metrics are then
+        # the early-stopped model's, from assessment/).
+        "refit": refit,
         "validation_metrics": validation,
         "feature_names_out": encoder.feature_names_out_,
         "rows_train": rows_train,
@@ -134,9 +155,36 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
         "versions": _versions(),
         "conveyor_version": conveyor.__version__,
     }
-    (out / TRAINING_FILE).write_text(json.dumps(record, indent=2, default=str))
+    out = paths.model_dir
+    _write_model(out, model, schema, encoder, record)
+    if assessed is not None:
+        scored, scored_encoder = assessed
+        _write_model(
+            out / ASSESSMENT_DIR,
+            scored,
+            schema,
+            scored_encoder,
+            {**record, "refit": None, "feature_names_out": scored_encoder.feature_names_out_},
+        )
     print(f"best iteration {model.best_iteration}; model written to {out}", flush=True)
     return record
+
+
+def _write_model(
+    folder: Path,
+    model: FittedModel,
+    schema: DatasetSchema,
+    encoder: FeatureEncoder,
+    record: dict[str, Any],
+) -> None:
+    """One loadable model folder: the model, its schema, encoder and training record."""
+    from conveyor.model.artifact import ENCODER_FILE, SCHEMA_FILE, TRAINING_FILE
+
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save(folder)
+    (folder / SCHEMA_FILE).write_text(json.dumps(schema.to_dict(), indent=2))
+    (folder / ENCODER_FILE).write_text(json.dumps(encoder.to_dict(), indent=2))
+    (folder / TRAINING_FILE).write_text(json.dumps(record, indent=2, default=str))
 
 
 def _versions() -> dict[str, str]:

@@ -26,6 +26,9 @@ from conveyor.types import Algorithm, Task
 SCHEMA_FILE = "schema.json"
 ENCODER_FILE = "encoder.json"
 TRAINING_FILE = "training.json"
+# A full fit's artifact keeps here the model its test metrics are of (fitted on the train
+# split only); the folder loads as a Predictor like the artifact's own.
+ASSESSMENT_DIR = "assessment"
 # Up to this many rows a request is encoded row by row: building a DataFrame costs ~1 ms
 # before the first row (measured: 100 rows of 30 features 0.6 ms by row, 1.6 ms by frame; even
 # at ~600 rows).
@@ -38,6 +41,13 @@ def pack_model_dir(model_dir: Path, tar_path: Path) -> Path:
         for path in sorted(model_dir.rglob("*")):
             archive.add(path, arcname=str(path.relative_to(model_dir)), recursive=False)
     return tar_path
+
+
+def scored_dir(model_dir: Path) -> Path:
+    """The folder of the model that metrics score on held-out rows: a full fit's assessment/
+    model (it never saw the test split, nor the project's holdout), else the model itself."""
+    assessed = model_dir / ASSESSMENT_DIR
+    return assessed if assessed.is_dir() else model_dir
 
 
 def unpack(tar_path: Path, dest: Path) -> Path:

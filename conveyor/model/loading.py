@@ -6,7 +6,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from conveyor.model.artifact import Predictor, unpack, verify_sha256
+from conveyor.model.artifact import Predictor, scored_dir, unpack, verify_sha256
 from conveyor.storage import ObjectStore
 from conveyor.types import ObjectRef
 
@@ -18,8 +18,10 @@ def load_verified(
     *,
     cache_dir: Path,
     version: str | None = None,
+    scored: bool = False,
 ) -> Predictor:
-    """The Predictor of ``artifact``, checked against the registry's ``sha256`` first.
+    """The Predictor of ``artifact``, checked against the registry's ``sha256`` first; with
+    ``scored``, of the model its held-out metrics are of (``scored_dir``).
 
     Unpacked folders are cached under ``cache_dir/<sha256>`` (content-addressed, so a folder
     is never half-replaced: it is unpacked beside and renamed into place). The stored bytes
@@ -45,4 +47,4 @@ def load_verified(
                 if not (target / "training.json").exists():  # not a concurrent loader's win
                     shutil.rmtree(target, ignore_errors=True)
                     staged.rename(target)
-    return Predictor.load(target)
+    return Predictor.load(scored_dir(target) if scored else target)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from conveyor.events import object_created
+from conveyor.pipeline.raw_objects import upload_of_etag
 from conveyor.pipeline.runs import RunStore
 from conveyor.projects import find_project
 from conveyor.storage import RAW, ObjectInfo
@@ -82,11 +83,14 @@ def request_retrain(
     base = latest_upload(ports, project)
     if base is None:
         return RetrainOutcome(project, False, f"project {project!r} has no upload to retrain on")
-    from conveyor.hashing import sha256_file
+    from conveyor.hashing import sha256_file, upload_dataset_id
 
+    # A workbook uploaded with --sheet is retrained on that sheet.
+    sheet = upload_of_etag(ports.table, project, base.key, base.etag).get("sheet")
     with tempfile.TemporaryDirectory(prefix="conveyor-retrain-") as tmp:
-        data, key, feedback_rows = _training_file(ports, project, base, Path(tmp), now)
-        dataset_id = sha256_file(data)
+        data, key, feedback_rows = _training_file(ports, project, base, Path(tmp), now, sheet)
+        sheet = sheet if key == base.key else None  # the combined file is CSV
+        dataset_id = upload_dataset_id(sha256_file(data), sheet=sheet)
         # A run started by the same bytes before would swallow this one: train again anyway.
         force = RunStore(ports.table).find_by_dataset(project, dataset_id) is not None
         trigger = {**trigger, "at": to_iso(now), "feedback_rows": feedback_rows}
@@ -94,8 +98,11 @@ def request_retrain(
         # folder watch's, an S3 notification's) reaches it first.
         ports.table.put({"pk": trigger_key(project), "sk": dataset_id, "trigger": trigger})
         info = ports.store.put_file(RAW, key, data) if key != base.key else base
+    options = {"sheet": sheet} if sheet is not None else {}
     ports.events.publish(
-        object_created(info, dataset_id=dataset_id, source="retrain", force=force, trigger=trigger)
+        object_created(
+            info, dataset_id=dataset_id, source="retrain", force=force, trigger=trigger, **options
+        )
     )
     guard_pk, guard_sk = _guard_key(project)
     ports.table.put({"pk": guard_pk, "sk": guard_sk, "started_at": to_iso(now), "key": key})
@@ -135,7 +142,7 @@ _SAMPLE_SEED = 42
 
 
 def _training_file(
-    ports: Ports, project: str, base: ObjectInfo, tmp: Path, now: datetime
+    ports: Ports, project: str, base: ObjectInfo, tmp: Path, now: datetime, sheet: str | None
 ) -> tuple[Path, str, int]:
     """The file to train on, its key in raw/, and how many feedback rows it adds."""
     local = tmp / "base"
@@ -155,7 +162,7 @@ def _training_file(
     # A large upload is sampled as preprocessing would, leaving room for every feedback row
     # (the labelled traffic is what a retrain is for): the file made is never over the cap.
     room = max(MAX_TRAINING_ROWS - len(rows), 1)
-    upload = read_for_training(local, max_rows=room, seed=_SAMPLE_SEED).frame
+    upload = read_for_training(local, max_rows=room, seed=_SAMPLE_SEED, sheet=sheet).frame
     upload = upload.select(pl.all().cast(pl.String))
     feedback = pl.DataFrame(
         [{**_as_text(r.inputs or {}), spec.target: _text(r.actual)} for r in rows],

@@ -66,8 +66,8 @@ class Rows:
 def deployed_champion(
     store: ObjectStore, registry: Registry, endpoint: Endpoint, project: str, *, cache_dir: Path
 ) -> Champion | None:
-    """The version ``project`` serves, loaded as the model server loads it; None when
-    nothing is deployed."""
+    """The version ``project`` serves, loaded as the model server loads it (the model its
+    held-out metrics are of); None when nothing is deployed."""
     deployed = endpoint.describe_endpoint(project)
     if deployed is None:
         return None
@@ -80,6 +80,9 @@ def deployed_champion(
             model.sha256,
             cache_dir=cache_dir,
             version=f"{project} v{model.version}",
+            # Not the model that serves, when it was fitted on every split: the one its test
+            # metrics are of, which never saw its test split (a first run's is the holdout).
+            scored=True,
         )
     except (IntegrityError, NotFound) as exc:
         return Champion(model.version, None, holdout_id, problem=f"its artifact was refused: {exc}")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
-from conveyor.model.artifact import Predictor, sha256_file, unpack
+from conveyor.model.artifact import TRAINING_FILE, Predictor, scored_dir, sha256_file, unpack
 from conveyor.model.encode import target_values
 from conveyor.model.metrics import baseline_metrics, compute_metrics, default_metric
 from conveyor.monitoring.profile import prediction_profile, prediction_profile_key
@@ -67,7 +67,9 @@ def evaluate_artifact(
     digest = sha256_file(tarball)
     model_dir = workdir / "model"
     unpack(tarball, model_dir)
-    predictor = Predictor.load(model_dir)
+    # A full fit serves a model that learned from the test split too: the test split scores
+    # the one fitted on the train split, which the artifact keeps for that.
+    predictor = Predictor.load(scored_dir(model_dir))
     schema = predictor.schema
     n_classes = len(schema.classes) if schema.classes is not None else 0
 
@@ -91,7 +93,7 @@ def evaluate_artifact(
         details_key(run.project, run.run_id),
         json.dumps(version_details(predictor, x_test, y_test, raw)).encode(),
     )
-    training = json.loads((model_dir / "training.json").read_text())
+    training = json.loads((model_dir / TRAINING_FILE).read_text())
     splits = [Rows(TEST, run.dataset_id, x_test, y_test, test)]
     notes: list[str] = []
     holdout_id = _holdout_rows(store, run, predictor, workdir, splits, notes)

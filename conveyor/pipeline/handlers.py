@@ -22,8 +22,9 @@ from conveyor.events import Event, EventType
 from conveyor.jobs import TrainingJob, warm
 from conveyor.monitoring.logs import bind as bind_log_context
 from conveyor.pipeline.promotion import end_gated_run
+from conveyor.pipeline.raw_objects import remember_upload, upload_of_etag
 from conveyor.pipeline.runs import RunStore
-from conveyor.pipeline.train import artifact_ref, start_training
+from conveyor.pipeline.train import artifact_ref, split_rows, start_training
 from conveyor.projects import find_project
 from conveyor.storage import RAW, REPORTS
 from conveyor.types import JobStatus, ObjectRef, Project, Run, RunState
@@ -84,7 +85,21 @@ def on_object_created(
         return None
     project_name, _ = parsed
     etag = detail.get("etag")
-    dataset_id = detail.get("dataset_id") or _dataset_of_etag(ctx, project_name, ref, etag)
+    known = upload_of_etag(ctx.ports.table, project_name, ref.key, etag)
+    dataset_id = detail.get("dataset_id") or known.get("dataset_id")
+    # The sheet travels in the uploader's event and in the record it left: an event that
+    # lacks it (the folder watch's, an S3 notification) finds it there.
+    sheet: str | None = detail.get("sheet") or known.get("sheet")
+    written: str | None = detail.get("written")
+    failed = _failed_run_of_write(ctx, known, written, force=bool(detail.get("force")))
+    if failed is not None:
+        log.info(
+            "%s: this upload already made run %s, which failed; not retrying it (upload the "
+            "file again to retry)",
+            ref.uri,
+            failed.run_id,
+        )
+        return failed
     if not dataset_id:
         from conveyor.hashing import sha256_file
 
@@ -96,10 +111,20 @@ def on_object_created(
         except NotFound:
             log.warning("ignoring %s: the object is gone", ref.uri)
             return None
-    if etag:
-        _remember_etag(ctx, project_name, ref, etag, dataset_id)
     runs = ctx.runs
     run, created = runs.create(project_name, ref, dataset_id, force=bool(detail.get("force")))
+    if etag:
+        made = {"run_id": run.run_id, "written": written} if written else known
+        remember_upload(
+            ctx.ports.table,
+            project_name,
+            ref.key,
+            etag,
+            dataset_id,
+            sheet=sheet,
+            run_id=made.get("run_id"),
+            written=made.get("written"),
+        )
     bind_log_context(run_id=run.run_id, project=run.project)
     if not created and not (detail.get("resume") and run.state in _RESUMABLE):
         log.info(
@@ -107,7 +132,10 @@ def on_object_created(
         )
         return run
     if created:
-        run = runs.update_report(run, trigger=_trigger_of(ctx, detail, project_name, dataset_id))
+        options = {"sheet": sheet} if sheet is not None else {}
+        run = runs.update_report(
+            run, trigger=_trigger_of(ctx, detail, project_name, dataset_id), **options
+        )
     project = find_project(ctx.ports.table, project_name)
     if project is None:
         return runs.fail(
@@ -124,8 +152,24 @@ def on_object_created(
 _RESUMABLE = (RunState.QUEUED, RunState.PREPROCESSING)
 
 
-def _etag_key(project: str, ref: ObjectRef, etag: str) -> tuple[str, str]:
-    return f"rawetag#{project}", f"{ref.key}#{etag}"
+def _failed_run_of_write(
+    ctx: PipelineContext, known: dict[str, Any], written: str | None, *, force: bool
+) -> Run | None:
+    """The FAILED run that this very write of the object already made, if it did.
+
+    One upload is announced more than once (``conveyor upload``'s event and the raw/ watch's;
+    an S3 notification delivered twice). A failed run lets the same bytes be uploaded again to
+    retry, so without this the second announcement of one failed upload would retry it. A new
+    write of the bytes (an upload again, a copy into raw/) has another ``written`` and does
+    retry; so does a forced event (``--force``, a retrain).
+    """
+    if force or not written or known.get("written") != written or not known.get("run_id"):
+        return None
+    try:
+        run = ctx.runs.get(known["run_id"])
+    except NotFound:
+        return None
+    return run if run.state is RunState.FAILED else None
 
 
 def _dataset_of_etag(
@@ -134,17 +178,10 @@ def _dataset_of_etag(
     """The dataset id of bytes already seen under this key and etag: a second event for
     one upload (the CLI's and the folder watch's, or a redelivery) does not hash a large
     file again, in the middle of its training."""
-    if not etag:
-        return None
-    item = ctx.ports.table.get(*_etag_key(project, ref, etag))
-    return item["dataset_id"] if item else None
-
-
-def _remember_etag(
-    ctx: PipelineContext, project: str, ref: ObjectRef, etag: str, dataset_id: str
-) -> None:
-    pk, sk = _etag_key(project, ref, etag)
-    ctx.ports.table.put({"pk": pk, "sk": sk, "dataset_id": dataset_id})
+    dataset_id: str | None = upload_of_etag(ctx.ports.table, project, ref.key, etag).get(
+        "dataset_id"
+    )
+    return dataset_id
 
 
 def _trigger_of(
@@ -175,6 +212,7 @@ def preprocess_stage(
             workdir=workdir,
             seed=ctx.seed,
             max_training_rows=ctx.max_training_rows,
+            sheet=run.report.get("sheet"),
         )
     return run, {**run.report, **result.report, "task": result.task.value}
 
@@ -182,7 +220,7 @@ def preprocess_stage(
 def _preprocess_and_train(ctx: PipelineContext, run: Run, project: Project) -> Run:
     run, report = preprocess_stage(ctx, run, project)
     try:
-        job = start_training(ctx.ports.jobs, run, project, seed=ctx.seed)
+        job = start_training(ctx.ports.jobs, run, project, seed=ctx.seed, rows=split_rows(report))
     except AlreadyExists:
         # A previous attempt started it before a crash; the job carries on regardless.
         from conveyor.pipeline.train import job_name_for

@@ -64,12 +64,14 @@ def preprocess(
     seed: int = 42,
     max_training_rows: int = MAX_TRAINING_ROWS,
     max_reject_share: float | None = None,
+    sheet: str | None = None,
 ) -> PreprocessResult:
     """Read, validate, clean, split and profile one raw object; a file of more than
     ``max_training_rows`` rows is sampled (seeded by ``seed``), and the report says so.
     Rows of the wrong width are set aside (``rejects.csv``) unless more than
     ``max_reject_share`` of them are (by default the project's share); text that is not the
-    raw bytes (unpacked, transcoded, a workbook's sheet) is kept as ``decoded.csv``.
+    raw bytes (unpacked, transcoded, a workbook's sheet) is kept as ``decoded.csv``. ``sheet``
+    names the workbook's sheet to read (a name or 0-based position; the first by default).
 
     Raises:
         InvalidInput: the file cannot be trained on; the message says why and what to fix.
@@ -86,6 +88,7 @@ def preprocess(
             project.max_reject_share if max_reject_share is None else max_reject_share
         ),
         keep_decoded=decoded,
+        sheet=sheet,
     )
     frame, rows_read, file_report, rejects = read.frame, read.rows_read, read.report, read.rejects
     del read  # the frame is let go below, before the next copy is made

@@ -18,13 +18,28 @@ def artifact_ref(run: Run) -> ObjectRef:
     return ObjectRef(MODELS, f"{run.project}/{run.run_id}/model.tar.gz")
 
 
-def training_job_spec(run: Run, project: Project, *, seed: int) -> TrainingJobSpec:
+# Up to this many rows in all three splits, the model that serves is fitted on all of them
+# once the test split has scored the model fitted on the train split: a small file cannot
+# spare its test rows (scikit-learn's HistGradientBoosting on 85% of the corpus's files of
+# 200-3,000 rows is 4-10% worse in RMSE than on all of them). The job gets the test split as a
+# channel only then, so the spec says which runs do it.
+FULL_FIT_MAX_ROWS = 200_000
+
+
+def full_fit(rows: int) -> bool:
+    """Whether a run of ``rows`` rows (train + validation + test) serves a model fitted on all
+    of them."""
+    return rows <= FULL_FIT_MAX_ROWS
+
+
+def training_job_spec(run: Run, project: Project, *, seed: int, rows: int) -> TrainingJobSpec:
+    """The run's training job: its splits as channels (``test`` too when ``full_fit(rows)``)."""
     prefix = f"{run.project}/{run.dataset_id}"
+    splits = ("train", "validation", "test") if full_fit(rows) else ("train", "validation")
     return TrainingJobSpec(
         job_name=job_name_for(run),
         channels={
-            "train": ObjectRef(PROCESSED, f"{prefix}/train.parquet"),
-            "validation": ObjectRef(PROCESSED, f"{prefix}/validation.parquet"),
+            **{name: ObjectRef(PROCESSED, f"{prefix}/{name}.parquet") for name in splits},
             "schema": ObjectRef(PROCESSED, f"{prefix}/schema.json"),
         },
         output=artifact_ref(run),
@@ -36,6 +51,14 @@ def training_job_spec(run: Run, project: Project, *, seed: int) -> TrainingJobSp
     )
 
 
-def start_training(jobs: JobRunner, run: Run, project: Project, *, seed: int) -> TrainingJob:
-    """Start the run's training job; returns the job (``InProgress``)."""
-    return jobs.start_training_job(training_job_spec(run, project, seed=seed))
+def start_training(
+    jobs: JobRunner, run: Run, project: Project, *, seed: int, rows: int
+) -> TrainingJob:
+    """Start the run's training job on its ``rows`` preprocessed rows; returns the job
+    (``InProgress``)."""
+    return jobs.start_training_job(training_job_spec(run, project, seed=seed, rows=rows))
+
+
+def split_rows(report: dict[str, int]) -> int:
+    """The rows of a run's three splits, from its preprocess report."""
+    return report["rows_train"] + report["rows_validation"] + report["rows_test"]

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from conveyor.errors import InvalidInput
 from conveyor.events import object_created
-from conveyor.hashing import sha256_file
+from conveyor.hashing import sha256_file, upload_dataset_id
+from conveyor.pipeline.raw_objects import remember_upload
 from conveyor.pipeline.runs import RunStore
 from conveyor.storage import RAW
 from conveyor.types import ObjectInfo, Run, RunState
@@ -57,21 +58,29 @@ def put_raw_file(
     *,
     name: str | None = None,
     force: bool = False,
+    sheet: str | None = None,
     source: str,
 ) -> RawUpload:
     """Store ``file`` as ``raw/<project>/<name>`` (``name`` defaults to the file's own) and
-    publish its ObjectCreated event, unless these exact bytes already made a run that did
-    not fail (and ``force`` is off): then nothing is published and ``previous`` is that run.
+    publish its ObjectCreated event, unless these exact bytes (and sheet) already made a run
+    that did not fail (and ``force`` is off): then nothing is published and ``previous`` is
+    that run. ``sheet`` (a workbook's sheet name or 0-based position) goes with the upload to
+    its run, whichever event of it the worker takes first.
     """
     key = f"{project}/{validate_file_name(name or file.name)}"
+    sheet = sheet or None
     # The dataset id (sha256) and the store's etag (md5) are two passes over the file;
     # hashlib lets go of the GIL, so on a large upload they run side by side on two cores.
     with ThreadPoolExecutor(1) as pool:
         hashing = pool.submit(sha256_file, file)
         info = ports.store.put_file(RAW, key, file)
-        dataset_id = hashing.result()
+        dataset_id = upload_dataset_id(hashing.result(), sheet=sheet)
+    remember_upload(ports.table, project, key, info.etag, dataset_id, sheet=sheet)
     previous = RunStore(ports.table).find_by_dataset(project, dataset_id)
     if previous is not None and previous.state is not RunState.FAILED and not force:
         return RawUpload(key, info, dataset_id, previous, published=False)
-    ports.events.publish(object_created(info, dataset_id=dataset_id, source=source, force=force))
+    options = {"sheet": sheet} if sheet is not None else {}
+    ports.events.publish(
+        object_created(info, dataset_id=dataset_id, source=source, force=force, **options)
+    )
     return RawUpload(key, info, dataset_id, previous, published=True)

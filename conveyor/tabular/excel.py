@@ -17,7 +17,8 @@ def sheet_to_csv(path: Path, sheet: str | int | None = None) -> tuple[Path, str]
 
     Args:
         path: an .xlsx workbook.
-        sheet: a sheet name or 0-based position; the first sheet when None.
+        sheet: a sheet name or 0-based position (an int, or digits that name no sheet);
+            the first sheet when None.
 
     Returns:
         The CSV file and the sheet's name.
@@ -47,6 +48,8 @@ def _sheet(names: list[str], sheet: str | int | None) -> str:
         raise InvalidInput("the Excel workbook has no sheet", field="file")
     if sheet is None:
         return names[0]
+    if isinstance(sheet, str) and sheet not in names and sheet.isdigit():
+        sheet = int(sheet)  # `--sheet 1` from a command line: a position
     if isinstance(sheet, int) and 0 <= sheet < len(names):
         return names[sheet]
     if sheet in names:

@@ -107,6 +107,7 @@ def read_table(
     if path.stat().st_size == 0:
         raise _empty()
     if is_parquet(path):
+        _refuse_sheet(sheet, "a Parquet file")
         return read_parquet(path), FileReport("parquet")
     with _text(path, sheet=sheet, check_whole=True) as text:
         frame, report, _ = _read_text(text, max_reject_share)
@@ -139,6 +140,7 @@ def read_for_training(
     if path.stat().st_size == 0:
         raise _empty()
     if is_parquet(path):
+        _refuse_sheet(sheet, "a Parquet file")
         if path.stat().st_size > stream_above_bytes:
             frame, rows = stream_parquet(path, max_rows=max_rows, seed=seed)
             return TrainingRows(frame, rows, FileReport("parquet"))
@@ -156,6 +158,16 @@ def read_for_training(
             sampled = sample_frame(frame, max_rows=max_rows, seed=seed)
             return TrainingRows(sampled, frame.height, report, tuple(rejects))
         return _stream_text(text, max_rows=max_rows, seed=seed, max_reject_share=max_reject_share)
+
+
+def _refuse_sheet(sheet: str | int | None, what: str) -> None:
+    # A sheet asked of a file that has none would be ignored without a word.
+    if sheet is not None:
+        raise InvalidInput(
+            f"a sheet ({sheet!r}) was given, but the file is {what}, not an .xlsx workbook; "
+            "upload it without --sheet",
+            field="sheet",
+        )
 
 
 def _empty() -> InvalidInput:
@@ -178,6 +190,7 @@ def _text(path: Path, *, sheet: str | int | None, check_whole: bool) -> Iterator
             report = FileReport("xlsx", encoding="utf-8", sheet=name)
             yield _Text(csv_path, report, True, Dialect(), made)
             return
+        _refuse_sheet(sheet, "a text file")
         decoded = _decode.decode(unpacked.path, check_whole=check_whole)
         if decoded.transcoded:
             made.append(decoded.path)

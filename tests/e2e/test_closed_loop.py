@@ -5,6 +5,7 @@ ALARM, and its retrain action starts a run that records what triggered it — no
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -110,7 +111,9 @@ def test_drift_is_noticed_and_the_model_retrained_without_a_person(
 
             shifted_since = to_iso(utcnow())
             send(port, shifted(rows[REQUESTS:]))
-            report = json_of(cli("drift", "churn", "--since", shifted_since, "--json"))
+            found = cli("drift", "churn", "--since", shifted_since, "--json")
+            assert found.returncode == 3, found.stderr  # drift's exit code
+            report = json.loads(found.stdout)
             assert report["status"] == "DRIFT" and report["rows"] == REQUESTS
             assert drifted(report) == {SHIFTED_NUMERIC, SHIFTED_CATEGORY}
             alarm = poll("the drift alarm going to ALARM", drift_alarm("ALARM"))

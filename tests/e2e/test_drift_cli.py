@@ -4,6 +4,7 @@ answers (from ``conveyor predict``)."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -84,7 +85,9 @@ def test_drift_of_a_deployed_version_with_real_answers(
     _record_requests(cli, tmp_path, shifted, "shifted", START + timedelta(hours=1))
     html = tmp_path / "drift.html"
     later = ["--since", "2026-03-01T10:00Z", "--until", "2026-03-01T11:00Z", "--json"]
-    drifted = json_of(cli("drift", "churn", *later, "--html", str(html)))
+    drifting = cli("drift", "churn", *later, "--html", str(html))
+    assert drifting.returncode == 3, drifting.stderr  # drift found: a script can act on it
+    drifted = json.loads(drifting.stdout)
 
     assert empty["status"] == "INSUFFICIENT_DATA" and empty["rows"] == 0
     assert drifted["status"] == "DRIFT"

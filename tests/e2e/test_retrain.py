@@ -3,6 +3,7 @@ actual outcomes, started with what triggered it and guarded against running back
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -48,7 +49,9 @@ def test_retrain_trains_on_the_upload_plus_labelled_inferences(
     assert pl.read_csv(retrain_file).height == upload_rows + 300
 
     # A second request inside the cooldown (and while the run is queued) starts nothing.
-    again = json_of(cli("retrain", "churn", "--json"))
+    refused = cli("retrain", "churn", "--json")
+    assert refused.returncode == 6, refused.stderr  # so that a script can tell
+    again = json.loads(refused.stdout)
     assert not again["started"] and "cooldown" in again["reason"]
 
     worker = start_worker(home)
@@ -64,7 +67,7 @@ def test_retrain_trains_on_the_upload_plus_labelled_inferences(
     assert trigger["feedback_rows"] == 300
 
     guarded = cli("retrain", "churn")
-    assert guarded.returncode == 0 and "not retraining" in guarded.stdout
+    assert guarded.returncode == 6 and "not retraining" in guarded.stdout
     assert "cooldown" in guarded.stdout
 
     # On a schedule: nothing while the newest run is fresh; a run once it is old.

@@ -18,6 +18,7 @@ from conveyor.events import Event, EventType
 from conveyor.events.local import SqliteEventBus
 from conveyor.events.watch import RawWatch
 from conveyor.storage.local import LocalObjectStore
+from conveyor.types import to_iso
 
 SETTLE = 0.3
 
@@ -86,6 +87,8 @@ def test_a_copied_file_is_published_exactly_once(
         "key": "churn/dropped.csv",
         "size": 8,
         "etag": hashlib.md5(b"a,b\n1,2\n", usedforsecurity=False).hexdigest(),
+        # Which write of the file this is: another copy of the same bytes is another write.
+        "written": to_iso(store.head("raw", "churn/dropped.csv").last_modified),
         "source": "watch",
     }
 

@@ -40,7 +40,7 @@ from conveyor.jobs.sagemaker import SageMakerJobRunner
 from conveyor.model.artifact import pack_model_dir
 from conveyor.pipeline.evaluate import evaluate_artifact
 from conveyor.pipeline.preprocess import preprocess
-from conveyor.pipeline.train import artifact_ref, training_job_spec
+from conveyor.pipeline.train import artifact_ref, split_rows, training_job_spec
 from conveyor.storage import BUCKETS, MODELS, RAW
 from conveyor.storage.s3 import S3ObjectStore
 from conveyor.types import ObjectRef, Project, Run
@@ -82,10 +82,10 @@ def submitted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SubmittedJob
             raw = ObjectRef(RAW, "churn/churn.csv")
             store.put(raw.bucket, raw.key, sample)
             project = Project(name="churn", target="churned", hyperparameters={"num_leaves": 8})
-            preprocess(store, raw, project, dataset_id="d1", workdir=workdir)
+            result = preprocess(store, raw, project, dataset_id="d1", workdir=workdir)
             run = Run(run_id="r-0001", project="churn", raw=raw, dataset_id="d1")
             runner = SageMakerJobRunner(store=store, settings=AwsSettings())
-            spec = training_job_spec(run, project, seed=7)
+            spec = training_job_spec(run, project, seed=7, rows=split_rows(result.report))
             runner.start_training_job(spec)
             request = client("sagemaker").describe_training_job(TrainingJobName=spec.job_name)
             yield SubmittedJob(runner, store, project, run, request)
@@ -213,6 +213,10 @@ def test_the_packaged_program_trains_the_model_the_pipeline_evaluates(
     assert training["seed"] == 7
     assert training["hyperparameters"]["num_leaves"] == 8
     assert training["rows_train"] + training["rows_validation"] < SAMPLE_ROWS
+    # A small file: the model that serves is fitted on all three splits, the one the test
+    # split scores is kept beside it.
+    assert training["refit"]["rows"] == SAMPLE_ROWS
+    assert (container.paths.model_dir / "assessment" / "model.txt").exists()
 
     # SageMaker packs model/ and uploads it to <S3OutputPath>/<job>/output/model.tar.gz.
     job_name = submitted.request["TrainingJobName"]

@@ -41,13 +41,14 @@ def run_job(
     root: Path, hyperparameters: dict[str, str], channels: dict[str, pl.DataFrame | None]
 ) -> subprocess.CompletedProcess[str]:
     paths = ScriptModePaths(root)
-    paths.make_dirs(["train", "validation", "schema"])
+    names = ["schema", *(name for name, data in channels.items() if data is not None)]
+    paths.make_dirs(names)
     paths.hyperparameters_file.write_text(json.dumps(hyperparameters))
     (paths.channel("schema") / "schema.json").write_text(json.dumps(SCHEMA.to_dict()))
     for name, data in channels.items():
         if data is not None:
             data.write_parquet(paths.channel(name) / f"{name}.parquet")
-    env = {**os.environ, **environment(paths, ["train", "validation", "schema"], hyperparameters)}
+    env = {**os.environ, **environment(paths, names, hyperparameters)}
     return subprocess.run(
         [sys.executable, "-m", "conveyor.jobs.entrypoint"],
         env=env,
@@ -77,6 +78,27 @@ def test_the_entrypoint_writes_a_model_the_predictor_serves(tmp_path: Path, algo
     assert prediction.classes == ["no", "yes"]
     assert prediction.probabilities is not None
     assert all(abs(sum(p) - 1) < 1e-9 for p in prediction.probabilities)
+
+
+def test_with_the_test_split_the_served_model_learns_from_every_row(tmp_path: Path) -> None:
+    # A plan only the test split has: the model that serves has seen it; the one the test
+    # split scores (assessment/) has not, so the test metrics stay those of unseen rows.
+    test = frame(100, 3).with_columns(plan=pl.lit("enterprise"))
+    result = run_job(
+        tmp_path,
+        {"algorithm": "lightgbm", "seed": "1"},
+        {"train": frame(400, 1), "validation": frame(100, 2), "test": test},
+    )
+    assert result.returncode == 0, result.stderr
+    model_dir = ScriptModePaths(tmp_path).model_dir
+    training = json.loads((model_dir / "training.json").read_text())
+    assert training["refit"]["rows"] == 600 and training["refit"]["test"] is True
+    assert training["refit"]["rounds"] > training["best_iteration"]
+    served, scored = Predictor.load(model_dir), Predictor.load(model_dir / "assessment")
+    assert "enterprise" in served.encoder.categories_["plan"]
+    assert "enterprise" not in scored.encoder.categories_["plan"]
+    assert scored.training["refit"] is None
+    assert scored.model.booster.num_trees() == training["best_iteration"]
 
 
 def test_a_missing_channel_fails_with_a_reason_in_output_failure(tmp_path: Path) -> None:

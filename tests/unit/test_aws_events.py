@@ -64,6 +64,7 @@ def test_an_s3_key_with_a_space_and_a_plus_is_read_back_as_uploaded() -> None:
         etag='"abc123"',
         size=1024,
         event_name="ObjectCreated:Put",
+        sequencer="0055AED6DCD90281E5",
     )
 
 

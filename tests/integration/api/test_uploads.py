@@ -19,6 +19,7 @@ from conveyor.samples.generate import write_churn_csv
 from conveyor.serving.app import create_app
 from conveyor.storage import RAW
 from conveyor.wiring import Ports
+from tests.workbooks import two_sheet_workbook
 
 U = "/api/v1/projects/churn/uploads"
 
@@ -151,3 +152,48 @@ def test_a_broken_form_is_a_400(client: TestClient) -> None:
         headers={"content-type": "multipart/form-data"},  # no boundary
     )
     assert response.status_code == 400 and response.json()["field"] == "file"
+
+
+def _wait_for_end(client: TestClient, run_id: str) -> dict[str, object]:
+    deadline = time.monotonic() + 120
+    run: dict[str, object] = client.get(f"/api/v1/runs/{run_id}").json()
+    while run["state"] not in ("DEPLOYED", "REGISTERED", "REJECTED", "FAILED"):
+        assert time.monotonic() < deadline, run
+        time.sleep(0.3)
+        run = client.get(f"/api/v1/runs/{run_id}").json()
+    return run
+
+
+def test_a_workbook_sheet_chosen_in_the_form_is_the_one_trained_on(
+    client: TestClient, tmp_path: Path, worker: None
+) -> None:
+    book = two_sheet_workbook(
+        tmp_path / "book.xlsx", write_churn_csv(tmp_path / "rows.csv", rows=500, seed=12)
+    )
+    time.sleep(0.3)  # the worker's first heartbeat
+    with book.open("rb") as handle:
+        response = client.post(U, files={"file": ("book.xlsx", handle)}, data={"sheet": "Data"})
+    assert response.status_code == 202, response.text
+    run = _wait_for_end(client, response.json()["run_id"])
+    assert run["state"] != "FAILED", run["failure_reason"]
+    report = run["report"]
+    assert isinstance(report, dict)
+    assert report["file"]["format"] == "xlsx" and report["file"]["sheet"] == "Data"
+    assert "monthly charges" in {c["name"] for c in report["columns"]}
+
+
+def test_an_unknown_sheet_fails_the_run_naming_the_sheets(
+    client: TestClient, tmp_path: Path, worker: None
+) -> None:
+    book = two_sheet_workbook(
+        tmp_path / "book.xlsx", write_churn_csv(tmp_path / "rows.csv", rows=60, seed=13)
+    )
+    time.sleep(0.3)
+    with book.open("rb") as handle:
+        response = client.post(f"{U}?sheet=Sales", files={"file": ("book.xlsx", handle)})
+    assert response.status_code == 202, response.text
+    run = _wait_for_end(client, response.json()["run_id"])
+    assert run["state"] == "FAILED"
+    assert run["failure_reason"] == (
+        "the workbook has no sheet 'Sales'; its sheets are: 'Notes', 'Data'"
+    )

@@ -46,6 +46,17 @@ def test_an_upload_for_no_project_fails_its_run_saying_how_to_make_one(lambda_en
     assert client("sagemaker").list_training_jobs()["TrainingJobSummaries"] == []
 
 
+def test_a_failed_upload_delivered_twice_makes_one_run(lambda_env: Path) -> None:
+    from conveyor.aws import handlers, runtime
+    from conveyor.pipeline.runs import RunStore
+
+    event = upload("fraud/2026.csv", b"amount,label\n1,0\n")
+    first = handlers.on_upload(event)["runs"][0]
+    again = handlers.on_upload(event)["runs"][0]  # S3 delivers at least once
+    assert again == first and first["state"] == "FAILED"
+    assert [r.run_id for r in RunStore(runtime.ports().table).list_runs()] == [first["run_id"]]
+
+
 def test_an_event_that_is_not_s3s_is_refused_by_name(lambda_env: Path) -> None:
     from conveyor.aws import handlers
 

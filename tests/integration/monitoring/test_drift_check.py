@@ -194,11 +194,11 @@ def test_conveyor_drift_prints_json_writes_html_and_saves(ports: Ports, tmp_path
     as_json = _cli(home, "drift", PROJECT, *window, "--json", "--no-save")
     table = _cli(home, "drift", PROJECT, *window, "--html", str(tmp_path / "out" / "drift.html"))
 
-    assert as_json.returncode == 0, as_json.stderr
+    assert as_json.returncode == 3, as_json.stderr  # drift found
     report = json.loads(as_json.stdout)
     assert report["status"] == "DRIFT" and report["drifted"] == ["monthly fee"]
     assert report["window_start"] == "2026-03-01T09:00:00.000000+00:00"
-    assert table.returncode == 0, table.stderr
+    assert table.returncode == 3, table.stderr
     assert "DRIFT" in table.stdout and "monthly fee" in table.stdout
     page = (tmp_path / "out" / "drift.html").read_text()
     assert page.startswith("<!doctype html>") and "<svg" in page and "http" not in page

@@ -36,5 +36,13 @@ def test_a_sheet_is_chosen_by_name_or_position(tmp_path: Path) -> None:
     path = _workbook(tmp_path / "book.xlsx")
     assert read_table(path, sheet="Raw")[0].columns == ["x", "y"]
     assert read_table(path, sheet=1)[0].height == 2
+    assert read_table(path, sheet="1")[0].columns == ["x", "y"]  # `--sheet 1`
     with pytest.raises(InvalidInput, match="no sheet 'Nope'; its sheets are: 'Summary', 'Raw'"):
         read_table(path, sheet="Nope")
+
+
+def test_a_sheet_asked_of_a_csv_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "rows.csv"
+    path.write_text("x,y\n1,u\n2,v\n")
+    with pytest.raises(InvalidInput, match=r"the file is a text file, not an \.xlsx workbook"):
+        read_table(path, sheet="Raw")
