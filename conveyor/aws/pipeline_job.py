@@ -5,7 +5,7 @@ JobRunner port; ``train.py`` of the sourcedir runs it). In the container it runs
 local worker runs between an upload and registration: ``preprocess`` → the training
 entrypoint (as a script-mode job of its own: ``SubprocessJobRunner`` under a scratch root,
 which packs and uploads ``model.tar.gz`` to ``models/<project>/<run_id>/``) →
-``evaluate_artifact``, then writes ``reports/<project>/<run_id>/evaluation.json``, all that
+``evaluate_run``, then writes ``reports/<project>/<run_id>/evaluation.json``, all that
 registration and the gate need, for the Lambda handler of the job's state change. It moves
 the run PREPROCESSING → TRAINING → EVALUATING as it goes.
 
@@ -141,7 +141,7 @@ def _run(paths: ScriptModePaths, hyperparameters: dict[str, str]) -> str | None:
 
 def _stages(ctx: PipelineContext, run: Run, project: Project, paths: ScriptModePaths) -> Run:
     from conveyor.model.metrics import greater_is_better
-    from conveyor.pipeline.evaluate import evaluate_artifact
+    from conveyor.pipeline.evaluate import evaluate_run
     from conveyor.pipeline.handlers import _keep_job_logs, preprocess_stage
     from conveyor.pipeline.train import artifact_ref, split_rows, start_training
     from conveyor.types import JobStatus
@@ -163,8 +163,7 @@ def _stages(ctx: PipelineContext, run: Run, project: Project, paths: ScriptModeP
 
     run = runs.advance(run, RunState.EVALUATING)
     artifact = artifact_ref(run)
-    with ctx.workdir(f"{run.run_id}-evaluate") as workdir:
-        evaluation = evaluate_artifact(ctx.ports.store, run, artifact, project, workdir=workdir)
+    evaluation = evaluate_run(ctx, run, project)
     document = {
         **evaluation.to_dict(),
         "run_id": run.run_id,

@@ -52,6 +52,7 @@ def register_and_gate(ctx: PipelineContext, run: Run, project: Project) -> Run:
         ctx.ports.endpoint,
         project,
         version,
+        evaluation.comparison,
         greater_is_better=bool(document["greater_is_better"]),
     )
     return end_gated_run(

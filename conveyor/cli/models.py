@@ -10,7 +10,7 @@ from rich.table import Table as RichTable
 from conveyor.cli._context import CliState
 from conveyor.cli._file_report import print_file_report
 from conveyor.cli._output import console, fmt_metric, print_json
-from conveyor.cli.runs import print_metrics
+from conveyor.cli.runs import print_gate, print_metrics
 from conveyor.pipeline import actions
 from conveyor.pipeline.file_report import dataset_report, report_view
 from conveyor.projects import get_project
@@ -83,13 +83,11 @@ def print_version(v: ModelVersion) -> None:
         "  inputs       " + ", ".join(f"{f['name']} ({f['kind']})" for f in features),
         highlight=False,
     )
-    if v.gate:
-        console.print(
-            f"  gate         {v.gate.get('status')}: {v.gate.get('reason')}", highlight=False
-        )
     if v.tags:
         console.print("  tags         " + ", ".join(f"{k}={val}" for k, val in v.tags.items()))
     print_metrics(v.metrics, v.primary_metric)
+    if v.gate:
+        print_gate(v.gate)
 
 
 @app.command("show")

@@ -109,16 +109,54 @@ def print_run(run: Run) -> None:
     metrics = report.get("metrics")
     if metrics:
         print_metrics(metrics, report.get("primary_metric"))
+    if report.get("gate"):
+        print_gate(report["gate"])
 
 
 def print_metrics(metrics: dict[str, dict[str, float]], primary: str | None) -> None:
     names = sorted({n for split in metrics.values() for n in split})
-    splits = [s for s in ("validation", "test", "baseline") if s in metrics]
+    splits = [s for s in ("validation", "test", "holdout", "baseline") if s in metrics]
     table = RichTable("metric", *splits)
     for name in names:
         label = f"[bold]{name}[/]" if name == primary else name
         table.add_row(label, *(fmt_metric(metrics[s].get(name)) for s in splits))
     console.print(table)
+
+
+def print_gate(gate: dict[str, Any]) -> None:
+    """The gate's decision, and the new version and the champion scored on the same rows:
+    per split, its rows and the dataset they come from (the split decided on first)."""
+    console.print(f"  gate      {gate.get('status')}: {gate.get('reason')}", highlight=False)
+    scores: dict[str, dict[str, Any]] = gate.get("scores") or {}
+    if not scores:
+        return
+    metric = gate.get("metric")
+    champion = gate.get("champion_version")
+    table = RichTable(
+        f"{metric} on the same rows",
+        "rows",
+        "this version",
+        f"champion v{champion}" if champion else "champion",
+        "trivial baseline",
+        "dataset",
+        box=None,
+        padding=(0, 2),
+    )
+    decided = gate.get("split")
+    for split in sorted(scores, key=lambda name: name != decided):
+        same = scores[split]
+        theirs = same.get("champion") or {}
+        table.add_row(
+            f"{split} (the gate's)" if split == decided else split,
+            str(same.get("rows")),
+            fmt_metric(same["challenger"].get(metric)),
+            fmt_metric(theirs.get(metric)) if champion else "-",
+            fmt_metric(same["baseline"].get(metric)),
+            str(same.get("dataset_id", ""))[:12],
+        )
+    console.print(table)
+    for note in gate.get("notes") or []:
+        console.print(f"  note      {note}", highlight=False)
 
 
 @app.command("show")

@@ -26,6 +26,7 @@ from conveyor.monitoring.integrity import (
 )
 from conveyor.pipeline import promotion
 from conveyor.pipeline.promotion import CHAMPION
+from conveyor.pipeline.registration import Comparison
 from conveyor.registry import Registry
 from conveyor.registry.gate import GateDecision
 from conveyor.storage import ObjectStore
@@ -36,14 +37,20 @@ __all__ = ["CHAMPION", "deploy_version", "gate_version", "rollback"]
 
 
 def gate_version(
-    registry: Registry, endpoint: Endpoint, project: Project, version: ModelVersion
+    registry: Registry,
+    endpoint: Endpoint,
+    project: Project,
+    version: ModelVersion,
+    comparison: Comparison | None,
 ) -> tuple[ModelVersion, GateDecision]:
-    """Decide and record the version's approval status against the deployed champion."""
+    """Decide and record the version's approval status against the deployed champion, on
+    the rows ``comparison`` scored both on."""
     return promotion.gate_version(
         registry,
         endpoint,
         project,
         version,
+        comparison,
         greater_is_better=greater_is_better(version.primary_metric),
     )
 

@@ -1,5 +1,6 @@
-"""The evaluate stage: score the trained artifact on the held-out test split, beside a trivial
-baseline, and register it as a new version with its metrics and lineage.
+"""The evaluate stage: score the trained artifact on the held-out test split and the
+project's holdout, beside a trivial baseline and the champion on the same rows, and register
+it as a new version with its metrics and lineage.
 
 The artifact is loaded exactly as serving loads it (sha256 checked, unpacked, ``Predictor``),
 so a version that registers is a version that serves.
@@ -16,18 +17,51 @@ from conveyor.model.artifact import TRAINING_FILE, Predictor, scored_dir, sha256
 from conveyor.model.encode import target_values
 from conveyor.model.metrics import baseline_metrics, compute_metrics, default_metric
 from conveyor.monitoring.profile import prediction_profile, prediction_profile_key
+from conveyor.pipeline.comparison import (
+    HOLDOUT,
+    TEST,
+    Champion,
+    Rows,
+    compare,
+    deployed_champion,
+    holdout_rows,
+)
 from conveyor.pipeline.details import details_key, version_details
+from conveyor.pipeline.handlers import PipelineContext
+from conveyor.pipeline.holdout import load_holdout
 from conveyor.pipeline.registration import Evaluation, git_commit, register
+from conveyor.pipeline.train import artifact_ref
 from conveyor.storage import PROCESSED, REPORTS, ObjectStore
 from conveyor.types import ObjectRef, Project, Run
 
-__all__ = ["Evaluation", "evaluate_artifact", "git_commit", "register"]
+__all__ = ["Evaluation", "evaluate_artifact", "evaluate_run", "git_commit", "register"]
+
+
+def evaluate_run(ctx: PipelineContext, run: Run, project: Project) -> Evaluation:
+    """The run's trained artifact evaluated against the champion the project serves now:
+    what the local worker and the AWS pipeline job both do once training completed."""
+    ports = ctx.ports
+    champion = deployed_champion(
+        ports.store, ports.registry, ports.endpoint, project.name, cache_dir=ctx.cache_dir
+    )
+    with ctx.workdir(f"{run.run_id}-evaluate") as workdir:
+        return evaluate_artifact(
+            ports.store, run, artifact_ref(run), project, workdir=workdir, champion=champion
+        )
 
 
 def evaluate_artifact(
-    store: ObjectStore, run: Run, artifact: ObjectRef, project: Project, *, workdir: Path
+    store: ObjectStore,
+    run: Run,
+    artifact: ObjectRef,
+    project: Project,
+    *,
+    workdir: Path,
+    champion: Champion | None = None,
 ) -> Evaluation:
-    """Metrics of the artifact on the test split, of a trivial baseline, and from training."""
+    """Metrics of the artifact on the test split (and the project's holdout, when the run
+    left it out of training), of a trivial baseline, and from training; and the comparison
+    with ``champion`` on the same rows that the gate decides on."""
     tarball = workdir / "model.tar.gz"
     store.download(artifact.bucket, artifact.key, tarball)
     digest = sha256_file(tarball)
@@ -60,18 +94,51 @@ def evaluate_artifact(
         json.dumps(version_details(predictor, x_test, y_test, raw)).encode(),
     )
     training = json.loads((model_dir / TRAINING_FILE).read_text())
+    splits = [Rows(TEST, run.dataset_id, x_test, y_test, test)]
+    notes: list[str] = []
+    holdout_id = _holdout_rows(store, run, predictor, workdir, splits, notes)
+    comparison = compare(
+        predictor, champion, splits, y_train=y_train, holdout_id=holdout_id, notes=notes
+    )
     metrics = {
         "validation": {k: float(v) for k, v in (training.get("validation_metrics") or {}).items()},
         "test": compute_metrics(schema.task, y_test, raw, n_classes),
         "baseline": baseline_metrics(schema.task, y_train, y_test, n_classes),
     }
+    if HOLDOUT in comparison.scores:
+        metrics[HOLDOUT] = comparison.scores[HOLDOUT].challenger
     return Evaluation(
         primary_metric=project.metric or default_metric(schema.task),
         metrics=metrics,
         schema=schema,
         training=training,
         sha256=digest,
+        comparison=comparison,
     )
+
+
+def _holdout_rows(
+    store: ObjectStore,
+    run: Run,
+    predictor: Predictor,
+    workdir: Path,
+    splits: list[Rows],
+    notes: list[str],
+) -> str | None:
+    """Add the project's holdout to ``splits`` when this run never trained on it; its id."""
+    used = run.report.get("holdout") or {}
+    if not used.get("used"):
+        return None
+    holdout = load_holdout(store, run.project, workdir)
+    if holdout is None or holdout.id != used.get("id"):
+        notes.append("the project's holdout changed since this run was preprocessed")
+        return None
+    rows, problem = holdout_rows(predictor, holdout)
+    if rows is None:
+        notes.append(f"not scored on the holdout: {problem}")
+        return None
+    splits.append(rows)
+    return holdout.id
 
 
 def _read_parquet(

@@ -291,14 +291,12 @@ def _evaluate_and_register(ctx: PipelineContext, run: Run, project: Project) -> 
     from conveyor.pipeline import evaluate as evaluate_stage
 
     run = ctx.runs.advance(run, RunState.EVALUATING)
-    artifact = artifact_ref(run)
-    with ctx.workdir(f"{run.run_id}-evaluate") as workdir:
-        evaluation = evaluate_stage.evaluate_artifact(
-            ctx.ports.store, run, artifact, project, workdir=workdir
-        )
-    version = evaluate_stage.register(ctx.ports.registry, run, project, artifact, evaluation)
+    evaluation = evaluate_stage.evaluate_run(ctx, run, project)
+    version = evaluate_stage.register(
+        ctx.ports.registry, run, project, artifact_ref(run), evaluation
+    )
     version, decision = deploy_stage.gate_version(
-        ctx.ports.registry, ctx.ports.endpoint, project, version
+        ctx.ports.registry, ctx.ports.endpoint, project, version, evaluation.comparison
     )
     return end_gated_run(
         ctx.runs,

@@ -15,19 +15,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from conveyor._memory import give_back_arrow_memory
 from conveyor.config import MAX_TRAINING_ROWS
 from conveyor.errors import InvalidInput
 from conveyor.monitoring.profile import build_profile
+from conveyor.pipeline.holdout import (
+    Holdout,
+    load_holdout,
+    rows_digest,
+    save_holdout,
+    typed_holdout,
+    without_rows,
+)
 from conveyor.storage import PROCESSED, ObjectStore
 from conveyor.tabular.coerce import coerce_frame
 from conveyor.tabular.infer import infer_schema
 from conveyor.tabular.read import read_for_training
 from conveyor.tabular.rejects import Reject
 from conveyor.tabular.schema import DatasetSchema
-from conveyor.tabular.split import split_frame
+from conveyor.tabular.split import split_parts
 from conveyor.types import ObjectRef, Project, Task
 
 SPLITS = ("train", "validation", "test")
@@ -114,12 +123,23 @@ def preprocess(
     # sample; the report's parsed_share counts what they read), never a failed run.
     typed = coerce_frame(frame, schema, with_target=True, lenient=True)
     columns = frame.width
+    holdout = load_holdout(store, project.name, workdir)
+    keep, holdout_report = _rows_to_split(typed, schema, holdout, notes)
+    if keep is not None:
+        typed = typed.filter(keep)
+    part = split_parts(typed.get_column(target), task=schema.task, seed=seed, notes=notes)
+    # The project's first run: its test split, as read, becomes the project's holdout.
+    new_holdout = None
+    if holdout is None:
+        tested = part == 2
+        if keep is not None:  # the test rows' places in the file, without copying the file
+            tested = np.zeros(frame.height, dtype=bool)
+            tested[keep.arg_true().to_numpy()[part == 2]] = True
+        new_holdout = frame.filter(pl.Series(tested))
     # Each copy of a large table is let go as soon as the next exists: peak memory is what
     # decides the largest file a machine can take.
-    del frame
-    train, validation, test = split_frame(
-        typed, target=target, task=schema.task, seed=seed, notes=notes
-    )
+    del frame, holdout
+    train, validation, test = (typed.filter(pl.Series(part == k)) for k in range(3))
     del typed
     profile = build_profile(train, schema)
     sampling = _sampling(rows_read, rows_kept, max_training_rows, seed)
@@ -144,6 +164,9 @@ def preprocess(
         "rows_train": train.height,
         "rows_validation": validation.height,
         "rows_test": test.height,
+        "rows_repeated": holdout_report.pop("rows_repeated"),
+        "rows_digest": holdout_report.pop("rows_digest"),
+        "holdout": holdout_report,
         "columns_read": columns,
         # What conveyor did with each raw column: name, kind, rule, missing_tokens,
         # parsed_share, reason (DatasetSchema.column_report).
@@ -161,6 +184,16 @@ def preprocess(
         # are read by this run's training and evaluation, not kept for their size.
         part.write_parquet(out / f"{name}.parquet", compression="uncompressed")
         store.put_file(PROCESSED, refs[name].key, out / f"{name}.parquet")
+    if new_holdout is not None:
+        info = save_holdout(
+            store,
+            project.name,
+            new_holdout,
+            dataset_id=dataset_id,
+            source=report["rows_digest"],
+            workdir=workdir,
+        )
+        report["holdout"] = {**info, "created": True, "used": True, "rows_left_out": 0}
     if decoded.exists():
         report["file"]["decoded_key"] = f"{prefix}/decoded.csv"
         store.put_file(PROCESSED, f"{prefix}/decoded.csv", decoded)
@@ -206,6 +239,61 @@ def applicable_kinds(
         if column not in present
     ]
     return usable, notes
+
+
+def _rows_to_split(
+    typed: pl.DataFrame, schema: DatasetSchema, holdout: Holdout | None, notes: list[str]
+) -> tuple[pl.Series | None, dict[str, Any]]:
+    """Which rows a run may train, validate and test on (None: all of them), and what was
+    left out: a repeated row counts once (a copy in training and another in test would
+    score the model on a row it trained on), and no row of the project's holdout is kept,
+    unless these are the rows the holdout was set aside from (the first run's file again,
+    or its rows repeated): those are split as the first run split them, the holdout as test.
+    """
+    # By a 64-bit hash of each row's values: three times faster than comparing the rows on a
+    # million of them, and two distinct rows of a million share a hash with odds of 1 in 3e7.
+    hashes = typed.hash_rows(seed=0)
+    keep = hashes.is_first_distinct()
+    repeated = keep.len() - int(keep.sum())
+    digest = rows_digest(hashes.filter(keep))
+    report: dict[str, Any] = {
+        "rows_repeated": repeated,
+        "created": False,
+        "used": False,
+        "rows_digest": digest,
+    }
+    if repeated:
+        notes.append(
+            f"{repeated} repeated row(s) (the same values and target as an earlier row) "
+            "counted once: a copy in training and another in test would score the model on "
+            "rows it trained on"
+        )
+    if holdout is not None:
+        report.update(holdout.info())
+        rows = typed_holdout(holdout, schema)
+        if isinstance(rows, str):
+            report["reason"] = rows
+            notes.append(f"the project's holdout is not used: {rows}")
+        elif holdout.source == digest:
+            report.update(used=True, rows_left_out=0)
+            notes.append(
+                "the rows of the project's first run: split as it split them, its holdout as "
+                "the test split"
+            )
+        else:
+            index = "__row__"
+            kept = without_rows(typed.with_row_index(index), rows).get_column(index)
+            outside = pl.Series(np.zeros(typed.height, dtype=bool))
+            outside = outside.scatter(kept, True)
+            left_out = int((keep & ~outside).sum())  # a repeated row counted once
+            keep = keep & outside
+            report.update(used=True, rows_left_out=left_out)
+            if left_out:
+                notes.append(
+                    f"left out {left_out} row(s) of the project's holdout (set aside at its "
+                    "first run and never trained on; versions are compared on it)"
+                )
+    return (None if bool(keep.all()) else keep), report
 
 
 def _sampling(rows_read: int, rows_kept: int, cap: int, seed: int) -> dict[str, Any] | None:

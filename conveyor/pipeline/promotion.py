@@ -16,7 +16,7 @@ from dataclasses import replace
 
 from conveyor.endpoint import Deployment, Endpoint
 from conveyor.errors import Conflict
-from conveyor.pipeline.registration import Evaluation
+from conveyor.pipeline.registration import Comparison, Evaluation
 from conveyor.pipeline.runs import RunStore
 from conveyor.registry import Registry
 from conveyor.registry.gate import GateDecision, GatePolicy, decide
@@ -30,30 +30,63 @@ def gate_version(
     endpoint: Endpoint,
     project: Project,
     version: ModelVersion,
+    comparison: Comparison | None,
     *,
     greater_is_better: bool,
 ) -> tuple[ModelVersion, GateDecision]:
-    """Decide and record the version's approval status against the deployed champion."""
+    """Decide and record the version's approval status against the deployed champion, on
+    the numbers ``comparison`` measured on the same rows for both (None: an evaluation that
+    did not score the champion, so a deployed champion leaves the decision to a person).
+    The version keeps the decision, the rows and every split's scores as its ``gate``."""
     metric = version.primary_metric
-    champion_version = None
-    champion = None
     deployed = endpoint.describe_endpoint(project.name)
-    if deployed is not None and deployed.version != version.version:
-        champion_version = deployed.version
-        champion = (
-            registry.get_version(project.name, deployed.version).metrics.get("test", {}).get(metric)
-        )
+    serving = deployed.version if deployed is not None else None
+    champion_version = serving if serving != version.version else None
+    champion: float | None = None
+    unscored = None
+    evidence: dict[str, object] = {}
+    if comparison is None:
+        on = "on the test split"
+        candidate = float(version.metrics["test"][metric])
+        baseline = float(version.metrics["baseline"][metric])
+        unscored = "the evaluation did not score it"
+    else:
+        same = comparison.decisive
+        on = f"on the {same.rows} {same.split} rows"
+        candidate, baseline = same.challenger[metric], same.baseline[metric]
+        if same.champion is not None:
+            champion = same.champion.get(metric)
+        if comparison.champion_version != champion_version:
+            scored = comparison.champion_version
+            champion = None
+            unscored = (
+                f"the champion changed during the evaluation: "
+                f"{'v' + str(scored) if scored else 'none'} was scored"
+            )
+        elif champion is None:
+            unscored = "; ".join(comparison.notes) or "not scored"
+        evidence = {
+            "split": same.split,
+            "rows": same.rows,
+            "dataset_id": same.dataset_id,
+            "holdout_id": comparison.holdout_id,
+            "scores": {name: rows.to_dict() for name, rows in comparison.scores.items()},
+            "notes": list(comparison.notes),
+        }
     decision = decide(
         metric=metric,
         greater_is_better=greater_is_better,
-        candidate=float(version.metrics["test"][metric]),
-        baseline=float(version.metrics["baseline"][metric]),
+        candidate=candidate,
+        baseline=baseline,
         champion=champion,
         champion_version=champion_version,
         policy=GatePolicy(
             project.metric_floor, project.min_absolute_change, project.min_relative_change
         ),
+        on=on,
+        unscored=unscored,
     )
+    decision = replace(decision, evidence=evidence)
     if decision.status is ApprovalStatus.APPROVED and project.manual_deploy:
         # The project deploys by hand: the gate's approval is a recommendation to a person.
         decision = replace(

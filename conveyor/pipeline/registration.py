@@ -19,12 +19,86 @@ from conveyor.types import ModelVersion, ObjectRef, Project, Run
 
 
 @dataclass(frozen=True)
+class SameRows:
+    """The new version, the champion and a trivial baseline scored on one set of rows:
+    ``split`` ``holdout`` (the project's, never trained on) or ``test`` (the run's)."""
+
+    split: str
+    rows: int
+    dataset_id: str  # the dataset the rows come from (the holdout's is its first run's)
+    challenger: dict[str, float]
+    baseline: dict[str, float]
+    champion: dict[str, float] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "split": self.split,
+            "rows": self.rows,
+            "dataset_id": self.dataset_id,
+            "challenger": self.challenger,
+            "baseline": self.baseline,
+            "champion": self.champion,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SameRows:
+        return cls(
+            split=data["split"],
+            rows=int(data["rows"]),
+            dataset_id=data["dataset_id"],
+            challenger=_floats(data["challenger"]),
+            baseline=_floats(data["baseline"]),
+            champion=None if data.get("champion") is None else _floats(data["champion"]),
+        )
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What the gate decides on, measured where the new version is evaluated (MLflow's
+    ``evaluate(..., baseline_model=...)``): the champion deployed then, scored on the same
+    rows as the new version, per split; and the split the gate uses (the holdout when both
+    versions never trained on it, else the run's test split). ``notes`` say what could not
+    be compared and why."""
+
+    champion_version: int | None
+    decide_on: str
+    scores: dict[str, SameRows]
+    holdout_id: str | None = None  # the holdout this version never trained on
+    notes: tuple[str, ...] = ()
+
+    @property
+    def decisive(self) -> SameRows:
+        return self.scores[self.decide_on]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "champion_version": self.champion_version,
+            "decide_on": self.decide_on,
+            "scores": {split: rows.to_dict() for split, rows in self.scores.items()},
+            "holdout_id": self.holdout_id,
+            "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Comparison:
+        return cls(
+            champion_version=data.get("champion_version"),
+            decide_on=data["decide_on"],
+            scores={k: SameRows.from_dict(v) for k, v in data["scores"].items()},
+            holdout_id=data.get("holdout_id"),
+            notes=tuple(data.get("notes") or ()),
+        )
+
+
+@dataclass(frozen=True)
 class Evaluation:
     primary_metric: str
-    metrics: dict[str, dict[str, float]]  # "validation" | "test" | "baseline" -> name -> value
+    # "validation" | "test" | "baseline" (on test) | "holdout" -> name -> value
+    metrics: dict[str, dict[str, float]]
     schema: DatasetSchema
     training: dict[str, Any]
     sha256: str
+    comparison: Comparison | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -33,20 +107,25 @@ class Evaluation:
             "schema": self.schema.to_dict(),
             "training": self.training,
             "sha256": self.sha256,
+            "comparison": None if self.comparison is None else self.comparison.to_dict(),
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Evaluation:
         return cls(
             primary_metric=data["primary_metric"],
-            metrics={
-                split: {name: float(value) for name, value in values.items()}
-                for split, values in data["metrics"].items()
-            },
+            metrics={split: _floats(values) for split, values in data["metrics"].items()},
             schema=DatasetSchema.from_dict(data["schema"]),
             training=dict(data.get("training") or {}),
             sha256=data["sha256"],
+            comparison=(
+                Comparison.from_dict(data["comparison"]) if data.get("comparison") else None
+            ),
         )
+
+
+def _floats(values: dict[str, Any]) -> dict[str, float]:
+    return {name: float(value) for name, value in values.items()}
 
 
 def register(

@@ -31,15 +31,37 @@ def split_frame(
     Raises:
         InvalidInput: too few rows overall.
     """
-    if frame.height < MIN_ROWS:
+    part = split_parts(
+        frame.get_column(target), task=task, seed=seed, fractions=fractions, notes=notes
+    )
+    train, valid, test = (frame.filter(pl.Series(part == k)) for k in range(3))
+    return train, valid, test
+
+
+def split_parts(
+    target: pl.Series,
+    *,
+    task: Task,
+    seed: int,
+    fractions: tuple[float, float, float] = (0.7, 0.15, 0.15),
+    notes: list[str] | None = None,
+) -> np.ndarray:
+    """Each row's part (0 train, 1 validation, 2 test) for a frame whose target is
+    ``target``: ``split_frame``'s split, for a caller that splits more than one frame alike.
+
+    Raises:
+        InvalidInput: too few rows overall.
+    """
+    height = target.len()
+    if height < MIN_ROWS:
         raise InvalidInput(
-            f"only {frame.height} rows with a target value; at least "
+            f"only {height} rows with a target value; at least "
             f"{MIN_ROWS} are needed to train, validate and test",
             field="file",
         )
     rng = np.random.default_rng(seed)
     if task.is_classification:
-        groups, rare = _class_groups(frame.get_column(target))
+        groups, rare = _class_groups(target)
         if rare and notes is not None:
             notes.append(
                 "class(es) "
@@ -48,10 +70,10 @@ def split_frame(
                 "only, so validation and test do not measure them"
             )
     else:
-        groups = [np.arange(frame.height)]
+        groups = [np.arange(height)]
     # Each row's part (0 train, 1 validation, 2 test); the parts are then taken by mask, which
     # keeps the file's row order and copies a large table in half the time of a gather.
-    part = np.zeros(frame.height, dtype=np.int8)
+    part = np.zeros(height, dtype=np.int8)
     for indices in groups:
         if len(indices) < MIN_ROWS_PER_CLASS:
             continue  # stays in training (part 0)
@@ -61,8 +83,7 @@ def split_frame(
         n_train = len(shuffled) - n_valid - n_test
         part[shuffled[n_train : n_train + n_valid]] = 1
         part[shuffled[n_train + n_valid :]] = 2
-    train, valid, test = (frame.filter(pl.Series(part == k)) for k in range(3))
-    return train, valid, test
+    return part
 
 
 def _class_groups(target: pl.Series) -> tuple[list[np.ndarray], list[tuple[object, int]]]:

@@ -215,3 +215,16 @@ def test_an_upload_is_trained_registered_deployed_served_and_checked(
     assert ended == {"project": "churn", "drift": "INSUFFICIENT_DATA"}
     (check,) = ports.table.query("drift#churn")
     assert (check["records"], check["rows"]) == (3, 2)
+
+    # A second upload: the pipeline job scores the champion (v1, loaded from S3 and checked
+    # against its sha256) on the same holdout rows, and the gate decides on those numbers.
+    part = b"\n".join(CHURN.read_bytes().splitlines()[:3001]) + b"\n"
+    second = runs.get(handlers.on_upload(upload("churn/part.csv", part))["runs"][0]["run_id"])
+    assert run_pipeline_job_as_sagemaker(second.job_name, lambda_env / "ml4") == 0
+    ended = handlers.on_training_job_state_change(job_event(second, "Completed"))
+    assert ended["state"] in ("DEPLOYED", "REGISTERED"), ended
+    gate = runs.get(second.run_id).report["gate"]
+    assert gate["split"] == "holdout" and gate["champion_version"] == 1
+    assert gate["holdout_id"] == run.dataset_id and gate["rows"] == run.report["rows_test"]
+    assert gate["champion"] == gate["scores"]["holdout"]["champion"]["roc_auc"]
+    assert runs.get(second.run_id).report["holdout"]["rows_left_out"] > 0

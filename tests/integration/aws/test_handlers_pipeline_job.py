@@ -91,7 +91,14 @@ def test_the_job_preprocesses_trains_and_evaluates_a_run(
     )
     assert evaluation["run_id"] == run.run_id and evaluation["primary_metric"] == "roc_auc"
     assert evaluation["greater_is_better"] is True
-    assert set(evaluation["metrics"]) == {"validation", "test", "baseline"}
+    # The first run's test split is the project's holdout, kept on S3 for every later run.
+    assert set(evaluation["metrics"]) == {"validation", "test", "baseline", "holdout"}
+    comparison = evaluation["comparison"]
+    assert comparison["decide_on"] == "holdout" and comparison["champion_version"] is None
+    assert comparison["holdout_id"] == run.dataset_id == run.report["holdout"]["id"]
+    assert comparison["scores"]["holdout"]["rows"] == run.report["rows_test"]
+    s3_holdout = s3.get_object(Bucket=f"{PREFIX}-processed", Key="churn/holdout/holdout.json")
+    assert json.loads(s3_holdout["Body"].read())["id"] == run.dataset_id
     assert evaluation["metrics"]["test"]["roc_auc"] > evaluation["metrics"]["baseline"]["roc_auc"]
     assert evaluation["schema"]["target"] == "churned"
     assert evaluation["artifact"] == {
