@@ -107,6 +107,8 @@ def print_run(run: Run) -> None:
         console.print(f"  note      {note}", highlight=False)
     print_file_report(report)
     metrics = report.get("metrics")
+    if report.get("fit"):
+        console.print(f"  fit       {report['fit']}", highlight=False)
     if metrics:
         print_metrics(metrics, report.get("primary_metric"))
     if report.get("gate"):

@@ -16,7 +16,7 @@ from dataclasses import replace
 
 from conveyor.endpoint import Deployment, Endpoint
 from conveyor.errors import Conflict
-from conveyor.pipeline.registration import Comparison, Evaluation
+from conveyor.pipeline.registration import Comparison, Evaluation, fit_summary
 from conveyor.pipeline.runs import RunStore
 from conveyor.registry import Registry
 from conveyor.registry.gate import GateDecision, GatePolicy, decide
@@ -149,6 +149,7 @@ def end_gated_run(
         **run.report,
         "metrics": evaluation.metrics,
         "primary_metric": evaluation.primary_metric,
+        "fit": fit_summary(evaluation.training),
         "gate": decision.to_dict(),
     }
     if decision.status is ApprovalStatus.REJECTED:

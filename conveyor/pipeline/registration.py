@@ -166,3 +166,28 @@ def git_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def fit_summary(training: dict[str, Any]) -> str | None:
+    """How the model that serves was fitted and which one the test metrics are of, in a
+    sentence (None for a job record without the rows it trained on)."""
+    rows_train, rows_validation = training.get("rows_train"), training.get("rows_validation")
+    rounds, refit = training.get("best_iteration"), training.get("refit")
+    if rows_train is None or rows_validation is None:
+        return None
+    stopped = (
+        f"fitted on the {rows_train} train rows, early-stopped at {rounds} rounds on the "
+        f"{rows_validation} validation rows"
+    )
+    if not refit:
+        return f"The model that serves was {stopped}; the test split scored it."
+    if refit.get("test"):
+        return (
+            f"The model that serves was fitted on all {refit['rows']} rows (train, validation "
+            f"and test; {refit['rounds']} rounds). The test metrics are of the same settings "
+            f"{stopped}: a model that never saw the test rows."
+        )
+    return (
+        f"The model that serves was fitted on train and validation ({refit['rows']} rows, "
+        f"{refit['rounds']} rounds) once it had been {stopped}; the test split scored it."
+    )

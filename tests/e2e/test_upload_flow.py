@@ -45,6 +45,12 @@ def test_upload_wait_registers_a_version_with_metrics_and_lineage(cli: Cli, chur
     shown = cli("runs", "show", run["run_id"], "--logs")
     assert shown.returncode == 0
     assert "DEPLOYED" in shown.stdout and "validation:" in shown.stdout
+    # A small file: the model that serves learned from every row; the test metrics say whose.
+    text = " ".join(shown.stdout.split())
+    report = run["report"]
+    rows = report["rows_train"] + report["rows_validation"] + report["rows_test"]
+    assert f"fitted on all {rows} rows" in text
+    assert "a model that never saw the test rows" in text
 
 
 def test_same_bytes_uploaded_twice_make_one_run(cli: Cli, churn_csv: Path, tmp_path: Path):

@@ -1,0 +1,31 @@
+"""How a run says which model serves and which one its test metrics are of."""
+
+from __future__ import annotations
+
+from conveyor.pipeline.registration import fit_summary
+
+RECORD = {"rows_train": 700, "rows_validation": 150, "best_iteration": 80}
+
+
+def test_a_full_fit_says_the_test_metrics_are_of_a_model_that_never_saw_the_test_rows() -> None:
+    said = fit_summary({**RECORD, "refit": {"rows": 1000, "rounds": 114, "test": True}})
+    assert said is not None
+    assert "fitted on all 1000 rows (train, validation and test; 114 rounds)" in said
+    assert "early-stopped at 80 rounds on the 150 validation rows" in said
+    assert "never saw the test rows" in said
+
+
+def test_a_refit_on_train_and_validation_is_what_the_test_split_scored() -> None:
+    said = fit_summary({**RECORD, "refit": {"rows": 850, "rounds": 97, "test": False}})
+    assert said is not None
+    assert "train and validation (850 rows, 97 rounds)" in said
+    assert said.endswith("the test split scored it.")
+
+
+def test_an_early_stopped_model_serves_as_it_was_scored() -> None:
+    said = fit_summary({**RECORD, "refit": None})
+    assert said == (
+        "The model that serves was fitted on the 700 train rows, early-stopped at 80 rounds "
+        "on the 150 validation rows; the test split scored it."
+    )
+    assert fit_summary({"best_iteration": 3}) is None
