@@ -69,7 +69,8 @@ def evaluate_artifact(
     unpack(tarball, model_dir)
     # A full fit serves a model that learned from the test split too: the test split scores
     # the one fitted on the train split, which the artifact keeps for that.
-    predictor = Predictor.load(scored_dir(model_dir))
+    scored = scored_dir(model_dir)
+    predictor = Predictor.load(scored)
     schema = predictor.schema
     n_classes = len(schema.classes) if schema.classes is not None else 0
 
@@ -80,11 +81,17 @@ def evaluate_artifact(
     )
     x_test = predictor.encoder.transform(test)
     raw = predictor.model.predict_raw(x_test)
-    # The baseline of prediction drift: what this model predicts on data it never saw.
+    # The baseline of prediction drift is what the model that serves predicts on the test
+    # rows: a full fit's answers are sharper than its assessment model's (more rows, more
+    # rounds), and live answers are compared with it.
+    served = predictor if scored == model_dir else Predictor.load(model_dir)
+    served_raw = (
+        raw if served is predictor else served.model.predict_raw(served.encoder.transform(test))
+    )
     store.put(
         REPORTS,
         prediction_profile_key(run.project, run.run_id),
-        json.dumps(prediction_profile(raw, schema.task)).encode(),
+        json.dumps(prediction_profile(served_raw, schema.task)).encode(),
     )
     y_test = target_values(test.get_column(schema.target), schema.classes)
     y_train = target_values(train_target.get_column(schema.target), schema.classes)

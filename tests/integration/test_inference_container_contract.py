@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -177,10 +178,8 @@ def deployed_digest(model_dir: Path) -> str:
 
 
 def copy_of(model_dir: Path, dest: Path) -> Path:
-    dest.mkdir()
-    for path in model_dir.iterdir():
-        (dest / path.name).write_bytes(path.read_bytes())
-    return dest
+    # Recursive: a full fit's artifact holds its assessment/ model in a folder.
+    return Path(shutil.copytree(model_dir, dest))
 
 
 @pytest.fixture(scope="module")
