@@ -157,6 +157,8 @@ def guess_number_format(values: Sequence[str], *, decimal: str | None = None) ->
         count = sum(1 for v in values if parse_number(v, fmt) is not None)
         if count > best_count:
             best, best_count = fmt, count
+        if count == len(values):
+            break  # no later format can read more, and the first of equals wins
     assert best is not None
     if not best.parens and not best.prefix and not best.suffix and not best.thousands:
         return NumberFormat(decimal=best.decimal)
