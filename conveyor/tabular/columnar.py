@@ -41,10 +41,9 @@ def parse_numbers(text: pl.Series, fmt: NumberFormat | None) -> pl.Series:
     # reads them; only the matching cells it cannot read (a space, two signs) take the longer
     # way, on those rows alone: a column of decimal commas costs three passes, not eight.
     quick = frame.select(
-        pl.when(valid).then(_literal(fmt).cast(pl.Float64, strict=False)).alias("number"),
-        valid.alias("valid"),
-    )
-    number = quick.get_column("number")
+        _literal(fmt).cast(pl.Float64, strict=False).alias("number"), valid.alias("valid")
+    )  # apart, then joined: an eager select would match the pattern once per use
+    number = quick.select(pl.when("valid").then("number")).to_series()
     left = (quick.get_column("valid") & number.is_null()).fill_null(False)
     if not left.any():
         return number.alias(text.name)
