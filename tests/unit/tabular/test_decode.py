@@ -67,5 +67,5 @@ def test_the_whole_file_is_checked_for_utf8_past_the_head(
 def test_a_nul_byte_past_the_head_is_refused_with_its_line(tmp_path: Path) -> None:
     path = tmp_path / "data.csv"
     path.write_bytes(b"name;price\n" + "Zoë;2,5\n".encode() * 20_000 + b"A\x00n;1\n")
-    with pytest.raises(InvalidInput, match="NUL byte at offset .* \\(line 20002\\)"):
+    with pytest.raises(InvalidInput, match=r"NUL byte at offset .* \(line 20002\)"):
         decode(path)
