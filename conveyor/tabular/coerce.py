@@ -126,15 +126,26 @@ def _to_float(column: pl.Series, spec: FeatureSpec, lenient: bool) -> pl.Series:
         _refuse(column, column.is_not_null(), name, number_expected(spec))
     if column.dtype == pl.Null:
         return column.cast(pl.Float64)
-    if fmt is None or fmt.is_plain:
-        parsed = column.cast(pl.Float64, strict=False)
-        if parsed.null_count() == column.null_count() and not parsed.is_nan().any():
-            return parsed  # plain numbers only: nothing to strip, no spelling of "missing"
-    text = _cleaned_text(column, spec.missing_tokens)
-    parsed = parse_numbers(text, None if fmt is None or fmt.is_plain else fmt)
+    rule = None if fmt is None or fmt.is_plain else fmt
+    # Read the cells as they stand first: most are numbers with nothing to strip. Only the
+    # ones that do not read (a space around them, a spelling of missing) are cleaned and read
+    # again. The column's own missing tokens go first: one may read as a number (-999).
+    text = without_tokens(column.cast(pl.String), spec.missing_tokens)
+    parsed = parse_numbers(text, rule)
+    unread = parsed.is_null() & text.is_not_null()
+    if rule is None:
+        unread = unread | parsed.is_nan()  # "NaN" is a spelling of missing
+    unread = unread.fill_null(False)
+    if not unread.any():
+        return parsed
+    rows = unread.arg_true()
+    cleaned = _cleaned_text(text.gather(rows), spec.missing_tokens)
+    again = parse_numbers(cleaned, rule)
     if not lenient:
-        _refuse(column, parsed.is_null() & text.is_not_null(), name, number_expected(spec))
-    return parsed
+        bad = pl.repeat(False, len(column), eager=True)
+        bad = bad.scatter(rows, again.is_null() & cleaned.is_not_null())
+        _refuse(column, bad, name, number_expected(spec))
+    return parsed.scatter(rows, again)
 
 
 def _to_bool(column: pl.Series, spec: FeatureSpec, lenient: bool) -> pl.Series:

@@ -34,26 +34,55 @@ def parse_numbers(text: pl.Series, fmt: NumberFormat | None) -> pl.Series:
     if fmt is None:
         return text.cast(pl.Float64, strict=False)
     frame = text.alias("text").to_frame()
+    valid = pl.col("text").str.contains(fmt.pattern)
+    if fmt.parens or fmt.thousands == " ":
+        return frame.select(_spelled_out(fmt, valid).alias(text.name)).to_series()
+    # Most cells are a float literal once the format's own marks are taken out, and one cast
+    # reads them; only the matching cells it cannot read (a space, two signs) take the longer
+    # way, on those rows alone: a column of decimal commas costs three passes, not eight.
+    quick = frame.select(
+        _literal(fmt).cast(pl.Float64, strict=False).alias("number"), valid.alias("valid")
+    )  # apart, then joined: an eager select would match the pattern once per use
+    number = quick.select(pl.when("valid").then("number")).to_series()
+    left = (quick.get_column("valid") & number.is_null()).fill_null(False)
+    if not left.any():
+        return number.alias(text.name)
+    rows = left.arg_true()
+    rest = frame[rows].select(_spelled_out(fmt, pl.lit(True))).to_series()
+    return number.scatter(rows, rest).alias(text.name)
+
+
+def _literal(fmt: NumberFormat) -> pl.Expr:
+    """Column ``text`` with ``fmt``'s affixes, thousands separators and decimal comma taken
+    out: a float literal, unless the cell has spaces, parentheses or two signs."""
     body = pl.col("text")
     for affix in (fmt.prefix, fmt.suffix):
         if affix:
             body = body.str.replace(affix, "", literal=True)
-    body = body.str.replace_all("[ \u00a0\u202f()]", "")
+    if fmt.prefix or fmt.suffix:
+        body = body.str.strip_chars(" ")  # the space between a number and its `€`
     if fmt.thousands and fmt.thousands != " ":
         body = body.str.replace_all(fmt.thousands, "", literal=True)
     if fmt.decimal == ",":
         body = body.str.replace(",", ".", literal=True)
+    return body
+
+
+def _spelled_out(fmt: NumberFormat, valid: pl.Expr) -> pl.Expr:
+    """The number of each cell of column ``text`` that ``valid`` holds for (null elsewhere),
+    however it places spaces, parentheses and signs."""
+    # Spaces and parentheses are none of the marks ``_literal`` takes out: removing them
+    # after those gives the same text as before.
+    body = _literal(fmt).str.replace_all("[ \u00a0\u202f()]", "")
     negative = body.str.contains("^[-+]*-")
     # A match with no digit before the exponent ("e5", ".") does not cast: no check needed.
     mantissa = body.str.strip_chars_start("+-")
-    valid = pl.col("text").str.contains(fmt.pattern)
     if fmt.parens:
         opened = pl.col("text").str.starts_with("(")
         negative = negative | opened
         valid = valid & (opened == pl.col("text").str.ends_with(")"))
     value = mantissa.cast(pl.Float64, strict=False)
-    number = pl.when(~valid).then(None).when(negative).then(-value).otherwise(value)
-    return frame.select(number.alias(text.name)).to_series()
+    return pl.when(~valid).then(None).when(negative).then(-value).otherwise(value)
 
 
 def parse_dates(text: pl.Series, formats: Sequence[str]) -> pl.Series:

@@ -33,6 +33,7 @@ _SHAPE = re.compile(
 # An affix is the column's rule when at least this share of its numbers carry it.
 _AFFIX_SHARE = 0.5
 _MAX_AFFIX = 12
+_ZEROS = str.maketrans("0123456789", "0" * 10)
 
 
 @dataclass(frozen=True)
@@ -149,14 +150,19 @@ def guess_number_format(values: Sequence[str], *, decimal: str | None = None) ->
     """The format that reads the most of ``values`` (distinct, stripped cells: a sample of a
     column). Among formats that read as many, the plainer wins, and a decimal comma only where
     ``decimal == ","`` (the file's dialect) or a value needs it (``79,99``)."""
-    prefix, suffix, parens = _affixes(values)
+    # Every expression here takes any digit where it takes one: a value reads as its shape
+    # (each digit written 0) does, and a column's thousands of numbers have a few shapes.
+    shapes = Counter(value.translate(_ZEROS) for value in values)
+    prefix, suffix, parens = _affixes(shapes)
     best: NumberFormat | None = None
     best_count = -1
     for dec, thousands in _separator_candidates(decimal):
         fmt = NumberFormat(dec, thousands, prefix, suffix, parens)
-        count = sum(1 for v in values if parse_number(v, fmt) is not None)
+        count = sum(n for shape, n in shapes.items() if parse_number(shape, fmt) is not None)
         if count > best_count:
             best, best_count = fmt, count
+        if count == len(values):
+            break  # no later format can read more, and the first of equals wins
     assert best is not None
     if not best.parens and not best.prefix and not best.suffix and not best.thousands:
         return NumberFormat(decimal=best.decimal)
@@ -170,25 +176,25 @@ def _separator_candidates(decimal: str | None) -> list[tuple[str, str]]:
     return comma + dot if decimal == "," else dot + comma
 
 
-def _affixes(values: Sequence[str]) -> tuple[str, str, bool]:
-    """The prefix and suffix most numbers of ``values`` carry (when most do), and whether any
-    is written in accounting parentheses."""
+def _affixes(shapes: Counter[str]) -> tuple[str, str, bool]:
+    """The prefix and suffix most numbers of ``shapes`` (values with their counts) carry
+    (when most do), and whether any is written in accounting parentheses."""
     prefixes: Counter[str] = Counter()
     suffixes: Counter[str] = Counter()
     numbers = 0
     parens = False
-    for value in values:
+    for value, count in shapes.items():
         match = _SHAPE.fullmatch(value)
         if match is None:
             continue
-        numbers += 1
+        numbers += count
         parens = parens or (value.startswith("(") and value.endswith(")"))
         pre, suf = match.group("pre"), match.group("suf")
         # Before the number only a currency: a letter there is more often a code (C1042).
         if pre and (pre.strip() in CURRENCIES or not any(c.isalpha() for c in pre)):
-            prefixes[pre.strip()] += 1
+            prefixes[pre.strip()] += count
         if suf and len(suf) <= _MAX_AFFIX:
-            suffixes[suf.strip()] += 1
+            suffixes[suf.strip()] += count
     return _common(prefixes, numbers), _common(suffixes, numbers), parens
 
 

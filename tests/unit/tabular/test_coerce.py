@@ -7,6 +7,7 @@ import pytest
 
 from conveyor.errors import InvalidInput
 from conveyor.tabular.coerce import coerce_frame
+from conveyor.tabular.numbers import NumberFormat
 from conveyor.tabular.schema import DatasetSchema, FeatureKind, FeatureSpec
 from conveyor.types import Task
 
@@ -104,3 +105,28 @@ def test_numbers_as_text_parse_alike_whether_clean_or_padded_or_spelled_missing(
     messy = coerce_frame(pl.DataFrame({"age": [" 42 ", "nan", "NA"]}), age_only)
     assert clean.get_column("age").to_list() == [42.0, -1.5, 1000.0]
     assert messy.get_column("age").to_list() == [42.0, None, None]  # "nan" is missing, not NaN
+
+
+def test_written_numbers_read_alike_as_they_stand_and_once_cleaned() -> None:
+    """Most cells are read as they stand; the few that need stripping, a spelling of missing
+    or the column's own tokens (one of which reads as a number) are cleaned first."""
+    euros = NumberFormat(",", ".", "", "€")
+    schema = DatasetSchema(
+        target="y",
+        task=Task.REGRESSION,
+        features=(
+            FeatureSpec("money", FeatureKind.NUMERIC, number_format=euros),
+            FeatureSpec("score", FeatureKind.NUMERIC, missing_tokens=("-999", "unknown")),
+        ),
+    )
+    frame = pl.DataFrame(
+        {
+            "money": ["1.234,50 €", " 3,5 € ", "-2 €", "N/A", "- 7 €", "(1,5 €)", None],
+            "score": ["1.5", " 2 ", "-999", "UNKNOWN", "NaN", " nan ", "1e3"],
+        }
+    )
+    typed = coerce_frame(frame, schema, lenient=True)
+    assert typed.get_column("money").to_list() == [1234.5, 3.5, -2.0, None, -7.0, None, None]
+    assert typed.get_column("score").to_list() == [1.5, 2.0, None, None, None, None, 1000.0]
+    with pytest.raises(InvalidInput, match=r"'money' expects .*got '\(1,5 €\)' \(row 6\)"):
+        coerce_frame(frame.select("money"), schema)

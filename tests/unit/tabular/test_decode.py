@@ -48,3 +48,24 @@ def test_a_damaged_archive_is_refused(tmp_path: Path) -> None:
     path.write_bytes(gzip.compress(b"a,b\n1,2\n" * 1000)[:-20])
     with pytest.raises(InvalidInput, match="gzip archive that cannot be decompressed"):
         unpack(path)
+
+
+@pytest.mark.parametrize(
+    ("tail", "encoding", "transcoded"),
+    [("Zoë;1,5 €\n".encode(), "utf-8", False), ("Zoë;1,5 €\n".encode("cp1252"), "cp1252", True)],
+)
+def test_the_whole_file_is_checked_for_utf8_past_the_head(
+    tail: bytes, encoding: str, transcoded: bool, tmp_path: Path
+) -> None:
+    path = tmp_path / "data.csv"
+    path.write_bytes(b"name;price\n" + b"Ann;2,5\n" * 20_000 + tail)  # 160 KiB of ASCII first
+    decoded = decode(path)
+    assert (decoded.encoding, decoded.transcoded) == (encoding, transcoded)
+    assert decoded.path.read_text("utf-8").endswith("Zoë;1,5 €\n")
+
+
+def test_a_nul_byte_past_the_head_is_refused_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "data.csv"
+    path.write_bytes(b"name;price\n" + "Zoë;2,5\n".encode() * 20_000 + b"A\x00n;1\n")
+    with pytest.raises(InvalidInput, match=r"NUL byte at offset .* \(line 20002\)"):
+        decode(path)

@@ -8,7 +8,7 @@ import pytest
 from conveyor.errors import InvalidInput
 from conveyor.tabular.coerce import coerce_frame
 from conveyor.tabular.infer import infer_schema
-from conveyor.tabular.numbers import NumberFormat
+from conveyor.tabular.numbers import NumberFormat, guess_number_format
 from conveyor.tabular.schema import DatasetSchema, FeatureKind
 from conveyor.types import Task
 
@@ -62,6 +62,13 @@ def test_the_files_decimal_comma_settles_only_an_ambiguous_column() -> None:
     assert infer(ambiguous, decimal=",")[1].get_column("x")[0] == pytest.approx(1.234)
     # A value that only a decimal comma reads settles it whatever the hint.
     assert infer(["79,99", "1,234"], decimal=".")[1].get_column("x")[0] == pytest.approx(79.99)
+
+
+def test_the_format_that_reads_the_most_values_wins_however_alike_they_look() -> None:
+    # Three values written alike ("1,5" and its kind) against two written two ways: the
+    # count is of values, not of the ways they are written.
+    assert guess_number_format(["1,5", "2,5", "3,5", "1.25", "2.5"]) == NumberFormat(",")
+    assert guess_number_format(["1,5", "1.25", "2.5", "3.75"]) == NumberFormat()
 
 
 @pytest.mark.parametrize("token", ["unknown", "missing", "not available", ".", "other"])
