@@ -262,6 +262,15 @@ def _rows_to_split(
         "used": False,
         "rows_digest": digest,
     }
+    if repeated and not _rows_identify_records(typed, schema, hashes):
+        report["rows_repeated"] = 0
+        notes.append(
+            f"{repeated} row(s) repeat an earlier row's values and target and are kept: no "
+            "column has many distinct values, so equal rows are different records (people "
+            "of one class, sex and age), not copies; the project's holdout cannot be told "
+            "apart from them by value and is not left out"
+        )
+        return None, report
     if repeated:
         notes.append(
             f"{repeated} repeated row(s) (the same values and target as an earlier row) "
@@ -294,6 +303,16 @@ def _rows_to_split(
                     "first run and never trained on; versions are compared on it)"
                 )
     return (None if bool(keep.all()) else keep), report
+
+
+def _rows_identify_records(typed: pl.DataFrame, schema: DatasetSchema, hashes: pl.Series) -> bool:
+    """Whether equal rows are copies of one record: some feature has at least half as many
+    distinct values as there are distinct rows (a measurement, an amount, a date). Without
+    one (a few categories and flags), repeated rows are the data itself, e.g. Titanic's
+    2,201 passengers in 24 distinct rows, and counting them once would leave 24."""
+    distinct_rows = hashes.n_unique()
+    widest = max((typed.get_column(name).n_unique() for name in schema.feature_names), default=0)
+    return 2 * widest >= distinct_rows
 
 
 def _sampling(rows_read: int, rows_kept: int, cap: int, seed: int) -> dict[str, Any] | None:

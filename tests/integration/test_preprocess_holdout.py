@@ -100,3 +100,31 @@ def test_the_first_runs_test_split_is_the_holdout_and_its_rows_again_split_alike
     assert again.report["holdout"]["used"] and again.report["holdout"]["rows_left_out"] == 0
     for name in ("train", "validation", "test"):
         assert _split(store, "d2", name, tmp_path).equals(_split(store, "d1", name, tmp_path))
+
+
+def test_repeated_rows_of_a_few_categories_are_the_data_and_all_of_them_train(
+    tmp_path: Path,
+) -> None:
+    # Titanic's shape: 4 columns of 2-4 values, 1,200 passengers in at most 32 distinct rows.
+    # Counting equal rows once would leave a few dozen; they are different people.
+    store = build_store(tmp_path)
+    rows = [
+        (cls, sex, age, "yes" if (i * 7 + len(cls)) % 3 == 0 else "no")
+        for i, (cls, sex, age) in enumerate(
+            (c, s, a)
+            for _ in range(50)
+            for c in ("1st", "2nd", "3rd")
+            for s in ("male", "female")
+            for a in ("child", "adult", "adult", "adult")
+        )
+    ]
+    path = tmp_path / "titanic.csv"
+    pl.DataFrame(rows, schema=["class", "sex", "age", "survived"], orient="row").write_csv(path)
+    project = Project(name="churn", target="survived")
+    raw = ObjectRef(RAW, "churn/titanic.csv")
+    store.put_file(raw.bucket, raw.key, path)
+    result = preprocess(store, raw, project, dataset_id="t1", workdir=tmp_path / "t1")
+    report = result.report
+    assert report["rows_train"] + report["rows_validation"] + report["rows_test"] == 1200
+    assert report["rows_repeated"] == 0
+    assert any("are kept" in note and "different records" in note for note in report["notes"])
