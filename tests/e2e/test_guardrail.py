@@ -125,7 +125,7 @@ def test_a_deploy_that_fails_some_requests_is_rolled_back_while_baking(
     stop = threading.Event()
     try:
         wait_for(port, no_rows[0], 1, timeout=60)
-        deployed = cli("models", "deploy", "churn", "2")
+        deployed = cli("models", "deploy", "churn", "2", "--approve")
         assert deployed.returncode == 0, deployed.stderr
         deployed_at = time.monotonic()
         wait_for(port, no_rows[0], 2, timeout=10)

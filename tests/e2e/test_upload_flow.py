@@ -136,7 +136,7 @@ def test_a_second_version_goes_through_the_gate_and_rollback_returns(cli: Cli, t
     assert v2["gate"] == gate  # the decision and its numbers are kept on the version
     if second["state"] != "DEPLOYED":  # it did not beat the champion: deploy it by hand
         assert v2["approval_status"] == "PendingManualApproval"
-        json_of(cli("models", "deploy", "churn", "2", "--json"))
+        json_of(cli("models", "deploy", "churn", "2", "--approve", "--json"))
     listed = json_of(cli("models", "list", "churn", "--json"))
     assert [v["aliases"] for v in listed] == [["champion"], []]
     rolled = json_of(cli("models", "rollback", "churn", "--json"))
