@@ -30,10 +30,16 @@ def _second(cli: Cli, tmp_path: Path) -> dict[str, Any]:
     return run
 
 
-def _serving(cli: Cli) -> tuple[int, str]:
-    """(the version churn serves, when it was deployed)."""
-    deployment = json_of(cli("project", "show", "churn", "--json"))["deployment"]
-    return deployment["version"], deployment["deployed_at"]
+def _serving(cli: Cli) -> tuple[int, int]:
+    """(the version churn serves, its deployment record's revision), read from the home's
+    deployment record as a model server would."""
+    from conveyor.config import Settings
+    from conveyor.wiring import build_ports
+
+    home: Path = cli.home  # type: ignore[attr-defined]
+    deployment = build_ports(Settings(home=home)).endpoint.describe_endpoint("churn")
+    assert deployment is not None
+    return deployment.version, deployment.revision
 
 
 def _version(cli: Cli, number: int) -> dict[str, Any]:
