@@ -6,37 +6,16 @@ from __future__ import annotations
 import hashlib
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
-from conveyor.aws.clients import client
 from tests.integration.archives import model_tarball
 from tests.integration.aws.lambda_world import (
+    decided_in_sagemaker,
     deploy_a_version,
     lambda_env_fixture,  # noqa: F401 (the lambda_env fixture)
-    load_event,
 )
 from tests.integration.aws.sagemaker_fakes import FakeUpdateEndpointClient, clients_with
 
 SECOND = model_tarball("version 2")
-
-
-def decided_in_sagemaker(version: int, status: str) -> dict[str, Any]:
-    """A person sets ``version`` of churn to ``status`` in SageMaker: its package's event."""
-    sagemaker = client("sagemaker")
-    packages = sagemaker.list_model_packages(ModelPackageGroupName="churn")
-    [arn] = [
-        p["ModelPackageArn"]
-        for p in packages["ModelPackageSummaryList"]
-        if p["ModelPackageVersion"] == version
-    ]
-    sagemaker.update_model_package(
-        ModelPackageArn=arn, ModelApprovalStatus=status, ApprovalDescription=f"{status} by Ana"
-    )
-    event = load_event(
-        "sagemaker_model_package_state_change", group="churn", approval_status=status
-    )
-    event["detail"]["ModelPackageVersion"] = version
-    return event
 
 
 def test_rejecting_the_serving_version_in_sagemaker_serves_the_previous_approved(
