@@ -1,11 +1,11 @@
 """Registration, the gate and deployment as a Lambda function runs them.
 
-The local worker's stages (``conveyor.pipeline.deploy``) load the model to check it, and
-read the metric's direction from the model code: both need numpy, which a Lambda function
-does not have. Here the pipeline job has already loaded and scored the artifact, and wrote
-the metric's direction into ``evaluation.json``; deploying checks the artifact's bytes
-against the registry's sha256 as a stream only (``conveyor.pipeline.lifecycle`` without a
-``cache_dir``). The gate and the run's end are ``conveyor.pipeline.promotion``'s, the
+The local worker loads the model before deploying it (``conveyor.pipeline.lifecycle`` with
+a ``cache_dir``) and reads the metric's direction from the model code: both need numpy,
+which a Lambda function does not have. Here the pipeline job has already loaded and scored
+the artifact, and wrote the metric's direction into ``evaluation.json``; deploying checks
+the artifact's bytes against the registry's sha256 as a stream only (the lifecycle without
+a ``cache_dir``). The gate and the run's end are ``conveyor.pipeline.promotion``'s, the
 version's transitions ``conveyor.pipeline.lifecycle``'s: the same calls on the same ports as
 the local worker's.
 """

@@ -18,7 +18,8 @@ from typing import Any
 import polars as pl
 
 from conveyor.config import Settings
-from conveyor.model.artifact import Predictor, pack_model_dir, sha256_file, unpack
+from conveyor.hashing import sha256_file
+from conveyor.model.artifact import Predictor, pack_model_dir, unpack
 from conveyor.model.loading import load_verified
 from conveyor.storage import MODELS
 from conveyor.types import ApprovalStatus, ObjectRef
