@@ -241,8 +241,20 @@ class VersionDetailOut(VersionOut):
 
 class ApprovedVersion(VersionOut):
     deployment: DeploymentOut | None = Field(
-        description="The deployment approving made; null when the project deploys by hand."
+        description="The deployment the action made (approving: the version itself; "
+        "rejecting the version that served: the one serving again); null when what serves "
+        "did not change."
     )
+    message: str = Field(default="", description="What the action did, in one sentence.")
+
+
+class DeployRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    approve: bool = Field(
+        default=False, description="Approve it too: a PendingManualApproval version needs it."
+    )
+    reason: str | None = Field(default=None, description="Why; kept as the approval's reason.")
 
 
 class UploadAccepted(BaseModel):

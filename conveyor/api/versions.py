@@ -11,13 +11,14 @@ from conveyor.api.deps import ApiContext, api_context
 from conveyor.api.schemas import (
     ApprovedVersion,
     DeploymentOut,
+    DeployRequest,
     FileReport,
     Reason,
     VersionDetailOut,
     VersionOut,
 )
 from conveyor.errors import NotFound
-from conveyor.pipeline import actions
+from conveyor.pipeline import lifecycle
 from conveyor.pipeline.details import details_key
 from conveyor.pipeline.file_report import dataset_report, report_view
 from conveyor.projects import get_project
@@ -109,27 +110,37 @@ def _details(ports: Ports, v: ModelVersion) -> dict[str, Any] | None:
 def approve(
     project: str, version: int, api: Context, body: OptionalReason = None
 ) -> dict[str, Any]:
-    """Approve; deployed too unless the project deploys by hand (``conveyor models approve``)."""
+    """Approve; deployed too unless the project deploys by hand; an approved version is left
+    as it is, and ``message`` says so (``conveyor models approve``)."""
     _version(api.ports, project, version)
-    approved, deployment = actions.approve_version(
+    outcome = lifecycle.approve_version(
         api.ports, project, version, body.reason if body else None, cache_dir=api.cache_dir
     )
-    return {
-        **version_dict(api.ports, approved),
-        "deployment": deployment.to_dict() if deployment else None,
-    }
+    return _outcome(api.ports, outcome)
 
 
 @router.post(
     "/projects/{project}/versions/{version}/reject",
-    response_model=VersionOut,
+    response_model=ApprovedVersion,
     responses=error_responses(400, 404, 409, 413, 422, *KEY_ERRORS),
 )
 def reject(project: str, version: int, api: Context, body: OptionalReason = None) -> dict[str, Any]:
-    """Reject: it will not be deployed (``conveyor models reject``)."""
+    """Reject: it will not be deployed; when it serves, the previous approved version serves
+    again first, and with none the rejection is refused (409) (``conveyor models reject``)."""
     _version(api.ports, project, version)
-    rejected = actions.reject_version(api.ports, project, version, body.reason if body else None)
-    return version_dict(api.ports, rejected)
+    outcome = lifecycle.reject_version(
+        api.ports, project, version, body.reason if body else None, cache_dir=api.cache_dir
+    )
+    return _outcome(api.ports, outcome)
+
+
+def _outcome(ports: Ports, outcome: lifecycle.Outcome) -> dict[str, Any]:
+    deployment = outcome.deployment.to_dict() if outcome.deployment else None
+    return {
+        **version_dict(ports, outcome.version),
+        "deployment": deployment,
+        "message": outcome.message,
+    }
 
 
 @router.post(
@@ -137,10 +148,21 @@ def reject(project: str, version: int, api: Context, body: OptionalReason = None
     response_model=DeploymentOut,
     responses=error_responses(404, 409, 422, *KEY_ERRORS),
 )
-def deploy(project: str, version: int, api: Context) -> dict[str, Any]:
-    """Serve this version; running servers swap to it (``conveyor models deploy``)."""
+def deploy(
+    project: str, version: int, api: Context, body: Annotated[DeployRequest | None, Body()] = None
+) -> dict[str, Any]:
+    """Serve this version; running servers swap to it (``conveyor models deploy``). A
+    PendingManualApproval version needs ``approve: true`` (409 without it)."""
     _version(api.ports, project, version)
-    return actions.deploy(api.ports, project, version, cache_dir=api.cache_dir).to_dict()
+    request = body or DeployRequest()
+    return lifecycle.deploy_version(
+        api.ports,
+        project,
+        version,
+        approve=request.approve,
+        reason=request.reason,
+        cache_dir=api.cache_dir,
+    ).to_dict()
 
 
 @router.post(
@@ -152,4 +174,4 @@ def rollback(project: str, api: Context) -> dict[str, Any]:
     """Serve the previously deployed version again (``conveyor models rollback``); 409 when
     there is none."""
     get_project(api.ports.table, project)
-    return actions.rollback(api.ports, project).to_dict()
+    return lifecycle.rollback(api.ports, project).to_dict()

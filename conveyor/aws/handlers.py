@@ -111,25 +111,45 @@ def on_training_job_state_change(event: dict[str, Any], context: Any = None) -> 
 
 @_scoped
 def on_model_package_state_change(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    """A version Approved by a person (SageMaker Studio, the API) is deployed."""
+    """A version Approved by a person (SageMaker Studio, the API) is deployed; the serving
+    version Rejected by a person is replaced by the previous approved one."""
     change = events.model_package_change(event)
-    if change.approval_status != "Approved":
-        return {"ignored": f"{change.group} version {change.version} is {change.approval_status}"}
+    ignored = {"ignored": f"{change.group} version {change.version} is {change.approval_status}"}
+    if change.approval_status not in {"Approved", "Rejected"}:
+        return ignored
     ports = runtime.ports()
     project = release.project_of_group(ports, change.group)
+    rejected = change.approval_status == "Rejected"
     if project is None:
+        if rejected:
+            return ignored
         return {"ignored": f"model package group {change.group!r} is not a conveyor project"}
+    act = release.rejected_by_a_person if rejected else release.approved_by_a_person
     with log_context(request_id=_request_id(context), project=project.name, version=change.version):
         try:
-            deployment = release.approved_by_a_person(ports, project, change.version)
+            deployment = act(ports, project, change.version)
         except ConveyorError as exc:  # a retry would meet the same refusal: say it, once
-            log.error("not deploying %s version %d: %s", project.name, change.version, exc.message)
+            log.error(
+                "not changing what %s serves after version %d was %s: %s",
+                project.name,
+                change.version,
+                change.approval_status,
+                exc.message,
+            )
             return {
                 "project": project.name,
                 "version": change.version,
                 "deployed": False,
                 "reason": exc.message,
             }
+    if rejected:
+        if deployment is None:
+            return ignored
+        return {
+            "project": project.name,
+            "version": change.version,
+            "rolled_back_to": deployment.version,
+        }
     if deployment is None:
         return {"project": project.name, "version": change.version, "deployed": False}
     return {"project": project.name, "version": deployment.version, "deployed": True}

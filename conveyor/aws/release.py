@@ -1,11 +1,13 @@
 """Registration, the gate and deployment as a Lambda function runs them.
 
-The local worker's stages (``conveyor.pipeline.deploy``) load the model to check it, and
-read the metric's direction from the model code: both need numpy, which a Lambda function
-does not have. Here the pipeline job has already loaded and scored the artifact, and wrote
-the metric's direction into ``evaluation.json``; the artifact's bytes are checked against
-the registry's sha256 as a stream. The gate, the records and the run's end are
-``conveyor.pipeline.promotion``'s, the same calls on the same ports as the local worker's.
+The local worker loads the model before deploying it (``conveyor.pipeline.lifecycle`` with
+a ``cache_dir``) and reads the metric's direction from the model code: both need numpy,
+which a Lambda function does not have. Here the pipeline job has already loaded and scored
+the artifact, and wrote the metric's direction into ``evaluation.json``; deploying checks
+the artifact's bytes against the registry's sha256 as a stream only (the lifecycle without
+a ``cache_dir``). The gate and the run's end are ``conveyor.pipeline.promotion``'s, the
+version's transitions ``conveyor.pipeline.lifecycle``'s: the same calls on the same ports as
+the local worker's.
 """
 
 from __future__ import annotations
@@ -14,19 +16,17 @@ import json
 import logging
 
 from conveyor.aws.pipeline_job import evaluation_key
-from conveyor.aws.s3_hash import object_sha256
 from conveyor.aws.sagemaker_common import sagemaker_name
 from conveyor.endpoint import Deployment
 from conveyor.errors import NotFound
-from conveyor.monitoring.integrity import refuse_artifact
 from conveyor.pipeline.handlers import PipelineContext
-from conveyor.pipeline.promotion import deploy_version as promotion_deploy
+from conveyor.pipeline.lifecycle import deploy_version, reject_version
 from conveyor.pipeline.promotion import end_gated_run, gate_version
 from conveyor.pipeline.registration import Evaluation, register
 from conveyor.pipeline.train import artifact_ref
 from conveyor.projects import find_project, list_projects
 from conveyor.storage import REPORTS
-from conveyor.types import ApprovalStatus, ModelVersion, Project, Run, RunState
+from conveyor.types import ApprovalStatus, Project, Run, RunState
 from conveyor.wiring import Ports
 
 log = logging.getLogger("conveyor.pipeline")
@@ -66,36 +66,6 @@ def register_and_gate(ctx: PipelineContext, run: Run, project: Project) -> Run:
     )
 
 
-def deploy_version(ports: Ports, project: str, version: int) -> Deployment:
-    """``conveyor.pipeline.promotion.deploy_version`` with the artifact checked by its sha256
-    (streamed) instead of loaded: the pipeline job loaded it to evaluate it. The check comes
-    before SageMaker is asked for anything (no model, no endpoint config).
-
-    Raises:
-        NotFound: no such version, or its artifact is gone.
-        Conflict: the version was rejected.
-        IntegrityError: its artifact does not match the registry's sha256 (the integrity
-            alarm is written to the table; what serves keeps serving).
-    """
-
-    def verify(model: ModelVersion) -> None:
-        found, _ = object_sha256(ports.store, model.artifact)
-        if found != model.sha256:
-            current = ports.endpoint.describe_endpoint(project)
-            raise refuse_artifact(
-                ports.table,
-                project,
-                model.version,
-                model.artifact,
-                expected=model.sha256,
-                found=found,
-                where="deploy",
-                serving=current.version if current is not None else None,
-            )
-
-    return promotion_deploy(ports.registry, ports.endpoint, project, version, verify=verify)
-
-
 def project_of_group(ports: Ports, group: str) -> Project | None:
     """The project whose model package group is ``group`` (``sagemaker_name(project)``)."""
     found = find_project(ports.table, group)
@@ -121,3 +91,18 @@ def approved_by_a_person(ports: Ports, project: Project, version: int) -> Deploy
         log.info("%s version %d: approved by the gate, not by a person", project.name, version)
         return None
     return deploy_version(ports, project.name, version)
+
+
+def rejected_by_a_person(ports: Ports, project: Project, version: int) -> Deployment | None:
+    """A version Rejected outside conveyor (SageMaker Studio): when it is the one serving,
+    the previous approved version serves again (``conveyor.pipeline.lifecycle``); None when
+    it does not serve.
+
+    Raises:
+        Conflict: it serves and no earlier approved version can replace it.
+    """
+    deployed = ports.endpoint.describe_endpoint(project.name)
+    if deployed is None or deployed.version != version:
+        return None
+    model = ports.registry.get_version(project.name, version)
+    return reject_version(ports, project.name, version, model.status_reason).deployment

@@ -9,7 +9,6 @@ from typing import Any
 
 from conveyor.aws.events import S3Object
 from conveyor.aws.pipeline_job import pipeline_job_spec
-from conveyor.aws.s3_hash import object_sha256
 from conveyor.errors import AlreadyExists, NotFound
 from conveyor.pipeline.handlers import (
     PipelineContext,
@@ -18,6 +17,7 @@ from conveyor.pipeline.handlers import (
     parse_raw_key,
 )
 from conveyor.storage import RAW
+from conveyor.storage.stream import object_sha256
 from conveyor.types import ObjectRef, Project, Run, RunState
 
 log = logging.getLogger("conveyor.pipeline")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,8 +12,9 @@ from conveyor.cli._context import CliState
 from conveyor.cli._file_report import print_file_report
 from conveyor.cli._output import console, fmt_metric, print_json
 from conveyor.cli.runs import print_gate, print_metrics
-from conveyor.pipeline import actions
+from conveyor.pipeline import lifecycle
 from conveyor.pipeline.file_report import dataset_report, report_view
+from conveyor.pipeline.lifecycle import Outcome
 from conveyor.projects import get_project
 from conveyor.types import ApprovalStatus, ModelVersion
 
@@ -103,20 +105,16 @@ def show(ctx: typer.Context, project: str, version: int, as_json: JsonOption = F
         print_file_report(report)
 
 
-def _set_status(
-    ctx: typer.Context,
-    project: str,
-    version: int,
-    status: ApprovalStatus,
-    reason: str | None,
-    as_json: bool,
-) -> None:
-    state: CliState = ctx.obj
-    v = actions.set_approval(state.ports, project, version, status, reason)
+def _said(outcome: Outcome, as_json: bool) -> None:
+    """Print what a person's action did: the version (with the deployment it made) as JSON,
+    else the version's status and one sentence."""
+    v = outcome.version
     if as_json:
-        print_json(v.to_dict())
+        deployment = outcome.deployment.to_dict() if outcome.deployment else None
+        print_json({**v.to_dict(), "deployment": deployment, "message": outcome.message})
     else:
-        console.print(f"{project} version {version}: {styled_status(v.approval_status)}")
+        console.print(f"{v.project} version {v.version}: {styled_status(v.approval_status)}")
+        console.print(outcome.message)
 
 
 @app.command("approve")
@@ -127,37 +125,56 @@ def approve(
     reason: ReasonOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Approve a version; it is deployed too unless the project deploys by hand."""
+    """Approve a version; it is deployed too unless the project deploys by hand. An
+    approved version is left as it is."""
     state: CliState = ctx.obj
-    _set_status(ctx, project, version, ApprovalStatus.APPROVED, reason, as_json)
-    if not get_project(state.ports.table, project).manual_deploy:
-        _deploy(state, project, version, as_json=as_json)
-
-
-def _deploy(state: CliState, project: str, version: int, *, as_json: bool) -> None:
-    deployment = actions.deploy(
-        state.ports, project, version, cache_dir=state.settings.home / "serving-cache"
+    outcome = lifecycle.approve_version(
+        state.ports, project, version, reason, cache_dir=_cache_dir(state)
     )
-    if not as_json:
-        console.print(f"{project} now serves version {deployment.version}")
+    _said(outcome, as_json)
+
+
+def _cache_dir(state: CliState) -> Path:
+    return state.settings.home / "serving-cache"
 
 
 @app.command("deploy")
-def deploy(ctx: typer.Context, project: str, version: int, as_json: JsonOption = False) -> None:
+def deploy(
+    ctx: typer.Context,
+    project: str,
+    version: int,
+    approve: Annotated[
+        bool,
+        typer.Option(
+            "--approve",
+            help="Approve it too: a PendingManualApproval version is deployed only with it.",
+        ),
+    ] = False,
+    reason: ReasonOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Serve this version (its sha256 checked and the model loaded first); running servers
-    swap to it without dropping a request."""
+    swap to it without dropping a request. A rejected version is never deployed."""
     state: CliState = ctx.obj
-    _deploy(state, project, version, as_json=as_json)
+    deployment = lifecycle.deploy_version(
+        state.ports,
+        project,
+        version,
+        approve=approve,
+        reason=reason,
+        cache_dir=_cache_dir(state),
+    )
     if as_json:
-        deployment = state.ports.endpoint.describe_endpoint(project)
-        print_json(deployment.to_dict() if deployment else None)
+        print_json(deployment.to_dict())
+    else:
+        console.print(f"{project} now serves version {deployment.version}")
 
 
 @app.command("rollback")
 def rollback(ctx: typer.Context, project: str, as_json: JsonOption = False) -> None:
     """Serve the previously deployed version again."""
     state: CliState = ctx.obj
-    deployment = actions.rollback(state.ports, project)
+    deployment = lifecycle.rollback(state.ports, project)
     if as_json:
         print_json(deployment.to_dict())
     else:
@@ -172,8 +189,13 @@ def reject(
     reason: ReasonOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Reject a version (it will not be deployed)."""
-    _set_status(ctx, project, version, ApprovalStatus.REJECTED, reason, as_json)
+    """Reject a version (it will not be deployed). Rejecting the version that serves rolls
+    back to the previous approved one first; with none, the rejection is refused."""
+    state: CliState = ctx.obj
+    outcome = lifecycle.reject_version(
+        state.ports, project, version, reason, cache_dir=_cache_dir(state)
+    )
+    _said(outcome, as_json)
 
 
 __all__ = ["app", "fmt_metric"]

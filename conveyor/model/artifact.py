@@ -14,8 +14,6 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from conveyor.errors import IntegrityError
-from conveyor.hashing import sha256_file
 from conveyor.model.encode import FeatureEncoder
 from conveyor.model.estimators import FittedModel, load_model
 from conveyor.model.rows import RowEncoder
@@ -55,20 +53,6 @@ def unpack(tar_path: Path, dest: Path) -> Path:
     with tarfile.open(tar_path, "r:gz") as archive:
         archive.extractall(dest, filter="data")  # refuses absolute paths and ``..``
     return dest
-
-
-def verify_sha256(path: Path, expected: str, *, what: str | None = None) -> None:
-    """``what`` names the file in the message (e.g. the version and its key).
-
-    Raises:
-        IntegrityError: the file's sha256 is not the one the registry recorded.
-    """
-    actual = sha256_file(path)
-    if actual != expected:
-        raise IntegrityError(
-            f"{what or path.name} has sha256 {actual}, but the registry recorded "
-            f"{expected}; the artifact was changed or damaged: refusing to load it"
-        )
 
 
 @dataclass(frozen=True)

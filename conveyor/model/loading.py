@@ -6,7 +6,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from conveyor.model.artifact import Predictor, scored_dir, unpack, verify_sha256
+from conveyor.errors import IntegrityError
+from conveyor.hashing import sha256_mismatch
+from conveyor.model.artifact import Predictor, scored_dir, unpack
 from conveyor.storage import ObjectStore
 from conveyor.types import ObjectRef
 
@@ -38,7 +40,13 @@ def load_verified(
     with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".load-") as tmp:
         tarball = Path(tmp) / "model.tar.gz"
         store.download(artifact.bucket, artifact.key, tarball)
-        verify_sha256(tarball, sha256, what=what)
+        with tarball.open("rb") as handle:
+            found = sha256_mismatch(handle, sha256)
+        if found is not None:
+            raise IntegrityError(
+                f"{what} has sha256 {found}, but the registry recorded {sha256}; the "
+                "artifact was changed or damaged: refusing to load it"
+            )
         if not (target / "training.json").exists():
             staged = unpack(tarball, Path(tmp) / "model")
             try:

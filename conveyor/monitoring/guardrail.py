@@ -32,7 +32,7 @@ from conveyor.monitoring.rules import (
     TreatMissing,
     evaluate,
 )
-from conveyor.pipeline.deploy import rollback
+from conveyor.pipeline.lifecycle import rollback
 from conveyor.tables import Item
 from conveyor.types import from_iso, to_iso
 
@@ -204,9 +204,7 @@ def _roll_back(
     if current is None or current.revision != deployment.revision:
         return _update(ports, claimed, state=SUPERSEDED, reason="replaced while baking", now=now)
     try:
-        restored = rollback(
-            ports.registry, ports.endpoint, project, store=ports.store, table=ports.table
-        )
+        restored = rollback(ports, project)
     except ConveyorError as exc:
         log.error("guardrail: could not roll %s back: %s", project, exc.message)
         return _update(ports, claimed, state=BAKING, reason=f"rollback failed: {exc}", now=now)

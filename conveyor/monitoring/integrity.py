@@ -9,17 +9,17 @@ names the version, the file, both hashes and the two ways out, and one alarm ite
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import tempfile
-from pathlib import Path
+from contextlib import closing
 from typing import Any
 
 from conveyor.errors import ConveyorError, IntegrityError
+from conveyor.hashing import sha256_mismatch
 from conveyor.monitoring.alarm_store import AlarmTransition, record_history
 from conveyor.storage import ObjectStore
+from conveyor.storage.stream import open_object
 from conveyor.tables import Table
-from conveyor.types import ObjectRef, utcnow
+from conveyor.types import ModelVersion, ObjectRef, utcnow
 
 log = logging.getLogger("conveyor.integrity")
 
@@ -27,18 +27,41 @@ INTEGRITY_ALARM = "artifact-integrity"
 SHOWN_PREFIX = 12  # hex digits of a sha256 a person compares by eye
 
 
-def stored_sha256(store: ObjectStore, artifact: ObjectRef) -> str:
-    """The sha256 of the stored object, read through a temporary file (never whole in
-    memory: a model may be large).
+def check_artifact(
+    store: ObjectStore,
+    table: Table | None,
+    model: ModelVersion,
+    *,
+    artifact: ObjectRef | None = None,
+    where: str,
+    serving: int | None = None,
+) -> None:
+    """Refuse ``model``'s stored artifact (or ``artifact``, the copy a deployment record
+    names) unless its bytes, read as a stream, have the sha256 the registry recorded.
+
+    Args:
+        where: what is checking ("deploy", "rollback", ...).
+        serving: the version that keeps serving, when there is one.
 
     Raises:
-        NotFound: no such object.
+        NotFound: the artifact is gone.
+        IntegrityError: other bytes (the integrity alarm is raised first).
     """
-    with tempfile.TemporaryDirectory(prefix="conveyor-sha256-") as tmp:
-        path = Path(tmp) / "artifact"
-        store.download(artifact.bucket, artifact.key, path)
-        with path.open("rb") as handle:
-            return hashlib.file_digest(handle, "sha256").hexdigest()
+    ref = artifact or model.artifact
+    body, _ = open_object(store, ref)
+    with closing(body):
+        found = sha256_mismatch(body, model.sha256)
+    if found is not None:
+        raise refuse_artifact(
+            table,
+            model.project,
+            model.version,
+            ref,
+            expected=model.sha256,
+            found=found,
+            where=where,
+            serving=serving,
+        )
 
 
 def tampered_message(

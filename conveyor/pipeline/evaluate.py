@@ -13,7 +13,8 @@ from pathlib import Path
 
 import polars as pl
 
-from conveyor.model.artifact import TRAINING_FILE, Predictor, scored_dir, sha256_file, unpack
+from conveyor.hashing import sha256_file
+from conveyor.model.artifact import TRAINING_FILE, Predictor, scored_dir, unpack
 from conveyor.model.encode import target_values
 from conveyor.model.metrics import baseline_metrics, compute_metrics, default_metric
 from conveyor.monitoring.profile import prediction_profile, prediction_profile_key

@@ -21,7 +21,8 @@ from conveyor.errors import AlreadyExists, Conflict, ConveyorError, NotFound
 from conveyor.events import Event, EventType
 from conveyor.jobs import TrainingJob, warm
 from conveyor.monitoring.logs import bind as bind_log_context
-from conveyor.pipeline.promotion import end_gated_run
+from conveyor.pipeline.lifecycle import deploy_version
+from conveyor.pipeline.promotion import end_gated_run, gate_version
 from conveyor.pipeline.raw_objects import remember_upload, upload_of_etag
 from conveyor.pipeline.runs import RunStore
 from conveyor.pipeline.train import artifact_ref, split_rows, start_training
@@ -287,7 +288,7 @@ def on_training_job_state_change(
 
 
 def _evaluate_and_register(ctx: PipelineContext, run: Run, project: Project) -> Run:
-    from conveyor.pipeline import deploy as deploy_stage
+    from conveyor.model.metrics import greater_is_better
     from conveyor.pipeline import evaluate as evaluate_stage
 
     run = ctx.runs.advance(run, RunState.EVALUATING)
@@ -295,8 +296,13 @@ def _evaluate_and_register(ctx: PipelineContext, run: Run, project: Project) -> 
     version = evaluate_stage.register(
         ctx.ports.registry, run, project, artifact_ref(run), evaluation
     )
-    version, decision = deploy_stage.gate_version(
-        ctx.ports.registry, ctx.ports.endpoint, project, version, evaluation.comparison
+    version, decision = gate_version(
+        ctx.ports.registry,
+        ctx.ports.endpoint,
+        project,
+        version,
+        evaluation.comparison,
+        greater_is_better=greater_is_better(version.primary_metric),
     )
     return end_gated_run(
         ctx.runs,
@@ -305,14 +311,8 @@ def _evaluate_and_register(ctx: PipelineContext, run: Run, project: Project) -> 
         evaluation,
         version,
         decision,
-        deploy=lambda number: deploy_stage.deploy_version(
-            ctx.ports.store,
-            ctx.ports.registry,
-            ctx.ports.endpoint,
-            project.name,
-            number,
-            cache_dir=ctx.cache_dir,
-            table=ctx.ports.table,
+        deploy=lambda number: deploy_version(
+            ctx.ports, project.name, number, cache_dir=ctx.cache_dir
         ),
     )
 

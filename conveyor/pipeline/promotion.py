@@ -1,12 +1,11 @@
-"""The gate and the deployment record, without the heavy stack: decide a new version's
-approval against the deployed champion, swap what a project serves, and end a run by the
-gate's decision.
+"""The gate, without the heavy stack: decide a new version's approval against the deployed
+champion, and end a run by the gate's decision (deploying goes through
+``conveyor.pipeline.lifecycle``).
 
-The local worker (``conveyor.pipeline.deploy``) and the AWS Lambda functions
+The local worker (``conveyor.pipeline.handlers``) and the AWS Lambda functions
 (``conveyor.aws.release``) both decide and record through this module. They differ only in
-what they know without it: the local side reads the metric's direction from the model code
-and loads the artifact before serving it (numpy); the Lambda side is given the direction in
-``evaluation.json`` and checks the artifact's sha256 as a stream.
+where the metric's direction comes from: the local side reads it from the model code
+(numpy); the Lambda side is given it in ``evaluation.json``.
 """
 
 from __future__ import annotations
@@ -14,15 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from conveyor.endpoint import Deployment, Endpoint
-from conveyor.errors import Conflict
+from conveyor.endpoint import Endpoint
 from conveyor.pipeline.registration import Comparison, Evaluation, fit_summary
 from conveyor.pipeline.runs import RunStore
 from conveyor.registry import Registry
 from conveyor.registry.gate import GateDecision, GatePolicy, decide
 from conveyor.types import ApprovalStatus, ModelVersion, Project, Run, RunState
-
-CHAMPION = "champion"  # the alias of the deployed version
 
 
 def gate_version(
@@ -100,38 +96,6 @@ def gate_version(
         project.name, version.version, decision.status, decision.reason, decision.to_dict()
     )
     return updated, decision
-
-
-def deploy_version(
-    registry: Registry,
-    endpoint: Endpoint,
-    project: str,
-    version: int,
-    *,
-    verify: Callable[[ModelVersion], object],
-) -> Deployment:
-    """Serve ``version`` of ``project``; a pending version is approved by being deployed.
-    ``verify`` checks the version's artifact before anything changes (it raises when the
-    artifact must not be served).
-
-    Raises:
-        NotFound: no such version.
-        Conflict: the version was rejected.
-    """
-    model = registry.get_version(project, version)
-    if model.approval_status is ApprovalStatus.REJECTED:
-        raise Conflict(
-            f"{project} version {version} is Rejected ({model.status_reason}); "
-            f"approve it first with `conveyor models approve {project} {version}`"
-        )
-    verify(model)
-    if model.approval_status is ApprovalStatus.PENDING:
-        registry.update_approval_status(
-            project, version, ApprovalStatus.APPROVED, "approved by deploying it"
-        )
-    deployment = endpoint.update_endpoint(project, version, model.artifact, model.sha256)
-    registry.set_alias(project, CHAMPION, version)
-    return deployment
 
 
 def end_gated_run(

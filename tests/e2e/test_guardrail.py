@@ -18,7 +18,8 @@ from typing import Any
 import polars as pl
 
 from conveyor.config import Settings
-from conveyor.model.artifact import Predictor, pack_model_dir, sha256_file, unpack
+from conveyor.hashing import sha256_file
+from conveyor.model.artifact import Predictor, pack_model_dir, unpack
 from conveyor.model.loading import load_verified
 from conveyor.storage import MODELS
 from conveyor.types import ApprovalStatus, ObjectRef
@@ -125,7 +126,7 @@ def test_a_deploy_that_fails_some_requests_is_rolled_back_while_baking(
     stop = threading.Event()
     try:
         wait_for(port, no_rows[0], 1, timeout=60)
-        deployed = cli("models", "deploy", "churn", "2")
+        deployed = cli("models", "deploy", "churn", "2", "--approve")
         assert deployed.returncode == 0, deployed.stderr
         deployed_at = time.monotonic()
         wait_for(port, no_rows[0], 2, timeout=10)

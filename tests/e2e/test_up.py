@@ -79,7 +79,7 @@ def test_up_serves_a_dropped_file_and_swaps_deploys_without_dropping_a_request(
         for thread in threads:
             thread.start()
         time.sleep(0.5)
-        json_of(cli("models", "deploy", "churn", "2", "--json"))
+        json_of(cli("models", "deploy", "churn", "2", "--approve", "--json"))
         wait_for_version(port, 2)
         time.sleep(0.5)
         stop.set()

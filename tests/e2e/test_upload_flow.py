@@ -67,10 +67,11 @@ def test_same_bytes_uploaded_twice_make_one_run(cli: Cli, churn_csv: Path, tmp_p
 def test_approve_and_reject_change_the_approval_status(cli: Cli, churn_csv: Path):
     upload_churn(cli, churn_csv)
     approved = json_of(cli("models", "approve", "churn", "1", "--reason", "looks good", "--json"))
-    assert approved["approval_status"] == "Approved"
-    assert approved["status_reason"] == "looks good"
-    rejected = json_of(cli("models", "reject", "churn", "1", "--json"))
-    assert rejected["approval_status"] == "Rejected"
+    assert approved["approval_status"] == "Approved"  # by the gate: approving changes nothing
+    assert "already Approved" in approved["message"] and approved["deployment"] is None
+    # v1 serves and nothing could replace it: rejecting it is refused (test_lifecycle.py).
+    assert cli("models", "reject", "churn", "1").returncode == 6
+    assert json_of(cli("models", "show", "churn", "1", "--json"))["approval_status"] == "Approved"
     missing = cli("models", "approve", "churn", "9")
     assert missing.returncode == 4 and "no version 9" in missing.stderr
 
@@ -136,7 +137,7 @@ def test_a_second_version_goes_through_the_gate_and_rollback_returns(cli: Cli, t
     assert v2["gate"] == gate  # the decision and its numbers are kept on the version
     if second["state"] != "DEPLOYED":  # it did not beat the champion: deploy it by hand
         assert v2["approval_status"] == "PendingManualApproval"
-        json_of(cli("models", "deploy", "churn", "2", "--json"))
+        json_of(cli("models", "deploy", "churn", "2", "--approve", "--json"))
     listed = json_of(cli("models", "list", "churn", "--json"))
     assert [v["aliases"] for v in listed] == [["champion"], []]
     rolled = json_of(cli("models", "rollback", "churn", "--json"))

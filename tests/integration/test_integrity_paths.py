@@ -22,8 +22,8 @@ from conveyor.config import Settings
 from conveyor.errors import IntegrityError
 from conveyor.monitoring.alarm_store import alarm_history
 from conveyor.monitoring.integrity import INTEGRITY_ALARM
-from conveyor.pipeline.actions import rollback
 from conveyor.pipeline.handlers import PipelineContext
+from conveyor.pipeline.lifecycle import rollback
 from conveyor.pipeline.runs import RunStore
 from conveyor.pipeline.uploads import put_raw_file
 from conveyor.pipeline.worker import Worker

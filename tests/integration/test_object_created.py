@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from conveyor.config import Settings
-from conveyor.model.artifact import sha256_file
+from conveyor.hashing import sha256_file
 from conveyor.monitoring.logs import log_context
 from conveyor.pipeline.handlers import PipelineContext, on_object_created
 from conveyor.storage import RAW

@@ -92,7 +92,9 @@ function actionRequest(project, button) {
   switch (button.dataset.action) {
     case "approve": return ["POST", `${base}/versions/${version}/approve`, { reason: "approved in the dashboard" }];
     case "reject": return ["POST", `${base}/versions/${version}/reject`, { reason: "rejected in the dashboard" }];
-    case "deploy": return ["POST", `${base}/versions/${version}/deploy`, {}];
+    // A pending version's button says it approves (its confirmation asked): the API refuses
+    // to approve by deploying unless told.
+    case "deploy": return ["POST", `${base}/versions/${version}/deploy`, { approve: button.dataset.approve === "true", reason: "approved by deploying it in the dashboard" }];
     case "rollback": return ["POST", `${base}/rollback`, {}];
     default: throw new Error(`unknown action ${button.dataset.action}`);
   }

@@ -68,9 +68,15 @@ def test_approve_deploys_and_the_cli_sees_it(
 def test_deploy_then_rollback_then_nothing_to_roll_back(
     client: TestClient, home: Path, second_version: ModelVersion
 ) -> None:
-    deployed = client.post(f"{V}/2/deploy")
+    # v2 is pending: deploying it approves it, which the request must say.
+    refused = client.post(f"{V}/2/deploy")
+    assert refused.status_code == 409 and refused.json()["field"] == "approve", refused.text
+    assert client.get(f"{V}/2").json()["approval_status"] == "PendingManualApproval"
+    deployed = client.post(f"{V}/2/deploy", json={"approve": True, "reason": "looked at it"})
     assert deployed.status_code == 200, deployed.text
     assert deployed.json()["version"] == 2
+    approved = client.get(f"{V}/2").json()
+    assert (approved["approval_status"], approved["status_reason"]) == ("Approved", "looked at it")
     rolled = client.post("/api/v1/projects/churn/rollback")
     assert rolled.status_code == 200 and rolled.json()["version"] == 1
     # The CLI reads the same deployment the API wrote.
@@ -88,7 +94,7 @@ def test_reject_then_deploy_is_a_conflict(client: TestClient, second_version: Mo
     refused = client.post(f"{V}/2/deploy")
     assert refused.status_code == 409, refused.text
     assert client.get("/api/v1/projects/churn").json()["deployment"]["version"] == 1
-    no_reason = client.post(f"{V}/1/reject")
+    no_reason = client.post(f"{V}/2/reject")  # v1, which serves, cannot be: it has no successor
     assert no_reason.status_code == 200
     assert no_reason.json()["status_reason"] == "rejected by hand"
 
@@ -113,3 +119,18 @@ def test_a_versions_file_report(client: TestClient) -> None:
     kinds = {c["name"]: c["kind"] for c in shown.json()["columns"]}
     assert kinds["customer id"] == "dropped" and kinds["signup date"] == "datetime"
     assert client.get("/api/v1/projects/churn/versions/9/file").status_code == 404
+
+
+def test_approving_an_approved_version_says_so_and_rejecting_the_only_one_serving_is_refused(
+    client: TestClient,
+) -> None:
+    before = client.get("/api/v1/projects/churn").json()["deployment"]
+    again = client.post(f"{V}/1/approve")
+    assert again.status_code == 200, again.text
+    assert again.json()["deployment"] is None
+    assert "already Approved: nothing changed" in again.json()["message"]
+    refused = client.post(f"{V}/1/reject")
+    assert refused.status_code == 409, refused.text
+    assert "conveyor project delete churn" in refused.json()["message"]
+    assert client.get("/api/v1/projects/churn").json()["deployment"] == before
+    assert client.get(f"{V}/1").json()["approval_status"] == "Approved"

@@ -348,3 +348,27 @@ class FakeConveyorRuntime:
             "ContentType": answer.headers["content-type"],
             "InvokedProductionVariant": "AllTraffic",
         }
+
+
+def decided_in_sagemaker(version: int, status: str, reason: str | None = None) -> dict[str, Any]:
+    """A person sets ``version`` of churn to ``status`` ("Approved", "Rejected") in
+    SageMaker: the package is updated and its state change event returned."""
+    from conveyor.aws.clients import client
+
+    sagemaker = client("sagemaker")
+    packages = sagemaker.list_model_packages(ModelPackageGroupName="churn")
+    [arn] = [
+        p["ModelPackageArn"]
+        for p in packages["ModelPackageSummaryList"]
+        if p["ModelPackageVersion"] == version
+    ]
+    sagemaker.update_model_package(
+        ModelPackageArn=arn,
+        ModelApprovalStatus=status,
+        ApprovalDescription=reason or f"{status} by Ana",
+    )
+    event = load_event(
+        "sagemaker_model_package_state_change", group="churn", approval_status=status
+    )
+    event["detail"]["ModelPackageVersion"] = version
+    return event

@@ -13,9 +13,9 @@ from typing import Any
 from conveyor.aws.clients import client
 from tests.integration.archives import model_tarball
 from tests.integration.aws.lambda_world import (
+    decided_in_sagemaker,
     deploy_a_version,
     lambda_env_fixture,  # noqa: F401 (the lambda_env fixture)
-    load_event,
 )
 from tests.integration.aws.sagemaker_fakes import FakeUpdateEndpointClient, clients_with
 
@@ -25,23 +25,7 @@ CHANGED = model_tarball("version 2 with somebody's edits")
 
 def approved_in_sagemaker(version: int) -> dict[str, Any]:
     """A person approves ``version`` of churn in SageMaker: its package's event."""
-    sagemaker = client("sagemaker")
-    packages = sagemaker.list_model_packages(ModelPackageGroupName="churn")
-    [arn] = [
-        p["ModelPackageArn"]
-        for p in packages["ModelPackageSummaryList"]
-        if p["ModelPackageVersion"] == version
-    ]
-    sagemaker.update_model_package(
-        ModelPackageArn=arn,
-        ModelApprovalStatus="Approved",
-        ApprovalDescription="reviewed by Ana",
-    )
-    event = load_event(
-        "sagemaker_model_package_state_change", group="churn", approval_status="Approved"
-    )
-    event["detail"]["ModelPackageVersion"] = version
-    return event
+    return decided_in_sagemaker(version, "Approved", "reviewed by Ana")
 
 
 def test_a_tampered_artifact_approved_in_sagemaker_is_refused_alarmed_and_v1_keeps_serving(

@@ -10,7 +10,7 @@ from conveyor.config import Settings
 from conveyor.monitoring.alarms import alarm_history, ensure_default_alarms
 from conveyor.monitoring.guardrail import GuardrailPolicy, guard_deployment, guardrail_items
 from conveyor.monitoring.monitor import Monitor
-from conveyor.pipeline.deploy import rollback
+from conveyor.pipeline.lifecycle import rollback
 from conveyor.wiring import Ports
 from tests.integration.monitoring.conftest import WriteRecords, deploy, register_version
 
@@ -94,7 +94,7 @@ def test_a_rollback_by_hand_is_not_baked(ports: Ports, write_records: WriteRecor
     deployed_at = two_versions(ports)
     first = guard_deployment(ports, "churn", now=deployed_at, policy=POLICY)
     assert first is not None and first["state"] == "BAKING"
-    rolled = rollback(ports.registry, ports.endpoint, "churn", store=ports.store, table=ports.table)
+    rolled = rollback(ports, "churn")
     write_records(rolled.deployed_at, 15, 30, version=1, status=500)
     item = guard_deployment(
         ports, "churn", now=rolled.deployed_at + timedelta(seconds=15), policy=POLICY

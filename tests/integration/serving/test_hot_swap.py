@@ -42,7 +42,9 @@ def test_a_deploy_under_load_fails_no_request(home: Path, ports: Ports) -> None:
         for thread in threads:
             thread.start()
         time.sleep(0.3)
-        conveyor(home, "models", "deploy", "churn", "2")  # another process, as a user would
+        conveyor(
+            home, "models", "deploy", "churn", "2", "--approve"
+        )  # another process, as a user would
         deadline = time.monotonic() + 20
         while (not versions or versions[-1] != 2) and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -136,3 +136,27 @@ def test_the_project_page_lists_the_column_kinds_set_by_hand(
     set_column_kinds(ports.table, "churn", {"plan": "text", "<b>": "ignore"})
     page = client.get("/ui/projects/churn").text
     assert "<code>plan</code> text" in page and "<code>&lt;b&gt;</code> ignore" in page
+
+
+def test_deploying_a_pending_version_from_the_page_asks_to_approve_it(
+    client: TestClient, ports: Ports
+) -> None:
+    from dataclasses import replace
+
+    from conveyor.types import ApprovalStatus
+
+    first = ports.registry.get_version("churn", 1)
+    ports.registry.create_version(
+        replace(first, version=0, run_id="r-second", approval_status=ApprovalStatus.PENDING)
+    )
+
+    project = client.get("/ui/projects/churn").text
+
+    pending = project[project.index('<tr data-version="2"') :]
+    pending = pending[: pending.index("</tr>")]
+    assert 'data-action="deploy" data-approve="true"' in pending
+    assert "deploying it approves it. Approve v2 and deploy it to churn?" in pending
+    assert ">Approve and deploy</button>" in pending
+    served = project[project.index('<tr data-version="1"') :]
+    served = served[: served.index("</tr>")]
+    assert "data-approve" not in served and 'data-confirm="Deploy v1 to churn?"' in served
