@@ -1,7 +1,9 @@
 """A retrain says why it happened wherever its run is shown: a drift alarm's retrain reads
 "retrain: drift on monthly charges, plan" in `runs list`, "retrained because drift on …" in
 `runs show`, the API's run JSON, the run page and the page of the version it trained; the
-upload it followed reads "upload churn.csv"."""
+upload it followed reads "upload churn.csv". The closed loop with the project's holdout: the
+retrain's model and the champion are scored on the holdout's rows, and a challenger that does
+not beat the champion there waits for a person with both numbers shown."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from conveyor.monitoring.retrain import retrain_on_alarm
 from conveyor.serving.app import create_app
 from conveyor.types import utcnow
 from conveyor.wiring import build_ports
-from tests.e2e.conftest import Cli, upload_churn
+from tests.e2e.conftest import Cli, json_of, upload_churn
 from tests.e2e.test_closed_loop import SHIFTED_CATEGORY, SHIFTED_NUMERIC, held_out_rows, shifted
 from tests.e2e.test_worker import finished, start_worker, stop, wait_for_run
 
@@ -82,3 +84,19 @@ def test_a_drift_retrain_says_why_wherever_its_run_is_shown(
         assert f">retrain: {because}</span>" in project
         version = _words(client.get(f"/ui/projects/churn/versions/{run['model_version']}").text)
         assert f'id="version-cause">a retrain because {because} at ' in version
+
+    # The loop's gate: challenger and champion on the same holdout rows, both numbers kept;
+    # trained on the same upload again, it does not beat the champion and waits for a person.
+    holdout_rows = first["report"]["holdout"]["rows"]
+    version = json_of(cli("models", "show", "churn", str(run["model_version"]), "--json"))
+    gate = version["gate"]
+    assert gate["split"] == "holdout" and gate["rows"] == holdout_rows
+    assert gate["champion_version"] == 1 and "on the same rows" in gate["reason"]
+    same = gate["scores"]["holdout"]
+    assert same["challenger"]["roc_auc"] == gate["candidate"]
+    assert same["champion"]["roc_auc"] == gate["champion"]
+    assert run["state"] == "REGISTERED"
+    assert version["approval_status"] == "PendingManualApproval"
+    models = _words(cli("models", "show", "churn", str(run["model_version"])).stdout)
+    assert f"{gate['candidate']:.4f}" in models and f"{gate['champion']:.4f}" in models
+    assert "holdout (the gate's)" in models
