@@ -146,7 +146,8 @@ def _outcome(ports: Ports, outcome: lifecycle.Outcome) -> dict[str, Any]:
 @router.post(
     "/projects/{project}/versions/{version}/deploy",
     response_model=DeploymentOut,
-    responses=error_responses(404, 409, 422, *KEY_ERRORS),
+    # A JSON body, like approve's: one that does not parse is a 400, one too large a 413.
+    responses=error_responses(400, 404, 409, 413, 422, *KEY_ERRORS),
 )
 def deploy(
     project: str, version: int, api: Context, body: Annotated[DeployRequest | None, Body()] = None
