@@ -44,6 +44,7 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
 
     import conveyor
     from conveyor.model.artifact import ASSESSMENT_DIR
+    from conveyor.model.cross_validation import CrossValidated, cross_validate, cross_validates
     from conveyor.model.encode import FeatureEncoder, target_values
     from conveyor.model.estimators import (
         REFIT_MAX_ROWS,
@@ -79,43 +80,65 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
         flush=True,
     )
 
-    encoder = FeatureEncoder().fit(train_frame, schema)
-    x_train, x_valid = encoder.transform(train_frame), encoder.transform(valid_frame)
-    y_train = target_values(train_frame.get_column(schema.target), schema.classes)
-    y_valid = target_values(valid_frame.get_column(schema.target), schema.classes)
-    n_classes = len(schema.classes) if schema.classes is not None else 0
     rows_train, rows_validation = train_frame.height, valid_frame.height
+    n_classes = len(schema.classes) if schema.classes is not None else 0
     everything = (
         pl.concat([train_frame, valid_frame, test_frame], how="vertical_relaxed")
         if test_frame is not None
         else None
     )
-    # The model learns from the encoded arrays: the frames are let go before LightGBM builds
-    # its dataset beside them (200 MB of a 700,000-row split's job's peak).
-    del train_frame, valid_frame, test_frame
-    model = fit_model(
-        algorithm,
-        schema.task,
-        x_train,
-        y_train,
-        x_valid,
-        y_valid,
-        categorical_indices=encoder.categorical_indices_,
-        n_classes=n_classes,
-        hyperparameters=user_params,
-        seed=seed,
-    )
-    validation = compute_metrics(
-        schema.task,
-        y_valid.astype(np.int64) if schema.task is not Task.REGRESSION else y_valid,
-        model.predict_raw(x_valid),
-        n_classes,
-    )
+    cross_validated: CrossValidated | None = None
+    if cross_validates(algorithm, rows_train + rows_validation):
+        # Small data: the rounds are chosen on five folds of train and validation together,
+        # and the model fitted on both (its encoder too).
+        fit_frame = pl.concat([train_frame, valid_frame], how="vertical_relaxed")
+        del train_frame, valid_frame, test_frame
+        encoder = FeatureEncoder().fit(fit_frame, schema)
+        cross_validated = cross_validate(
+            schema.task,
+            encoder.transform(fit_frame),
+            target_values(fit_frame.get_column(schema.target), schema.classes),
+            categorical_indices=encoder.categorical_indices_,
+            n_classes=n_classes,
+            hyperparameters=user_params,
+            seed=seed,
+        )
+        model: FittedModel = cross_validated.model
+        validation = cross_validated.metrics
+        chosen_rounds = cross_validated.rounds
+        folds = cross_validated.folds
+        print(f"{folds}-fold cross-validation chose {chosen_rounds} rounds", flush=True)
+    else:
+        encoder = FeatureEncoder().fit(train_frame, schema)
+        x_train, x_valid = encoder.transform(train_frame), encoder.transform(valid_frame)
+        y_train = target_values(train_frame.get_column(schema.target), schema.classes)
+        y_valid = target_values(valid_frame.get_column(schema.target), schema.classes)
+        # The model learns from the encoded arrays: the frames are let go before LightGBM
+        # builds its dataset beside them (200 MB of a 700,000-row split's job's peak).
+        del train_frame, valid_frame, test_frame
+        model = fit_model(
+            algorithm,
+            schema.task,
+            x_train,
+            y_train,
+            x_valid,
+            y_valid,
+            categorical_indices=encoder.categorical_indices_,
+            n_classes=n_classes,
+            hyperparameters=user_params,
+            seed=seed,
+        )
+        validation = compute_metrics(
+            schema.task,
+            y_valid.astype(np.int64) if schema.task is not Task.REGRESSION else y_valid,
+            model.predict_raw(x_valid),
+            n_classes,
+        )
+        chosen_rounds = model.best_iteration
     for name, value in validation.items():
         print(f"validation:{name}={value:.6f}", flush=True)
     # The validation metrics above are the early-stopped model's, on rows it did not learn
     # from; the test split stays unseen by the model it scores.
-    chosen_rounds = model.best_iteration
     refit: dict[str, Any] | None = None  # None: the early-stopped model serves
     assessed: tuple[FittedModel, FeatureEncoder] | None = None
     if isinstance(model, LightGbmModel) and everything is not None:
@@ -129,7 +152,11 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
             categorical_indices=encoder.categorical_indices_,
         )
         refit = {"rows": everything.height, "rounds": model.best_iteration, "test": True}
-    elif isinstance(model, LightGbmModel) and rows_train <= REFIT_MAX_ROWS:
+    elif (
+        isinstance(model, LightGbmModel)
+        and cross_validated is None
+        and rows_train <= REFIT_MAX_ROWS
+    ):
         model = model.refit(np.vstack([x_train, x_valid]), np.concatenate([y_train, y_valid]))
         rows = rows_train + rows_validation
         refit = {"rows": rows, "rounds": model.best_iteration, "test": False}
@@ -147,6 +174,9 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
         # "test": True when the test split's rows are among them (the test metrics are then
         # the early-stopped model's, from assessment/).
         "refit": refit,
+        # Small data: the folds' rounds and metrics; the validation metrics are then the
+        # folds' out-of-fold ones over every train and validation row.
+        "cross_validation": cross_validated.summary() if cross_validated else None,
         "validation_metrics": validation,
         "feature_names_out": encoder.feature_names_out_,
         "rows_train": rows_train,

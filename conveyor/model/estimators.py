@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -39,6 +41,7 @@ REFIT_MAX_ROWS = 200_000
 # over 3 seeds, with diamonds within 1.3%. (Smaller leaves helped two small files and hurt
 # scikit-learn's bundled ones: not taken.)
 SMALL_DATA: dict[str, Any] = {"min_data_per_group": 5, "cat_l2": 1.0}
+_OBJECTIVES = {Task.BINARY: "binary", Task.MULTICLASS: "multiclass", Task.REGRESSION: "regression"}
 SKLEARN_DEFAULTS: dict[str, Any] = {
     "learning_rate": 0.1,
     "max_iter": 1000,
@@ -162,13 +165,29 @@ class LightGbmModel:
 
         rounds = int(params.pop("num_boost_round"))
         patience = int(params.pop("early_stopping_rounds"))
-        objective = {
-            Task.BINARY: "binary",
-            Task.MULTICLASS: "multiclass",
-            Task.REGRESSION: "regression",
-        }[task]
+        booster_params = cls.booster_params(task, params, n_classes=n_classes, seed=seed)
+        categorical = categorical_indices or "auto"
+        train = lgb.Dataset(x_train, y_train, categorical_feature=categorical, free_raw_data=True)
+        valid = lgb.Dataset(x_valid, y_valid, reference=train, categorical_feature=categorical)
+        with cls.refusals():
+            booster = lgb.train(
+                booster_params,
+                train,
+                num_boost_round=rounds,
+                valid_sets=[valid],
+                callbacks=[lgb.early_stopping(patience, verbose=False)],
+            )
+        model = cls(booster, task)
+        model._trained_with = (booster_params, categorical, len(y_train))
+        return model
+
+    @staticmethod
+    def booster_params(
+        task: Task, params: dict[str, Any], *, n_classes: int, seed: int
+    ) -> dict[str, Any]:
+        """LightGBM's parameters for ``task`` from the job's (rounds and patience taken out)."""
         booster_params = {
-            "objective": objective,
+            "objective": _OBJECTIVES[task],
             "verbose": -1,
             "seed": seed,
             "deterministic": True,
@@ -177,23 +196,37 @@ class LightGbmModel:
         }
         if task is Task.MULTICLASS:
             booster_params["num_class"] = n_classes
-        categorical = categorical_indices or "auto"
-        train = lgb.Dataset(x_train, y_train, categorical_feature=categorical, free_raw_data=True)
-        valid = lgb.Dataset(x_valid, y_valid, reference=train, categorical_feature=categorical)
+        return booster_params
+
+    @staticmethod
+    @contextmanager
+    def refusals() -> Iterator[None]:
+        """LightGBM's refusal of the parameters or data as the user's input error."""
+        import lightgbm as lgb
+
         try:
-            booster = lgb.train(
-                booster_params,
-                train,
-                num_boost_round=rounds,
-                valid_sets=[valid],
-                callbacks=[lgb.early_stopping(patience, verbose=False)],
-            )
+            yield
         except lgb.basic.LightGBMError as exc:
             raise InvalidInput(
                 f"LightGBM refused the hyperparameters or data: {exc}", field="hyperparameters"
             ) from exc
-        model = cls(booster, task)
-        model._trained_with = (booster_params, categorical, len(y_train))
+
+    @classmethod
+    def train_rounds(
+        cls,
+        task: Task,
+        x: np.ndarray,
+        y: np.ndarray,
+        booster_params: dict[str, Any],
+        categorical: list[int] | str,
+        rounds: int,
+    ) -> LightGbmModel:
+        """A model of exactly ``rounds`` rounds on ``x``, refittable on more rows."""
+        import lightgbm as lgb
+
+        full = lgb.Dataset(x, y, categorical_feature=categorical, free_raw_data=True)
+        model = cls(lgb.train(booster_params, full, num_boost_round=max(1, rounds)), task)
+        model._trained_with = (booster_params, categorical, len(y))
         return model
 
     def refit(
@@ -202,16 +235,13 @@ class LightGbmModel:
         """The same model fitted on ``x`` (more rows than it was), with the rounds early
         stopping chose scaled by how many more rows it sees, as more data supports more trees.
         ``categorical_indices`` when ``x`` comes from another encoder than the fit's."""
-        import lightgbm as lgb
-
         if self._trained_with is None:
             raise ValueError("refit needs a model fitted in this process")
         params, categorical, rows_train = self._trained_with
         if categorical_indices is not None:
             categorical = categorical_indices or "auto"
-        rounds = max(1, round(self.best_iteration * len(y) / rows_train))
-        full = lgb.Dataset(x, y, categorical_feature=categorical, free_raw_data=True)
-        return type(self)(lgb.train(params, full, num_boost_round=rounds), self.task)
+        rounds = round(self.best_iteration * len(y) / rows_train)
+        return self.train_rounds(self.task, x, y, params, categorical, rounds)
 
     def predict_raw(self, x: np.ndarray) -> np.ndarray:
         if len(x) == 1:

@@ -175,8 +175,30 @@ def fit_summary(training: dict[str, Any]) -> str | None:
     rounds, refit = training.get("best_iteration"), training.get("refit")
     if rows_train is None or rows_validation is None:
         return None
+    said = _how_fitted(training, rows_train, rows_validation, rounds, refit)
+    cross_validation = training.get("cross_validation") or {}
+    if not cross_validation:
+        return said
+    spread = ", ".join(f"{k} ±{v:.3g}" for k, v in (cross_validation.get("spread") or {}).items())
+    return (
+        f"{said} Its validation metrics are out of fold: each fold's model scored the rows it "
+        f"left out" + (f" (across folds: {spread})." if spread else ".")
+    )
+
+
+def _how_fitted(
+    training: dict[str, Any],
+    rows_train: int,
+    rows_validation: int,
+    rounds: int | None,
+    refit: dict[str, Any] | None,
+) -> str:
+    folds = (training.get("cross_validation") or {}).get("folds")
     stopped = (
-        f"fitted on the {rows_train} train rows, early-stopped at {rounds} rounds on the "
+        f"fitted on the {rows_train + rows_validation} train and validation rows, with the "
+        f"{rounds} rounds {folds}-fold cross-validation chose on them"
+        if folds
+        else f"fitted on the {rows_train} train rows, early-stopped at {rounds} rounds on the "
         f"{rows_validation} validation rows"
     )
     if not refit:

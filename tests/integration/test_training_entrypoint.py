@@ -98,7 +98,11 @@ def test_with_the_test_split_the_served_model_learns_from_every_row(tmp_path: Pa
     assert "enterprise" in served.encoder.categories_["plan"]
     assert "enterprise" not in scored.encoder.categories_["plan"]
     assert scored.training["refit"] is None
-    assert scored.model.booster.num_trees() == training["best_iteration"]
+    # Small data: five folds of train + validation chose the rounds; the scored model has
+    # them scaled from a fold's 400 rows to its own 500.
+    assert training["cross_validation"]["folds"] == 5
+    assert scored.model.booster.num_trees() == round(training["best_iteration"] * 500 / 400)
+    assert "5-fold cross-validation chose" in result.stdout
 
 
 def test_a_missing_channel_fails_with_a_reason_in_output_failure(tmp_path: Path) -> None:

@@ -29,3 +29,17 @@ def test_an_early_stopped_model_serves_as_it_was_scored() -> None:
         "on the 150 validation rows; the test split scored it."
     )
     assert fit_summary({"best_iteration": 3}) is None
+
+
+def test_cross_validated_rounds_are_said_with_the_folds_spread() -> None:
+    said = fit_summary(
+        {
+            **RECORD,
+            "refit": {"rows": 1000, "rounds": 118, "test": True},
+            "cross_validation": {"folds": 5, "rounds": 80, "spread": {"rmse": 0.1234}},
+        }
+    )
+    assert said is not None
+    assert "fitted on the 850 train and validation rows, with the 80 rounds 5-fold" in said
+    assert "out of fold" in said
+    assert "rmse ±0.123" in said
