@@ -6,6 +6,7 @@ and 10,000 recorded inferences (printed), and a run page that follows its run.""
 
 from __future__ import annotations
 
+import base64
 import shutil
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from conveyor.wiring import build_ports
 from tests.e2e.conftest import Cli, json_of
 from tests.e2e.ui_helpers import conveyor_up, request_rows, send_traffic
 from tests.integration.serving.conftest import trained_home
+from tests.workbooks import DATA_SHEET, two_sheet_workbook
 
 __all__ = ["trained_home"]
 
@@ -48,22 +50,27 @@ DRAWN_DRIFT_BARS = """() => [...document.querySelectorAll('.drift-card')].map(ca
 ])"""
 
 
-DROP_FILE = """([name, text]) => {
+DROP_FILE = """([name, encoded]) => {
+    const bytes = Uint8Array.from(atob(encoded), (c) => c.charCodeAt(0));
     const transfer = new DataTransfer();
-    transfer.items.add(new File([text], name, {type: 'text/csv'}));
+    transfer.items.add(new File([bytes], name));
     return transfer;
 }"""
 
 
-def _upload_through_the_page(page: Any, csv: Path, *, drop: bool = False) -> str:
-    """Choose ``csv`` in the upload form (or drop it on the form), submit, and wait for the
-    run to end; its state."""
+def _upload_through_the_page(
+    page: Any, data: Path, *, drop: bool = False, sheet: str | None = None
+) -> str:
+    """Choose ``data`` in the upload form (or drop it on the form), with ``sheet`` typed in
+    its field, submit, and wait for the run to end; its state."""
     if drop:
-        transfer = page.evaluate_handle(DROP_FILE, [csv.name, csv.read_text()])
+        encoded = base64.b64encode(data.read_bytes()).decode()
+        transfer = page.evaluate_handle(DROP_FILE, [data.name, encoded])
         page.dispatch_event("#drop-zone", "drop", {"dataTransfer": transfer})
-        assert page.locator("#drop-label").inner_text() == csv.name
+        assert page.locator("#drop-label").inner_text() == data.name
     else:
-        page.set_input_files("#upload-file", str(csv))
+        page.set_input_files("#upload-file", str(data))
+    page.fill("#upload-sheet", sheet or "")
     page.click("#upload-form button[type=submit]")
     page.wait_for_function(
         "() => document.body.dataset.lastRun !== undefined", timeout=RUN_TIMEOUT_MS
@@ -84,8 +91,10 @@ def test_the_dashboard_drives_a_project_from_upload_to_rollback_in_chromium(
 ) -> None:
     home: Path = cli.home  # type: ignore[attr-defined]
     json_of(cli("project", "create", "churn", "--target", "churned", "--json"))
-    # Fewer rows and another seed: v2 does not beat v1, so the gate leaves it pending.
+    # Fewer rows and another seed: v2 does not beat v1, so the gate leaves it pending. It
+    # comes as a workbook whose data is on its second sheet.
     second_csv = write_churn_csv(tmp_path / "second.csv", rows=600, seed=11)
+    workbook = two_sheet_workbook(tmp_path / "second.xlsx", second_csv)
     shots = tmp_path / "screenshots"
     shots.mkdir()
     print(f"\nscreenshots: {shots}")
@@ -138,11 +147,12 @@ def test_the_dashboard_drives_a_project_from_upload_to_rollback_in_chromium(
             assert "rows" in page.locator("#drift-summary").inner_text()
             page.screenshot(path=str(shots / "project.png"), full_page=True)
 
-            # A second version, dropped on the form, left pending by the gate, then approved and
-            # deployed by its buttons.
-            assert _upload_through_the_page(page, second_csv, drop=True) == "REGISTERED"
+            # A second version, a workbook dropped on the form with its data sheet named, left
+            # pending by the gate, then approved and deployed by its buttons.
+            uploaded = _upload_through_the_page(page, workbook, drop=True, sheet=DATA_SHEET)
+            assert uploaded == "REGISTERED"
             page.reload()
-            assert "churn/second.csv" in page.locator("#runs tr[data-run]").first.inner_text()
+            assert "churn/second.xlsx" in page.locator("#runs tr[data-run]").first.inner_text()
             v2 = page.locator("#versions tr[data-version='2']")
             assert v2.locator("[data-field=approval]").inner_text() == "PendingManualApproval"
             _click_confirmed(page, "#versions tr[data-version='2'] button[data-action=approve]")

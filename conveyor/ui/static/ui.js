@@ -126,7 +126,8 @@ function wireUpload(project) {
   const input = document.getElementById("upload-file");
   const zone = document.getElementById("drop-zone");
   const label = document.getElementById("drop-label");
-  const showName = () => { label.textContent = input.files.length ? input.files[0].name : "Choose a CSV or drop it here"; };
+  const prompt = label.textContent;
+  const showName = () => { label.textContent = input.files.length ? input.files[0].name : prompt; };
   input.addEventListener("change", showName);
   zone.addEventListener("dragover", (event) => { event.preventDefault(); zone.classList.add("over"); });
   zone.addEventListener("dragleave", () => zone.classList.remove("over"));
@@ -137,9 +138,11 @@ function wireUpload(project) {
   });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    if (!input.files.length) { flash("choose a CSV file to upload first"); return; }
+    if (!input.files.length) { flash("choose a data file to upload first"); return; }
     const body = new FormData();
     body.append("file", input.files[0]);
+    const sheet = document.getElementById("upload-sheet").value.trim();
+    if (sheet) body.append("sheet", sheet);
     const submit = form.querySelector("button[type=submit]");
     submit.disabled = true;
     try {
