@@ -36,9 +36,8 @@ def run_cli(
     )
 
 
-@pytest.fixture
-def cli(tmp_path: Path) -> Cli:
-    home = tmp_path / "home"
+def cli_for(home: Path) -> Cli:
+    """The conveyor CLI run against ``home`` (kept as the callable's ``home``)."""
 
     def call(
         *args: str, timeout: float = 180, input_text: str | None = None
@@ -47,6 +46,21 @@ def cli(tmp_path: Path) -> Cli:
 
     call.home = home  # type: ignore[attr-defined]
     return call
+
+
+def cli_on_a_copy(home: Path, tmp_path: Path) -> Cli:
+    """The CLI on a private copy of ``home``: a test may change it without touching the
+    others that start from the same trained home."""
+    import shutil
+
+    copy = tmp_path / "home"
+    shutil.copytree(home, copy)
+    return cli_for(copy)
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    return cli_for(tmp_path / "home")
 
 
 def json_of(result: subprocess.CompletedProcess[str]) -> Any:

@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from conveyor.samples.generate import write_churn_csv
-from tests.e2e.conftest import Cli, json_of
+from tests.e2e.conftest import Cli, cli_for, cli_on_a_copy, json_of
 
 
 def _upload(cli: Cli, csv: Path, *extra: str) -> dict[str, Any]:
@@ -47,20 +49,35 @@ def _version(cli: Cli, number: int) -> dict[str, Any]:
     return listed[number]
 
 
-def _v2_serving(cli: Cli, tmp_path: Path) -> None:
+# Each test starts from a copy of one of two homes trained once per module: the pipeline
+# runs behind them are the same for every test, and training them again cost each test a
+# minute of the suite.
+@pytest.fixture(scope="module")
+def v1_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """churn v1, approved by the gate and serving."""
+    folder = tmp_path_factory.mktemp("lifecycle-v1")
+    cli = cli_for(folder / "home")
+    _first(cli, folder)
+    return folder / "home"
+
+
+@pytest.fixture(scope="module")
+def v2_home(v1_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """v1 and v2 both approved, v2 serving (approved by hand when the gate left it pending:
     the project deploys automatically, so approving deploys it)."""
-    _first(cli, tmp_path)
-    if _second(cli, tmp_path)["state"] != "DEPLOYED":
+    folder = tmp_path_factory.mktemp("lifecycle-v2")
+    cli = cli_on_a_copy(v1_home, folder)
+    if _second(cli, folder)["state"] != "DEPLOYED":
         json_of(cli("models", "approve", "churn", "2", "--json"))
     assert _serving(cli)[0] == 2
     assert _version(cli, 1)["approval_status"] == "Approved"
+    return cli.home  # type: ignore[attr-defined, no-any-return]
 
 
 def test_rejecting_the_serving_version_rolls_back_to_the_previous_approved(
-    cli: Cli, tmp_path: Path
+    v2_home: Path, tmp_path: Path
 ) -> None:
-    _v2_serving(cli, tmp_path)
+    cli = cli_on_a_copy(v2_home, tmp_path)
 
     rejected = cli("models", "reject", "churn", "2", "--reason", "biased on age")
 
@@ -76,9 +93,9 @@ def test_rejecting_the_serving_version_rolls_back_to_the_previous_approved(
 
 
 def test_rejecting_the_only_approved_serving_version_is_refused_and_says_what_to_do(
-    cli: Cli, tmp_path: Path
+    v1_home: Path, tmp_path: Path
 ) -> None:
-    _first(cli, tmp_path)
+    cli = cli_on_a_copy(v1_home, tmp_path)
 
     refused = cli("models", "reject", "churn", "1")
 
@@ -91,8 +108,8 @@ def test_rejecting_the_only_approved_serving_version_is_refused_and_says_what_to
     assert _serving(cli)[0] == 1
 
 
-def test_deploying_a_pending_version_needs_approve(cli: Cli, tmp_path: Path) -> None:
-    _first(cli, tmp_path)
+def test_deploying_a_pending_version_needs_approve(v1_home: Path, tmp_path: Path) -> None:
+    cli = cli_on_a_copy(v1_home, tmp_path)
     json_of(cli("project", "update", "churn", "--manual-deploy", "--json"))
     assert _second(cli, tmp_path)["state"] == "REGISTERED"
     assert _version(cli, 2)["approval_status"] == "PendingManualApproval"
@@ -114,9 +131,9 @@ def test_deploying_a_pending_version_needs_approve(cli: Cli, tmp_path: Path) -> 
 
 
 def test_approving_an_approved_version_changes_nothing_and_says_so(
-    cli: Cli, tmp_path: Path
+    v2_home: Path, tmp_path: Path
 ) -> None:
-    _v2_serving(cli, tmp_path)
+    cli = cli_on_a_copy(v2_home, tmp_path)
     before = _serving(cli)
     reason = _version(cli, 1)["status_reason"]
 
