@@ -6,7 +6,7 @@ import logging
 
 from conveyor.aws.events import TrainingJobChange
 from conveyor.errors import Conflict, NotFound
-from conveyor.pipeline.handlers import PipelineContext
+from conveyor.ports import PipelineContext
 from conveyor.types import Run, RunState
 
 log = logging.getLogger("conveyor.pipeline")

@@ -43,7 +43,7 @@ from conveyor.storage import MODELS, REPORTS
 from conveyor.types import ObjectRef, Project, Run, RunState
 
 if TYPE_CHECKING:
-    from conveyor.pipeline.handlers import PipelineContext
+    from conveyor.ports import PipelineContext
 
 ENTRYPOINT = "conveyor.aws.pipeline_job"
 EVALUATION_FILE = "evaluation.json"
@@ -105,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
 def _run(paths: ScriptModePaths, hyperparameters: dict[str, str]) -> str | None:
     """The run's stages; the failure reason, or None when the run is EVALUATING."""
     from conveyor.monitoring.logs import log_context
-    from conveyor.pipeline.handlers import PipelineContext, _guarded
+    from conveyor.pipeline.handlers import _guarded
+    from conveyor.ports import PipelineContext
     from conveyor.projects import find_project
 
     run_id, project_name = hyperparameters.get("run_id"), hyperparameters.get("project")
@@ -116,10 +117,11 @@ def _run(paths: ScriptModePaths, hyperparameters: dict[str, str]) -> str | None:
     os.environ["PYTHONPATH"] = os.pathsep.join(
         p for p in (source, os.environ.get("PYTHONPATH", "")) if p
     )
-    ports, scratch = job_ports(hyperparameters)
+    ports, settings = job_ports(hyperparameters)
     ctx = PipelineContext(
         ports=ports,
-        work_root=scratch / "work",
+        work_root=settings.work_dir,
+        cache_dir=settings.serving_cache_dir,
         seed=int(hyperparameters.get("seed", "42")),
         max_training_rows=int(hyperparameters.get("max_training_rows", MAX_TRAINING_ROWS)),
     )

@@ -19,15 +19,14 @@ from conveyor.aws.pipeline_job import evaluation_key
 from conveyor.aws.sagemaker_common import sagemaker_name
 from conveyor.endpoint import Deployment
 from conveyor.errors import NotFound
-from conveyor.pipeline.handlers import PipelineContext
 from conveyor.pipeline.lifecycle import deploy_version, reject_version
 from conveyor.pipeline.promotion import end_gated_run, gate_version
 from conveyor.pipeline.registration import Evaluation, register
 from conveyor.pipeline.train import artifact_ref
+from conveyor.ports import PipelineContext, Ports
 from conveyor.projects import find_project, list_projects
 from conveyor.storage import REPORTS
 from conveyor.types import ApprovalStatus, Project, Run, RunState
-from conveyor.wiring import Ports
 
 log = logging.getLogger("conveyor.pipeline")
 

@@ -12,13 +12,17 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from conveyor._sqlite import dumps_json
 from conveyor.aws.clients import client
 from conveyor.errors import BackendUnavailable, ConfigError, InvalidInput
 from conveyor.events import Event, EventType, Message
 from conveyor.types import from_iso, to_iso
+
+if TYPE_CHECKING:
+    from conveyor.config import Settings
+    from conveyor.ports import PortsSoFar
 
 SOURCE = "conveyor"
 TIME_KEY = "time"  # the detail member carrying the event's exact time
@@ -71,15 +75,17 @@ class EventBridgeBus:
         self._events_client = events_client
 
     @classmethod
-    def from_uri(cls, uri: str) -> EventBridgeBus:
+    def from_settings(
+        cls, uri: str, settings: Settings, ports_so_far: PortsSoFar
+    ) -> EventBridgeBus:
         """The bus of ``eventbridge://<bus-name>``; ``eventbridge://`` alone is the bus of
-        ``CONVEYOR_AWS_EVENT_BUS_NAME`` (``default``)."""
+        ``CONVEYOR_AWS_EVENT_BUS_NAME`` (``default``). In the settings' region and endpoint."""
         name = uri.split("://", 1)[1].strip("/") if "://" in uri else ""
-        if not name:
-            from conveyor.aws.settings import AwsSettings
-
-            name = AwsSettings().event_bus_name
-        return cls(name)
+        return cls(
+            name or settings.aws.event_bus_name,
+            region=settings.aws.region,
+            endpoint_url=settings.aws.endpoint_url,
+        )
 
     def __reduce__(self) -> tuple[type[EventBridgeBus], tuple[str], dict[str, Any]]:
         # The client stays behind: a copy in another process makes its own.

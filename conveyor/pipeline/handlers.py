@@ -8,15 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import shutil
 import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-from conveyor.config import MAX_TRAINING_ROWS
 from conveyor.errors import AlreadyExists, Conflict, ConveyorError, NotFound
 from conveyor.events import Event, EventType
 from conveyor.jobs import TrainingJob, warm
@@ -26,42 +21,16 @@ from conveyor.pipeline.promotion import end_gated_run, gate_version
 from conveyor.pipeline.raw_objects import remember_upload, upload_of_etag
 from conveyor.pipeline.runs import RunStore
 from conveyor.pipeline.train import artifact_ref, split_rows, start_training
+from conveyor.ports import PipelineContext
 from conveyor.projects import changed_settings, find_project, run_settings
 from conveyor.storage import RAW, REPORTS
 from conveyor.types import JobStatus, ObjectRef, Project, Run, RunState
-from conveyor.wiring import Ports
 
 log = logging.getLogger("conveyor.pipeline")
 
 # The stages (polars, numpy, the model code) are imported where they run: a Lambda function,
 # which has none of them, calls these handlers with its own stages in their place.
 Stage = Callable[["PipelineContext", Run, Project], Run]
-
-
-@dataclass
-class PipelineContext:
-    ports: Ports
-    work_root: Path
-    seed: int = 42
-    max_training_rows: int = MAX_TRAINING_ROWS
-
-    @property
-    def cache_dir(self) -> Path:
-        """Where verified, unpacked model artifacts are kept (shared with the server)."""
-        return self.work_root.parent / "serving-cache"
-
-    @property
-    def runs(self) -> RunStore:
-        return RunStore(self.ports.table)
-
-    @contextmanager
-    def workdir(self, name: str) -> Iterator[Path]:
-        path = self.work_root / name
-        path.mkdir(parents=True, exist_ok=True)
-        try:
-            yield path
-        finally:
-            shutil.rmtree(path, ignore_errors=True)
 
 
 def parse_raw_key(key: str) -> tuple[str, str] | None:

@@ -11,11 +11,16 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
+from conveyor._schemes import path_of
 from conveyor.errors import BackendUnavailable, InvalidInput, NotFound
 from conveyor.storage import check_folder_prefix
 from conveyor.types import ObjectInfo
+
+if TYPE_CHECKING:
+    from conveyor.config import Settings
+    from conveyor.ports import PortsSoFar
 
 _CHUNK = 1 << 20
 _HASH_CHUNK = 8 << 20
@@ -68,6 +73,13 @@ class LocalObjectStore:
         self.root = root
         # str(path) -> (size, mtime_ns, etag): hashing a file again only when it changed.
         self._etags: dict[str, tuple[int, int, str]] = {}
+
+    @classmethod
+    def from_settings(
+        cls, uri: str, settings: Settings, ports_so_far: PortsSoFar
+    ) -> LocalObjectStore:
+        """The folder of ``file://<path>``."""
+        return cls(root=Path(path_of(uri)))
 
     def __reduce__(self) -> tuple[type[LocalObjectStore], tuple[Path]]:
         return (LocalObjectStore, (self.root,))

@@ -8,7 +8,8 @@ from pathlib import Path
 from conveyor.config import Settings
 from conveyor.hashing import sha256_file
 from conveyor.monitoring.logs import log_context
-from conveyor.pipeline.handlers import PipelineContext, on_object_created
+from conveyor.pipeline.handlers import on_object_created
+from conveyor.ports import PipelineContext
 from conveyor.storage import RAW
 from conveyor.wiring import build_ports
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conveyor.aws.settings import AwsSettings
+from conveyor.config import AwsSettings
 from conveyor.errors import ConfigError
 
 

@@ -13,12 +13,11 @@ from fastapi.testclient import TestClient
 
 from conveyor.config import Settings
 from conveyor.errors import NotFound
-from conveyor.pipeline.handlers import PipelineContext
 from conveyor.pipeline.worker import Worker
+from conveyor.ports import PipelineContext, Ports
 from conveyor.samples.generate import write_churn_csv
 from conveyor.serving.app import create_app
 from conveyor.storage import RAW
-from conveyor.wiring import Ports
 from tests.workbooks import two_sheet_workbook
 
 U = "/api/v1/projects/churn/uploads"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from conveyor.aws.clients import client
-from conveyor.aws.settings import AwsSettings
+from conveyor.config import AwsSettings
 from conveyor.errors import ConfigError, Conflict
 from conveyor.registry.local import LocalRegistry
 from conveyor.registry.sagemaker import SageMakerRegistry

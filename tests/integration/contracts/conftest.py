@@ -79,7 +79,7 @@ def _sqlite_event_buses(tmp_path: Path) -> Iterator[Callable[[], EventBus]]:
 
 
 def _aws_settings() -> Any:
-    from conveyor.aws.settings import AwsSettings
+    from conveyor.config import AwsSettings
     from tests.integration.aws.conftest import TEST_INFERENCE_IMAGE
 
     return AwsSettings(inference_image=TEST_INFERENCE_IMAGE)
