@@ -38,10 +38,10 @@ def settings_hyperparameters(
 def job_ports(
     hyperparameters: dict[str, str], *, job_runner: str = "local"
 ) -> tuple[Ports, Settings]:
-    """The job's ports and settings, whose home is a scratch folder. The store and table are
-    the deployment's (from the environment, else the hyperparameters); the registry and endpoint are read
-    through their Table records, which the SageMaker adapters keep (a job needs no
-    SageMaker permissions for them); ``job_runner`` ``local`` runs nested jobs as
+    """The job's ports and settings, whose home is a scratch folder. The store and table
+    are the deployment's (from the environment, else the hyperparameters); the registry and
+    endpoint are read through their Table records, which the SageMaker adapters keep (a job
+    needs no SageMaker permissions for them); ``job_runner`` ``local`` runs nested jobs as
     subprocesses in the container, ``sagemaker`` starts SageMaker jobs."""
     from conveyor.wiring import build_ports
 
