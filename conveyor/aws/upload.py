@@ -11,11 +11,11 @@ from conveyor.aws.events import S3Object
 from conveyor.aws.pipeline_job import pipeline_job_spec
 from conveyor.errors import AlreadyExists, NotFound
 from conveyor.pipeline.handlers import (
-    PipelineContext,
     _dataset_of_etag,
     on_object_created,
     parse_raw_key,
 )
+from conveyor.ports import PipelineContext
 from conveyor.storage import RAW
 from conveyor.storage.stream import object_sha256
 from conveyor.types import ObjectRef, Project, Run, RunState

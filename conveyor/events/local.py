@@ -1,4 +1,5 @@
-"""The EventBus port as a durable SQS-like queue in SQLite, shared by threads and processes."""
+"""The events ports (publisher and queue) as a durable SQS-like queue in SQLite, shared by
+threads and processes."""
 
 from __future__ import annotations
 

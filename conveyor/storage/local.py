@@ -11,11 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, BinaryIO
 
 from conveyor._schemes import path_of
 from conveyor.errors import BackendUnavailable, InvalidInput, NotFound
-from conveyor.storage import check_folder_prefix
+from conveyor.storage import LocalFile, check_folder_prefix
 from conveyor.types import ObjectInfo
 
 if TYPE_CHECKING:
@@ -31,15 +31,6 @@ _MAX_KEY_BYTES = 1024  # S3's limit, so that a key valid here is valid there
 _MAX_PART_BYTES = 255  # the file-name limit of common file systems
 _MAX_CACHED_ETAGS = 100_000
 _ETAG_ATTRIBUTE = "user.conveyor.etag"
-
-
-class LocalFile(NamedTuple):
-    """An object's file as seen on disk, without its etag (which costs a read)."""
-
-    key: str
-    path: Path
-    size: int
-    mtime_ns: int
 
 
 # ``list`` is also a method name below, so class-scope annotations use this alias.
