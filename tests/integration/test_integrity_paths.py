@@ -62,7 +62,7 @@ def run_upload(ports: Ports, home: Path, data: Path) -> Run:
         run = runs.find_by_dataset("churn", uploaded.dataset_id)
         return (run is not None and run.state.is_terminal) or time.monotonic() > deadline
 
-    worker = Worker(PipelineContext(ports, work_root=home / "work"), daemon=False)
+    worker = Worker(PipelineContext.from_settings(ports, Settings(home=home)), daemon=False)
     worker.run(threading.Event(), until=ended)
     run = runs.find_by_dataset("churn", uploaded.dataset_id)
     assert run is not None and run.state.is_terminal, run

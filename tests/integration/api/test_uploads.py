@@ -27,7 +27,7 @@ U = "/api/v1/projects/churn/uploads"
 def worker(home: Path, ports: Ports) -> Iterator[None]:
     """The worker `conveyor up` runs beside the server, here in a thread."""
     stop = threading.Event()
-    context = PipelineContext(ports, work_root=home / "work", seed=42)
+    context = PipelineContext.from_settings(ports, Settings(home=home, seed=42))
     loop = Worker(context, daemon=True, heartbeat_seconds=1.0)
     thread = threading.Thread(target=loop.run, args=(stop,), daemon=True)
     thread.start()
