@@ -23,3 +23,10 @@ def test_uris_derive_from_home(tmp_path) -> None:  # type: ignore[no-untyped-def
 def test_invalid_setting_names_its_variable() -> None:
     with pytest.raises(ConfigError, match="CONVEYOR_SEED"):
         load_settings(seed="many")
+
+
+def test_the_home_s_folders_are_settings(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings = Settings(home=tmp_path)
+    assert settings.work_dir == tmp_path / "work"
+    assert settings.serving_cache_dir == tmp_path / "serving-cache"
+    assert settings.jobs_dir == tmp_path / "jobs"
