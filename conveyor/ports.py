@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from conveyor.endpoint import Endpoint
     from conveyor.events import EventPublisher
     from conveyor.jobs import JobRunner
-    from conveyor.pipeline.runs import RunStore
     from conveyor.registry import Registry
     from conveyor.storage import ObjectStore
     from conveyor.tables import Table
@@ -64,12 +63,6 @@ class PipelineContext:
             seed=settings.seed,
             max_training_rows=settings.max_training_rows,
         )
-
-    @property
-    def runs(self) -> RunStore:
-        from conveyor.pipeline.runs import RunStore  # the run state machine sits above the ports
-
-        return RunStore(self.ports.table)
 
     @contextmanager
     def workdir(self, name: str) -> Iterator[Path]:

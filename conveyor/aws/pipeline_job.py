@@ -38,6 +38,7 @@ from conveyor.jobs.contract import (
     paths_from_environment,
     read_hyperparameters,
 )
+from conveyor.pipeline.runs import RunStore
 from conveyor.pipeline.train import job_name_for
 from conveyor.storage import MODELS, REPORTS
 from conveyor.types import ObjectRef, Project, Run, RunState
@@ -126,14 +127,14 @@ def _run(paths: ScriptModePaths, hyperparameters: dict[str, str]) -> str | None:
         max_training_rows=int(hyperparameters.get("max_training_rows", MAX_TRAINING_ROWS)),
     )
     with log_context(run_id=run_id, project=project_name):
-        run = ctx.runs.get(run_id)
+        run = RunStore(ctx.ports.table).get(run_id)
         if run.state not in (RunState.QUEUED, RunState.PREPROCESSING):
             print(f"run {run_id} is {run.state.value}: nothing for this job to do", flush=True)
             return None
         project = find_project(ports.table, project_name)
         if project is None:
             reason = f"project {project_name!r} was deleted during the run"
-            ctx.runs.fail(run, reason)
+            RunStore(ctx.ports.table).fail(run, reason)
             return reason
         run = _guarded(ctx, run, lambda r: _stages(ctx, r, project, paths))
     if run.state is RunState.FAILED:
@@ -148,7 +149,7 @@ def _stages(ctx: PipelineContext, run: Run, project: Project, paths: ScriptModeP
     from conveyor.pipeline.train import artifact_ref, split_rows, start_training
     from conveyor.types import JobStatus
 
-    runs = ctx.runs
+    runs = RunStore(ctx.ports.table)
     run, report = preprocess_stage(ctx, run, project)
     run = runs.advance(run, RunState.TRAINING, report=report)
 

@@ -81,7 +81,7 @@ def on_object_created(
         except NotFound:
             log.warning("ignoring %s: the object is gone", ref.uri)
             return None
-    runs = ctx.runs
+    runs = RunStore(ctx.ports.table)
     run, created = runs.create(project_name, ref, dataset_id, force=bool(detail.get("force")))
     if etag:
         made = {"run_id": run.run_id, "written": written} if written else known
@@ -139,7 +139,7 @@ def _failed_run_of_write(
     if force or not written or known.get("written") != written or not known.get("run_id"):
         return None
     try:
-        run = ctx.runs.get(known["run_id"])
+        run = RunStore(ctx.ports.table).get(known["run_id"])
     except NotFound:
         return None
     return run if run.state is RunState.FAILED else None
@@ -199,7 +199,7 @@ def preprocess_stage(
     and what preprocessing found, for the run's next step to record."""
     from conveyor.pipeline.preprocess import preprocess
 
-    run = ctx.runs.advance(run, RunState.PREPROCESSING)
+    run = RunStore(ctx.ports.table).advance(run, RunState.PREPROCESSING)
     with ctx.workdir(f"{run.run_id}-preprocess") as workdir:
         result = preprocess(
             ctx.ports.store,
@@ -223,7 +223,9 @@ def _preprocess_and_train(ctx: PipelineContext, run: Run, project: Project) -> R
         from conveyor.pipeline.train import job_name_for
 
         job = ctx.ports.jobs.describe_training_job(job_name_for(run))
-    return ctx.runs.advance(run, RunState.TRAINING, job_name=job.job_name, report=report)
+    return RunStore(ctx.ports.table).advance(
+        run, RunState.TRAINING, job_name=job.job_name, report=report
+    )
 
 
 def on_training_job_state_change(
@@ -233,7 +235,7 @@ def on_training_job_state_change(
 
     ``finish`` takes a Completed job's run on (default: evaluate here, register, gate, deploy).
     """
-    runs = ctx.runs
+    runs = RunStore(ctx.ports.table)
     run = runs.get(detail["run_id"])
     bind_log_context(run_id=run.run_id, project=run.project)
     if run.state not in (RunState.TRAINING, RunState.EVALUATING):
@@ -260,7 +262,7 @@ def _evaluate_and_register(ctx: PipelineContext, run: Run, project: Project) -> 
     from conveyor.model.metrics import greater_is_better
     from conveyor.pipeline import evaluate as evaluate_stage
 
-    run = ctx.runs.advance(run, RunState.EVALUATING)
+    run = RunStore(ctx.ports.table).advance(run, RunState.EVALUATING)
     evaluation = evaluate_stage.evaluate_run(ctx, run, project)
     version = evaluate_stage.register(
         ctx.ports.registry, run, project, artifact_ref(run), evaluation
@@ -274,7 +276,7 @@ def _evaluate_and_register(ctx: PipelineContext, run: Run, project: Project) -> 
         greater_is_better=greater_is_better(version.primary_metric),
     )
     return end_gated_run(
-        ctx.runs,
+        RunStore(ctx.ports.table),
         run,
         project,
         evaluation,
@@ -309,17 +311,17 @@ def _guarded(ctx: PipelineContext, run: Run, stage: Callable[[Run], Run]) -> Run
     except Exception as exc:  # the run boundary: a bug must not leave the run running forever
         log.error("run %s: unexpected error\n%s", run.run_id, traceback.format_exc())
         reason = f"internal error ({type(exc).__name__}: {exc}); see the worker log"
-    latest = ctx.runs.get(run.run_id)
+    latest = RunStore(ctx.ports.table).get(run.run_id)
     if latest.state.is_terminal:
         return latest
-    return ctx.runs.fail(latest, reason)
+    return RunStore(ctx.ports.table).fail(latest, reason)
 
 
 def poll_training_jobs(ctx: PipelineContext, announced: set[str]) -> tuple[int, int]:
     """Publish a state-change event for each training job that ended (once per job);
     returns how many ended now and how many are still running."""
     count = running = 0
-    for run in ctx.runs.active():
+    for run in RunStore(ctx.ports.table).active():
         if run.state is not RunState.TRAINING or not run.job_name:
             continue
         if run.job_name in announced:
@@ -345,7 +347,7 @@ def poll_training_jobs(ctx: PipelineContext, announced: set[str]) -> tuple[int, 
 def resume_interrupted(ctx: PipelineContext) -> list[str]:
     """Pick up runs a crashed worker left mid-stage; call only when no other worker is alive."""
     resumed = []
-    for run in ctx.runs.active():
+    for run in RunStore(ctx.ports.table).active():
         if run.state in _RESUMABLE:
             event = Event(
                 EventType.OBJECT_CREATED,
