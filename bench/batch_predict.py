@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import CONVEYOR, ROOT, run_measured
+from conveyor.config import Settings
 from conveyor.serving.batch import DEFAULT_CHUNK_ROWS
 
 REPEATS = 3
@@ -33,7 +34,9 @@ def run(home: Path, csv: Path, project: str, rows: int) -> dict[str, Any]:
         "--json",
     ]
     model_dir = next(
-        p for p in (home / "serving-cache").iterdir() if p.is_dir() and not p.name.startswith(".")
+        p
+        for p in Settings(home=home).serving_cache_dir.iterdir()
+        if p.is_dir() and not p.name.startswith(".")
     )
     bare_scored = csv.with_name("scored-bare.csv")
     bare_command = [

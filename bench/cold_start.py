@@ -20,6 +20,7 @@ import polars as pl
 from sklearn import datasets
 
 from bench.common import CONVEYOR, free_port, wait_for_200
+from conveyor.config import Settings
 
 PROJECTS = {
     "cancer": datasets.load_breast_cancer,
@@ -75,7 +76,7 @@ def run(workdir: Path) -> dict[str, Any]:
         firsts, alls = [], []
         for _ in range(STARTS):
             if empty_cache:
-                shutil.rmtree(home / "serving-cache", ignore_errors=True)
+                shutil.rmtree(Settings(home=home).serving_cache_dir, ignore_errors=True)
             first, everyone = _start_once(home, bodies)
             firsts.append(first)
             alls.append(everyone)

@@ -34,13 +34,14 @@ from bench.data import TARGET, make_frame
 from conveyor.config import Settings
 from conveyor.errors import EXIT_DRIFT
 from conveyor.monitoring.profile import build_profile, prediction_profile, prediction_profile_key
+from conveyor.ports import Ports
 from conveyor.serving.capture import CaptureWriter
 from conveyor.serving.records import pending_item
 from conveyor.storage import PROCESSED, REPORTS
 from conveyor.tabular.coerce import coerce_frame
 from conveyor.tabular.infer import infer_schema
 from conveyor.types import Algorithm, ModelVersion, ObjectRef, Task, to_iso, utcnow
-from conveyor.wiring import Ports, build_ports
+from conveyor.wiring import build_ports
 
 PROJECT = "driftbench"
 RECORDS = 1_000_000

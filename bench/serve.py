@@ -31,6 +31,7 @@ from sklearn.datasets import load_breast_cancer
 
 from bench import comparators
 from bench.common import CONVEYOR, ROOT, free_port, post, wait_for_200
+from conveyor.config import Settings
 
 CONNECTIONS = (1, 8, 32)
 ROWS_PER_REQUEST = (1, 100)
@@ -71,7 +72,9 @@ def trained_model(home: Path) -> tuple[Path, pl.DataFrame]:
     )
     assert json.loads(run.stdout)["state"] == "DEPLOYED", run.stdout
     model_dir = next(
-        p for p in (home / "serving-cache").iterdir() if p.is_dir() and not p.name.startswith(".")
+        p
+        for p in Settings(home=home).serving_cache_dir.iterdir()
+        if p.is_dir() and not p.name.startswith(".")
     )
     return model_dir, frame
 

@@ -1,4 +1,10 @@
-"""URI scheme → adapter class, imported lazily so local mode never imports an AWS SDK."""
+"""URI scheme → adapter class, imported lazily so local mode never imports an AWS SDK.
+
+``ADAPTERS`` is the one registry of backends, in build order (an adapter may use the ports
+built before its own). Each class it names has one builder,
+``from_settings(uri, settings, ports_so_far)``; the contract suites in
+``tests/integration/contracts`` follow this table.
+"""
 
 from __future__ import annotations
 
@@ -34,13 +40,22 @@ ADAPTERS: dict[str, dict[str, str]] = {
     },
 }
 
-_SETTING_NAMES = {
-    "object_store": "CONVEYOR_OBJECT_STORE_URI",
-    "table": "CONVEYOR_TABLE_URI",
-    "events": "CONVEYOR_EVENTS_URI",
-    "job_runner": "CONVEYOR_JOB_RUNNER",
-    "registry": "CONVEYOR_REGISTRY",
-    "endpoint": "CONVEYOR_ENDPOINT",
+# Each port's setting (a ``Settings`` field, ``CONVEYOR_<FIELD>``) and its ``Ports`` field.
+SETTINGS: dict[str, str] = {
+    "object_store": "object_store_uri",
+    "table": "table_uri",
+    "events": "events_uri",
+    "job_runner": "job_runner",
+    "registry": "registry",
+    "endpoint": "endpoint",
+}
+PORT_FIELDS: dict[str, str] = {
+    "object_store": "store",
+    "table": "table",
+    "events": "events",
+    "job_runner": "jobs",
+    "registry": "registry",
+    "endpoint": "endpoint",
 }
 
 
@@ -55,7 +70,8 @@ def resolve(port: str, uri: str) -> type[Any]:
     if scheme not in table:
         valid = ", ".join(sorted(table))
         raise ConfigError(
-            f"{_SETTING_NAMES[port]}={uri!r}: unknown scheme {scheme!r}; valid schemes: {valid}"
+            f"CONVEYOR_{SETTINGS[port].upper()}={uri!r}: unknown scheme {scheme!r}; "
+            f"valid schemes: {valid}"
         )
     module_name, class_name = table[scheme].split(":")
     adapter: type[Any] = getattr(importlib.import_module(module_name), class_name)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from conveyor.errors import ConfigError
@@ -14,6 +21,77 @@ API_KEY_FILE = "api_key"
 # The most rows a run trains from (CONVEYOR_MAX_TRAINING_ROWS). Measured: preprocessing the
 # 1,000,000-row, 30-column benchmark file peaks at 1.3 GB; its rows are never sampled.
 MAX_TRAINING_ROWS = 1_000_000
+# The region when neither CONVEYOR_AWS_REGION nor AWS_REGION (set by Lambda) names one.
+DEFAULT_AWS_REGION = "us-east-1"
+
+
+class AwsSettings(BaseSettings):
+    """What the AWS adapters need (``CONVEYOR_AWS_*``): read with ``Settings`` and used only
+    when an AWS backend is chosen, so the local default never needs them. The SAM template
+    sets each one on its functions."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CONVEYOR_AWS_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    # Every boto3 client's region and endpoint (moto, localstack, an S3-compatible server).
+    region: str = Field(
+        default=DEFAULT_AWS_REGION,
+        validation_alias=AliasChoices("CONVEYOR_AWS_REGION", "AWS_REGION"),
+    )
+    endpoint_url: str | None = None
+    # The role SageMaker assumes for training jobs and endpoints (the template makes it).
+    sagemaker_role_arn: str = "arn:aws:iam::000000000000:role/conveyor-sagemaker"
+    # Training runs in script mode on an AWS Deep Learning Container with Python 3.11 (conveyor
+    # needs 3.11; the scikit-learn framework images ship 3.10): the SageMaker training toolkit
+    # installs the sourcedir's requirements.txt (LightGBM, polars, ...) and runs train.py.
+    training_image: str = (
+        "763104351884.dkr.ecr.us-east-1.amazonaws.com/"
+        "pytorch-training:2.5.1-cpu-py311-ubuntu22.04-sagemaker"
+    )
+    # The inference image is conveyor's own (containers/inference/Dockerfile), built and pushed
+    # to the account's ECR by the user: ``<account>.dkr.ecr.<region>.amazonaws.com/conveyor-...``.
+    inference_image: str = ""
+    # Where the packaged source (conveyor + entrypoint + requirements) is uploaded for jobs.
+    source_key: str = "code/sourcedir.tar.gz"
+    training_instance_type: str = "ml.m5.large"
+    training_volume_gb: int = 10
+    inference_instance_type: str = "ml.m5.large"
+    inference_instance_count: int = 1
+    # Serverless inference: no instance kept warm; pay per request (cold starts of seconds).
+    serverless: bool = False
+    serverless_memory_mb: int = 2048
+    serverless_max_concurrency: int = 5
+    # Endpoint names: <endpoint_prefix>-<project>.
+    endpoint_prefix: str = "conveyor"
+    # CloudWatch metrics namespace and the EventBridge bus conveyor's own events go to.
+    metrics_namespace: str = "Conveyor"
+    event_bus_name: str = "default"
+    # Alarm actions (an SNS topic the template makes); empty: alarms notify no one.
+    alarm_topic_arn: str = ""
+
+    @field_validator("region", mode="before")
+    @classmethod
+    def _default_region(cls, value: object) -> object:
+        return value or DEFAULT_AWS_REGION  # an empty variable is an unset one
+
+    @field_validator("endpoint_url", mode="before")
+    @classmethod
+    def _no_empty_endpoint(cls, value: object) -> object:
+        return value or None
+
+    def inference_image_uri(self) -> str:
+        """The inference image, which has no default: conveyor's own image in the account.
+
+        Raises:
+            ConfigError: ``CONVEYOR_AWS_INFERENCE_IMAGE`` is not set.
+        """
+        if not self.inference_image:
+            raise ConfigError(
+                "CONVEYOR_AWS_INFERENCE_IMAGE is not set: build and push the image in "
+                "containers/inference (docs/aws.md) and set it to the image's URI"
+            )
+        return self.inference_image
 
 
 class Settings(BaseSettings):
@@ -30,12 +108,11 @@ class Settings(BaseSettings):
     table_uri: str = ""
     events_uri: str = ""
     job_runner: str = "local"
-    # The registry and endpoint backends: "table"/"local" here, "sagemaker" on AWS (the
-    # SageMaker adapters read their own settings, CONVEYOR_AWS_*: conveyor/aws/settings.py).
+    # The registry and endpoint backends: "table"/"local" here, "sagemaker" on AWS.
     registry: str = "table"
     endpoint: str = "local"
-    aws_region: str | None = None
-    aws_endpoint_url: str | None = None
+    # The AWS adapters' settings (CONVEYOR_AWS_*), read with these and passed down to them.
+    aws: AwsSettings = Field(default_factory=AwsSettings)
     # A worker counts as alive while its heartbeat is younger than this.
     worker_heartbeat_seconds: float = 10.0
     seed: int = 42
@@ -87,7 +164,18 @@ class Settings(BaseSettings):
 
     @property
     def jobs_dir(self) -> Path:
+        """Where the local job runner lays out each training job's ``/opt/ml``-like root."""
         return self.home / "jobs"
+
+    @property
+    def work_dir(self) -> Path:
+        """The pipeline stages' scratch folders (one per run step, removed after it)."""
+        return self.home / "work"
+
+    @property
+    def serving_cache_dir(self) -> Path:
+        """Verified, unpacked model artifacts, shared by the server, the CLI and the stages."""
+        return self.home / "serving-cache"
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -95,7 +183,9 @@ def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
     except ValidationError as exc:
+        # AwsSettings, made inside Settings, reports its own fields (CONVEYOR_AWS_*).
+        prefix = "CONVEYOR_AWS_" if exc.title == AwsSettings.__name__ else "CONVEYOR_"
         problems = "; ".join(
-            f"CONVEYOR_{str(err['loc'][0]).upper()}: {err['msg']}" for err in exc.errors()
+            f"{prefix}{str(err['loc'][0]).upper()}: {err['msg']}" for err in exc.errors()
         )
         raise ConfigError(f"invalid settings: {problems}") from exc

@@ -2,78 +2,50 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 from conveyor import _schemes
 from conveyor.config import Settings
-from conveyor.endpoint import Endpoint
-from conveyor.events import EventBus
-from conveyor.jobs import JobRunner
-from conveyor.registry import Registry
+from conveyor.ports import Ports, PortsSoFar
 from conveyor.storage import ObjectStore
 from conveyor.tables import Table
 
 
-@dataclass
-class Ports:
-    store: ObjectStore
-    table: Table
-    events: EventBus
-    jobs: JobRunner
-    registry: Registry
-    endpoint: Endpoint
+def build_port(port: str, settings: Settings, ports_so_far: PortsSoFar | None = None) -> Any:
+    """The adapter ``settings`` name for ``port`` (a key of ``_schemes.ADAPTERS``).
+
+    Args:
+        port: ``"object_store"``, ``"table"``, ``"events"``, ``"job_runner"``, ``"registry"``
+            or ``"endpoint"``.
+        settings: the settings whose URI for ``port`` picks the adapter.
+        ports_so_far: the ports already built, by ``Ports`` field name (the registry sits on
+            ``table`` and ``store``).
+    Returns:
+        The adapter, made by its class's ``from_settings``.
+    Raises:
+        ConfigError: an unknown scheme, or a URI the adapter cannot use.
+    """
+    uri = getattr(settings, _schemes.SETTINGS[port])
+    adapter_cls = _schemes.resolve(port, uri)
+    return adapter_cls.from_settings(uri, settings, ports_so_far or {})
 
 
-def build_table(table_uri: str) -> Table:
+def build_table(settings: Settings) -> Table:
     """The Table alone (for a process that needs nothing else, such as the record writer)."""
-    table_cls = _schemes.resolve("table", table_uri)
-    from_uri = getattr(table_cls, "from_uri", None)  # dynamodb://<name> is not a path
-    table: Table = (
-        from_uri(table_uri) if from_uri else table_cls(path=Path(_schemes.path_of(table_uri)))
-    )
+    table: Table = build_port("table", settings)
     return table
 
 
-def build_object_store(object_store_uri: str) -> ObjectStore:
+def build_object_store(settings: Settings) -> ObjectStore:
     """The object store alone (for the record writer's data capture)."""
-    store_cls = _schemes.resolve("object_store", object_store_uri)
-    # A URI that is not a path (s3://<bucket-prefix>) is parsed by the adapter itself.
-    from_uri = getattr(store_cls, "from_uri", None)
-    if from_uri is not None:
-        built: ObjectStore = from_uri(object_store_uri)
-        return built
-    store: ObjectStore = store_cls(root=Path(_schemes.path_of(object_store_uri)))
+    store: ObjectStore = build_port("object_store", settings)
     return store
 
 
 def build_ports(settings: Settings) -> Ports:
+    """Every port, in ``_schemes.ADAPTERS``' order, each from the ones built before it."""
     settings.home.mkdir(parents=True, exist_ok=True)
-    store = build_object_store(settings.object_store_uri)
-    table = build_table(settings.table_uri)
-
-    events_cls = _schemes.resolve("events", settings.events_uri)
-    from_uri = getattr(events_cls, "from_uri", None)  # eventbridge://<bus> is not a path
-    events: EventBus = (
-        from_uri(settings.events_uri)
-        if from_uri
-        else events_cls(path=Path(_schemes.path_of(settings.events_uri)))
-    )
-
-    # The local adapters work in the home folder; the SageMaker ones read CONVEYOR_AWS_*.
-    jobs_cls = _schemes.resolve("job_runner", settings.job_runner)
-    jobs: JobRunner = (
-        jobs_cls(root=settings.jobs_dir, store=store)
-        if _schemes.scheme_of(settings.job_runner) == "local"
-        else jobs_cls(store=store)
-    )
-    registry: Registry = _schemes.resolve("registry", settings.registry)(table=table, store=store)
-    endpoint_cls = _schemes.resolve("endpoint", settings.endpoint)
-    endpoint: Endpoint = (
-        endpoint_cls(table=table)
-        if _schemes.scheme_of(settings.endpoint) == "local"
-        else endpoint_cls(table=table, store=store)
-    )
-    return Ports(
-        store=store, table=table, events=events, jobs=jobs, registry=registry, endpoint=endpoint
-    )
+    built: dict[str, Any] = {}
+    for port in _schemes.ADAPTERS:
+        built[_schemes.PORT_FIELDS[port]] = build_port(port, settings, built)
+    return Ports(**built)

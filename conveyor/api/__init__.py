@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from conveyor.api import monitoring, projects, runs, traffic, uploads, versions
 from conveyor.api.deps import ApiContext
 from conveyor.config import Settings
-from conveyor.wiring import Ports
+from conveyor.ports import Ports
 
 API_PREFIX = "/api/v1"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi import Request
 
 from conveyor.config import Settings
-from conveyor.wiring import Ports
+from conveyor.ports import Ports
 
 
 @dataclass
@@ -22,7 +22,7 @@ class ApiContext:
 
     @property
     def cache_dir(self) -> Path:
-        return self.settings.home / "serving-cache"
+        return self.settings.serving_cache_dir
 
     @property
     def max_upload_bytes(self) -> int:

@@ -9,10 +9,10 @@ from typing import Any
 from conveyor.errors import NotFound
 from conveyor.monitoring.alarm_store import list_alarms
 from conveyor.monitoring.drift_check import latest_drift_check
+from conveyor.ports import Ports
 from conveyor.projects import list_projects
 from conveyor.serving.records import partition as inference_partition
 from conveyor.types import Project, to_iso, utcnow
-from conveyor.wiring import Ports
 
 # Worst first: a glance shows the alarm that fires.
 _ALARM_ORDER = ("ALARM", "INSUFFICIENT_DATA", "OK")

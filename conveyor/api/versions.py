@@ -21,11 +21,11 @@ from conveyor.errors import NotFound
 from conveyor.pipeline import lifecycle
 from conveyor.pipeline.details import details_key
 from conveyor.pipeline.file_report import dataset_report, report_view
+from conveyor.ports import Ports
 from conveyor.projects import get_project
 from conveyor.serving.schemas import KEY_ERRORS, error_responses
 from conveyor.storage import REPORTS
 from conveyor.types import ModelVersion
-from conveyor.wiring import Ports
 
 router = APIRouter(tags=["versions"])
 Context = Annotated[ApiContext, Depends(api_context)]

@@ -1,32 +1,28 @@
-"""The one place boto3 clients are made: region and ``endpoint_url`` from the settings
-(``CONVEYOR_AWS_REGION``, ``CONVEYOR_AWS_ENDPOINT_URL``), so tests and S3- or
-DynamoDB-compatible servers point every adapter elsewhere with one variable."""
+"""The one place boto3 clients are made. Region and ``endpoint_url`` are passed in: the
+adapters take them from ``Settings.aws`` (``CONVEYOR_AWS_REGION``, else ``AWS_REGION``;
+``CONVEYOR_AWS_ENDPOINT_URL``), so tests and S3- or DynamoDB-compatible servers point every
+adapter elsewhere with one variable. Nothing here reads the environment."""
 
 from __future__ import annotations
 
-import os
 from functools import cache
 from typing import Any
 
+from conveyor.config import DEFAULT_AWS_REGION
 from conveyor.errors import ConfigError
-
-DEFAULT_REGION = "us-east-1"
 
 
 def client(service: str, *, region: str | None = None, endpoint_url: str | None = None) -> Any:
     """A boto3 client for ``service`` (``"s3"``, ``"dynamodb"``, …).
 
+    Args:
+        service: the boto3 service name.
+        region: the region (``us-east-1`` when None).
+        endpoint_url: another endpoint than AWS's (moto, localstack); None for AWS's own.
     Raises:
         ConfigError: boto3 is not installed (``pip install 'conveyor[aws]'``).
     """
-    return _cached(
-        service,
-        region
-        or os.environ.get("CONVEYOR_AWS_REGION")
-        or os.environ.get("AWS_REGION")
-        or DEFAULT_REGION,
-        endpoint_url or os.environ.get("CONVEYOR_AWS_ENDPOINT_URL") or None,
-    )
+    return _cached(service, region or DEFAULT_AWS_REGION, endpoint_url or None)
 
 
 @cache

@@ -85,7 +85,7 @@ def on_training_job_state_change(event: dict[str, Any], context: Any = None) -> 
     if change.status not in _TERMINAL:
         return {"job": change.job_name, "ignored": f"status {change.status}"}
     if change.hyperparameters.get("kind") == monitor_jobs.DRIFT_KIND:
-        return monitor_jobs.drift_job_ended(runtime.ports(), change, runtime.aws_settings())
+        return monitor_jobs.drift_job_ended(runtime.ports(), change, runtime.settings().aws)
     ctx = runtime.pipeline_context()
     with log_context(request_id=_request_id(context)):
         run = job_runs.run_of_job(ctx, change)
@@ -99,7 +99,7 @@ def on_training_job_state_change(event: dict[str, Any], context: Any = None) -> 
         ended = finish_training_job(ctx, detail, finish=release.register_and_gate)
     assert ended is not None  # a run was found
     if ended.state.is_terminal and ended.state != before:  # once, not per delivery
-        for document in emf.pipeline_stage_metrics(ended, runtime.aws_settings().metrics_namespace):
+        for document in emf.pipeline_stage_metrics(ended, runtime.settings().aws.metrics_namespace):
             emf.emit(document)
     return {
         "run_id": ended.run_id,
@@ -166,7 +166,7 @@ def predict(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         return predict_proxy.handle(
             request,
             runtime.ports(),
-            namespace=runtime.aws_settings().metrics_namespace,
+            namespace=runtime.settings().aws.metrics_namespace,
             limits=RequestLimits.from_settings(runtime.settings()),
         )
 

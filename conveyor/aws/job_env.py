@@ -8,8 +8,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from conveyor.aws.settings import AwsSettings
-from conveyor.wiring import Ports
+from conveyor.config import AwsSettings, Settings
+from conveyor.ports import Ports
 
 # Hyperparameters a job request carries for the job's own settings.
 SETTINGS_HYPERPARAMETERS = {
@@ -35,13 +35,14 @@ def settings_hyperparameters(
     return values
 
 
-def job_ports(hyperparameters: dict[str, str], *, job_runner: str = "local") -> tuple[Ports, Path]:
-    """The job's ports and its scratch folder. The store and table are the deployment's
-    (from the environment, else the hyperparameters); the registry and endpoint are read
-    through their Table records, which the SageMaker adapters keep (a job needs no
-    SageMaker permissions for them); ``job_runner`` ``local`` runs nested jobs as
+def job_ports(
+    hyperparameters: dict[str, str], *, job_runner: str = "local"
+) -> tuple[Ports, Settings]:
+    """The job's ports and settings, whose home is a scratch folder. The store and table
+    are the deployment's (from the environment, else the hyperparameters); the registry and
+    endpoint are read through their Table records, which the SageMaker adapters keep (a job
+    needs no SageMaker permissions for them); ``job_runner`` ``local`` runs nested jobs as
     subprocesses in the container, ``sagemaker`` starts SageMaker jobs."""
-    from conveyor.config import Settings
     from conveyor.wiring import build_ports
 
     for name, variable in SETTINGS_HYPERPARAMETERS.items():
@@ -59,4 +60,4 @@ def job_ports(hyperparameters: dict[str, str], *, job_runner: str = "local") -> 
         registry="table",
         endpoint="local",
     )
-    return build_ports(settings), scratch
+    return build_ports(settings), settings

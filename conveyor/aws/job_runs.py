@@ -6,7 +6,8 @@ import logging
 
 from conveyor.aws.events import TrainingJobChange
 from conveyor.errors import Conflict, NotFound
-from conveyor.pipeline.handlers import PipelineContext
+from conveyor.pipeline.runs import RunStore
+from conveyor.ports import PipelineContext
 from conveyor.types import Run, RunState
 
 log = logging.getLogger("conveyor.pipeline")
@@ -18,10 +19,12 @@ def run_of_job(ctx: PipelineContext, change: TrainingJobChange) -> Run | None:
     run_id = change.hyperparameters.get("run_id")
     if run_id:
         try:
-            return ctx.runs.get(run_id)
+            return RunStore(ctx.ports.table).get(run_id)
         except NotFound:
             return None
-    return next((r for r in ctx.runs.active() if r.job_name == change.job_name), None)
+    return next(
+        (r for r in RunStore(ctx.ports.table).active() if r.job_name == change.job_name), None
+    )
 
 
 def fail_if_never_trained(ctx: PipelineContext, run: Run, change: TrainingJobChange) -> Run | None:
@@ -39,6 +42,8 @@ def fail_if_never_trained(ctx: PipelineContext, run: Run, change: TrainingJobCha
     except NotFound:
         reason, status = change.failure_reason, change.status.lower()
     try:
-        return ctx.runs.fail(run, f"training job {change.job_name} {status}: {reason}")
+        return RunStore(ctx.ports.table).fail(
+            run, f"training job {change.job_name} {status}: {reason}"
+        )
     except Conflict:
-        return ctx.runs.get(run.run_id)  # moved meanwhile: its own outcome stands
+        return RunStore(ctx.ports.table).get(run.run_id)  # moved meanwhile: its own outcome stands

@@ -18,16 +18,15 @@ from typing import Any
 from conveyor.aws.events import TrainingJobChange
 from conveyor.aws.job_env import settings_hyperparameters
 from conveyor.aws.sagemaker_common import sagemaker_name
-from conveyor.aws.settings import AwsSettings
-from conveyor.config import Settings
+from conveyor.config import AwsSettings, Settings
 from conveyor.errors import AlreadyExists, ConveyorError, InvalidInput
 from conveyor.jobs import TrainingJobSpec
 from conveyor.monitoring import emf
 from conveyor.monitoring.alarm_store import get_alarm
 from conveyor.monitoring.rules import AlarmState
+from conveyor.ports import Ports
 from conveyor.storage import PROCESSED, REPORTS
 from conveyor.types import ObjectRef, from_iso, to_iso, utcnow
-from conveyor.wiring import Ports
 
 DRIFT_KIND = "drift"
 RETRAIN_KIND = "retrain"
@@ -131,9 +130,7 @@ def retrain_on_alarm(
             "trigger": json.dumps(trigger),
             "cooldown_seconds": str(settings.retrain_cooldown_seconds),
             # It starts the run's pipeline job: SageMaker's role, image, instance type.
-            **settings_hyperparameters(
-                settings.object_store_uri, settings.table_uri, AwsSettings()
-            ),
+            **settings_hyperparameters(settings.object_store_uri, settings.table_uri, settings.aws),
         },
         entrypoint="conveyor.aws.retrain_job",
         max_runtime_seconds=JOB_MAX_SECONDS,

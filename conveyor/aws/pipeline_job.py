@@ -38,12 +38,13 @@ from conveyor.jobs.contract import (
     paths_from_environment,
     read_hyperparameters,
 )
+from conveyor.pipeline.runs import RunStore
 from conveyor.pipeline.train import job_name_for
 from conveyor.storage import MODELS, REPORTS
 from conveyor.types import ObjectRef, Project, Run, RunState
 
 if TYPE_CHECKING:
-    from conveyor.pipeline.handlers import PipelineContext
+    from conveyor.ports import PipelineContext
 
 ENTRYPOINT = "conveyor.aws.pipeline_job"
 EVALUATION_FILE = "evaluation.json"
@@ -105,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
 def _run(paths: ScriptModePaths, hyperparameters: dict[str, str]) -> str | None:
     """The run's stages; the failure reason, or None when the run is EVALUATING."""
     from conveyor.monitoring.logs import log_context
-    from conveyor.pipeline.handlers import PipelineContext, _guarded
+    from conveyor.pipeline.handlers import _guarded
+    from conveyor.ports import PipelineContext
     from conveyor.projects import find_project
 
     run_id, project_name = hyperparameters.get("run_id"), hyperparameters.get("project")
@@ -116,22 +118,23 @@ def _run(paths: ScriptModePaths, hyperparameters: dict[str, str]) -> str | None:
     os.environ["PYTHONPATH"] = os.pathsep.join(
         p for p in (source, os.environ.get("PYTHONPATH", "")) if p
     )
-    ports, scratch = job_ports(hyperparameters)
+    ports, settings = job_ports(hyperparameters)
     ctx = PipelineContext(
         ports=ports,
-        work_root=scratch / "work",
+        work_root=settings.work_dir,
+        cache_dir=settings.serving_cache_dir,
         seed=int(hyperparameters.get("seed", "42")),
         max_training_rows=int(hyperparameters.get("max_training_rows", MAX_TRAINING_ROWS)),
     )
     with log_context(run_id=run_id, project=project_name):
-        run = ctx.runs.get(run_id)
+        run = RunStore(ctx.ports.table).get(run_id)
         if run.state not in (RunState.QUEUED, RunState.PREPROCESSING):
             print(f"run {run_id} is {run.state.value}: nothing for this job to do", flush=True)
             return None
         project = find_project(ports.table, project_name)
         if project is None:
             reason = f"project {project_name!r} was deleted during the run"
-            ctx.runs.fail(run, reason)
+            RunStore(ctx.ports.table).fail(run, reason)
             return reason
         run = _guarded(ctx, run, lambda r: _stages(ctx, r, project, paths))
     if run.state is RunState.FAILED:
@@ -146,7 +149,7 @@ def _stages(ctx: PipelineContext, run: Run, project: Project, paths: ScriptModeP
     from conveyor.pipeline.train import artifact_ref, split_rows, start_training
     from conveyor.types import JobStatus
 
-    runs = ctx.runs
+    runs = RunStore(ctx.ports.table)
     run, report = preprocess_stage(ctx, run, project)
     run = runs.advance(run, RunState.TRAINING, report=report)
 

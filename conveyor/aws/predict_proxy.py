@@ -32,12 +32,12 @@ from conveyor.errors import (
 from conveyor.monitoring import emf
 from conveyor.monitoring.labels import UNKNOWN_PROJECT
 from conveyor.monitoring.logs import REQUEST_LOGGER, bind
+from conveyor.ports import Ports
 from conveyor.serving.instances import parse_instances
 from conveyor.serving.records import partition
 from conveyor.serving.request_limits import RequestLimits, check_flat_rows
 from conveyor.tabular.schema import DatasetSchema
 from conveyor.types import to_iso
-from conveyor.wiring import Ports
 
 # A synchronous Lambda invocation takes at most 6 MB of request (API Gateway 10 MB).
 MAX_BODY_BYTES = 6 * 1024 * 1024

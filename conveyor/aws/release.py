@@ -19,15 +19,15 @@ from conveyor.aws.pipeline_job import evaluation_key
 from conveyor.aws.sagemaker_common import sagemaker_name
 from conveyor.endpoint import Deployment
 from conveyor.errors import NotFound
-from conveyor.pipeline.handlers import PipelineContext
 from conveyor.pipeline.lifecycle import deploy_version, reject_version
 from conveyor.pipeline.promotion import end_gated_run, gate_version
 from conveyor.pipeline.registration import Evaluation, register
+from conveyor.pipeline.runs import RunStore
 from conveyor.pipeline.train import artifact_ref
+from conveyor.ports import PipelineContext, Ports
 from conveyor.projects import find_project, list_projects
 from conveyor.storage import REPORTS
 from conveyor.types import ApprovalStatus, Project, Run, RunState
-from conveyor.wiring import Ports
 
 log = logging.getLogger("conveyor.pipeline")
 
@@ -36,7 +36,7 @@ def register_and_gate(ctx: PipelineContext, run: Run, project: Project) -> Run:
     """A Completed pipeline job's run: register its evaluated model, gate it, deploy it
     when approved (unless the project deploys by hand). The run ends REGISTERED, DEPLOYED or
     REJECTED, as on the local worker."""
-    runs = ctx.runs
+    runs = RunStore(ctx.ports.table)
     run = runs.advance(run, RunState.EVALUATING)
     try:
         document = json.loads(ctx.ports.store.get(REPORTS, evaluation_key(run.project, run.run_id)))

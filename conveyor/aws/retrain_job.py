@@ -22,13 +22,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _retrain(hyperparameters: dict[str, str]) -> None:
     from conveyor.aws.upload import JobStarter
-    from conveyor.config import Settings
     from conveyor.monitoring.retrain import request_retrain
-    from conveyor.pipeline.handlers import PipelineContext, on_object_created
+    from conveyor.pipeline.handlers import on_object_created
     from conveyor.pipeline.runs import RunStore
+    from conveyor.ports import PipelineContext
     from conveyor.storage import RAW
 
-    ports, scratch = job_ports(hyperparameters, job_runner="sagemaker")
+    ports, settings = job_ports(hyperparameters, job_runner="sagemaker")
     project = hyperparameters["project"]
     outcome = request_retrain(
         ports,
@@ -38,13 +38,7 @@ def _retrain(hyperparameters: dict[str, str]) -> None:
     )
     print(f"retrain {project}: {outcome.reason}", flush=True)
     if outcome.started and outcome.key and outcome.dataset_id:
-        settings = Settings()
-        ctx = PipelineContext(
-            ports=ports,
-            work_root=scratch / "work",
-            seed=settings.seed,
-            max_training_rows=settings.max_training_rows,
-        )
+        ctx = PipelineContext.from_settings(ports, settings)
         # No feedback: the newest upload again, whose bytes made a run: train anyway
         # (request_retrain's own rule). With feedback the file is new, and its S3
         # notification may make the run first: then this finds it.

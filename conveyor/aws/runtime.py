@@ -10,23 +10,16 @@ import logging
 import os
 import sys
 from functools import cache
-from pathlib import Path
 
-from conveyor.aws.settings import AwsSettings
 from conveyor.config import Settings, load_settings
 from conveyor.monitoring.logs import JsonFormatter, _StampContext
-from conveyor.pipeline.handlers import PipelineContext
-from conveyor.wiring import Ports, build_ports
+from conveyor.ports import PipelineContext, Ports
+from conveyor.wiring import build_ports
 
 
 @cache
 def settings() -> Settings:
     return load_settings()
-
-
-@cache
-def aws_settings() -> AwsSettings:
-    return AwsSettings()
 
 
 @cache
@@ -63,16 +56,10 @@ def json_logs() -> None:
 
 
 def pipeline_context() -> PipelineContext:
-    current = settings()
-    return PipelineContext(
-        ports=ports(),
-        work_root=Path(current.home) / "work",
-        seed=current.seed,
-        max_training_rows=current.max_training_rows,
-    )
+    return PipelineContext.from_settings(ports(), settings())
 
 
 def reset() -> None:
     """Forget the settings and ports (a test changing the environment between cases)."""
-    for cached in (settings, aws_settings, ports):
+    for cached in (settings, ports):
         cached.cache_clear()

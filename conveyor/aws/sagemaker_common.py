@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, Self
 
 from conveyor.aws.clients import client
-from conveyor.aws.settings import AwsSettings
+from conveyor.config import AwsSettings, Settings
 from conveyor.errors import (
     AlreadyExists,
     BackendUnavailable,
@@ -20,6 +20,9 @@ from conveyor.errors import (
 from conveyor.storage import ObjectStore
 from conveyor.tables import Table
 from conveyor.types import ObjectRef
+
+if TYPE_CHECKING:
+    from conveyor.ports import PortsSoFar
 
 # service name ("sagemaker", "sagemaker-runtime", "cloudwatch") -> boto3 client
 ClientFactory = Callable[[str], Any]
@@ -52,14 +55,19 @@ class SageMakerAdapter:
         *,
         table: Table,
         store: ObjectStore,
-        settings: AwsSettings | None = None,
+        settings: AwsSettings,
         clients: ClientFactory | None = None,
     ) -> None:
         self.table = table
         self.store = store
-        self.settings = settings or AwsSettings()
+        self.settings = settings
         # Tests swap this for a wrapper at the client boundary; nothing else creates clients.
-        self.clients: ClientFactory = clients or settings_clients(self.settings)
+        self.clients: ClientFactory = clients or settings_clients(settings)
+
+    @classmethod
+    def from_settings(cls, uri: str, settings: Settings, ports_so_far: PortsSoFar) -> Self:
+        """The adapter on the table and store built before it, with the AWS settings."""
+        return cls(table=ports_so_far["table"], store=ports_so_far["store"], settings=settings.aws)
 
 
 def sagemaker_name(*parts: object) -> str:

@@ -11,11 +11,12 @@ from conveyor.aws.events import S3Object
 from conveyor.aws.pipeline_job import pipeline_job_spec
 from conveyor.errors import AlreadyExists, NotFound
 from conveyor.pipeline.handlers import (
-    PipelineContext,
     _dataset_of_etag,
     on_object_created,
     parse_raw_key,
 )
+from conveyor.pipeline.runs import RunStore
+from conveyor.ports import PipelineContext
 from conveyor.storage import RAW
 from conveyor.storage.stream import object_sha256
 from conveyor.types import ObjectRef, Project, Run, RunState
@@ -44,7 +45,9 @@ class JobStarter:
             max_runtime_seconds=self.max_runtime_seconds,
         )
         if run.state is RunState.QUEUED or run.job_name != spec.job_name:
-            run = ctx.runs.advance(run, RunState.PREPROCESSING, job_name=spec.job_name)
+            run = RunStore(ctx.ports.table).advance(
+                run, RunState.PREPROCESSING, job_name=spec.job_name
+            )
         try:
             ctx.ports.jobs.start_training_job(spec)
         except AlreadyExists:

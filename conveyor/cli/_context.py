@@ -7,8 +7,8 @@ from functools import cached_property
 from pathlib import Path
 
 from conveyor.config import Settings, load_settings
-from conveyor.pipeline.handlers import PipelineContext
-from conveyor.wiring import Ports, build_ports
+from conveyor.ports import PipelineContext, Ports
+from conveyor.wiring import build_ports
 
 
 @dataclass
@@ -25,9 +25,4 @@ class CliState:
         return build_ports(self.settings)
 
     def pipeline(self) -> PipelineContext:
-        return PipelineContext(
-            self.ports,
-            work_root=self.settings.home / "work",
-            seed=self.settings.seed,
-            max_training_rows=self.settings.max_training_rows,
-        )
+        return PipelineContext.from_settings(self.ports, self.settings)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -129,13 +128,9 @@ def approve(
     approved version is left as it is."""
     state: CliState = ctx.obj
     outcome = lifecycle.approve_version(
-        state.ports, project, version, reason, cache_dir=_cache_dir(state)
+        state.ports, project, version, reason, cache_dir=state.settings.serving_cache_dir
     )
     _said(outcome, as_json)
-
-
-def _cache_dir(state: CliState) -> Path:
-    return state.settings.home / "serving-cache"
 
 
 @app.command("deploy")
@@ -162,7 +157,7 @@ def deploy(
         version,
         approve=approve,
         reason=reason,
-        cache_dir=_cache_dir(state),
+        cache_dir=state.settings.serving_cache_dir,
     )
     if as_json:
         print_json(deployment.to_dict())
@@ -193,7 +188,7 @@ def reject(
     back to the previous approved one first; with none, the rejection is refused."""
     state: CliState = ctx.obj
     outcome = lifecycle.reject_version(
-        state.ports, project, version, reason, cache_dir=_cache_dir(state)
+        state.ports, project, version, reason, cache_dir=state.settings.serving_cache_dir
     )
     _said(outcome, as_json)
 

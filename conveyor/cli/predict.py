@@ -56,7 +56,7 @@ def predict(
             ports.store,
             model.artifact,
             model.sha256,
-            cache_dir=state.settings.home / "serving-cache",
+            cache_dir=state.settings.serving_cache_dir,
             version=f"{project} v{version}",
         )
     except IntegrityError as exc:

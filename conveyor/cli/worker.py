@@ -13,6 +13,7 @@ import typer
 from conveyor.cli._context import CliState
 from conveyor.cli._output import console
 from conveyor.pipeline.worker import Worker
+from conveyor.storage import FolderBacked
 
 if TYPE_CHECKING:
     from conveyor.monitoring.monitor import Monitor, MonitorTask
@@ -22,9 +23,7 @@ def start_pipeline_threads(state: CliState, stop: threading.Event) -> list[threa
     """The worker loop and, on the folder store, the raw/ watch, as daemon threads."""
     threads = []
     ports = state.ports
-    from conveyor.storage.local import LocalObjectStore
-
-    if isinstance(ports.store, LocalObjectStore):
+    if isinstance(ports.store, FolderBacked):
         from conveyor.events.watch import RawWatch
 
         watch = RawWatch(ports.store, ports.events, state.settings.home / "watch.db")

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from conveyor.endpoint import Deployment, changes
 from conveyor.errors import AlreadyExists, Conflict, NotFound
 from conveyor.tables import Table
 from conveyor.types import ObjectRef, utcnow
+
+if TYPE_CHECKING:
+    from conveyor.config import Settings
+    from conveyor.ports import PortsSoFar
 
 _PK = "deployment"
 _MAX_HISTORY = 20
@@ -18,6 +23,11 @@ class LocalEndpoint:
 
     def __init__(self, *, table: Table) -> None:
         self.table = table
+
+    @classmethod
+    def from_settings(cls, uri: str, settings: Settings, ports_so_far: PortsSoFar) -> LocalEndpoint:
+        """The endpoint's records in the table built before it."""
+        return cls(table=ports_so_far["table"])
 
     def update_endpoint(
         self, project: str, version: int, artifact: ObjectRef, sha256: str

@@ -1,8 +1,11 @@
-"""The event bus port: the pipeline's arrows.
+"""The events ports: the pipeline's arrows.
 
-Locally a durable queue in SQLite (fed by the CLI and by a watch on ``raw/``); on AWS,
-S3 notifications and EventBridge deliver the same event types to Lambda handlers.
-Delivery is at-least-once, so every handler is idempotent.
+Two ports. Every backend is an ``EventPublisher``. Only a backend whose events conveyor
+itself receives is also an ``EventQueue`` (an optional capability, like ``jobs.Warmable``):
+locally a durable queue in SQLite (fed by the CLI and by a watch on ``raw/``) that the worker
+drains. On AWS, EventBridge and S3 notifications push the same event types to the Lambda
+handlers, so there is no queue to read. Delivery is at-least-once, so every handler is
+idempotent.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
+from conveyor.errors import ConfigError
 from conveyor.types import ObjectInfo, to_iso, utcnow
 
 
@@ -39,16 +43,22 @@ class Message:
 
 
 @runtime_checkable
-class EventBus(Protocol):
+class EventPublisher(Protocol):
     scheme: str
 
     def publish(self, event: Event) -> str:
-        """Enqueue an event durably; returns its id.
+        """Send an event durably to whatever handles it; returns its id.
 
         Raises:
-            BackendUnavailable: the event could not be stored.
+            InvalidInput: the event's detail is not a JSON object the backend can take.
+            BackendUnavailable: the event could not be stored or sent.
         """
         ...
+
+
+@runtime_checkable
+class EventQueue(Protocol):
+    """The events a publisher stored, for conveyor's own worker to receive."""
 
     def receive(
         self, *, max_messages: int = 10, visibility_timeout: float = 300.0
@@ -72,6 +82,27 @@ class EventBus(Protocol):
     def depth(self) -> int:
         """How many events are waiting or leased."""
         ...
+
+
+def queue_of(events: EventPublisher) -> EventQueue:
+    """``events`` as the queue a worker drains.
+
+    Raises:
+        ConfigError: the backend pushes its events to handlers itself (EventBridge).
+    """
+    if not isinstance(events, EventQueue):
+        raise ConfigError(
+            f"the {events.scheme!r} events backend delivers its events itself (on AWS, "
+            "EventBridge invokes the Lambda handlers); no worker receives them (run "
+            "`conveyor worker` with a local events URI such as sqlite:///…)"
+        )
+    return events
+
+
+def queue_depth(events: EventPublisher) -> int:
+    """How many events wait in ``events``' queue; 0 for a backend with none conveyor can
+    count (EventBridge's are seen in CloudWatch's ``AWS/Events`` metrics)."""
+    return events.depth() if isinstance(events, EventQueue) else 0
 
 
 def object_created(

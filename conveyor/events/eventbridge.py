@@ -1,4 +1,4 @@
-"""The EventBus port on Amazon EventBridge (``eventbridge://<bus-name>``).
+"""The EventPublisher port on Amazon EventBridge (``eventbridge://<bus-name>``).
 
 conveyor's events go to the bus with ``PutEvents``: source ``conveyor``, detail-type the
 event type (``ObjectCreated``, ``TrainingJobStateChange`` …), detail the event's detail plus
@@ -12,13 +12,17 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from conveyor._sqlite import dumps_json
 from conveyor.aws.clients import client
-from conveyor.errors import BackendUnavailable, ConfigError, InvalidInput
-from conveyor.events import Event, EventType, Message
+from conveyor.errors import BackendUnavailable, InvalidInput
+from conveyor.events import Event, EventType
 from conveyor.types import from_iso, to_iso
+
+if TYPE_CHECKING:
+    from conveyor.config import Settings
+    from conveyor.ports import PortsSoFar
 
 SOURCE = "conveyor"
 TIME_KEY = "time"  # the detail member carrying the event's exact time
@@ -30,22 +34,16 @@ _TIME_BYTES = 14
 _BUS = re.compile(
     r"^(arn:aws[\w-]*:events:[a-z]{2}(-[a-z]+)+-\d+:\d{12}:event-bus/)?[/.\-_A-Za-z0-9]{1,256}$"
 )
-_NO_RECEIVE = (
-    "on AWS, EventBridge delivers events to the Lambda handlers; no worker receives them "
-    "(run `conveyor worker` with a local events URI such as sqlite:///…)"
-)
 
 
 class EventBridgeBus:
     """conveyor's events published to the EventBridge bus ``name``.
 
     EventBridge *pushes* each event to the targets of the rules it matches (the Lambda
-    handlers); there is no queue for conveyor to read. So :meth:`receive`, :meth:`ack` and
-    :meth:`release` raise ConfigError rather than pretend (an empty ``receive`` would leave
-    a worker polling forever for events that went elsewhere). :meth:`depth` answers 0: the
-    server's ``/metrics`` reads it for ``conveyor_queue_depth`` in the same pass as the
-    pipeline and drift metrics, which an error there would blank; events waiting for a
-    Lambda are seen in CloudWatch (``AWS/Events`` and ``AWS/Lambda`` metrics), not here.
+    handlers); there is no queue for conveyor to read, so this is a publisher only, not an
+    ``EventQueue``: ``events.queue_of`` refuses it to a worker, and ``/metrics`` counts its
+    queue depth as 0 (events waiting for a Lambda are seen in CloudWatch's ``AWS/Events``
+    and ``AWS/Lambda`` metrics).
     """
 
     scheme = "eventbridge"
@@ -71,15 +69,17 @@ class EventBridgeBus:
         self._events_client = events_client
 
     @classmethod
-    def from_uri(cls, uri: str) -> EventBridgeBus:
+    def from_settings(
+        cls, uri: str, settings: Settings, ports_so_far: PortsSoFar
+    ) -> EventBridgeBus:
         """The bus of ``eventbridge://<bus-name>``; ``eventbridge://`` alone is the bus of
-        ``CONVEYOR_AWS_EVENT_BUS_NAME`` (``default``)."""
+        ``CONVEYOR_AWS_EVENT_BUS_NAME`` (``default``). In the settings' region and endpoint."""
         name = uri.split("://", 1)[1].strip("/") if "://" in uri else ""
-        if not name:
-            from conveyor.aws.settings import AwsSettings
-
-            name = AwsSettings().event_bus_name
-        return cls(name)
+        return cls(
+            name or settings.aws.event_bus_name,
+            region=settings.aws.region,
+            endpoint_url=settings.aws.endpoint_url,
+        )
 
     def __reduce__(self) -> tuple[type[EventBridgeBus], tuple[str], dict[str, Any]]:
         # The client stays behind: a copy in another process makes its own.
@@ -113,21 +113,6 @@ class EventBridgeBus:
                 f"{result.get('ErrorMessage', '')}".rstrip()
             )
         return str(result["EventId"])
-
-    def receive(
-        self, *, max_messages: int = 10, visibility_timeout: float = 300.0
-    ) -> list[Message]:
-        raise ConfigError(_NO_RECEIVE)
-
-    def ack(self, message: Message) -> None:
-        raise ConfigError(_NO_RECEIVE)
-
-    def release(self, message: Message, *, delay: float = 0.0) -> None:
-        raise ConfigError(_NO_RECEIVE)
-
-    def depth(self) -> int:
-        """0: EventBridge keeps no queue conveyor can count (see the class docstring)."""
-        return 0
 
     def _call(self, what: str, *, entries: list[dict[str, Any]]) -> Any:
         from botocore.exceptions import BotoCoreError, ClientError

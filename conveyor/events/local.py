@@ -1,4 +1,5 @@
-"""The EventBus port as a durable SQS-like queue in SQLite, shared by threads and processes."""
+"""The events ports (publisher and queue) as a durable SQS-like queue in SQLite, shared by
+threads and processes."""
 
 from __future__ import annotations
 
@@ -8,11 +9,17 @@ import secrets
 import sqlite3
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from conveyor._schemes import path_of
 from conveyor._sqlite import SqliteDatabase, dumps_json
 from conveyor.errors import InvalidInput
 from conveyor.events import Event, EventType, Message
 from conveyor.types import from_iso, to_iso
+
+if TYPE_CHECKING:
+    from conveyor.config import Settings
+    from conveyor.ports import PortsSoFar
 
 log = logging.getLogger("conveyor.events")
 
@@ -43,6 +50,13 @@ class SqliteEventBus:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db = SqliteDatabase(path, _SCHEMA)
+
+    @classmethod
+    def from_settings(
+        cls, uri: str, settings: Settings, ports_so_far: PortsSoFar
+    ) -> SqliteEventBus:
+        """The queue in the database file of ``sqlite:///<path>``."""
+        return cls(path=Path(path_of(uri)))
 
     def __reduce__(self) -> tuple[type[SqliteEventBus], tuple[Path]]:
         return (SqliteEventBus, (self.path,))

@@ -19,10 +19,9 @@ import watchfiles
 
 from conveyor._sqlite import SqliteDatabase
 from conveyor.errors import ConfigError, ConveyorError, NotFound
-from conveyor.events import Event, EventBus, EventType
+from conveyor.events import Event, EventPublisher, EventType
 from conveyor.events.local import SqliteEventBus
-from conveyor.storage import RAW
-from conveyor.storage.local import LocalFile, LocalObjectStore
+from conveyor.storage import RAW, FolderBacked, LocalFile
 from conveyor.types import to_iso
 
 log = logging.getLogger("conveyor.events.watch")
@@ -63,8 +62,8 @@ class RawWatch:
 
     def __init__(
         self,
-        store: LocalObjectStore,
-        bus: EventBus,
+        store: FolderBacked,
+        bus: EventPublisher,
         state_path: Path,
         *,
         settle_seconds: float = 1.0,

@@ -26,7 +26,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conveyor._process import pid_exists
 from conveyor.errors import AlreadyExists, NotFound
@@ -35,6 +35,10 @@ from conveyor.jobs.contract import ScriptModePaths, environment
 from conveyor.jobs.standby import HANDOVER
 from conveyor.storage import ObjectStore
 from conveyor.types import JobStatus, ObjectRef, from_iso, to_iso, utcnow
+
+if TYPE_CHECKING:
+    from conveyor.config import Settings
+    from conveyor.ports import PortsSoFar
 
 _WRAPPER = '"$@" >> logs.txt 2>&1; echo $? > exit_code.tmp && mv exit_code.tmp exit_code'
 _LAUNCHER = f'/bin/sh -c {shlex.quote(_WRAPPER)} "$0" "$@" & echo $! > pid'
@@ -64,6 +68,13 @@ class SubprocessJobRunner:
         self.root = root
         self.store = store
         self._standby: _Standby | None = None
+
+    @classmethod
+    def from_settings(
+        cls, uri: str, settings: Settings, ports_so_far: PortsSoFar
+    ) -> SubprocessJobRunner:
+        """Jobs laid out in the home's ``jobs/`` folder, on the store built before."""
+        return cls(root=settings.jobs_dir, store=ports_so_far["store"])
 
     def warm(self) -> None:
         """Start a standby process for the next job, unless one is waiting already."""

@@ -25,17 +25,20 @@ import tempfile
 from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
 from conveyor.aws.sagemaker_common import ClientFactory, settings_clients
-from conveyor.aws.settings import AwsSettings
+from conveyor.config import AwsSettings, Settings
 from conveyor.errors import AlreadyExists, BackendUnavailable, ConfigError, InvalidInput, NotFound
 from conveyor.jobs import TrainingJob, TrainingJobSpec
 from conveyor.jobs.sourcedir import ENTRYPOINT_VARIABLE, TRAIN_PROGRAM, upload_sourcedir
 from conveyor.storage import ObjectStore
 from conveyor.storage.s3 import S3ObjectStore
 from conveyor.types import JobStatus, ObjectRef
+
+if TYPE_CHECKING:
+    from conveyor.ports import PortsSoFar
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 OUTPUT_TAG = "conveyor:output"
@@ -62,7 +65,7 @@ class SageMakerJobRunner:
         self,
         *,
         store: ObjectStore,
-        settings: AwsSettings | None = None,
+        settings: AwsSettings,
         clients: ClientFactory | None = None,
     ) -> None:
         if not isinstance(store, S3ObjectStore):
@@ -72,10 +75,17 @@ class SageMakerJobRunner:
                 f"s3://<bucket-prefix> (it is now a {store.scheme!r} store)"
             )
         self.store: S3ObjectStore = store
-        self.settings = settings if settings is not None else AwsSettings()
+        self.settings = settings
         # Tests swap this for a wrapper at the client boundary; nothing else creates clients.
-        self.clients: ClientFactory = clients or settings_clients(self.settings)
+        self.clients: ClientFactory = clients or settings_clients(settings)
         self._source_uri: str | None = None
+
+    @classmethod
+    def from_settings(
+        cls, uri: str, settings: Settings, ports_so_far: PortsSoFar
+    ) -> SageMakerJobRunner:
+        """Jobs on the store built before it (S3), with the AWS settings."""
+        return cls(store=ports_so_far["store"], settings=settings.aws)
 
     def start_training_job(self, spec: TrainingJobSpec) -> TrainingJob:
         _validate(spec)

@@ -10,7 +10,7 @@ from conveyor.monitoring.alarm_store import list_alarms, put_alarm
 from conveyor.monitoring.rules import AlarmMetric, AlarmRule, TreatMissing
 
 if TYPE_CHECKING:
-    from conveyor.wiring import Ports
+    from conveyor.ports import Ports
 
 DEFAULT_QUALITY_TOLERANCE = 0.10  # live quality may fall this far below the test metric
 DEFAULT_NAMES = ("latency-p99", "error-rate", "drift", "no-traffic", "live-quality")

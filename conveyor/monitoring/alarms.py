@@ -42,7 +42,7 @@ from conveyor.monitoring.rules import (
 from conveyor.types import to_iso
 
 if TYPE_CHECKING:
-    from conveyor.wiring import Ports
+    from conveyor.ports import Ports
 
 log = logging.getLogger("conveyor.alarms")
 

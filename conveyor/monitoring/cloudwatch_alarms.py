@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from conveyor.aws.clients import client
 from conveyor.aws.events import eventbridge_detail_model
-from conveyor.aws.settings import AwsSettings
+from conveyor.config import AwsSettings
 from conveyor.errors import BackendUnavailable, InvalidInput
 from conveyor.monitoring import emf
 from conveyor.monitoring.rules import AlarmMetric, AlarmRule, AlarmState
@@ -145,7 +145,7 @@ def sync_alarms(
     project: str,
     rules: Iterable[AlarmRule],
     *,
-    settings: AwsSettings | None = None,
+    settings: AwsSettings,
     name_prefix: str = DEFAULT_PREFIX,
 ) -> list[str]:
     """Make the project's CloudWatch alarms exactly ``rules``; returns the names of the alarms
@@ -159,7 +159,6 @@ def sync_alarms(
         InvalidInput: a rule of another project, or one CloudWatch cannot take.
         BackendUnavailable: CloudWatch refused or could not be reached.
     """
-    settings = settings or AwsSettings()
     rules = list(rules)
     strangers = sorted({rule.project for rule in rules} - {project})
     if strangers:
@@ -212,10 +211,10 @@ def _holds(described: Any, wanted: Any) -> bool:
 
 
 def alarm_states(
-    project: str, *, settings: AwsSettings | None = None, name_prefix: str = DEFAULT_PREFIX
+    project: str, *, settings: AwsSettings, name_prefix: str = DEFAULT_PREFIX
 ) -> dict[str, AlarmState]:
     """The state of each conveyor alarm of ``project`` in CloudWatch, by conveyor rule name."""
-    alarms = _describe(_client(settings or AwsSettings()), project, name_prefix)
+    alarms = _describe(_client(settings), project, name_prefix)
     prefix = f"{name_prefix}/{project}/"
     return {
         name.removeprefix(prefix): AlarmState(alarm["StateValue"])

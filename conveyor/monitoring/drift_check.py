@@ -13,11 +13,11 @@ from conveyor.errors import InvalidInput, NotFound
 from conveyor.monitoring.drift import DEFAULT_THRESHOLDS, Thresholds, compute_drift
 from conveyor.monitoring.drift_window import load_window
 from conveyor.monitoring.profile import prediction_profile_key
+from conveyor.ports import Ports
 from conveyor.storage import PROCESSED, REPORTS, ObjectStore
 from conveyor.tables import Item, Table
 from conveyor.tabular.schema import DatasetSchema
 from conveyor.types import ModelVersion, from_iso, to_iso, utcnow
-from conveyor.wiring import Ports
 
 
 def partition(project: str) -> str:

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 
 from conveyor.errors import NotFound
 from conveyor.monitoring.drift_check import latest_drift_check, run_drift_check, save_drift_check
+from conveyor.ports import Ports
 from conveyor.types import from_iso
-from conveyor.wiring import Ports
 
 log = logging.getLogger("conveyor.monitor")
 

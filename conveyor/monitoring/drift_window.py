@@ -38,8 +38,7 @@ import polars as pl
 from conveyor.serving import capture_format
 from conveyor.serving.capture import from_micros, hour_prefix, micros, parse_stamp, stamp
 from conveyor.serving.records import partition
-from conveyor.storage import CAPTURE, ObjectStore
-from conveyor.storage.local import LocalObjectStore
+from conveyor.storage import CAPTURE, FolderBacked, ObjectStore
 from conveyor.tables import Table
 from conveyor.tabular.coerce import coerce_frame
 from conveyor.tabular.schema import DatasetSchema, FeatureKind
@@ -196,14 +195,10 @@ def _capture_keys(store: ObjectStore, project: str, start: int, end: int) -> lis
     prefixes = [hour_prefix(project, hour) for hour in hours]
     if len(prefixes) > _MAX_HOUR_LISTINGS:
         prefixes = [f"{project}/"]
-    keys: list[str] = []
-    for prefix in prefixes:
-        if isinstance(store, LocalObjectStore):
-            # Its list() hashes every file for an etag this reader has no use for.
-            keys += [found.key for found in store.files(CAPTURE, prefix)]
-        else:
-            keys += [info.key for info in store.list(CAPTURE, prefix)]
-    return keys
+    if isinstance(store, FolderBacked):
+        # Its list() hashes every file for an etag this reader has no use for.
+        return [found.key for prefix in prefixes for found in store.files(CAPTURE, prefix)]
+    return [info.key for prefix in prefixes for info in store.list(CAPTURE, prefix)]
 
 
 def _latest_if_overlapping(key: str, low: str, high: str) -> int | None:

@@ -37,7 +37,7 @@ from conveyor.tables import Item
 from conveyor.types import from_iso, to_iso
 
 if TYPE_CHECKING:
-    from conveyor.wiring import Ports
+    from conveyor.ports import Ports
 
 log = logging.getLogger("conveyor.guardrail")
 

@@ -33,7 +33,7 @@ from prometheus_client.core import (
 from prometheus_client.exposition import choose_encoder
 
 from conveyor.errors import ConveyorError
-from conveyor.events import EventBus
+from conveyor.events import EventPublisher, queue_depth
 from conveyor.monitoring.labels import UNKNOWN_PROJECT as UNKNOWN_PROJECT  # re-exported
 from conveyor.monitoring.labels import failed_stage
 from conveyor.pipeline.runs import RunStore
@@ -140,7 +140,7 @@ class TableCollector:
     def __init__(
         self,
         table: Table,
-        events: EventBus,
+        events: EventPublisher,
         *,
         registry: Registry | None = None,
         cache_seconds: float = TABLE_CACHE_SECONDS,
@@ -163,7 +163,7 @@ class TableCollector:
         projects = sorted({p.name for p in list_projects(self.table)})
         return [
             *pipeline_metrics(runs),
-            _queue_depth(self.events.depth()),
+            _queue_depth(queue_depth(self.events)),
             *drift_metrics(self.table, projects),
         ]
 
@@ -320,7 +320,9 @@ def quality_metrics(
 class ServerMetrics:
     """Everything a server exposes on ``/metrics``."""
 
-    def __init__(self, table: Table, events: EventBus, *, registry: Registry | None = None) -> None:
+    def __init__(
+        self, table: Table, events: EventPublisher, *, registry: Registry | None = None
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         self.requests = RequestMetrics(self.registry)
         self.registry.register(TableCollector(table, events, registry=registry))

@@ -19,7 +19,7 @@ from conveyor.types import utcnow
 
 if TYPE_CHECKING:
     from conveyor.config import Settings
-    from conveyor.wiring import Ports
+    from conveyor.ports import Ports
 
 log = logging.getLogger("conveyor.monitor")
 

@@ -19,11 +19,11 @@ from typing import Any
 from conveyor.events import object_created
 from conveyor.pipeline.raw_objects import upload_of_etag
 from conveyor.pipeline.runs import RunStore
+from conveyor.ports import Ports
 from conveyor.projects import find_project
 from conveyor.storage import RAW, ObjectInfo
 from conveyor.tables import Table
 from conveyor.types import from_iso, to_iso, utcnow
-from conveyor.wiring import Ports
 
 log = logging.getLogger("conveyor.monitoring")
 # polars, numpy and the model code are imported where a retrain builds its file: a Lambda

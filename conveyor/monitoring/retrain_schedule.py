@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 
 from conveyor.monitoring.retrain import RetrainOutcome, request_retrain
 from conveyor.pipeline.runs import RunStore
+from conveyor.ports import Ports
 from conveyor.types import to_iso
-from conveyor.wiring import Ports
 
 
 class ScheduledRetrain:

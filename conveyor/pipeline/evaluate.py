@@ -28,10 +28,10 @@ from conveyor.pipeline.comparison import (
     holdout_rows,
 )
 from conveyor.pipeline.details import details_key, version_details
-from conveyor.pipeline.handlers import PipelineContext
 from conveyor.pipeline.holdout import load_holdout
 from conveyor.pipeline.registration import Evaluation, git_commit, register
 from conveyor.pipeline.train import artifact_ref
+from conveyor.ports import PipelineContext
 from conveyor.storage import PROCESSED, REPORTS, ObjectStore
 from conveyor.types import ObjectRef, Project, Run
 

@@ -8,15 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import shutil
 import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-from conveyor.config import MAX_TRAINING_ROWS
 from conveyor.errors import AlreadyExists, Conflict, ConveyorError, NotFound
 from conveyor.events import Event, EventType
 from conveyor.jobs import TrainingJob, warm
@@ -26,42 +21,16 @@ from conveyor.pipeline.promotion import end_gated_run, gate_version
 from conveyor.pipeline.raw_objects import remember_upload, upload_of_etag
 from conveyor.pipeline.runs import RunStore
 from conveyor.pipeline.train import artifact_ref, split_rows, start_training
+from conveyor.ports import PipelineContext
 from conveyor.projects import changed_settings, find_project, run_settings
 from conveyor.storage import RAW, REPORTS
 from conveyor.types import JobStatus, ObjectRef, Project, Run, RunState
-from conveyor.wiring import Ports
 
 log = logging.getLogger("conveyor.pipeline")
 
 # The stages (polars, numpy, the model code) are imported where they run: a Lambda function,
 # which has none of them, calls these handlers with its own stages in their place.
 Stage = Callable[["PipelineContext", Run, Project], Run]
-
-
-@dataclass
-class PipelineContext:
-    ports: Ports
-    work_root: Path
-    seed: int = 42
-    max_training_rows: int = MAX_TRAINING_ROWS
-
-    @property
-    def cache_dir(self) -> Path:
-        """Where verified, unpacked model artifacts are kept (shared with the server)."""
-        return self.work_root.parent / "serving-cache"
-
-    @property
-    def runs(self) -> RunStore:
-        return RunStore(self.ports.table)
-
-    @contextmanager
-    def workdir(self, name: str) -> Iterator[Path]:
-        path = self.work_root / name
-        path.mkdir(parents=True, exist_ok=True)
-        try:
-            yield path
-        finally:
-            shutil.rmtree(path, ignore_errors=True)
 
 
 def parse_raw_key(key: str) -> tuple[str, str] | None:
@@ -112,7 +81,7 @@ def on_object_created(
         except NotFound:
             log.warning("ignoring %s: the object is gone", ref.uri)
             return None
-    runs = ctx.runs
+    runs = RunStore(ctx.ports.table)
     run, created = runs.create(project_name, ref, dataset_id, force=bool(detail.get("force")))
     if etag:
         made = {"run_id": run.run_id, "written": written} if written else known
@@ -170,7 +139,7 @@ def _failed_run_of_write(
     if force or not written or known.get("written") != written or not known.get("run_id"):
         return None
     try:
-        run = ctx.runs.get(known["run_id"])
+        run = RunStore(ctx.ports.table).get(known["run_id"])
     except NotFound:
         return None
     return run if run.state is RunState.FAILED else None
@@ -230,7 +199,7 @@ def preprocess_stage(
     and what preprocessing found, for the run's next step to record."""
     from conveyor.pipeline.preprocess import preprocess
 
-    run = ctx.runs.advance(run, RunState.PREPROCESSING)
+    run = RunStore(ctx.ports.table).advance(run, RunState.PREPROCESSING)
     with ctx.workdir(f"{run.run_id}-preprocess") as workdir:
         result = preprocess(
             ctx.ports.store,
@@ -254,7 +223,9 @@ def _preprocess_and_train(ctx: PipelineContext, run: Run, project: Project) -> R
         from conveyor.pipeline.train import job_name_for
 
         job = ctx.ports.jobs.describe_training_job(job_name_for(run))
-    return ctx.runs.advance(run, RunState.TRAINING, job_name=job.job_name, report=report)
+    return RunStore(ctx.ports.table).advance(
+        run, RunState.TRAINING, job_name=job.job_name, report=report
+    )
 
 
 def on_training_job_state_change(
@@ -264,7 +235,7 @@ def on_training_job_state_change(
 
     ``finish`` takes a Completed job's run on (default: evaluate here, register, gate, deploy).
     """
-    runs = ctx.runs
+    runs = RunStore(ctx.ports.table)
     run = runs.get(detail["run_id"])
     bind_log_context(run_id=run.run_id, project=run.project)
     if run.state not in (RunState.TRAINING, RunState.EVALUATING):
@@ -291,7 +262,7 @@ def _evaluate_and_register(ctx: PipelineContext, run: Run, project: Project) -> 
     from conveyor.model.metrics import greater_is_better
     from conveyor.pipeline import evaluate as evaluate_stage
 
-    run = ctx.runs.advance(run, RunState.EVALUATING)
+    run = RunStore(ctx.ports.table).advance(run, RunState.EVALUATING)
     evaluation = evaluate_stage.evaluate_run(ctx, run, project)
     version = evaluate_stage.register(
         ctx.ports.registry, run, project, artifact_ref(run), evaluation
@@ -305,7 +276,7 @@ def _evaluate_and_register(ctx: PipelineContext, run: Run, project: Project) -> 
         greater_is_better=greater_is_better(version.primary_metric),
     )
     return end_gated_run(
-        ctx.runs,
+        RunStore(ctx.ports.table),
         run,
         project,
         evaluation,
@@ -340,17 +311,17 @@ def _guarded(ctx: PipelineContext, run: Run, stage: Callable[[Run], Run]) -> Run
     except Exception as exc:  # the run boundary: a bug must not leave the run running forever
         log.error("run %s: unexpected error\n%s", run.run_id, traceback.format_exc())
         reason = f"internal error ({type(exc).__name__}: {exc}); see the worker log"
-    latest = ctx.runs.get(run.run_id)
+    latest = RunStore(ctx.ports.table).get(run.run_id)
     if latest.state.is_terminal:
         return latest
-    return ctx.runs.fail(latest, reason)
+    return RunStore(ctx.ports.table).fail(latest, reason)
 
 
 def poll_training_jobs(ctx: PipelineContext, announced: set[str]) -> tuple[int, int]:
     """Publish a state-change event for each training job that ended (once per job);
     returns how many ended now and how many are still running."""
     count = running = 0
-    for run in ctx.runs.active():
+    for run in RunStore(ctx.ports.table).active():
         if run.state is not RunState.TRAINING or not run.job_name:
             continue
         if run.job_name in announced:
@@ -376,7 +347,7 @@ def poll_training_jobs(ctx: PipelineContext, announced: set[str]) -> tuple[int, 
 def resume_interrupted(ctx: PipelineContext) -> list[str]:
     """Pick up runs a crashed worker left mid-stage; call only when no other worker is alive."""
     resumed = []
-    for run in ctx.runs.active():
+    for run in RunStore(ctx.ports.table).active():
         if run.state in _RESUMABLE:
             event = Event(
                 EventType.OBJECT_CREATED,

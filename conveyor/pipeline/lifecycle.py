@@ -30,9 +30,9 @@ from conveyor.monitoring.integrity import (
     check_artifact,
     raise_integrity_alarm,
 )
+from conveyor.ports import Ports
 from conveyor.projects import get_project
 from conveyor.types import ApprovalStatus, ModelVersion
-from conveyor.wiring import Ports
 
 CHAMPION = "champion"  # the alias of the deployed version
 

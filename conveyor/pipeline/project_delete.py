@@ -17,10 +17,10 @@ from conveyor.monitoring.quality import feedback_partition
 from conveyor.monitoring.retrain import retrain_guard_key, trigger_key
 from conveyor.pipeline.raw_objects import raw_etag_partition
 from conveyor.pipeline.runs import RunStore, dataset_partition
+from conveyor.ports import Ports
 from conveyor.projects import delete_project_item, get_project
 from conveyor.serving.records import partition as inference_partition
 from conveyor.storage import BUCKETS
-from conveyor.wiring import Ports
 
 log = logging.getLogger("conveyor.pipeline")
 

@@ -9,9 +9,9 @@ from typing import Any
 from conveyor.errors import NotFound
 from conveyor.monitoring.logs import run_log_path
 from conveyor.pipeline.handlers import training_log_key
+from conveyor.ports import Ports
 from conveyor.storage import REPORTS
 from conveyor.types import Run, RunState
-from conveyor.wiring import Ports
 
 # The outcome of a stage the run left: the next stage started, or the run ended this way.
 _LAST_STAGE_OUTCOME = {

@@ -14,9 +14,9 @@ from conveyor.events import object_created
 from conveyor.hashing import sha256_file, upload_dataset_id
 from conveyor.pipeline.raw_objects import remember_upload
 from conveyor.pipeline.runs import RunStore
+from conveyor.ports import Ports
 from conveyor.storage import RAW
 from conveyor.types import ObjectInfo, Run, RunState
-from conveyor.wiring import Ports
 
 _MAX_NAME = 255
 

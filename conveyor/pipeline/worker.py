@@ -12,19 +12,20 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from functools import cached_property
 
 from conveyor._process import pid_exists
 from conveyor.errors import Conflict
-from conveyor.events import EventType, Message
+from conveyor.events import EventQueue, EventType, Message, queue_of
 from conveyor.jobs import cool, warm
 from conveyor.monitoring.logs import log_context
 from conveyor.pipeline.handlers import (
     HANDLERS,
-    PipelineContext,
     parse_raw_key,
     poll_training_jobs,
     resume_interrupted,
 )
+from conveyor.ports import PipelineContext
 from conveyor.tables import Table
 from conveyor.types import Run, from_iso, to_iso, utcnow
 
@@ -91,6 +92,10 @@ class Worker:
             if resumed:
                 log.info("resuming interrupted runs: %s", ", ".join(resumed))
 
+    @cached_property
+    def _queue(self) -> EventQueue:
+        return queue_of(self.ctx.ports.events)
+
     def stop(self) -> None:
         cool(self.ctx.ports.jobs)
         self.ctx.ports.table.delete(_WORKER_PK, self.worker_id)
@@ -99,9 +104,7 @@ class Worker:
         """Handle due events and announce finished jobs; returns how much was done."""
         self._beat()
         done, self._jobs_running = poll_training_jobs(self.ctx, self._announced)
-        for message in self.ctx.ports.events.receive(
-            max_messages=10, visibility_timeout=VISIBILITY_TIMEOUT
-        ):
+        for message in self._queue.receive(max_messages=10, visibility_timeout=VISIBILITY_TIMEOUT):
             self._handle(message)
             done += 1
         return done
@@ -136,7 +139,7 @@ class Worker:
         handler = HANDLERS.get(kind)
         if handler is None:
             log.warning("no handler for %s events; dropping", kind, extra={"event_type": kind})
-            self.ctx.ports.events.ack(message)
+            self._queue.ack(message)
             return
         try:
             run = handler(self.ctx, message.event.detail)
@@ -145,7 +148,7 @@ class Worker:
         except Exception:
             if message.attempts < MAX_ATTEMPTS:
                 log.exception("handling %s failed; will retry", kind, extra={"event_type": kind})
-                self.ctx.ports.events.release(message, delay=2.0 * message.attempts)
+                self._queue.release(message, delay=2.0 * message.attempts)
                 return
             log.exception(
                 "handling %s failed %d times; dropping it",
@@ -156,7 +159,7 @@ class Worker:
         else:
             if run is not None:
                 _log_run(kind, run)
-        self.ctx.ports.events.ack(message)
+        self._queue.ack(message)
 
     def _beat(self, *, force: bool = False) -> None:
         now = time.monotonic()

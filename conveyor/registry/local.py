@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from conveyor.errors import AlreadyExists, NotFound
 from conveyor.storage import ObjectStore
 from conveyor.tables import Table
 from conveyor.types import ApprovalStatus, ModelVersion, utcnow
+
+if TYPE_CHECKING:
+    from conveyor.config import Settings
+    from conveyor.ports import PortsSoFar
 
 _ALLOCATION_ATTEMPTS = 20
 
@@ -28,6 +33,11 @@ class LocalRegistry:
     def __init__(self, *, table: Table, store: ObjectStore) -> None:
         self.table = table
         self.store = store
+
+    @classmethod
+    def from_settings(cls, uri: str, settings: Settings, ports_so_far: PortsSoFar) -> LocalRegistry:
+        """The registry on the table and store built before it."""
+        return cls(table=ports_so_far["table"], store=ports_so_far["store"])
 
     def create_version(self, draft: ModelVersion) -> ModelVersion:
         by_run = self.table.get(f"modelrun#{draft.project}", draft.run_id)

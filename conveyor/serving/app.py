@@ -12,6 +12,7 @@ import conveyor
 from conveyor import api
 from conveyor.config import Settings
 from conveyor.monitoring.metrics import ServerMetrics
+from conveyor.ports import Ports
 from conveyor.serving import errors
 from conveyor.serving.auth import ApiKeyGuard, ApiKeyMiddleware, build_login_router
 from conveyor.serving.deps import ServerState
@@ -22,7 +23,6 @@ from conveyor.serving.record_writer import RecordWriterProcess
 from conveyor.serving.recorder import InferenceRecorder
 from conveyor.serving.routes import feedback, ops, predict, sagemaker
 from conveyor.ui.router import build_templates, build_ui_router
-from conveyor.wiring import Ports
 
 
 def create_app(
@@ -39,7 +39,7 @@ def create_app(
     holder = ModelHolder(
         store=ports.store,
         endpoint=ports.endpoint,
-        cache_dir=settings.home / "serving-cache",
+        cache_dir=settings.serving_cache_dir,
         poll_seconds=poll_seconds,
         on_load=metrics.requests.model_loaded,
         table=ports.table,

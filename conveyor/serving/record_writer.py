@@ -28,6 +28,7 @@ import orjson
 from conveyor.serving.record_log import LogTail, RecordLog, hold_lock, orphans
 
 if TYPE_CHECKING:
+    from conveyor.config import Settings
     from conveyor.serving.capture import CaptureWriter
 
 log = logging.getLogger("conveyor.serving")
@@ -105,7 +106,11 @@ class _Counts:
 
 
 def _write_forever(table_uri: str, object_store_uri: str, log_directory: Path) -> int:
+    from conveyor.config import Settings
     from conveyor.wiring import build_table
+
+    # The server's URIs; the rest (the AWS settings) from the environment it passed down.
+    settings = Settings(table_uri=table_uri, object_store_uri=object_store_uri)
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -113,8 +118,8 @@ def _write_forever(table_uri: str, object_store_uri: str, log_directory: Path) -
     os.nice(5)
     # Held with the server's: while either lives, no other writer takes this log for a crash's.
     own_lock = hold_lock(log_directory)
-    table = build_table(table_uri)
-    capture = _start_capture(object_store_uri) if object_store_uri else None
+    table = build_table(settings)
+    capture = _start_capture(settings) if object_store_uri else None
     counts = _Counts()
     _replay_crashed(log_directory.parent, table, capture)
     tail = LogTail(log_directory)
@@ -173,16 +178,16 @@ def _write(table: Any, capture: CaptureWriter | None, frames: list[bytes], count
             _capture(capture, batch)
 
 
-def _start_capture(object_store_uri: str) -> CaptureWriter | None:
+def _start_capture(settings: Settings) -> CaptureWriter | None:
     """The capture writer, flushed by a timer thread while batches are few; None (and the
     reason logged) when the store cannot be opened: records are written all the same."""
     from conveyor.serving.capture import CaptureWriter
     from conveyor.wiring import build_object_store
 
     try:
-        capture = CaptureWriter(build_object_store(object_store_uri))
+        capture = CaptureWriter(build_object_store(settings))
     except Exception:
-        log.exception("data capture is off: could not open %s", object_store_uri)
+        log.exception("data capture is off: could not open %s", settings.object_store_uri)
         return None
 
     def tick() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import BinaryIO, NamedTuple, Protocol, runtime_checkable
 
 from conveyor.errors import InvalidInput
 from conveyor.types import ObjectInfo
@@ -91,6 +91,36 @@ class ObjectStore(Protocol):
             InvalidInput: the prefix is empty or does not end with ``/``.
             BackendUnavailable: the store could not be written.
         """
+        ...
+
+
+class LocalFile(NamedTuple):
+    """An object's file as seen on disk, without its etag (which costs a read)."""
+
+    key: str
+    path: Path
+    size: int
+    mtime_ns: int
+
+
+@runtime_checkable
+class FolderBacked(ObjectStore, Protocol):
+    """A store whose objects are files on this machine (the folder store): an optional
+    capability, as ``jobs.Warmable`` is. Callers that have one walk a bucket without the
+    etags ``list`` computes, watch its files appear, and read them in place."""
+
+    root: Path
+
+    def path_of(self, bucket: str, key: str) -> Path:
+        """The file that holds (or would hold) ``bucket``/``key``.
+
+        Raises:
+            InvalidInput: the key is not a valid object key.
+        """
+        ...
+
+    def files(self, bucket: str, prefix: str = "") -> list[LocalFile]:
+        """The files ``list`` would describe, sorted by key, without reading them."""
         ...
 
 

@@ -11,11 +11,16 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, BinaryIO
 
+from conveyor._schemes import path_of
 from conveyor.errors import BackendUnavailable, InvalidInput, NotFound
-from conveyor.storage import check_folder_prefix
+from conveyor.storage import LocalFile, check_folder_prefix
 from conveyor.types import ObjectInfo
+
+if TYPE_CHECKING:
+    from conveyor.config import Settings
+    from conveyor.ports import PortsSoFar
 
 _CHUNK = 1 << 20
 _HASH_CHUNK = 8 << 20
@@ -26,15 +31,6 @@ _MAX_KEY_BYTES = 1024  # S3's limit, so that a key valid here is valid there
 _MAX_PART_BYTES = 255  # the file-name limit of common file systems
 _MAX_CACHED_ETAGS = 100_000
 _ETAG_ATTRIBUTE = "user.conveyor.etag"
-
-
-class LocalFile(NamedTuple):
-    """An object's file as seen on disk, without its etag (which costs a read)."""
-
-    key: str
-    path: Path
-    size: int
-    mtime_ns: int
 
 
 # ``list`` is also a method name below, so class-scope annotations use this alias.
@@ -68,6 +64,13 @@ class LocalObjectStore:
         self.root = root
         # str(path) -> (size, mtime_ns, etag): hashing a file again only when it changed.
         self._etags: dict[str, tuple[int, int, str]] = {}
+
+    @classmethod
+    def from_settings(
+        cls, uri: str, settings: Settings, ports_so_far: PortsSoFar
+    ) -> LocalObjectStore:
+        """The folder of ``file://<path>``."""
+        return cls(root=Path(path_of(uri)))
 
     def __reduce__(self) -> tuple[type[LocalObjectStore], tuple[Path]]:
         return (LocalObjectStore, (self.root,))

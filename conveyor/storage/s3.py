@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, BinaryIO, NoReturn
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, NoReturn
 from urllib.parse import parse_qsl, urlsplit
 
 from conveyor.aws.clients import client
@@ -33,6 +33,10 @@ from conveyor.errors import BackendUnavailable, ConfigError, InvalidInput, NotFo
 from conveyor.storage import BUCKETS, check_folder_prefix
 from conveyor.storage.local import validate_key
 from conveyor.types import ObjectInfo
+
+if TYPE_CHECKING:
+    from conveyor.config import Settings
+    from conveyor.ports import PortsSoFar
 
 _CHUNK = 1 << 20
 _SPOOL_IN_MEMORY = 8 << 20  # a streamed body larger than this is spooled to a temp file
@@ -69,24 +73,12 @@ class S3ObjectStore:
         self.multipart_threshold = multipart_threshold
 
     @classmethod
-    def from_uri(cls, uri: str) -> S3ObjectStore:
-        """``s3://<prefix>[?<bucket>=<real name>&…]`` → ``<prefix>-<bucket>`` per bucket."""
-        parts = urlsplit(uri)
-        prefix = parts.netloc + parts.path.rstrip("/")
-        if parts.scheme != "s3" or not prefix or "/" in prefix:
-            raise ConfigError(
-                f"CONVEYOR_OBJECT_STORE_URI={uri!r}: expected s3://<bucket-prefix>, "
-                "such as s3://conveyor-prod (buckets conveyor-prod-raw, …)"
-            )
-        buckets = {bucket: f"{prefix}-{bucket}" for bucket in BUCKETS}
-        for logical, real in parse_qsl(parts.query, strict_parsing=bool(parts.query)):
-            if logical not in buckets:
-                raise ConfigError(
-                    f"CONVEYOR_OBJECT_STORE_URI={uri!r}: unknown bucket {logical!r}; "
-                    f"valid buckets: {', '.join(BUCKETS)}"
-                )
-            buckets[logical] = real
-        return cls(buckets)
+    def from_settings(cls, uri: str, settings: Settings, ports_so_far: PortsSoFar) -> S3ObjectStore:
+        """``s3://<prefix>[?<bucket>=<real name>&…]`` → ``<prefix>-<bucket>`` per bucket, in
+        the settings' AWS region and endpoint."""
+        return cls(
+            _buckets_of(uri), region=settings.aws.region, endpoint_url=settings.aws.endpoint_url
+        )
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (
@@ -334,3 +326,23 @@ def _md5_of(handle: IO[bytes]) -> str:
     for chunk in iter(lambda: handle.read(_CHUNK), b""):
         digest.update(chunk)
     return digest.hexdigest()
+
+
+def _buckets_of(uri: str) -> dict[str, str]:
+    """The real bucket of each logical one that ``uri`` names."""
+    parts = urlsplit(uri)
+    prefix = parts.netloc + parts.path.rstrip("/")
+    if parts.scheme != "s3" or not prefix or "/" in prefix:
+        raise ConfigError(
+            f"CONVEYOR_OBJECT_STORE_URI={uri!r}: expected s3://<bucket-prefix>, "
+            "such as s3://conveyor-prod (buckets conveyor-prod-raw, …)"
+        )
+    buckets = {bucket: f"{prefix}-{bucket}" for bucket in BUCKETS}
+    for logical, real in parse_qsl(parts.query, strict_parsing=bool(parts.query)):
+        if logical not in buckets:
+            raise ConfigError(
+                f"CONVEYOR_OBJECT_STORE_URI={uri!r}: unknown bucket {logical!r}; "
+                f"valid buckets: {', '.join(BUCKETS)}"
+            )
+        buckets[logical] = real
+    return buckets

@@ -8,7 +8,7 @@ from typing import IO, Any
 
 from conveyor.errors import NotFound
 from conveyor.hashing import sha256_stream
-from conveyor.storage import ObjectStore
+from conveyor.storage import FolderBacked, ObjectStore
 from conveyor.types import ObjectRef
 
 
@@ -21,9 +21,8 @@ def open_object(store: ObjectStore, ref: ObjectRef) -> tuple[IO[bytes], str]:
     buckets = getattr(store, "buckets", None)
     if buckets is None:  # not S3: a local folder (its file itself), else the store's own read
         info = store.head(ref.bucket, ref.key)
-        path_of = getattr(store, "path_of", None)
-        if path_of is not None:
-            return open(path_of(ref.bucket, ref.key), "rb"), info.etag
+        if isinstance(store, FolderBacked):
+            return open(store.path_of(ref.bucket, ref.key), "rb"), info.etag
         import io
 
         return io.BytesIO(store.get(ref.bucket, ref.key)), info.etag

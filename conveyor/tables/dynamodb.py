@@ -13,12 +13,16 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conveyor.aws.clients import client
 from conveyor.errors import AlreadyExists, BackendUnavailable, InvalidInput
 from conveyor.tables import Item
 from conveyor.tables.sqlite import _check_key, _check_partition, _decode, _encode, _prefix_end
+
+if TYPE_CHECKING:
+    from conveyor.config import Settings
+    from conveyor.ports import PortsSoFar
 
 MAX_ITEM_BYTES = 400 * 1024  # DynamoDB's item size limit, names and values together
 _BATCH = 25  # BatchWriteItem's most items per request
@@ -42,9 +46,13 @@ class DynamoDbTable:
         self.endpoint_url = endpoint_url
 
     @classmethod
-    def from_uri(cls, uri: str) -> DynamoDbTable:
-        """The table of ``dynamodb://<table-name>``."""
-        return cls(uri.split("://", 1)[1].strip("/"))
+    def from_settings(cls, uri: str, settings: Settings, ports_so_far: PortsSoFar) -> DynamoDbTable:
+        """The table of ``dynamodb://<table-name>``, in the settings' AWS region and endpoint."""
+        return cls(
+            uri.split("://", 1)[1].strip("/"),
+            region=settings.aws.region,
+            endpoint_url=settings.aws.endpoint_url,
+        )
 
     def __reduce__(self) -> tuple[type[DynamoDbTable], tuple[str], dict[str, Any]]:
         # Clients stay behind: a copy in another process makes its own.

@@ -5,13 +5,18 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from conveyor._schemes import path_of
 from conveyor._sqlite import SqliteDatabase, dumps_json
 from conveyor.errors import AlreadyExists, InvalidInput
 from conveyor.tables import Item
+
+if TYPE_CHECKING:
+    from conveyor.config import Settings
+    from conveyor.ports import PortsSoFar
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -48,6 +53,11 @@ class SqliteTable:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db = SqliteDatabase(path, _SCHEMA, page_size=_PAGE_SIZE)
+
+    @classmethod
+    def from_settings(cls, uri: str, settings: Settings, ports_so_far: PortsSoFar) -> SqliteTable:
+        """The database file of ``sqlite:///<path>``."""
+        return cls(path=Path(path_of(uri)))
 
     def __reduce__(self) -> tuple[type[SqliteTable], tuple[Path]]:
         # Connections stay behind: a copy in another process opens its own.

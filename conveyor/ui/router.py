@@ -16,10 +16,10 @@ from fastapi.templating import Jinja2Templates
 
 from conveyor.errors import NotFound
 from conveyor.pipeline.cause import cause_of
+from conveyor.ports import Ports
 from conveyor.projects import describe_changes
 from conveyor.types import to_iso
 from conveyor.ui import views
-from conveyor.wiring import Ports
 
 HERE = Path(__file__).parent
 STATIC = (HERE / "static").resolve()

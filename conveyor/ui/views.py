@@ -22,10 +22,10 @@ from conveyor.pipeline.file_report import (
 )
 from conveyor.pipeline.run_logs import stage_list
 from conveyor.pipeline.runs import RunStore
+from conveyor.ports import Ports
 from conveyor.projects import get_project
 from conveyor.tabular.schema import ColumnReport
 from conveyor.types import ModelVersion, Project, Run
-from conveyor.wiring import Ports
 
 RECENT_RUNS = 20
 

@@ -122,7 +122,7 @@ def request_loop(port: int) -> Iterator[list[str]]:
 
 def recorded_ids(home: Path, expected: set[str], timeout: float = 20.0) -> set[str]:
     """The request ids with a record, waiting for the restarted writer to replay them."""
-    table = build_table(Settings(home=home).table_uri)
+    table = build_table(Settings(home=home))
     deadline = time.monotonic() + timeout
     while True:
         found = {r.request_id for r in list_inferences(table, "churn")}

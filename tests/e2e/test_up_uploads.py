@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from conveyor.config import Settings
+from conveyor.events import queue_depth
 from conveyor.pipeline.runs import RunStore
 from conveyor.samples.generate import write_churn_csv
 from conveyor.wiring import build_ports
@@ -65,7 +66,7 @@ def _quiet(home: Path, key: str, *, sightings: int = 1, timeout: float = 120.0) 
     while time.monotonic() < deadline:
         if (
             _watched(home, key) >= sightings
-            and ports.events.depth() == 0
+            and queue_depth(ports.events) == 0
             and not runs.active()
             and runs.list_runs("churn")
         ):

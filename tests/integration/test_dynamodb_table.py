@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from conveyor.aws.clients import clear_clients, client
+from conveyor.config import Settings
 from conveyor.errors import AlreadyExists, BackendUnavailable, InvalidInput
 from conveyor.tables.dynamodb import MAX_ITEM_BYTES, DynamoDbTable, create_table
 from conveyor.wiring import build_table
@@ -34,7 +35,7 @@ def _raw(pk: str, sk: str) -> dict[str, Any]:
 
 
 def test_a_dynamodb_uri_builds_the_table_named_in_it() -> None:
-    table = build_table("dynamodb://conveyor-prod")
+    table = build_table(Settings(table_uri="dynamodb://conveyor-prod"))
 
     assert isinstance(table, DynamoDbTable)
     assert table.name == "conveyor-prod"

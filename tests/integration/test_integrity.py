@@ -25,9 +25,10 @@ import conveyor
 from conveyor.config import Settings
 from conveyor.monitoring.alarm_store import alarm_history
 from conveyor.monitoring.integrity import INTEGRITY_ALARM
+from conveyor.ports import Ports
 from conveyor.samples.generate import write_churn_csv
 from conveyor.serving.app import create_app
-from conveyor.wiring import Ports, build_ports
+from conveyor.wiring import build_ports
 from tests.rows import CHURN_ROW
 
 CONVEYOR = Path(sys.executable).parent / "conveyor"

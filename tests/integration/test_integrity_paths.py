@@ -22,17 +22,17 @@ from conveyor.config import Settings
 from conveyor.errors import IntegrityError
 from conveyor.monitoring.alarm_store import alarm_history
 from conveyor.monitoring.integrity import INTEGRITY_ALARM
-from conveyor.pipeline.handlers import PipelineContext
 from conveyor.pipeline.lifecycle import rollback
 from conveyor.pipeline.runs import RunStore
 from conveyor.pipeline.uploads import put_raw_file
 from conveyor.pipeline.worker import Worker
+from conveyor.ports import PipelineContext, Ports
 from conveyor.projects import create_project, find_project
 from conveyor.registry.local import LocalRegistry
 from conveyor.samples.generate import write_churn_csv
 from conveyor.serving.app import create_app
 from conveyor.types import ModelVersion, ObjectRef, Run, RunState
-from conveyor.wiring import Ports, build_ports
+from conveyor.wiring import build_ports
 from tests.rows import CHURN_ROW
 
 CONVEYOR = Path(sys.executable).parent / "conveyor"
@@ -62,7 +62,7 @@ def run_upload(ports: Ports, home: Path, data: Path) -> Run:
         run = runs.find_by_dataset("churn", uploaded.dataset_id)
         return (run is not None and run.state.is_terminal) or time.monotonic() > deadline
 
-    worker = Worker(PipelineContext(ports, work_root=home / "work"), daemon=False)
+    worker = Worker(PipelineContext.from_settings(ports, Settings(home=home)), daemon=False)
     worker.run(threading.Event(), until=ended)
     run = runs.find_by_dataset("churn", uploaded.dataset_id)
     assert run is not None and run.state.is_terminal, run

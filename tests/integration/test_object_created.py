@@ -8,7 +8,8 @@ from pathlib import Path
 from conveyor.config import Settings
 from conveyor.hashing import sha256_file
 from conveyor.monitoring.logs import log_context
-from conveyor.pipeline.handlers import PipelineContext, on_object_created
+from conveyor.pipeline.handlers import on_object_created
+from conveyor.ports import PipelineContext
 from conveyor.storage import RAW
 from conveyor.wiring import build_ports
 
@@ -19,8 +20,9 @@ def test_the_watch_s_event_for_a_cli_upload_is_known_by_its_etag(tmp_path: Path)
 
 
 def _second_event_is_known(tmp_path: Path) -> None:
-    ports = build_ports(Settings(home=tmp_path / "home"))
-    ctx = PipelineContext(ports, work_root=tmp_path / "work")
+    settings = Settings(home=tmp_path / "home")
+    ports = build_ports(settings)
+    ctx = PipelineContext.from_settings(ports, settings)
     source = tmp_path / "data.csv"
     source.write_bytes(b"x,y\n1,2\n")
     info = ports.store.put_file(RAW, "ghost/data.csv", source)

@@ -12,10 +12,11 @@ import pytest
 from conveyor.config import Settings
 from conveyor.pipeline.promotion import gate_version
 from conveyor.pipeline.registration import Comparison, SameRows
+from conveyor.ports import Ports
 from conveyor.projects import create_project
 from conveyor.registry.gate import GateDecision
 from conveyor.types import Algorithm, ApprovalStatus, ModelVersion, ObjectRef, Project, Task
-from conveyor.wiring import Ports, build_ports
+from conveyor.wiring import build_ports
 
 HOLDOUT_ID = "h" * 64
 

@@ -34,7 +34,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 import conveyor
-from conveyor.aws.settings import AwsSettings
+from conveyor.config import AwsSettings
 from conveyor.jobs.contract import ScriptModePaths
 from conveyor.jobs.sagemaker import SageMakerJobRunner
 from conveyor.model.artifact import pack_model_dir

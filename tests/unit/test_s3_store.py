@@ -14,6 +14,7 @@ from moto import mock_aws
 
 from conveyor import wiring
 from conveyor.aws.clients import clear_clients, client
+from conveyor.config import Settings
 from conveyor.errors import BackendUnavailable, ConfigError
 from conveyor.storage import BUCKETS
 from conveyor.storage.s3 import S3ObjectStore
@@ -29,7 +30,7 @@ def md5(data: bytes) -> str:
 def store() -> Iterator[S3ObjectStore]:
     clear_clients()
     with mock_aws():
-        made = S3ObjectStore.from_uri("s3://conveyor-unit")
+        made = S3ObjectStore.from_settings("s3://conveyor-unit", Settings(), {})
         for real in made.buckets.values():
             client("s3").create_bucket(Bucket=real)
         made.multipart_threshold = _PART
@@ -38,7 +39,7 @@ def store() -> Iterator[S3ObjectStore]:
 
 
 def test_the_uri_names_one_real_bucket_per_logical_bucket() -> None:
-    store = S3ObjectStore.from_uri("s3://conveyor-prod?models=shared-models")
+    store = S3ObjectStore.from_settings("s3://conveyor-prod?models=shared-models", Settings(), {})
 
     assert store.buckets == {
         **{bucket: f"conveyor-prod-{bucket}" for bucket in BUCKETS},
@@ -51,11 +52,11 @@ def test_the_uri_names_one_real_bucket_per_logical_bucket() -> None:
 )
 def test_a_bad_uri_is_a_config_error(uri: str) -> None:
     with pytest.raises(ConfigError):
-        S3ObjectStore.from_uri(uri)
+        S3ObjectStore.from_settings(uri, Settings(), {})
 
 
 def test_wiring_builds_the_s3_store_from_its_uri() -> None:
-    store = wiring.build_object_store("s3://conveyor-prod")
+    store = wiring.build_object_store(Settings(object_store_uri="s3://conveyor-prod"))
 
     assert isinstance(store, S3ObjectStore)
     assert store.buckets["raw"] == "conveyor-prod-raw"

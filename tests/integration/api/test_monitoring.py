@@ -68,7 +68,7 @@ def test_alarms_as_the_cli_lists_them(home: Path, client: TestClient) -> None:
 
 
 def test_alarm_history_newest_first(client: TestClient, ports: object) -> None:
-    from conveyor.wiring import Ports
+    from conveyor.ports import Ports
 
     assert isinstance(ports, Ports)
     assert client.get("/api/v1/projects/churn/alarms/history").json() == []

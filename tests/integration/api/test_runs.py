@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from conveyor.pipeline.runs import RunStore
-from conveyor.wiring import Ports
+from conveyor.ports import Ports
 
 
 def test_runs_of_a_project_with_their_stages(client: TestClient, ports: Ports) -> None:

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 
+from conveyor.ports import Ports
 from conveyor.serving.records import InferenceRecord
 from conveyor.types import from_iso, utcnow
-from conveyor.wiring import Ports
 
 T = "/api/v1/projects/churn/traffic"
 

@@ -13,12 +13,11 @@ from fastapi.testclient import TestClient
 
 from conveyor.config import Settings
 from conveyor.errors import NotFound
-from conveyor.pipeline.handlers import PipelineContext
 from conveyor.pipeline.worker import Worker
+from conveyor.ports import PipelineContext, Ports
 from conveyor.samples.generate import write_churn_csv
 from conveyor.serving.app import create_app
 from conveyor.storage import RAW
-from conveyor.wiring import Ports
 from tests.workbooks import two_sheet_workbook
 
 U = "/api/v1/projects/churn/uploads"
@@ -28,7 +27,7 @@ U = "/api/v1/projects/churn/uploads"
 def worker(home: Path, ports: Ports) -> Iterator[None]:
     """The worker `conveyor up` runs beside the server, here in a thread."""
     stop = threading.Event()
-    context = PipelineContext(ports, work_root=home / "work", seed=42)
+    context = PipelineContext.from_settings(ports, Settings(home=home, seed=42))
     loop = Worker(context, daemon=True, heartbeat_seconds=1.0)
     thread = threading.Thread(target=loop.run, args=(stop,), daemon=True)
     thread.start()

@@ -8,8 +8,8 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from conveyor.pipeline.runs import RunStore
+from conveyor.ports import Ports
 from conveyor.types import ModelVersion
-from conveyor.wiring import Ports
 from tests.integration.api.conftest import conveyor
 
 V = "/api/v1/projects/churn/versions"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conveyor.wiring import Ports
+from conveyor.ports import Ports
 
 TEST_INFERENCE_IMAGE = "000000000000.dkr.ecr.us-east-1.amazonaws.com/conveyor-inference:0.1.0"
 

@@ -20,6 +20,7 @@ from urllib.parse import quote_plus, urlsplit
 
 import pytest
 
+from conveyor.config import AwsSettings
 from tests.integration.archives import model_tarball
 
 EVENTS = Path(__file__).parent / "events"
@@ -52,6 +53,14 @@ def s3_event(bucket: str, key: str, etag: str) -> dict[str, Any]:
     return load_event("s3_object_created", bucket=bucket, key=quote_plus(key, safe="/"), etag=etag)
 
 
+def aws_client(service: str) -> Any:
+    """A client where the functions' settings point: moto in this process, or the moto
+    server of ``served_env`` (``CONVEYOR_AWS_ENDPOINT_URL``)."""
+    from conveyor.aws.sagemaker_common import settings_clients
+
+    return settings_clients(AwsSettings())(service)
+
+
 def environment(home: Path, *, endpoint_url: str | None = None) -> dict[str, str]:
     """The functions' environment, as the SAM template sets it."""
     env = {
@@ -75,17 +84,17 @@ def environment(home: Path, *, endpoint_url: str | None = None) -> dict[str, str
 
 def make_resources() -> None:
     """The buckets (versioned) and the table, as the template makes them."""
-    from conveyor.aws.clients import client
     from conveyor.storage import BUCKETS
     from conveyor.tables.dynamodb import create_table
 
-    s3 = client("s3")
+    s3 = aws_client("s3")
     for bucket in BUCKETS:
         s3.create_bucket(Bucket=f"{PREFIX}-{bucket}")
         s3.put_bucket_versioning(
             Bucket=f"{PREFIX}-{bucket}", VersioningConfiguration={"Status": "Enabled"}
         )
-    create_table(TABLE)
+    aws = AwsSettings()
+    create_table(TABLE, region=aws.region, endpoint_url=aws.endpoint_url)
 
 
 @pytest.fixture(name="lambda_env")
@@ -210,9 +219,8 @@ def register_a_version(project: str) -> Any:
 
 def upload(key: str, body: bytes) -> dict[str, Any]:
     """Put an object in the raw bucket as a user would; its S3 notification event."""
-    from conveyor.aws.clients import client
 
-    put = client("s3").put_object(Bucket=f"{PREFIX}-raw", Key=key, Body=body)
+    put = aws_client("s3").put_object(Bucket=f"{PREFIX}-raw", Key=key, Body=body)
     return s3_event(f"{PREFIX}-raw", key, put["ETag"].strip('"'))
 
 
@@ -227,12 +235,11 @@ def run_job_as_sagemaker(job_name: str, root: Path, program: str) -> int:
     where the job's ModelArtifacts say. Returns the entrypoint's exit code."""
     import importlib
 
-    from conveyor.aws.clients import client
     from conveyor.jobs.contract import ScriptModePaths
 
     main = importlib.import_module(program).main
 
-    described = client("sagemaker").describe_training_job(TrainingJobName=job_name)
+    described = aws_client("sagemaker").describe_training_job(TrainingJobName=job_name)
     paths = ScriptModePaths(root)
     paths.make_dirs([c["ChannelName"] for c in described["InputDataConfig"]])
     paths.hyperparameters_file.write_text(json.dumps(described["HyperParameters"]))
@@ -253,14 +260,13 @@ def run_job_as_sagemaker(job_name: str, root: Path, program: str) -> int:
 
 
 def upload_model_dir(model_dir: Path, s3_uri: str) -> None:
-    from conveyor.aws.clients import client
 
     tarball = model_dir.parent / "sagemaker-model.tar.gz"
     with tarfile.open(tarball, "w:gz") as tar:
         for path in sorted(model_dir.iterdir()):
             tar.add(path, arcname=path.name)
     parts = urlsplit(s3_uri)
-    client("s3").upload_file(str(tarball), parts.netloc, parts.path.lstrip("/"))
+    aws_client("s3").upload_file(str(tarball), parts.netloc, parts.path.lstrip("/"))
 
 
 class RecordingSageMaker:
@@ -271,15 +277,13 @@ class RecordingSageMaker:
         self.created: list[dict[str, Any]] = []
 
     def __getattr__(self, name: str) -> Any:
-        from conveyor.aws.clients import client
 
-        return getattr(client("sagemaker"), name)
+        return getattr(aws_client("sagemaker"), name)
 
     def create_training_job(self, **request: Any) -> Any:
-        from conveyor.aws.clients import client
 
         self.created.append(request)
-        return client("sagemaker").create_training_job(**request)
+        return aws_client("sagemaker").create_training_job(**request)
 
 
 class FakeConveyorRuntime:
@@ -323,9 +327,7 @@ class FakeConveyorRuntime:
         from botocore.response import StreamingBody
         from botocore.validate import validate_parameters
 
-        from conveyor.aws.clients import client
-
-        shape = client("sagemaker-runtime").meta.service_model.operation_model("InvokeEndpoint")
+        shape = aws_client("sagemaker-runtime").meta.service_model.operation_model("InvokeEndpoint")
         validate_parameters(request, shape.input_shape)
         self.requests.append(request)
         answer = self.client.post(
@@ -353,9 +355,8 @@ class FakeConveyorRuntime:
 def decided_in_sagemaker(version: int, status: str, reason: str | None = None) -> dict[str, Any]:
     """A person sets ``version`` of churn to ``status`` ("Approved", "Rejected") in
     SageMaker: the package is updated and its state change event returned."""
-    from conveyor.aws.clients import client
 
-    sagemaker = client("sagemaker")
+    sagemaker = aws_client("sagemaker")
     packages = sagemaker.list_model_packages(ModelPackageGroupName="churn")
     [arn] = [
         p["ModelPackageArn"]

@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 
 from conveyor.aws.clients import client
-from conveyor.aws.settings import AwsSettings
-from conveyor.config import Settings
+from conveyor.config import AwsSettings, Settings
 from conveyor.errors import InvalidInput
 from conveyor.monitoring import emf
 from conveyor.monitoring.alarm_defaults import default_rules

@@ -1,4 +1,4 @@
-"""The EventBus port on EventBridge, on moto: events published to a bus arrive, through a
+"""The EventPublisher port on EventBridge, on moto: events published to a bus arrive, through a
 rule, at an SQS target exactly as EventBridge delivers them to the Lambda handlers."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 from conveyor.aws.clients import client
 from conveyor.config import Settings
 from conveyor.errors import BackendUnavailable, ConfigError, InvalidInput
-from conveyor.events import Event, EventType, Message
+from conveyor.events import Event, EventQueue, EventType, queue_depth, queue_of
 from conveyor.events.eventbridge import MAX_ENTRY_BYTES, EventBridgeBus, to_conveyor_event
 from conveyor.wiring import build_ports
 
@@ -44,7 +44,7 @@ def delivered(url: str) -> list[dict[str, Any]]:
 @pytest.fixture
 def bus() -> EventBridgeBus:
     client("events").create_event_bus(Name=BUS)
-    return EventBridgeBus.from_uri(f"eventbridge://{BUS}")
+    return EventBridgeBus.from_settings(f"eventbridge://{BUS}", Settings(), {})
 
 
 def training_event() -> Event:
@@ -163,11 +163,10 @@ def test_events_that_cannot_be_entries_are_refused(
 
 
 def test_no_worker_receives_from_eventbridge_and_the_depth_is_zero(bus: EventBridgeBus) -> None:
-    message = Message(training_event(), "receipt", 1)
-    for call in (bus.receive, lambda: bus.ack(message), lambda: bus.release(message)):
-        with pytest.raises(ConfigError, match="EventBridge delivers events to the Lambda"):
-            call()
-    assert bus.depth() == 0
+    assert not isinstance(bus, EventQueue)
+    with pytest.raises(ConfigError, match="EventBridge invokes the Lambda handlers"):
+        queue_of(bus)
+    assert queue_depth(bus) == 0
 
 
 def test_delivered_events_that_are_not_conveyor_s_are_refused() -> None:
@@ -192,13 +191,16 @@ def test_delivered_events_that_are_not_conveyor_s_are_refused() -> None:
 def test_the_uri_names_the_bus_and_the_settings_choose_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert EventBridgeBus.from_uri("eventbridge://conveyor-prod").name == "conveyor-prod"
+    def built(uri: str) -> EventBridgeBus:
+        return EventBridgeBus.from_settings(uri, Settings(home=tmp_path / "home"), {})
+
+    assert built("eventbridge://conveyor-prod").name == "conveyor-prod"
     arn = "arn:aws:events:us-east-1:123456789012:event-bus/conveyor-prod"
-    assert EventBridgeBus.from_uri(f"eventbridge://{arn}").name == arn
+    assert built(f"eventbridge://{arn}").name == arn
     monkeypatch.setenv("CONVEYOR_AWS_EVENT_BUS_NAME", "from-settings")
-    assert EventBridgeBus.from_uri("eventbridge://").name == "from-settings"
+    assert built("eventbridge://").name == "from-settings"
     with pytest.raises(InvalidInput, match="event bus name 'bad name!' is not valid"):
-        EventBridgeBus.from_uri("eventbridge://bad name!")
+        built("eventbridge://bad name!")
     ports = build_ports(Settings(home=tmp_path / "home", events_uri=f"eventbridge://{BUS}"))
     assert isinstance(ports.events, EventBridgeBus) and ports.events.name == BUS
     copy = pickle.loads(pickle.dumps(ports.events))

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from conveyor.aws.clients import client
 from tests.integration.aws.lambda_world import (
     CHURN,
     PREFIX,
+    aws_client,
     served_env_fixture,  # noqa: F401 (the served_env fixture)
     upload,
 )
@@ -40,7 +40,7 @@ def _start(key: str, body: bytes) -> Any:
 
 def _run_job(run: Any, root: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """SageMaker's side: the request's hyperparameters in input/config, then the program."""
-    request = client("sagemaker").describe_training_job(TrainingJobName=run.job_name)
+    request = aws_client("sagemaker").describe_training_job(TrainingJobName=run.job_name)
     (root / "input" / "config").mkdir(parents=True)
     (root / "input" / "config" / "hyperparameters.json").write_text(
         json.dumps(request["HyperParameters"])
@@ -83,7 +83,7 @@ def test_the_job_preprocesses_trains_and_evaluates_a_run(
     assert run.stages["train"].finished_at is not None
     assert run.report["rows_read"] == 5000 and run.report["task"] == "binary"
 
-    s3 = client("s3")
+    s3 = aws_client("s3")
     evaluation = json.loads(
         s3.get_object(Bucket=f"{PREFIX}-reports", Key=f"churn/{run.run_id}/evaluation.json")[
             "Body"
@@ -136,7 +136,7 @@ def test_a_malformed_upload_fails_the_run_with_the_local_pipelines_reason(
     run = RunStore(runtime.ports().table).get(run.run_id)
     assert run.state.value == "FAILED" and run.failure_reason == reason
     assert (tmp_path / "ml" / "output" / "failure").read_text() == reason + "\n"
-    processed = client("s3").list_objects_v2(Bucket=f"{PREFIX}-processed")
+    processed = aws_client("s3").list_objects_v2(Bucket=f"{PREFIX}-processed")
     assert processed.get("KeyCount", 0) == 0  # a bad upload stores nothing
     assert os.environ["CONVEYOR_AWS_ENDPOINT_URL"] == served_env["CONVEYOR_AWS_ENDPOINT_URL"]
 
@@ -150,5 +150,5 @@ def test_the_training_rows_cap_set_for_the_lambda_reaches_the_job(
     runtime.reset()
     run = _start("churn/capped.csv", CHURN.read_bytes())
 
-    request = client("sagemaker").describe_training_job(TrainingJobName=run.job_name)
+    request = aws_client("sagemaker").describe_training_job(TrainingJobName=run.job_name)
     assert request["HyperParameters"]["max_training_rows"] == "2000"

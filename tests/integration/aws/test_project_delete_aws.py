@@ -13,11 +13,11 @@ from botocore.exceptions import ClientError
 from conveyor.aws.clients import client
 from conveyor.errors import Conflict
 from conveyor.pipeline.project_delete import delete_project
+from conveyor.ports import Ports
 from conveyor.projects import create_project
 from conveyor.serving.records import InferenceRecord
 from conveyor.storage import BUCKETS
 from conveyor.types import utcnow
-from conveyor.wiring import Ports
 from tests.integration.archives import model_tarball
 from tests.integration.aws.conftest import sagemaker_ports
 from tests.integration.aws.sagemaker_fakes import FakeModelPackageDeleteClient, clients_with

@@ -13,7 +13,7 @@ import pytest
 
 from conveyor.aws.clients import client
 from conveyor.aws.sagemaker_common import sagemaker_name
-from conveyor.aws.settings import AwsSettings
+from conveyor.config import AwsSettings
 from conveyor.endpoint.sagemaker import SageMakerEndpoint
 from conveyor.errors import Conflict, IntegrityError
 from conveyor.model.content_digest import archive_digests

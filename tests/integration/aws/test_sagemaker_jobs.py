@@ -19,7 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from conveyor.aws.clients import client
-from conveyor.aws.settings import AwsSettings
+from conveyor.config import AwsSettings
 from conveyor.errors import AlreadyExists, ConfigError, InvalidInput, NotFound
 from conveyor.jobs import JobRunner, TrainingJobSpec
 from conveyor.jobs.sagemaker import LOG_GROUP, SageMakerJobRunner

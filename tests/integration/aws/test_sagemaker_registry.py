@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from conveyor.aws.clients import client
-from conveyor.aws.settings import AwsSettings
+from conveyor.config import AwsSettings
 from conveyor.errors import ConfigError, Conflict
 from conveyor.registry.local import LocalRegistry
 from conveyor.registry.sagemaker import SageMakerRegistry
@@ -156,7 +156,9 @@ def test_lineage_values_are_cut_to_sagemakers_limit(registry: SageMakerRegistry)
 def test_artifacts_outside_s3_are_a_configuration_error(aws: None, tmp_path: Any) -> None:
     create_table("conveyor")
     registry = SageMakerRegistry(
-        table=DynamoDbTable("conveyor"), store=LocalObjectStore(root=tmp_path / "buckets")
+        table=DynamoDbTable("conveyor"),
+        store=LocalObjectStore(root=tmp_path / "buckets"),
+        settings=AwsSettings(),
     )
     with pytest.raises(ConfigError, match="CONVEYOR_OBJECT_STORE_URI=s3://"):
         registry.create_version(draft("r1"))

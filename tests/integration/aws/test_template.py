@@ -20,8 +20,7 @@ import pytest
 import yaml
 
 from conveyor.aws.sagemaker_common import sagemaker_name
-from conveyor.aws.settings import AwsSettings
-from conveyor.config import Settings
+from conveyor.config import AwsSettings, Settings
 from conveyor.jobs.sagemaker import JOB_TAG
 from conveyor.monitoring import emf
 from conveyor.monitoring.cloudwatch_alarms import DEFAULT_PREFIX, alarm_name

@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 from urllib.request import Request, urlopen
 
-from conveyor.aws.clients import client
 from tests.integration.archives import model_tarball
 from tests.integration.aws.lambda_world import (
     PREFIX,
+    aws_client,
     deploy_a_version,
     load_event,
     served_env_fixture,  # noqa: F401 (the served_env fixture)
@@ -91,10 +91,10 @@ def _evaluated_run(project: str) -> dict[str, object]:
     )
     document = {**evaluation.to_dict(), "greater_is_better": True}
     ports.store.put("reports", evaluation_key(project, run.run_id), json.dumps(document).encode())
-    described = client("sagemaker").describe_training_job(TrainingJobName=spec.job_name)
+    described = aws_client("sagemaker").describe_training_job(TrainingJobName=spec.job_name)
     produced = described["ModelArtifacts"]["S3ModelArtifacts"].removeprefix("s3://")
     bucket, _, key = produced.partition("/")
-    client("s3").put_object(Bucket=bucket, Key=key, Body=b"SageMaker's tar of /opt/ml/model")
+    aws_client("s3").put_object(Bucket=bucket, Key=key, Body=b"SageMaker's tar of /opt/ml/model")
     event = load_event(
         "sagemaker_training_job_state_change",
         job_name=spec.job_name,

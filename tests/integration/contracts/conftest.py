@@ -1,9 +1,10 @@
 """Run each port's contract suite once per adapter.
 
-Each registry below maps a backend id to a context manager that prepares the backend in a
-test's ``tmp_path`` and yields a factory: every call builds a new adapter instance on the
-same stored state (so suites can check persistence across instances). Adding a backend,
-e.g. S3 or DynamoDB on moto, is one more entry.
+Each registry below maps an adapter's scheme (its key in ``conveyor._schemes.ADAPTERS``) to
+a context manager that prepares the backend in a test's ``tmp_path`` and yields a factory:
+every call builds a new adapter instance on the same stored state (so suites can check
+persistence across instances). ``CONTRACT_SUITES`` gathers them by port; a registered
+adapter without an entry fails ``test_every_adapter.py``.
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import pytest
 
 from conveyor.endpoint import Endpoint
 from conveyor.endpoint.local import LocalEndpoint
-from conveyor.events import EventBus
+from conveyor.events import EventPublisher, EventQueue
 from conveyor.events.local import SqliteEventBus
 from conveyor.registry import Registry
 from conveyor.registry.local import LocalRegistry
@@ -28,6 +29,10 @@ from conveyor.tables.sqlite import SqliteTable
 
 T = TypeVar("T")
 Backend = Callable[[Path], AbstractContextManager[Callable[[], T]]]
+
+
+class PublishingQueue(EventPublisher, EventQueue, Protocol):
+    """An events backend that is its own queue (the SQLite bus)."""
 
 
 @contextmanager
@@ -74,23 +79,42 @@ def _dynamodb_tables(tmp_path: Path) -> Iterator[Callable[[], Table]]:
 
 
 @contextmanager
-def _sqlite_event_buses(tmp_path: Path) -> Iterator[Callable[[], EventBus]]:
+def _sqlite_event_buses(tmp_path: Path) -> Iterator[Callable[[], PublishingQueue]]:
     yield lambda: SqliteEventBus(path=tmp_path / "db" / "conveyor.db")
 
 
+@contextmanager
+def _eventbridge_publishers(tmp_path: Path) -> Iterator[Callable[[], EventPublisher]]:
+    from moto import mock_aws
+
+    from conveyor.aws.clients import clear_clients, client
+    from conveyor.events.eventbridge import EventBridgeBus
+
+    clear_clients()
+    with mock_aws():
+        client("events").create_event_bus(Name="conveyor-test")
+        yield lambda: EventBridgeBus("conveyor-test")
+    clear_clients()
+
+
 def _aws_settings() -> Any:
-    from conveyor.aws.settings import AwsSettings
+    from conveyor.config import AwsSettings
     from tests.integration.aws.conftest import TEST_INFERENCE_IMAGE
 
     return AwsSettings(inference_image=TEST_INFERENCE_IMAGE)
 
 
 OBJECT_STORES: dict[str, Backend[ObjectStore]] = {
-    "local": _local_object_stores,
+    "file": _local_object_stores,
     "s3": _s3_object_stores,
 }
-TABLES: dict[str, Backend[Table]] = {"local": _sqlite_tables, "dynamodb": _dynamodb_tables}
-EVENT_BUSES: dict[str, Backend[EventBus]] = {"local": _sqlite_event_buses}
+TABLES: dict[str, Backend[Table]] = {"sqlite": _sqlite_tables, "dynamodb": _dynamodb_tables}
+EVENT_PUBLISHERS: dict[str, Backend[EventPublisher]] = {
+    "sqlite": _sqlite_event_buses,
+    "eventbridge": _eventbridge_publishers,
+}
+# The queue is an optional capability: only the backends that have it.
+EVENT_QUEUES: dict[str, Backend[PublishingQueue]] = {"sqlite": _sqlite_event_buses}
 
 
 # The registry and the endpoint sit on a store and a table: the local adapters on the folder
@@ -134,7 +158,7 @@ def _sagemaker_endpoints(tmp_path: Path) -> Iterator[Callable[[], Endpoint]]:
 
 
 REGISTRIES: dict[str, Backend[Registry]] = {
-    "local": _local_registries,
+    "table": _local_registries,
     "sagemaker": _sagemaker_registries,
 }
 ENDPOINTS: dict[str, Backend[Endpoint]] = {
@@ -204,14 +228,24 @@ def endpoint(make_endpoint: Callable[[], Endpoint]) -> Endpoint:
     return make_endpoint()
 
 
-@pytest.fixture(params=list(EVENT_BUSES), ids=list(EVENT_BUSES))
-def make_event_bus(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    yield from _factory(EVENT_BUSES[request.param], tmp_path)
+@pytest.fixture(params=list(EVENT_PUBLISHERS), ids=list(EVENT_PUBLISHERS))
+def make_event_publisher(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    yield from _factory(EVENT_PUBLISHERS[request.param], tmp_path)
 
 
 @pytest.fixture
-def event_bus(make_event_bus: Callable[[], EventBus]) -> EventBus:
-    return make_event_bus()
+def event_publisher(make_event_publisher: Callable[[], EventPublisher]) -> EventPublisher:
+    return make_event_publisher()
+
+
+@pytest.fixture(params=list(EVENT_QUEUES), ids=list(EVENT_QUEUES))
+def make_event_queue(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    yield from _factory(EVENT_QUEUES[request.param], tmp_path)
+
+
+@pytest.fixture
+def event_queue(make_event_queue: Callable[[], PublishingQueue]) -> PublishingQueue:
+    return make_event_queue()
 
 
 # Job runners: each store holds one channel object at processed/p/d/train.parquet. The local
@@ -237,7 +271,7 @@ def _sagemaker_job_runners(tmp_path: Path) -> Iterator[Callable[[], Any]]:
 
     with _s3_object_stores(tmp_path) as stores:
         stores().put(*JOB_CHANNEL, b"rows")
-        yield lambda: SageMakerJobRunner(store=stores())
+        yield lambda: SageMakerJobRunner(store=stores(), settings=_aws_settings())
 
 
 JOB_RUNNERS: dict[str, Backend[Any]] = {
@@ -249,3 +283,14 @@ JOB_RUNNERS: dict[str, Backend[Any]] = {
 @pytest.fixture(params=list(JOB_RUNNERS), ids=list(JOB_RUNNERS))
 def make_job_runner(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     yield from _factory(JOB_RUNNERS[request.param], tmp_path)
+
+
+# Every port's suite, by the port's key in ``conveyor._schemes.ADAPTERS``.
+CONTRACT_SUITES: dict[str, dict[str, Backend[Any]]] = {
+    "object_store": OBJECT_STORES,
+    "table": TABLES,
+    "events": EVENT_PUBLISHERS,
+    "job_runner": JOB_RUNNERS,
+    "registry": REGISTRIES,
+    "endpoint": ENDPOINTS,
+}

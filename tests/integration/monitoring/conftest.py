@@ -11,9 +11,10 @@ import pytest
 
 from conveyor.config import Settings
 from conveyor.monitoring.rules import AlarmMetric, AlarmRule
+from conveyor.ports import Ports
 from conveyor.serving.records import InferenceRecord
 from conveyor.types import Algorithm, ApprovalStatus, ModelVersion, ObjectRef, Task
-from conveyor.wiring import Ports, build_ports
+from conveyor.wiring import build_ports
 
 WriteRecords = Callable[..., int]
 

@@ -26,8 +26,8 @@ from conveyor.monitoring.alarms import (
 )
 from conveyor.monitoring.monitor import Monitor
 from conveyor.monitoring.rules import AlarmMetric, AlarmState
+from conveyor.ports import Ports
 from conveyor.types import to_iso, utcnow
-from conveyor.wiring import Ports
 from tests.integration.monitoring.conftest import (
     WriteRecords,
     deploy,

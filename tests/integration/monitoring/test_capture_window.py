@@ -14,11 +14,11 @@ import polars as pl
 import pytest
 
 from conveyor.monitoring.drift_window import Window, _load_capture, load_window
+from conveyor.ports import Ports
 from conveyor.serving.capture import CaptureWriter
 from conveyor.storage import CAPTURE
 from conveyor.tabular.schema import DatasetSchema
 from conveyor.types import Task, from_iso
-from conveyor.wiring import Ports
 from tests.integration.monitoring.test_drift_window import FEATURES, START, _traffic
 
 UNTIL = START + timedelta(hours=1)

@@ -24,11 +24,11 @@ from conveyor.monitoring.drift_check import (
     save_drift_check,
 )
 from conveyor.monitoring.profile import build_profile, prediction_profile, prediction_profile_key
+from conveyor.ports import Ports
 from conveyor.serving.records import InferenceRecord
 from conveyor.storage import PROCESSED, REPORTS
 from conveyor.tabular.schema import DatasetSchema, FeatureKind, FeatureSpec
 from conveyor.types import Algorithm, ModelVersion, ObjectRef, Task
-from conveyor.wiring import Ports
 
 PROJECT = "churn"
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)

@@ -12,11 +12,11 @@ import polars as pl
 import pytest
 
 from conveyor.monitoring.drift_window import load_window
+from conveyor.ports import Ports
 from conveyor.serving.records import InferenceRecord
 from conveyor.tabular.coerce import coerce_frame
 from conveyor.tabular.schema import DatasetSchema, FeatureKind, FeatureSpec
 from conveyor.types import Task
-from conveyor.wiring import Ports
 
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 FEATURES = (

@@ -11,7 +11,7 @@ from conveyor.monitoring.alarms import alarm_history, ensure_default_alarms
 from conveyor.monitoring.guardrail import GuardrailPolicy, guard_deployment, guardrail_items
 from conveyor.monitoring.monitor import Monitor
 from conveyor.pipeline.lifecycle import rollback
-from conveyor.wiring import Ports
+from conveyor.ports import Ports
 from tests.integration.monitoring.conftest import WriteRecords, deploy, register_version
 
 POLICY = GuardrailPolicy(baking_seconds=60, period_seconds=5)

@@ -9,11 +9,11 @@ from pathlib import Path
 from conveyor.monitoring.alarms import evaluate_alarms, put_alarm
 from conveyor.monitoring.retrain import retrain_on_alarm
 from conveyor.pipeline.cause import run_cause
+from conveyor.ports import Ports
 from conveyor.projects import create_project
 from conveyor.samples.generate import write_churn_csv
 from conveyor.storage import RAW
 from conveyor.types import utcnow
-from conveyor.wiring import Ports
 from tests.integration.monitoring.conftest import (
     WriteRecords,
     deploy,

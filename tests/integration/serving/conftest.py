@@ -11,9 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from conveyor.config import Settings
+from conveyor.ports import Ports
 from conveyor.samples.generate import write_churn_csv
 from conveyor.serving.app import create_app
-from conveyor.wiring import Ports, build_ports
+from conveyor.wiring import build_ports
 
 CONVEYOR = Path(sys.executable).parent / "conveyor"
 

@@ -16,8 +16,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from conveyor.config import API_KEY_FILE, Settings, load_settings
+from conveyor.ports import Ports
 from conveyor.serving.app import create_app
-from conveyor.wiring import Ports
 from tests.e2e.conftest import CONVEYOR, free_port
 from tests.rows import CHURN_ROW
 

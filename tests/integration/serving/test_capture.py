@@ -14,11 +14,11 @@ from fastapi.testclient import TestClient
 
 from conveyor.config import Settings
 from conveyor.monitoring.drift_window import _load_capture, load_window
+from conveyor.ports import Ports
 from conveyor.serving.app import create_app
 from conveyor.storage import CAPTURE
 from conveyor.tabular.schema import DatasetSchema
 from conveyor.types import utcnow
-from conveyor.wiring import Ports
 from tests.integration.serving.test_predict import ROW
 
 

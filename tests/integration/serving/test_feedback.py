@@ -12,10 +12,10 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 
 from conveyor.config import Settings
 from conveyor.monitoring.quality import live_quality
+from conveyor.ports import Ports
 from conveyor.samples.generate import write_churn_csv
 from conveyor.serving.app import create_app
 from conveyor.types import utcnow
-from conveyor.wiring import Ports
 
 
 def _held_out(tmp_path: Path, rows: int) -> pl.DataFrame:

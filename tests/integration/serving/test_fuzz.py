@@ -39,8 +39,8 @@ from schemathesis.schemas import APIOperation
 
 from conveyor.config import Settings
 from conveyor.pipeline.runs import RunStore
+from conveyor.ports import Ports
 from conveyor.serving.app import create_app
-from conveyor.wiring import Ports
 
 KEY = "fuzz-key-0123456789"
 CHECKS = [

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 
 from conveyor.config import Settings, load_settings
 from conveyor.errors import ConfigError
+from conveyor.ports import Ports
 from conveyor.serving.app import create_app
-from conveyor.wiring import Ports
 from tests.rows import CHURN_ROW
 
 ONE_ROW = {"instances": [CHURN_ROW]}

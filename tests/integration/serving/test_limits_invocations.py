@@ -15,11 +15,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from conveyor.config import Settings
+from conveyor.ports import Ports
 from conveyor.serving.app import create_app
 from conveyor.serving.sagemaker.app import create_container_app
 from conveyor.serving.sagemaker.model_dir import load_model_dir
 from conveyor.serving.sagemaker.settings import ContainerSettings
-from conveyor.wiring import Ports
 from tests.integration.model_dirs import unpacked_deployed_model
 from tests.rows import CHURN_ROW
 

@@ -13,9 +13,10 @@ from fastapi.testclient import TestClient
 
 from conveyor.config import Settings
 from conveyor.pipeline.runs import RunStore
+from conveyor.ports import Ports
 from conveyor.serving.app import create_app
 from conveyor.types import ObjectRef
-from conveyor.wiring import Ports, build_ports
+from conveyor.wiring import build_ports
 from tests.integration.serving.conftest import trained_home
 
 __all__ = ["trained_home"]

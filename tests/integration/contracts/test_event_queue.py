@@ -1,4 +1,5 @@
-"""The EventBus contract, run on every adapter; then the SQLite queue's own promises."""
+"""The EventQueue contract, run on every backend that is its own queue; then the SQLite
+queue's own promises."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from typing import Any
 import pytest
 
 from conveyor.errors import InvalidInput
-from conveyor.events import Event, EventBus, EventType
+from conveyor.events import Event, EventType
 from conveyor.events.local import SqliteEventBus
 from conveyor.tables.sqlite import SqliteTable
+from tests.integration.contracts.conftest import PublishingQueue
 
 
 def created(key: str) -> Event:
@@ -24,39 +26,39 @@ def keys_of(messages: list[Any]) -> list[str]:
     return [message.event.detail["key"] for message in messages]
 
 
-def test_a_published_event_is_received_as_it_was_sent(event_bus: EventBus) -> None:
+def test_a_published_event_is_received_as_it_was_sent(event_queue: PublishingQueue) -> None:
     event = Event(
         EventType.TRAINING_JOB_STATE_CHANGE,
         {"job": "churn-1", "status": "Completed", "metrics": {"auc": 0.9}, "tags": ["a"]},
     )
 
-    first, second = event_bus.publish(event), event_bus.publish(created("p/x.csv"))
-    [message] = event_bus.receive(max_messages=1)
+    first, second = event_queue.publish(event), event_queue.publish(created("p/x.csv"))
+    [message] = event_queue.receive(max_messages=1)
 
     assert first != second
     assert message.event == event
     assert message.attempts == 1
-    assert event_bus.depth() == 2
+    assert event_queue.depth() == 2
 
 
 def test_events_come_oldest_first_in_batches_of_at_most_max_messages(
-    event_bus: EventBus,
+    event_queue: PublishingQueue,
 ) -> None:
     for n in range(5):
-        event_bus.publish(created(f"p/{n}.csv"))
+        event_queue.publish(created(f"p/{n}.csv"))
 
-    first = event_bus.receive(max_messages=3)
-    rest = event_bus.receive(max_messages=3)
+    first = event_queue.receive(max_messages=3)
+    rest = event_queue.receive(max_messages=3)
 
     assert keys_of(first) == ["p/0.csv", "p/1.csv", "p/2.csv"]
     assert keys_of(rest) == ["p/3.csv", "p/4.csv"]
-    assert event_bus.receive() == []
+    assert event_queue.receive() == []
 
 
 def test_a_leased_event_is_hidden_from_every_other_receiver(
-    make_event_bus: Callable[[], EventBus],
+    make_event_queue: Callable[[], PublishingQueue],
 ) -> None:
-    worker, other_worker = make_event_bus(), make_event_bus()
+    worker, other_worker = make_event_queue(), make_event_queue()
     worker.publish(created("p/x.csv"))
 
     leased = worker.receive(visibility_timeout=30)
@@ -68,70 +70,70 @@ def test_a_leased_event_is_hidden_from_every_other_receiver(
 
 
 def test_an_unacknowledged_event_comes_back_after_its_visibility_timeout(
-    event_bus: EventBus,
+    event_queue: PublishingQueue,
 ) -> None:
-    event_bus.publish(created("p/x.csv"))
-    [crashed] = event_bus.receive(visibility_timeout=0.2)
+    event_queue.publish(created("p/x.csv"))
+    [crashed] = event_queue.receive(visibility_timeout=0.2)
 
     time.sleep(0.3)
-    [again] = event_bus.receive(visibility_timeout=30)
+    [again] = event_queue.receive(visibility_timeout=30)
 
     assert again.event == crashed.event
     assert again.attempts == 2
-    event_bus.ack(crashed)  # the first lease ran out: its receipt no longer counts
-    assert event_bus.depth() == 1
-    event_bus.ack(again)
-    assert event_bus.depth() == 0
+    event_queue.ack(crashed)  # the first lease ran out: its receipt no longer counts
+    assert event_queue.depth() == 1
+    event_queue.ack(again)
+    assert event_queue.depth() == 0
 
 
-def test_ack_removes_the_event_and_acking_twice_is_fine(event_bus: EventBus) -> None:
-    event_bus.publish(created("p/x.csv"))
-    [message] = event_bus.receive(visibility_timeout=0.1)
+def test_ack_removes_the_event_and_acking_twice_is_fine(event_queue: PublishingQueue) -> None:
+    event_queue.publish(created("p/x.csv"))
+    [message] = event_queue.receive(visibility_timeout=0.1)
 
-    event_bus.ack(message)
-    event_bus.ack(message)
+    event_queue.ack(message)
+    event_queue.ack(message)
     time.sleep(0.15)
 
-    assert event_bus.depth() == 0
-    assert event_bus.receive() == []
+    assert event_queue.depth() == 0
+    assert event_queue.receive() == []
 
 
-def test_release_returns_the_event_now_or_after_a_delay(event_bus: EventBus) -> None:
-    event_bus.publish(created("p/x.csv"))
-    [message] = event_bus.receive(visibility_timeout=30)
+def test_release_returns_the_event_now_or_after_a_delay(event_queue: PublishingQueue) -> None:
+    event_queue.publish(created("p/x.csv"))
+    [message] = event_queue.receive(visibility_timeout=30)
 
-    event_bus.release(message)
-    [again] = event_bus.receive(visibility_timeout=30)
-    event_bus.release(again, delay=0.3)
+    event_queue.release(message)
+    [again] = event_queue.receive(visibility_timeout=30)
+    event_queue.release(again, delay=0.3)
 
     assert again.attempts == 2
-    assert event_bus.receive() == []
+    assert event_queue.receive() == []
     time.sleep(0.4)
-    assert [m.attempts for m in event_bus.receive()] == [3]
+    assert [m.attempts for m in event_queue.receive()] == [3]
 
 
 def test_a_released_lease_can_no_longer_be_acknowledged_by_its_old_receipt(
-    event_bus: EventBus,
+    event_queue: PublishingQueue,
 ) -> None:
-    event_bus.publish(created("p/x.csv"))
-    [message] = event_bus.receive(visibility_timeout=30)
-    event_bus.release(message)
+    event_queue.publish(created("p/x.csv"))
+    [message] = event_queue.receive(visibility_timeout=30)
+    event_queue.release(message)
 
-    event_bus.ack(message)
+    event_queue.ack(message)
 
-    assert keys_of(event_bus.receive()) == ["p/x.csv"]
+    assert keys_of(event_queue.receive()) == ["p/x.csv"]
 
 
-def test_events_survive_a_new_bus_instance(make_event_bus: Callable[[], EventBus]) -> None:
-    make_event_bus().publish(created("p/x.csv"))
+def test_events_survive_a_new_bus_instance(make_event_queue: Callable[[], PublishingQueue]) -> None:
+    make_event_queue().publish(created("p/x.csv"))
 
-    restarted = make_event_bus()
+    restarted = make_event_queue()
 
     assert restarted.depth() == 1
     assert keys_of(restarted.receive()) == ["p/x.csv"]
 
 
-def _drain(bus: EventBus, barrier: Any, results: Any) -> None:
+def _drain(bus: PublishingQueue, barrier: Any, results: Any) -> None:
     barrier.wait(30)
     mine: list[str] = []
     while batch := bus.receive(max_messages=2, visibility_timeout=60):
@@ -139,15 +141,15 @@ def _drain(bus: EventBus, barrier: Any, results: Any) -> None:
     results.put(mine)
 
 
-def test_processes_receiving_at_once_never_get_the_same_event(event_bus: EventBus) -> None:
+def test_processes_receiving_at_once_never_get_the_same_event(event_queue: PublishingQueue) -> None:
     published = [f"p/{n:03d}.csv" for n in range(60)]
     for key in published:
-        event_bus.publish(created(key))
+        event_queue.publish(created(key))
     spawn = multiprocessing.get_context("spawn")
     receivers = 3
     barrier, results = spawn.Barrier(receivers), spawn.Queue()
     processes = [
-        spawn.Process(target=_drain, args=(event_bus, barrier, results)) for _ in range(receivers)
+        spawn.Process(target=_drain, args=(event_queue, barrier, results)) for _ in range(receivers)
     ]
     for process in processes:
         process.start()
@@ -158,10 +160,10 @@ def test_processes_receiving_at_once_never_get_the_same_event(event_bus: EventBu
     assert sorted(received) == published
 
 
-def test_a_detail_that_is_not_json_is_rejected(event_bus: EventBus) -> None:
+def test_a_detail_that_is_not_json_is_rejected(event_queue: PublishingQueue) -> None:
     with pytest.raises(InvalidInput):
-        event_bus.publish(Event(EventType.OBJECT_CREATED, {"when": object()}))
-    assert event_bus.depth() == 0
+        event_queue.publish(Event(EventType.OBJECT_CREATED, {"when": object()}))
+    assert event_queue.depth() == 0
 
 
 # The SQLite queue's own promises.
