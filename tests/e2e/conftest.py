@@ -84,6 +84,30 @@ def upload_churn(cli: Cli, csv: Path) -> dict[str, Any]:
     return run
 
 
+@pytest.fixture(scope="session")
+def churn_home(
+    tmp_path_factory: pytest.TempPathFactory, churn_csv: Path
+) -> tuple[Path, dict[str, Any]]:
+    """A home where ``churn_csv`` was uploaded as project churn and deployed as v1, trained
+    once per test process, and the run that did it."""
+    folder = tmp_path_factory.mktemp("churn-home")
+    run = upload_churn(cli_for(folder / "home"), churn_csv)
+    assert run["state"] == "DEPLOYED", run.get("failure_reason")
+    return folder / "home", run
+
+
+@pytest.fixture
+def deployed_cli(churn_home: tuple[Path, dict[str, Any]], tmp_path: Path) -> Cli:
+    """The CLI on a private copy of ``churn_home``: churn v1 serves."""
+    return cli_on_a_copy(churn_home[0], tmp_path)
+
+
+@pytest.fixture
+def first_run(churn_home: tuple[Path, dict[str, Any]]) -> dict[str, Any]:
+    """The run that trained ``churn_home``'s v1, as ``upload --wait --json`` printed it."""
+    return churn_home[1]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import polars as pl
 
-from tests.e2e.conftest import Cli, json_of, upload_churn
+from tests.e2e.conftest import Cli, json_of
 
 
 def test_batch_predict_scores_every_row_in_chunks(
-    cli: Cli, churn_csv: Path, tmp_path: Path
+    deployed_cli: Cli, churn_csv: Path, tmp_path: Path
 ) -> None:
-    upload_churn(cli, churn_csv)
+    cli = deployed_cli
     scored_csv = tmp_path / "scored.csv"
     summary = json_of(
         cli(
@@ -43,8 +43,10 @@ def test_batch_predict_scores_every_row_in_chunks(
     assert from_parquet["prediction"].to_list() == scored["prediction"].to_list()
 
 
-def test_batch_predict_names_the_bad_row(cli: Cli, churn_csv: Path, tmp_path: Path) -> None:
-    upload_churn(cli, churn_csv)
+def test_batch_predict_names_the_bad_row(
+    deployed_cli: Cli, churn_csv: Path, tmp_path: Path
+) -> None:
+    cli = deployed_cli
     rows = pl.read_csv(churn_csv, infer_schema=False)
     bad = rows.with_columns(
         age=pl.when(pl.int_range(pl.len()) == 700).then(pl.lit("old")).otherwise(pl.col("age"))

@@ -19,7 +19,7 @@ import polars as pl
 
 from conveyor.samples.generate import write_churn_csv
 from conveyor.types import to_iso, utcnow
-from tests.e2e.conftest import CONVEYOR, Cli, free_port, json_of, post, upload_churn
+from tests.e2e.conftest import CONVEYOR, Cli, free_port, json_of, post
 from tests.e2e.test_guardrail import wait_for
 
 REQUESTS = 500
@@ -69,10 +69,11 @@ def drifted(report: dict[str, Any]) -> set[str]:
 
 
 def test_drift_is_noticed_and_the_model_retrained_without_a_person(
-    cli: Cli, churn_csv: Path, tmp_path: Path
+    deployed_cli: Cli, first_run: dict[str, Any], churn_csv: Path, tmp_path: Path
 ) -> None:
+    cli = deployed_cli
     home: Path = cli.home  # type: ignore[attr-defined]
-    first = upload_churn(cli, churn_csv)
+    first = first_run
     assert first["state"] == "DEPLOYED"
     rows = held_out_rows(tmp_path)
     port = free_port()

@@ -12,16 +12,16 @@ from pathlib import Path
 
 from conveyor.errors import EXIT_DRIFT, EXIT_NOT_RETRAINED, NotFound
 from conveyor.types import to_iso, utcnow
-from tests.e2e.conftest import CONVEYOR, Cli, free_port, json_of, upload_churn
+from tests.e2e.conftest import CONVEYOR, Cli, free_port, json_of
 from tests.e2e.test_closed_loop import held_out_rows, send, shifted
 from tests.e2e.test_guardrail import wait_for
 
 ROWS = 400
 
 
-def test_drift_and_retrain_exit_codes(cli: Cli, churn_csv: Path, tmp_path: Path) -> None:
+def test_drift_and_retrain_exit_codes(deployed_cli: Cli, churn_csv: Path, tmp_path: Path) -> None:
+    cli = deployed_cli
     home: Path = cli.home  # type: ignore[attr-defined]
-    assert upload_churn(cli, churn_csv)["state"] == "DEPLOYED"
     rows = held_out_rows(tmp_path)
     port = free_port()
     server = subprocess.Popen(  # the model server alone: no worker takes a retrain's run

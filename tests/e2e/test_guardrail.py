@@ -24,7 +24,7 @@ from conveyor.model.loading import load_verified
 from conveyor.storage import MODELS
 from conveyor.types import ApprovalStatus, ObjectRef
 from conveyor.wiring import build_ports
-from tests.e2e.conftest import CONVEYOR, Cli, free_port, json_of, post, upload_churn
+from tests.e2e.conftest import CONVEYOR, Cli, free_port, json_of, post
 
 BAKING_SECONDS = 60
 
@@ -93,10 +93,11 @@ def wait_for(port: int, row: dict[str, Any], version: int, timeout: float) -> fl
 
 
 def test_a_deploy_that_fails_some_requests_is_rolled_back_while_baking(
-    cli: Cli, churn_csv: Path, tmp_path: Path
+    deployed_cli: Cli, first_run: dict[str, Any], churn_csv: Path, tmp_path: Path
 ) -> None:
+    cli = deployed_cli
     home: Path = cli.home  # type: ignore[attr-defined]
-    first = upload_churn(cli, churn_csv)
+    first = first_run
     assert first["state"] == "DEPLOYED"
     no_rows, yes_rows = rows_by_prediction(home, churn_csv)
     assert len(yes_rows) >= 3 and len(no_rows) >= 7

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.conftest import CONVEYOR, ROW, Cli, free_port, json_of, post, upload_churn
+from tests.e2e.conftest import CONVEYOR, ROW, Cli, free_port, json_of, post
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:
@@ -19,10 +19,11 @@ def json_lines(text: str) -> list[dict[str, Any]]:
 
 
 def test_each_run_keeps_its_own_log_and_logs_run_adds_the_training_log(
-    cli: Cli, churn_csv: Path, tmp_path: Path
+    deployed_cli: Cli, first_run: dict[str, Any], churn_csv: Path, tmp_path: Path
 ) -> None:
+    cli = deployed_cli
     home: Path = cli.home  # type: ignore[attr-defined]
-    good = upload_churn(cli, churn_csv)
+    good = first_run
     header_only = tmp_path / "header-only.csv"
     header_only.write_text(churn_csv.read_text().splitlines()[0] + "\n")
     bad = cli("upload", str(header_only), "-p", "churn", "--wait", "--json")
@@ -54,9 +55,11 @@ def test_each_run_keeps_its_own_log_and_logs_run_adds_the_training_log(
     assert unknown.returncode == 4 and "r-nope" in unknown.stderr
 
 
-def test_logs_request_finds_a_failed_request_and_its_record(cli: Cli, churn_csv: Path) -> None:
+def test_logs_request_finds_a_failed_request_and_its_record(
+    deployed_cli: Cli, churn_csv: Path
+) -> None:
+    cli = deployed_cli
     home: Path = cli.home  # type: ignore[attr-defined]
-    upload_churn(cli, churn_csv)
     port = free_port()
     server = subprocess.Popen(
         [str(CONVEYOR), "serve", "--port", str(port)],

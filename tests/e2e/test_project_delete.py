@@ -32,10 +32,10 @@ def _items_mentioning(home: Path, project: str) -> list[tuple[str, str]]:
 
 
 def test_delete_removes_everything_a_project_owns(
-    cli: Cli, churn_csv: Path, tmp_path: Path
+    deployed_cli: Cli, churn_csv: Path, tmp_path: Path
 ) -> None:
+    cli = deployed_cli
     home: Path = cli.home  # type: ignore[attr-defined]
-    assert upload_churn(cli, churn_csv)["state"] == "DEPLOYED"
     json_of(cli("project", "create", "other", "--target", "label", "--json"))
     _labelled_traffic(home, 3)
     json_of(cli("alarms", "list", "churn", "--json"))  # makes the default alarms

@@ -5,6 +5,7 @@ hyperparameter names and a wrong target are caught with the fix named."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -15,9 +16,10 @@ from tests.e2e.conftest import Cli, json_of, upload_churn
 
 
 def test_an_update_applies_to_the_next_run_and_the_run_says_what_changed(
-    cli: Cli, churn_csv: Path
+    deployed_cli: Cli, first_run: dict[str, Any], churn_csv: Path
 ) -> None:
-    first = upload_churn(cli, churn_csv)
+    cli = deployed_cli
+    first = first_run
     assert first["state"] == "DEPLOYED"
     assert first["report"]["settings"]["algorithm"] == "lightgbm"
     assert "settings_changed" not in first["report"]

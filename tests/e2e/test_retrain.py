@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from fastapi.testclient import TestClient
@@ -16,7 +17,7 @@ from conveyor.samples.generate import write_churn_csv
 from conveyor.serving.app import create_app
 from conveyor.types import utcnow
 from conveyor.wiring import build_ports
-from tests.e2e.conftest import Cli, json_of, upload_churn
+from tests.e2e.conftest import Cli, json_of
 from tests.e2e.test_worker import finished, start_worker, stop, wait_for_run
 
 
@@ -33,10 +34,11 @@ def _send_with_feedback(home: Path, tmp_path: Path, rows: int) -> None:
 
 
 def test_retrain_trains_on_the_upload_plus_labelled_inferences(
-    cli: Cli, churn_csv: Path, tmp_path: Path
+    deployed_cli: Cli, first_run: dict[str, Any], churn_csv: Path, tmp_path: Path
 ) -> None:
+    cli = deployed_cli
     home: Path = cli.home  # type: ignore[attr-defined]
-    first = upload_churn(cli, churn_csv)
+    first = first_run
     assert first["state"] == "DEPLOYED"
     assert first["report"]["trigger"] == {"type": "upload", "source": "cli"}
     _send_with_feedback(home, tmp_path, rows=300)

@@ -8,6 +8,7 @@ not beat the champion there waits for a person with both numbers shown."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -18,7 +19,7 @@ from conveyor.monitoring.retrain import retrain_on_alarm
 from conveyor.serving.app import create_app
 from conveyor.types import utcnow
 from conveyor.wiring import build_ports
-from tests.e2e.conftest import Cli, json_of, upload_churn
+from tests.e2e.conftest import Cli, json_of
 from tests.e2e.test_closed_loop import SHIFTED_CATEGORY, SHIFTED_NUMERIC, held_out_rows, shifted
 from tests.e2e.test_worker import finished, start_worker, stop, wait_for_run
 
@@ -31,10 +32,11 @@ def _words(text: str) -> str:
 
 
 def test_a_drift_retrain_says_why_wherever_its_run_is_shown(
-    cli: Cli, churn_csv: Path, tmp_path: Path
+    deployed_cli: Cli, first_run: dict[str, Any], churn_csv: Path, tmp_path: Path
 ) -> None:
+    cli = deployed_cli
     home: Path = cli.home  # type: ignore[attr-defined]
-    first = upload_churn(cli, churn_csv)
+    first = first_run
     assert first["state"] == "DEPLOYED"
     settings = Settings(home=home)
     ports = build_ports(settings)

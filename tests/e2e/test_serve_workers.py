@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 from conveyor.cli.serve import listening_socket
-from tests.e2e.conftest import CONVEYOR, ROW, Cli, free_port, json_of, post, upload_churn
+from tests.e2e.conftest import CONVEYOR, ROW, Cli, free_port, json_of, post
 
 
 def test_the_shared_listening_socket_turns_nagle_off() -> None:
@@ -24,9 +24,9 @@ def test_the_shared_listening_socket_turns_nagle_off() -> None:
         listener.close()
 
 
-def test_two_workers_answer_and_record_every_request(cli: Cli, churn_csv: Path) -> None:
+def test_two_workers_answer_and_record_every_request(deployed_cli: Cli, churn_csv: Path) -> None:
+    cli = deployed_cli
     home: Path = cli.home  # type: ignore[attr-defined]
-    assert upload_churn(cli, churn_csv)["state"] == "DEPLOYED"
     port = free_port()
     server = subprocess.Popen(
         [str(CONVEYOR), "serve", "--port", str(port), "--workers", "2"],

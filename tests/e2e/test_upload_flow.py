@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
-from tests.e2e.conftest import Cli, json_of, upload_churn
+from tests.e2e.conftest import Cli, json_of
 
 
 def test_upload_wait_registers_a_version_with_metrics_and_lineage(cli: Cli, churn_csv: Path):
@@ -53,8 +54,11 @@ def test_upload_wait_registers_a_version_with_metrics_and_lineage(cli: Cli, chur
     assert "a model that never saw the test rows" in text
 
 
-def test_same_bytes_uploaded_twice_make_one_run(cli: Cli, churn_csv: Path, tmp_path: Path):
-    first = upload_churn(cli, churn_csv)
+def test_same_bytes_uploaded_twice_make_one_run(
+    deployed_cli: Cli, first_run: dict[str, Any], churn_csv: Path, tmp_path: Path
+):
+    cli = deployed_cli
+    first = first_run
     copy = tmp_path / "again.csv"
     shutil.copyfile(churn_csv, copy)
     second = cli("upload", str(copy), "-p", "churn", "--wait")
@@ -64,8 +68,8 @@ def test_same_bytes_uploaded_twice_make_one_run(cli: Cli, churn_csv: Path, tmp_p
     assert [r["run_id"] for r in runs] == [first["run_id"]]
 
 
-def test_approve_and_reject_change_the_approval_status(cli: Cli, churn_csv: Path):
-    upload_churn(cli, churn_csv)
+def test_approve_and_reject_change_the_approval_status(deployed_cli: Cli, churn_csv: Path):
+    cli = deployed_cli
     approved = json_of(cli("models", "approve", "churn", "1", "--reason", "looks good", "--json"))
     assert approved["approval_status"] == "Approved"  # by the gate: approving changes nothing
     assert "already Approved" in approved["message"] and approved["deployment"] is None
