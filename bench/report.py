@@ -352,19 +352,26 @@ def _cold_start(c: dict[str, Any]) -> list[str]:
     ]
 
 
-def render(**sections: Any) -> str:
-    """BENCHMARKS.md from the last full run's figures (bench/results/latest.json), with the
-    real-file results of their own run (bench/results/real_files.json) where latest.json has
-    none, and ``sections`` replacing either: a benchmark run alone adds its section without
-    running everything again."""
+def last_figures() -> dict[str, Any]:
+    """The last run's figures (bench/results/latest.json) with the real-file results of their
+    latest run (bench/results/real_files.json, written by every run of that benchmark)."""
     import json
 
     from bench.common import RESULTS
 
-    figures = json.loads((RESULTS / "latest.json").read_text())
+    latest = RESULTS / "latest.json"
+    figures: dict[str, Any] = json.loads(latest.read_text()) if latest.exists() else {}
+    figures.pop("targets", None)
     alone = RESULTS / "real_files.json"
-    if "real_files" not in figures and alone.exists():
+    if alone.exists():
         figures["real_files"] = json.loads(alone.read_text())
+    return figures
+
+
+def render(**sections: Any) -> str:
+    """BENCHMARKS.md from ``last_figures`` with ``sections`` replacing theirs: a benchmark
+    run alone adds its section without running everything again."""
+    figures = last_figures()
     figures.update(sections)
     figures["targets"] = targets(figures)
     return to_markdown(figures)

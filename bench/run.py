@@ -2,7 +2,8 @@
 
 Writes bench/results/latest.json (every figure) and BENCHMARKS.md (the tables, the targets and
 whether each was met, the machine, the versions and the date).
-``BENCH_ONLY=serve,pipeline`` runs a subset; ``BENCH_SECONDS`` sets each wrk run's length.
+``BENCH_ONLY=serve,pipeline`` runs a subset (the other sections keep the last run's figures);
+``BENCH_SECONDS`` sets each wrk run's length.
 ``python -m bench.real_files`` runs the real-file corpus alone and adds its section to
 BENCHMARKS.md without running the rest.
 """
@@ -17,7 +18,7 @@ from typing import Any
 
 from bench import batch_predict, cold_start, drift, pipeline, real_files, serve, ui_load
 from bench.common import ROOT, machine, write_json
-from bench.report import targets, to_markdown
+from bench.report import last_figures, targets, to_markdown
 
 ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
 ALL = ("serve", "pipeline", "batch", "cold_start", "drift", "ui_load", "real_files")
@@ -26,7 +27,10 @@ ALL = ("serve", "pipeline", "batch", "cold_start", "drift", "ui_load", "real_fil
 def main() -> None:
     only = [s for s in os.environ.get("BENCH_ONLY", ",".join(ALL)).split(",") if s]
     workdir = Path(tempfile.mkdtemp(prefix="conveyor-bench-"))
-    results: dict[str, Any] = {"machine": machine()}
+    # A subset replaces its own sections and keeps the others' figures from the last run, so
+    # BENCHMARKS.md never loses a section that was not run this time.
+    results: dict[str, Any] = last_figures() if set(only) < set(ALL) else {}
+    results["machine"] = machine()
     try:
         if "serve" in only:
             print("== serving", flush=True)
