@@ -78,13 +78,33 @@ def _print(result: Inspection, rows: int) -> None:
     if rows == 0 or result.table.height == 0:
         return
     head = result.table.head(rows)
-    table = RichTable(title=f"first {head.height} row(s) as parsed", title_justify="left")
-    for name, dtype in head.schema.items():
-        # "Datetime", not "Datetime(time_unit='us', time_zone=None)": one short word a column.
-        table.add_column(f"{escape(name)}\n[dim]{dtype.base_type()}[/]", overflow="fold")
-    for record in head.iter_rows():
-        table.add_row(*("[dim]null[/]" if v is None else escape(str(v)) for v in record))
+    title = f"first {head.height} row(s) as parsed"
+    cells = [[_cell(v) for v in column] for column in head.iter_columns()]
+    # "Datetime", not "Datetime(time_unit='us', time_zone=None)": one short word a column.
+    kinds = [str(dtype.base_type()) for dtype in head.schema.values()]
+    across = sum(
+        max(len(name), len(kind), *(len(c) for c in column)) + 3
+        for name, kind, column in zip(head.columns, kinds, cells, strict=True)
+    )
+    if across <= console.width:
+        table = RichTable(title=title, title_justify="left")
+        for name, kind in zip(head.columns, kinds, strict=True):
+            table.add_column(f"{escape(name)}\n[dim]{kind}[/]", overflow="fold")
+        for record in zip(*cells, strict=True):
+            table.add_row(*record)
+    else:
+        # Too wide to read across (a column squeezed to two letters a line): one column a line.
+        table = RichTable(title=f"{title}, one column a line", title_justify="left")
+        table.add_column("column")
+        for number in range(1, head.height + 1):
+            table.add_column(f"row {number}", overflow="ellipsis", no_wrap=True)
+        for name, kind, column in zip(head.columns, kinds, cells, strict=True):
+            table.add_row(f"{escape(name)} [dim]{kind}[/]", *column)
     console.print(table)
+
+
+def _cell(value: object) -> str:
+    return "[dim]null[/]" if value is None else escape(str(value))
 
 
 def _write_csv(result: Inspection, output: Path) -> None:

@@ -69,6 +69,20 @@ def test_inspect_shows_kinds_rules_and_first_rows_and_writes_the_parsed_table(
     assert "C100002" not in people.stdout  # two rows asked for
 
 
+def test_inspect_shows_a_wide_file_one_column_a_line(cli: Cli, tmp_path: Path) -> None:
+    # 30 columns do not fit across 200 characters: read across, each would be squeezed to a
+    # few letters a line; one column a line, every name and value reads whole.
+    wide = tmp_path / "wide.csv"
+    names = [f"measurement_{i:02d}" for i in range(30)]
+    rows = [",".join(names), *(",".join(str(1000 * r + i) for i in range(30)) for r in (1, 2))]
+    wide.write_text("\n".join(rows) + "\n")
+    shown = cli("inspect", str(wide), "--rows", "2")
+    assert shown.returncode == 0, shown.stderr
+    assert "one column a line" in shown.stdout
+    lines = {line.split()[1]: line for line in shown.stdout.splitlines() if "measurement_" in line}
+    assert "1029" in lines["measurement_29"] and "2029" in lines["measurement_29"]
+
+
 def test_inspect_without_a_target_reads_every_column_as_a_feature(
     cli: Cli, small_churn: Path
 ) -> None:
