@@ -33,10 +33,10 @@ from bench.common import CONVEYOR, PeakMemory
 from bench.data import TARGET, make_frame
 from conveyor.config import Settings
 from conveyor.errors import EXIT_DRIFT
+from conveyor.inference.records import pending_item
 from conveyor.monitoring.profile import build_profile, prediction_profile, prediction_profile_key
 from conveyor.ports import Ports
 from conveyor.serving.capture import CaptureWriter
-from conveyor.serving.records import pending_item
 from conveyor.storage import PROCESSED, REPORTS
 from conveyor.tabular.coerce import coerce_frame
 from conveyor.tabular.infer import infer_schema
@@ -194,8 +194,8 @@ def _measure(home: Path, since: str, until: str) -> tuple[float, float, dict[str
 
 def _split(home: Path, since: str, until: str) -> tuple[float, float]:
     """Seconds loading the window and computing the statistics, timed in this process."""
-    from conveyor.monitoring.drift import compute_drift
-    from conveyor.monitoring.drift_window import load_window
+    from conveyor.monitoring.drift.compute import compute_drift
+    from conveyor.monitoring.drift.window import load_window
     from conveyor.tabular.schema import DatasetSchema
     from conveyor.types import from_iso
 

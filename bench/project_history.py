@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from conveyor.config import Settings
-from conveyor.serving.records import InferenceRecord
+from conveyor.inference.records import InferenceRecord
 from conveyor.types import ApprovalStatus, utcnow
 from conveyor.wiring import build_ports
 

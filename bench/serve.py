@@ -342,7 +342,7 @@ def _count_records(home: Path) -> int:
     """Records in the local Table, counted by SQLite (hundreds of thousands of them would
     be gigabytes as `conveyor inferences --json`)."""
     from conveyor.config import Settings
-    from conveyor.serving.records import partition
+    from conveyor.inference.records import partition
 
     settings = Settings(home=home)
     database = sqlite3.connect(settings.table_uri.removeprefix("sqlite:///"))

@@ -17,8 +17,10 @@ from conveyor.api.schemas import (
     DriftRequest,
 )
 from conveyor.errors import NotFound
-from conveyor.monitoring import alarms as alarm_store
-from conveyor.monitoring.drift_check import latest_drift_check, run_drift_check, save_drift_check
+from conveyor.monitoring.alarms import store as alarm_store
+from conveyor.monitoring.alarms.defaults import ensure_default_alarms
+from conveyor.monitoring.drift.check import run_drift_check, save_drift_check
+from conveyor.monitoring.drift.store import latest_drift_check
 from conveyor.projects import get_project
 from conveyor.serving.schemas import KEY_ERRORS, error_responses
 from conveyor.types import utcnow
@@ -71,7 +73,7 @@ def check_drift(
 def list_alarms(project: str, api: Context) -> list[dict[str, Any]]:
     """The project's alarms and their state (``conveyor alarms list``)."""
     get_project(api.ports.table, project)
-    alarm_store.ensure_default_alarms(api.ports, project)
+    ensure_default_alarms(api.ports, project)
     return [s.to_dict() for s in alarm_store.list_alarms(api.ports.table, project)]
 
 

@@ -7,11 +7,11 @@ from datetime import timedelta
 from typing import Any
 
 from conveyor.errors import NotFound
-from conveyor.monitoring.alarm_store import list_alarms
-from conveyor.monitoring.drift_check import latest_drift_check
+from conveyor.inference.records import partition as inference_partition
+from conveyor.monitoring.alarms.store import list_alarms
+from conveyor.monitoring.drift.store import latest_drift_check
 from conveyor.ports import Ports
 from conveyor.projects import list_projects
-from conveyor.serving.records import partition as inference_partition
 from conveyor.types import Project, to_iso, utcnow
 
 # Worst first: a glance shows the alarm that fires.

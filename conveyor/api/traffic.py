@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Query
 from conveyor.api.deps import ApiContext, api_context
 from conveyor.api.schemas import Traffic
 from conveyor.errors import InvalidInput
-from conveyor.monitoring.windows import Requests, load_requests
+from conveyor.monitoring.alarms.windows import Requests, load_requests
 from conveyor.projects import get_project
 from conveyor.serving.schemas import KEY_ERRORS, error_responses
 from conveyor.types import to_iso, utcnow

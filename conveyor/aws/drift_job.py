@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _drift_check(hyperparameters: dict[str, str]) -> None:
-    from conveyor.monitoring.drift_check import run_drift_check, save_drift_check
+    from conveyor.monitoring.drift.check import run_drift_check, save_drift_check
     from conveyor.types import from_iso
 
     ports, _ = job_ports(hyperparameters)

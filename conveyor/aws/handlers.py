@@ -29,9 +29,9 @@ from typing import Any
 from conveyor.aws import events, job_runs, monitor_jobs, predict_proxy, release, runtime
 from conveyor.aws.upload import JobStarter, start_run
 from conveyor.errors import ConveyorError, InvalidInput
-from conveyor.monitoring import emf
-from conveyor.monitoring.cloudwatch_alarms import alarm_state_change_detail
-from conveyor.monitoring.logs import log_context
+from conveyor.logs import log_context
+from conveyor.metrics import cloudwatch
+from conveyor.metrics.cloudwatch_alarms import alarm_state_change_detail
 from conveyor.pipeline.handlers import on_training_job_state_change as finish_training_job
 from conveyor.serving.request_limits import RequestLimits
 
@@ -99,8 +99,10 @@ def on_training_job_state_change(event: dict[str, Any], context: Any = None) -> 
         ended = finish_training_job(ctx, detail, finish=release.register_and_gate)
     assert ended is not None  # a run was found
     if ended.state.is_terminal and ended.state != before:  # once, not per delivery
-        for document in emf.pipeline_stage_metrics(ended, runtime.settings().aws.metrics_namespace):
-            emf.emit(document)
+        for document in cloudwatch.pipeline_stage_metrics(
+            ended, runtime.settings().aws.metrics_namespace
+        ):
+            cloudwatch.emit(document)
     return {
         "run_id": ended.run_id,
         "state": ended.state.value,

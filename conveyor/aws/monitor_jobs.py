@@ -21,9 +21,10 @@ from conveyor.aws.sagemaker_common import sagemaker_name
 from conveyor.config import AwsSettings, Settings
 from conveyor.errors import AlreadyExists, ConveyorError, InvalidInput
 from conveyor.jobs import TrainingJobSpec
-from conveyor.monitoring import emf
-from conveyor.monitoring.alarm_store import get_alarm
-from conveyor.monitoring.rules import AlarmState
+from conveyor.metrics import cloudwatch
+from conveyor.metrics.alarm_rules import AlarmState
+from conveyor.monitoring.alarms.store import get_alarm
+from conveyor.monitoring.drift.store import latest_drift_check
 from conveyor.ports import Ports
 from conveyor.storage import PROCESSED, REPORTS
 from conveyor.types import ObjectRef, from_iso, to_iso, utcnow
@@ -96,11 +97,11 @@ def drift_job_ended(ports: Ports, change: TrainingJobChange, aws: AwsSettings) -
     if change.status != "Completed":
         log.warning("drift job %s %s: %s", change.job_name, change.status, change.failure_reason)
         return {"project": project, "drift": None, "reason": change.failure_reason}
-    newest = ports.table.query(f"drift#{project}", descending=True, limit=1)
-    document = emf.drift_metrics(project, newest[0], aws.metrics_namespace) if newest else None
+    newest = latest_drift_check(ports.table, project)
+    document = cloudwatch.drift_metrics(project, newest, aws.metrics_namespace) if newest else None
     if document is not None:
-        emf.emit(document)
-    return {"project": project, "drift": newest[0].get("status") if newest else None}
+        cloudwatch.emit(document)
+    return {"project": project, "drift": newest.get("status") if newest else None}
 
 
 def retrain_on_alarm(

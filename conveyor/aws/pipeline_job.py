@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(paths: ScriptModePaths, hyperparameters: dict[str, str]) -> str | None:
     """The run's stages; the failure reason, or None when the run is EVALUATING."""
-    from conveyor.monitoring.logs import log_context
+    from conveyor.logs import log_context
     from conveyor.pipeline.handlers import _guarded
     from conveyor.ports import PipelineContext
     from conveyor.projects import find_project

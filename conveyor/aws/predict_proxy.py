@@ -5,7 +5,7 @@ The body is checked here (the model server's request limits and JSON shape, then
 version's input schema, without numpy) so a bad request is a 4xx naming its field and never
 reaches the endpoint; the endpoint's answer comes back as the local ``/predict`` gives it.
 Every request to a deployed project is kept as the local server keeps it
-(``conveyor.serving.records``' item, plus ``expires_at`` for DynamoDB's TTL), and one EMF
+(``conveyor.inference.records``' item, plus ``expires_at`` for DynamoDB's TTL), and one EMF
 line carries its metrics.
 """
 
@@ -29,12 +29,12 @@ from conveyor.errors import (
     NotFound,
     PayloadTooLarge,
 )
-from conveyor.monitoring import emf
-from conveyor.monitoring.labels import UNKNOWN_PROJECT
-from conveyor.monitoring.logs import REQUEST_LOGGER, bind
+from conveyor.inference.records import partition
+from conveyor.logs import REQUEST_LOGGER, bind
+from conveyor.metrics.cloudwatch import EmfMetrics
+from conveyor.metrics.labels import UNKNOWN_PROJECT
 from conveyor.ports import Ports
 from conveyor.serving.instances import parse_instances
-from conveyor.serving.records import partition
 from conveyor.serving.request_limits import RequestLimits, check_flat_rows
 from conveyor.tabular.schema import DatasetSchema
 from conveyor.types import to_iso
@@ -130,7 +130,8 @@ def handle(
         logging.getLogger("conveyor.serving").exception("predict %s failed", project)
         message = f"{type(exc).__name__}: {exc}"
         outcome = Outcome(500, {"error": "internal_error", "message": message, "field": None})
-    latency_ms = (time.perf_counter() - started) * 1000
+    seconds = time.perf_counter() - started
+    latency_ms = seconds * 1000.0
     deployed = version is not None
     if deployed and instances is not None:  # as locally: a body that is no rows is not kept
         _record(ports, project, request_id, instances, outcome, latency_ms)
@@ -143,15 +144,12 @@ def handle(
             outcome.status,
             outcome.body.get("message"),
         )
-    emf.emit(
-        emf.request_metrics(
-            project if deployed else UNKNOWN_PROJECT,
-            outcome.version,
-            outcome.status,
-            latency_ms,
-            outcome.rows,
-            namespace,
-        )
+    EmfMetrics(namespace).observe(
+        project if deployed else UNKNOWN_PROJECT,
+        outcome.version,
+        outcome.status,
+        seconds,
+        outcome.rows,
     )
     return proxy_response(outcome.status, json.dumps(outcome.body), {"x-request-id": request_id})
 

@@ -22,8 +22,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _retrain(hyperparameters: dict[str, str]) -> None:
     from conveyor.aws.upload import JobStarter
-    from conveyor.monitoring.retrain import request_retrain
     from conveyor.pipeline.handlers import on_object_created
+    from conveyor.pipeline.retrain import request_retrain
     from conveyor.pipeline.runs import RunStore
     from conveyor.ports import PipelineContext
     from conveyor.storage import RAW

@@ -12,7 +12,7 @@ import sys
 from functools import cache
 
 from conveyor.config import Settings, load_settings
-from conveyor.monitoring.logs import JsonFormatter, _StampContext
+from conveyor.logs import JsonFormatter, _StampContext
 from conveyor.ports import PipelineContext, Ports
 from conveyor.wiring import build_ports
 
@@ -44,7 +44,7 @@ class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
 @cache
 def json_logs() -> None:
     """conveyor's records as JSON lines on stderr, with their run, request, project and
-    version (``conveyor.monitoring.logs``' format): CloudWatch Logs Insights queries them
+    version (``conveyor.logs``' format): CloudWatch Logs Insights queries them
     by field. stdout is left to the EMF lines."""
     handler = _Stderr()
     handler.setFormatter(JsonFormatter())

@@ -11,11 +11,18 @@ from rich.table import Table as RichTable
 from conveyor.cli._context import CliState
 from conveyor.cli._output import console, print_json
 from conveyor.errors import InvalidInput
-from conveyor.monitoring import alarms as alarm_store
-from conveyor.monitoring.alarms import AlarmStatus, AlarmTransition
-from conveyor.monitoring.guardrail import guardrail_items
-from conveyor.monitoring.retrain import retrain_on_alarm
-from conveyor.monitoring.rules import AlarmRule, AlarmState, parse_metric, parse_treat_missing
+from conveyor.metrics.alarm_rules import (
+    AlarmRule,
+    AlarmState,
+    parse_metric,
+    parse_treat_missing,
+)
+from conveyor.monitoring.alarms import store as alarm_store
+from conveyor.monitoring.alarms.defaults import ensure_default_alarms
+from conveyor.monitoring.alarms.store import AlarmStatus, AlarmTransition
+from conveyor.pipeline.alarms import evaluate_alarms
+from conveyor.pipeline.guardrail import guardrail_items
+from conveyor.pipeline.retrain import retrain_on_alarm
 from conveyor.projects import get_project
 from conveyor.types import from_iso, utcnow
 
@@ -43,7 +50,7 @@ def _when(moment: datetime | None) -> str:
 
 def _ready(state: CliState, project: str) -> None:
     get_project(state.ports.table, project)
-    alarm_store.ensure_default_alarms(state.ports, project)
+    ensure_default_alarms(state.ports, project)
 
 
 @app.command("list")
@@ -244,9 +251,7 @@ def evaluate(ctx: typer.Context, project: str, as_json: JsonOption = False) -> N
     on_retrain = retrain_on_alarm(
         state.ports, cooldown_seconds=state.settings.retrain_cooldown_seconds
     )
-    transitions = alarm_store.evaluate_alarms(
-        state.ports, project, now=utcnow(), on_retrain=on_retrain
-    )
+    transitions = evaluate_alarms(state.ports, project, now=utcnow(), on_retrain=on_retrain)
     if as_json:
         print_json([t.to_dict() for t in transitions])
     elif transitions:

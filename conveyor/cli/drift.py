@@ -17,7 +17,7 @@ from conveyor.errors import EXIT_DRIFT, InvalidInput
 from conveyor.types import utcnow
 
 if TYPE_CHECKING:
-    from conveyor.monitoring.drift_check import DriftReport
+    from conveyor.monitoring.drift.check import DriftReport
 
 _STYLES = {"OK": "bold green", "DRIFT": "bold red", "INSUFFICIENT_DATA": "bold yellow"}
 
@@ -62,7 +62,7 @@ def drift(
     3 drift found;
     other codes are errors (2 a bad option, 4 no deployed version).
     """
-    from conveyor.monitoring.drift_check import run_drift_check, save_drift_check
+    from conveyor.monitoring.drift.check import run_drift_check, save_drift_check
 
     state: CliState = ctx.obj
     end = parse_moment(until, "until") if until else utcnow()
@@ -71,7 +71,7 @@ def drift(
     if save:
         save_drift_check(state.ports.table, report)
     if html is not None:
-        from conveyor.monitoring.drift_html import render_html
+        from conveyor.monitoring.drift.html import render_html
 
         html.parent.mkdir(parents=True, exist_ok=True)
         html.write_text(render_html(report), encoding="utf-8")

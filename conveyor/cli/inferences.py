@@ -34,7 +34,7 @@ def inferences(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """List recorded inferences, newest first: version, latency, status, outputs."""
-    from conveyor.serving.records import list_inferences
+    from conveyor.inference.records import list_inferences
 
     state: CliState = ctx.obj
     start = utcnow() - parse_window(since) if since else None

@@ -17,7 +17,7 @@ import typer
 
 from conveyor.cli._context import CliState
 from conveyor.errors import ConveyorError, InvalidInput, NotFound
-from conveyor.monitoring.logs import BACKUPS, MAIN_LOG, log_dir, run_log_path, setup_logging
+from conveyor.logs import BACKUPS, MAIN_LOG, log_dir, run_log_path, setup_logging
 from conveyor.tables import Item, Table
 from conveyor.types import from_iso, to_iso, utcnow
 
@@ -188,8 +188,8 @@ def find_inference(
     Searched in one project, or every project; first around ``near`` (the time of the
     request's log line), then through the whole partition, newest first, a page at a time.
     """
+    from conveyor.inference.records import partition
     from conveyor.projects import list_projects
-    from conveyor.serving.records import partition
 
     projects = [project] if project else [p.name for p in list_projects(table)]
     suffix = f"#{request_id}"

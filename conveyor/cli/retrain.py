@@ -30,7 +30,7 @@ def retrain(
       or no upload to retrain on (the reason is printed);
     4 no such project.
     """
-    from conveyor.monitoring.retrain import request_retrain
+    from conveyor.pipeline.retrain import request_retrain
     from conveyor.projects import get_project
 
     state: CliState = ctx.obj

@@ -16,7 +16,7 @@ from conveyor.pipeline.worker import Worker
 from conveyor.storage import FolderBacked
 
 if TYPE_CHECKING:
-    from conveyor.monitoring.monitor import Monitor, MonitorTask
+    from conveyor.pipeline.monitor import Monitor, MonitorTask
 
 
 def start_pipeline_threads(state: CliState, stop: threading.Event) -> list[threading.Thread]:
@@ -44,10 +44,10 @@ def start_pipeline_threads(state: CliState, stop: threading.Event) -> list[threa
 def _monitor(state: CliState) -> Monitor:
     """The monitor with the whole loop wired: scheduled drift checks, and alarms whose
     ``retrain`` action starts a run."""
-    from conveyor.monitoring.drift_schedule import ScheduledDriftCheck
-    from conveyor.monitoring.monitor import Monitor
-    from conveyor.monitoring.retrain import retrain_on_alarm
-    from conveyor.monitoring.retrain_schedule import ScheduledRetrain
+    from conveyor.pipeline.drift_schedule import ScheduledDriftCheck
+    from conveyor.pipeline.monitor import Monitor
+    from conveyor.pipeline.retrain import retrain_on_alarm
+    from conveyor.pipeline.retrain_schedule import ScheduledRetrain
 
     settings = state.settings
     drift = ScheduledDriftCheck(

@@ -33,7 +33,7 @@ from conveyor.aws.sagemaker_common import (
 from conveyor.endpoint import Deployment
 from conveyor.endpoint.local import LocalEndpoint
 from conveyor.errors import AlreadyExists, Conflict, IntegrityError, NotFound
-from conveyor.monitoring.cloudwatch_alarms import alarm_name
+from conveyor.metrics.cloudwatch_alarms import alarm_name
 from conveyor.monitoring.integrity import refuse_artifact
 from conveyor.types import ObjectRef
 
@@ -42,7 +42,7 @@ VARIANT = "AllTraffic"
 # still rolls traffic back to it.
 TERMINATION_WAIT_SECONDS = 600
 MAX_EXECUTION_SECONDS = 3600
-# conveyor's serving alarms (conveyor.monitoring.alarm_defaults) as CloudWatch names them:
+# conveyor's serving alarms (conveyor.monitoring.alarms.defaults) as CloudWatch names them:
 # while one fires during the bake, SageMaker sends traffic back to the old fleet.
 ROLLBACK_ALARM_RULES = ("error-rate", "latency-p99")
 _LIVE_PK = "sagemaker-endpoint"

@@ -141,7 +141,7 @@ def fail_job(paths: ScriptModePaths, reason: str) -> int:
 def run_job(work: Callable[[dict[str, str]], None]) -> int:
     """A job's ``main``: ``work`` on the job's hyperparameters; 0, or 1 with what it raised
     as the job's failure reason."""
-    from conveyor.monitoring.logs import log_context  # light; the training entrypoint skips it
+    from conveyor.logs import log_context  # light; the training entrypoint skips it
 
     paths = paths_from_environment()
     hyperparameters = read_hyperparameters(paths)

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from conveyor.errors import InvalidInput, NotFound
+from conveyor.inference.records import partition as inference_partition
 from conveyor.registry import Registry
-from conveyor.serving.records import partition as inference_partition
 from conveyor.tables import Item, Table
 from conveyor.types import Task, to_iso, utcnow
 

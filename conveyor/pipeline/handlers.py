@@ -15,7 +15,7 @@ from typing import Any
 from conveyor.errors import AlreadyExists, Conflict, ConveyorError, NotFound
 from conveyor.events import Event, EventType
 from conveyor.jobs import TrainingJob, warm
-from conveyor.monitoring.logs import bind as bind_log_context
+from conveyor.logs import bind as bind_log_context
 from conveyor.pipeline.lifecycle import deploy_version
 from conveyor.pipeline.promotion import end_gated_run, gate_version
 from conveyor.pipeline.raw_objects import remember_upload, upload_of_etag
@@ -185,7 +185,7 @@ def _trigger_of(
     ctx: PipelineContext, detail: dict[str, Any], project: str, dataset_id: str
 ) -> dict[str, Any]:
     """What started a run: a retrain (an alarm, a person, a schedule) or an upload."""
-    from conveyor.monitoring.retrain import stored_trigger
+    from conveyor.pipeline.retrain import stored_trigger
 
     stored = stored_trigger(ctx.ports.table, project, dataset_id)
     trigger: dict[str, Any] = detail.get("trigger") or stored or {}

@@ -9,17 +9,17 @@ from dataclasses import asdict, dataclass, field
 
 from conveyor.endpoint import Deployment
 from conveyor.errors import Conflict
-from conveyor.monitoring.alarm_defaults import defaults_partition
-from conveyor.monitoring.alarm_store import alarm_partition, history_partition
-from conveyor.monitoring.drift_check import partition as drift_partition
-from conveyor.monitoring.guardrail import guardrail_partition
+from conveyor.inference.records import partition as inference_partition
+from conveyor.monitoring.alarms.defaults import defaults_partition
+from conveyor.monitoring.alarms.store import alarm_partition, history_partition
+from conveyor.monitoring.drift.store import partition as drift_partition
 from conveyor.monitoring.quality import feedback_partition
-from conveyor.monitoring.retrain import retrain_guard_key, trigger_key
+from conveyor.pipeline.guardrail import guardrail_partition
 from conveyor.pipeline.raw_objects import raw_etag_partition
+from conveyor.pipeline.retrain import retrain_guard_key, trigger_key
 from conveyor.pipeline.runs import RunStore, dataset_partition
 from conveyor.ports import Ports
 from conveyor.projects import delete_project_item, get_project
-from conveyor.serving.records import partition as inference_partition
 from conveyor.storage import BUCKETS
 
 log = logging.getLogger("conveyor.pipeline")

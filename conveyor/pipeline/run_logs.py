@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from conveyor.errors import NotFound
-from conveyor.monitoring.logs import run_log_path
+from conveyor.logs import run_log_path
 from conveyor.pipeline.handlers import training_log_key
 from conveyor.ports import Ports
 from conveyor.storage import REPORTS

@@ -18,7 +18,7 @@ from conveyor._process import pid_exists
 from conveyor.errors import Conflict
 from conveyor.events import EventQueue, EventType, Message, queue_of
 from conveyor.jobs import cool, warm
-from conveyor.monitoring.logs import log_context
+from conveyor.logs import log_context
 from conveyor.pipeline.handlers import (
     HANDLERS,
     parse_raw_key,

@@ -11,7 +11,6 @@ from fastapi import FastAPI
 import conveyor
 from conveyor import api
 from conveyor.config import Settings
-from conveyor.monitoring.metrics import ServerMetrics
 from conveyor.ports import Ports
 from conveyor.serving import errors
 from conveyor.serving.auth import ApiKeyGuard, ApiKeyMiddleware, build_login_router
@@ -22,6 +21,7 @@ from conveyor.serving.models import ModelHolder
 from conveyor.serving.record_writer import RecordWriterProcess
 from conveyor.serving.recorder import InferenceRecorder
 from conveyor.serving.routes import feedback, ops, predict, sagemaker
+from conveyor.serving.table_metrics import ServerMetrics
 from conveyor.ui.router import build_templates, build_ui_router
 
 

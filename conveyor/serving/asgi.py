@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from conveyor.config import load_settings
-from conveyor.monitoring.logs import setup_logging
+from conveyor.logs import setup_logging
 from conveyor.serving.app import create_app
 from conveyor.serving.fastpath import PredictFastPath
 from conveyor.wiring import build_ports

@@ -19,9 +19,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TypeVar
 
+from conveyor.inference.records import PendingRecord
 from conveyor.serving.deps import ServerState
 from conveyor.serving.recorder import InferenceRecorder
-from conveyor.serving.records import PendingRecord
 from conveyor.serving.request_limits import RequestLimits
 
 T = TypeVar("T")

@@ -12,12 +12,13 @@ import orjson
 from fastapi import Request
 
 from conveyor.errors import ConveyorError, InvalidInput, NotFound
+from conveyor.inference.records import PendingRecord
+from conveyor.logs import REQUEST_LOGGER
+from conveyor.metrics.labels import UNKNOWN_PROJECT
 from conveyor.model.artifact import Prediction
-from conveyor.monitoring.logs import REQUEST_LOGGER
-from conveyor.monitoring.metrics import UNKNOWN_PROJECT, ServerMetrics
 from conveyor.serving.models import LoadedModel, ModelHolder
 from conveyor.serving.recorder import InferenceRecorder
-from conveyor.serving.records import PendingRecord
+from conveyor.serving.table_metrics import ServerMetrics
 
 log = logging.getLogger("conveyor.serving")
 # Failed requests, one line each, for the log files; the console shows only server errors.

@@ -6,7 +6,7 @@ appends it to its record log (``conveyor.serving.record_log``), which makes it s
 ``kill -9``. The writer process tails the log into the Table, first writing what crashed
 servers left in theirs; when the server closes the pipe between them, it writes the rest and
 reports how many it wrote. Given an object store, it also writes the
-requests' rows as data capture (``conveyor.serving.capture``), flushed at the latest at stop.
+requests' rows as data capture (``conveyor.inference.capture``), flushed at the latest at stop.
 """
 
 from __future__ import annotations
@@ -161,7 +161,7 @@ def _replay_crashed(root: Path, table: Any, capture: CaptureWriter | None) -> No
 
 
 def _write(table: Any, capture: CaptureWriter | None, frames: list[bytes], counts: _Counts) -> None:
-    from conveyor.serving.records import pending_item
+    from conveyor.inference.records import pending_item
 
     for start in range(0, len(frames), _BATCH_RECORDS):
         batch = [orjson.loads(frame) for frame in frames[start : start + _BATCH_RECORDS]]

@@ -16,8 +16,8 @@ from collections.abc import Callable
 
 import orjson
 
+from conveyor.inference.records import PendingRecord, pending_item
 from conveyor.serving.record_writer import RecordWriterProcess
-from conveyor.serving.records import PendingRecord, pending_item
 from conveyor.tables import Table
 
 log = logging.getLogger("conveyor.serving")

@@ -25,7 +25,7 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 
 from conveyor.errors import ConfigError, ConveyorError
-from conveyor.monitoring.logs import setup_logging
+from conveyor.logs import setup_logging
 from conveyor.serving.sagemaker.app import create_container_app
 from conveyor.serving.sagemaker.model_dir import load_model_dir
 from conveyor.serving.sagemaker.probe import probe_model_dir

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from conveyor.config import Settings
-from conveyor.serving.records import InferenceRecord
+from conveyor.inference.records import InferenceRecord
 from conveyor.types import utcnow
 from conveyor.wiring import build_ports
 from tests.e2e.conftest import Cli, json_of

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from conveyor.config import Settings
+from conveyor.inference.records import list_inferences
 from conveyor.samples.generate import write_churn_csv
-from conveyor.serving.records import list_inferences
 from conveyor.wiring import build_table
 from tests.e2e.conftest import CONVEYOR, ROW, Cli, free_port, json_of
 from tests.e2e.test_worker import wait_for_run

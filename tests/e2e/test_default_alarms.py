@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from conveyor.config import Settings
-from conveyor.monitoring.alarm_defaults import DEFAULT_NAMES
+from conveyor.monitoring.alarms.defaults import DEFAULT_NAMES
 from conveyor.serving.app import create_app
 from conveyor.wiring import build_ports
 from tests.e2e.conftest import Cli, json_of

@@ -11,8 +11,8 @@ from pathlib import Path
 import polars as pl
 
 from conveyor.config import Settings
+from conveyor.inference.records import InferenceRecord
 from conveyor.samples.generate import write_churn_csv
-from conveyor.serving.records import InferenceRecord
 from conveyor.wiring import build_ports
 from tests.e2e.conftest import Cli, json_of
 

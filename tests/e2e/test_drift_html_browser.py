@@ -11,12 +11,12 @@ import numpy as np
 import polars as pl
 import pytest
 
-from conveyor.monitoring.drift import compute_drift
-from conveyor.monitoring.drift_check import DriftReport
-from conveyor.monitoring.drift_html import render_html
+from conveyor.monitoring.drift.check import DriftReport
+from conveyor.monitoring.drift.compute import compute_drift
+from conveyor.monitoring.drift.html import render_html
 from conveyor.monitoring.profile import build_profile, prediction_profile
 from conveyor.types import Task
-from tests.unit.monitoring import synthetic
+from tests.unit.monitoring.drift import synthetic
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [

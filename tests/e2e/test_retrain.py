@@ -12,7 +12,7 @@ import polars as pl
 from fastapi.testclient import TestClient
 
 from conveyor.config import Settings
-from conveyor.monitoring.retrain_schedule import ScheduledRetrain
+from conveyor.pipeline.retrain_schedule import ScheduledRetrain
 from conveyor.samples.generate import write_churn_csv
 from conveyor.serving.app import create_app
 from conveyor.types import utcnow

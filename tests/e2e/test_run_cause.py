@@ -13,9 +13,9 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from conveyor.config import Settings
-from conveyor.monitoring.alarms import evaluate_alarms
-from conveyor.monitoring.drift_check import run_drift_check, save_drift_check
-from conveyor.monitoring.retrain import retrain_on_alarm
+from conveyor.monitoring.drift.check import run_drift_check, save_drift_check
+from conveyor.pipeline.alarms import evaluate_alarms
+from conveyor.pipeline.retrain import retrain_on_alarm
 from conveyor.serving.app import create_app
 from conveyor.types import utcnow
 from conveyor.wiring import build_ports

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from conveyor.config import Settings
 from conveyor.hashing import sha256_file
-from conveyor.monitoring.logs import log_context
+from conveyor.logs import log_context
 from conveyor.pipeline.handlers import on_object_created
 from conveyor.ports import PipelineContext
 from conveyor.storage import RAW

@@ -17,13 +17,14 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 import conveyor
-from conveyor.monitoring.metrics import RequestMetrics, ServerMetrics
+from conveyor.metrics.prometheus import RequestMetrics
 from conveyor.serving import errors
 from conveyor.serving.deps import ServerState
 from conveyor.serving.limits import BodyLimitMiddleware, RequestLimits
 from conveyor.serving.models import LoadedModel, ModelHolder
 from conveyor.serving.recorder import InferenceRecorder
 from conveyor.serving.routes import sagemaker
+from conveyor.serving.table_metrics import ServerMetrics
 
 
 class OneModel(ModelHolder):

@@ -17,7 +17,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from conveyor.errors import ConveyorError, IntegrityError
-from conveyor.monitoring.logs import setup_logging
+from conveyor.logs import setup_logging
 from conveyor.serving.sagemaker.model_dir import check_content, check_model_dir, load_model_dir
 
 

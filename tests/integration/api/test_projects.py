@@ -7,9 +7,9 @@ from datetime import timedelta
 
 from fastapi.testclient import TestClient
 
+from conveyor.inference.records import InferenceRecord
 from conveyor.pipeline.runs import RunStore
 from conveyor.ports import Ports
-from conveyor.serving.records import InferenceRecord
 from conveyor.storage import BUCKETS
 from conveyor.types import ObjectRef, utcnow
 from tests.rows import CHURN_ROW

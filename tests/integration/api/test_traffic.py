@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 
+from conveyor.inference.records import InferenceRecord
 from conveyor.ports import Ports
-from conveyor.serving.records import InferenceRecord
 from conveyor.types import from_iso, utcnow
 
 T = "/api/v1/projects/churn/traffic"

@@ -15,16 +15,16 @@ import pytest
 from conveyor.aws.clients import client
 from conveyor.config import AwsSettings, Settings
 from conveyor.errors import InvalidInput
-from conveyor.monitoring import emf
-from conveyor.monitoring.alarm_defaults import default_rules
-from conveyor.monitoring.cloudwatch_alarms import (
+from conveyor.metrics import cloudwatch
+from conveyor.metrics.alarm_rules import AlarmMetric, AlarmRule, AlarmState, TreatMissing
+from conveyor.metrics.cloudwatch_alarms import (
     AlarmStateChange,
     alarm_state_change_detail,
     alarm_states,
     put_metric_alarm_request,
     sync_alarms,
 )
-from conveyor.monitoring.rules import AlarmMetric, AlarmRule, AlarmState, TreatMissing
+from conveyor.monitoring.alarms.defaults import default_rules
 from conveyor.wiring import build_ports
 
 pytestmark = pytest.mark.usefixtures("aws")
@@ -129,8 +129,8 @@ def test_every_alarm_watches_a_metric_and_dimensions_the_emf_documents_carry(
     settings: AwsSettings, rules: list[AlarmRule]
 ) -> None:
     documents = [
-        emf.request_metrics(PROJECT, 3, 500, 12.0, 0, "Conveyor"),
-        emf.drift_metrics(PROJECT, {"status": "DRIFT", "features": {}}, "Conveyor"),
+        cloudwatch.request_metrics(PROJECT, 3, 500, 12.0, 0, "Conveyor"),
+        cloudwatch.drift_metrics(PROJECT, {"status": "DRIFT", "features": {}}, "Conveyor"),
     ]
     emitted = {
         (directive["Namespace"], metric["Name"], tuple(sorted(dimension_set)))
@@ -263,7 +263,7 @@ def test_live_quality_watches_its_own_quality_metric() -> None:
         "LessThanThreshold",
         "ignore",
     )
-    document = emf.live_quality_metrics(PROJECT, 3, {"roc_auc": 0.8})[0]
+    document = cloudwatch.live_quality_metrics(PROJECT, 3, {"roc_auc": 0.8})[0]
     assert document["QualityMetric"] == "roc_auc" and document["LiveQuality"] == 0.8
     with pytest.raises(InvalidInput, match="needs its quality_metric"):
         put_metric_alarm_request(

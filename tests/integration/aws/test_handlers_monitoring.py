@@ -132,7 +132,7 @@ def test_a_finished_drift_job_becomes_the_metrics_the_alarm_watches(
     lambda_env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from conveyor.aws import handlers, runtime
-    from conveyor.monitoring.drift_check import DriftReport, save_drift_check
+    from conveyor.monitoring.drift.check import DriftReport, save_drift_check
     from conveyor.types import from_iso
 
     checked = from_iso("2026-12-01T16:05:00+00:00")
@@ -167,8 +167,8 @@ def test_a_finished_drift_job_becomes_the_metrics_the_alarm_watches(
 
 def test_an_alarm_with_a_retrain_action_starts_one_retrain_job(lambda_env: Path) -> None:
     from conveyor.aws import handlers, runtime
-    from conveyor.monitoring.alarm_defaults import default_rules
-    from conveyor.monitoring.alarm_store import put_alarm
+    from conveyor.monitoring.alarms.defaults import default_rules
+    from conveyor.monitoring.alarms.store import put_alarm
 
     deploy_a_version("churn")
     ports = runtime.ports()
@@ -269,8 +269,8 @@ def test_the_retrain_job_starts_a_run_of_the_newest_upload_under_the_loop_guard(
     lambda_env: Path,
 ) -> None:
     from conveyor.aws import handlers, runtime
-    from conveyor.monitoring.alarm_defaults import default_rules
-    from conveyor.monitoring.alarm_store import put_alarm
+    from conveyor.monitoring.alarms.defaults import default_rules
+    from conveyor.monitoring.alarms.store import put_alarm
     from conveyor.pipeline.runs import RunStore
 
     deploy_a_version("churn")

@@ -66,9 +66,9 @@ def test_an_upload_is_trained_registered_deployed_served_and_checked(
     lambda_env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from conveyor.aws import handlers, runtime
+    from conveyor.inference.records import list_inferences
     from conveyor.pipeline.runs import RunStore
     from conveyor.projects import create_project
-    from conveyor.serving.records import list_inferences
 
     ports = runtime.ports()
     update = FakeUpdateEndpointClient()

@@ -46,7 +46,7 @@ def answer(response: dict[str, Any]) -> tuple[int, dict[str, Any]]:
 
 def test_bad_requests_are_4xx_naming_the_problem(lambda_env: Path) -> None:
     from conveyor.aws import handlers, runtime
-    from conveyor.serving.records import list_inferences
+    from conveyor.inference.records import list_inferences
 
     deploy_a_version("churn")
     row = {"age": 41, "plan": "pro"}
@@ -194,7 +194,7 @@ def test_the_lambdas_check_gives_the_model_servers_verdict(seed: int) -> None:
 def test_one_invocation_s_log_fields_do_not_reach_the_next(lambda_env: Path) -> None:
     # A warm Lambda container runs many invocations in one process and thread.
     from conveyor.aws import handlers
-    from conveyor.monitoring.logs import current_context
+    from conveyor.logs import current_context
 
     deploy_a_version("churn")
     row = {"age": 41, "plan": "pro"}

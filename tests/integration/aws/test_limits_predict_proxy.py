@@ -86,7 +86,7 @@ def test_a_row_value_that_is_an_object_or_a_list_is_400_as_the_model_server_says
 
 def test_refusals_before_the_model_leave_no_record(endpoint: FakeModelErrorRuntimeClient) -> None:
     from conveyor.aws import runtime
-    from conveyor.serving.records import list_inferences
+    from conveyor.inference.records import list_inferences
 
     assert predict([ROW] * 4)[0] == 413
     assert predict([{**ROW, "plan": {"a": 1}}])[0] == 400

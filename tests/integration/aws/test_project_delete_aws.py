@@ -12,10 +12,10 @@ from botocore.exceptions import ClientError
 
 from conveyor.aws.clients import client
 from conveyor.errors import Conflict
+from conveyor.inference.records import InferenceRecord
 from conveyor.pipeline.project_delete import delete_project
 from conveyor.ports import Ports
 from conveyor.projects import create_project
-from conveyor.serving.records import InferenceRecord
 from conveyor.storage import BUCKETS
 from conveyor.types import utcnow
 from tests.integration.archives import model_tarball

@@ -22,8 +22,8 @@ import yaml
 from conveyor.aws.sagemaker_common import sagemaker_name
 from conveyor.config import AwsSettings, Settings
 from conveyor.jobs.sagemaker import JOB_TAG
-from conveyor.monitoring import emf
-from conveyor.monitoring.cloudwatch_alarms import DEFAULT_PREFIX, alarm_name
+from conveyor.metrics import cloudwatch
+from conveyor.metrics.cloudwatch_alarms import DEFAULT_PREFIX, alarm_name
 from conveyor.storage import BUCKETS
 
 TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
@@ -338,4 +338,9 @@ def test_alarms_notify_a_topic_cloudwatch_can_publish_to(template: dict[str, Any
 def test_dashboard_shows_the_metrics_conveyor_emits(template: dict[str, Any]) -> None:
     body = template["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"][0]
     shown = set(re.findall(r'MetricName=\\"(\w+)\\"', body))
-    assert shown == {emf.REQUESTS, emf.LATENCY, emf.ERRORS_5XX, emf.DRIFTED_FEATURES}
+    assert shown == {
+        cloudwatch.REQUESTS,
+        cloudwatch.LATENCY,
+        cloudwatch.ERRORS_5XX,
+        cloudwatch.DRIFTED_FEATURES,
+    }

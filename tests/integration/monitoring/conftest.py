@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from conveyor.config import Settings
-from conveyor.monitoring.rules import AlarmMetric, AlarmRule
+from conveyor.inference.records import InferenceRecord
+from conveyor.metrics.alarm_rules import AlarmMetric, AlarmRule
 from conveyor.ports import Ports
-from conveyor.serving.records import InferenceRecord
 from conveyor.types import Algorithm, ApprovalStatus, ModelVersion, ObjectRef, Task
 from conveyor.wiring import build_ports
 

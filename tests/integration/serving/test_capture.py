@@ -13,7 +13,7 @@ import polars as pl
 from fastapi.testclient import TestClient
 
 from conveyor.config import Settings
-from conveyor.monitoring.drift_window import _load_capture, load_window
+from conveyor.monitoring.drift.window import _load_capture, load_window
 from conveyor.ports import Ports
 from conveyor.serving.app import create_app
 from conveyor.storage import CAPTURE

@@ -9,10 +9,10 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from conveyor.config import Settings
+from conveyor.inference.records import list_inferences
 from conveyor.ports import Ports
 from conveyor.samples.generate import write_churn_csv
 from conveyor.serving.app import create_app
-from conveyor.serving.records import list_inferences
 from tests.integration.serving.conftest import conveyor
 from tests.integration.serving.test_predict import ROW
 

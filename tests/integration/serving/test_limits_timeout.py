@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from conveyor.config import Settings
+from conveyor.inference.records import list_inferences
 from conveyor.ports import Ports
 from conveyor.serving.app import create_app
-from conveyor.serving.records import list_inferences
 from tests.rows import CHURN_ROW
 
 

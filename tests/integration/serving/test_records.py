@@ -7,9 +7,9 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from conveyor.config import Settings
+from conveyor.inference.records import list_inferences
 from conveyor.ports import Ports
 from conveyor.serving.app import create_app
-from conveyor.serving.records import list_inferences
 from conveyor.wiring import build_ports
 from tests.integration.serving.test_predict import ROW
 

@@ -10,7 +10,8 @@ from typing import Any
 import orjson
 import polars as pl
 
-from conveyor.serving.capture import CaptureWriter, capture_lines
+from conveyor.inference.capture import capture_lines
+from conveyor.serving.capture import CaptureWriter
 from conveyor.storage import CAPTURE
 from conveyor.storage.local import LocalObjectStore
 

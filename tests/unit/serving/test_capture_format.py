@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import polars as pl
 
-from conveyor.serving.capture_format import META_SCHEMA, decode, encode
+from conveyor.inference.capture_format import META_SCHEMA, decode, encode
 
 META = {"__t": 1, "__v": 2, "__s": 200, "__k": 1, "__r": 1, "__p": 0.5, "__y": None}
 FEATURES = ["age", "plan"]
