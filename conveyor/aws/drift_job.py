@@ -2,7 +2,10 @@
 
 Runs ``run_drift_check`` for the project and window of its hyperparameters and keeps the
 report in the Table (``drift#<project>``), as the local monitor does; the Lambda handler of
-the job's end turns it into metrics. Fails with the reason in ``output/failure``.
+the job's end turns it into metrics. As the local monitor, it also makes the project's
+default alarm rules the first time (the live-quality one needs the model's metric
+direction, hence the job rather than the light scheduler, which syncs the rules to
+CloudWatch). Fails with the reason in ``output/failure``.
 """
 
 from __future__ import annotations
@@ -19,11 +22,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _drift_check(hyperparameters: dict[str, str]) -> None:
+    from conveyor.monitoring.alarms.defaults import ensure_default_alarms
     from conveyor.monitoring.drift.check import run_drift_check, save_drift_check
     from conveyor.types import from_iso
 
     ports, _ = job_ports(hyperparameters)
     project = hyperparameters["project"]
+    # First, so that a window too thin to check still leaves the project its alarms.
+    ensure_default_alarms(ports, project)
     report = run_drift_check(
         ports,
         project,

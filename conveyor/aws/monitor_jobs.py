@@ -23,7 +23,8 @@ from conveyor.errors import AlreadyExists, ConveyorError, InvalidInput
 from conveyor.jobs import TrainingJobSpec
 from conveyor.metrics import cloudwatch
 from conveyor.metrics.alarm_rules import AlarmState
-from conveyor.monitoring.alarms.store import get_alarm
+from conveyor.metrics.cloudwatch_alarms import sync_alarms
+from conveyor.monitoring.alarms.store import get_alarm, list_alarms
 from conveyor.monitoring.drift.store import latest_drift_check
 from conveyor.ports import Ports
 from conveyor.storage import PROCESSED, REPORTS
@@ -51,15 +52,37 @@ def _schema_channel(ports: Ports, project: str, version: int) -> ObjectRef:
     return ObjectRef(PROCESSED, f"{project}/{dataset_id}/schema.json")
 
 
-def start_drift_jobs(ports: Ports, settings: Settings, *, scheduled_at: str) -> list[str]:
+def sync_project_alarms(ports: Ports, project: str, aws: AwsSettings) -> list[str]:
+    """Make ``project``'s alarm rules in the Table its CloudWatch alarms (CloudWatch, not a
+    monitor, evaluates them on AWS); the names of the alarms created or changed. A project
+    with no rules yet (its first drift job makes the defaults) is left alone. A failure is
+    logged, never raised: the project's drift check still runs.
+    """
+    rules = [status.rule for status in list_alarms(ports.table, project)]
+    if not rules:
+        return []
+    try:
+        return sync_alarms(project, rules, settings=aws)
+    except ConveyorError as exc:
+        log.warning("the alarms of %s were not synced to CloudWatch: %s", project, exc.message)
+        return []
+
+
+def start_drift_jobs(
+    ports: Ports, settings: Settings, aws: AwsSettings, *, scheduled_at: str
+) -> list[str]:
     """One drift job per deployed project, over the window ending at the scheduled time;
-    the names of the jobs started (none for a repeated event)."""
+    the names of the jobs started (none for a repeated event). Each project's alarm rules
+    are synced to CloudWatch first (``sync_project_alarms``), so that an edited rule
+    reaches CloudWatch within one schedule period.
+    """
     until = _moment(scheduled_at)
     since = until - timedelta(seconds=settings.drift_window_seconds)
     stamp = f"{until:%Y%m%d%H%M%S}"
     started = []
     for deployment in ports.endpoint.list_endpoints():
         project = deployment.project
+        sync_project_alarms(ports, project, aws)
         try:
             channel = _schema_channel(ports, project, deployment.version)
         except ConveyorError as exc:  # one project's problem does not stop the others'

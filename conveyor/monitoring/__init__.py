@@ -1,0 +1,2 @@
+"""Analysis: drift against the baseline, alarm rules' store and windows, live quality, artifact
+integrity. It computes and stores; the loops that act on it are in ``conveyor.pipeline``."""

@@ -1,0 +1,1 @@
+"""Alarms' store (rules, states, history), their defaults and the request windows they read."""

@@ -1,0 +1,1 @@
+"""Drift: the statistics, the window of served rows, the check and its report, its store."""

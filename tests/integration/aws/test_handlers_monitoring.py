@@ -128,6 +128,48 @@ def test_the_schedule_starts_one_drift_job_per_deployed_project(lambda_env: Path
     assert len(recorder.created) == 1
 
 
+def test_the_schedule_makes_the_projects_alarm_rules_cloudwatch_alarms(lambda_env: Path) -> None:
+    from dataclasses import replace
+
+    from conveyor.aws import handlers, runtime
+    from conveyor.monitoring.alarms.defaults import default_rules
+    from conveyor.monitoring.alarms.store import put_alarm
+
+    def alarms() -> dict[str, float]:
+        found = client("cloudwatch").describe_alarms(AlarmNamePrefix="conveyor/churn/")
+        return {a["AlarmName"]: a["Threshold"] for a in found["MetricAlarms"]}
+
+    deploy_a_version("churn")
+    ports = runtime.ports()
+    ports.jobs.clients = clients_with(sagemaker=RecordingSageMaker())  # type: ignore[attr-defined]
+    handlers.drift_check(load_event("scheduled_event", time="2026-12-01T16:00:00Z"))
+    assert alarms() == {}  # no rules yet (the first drift job makes the defaults)
+
+    rules = {rule.name: rule for rule in default_rules("churn", ports)}
+    for rule in rules.values():
+        put_alarm(ports.table, rule)
+    handlers.drift_check(load_event("scheduled_event", time="2026-12-01T17:00:00Z"))
+    assert sorted(alarms()) == sorted(f"conveyor/churn/{name}" for name in rules)
+
+    put_alarm(ports.table, replace(rules["latency-p99"], threshold=750.0))  # a person's edit
+    handlers.drift_check(load_event("scheduled_event", time="2026-12-01T18:00:00Z"))
+    assert alarms()["conveyor/churn/latency-p99"] == 750.0
+
+
+def test_the_drift_job_makes_the_default_alarm_rules(lambda_env: Path, tmp_path: Path) -> None:
+    from conveyor.aws import handlers, runtime
+    from conveyor.monitoring.alarms.defaults import DEFAULT_NAMES
+    from conveyor.monitoring.alarms.store import list_alarms
+
+    deploy_a_version("churn")
+    (job,) = handlers.drift_check(load_event("scheduled_event", time="2026-12-01T16:00:00Z"))[
+        "jobs"
+    ]
+    run_job_as_sagemaker(job, tmp_path / "job", "conveyor.aws.drift_job")
+    made = {status.rule.name for status in list_alarms(runtime.ports().table, "churn")}
+    assert set(DEFAULT_NAMES) <= made
+
+
 def test_a_finished_drift_job_becomes_the_metrics_the_alarm_watches(
     lambda_env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
