@@ -1,10 +1,12 @@
 """Alarms: per-project rules evaluated as CloudWatch does, with a history and actions.
 
 Every evaluation reads the last M datapoints of each enabled alarm (``windows``), decides
-its state (``rules.evaluate``) and, on a change, writes the new state conditionally (two
-monitors evaluating the same alarm run its actions once), appends the change to the
+its state (``alarm_rules.evaluate``) and, on a change, writes the new state conditionally
+(two monitors evaluating the same alarm run its actions once), appends the change to the
 history and logs it. A transition into ALARM runs the alarm's actions: a log line, an HTTP
-webhook (a JSON POST), ``retrain`` (the ``on_retrain`` callback).
+webhook (a JSON POST), ``retrain`` (the ``on_retrain`` callback). Those actions are why this
+module is in pipeline/; the rules are ``conveyor.metrics.alarm_rules``, their store
+``conveyor.monitoring.alarms``.
 """
 
 from __future__ import annotations

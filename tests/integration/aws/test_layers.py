@@ -3,12 +3,13 @@
 The layers, lowest first (shared DESIGN.md's "Where things live"); a module imports only from
 its own layer or below:
 
-0. leaves: ``errors``, ``types``, ``hashing``, ``logs``, ``config``, ``ports``, the private
-   helpers (``_memory``, ``_process``, ``_sqlite``, ``_schemes``), ``samples``.
+0. leaves: ``errors``, ``types``, ``hashing``, ``logs``, ``config`` and the AWS settings it
+   nests (``aws.settings``), the one boto3 factory (``aws.clients``), the private helpers
+   (``_memory``, ``_process``, ``_sqlite``, ``_schemes``), ``samples``.
 1. ports and their adapters: ``storage``, ``tables``, ``events``, ``jobs``, ``registry``,
-   ``endpoint``, ``metrics`` (Prometheus, CloudWatch EMF and alarms), ``wiring`` (it names
-   the ports; the adapters it builds are imported by name, at run time), and the AWS
-   plumbing the adapters share (``aws.clients``, ``aws.settings``, ``aws.sagemaker_common``,
+   ``endpoint``, ``metrics`` (Prometheus, CloudWatch EMF and alarms), ``ports`` and
+   ``wiring`` (they name the ports; the adapters ``wiring`` builds are imported by name, at
+   run time), and the AWS plumbing the adapters share (``aws.sagemaker_common``,
    ``aws.events``: the payload shapes of AWS's events).
 2. data and models: ``tabular``, ``model``, ``inference`` (the record and capture shapes
    serving writes and monitoring reads), ``projects``, ``aws.s3_hash`` (an artifact's
@@ -46,7 +47,8 @@ LAYERS: dict[str, int] = {
             "conveyor.hashing",
             "conveyor.logs",
             "conveyor.config",
-            "conveyor.ports",
+            "conveyor.aws.settings",
+            "conveyor.aws.clients",
             "conveyor._memory",
             "conveyor._process",
             "conveyor._sqlite",
@@ -64,9 +66,8 @@ LAYERS: dict[str, int] = {
             "conveyor.registry",
             "conveyor.endpoint",
             "conveyor.metrics",
+            "conveyor.ports",
             "conveyor.wiring",
-            "conveyor.aws.clients",
-            "conveyor.aws.settings",
             "conveyor.aws.sagemaker_common",
             "conveyor.aws.events",
         ),
