@@ -178,10 +178,7 @@ def drift_check(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """The schedule: one drift job per deployed project (once per scheduled time)."""
     rule = events.scheduled_event(event)
     started = monitor_jobs.start_drift_jobs(
-        runtime.ports(),
-        runtime.settings(),
-        runtime.aws_settings(),
-        scheduled_at=str(event.get("time", "")),
+        runtime.ports(), runtime.settings(), scheduled_at=str(event.get("time", ""))
     )
     log.info("drift check (%s): %d job(s) started", rule, len(started))
     return {"jobs": started}

@@ -68,9 +68,7 @@ def sync_project_alarms(ports: Ports, project: str, aws: AwsSettings) -> list[st
         return []
 
 
-def start_drift_jobs(
-    ports: Ports, settings: Settings, aws: AwsSettings, *, scheduled_at: str
-) -> list[str]:
+def start_drift_jobs(ports: Ports, settings: Settings, *, scheduled_at: str) -> list[str]:
     """One drift job per deployed project, over the window ending at the scheduled time;
     the names of the jobs started (none for a repeated event). Each project's alarm rules
     are synced to CloudWatch first (``sync_project_alarms``), so that an edited rule
@@ -82,7 +80,7 @@ def start_drift_jobs(
     started = []
     for deployment in ports.endpoint.list_endpoints():
         project = deployment.project
-        sync_project_alarms(ports, project, aws)
+        sync_project_alarms(ports, project, settings.aws)
         try:
             channel = _schema_channel(ports, project, deployment.version)
         except ConveyorError as exc:  # one project's problem does not stop the others'

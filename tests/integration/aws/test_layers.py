@@ -3,9 +3,9 @@
 The layers, lowest first (shared DESIGN.md's "Where things live"); a module imports only from
 its own layer or below:
 
-0. leaves: ``errors``, ``types``, ``hashing``, ``logs``, ``config`` and the AWS settings it
-   nests (``aws.settings``), the one boto3 factory (``aws.clients``), the private helpers
-   (``_memory``, ``_process``, ``_sqlite``, ``_schemes``), ``samples``.
+0. leaves: ``errors``, ``types``, ``hashing``, ``logs``, ``config`` (every setting, the AWS
+   ones nested), the one boto3 factory (``aws.clients``), the private helpers (``_memory``,
+   ``_process``, ``_sqlite``, ``_schemes``), ``samples``.
 1. ports and their adapters: ``storage``, ``tables``, ``events``, ``jobs``, ``registry``,
    ``endpoint``, ``metrics`` (Prometheus, CloudWatch EMF and alarms), ``ports`` and
    ``wiring`` (they name the ports; the adapters ``wiring`` builds are imported by name, at
@@ -47,7 +47,6 @@ LAYERS: dict[str, int] = {
             "conveyor.hashing",
             "conveyor.logs",
             "conveyor.config",
-            "conveyor.aws.settings",
             "conveyor.aws.clients",
             "conveyor._memory",
             "conveyor._process",
