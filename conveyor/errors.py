@@ -32,6 +32,30 @@ class NotFound(ConveyorError):
     headline = "not found"
 
 
+class NotDeployed(NotFound):
+    """A project with no deployed version where one is needed (to serve, score or check).
+
+    The one spelling of "nothing deployed": the message names the project and the command that
+    deploys a version; callers add why a deployment was needed and what else would do.
+    """
+
+    def __init__(
+        self, project: str, *, noun: str = "version", why: str = "", instead: str = ""
+    ) -> None:
+        """Args:
+        project: the project without a deployment.
+        noun: what is missing, as the caller's user thinks of it ("version", "model").
+        why: appended after the project, e.g. ", so there is no traffic to check".
+        instead: appended after the deploy command, e.g. " or pass --version".
+        """
+        super().__init__(
+            f"project {project!r} has no deployed {noun}{why}; deploy one with "
+            f"`conveyor models deploy {project} N`{instead}",
+            field="project",
+        )
+        self.project = project
+
+
 class AlreadyExists(ConveyorError):
     """A create or conditional put found the item already there."""
 

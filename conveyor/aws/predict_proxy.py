@@ -26,7 +26,7 @@ from conveyor.errors import (
     BackendUnavailable,
     ConveyorError,
     InvalidInput,
-    NotFound,
+    NotDeployed,
     PayloadTooLarge,
 )
 from conveyor.inference.records import partition
@@ -98,11 +98,7 @@ def handle(
             raise InvalidInput("the path is /predict/{project}", field="project")
         deployment = ports.endpoint.describe_endpoint(project)
         if deployment is None:
-            raise NotFound(
-                f"project {project!r} has no deployed model; deploy one with "
-                f"`conveyor models deploy {project} N`",
-                field="project",
-            )
+            raise NotDeployed(project, noun="model")
         version = deployment.version
         bind(version=version)
         limits.check_body(request.body)

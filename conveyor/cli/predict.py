@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from conveyor.cli._context import CliState
 from conveyor.cli._output import console, err_console, print_json
-from conveyor.errors import IntegrityError, NotFound
+from conveyor.errors import IntegrityError, NotDeployed, NotFound
 from conveyor.model.loading import load_verified
 from conveyor.monitoring.integrity import raise_integrity_alarm
 from conveyor.serving.batch import DEFAULT_CHUNK_ROWS, count_rows, predict_file
@@ -44,11 +44,7 @@ def predict(
     if version is None:
         deployment = ports.endpoint.describe_endpoint(project)
         if deployment is None:
-            raise NotFound(
-                f"project {project!r} has no deployed version; deploy one with "
-                f"`conveyor models deploy {project} N` or pass --version",
-                field="project",
-            )
+            raise NotDeployed(project, instead=" or pass --version")
         version = deployment.version
     model = ports.registry.get_version(project, version)
     try:

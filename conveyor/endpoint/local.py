@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from conveyor.endpoint import Deployment, changes
-from conveyor.errors import AlreadyExists, Conflict, NotFound
+from conveyor.errors import AlreadyExists, Conflict, NotDeployed
 from conveyor.tables import Table
 from conveyor.types import ObjectRef, utcnow
 
@@ -62,7 +62,7 @@ class LocalEndpoint:
         """The deployment a rollback starts from; raises as ``Endpoint.rollback`` says."""
         current = self.describe_endpoint(project)
         if current is None:
-            raise NotFound(f"project {project!r} has no deployed version", field="project")
+            raise NotDeployed(project)
         if not current.history:
             raise Conflict(f"project {project!r} has no earlier deployment to roll back to")
         if expected_revision is not None and current.revision != expected_revision:

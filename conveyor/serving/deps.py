@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from fastapi import Request
 
-from conveyor.errors import ConveyorError, InvalidInput, NotFound
+from conveyor.errors import ConveyorError, InvalidInput, NotDeployed
 from conveyor.inference.records import PendingRecord
 from conveyor.logs import REQUEST_LOGGER
 from conveyor.metrics.labels import UNKNOWN_PROJECT
@@ -41,11 +41,7 @@ def get_state(request: Request) -> ServerState:
 def model_for(state: ServerState, project: str) -> LoadedModel:
     model = state.holder.get(project)
     if model is None:
-        raise NotFound(
-            f"project {project!r} has no deployed model; deploy one with "
-            f"`conveyor models deploy {project} N`",
-            field="project",
-        )
+        raise NotDeployed(project, noun="model")
     return model
 
 
