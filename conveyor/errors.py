@@ -22,7 +22,8 @@ class ConveyorError(Exception):
         self.field = field
 
     def to_dict(self) -> dict[str, str | None]:
-        return {"error": self.code, "message": self.message, "field": self.field}
+        """This error's HTTP body (see :func:`error_body`)."""
+        return error_body(self.code, self.message, self.field)
 
 
 class NotFound(ConveyorError):
@@ -161,6 +162,39 @@ class RunFailed(ConveyorError):
     http_status = 422
     exit_code = 10
     headline = "run failed"
+
+
+INTERNAL_ERROR = "internal_error"
+
+
+def error_body(code: str, message: str, field: str | None = None) -> dict[str, str | None]:
+    """The one shape of an HTTP error body, ``{"error", "message", "field"}``, that the
+    server's handlers, its fast path, its API-key gate and the Lambda proxy all answer.
+
+    Args:
+        code: the stable error code (``not_found``, ``invalid_input``, ...).
+        message: what went wrong and how to fix it, for a person.
+        field: the input at fault, if one is.
+    """
+    return {"error": code, "message": message, "field": field}
+
+
+def body_of(exc: BaseException, *, request_id: str | None = None) -> dict[str, str | None]:
+    """The HTTP error body of ``exc``: a ConveyorError's own; for anything else (a bug) an
+    internal error that shows none of the exception's text, which may hold paths, data or
+    secrets. The caller logs the exception; ``request_id`` finds that log line.
+
+    Args:
+        exc: the error the request ended with.
+        request_id: the request's id, named in an internal error's message when known.
+    """
+    if isinstance(exc, ConveyorError):
+        return exc.to_dict()
+    where = f" (request {request_id})" if request_id else ""
+    return error_body(
+        INTERNAL_ERROR,
+        f"an internal error happened{where}; the server's log has the details",
+    )
 
 
 # Exit codes of commands that ran to the end with an answer a script acts on (not errors):

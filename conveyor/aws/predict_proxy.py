@@ -28,6 +28,8 @@ from conveyor.errors import (
     InvalidInput,
     NotDeployed,
     PayloadTooLarge,
+    body_of,
+    error_body,
 )
 from conveyor.inference.records import partition
 from conveyor.logs import REQUEST_LOGGER, bind
@@ -57,15 +59,11 @@ class Outcome:
     body: dict[str, Any]
     version: int | None = None
     rows: int = 0
-
-
-def error_body(exc: ConveyorError) -> dict[str, Any]:
-    """The local server's error body (``conveyor.serving.errors``)."""
-    return {"error": exc.code, "message": exc.message, "field": exc.field}
+    detail: str | None = None  # for the log and the record: a 500's body hides its cause
 
 
 def json_error(exc: ConveyorError) -> str:
-    return json.dumps(error_body(exc))
+    return json.dumps(body_of(exc))
 
 
 # Input schemas by (project, version, artifact sha256): what a model takes never changes,
@@ -121,11 +119,11 @@ def handle(
         check_rows(instances, _schema(ports, deployment))
         outcome = _invoke(ports, project, instances, request_id, version)
     except ConveyorError as exc:
-        outcome = Outcome(exc.http_status, error_body(exc), version=version)
+        outcome = Outcome(exc.http_status, body_of(exc), version=version)
     except Exception as exc:  # a bug: a 500, recorded and counted so error alarms see it
         logging.getLogger("conveyor.serving").exception("predict %s failed", project)
-        message = f"{type(exc).__name__}: {exc}"
-        outcome = Outcome(500, {"error": "internal_error", "message": message, "field": None})
+        detail = f"{type(exc).__name__}: {exc}"
+        outcome = Outcome(500, body_of(exc, request_id=request_id), detail=detail)
     seconds = time.perf_counter() - started
     latency_ms = seconds * 1000.0
     deployed = version is not None
@@ -138,7 +136,7 @@ def handle(
             request_id,
             project,
             outcome.status,
-            outcome.body.get("message"),
+            outcome.detail or outcome.body.get("message"),
         )
     EmfMetrics(namespace).observe(
         project if deployed else UNKNOWN_PROJECT,
@@ -169,12 +167,11 @@ def _invoke(
     if not isinstance(answer, dict):
         return Outcome(
             502 if status < 400 else status,
-            {
-                "error": "bad_gateway" if status < 400 else "model_error",
-                "message": f"the endpoint answered {status} with a body that is not a JSON "
-                f"object: {raw[:200]!r}",
-                "field": None,
-            },
+            error_body(
+                "bad_gateway" if status < 400 else "model_error",
+                f"the endpoint answered {status} with a body that is not a JSON object: "
+                f"{raw[:200]!r}",
+            ),
             version=version,
         )
     if status >= 400:  # the model server's own error body, as it gave it
@@ -206,7 +203,7 @@ def _record(
         outputs = {"predictions": outcome.body["predictions"]}
         if "probabilities" in outcome.body:
             outputs["probabilities"] = outcome.body["probabilities"]
-    error = outcome.body.get("message") if outcome.status >= 400 else None
+    error = (outcome.detail or outcome.body.get("message")) if outcome.status >= 400 else None
     item = {
         "pk": partition(project),
         "sk": f"{stamp}#{request_id}",

@@ -20,7 +20,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.requests import cookie_parser
 
-from conveyor.errors import ConveyorError, Forbidden, Unauthorized
+from conveyor.errors import ConveyorError, Forbidden, Unauthorized, body_of
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -91,7 +91,7 @@ async def send_error(
     """Answer with the server's error body, ``{"error", "message", "field"}``, in plain ASGI."""
     headers = [(b"content-type", b"application/json"), *extra]
     await send({"type": "http.response.start", "status": error.http_status, "headers": headers})
-    await send({"type": "http.response.body", "body": orjson.dumps(error.to_dict())})
+    await send({"type": "http.response.body", "body": orjson.dumps(body_of(error))})
 
 
 class ApiKeyMiddleware:

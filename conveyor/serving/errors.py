@@ -12,18 +12,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from conveyor.errors import ConveyorError
+from conveyor.errors import ConveyorError, body_of, error_body
 
 log = logging.getLogger("conveyor.serving")
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
-    return JSONResponse({"error": code, "message": message, "field": field}, status_code=status)
+    return JSONResponse(error_body(code, message, field), status_code=status)
 
 
 async def _conveyor_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ConveyorError)
-    return error_response(exc.http_status, exc.code, exc.message, exc.field)
+    return JSONResponse(body_of(exc), status_code=exc.http_status)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -54,8 +54,9 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unexpected error on %s", request.url.path)
-    return error_response(500, "internal_error", f"{type(exc).__name__}: {exc}")
+    request_id = request.headers.get("x-request-id")
+    log.exception("unexpected error on %s", request.url.path, extra={"request_id": request_id})
+    return JSONResponse(body_of(exc, request_id=request_id), status_code=500)
 
 
 def install(app: FastAPI) -> None:

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import orjson
 from fastapi import FastAPI
 
-from conveyor.errors import ConveyorError, RequestTimeout
+from conveyor.errors import ConveyorError, RequestTimeout, body_of
 from conveyor.serving.auth import ApiKeyGuard, send_error
 from conveyor.serving.deadline import score_on_thread
 from conveyor.serving.deps import (
@@ -119,7 +119,7 @@ class PredictFastPath:
             )
         except RequestTimeout as error:
             seconds = time.perf_counter() - started
-            payload = orjson.dumps(error.to_dict())
+            payload = orjson.dumps(body_of(error))
             return _Scored(error.http_status, payload, None, 0, seconds, error.message)
 
     def _score(self, project: str, body: bytes, request_id: str, state: ServerState) -> _Scored:
@@ -137,7 +137,7 @@ class PredictFastPath:
         except ConveyorError as exc:
             seconds = time.perf_counter() - started
             return _Scored(
-                exc.http_status, orjson.dumps(exc.to_dict()), None, 0, seconds, exc.message
+                exc.http_status, orjson.dumps(body_of(exc)), None, 0, seconds, exc.message
             )
         except Exception as exc:  # the one boundary of the hot path: a bug is a logged 500
             message = f"{type(exc).__name__}: {exc}"
@@ -146,9 +146,9 @@ class PredictFastPath:
                 project,
                 extra={"request_id": request_id, "project": project, "status": 500},
             )
-            error = {"error": "internal_error", "message": message, "field": None}
+            payload = orjson.dumps(body_of(exc, request_id=request_id))
             seconds = time.perf_counter() - started
-            return _Scored(500, orjson.dumps(error), None, 0, seconds, message, logged=True)
+            return _Scored(500, payload, None, 0, seconds, message, logged=True)
 
     def _report(self, project: str, request_id: str, scored: _Scored) -> None:
         """Count an answered request (and log one that failed)."""
