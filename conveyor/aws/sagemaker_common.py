@@ -8,10 +8,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn, Self
 
 from conveyor.aws.clients import client
+from conveyor.aws.errors import raise_translated, rule
 from conveyor.config import AwsSettings, Settings
 from conveyor.errors import (
     AlreadyExists,
-    BackendUnavailable,
     ConfigError,
     Conflict,
     ConveyorError,
@@ -108,25 +108,23 @@ def call(clients: ClientFactory, service: str, what: str, method: str, **request
         raise_mapped(exc, what)
 
 
-def raise_mapped(exc: Exception, what: str) -> NoReturn:
-    """botocore errors as conveyor errors; SageMaker says most things as ValidationException,
-    so its message tells a missing resource from an existing one or a busy endpoint."""
-    from botocore.exceptions import BotoCoreError, ClientError
+# SageMaker says most things as ValidationException, so its message tells a missing resource
+# from an existing one or a busy endpoint.
+_RULES = (
+    rule(NotFound, "ResourceNotFound", "ResourceNotFoundException"),
+    rule(NotFound, "ValidationException", text=_NOT_FOUND),
+    rule(AlreadyExists, "ResourceInUse"),
+    rule(AlreadyExists, "ValidationException", text=_EXISTS),
+    rule(Conflict, "ConflictException"),
+    rule(Conflict, "ValidationException", text=_BUSY),
+)
 
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code", ""))
-        message = str(error.get("Message", ""))
-        detail = f"SageMaker could not {what}: {code} {message}".rstrip()
-        if code in {"ResourceNotFound", "ResourceNotFoundException"} or (
-            code == "ValidationException" and _NOT_FOUND.search(message)
-        ):
-            raise NotFound(detail) from exc
-        if code == "ResourceInUse" or (code == "ValidationException" and _EXISTS.search(message)):
-            raise AlreadyExists(detail) from exc
-        if code == "ConflictException" or (code == "ValidationException" and _BUSY.search(message)):
-            raise Conflict(detail) from exc
-        raise BackendUnavailable(detail) from exc
-    if isinstance(exc, BotoCoreError):
-        raise BackendUnavailable(f"could not reach SageMaker to {what}: {exc}") from exc
-    raise exc
+
+def raise_mapped(exc: Exception, what: str) -> NoReturn:
+    """botocore errors as conveyor errors (``what`` names the call in messages)."""
+    raise_translated(
+        exc,
+        _RULES,
+        refused=f"SageMaker could not {what}",
+        unreachable=f"could not reach SageMaker to {what}",
+    )

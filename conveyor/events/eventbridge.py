@@ -12,10 +12,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 from conveyor._sqlite import dumps_json
 from conveyor.aws.clients import client
+from conveyor.aws.errors import raise_translated, rule
 from conveyor.errors import BackendUnavailable, InvalidInput
 from conveyor.events import Event, EventType
 from conveyor.types import from_iso, to_iso
@@ -115,27 +116,24 @@ class EventBridgeBus:
         return str(result["EventId"])
 
     def _call(self, what: str, *, entries: list[dict[str, Any]]) -> Any:
-        from botocore.exceptions import BotoCoreError, ClientError
-
         try:
             return self._client.put_events(Entries=entries)
-        except ClientError as exc:
-            self._raise_mapped(what, exc)
-        except BotoCoreError as exc:
-            raise BackendUnavailable(f"could not reach EventBridge to {what}: {exc}") from exc
-
-    def _raise_mapped(self, what: str, exc: Any) -> NoReturn:
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code", ""))
-        if code == "ResourceNotFoundException":
-            raise BackendUnavailable(
-                f"the EventBridge bus {self.name!r} does not exist; deploy the stack or fix "
-                "CONVEYOR_EVENTS_URI"
-            ) from exc
-        message = f"EventBridge refused to {what}: {code} {error.get('Message', '')}".rstrip()
-        if code == "ValidationException":
-            raise InvalidInput(message, field="event") from exc
-        raise BackendUnavailable(message) from exc
+        except Exception as exc:
+            rules = (
+                rule(
+                    BackendUnavailable,
+                    "ResourceNotFoundException",
+                    message=f"the EventBridge bus {self.name!r} does not exist; deploy the "
+                    "stack or fix CONVEYOR_EVENTS_URI",
+                ),
+                rule(InvalidInput, "ValidationException", field="event"),
+            )
+            raise_translated(
+                exc,
+                rules,
+                refused=f"EventBridge refused to {what}",
+                unreachable=f"could not reach EventBridge to {what}",
+            )
 
 
 def event_entry(event: Event, bus_name: str) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
+from conveyor.aws.errors import aws_error, raise_translated, rule
 from conveyor.aws.sagemaker_common import ClientFactory, settings_clients
 from conveyor.config import AwsSettings, Settings
 from conveyor.errors import AlreadyExists, BackendUnavailable, ConfigError, InvalidInput, NotFound
@@ -209,7 +210,7 @@ class SageMakerJobRunner:
                         break
                     token = page.get("nextForwardToken")
         except Exception as exc:
-            if _error_code(exc) == "ResourceNotFoundException":
+            if aws_error(exc)[0] == "ResourceNotFoundException":
                 return ""  # the job has not logged yet: SageMaker makes the group on first use
             _raise_mapped(exc, job_name)
         return "".join(f"{line}\n" for line in lines)
@@ -222,7 +223,8 @@ class SageMakerJobRunner:
             self._sagemaker().stop_training_job(TrainingJobName=job_name)
         except Exception as exc:
             # It ended between the describe and the stop: nothing to stop.
-            if _error_code(exc) == "ValidationException" and "status" in _message(exc):
+            code, message = aws_error(exc)
+            if code == "ValidationException" and "status" in message:
                 return
             _raise_mapped(exc, job_name)
 
@@ -345,42 +347,26 @@ def _validate(spec: TrainingJobSpec) -> None:
         )
 
 
-def _error_code(exc: Exception) -> str:
-    response = getattr(exc, "response", None)
-    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
-
-
-def _message(exc: Exception) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        return str(response.get("Error", {}).get("Message", ""))
-    return str(exc)
+_JOB_NOT_FOUND = re.compile(r"could not find|not found", re.IGNORECASE)
+_JOB_EXISTS = re.compile(r"already exists", re.IGNORECASE)
 
 
 def _raise_mapped(exc: Exception, job_name: str) -> NoReturn:
     """botocore's errors as conveyor's; anything else as it is."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    if isinstance(exc, ClientError):
-        code, message = _error_code(exc), _message(exc)
-        lowered = message.lower()
-        if code in {"ResourceNotFound", "ResourceNotFoundException"} or (
-            code == "ValidationException"
-            and ("could not find" in lowered or "not found" in lowered)
-        ):
-            raise NotFound(f"no training job {job_name!r}") from exc
-        if code == "ResourceInUse" or (
-            code == "ValidationException" and "already exists" in lowered
-        ):
-            raise AlreadyExists(f"training job {job_name!r} already exists") from exc
-        if code == "ValidationException":
-            raise InvalidInput(f"SageMaker refused training job {job_name!r}: {message}") from exc
-        raise BackendUnavailable(
-            f"SageMaker could not act on training job {job_name!r}: {code} {message}".rstrip()
-        ) from exc
-    if isinstance(exc, BotoCoreError):
-        raise BackendUnavailable(f"could not reach SageMaker for job {job_name!r}: {exc}") from exc
-    raise exc
+    missing, taken = f"no training job {job_name!r}", f"training job {job_name!r} already exists"
+    rules = (
+        rule(NotFound, "ResourceNotFound", "ResourceNotFoundException", message=missing),
+        rule(NotFound, "ValidationException", text=_JOB_NOT_FOUND, message=missing),
+        rule(AlreadyExists, "ResourceInUse", message=taken),
+        rule(AlreadyExists, "ValidationException", text=_JOB_EXISTS, message=taken),
+        rule(InvalidInput, "ValidationException"),
+    )
+    raise_translated(
+        exc,
+        rules,
+        refused=f"SageMaker refused training job {job_name!r}",
+        unreachable=f"could not reach SageMaker for job {job_name!r}",
+    )
 
 
 def _utc(moment: datetime | None) -> datetime | None:

@@ -29,6 +29,7 @@ from typing import IO, TYPE_CHECKING, Any, BinaryIO, NoReturn
 from urllib.parse import parse_qsl, urlsplit
 
 from conveyor.aws.clients import client
+from conveyor.aws.errors import raise_translated, rule
 from conveyor.errors import BackendUnavailable, ConfigError, InvalidInput, NotFound
 from conveyor.storage import BUCKETS, check_folder_prefix
 from conveyor.storage.local import validate_key
@@ -283,26 +284,25 @@ class S3ObjectStore:
 
 def _raise_mapped(exc: Exception, bucket: str, key: str, real: str) -> NoReturn:
     """botocore's errors as conveyor's; anything else (a failing source stream) as it is."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code", ""))
-        if code in _NOT_FOUND_CODES:
-            raise NotFound(
-                f"no object {bucket}/{key}; list the bucket to see which keys exist"
-            ) from exc
-        if code == "NoSuchBucket":
-            raise BackendUnavailable(
-                f"the S3 bucket {real!r} (conveyor's {bucket!r}) does not exist; deploy the "
-                "stack or fix CONVEYOR_OBJECT_STORE_URI"
-            ) from exc
-        raise BackendUnavailable(
-            f"S3 refused {bucket}/{key} ({real}): {code} {error.get('Message', '')}".rstrip()
-        ) from exc
-    if isinstance(exc, BotoCoreError):
-        raise BackendUnavailable(f"could not reach S3 for {bucket}/{key}: {exc}") from exc
-    raise exc
+    rules = (
+        rule(
+            NotFound,
+            *_NOT_FOUND_CODES,
+            message=f"no object {bucket}/{key}; list the bucket to see which keys exist",
+        ),
+        rule(
+            BackendUnavailable,
+            "NoSuchBucket",
+            message=f"the S3 bucket {real!r} (conveyor's {bucket!r}) does not exist; deploy "
+            "the stack or fix CONVEYOR_OBJECT_STORE_URI",
+        ),
+    )
+    raise_translated(
+        exc,
+        rules,
+        refused=f"S3 refused {bucket}/{key} ({real})",
+        unreachable=f"could not reach S3 for {bucket}/{key}",
+    )
 
 
 def _rebuild(

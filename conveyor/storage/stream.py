@@ -27,6 +27,7 @@ def open_object(store: ObjectStore, ref: ObjectRef) -> tuple[IO[bytes], str]:
 
         return io.BytesIO(store.get(ref.bucket, ref.key)), info.etag
     from conveyor.aws.clients import client  # boto3: only for an S3 store
+    from conveyor.aws.errors import aws_error
 
     s3 = client(
         "s3",
@@ -36,7 +37,7 @@ def open_object(store: ObjectStore, ref: ObjectRef) -> tuple[IO[bytes], str]:
     try:
         response: dict[str, Any] = s3.get_object(Bucket=buckets[ref.bucket], Key=ref.key)
     except Exception as exc:
-        code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+        code, _ = aws_error(exc)
         if code in {"NoSuchKey", "404", "NotFound"}:
             raise NotFound(f"no object {ref.uri}") from exc
         raise

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from conveyor.aws.clients import client
+from conveyor.aws.errors import raise_translated, rule
 from conveyor.errors import AlreadyExists, BackendUnavailable, InvalidInput
 from conveyor.tables import Item
 from conveyor.tables.sqlite import _check_key, _check_partition, _decode, _encode, _prefix_end
@@ -277,30 +278,26 @@ class DynamoDbTable:
                 return
 
     def _call(self, action: str, operation: str, **kwargs: Any) -> dict[str, Any]:
-        from botocore.exceptions import BotoCoreError, ClientError
-
         try:
             response: dict[str, Any] = getattr(self._client, operation)(**kwargs)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code == _CONDITION_FAILED:
-                raise _ConditionFailed from exc
-            if code == "ValidationException":
-                raise InvalidInput(
-                    f"DynamoDB table {self.name!r} refused to {action}: {exc}", field="item"
-                ) from exc
-            raise BackendUnavailable(
-                f"could not {action} in DynamoDB table {self.name!r}: {code or exc}"
-            ) from exc
-        except BotoCoreError as exc:
-            raise BackendUnavailable(
-                f"could not {action} in DynamoDB table {self.name!r}: {exc}"
-            ) from exc
+        except Exception as exc:
+            raise_translated(
+                exc,
+                _RULES,
+                refused=f"DynamoDB table {self.name!r} refused to {action}",
+                unreachable=f"could not {action} in DynamoDB table {self.name!r}",
+            )
         return response
 
 
 class _ConditionFailed(Exception):
     """A ``ConditionExpression`` was false; the caller says what that means."""
+
+
+_RULES = (
+    rule(_ConditionFailed, _CONDITION_FAILED),
+    rule(InvalidInput, "ValidationException", field="item"),
+)
 
 
 def create_table(name: str, *, region: str | None = None, endpoint_url: str | None = None) -> None:
