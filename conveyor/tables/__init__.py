@@ -3,7 +3,7 @@
 One table holds every kind of item; the kind is in the partition key
 (``project#churn``, ``runs``, ``model#churn`` …). Items are JSON-compatible dicts
 whose ``pk`` and ``sk`` keys are the key. Domain code converts items to dataclasses
-in its own repository module (``pipeline/runs.py``, ``registry/local.py``), never here.
+in its own repository module (``pipeline/runs.py``, ``registry/table.py``), never here.
 """
 
 from __future__ import annotations

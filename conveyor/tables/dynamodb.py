@@ -19,7 +19,7 @@ from conveyor.aws.clients import client
 from conveyor.aws.errors import raise_translated, rule
 from conveyor.errors import AlreadyExists, BackendUnavailable, InvalidInput
 from conveyor.tables import Item
-from conveyor.tables.sqlite import _check_key, _check_partition, _decode, _encode, _prefix_end
+from conveyor.tables.items import check_key, check_partition, decode_item, encode_item, prefix_end
 
 if TYPE_CHECKING:
     from conveyor.config import Settings
@@ -72,7 +72,7 @@ class DynamoDbTable:
                 "put with both if_not_exists and if_match can never succeed; pass one",
                 field="if_match",
             )
-        pk, sk, body = _encode(item)
+        pk, sk, body = encode_item(item)
         record = _record(item, pk, sk, body)
         if if_match is not None:
             self._put_if_match(pk, sk, record, if_match)
@@ -86,8 +86,8 @@ class DynamoDbTable:
             raise AlreadyExists(f"an item with pk={pk!r} sk={sk!r} already exists") from exc
 
     def get(self, pk: str, sk: str) -> Item | None:
-        body = self._get_body(_check_key(pk, "pk"), _check_key(sk, "sk"))
-        return None if body is None else _decode(body)
+        body = self._get_body(check_key(pk, "pk"), check_key(sk, "sk"))
+        return None if body is None else decode_item(body)
 
     def query(
         self,
@@ -99,16 +99,16 @@ class DynamoDbTable:
         descending: bool = False,
         limit: int | None = None,
     ) -> list[Item]:
-        _check_key(pk, "pk")
+        check_key(pk, "pk")
         if limit is not None and limit < 0:
             raise InvalidInput(f"limit must be 0 or more, not {limit}", field="limit")
         lower = _highest(sk_prefix or None, sk_gte)
-        upper = _lowest(_prefix_end(sk_prefix) if sk_prefix else None, sk_lt)
+        upper = _lowest(prefix_end(sk_prefix) if sk_prefix else None, sk_lt)
         if limit == 0:
             return []
         items: list[Item] = []
         for body in self._bodies(pk, lower, upper, descending=descending, limit=limit):
-            items.append(_decode(body))
+            items.append(decode_item(body))
             if limit is not None and len(items) == limit:
                 break
         return items
@@ -121,7 +121,7 @@ class DynamoDbTable:
         sk_lt: str | None = None,
         chunk_items: int = 65536,
     ) -> Iterator[list[bytes]]:
-        _check_key(pk, "pk")
+        check_key(pk, "pk")
         if chunk_items < 1:
             raise InvalidInput(
                 f"chunk_items must be 1 or more, not {chunk_items}", field="chunk_items"
@@ -129,7 +129,7 @@ class DynamoDbTable:
         return self._json_chunks(pk, sk_gte, sk_lt, chunk_items)
 
     def count(self, pk: str, *, sk_gte: str | None = None, sk_lt: str | None = None) -> int:
-        _check_key(pk, "pk")
+        check_key(pk, "pk")
         request = _key_condition(self.name, pk, sk_gte, sk_lt)
         if request is None:
             return 0
@@ -142,11 +142,11 @@ class DynamoDbTable:
         return total
 
     def delete(self, pk: str, sk: str) -> None:
-        key = {"pk": {"S": _check_key(pk, "pk")}, "sk": {"S": _check_key(sk, "sk")}}
+        key = {"pk": {"S": check_key(pk, "pk")}, "sk": {"S": check_key(sk, "sk")}}
         self._call("delete an item", "delete_item", TableName=self.name, Key=key)
 
     def delete_partition(self, pk: str) -> int:
-        _check_partition(pk)
+        check_partition(pk)
         request = _key_condition(self.name, pk, None, None)
         if request is None:
             return 0
@@ -165,7 +165,7 @@ class DynamoDbTable:
         # Every item is checked before the first batch is sent: a bad one writes nothing.
         records = []
         for item in items:
-            pk, sk, body = _encode(item, checked=from_json)
+            pk, sk, body = encode_item(item, checked=from_json)
             records.append(_record(item, pk, sk, body))
         for start in range(0, len(records), _BATCH):
             # A request may not name one key twice; as in SQLite, the later item wins.
@@ -198,7 +198,7 @@ class DynamoDbTable:
                 raise AlreadyExists(
                     f"conditional put failed: no item with pk={pk!r} sk={sk!r} to match"
                 )
-            stored = _decode(stored_body)
+            stored = decode_item(stored_body)
             changed = sorted(k for k, v in expected.items() if stored.get(k, missing) != v)
             if changed:
                 raise AlreadyExists(
@@ -347,7 +347,7 @@ def _key_condition(
     """
     for value in (lower, upper):
         if value is not None:
-            _check_key(value, "sk")
+            check_key(value, "sk")
     values: dict[str, Any] = {":pk": {"S": pk}}
     condition = "pk = :pk"
     if lower is not None and upper is not None:

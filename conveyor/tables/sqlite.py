@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from conveyor._schemes import path_of
-from conveyor._sqlite import SqliteDatabase, dumps_json
+from conveyor._sqlite import SqliteDatabase
 from conveyor.errors import AlreadyExists, InvalidInput
 from conveyor.tables import Item
+from conveyor.tables.items import check_key, check_partition, decode_item, encode_item, prefix_end
 
 if TYPE_CHECKING:
     from conveyor.config import Settings
@@ -37,8 +35,6 @@ _UPSERT = (
     "INSERT INTO items (pk, sk, body) VALUES (?, ?, ?) "
     "ON CONFLICT (pk, sk) DO UPDATE SET body = excluded.body"
 )
-_MAX_CODE_POINT = 0x10FFFF
-_SURROGATES = range(0xD800, 0xE000)
 
 
 class SqliteTable:
@@ -71,7 +67,7 @@ class SqliteTable:
                 "put with both if_not_exists and if_match can never succeed; pass one",
                 field="if_match",
             )
-        pk, sk, body = _encode(item)
+        pk, sk, body = encode_item(item)
         if if_match is not None:
             self._put_if_match(pk, sk, body, if_match)
             return
@@ -88,13 +84,13 @@ class SqliteTable:
             conn.execute(_UPSERT, (pk, sk, body))
 
     def get(self, pk: str, sk: str) -> Item | None:
-        _check_key(pk, "pk")
-        _check_key(sk, "sk")
+        check_key(pk, "pk")
+        check_key(sk, "sk")
         with self._db.connection("read an item") as conn:
             row = conn.execute(
                 "SELECT body FROM items WHERE pk = ? AND sk = ?", (pk, sk)
             ).fetchone()
-        return None if row is None else _decode(row[0])
+        return None if row is None else decode_item(row[0])
 
     def query(
         self,
@@ -106,7 +102,7 @@ class SqliteTable:
         descending: bool = False,
         limit: int | None = None,
     ) -> list[Item]:
-        _check_key(pk, "pk")
+        check_key(pk, "pk")
         if limit is not None and limit < 0:
             raise InvalidInput(f"limit must be 0 or more, not {limit}", field="limit")
         # Sort keys compare as UTF-8 bytes (SQLite's BINARY collation), as on DynamoDB.
@@ -115,10 +111,10 @@ class SqliteTable:
         where = ["pk = ?"]
         params: list[Any] = [pk]
         bounds: list[tuple[str, str | None]] = [(">=", sk_prefix or None), (">=", sk_gte)]
-        bounds += [("<", _prefix_end(sk_prefix) if sk_prefix else None), ("<", sk_lt)]
+        bounds += [("<", prefix_end(sk_prefix) if sk_prefix else None), ("<", sk_lt)]
         for operator, value in bounds:
             if value is not None:
-                _check_key(value, "sk")
+                check_key(value, "sk")
                 where.append(f"sk {operator} ?")
                 params.append(value)
         sql = f"SELECT body FROM items WHERE {' AND '.join(where)} ORDER BY sk"
@@ -128,7 +124,7 @@ class SqliteTable:
             params.append(limit)
         with self._db.connection("query items") as conn:
             rows = conn.execute(sql, params).fetchall()
-        return [_decode(row[0]) for row in rows]
+        return [decode_item(row[0]) for row in rows]
 
     def query_json(
         self,
@@ -138,7 +134,7 @@ class SqliteTable:
         sk_lt: str | None = None,
         chunk_items: int = 65536,
     ) -> Iterator[list[bytes]]:
-        _check_key(pk, "pk")
+        check_key(pk, "pk")
         if chunk_items < 1:
             raise InvalidInput(
                 f"chunk_items must be 1 or more, not {chunk_items}", field="chunk_items"
@@ -153,7 +149,7 @@ class SqliteTable:
                 yield [row[0] for row in rows]
 
     def count(self, pk: str, *, sk_gte: str | None = None, sk_lt: str | None = None) -> int:
-        _check_key(pk, "pk")
+        check_key(pk, "pk")
         where, params = _key_range(pk, sk_gte, sk_lt)
         with self._db.connection("count items") as conn:
             row = conn.execute(
@@ -162,18 +158,18 @@ class SqliteTable:
         return int(row[0])
 
     def delete(self, pk: str, sk: str) -> None:
-        _check_key(pk, "pk")
-        _check_key(sk, "sk")
+        check_key(pk, "pk")
+        check_key(sk, "sk")
         with self._db.connection("delete an item") as conn:
             conn.execute("DELETE FROM items WHERE pk = ? AND sk = ?", (pk, sk))
 
     def delete_partition(self, pk: str) -> int:
-        _check_partition(pk)
+        check_partition(pk)
         with self._db.transaction("delete a partition") as conn:
             return int(conn.execute("DELETE FROM items WHERE pk = ?", (pk,)).rowcount)
 
     def put_many(self, items: Iterable[Item], *, from_json: bool = False) -> int:
-        rows = [_encode(item, checked=from_json) for item in items]
+        rows = [encode_item(item, checked=from_json) for item in items]
         if not rows:
             return 0
         with self._db.transaction("write items") as conn:
@@ -195,7 +191,7 @@ class SqliteTable:
                 raise AlreadyExists(
                     f"conditional put failed: no item with pk={pk!r} sk={sk!r} to match"
                 )
-            stored = _decode(row[0])
+            stored = decode_item(row[0])
             missing = object()
             changed = sorted(k for k, v in expected.items() if stored.get(k, missing) != v)
             if changed:
@@ -212,58 +208,7 @@ def _key_range(pk: str, sk_gte: str | None, sk_lt: str | None) -> tuple[list[str
     params: list[Any] = [pk]
     for operator, value in ((">=", sk_gte), ("<", sk_lt)):
         if value is not None:
-            _check_key(value, "sk")
+            check_key(value, "sk")
             where.append(f"sk {operator} ?")
             params.append(value)
     return where, params
-
-
-def _encode(item: Item, *, checked: bool = False) -> tuple[str, str, str]:
-    if not isinstance(item, dict):
-        raise InvalidInput(f"an item must be a dict, not {type(item).__name__}", field="item")
-    pk = _check_key(item.get("pk"), "pk")
-    sk = _check_key(item.get("sk"), "sk")
-    body = orjson.dumps(item).decode() if checked else dumps_json(item, field="item")
-    return pk, sk, body
-
-
-def _decode(body: str) -> Item:
-    item: Item = json.loads(body)
-    return item
-
-
-def _check_partition(pk: object) -> str:
-    if not _check_key(pk, "pk"):
-        raise InvalidInput("pk must name a partition, not be empty", field="pk")
-    return str(pk)
-
-
-def _check_key(value: object, field: str) -> str:
-    if not isinstance(value, str):
-        raise InvalidInput(
-            f"{field} must be a string, not {type(value).__name__}; every item needs string "
-            "'pk' and 'sk' keys",
-            field=field,
-        )
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise InvalidInput(f"{field} {value!r} is not valid Unicode text", field=field) from exc
-    return value
-
-
-def _prefix_end(prefix: str) -> str | None:
-    """The smallest string greater than every string starting with ``prefix`` (None: no bound).
-
-    Code point order equals UTF-8 byte order, so bumping the last code point works; the
-    surrogate range has no UTF-8 form and is skipped.
-    """
-    stem = prefix
-    while stem and ord(stem[-1]) == _MAX_CODE_POINT:
-        stem = stem[:-1]
-    if not stem:
-        return None
-    following = ord(stem[-1]) + 1
-    if following in _SURROGATES:
-        following = _SURROGATES.stop
-    return stem[:-1] + chr(following)
