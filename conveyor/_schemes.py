@@ -23,7 +23,7 @@ ADAPTERS: dict[str, dict[str, str]] = {
         "dynamodb": "conveyor.tables.dynamodb:DynamoDbTable",
     },
     "events": {
-        "sqlite": "conveyor.events.local:SqliteEventBus",
+        "sqlite": "conveyor.events.sqlite:SqliteEventBus",
         "eventbridge": "conveyor.events.eventbridge:EventBridgeBus",
     },
     "job_runner": {
@@ -31,7 +31,7 @@ ADAPTERS: dict[str, dict[str, str]] = {
         "sagemaker": "conveyor.jobs.sagemaker:SageMakerJobRunner",
     },
     "registry": {
-        "table": "conveyor.registry.local:LocalRegistry",
+        "table": "conveyor.registry.table:TableRegistry",
         "sagemaker": "conveyor.registry.sagemaker:SageMakerRegistry",
     },
     "endpoint": {

@@ -20,7 +20,7 @@ import watchfiles
 from conveyor._sqlite import SqliteDatabase
 from conveyor.errors import ConfigError, ConveyorError, NotFound
 from conveyor.events import Event, EventPublisher, EventType
-from conveyor.events.local import SqliteEventBus
+from conveyor.events.sqlite import SqliteEventBus
 from conveyor.storage import RAW, FolderBacked, LocalFile
 from conveyor.types import to_iso
 

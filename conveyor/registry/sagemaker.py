@@ -5,7 +5,7 @@ SageMaker numbers the packages of a group (``ModelPackageVersion``) and conveyor
 that number. A package holds what SageMaker can use: the inference container and artifact,
 the model-quality metrics (a JSON in the reports bucket), lineage as customer metadata and the
 approval status. The whole version document (every split's metrics, the gate's numbers,
-tags, hyperparameters, input schema) stays in the Table exactly as ``LocalRegistry`` keeps it.
+tags, hyperparameters, input schema) stays in the Table exactly as ``TableRegistry`` keeps it.
 SageMaker is the source of truth for approval: a person approving a package in SageMaker
 Studio is what ``get_version`` and ``list_versions`` report.
 """
@@ -16,6 +16,7 @@ import hashlib
 import json
 from contextlib import suppress
 from dataclasses import replace
+from functools import cached_property
 from typing import Any
 
 from conveyor.aws.sagemaker_common import (
@@ -25,7 +26,7 @@ from conveyor.aws.sagemaker_common import (
     sagemaker_name,
 )
 from conveyor.errors import AlreadyExists, Conflict, NotFound
-from conveyor.registry.local import LocalRegistry, _sk, _versions_pk
+from conveyor.registry.table import TableRegistry, version_sk
 from conveyor.storage import REPORTS
 from conveyor.types import ApprovalStatus, ModelVersion, Task, utcnow
 
@@ -55,14 +56,22 @@ def client_token(project: str, run_id: str) -> str:
     return hashlib.sha256(f"{project}/{run_id}".encode()).hexdigest()[:36]
 
 
-class SageMakerRegistry(SageMakerAdapter, LocalRegistry):
+class SageMakerRegistry(SageMakerAdapter):
     """Model versions as SageMaker model packages, with their full documents in the Table
-    as ``LocalRegistry`` keeps them (whose aliases, tags and records of decisions it uses)."""
+    as ``TableRegistry`` keeps them (whose aliases, tags and records of decisions it uses)."""
+
+    @cached_property
+    def records(self) -> TableRegistry:
+        """The version documents, aliases and tags, in the Table as ``TableRegistry`` keeps
+        them; a decision reaches SageMaker's package first."""
+        return TableRegistry(
+            table=self.table, store=self.store, before_decision=self._before_decision
+        )
 
     def create_version(self, draft: ModelVersion) -> ModelVersion:
-        by_run = self.table.get(f"modelrun#{draft.project}", draft.run_id)
-        if by_run is not None:
-            return self.get_version(draft.project, int(by_run["version"]))
+        known = self.records.version_of_run(draft.project, draft.run_id)
+        if known is not None:
+            return self.get_version(draft.project, known)
         self._ensure_group(draft.project)
         statistics = self.store.put(
             REPORTS, metrics_key(draft.project, draft.run_id), _quality_statistics(draft)
@@ -87,12 +96,9 @@ class SageMakerRegistry(SageMakerAdapter, LocalRegistry):
         )
         project, number = version.project, version.version
         try:
-            self.table.put(
-                {"pk": _versions_pk(project), "sk": _sk(number), **version.to_dict()},
-                if_not_exists=True,
-            )
+            self.records.insert(version)
         except AlreadyExists:
-            stored = self._stored(project, number)
+            stored = self.records.stored(project, number)
             if stored.run_id != draft.run_id:
                 raise Conflict(
                     f"SageMaker made version {number} of {project!r} for run {draft.run_id!r}, "
@@ -102,8 +108,8 @@ class SageMakerRegistry(SageMakerAdapter, LocalRegistry):
             # The same run registered at the same moment (or retried after a lost write):
             # SageMaker handed both the one package (same client token); the first stands.
             version = stored
-        self.table.put({"pk": _packages_pk(project), "sk": _sk(number), "arn": arn})
-        self.table.put({"pk": f"modelrun#{project}", "sk": draft.run_id, "version": number})
+        self.table.put({"pk": _packages_pk(project), "sk": version_sk(number), "arn": arn})
+        self.records.link_run(version)
         return version
 
     def package_request(self, draft: ModelVersion, statistics_uri: str) -> dict[str, Any]:
@@ -138,7 +144,7 @@ class SageMakerRegistry(SageMakerAdapter, LocalRegistry):
         }
 
     def get_version(self, project: str, version: int) -> ModelVersion:
-        record = self._stored(project, version)
+        record = self.records.stored(project, version)
         arn = self._arn(project, version)
         if arn is None:  # registered before this registry ran on SageMaker
             return record
@@ -152,7 +158,7 @@ class SageMakerRegistry(SageMakerAdapter, LocalRegistry):
         )
 
     def list_versions(self, project: str) -> list[ModelVersion]:
-        records = super().list_versions(project)
+        records = self.records.list_versions(project)
         if not records:
             return []
         statuses = self._package_statuses(project)
@@ -207,7 +213,7 @@ class SageMakerRegistry(SageMakerAdapter, LocalRegistry):
                 ModelPackageGroupName=sagemaker_name(project),
             )
         self.table.delete_partition(_packages_pk(project))
-        return super().delete_model_group(project)
+        return self.records.delete_model_group(project)
 
     def _ensure_group(self, project: str) -> None:
         name = sagemaker_name(project)
@@ -249,11 +255,36 @@ class SageMakerRegistry(SageMakerAdapter, LocalRegistry):
             request["NextToken"] = page["NextToken"]
 
     def _arn(self, project: str, version: int) -> str | None:
-        item = self.table.get(_packages_pk(project), _sk(version))
+        item = self.table.get(_packages_pk(project), version_sk(version))
         return str(item["arn"]) if item else None
 
     def _sagemaker(self, what: str, method: str, **request: Any) -> Any:
         return call(self.clients, "sagemaker", what, method, **request)
+
+    # What the Table keeps as TableRegistry does (approval decisions pass _before_decision).
+    def update_approval_status(
+        self, project: str, version: int, status: ApprovalStatus, reason: str | None = None
+    ) -> ModelVersion:
+        return self.records.update_approval_status(project, version, status, reason)
+
+    def update_gate(
+        self,
+        project: str,
+        version: int,
+        status: ApprovalStatus,
+        reason: str,
+        gate: dict[str, object],
+    ) -> ModelVersion:
+        return self.records.update_gate(project, version, status, reason, gate)
+
+    def set_alias(self, project: str, alias: str, version: int) -> None:
+        self.records.set_alias(project, alias, version)
+
+    def get_aliases(self, project: str) -> dict[str, int]:
+        return self.records.get_aliases(project)
+
+    def set_tags(self, project: str, version: int, tags: dict[str, str]) -> ModelVersion:
+        return self.records.set_tags(project, version, tags)
 
 
 def _with_sagemaker_status(

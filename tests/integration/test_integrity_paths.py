@@ -28,7 +28,7 @@ from conveyor.pipeline.uploads import put_raw_file
 from conveyor.pipeline.worker import Worker
 from conveyor.ports import PipelineContext, Ports
 from conveyor.projects import create_project, find_project
-from conveyor.registry.local import LocalRegistry
+from conveyor.registry.table import TableRegistry
 from conveyor.samples.generate import write_churn_csv
 from conveyor.serving.app import create_app
 from conveyor.types import ModelVersion, ObjectRef, Run, RunState
@@ -186,7 +186,7 @@ def test_a_rollback_whose_history_names_other_bytes_is_refused(
     assert alarm["reason"] == f"rollback refused v1: {message}"
 
 
-class IntruderAfterRegistration(LocalRegistry):
+class IntruderAfterRegistration(TableRegistry):
     """The project's real registry, and someone who changes a new version's artifact in
     the moment between its registration and its deploy."""
 

@@ -15,7 +15,7 @@ import pytest
 
 from conveyor.errors import ConfigError
 from conveyor.events import Event, EventType
-from conveyor.events.local import SqliteEventBus
+from conveyor.events.sqlite import SqliteEventBus
 from conveyor.events.watch import RawWatch
 from conveyor.storage.local import LocalObjectStore
 from conveyor.types import to_iso

@@ -10,7 +10,7 @@ import pytest
 
 from conveyor.errors import Conflict, NotFound
 from conveyor.pipeline.runs import RunStore
-from conveyor.registry.local import LocalRegistry
+from conveyor.registry.table import TableRegistry
 from conveyor.storage.local import LocalObjectStore
 from conveyor.tables.sqlite import SqliteTable
 from conveyor.types import (
@@ -29,8 +29,8 @@ def table(tmp_path: Path) -> SqliteTable:
 
 
 @pytest.fixture
-def registry(table: SqliteTable, tmp_path: Path) -> LocalRegistry:
-    return LocalRegistry(table=table, store=LocalObjectStore(root=tmp_path / "buckets"))
+def registry(table: SqliteTable, tmp_path: Path) -> TableRegistry:
+    return TableRegistry(table=table, store=LocalObjectStore(root=tmp_path / "buckets"))
 
 
 def draft(run_id: str, project: str = "churn") -> ModelVersion:
@@ -53,21 +53,21 @@ def draft(run_id: str, project: str = "churn") -> ModelVersion:
     )
 
 
-def test_versions_are_numbered_per_project_from_one(registry: LocalRegistry) -> None:
+def test_versions_are_numbered_per_project_from_one(registry: TableRegistry) -> None:
     assert registry.create_version(draft("r1")).version == 1
     assert registry.create_version(draft("r2")).version == 2
     assert registry.create_version(draft("r3", project="other")).version == 1
     assert [v.version for v in registry.list_versions("churn")] == [2, 1]
 
 
-def test_registering_the_same_run_twice_returns_the_first_version(registry: LocalRegistry):
+def test_registering_the_same_run_twice_returns_the_first_version(registry: TableRegistry):
     first = registry.create_version(draft("r1"))
     again = registry.create_version(draft("r1"))
     assert again.version == first.version
     assert len(registry.list_versions("churn")) == 1
 
 
-def test_concurrent_registrations_get_distinct_numbers(registry: LocalRegistry) -> None:
+def test_concurrent_registrations_get_distinct_numbers(registry: TableRegistry) -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         numbers = list(
             pool.map(lambda i: registry.create_version(draft(f"r{i}")).version, range(16))
@@ -75,7 +75,7 @@ def test_concurrent_registrations_get_distinct_numbers(registry: LocalRegistry) 
     assert sorted(numbers) == list(range(1, 17))
 
 
-def test_approval_status_and_tags_round_trip(registry: LocalRegistry) -> None:
+def test_approval_status_and_tags_round_trip(registry: TableRegistry) -> None:
     registry.create_version(draft("r1"))
     registry.update_approval_status("churn", 1, ApprovalStatus.APPROVED, "beats baseline")
     registry.set_tags("churn", 1, {"owner": "ana"})

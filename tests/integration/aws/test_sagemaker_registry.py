@@ -11,8 +11,8 @@ import pytest
 from conveyor.aws.clients import client
 from conveyor.config import AwsSettings
 from conveyor.errors import ConfigError, Conflict
-from conveyor.registry.local import LocalRegistry
 from conveyor.registry.sagemaker import SageMakerRegistry
+from conveyor.registry.table import TableRegistry
 from conveyor.storage import BUCKETS
 from conveyor.storage.local import LocalObjectStore
 from conveyor.storage.s3 import S3ObjectStore
@@ -169,7 +169,7 @@ def test_a_table_already_holding_other_versions_is_a_conflict_not_a_mixup(
     registry: SageMakerRegistry,
 ) -> None:
     # The table was the local registry's before: its version 1 is another run's.
-    LocalRegistry(table=registry.table, store=registry.store).create_version(draft("old"))
+    TableRegistry(table=registry.table, store=registry.store).create_version(draft("old"))
     with pytest.raises(Conflict, match="registered without SageMaker"):
         registry.create_version(draft("r1"))
     assert registry.get_version("churn", 1).run_id == "old"

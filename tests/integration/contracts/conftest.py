@@ -19,9 +19,9 @@ import pytest
 from conveyor.endpoint import Endpoint
 from conveyor.endpoint.local import LocalEndpoint
 from conveyor.events import EventPublisher, EventQueue
-from conveyor.events.local import SqliteEventBus
+from conveyor.events.sqlite import SqliteEventBus
 from conveyor.registry import Registry
-from conveyor.registry.local import LocalRegistry
+from conveyor.registry.table import TableRegistry
 from conveyor.storage import BUCKETS, ObjectStore
 from conveyor.storage.local import LocalObjectStore
 from conveyor.tables import Table
@@ -122,7 +122,7 @@ EVENT_QUEUES: dict[str, Backend[PublishingQueue]] = {"sqlite": _sqlite_event_bus
 @contextmanager
 def _local_registries(tmp_path: Path) -> Iterator[Callable[[], Registry]]:
     with _local_object_stores(tmp_path) as stores, _made(_sqlite_tables, tmp_path) as tables:
-        yield lambda: LocalRegistry(table=tables(), store=stores())
+        yield lambda: TableRegistry(table=tables(), store=stores())
 
 
 @contextmanager

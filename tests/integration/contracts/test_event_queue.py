@@ -13,7 +13,7 @@ import pytest
 
 from conveyor.errors import InvalidInput
 from conveyor.events import Event, EventType
-from conveyor.events.local import SqliteEventBus
+from conveyor.events.sqlite import SqliteEventBus
 from conveyor.tables.sqlite import SqliteTable
 from tests.integration.contracts.conftest import PublishingQueue
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conveyor.events.local import SqliteEventBus
+from conveyor.events.sqlite import SqliteEventBus
 from conveyor.inference.records import InferenceRecord
 from conveyor.projects import create_project
 from conveyor.serving.table_metrics import (
