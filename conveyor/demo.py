@@ -17,6 +17,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from conveyor.samples import CHURN_CSV
 
@@ -67,7 +68,7 @@ def main() -> None:
     print(f"or the dashboard: CONVEYOR_HOME={DEMO_HOME} .venv/bin/conveyor up, then /ui")
 
 
-EXAMPLES = [
+EXAMPLES: list[dict[str, Any]] = [
     {
         "age": 34,
         "plan": "basic",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import IO, Annotated, Any
 
@@ -101,7 +101,7 @@ async def _read_form(request: Request, limit: int) -> FormData:
             "send the file as multipart/form-data, in the form field 'file'", field="file"
         )
 
-    async def bounded() -> AsyncIterator[bytes]:
+    async def bounded() -> AsyncGenerator[bytes, None]:
         seen = 0
         async for chunk in request.stream():
             seen += len(chunk)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import importlib
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -17,6 +16,10 @@ from conveyor.cli import logs
 from conveyor.cli._context import CliState
 from conveyor.cli._output import err_console
 from conveyor.errors import ConveyorError
+
+if TYPE_CHECKING:
+    # Typer (0.29) carries its own copy of click, whose types it has no public name for.
+    from typer._click.core import Command, Context
 
 # Each command's module is imported when that command runs: some need polars, pyarrow or
 # the model libraries (a third of a second), which `conveyor upload` or `conveyor runs list`
@@ -41,10 +44,10 @@ COMMANDS = {
 
 
 class _LazyGroup(TyperGroup):
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: Context) -> list[str]:
         return sorted(COMMANDS)
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
         if cmd_name not in COMMANDS:
             return None
         if cmd_name not in self.commands:
@@ -52,12 +55,12 @@ class _LazyGroup(TyperGroup):
         return self.commands[cmd_name]
 
 
-def load_command(name: str) -> click.Command:
+def load_command(name: str) -> Command:
     """The click command ``name`` is, its module imported now."""
     module, attribute = COMMANDS[name]
     target = getattr(importlib.import_module(module), attribute)
     if isinstance(target, typer.Typer):
-        command: click.Command = typer.main.get_group(target)
+        command: Command = typer.main.get_group(target)
     else:
         single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
         single.command(name)(target)

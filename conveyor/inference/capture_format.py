@@ -64,7 +64,7 @@ def _typed(text: bytes, keys: Collection[str]) -> pl.DataFrame:
     try:
         frame = pl.read_ndjson(io.BytesIO(text), infer_schema_length=None)
     except pl.exceptions.PolarsError:
-        as_text = {key: pl.String() for key in keys if key not in META_SCHEMA}
+        as_text: dict[str, pl.DataType] = {k: pl.String() for k in keys if k not in META_SCHEMA}
         frame = pl.read_ndjson(io.BytesIO(text), schema=META_SCHEMA | as_text)
     return frame.with_columns(_meta_columns(set(frame.columns)))
 

@@ -19,9 +19,9 @@ import os
 import tarfile
 import zlib
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import IO, cast
 
-from conveyor.hashing import sha256_file
+from conveyor.hashing import sha256_file, sha256_stream
 
 _CHUNK_BYTES = 1 << 20
 _Entry = tuple[str, str, str]
@@ -32,9 +32,10 @@ def archive_digests(stream: IO[bytes]) -> tuple[str, str | None]:
     content digest is None when the bytes are not a gzipped tar (the sha256 still says whose
     bytes they are)."""
     reader = _HashingReader(stream)
-    entries: list[_Entry] = []
+    entries: list[_Entry | None] = []
     try:
-        with tarfile.open(fileobj=reader, mode="r|gz") as archive:
+        # A stream mode only reads; typeshed asks any file object for write and seek too.
+        with tarfile.open(fileobj=cast("IO[bytes]", reader), mode="r|gz") as archive:
             for member in archive:
                 entries.append(_archive_entry(archive, member))
     except (tarfile.TarError, OSError, EOFError, zlib.error):
@@ -67,7 +68,7 @@ def _archive_entry(archive: tarfile.TarFile, member: tarfile.TarInfo) -> _Entry 
     if member.isfile():
         content = archive.extractfile(member)
         assert content is not None  # a regular file always has content
-        return name, "file", hashlib.file_digest(content, "sha256").hexdigest()
+        return name, "file", sha256_stream(content)
     if member.issym() or member.islnk():
         return name, "link", member.linkname
     return name, "other", ""

@@ -8,13 +8,16 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
 from conveyor.errors import InvalidInput
 from conveyor.model.single_row import SingleRowPredictor
 from conveyor.types import Algorithm, Task
+
+# LightGBM's categorical_feature: the columns' indices, or "auto" (none declared).
+Categorical = list[int] | Literal["auto"]
 
 LIGHTGBM_DEFAULTS: dict[str, Any] = {
     "learning_rate": 0.05,
@@ -166,7 +169,7 @@ class LightGbmModel:
         rounds = int(params.pop("num_boost_round"))
         patience = int(params.pop("early_stopping_rounds"))
         booster_params = cls.booster_params(task, params, n_classes=n_classes, seed=seed)
-        categorical = categorical_indices or "auto"
+        categorical: Categorical = categorical_indices or "auto"
         train = lgb.Dataset(x_train, y_train, categorical_feature=categorical, free_raw_data=True)
         valid = lgb.Dataset(x_valid, y_valid, reference=train, categorical_feature=categorical)
         with cls.refusals():
@@ -218,7 +221,7 @@ class LightGbmModel:
         x: np.ndarray,
         y: np.ndarray,
         booster_params: dict[str, Any],
-        categorical: list[int] | str,
+        categorical: Categorical,
         rounds: int,
     ) -> LightGbmModel:
         """A model of exactly ``rounds`` rounds on ``x``, refittable on more rows."""

@@ -20,7 +20,9 @@ _FLOAT64 = 1
 
 class SingleRowPredictor:
     def __init__(self, booster: Any, *, num_iteration: int, outputs: int) -> None:
-        from lightgbm.basic import _LIB, _c_str, _safe_call
+        # LightGBM's C library handle has no public name; predicting one row through it is
+        # what this class is for.
+        from lightgbm.basic import _LIB, _c_str, _safe_call  # type: ignore[attr-defined]
 
         self._lib, self._check = _LIB, _safe_call
         self.n_features = booster.num_feature()

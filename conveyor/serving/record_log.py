@@ -124,8 +124,9 @@ class RecordLog:
             end = at + LENGTH.size + size
             if end > len(segment):
                 # Next segment first: the reader takes its existence as "the last one is done".
+                full = segment
                 segment = self._create(self._number + 1, max(SEGMENT_BYTES, LENGTH.size + size))
-                self._map.close()
+                full.close()
                 self._map, self._number, at = segment, self._number + 1, 0
                 end = LENGTH.size + size
             segment[at + LENGTH.size : end] = data

@@ -92,7 +92,7 @@ class InferenceRecorder:
 
     def _flush(self) -> None:
         while self._queue:
-            batch = []
+            batch: list[PendingRecord] = []
             while self._queue and len(batch) < BATCH_SIZE:
                 batch.append(self._queue.popleft())
             try:
