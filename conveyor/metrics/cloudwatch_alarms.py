@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, NamedTuple, NoReturn
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 
 from conveyor.aws.clients import client
+from conveyor.aws.errors import raise_translated, rule
 from conveyor.aws.events import eventbridge_detail_model
 from conveyor.config import AwsSettings
-from conveyor.errors import BackendUnavailable, InvalidInput
+from conveyor.errors import InvalidInput
 from conveyor.metrics.alarm_rules import AlarmMetric, AlarmRule, AlarmState
 from conveyor.metrics.cloudwatch import (
     DRIFT_STATUS,
@@ -359,29 +360,25 @@ def _describe(cloudwatch: Any, project: str, name_prefix: str) -> dict[str, dict
     return found
 
 
-_INVALID_CODES = {
-    "InvalidParameterValue",
-    "InvalidParameterCombination",
-    "MissingParameter",
-    "ValidationError",
-}
+_RULES = (
+    rule(
+        InvalidInput,
+        "InvalidParameterValue",
+        "InvalidParameterCombination",
+        "MissingParameter",
+        "ValidationError",
+        field="alarm",
+    ),
+)
 
 
 def _call(what: str, method: Any, **kwargs: Any) -> Any:
-    from botocore.exceptions import BotoCoreError, ClientError
-
     try:
         return method(**kwargs)
-    except ClientError as exc:
-        _raise_mapped(what, exc)
-    except BotoCoreError as exc:
-        raise BackendUnavailable(f"could not reach CloudWatch to {what}: {exc}") from exc
-
-
-def _raise_mapped(what: str, exc: Any) -> NoReturn:
-    error = exc.response.get("Error", {})
-    code = str(error.get("Code", ""))
-    message = f"CloudWatch refused to {what}: {code} {error.get('Message', '')}".rstrip()
-    if code in _INVALID_CODES:
-        raise InvalidInput(message, field="alarm") from exc
-    raise BackendUnavailable(message) from exc
+    except Exception as exc:
+        raise_translated(
+            exc,
+            _RULES,
+            refused=f"CloudWatch refused to {what}",
+            unreachable=f"could not reach CloudWatch to {what}",
+        )

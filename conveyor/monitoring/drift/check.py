@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from conveyor.errors import InvalidInput, NotFound
+from conveyor.errors import InvalidInput, NotDeployed, NotFound
 from conveyor.monitoring.drift.compute import DEFAULT_THRESHOLDS, Thresholds, compute_drift
 from conveyor.monitoring.drift.store import partition
 from conveyor.monitoring.drift.window import load_window
@@ -101,11 +101,7 @@ def run_drift_check(
         )
     deployment = ports.endpoint.describe_endpoint(project)
     if deployment is None:
-        raise NotFound(
-            f"project {project!r} has no deployed version, so there is no traffic to check; "
-            f"deploy one with `conveyor models deploy {project} VERSION`",
-            field="project",
-        )
+        raise NotDeployed(project, why=", so there is no traffic to check")
     version = ports.registry.get_version(project, deployment.version)
     profile = _profile(ports.store, version)
     prediction_profile = _optional_json(
