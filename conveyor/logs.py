@@ -203,7 +203,7 @@ def setup_logging(home: Path | None, *, verbose: bool | None = None) -> None:
     root = logging.getLogger()
     root.setLevel(logging.INFO)  # the files want INFO; the console filters for itself
     ours = [h for h in root.handlers if isinstance(h, _ConveyorHandler)]
-    stream = next((h for h in ours if isinstance(h, _Console)), None)
+    stream: _Console | None = next((h for h in root.handlers if isinstance(h, _Console)), None)
     if stream is None:
         stream = _Console(sys.stderr)
         stream.setFormatter(logging.Formatter(CONSOLE_FORMAT))
@@ -232,11 +232,11 @@ def setup_logging(home: Path | None, *, verbose: bool | None = None) -> None:
         folder / MAIN_LOG, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8", delay=True
     )
     runs = _RunFiles(folder / RUNS_DIR)
-    for handler in (main, runs):
-        handler.setFormatter(formatter)
-        handler.addFilter(_StampContext())
-        handler.addFilter(_OursAtInfo())
-        root.addHandler(handler)
+    for file_handler in (main, runs):
+        file_handler.setFormatter(formatter)
+        file_handler.addFilter(_StampContext())
+        file_handler.addFilter(_OursAtInfo())
+        root.addHandler(file_handler)
 
 
 def close_logging() -> None:

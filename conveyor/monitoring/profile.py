@@ -98,7 +98,8 @@ def _quantiles_of_sorted(ordered: np.ndarray, quantiles: tuple[float, ...]) -> n
     below = np.floor(positions).astype(np.int64)
     above = np.minimum(below + 1, len(ordered) - 1)
     weight = positions - below
-    return ordered[below] + weight * (ordered[above] - ordered[below])
+    interpolated: np.ndarray = ordered[below] + weight * (ordered[above] - ordered[below])
+    return interpolated
 
 
 def _bins(edges: np.ndarray) -> np.ndarray:

@@ -21,9 +21,9 @@ from conveyor.pipeline.raw_objects import upload_of_etag
 from conveyor.pipeline.runs import RunStore
 from conveyor.ports import Ports
 from conveyor.projects import find_project
-from conveyor.storage import RAW, ObjectInfo
+from conveyor.storage import RAW
 from conveyor.tables import Table
-from conveyor.types import from_iso, to_iso, utcnow
+from conveyor.types import ObjectInfo, from_iso, to_iso, utcnow
 
 log = logging.getLogger("conveyor.monitoring")
 # polars, numpy and the model code are imported where a retrain builds its file: a Lambda
