@@ -4,7 +4,8 @@ The layers, lowest first (shared DESIGN.md's "Where things live"); a module impo
 its own layer or below:
 
 0. leaves: ``errors``, ``types``, ``hashing``, ``logs``, ``config`` (every setting, the AWS
-   ones nested), the one boto3 factory (``aws.clients``), the private helpers (``_memory``,
+   ones nested), the one boto3 factory (``aws.clients``) and botocore error translator
+   (``aws.errors``), the private helpers (``_memory``,
    ``_process``, ``_sqlite``, ``_schemes``), ``samples``.
 1. ports and their adapters: ``storage``, ``tables``, ``events``, ``jobs``, ``registry``,
    ``endpoint``, ``metrics`` (Prometheus, CloudWatch EMF and alarms), ``ports`` and
@@ -48,6 +49,7 @@ LAYERS: dict[str, int] = {
             "conveyor.logs",
             "conveyor.config",
             "conveyor.aws.clients",
+            "conveyor.aws.errors",
             "conveyor._memory",
             "conveyor._process",
             "conveyor._sqlite",
