@@ -6,6 +6,7 @@ the template does not grant passes every test and fails on AWS."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
@@ -70,8 +71,18 @@ UNEXERCISED = {
 
 @pytest.fixture(scope="module", name="recorded")
 def recorded_fixture(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
-    """Every call of the AWS flow tests, run once in a pytest of their own."""
-    return _record(tmp_path_factory.mktemp("iam") / "calls.json")
+    """Every call of the AWS flow tests, run once in a pytest of their own (once per test
+    session: xdist's workers share this run's temporary folder and take turns)."""
+    shared = tmp_path_factory.getbasetemp()
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        shared = shared.parent
+    path = shared / "iam-calls.json"
+    with (shared / "iam-calls.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not path.exists():
+            _record(path)
+    calls: list[dict[str, Any]] = json.loads(path.read_text())
+    return calls
 
 
 def test_every_call_each_function_and_job_makes_is_granted_to_its_role(
@@ -104,15 +115,13 @@ def test_removing_a_statement_a_call_needs_is_caught(
     )
 
 
-def _record(path: Path) -> list[dict[str, Any]]:
+def _record(path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     env["CONVEYOR_IAM_RECORD"] = str(path)
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
     command += ["-p", "tests.integration.aws.iam_recorder", *FLOW_TESTS]
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-3000:]
-    calls: list[dict[str, Any]] = json.loads(path.read_text())
-    return calls
 
 
 def _denied(calls: list[dict[str, Any]], statements: dict[str, tuple[Statement, ...]]) -> list[str]:
