@@ -55,6 +55,10 @@ UNEXERCISED = {
     # Granted twice: TrainingJobsPolicy and DeployPolicy both pass the SageMaker role.
     ("OnTrainingJobStateChangeFunction", "TrainingJobsPolicy", "PassSageMakerRole"),
     ("OnTrainingJobStateChangeFunction", "DeployPolicy", "PassSageMakerRole"),
+    ("DriftCheckFunction", "TrainingJobsPolicy", "PassSageMakerRole"),
+    ("DriftCheckFunction", "DeployPolicy", "PassSageMakerRole"),
+    # The drift check needs DeployPolicy's alarms, not its endpoints.
+    ("DriftCheckFunction", "DeployPolicy", "Endpoints"),
     # Granted with a managed policy the function needs other statements of; no flow test
     # reaches a call that needs these.
     ("OnUploadFunction", "TrainingJobsPolicy", "TrainingLogs"),
