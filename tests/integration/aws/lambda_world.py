@@ -24,8 +24,12 @@ from conveyor.config import AwsSettings
 from tests.integration.archives import model_tarball
 
 EVENTS = Path(__file__).parent / "events"
-PREFIX = "conveyor-test"
+# Names as template.yaml gives them in moto's account (ProjectName "conveyor"), so that the
+# IAM test (test_iam.py) checks the calls against the template's own resource ARNs.
+ACCOUNT = "123456789012"
+PREFIX = f"conveyor-{ACCOUNT}"
 TABLE = "conveyor-test"
+EVENT_BUS = "conveyor-events"
 PLACEHOLDER_MODEL = model_tarball("a model: nothing loads it")
 CHURN = Path(__file__).parents[3] / "conveyor" / "samples" / "churn.csv"
 
@@ -67,7 +71,8 @@ def environment(home: Path, *, endpoint_url: str | None = None) -> dict[str, str
         "CONVEYOR_HOME": str(home),
         "CONVEYOR_OBJECT_STORE_URI": f"s3://{PREFIX}",
         "CONVEYOR_TABLE_URI": f"dynamodb://{TABLE}",
-        "CONVEYOR_EVENTS_URI": "eventbridge://default",
+        "CONVEYOR_EVENTS_URI": f"eventbridge://{EVENT_BUS}",
+        "CONVEYOR_AWS_EVENT_BUS_NAME": EVENT_BUS,
         "CONVEYOR_JOB_RUNNER": "sagemaker",
         "CONVEYOR_REGISTRY": "sagemaker",
         "CONVEYOR_ENDPOINT": "sagemaker",
@@ -93,6 +98,7 @@ def make_resources() -> None:
         s3.put_bucket_versioning(
             Bucket=f"{PREFIX}-{bucket}", VersioningConfiguration={"Status": "Enabled"}
         )
+    aws_client("events").create_event_bus(Name=EVENT_BUS)
     aws = AwsSettings()
     create_table(TABLE, region=aws.region, endpoint_url=aws.endpoint_url)
 

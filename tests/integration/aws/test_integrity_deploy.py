@@ -13,6 +13,7 @@ from typing import Any
 from conveyor.aws.clients import client
 from tests.integration.archives import model_tarball
 from tests.integration.aws.lambda_world import (
+    PREFIX,
     decided_in_sagemaker,
     deploy_a_version,
     lambda_env_fixture,  # noqa: F401 (the lambda_env fixture)
@@ -103,7 +104,7 @@ def test_the_registered_sha256_is_kept_with_the_version_in_both_registries(
     ]
     described = sagemaker.describe_model_package(ModelPackageName=package["ModelPackageArn"])
     assert described["CustomerMetadataProperties"]["sha256"] == version.sha256
-    stored = client("s3").get_object(Bucket="conveyor-test-models", Key=version.artifact.key)
+    stored = client("s3").get_object(Bucket=f"{PREFIX}-models", Key=version.artifact.key)
     assert hashlib.sha256(stored["Body"].read()).hexdigest() == version.sha256
 
 

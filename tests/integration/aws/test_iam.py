@@ -1,0 +1,143 @@
+"""IAM proven, not asserted: the AWS flow tests run with every AWS call recorded per
+principal (iam_recorder.py), and each call is checked against the statements template.yaml
+gives that principal's role (iam_policies.py), actions and resource ARNs and conditions, by
+moto's IAM policy evaluator (iam_calls.py). moto never enforces IAM, so without this a call
+the template does not grant passes every test and fails on AWS."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.aws.iam_calls import requests, verdict
+from tests.integration.aws.iam_policies import Statement, principal_statements
+
+ROOT = Path(__file__).parents[3]
+FLOW_TESTS = [
+    f"tests/integration/aws/{name}.py"
+    for name in (
+        "test_handlers_pipeline",
+        "test_handlers_pipeline_job",
+        "test_handlers_monitoring",
+        "test_handlers_predict",
+        "test_handlers_upload",
+        "test_reject_deployed",
+        "test_integrity_deploy",
+        "test_limits_predict_proxy",
+    )
+]
+# Statements no recorded call needs (removing one alone fails nothing). Each is a finding,
+# kept exact: the test fails when one of them becomes needed or a needed one appears here.
+_SAGEMAKER = ("SageMakerExecutionRole", "SageMakerExecutionPolicy")
+UNEXERCISED = {
+    # Used by the services themselves, not by conveyor's code: Lambda sends a failed event to
+    # the dead-letter queue; SageMaker pulls the job's image and writes its logs.
+    ("*", "DeadLetterQueuePolicy", "#0"),
+    (*_SAGEMAKER, "JobLogs"),
+    (*_SAGEMAKER, "PullImagesToken"),
+    (*_SAGEMAKER, "PullImages"),
+    # No handler or job publishes to the event bus on AWS.
+    ("*", "DataAccessPolicy", "ConveyorEvents"),
+    (*_SAGEMAKER, "ConveyorEvents"),
+    # The jobs never register, deploy or put metrics (EMF goes through the logs).
+    (*_SAGEMAKER, "Registry"),
+    (*_SAGEMAKER, "RegistryList"),
+    (*_SAGEMAKER, "Endpoints"),
+    (*_SAGEMAKER, "Metrics"),
+    # Granted twice: TrainingJobsPolicy and DeployPolicy both pass the SageMaker role.
+    ("OnTrainingJobStateChangeFunction", "TrainingJobsPolicy", "PassSageMakerRole"),
+    ("OnTrainingJobStateChangeFunction", "DeployPolicy", "PassSageMakerRole"),
+    ("DriftCheckFunction", "TrainingJobsPolicy", "PassSageMakerRole"),
+    ("DriftCheckFunction", "DeployPolicy", "PassSageMakerRole"),
+    # The drift check needs DeployPolicy's alarms, not its endpoints.
+    ("DriftCheckFunction", "DeployPolicy", "Endpoints"),
+    # Granted with a managed policy the function needs other statements of; no flow test
+    # reaches a call that needs these.
+    ("OnUploadFunction", "TrainingJobsPolicy", "TrainingLogs"),
+    ("DriftCheckFunction", "TrainingJobsPolicy", "TrainingLogs"),
+    ("OnAlarmFunction", "TrainingJobsPolicy", "TrainingLogs"),
+    ("OnTrainingJobStateChangeFunction", "RegistryPolicy", "ModelPackagesList"),
+    ("OnModelPackageStateChangeFunction", "RegistryPolicy", "ModelPackagesList"),
+    ("OnTrainingJobStateChangeFunction", "DeployPolicy", "Alarms"),
+    ("OnModelPackageStateChangeFunction", "DeployPolicy", "Alarms"),
+    ("OnTrainingJobStateChangeFunction", "DeployPolicy", "AlarmsRead"),
+    ("PredictFunction", "DataAccessPolicy", "ConveyorBuckets"),
+}
+
+
+@pytest.fixture(scope="module", name="recorded")
+def recorded_fixture(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    """Every call of the AWS flow tests, run once in a pytest of their own (once per test
+    session: xdist's workers share this run's temporary folder and take turns)."""
+    shared = tmp_path_factory.getbasetemp()
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        shared = shared.parent
+    path = shared / "iam-calls.json"
+    with (shared / "iam-calls.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not path.exists():
+            _record(path)
+    calls: list[dict[str, Any]] = json.loads(path.read_text())
+    return calls
+
+
+def test_every_call_each_function_and_job_makes_is_granted_to_its_role(
+    recorded: list[dict[str, Any]],
+) -> None:
+    assert {call["principal"] for call in recorded} >= set(principal_statements())
+    assert _denied(recorded, principal_statements()) == []
+
+
+@pytest.mark.parametrize(
+    ("principal", "statement"),
+    [(p, s) for p, statements in principal_statements().items() for s in statements],
+    ids=lambda value: value if isinstance(value, str) else f"{value.policy}.{value.sid}",
+)
+def test_removing_a_statement_a_call_needs_is_caught(
+    recorded: list[dict[str, Any]], principal: str, statement: Statement
+) -> None:
+    """The check above can fail: without any one statement the flow needs, it does."""
+    full = principal_statements()
+    kept = dict(full) | {principal: tuple(s for s in full[principal] if s != statement)}
+    # Caught: a call the full policies allow is refused (on today's template some calls are
+    # refused with every statement; those do not count).
+    caught = bool(set(_denied(recorded, kept)) - set(_denied(recorded, full)))
+    unexercised = {
+        (principal, statement.policy, statement.sid),
+        ("*", statement.policy, statement.sid),
+    } & UNEXERCISED
+    assert caught != bool(unexercised), f"{principal}'s {statement.policy}.{statement.sid}: " + (
+        "needed, yet listed in UNEXERCISED" if caught else "no recorded call needs it"
+    )
+
+
+def _record(path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env["CONVEYOR_IAM_RECORD"] = str(path)
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    command += ["-p", "tests.integration.aws.iam_recorder", *FLOW_TESTS]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:]
+
+
+def _denied(calls: list[dict[str, Any]], statements: dict[str, tuple[Statement, ...]]) -> list[str]:
+    denied: list[str] = []
+    for call in calls:
+        for action, resource, conditions in _requests(json.dumps(call, sort_keys=True)):
+            if not verdict(statements[call["principal"]], action, resource, conditions):
+                denied.append(f"{call['principal']}: {action} on {resource}")
+    return sorted(set(denied))
+
+
+@cache
+def _requests(call_json: str) -> list[tuple[str, str, dict[str, str]]]:
+    call = json.loads(call_json)
+    return requests(call["service"], call["operation"], call["params"])
