@@ -54,6 +54,7 @@ def register_and_gate(ctx: PipelineContext, run: Run, project: Project) -> Run:
         version,
         evaluation.comparison,
         greater_is_better=bool(document["greater_is_better"]),
+        warnings=evaluation.warnings,
     )
     return end_gated_run(
         runs,

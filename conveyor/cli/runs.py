@@ -129,6 +129,8 @@ def print_gate(gate: dict[str, Any]) -> None:
     """The gate's decision, and the new version and the champion scored on the same rows:
     per split, its rows and the dataset they come from (the split decided on first)."""
     console.print(f"  gate      {gate.get('status')}: {gate.get('reason')}", highlight=False)
+    for warning in gate.get("warnings") or []:
+        console.print(f"  [yellow]warning[/]   {warning}", highlight=False)
     scores: dict[str, dict[str, Any]] = gate.get("scores") or {}
     if not scores:
         return

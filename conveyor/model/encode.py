@@ -56,7 +56,10 @@ class FeatureEncoder:
         exprs: list[pl.Expr] = []
         # Where each text feature's columns go in the matrix; the expressions fill the rest.
         text_positions: list[tuple[str, slice]] = []
+        # Where each file column's inputs start: a date has several, a text one per term.
+        starts: list[tuple[str, int]] = []
         for spec in self.schema_.features:
+            starts.append((spec.name, len(names)))
             col = pl.col(spec.name)
             if spec.kind is FeatureKind.TEXT:
                 vocabulary = self.text_[spec.name]
@@ -90,6 +93,13 @@ class FeatureEncoder:
                 names.append(f"{spec.name}__epoch_days")
         self.feature_names_out_ = names
         self.categorical_indices_ = categorical
+        # Model input -> the file's column it was made from (to sum importance per column).
+        ends = [start for _, start in starts[1:]] + [len(names)]
+        self.feature_sources_ = {
+            name: column
+            for (column, start), end in zip(starts, ends, strict=True)
+            for name in names[start:end]
+        }
         self._exprs = exprs
         in_text = {i for _, positions in text_positions for i in range(len(names))[positions]}
         self._expr_positions = [i for i in range(len(names)) if i not in in_text]

@@ -29,6 +29,7 @@ from conveyor.pipeline.comparison import (
 )
 from conveyor.pipeline.details import details_key, version_details
 from conveyor.pipeline.holdout import load_holdout
+from conveyor.pipeline.leakage import leak_warnings
 from conveyor.pipeline.registration import Evaluation, git_commit, register
 from conveyor.pipeline.train import artifact_ref
 from conveyor.ports import PipelineContext
@@ -96,11 +97,8 @@ def evaluate_artifact(
     )
     y_test = target_values(test.get_column(schema.target), schema.classes)
     y_train = target_values(train_target.get_column(schema.target), schema.classes)
-    store.put(
-        REPORTS,
-        details_key(run.project, run.run_id),
-        json.dumps(version_details(predictor, x_test, y_test, raw)).encode(),
-    )
+    details = version_details(predictor, x_test, y_test, raw)
+    store.put(REPORTS, details_key(run.project, run.run_id), json.dumps(details).encode())
     training = json.loads((model_dir / TRAINING_FILE).read_text())
     splits = [Rows(TEST, run.dataset_id, x_test, y_test, test)]
     notes: list[str] = []
@@ -115,6 +113,15 @@ def evaluate_artifact(
     }
     if HOLDOUT in comparison.scores:
         metrics[HOLDOUT] = comparison.scores[HOLDOUT].challenger
+    warnings = leak_warnings(
+        project=run.project,
+        task=schema.task,
+        test=metrics["test"],
+        baseline=metrics["baseline"],
+        test_rows=len(y_test),
+        importance=details["feature_importance"],
+        sources=predictor.encoder.feature_sources_,
+    )
     return Evaluation(
         primary_metric=project.metric or default_metric(schema.task),
         metrics=metrics,
@@ -122,6 +129,7 @@ def evaluate_artifact(
         training=training,
         sha256=digest,
         comparison=comparison,
+        warnings=tuple(warnings),
     )
 
 

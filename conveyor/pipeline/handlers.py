@@ -274,6 +274,7 @@ def _evaluate_and_register(ctx: PipelineContext, run: Run, project: Project) -> 
         version,
         evaluation.comparison,
         greater_is_better=greater_is_better(version.primary_metric),
+        warnings=evaluation.warnings,
     )
     return end_gated_run(
         RunStore(ctx.ports.table),

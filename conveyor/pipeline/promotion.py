@@ -10,7 +10,7 @@ where the metric's direction comes from: the local side reads it from the model 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from conveyor.endpoint import Endpoint
@@ -29,11 +29,13 @@ def gate_version(
     comparison: Comparison | None,
     *,
     greater_is_better: bool,
+    warnings: Sequence[str] = (),
 ) -> tuple[ModelVersion, GateDecision]:
     """Decide and record the version's approval status against the deployed champion, on
     the numbers ``comparison`` measured on the same rows for both (None: an evaluation that
     did not score the champion, so a deployed champion leaves the decision to a person).
-    The version keeps the decision, the rows and every split's scores as its ``gate``."""
+    The version keeps the decision, the rows and every split's scores as its ``gate``, with
+    the evaluation's ``warnings`` (they inform a person; they do not change the decision)."""
     metric = version.primary_metric
     deployed = endpoint.describe_endpoint(project.name)
     serving = deployed.version if deployed is not None else None
@@ -82,6 +84,8 @@ def gate_version(
         on=on,
         unscored=unscored,
     )
+    if warnings:
+        evidence["warnings"] = list(warnings)
     decision = replace(decision, evidence=evidence)
     if decision.status is ApprovalStatus.APPROVED and project.manual_deploy:
         # The project deploys by hand: the gate's approval is a recommendation to a person.

@@ -99,6 +99,8 @@ class Evaluation:
     training: dict[str, Any]
     sha256: str
     comparison: Comparison | None = None
+    # What a person should check before trusting the numbers (``pipeline.leakage``).
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -108,6 +110,7 @@ class Evaluation:
             "training": self.training,
             "sha256": self.sha256,
             "comparison": None if self.comparison is None else self.comparison.to_dict(),
+            "warnings": list(self.warnings),
         }
 
     @classmethod
@@ -121,6 +124,7 @@ class Evaluation:
             comparison=(
                 Comparison.from_dict(data["comparison"]) if data.get("comparison") else None
             ),
+            warnings=tuple(data.get("warnings") or ()),
         )
 
 

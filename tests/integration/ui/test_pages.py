@@ -161,3 +161,18 @@ def test_deploying_a_pending_version_from_the_page_asks_to_approve_it(
     served = project[project.index('<tr data-version="1"') :]
     served = served[: served.index("</tr>")]
     assert "data-approve" not in served and 'data-confirm="Deploy v1 to churn?"' in served
+
+
+def test_the_version_page_shows_the_gates_warnings(client: TestClient, ports: Ports) -> None:
+    version = ports.registry.get_version("churn", 1)
+    warning = "accuracy 1.000 on the 300 test rows: the model leans on 'account <status>'"
+    ports.registry.update_gate(
+        "churn",
+        1,
+        version.approval_status,
+        version.status_reason or "",
+        {**(version.gate or {}), "warnings": [warning]},
+    )
+    page = client.get("/ui/projects/churn/versions/1").text
+    assert '<p class="warning">accuracy 1.000 on the 300 test rows' in page
+    assert "account &lt;status&gt;" in page
