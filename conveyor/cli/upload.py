@@ -23,7 +23,13 @@ from conveyor.errors import InvalidInput, NotFound, RunFailed
 from conveyor.pipeline.runs import RunStore
 from conveyor.pipeline.uploads import put_raw_file
 from conveyor.pipeline.worker import Worker, live_workers
-from conveyor.projects import check_upload_flags, create_project, find_project, validate_name
+from conveyor.projects import (
+    check_upload_flags,
+    create_project,
+    describe_changes,
+    find_project,
+    validate_name,
+)
 from conveyor.storage import RAW
 from conveyor.types import Algorithm, Run, RunState, Task
 
@@ -135,6 +141,12 @@ def upload(
 
     if not as_json:
         console.print(f"uploaded {file} to {RAW}/{key} ({upload.info.size:,} bytes)")
+        if upload.changed and previous is not None:
+            console.print(
+                f"these bytes made run {previous.run_id}; the project's settings changed since "
+                f"({describe_changes(upload.changed)}): training again",
+                highlight=False,
+            )
     if not wait:
         if not live_workers(ports.table, max_age=state.settings.worker_heartbeat_seconds * 2):
             console.print(
