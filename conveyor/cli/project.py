@@ -240,6 +240,7 @@ def delete(
     console.print(
         f"deleted project {name}: {deleted.versions} version(s), {deleted.runs} run(s), "
         f"{records} record(s), {files} file(s)"
+        + (f", {deleted.job_folders} training job folder(s)" if deleted.job_folders else "")
         + (
             f"; it no longer serves version {deleted.served_version}"
             if deleted.served_version

@@ -95,6 +95,26 @@ class Warmable(Protocol):
         ...
 
 
+@runtime_checkable
+class Forgettable(Protocol):
+    """A runner that keeps each job's files where it ran them (the local subprocess
+    runner's folders) and can delete them. SageMaker keeps a training job's record for as
+    long as the account lasts and offers no delete, so its runner is not one."""
+
+    def forget_training_job(self, job_name: str) -> bool:
+        """Delete what the runner keeps of an ended job; False when it keeps nothing.
+
+        Raises:
+            Conflict: the job is still running.
+        """
+        ...
+
+
+def forget(jobs: object, job_name: str) -> bool:
+    """Let ``jobs`` delete what it keeps of ``job_name``, if it is a runner that can."""
+    return isinstance(jobs, Forgettable) and jobs.forget_training_job(job_name)
+
+
 def warm(jobs: object) -> None:
     """Let ``jobs`` prepare its next job's process, if it is a runner that can."""
     if isinstance(jobs, Warmable):

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from conveyor._process import pid_exists
-from conveyor.errors import AlreadyExists, NotFound
+from conveyor.errors import AlreadyExists, Conflict, NotFound
 from conveyor.jobs import TrainingJob, TrainingJobSpec
 from conveyor.jobs.contract import ScriptModePaths, environment
 from conveyor.jobs.standby import HANDOVER
@@ -216,6 +216,15 @@ class SubprocessJobRunner:
         record = json.loads((folder / "job.json").read_text())
         self._kill(int(record["pgid"]))
         self._finalise(folder, record, JobStatus.STOPPED, "stopped by request")
+
+    def forget_training_job(self, job_name: str) -> bool:
+        folder = self.root / job_name
+        if not (folder / "job.json").exists():
+            return False
+        if not ((folder / "status.json").exists() or (folder / "exit_code").exists()):
+            raise Conflict(f"training job {job_name!r} is still running: stop it first")
+        shutil.rmtree(folder)
+        return True
 
     def _folder(self, job_name: str) -> Path:
         folder = self.root / job_name

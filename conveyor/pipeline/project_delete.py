@@ -8,8 +8,9 @@ import logging
 from dataclasses import asdict, dataclass, field
 
 from conveyor.endpoint import Deployment
-from conveyor.errors import Conflict
+from conveyor.errors import Conflict, NotFound
 from conveyor.inference.records import partition as inference_partition
+from conveyor.jobs import forget
 from conveyor.monitoring.alarms.defaults import defaults_partition
 from conveyor.monitoring.alarms.store import alarm_partition, history_partition
 from conveyor.monitoring.drift.store import partition as drift_partition
@@ -21,6 +22,7 @@ from conveyor.pipeline.runs import RunStore, dataset_partition
 from conveyor.ports import Ports
 from conveyor.projects import delete_project_item, get_project
 from conveyor.storage import BUCKETS
+from conveyor.types import Run
 
 log = logging.getLogger("conveyor.pipeline")
 
@@ -35,6 +37,7 @@ class DeletedProject:
     runs: int
     records: dict[str, int] = field(default_factory=dict)  # what -> items deleted
     objects: dict[str, int] = field(default_factory=dict)  # bucket -> objects deleted
+    job_folders: int = 0  # the local runner's folders of its training jobs
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -84,6 +87,7 @@ def delete_project(ports: Ports, name: str, *, force: bool = False) -> DeletedPr
     versions = ports.registry.delete_model_group(name)
     runs = RunStore(ports.table)
     owned = runs.list_runs(name)
+    jobs = sum(_end_job(ports, run) for run in owned if run.job_name)
     for run in owned:
         runs.delete(run.run_id)
     partitions = {
@@ -117,4 +121,17 @@ def delete_project(ports: Ports, name: str, *, force: bool = False) -> DeletedPr
         len(owned),
         {what: count for what, count in records.items() if count},
         {bucket: count for bucket, count in objects.items() if count},
+        jobs,
     )
+
+
+def _end_job(ports: Ports, run: Run) -> bool:
+    """Stop the run's training job if it still runs (--force: the run is dropped), then
+    delete what the runner keeps of it; whether there was something to delete."""
+    assert run.job_name is not None
+    if not run.state.is_terminal:
+        try:
+            ports.jobs.stop_training_job(run.job_name)
+        except NotFound:
+            return False
+    return forget(ports.jobs, run.job_name)

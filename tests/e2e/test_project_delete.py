@@ -1,5 +1,6 @@
 """A project can go away: ``conveyor project delete`` removes its deployment, registry,
-runs, inference records, feedback, alarms, drift reports and files; it is refused while the
+runs and their training jobs' folders, inference records, feedback, alarms, drift reports
+and files; it is refused while the
 project serves unless --force, and asks first unless --yes."""
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ def test_delete_removes_everything_a_project_owns(
     assert deleted["records"]["inference records"] == 3
     assert deleted["records"]["feedback"] == 3
     assert deleted["records"]["alarms"] >= 4
+    assert deleted["job_folders"] == 1
+    assert [job.name for job in (home / "jobs").iterdir() if job.name.startswith("churn")] == []
 
     assert _items_mentioning(home, "churn") == []
     buckets = home / "buckets"

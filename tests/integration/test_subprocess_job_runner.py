@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from conveyor.errors import AlreadyExists, NotFound
-from conveyor.jobs import TrainingJobSpec
+from conveyor.errors import AlreadyExists, Conflict, NotFound
+from conveyor.jobs import TrainingJobSpec, forget
 from conveyor.jobs.local import SubprocessJobRunner
 from conveyor.storage.local import LocalObjectStore
 from conveyor.types import JobStatus, ObjectRef
@@ -114,6 +114,16 @@ def test_stop_ends_a_running_job_stopped(runner) -> None:  # type: ignore[no-unt
     runner.stop_training_job("job-1")
     job = runner.describe_training_job("job-1")
     assert job.status is JobStatus.STOPPED and job.failure_reason == "stopped by request"
+
+
+def test_a_job_is_forgotten_only_once_it_ended(runner, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    runner.start_training_job(spec(mode="sleep", seconds="30"))
+    with pytest.raises(Conflict, match="still running"):
+        forget(runner, "job-1")
+    runner.stop_training_job("job-1")
+    assert forget(runner, "job-1") is True
+    assert not (tmp_path / "jobs" / "job-1").exists()
+    assert forget(runner, "job-1") is False  # nothing kept any more
 
 
 def test_max_runtime_stops_the_job(runner) -> None:  # type: ignore[no-untyped-def]
