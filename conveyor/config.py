@@ -64,6 +64,9 @@ class AwsSettings(BaseSettings):
     serverless_max_concurrency: int = 5
     # Endpoint names: <endpoint_prefix>-<project>.
     endpoint_prefix: str = "conveyor"
+    # Training job names: <job_prefix>-<project>-...; the template's rule for their state
+    # changes matches this prefix (AWS's documented event carries no job tags).
+    job_prefix: str = "conveyor"
     # CloudWatch metrics namespace and the EventBridge bus conveyor's own events go to.
     metrics_namespace: str = "Conveyor"
     event_bus_name: str = "default"

@@ -64,7 +64,7 @@ def on_upload(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     created = events.s3_objects(event)
     ctx = runtime.pipeline_context()
     settings = runtime.settings()
-    starter = JobStarter(settings.object_store_uri, settings.table_uri)
+    starter = JobStarter(settings.object_store_uri, settings.table_uri, settings.aws.job_prefix)
     runs = []
     for record in created:
         with log_context(request_id=_request_id(context)):

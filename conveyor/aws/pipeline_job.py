@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from conveyor.aws.job_env import job_ports, settings_hyperparameters
+from conveyor.aws.sagemaker_common import sagemaker_name
 from conveyor.config import MAX_TRAINING_ROWS
 from conveyor.jobs import TrainingJobSpec
 from conveyor.jobs.contract import (
@@ -65,6 +66,7 @@ def job_output(run: Run) -> ObjectRef:
 def pipeline_job_spec(
     run: Run,
     *,
+    job_prefix: str,
     object_store_uri: str,
     table_uri: str,
     seed: int,
@@ -72,9 +74,10 @@ def pipeline_job_spec(
     max_training_rows: int = MAX_TRAINING_ROWS,
 ) -> TrainingJobSpec:
     """The job request of a run: the raw upload as its channel, conveyor's URIs as
-    hyperparameters (strings, as SageMaker takes them)."""
+    hyperparameters (strings, as SageMaker takes them); its name starts with ``job_prefix``
+    (``CONVEYOR_AWS_JOB_PREFIX``), which the template's rule for job state changes matches."""
     return TrainingJobSpec(
-        job_name=job_name_for(run),
+        job_name=sagemaker_name(job_prefix, job_name_for(run)),
         channels={"raw": run.raw},
         output=job_output(run),
         hyperparameters={

@@ -54,7 +54,11 @@ def _retrain(hyperparameters: dict[str, str]) -> None:
             "force": force,
         }
         run = on_object_created(
-            ctx, detail, start=JobStarter(settings.object_store_uri, settings.table_uri)
+            ctx,
+            detail,
+            start=JobStarter(
+                settings.object_store_uri, settings.table_uri, settings.aws.job_prefix
+            ),
         )
         if run is not None:
             print(f"run {run.run_id} is {run.state.value}", flush=True)

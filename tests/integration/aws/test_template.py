@@ -3,7 +3,7 @@
 cfn-lint, ``sam validate --lint`` and checkov check the template's form in ``make iac-check``;
 these tests check what those tools cannot know: that the template matches conveyor's code
 (bucket names the S3 store maps, the handlers that exist, the settings the functions read,
-the job tag and alarm names the rules filter on, the names the IAM policies are scoped to).
+the job-name prefix and alarm names the rules filter on, the names the IAM policies are scoped to).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import yaml
 
 from conveyor.aws.sagemaker_common import sagemaker_name
 from conveyor.config import AwsSettings, Settings
-from conveyor.jobs.sagemaker import JOB_TAG
 from conveyor.metrics import cloudwatch
 from conveyor.metrics.cloudwatch_alarms import DEFAULT_PREFIX, alarm_name
 from conveyor.storage import BUCKETS
@@ -298,6 +297,7 @@ def test_every_setting_the_functions_get_is_one_conveyor_reads(template: dict[st
         "Fn::Sub": "s3://${ProjectName}-${AWS::AccountId}"
     }
     assert variables["CONVEYOR_AWS_ENDPOINT_PREFIX"] == {"Ref": "ProjectName"}
+    assert variables["CONVEYOR_AWS_JOB_PREFIX"] == {"Ref": "ProjectName"}
 
 
 def test_event_rules_match_the_events_conveyor_causes(template: dict[str, Any]) -> None:
@@ -309,8 +309,9 @@ def test_event_rules_match_the_events_conveyor_causes(template: dict[str, Any]) 
 
     training = pattern("OnTrainingJobStateChangeFunction", "JobEnded")
     assert training["detail-type"] == ["SageMaker Training Job State Change"]
-    # The tag SageMakerJobRunner puts on every job it starts.
-    assert training["detail"]["Tags"] == {JOB_TAG: [{"exists": True}]}
+    # The prefix of every job name conveyor gives (CONVEYOR_AWS_JOB_PREFIX), not a tag: AWS's
+    # documented event has an empty Tags map (test_end_to_end.py matches the pattern on it).
+    assert training["detail"]["TrainingJobName"] == [{"prefix": {"Fn::Sub": "${ProjectName}-"}}]
     assert set(training["detail"]["TrainingJobStatus"]) == {"Completed", "Failed", "Stopped"}
     approval = pattern("OnModelPackageStateChangeFunction", "Approved")
     assert approval["detail"] == {"ModelApprovalStatus": ["Approved"]}

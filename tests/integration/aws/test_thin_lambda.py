@@ -68,6 +68,7 @@ def _evaluated_run(project: str) -> dict[str, object]:
     run, _ = runs.create(project, raw, "e" * 64)
     spec = pipeline_job_spec(
         run,
+        job_prefix="conveyor",
         object_store_uri=f"s3://{PREFIX}",
         table_uri="dynamodb://conveyor-test",
         seed=42,
