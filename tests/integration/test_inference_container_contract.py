@@ -103,10 +103,11 @@ class Container:
 
 
 def start(model_dir: Path, log_file: Path, *, workers: int = 1, **env: str) -> Container:
-    """``conveyor-sagemaker-serve serve`` as SageMaker runs it; its output to ``log_file``."""
+    """``conveyor-sagemaker-serve serve`` as SageMaker runs it, with none of conveyor's
+    settings but ``env`` (the model's Environment); its output to ``log_file``."""
     port = free_port()
     variables = {
-        **os.environ,
+        **{name: value for name, value in os.environ.items() if not name.startswith("CONVEYOR_")},
         "CONVEYOR_MODEL_DIR": str(model_dir),
         "SAGEMAKER_BIND_TO_PORT": str(port),
         "SAGEMAKER_MODEL_SERVER_WORKERS": str(workers),

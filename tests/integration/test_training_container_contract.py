@@ -101,13 +101,19 @@ class Container:
 
 
 def lay_out_container(
-    job: SubmittedJob, root: Path, hyperparameters: dict[str, str] | None = None
+    request: dict[str, Any],
+    root: Path,
+    hyperparameters: dict[str, str] | None = None,
+    *,
+    s3: Any = None,
 ) -> Container:
-    """What SageMaker and the training toolkit prepare before they run ``sagemaker_program``."""
+    """What SageMaker and the training toolkit prepare before they run ``sagemaker_program``
+    for the CreateTrainingJob ``request`` (its channels and the tarball read with ``s3``, by
+    default this process's mocked client); its ``Environment`` is the program's, as SageMaker
+    sets it."""
     from conveyor.aws.clients import client
 
-    s3 = client("s3")
-    request = job.request
+    s3 = s3 or client("s3")
     hps = dict(request["HyperParameters"] if hyperparameters is None else hyperparameters)
     channels = [channel["ChannelName"] for channel in request["InputDataConfig"]]
     paths = ScriptModePaths(root / "ml")
@@ -154,6 +160,7 @@ def lay_out_container(
         for key, value in os.environ.items()
         if not key.startswith(("SM_", "CONVEYOR_", "PYTHONPATH"))
     }
+    env |= request.get("Environment", {})
     env |= {
         "SM_MODEL_DIR": str(paths.model_dir),
         "SM_CHANNELS": json.dumps(channels),
@@ -199,7 +206,7 @@ def run_program(
 def test_the_packaged_program_trains_the_model_the_pipeline_evaluates(
     submitted: SubmittedJob, tmp_path: Path
 ) -> None:
-    container = lay_out_container(submitted, tmp_path)
+    container = lay_out_container(submitted.request, tmp_path)
     # -X importtime lists every module the program imports (on stderr).
     result = run_program(container, sys.executable, "-X", "importtime")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -255,7 +262,7 @@ def test_hyperparameters_json_encoded_as_the_sagemaker_sdk_sends_them_are_read(
             "sagemaker_submit_directory"
         ],
     }
-    container = lay_out_container(submitted, tmp_path, sdk_style)
+    container = lay_out_container(submitted.request, tmp_path, sdk_style)
     result = run_program(container)
     assert result.returncode == 0, result.stderr[-3000:]
     training = json.loads((container.paths.model_dir / "training.json").read_text())
@@ -268,7 +275,7 @@ def test_a_bad_input_fails_the_job_with_a_reason_sagemaker_reports(
     submitted: SubmittedJob, tmp_path: Path
 ) -> None:
     hps = dict(submitted.request["HyperParameters"], algorithm=json.dumps("xgboost"))
-    container = lay_out_container(submitted, tmp_path, hps)
+    container = lay_out_container(submitted.request, tmp_path, hps)
     result = run_program(container)
     assert result.returncode != 0
     failure = container.paths.failure_file.read_text()
@@ -280,7 +287,7 @@ def test_a_bad_input_fails_the_job_with_a_reason_sagemaker_reports(
 def test_on_the_scikit_learn_image_s_python_the_program_says_what_to_change(
     submitted: SubmittedJob, tmp_path: Path
 ) -> None:
-    container = lay_out_container(submitted, tmp_path)
+    container = lay_out_container(submitted.request, tmp_path)
     result = run_program(container, IMAGE_PYTHON)
     assert result.returncode == 1
     failure = container.paths.failure_file.read_text()

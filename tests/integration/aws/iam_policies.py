@@ -165,3 +165,9 @@ def _resolve(node: Any) -> Any:
             return separator.join(str(part) for part in _resolve(parts))
         assert not key.startswith("Fn::"), f"no rule for {key}: add one to iam_policies.py"
     return {key: _resolve(value) for key, value in node.items()}
+
+
+def resolved(node: Any) -> Any:
+    """``node`` of the expanded template (an event rule's pattern, say) with its intrinsic
+    functions resolved to the names the moto deployment has."""
+    return _resolve(copy.deepcopy(node))

@@ -11,7 +11,7 @@ import json
 import os
 import socket
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from string import Template
@@ -78,6 +78,7 @@ def environment(home: Path, *, endpoint_url: str | None = None) -> dict[str, str
         "CONVEYOR_ENDPOINT": "sagemaker",
         "CONVEYOR_AWS_SAGEMAKER_ROLE_ARN": "arn:aws:iam::123456789012:role/conveyor-sagemaker",
         "CONVEYOR_AWS_METRICS_NAMESPACE": "ConveyorTest",
+        "CONVEYOR_AWS_JOB_PREFIX": "conveyor",  # the template's ProjectName
         "CONVEYOR_AWS_INFERENCE_IMAGE": (
             "123456789012.dkr.ecr.us-east-1.amazonaws.com/conveyor-inference:test"
         ),
@@ -327,35 +328,74 @@ class FakeConveyorRuntime:
         self.client.__exit__(None, None, None)
 
     def invoke_endpoint(self, **request: Any) -> dict[str, Any]:
-        import io
-
-        from botocore.exceptions import ClientError
-        from botocore.response import StreamingBody
-        from botocore.validate import validate_parameters
-
-        shape = aws_client("sagemaker-runtime").meta.service_model.operation_model("InvokeEndpoint")
-        validate_parameters(request, shape.input_shape)
         self.requests.append(request)
-        answer = self.client.post(
-            "/invocations",
-            content=request["Body"],
-            headers={"content-type": request["ContentType"], "accept": request["Accept"]},
+        return sagemaker_answer(request, self._post)
+
+    def _post(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, str]:
+        answer = self.client.post("/invocations", content=body, headers=headers)
+        return answer.status_code, answer.content, answer.headers["content-type"]
+
+
+class ServeProcessRuntime:
+    """A sagemaker-runtime client whose ``invoke_endpoint`` reaches the inference
+    container's ``serve`` process over HTTP (``/invocations`` on 127.0.0.1:``port``), as
+    SageMaker hosting forwards a request to its container; moto's InvokeEndpoint answers a
+    fixed body. Answers as ``FakeConveyorRuntime``'s."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.requests: list[dict[str, Any]] = []
+
+    def invoke_endpoint(self, **request: Any) -> dict[str, Any]:
+        self.requests.append(request)
+        return sagemaker_answer(request, self._post)
+
+    def _post(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, str]:
+        from urllib.error import HTTPError
+        from urllib.request import Request, urlopen
+
+        sent = Request(f"http://127.0.0.1:{self.port}/invocations", data=body, headers=headers)
+        try:
+            with urlopen(sent, timeout=30) as answer:
+                return answer.status, answer.read(), answer.headers["content-type"]
+        except HTTPError as exc:
+            return exc.code, exc.read(), exc.headers["content-type"]
+
+
+def sagemaker_answer(
+    request: dict[str, Any], post: Callable[[bytes, dict[str, str]], tuple[int, bytes, str]]
+) -> dict[str, Any]:
+    """SageMaker's InvokeEndpoint answer to ``request`` (checked against the real API's
+    shape) from the model server ``post`` reaches: ``post(body, headers)`` is the
+    container's ``/invocations`` answer (status, body, content type). A 4xx/5xx of the
+    model comes back as SageMaker sends it, a ``ModelError`` carrying
+    ``OriginalStatusCode`` and ``OriginalMessage``."""
+    import io
+
+    from botocore.exceptions import ClientError
+    from botocore.response import StreamingBody
+    from botocore.validate import validate_parameters
+
+    shape = aws_client("sagemaker-runtime").meta.service_model.operation_model("InvokeEndpoint")
+    validate_parameters(request, shape.input_shape)
+    status, body, content_type = post(
+        request["Body"], {"content-type": request["ContentType"], "accept": request["Accept"]}
+    )
+    if status != 200:
+        raise ClientError(
+            {
+                "Error": {"Code": "ModelError", "Message": "Received client error"},
+                "OriginalStatusCode": status,
+                "OriginalMessage": body.decode(errors="replace"),
+                "ResponseMetadata": {"HTTPStatusCode": 424},
+            },
+            "InvokeEndpoint",
         )
-        if answer.status_code != 200:
-            raise ClientError(
-                {
-                    "Error": {"Code": "ModelError", "Message": "Received client error"},
-                    "OriginalStatusCode": answer.status_code,
-                    "OriginalMessage": answer.text,
-                    "ResponseMetadata": {"HTTPStatusCode": 424},
-                },
-                "InvokeEndpoint",
-            )
-        return {
-            "Body": StreamingBody(io.BytesIO(answer.content), len(answer.content)),
-            "ContentType": answer.headers["content-type"],
-            "InvokedProductionVariant": "AllTraffic",
-        }
+    return {
+        "Body": StreamingBody(io.BytesIO(body), len(body)),
+        "ContentType": content_type,
+        "InvokedProductionVariant": "AllTraffic",
+    }
 
 
 def decided_in_sagemaker(version: int, status: str, reason: str | None = None) -> dict[str, Any]:

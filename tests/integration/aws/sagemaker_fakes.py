@@ -169,10 +169,13 @@ class FakeModelErrorRuntimeClient:
 
 
 def clients_with(**fakes: Any) -> Callable[[str], Any]:
-    """A client factory giving ``fakes[service]`` where set, else the real (moto) client;
-    ``fakes`` are keyed by service with ``-`` as ``_`` (``sagemaker_runtime=…``)."""
+    """A client factory giving ``fakes[service]`` where set, else the real (moto) client
+    where the settings point (this process's mock, or a moto server); ``fakes`` are keyed by
+    service with ``-`` as ``_`` (``sagemaker_runtime=…``)."""
+    from conveyor.aws.sagemaker_common import settings_clients
+    from conveyor.config import AwsSettings
 
     def make(service: str) -> Any:
-        return fakes.get(service.replace("-", "_")) or client(service)
+        return fakes.get(service.replace("-", "_")) or settings_clients(AwsSettings())(service)
 
     return make

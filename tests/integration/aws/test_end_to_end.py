@@ -1,0 +1,372 @@
+"""One upload on the moto deployment, from the S3 put to a served prediction and a drift check,
+each boundary crossed by the real code on both sides of it.
+
+===================================================  ==========================================
+crossing                                             served by
+===================================================  ==========================================
+S3 PutObject → the raw bucket's notification         moto's S3 (server thread), its
+                                                     notification filter the template's
+                                                     ``NotificationConfiguration`` (SAM's
+                                                     expansion of the ``Upload`` event),
+                                                     delivered to an SQS queue
+notification → ``on_upload``                         the Lambda handler, in this process, given
+                                                     AWS's documented S3 event (sample) filled
+                                                     with the delivered record's bucket, key,
+                                                     eTag and size
+``on_upload`` → CreateTrainingJob                    the handler → moto's SageMaker (recorded)
+the job, from the request's ``sourcedir.tar.gz``     a subprocess: ``python train.py`` of the
+                                                     unpacked tarball under an /opt/ml-shaped
+                                                     root, the request's Environment and
+                                                     hyperparameters (the pipeline job, its own
+                                                     nested training subprocess), over HTTP to
+                                                     moto's S3 and DynamoDB
+job ended → ``on_training_job_state_change``         AWS's documented event (sample) with the
+                                                     job's DescribeTrainingJob fields, matched
+                                                     by moto's EventBridge matcher against the
+                                                     template's rule; the handler registers
+                                                     the version in moto's Model Registry
+a person approves → ``on_model_package_state_change``  UpdateModelPackage on moto; AWS's
+                                                     documented event (sample) matched against
+                                                     the template's rule; the handler creates
+                                                     the model, config and endpoint on moto
+endpoint → inference container                       a subprocess: ``conveyor-sagemaker-serve
+                                                     serve`` on the model's ModelDataUrl
+                                                     unpacked, the model's Environment (the
+                                                     content digest it checks) and nothing else
+``/predict`` → InvokeEndpoint → ``/invocations``     the Predict handler in this process, with
+                                                     AWS's REST proxy event (sample); its
+                                                     sagemaker-runtime call posted over HTTP to
+                                                     the serve process
+inference record                                     DynamoDB on moto, read back raw
+schedule → ``drift_check`` → the drift job           the handler; the job a subprocess from the
+                                                     same tarball, as above; its end event
+                                                     matched against the rule as above
+===================================================  ==========================================
+
+What moto cannot do, and so what this test does in its place:
+
+- moto invokes a Lambda function only in Docker: the S3 notification goes to an SQS queue
+  (same event filter) and the test hands the handler the event; the handler is called in
+  this process, not in Lambda's runtime (``test_lambda_build.py`` checks the package).
+- moto's S3 notification leaves out fields AWS documents (``userIdentity``,
+  ``requestParameters``, ``responseElements``, ``sequencer``), which powertools' S3 model
+  requires: the handler gets AWS's sample, filled from moto's delivered record, and the test
+  checks that every field moto sent is in the sample.
+- moto's SageMaker runs no container and emits no EventBridge event: the test runs the job's
+  program from the request and builds the state change event from AWS's sample; moto's
+  DescribeTrainingJob drops the request's Environment, so the request is recorded at the
+  client boundary (``RecordingSageMaker``).
+- EventBridge never delivers ``aws.*`` events to the functions under moto: the template's
+  patterns are matched with moto's matcher (``moto.events.models.EventPattern``), which is
+  what moto's PutEvents and TestEventPattern use. A schedule has no pattern: the drift
+  check is given AWS's sample Scheduled Event.
+- moto's InvokeEndpoint answers a fixed body: the Predict handler's sagemaker-runtime client
+  is replaced at the client boundary by one that posts to the serve process
+  (``ServeProcessRuntime``); SageMaker hosting's own proxy is not exercised.
+- IAM is not enforced here (``test_iam.py`` checks every call against the template's
+  policies).
+"""
+
+from __future__ import annotations
+
+import json
+import tarfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote_plus, urlsplit
+
+import pytest
+
+from tests.integration.aws.iam_policies import expanded_template, resolved
+from tests.integration.aws.lambda_world import (
+    CHURN,
+    PREFIX,
+    TABLE,
+    RecordingSageMaker,
+    ServeProcessRuntime,
+    aws_client,
+    decided_in_sagemaker,
+    load_event,
+    s3_event,
+    served_env_fixture,  # noqa: F401 (the served_env fixture)
+    upload_model_dir,
+)
+from tests.integration.aws.sagemaker_fakes import clients_with
+from tests.integration.test_inference_container_contract import start, wait_healthy
+from tests.integration.test_training_container_contract import lay_out_container, run_program
+from tests.rows import CHURN_ROW
+
+TRAINING_RULE = "OnTrainingJobStateChangeFunctionJobEnded"
+APPROVAL_RULE = "OnModelPackageStateChangeFunctionApproved"
+# The pattern the training-job rule had until AWS's documented event showed no tags.
+TAG_PATTERN = {
+    "source": ["aws.sagemaker"],
+    "detail-type": ["SageMaker Training Job State Change"],
+    "detail": {
+        "TrainingJobStatus": ["Completed", "Failed", "Stopped"],
+        "Tags": {"conveyor:job": [{"exists": True}]},
+    },
+}
+
+
+def rule_pattern(rule: str) -> dict[str, Any]:
+    """The EventPattern of the template's rule ``rule`` (as SAM expands it), resolved."""
+    pattern: dict[str, Any] = resolved(
+        expanded_template()["Resources"][rule]["Properties"]["EventPattern"]
+    )
+    return pattern
+
+
+def matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
+    """Whether EventBridge (moto's matcher) sends ``event`` to a rule of ``pattern``."""
+    from moto.events.models import EventPattern
+
+    return EventPattern.load(json.dumps(pattern)).matches_event(event)
+
+
+def job_state_change(job_name: str) -> dict[str, Any]:
+    """AWS's documented Training Job State Change event of the job as SageMaker (moto)
+    describes it now."""
+    described = aws_client("sagemaker").describe_training_job(TrainingJobName=job_name)
+    hyperparameters = described["HyperParameters"]
+    event = load_event(
+        "sagemaker_training_job_state_change",
+        job_name=job_name,
+        status=described["TrainingJobStatus"],
+        failure_reason=described.get("FailureReason"),
+        run_id=hyperparameters.get("run_id", ""),
+        project=hyperparameters.get("project", ""),
+    )
+    event["detail"]["HyperParameters"] = hyperparameters
+    if "FailureReason" not in described:
+        del event["detail"]["FailureReason"]  # SageMaker sends it only for a failed job
+    return event
+
+
+def notify_queue_as_the_template_notifies_the_function() -> str:
+    """The raw bucket's notification as the template configures it for the upload function,
+    sent to an SQS queue instead (moto runs Lambda functions only in Docker); the queue's
+    URL, moto's test event drained."""
+    raw = expanded_template()["Resources"]["RawBucket"]["Properties"]
+    [function] = raw["NotificationConfiguration"]["LambdaConfigurations"]
+    assert function["Function"] == {"Fn::GetAtt": ["OnUploadFunction", "Arn"]}
+    sqs = aws_client("sqs")
+    url = sqs.create_queue(QueueName="on-upload")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    queue: dict[str, Any] = {"QueueArn": arn, "Events": [function["Event"]]}
+    if "Filter" in function:
+        queue["Filter"] = {"Key": {"FilterRules": function["Filter"]["S3Key"]["Rules"]}}
+    aws_client("s3").put_bucket_notification_configuration(
+        Bucket=f"{PREFIX}-raw", NotificationConfiguration={"QueueConfigurations": [queue]}
+    )
+    assert [m.get("Event") for m in received(url)] == ["s3:TestEvent"]
+    return url
+
+
+def received(url: str) -> list[dict[str, Any]]:
+    answer = aws_client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+    for message in answer.get("Messages", []):
+        aws_client("sqs").delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return [json.loads(m["Body"]) for m in answer.get("Messages", [])]
+
+
+def field_paths(node: Any, prefix: str = "") -> set[str]:
+    if isinstance(node, list):
+        return set().union(*(field_paths(item, f"{prefix}[]") for item in node))
+    if not isinstance(node, dict):
+        return set()
+    found = set()
+    for key, value in node.items():
+        path = f"{prefix}.{key}" if prefix else key
+        found |= {path} | field_paths(value, path)
+    return found
+
+
+def run_job_from_its_request(request: dict[str, Any], root: Path, endpoint_url: str) -> int:
+    """SageMaker's part of a training job: /opt/ml laid out from the recorded request, the
+    request's ``sourcedir.tar.gz`` unpacked and its ``train.py`` run as a process (its only
+    conveyor setting the moto server's URL), then ``/opt/ml/model`` uploaded as
+    model.tar.gz where DescribeTrainingJob's ModelArtifacts say. The exit code."""
+    container = lay_out_container(request, root, s3=aws_client("s3"))
+    container.env["CONVEYOR_AWS_ENDPOINT_URL"] = endpoint_url
+    done = run_program(container)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    described = aws_client("sagemaker").describe_training_job(
+        TrainingJobName=request["TrainingJobName"]
+    )
+    upload_model_dir(container.paths.model_dir, described["ModelArtifacts"]["S3ModelArtifacts"])
+    return done.returncode
+
+
+def unpack_model_data(model_data_url: str, model_dir: Path) -> Path:
+    """What SageMaker hosting does with a model's ModelDataUrl: /opt/ml/model."""
+    parts = urlsplit(model_data_url)
+    archive = model_dir.parent / "model.tar.gz"
+    model_dir.mkdir(parents=True)
+    aws_client("s3").download_file(parts.netloc, parts.path.lstrip("/"), str(archive))
+    with tarfile.open(archive) as tar:
+        tar.extractall(model_dir, filter="data")
+    return model_dir
+
+
+def api_event(body: object, request_id: str) -> dict[str, Any]:
+    return load_event(
+        "apigateway_rest_proxy",
+        project="churn",
+        content_type="application/json",
+        request_id=request_id,
+        body=json.dumps(body),
+    )
+
+
+def test_the_training_job_rule_matches_aws_sample_event_by_job_name_not_by_tags() -> None:
+    event = load_event(
+        "sagemaker_training_job_state_change",
+        job_name="conveyor-churn-0001",
+        status="Completed",
+        failure_reason="",
+        run_id="r-0001",
+        project="churn",
+    )
+    assert event["detail"]["Tags"] == {}  # as AWS documents the event
+    assert not matches(TAG_PATTERN, event)
+    assert matches(rule_pattern(TRAINING_RULE), event)
+    # Another stack's or a person's job is not sent to conveyor's function.
+    event["detail"]["TrainingJobName"] = "someone-elses-job"
+    assert not matches(rule_pattern(TRAINING_RULE), event)
+    event["detail"]["TrainingJobName"] = "conveyor-churn-0001"
+    event["detail"]["TrainingJobStatus"] = "InProgress"
+    assert not matches(rule_pattern(TRAINING_RULE), event)
+
+
+def test_an_upload_is_trained_approved_served_recorded_and_checked_for_drift(
+    served_env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from conveyor.aws import handlers, runtime
+    from conveyor.inference.records import list_inferences
+    from conveyor.pipeline.runs import RunStore
+    from conveyor.projects import create_project
+
+    began = time.monotonic()
+    endpoint_url = served_env["CONVEYOR_AWS_ENDPOINT_URL"]
+    ports = runtime.ports()
+    recorder = RecordingSageMaker()
+    ports.jobs.clients = clients_with(sagemaker=recorder)  # type: ignore[attr-defined]
+    create_project(ports.table, "churn", target="churned", manual_deploy=True)
+    runs = RunStore(ports.table)
+    sagemaker = aws_client("sagemaker")
+
+    # A user's upload: S3's notification, through the template's filter.
+    queue = notify_queue_as_the_template_notifies_the_function()
+    key = "churn/customers 2026.csv"
+    aws_client("s3").put_object(Bucket=f"{PREFIX}-raw", Key=key, Body=CHURN.read_bytes())
+    [notification] = received(queue)
+    [record] = notification["Records"]
+    assert record["eventName"] == "ObjectCreated:Put"
+    delivered = record["s3"]["object"]
+    event = s3_event(
+        record["s3"]["bucket"]["name"], unquote_plus(delivered["key"]), delivered["eTag"]
+    )
+    event["Records"][0]["s3"]["object"]["size"] = delivered["size"]
+    assert field_paths(notification) <= field_paths(event)  # moto sends nothing AWS's lacks
+    started = handlers.on_upload(event)
+    run = runs.get(started["runs"][0]["run_id"])
+    assert run.state.value == "PREPROCESSING" and run.raw.key == key
+    [request] = recorder.created
+    assert request["TrainingJobName"] == run.job_name and run.job_name.startswith("conveyor-")
+
+    # SageMaker runs the job from its request: the pipeline job of the packaged code.
+    assert run_job_from_its_request(request, tmp_path / "pipeline-job", endpoint_url) == 0
+    assert runs.get(run.run_id).state.value == "EVALUATING"
+
+    # Its Completed event reaches the function by the template's rule: registered, and the
+    # project deploys by hand, so it waits for a person.
+    completed = job_state_change(run.job_name)
+    assert matches(rule_pattern(TRAINING_RULE), completed)
+    ended = handlers.on_training_job_state_change(completed)
+    assert (ended["state"], ended["model_version"]) == ("REGISTERED", 1), ended
+    [package] = sagemaker.list_model_packages(ModelPackageGroupName="churn")[
+        "ModelPackageSummaryList"
+    ]
+    assert package["ModelApprovalStatus"] == "PendingManualApproval"
+
+    # A person approves it in SageMaker: the event reaches the function, which deploys.
+    approval = decided_in_sagemaker(1, "Approved")
+    assert matches(rule_pattern(APPROVAL_RULE), approval)
+    assert handlers.on_model_package_state_change(approval) == {
+        "project": "churn",
+        "version": 1,
+        "deployed": True,
+    }
+    assert runs.get(run.run_id).state.value == "REGISTERED"
+
+    # SageMaker hosting starts the inference container on the endpoint's model.
+    endpoint = sagemaker.describe_endpoint(EndpointName="conveyor-churn")
+    assert endpoint["EndpointStatus"] == "InService"
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    [variant] = config["ProductionVariants"]
+    model = sagemaker.describe_model(ModelName=variant["ModelName"])["PrimaryContainer"]
+    model_dir = unpack_model_data(model["ModelDataUrl"], tmp_path / "hosting" / "model")
+    container = start(model_dir, tmp_path / "serve.log", **model["Environment"])
+    try:
+        wait_healthy(container)
+        served = ServeProcessRuntime(container.port)
+        ports.endpoint.clients = clients_with(sagemaker_runtime=served)  # type: ignore[attr-defined]
+
+        answer = handlers.predict(api_event({"instances": [CHURN_ROW]}, "req-1"))
+        assert answer["statusCode"] == 200, answer
+        body = json.loads(answer["body"])
+        assert body["model_version"] == 1 and body["request_id"] == "req-1"
+        assert body["classes"] == ["no", "yes"] and len(body["predictions"]) == 1
+        [sent] = served.requests
+        assert sent["EndpointName"] == "conveyor-churn"
+        assert json.loads(sent["Body"])["instances"] == [CHURN_ROW]
+        # A bad row is refused before the endpoint, naming the field.
+        bad = handlers.predict(api_event({"instances": [{**CHURN_ROW, "age": "old"}]}, "req-2"))
+        assert bad["statusCode"] == 400 and json.loads(bad["body"])["field"] == "age"
+        assert len(served.requests) == 1
+    finally:
+        container.close()
+    assert "loaded churn v1" in container.log()
+
+    # Every prediction is recorded in DynamoDB against the version.
+    records = list_inferences(ports.table, "churn")
+    assert [(r.request_id, r.status, r.model_version) for r in records] == [
+        ("req-2", 400, 1),
+        ("req-1", 200, 1),
+    ]
+    item = aws_client("dynamodb").get_item(
+        TableName=TABLE,
+        Key={
+            "pk": {"S": "inference#churn"},
+            "sk": {"S": f"{records[1].timestamp.isoformat()}#req-1"},
+        },
+    )["Item"]
+    stored = json.loads(item["body"]["S"])
+    assert (stored["model_version"], stored["status"], stored["inputs"]) == (1, 200, [CHURN_ROW])
+    assert stored["outputs"]["predictions"] == body["predictions"]
+    assert int(item["expires_at"]["N"]) > 0  # DynamoDB's TTL expires it
+
+    # The drift schedule: its job runs from the same tarball, its end reaches the function.
+    soon = (datetime.now(UTC) + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    [drift_job] = handlers.drift_check(load_event("scheduled_event", time=soon))["jobs"]
+    assert drift_job.startswith("conveyor-churn-drift-")
+    drift_request = recorder.created[-1]
+    assert drift_request["TrainingJobName"] == drift_job
+    assert run_job_from_its_request(drift_request, tmp_path / "drift-job", endpoint_url) == 0
+    drift_ended = job_state_change(drift_job)
+    assert matches(rule_pattern(TRAINING_RULE), drift_ended)
+    # One answered row is too few to judge: the check says so, and is kept.
+    assert handlers.on_training_job_state_change(drift_ended) == {
+        "project": "churn",
+        "drift": "INSUFFICIENT_DATA",
+    }
+    [check] = ports.table.query("drift#churn")
+    assert (check["records"], check["rows"]) == (2, 1)
+
+    with capsys.disabled():
+        print(f"\nend to end on moto: {time.monotonic() - began:.1f} s")
