@@ -116,7 +116,7 @@ def test_the_schedule_starts_one_drift_job_per_deployed_project(lambda_env: Path
     recorder = RecordingSageMaker()
     runtime.ports().jobs.clients = clients_with(sagemaker=recorder)  # type: ignore[attr-defined]
     schedule = load_event("scheduled_event", time="2026-12-01T16:00:00Z")
-    assert handlers.drift_check(schedule) == {"jobs": ["churn-drift-20261201160000"]}
+    assert handlers.drift_check(schedule) == {"jobs": ["conveyor-churn-drift-20261201160000"]}
     request = recorder.created[0]
     assert request["Environment"]["CONVEYOR_ENTRYPOINT"] == "conveyor.aws.drift_job"
     hyperparameters = request["HyperParameters"]
@@ -196,7 +196,9 @@ def test_a_finished_drift_job_becomes_the_metrics_the_alarm_watches(
         thresholds={},
     )
     save_drift_check(runtime.ports().table, report)  # what the drift job leaves
-    event = job_event("churn-drift-20261201160000", "Completed", kind="drift", project="churn")
+    event = job_event(
+        "conveyor-churn-drift-20261201160000", "Completed", kind="drift", project="churn"
+    )
     assert handlers.on_training_job_state_change(event) == {"project": "churn", "drift": "DRIFT"}
     document = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert document["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "ConveyorTest"
@@ -229,7 +231,11 @@ def test_an_alarm_with_a_retrain_action_starts_one_retrain_job(lambda_env: Path)
         )
 
     started = handlers.on_alarm(alarm("drift"))
-    assert started == {"project": "churn", "retrain": True, "job": "churn-retrain-20261201163000"}
+    assert started == {
+        "project": "churn",
+        "retrain": True,
+        "job": "conveyor-churn-retrain-20261201163000",
+    }
     request = recorder.created[0]
     assert request["Environment"]["CONVEYOR_ENTRYPOINT"] == "conveyor.aws.retrain_job"
     trigger = json.loads(request["HyperParameters"]["trigger"])

@@ -203,10 +203,10 @@ def test_the_handlers_import_and_run_without_the_heavy_stack(
     assert json.loads(answers["predict_bad"]["body"])["field"] == "age"
     assert answers["predict"]["statusCode"] == 200
     assert json.loads(answers["predict"]["body"])["predictions"] == ["no"]
-    assert answers["drift_check"]["jobs"] == ["churn-drift-20261201160000"]
+    assert answers["drift_check"]["jobs"] == ["conveyor-churn-drift-20261201160000"]
     assert answers["on_model_package_state_change"]["ignored"].endswith("PendingManualApproval")
     assert answers["on_training_job_state_change"]["state"] == "DEPLOYED"
-    assert answers["on_alarm"]["job"] == "churn-retrain-20261201163000"
+    assert answers["on_alarm"]["job"] == "conveyor-churn-retrain-20261201163000"
 
     # conveyor's log lines: JSON on stderr, each with what ties it to its run or request.
     lines = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
