@@ -1,77 +1,77 @@
 """One upload on the moto deployment, from the S3 put to a served prediction and a drift check,
-each boundary crossed by the real code on both sides of it.
+each boundary crossed by the real code on both sides of it. Every event goes to the handler
+the template wires to its source (the function a rule targets, the function the bucket
+notifies, the function the API route integrates), read from the SAM-expanded template.
 
-===================================================  ==========================================
-crossing                                             served by
-===================================================  ==========================================
-S3 PutObject → the raw bucket's notification         moto's S3 (server thread), its
-                                                     notification filter the template's
-                                                     ``NotificationConfiguration`` (SAM's
-                                                     expansion of the ``Upload`` event),
-                                                     delivered to an SQS queue
-notification → ``on_upload``                         the Lambda handler, in this process, given
-                                                     AWS's documented S3 event (sample) filled
-                                                     with the delivered record's bucket, key,
-                                                     eTag and size
-``on_upload`` → CreateTrainingJob                    the handler → moto's SageMaker (recorded)
-the job, from the request's ``sourcedir.tar.gz``     a subprocess: ``python train.py`` of the
-                                                     unpacked tarball under an /opt/ml-shaped
-                                                     root, the request's Environment and
-                                                     hyperparameters (the pipeline job, its own
-                                                     nested training subprocess), over HTTP to
-                                                     moto's S3 and DynamoDB
-job ended → ``on_training_job_state_change``         AWS's documented event (sample) with the
-                                                     job's DescribeTrainingJob fields, matched
-                                                     by moto's EventBridge matcher against the
-                                                     template's rule; the handler registers
-                                                     the version in moto's Model Registry
-a person approves → ``on_model_package_state_change``  UpdateModelPackage on moto; AWS's
-                                                     documented event (sample) matched against
-                                                     the template's rule; the handler creates
-                                                     the model, config and endpoint on moto
-endpoint → inference container                       a subprocess: ``conveyor-sagemaker-serve
-                                                     serve`` on the model's ModelDataUrl
-                                                     unpacked, the model's Environment (the
-                                                     content digest it checks) and nothing else
-``/predict`` → InvokeEndpoint → ``/invocations``     the Predict handler in this process, with
-                                                     AWS's REST proxy event (sample); its
-                                                     sagemaker-runtime call posted over HTTP to
-                                                     the serve process
-inference record                                     DynamoDB on moto, read back raw
-schedule → ``drift_check`` → the drift job           the handler; the job a subprocess from the
-                                                     same tarball, as above; its end event
-                                                     matched against the rule as above
-===================================================  ==========================================
+==============================================  ====================================================
+crossing                                        served by
+==============================================  ====================================================
+S3 PutObject → the bucket's notification        moto's S3 (the moto server's thread), filtered as
+                                                the template's NotificationConfiguration says,
+                                                delivered to an SQS queue
+notification → ``on_upload``                    the handler, in the test's process, given AWS's
+                                                documented S3 event (the sample) filled with the
+                                                delivered record's bucket, key, eTag and size
+``on_upload`` → CreateTrainingJob               moto's SageMaker; the request recorded
+the pipeline job                                a subprocess: ``python train.py`` of the request's
+                                                ``sourcedir.tar.gz`` unpacked, under an
+                                                /opt/ml-shaped root with the request's
+                                                hyperparameters, channels and Environment (its
+                                                nested training job a subprocess of its own); S3 and
+                                                DynamoDB over HTTP on moto's server
+job ended → ``on_training_job_state_change``    AWS's documented event (the sample) with the job's
+                                                DescribeTrainingJob fields, matched against the
+                                                template's rule by moto's EventBridge matcher; the
+                                                handler registers the version on moto
+approval → ``on_model_package_state_change``    a person's UpdateModelPackage on moto; AWS's
+                                                documented event matched against the template's
+                                                rule; the handler creates model, config and endpoint
+                                                on moto
+endpoint → inference container                  a subprocess: ``conveyor-sagemaker-serve serve`` on
+                                                the endpoint model's ModelDataUrl unpacked, with the
+                                                model's Environment (the content digest it checks)
+                                                and none of conveyor's other settings
+``/predict`` → ``/invocations``                 API Gateway's proxy event (the sample) routed by the
+                                                template's REST API to ``predict`` (in the test's
+                                                process); its InvokeEndpoint posted over HTTP to the
+                                                serve process
+inference record                                DynamoDB on moto, read back raw
+schedule → ``drift_check`` → drift job          AWS's Scheduled Event (the sample) to the rule's
+                                                function; the job a subprocess from the same tarball
+                                                as above; its end event matched and handled as above
+==============================================  ====================================================
 
-What moto cannot do, and so what this test does in its place:
+What moto cannot do, and what this test does in its place:
 
 - moto invokes a Lambda function only in Docker: the S3 notification goes to an SQS queue
-  (same event filter) and the test hands the handler the event; the handler is called in
-  this process, not in Lambda's runtime (``test_lambda_build.py`` checks the package).
+  (same event filter) and the handlers run in this process, not in Lambda's runtime
+  (``test_lambda_build.py`` and ``test_thin_lambda.py`` check the package).
 - moto's S3 notification leaves out fields AWS documents (``userIdentity``,
   ``requestParameters``, ``responseElements``, ``sequencer``), which powertools' S3 model
-  requires: the handler gets AWS's sample, filled from moto's delivered record, and the test
-  checks that every field moto sent is in the sample.
+  requires: the handler gets AWS's sample filled from moto's record, and the test checks that
+  every field moto sent is in the sample.
 - moto's SageMaker runs no container and emits no EventBridge event: the test runs the job's
-  program from the request and builds the state change event from AWS's sample; moto's
+  program from its request and builds the state change event from AWS's sample. moto's
   DescribeTrainingJob drops the request's Environment, so the request is recorded at the
   client boundary (``RecordingSageMaker``).
-- EventBridge never delivers ``aws.*`` events to the functions under moto: the template's
-  patterns are matched with moto's matcher (``moto.events.models.EventPattern``), which is
-  what moto's PutEvents and TestEventPattern use. A schedule has no pattern: the drift
-  check is given AWS's sample Scheduled Event.
-- moto's InvokeEndpoint answers a fixed body: the Predict handler's sagemaker-runtime client
-  is replaced at the client boundary by one that posts to the serve process
-  (``ServeProcessRuntime``); SageMaker hosting's own proxy is not exercised.
-- IAM is not enforced here (``test_iam.py`` checks every call against the template's
-  policies).
+- EventBridge never delivers ``aws.*`` events under moto: the template's patterns are matched
+  with moto's matcher (``moto.events.models.EventPattern``, what moto's PutEvents and
+  TestEventPattern use). A schedule has no pattern to match.
+- moto's InvokeEndpoint answers a fixed body: the Predict handler's sagemaker-runtime client is
+  replaced at the client boundary by one that posts to the serve process
+  (``ServeProcessRuntime``); SageMaker hosting's proxy in front of the container is not run.
+- API Gateway's API key check and throttling are not run; IAM is not enforced here
+  (``test_iam.py`` checks every call against the template's policies).
 """
 
 from __future__ import annotations
 
+import importlib
 import json
+import re
 import tarfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -79,7 +79,7 @@ from urllib.parse import unquote_plus, urlsplit
 
 import pytest
 
-from tests.integration.aws.iam_policies import expanded_template, resolved
+from tests.integration.aws.iam_policies import expanded_template, function_handlers, resolved
 from tests.integration.aws.lambda_world import (
     CHURN,
     PREFIX,
@@ -100,6 +100,8 @@ from tests.rows import CHURN_ROW
 
 TRAINING_RULE = "OnTrainingJobStateChangeFunctionJobEnded"
 APPROVAL_RULE = "OnModelPackageStateChangeFunctionApproved"
+SCHEDULE_RULE = "DriftCheckFunctionSchedule"
+UPLOAD_FUNCTION = "OnUploadFunction"  # the raw bucket's notification invokes it
 # The pattern the training-job rule had until AWS's documented event showed no tags.
 TAG_PATTERN = {
     "source": ["aws.sagemaker"],
@@ -124,6 +126,43 @@ def matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
     from moto.events.models import EventPattern
 
     return EventPattern.load(json.dumps(pattern)).matches_event(event)
+
+
+def handler_of(function: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The Lambda handler the template gives the function ``function`` (its logical id)."""
+    module, _, name = function_handlers()[function].rpartition(".")
+    handler: Callable[[dict[str, Any], Any], dict[str, Any]] = getattr(
+        importlib.import_module(module), name
+    )
+    return handler
+
+
+def deliver(rule: str, event: dict[str, Any]) -> dict[str, Any]:
+    """EventBridge's part: ``event`` matched against the template's rule ``rule``, then
+    given to the handler of the function the rule targets (in this process)."""
+    properties = expanded_template()["Resources"][rule]["Properties"]
+    if "EventPattern" in properties:  # a schedule's rule has none
+        assert matches(rule_pattern(rule), event), f"{rule} does not match"
+    [target] = properties["Targets"]
+    return handler_of(target["Arn"]["Fn::GetAtt"][0])(event, None)
+
+
+def call_api(event: dict[str, Any]) -> dict[str, Any]:
+    """API Gateway's part: the template's REST API route of the proxy ``event`` (its
+    resource and method), then the handler of the function it integrates."""
+    [api] = [
+        resource
+        for resource in expanded_template()["Resources"].values()
+        if resource["Type"] == "AWS::ApiGateway::RestApi"
+    ]
+    route = api["Properties"]["Body"]["paths"][event["resource"]][event["httpMethod"].lower()]
+    integration = route["x-amazon-apigateway-integration"]
+    assert integration["type"] == "aws_proxy"
+    function = re.fullmatch(
+        r".*/functions/\$\{(\w+)\.Arn\}/invocations", integration["uri"]["Fn::Sub"]
+    )
+    assert function is not None, integration["uri"]
+    return handler_of(function.group(1))(event, None)
 
 
 def job_state_change(job_name: str) -> dict[str, Any]:
@@ -151,7 +190,7 @@ def notify_queue_as_the_template_notifies_the_function() -> str:
     URL, moto's test event drained."""
     raw = expanded_template()["Resources"]["RawBucket"]["Properties"]
     [function] = raw["NotificationConfiguration"]["LambdaConfigurations"]
-    assert function["Function"] == {"Fn::GetAtt": ["OnUploadFunction", "Arn"]}
+    assert function["Function"] == {"Fn::GetAtt": [UPLOAD_FUNCTION, "Arn"]}
     sqs = aws_client("sqs")
     url = sqs.create_queue(QueueName="on-upload")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
@@ -246,7 +285,7 @@ def test_the_training_job_rule_matches_aws_sample_event_by_job_name_not_by_tags(
 def test_an_upload_is_trained_approved_served_recorded_and_checked_for_drift(
     served_env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from conveyor.aws import handlers, runtime
+    from conveyor.aws import runtime
     from conveyor.inference.records import list_inferences
     from conveyor.pipeline.runs import RunStore
     from conveyor.projects import create_project
@@ -273,7 +312,7 @@ def test_an_upload_is_trained_approved_served_recorded_and_checked_for_drift(
     )
     event["Records"][0]["s3"]["object"]["size"] = delivered["size"]
     assert field_paths(notification) <= field_paths(event)  # moto sends nothing AWS's lacks
-    started = handlers.on_upload(event)
+    started = handler_of(UPLOAD_FUNCTION)(event, None)
     run = runs.get(started["runs"][0]["run_id"])
     assert run.state.value == "PREPROCESSING" and run.raw.key == key
     [request] = recorder.created
@@ -286,8 +325,7 @@ def test_an_upload_is_trained_approved_served_recorded_and_checked_for_drift(
     # Its Completed event reaches the function by the template's rule: registered, and the
     # project deploys by hand, so it waits for a person.
     completed = job_state_change(run.job_name)
-    assert matches(rule_pattern(TRAINING_RULE), completed)
-    ended = handlers.on_training_job_state_change(completed)
+    ended = deliver(TRAINING_RULE, completed)
     assert (ended["state"], ended["model_version"]) == ("REGISTERED", 1), ended
     [package] = sagemaker.list_model_packages(ModelPackageGroupName="churn")[
         "ModelPackageSummaryList"
@@ -296,8 +334,7 @@ def test_an_upload_is_trained_approved_served_recorded_and_checked_for_drift(
 
     # A person approves it in SageMaker: the event reaches the function, which deploys.
     approval = decided_in_sagemaker(1, "Approved")
-    assert matches(rule_pattern(APPROVAL_RULE), approval)
-    assert handlers.on_model_package_state_change(approval) == {
+    assert deliver(APPROVAL_RULE, approval) == {
         "project": "churn",
         "version": 1,
         "deployed": True,
@@ -317,7 +354,7 @@ def test_an_upload_is_trained_approved_served_recorded_and_checked_for_drift(
         served = ServeProcessRuntime(container.port)
         ports.endpoint.clients = clients_with(sagemaker_runtime=served)  # type: ignore[attr-defined]
 
-        answer = handlers.predict(api_event({"instances": [CHURN_ROW]}, "req-1"))
+        answer = call_api(api_event({"instances": [CHURN_ROW]}, "req-1"))
         assert answer["statusCode"] == 200, answer
         body = json.loads(answer["body"])
         assert body["model_version"] == 1 and body["request_id"] == "req-1"
@@ -326,7 +363,7 @@ def test_an_upload_is_trained_approved_served_recorded_and_checked_for_drift(
         assert sent["EndpointName"] == "conveyor-churn"
         assert json.loads(sent["Body"])["instances"] == [CHURN_ROW]
         # A bad row is refused before the endpoint, naming the field.
-        bad = handlers.predict(api_event({"instances": [{**CHURN_ROW, "age": "old"}]}, "req-2"))
+        bad = call_api(api_event({"instances": [{**CHURN_ROW, "age": "old"}]}, "req-2"))
         assert bad["statusCode"] == 400 and json.loads(bad["body"])["field"] == "age"
         assert len(served.requests) == 1
     finally:
@@ -353,15 +390,14 @@ def test_an_upload_is_trained_approved_served_recorded_and_checked_for_drift(
 
     # The drift schedule: its job runs from the same tarball, its end reaches the function.
     soon = (datetime.now(UTC) + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    [drift_job] = handlers.drift_check(load_event("scheduled_event", time=soon))["jobs"]
+    [drift_job] = deliver(SCHEDULE_RULE, load_event("scheduled_event", time=soon))["jobs"]
     assert drift_job.startswith("conveyor-churn-drift-")
     drift_request = recorder.created[-1]
     assert drift_request["TrainingJobName"] == drift_job
     assert run_job_from_its_request(drift_request, tmp_path / "drift-job", endpoint_url) == 0
     drift_ended = job_state_change(drift_job)
-    assert matches(rule_pattern(TRAINING_RULE), drift_ended)
     # One answered row is too few to judge: the check says so, and is kept.
-    assert handlers.on_training_job_state_change(drift_ended) == {
+    assert deliver(TRAINING_RULE, drift_ended) == {
         "project": "churn",
         "drift": "INSUFFICIENT_DATA",
     }
