@@ -17,9 +17,8 @@ from conveyor.metrics.alarm_rules import (
     parse_metric,
     parse_treat_missing,
 )
-from conveyor.monitoring.alarms import store as alarm_store
+from conveyor.metrics.alarm_store import AlarmStatus, AlarmTransition
 from conveyor.monitoring.alarms.defaults import ensure_default_alarms
-from conveyor.monitoring.alarms.store import AlarmStatus, AlarmTransition
 from conveyor.pipeline.alarms import evaluate_alarms
 from conveyor.pipeline.guardrail import guardrail_items
 from conveyor.pipeline.retrain import retrain_on_alarm
@@ -58,7 +57,7 @@ def list_(ctx: typer.Context, project: str, as_json: JsonOption = False) -> None
     """List a project's alarms: state (OK | ALARM | INSUFFICIENT_DATA), since when, why."""
     state: CliState = ctx.obj
     _ready(state, project)
-    statuses = alarm_store.list_alarms(state.ports.table, project)
+    statuses = state.ports.alarms.list_alarms(project)
     if as_json:
         print_json([s.to_dict() for s in statuses])
         return
@@ -88,7 +87,7 @@ def history(
     """State changes and guardrail rollbacks, newest first."""
     state: CliState = ctx.obj
     get_project(state.ports.table, project)
-    entries = alarm_store.alarm_history(state.ports.table, project, alarm=alarm, limit=limit)
+    entries = state.ports.alarms.alarm_history(project, alarm=alarm, limit=limit)
     if as_json:
         print_json([e.to_dict() for e in entries])
         return
@@ -189,8 +188,7 @@ def put(
     """Create an alarm, or change the given fields of an existing one (it keeps its state)."""
     state: CliState = ctx.obj
     _ready(state, project)
-    table = state.ports.table
-    existing = {s.rule.name: s.rule for s in alarm_store.list_alarms(table, project)}
+    existing = {s.rule.name: s.rule for s in state.ports.alarms.list_alarms(project)}
     changes: dict[str, object] = {}
     if metric is not None:
         changes["metric"] = parse_metric(metric)
@@ -227,7 +225,7 @@ def put(
             )
         changes.setdefault("comparison", ">")
         rule = AlarmRule(name=name, project=project, **changes)  # type: ignore[arg-type]
-    status = alarm_store.put_alarm(table, rule)
+    status = state.ports.alarms.put_alarm(rule)
     if as_json:
         print_json(status.to_dict())
     else:
@@ -239,7 +237,7 @@ def delete(ctx: typer.Context, project: str, name: str) -> None:
     """Delete an alarm (a default one stays deleted)."""
     state: CliState = ctx.obj
     _ready(state, project)
-    alarm_store.delete_alarm(state.ports.table, project, name)
+    state.ports.alarms.delete_alarm(project, name)
     console.print(f"alarm {project}/{name} deleted")
 
 

@@ -27,14 +27,14 @@ from conveyor.metrics.alarm_rules import (
     Evaluation,
     evaluate,
 )
-from conveyor.monitoring.alarms import windows
-from conveyor.monitoring.alarms.defaults import ensure_default_alarms
-from conveyor.monitoring.alarms.store import (
+from conveyor.metrics.alarm_store import (
     AlarmStatus,
     AlarmTransition,
     list_alarms,
     record_history,
 )
+from conveyor.monitoring.alarms import windows
+from conveyor.monitoring.alarms.defaults import ensure_default_alarms
 from conveyor.monitoring.quality import live_quality
 from conveyor.types import to_iso
 

@@ -133,7 +133,7 @@ def test_the_schedule_makes_the_projects_alarm_rules_cloudwatch_alarms(lambda_en
 
     from conveyor.aws import handlers, runtime
     from conveyor.monitoring.alarms.defaults import default_rules
-    from conveyor.monitoring.alarms.store import put_alarm
+    from conveyor.metrics.alarm_store import put_alarm
 
     def alarms() -> dict[str, float]:
         found = client("cloudwatch").describe_alarms(AlarmNamePrefix="conveyor/churn/")
@@ -159,7 +159,7 @@ def test_the_schedule_makes_the_projects_alarm_rules_cloudwatch_alarms(lambda_en
 def test_the_drift_job_makes_the_default_alarm_rules(lambda_env: Path, tmp_path: Path) -> None:
     from conveyor.aws import handlers, runtime
     from conveyor.monitoring.alarms.defaults import DEFAULT_NAMES
-    from conveyor.monitoring.alarms.store import list_alarms
+    from conveyor.metrics.alarm_store import list_alarms
 
     deploy_a_version("churn")
     (job,) = handlers.drift_check(load_event("scheduled_event", time="2026-12-01T16:00:00Z"))[
@@ -210,7 +210,7 @@ def test_a_finished_drift_job_becomes_the_metrics_the_alarm_watches(
 def test_an_alarm_with_a_retrain_action_starts_one_retrain_job(lambda_env: Path) -> None:
     from conveyor.aws import handlers, runtime
     from conveyor.monitoring.alarms.defaults import default_rules
-    from conveyor.monitoring.alarms.store import put_alarm
+    from conveyor.metrics.alarm_store import put_alarm
 
     deploy_a_version("churn")
     ports = runtime.ports()
@@ -312,7 +312,7 @@ def test_the_retrain_job_starts_a_run_of_the_newest_upload_under_the_loop_guard(
 ) -> None:
     from conveyor.aws import handlers, runtime
     from conveyor.monitoring.alarms.defaults import default_rules
-    from conveyor.monitoring.alarms.store import put_alarm
+    from conveyor.metrics.alarm_store import put_alarm
     from conveyor.pipeline.runs import RunStore
 
     deploy_a_version("churn")

@@ -17,7 +17,7 @@ from conveyor.config import Settings
 from conveyor.metrics.alarm_rules import AlarmMetric, AlarmState
 from conveyor.monitoring.alarms import windows
 from conveyor.monitoring.alarms.defaults import ensure_default_alarms
-from conveyor.monitoring.alarms.store import (
+from conveyor.metrics.alarm_store import (
     alarm_history,
     delete_alarm,
     get_alarm,
