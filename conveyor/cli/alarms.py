@@ -12,10 +12,11 @@ from conveyor.cli._context import CliState
 from conveyor.cli._output import console, print_json
 from conveyor.errors import InvalidInput
 from conveyor.metrics.alarm_rules import (
+    AlarmMetric,
     AlarmRule,
     AlarmState,
-    parse_metric,
-    parse_treat_missing,
+    TreatMissing,
+    parse_choice,
 )
 from conveyor.metrics.alarm_store import AlarmStatus, AlarmTransition
 from conveyor.monitoring.alarms.defaults import ensure_default_alarms
@@ -191,7 +192,7 @@ def put(
     existing = {s.rule.name: s.rule for s in state.ports.alarms.list_alarms(project)}
     changes: dict[str, object] = {}
     if metric is not None:
-        changes["metric"] = parse_metric(metric)
+        changes["metric"] = parse_choice(AlarmMetric, metric, what="alarm metric", field="metric")
     if threshold is not None:
         changes["threshold"] = threshold
     if comparison is not None:
@@ -205,7 +206,9 @@ def put(
     if datapoints is not None:
         changes["datapoints_to_alarm"] = datapoints
     if treat_missing is not None:
-        changes["treat_missing_data"] = parse_treat_missing(treat_missing)
+        changes["treat_missing_data"] = parse_choice(
+            TreatMissing, treat_missing, what="treat_missing_data", field="treat_missing_data"
+        )
     if action is not None or webhook is not None:
         actions = [{"type": kind} for kind in action or []]
         actions += [{"type": "webhook", "url": url} for url in webhook or []]

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from conveyor.aws.events import eventbridge_detail_model
 from conveyor.errors import InvalidInput
-from conveyor.metrics.alarm_rules import AlarmMetric, AlarmRule, AlarmState
+from conveyor.metrics.alarm_rules import AlarmMetric, AlarmRule, AlarmState, parse_choice
 from conveyor.metrics.cloudwatch import (
     DRIFT_STATUS,
     ERRORS_4XX,
@@ -164,14 +164,7 @@ def alarm_state_change_detail(
         event_name="the alarm state change event",
     )
     project, rule = parse_alarm_name(detail.alarmName, name_prefix)
-    try:
-        value = AlarmState(detail.state.value)
-    except ValueError:
-        raise InvalidInput(
-            f"alarm state {detail.state.value!r} is not one of "
-            f"{', '.join(s.value for s in AlarmState)}",
-            field="state",
-        ) from None
+    value = parse_choice(AlarmState, detail.state.value, what="alarm state", field="state")
     return AlarmStateChange(project, rule, value, detail.state.reason or "")
 
 

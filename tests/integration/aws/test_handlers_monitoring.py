@@ -251,12 +251,15 @@ def test_a_version_a_person_approves_in_sagemaker_is_deployed(lambda_env: Path) 
     version = register_a_version("churn")
     ports = runtime.ports()
     # The gate left it for a person: the floor was missed.
-    ports.registry.update_gate(
+    ports.registry.update_approval_status(
         "churn",
         1,
         ApprovalStatus.PENDING,
         "roc_auc 0.8000 misses the floor 0.9000",
-        {"status": "PendingManualApproval", "reason": "roc_auc 0.8000 misses the floor 0.9000"},
+        gate={
+            "status": "PendingManualApproval",
+            "reason": "roc_auc 0.8000 misses the floor 0.9000",
+        },
     )
     event = load_event(
         "sagemaker_model_package_state_change", group="churn", approval_status="Approved"
