@@ -50,6 +50,13 @@ def alarms(settings: AwsSettings) -> CloudWatchAlarms:
     return CloudWatchAlarms(table=DynamoDbTable("acme"), settings=settings, clients=clients)
 
 
+def set_state(rule: str, state: str, reason: str) -> None:
+    """What CloudWatch does when the data say so (moto never does): SetAlarmState."""
+    client("cloudwatch").set_alarm_state(
+        AlarmName=f"conveyor/{PROJECT}/{rule}", StateValue=state, StateReason=reason
+    )
+
+
 def states(alarms: CloudWatchAlarms) -> dict[str, AlarmState]:
     return {status.rule.name: status.state for status in alarms.list_alarms(PROJECT)}
 
@@ -168,9 +175,7 @@ def test_a_second_sync_changes_nothing_and_keeps_the_states(
     alarms: CloudWatchAlarms, rules: list[AlarmRule]
 ) -> None:
     alarms.put_alarms(PROJECT, rules)
-    client("cloudwatch").set_alarm_state(
-        AlarmName="conveyor/churn/drift", StateValue="ALARM", StateReason="a drift check"
-    )
+    set_state("drift", "ALARM", "a drift check")
     before = described()
     assert alarms.put_alarms(PROJECT, rules) == []
     after = described()
@@ -210,9 +215,7 @@ def test_the_listed_states_are_what_cloudwatch_holds_by_rule_name(
         "no-traffic",
     ]
     for name, state in (("error-rate", "ALARM"), ("drift", "INSUFFICIENT_DATA")):
-        client("cloudwatch").set_alarm_state(
-            AlarmName=f"conveyor/churn/{name}", StateValue=state, StateReason="test"
-        )
+        set_state(name, state, "test")
     held = states(alarms)
     assert (held["error-rate"], held["drift"], held["latency-p99"]) == (
         AlarmState.ALARM,
@@ -233,9 +236,7 @@ def test_the_alarms_are_listed_in_the_state_cloudwatch_holds_with_its_reason(
     alarms: CloudWatchAlarms, rules: list[AlarmRule]
 ) -> None:
     alarms.put_alarms(PROJECT, rules)
-    client("cloudwatch").set_alarm_state(
-        AlarmName="conveyor/churn/error-rate", StateValue="ALARM", StateReason="5xx at 9%"
-    )
+    set_state("error-rate", "ALARM", "5xx at 9%")
 
     status = alarms.get_alarm(PROJECT, "error-rate")
     assert (status.state, status.reason) == (AlarmState.ALARM, "5xx at 9%")
@@ -247,11 +248,8 @@ def test_the_history_holds_cloudwatch_state_changes_newest_first(
     alarms: CloudWatchAlarms, rules: list[AlarmRule]
 ) -> None:
     alarms.put_alarms(PROJECT, rules)
-    cloudwatch = client("cloudwatch")
     for state in ("ALARM", "OK"):
-        cloudwatch.set_alarm_state(
-            AlarmName="conveyor/churn/drift", StateValue=state, StateReason=f"now {state}"
-        )
+        set_state("drift", state, f"now {state}")
 
     history = alarms.alarm_history(PROJECT)
     assert [(e.alarm, e.old_state, e.new_state) for e in history] == [
