@@ -11,6 +11,7 @@ from rich.table import Table as RichTable
 from conveyor.cli._context import CliState
 from conveyor.cli._output import console, print_json
 from conveyor.errors import InvalidInput
+from conveyor.metrics import LocalAlarmStates
 from conveyor.metrics.alarm_rules import (
     AlarmMetric,
     AlarmRule,
@@ -252,6 +253,12 @@ def evaluate(ctx: typer.Context, project: str, as_json: JsonOption = False) -> N
     on_retrain = retrain_on_alarm(
         state.ports, cooldown_seconds=state.settings.retrain_cooldown_seconds
     )
+    if not isinstance(state.ports.alarms, LocalAlarmStates):
+        console.print(
+            f"{state.ports.alarms.scheme} evaluates the alarms of {project}: "
+            f"`conveyor alarms list {project}` shows their state"
+        )
+        return
     transitions = evaluate_alarms(state.ports, project, now=utcnow(), on_retrain=on_retrain)
     if as_json:
         print_json([t.to_dict() for t in transitions])

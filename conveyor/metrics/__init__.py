@@ -134,3 +134,23 @@ class Alarms(Protocol):
             BackendUnavailable: the backend could not be written; deleting again finishes.
         """
         ...
+
+
+@runtime_checkable
+class LocalAlarmStates(Protocol):
+    """An optional capability: alarms whose state conveyor's own monitor decides
+    (``conveyor.pipeline.alarms``), as the Table's are. CloudWatch decides its alarms'
+    states itself; its adapter has no such verb, and the monitor leaves it alone."""
+
+    def set_state(self, current: AlarmStatus, updated: AlarmStatus) -> bool:
+        """Write the state the monitor decided, unless the alarm changed since it was read.
+
+        Args:
+            current: the alarm as the monitor read it (its ``revision``).
+            updated: the same rule with its new state, ``current.revision + 1``.
+        Returns:
+            False when another monitor (or an edit) wrote first: its word stands.
+        Raises:
+            BackendUnavailable: the backend could not be written.
+        """
+        ...

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from conveyor.errors import InvalidInput
+from conveyor.errors import AlreadyExists, InvalidInput
 from conveyor.metrics import alarm_store
 from conveyor.metrics.alarm_rules import AlarmRule
 from conveyor.metrics.alarm_store import AlarmStatus, AlarmTransition
@@ -55,6 +55,13 @@ class TableAlarms:
         self, project: str, *, alarm: str | None = None, limit: int | None = None
     ) -> list[AlarmTransition]:
         return alarm_store.alarm_history(self.table, project, alarm=alarm, limit=limit)
+
+    def set_state(self, current: AlarmStatus, updated: AlarmStatus) -> bool:
+        try:
+            self.table.put(updated.to_item(), if_match={"revision": current.revision})
+        except AlreadyExists:
+            return False
+        return True
 
     def delete_project_alarms(self, project: str) -> dict[str, int]:
         partitions = {

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from conveyor.errors import InvalidInput, NotFound
-from conveyor.metrics import Alarms
+from conveyor.metrics import Alarms, LocalAlarmStates
 from conveyor.metrics.alarm_rules import AlarmMetric, AlarmRule, AlarmState
 from conveyor.metrics.alarm_store import AlarmTransition, record_history
 from conveyor.types import utcnow
@@ -132,3 +132,17 @@ def test_delete_project_alarms_removes_the_projects_alarms_and_history_only(
     assert alarms.alarm_history("churn") == []
     assert names(alarms, "fraud") == ["a"]
     assert alarms.delete_project_alarms("churn")["alarms"] == 0  # again: nothing left
+
+
+def test_the_monitors_state_is_written_only_over_the_revision_it_read(alarms: Alarms) -> None:
+    if not isinstance(alarms, LocalAlarmStates):
+        pytest.skip(f"{alarms.scheme} decides its alarms' states itself")
+    read = alarms.put_alarm(rule())
+    decided = replace(
+        read, state=AlarmState.ALARM, reason="p99 at 900 ms", revision=read.revision + 1
+    )
+
+    assert alarms.set_state(read, decided) is True
+    assert alarms.set_state(read, replace(decided, state=AlarmState.OK)) is False  # stale
+    listed = alarms.get_alarm("churn", "latency-p99")
+    assert (listed.state, listed.reason) == (AlarmState.ALARM, "p99 at 900 ms")
