@@ -38,6 +38,10 @@ ADAPTERS: dict[str, dict[str, str]] = {
         "local": "conveyor.endpoint.local:LocalEndpoint",
         "sagemaker": "conveyor.endpoint.sagemaker:SageMakerEndpoint",
     },
+    "alarms": {
+        "table": "conveyor.metrics.table_alarms:TableAlarms",
+        "cloudwatch": "conveyor.metrics.cloudwatch_alarms:CloudWatchAlarms",
+    },
 }
 
 # Each port's setting (a ``Settings`` field, ``CONVEYOR_<FIELD>``) and its ``Ports`` field.
@@ -48,6 +52,7 @@ SETTINGS: dict[str, str] = {
     "job_runner": "job_runner",
     "registry": "registry",
     "endpoint": "endpoint",
+    "alarms": "alarms",
 }
 PORT_FIELDS: dict[str, str] = {
     "object_store": "store",
@@ -56,6 +61,7 @@ PORT_FIELDS: dict[str, str] = {
     "job_runner": "jobs",
     "registry": "registry",
     "endpoint": "endpoint",
+    "alarms": "alarms",
 }
 
 

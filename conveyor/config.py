@@ -114,6 +114,8 @@ class Settings(BaseSettings):
     # The registry and endpoint backends: "table"/"local" here, "sagemaker" on AWS.
     registry: str = "table"
     endpoint: str = "local"
+    # Where alarm rules are evaluated: "table" (conveyor's monitor) here, "cloudwatch" on AWS.
+    alarms: str = "table"
     # The AWS adapters' settings (CONVEYOR_AWS_*), read with these and passed down to them.
     aws: AwsSettings = Field(default_factory=AwsSettings)
     # A worker counts as alive while its heartbeat is younger than this.

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from conveyor.endpoint import Endpoint
     from conveyor.events import EventPublisher
     from conveyor.jobs import JobRunner
+    from conveyor.metrics import Alarms
     from conveyor.registry import Registry
     from conveyor.storage import ObjectStore
     from conveyor.tables import Table
@@ -40,6 +41,7 @@ class Ports:
     jobs: JobRunner
     registry: Registry
     endpoint: Endpoint
+    alarms: Alarms
 
 
 @dataclass

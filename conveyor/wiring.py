@@ -15,8 +15,8 @@ def build_port(port: str, settings: Settings, ports_so_far: PortsSoFar | None = 
     """The adapter ``settings`` name for ``port`` (a key of ``_schemes.ADAPTERS``).
 
     Args:
-        port: ``"object_store"``, ``"table"``, ``"events"``, ``"job_runner"``, ``"registry"``
-            or ``"endpoint"``.
+        port: ``"object_store"``, ``"table"``, ``"events"``, ``"job_runner"``, ``"registry"``,
+            ``"endpoint"`` or ``"alarms"``.
         settings: the settings whose URI for ``port`` picks the adapter.
         ports_so_far: the ports already built, by ``Ports`` field name (the registry sits on
             ``table`` and ``store``).

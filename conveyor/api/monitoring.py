@@ -17,7 +17,6 @@ from conveyor.api.schemas import (
     DriftRequest,
 )
 from conveyor.errors import NotFound
-from conveyor.monitoring.alarms import store as alarm_store
 from conveyor.monitoring.alarms.defaults import ensure_default_alarms
 from conveyor.monitoring.drift.check import run_drift_check, save_drift_check
 from conveyor.monitoring.drift.store import latest_drift_check
@@ -74,7 +73,7 @@ def list_alarms(project: str, api: Context) -> list[dict[str, Any]]:
     """The project's alarms and their state (``conveyor alarms list``)."""
     get_project(api.ports.table, project)
     ensure_default_alarms(api.ports, project)
-    return [s.to_dict() for s in alarm_store.list_alarms(api.ports.table, project)]
+    return [s.to_dict() for s in api.ports.alarms.list_alarms(project)]
 
 
 @router.get(
@@ -87,4 +86,4 @@ def alarm_history(
 ) -> list[dict[str, Any]]:
     """State changes and guardrail rollbacks, newest first (``conveyor alarms history``)."""
     get_project(api.ports.table, project)
-    return [e.to_dict() for e in alarm_store.alarm_history(api.ports.table, project, limit=limit)]
+    return [e.to_dict() for e in api.ports.alarms.alarm_history(project, limit=limit)]

@@ -8,7 +8,6 @@ from typing import Any
 
 from conveyor.errors import NotFound
 from conveyor.inference.records import partition as inference_partition
-from conveyor.monitoring.alarms.store import list_alarms
 from conveyor.monitoring.drift.store import latest_drift_check
 from conveyor.ports import Ports
 from conveyor.projects import list_projects
@@ -50,5 +49,5 @@ def _summary(ports: Ports, project: Project, since: str) -> dict[str, Any]:
 
 def worst_alarm_state(ports: Ports, project: str) -> str | None:
     """The worst state among the project's enabled alarms; None when it has none."""
-    states = {s.state.value for s in list_alarms(ports.table, project) if s.rule.enabled}
+    states = {s.state.value for s in ports.alarms.list_alarms(project) if s.rule.enabled}
     return next((state for state in _ALARM_ORDER if state in states), None)

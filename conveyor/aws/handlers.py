@@ -31,7 +31,7 @@ from conveyor.aws.upload import JobStarter, start_run
 from conveyor.errors import ConveyorError, InvalidInput
 from conveyor.logs import log_context
 from conveyor.metrics import cloudwatch
-from conveyor.metrics.cloudwatch_alarms import alarm_state_change_detail
+from conveyor.metrics.cloudwatch_alarm_rules import alarm_state_change_detail
 from conveyor.pipeline.handlers import on_training_job_state_change as finish_training_job
 from conveyor.serving.request_limits import RequestLimits
 

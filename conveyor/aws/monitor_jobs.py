@@ -23,8 +23,7 @@ from conveyor.errors import AlreadyExists, ConveyorError, InvalidInput
 from conveyor.jobs import TrainingJobSpec
 from conveyor.metrics import cloudwatch
 from conveyor.metrics.alarm_rules import AlarmState
-from conveyor.metrics.cloudwatch_alarms import sync_alarms
-from conveyor.monitoring.alarms.store import get_alarm, list_alarms
+from conveyor.metrics.alarm_store import get_alarm
 from conveyor.monitoring.drift.store import latest_drift_check
 from conveyor.ports import Ports
 from conveyor.storage import PROCESSED, REPORTS
@@ -52,17 +51,18 @@ def _schema_channel(ports: Ports, project: str, version: int) -> ObjectRef:
     return ObjectRef(PROCESSED, f"{project}/{dataset_id}/schema.json")
 
 
-def sync_project_alarms(ports: Ports, project: str, aws: AwsSettings) -> list[str]:
-    """Make ``project``'s alarm rules in the Table its CloudWatch alarms (CloudWatch, not a
-    monitor, evaluates them on AWS); the names of the alarms created or changed. A project
-    with no rules yet (its first drift job makes the defaults) is left alone. A failure is
-    logged, never raised: the project's drift check still runs.
+def sync_project_alarms(ports: Ports, project: str) -> list[str]:
+    """Put ``project``'s alarm rules again, so that the alarms port's evaluator holds them
+    (on AWS: the rules the drift job made in the Table become CloudWatch alarms); the names
+    of the rules created or changed. A project with no rules yet (its first drift job makes
+    the defaults) is left alone. A failure is logged, never raised: the project's drift
+    check still runs.
     """
-    rules = [status.rule for status in list_alarms(ports.table, project)]
-    if not rules:
-        return []
     try:
-        return sync_alarms(project, rules, settings=aws)
+        rules = [status.rule for status in ports.alarms.list_alarms(project)]
+        if not rules:
+            return []
+        return ports.alarms.put_alarms(project, rules)
     except ConveyorError as exc:
         log.warning("the alarms of %s were not synced to CloudWatch: %s", project, exc.message)
         return []
@@ -80,7 +80,7 @@ def start_drift_jobs(ports: Ports, settings: Settings, *, scheduled_at: str) -> 
     started = []
     for deployment in ports.endpoint.list_endpoints():
         project = deployment.project
-        sync_project_alarms(ports, project, settings.aws)
+        sync_project_alarms(ports, project)
         try:
             channel = _schema_channel(ports, project, deployment.version)
         except ConveyorError as exc:  # one project's problem does not stop the others'
@@ -134,6 +134,8 @@ def retrain_on_alarm(
     project = change.project
     if change.state is not AlarmState.ALARM:
         return {"project": project, "retrain": False, "reason": f"alarm is {change.state}"}
+    # The rule alone, from the Table where every alarms backend keeps it: the state is the
+    # event's, so this function needs no CloudWatch permission (ports.alarms would read it).
     rule = get_alarm(ports.table, project, change.alarm).rule
     if not any(action.get("type") == "retrain" for action in rule.actions):
         return {"project": project, "retrain": False, "reason": "the alarm has no retrain action"}

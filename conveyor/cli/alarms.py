@@ -11,15 +11,16 @@ from rich.table import Table as RichTable
 from conveyor.cli._context import CliState
 from conveyor.cli._output import console, print_json
 from conveyor.errors import InvalidInput
+from conveyor.metrics import LocalAlarmStates
 from conveyor.metrics.alarm_rules import (
+    AlarmMetric,
     AlarmRule,
     AlarmState,
-    parse_metric,
-    parse_treat_missing,
+    TreatMissing,
+    parse_choice,
 )
-from conveyor.monitoring.alarms import store as alarm_store
+from conveyor.metrics.alarm_store import AlarmStatus, AlarmTransition
 from conveyor.monitoring.alarms.defaults import ensure_default_alarms
-from conveyor.monitoring.alarms.store import AlarmStatus, AlarmTransition
 from conveyor.pipeline.alarms import evaluate_alarms
 from conveyor.pipeline.guardrail import guardrail_items
 from conveyor.pipeline.retrain import retrain_on_alarm
@@ -58,7 +59,7 @@ def list_(ctx: typer.Context, project: str, as_json: JsonOption = False) -> None
     """List a project's alarms: state (OK | ALARM | INSUFFICIENT_DATA), since when, why."""
     state: CliState = ctx.obj
     _ready(state, project)
-    statuses = alarm_store.list_alarms(state.ports.table, project)
+    statuses = state.ports.alarms.list_alarms(project)
     if as_json:
         print_json([s.to_dict() for s in statuses])
         return
@@ -88,7 +89,7 @@ def history(
     """State changes and guardrail rollbacks, newest first."""
     state: CliState = ctx.obj
     get_project(state.ports.table, project)
-    entries = alarm_store.alarm_history(state.ports.table, project, alarm=alarm, limit=limit)
+    entries = state.ports.alarms.alarm_history(project, alarm=alarm, limit=limit)
     if as_json:
         print_json([e.to_dict() for e in entries])
         return
@@ -189,11 +190,10 @@ def put(
     """Create an alarm, or change the given fields of an existing one (it keeps its state)."""
     state: CliState = ctx.obj
     _ready(state, project)
-    table = state.ports.table
-    existing = {s.rule.name: s.rule for s in alarm_store.list_alarms(table, project)}
+    existing = {s.rule.name: s.rule for s in state.ports.alarms.list_alarms(project)}
     changes: dict[str, object] = {}
     if metric is not None:
-        changes["metric"] = parse_metric(metric)
+        changes["metric"] = parse_choice(AlarmMetric, metric, what="alarm metric", field="metric")
     if threshold is not None:
         changes["threshold"] = threshold
     if comparison is not None:
@@ -207,7 +207,9 @@ def put(
     if datapoints is not None:
         changes["datapoints_to_alarm"] = datapoints
     if treat_missing is not None:
-        changes["treat_missing_data"] = parse_treat_missing(treat_missing)
+        changes["treat_missing_data"] = parse_choice(
+            TreatMissing, treat_missing, what="treat_missing_data", field="treat_missing_data"
+        )
     if action is not None or webhook is not None:
         actions = [{"type": kind} for kind in action or []]
         actions += [{"type": "webhook", "url": url} for url in webhook or []]
@@ -227,7 +229,7 @@ def put(
             )
         changes.setdefault("comparison", ">")
         rule = AlarmRule(name=name, project=project, **changes)  # type: ignore[arg-type]
-    status = alarm_store.put_alarm(table, rule)
+    status = state.ports.alarms.put_alarm(rule)
     if as_json:
         print_json(status.to_dict())
     else:
@@ -239,7 +241,7 @@ def delete(ctx: typer.Context, project: str, name: str) -> None:
     """Delete an alarm (a default one stays deleted)."""
     state: CliState = ctx.obj
     _ready(state, project)
-    alarm_store.delete_alarm(state.ports.table, project, name)
+    state.ports.alarms.delete_alarm(project, name)
     console.print(f"alarm {project}/{name} deleted")
 
 
@@ -251,6 +253,12 @@ def evaluate(ctx: typer.Context, project: str, as_json: JsonOption = False) -> N
     on_retrain = retrain_on_alarm(
         state.ports, cooldown_seconds=state.settings.retrain_cooldown_seconds
     )
+    if not isinstance(state.ports.alarms, LocalAlarmStates):
+        console.print(
+            f"{state.ports.alarms.scheme} evaluates the alarms of {project}: "
+            f"`conveyor alarms list {project}` shows their state"
+        )
+        return
     transitions = evaluate_alarms(state.ports, project, now=utcnow(), on_retrain=on_retrain)
     if as_json:
         print_json([t.to_dict() for t in transitions])

@@ -33,7 +33,7 @@ from conveyor.aws.sagemaker_common import (
 from conveyor.endpoint import Deployment
 from conveyor.endpoint.local import LocalEndpoint
 from conveyor.errors import AlreadyExists, Conflict, IntegrityError, NotFound
-from conveyor.metrics.cloudwatch_alarms import alarm_name
+from conveyor.metrics.cloudwatch_alarm_rules import alarm_name
 from conveyor.monitoring.integrity import refuse_artifact
 from conveyor.types import ObjectRef
 

@@ -15,7 +15,7 @@ import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from conveyor.errors import InvalidInput
@@ -35,6 +35,9 @@ class AlarmMetric(StrEnum):
     REQUEST_COUNT = "request_count"
     DRIFT_STATUS = "drift_status"  # 1 for a drift check that found DRIFT, 0 for OK
     LIVE_QUALITY = "live_quality"  # a live metric from ground truth (feedback)
+
+
+_Choice = TypeVar("_Choice", bound=StrEnum)
 
 
 class TreatMissing(StrEnum):
@@ -101,13 +104,18 @@ class AlarmRule:
         return cls(
             name=data["name"],
             project=data["project"],
-            metric=parse_metric(data["metric"]),
+            metric=parse_choice(AlarmMetric, data["metric"], what="alarm metric", field="metric"),
             comparison=data["comparison"],
             threshold=float(data["threshold"]),
             period_seconds=float(data.get("period_seconds", 60.0)),
             evaluation_periods=int(data.get("evaluation_periods", 3)),
             datapoints_to_alarm=int(data.get("datapoints_to_alarm", 3)),
-            treat_missing_data=parse_treat_missing(data.get("treat_missing_data", "missing")),
+            treat_missing_data=parse_choice(
+                TreatMissing,
+                data.get("treat_missing_data", "missing"),
+                what="treat_missing_data",
+                field="treat_missing_data",
+            ),
             actions=tuple(dict(a) for a in data.get("actions") or ()),
             enabled=bool(data.get("enabled", True)),
             quality_metric=data.get("quality_metric"),
@@ -126,24 +134,18 @@ class AlarmRule:
         )
 
 
-def parse_metric(value: str) -> AlarmMetric:
-    try:
-        return AlarmMetric(value)
-    except ValueError:
-        valid = ", ".join(m.value for m in AlarmMetric)
-        raise InvalidInput(
-            f"unknown alarm metric {value!r}; valid metrics: {valid}", field="metric"
-        ) from None
+def parse_choice(kind: type[_Choice], value: str, *, what: str, field: str) -> _Choice:
+    """``value`` as a member of the enum ``kind`` (``AlarmMetric``, ``TreatMissing``, ...).
 
-
-def parse_treat_missing(value: str) -> TreatMissing:
+    Raises:
+        InvalidInput: ``value`` is none of them; the message (``unknown <what> ...``) lists
+            the valid values, and ``field`` names the input.
+    """
     try:
-        return TreatMissing(value)
+        return kind(value)
     except ValueError:
-        valid = ", ".join(t.value for t in TreatMissing)
-        raise InvalidInput(
-            f"treat_missing_data {value!r} is not one of {valid}", field="treat_missing_data"
-        ) from None
+        valid = ", ".join(member.value for member in kind)
+        raise InvalidInput(f"unknown {what} {value!r}; valid: {valid}", field=field) from None
 
 
 def validate_rule(rule: AlarmRule) -> None:

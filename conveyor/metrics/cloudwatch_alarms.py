@@ -1,207 +1,203 @@
-"""conveyor's alarm rules as CloudWatch alarms (``PutMetricAlarm``) on the EMF metrics.
+"""The alarms on CloudWatch: CloudWatch evaluates each rule as the alarm
+``<prefix>/<project>/<rule>`` (``cloudwatch_alarm_rules`` makes the requests) and holds its
+state and state history; the rules themselves stay in the Table as ``TableAlarms`` keeps
+them, because their actions (retrain, webhooks) are conveyor's, read when an alarm's state
+change comes back as an event.
 
-On AWS, CloudWatch evaluates the alarms, not conveyor's monitor: a rule becomes an alarm named
-``<prefix>/<project>/<rule>`` on the metric :mod:`conveyor.metrics.cloudwatch` emits, with the
-same statistic, period, N of M, comparison and treatment of missing data. A change of state
-goes to the SNS topic (people) and, as a "CloudWatch Alarm State Change" event, to
-EventBridge, where a handler turns it back into conveyor's terms with
-:func:`alarm_state_change_detail` (a drift alarm then retrains).
-
-The rates (``error_rate``, ``client_error_rate``) are metric math: errors / requests, each a
-Sum over the period, as the local monitor computes them from the same requests.
+A rule written to the Table by a process that cannot reach CloudWatch (the drift job makes
+the default rules) becomes its alarm at the next ``put_alarms`` of the project's rules, which
+the drift schedule makes every period.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
-
-from conveyor.aws.clients import client
 from conveyor.aws.errors import raise_translated, rule
-from conveyor.aws.events import eventbridge_detail_model
-from conveyor.config import AwsSettings
+from conveyor.aws.sagemaker_common import ClientFactory, settings_clients
 from conveyor.errors import InvalidInput
-from conveyor.metrics.alarm_rules import AlarmMetric, AlarmRule, AlarmState
-from conveyor.metrics.cloudwatch import (
-    DRIFT_STATUS,
-    ERRORS_4XX,
-    ERRORS_5XX,
-    LATENCY,
-    LIVE_QUALITY,
-    PROJECT,
-    QUALITY_METRIC,
-    REQUESTS,
+from conveyor.metrics.alarm_rules import AlarmRule, AlarmState
+from conveyor.metrics.alarm_store import AlarmStatus, AlarmTransition
+from conveyor.metrics.cloudwatch_alarm_rules import (
+    DEFAULT_PREFIX,
+    alarm_name,
+    check_prefix,
+    put_metric_alarm_request,
 )
+from conveyor.metrics.table_alarms import TableAlarms, check_project
+from conveyor.tables import Table
+
+if TYPE_CHECKING:
+    from conveyor.config import AwsSettings, Settings
+    from conveyor.ports import PortsSoFar
 
 log = logging.getLogger("conveyor.alarms")
 
-DEFAULT_PREFIX = "conveyor"
-MAX_ALARM_NAME_CHARS = 255
-MAX_DESCRIPTION_CHARS = 1024
-# PutMetricAlarm: a period of a standard-resolution metric is a multiple of 60 s; Period x
-# EvaluationPeriods is at most 7 days, and at most 1 day when the period is under an hour.
-MAX_EVALUATION_SECONDS = 7 * 86400
-MAX_SHORT_EVALUATION_SECONDS = 86400
 _DELETE_BATCH = 100  # DeleteAlarms takes at most 100 names
 
-COMPARISON_OPERATORS = {
-    ">": "GreaterThanThreshold",
-    ">=": "GreaterThanOrEqualToThreshold",
-    "<": "LessThanThreshold",
-    "<=": "LessThanOrEqualToThreshold",
-}
-# One metric each: (metric name, statistic). "p99" is an ExtendedStatistic.
-_SINGLE_METRICS = {
-    AlarmMetric.LATENCY_P99_MS: (LATENCY, "p99"),
-    AlarmMetric.REQUEST_COUNT: (REQUESTS, "Sum"),
-    AlarmMetric.DRIFT_STATUS: (DRIFT_STATUS, "Maximum"),
-    AlarmMetric.LIVE_QUALITY: (LIVE_QUALITY, "Average"),
-}
-# Shares of requests: (errors metric, label of the expression).
-_RATES = {
-    AlarmMetric.ERROR_RATE: (ERRORS_5XX, "share of requests answered 5xx"),
-    AlarmMetric.CLIENT_ERROR_RATE: (ERRORS_4XX, "share of requests answered 4xx"),
-}
-_STANDARD_STATISTICS = {"SampleCount", "Average", "Sum", "Minimum", "Maximum"}
 
+class CloudWatchAlarms:
+    scheme = "cloudwatch"
 
-class AlarmStateChange(NamedTuple):
-    """A CloudWatch alarm of conveyor's that changed state, in conveyor's terms."""
+    def __init__(
+        self,
+        *,
+        table: Table,
+        settings: AwsSettings,
+        clients: ClientFactory | None = None,
+        name_prefix: str = DEFAULT_PREFIX,
+    ) -> None:
+        check_prefix(name_prefix)
+        self.table = table
+        self.rules = TableAlarms(table=table)
+        self.settings = settings
+        # Tests swap this for a wrapper at the client boundary; nothing else creates clients.
+        self.clients: ClientFactory = clients or settings_clients(settings)
+        self.name_prefix = name_prefix
 
-    project: str
-    alarm: str  # conveyor's rule name
-    state: AlarmState
-    reason: str
+    @classmethod
+    def from_settings(
+        cls, uri: str, settings: Settings, ports_so_far: PortsSoFar
+    ) -> CloudWatchAlarms:
+        """The alarms of the settings' account and region, their rules in the table built
+        before them."""
+        return cls(table=ports_so_far["table"], settings=settings.aws)
 
+    def put_alarm(self, rule: AlarmRule) -> AlarmStatus:
+        request = self._request(rule)  # InvalidInput before anything is written
+        self.rules.put_alarm(rule)
+        self._call(f"put the alarm {request['AlarmName']}", "put_metric_alarm", **request)
+        return self.get_alarm(rule.project, rule.name)
 
-class _AlarmStateDetail(BaseModel):
-    value: str
-    reason: str | None = None
+    def put_alarms(self, project: str, rules: Sequence[AlarmRule]) -> list[str]:
+        check_project(project, rules)
+        requests = {rule.name: self._request(rule) for rule in rules}
+        changed = self.rules.put_alarms(project, rules)
+        existing = self._describe(project)
+        for name, request in requests.items():
+            held = existing.get(request["AlarmName"])
+            if held is not None and _holds(held, request):
+                continue  # unchanged: no call, no configuration update in the alarm's history
+            self._call(f"put the alarm {request['AlarmName']}", "put_metric_alarm", **request)
+            if name not in changed:
+                changed.append(name)
+        wanted = {request["AlarmName"] for request in requests.values()}
+        self._delete(project, sorted(set(existing) - wanted))
+        return [rule.name for rule in rules if rule.name in changed]
 
+    def get_alarm(self, project: str, name: str) -> AlarmStatus:
+        status = self.rules.get_alarm(project, name)  # NotFound names the list command
+        found = self._call(
+            f"read the alarm {name} of {project}",
+            "describe_alarms",
+            AlarmNames=[alarm_name(project, name, self.name_prefix)],
+            AlarmTypes=["MetricAlarm"],
+        ).get("MetricAlarms", [])
+        return _with_state(status, found[0]) if found else status
 
-class _AlarmChangeDetail(BaseModel):
-    """The fields conveyor reads of a "CloudWatch Alarm State Change" event's detail."""
-
-    alarmName: str
-    state: _AlarmStateDetail
-
-
-def alarm_name(project: str, rule_name: str, name_prefix: str = DEFAULT_PREFIX) -> str:
-    """``<prefix>/<project>/<rule>``: project names have no ``/``, so the name parses back."""
-    _check_prefix(name_prefix)
-    name = f"{name_prefix}/{project}/{rule_name}"
-    if len(name) > MAX_ALARM_NAME_CHARS:
-        raise InvalidInput(
-            f"the CloudWatch alarm name {name[:60]!r}… would have {len(name)} characters; "
-            f"CloudWatch takes at most {MAX_ALARM_NAME_CHARS}: shorten the alarm's name",
-            field="name",
-        )
-    return name
-
-
-def put_metric_alarm_request(
-    rule: AlarmRule,
-    *,
-    namespace: str,
-    alarm_actions: Sequence[str],
-    name_prefix: str = DEFAULT_PREFIX,
-) -> dict[str, Any]:
-    """The exact ``PutMetricAlarm`` parameters of ``rule``.
-
-    ``alarm_actions`` (the SNS topic) is notified on ALARM and on the return to OK. A rule
-    that is not enabled keeps its alarm with its actions off: CloudWatch still shows its state.
-
-    Raises:
-        InvalidInput: the rule cannot be a CloudWatch alarm (a period that is not a multiple
-            of 60 s, too long an evaluation window, a live quality rule without its metric).
-    """
-    period = _period(rule)
-    actions = list(alarm_actions)
-    request: dict[str, Any] = {
-        "AlarmName": alarm_name(rule.project, rule.name, name_prefix),
-        "AlarmDescription": _description(rule),
-        "ActionsEnabled": rule.enabled,
-        "AlarmActions": actions,
-        "OKActions": actions,
-        "EvaluationPeriods": rule.evaluation_periods,
-        "DatapointsToAlarm": rule.datapoints_to_alarm,
-        "Threshold": float(rule.threshold),
-        "ComparisonOperator": COMPARISON_OPERATORS[rule.comparison],
-        "TreatMissingData": rule.treat_missing_data.value,
-    }
-    if rule.metric in _RATES:
-        errors, label = _RATES[rule.metric]
-        request["Metrics"] = [
-            _metric_stat("errors", namespace, errors, _dimensions(rule), period, "Sum"),
-            _metric_stat("requests", namespace, REQUESTS, _dimensions(rule), period, "Sum"),
-            {"Id": "rate", "Expression": "errors / requests", "Label": label, "ReturnData": True},
+    def list_alarms(self, project: str) -> list[AlarmStatus]:
+        statuses = self.rules.list_alarms(project)
+        if not statuses:
+            return []
+        held = self._describe(project)
+        return [
+            _with_state(status, held[name]) if name in held else status
+            for status in statuses
+            for name in [alarm_name(project, status.rule.name, self.name_prefix)]
         ]
-        return request
-    metric_name, statistic = _SINGLE_METRICS[rule.metric]
-    request.update(
-        Namespace=namespace, MetricName=metric_name, Dimensions=_dimensions(rule), Period=period
-    )
-    if statistic in _STANDARD_STATISTICS:
-        request["Statistic"] = statistic
-    else:
-        request["ExtendedStatistic"] = statistic
-    return request
 
+    def delete_alarm(self, project: str, name: str) -> None:
+        self.rules.delete_alarm(project, name)
+        self._delete(project, [alarm_name(project, name, self.name_prefix)])
 
-def sync_alarms(
-    project: str,
-    rules: Iterable[AlarmRule],
-    *,
-    settings: AwsSettings,
-    name_prefix: str = DEFAULT_PREFIX,
-) -> list[str]:
-    """Make the project's CloudWatch alarms exactly ``rules``; returns the names of the alarms
-    created or changed (none when CloudWatch already holds every rule as it is).
-
-    A rule whose alarm already says the same is left alone; a new or changed one is put
-    (``PutMetricAlarm`` overwrites the definition and keeps the alarm's state). Conveyor
-    alarms of the project that no rule names any more are deleted.
-
-    Raises:
-        InvalidInput: a rule of another project, or one CloudWatch cannot take.
-        BackendUnavailable: CloudWatch refused or could not be reached.
-    """
-    rules = list(rules)
-    strangers = sorted({rule.project for rule in rules} - {project})
-    if strangers:
-        raise InvalidInput(
-            f"sync_alarms({project!r}) was given rules of other projects: {strangers}",
-            field="project",
+    def alarm_history(
+        self, project: str, *, alarm: str | None = None, limit: int | None = None
+    ) -> list[AlarmTransition]:
+        # The Table's history holds what CloudWatch does not see (integrity alarms).
+        entries = self.rules.alarm_history(project, alarm=alarm, limit=limit)
+        request: dict[str, Any] = {
+            "HistoryItemType": "StateUpdate",
+            "AlarmTypes": ["MetricAlarm"],
+            "ScanBy": "TimestampDescending",
+        }
+        if alarm is not None:
+            request["AlarmName"] = alarm_name(project, alarm, self.name_prefix)
+        prefix = f"{self.name_prefix}/{project}/"
+        metrics = {s.rule.name: s.rule.metric.value for s in self.rules.list_alarms(project)}
+        pages = self._pages(
+            f"read the alarm history of {project}", "describe_alarm_history", request
         )
-    topics = [settings.alarm_topic_arn] if settings.alarm_topic_arn else []
-    requests = [
-        put_metric_alarm_request(
+        for page in pages:
+            for item in page.get("AlarmHistoryItems", []):
+                name = item["AlarmName"].removeprefix(prefix)
+                if item["AlarmName"].startswith(prefix):
+                    entries.append(_transition(project, name, metrics.get(name, ""), item))
+        entries.sort(key=lambda entry: entry.timestamp, reverse=True)
+        return entries[:limit] if limit is not None else entries
+
+    def delete_project_alarms(self, project: str) -> dict[str, int]:
+        held = sorted(self._describe(project))
+        self._delete(project, held)
+        return {**self.rules.delete_project_alarms(project), "cloudwatch alarms": len(held)}
+
+    def _request(self, rule: AlarmRule) -> dict[str, Any]:
+        topic = self.settings.alarm_topic_arn
+        return put_metric_alarm_request(
             rule,
-            namespace=settings.metrics_namespace,
-            alarm_actions=topics,
-            name_prefix=name_prefix,
+            namespace=self.settings.metrics_namespace,
+            alarm_actions=[topic] if topic else [],
+            name_prefix=self.name_prefix,
         )
-        for rule in rules
-    ]
-    cloudwatch = _client(settings)
-    existing = _describe(cloudwatch, project, name_prefix)
-    put = []
-    for request in requests:
-        name = request["AlarmName"]
-        if name in existing and _holds(existing[name], request):
-            continue  # unchanged: no call, no configuration update in the alarm's history
-        _call(f"put the alarm {name}", cloudwatch.put_metric_alarm, **request)
-        put.append(name)
-    wanted = {request["AlarmName"] for request in requests}
-    stale = sorted(set(existing) - wanted)
-    for start in range(0, len(stale), _DELETE_BATCH):
-        batch = stale[start : start + _DELETE_BATCH]
-        _call(f"delete the alarms {batch}", cloudwatch.delete_alarms, AlarmNames=batch)
-        log.info("alarms of %s no longer defined, deleted: %s", project, ", ".join(batch))
-    return put
+
+    def _describe(self, project: str) -> dict[str, dict[str, Any]]:
+        """The metric alarms named ``<prefix>/<project>/…``, by name."""
+        request = {
+            "AlarmNamePrefix": f"{self.name_prefix}/{project}/",
+            "AlarmTypes": ["MetricAlarm"],
+        }
+        pages = self._pages(f"list the alarms of {project}", "describe_alarms", request)
+        return {alarm["AlarmName"]: alarm for page in pages for alarm in page["MetricAlarms"]}
+
+    def _delete(self, project: str, names: list[str]) -> None:
+        for start in range(0, len(names), _DELETE_BATCH):
+            batch = names[start : start + _DELETE_BATCH]
+            self._call(f"delete the alarms {batch}", "delete_alarms", AlarmNames=batch)
+            log.info("alarms of %s deleted from CloudWatch: %s", project, ", ".join(batch))
+
+    def _call(self, what: str, method: str, **request: Any) -> Any:
+        return _translated(what, lambda: getattr(self.clients("cloudwatch"), method)(**request))
+
+    def _pages(self, what: str, operation: str, request: dict[str, Any]) -> list[dict[str, Any]]:
+        paginator = self.clients("cloudwatch").get_paginator(operation)
+        return _translated(what, lambda: list(paginator.paginate(**request)))  # type: ignore[no-any-return]
+
+
+def _translated(what: str, call: Callable[[], Any]) -> Any:
+    try:
+        return call()
+    except Exception as exc:
+        raise_translated(
+            exc,
+            _RULES,
+            refused=f"CloudWatch refused to {what}",
+            unreachable=f"could not reach CloudWatch to {what}",
+        )
+
+
+_RULES = (
+    rule(
+        InvalidInput,
+        "InvalidParameterValue",
+        "InvalidParameterCombination",
+        "MissingParameter",
+        "ValidationError",
+        field="alarm",
+    ),
+)
 
 
 def _holds(described: Any, wanted: Any) -> bool:
@@ -220,165 +216,29 @@ def _holds(described: Any, wanted: Any) -> bool:
     return bool(described == wanted)
 
 
-def alarm_states(
-    project: str, *, settings: AwsSettings, name_prefix: str = DEFAULT_PREFIX
-) -> dict[str, AlarmState]:
-    """The state of each conveyor alarm of ``project`` in CloudWatch, by conveyor rule name."""
-    alarms = _describe(_client(settings), project, name_prefix)
-    prefix = f"{name_prefix}/{project}/"
-    return {
-        name.removeprefix(prefix): AlarmState(alarm["StateValue"])
-        for name, alarm in sorted(alarms.items())
-    }
-
-
-def alarm_state_change_detail(
-    event: Mapping[str, Any], *, name_prefix: str = DEFAULT_PREFIX
-) -> AlarmStateChange:
-    """The project, rule, new state and reason of a "CloudWatch Alarm State Change" event
-    that EventBridge delivered.
-
-    Raises:
-        InvalidInput: not such an event, or the alarm is not one of conveyor's.
-    """
-    detail = eventbridge_detail_model(
-        event,
-        "aws.cloudwatch",
-        "CloudWatch Alarm State Change",
-        _AlarmChangeDetail,
-        what="a CloudWatch alarm state change",
-        event_name="the alarm state change event",
+def _with_state(status: AlarmStatus, alarm: Mapping[str, Any]) -> AlarmStatus:
+    """The rule as the Table keeps it, in the state CloudWatch holds."""
+    return replace(
+        status,
+        state=AlarmState(alarm["StateValue"]),
+        reason=str(alarm.get("StateReason") or ""),
+        state_updated_at=alarm.get("StateUpdatedTimestamp"),
     )
-    project, rule = _parse_alarm_name(detail.alarmName, name_prefix)
-    try:
-        value = AlarmState(detail.state.value)
-    except ValueError:
-        raise InvalidInput(
-            f"alarm state {detail.state.value!r} is not one of "
-            f"{', '.join(s.value for s in AlarmState)}",
-            field="state",
-        ) from None
-    return AlarmStateChange(project, rule, value, detail.state.reason or "")
 
 
-def _parse_alarm_name(name: str, name_prefix: str) -> tuple[str, str]:
-    prefix, _, rest = name.partition("/")
-    project, _, rule = rest.partition("/")
-    if prefix != name_prefix or not project or not rule:
-        raise InvalidInput(
-            f"the alarm {name!r} is not one of conveyor's (<{name_prefix}>/<project>/<alarm>)",
-            field="alarmName",
-        )
-    return project, rule
-
-
-def _period(rule: AlarmRule) -> int:
-    seconds = rule.period_seconds
-    if seconds % 60 != 0:
-        raise InvalidInput(
-            f"alarm {rule.name!r} has a period of {seconds:g} s; CloudWatch periods of "
-            "these metrics are multiples of 60 seconds",
-            field="period_seconds",
-        )
-    period = int(seconds)
-    window = period * rule.evaluation_periods
-    limit = MAX_SHORT_EVALUATION_SECONDS if period < 3600 else MAX_EVALUATION_SECONDS
-    if window > limit:
-        raise InvalidInput(
-            f"alarm {rule.name!r} looks at {rule.evaluation_periods} periods of {period} s "
-            f"({window} s); CloudWatch evaluates at most {limit} s "
-            f"({'1 day for periods under an hour' if limit == 86400 else '7 days'})",
-            field="evaluation_periods",
-        )
-    return period
-
-
-def _dimensions(rule: AlarmRule) -> list[dict[str, str]]:
-    dimensions = [{"Name": PROJECT, "Value": rule.project}]
-    if rule.metric is AlarmMetric.LIVE_QUALITY:
-        if not rule.quality_metric:
-            raise InvalidInput(
-                f"the live quality alarm {rule.name!r} needs its quality_metric (e.g. "
-                "roc_auc) on CloudWatch, where each live metric is a metric of its own",
-                field="quality_metric",
-            )
-        dimensions.append({"Name": QUALITY_METRIC, "Value": rule.quality_metric})
-    return dimensions
-
-
-def _metric_stat(
-    query_id: str,
-    namespace: str,
-    metric_name: str,
-    dimensions: list[dict[str, str]],
-    period: int,
-    stat: str,
-) -> dict[str, Any]:
-    return {
-        "Id": query_id,
-        "MetricStat": {
-            "Metric": {"Namespace": namespace, "MetricName": metric_name, "Dimensions": dimensions},
-            "Period": period,
-            "Stat": stat,
-        },
-        "ReturnData": False,
-    }
-
-
-def _description(rule: AlarmRule) -> str:
-    text = f"{rule.description} ({rule.metric.value} {rule.condition})".strip()
-    return text[:MAX_DESCRIPTION_CHARS]
-
-
-def _check_prefix(name_prefix: str) -> None:
-    if not name_prefix or "/" in name_prefix:
-        raise InvalidInput(
-            f"the alarm name prefix {name_prefix!r} must be non-empty and without '/'",
-            field="name_prefix",
-        )
-
-
-def _client(settings: AwsSettings) -> Any:
-    return client("cloudwatch", region=settings.region, endpoint_url=settings.endpoint_url)
-
-
-def _describe(cloudwatch: Any, project: str, name_prefix: str) -> dict[str, dict[str, Any]]:
-    """The metric alarms named ``<prefix>/<project>/…``, by name."""
-    _check_prefix(name_prefix)
-    found: dict[str, dict[str, Any]] = {}
-    pages = _call(
-        f"list the alarms of {project}",
-        lambda: list(
-            cloudwatch.get_paginator("describe_alarms").paginate(
-                AlarmNamePrefix=f"{name_prefix}/{project}/", AlarmTypes=["MetricAlarm"]
-            )
-        ),
+def _transition(project: str, name: str, metric: str, item: Mapping[str, Any]) -> AlarmTransition:
+    """A DescribeAlarmHistory ``StateUpdate`` item as an entry of conveyor's history."""
+    data = json.loads(item.get("HistoryData") or "{}")
+    old, new = data.get("oldState", {}), data.get("newState", {})
+    evidence = new.get("stateReasonData") or {}
+    return AlarmTransition(
+        project=project,
+        alarm=name,
+        metric=metric,
+        old_state=str(old.get("stateValue", "")),
+        new_state=str(new.get("stateValue", "")),
+        reason=str(new.get("stateReason") or item.get("HistorySummary") or ""),
+        timestamp=item["Timestamp"],
+        datapoints=tuple(evidence.get("recentDatapoints") or ()),
+        details={"source": "cloudwatch"},
     )
-    for page in pages:
-        for alarm in page.get("MetricAlarms", []):
-            found[alarm["AlarmName"]] = alarm
-    return found
-
-
-_RULES = (
-    rule(
-        InvalidInput,
-        "InvalidParameterValue",
-        "InvalidParameterCombination",
-        "MissingParameter",
-        "ValidationError",
-        field="alarm",
-    ),
-)
-
-
-def _call(what: str, method: Any, **kwargs: Any) -> Any:
-    try:
-        return method(**kwargs)
-    except Exception as exc:
-        raise_translated(
-            exc,
-            _RULES,
-            refused=f"CloudWatch refused to {what}",
-            unreachable=f"could not reach CloudWatch to {what}",
-        )

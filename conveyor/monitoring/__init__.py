@@ -1,2 +1,2 @@
-"""Analysis: drift against the baseline, alarm rules' store and windows, live quality, artifact
+"""Analysis: drift against the baseline, alarm defaults and windows, live quality, artifact
 integrity. It computes and stores; the loops that act on it are in ``conveyor.pipeline``."""

@@ -15,7 +15,7 @@ from typing import Any
 
 from conveyor.errors import ConveyorError, IntegrityError
 from conveyor.hashing import sha256_mismatch
-from conveyor.monitoring.alarms.store import AlarmTransition, record_history
+from conveyor.metrics.alarm_store import AlarmTransition, record_history
 from conveyor.storage import ObjectStore
 from conveyor.storage.stream import open_object
 from conveyor.tables import Table

@@ -19,7 +19,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from conveyor.errors import AlreadyExists, ConveyorError
+from conveyor.errors import ConveyorError
+from conveyor.metrics import LocalAlarmStates
 from conveyor.metrics.alarm_rules import (
     AlarmMetric,
     AlarmRule,
@@ -27,14 +28,13 @@ from conveyor.metrics.alarm_rules import (
     Evaluation,
     evaluate,
 )
-from conveyor.monitoring.alarms import windows
-from conveyor.monitoring.alarms.defaults import ensure_default_alarms
-from conveyor.monitoring.alarms.store import (
+from conveyor.metrics.alarm_store import (
     AlarmStatus,
     AlarmTransition,
-    list_alarms,
     record_history,
 )
+from conveyor.monitoring.alarms import windows
+from conveyor.monitoring.alarms.defaults import ensure_default_alarms
 from conveyor.monitoring.quality import live_quality
 from conveyor.types import to_iso
 
@@ -99,10 +99,14 @@ def evaluate_alarms(
 ) -> list[AlarmTransition]:
     """Evaluate every enabled alarm of ``project`` at ``now``; returns the state changes.
 
-    A failing alarm (its metric could not be read) is logged and the others go on.
+    A failing alarm (its metric could not be read) is logged and the others go on. Alarms
+    whose backend evaluates them itself (CloudWatch) are left to it: none changes here.
     """
+    states = ports.alarms
+    if not isinstance(states, LocalAlarmStates):
+        return []
     ensure_default_alarms(ports, project)
-    statuses = [s for s in list_alarms(ports.table, project) if s.rule.enabled]
+    statuses = [s for s in ports.alarms.list_alarms(project) if s.rule.enabled]
     request_rules = [s.rule for s in statuses if s.rule.metric in windows.REQUEST_METRICS]
     requests = None
     if request_rules:
@@ -115,7 +119,7 @@ def evaluate_alarms(
         try:
             points = rule_datapoints(ports, status.rule, now=now, requests=requests)
             outcome = evaluate(status.rule, points, status.state)
-            transition = _apply(ports, status, outcome, now=now, on_retrain=on_retrain)
+            transition = _apply(ports, states, status, outcome, now=now, on_retrain=on_retrain)
         except Exception:
             log.exception("evaluating alarm %s/%s failed", project, status.rule.name)
             continue
@@ -126,6 +130,7 @@ def evaluate_alarms(
 
 def _apply(
     ports: Ports,
+    states: LocalAlarmStates,
     status: AlarmStatus,
     outcome: Evaluation,
     *,
@@ -143,9 +148,7 @@ def _apply(
         outcome.datapoints,
         status.revision + 1,
     )
-    try:
-        ports.table.put(updated.to_item(), if_match={"revision": status.revision})
-    except AlreadyExists:
+    if not states.set_state(status, updated):
         return None  # another monitor (or an edit) got there first; its word stands
     if not changed:
         return None

@@ -30,8 +30,8 @@ from conveyor.metrics.alarm_rules import (
     TreatMissing,
     evaluate,
 )
+from conveyor.metrics.alarm_store import AlarmTransition, record_history
 from conveyor.monitoring.alarms import windows
-from conveyor.monitoring.alarms.store import AlarmTransition, list_alarms, record_history
 from conveyor.pipeline.lifecycle import rollback
 from conveyor.tables import Item
 from conveyor.types import from_iso, to_iso
@@ -156,7 +156,7 @@ def guard_rules(ports: Ports, project: str, policy: GuardrailPolicy) -> list[Ala
         status.rule.with_changes(
             period_seconds=policy.period_seconds, treat_missing_data=TreatMissing.MISSING
         )
-        for status in list_alarms(ports.table, project)
+        for status in ports.alarms.list_alarms(project)
         if status.rule.enabled and status.rule.metric in GUARDED_METRICS
     ]
 

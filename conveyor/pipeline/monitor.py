@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from conveyor.monitoring.alarms.store import AlarmTransition
+from conveyor.metrics.alarm_store import AlarmTransition
 from conveyor.pipeline.alarms import RetrainCallback, evaluate_alarms
 from conveyor.pipeline.guardrail import GuardrailPolicy, guard_deployment
 from conveyor.types import utcnow

@@ -11,8 +11,6 @@ from conveyor.endpoint import Deployment
 from conveyor.errors import Conflict, NotFound
 from conveyor.inference.records import partition as inference_partition
 from conveyor.jobs import forget
-from conveyor.monitoring.alarms.defaults import defaults_partition
-from conveyor.monitoring.alarms.store import alarm_partition, history_partition
 from conveyor.monitoring.drift.store import partition as drift_partition
 from conveyor.monitoring.quality import feedback_partition
 from conveyor.pipeline.guardrail import guardrail_partition
@@ -93,9 +91,6 @@ def delete_project(ports: Ports, name: str, *, force: bool = False) -> DeletedPr
     partitions = {
         "inference records": inference_partition(name),
         "feedback": feedback_partition(name),
-        "alarms": alarm_partition(name),
-        "alarm history": history_partition(name),
-        "default alarms": defaults_partition(name),
         "drift reports": drift_partition(name),
         "guardrail": guardrail_partition(name),
         "retrain triggers": trigger_key(name),
@@ -103,6 +98,7 @@ def delete_project(ports: Ports, name: str, *, force: bool = False) -> DeletedPr
         "upload etags": raw_etag_partition(name),
     }
     records = {what: ports.table.delete_partition(pk) for what, pk in partitions.items()}
+    records.update(ports.alarms.delete_project_alarms(name))
     ports.table.delete(*retrain_guard_key(name))
     objects = {bucket: ports.store.delete_prefix(bucket, f"{name}/") for bucket in BUCKETS}
     delete_project_item(ports.table, name)

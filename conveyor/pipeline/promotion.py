@@ -96,8 +96,8 @@ def gate_version(
             f"(`conveyor models approve {project.name} {version.version}`) and deploys it "
             f"(`conveyor models deploy {project.name} {version.version}`)",
         )
-    updated = registry.update_gate(
-        project.name, version.version, decision.status, decision.reason, decision.to_dict()
+    updated = registry.update_approval_status(
+        project.name, version.version, decision.status, decision.reason, gate=decision.to_dict()
     )
     return updated, decision
 

@@ -119,11 +119,10 @@ def _alarm_evidence(ports: Ports, project: str, trigger: dict[str, Any]) -> dict
     if trigger.get("type") != "alarm" or not trigger.get("alarm"):
         return {}
     from conveyor.errors import NotFound
-    from conveyor.monitoring.alarms.store import get_alarm
     from conveyor.monitoring.drift.store import latest_drift_check
 
     try:
-        status = get_alarm(ports.table, project, str(trigger["alarm"]))
+        status = ports.alarms.get_alarm(project, str(trigger["alarm"]))
     except NotFound:
         return {}
     rule = status.rule

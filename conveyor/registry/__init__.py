@@ -41,25 +41,25 @@ class Registry(Protocol):
         ...
 
     def update_approval_status(
-        self, project: str, version: int, status: ApprovalStatus, reason: str | None = None
-    ) -> ModelVersion:
-        """Approve or reject a version, recording why.
-
-        Raises:
-            NotFound: no such version.
-        """
-        ...
-
-    def update_gate(
         self,
         project: str,
         version: int,
         status: ApprovalStatus,
-        reason: str,
-        gate: dict[str, object],
+        reason: str | None = None,
+        *,
+        gate: dict[str, object] | None = None,
     ) -> ModelVersion:
-        """Record the promotion gate's decision and its numbers, and the resulting status.
+        """Approve or reject a version (or leave it for a person), recording why.
 
+        Args:
+            project: the version's project.
+            version: the version number.
+            status: the new approval status.
+            reason: why, for people.
+            gate: the promotion gate's decision and its numbers, when the gate decided;
+                None keeps what the version holds.
+        Returns:
+            The version as updated.
         Raises:
             NotFound: no such version.
         """

@@ -263,19 +263,15 @@ class SageMakerRegistry(SageMakerAdapter):
 
     # What the Table keeps as TableRegistry does (approval decisions pass _before_decision).
     def update_approval_status(
-        self, project: str, version: int, status: ApprovalStatus, reason: str | None = None
-    ) -> ModelVersion:
-        return self.records.update_approval_status(project, version, status, reason)
-
-    def update_gate(
         self,
         project: str,
         version: int,
         status: ApprovalStatus,
-        reason: str,
-        gate: dict[str, object],
+        reason: str | None = None,
+        *,
+        gate: dict[str, object] | None = None,
     ) -> ModelVersion:
-        return self.records.update_gate(project, version, status, reason, gate)
+        return self.records.update_approval_status(project, version, status, reason, gate=gate)
 
     def set_alias(self, project: str, alias: str, version: int) -> None:
         self.records.set_alias(project, alias, version)

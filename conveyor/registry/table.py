@@ -112,29 +112,14 @@ class TableRegistry:
         return [ModelVersion.from_dict(item) for item in items]
 
     def update_approval_status(
-        self, project: str, version: int, status: ApprovalStatus, reason: str | None = None
-    ) -> ModelVersion:
-        return self._decide(project, version, status, reason)
-
-    def update_gate(
         self,
         project: str,
         version: int,
         status: ApprovalStatus,
-        reason: str,
-        gate: dict[str, object],
-    ) -> ModelVersion:
-        return self._decide(project, version, status, reason, gate)
-
-    def _decide(
-        self,
-        project: str,
-        version: int,
-        status: ApprovalStatus,
-        reason: str | None,
+        reason: str | None = None,
+        *,
         gate: dict[str, object] | None = None,
     ) -> ModelVersion:
-        """The version's new status and why (and the gate's numbers, when it decided)."""
         current = self.stored(project, version)  # NotFound before anything changes
         if self.before_decision is not None:
             self.before_decision(project, version, status, reason)

@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 
 import conveyor
 from conveyor.config import Settings
-from conveyor.monitoring.alarms.store import alarm_history
+from conveyor.metrics.alarm_store import alarm_history
 from conveyor.monitoring.integrity import INTEGRITY_ALARM
 from conveyor.ports import Ports
 from conveyor.samples.generate import write_churn_csv

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 
 from conveyor.config import Settings
 from conveyor.errors import IntegrityError
-from conveyor.monitoring.alarms.store import alarm_history
+from conveyor.metrics.alarm_store import alarm_history
 from conveyor.monitoring.integrity import INTEGRITY_ALARM
 from conveyor.pipeline.lifecycle import rollback
 from conveyor.pipeline.runs import RunStore

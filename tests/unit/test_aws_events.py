@@ -12,7 +12,7 @@ import pytest
 
 from conveyor.aws import events
 from conveyor.errors import InvalidInput
-from conveyor.metrics.cloudwatch_alarms import alarm_state_change_detail
+from conveyor.metrics.cloudwatch_alarm_rules import alarm_state_change_detail
 from tests.integration.aws.lambda_world import load_event, s3_event
 
 

@@ -1,1 +1,2 @@
-"""Alarms' store (rules, states, history), their defaults and the request windows they read."""
+"""Alarms' defaults and the request windows the local monitor reads (their store is
+``conveyor.metrics.alarm_store``, behind the Alarms port)."""

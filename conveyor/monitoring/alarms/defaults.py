@@ -7,17 +7,13 @@ from typing import TYPE_CHECKING
 
 from conveyor.errors import NotFound
 from conveyor.metrics.alarm_rules import AlarmMetric, AlarmRule, TreatMissing
-from conveyor.monitoring.alarms.store import list_alarms, put_alarm
+from conveyor.metrics.alarm_store import defaults_partition
 
 if TYPE_CHECKING:
     from conveyor.ports import Ports
 
 DEFAULT_QUALITY_TOLERANCE = 0.10  # live quality may fall this far below the test metric
 DEFAULT_NAMES = ("latency-p99", "error-rate", "drift", "no-traffic", "live-quality")
-
-
-def defaults_partition(project: str) -> str:
-    return f"alarmdefaults#{project}"
 
 
 def default_rules(project: str, ports: Ports) -> list[AlarmRule]:
@@ -118,13 +114,13 @@ def ensure_default_alarms(ports: Ports, project: str) -> list[str]:
     wanted = set(DEFAULT_NAMES)
     if wanted <= created_before:
         return []
-    existing = {status.rule.name for status in list_alarms(table, project)}
+    existing = {status.rule.name for status in ports.alarms.list_alarms(project)}
     created = []
     for rule in default_rules(project, ports):
         if rule.name in created_before:
             continue
         if rule.name not in existing:
-            put_alarm(table, rule)
+            ports.alarms.put_alarm(rule)
             created.append(rule.name)
         created_before.add(rule.name)
     marker = {"pk": defaults_partition(project), "sk": "created", "names": sorted(created_before)}

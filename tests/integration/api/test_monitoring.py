@@ -6,8 +6,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from conveyor.monitoring.alarms import store as alarm_store
-from conveyor.monitoring.alarms.store import AlarmTransition
+from conveyor.metrics import alarm_store
+from conveyor.metrics.alarm_store import AlarmTransition
 from conveyor.types import utcnow
 from tests.integration.api.conftest import conveyor
 from tests.integration.serving.test_predict import ROW

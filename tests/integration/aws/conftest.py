@@ -36,8 +36,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def sagemaker_ports(home: Path, prefix: str = "acme") -> Ports:
-    """The ports as ``CONVEYOR_REGISTRY=sagemaker`` and ``CONVEYOR_ENDPOINT=sagemaker`` build
-    them, on S3 buckets and a DynamoDB table made here (inside the ``aws`` fixture's account)."""
+    """The ports as ``CONVEYOR_REGISTRY=sagemaker``, ``CONVEYOR_ENDPOINT=sagemaker`` and
+    ``CONVEYOR_ALARMS=cloudwatch`` build them, on S3 buckets and a DynamoDB table made here
+    (inside the ``aws`` fixture's account)."""
     from conveyor.aws.clients import client
     from conveyor.config import Settings
     from conveyor.storage import BUCKETS
@@ -54,5 +55,6 @@ def sagemaker_ports(home: Path, prefix: str = "acme") -> Ports:
             table_uri=f"dynamodb://{prefix}",
             registry="sagemaker",
             endpoint="sagemaker",
+            alarms="cloudwatch",
         )
     )

@@ -76,6 +76,7 @@ def environment(home: Path, *, endpoint_url: str | None = None) -> dict[str, str
         "CONVEYOR_JOB_RUNNER": "sagemaker",
         "CONVEYOR_REGISTRY": "sagemaker",
         "CONVEYOR_ENDPOINT": "sagemaker",
+        "CONVEYOR_ALARMS": "cloudwatch",
         "CONVEYOR_AWS_SAGEMAKER_ROLE_ARN": "arn:aws:iam::123456789012:role/conveyor-sagemaker",
         "CONVEYOR_AWS_METRICS_NAMESPACE": "ConveyorTest",
         "CONVEYOR_AWS_JOB_PREFIX": "conveyor",  # the template's ProjectName

@@ -17,15 +17,16 @@ from conveyor.config import AwsSettings, Settings
 from conveyor.errors import InvalidInput
 from conveyor.metrics import cloudwatch
 from conveyor.metrics.alarm_rules import AlarmMetric, AlarmRule, AlarmState, TreatMissing
-from conveyor.metrics.cloudwatch_alarms import (
+from conveyor.metrics.cloudwatch_alarm_rules import (
     AlarmStateChange,
     alarm_state_change_detail,
-    alarm_states,
     put_metric_alarm_request,
-    sync_alarms,
 )
+from conveyor.metrics.cloudwatch_alarms import CloudWatchAlarms
 from conveyor.monitoring.alarms.defaults import default_rules
 from conveyor.wiring import build_ports
+from tests.integration.aws.cloudwatch_fakes import FakeAlarmHistoryClient
+from tests.integration.aws.sagemaker_fakes import clients_with
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -36,6 +37,28 @@ PROJECT = "churn"
 def settings() -> AwsSettings:
     topic = client("sns").create_topic(Name="conveyor-alarms")["TopicArn"]
     return AwsSettings(metrics_namespace="Conveyor", alarm_topic_arn=topic)
+
+
+@pytest.fixture
+def alarms(settings: AwsSettings) -> CloudWatchAlarms:
+    """The CloudWatch alarms adapter, its rules in a DynamoDB table (moto has no
+    DescribeAlarmHistory: a named fake at the client boundary answers it)."""
+    from conveyor.tables.dynamodb import DynamoDbTable, create_table
+
+    create_table("acme")
+    clients = clients_with(cloudwatch=FakeAlarmHistoryClient())
+    return CloudWatchAlarms(table=DynamoDbTable("acme"), settings=settings, clients=clients)
+
+
+def set_state(rule: str, state: str, reason: str) -> None:
+    """What CloudWatch does when the data say so (moto never does): SetAlarmState."""
+    client("cloudwatch").set_alarm_state(
+        AlarmName=f"conveyor/{PROJECT}/{rule}", StateValue=state, StateReason=reason
+    )
+
+
+def states(alarms: CloudWatchAlarms) -> dict[str, AlarmState]:
+    return {status.rule.name: status.state for status in alarms.list_alarms(PROJECT)}
 
 
 @pytest.fixture
@@ -54,21 +77,16 @@ def described(project: str = PROJECT) -> dict[str, dict[str, Any]]:
 
 
 def test_the_default_alarms_become_cloudwatch_alarms_on_the_emitted_metrics(
-    settings: AwsSettings, rules: list[AlarmRule]
+    settings: AwsSettings, alarms: CloudWatchAlarms, rules: list[AlarmRule]
 ) -> None:
-    put = sync_alarms(PROJECT, rules, settings=settings)
-    assert sorted(put) == [
-        "conveyor/churn/drift",
-        "conveyor/churn/error-rate",
-        "conveyor/churn/latency-p99",
-        "conveyor/churn/no-traffic",
-    ]
-    alarms = described()
-    assert sorted(alarms) == sorted(put)
+    put = alarms.put_alarms(PROJECT, rules)
+    assert sorted(put) == ["drift", "error-rate", "latency-p99", "no-traffic"]
+    held = described()
+    assert sorted(held) == [f"conveyor/churn/{name}" for name in sorted(put)]
     topic = [settings.alarm_topic_arn]
     project = [{"Name": "Project", "Value": "churn"}]
 
-    latency = alarms["conveyor/churn/latency-p99"]
+    latency = held["conveyor/churn/latency-p99"]
     assert (latency["Namespace"], latency["MetricName"], latency["Dimensions"]) == (
         "Conveyor",
         "Latency",
@@ -89,7 +107,7 @@ def test_the_default_alarms_become_cloudwatch_alarms_on_the_emitted_metrics(
     )
     assert "p99 latency of /predict above 500 ms" in latency["AlarmDescription"]
 
-    rate = alarms["conveyor/churn/error-rate"]
+    rate = held["conveyor/churn/error-rate"]
     assert (rate["Threshold"], rate["ComparisonOperator"]) == (0.05, "GreaterThanThreshold")
     queries = {q["Id"]: q for q in rate["Metrics"]}
     assert queries["rate"]["Expression"] == "errors / requests"
@@ -104,7 +122,7 @@ def test_the_default_alarms_become_cloudwatch_alarms_on_the_emitted_metrics(
         assert (stat["Period"], stat["Stat"], queries[query_id]["ReturnData"]) == (60, "Sum", False)
     assert (rate["EvaluationPeriods"], rate["DatapointsToAlarm"]) == (3, 3)
 
-    drift = alarms["conveyor/churn/drift"]
+    drift = held["conveyor/churn/drift"]
     assert (drift["MetricName"], drift["Statistic"], drift["Period"]) == (
         "DriftStatus",
         "Maximum",
@@ -116,7 +134,7 @@ def test_the_default_alarms_become_cloudwatch_alarms_on_the_emitted_metrics(
         "GreaterThanOrEqualToThreshold",
     )
 
-    idle = alarms["conveyor/churn/no-traffic"]
+    idle = held["conveyor/churn/no-traffic"]
     assert (idle["MetricName"], idle["Statistic"], idle["Period"]) == ("Requests", "Sum", 300)
     assert (idle["ComparisonOperator"], idle["TreatMissingData"]) == (
         "LessThanThreshold",
@@ -154,56 +172,52 @@ def test_every_alarm_watches_a_metric_and_dimensions_the_emf_documents_carry(
 
 
 def test_a_second_sync_changes_nothing_and_keeps_the_states(
-    settings: AwsSettings, rules: list[AlarmRule]
+    alarms: CloudWatchAlarms, rules: list[AlarmRule]
 ) -> None:
-    sync_alarms(PROJECT, rules, settings=settings)
-    client("cloudwatch").set_alarm_state(
-        AlarmName="conveyor/churn/drift", StateValue="ALARM", StateReason="a drift check"
-    )
+    alarms.put_alarms(PROJECT, rules)
+    set_state("drift", "ALARM", "a drift check")
     before = described()
-    assert sync_alarms(PROJECT, rules, settings=settings) == []
+    assert alarms.put_alarms(PROJECT, rules) == []
     after = described()
     assert after == before
     assert after["conveyor/churn/drift"]["StateValue"] == "ALARM"
 
     changed = [r.with_changes(threshold=800.0) if r.name == "latency-p99" else r for r in rules]
-    assert sync_alarms(PROJECT, changed, settings=settings) == ["conveyor/churn/latency-p99"]
+    assert alarms.put_alarms(PROJECT, changed) == ["latency-p99"]
     assert described()["conveyor/churn/latency-p99"]["Threshold"] == 800.0
 
 
 def test_a_rule_no_longer_defined_loses_its_alarm_and_other_projects_keep_theirs(
-    settings: AwsSettings, rules: list[AlarmRule]
+    alarms: CloudWatchAlarms, rules: list[AlarmRule]
 ) -> None:
-    sync_alarms(PROJECT, rules, settings=settings)
+    alarms.put_alarms(PROJECT, rules)
     other = [rule.with_changes(project="churn-eu") for rule in rules]
-    sync_alarms("churn-eu", other, settings=settings)
+    alarms.put_alarms("churn-eu", other)
     kept = [rule for rule in rules if rule.name != "drift"]
-    assert sync_alarms(PROJECT, kept, settings=settings) == []
+    assert alarms.put_alarms(PROJECT, kept) == []
     assert "conveyor/churn/drift" not in described()
     assert len(described()) == 3
     assert "conveyor/churn-eu/drift" in described("churn-eu")
-    sync_alarms(PROJECT, [], settings=settings)
+    alarms.put_alarms(PROJECT, [])
     assert described() == {}
     assert len(described("churn-eu")) == 4
 
 
-def test_alarm_states_read_what_cloudwatch_holds_by_rule_name(
-    settings: AwsSettings, rules: list[AlarmRule]
+def test_the_listed_states_are_what_cloudwatch_holds_by_rule_name(
+    alarms: CloudWatchAlarms, rules: list[AlarmRule]
 ) -> None:
-    sync_alarms(PROJECT, rules, settings=settings)
+    alarms.put_alarms(PROJECT, rules)
     # A new alarm is INSUFFICIENT_DATA on CloudWatch; moto starts it OK, so set each state.
-    assert sorted(alarm_states(PROJECT, settings=settings)) == [
+    assert sorted(states(alarms)) == [
         "drift",
         "error-rate",
         "latency-p99",
         "no-traffic",
     ]
     for name, state in (("error-rate", "ALARM"), ("drift", "INSUFFICIENT_DATA")):
-        client("cloudwatch").set_alarm_state(
-            AlarmName=f"conveyor/churn/{name}", StateValue=state, StateReason="test"
-        )
-    states = alarm_states(PROJECT, settings=settings)
-    assert (states["error-rate"], states["drift"], states["latency-p99"]) == (
+        set_state(name, state, "test")
+    held = states(alarms)
+    assert (held["error-rate"], held["drift"], held["latency-p99"]) == (
         AlarmState.ALARM,
         AlarmState.INSUFFICIENT_DATA,
         AlarmState.OK,
@@ -211,11 +225,64 @@ def test_alarm_states_read_what_cloudwatch_holds_by_rule_name(
 
 
 def test_a_rule_of_another_project_is_refused(
-    settings: AwsSettings, rules: list[AlarmRule]
+    alarms: CloudWatchAlarms, rules: list[AlarmRule]
 ) -> None:
     with pytest.raises(InvalidInput, match="rules of other projects: \\['churn'\\]"):
-        sync_alarms("churn-eu", rules, settings=settings)
+        alarms.put_alarms("churn-eu", rules)
     assert described("churn-eu") == {}
+
+
+def test_the_alarms_are_listed_in_the_state_cloudwatch_holds_with_its_reason(
+    alarms: CloudWatchAlarms, rules: list[AlarmRule]
+) -> None:
+    alarms.put_alarms(PROJECT, rules)
+    set_state("error-rate", "ALARM", "5xx at 9%")
+
+    status = alarms.get_alarm(PROJECT, "error-rate")
+    assert (status.state, status.reason) == (AlarmState.ALARM, "5xx at 9%")
+    assert status.rule.actions == rules[1].actions  # the rule is the Table's
+    assert status.state_updated_at is not None
+
+
+def test_the_history_holds_cloudwatch_state_changes_newest_first(
+    alarms: CloudWatchAlarms, rules: list[AlarmRule]
+) -> None:
+    alarms.put_alarms(PROJECT, rules)
+    for state in ("ALARM", "OK"):
+        set_state("drift", state, f"now {state}")
+
+    history = alarms.alarm_history(PROJECT)
+    assert [(e.alarm, e.old_state, e.new_state) for e in history] == [
+        ("drift", "ALARM", "OK"),
+        ("drift", "OK", "ALARM"),  # moto starts an alarm OK (CloudWatch: INSUFFICIENT_DATA)
+    ]
+    assert (history[0].reason, history[0].metric) == ("now OK", "drift_status")
+    assert alarms.alarm_history(PROJECT, alarm="latency-p99") == []
+    assert len(alarms.alarm_history(PROJECT, limit=1)) == 1
+
+
+def test_deleting_an_alarm_deletes_its_cloudwatch_alarm(
+    alarms: CloudWatchAlarms, rules: list[AlarmRule]
+) -> None:
+    alarms.put_alarms(PROJECT, rules)
+
+    alarms.delete_alarm(PROJECT, "drift")
+
+    assert "conveyor/churn/drift" not in described()
+    assert len(described()) == 3
+
+
+def test_deleting_the_projects_alarms_deletes_its_cloudwatch_alarms_only(
+    alarms: CloudWatchAlarms, rules: list[AlarmRule]
+) -> None:
+    alarms.put_alarms(PROJECT, rules)
+    alarms.put_alarms("churn-eu", [rule.with_changes(project="churn-eu") for rule in rules])
+
+    deleted = alarms.delete_project_alarms(PROJECT)
+
+    assert (deleted["alarms"], deleted["cloudwatch alarms"]) == (4, 4)
+    assert described() == {}
+    assert len(described("churn-eu")) == 4
 
 
 @pytest.mark.parametrize(

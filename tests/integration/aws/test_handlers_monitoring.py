@@ -132,8 +132,8 @@ def test_the_schedule_makes_the_projects_alarm_rules_cloudwatch_alarms(lambda_en
     from dataclasses import replace
 
     from conveyor.aws import handlers, runtime
+    from conveyor.metrics.alarm_store import put_alarm
     from conveyor.monitoring.alarms.defaults import default_rules
-    from conveyor.monitoring.alarms.store import put_alarm
 
     def alarms() -> dict[str, float]:
         found = client("cloudwatch").describe_alarms(AlarmNamePrefix="conveyor/churn/")
@@ -158,8 +158,8 @@ def test_the_schedule_makes_the_projects_alarm_rules_cloudwatch_alarms(lambda_en
 
 def test_the_drift_job_makes_the_default_alarm_rules(lambda_env: Path, tmp_path: Path) -> None:
     from conveyor.aws import handlers, runtime
+    from conveyor.metrics.alarm_store import list_alarms
     from conveyor.monitoring.alarms.defaults import DEFAULT_NAMES
-    from conveyor.monitoring.alarms.store import list_alarms
 
     deploy_a_version("churn")
     (job,) = handlers.drift_check(load_event("scheduled_event", time="2026-12-01T16:00:00Z"))[
@@ -211,8 +211,8 @@ def test_a_finished_drift_job_becomes_the_metrics_the_alarm_watches(
 
 def test_an_alarm_with_a_retrain_action_starts_one_retrain_job(lambda_env: Path) -> None:
     from conveyor.aws import handlers, runtime
+    from conveyor.metrics.alarm_store import put_alarm
     from conveyor.monitoring.alarms.defaults import default_rules
-    from conveyor.monitoring.alarms.store import put_alarm
 
     deploy_a_version("churn")
     ports = runtime.ports()
@@ -257,12 +257,15 @@ def test_a_version_a_person_approves_in_sagemaker_is_deployed(lambda_env: Path) 
     version = register_a_version("churn")
     ports = runtime.ports()
     # The gate left it for a person: the floor was missed.
-    ports.registry.update_gate(
+    ports.registry.update_approval_status(
         "churn",
         1,
         ApprovalStatus.PENDING,
         "roc_auc 0.8000 misses the floor 0.9000",
-        {"status": "PendingManualApproval", "reason": "roc_auc 0.8000 misses the floor 0.9000"},
+        gate={
+            "status": "PendingManualApproval",
+            "reason": "roc_auc 0.8000 misses the floor 0.9000",
+        },
     )
     event = load_event(
         "sagemaker_model_package_state_change", group="churn", approval_status="Approved"
@@ -317,8 +320,8 @@ def test_the_retrain_job_starts_a_run_of_the_newest_upload_under_the_loop_guard(
     lambda_env: Path,
 ) -> None:
     from conveyor.aws import handlers, runtime
+    from conveyor.metrics.alarm_store import put_alarm
     from conveyor.monitoring.alarms.defaults import default_rules
-    from conveyor.monitoring.alarms.store import put_alarm
     from conveyor.pipeline.runs import RunStore
 
     deploy_a_version("churn")

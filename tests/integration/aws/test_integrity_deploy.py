@@ -33,7 +33,7 @@ def test_a_tampered_artifact_approved_in_sagemaker_is_refused_alarmed_and_v1_kee
     lambda_env: Path,
 ) -> None:
     from conveyor.aws import handlers, runtime
-    from conveyor.monitoring.alarms.store import alarm_history
+    from conveyor.metrics.alarm_store import alarm_history
     from conveyor.monitoring.integrity import INTEGRITY_ALARM
     from conveyor.types import ObjectRef
 
@@ -110,7 +110,7 @@ def test_the_registered_sha256_is_kept_with_the_version_in_both_registries(
 
 def test_an_intact_version_approved_in_sagemaker_is_deployed(lambda_env: Path) -> None:
     from conveyor.aws import handlers, runtime
-    from conveyor.monitoring.alarms.store import alarm_history
+    from conveyor.metrics.alarm_store import alarm_history
     from conveyor.types import ObjectRef
 
     deploy_a_version("churn")

@@ -77,3 +77,25 @@ def test_delete_removes_the_project_from_sagemaker_s3_and_dynamodb(
     assert sagemaker.describe_endpoint(EndpointName="conveyor-fraud")["EndpointName"]
     assert [v.version for v in ports.registry.list_versions("fraud")] == [1]
     assert _dynamodb_items_of("fraud")
+
+
+def test_delete_removes_the_projects_cloudwatch_alarms_and_another_keeps_its_own(
+    aws: None, tmp_path: Path
+) -> None:
+    from conveyor.monitoring.alarms.defaults import ensure_default_alarms
+
+    def held(project: str) -> list[str]:
+        found = client("cloudwatch").describe_alarms(AlarmNamePrefix=f"conveyor/{project}/")
+        return [alarm["AlarmName"] for alarm in found["MetricAlarms"]]
+
+    ports = _aws_ports(tmp_path)
+    for name in ("churn", "fraud"):
+        create_project(ports.table, name, target="churned")
+        ensure_default_alarms(ports, name)  # what `conveyor alarms list` does first
+    assert len(held("churn")) == 4
+
+    deleted = delete_project(ports, "churn")
+
+    assert held("churn") == []
+    assert deleted.records["cloudwatch alarms"] == 4
+    assert len(held("fraud")) == 4

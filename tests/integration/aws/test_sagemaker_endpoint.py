@@ -16,8 +16,8 @@ from conveyor.aws.sagemaker_common import sagemaker_name
 from conveyor.config import AwsSettings
 from conveyor.endpoint.sagemaker import SageMakerEndpoint
 from conveyor.errors import Conflict, IntegrityError
+from conveyor.metrics.alarm_store import alarm_history
 from conveyor.model.content_digest import archive_digests
-from conveyor.monitoring.alarms.store import alarm_history
 from conveyor.monitoring.integrity import INTEGRITY_ALARM
 from conveyor.storage import BUCKETS
 from conveyor.storage.s3 import S3ObjectStore

@@ -139,7 +139,9 @@ def test_approving_and_gating_update_the_package(registry: SageMakerRegistry) ->
     assert held["ApprovalDescription"] == "x" * 1024  # SageMaker's limit
     assert registry.get_version("churn", 1).status_reason == "x" * 2000  # the Table keeps all
 
-    registry.update_gate("churn", 1, ApprovalStatus.REJECTED, "worse than the champion", {})
+    registry.update_approval_status(
+        "churn", 1, ApprovalStatus.REJECTED, "worse than the champion", gate={}
+    )
     held = package(1)
     assert held["ModelApprovalStatus"] == "Rejected"
     assert held["ApprovalDescription"] == "worse than the champion"

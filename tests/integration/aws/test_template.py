@@ -22,7 +22,7 @@ import yaml
 from conveyor.aws.sagemaker_common import sagemaker_name
 from conveyor.config import AwsSettings, Settings
 from conveyor.metrics import cloudwatch
-from conveyor.metrics.cloudwatch_alarms import DEFAULT_PREFIX, alarm_name
+from conveyor.metrics.cloudwatch_alarm_rules import DEFAULT_PREFIX, alarm_name
 from conveyor.storage import BUCKETS
 
 TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"

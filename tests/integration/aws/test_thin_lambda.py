@@ -132,8 +132,8 @@ def test_the_handlers_import_and_run_without_the_heavy_stack(
     served_env: dict[str, str], tmp_path: Path
 ) -> None:
     from conveyor.aws import runtime
+    from conveyor.metrics.alarm_store import put_alarm
     from conveyor.monitoring.alarms.defaults import default_rules
-    from conveyor.monitoring.alarms.store import put_alarm
 
     deploy_a_version("churn")
     job_completed = _evaluated_run("churn2")

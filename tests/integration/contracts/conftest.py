@@ -20,6 +20,7 @@ from conveyor.endpoint import Endpoint
 from conveyor.endpoint.local import LocalEndpoint
 from conveyor.events import EventPublisher, EventQueue
 from conveyor.events.sqlite import SqliteEventBus
+from conveyor.metrics import Alarms
 from conveyor.registry import Registry
 from conveyor.registry.table import TableRegistry
 from conveyor.storage import BUCKETS, ObjectStore
@@ -248,6 +249,40 @@ def event_queue(make_event_queue: Callable[[], PublishingQueue]) -> PublishingQu
     return make_event_queue()
 
 
+# Alarms sit on a table: the local ones on SQLite; the CloudWatch ones on DynamoDB and
+# CloudWatch in one moto account, with a fake for the DescribeAlarmHistory moto lacks.
+@contextmanager
+def _table_alarms(tmp_path: Path) -> Iterator[Callable[[], Alarms]]:
+    from conveyor.metrics.table_alarms import TableAlarms
+
+    with _made(_sqlite_tables, tmp_path) as tables:
+        yield lambda: TableAlarms(table=tables())
+
+
+@contextmanager
+def _cloudwatch_alarms(tmp_path: Path) -> Iterator[Callable[[], Alarms]]:
+    from conveyor.metrics.cloudwatch_alarms import CloudWatchAlarms
+    from tests.integration.aws.cloudwatch_fakes import FakeAlarmHistoryClient
+    from tests.integration.aws.sagemaker_fakes import clients_with
+
+    clients = clients_with(cloudwatch=FakeAlarmHistoryClient())
+    with _dynamodb_tables(tmp_path) as tables:
+        yield lambda: CloudWatchAlarms(table=tables(), settings=_aws_settings(), clients=clients)
+
+
+ALARMS: dict[str, Backend[Alarms]] = {"table": _table_alarms, "cloudwatch": _cloudwatch_alarms}
+
+
+@pytest.fixture(params=list(ALARMS), ids=list(ALARMS))
+def make_alarms(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    yield from _factory(ALARMS[request.param], tmp_path)
+
+
+@pytest.fixture
+def alarms(make_alarms: Callable[[], Alarms]) -> Alarms:
+    return make_alarms()
+
+
 # Job runners: each store holds one channel object at processed/p/d/train.parquet. The local
 # runner runs the toy entrypoint of tests/integration as a real process; on moto a job is
 # Completed at once (moto runs no code).
@@ -293,4 +328,5 @@ CONTRACT_SUITES: dict[str, dict[str, Backend[Any]]] = {
     "job_runner": JOB_RUNNERS,
     "registry": REGISTRIES,
     "endpoint": ENDPOINTS,
+    "alarms": ALARMS,
 }

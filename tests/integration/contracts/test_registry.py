@@ -112,8 +112,8 @@ def test_approval_is_recorded_with_its_reason(registry: Registry) -> None:
 def test_the_gate_decision_and_its_numbers_are_recorded(registry: Registry) -> None:
     registry.create_version(draft("r1"))
     gate = {"passed": False, "candidate": 0.91, "champion": 0.95, "rule": "min_absolute_change"}
-    updated = registry.update_gate(
-        "churn", 1, ApprovalStatus.REJECTED, "worse than the champion", gate
+    updated = registry.update_approval_status(
+        "churn", 1, ApprovalStatus.REJECTED, "worse than the champion", gate=gate
     )
     assert updated.gate == gate
     stored = registry.get_version("churn", 1)
@@ -151,7 +151,7 @@ def test_a_project_without_versions_lists_none(registry: Registry) -> None:
         lambda r: r.get_version("churn", 7),
         lambda r: r.get_version("nothing-here", 1),
         lambda r: r.update_approval_status("churn", 7, ApprovalStatus.APPROVED, "ok"),
-        lambda r: r.update_gate("churn", 7, ApprovalStatus.REJECTED, "no", {}),
+        lambda r: r.update_approval_status("churn", 7, ApprovalStatus.REJECTED, "no", gate={}),
         lambda r: r.set_alias("churn", "champion", 7),
         lambda r: r.set_tags("churn", 7, {"owner": "ana"}),
     ],

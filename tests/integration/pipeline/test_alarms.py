@@ -15,15 +15,15 @@ import pytest
 
 from conveyor.config import Settings
 from conveyor.metrics.alarm_rules import AlarmMetric, AlarmState
-from conveyor.monitoring.alarms import windows
-from conveyor.monitoring.alarms.defaults import ensure_default_alarms
-from conveyor.monitoring.alarms.store import (
+from conveyor.metrics.alarm_store import (
     alarm_history,
     delete_alarm,
     get_alarm,
     list_alarms,
     put_alarm,
 )
+from conveyor.monitoring.alarms import windows
+from conveyor.monitoring.alarms.defaults import ensure_default_alarms
 from conveyor.pipeline.alarms import evaluate_alarms
 from conveyor.pipeline.monitor import Monitor
 from conveyor.ports import Ports

@@ -7,8 +7,8 @@ from datetime import timedelta
 from typing import Any
 
 from conveyor.config import Settings
+from conveyor.metrics.alarm_store import alarm_history
 from conveyor.monitoring.alarms.defaults import ensure_default_alarms
-from conveyor.monitoring.alarms.store import alarm_history
 from conveyor.pipeline.guardrail import GuardrailPolicy, guard_deployment, guardrail_items
 from conveyor.pipeline.lifecycle import rollback
 from conveyor.pipeline.monitor import Monitor

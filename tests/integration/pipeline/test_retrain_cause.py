@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from conveyor.monitoring.alarms.store import put_alarm
+from conveyor.metrics.alarm_store import put_alarm
 from conveyor.pipeline.alarms import evaluate_alarms
 from conveyor.pipeline.cause import run_cause
 from conveyor.pipeline.retrain import retrain_on_alarm

@@ -166,12 +166,12 @@ def test_deploying_a_pending_version_from_the_page_asks_to_approve_it(
 def test_the_version_page_shows_the_gates_warnings(client: TestClient, ports: Ports) -> None:
     version = ports.registry.get_version("churn", 1)
     warning = "accuracy 1.000 on the 300 test rows: the model leans on 'account <status>'"
-    ports.registry.update_gate(
+    ports.registry.update_approval_status(
         "churn",
         1,
         version.approval_status,
-        version.status_reason or "",
-        {**(version.gate or {}), "warnings": [warning]},
+        version.status_reason,
+        gate={**(version.gate or {}), "warnings": [warning]},
     )
     page = client.get("/ui/projects/churn/versions/1").text
     assert '<p class="warning">accuracy 1.000 on the 300 test rows' in page

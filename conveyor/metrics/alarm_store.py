@@ -1,9 +1,11 @@
-"""Alarm definitions with their state, and their history, as Table items.
+"""Alarm definitions with their state, and their history, as Table items: the shapes the
+Alarms port speaks (``AlarmStatus``, ``AlarmTransition``) and the Table layout both alarm
+adapters keep the rules in.
 
 Definitions: ``alarm#<project>`` / ``<alarm name>`` (the rule, its state, since when, why,
 and a revision that makes state changes conditional writes). History:
 ``alarmhistory#<project>`` / ``<ISO time>#<alarm name>``, one item per state change or
-guardrail rollback.
+guardrail rollback. ``alarmdefaults#<project>`` remembers the default alarms once made.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ def alarm_partition(project: str) -> str:
 
 def history_partition(project: str) -> str:
     return f"alarmhistory#{project}"
+
+
+def defaults_partition(project: str) -> str:
+    return f"alarmdefaults#{project}"
 
 
 @dataclass(frozen=True)
