@@ -23,6 +23,9 @@ API_KEY_FILE = "api_key"
 MAX_TRAINING_ROWS = 1_000_000
 # The region when neither CONVEYOR_AWS_REGION nor AWS_REGION (set by Lambda) names one.
 DEFAULT_AWS_REGION = "us-east-1"
+# What every name conveyor gives an AWS resource at run time starts with (the template's
+# ProjectName): CONVEYOR_AWS_NAME_PREFIX.
+DEFAULT_NAME_PREFIX = "conveyor"
 
 
 class AwsSettings(BaseSettings):
@@ -40,8 +43,11 @@ class AwsSettings(BaseSettings):
         validation_alias=AliasChoices("CONVEYOR_AWS_REGION", "AWS_REGION"),
     )
     endpoint_url: str | None = None
-    # The role SageMaker assumes for training jobs and endpoints (the template makes it).
-    sagemaker_role_arn: str = "arn:aws:iam::000000000000:role/conveyor-sagemaker"
+    # The roles SageMaker assumes (the template makes both): one for conveyor's jobs
+    # (pipeline, drift, retrain), one for the inference container of every endpoint, which
+    # reads its model and nothing else.
+    training_role_arn: str = "arn:aws:iam::000000000000:role/conveyor-training"
+    inference_role_arn: str = "arn:aws:iam::000000000000:role/conveyor-inference"
     # Training runs in script mode on an AWS Deep Learning Container with Python 3.11 (conveyor
     # needs 3.11; the scikit-learn framework images ship 3.10): the SageMaker training toolkit
     # installs the sourcedir's requirements.txt (LightGBM, polars, ...) and runs train.py.
@@ -62,11 +68,11 @@ class AwsSettings(BaseSettings):
     serverless: bool = False
     serverless_memory_mb: int = 2048
     serverless_max_concurrency: int = 5
-    # Endpoint names: <endpoint_prefix>-<project>.
-    endpoint_prefix: str = "conveyor"
-    # Training job names: <job_prefix>-<project>-...; the template's rule for their state
-    # changes matches this prefix (AWS's documented event carries no job tags).
-    job_prefix: str = "conveyor"
+    # The first part of every name conveyor gives a resource at run time, so that the
+    # template's IAM policies can be scoped to this stack's resources alone: training jobs,
+    # model package groups, models, endpoint configs and endpoints are
+    # <name_prefix>-<project>-..., CloudWatch alarms <name_prefix>/<project>/<rule>.
+    name_prefix: str = DEFAULT_NAME_PREFIX
     # CloudWatch metrics namespace and the EventBridge bus conveyor's own events go to.
     metrics_namespace: str = "Conveyor"
     event_bus_name: str = "default"

@@ -64,7 +64,7 @@ def on_upload(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     created = events.s3_objects(event)
     ctx = runtime.pipeline_context()
     settings = runtime.settings()
-    starter = JobStarter(settings.object_store_uri, settings.table_uri, settings.aws.job_prefix)
+    starter = JobStarter(settings.object_store_uri, settings.table_uri, settings.aws.name_prefix)
     runs = []
     for record in created:
         with log_context(request_id=_request_id(context)):
@@ -120,7 +120,7 @@ def on_model_package_state_change(event: dict[str, Any], context: Any = None) ->
     if change.approval_status not in {"Approved", "Rejected"}:
         return ignored
     ports = runtime.ports()
-    project = release.project_of_group(ports, change.group)
+    project = release.project_of_group(ports, change.group, runtime.settings().aws.name_prefix)
     rejected = change.approval_status == "Rejected"
     if project is None:
         if rejected:
@@ -189,7 +189,7 @@ def on_alarm(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """A conveyor alarm with a ``retrain`` action went to ALARM: retrain, under the loop
     guard (the retrain job applies it)."""
     try:
-        change = alarm_state_change_detail(event)
+        change = alarm_state_change_detail(event, name_prefix=runtime.settings().aws.name_prefix)
     except InvalidInput as exc:
         log.warning("ignoring alarm event: %s", exc.message)
         return {"ignored": exc.message}

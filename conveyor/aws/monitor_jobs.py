@@ -87,7 +87,7 @@ def start_drift_jobs(ports: Ports, settings: Settings, *, scheduled_at: str) -> 
             log.warning("no drift check of %s: %s", project, exc.message)
             continue
         spec = TrainingJobSpec(
-            job_name=sagemaker_name(settings.aws.job_prefix, project, "drift", stamp),
+            job_name=sagemaker_name(settings.aws.name_prefix, project, "drift", stamp),
             channels={"schema": channel},
             output=ObjectRef(REPORTS, f"{project}/drift-jobs/{stamp}/model.tar.gz"),
             hyperparameters={
@@ -145,7 +145,7 @@ def retrain_on_alarm(
     stamp = f"{_moment(changed_at):%Y%m%d%H%M%S}"
     trigger = {"type": "alarm", "alarm": change.alarm, "reason": change.reason}
     spec = TrainingJobSpec(
-        job_name=sagemaker_name(settings.aws.job_prefix, project, "retrain", stamp),
+        job_name=sagemaker_name(settings.aws.name_prefix, project, "retrain", stamp),
         channels={"schema": _schema_channel(ports, project, deployment.version)},
         output=ObjectRef(REPORTS, f"{project}/retrain-jobs/{stamp}/model.tar.gz"),
         hyperparameters={

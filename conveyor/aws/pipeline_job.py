@@ -66,18 +66,18 @@ def job_output(run: Run) -> ObjectRef:
 def pipeline_job_spec(
     run: Run,
     *,
-    job_prefix: str,
     object_store_uri: str,
     table_uri: str,
+    name_prefix: str,
     seed: int,
     max_runtime_seconds: int,
     max_training_rows: int = MAX_TRAINING_ROWS,
 ) -> TrainingJobSpec:
     """The job request of a run: the raw upload as its channel, conveyor's URIs as
-    hyperparameters (strings, as SageMaker takes them); its name starts with ``job_prefix``
-    (``CONVEYOR_AWS_JOB_PREFIX``), which the template's rule for job state changes matches."""
+    hyperparameters (strings, as SageMaker takes them); the job's name starts with
+    ``name_prefix``, as the template's policies and rule expect."""
     return TrainingJobSpec(
-        job_name=sagemaker_name(job_prefix, job_name_for(run)),
+        job_name=sagemaker_name(name_prefix, job_name_for(run)),
         channels={"raw": run.raw},
         output=job_output(run),
         hyperparameters={

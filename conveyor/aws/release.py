@@ -67,12 +67,16 @@ def register_and_gate(ctx: PipelineContext, run: Run, project: Project) -> Run:
     )
 
 
-def project_of_group(ports: Ports, group: str) -> Project | None:
-    """The project whose model package group is ``group`` (``sagemaker_name(project)``)."""
-    found = find_project(ports.table, group)
-    if found is not None and sagemaker_name(found.name) == group:
+def project_of_group(ports: Ports, group: str, name_prefix: str) -> Project | None:
+    """The project whose model package group is ``group``
+    (``sagemaker_name(name_prefix, project)``); None for another stack's group."""
+    found = find_project(ports.table, group.removeprefix(f"{name_prefix}-"))
+    if found is not None and sagemaker_name(name_prefix, found.name) == group:
         return found
-    return next((p for p in list_projects(ports.table) if sagemaker_name(p.name) == group), None)
+    return next(
+        (p for p in list_projects(ports.table) if sagemaker_name(name_prefix, p.name) == group),
+        None,
+    )
 
 
 def approved_by_a_person(ports: Ports, project: Project, version: int) -> Deployment | None:

@@ -57,7 +57,7 @@ def _retrain(hyperparameters: dict[str, str]) -> None:
             ctx,
             detail,
             start=JobStarter(
-                settings.object_store_uri, settings.table_uri, settings.aws.job_prefix
+                settings.object_store_uri, settings.table_uri, settings.aws.name_prefix
             ),
         )
         if run is not None:

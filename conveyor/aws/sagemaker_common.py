@@ -80,8 +80,7 @@ def sagemaker_name(*parts: object) -> str:
     if not _NAME.fullmatch(name):
         raise ConfigError(
             f"{name!r} is not a valid SageMaker name (letters, digits and '-', starting and "
-            "ending with a letter or digit); check CONVEYOR_AWS_ENDPOINT_PREFIX and "
-            "CONVEYOR_AWS_JOB_PREFIX"
+            "ending with a letter or digit); check CONVEYOR_AWS_NAME_PREFIX"
         )
     return name
 

@@ -29,20 +29,19 @@ DEFAULT_MAX_RUNTIME_SECONDS = 24 * 3600
 @dataclass(frozen=True)
 class JobStarter:
     """The ``start`` stage of ``on_object_created`` on AWS: QUEUED → PREPROCESSING with the
-    pipeline job's name (``<job_prefix>-…``), then the job (a job that exists already is
-    left to run)."""
+    pipeline job's name, then the job (a job that exists already is left to run)."""
 
     object_store_uri: str
     table_uri: str
-    job_prefix: str
+    name_prefix: str
     max_runtime_seconds: int = DEFAULT_MAX_RUNTIME_SECONDS
 
     def __call__(self, ctx: PipelineContext, run: Run, project: Project) -> Run:
         spec = pipeline_job_spec(
             run,
-            job_prefix=self.job_prefix,
             object_store_uri=self.object_store_uri,
             table_uri=self.table_uri,
+            name_prefix=self.name_prefix,
             seed=ctx.seed,
             max_training_rows=ctx.max_training_rows,
             max_runtime_seconds=self.max_runtime_seconds,

@@ -67,7 +67,7 @@ class SageMakerEndpoint(SageMakerAdapter):
         return LocalEndpoint(table=self.table)
 
     def endpoint_name(self, project: str) -> str:
-        return sagemaker_name(self.settings.endpoint_prefix, project)
+        return sagemaker_name(self.settings.name_prefix, project)
 
     def update_endpoint(
         self, project: str, version: int, artifact: ObjectRef, sha256: str
@@ -163,7 +163,7 @@ class SageMakerEndpoint(SageMakerAdapter):
         """The CreateModel request of a version whose archive holds ``content_digest``."""
         return {
             "ModelName": sagemaker_name(
-                self.settings.endpoint_prefix, project, f"v{version}", sha256[:8]
+                self.settings.name_prefix, project, f"v{version}", sha256[:8]
             ),
             "PrimaryContainer": {
                 "Image": self.settings.inference_image_uri(),
@@ -175,7 +175,7 @@ class SageMakerEndpoint(SageMakerAdapter):
                     CONTENT_DIGEST_VARIABLE: content_digest,
                 },
             },
-            "ExecutionRoleArn": self.settings.sagemaker_role_arn,
+            "ExecutionRoleArn": self.settings.inference_role_arn,
         }
 
     def production_variant(self, model_name: str) -> dict[str, Any]:
@@ -283,7 +283,9 @@ class SageMakerEndpoint(SageMakerAdapter):
     def _rollback_alarms(self, project: str) -> list[str]:
         """Those of the project's serving alarms that exist in CloudWatch (an update naming a
         missing alarm would be refused)."""
-        names = [alarm_name(project, rule) for rule in ROLLBACK_ALARM_RULES]
+        names = [
+            alarm_name(project, rule, self.settings.name_prefix) for rule in ROLLBACK_ALARM_RULES
+        ]
         found = call(
             self.clients,
             "cloudwatch",

@@ -122,7 +122,7 @@ class SageMakerJobRunner:
                 "TrainingImage": settings.training_image,
                 "TrainingInputMode": "File",
             },
-            "RoleArn": settings.sagemaker_role_arn,
+            "RoleArn": settings.training_role_arn,
             "HyperParameters": {
                 **spec.hyperparameters,
                 "sagemaker_program": json.dumps(TRAIN_PROGRAM),

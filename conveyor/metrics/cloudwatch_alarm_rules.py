@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 from pydantic import BaseModel
 
 from conveyor.aws.events import eventbridge_detail_model
+from conveyor.config import DEFAULT_NAME_PREFIX
 from conveyor.errors import InvalidInput
 from conveyor.metrics.alarm_rules import AlarmMetric, AlarmRule, AlarmState, parse_choice
 from conveyor.metrics.cloudwatch import (
@@ -34,7 +35,7 @@ from conveyor.metrics.cloudwatch import (
     REQUESTS,
 )
 
-DEFAULT_PREFIX = "conveyor"
+DEFAULT_PREFIX = DEFAULT_NAME_PREFIX
 MAX_ALARM_NAME_CHARS = 255
 MAX_DESCRIPTION_CHARS = 1024
 # PutMetricAlarm: a period of a standard-resolution metric is a multiple of 60 s; Period x

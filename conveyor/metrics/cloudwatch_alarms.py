@@ -23,7 +23,6 @@ from conveyor.errors import InvalidInput
 from conveyor.metrics.alarm_rules import AlarmRule, AlarmState
 from conveyor.metrics.alarm_store import AlarmStatus, AlarmTransition
 from conveyor.metrics.cloudwatch_alarm_rules import (
-    DEFAULT_PREFIX,
     alarm_name,
     check_prefix,
     put_metric_alarm_request,
@@ -49,8 +48,11 @@ class CloudWatchAlarms:
         table: Table,
         settings: AwsSettings,
         clients: ClientFactory | None = None,
-        name_prefix: str = DEFAULT_PREFIX,
+        name_prefix: str | None = None,
     ) -> None:
+        # The stack's alarms alone: <name_prefix>/<project>/<rule>, the settings' prefix
+        # unless told otherwise (the template's policies are scoped to it).
+        name_prefix = name_prefix or settings.name_prefix
         check_prefix(name_prefix)
         self.table = table
         self.rules = TableAlarms(table=table)

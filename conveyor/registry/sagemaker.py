@@ -119,7 +119,7 @@ class SageMakerRegistry(SageMakerAdapter):
         if test_metric is not None:
             summary += f", test {draft.primary_metric}={test_metric:.6g}"
         return {
-            "ModelPackageGroupName": sagemaker_name(draft.project),
+            "ModelPackageGroupName": self.group_name(draft.project),
             "ModelPackageDescription": summary[:MAX_DESCRIPTION],
             "InferenceSpecification": {
                 "Containers": [
@@ -169,6 +169,11 @@ class SageMakerRegistry(SageMakerAdapter):
             for record in records
         ]
 
+    def group_name(self, project: str) -> str:
+        """The project's model package group: ``<name_prefix>-<project>``, within the
+        template's IAM scope and apart from another stack's group of the same project."""
+        return sagemaker_name(self.settings.name_prefix, project)
+
     def package_arn(self, project: str, version: int) -> str:
         """The ARN of a version's model package.
 
@@ -210,13 +215,13 @@ class SageMakerRegistry(SageMakerAdapter):
             self._sagemaker(
                 f"delete the model package group of {project!r}",
                 "delete_model_package_group",
-                ModelPackageGroupName=sagemaker_name(project),
+                ModelPackageGroupName=self.group_name(project),
             )
         self.table.delete_partition(_packages_pk(project))
         return self.records.delete_model_group(project)
 
     def _ensure_group(self, project: str) -> None:
-        name = sagemaker_name(project)
+        name = self.group_name(project)
         try:
             self._sagemaker(
                 "describe a model package group",
@@ -237,7 +242,7 @@ class SageMakerRegistry(SageMakerAdapter):
     def _package_statuses(self, project: str) -> dict[int, str]:
         statuses: dict[int, str] = {}
         request: dict[str, Any] = {
-            "ModelPackageGroupName": sagemaker_name(project),
+            "ModelPackageGroupName": self.group_name(project),
             "MaxResults": 100,
         }
         while True:

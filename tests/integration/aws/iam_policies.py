@@ -1,8 +1,9 @@
 """The IAM statements template.yaml gives each principal that runs conveyor's code: every
-Lambda function's role (as SAM makes it: ``Policies`` become the role's managed policies) and
-the SageMaker execution role the jobs run under. SAM's own translator (samtranslator) expands
-the template; the intrinsic functions the policies use (``!Sub``, ``!Ref``, ``!GetAtt``,
-``Fn::Join``) are resolved with the names the moto deployment of lambda_world.py has."""
+Lambda function's role (as SAM makes it: ``Policies`` become the role's managed and inline
+policies), the training role the jobs run under and the inference role of the endpoints' model
+containers. SAM's own translator (samtranslator) expands the template; the intrinsic functions
+the policies use (``!Sub``, ``!Ref``, ``!GetAtt``, ``Fn::Join``, ``Fn::Select``,
+``Fn::Split``) are resolved with the names the moto deployment of lambda_world.py has."""
 
 from __future__ import annotations
 
@@ -13,17 +14,21 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from tests.integration.aws.lambda_world import ACCOUNT, EVENT_BUS, TABLE
+from tests.integration.aws.lambda_world import ACCOUNT, EVENT_BUS, INFERENCE_IMAGE, TABLE
 
 TEMPLATE = Path(__file__).parents[3] / "template.yaml"
 REGION = "us-east-1"
-SAGEMAKER_ROLE = "SageMakerExecutionRole"
+TRAINING_ROLE = "TrainingJobRole"
+INFERENCE_ROLE = "InferenceRole"
+# Parameters without a default, as the test deployment sets them (lambda_world.environment).
+PARAMETER_VALUES = {"InferenceImage": INFERENCE_IMAGE}
 # The physical names CloudFormation would give the resources the policies name, as the test
 # deployment names them (lambda_world.environment).
 PHYSICAL = {
     "Table": TABLE,
     "EventBus": EVENT_BUS,
-    SAGEMAKER_ROLE: "conveyor-sagemaker",
+    TRAINING_ROLE: "conveyor-training",
+    INFERENCE_ROLE: "conveyor-inference",
     "AlarmTopic": f"arn:aws:sns:{REGION}:{ACCOUNT}:conveyor-alarms",
     "DeadLetterQueue": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/conveyor-failed-events",
 }
@@ -37,7 +42,8 @@ _PSEUDO = {
 _ARNS = {
     "Table": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{TABLE}",
     "EventBus": f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{EVENT_BUS}",
-    SAGEMAKER_ROLE: f"arn:aws:iam::{ACCOUNT}:role/conveyor-sagemaker",
+    TRAINING_ROLE: f"arn:aws:iam::{ACCOUNT}:role/conveyor-training",
+    INFERENCE_ROLE: f"arn:aws:iam::{ACCOUNT}:role/conveyor-inference",
     "DeadLetterQueue": f"arn:aws:sqs:{REGION}:{ACCOUNT}:conveyor-failed-events",
 }
 
@@ -74,7 +80,7 @@ def expanded_template() -> dict[str, Any]:
     translator = Translator(None, Parser(), boto_session=session)
     expanded: dict[str, Any] = translator.translate(
         template,
-        parameter_values={"InferenceImage": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/x:1"},
+        parameter_values=PARAMETER_VALUES,
         get_managed_policy_map=lambda: {},
     )
     return expanded
@@ -92,10 +98,10 @@ def function_handlers() -> dict[str, str]:
 
 @cache
 def principal_statements() -> dict[str, tuple[Statement, ...]]:
-    """Each principal (function logical id, or ``SageMakerExecutionRole``) -> its resolved
-    Allow statements, from the managed and inline policies of its role."""
+    """Each principal (function logical id, ``TrainingJobRole`` or ``InferenceRole``) -> its
+    resolved Allow statements, from the managed and inline policies of its role."""
     resources = expanded_template()["Resources"]
-    roles = {SAGEMAKER_ROLE: SAGEMAKER_ROLE}
+    roles = {TRAINING_ROLE: TRAINING_ROLE, INFERENCE_ROLE: INFERENCE_ROLE}
     for function, resource in resources.items():
         if resource["Type"] == "AWS::Lambda::Function":
             roles[function] = resource["Properties"]["Role"]["Fn::GetAtt"][0]
@@ -124,7 +130,8 @@ def principal_statements() -> dict[str, tuple[Statement, ...]]:
 
 def _parameters() -> dict[str, Any]:
     parameters = expanded_template()["Parameters"]
-    return {name: spec.get("Default") for name, spec in parameters.items()} | _PSEUDO
+    defaults = {name: spec.get("Default") for name, spec in parameters.items()}
+    return defaults | PARAMETER_VALUES | _PSEUDO
 
 
 def _ref(name: str) -> Any:
@@ -163,6 +170,12 @@ def _resolve(node: Any) -> Any:
         if key == "Fn::Join":
             separator, parts = value
             return separator.join(str(part) for part in _resolve(parts))
+        if key == "Fn::Select":
+            index, items = value
+            return _resolve(items)[int(index)]
+        if key == "Fn::Split":
+            separator, text = value
+            return str(_resolve(text)).split(separator)
         assert not key.startswith("Fn::"), f"no rule for {key}: add one to iam_policies.py"
     return {key: _resolve(value) for key, value in node.items()}
 

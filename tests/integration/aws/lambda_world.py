@@ -6,7 +6,9 @@ conveyor's real model server.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import json
 import os
 import socket
@@ -30,6 +32,7 @@ ACCOUNT = "123456789012"
 PREFIX = f"conveyor-{ACCOUNT}"
 TABLE = "conveyor-test"
 EVENT_BUS = "conveyor-events"
+INFERENCE_IMAGE = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/conveyor-inference:test"
 PLACEHOLDER_MODEL = model_tarball("a model: nothing loads it")
 CHURN = Path(__file__).parents[3] / "conveyor" / "samples" / "churn.csv"
 
@@ -77,12 +80,10 @@ def environment(home: Path, *, endpoint_url: str | None = None) -> dict[str, str
         "CONVEYOR_REGISTRY": "sagemaker",
         "CONVEYOR_ENDPOINT": "sagemaker",
         "CONVEYOR_ALARMS": "cloudwatch",
-        "CONVEYOR_AWS_SAGEMAKER_ROLE_ARN": "arn:aws:iam::123456789012:role/conveyor-sagemaker",
+        "CONVEYOR_AWS_TRAINING_ROLE_ARN": "arn:aws:iam::123456789012:role/conveyor-training",
+        "CONVEYOR_AWS_INFERENCE_ROLE_ARN": "arn:aws:iam::123456789012:role/conveyor-inference",
         "CONVEYOR_AWS_METRICS_NAMESPACE": "ConveyorTest",
-        "CONVEYOR_AWS_JOB_PREFIX": "conveyor",  # the template's ProjectName
-        "CONVEYOR_AWS_INFERENCE_IMAGE": (
-            "123456789012.dkr.ecr.us-east-1.amazonaws.com/conveyor-inference:test"
-        ),
+        "CONVEYOR_AWS_INFERENCE_IMAGE": INFERENCE_IMAGE,
     }
     if endpoint_url:
         env["CONVEYOR_AWS_ENDPOINT_URL"] = endpoint_url
@@ -239,9 +240,11 @@ def run_pipeline_job_as_sagemaker(job_name: str, root: Path) -> int:
 def run_job_as_sagemaker(job_name: str, root: Path, program: str) -> int:
     """SageMaker's part of a training job, which moto does not play: lay out /opt/ml under
     ``root`` from the job's request, run the entrypoint module ``program`` (in this process,
-    so that it reaches the mocked account), then upload ``/opt/ml/model`` as model.tar.gz
-    where the job's ModelArtifacts say. Returns the entrypoint's exit code."""
+    so that it reaches the mocked account), keep what it prints in the job's log stream, then
+    upload ``/opt/ml/model`` as model.tar.gz where the job's ModelArtifacts say. Returns the
+    entrypoint's exit code."""
     import importlib
+    import sys
 
     from conveyor.jobs.contract import ScriptModePaths
 
@@ -258,13 +261,48 @@ def run_job_as_sagemaker(job_name: str, root: Path, program: str) -> int:
         if name != "CONVEYOR_AWS_ENDPOINT_URL":
             del os.environ[name]
     os.environ["SM_MODEL_DIR"] = str(paths.model_dir)
+    printed = io.StringIO()
     try:
-        code = main([])
+        with contextlib.redirect_stdout(_Tee(sys.stdout, printed)):
+            code = main([])
     finally:
         os.environ.clear()
         os.environ.update(saved)
+    log_job_output(job_name, printed.getvalue())
     upload_model_dir(paths.model_dir, described["ModelArtifacts"]["S3ModelArtifacts"])
     return code
+
+
+class _Tee(io.TextIOBase):
+    def __init__(self, *streams: Any) -> None:
+        self.streams = streams
+
+    def write(self, text: str) -> int:
+        for stream in self.streams:
+            stream.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        for stream in self.streams:
+            stream.flush()
+
+
+def log_job_output(job_name: str, output: str) -> None:
+    """What SageMaker does with a job's output: one event per line in the stream
+    ``<job>/algo-1-<time>`` of ``/aws/sagemaker/TrainingJobs``, the group made on first use."""
+    import time
+
+    from conveyor.jobs.sagemaker import LOG_GROUP
+
+    logs = aws_client("logs")
+    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+        logs.create_log_group(logGroupName=LOG_GROUP)
+    stream = f"{job_name}/algo-1-{int(time.time())}"
+    logs.create_log_stream(logGroupName=LOG_GROUP, logStreamName=stream)
+    now = int(time.time() * 1000)
+    events = [{"timestamp": now, "message": line} for line in output.splitlines() if line]
+    if events:
+        logs.put_log_events(logGroupName=LOG_GROUP, logStreamName=stream, logEvents=events)
 
 
 def upload_model_dir(model_dir: Path, s3_uri: str) -> None:
@@ -295,46 +333,81 @@ class RecordingSageMaker:
 
 
 class FakeConveyorRuntime:
-    """A sagemaker-runtime client whose ``invoke_endpoint`` is answered by conveyor's real
-    model server (``create_app``, the inference container's code) in this process, through
-    its ``/invocations`` route: moto's InvokeEndpoint answers a fixed body. The request is
-    checked against the real API's shape; a 4xx/5xx of the model comes back as SageMaker
+    """A sagemaker-runtime client whose ``invoke_endpoint`` is answered as SageMaker hosting
+    answers it (moto's InvokeEndpoint answers a fixed body): the endpoint's config names its
+    model, whose ``ModelDataUrl`` is downloaded (``fetch_model``: SageMaker does it with the
+    model's execution role, and the IAM test credits the download to the inference role) and
+    unpacked, then served by the inference container's own app (``create_container_app`` on
+    ``load_model_dir``, as ``conveyor-sagemaker-serve`` serves it) in this process, through its
+    ``/invocations`` route. An update of the endpoint to another model is followed. The request
+    is checked against the real API's shape; a 4xx/5xx of the model comes back as SageMaker
     sends it, a ``ModelError`` carrying ``OriginalStatusCode`` and ``OriginalMessage``."""
 
     def __init__(self, project: str, home: Path) -> None:
-        from fastapi.testclient import TestClient
-
-        from conveyor.aws import runtime
-        from conveyor.config import load_settings
-        from conveyor.serving.app import create_app
-
-        settings = load_settings(home=home / "model-server")
-        app = create_app(
-            runtime.ports(), settings, record=False, serve_project=project, poll_seconds=0.1
-        )
-        self.client = TestClient(app)
+        self.project = project
+        self.home = home / "model-server"
         self.requests: list[dict[str, Any]] = []
+        self._containers: dict[str, Any] = {}  # model name -> the TestClient serving it
+
+    @property
+    def client(self) -> Any:
+        """The TestClient of the model the project's endpoint serves now."""
+        from conveyor.aws.sagemaker_common import sagemaker_name
+
+        return self._container(sagemaker_name(AwsSettings().name_prefix, self.project))
 
     def __enter__(self) -> FakeConveyorRuntime:
-        import time
-
-        self.client.__enter__()
-        deadline = time.monotonic() + 30
-        while self.client.get("/ping").status_code != 200:
-            assert time.monotonic() < deadline, "the model server did not load the model"
-            time.sleep(0.1)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.client.__exit__(None, None, None)
+        for container in self._containers.values():
+            container.__exit__(None, None, None)
+
+    def fetch_model(self, model_data_url: str, folder: Path) -> None:
+        """SageMaker's part before the container starts: the model's archive, unpacked in
+        what the container sees as ``/opt/ml/model``."""
+        from conveyor.model.artifact import unpack
+
+        parts = urlsplit(model_data_url)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        archive = folder.parent / f"{folder.name}.tar.gz"
+        aws_client("s3").download_file(parts.netloc, parts.path.lstrip("/"), str(archive))
+        unpack(archive, folder)
+
+    def _container(self, endpoint: str) -> Any:
+        from fastapi.testclient import TestClient
+
+        from conveyor.serving.sagemaker.app import create_container_app
+        from conveyor.serving.sagemaker.model_dir import load_model_dir
+
+        sagemaker = aws_client("sagemaker")
+        config = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
+        variants = sagemaker.describe_endpoint_config(EndpointConfigName=config)
+        model_name = variants["ProductionVariants"][0]["ModelName"]
+        if model_name not in self._containers:
+            container = sagemaker.describe_model(ModelName=model_name)["PrimaryContainer"]
+            folder = self.home / model_name
+            self.fetch_model(container["ModelDataUrl"], folder)
+            environment = container["Environment"]
+            model = load_model_dir(
+                folder,
+                project=environment["CONVEYOR_SERVE_PROJECT"],
+                version=int(environment["CONVEYOR_MODEL_VERSION"]),
+            )
+            client = TestClient(create_container_app(model))
+            client.__enter__()
+            self._containers[model_name] = client
+        return self._containers[model_name]
 
     def invoke_endpoint(self, **request: Any) -> dict[str, Any]:
         self.requests.append(request)
-        return sagemaker_answer(request, self._post)
+        container = self._container(request["EndpointName"])
 
-    def _post(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, str]:
-        answer = self.client.post("/invocations", content=body, headers=headers)
-        return answer.status_code, answer.content, answer.headers["content-type"]
+        def post(body: bytes, headers: dict[str, str]) -> tuple[int, bytes, str]:
+            answer = container.post("/invocations", content=body, headers=headers)
+            return answer.status_code, answer.content, answer.headers["content-type"]
+
+        return sagemaker_answer(request, post)
 
 
 class ServeProcessRuntime:
@@ -404,7 +477,7 @@ def decided_in_sagemaker(version: int, status: str, reason: str | None = None) -
     SageMaker: the package is updated and its state change event returned."""
 
     sagemaker = aws_client("sagemaker")
-    packages = sagemaker.list_model_packages(ModelPackageGroupName="churn")
+    packages = sagemaker.list_model_packages(ModelPackageGroupName="conveyor-churn")
     [arn] = [
         p["ModelPackageArn"]
         for p in packages["ModelPackageSummaryList"]
@@ -416,7 +489,7 @@ def decided_in_sagemaker(version: int, status: str, reason: str | None = None) -
         ApprovalDescription=reason or f"{status} by Ana",
     )
     event = load_event(
-        "sagemaker_model_package_state_change", group="churn", approval_status=status
+        "sagemaker_model_package_state_change", group="conveyor-churn", approval_status=status
     )
     event["detail"]["ModelPackageVersion"] = version
     return event

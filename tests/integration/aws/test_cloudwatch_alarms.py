@@ -76,6 +76,24 @@ def described(project: str = PROJECT) -> dict[str, dict[str, Any]]:
     return {a["AlarmName"]: a for page in pages for a in page["MetricAlarms"]}
 
 
+def test_each_stack_keeps_its_own_alarms_under_its_name_prefix(
+    settings: AwsSettings, alarms: CloudWatchAlarms, rules: list[AlarmRule]
+) -> None:
+    from conveyor.tables.dynamodb import DynamoDbTable, create_table
+
+    create_table("team-b")
+    other = CloudWatchAlarms(
+        table=DynamoDbTable("team-b"),
+        settings=settings.model_copy(update={"name_prefix": "team-b"}),
+    )
+    alarms.put_alarms(PROJECT, rules)
+    other.put_alarms(PROJECT, rules[:1])
+    # Neither stack's put deletes the other's alarms of the same project.
+    assert len(described()) == len(rules)
+    team_b = client("cloudwatch").describe_alarms(AlarmNamePrefix="team-b/")["MetricAlarms"]
+    assert [a["AlarmName"] for a in team_b] == [f"team-b/churn/{rules[0].name}"]
+
+
 def test_the_default_alarms_become_cloudwatch_alarms_on_the_emitted_metrics(
     settings: AwsSettings, alarms: CloudWatchAlarms, rules: list[AlarmRule]
 ) -> None:

@@ -327,7 +327,7 @@ def test_an_upload_is_trained_approved_served_recorded_and_checked_for_drift(
     completed = job_state_change(run.job_name)
     ended = deliver(TRAINING_RULE, completed)
     assert (ended["state"], ended["model_version"]) == ("REGISTERED", 1), ended
-    [package] = sagemaker.list_model_packages(ModelPackageGroupName="churn")[
+    [package] = sagemaker.list_model_packages(ModelPackageGroupName="conveyor-churn")[
         "ModelPackageSummaryList"
     ]
     assert package["ModelApprovalStatus"] == "PendingManualApproval"

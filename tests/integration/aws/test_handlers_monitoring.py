@@ -82,6 +82,21 @@ def test_a_job_killed_while_preprocessing_fails_its_run_with_sagemakers_reason(
     assert handlers.on_training_job_state_change(event) == ended
 
 
+def test_another_stacks_model_package_group_is_not_this_stacks_project(lambda_env: Path) -> None:
+    """Groups are <ProjectName>-<project>: another stack's approval of its own churn (or a
+    group named after the project alone) deploys nothing here."""
+    from conveyor.aws import handlers, runtime
+    from conveyor.projects import create_project
+
+    create_project(runtime.ports().table, "churn", target="churned")
+    for group in ("other-churn", "churn"):
+        event = load_event(
+            "sagemaker_model_package_state_change", group=group, approval_status="Approved"
+        )
+        answer = handlers.on_model_package_state_change(event)
+        assert answer == {"ignored": f"model package group {group!r} is not a conveyor project"}
+
+
 def test_events_that_are_not_conveyors_are_ignored(lambda_env: Path) -> None:
     from conveyor.aws import handlers
 
@@ -90,7 +105,7 @@ def test_events_that_are_not_conveyors_are_ignored(lambda_env: Path) -> None:
     strangers = job_event("someone-elses-job", "Completed")
     assert handlers.on_training_job_state_change(strangers)["ignored"] == "no run"
     rejected = load_event(
-        "sagemaker_model_package_state_change", group="churn", approval_status="Rejected"
+        "sagemaker_model_package_state_change", group="conveyor-churn", approval_status="Rejected"
     )
     assert "Rejected" in handlers.on_model_package_state_change(rejected)["ignored"]
     unknown = load_event(
@@ -268,10 +283,10 @@ def test_a_version_a_person_approves_in_sagemaker_is_deployed(lambda_env: Path) 
         },
     )
     event = load_event(
-        "sagemaker_model_package_state_change", group="churn", approval_status="Approved"
+        "sagemaker_model_package_state_change", group="conveyor-churn", approval_status="Approved"
     )
     sagemaker = client("sagemaker")
-    (package,) = sagemaker.list_model_packages(ModelPackageGroupName="churn")[
+    (package,) = sagemaker.list_model_packages(ModelPackageGroupName="conveyor-churn")[
         "ModelPackageSummaryList"
     ]
     sagemaker.update_model_package(
@@ -301,14 +316,14 @@ def test_a_damaged_artifact_is_not_deployed(lambda_env: Path) -> None:
     ports = runtime.ports()
     ports.store.put(version.artifact.bucket, version.artifact.key, b"other bytes")
     sagemaker = client("sagemaker")
-    (package,) = sagemaker.list_model_packages(ModelPackageGroupName="churn")[
+    (package,) = sagemaker.list_model_packages(ModelPackageGroupName="conveyor-churn")[
         "ModelPackageSummaryList"
     ]
     sagemaker.update_model_package(
         ModelPackageArn=package["ModelPackageArn"], ModelApprovalStatus="Approved"
     )
     event = load_event(
-        "sagemaker_model_package_state_change", group="churn", approval_status="Approved"
+        "sagemaker_model_package_state_change", group="conveyor-churn", approval_status="Approved"
     )
     refused = handlers.on_model_package_state_change(event)
     assert refused["deployed"] is False
@@ -347,7 +362,7 @@ def test_the_retrain_job_starts_a_run_of_the_newest_upload_under_the_loop_guard(
     pipeline_job = client("sagemaker").describe_training_job(TrainingJobName=run.job_name)
     assert pipeline_job["HyperParameters"]["run_id"] == run.run_id
     # The job knew SageMaker's role from its request alone.
-    assert pipeline_job["RoleArn"] == "arn:aws:iam::123456789012:role/conveyor-sagemaker"
+    assert pipeline_job["RoleArn"] == "arn:aws:iam::123456789012:role/conveyor-training"
 
     # The alarm again, later: the guard holds (that run is still going), no second run.
     job = handlers.on_alarm(drift_alarm("2026-12-01T16:35:00Z"))["job"]

@@ -121,7 +121,7 @@ def test_an_upload_is_trained_registered_deployed_served_and_checked(
     run = runs.get(run.run_id)
     assert run.report["gate"]["status"] == "Approved"
     assert run.report["metrics"]["test"]["roc_auc"] > 0.8
-    packages = sagemaker.list_model_packages(ModelPackageGroupName="churn")
+    packages = sagemaker.list_model_packages(ModelPackageGroupName="conveyor-churn")
     assert [p["ModelApprovalStatus"] for p in packages["ModelPackageSummaryList"]] == ["Approved"]
     assert sagemaker.describe_endpoint(EndpointName="conveyor-churn")["EndpointStatus"] == (
         "InService"
@@ -131,12 +131,16 @@ def test_an_upload_is_trained_registered_deployed_served_and_checked(
     assert handlers.on_training_job_state_change(job_event(run, "Completed")) == completed
     assert "StageDuration" not in capsys.readouterr().out
     assert (
-        len(sagemaker.list_model_packages(ModelPackageGroupName="churn")["ModelPackageSummaryList"])
+        len(
+            sagemaker.list_model_packages(ModelPackageGroupName="conveyor-churn")[
+                "ModelPackageSummaryList"
+            ]
+        )
         == 1
     )
     # SageMaker's event of the gate's approval: already served, nothing to do.
     approved = load_event(
-        "sagemaker_model_package_state_change", group="churn", approval_status="Approved"
+        "sagemaker_model_package_state_change", group="conveyor-churn", approval_status="Approved"
     )
     assert handlers.on_model_package_state_change(approved)["deployed"] is False
 
@@ -151,10 +155,10 @@ def test_an_upload_is_trained_registered_deployed_served_and_checked(
         assert len(body["predictions"]) == 1 and body["classes"] == ["no", "yes"]
         assert len(model_server.requests) == 1
 
-        # A bad row: the local server's answer, and the endpoint is not called.
+        # A bad row: the inference container's own answer, and the endpoint is not called.
         bad = {"instances": [{**ROW, "age": "forty"}]}
         refused = handlers.predict(api_event("churn", bad, request_id="req-2"))
-        local = model_server.client.post("/predict/churn", json=bad)
+        local = model_server.client.post("/invocations", json=bad)
         assert refused["statusCode"] == local.status_code == 400
         assert json.loads(refused["body"]) == local.json()
         assert json.loads(refused["body"])["field"] == "age"

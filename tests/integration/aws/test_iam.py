@@ -18,7 +18,16 @@ from typing import Any
 import pytest
 
 from tests.integration.aws.iam_calls import requests, verdict
-from tests.integration.aws.iam_policies import Statement, principal_statements
+from tests.integration.aws.iam_policies import (
+    INFERENCE_ROLE,
+    PARAMETER_VALUES,
+    REGION,
+    TRAINING_ROLE,
+    Statement,
+    expanded_template,
+    principal_statements,
+)
+from tests.integration.aws.lambda_world import ACCOUNT
 
 ROOT = Path(__file__).parents[3]
 FLOW_TESTS = [
@@ -36,40 +45,26 @@ FLOW_TESTS = [
 ]
 # Statements no recorded call needs (removing one alone fails nothing). Each is a finding,
 # kept exact: the test fails when one of them becomes needed or a needed one appears here.
-_SAGEMAKER = ("SageMakerExecutionRole", "SageMakerExecutionPolicy")
+_TRAINING = (TRAINING_ROLE, "TrainingJobPolicy")
+_INFERENCE = (INFERENCE_ROLE, "InferencePolicy")
 UNEXERCISED = {
     # Used by the services themselves, not by conveyor's code: Lambda sends a failed event to
-    # the dead-letter queue; SageMaker pulls the job's image and writes its logs.
+    # the dead-letter queue; SageMaker pulls a job's or a model's image, and writes an
+    # endpoint's logs and instance metrics (AWS's CreateModel execution role permissions);
+    # deployment guardrails read the auto-rollback alarms with the model's execution role.
+    # (A job's logs and its model.tar.gz, and a model's download, are played by lambda_world
+    # under the role, so those statements are checked.)
     ("*", "DeadLetterQueuePolicy", "#0"),
-    (*_SAGEMAKER, "JobLogs"),
-    (*_SAGEMAKER, "PullImagesToken"),
-    (*_SAGEMAKER, "PullImages"),
-    # No handler or job publishes to the event bus on AWS.
-    ("*", "DataAccessPolicy", "ConveyorEvents"),
-    (*_SAGEMAKER, "ConveyorEvents"),
-    # The jobs never register, deploy or put metrics (EMF goes through the logs).
-    (*_SAGEMAKER, "Registry"),
-    (*_SAGEMAKER, "RegistryList"),
-    (*_SAGEMAKER, "Endpoints"),
-    (*_SAGEMAKER, "Metrics"),
-    # Granted twice: TrainingJobsPolicy and DeployPolicy both pass the SageMaker role.
-    ("OnTrainingJobStateChangeFunction", "TrainingJobsPolicy", "PassSageMakerRole"),
-    ("OnTrainingJobStateChangeFunction", "DeployPolicy", "PassSageMakerRole"),
-    ("DriftCheckFunction", "TrainingJobsPolicy", "PassSageMakerRole"),
-    ("DriftCheckFunction", "DeployPolicy", "PassSageMakerRole"),
-    # The drift check needs DeployPolicy's alarms, not its endpoints.
-    ("DriftCheckFunction", "DeployPolicy", "Endpoints"),
-    # Granted with a managed policy the function needs other statements of; no flow test
-    # reaches a call that needs these.
-    ("OnUploadFunction", "TrainingJobsPolicy", "TrainingLogs"),
-    ("DriftCheckFunction", "TrainingJobsPolicy", "TrainingLogs"),
-    ("OnAlarmFunction", "TrainingJobsPolicy", "TrainingLogs"),
-    ("OnTrainingJobStateChangeFunction", "RegistryPolicy", "ModelPackagesList"),
-    ("OnModelPackageStateChangeFunction", "RegistryPolicy", "ModelPackagesList"),
-    ("OnTrainingJobStateChangeFunction", "DeployPolicy", "Alarms"),
-    ("OnModelPackageStateChangeFunction", "DeployPolicy", "Alarms"),
-    ("OnTrainingJobStateChangeFunction", "DeployPolicy", "AlarmsRead"),
-    ("PredictFunction", "DataAccessPolicy", "ConveyorBuckets"),
+    (*_TRAINING, "PullImagesToken"),
+    (*_TRAINING, "PullImages"),
+    (*_INFERENCE, "PullImagesToken"),
+    (*_INFERENCE, "PullImages"),
+    (*_INFERENCE, "EndpointLogs"),
+    (*_INFERENCE, "EndpointMetrics"),
+    (*_INFERENCE, "RollbackAlarms"),
+    # Reached when the gate deploys over a served version (UpdateEndpoint names the rollback
+    # alarms that exist); the flow tests deploy over one only after a person's approval.
+    ("OnTrainingJobStateChangeFunction", "DeployPolicy", "RollbackAlarmsRead"),
 }
 
 
@@ -117,6 +112,38 @@ def test_removing_a_statement_a_call_needs_is_caught(
     assert caught != bool(unexercised), f"{principal}'s {statement.policy}.{statement.sid}: " + (
         "needed, yet listed in UNEXERCISED" if caught else "no recorded call needs it"
     )
+
+
+@pytest.mark.parametrize("role", [TRAINING_ROLE, INFERENCE_ROLE])
+def test_neither_sagemaker_role_can_register_approve_or_deploy(role: str) -> None:
+    arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}"
+    refused = [
+        ("sagemaker:CreateModelPackage", f"{arn}:model-package/conveyor-churn/*"),
+        ("sagemaker:UpdateModelPackage", f"{arn}:model-package/conveyor-churn/1"),
+        ("sagemaker:CreateModel", f"{arn}:model/conveyor-churn-v1-0123abcd"),
+        ("sagemaker:CreateEndpoint", f"{arn}:endpoint/conveyor-churn"),
+        ("sagemaker:UpdateEndpoint", f"{arn}:endpoint/conveyor-churn"),
+        ("cloudwatch:PutMetricAlarm", f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:conveyor/x/y"),
+        ("events:PutEvents", f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/conveyor-events"),
+    ]
+    statements = principal_statements()[role]
+    assert [(a, r) for a, r in refused if verdict(statements, a, r, {})] == []
+
+
+@pytest.mark.parametrize(
+    ("role", "parameter"), [(TRAINING_ROLE, "TrainingImage"), (INFERENCE_ROLE, "InferenceImage")]
+)
+def test_each_role_pulls_only_its_own_image(role: str, parameter: str) -> None:
+    """What SageMaker pulls with the role is not recorded (UNEXERCISED): its statement names
+    the one repository of the image parameter, in the account that holds it."""
+    image = (
+        PARAMETER_VALUES.get(parameter) or (expanded_template()["Parameters"][parameter]["Default"])
+    )
+    registry, _, rest = image.partition(".dkr.ecr.")
+    region, _, path = rest.partition(".amazonaws.com/")
+    repository = path.partition(":")[0]
+    (pull,) = [s for s in principal_statements()[role] if s.sid == "PullImages"]
+    assert pull.body["Resource"] == f"arn:aws:ecr:{region}:{registry}:repository/{repository}"
 
 
 def _record(path: Path) -> None:

@@ -99,7 +99,7 @@ def test_the_registered_sha256_is_kept_with_the_version_in_both_registries(
     deploy_a_version("churn")
     version = runtime.ports().registry.get_version("churn", 1)
     sagemaker = client("sagemaker")
-    [package] = sagemaker.list_model_packages(ModelPackageGroupName="churn")[
+    [package] = sagemaker.list_model_packages(ModelPackageGroupName="conveyor-churn")[
         "ModelPackageSummaryList"
     ]
     described = sagemaker.describe_model_package(ModelPackageName=package["ModelPackageArn"])

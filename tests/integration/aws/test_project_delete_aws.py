@@ -56,8 +56,8 @@ def test_delete_removes_the_project_from_sagemaker_s3_and_dynamodb(
     ports = _aws_ports(tmp_path)
     _serving_project(ports, "churn")
     _serving_project(ports, "fraud")
-    group = client("sagemaker").describe_model_package_group(ModelPackageGroupName="churn")
-    assert group["ModelPackageGroupName"] == "churn"
+    group = client("sagemaker").describe_model_package_group(ModelPackageGroupName="conveyor-churn")
+    assert group["ModelPackageGroupName"] == "conveyor-churn"
 
     with pytest.raises(Conflict, match="serves version 1"):
         delete_project(ports, "churn")
@@ -68,7 +68,7 @@ def test_delete_removes_the_project_from_sagemaker_s3_and_dynamodb(
     with pytest.raises(ClientError):
         sagemaker.describe_endpoint(EndpointName="conveyor-churn")
     with pytest.raises(ClientError):
-        sagemaker.describe_model_package_group(ModelPackageGroupName="churn")
+        sagemaker.describe_model_package_group(ModelPackageGroupName="conveyor-churn")
     assert _dynamodb_items_of("churn") == []
     for bucket in BUCKETS:
         listed = client("s3").list_objects_v2(Bucket=f"acme-{bucket}", Prefix="churn/")

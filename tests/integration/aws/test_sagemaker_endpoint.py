@@ -51,7 +51,7 @@ def make_endpoint(buckets: dict[str, str], clients: Any, **settings: Any) -> Sag
     return SageMakerEndpoint(
         table=DynamoDbTable("conveyor"),
         store=S3ObjectStore(buckets),
-        settings=AwsSettings(inference_image=IMAGE, sagemaker_role_arn=ROLE, **settings),
+        settings=AwsSettings(inference_image=IMAGE, inference_role_arn=ROLE, **settings),
         clients=clients,
     )
 

@@ -30,7 +30,7 @@ from conveyor.types import JobStatus, ObjectRef
 from tests.integration.aws.sagemaker_fakes import clients_with
 
 REAL = {bucket: f"conveyor-test-{bucket}" for bucket in BUCKETS}
-ROLE = "arn:aws:iam::123456789012:role/conveyor-sagemaker"
+ROLE = "arn:aws:iam::123456789012:role/conveyor-training"
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/conveyor-training:1"
 
 
@@ -51,7 +51,7 @@ def store(aws: None) -> S3ObjectStore:
 @pytest.fixture
 def runner(store: S3ObjectStore) -> SageMakerJobRunner:
     settings = AwsSettings(
-        sagemaker_role_arn=ROLE,
+        training_role_arn=ROLE,
         training_image=IMAGE,
         training_instance_type="ml.c5.xlarge",
         training_volume_gb=20,

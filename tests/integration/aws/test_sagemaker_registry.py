@@ -41,7 +41,7 @@ def packages(group: str) -> list[dict[str, Any]]:
     return list(listed["ModelPackageSummaryList"])
 
 
-def package(version: int, group: str = "churn") -> dict[str, Any]:
+def package(version: int, group: str = "conveyor-churn") -> dict[str, Any]:
     (summary,) = [p for p in packages(group) if p["ModelPackageVersion"] == version]
     return dict(
         client("sagemaker").describe_model_package(ModelPackageName=summary["ModelPackageArn"])
@@ -50,8 +50,8 @@ def package(version: int, group: str = "churn") -> dict[str, Any]:
 
 def test_a_version_is_a_model_package_in_the_projects_group(registry: SageMakerRegistry) -> None:
     version = registry.create_version(draft("r1"))
-    group = client("sagemaker").describe_model_package_group(ModelPackageGroupName="churn")
-    assert group["ModelPackageGroupName"] == "churn"
+    group = client("sagemaker").describe_model_package_group(ModelPackageGroupName="conveyor-churn")
+    assert group["ModelPackageGroupName"] == "conveyor-churn"
     held = package(1)
     assert held["ModelPackageVersion"] == version.version == 1
     assert held["ModelApprovalStatus"] == "PendingManualApproval"
@@ -90,9 +90,9 @@ def test_the_packages_metrics_are_a_statistics_file_in_the_reports_bucket(
 
 def test_conveyors_version_is_sagemakers_package_version(registry: SageMakerRegistry) -> None:
     # Someone registered a package by hand first: SageMaker's numbering wins.
-    client("sagemaker").create_model_package_group(ModelPackageGroupName="churn")
+    client("sagemaker").create_model_package_group(ModelPackageGroupName="conveyor-churn")
     client("sagemaker").create_model_package(
-        ModelPackageGroupName="churn",
+        ModelPackageGroupName="conveyor-churn",
         InferenceSpecification={
             "Containers": [{"Image": IMAGE, "ModelDataUrl": "s3://acme-models/by-hand.tar.gz"}],
             "SupportedContentTypes": ["text/csv"],
@@ -111,7 +111,7 @@ def test_a_redelivered_registration_makes_no_second_package(registry: SageMakerR
         table=registry.table, store=registry.store, settings=registry.settings
     ).create_version(draft("r1"))
     assert again.version == first.version == 1
-    assert len(packages("churn")) == 1
+    assert len(packages("conveyor-churn")) == 1
 
 
 def test_an_approval_made_in_sagemaker_is_what_conveyor_reports(

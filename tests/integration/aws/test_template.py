@@ -22,7 +22,7 @@ import yaml
 from conveyor.aws.sagemaker_common import sagemaker_name
 from conveyor.config import AwsSettings, Settings
 from conveyor.metrics import cloudwatch
-from conveyor.metrics.cloudwatch_alarm_rules import DEFAULT_PREFIX, alarm_name
+from conveyor.metrics.cloudwatch_alarm_rules import alarm_name
 from conveyor.storage import BUCKETS
 
 TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
@@ -78,13 +78,14 @@ def _resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]
     return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
 
 
-def _sub(value: Any) -> str:
-    """A plain string or a ``!Sub`` rendered with ``PSEUDO``."""
+def _sub(value: Any, **names: str) -> str:
+    """A plain string or a ``!Sub`` rendered with ``PSEUDO`` (and ``names`` over it)."""
     if isinstance(value, str):
         return value
     text = value["Fn::Sub"]
     text = text[0] if isinstance(text, list) else text
-    return re.sub(r"\$\{([^}]+)\}", lambda m: PSEUDO.get(m.group(1), m.group(0)), text)
+    values = PSEUDO | names
+    return re.sub(r"\$\{([^}]+)\}", lambda m: values.get(m.group(1), m.group(0)), text)
 
 
 def _functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -199,20 +200,56 @@ def test_every_api_method_needs_a_key_and_the_key_is_throttled(template: dict[st
     assert routes == [("post", "/predict/{project}")]
 
 
+def _names_this_stack(resource: str, prefix: str) -> bool:
+    """Whether a resource ARN with a wildcard names this stack's resources alone: the text
+    before its first ``*`` holds a name that starts with the stack's prefix, or is a whole
+    log group (``log-group:<name>:*``, the form IAM takes a log group in)."""
+    before = resource.partition("*")[0]
+    fields = before.split(":", 5)
+    if len(fields) < 6:  # a wildcard in the service, region or account
+        return False
+    name = fields[5]
+    whole_log_group = name.startswith("log-group:") and name.endswith(":") and name.count(":") == 2
+    return whole_log_group or re.search(rf"(^|[/:]){re.escape(prefix)}[-/]", name) is not None
+
+
 def test_no_policy_allows_every_action_and_wide_resources_only_for_resourceless_actions(
     template: dict[str, Any],
 ) -> None:
+    # A prefix no literal in the template holds: a resource scoped to "conveyor-*" by hand
+    # instead of to ${ProjectName}-* is another stack's too.
+    prefix = "stackprefix"
     seen = 0
     for owner, statement in _statements(template):
         seen += 1
-        if statement["Effect"] != "Allow":
+        if statement["Effect"] != "Allow" or "Principal" in statement:
             continue
         actions = _as_list(statement["Action"])
         for action in actions:
             assert action != "*" and not action.endswith(":*"), (owner, action)
-        if "*" in _as_list(statement["Resource"]) and "Principal" not in statement:
-            assert set(actions) <= RESOURCELESS_ACTIONS, (owner, actions)
+        for resource in _as_list(statement["Resource"]):
+            if resource == "*":
+                assert set(actions) <= RESOURCELESS_ACTIONS, (owner, actions)
+            elif not isinstance(resource, dict) or "Fn::Sub" in resource:
+                arn = _sub(resource, ProjectName=prefix)
+                assert "*" not in arn or _names_this_stack(arn, prefix), (owner, arn)
     assert seen > 20
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        "arn:aws:sagemaker:us-east-1:1:training-job/*",
+        "arn:aws:sagemaker:us-east-1:1:model-package-group/*",
+        "arn:aws:sagemaker:us-east-1:1:model-package/*/*",
+        "arn:aws:ecr:us-east-1:*:repository/stackprefix-x",
+        "arn:aws:cloudwatch:us-east-1:1:alarm:conveyor/*",
+        "arn:aws:logs:us-east-1:1:log-group:/aws/sagemaker/*",
+        "arn:aws:s3:::*-raw/*",
+    ],
+)
+def test_a_wildcard_without_the_stack_prefix_is_refused(resource: str) -> None:
+    assert not _names_this_stack(resource, "stackprefix")
 
 
 def test_sagemaker_names_conveyor_makes_fall_in_the_policies_scopes(
@@ -223,31 +260,32 @@ def test_sagemaker_names_conveyor_makes_fall_in_the_policies_scopes(
         for _, statement in _statements(template)
         if statement["Effect"] == "Allow"
         for r in _as_list(statement["Resource"])
-        if not isinstance(r, dict) or "Fn::Sub" in r
+        if (not isinstance(r, dict) or "Fn::Sub" in r) and r != "*"
     }
     prefix = PSEUDO["ProjectName"]
     arn = "arn:aws:sagemaker:us-east-1:123456789012"
-    # Names as SageMakerEndpoint makes them with CONVEYOR_AWS_ENDPOINT_PREFIX=<ProjectName>;
-    # SageMaker lower-cases names in ARNs.
-    endpoint = sagemaker_name(prefix, "churn")
-    model = sagemaker_name(prefix, "churn", "v3", "0123abcd")
-    config = sagemaker_name(model, "c1a2b3c")
-    wanted = {
-        f"{arn}:endpoint/{endpoint}",
-        f"{arn}:model/{model}",
-        f"{arn}:endpoint-config/{config}",
-        f"{arn}:training-job/churn-20260101t000000-abc",
-        f"{arn}:model-package-group/churn",
-        f"{arn}:model-package/churn/3",
-        "arn:aws:cloudwatch:us-east-1:123456789012:alarm:" + alarm_name("churn", "drift"),
-    }
-    for target in wanted:
+
+    # Names as the adapters make them with CONVEYOR_AWS_NAME_PREFIX=<ProjectName>; SageMaker
+    # lower-cases names in ARNs.
+    def names(stack: str) -> set[str]:
+        model = sagemaker_name(stack, "churn", "v3", "0123abcd")
+        return {
+            f"{arn}:endpoint/{sagemaker_name(stack, 'churn')}",
+            f"{arn}:model/{model}",
+            f"{arn}:endpoint-config/{sagemaker_name(model, 'c1a2b3c')}",
+            f"{arn}:training-job/{sagemaker_name(stack, 'churn-20260101-000000-000000-abcd')}",
+            f"{arn}:training-job/{sagemaker_name(stack, 'churn', 'drift', '20260101000000')}",
+            f"{arn}:model-package-group/{sagemaker_name(stack, 'churn')}",
+            f"{arn}:model-package/{sagemaker_name(stack, 'churn')}/3",
+            "arn:aws:cloudwatch:us-east-1:123456789012:alarm:"
+            + alarm_name("churn", "drift", name_prefix=stack),
+        }
+
+    for target in names(prefix):
         assert any(fnmatch.fnmatchcase(target.lower(), pattern) for pattern in resources), target
-    # ... and another stack's endpoint does not.
-    other = f"{arn}:endpoint/{sagemaker_name('other', 'churn')}"
-    invoke = template["Resources"]["InvokePolicy"]["Properties"]["PolicyDocument"]
-    (statement,) = invoke["Statement"]
-    assert not fnmatch.fnmatchcase(other, _sub(statement["Resource"]))
+    # ... and another stack's names do not.
+    for target in names("other"):
+        assert not any(fnmatch.fnmatchcase(target, pattern) for pattern in resources), target
 
 
 def test_every_handler_is_a_function_of_the_handlers_module(template: dict[str, Any]) -> None:
@@ -296,8 +334,7 @@ def test_every_setting_the_functions_get_is_one_conveyor_reads(template: dict[st
     assert variables["CONVEYOR_OBJECT_STORE_URI"] == {
         "Fn::Sub": "s3://${ProjectName}-${AWS::AccountId}"
     }
-    assert variables["CONVEYOR_AWS_ENDPOINT_PREFIX"] == {"Ref": "ProjectName"}
-    assert variables["CONVEYOR_AWS_JOB_PREFIX"] == {"Ref": "ProjectName"}
+    assert variables["CONVEYOR_AWS_NAME_PREFIX"] == {"Ref": "ProjectName"}
 
 
 def test_event_rules_match_the_events_conveyor_causes(template: dict[str, Any]) -> None:
@@ -309,15 +346,15 @@ def test_event_rules_match_the_events_conveyor_causes(template: dict[str, Any]) 
 
     training = pattern("OnTrainingJobStateChangeFunction", "JobEnded")
     assert training["detail-type"] == ["SageMaker Training Job State Change"]
-    # The prefix of every job name conveyor gives (CONVEYOR_AWS_JOB_PREFIX), not a tag: AWS's
+    # The prefix of every job name conveyor gives (CONVEYOR_AWS_NAME_PREFIX), not a tag: AWS's
     # documented event has an empty Tags map (test_end_to_end.py matches the pattern on it).
     assert training["detail"]["TrainingJobName"] == [{"prefix": {"Fn::Sub": "${ProjectName}-"}}]
     assert set(training["detail"]["TrainingJobStatus"]) == {"Completed", "Failed", "Stopped"}
     approval = pattern("OnModelPackageStateChangeFunction", "Approved")
     assert approval["detail"] == {"ModelApprovalStatus": ["Approved"]}
     alarm = pattern("OnAlarmFunction", "Alarm")
-    assert alarm["detail"]["alarmName"] == [{"prefix": f"{DEFAULT_PREFIX}/"}]
-    assert alarm_name("churn", "drift").startswith(f"{DEFAULT_PREFIX}/")
+    assert alarm["detail"]["alarmName"] == [{"prefix": {"Fn::Sub": "${ProjectName}/"}}]
+    assert alarm_name("churn", "drift", name_prefix="stack").startswith("stack/")
     schedule = functions["DriftCheckFunction"]["Properties"]["Events"]["Schedule"]
     assert schedule["Properties"]["Schedule"] == {"Ref": "DriftSchedule"}
 

@@ -68,9 +68,9 @@ def _evaluated_run(project: str) -> dict[str, object]:
     run, _ = runs.create(project, raw, "e" * 64)
     spec = pipeline_job_spec(
         run,
-        job_prefix="conveyor",
         object_store_uri=f"s3://{PREFIX}",
         table_uri="dynamodb://conveyor-test",
+        name_prefix="conveyor",
         seed=42,
         max_runtime_seconds=3600,
     )
@@ -169,7 +169,7 @@ def test_the_handlers_import_and_run_without_the_heavy_stack(
         "schedule": load_event("scheduled_event", time="2026-12-01T16:00:00Z"),
         "package": load_event(
             "sagemaker_model_package_state_change",
-            group="churn",
+            group="conveyor-churn",
             approval_status="PendingManualApproval",
         ),
         "job": job_completed,
