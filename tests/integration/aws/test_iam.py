@@ -68,6 +68,16 @@ UNEXERCISED = {
 }
 
 
+# Actions of a needed statement that no recorded call uses (for any principal given the
+# statement), kept exact as UNEXERCISED is; the statements of UNEXERCISED are left out.
+UNUSED_ACTIONS = {
+    # A rule deleted since the last sync: no flow test deletes one.
+    ("AlarmsPolicy", "Alarms", "cloudwatch:DeleteAlarms"),
+    # SageMaker's own, with the job's logs (AWS's training execution role permissions).
+    ("TrainingJobPolicy", "JobLogGroup", "logs:DescribeLogStreams"),
+}
+
+
 @pytest.fixture(scope="module", name="recorded")
 def recorded_fixture(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     """Every call of the AWS flow tests, run once in a pytest of their own (once per test
@@ -144,6 +154,44 @@ def test_each_role_pulls_only_its_own_image(role: str, parameter: str) -> None:
     repository = path.partition(":")[0]
     (pull,) = [s for s in principal_statements()[role] if s.sid == "PullImages"]
     assert pull.body["Resource"] == f"arn:aws:ecr:{region}:{registry}:repository/{repository}"
+
+
+def test_every_action_of_a_needed_statement_is_used(recorded: list[dict[str, Any]]) -> None:
+    """Removing one action alone from a statement is caught too, but for UNUSED_ACTIONS."""
+    full = principal_statements()
+    refused = set(_denied(recorded, full))
+    holders: dict[tuple[str, str, str], list[str]] = {}
+    for principal, statements in full.items():
+        for statement in statements:
+            exempt = {
+                (principal, statement.policy, statement.sid),
+                ("*", statement.policy, statement.sid),
+            }
+            if len(statement.actions) > 1 and not exempt & UNEXERCISED:
+                for action in statement.actions:
+                    holders.setdefault((statement.policy, statement.sid, action), []).append(
+                        principal
+                    )
+    unused = set()
+    for (policy, sid, action), principals in holders.items():
+        if not any(
+            set(_denied(recorded, _without(full, principal, policy, sid, action))) - refused
+            for principal in principals
+        ):
+            unused.add((policy, sid, action))
+    assert unused == UNUSED_ACTIONS
+
+
+def _without(
+    full: dict[str, tuple[Statement, ...]], principal: str, policy: str, sid: str, action: str
+) -> dict[str, tuple[Statement, ...]]:
+    kept = []
+    for statement in full[principal]:
+        if (statement.policy, statement.sid) == (policy, sid):
+            actions = [a for a in statement.actions if a != action]
+            statement = Statement(policy, sid, statement.body | {"Action": actions})
+        kept.append(statement)
+    return dict(full) | {principal: tuple(kept)}
 
 
 def _record(path: Path) -> None:
