@@ -16,6 +16,7 @@ handler                                        event
 ``predict``                                    API Gateway REST proxy, POST /predict/{project}
 ``drift_check``                                EventBridge Scheduled Event
 ``on_alarm``                                   CloudWatch Alarm State Change
+``reconcile_runs``                             EventBridge Scheduled Event
 =============================================  ===========================================
 """
 
@@ -26,9 +27,17 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from conveyor.aws import events, job_runs, monitor_jobs, predict_proxy, release, runtime
+from conveyor.aws import (
+    events,
+    job_runs,
+    monitor_jobs,
+    predict_proxy,
+    reconcile,
+    release,
+    runtime,
+)
 from conveyor.aws.upload import JobStarter, start_run
-from conveyor.errors import ConveyorError, InvalidInput
+from conveyor.errors import Conflict, ConveyorError, InvalidInput
 from conveyor.logs import log_context
 from conveyor.metrics import cloudwatch
 from conveyor.metrics.cloudwatch_alarm_rules import alarm_state_change_detail
@@ -81,13 +90,18 @@ def on_upload(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
 def on_training_job_state_change(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """A job ended: a pipeline job's run is registered, gated and deployed (or FAILS with
     SageMaker's reason); a drift job's result becomes metrics."""
-    change = events.training_job_change(event)
+    return training_job_ended(events.training_job_change(event), _request_id(context))
+
+
+def training_job_ended(change: events.TrainingJobChange, request_id: str | None) -> dict[str, Any]:
+    """What a job's state change does, however conveyor learnt of it: its event, or the
+    reconciler (``reconcile_runs``) finding the job ended with no event handled."""
     if change.status not in _TERMINAL:
         return {"job": change.job_name, "ignored": f"status {change.status}"}
     if change.hyperparameters.get("kind") == monitor_jobs.DRIFT_KIND:
         return monitor_jobs.drift_job_ended(runtime.ports(), change, runtime.settings().aws)
     ctx = runtime.pipeline_context()
-    with log_context(request_id=_request_id(context)):
+    with log_context(request_id=request_id):
         run = job_runs.run_of_job(ctx, change)
         if run is None:
             log.warning("training job %s: no conveyor run started it", change.job_name)
@@ -201,3 +215,37 @@ def on_alarm(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         except ConveyorError as exc:
             log.warning("alarm %s of %s: %s", change.alarm, change.project, exc.message)
             return {"project": change.project, "retrain": False, "reason": exc.message}
+
+
+@_scoped
+def reconcile_runs(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """The schedule: each run whose training job ended with no state change handled is
+    finished as its event would have finished it; the oldest active run's age becomes the
+    metric the stuck-run alarm watches."""
+    rule = events.scheduled_event(event)
+    found = reconcile.sweep(runtime.pipeline_context())
+    finished = []
+    for change in found.ended:
+        run_id = change.hyperparameters["run_id"]
+        log.warning(
+            "run %s: training job %s ended %s and no event finished the run; finishing it now",
+            run_id,
+            change.job_name,
+            change.status,
+        )
+        try:
+            finished.append(training_job_ended(change, _request_id(context)))
+        except Conflict:  # the event's handler is moving it right now: its outcome stands
+            log.info("run %s: moved by another invocation meanwhile", run_id)
+    namespace = runtime.settings().aws.metrics_namespace
+    document = reconcile.age_metrics(runtime.pipeline_context(), namespace)
+    cloudwatch.emit(document)
+    log.info(
+        "reconcile (%s): %d run(s) finished, %d waiting", rule, len(finished), len(found.waiting)
+    )
+    return {
+        "finished": finished,
+        "waiting": found.waiting,
+        "missing": found.missing,
+        "oldest_active_run_seconds": document[reconcile.OLDEST_ACTIVE_RUN_AGE],
+    }

@@ -41,6 +41,7 @@ FLOW_TESTS = [
         "test_reject_deployed",
         "test_integrity_deploy",
         "test_limits_predict_proxy",
+        "test_handlers_reconcile",
     )
 ]
 # Statements no recorded call needs (removing one alone fails nothing). Each is a finding,

@@ -300,6 +300,7 @@ def test_every_handler_is_a_function_of_the_handlers_module(template: dict[str, 
             "predict",
             "drift_check",
             "on_alarm",
+            "reconcile_runs",
         )
     }
     for handler in named:
