@@ -38,9 +38,15 @@ from conveyor.monitoring.integrity import refuse_artifact
 from conveyor.types import ObjectRef
 
 VARIANT = "AllTraffic"
-# How long the old (blue) fleet stays up after the switch: the window in which an alarm
-# still rolls traffic back to it.
+# The baking period: after all traffic moves to the new (green) fleet, SageMaker watches the
+# rollback alarms this long. AWS's all-at-once guide leaves WaitIntervalInSeconds out, yet the
+# API requires it; at 0 the bake is nothing, so it is a real window (the alarms need 3 minutes
+# of datapoints to fire).
+BAKE_SECONDS = 600
+# How long the old (blue) fleet stays up after the bake (AWS's guide uses 600): while it is
+# up, a rollback is a traffic switch, not a new fleet.
 TERMINATION_WAIT_SECONDS = 600
+# Provisioning the green fleet, the bake and the wait must fit (AWS: larger than the sum).
 MAX_EXECUTION_SECONDS = 3600
 # conveyor's serving alarms (conveyor.monitoring.alarms.defaults) as CloudWatch names them:
 # while one fires during the bake, SageMaker sends traffic back to the old fleet.
@@ -196,7 +202,10 @@ class SageMakerEndpoint(SageMakerAdapter):
             return None
         config: dict[str, Any] = {
             "BlueGreenUpdatePolicy": {
-                "TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 0},
+                "TrafficRoutingConfiguration": {
+                    "Type": "ALL_AT_ONCE",
+                    "WaitIntervalInSeconds": BAKE_SECONDS,
+                },
                 "TerminationWaitInSeconds": TERMINATION_WAIT_SECONDS,
                 "MaximumExecutionTimeoutInSeconds": MAX_EXECUTION_SECONDS,
             }

@@ -22,6 +22,8 @@ from conveyor.monitoring.integrity import INTEGRITY_ALARM
 from conveyor.storage import BUCKETS
 from conveyor.storage.s3 import S3ObjectStore
 from conveyor.tables.dynamodb import DynamoDbTable, create_table
+from tests.integration.aws.iam_calls import verdict
+from tests.integration.aws.iam_policies import INFERENCE_ROLE, principal_statements
 from tests.integration.aws.sagemaker_fakes import (
     FakeModelErrorRuntimeClient,
     FakeUpdateEndpointClient,
@@ -136,13 +138,22 @@ def test_a_second_deploy_is_a_blue_green_update(
     assert config_of(request["EndpointConfigName"])["ProductionVariants"][0]["ModelName"] == (
         f"conveyor-churn-v2-{sha(2)[:8]}"
     )
-    assert request["DeploymentConfig"] == {
+    policy = {
         "BlueGreenUpdatePolicy": {
-            "TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 0},
+            # The baking period: SageMaker watches the rollback alarms 10 minutes on the new
+            # fleet (0 was no bake at all), then keeps the old one 10 minutes more.
+            "TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 600},
             "TerminationWaitInSeconds": 600,
             "MaximumExecutionTimeoutInSeconds": 3600,
         }
     }
+    assert request["DeploymentConfig"] == policy
+    # AWS: the timeout must be larger than the bake and the wait together.
+    update = policy["BlueGreenUpdatePolicy"]
+    assert update["MaximumExecutionTimeoutInSeconds"] > (
+        update["TerminationWaitInSeconds"]
+        + update["TrafficRoutingConfiguration"]["WaitIntervalInSeconds"]
+    )
 
 
 def test_the_projects_serving_alarms_roll_a_bad_update_back(
@@ -164,6 +175,15 @@ def test_the_projects_serving_alarms_roll_a_bad_update_back(
     assert request["DeploymentConfig"]["AutoRollbackConfiguration"] == {
         "Alarms": [{"AlarmName": "conveyor/churn/error-rate"}]
     }
+    # AWS documents that the model's execution role needs cloudwatch:DescribeAlarms on the
+    # rollback alarms, or the rollback does not work: the template's inference role has it.
+    role = principal_statements()[INFERENCE_ROLE]
+    for alarm in request["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]:
+        arn = f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{alarm['AlarmName']}"
+        assert verdict(role, "cloudwatch:DescribeAlarms", arn, {}), alarm
+    assert not verdict(
+        role, "cloudwatch:DescribeAlarms", "arn:aws:cloudwatch:us-east-1:123456789012:alarm:x", {}
+    )
 
 
 def test_rollback_updates_the_endpoint_back_to_the_previous_config(
