@@ -73,6 +73,11 @@ class AwsSettings(BaseSettings):
     # model package groups, models, endpoint configs and endpoints are
     # <name_prefix>-<project>-..., CloudWatch alarms <name_prefix>/<project>/<rule>.
     name_prefix: str = DEFAULT_NAME_PREFIX
+    # Application Auto Scaling of real-time endpoints: target tracking keeps each instance
+    # near autoscaling_target_invocations a minute, between inference_instance_count and
+    # autoscaling_max_instances instances. 0: off (the count stays fixed).
+    autoscaling_max_instances: int = Field(default=0, ge=0)
+    autoscaling_target_invocations: int = Field(default=100, ge=1)
     # CloudWatch metrics namespace and the EventBridge bus conveyor's own events go to.
     metrics_namespace: str = "Conveyor"
     event_bus_name: str = "default"

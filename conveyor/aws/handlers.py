@@ -237,6 +237,7 @@ def reconcile_runs(event: dict[str, Any], context: Any = None) -> dict[str, Any]
             finished.append(training_job_ended(change, _request_id(context)))
         except Conflict:  # the event's handler is moving it right now: its outcome stands
             log.info("run %s: moved by another invocation meanwhile", run_id)
+    scaled = reconcile.keep_endpoints_scaled(runtime.ports())
     namespace = runtime.settings().aws.metrics_namespace
     document = reconcile.age_metrics(runtime.pipeline_context(), namespace)
     cloudwatch.emit(document)
@@ -247,5 +248,6 @@ def reconcile_runs(event: dict[str, Any], context: Any = None) -> dict[str, Any]
         "finished": finished,
         "waiting": found.waiting,
         "missing": found.missing,
+        "autoscaled": scaled,
         "oldest_active_run_seconds": document[reconcile.OLDEST_ACTIVE_RUN_AGE],
     }

@@ -8,6 +8,10 @@ EVALUATING for ever. On a schedule, ``sweep`` describes the job of every active 
 to arrive) becomes the ``TrainingJobChange`` its event would have carried, and the handler's
 own code path (``handlers.training_job_ended``) finishes the run: no second implementation.
 
+``keep_endpoints_scaled`` applies endpoint autoscaling (when on) to every deployed endpoint:
+Application Auto Scaling registers only an endpoint InService, which a new one is not yet at
+deploy time.
+
 ``age_metrics`` is what the alarm watches: the age of the oldest run still active, emitted as
 EMF like every other conveyor metric. Past ``STUCK_AFTER_SECONDS`` (the pipeline job's
 ``MaxRuntimeInSeconds``, after which SageMaker stops it, plus an hour for the reconciler),
@@ -26,10 +30,11 @@ from typing import Any
 
 from conveyor.aws.events import TrainingJobChange
 from conveyor.aws.upload import DEFAULT_MAX_RUNTIME_SECONDS
-from conveyor.errors import NotFound
+from conveyor.endpoint.sagemaker import SageMakerEndpoint
+from conveyor.errors import ConveyorError, NotFound
 from conveyor.metrics.cloudwatch import emf_document
 from conveyor.pipeline.runs import RunStore
-from conveyor.ports import PipelineContext
+from conveyor.ports import PipelineContext, Ports
 from conveyor.types import Run, utcnow
 
 log = logging.getLogger("conveyor.pipeline")
@@ -104,3 +109,19 @@ def age_metrics(
         {OLDEST_ACTIVE_RUN_AGE: (age, "Seconds"), ACTIVE_RUNS: (float(len(active)), "Count")},
         properties={"stuck_runs": stuck},
     )
+
+
+def keep_endpoints_scaled(ports: Ports) -> list[str]:
+    """Apply autoscaling to each deployed project's endpoint; the projects it now applies
+    to (none when autoscaling is off). A refusal is logged and tried again next pass."""
+    endpoint = ports.endpoint
+    if not isinstance(endpoint, SageMakerEndpoint):
+        return []
+    scaled = []
+    for deployment in endpoint.list_endpoints():
+        try:
+            if endpoint.apply_autoscaling(deployment.project):
+                scaled.append(deployment.project)
+        except ConveyorError as exc:
+            log.warning("autoscaling of %s not applied: %s", deployment.project, exc.message)
+    return scaled

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from contextlib import suppress
 from dataclasses import dataclass
 from functools import cached_property
@@ -32,10 +33,13 @@ from conveyor.aws.sagemaker_common import (
 )
 from conveyor.endpoint import Deployment
 from conveyor.endpoint.local import LocalEndpoint
-from conveyor.errors import AlreadyExists, Conflict, IntegrityError, NotFound
+from conveyor.endpoint.sagemaker_scaling import scaling_requests
+from conveyor.errors import AlreadyExists, Conflict, ConveyorError, IntegrityError, NotFound
 from conveyor.metrics.cloudwatch_alarm_rules import alarm_name
 from conveyor.monitoring.integrity import refuse_artifact
 from conveyor.types import ObjectRef
+
+log = logging.getLogger("conveyor.endpoint")
 
 VARIANT = "AllTraffic"
 # The baking period: after all traffic moves to the new (green) fleet, SageMaker watches the
@@ -217,6 +221,47 @@ class SageMakerEndpoint(SageMakerAdapter):
             }
         return config
 
+    def autoscaling_requests(self, project: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """Application Auto Scaling's requests for the project's variant (``scaling_requests``)."""
+        return scaling_requests(self.settings, self.endpoint_name(project), VARIANT)
+
+    def apply_autoscaling(self, project: str) -> bool:
+        """Register the project's variant as a scalable target with its target-tracking
+        policy (both calls replace what is there, so a second call changes nothing). Only an
+        endpoint InService can be registered; the reconciler calls this again on its
+        schedule, so an endpoint still Creating at deploy time gets it within one pass.
+
+        Returns:
+            Whether autoscaling is now applied (False: off, or the endpoint not InService).
+
+        Raises:
+            BackendUnavailable: Application Auto Scaling refused or could not be reached.
+        """
+        requests = self.autoscaling_requests(project)
+        if requests is None:
+            return False
+        try:
+            if self.status(project).status != "InService":
+                return False
+        except NotFound:
+            return False
+        register, policy = requests
+        call(
+            self.clients,
+            "application-autoscaling",
+            f"register the endpoint of {project!r} for autoscaling",
+            "register_scalable_target",
+            **register,
+        )
+        call(
+            self.clients,
+            "application-autoscaling",
+            f"put the scaling policy of {project!r}",
+            "put_scaling_policy",
+            **policy,
+        )
+        return True
+
     def _serve(
         self, project: str, version: int, artifact: ObjectRef, sha256: str, *, where: str
     ) -> None:
@@ -283,6 +328,10 @@ class SageMakerEndpoint(SageMakerAdapter):
                 "version": version,
             }
         )
+        try:
+            self.apply_autoscaling(project)
+        except ConveyorError as exc:  # the version is served; the reconciler tries again
+            log.warning("autoscaling of the endpoint %s not applied: %s", name, exc.message)
 
     def endpoint_config_name(self, project: str) -> str | None:
         """The endpoint config conveyor last applied to the project's endpoint."""

@@ -84,6 +84,13 @@ def requests(
         return [(action, params["TopicArn"], {})]
     if service in ("sagemaker", "sagemaker-runtime"):
         return _sagemaker(action, operation, params, arn)
+    if service == "application-autoscaling":
+        # No resource ARN before the target exists: the service's condition keys scope it.
+        keys = {
+            "application-autoscaling:service-namespace": params["ServiceNamespace"],
+            "application-autoscaling:scalable-dimension": params["ScalableDimension"],
+        }
+        return [(action, "*", keys)]
     raise AssertionError(f"no IAM resource rule for {service}.{operation}: add one")
 
 

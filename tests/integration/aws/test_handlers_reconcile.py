@@ -44,12 +44,14 @@ def emitted(out: str) -> list[dict[str, Any]]:
 
 
 def test_a_run_whose_job_completed_with_no_event_is_finished_by_the_reconciler(
-    lambda_env: Path, capsys: pytest.CaptureFixture[str]
+    lambda_env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from conveyor.aws import handlers, reconcile, runtime
     from conveyor.pipeline.runs import RunStore
     from conveyor.projects import create_project
 
+    monkeypatch.setenv("CONVEYOR_AWS_AUTOSCALING_MAX_INSTANCES", "3")  # the template's parameter
+    runtime.reset()
     ports = runtime.ports()
     ports.endpoint.clients = clients_with(sagemaker=FakeUpdateEndpointClient())  # type: ignore[attr-defined]
     create_project(ports.table, "churn", target="churned")
@@ -76,6 +78,13 @@ def test_a_run_whose_job_completed_with_no_event_is_finished_by_the_reconciler(
     assert sagemaker.describe_endpoint(EndpointName="conveyor-churn")["EndpointStatus"] == (
         "InService"
     )
+    # The new endpoint scales with its traffic (applied again on each pass: a no-op).
+    assert swept["autoscaled"] == ["churn"]
+    [target] = client("application-autoscaling").describe_scalable_targets(
+        ServiceNamespace="sagemaker"
+    )["ScalableTargets"]
+    assert target["ResourceId"] == "endpoint/conveyor-churn/variant/AllTraffic"
+    assert target["MaxCapacity"] == 3
     # What the event's handler emits for a run it ends, and the age of what is left.
     documents = emitted(capsys.readouterr().out)
     assert {d["Stage"] for d in documents if "StageDuration" in d} == {

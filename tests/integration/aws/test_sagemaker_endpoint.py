@@ -264,3 +264,81 @@ def test_long_project_names_give_valid_distinct_sagemaker_names() -> None:
     assert len(first) == len(second) == 63
     assert first != second
     assert first.startswith("conveyor-aaaa")
+
+
+def test_autoscaling_tracks_invocations_per_instance_when_a_maximum_is_set(
+    buckets: dict[str, str], fake: FakeUpdateEndpointClient
+) -> None:
+    endpoint = make_endpoint(
+        buckets,
+        clients_with(sagemaker=fake),
+        inference_instance_count=2,
+        autoscaling_max_instances=6,
+        autoscaling_target_invocations=250,
+    )
+    deploy(endpoint, 1)
+    autoscaling = client("application-autoscaling")
+    [target] = autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")[
+        "ScalableTargets"
+    ]
+    assert target["ResourceId"] == "endpoint/conveyor-churn/variant/AllTraffic"
+    assert target["ScalableDimension"] == "sagemaker:variant:DesiredInstanceCount"
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (2, 6)
+    [policy] = autoscaling.describe_scaling_policies(ServiceNamespace="sagemaker")[
+        "ScalingPolicies"
+    ]
+    tracking = policy["TargetTrackingScalingPolicyConfiguration"]
+    assert policy["PolicyType"] == "TargetTrackingScaling"
+    assert tracking["TargetValue"] == 250.0
+    assert tracking["PredefinedMetricSpecification"] == {
+        "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
+    }
+    # A second deploy (a new model in the same variant) keeps one target and one policy.
+    deploy(endpoint, 2)
+    assert (
+        len(autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"])
+        == 1
+    )
+    assert (
+        len(autoscaling.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"])
+        == 1
+    )
+
+
+@pytest.mark.parametrize("settings", [{}, {"serverless": True, "autoscaling_max_instances": 4}])
+def test_no_autoscaling_without_a_maximum_or_on_serverless_endpoints(
+    buckets: dict[str, str], fake: FakeUpdateEndpointClient, settings: dict[str, Any]
+) -> None:
+    endpoint = make_endpoint(buckets, clients_with(sagemaker=fake), **settings)
+    deploy(endpoint, 1)
+    assert endpoint.apply_autoscaling("churn") is False
+    targets = client("application-autoscaling").describe_scalable_targets(
+        ServiceNamespace="sagemaker"
+    )
+    assert targets["ScalableTargets"] == []
+
+
+def test_the_template_grants_autoscaling_to_the_functions_that_deploy() -> None:
+    from tests.integration.aws.iam_calls import requests, verdict
+    from tests.integration.aws.iam_policies import principal_statements
+
+    endpoint = make_endpoint({}, clients_with(), autoscaling_max_instances=3)
+    register, policy = endpoint.autoscaling_requests("churn") or ({}, {})
+    calls = [("RegisterScalableTarget", register), ("PutScalingPolicy", policy)]
+    statements = principal_statements()
+    for function in (
+        "OnTrainingJobStateChangeFunction",
+        "OnModelPackageStateChangeFunction",
+        "ReconcileFunction",
+    ):
+        for operation, params in calls:
+            for action, resource, conditions in requests(
+                "application-autoscaling", operation, params
+            ):
+                assert verdict(statements[function], action, resource, conditions), function
+    # ... and only for SageMaker variants.
+    other = {**register, "ServiceNamespace": "ecs", "ScalableDimension": "ecs:service:DesiredCount"}
+    [(action, resource, conditions)] = requests(
+        "application-autoscaling", "RegisterScalableTarget", other
+    )
+    assert not verdict(statements["ReconcileFunction"], action, resource, conditions)

@@ -43,6 +43,12 @@ RESOURCELESS_ACTIONS = {
     "sagemaker:ListModelPackageGroups",
     "cloudwatch:DescribeAlarms",
     "cloudwatch:PutMetricData",
+    # A new scalable target has no ARN to name yet: the template scopes these by the
+    # service namespace and dimension condition keys.
+    "application-autoscaling:RegisterScalableTarget",
+    "application-autoscaling:PutScalingPolicy",
+    "application-autoscaling:DeleteScalingPolicy",
+    "application-autoscaling:DeregisterScalableTarget",
 }
 
 
