@@ -40,6 +40,7 @@ COMMANDS = {
     "drift": ("conveyor.cli.drift", "drift"),
     "logs": ("conveyor.cli.logs", "logs"),
     "retrain": ("conveyor.cli.retrain", "retrain"),
+    "aws": ("conveyor.cli.aws", "app"),
 }
 
 
