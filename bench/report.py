@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+from bench.lambda_cold_start import section as lambda_section
 from bench.report_real_files import real_files_section
 from bench.serve import CONNECTIONS, ROWS_PER_REQUEST
 
@@ -132,6 +133,8 @@ def to_markdown(results: dict[str, Any]) -> str:
         lines += _drift(results["drift"])
     if "ui_load" in results:
         lines += _ui_load(results["ui_load"])
+    if "lambda_cold_start" in results:
+        lines += lambda_section(results["lambda_cold_start"])
     if "real_files" in results:
         lines += real_files_section(results["real_files"])
     lines.append("")
@@ -353,8 +356,8 @@ def _cold_start(c: dict[str, Any]) -> list[str]:
 
 
 def last_figures() -> dict[str, Any]:
-    """The last run's figures (bench/results/latest.json) with the real-file results of their
-    latest run (bench/results/real_files.json, written by every run of that benchmark)."""
+    """The last run's figures (bench/results/latest.json) with the real-file and Lambda
+    results of their latest runs (bench/results/<name>.json, written by every run of each)."""
     import json
 
     from bench.common import RESULTS
@@ -362,9 +365,10 @@ def last_figures() -> dict[str, Any]:
     latest = RESULTS / "latest.json"
     figures: dict[str, Any] = json.loads(latest.read_text()) if latest.exists() else {}
     figures.pop("targets", None)
-    alone = RESULTS / "real_files.json"
-    if alone.exists():
-        figures["real_files"] = json.loads(alone.read_text())
+    for name in ("real_files", "lambda_cold_start"):  # each also written by its own run
+        alone = RESULTS / f"{name}.json"
+        if alone.exists():
+            figures[name] = json.loads(alone.read_text())
     return figures
 
 

@@ -16,12 +16,21 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench import batch_predict, cold_start, drift, pipeline, real_files, serve, ui_load
+from bench import (
+    batch_predict,
+    cold_start,
+    drift,
+    lambda_cold_start,
+    pipeline,
+    real_files,
+    serve,
+    ui_load,
+)
 from bench.common import ROOT, machine, write_json
 from bench.report import last_figures, targets, to_markdown
 
 ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
-ALL = ("serve", "pipeline", "batch", "cold_start", "drift", "ui_load", "real_files")
+ALL = ("serve", "pipeline", "batch", "cold_start", "lambda", "drift", "ui_load", "real_files")
 
 
 def main() -> None:
@@ -50,6 +59,10 @@ def main() -> None:
         if "cold_start" in only:
             print("== cold start", flush=True)
             results["cold_start"] = cold_start.run(workdir / "cold")
+        if "lambda" in only:
+            print("== Lambda cold start", flush=True)
+            results["lambda_cold_start"] = lambda_cold_start.run(workdir / "lambda")
+            write_json("lambda_cold_start.json", results["lambda_cold_start"])
         if "drift" in only:
             print("== drift", flush=True)
             (workdir / "drift").mkdir()
