@@ -237,6 +237,8 @@ def reconcile_runs(event: dict[str, Any], context: Any = None) -> dict[str, Any]
             finished.append(training_job_ended(change, _request_id(context)))
         except Conflict:  # the event's handler is moving it right now: its outcome stands
             log.info("run %s: moved by another invocation meanwhile", run_id)
+        except ConveyorError as exc:  # the next pass tries again; the other runs go on
+            log.error("run %s: not finished: %s", run_id, exc.message)
     scaled = reconcile.keep_endpoints_scaled(runtime.ports())
     namespace = runtime.settings().aws.metrics_namespace
     document = reconcile.age_metrics(runtime.pipeline_context(), namespace)

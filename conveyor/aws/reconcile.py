@@ -72,6 +72,10 @@ def sweep(
             log.warning("run %s: SageMaker has no training job %s", run.run_id, run.job_name)
             found.missing.append(run.run_id)
             continue
+        except ConveyorError as exc:  # one job's trouble (its model not in S3 yet) waits
+            log.warning("run %s: job %s not read: %s", run.run_id, run.job_name, exc.message)
+            found.waiting.append(run.run_id)
+            continue
         ended_at = job.finished_at
         recent = ended_at is not None and (now - ended_at).total_seconds() < grace_seconds
         if not job.status.is_terminal or recent:

@@ -37,6 +37,7 @@ answers = {
     "on_model_package_state_change": handlers.on_model_package_state_change(events["package"]),
     "on_training_job_state_change": handlers.on_training_job_state_change(events["job"]),
     "on_alarm": handlers.on_alarm(events["alarm"]),
+    "reconcile_runs": handlers.reconcile_runs(events["schedule"]),
 }
 heavy = sorted(
     {name.split(".")[0] for name in sys.modules} & set(json.loads(sys.argv[1]))
@@ -207,6 +208,9 @@ def test_the_handlers_import_and_run_without_the_heavy_stack(
     assert answers["on_model_package_state_change"]["ignored"].endswith("PendingManualApproval")
     assert answers["on_training_job_state_change"]["state"] == "DEPLOYED"
     assert answers["on_alarm"]["job"] == "conveyor-churn-retrain-20261201163000"
+    # The upload's job ended a moment ago (moto ends jobs at once): left to its event.
+    assert answers["reconcile_runs"]["finished"] == []
+    assert answers["on_upload"]["runs"][0]["run_id"] in answers["reconcile_runs"]["waiting"]
 
     # conveyor's log lines: JSON on stderr, each with what ties it to its run or request.
     lines = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
