@@ -21,6 +21,7 @@ from tests.integration.aws.lambda_world import (
     upload,
 )
 from tests.integration.aws.sagemaker_fakes import FakeUpdateEndpointClient, clients_with
+from tests.integration.aws.test_handlers_pipeline import job_event
 
 SCHEDULE = {"time": "2026-12-07T16:00:00Z"}
 
@@ -106,16 +107,7 @@ def test_a_run_whose_job_completed_with_no_event_is_finished_by_the_reconciler(
     # Again, then the late event: nothing happens twice.
     again = handlers.reconcile_runs(load_event("scheduled_event", **SCHEDULE))
     assert again["finished"] == [] and again["waiting"] == [running.run_id]
-    late = load_event(
-        "sagemaker_training_job_state_change",
-        job_name=done.job_name,
-        status="Completed",
-        failure_reason="",
-        run_id=done.run_id,
-        project="churn",
-    )
-    del late["detail"]["FailureReason"]
-    assert handlers.on_training_job_state_change(late) == finished
+    assert handlers.on_training_job_state_change(job_event(done, "Completed")) == finished
     packages = sagemaker.list_model_packages(ModelPackageGroupName="churn")
     assert len(packages["ModelPackageSummaryList"]) == 1
 

@@ -45,17 +45,14 @@ def an_endpoint(name: str) -> None:
     sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-v1-abcdef12-c123456")
 
 
-def an_alarm(name: str) -> None:
-    aws_client("cloudwatch").put_metric_alarm(
-        AlarmName=name,
-        Namespace="ConveyorTest",
-        MetricName="Errors5xx",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=3,
-        Threshold=1.0,
-        ComparisonOperator="GreaterThanThreshold",
-    )
+def an_alarm(project: str, rule: str) -> None:
+    """A project's alarm as conveyor's alarm sync puts it."""
+    from conveyor.metrics.alarm_rules import AlarmMetric, AlarmRule
+    from conveyor.metrics.cloudwatch_alarms import put_metric_alarm_request
+
+    watched = AlarmRule(rule, project, AlarmMetric.ERROR_RATE, ">", 0.05)
+    request = put_metric_alarm_request(watched, namespace="ConveyorTest", alarm_actions=[])
+    aws_client("cloudwatch").put_metric_alarm(**request)
 
 
 def a_running_job(name: str) -> None:
@@ -90,8 +87,8 @@ def test_what_a_deploy_made_is_found_deleted_and_found_no_more(lambda_env: Path)
 
     deploy_a_version("churn")
     create_project(runtime.ports().table, "fraud", target="y")  # nothing deployed
-    an_alarm("conveyor/churn/error-rate")
-    an_alarm("conveyor/elsewhere/error-rate")  # not a project of this stack
+    an_alarm("churn", "error-rate")
+    an_alarm("elsewhere", "error-rate")  # not a project of this stack
     an_endpoint("acme-churn")  # another stack's
     a_running_job("churn-20261207t150000-abc")
     clients = clients_with(sagemaker=FakeModelPackageDeleteClient())  # moto lacks the deletes
@@ -138,7 +135,7 @@ def test_the_command_lists_with_dry_run_asks_and_deletes_with_yes(
     create_project(runtime.ports().table, "churn", target="churned")
     an_endpoint("conveyor-churn")
     an_endpoint("acme-churn")
-    an_alarm("conveyor/churn/latency-p99")
+    an_alarm("churn", "latency-p99")
 
     listed = conveyor(served_env, "--dry-run", "--json")
     assert listed.returncode == 0, listed.stderr
