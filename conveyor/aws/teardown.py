@@ -94,17 +94,17 @@ def find_leftovers(clients: ClientFactory, *, prefix: str, projects: Iterable[st
             found.model_packages += [p["ModelPackageArn"] for p in packages]
             found.model_package_groups.append(group)
         found.alarms += _alarm_names(clients, f"{ALARM_PREFIX}/{project}/")
+        # The project's jobs: <job prefix (the template sets ProjectName)>-<project>-…
+        head = sagemaker_name(prefix, project)
         jobs = _pages(
             clients,
             "list_training_jobs",
             "TrainingJobSummaries",
-            NameContains=project,
+            NameContains=head,
             StatusEquals="InProgress",
         )
         found.running_training_jobs += [
-            job["TrainingJobName"]
-            for job in jobs
-            if job["TrainingJobName"].startswith(f"{project}-")
+            job["TrainingJobName"] for job in jobs if job["TrainingJobName"].startswith(f"{head}-")
         ]
     return found
 

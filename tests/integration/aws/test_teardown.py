@@ -90,7 +90,7 @@ def test_what_a_deploy_made_is_found_deleted_and_found_no_more(lambda_env: Path)
     an_alarm("churn", "error-rate")
     an_alarm("elsewhere", "error-rate")  # not a project of this stack
     an_endpoint("acme-churn")  # another stack's
-    a_running_job("churn-20261207t150000-abc")
+    a_running_job("conveyor-churn-20261207t150000-abc")
     clients = clients_with(sagemaker=FakeModelPackageDeleteClient())  # moto lacks the deletes
 
     found = find_leftovers(clients, prefix="conveyor", projects=["churn", "fraud"])
@@ -107,7 +107,7 @@ def test_what_a_deploy_made_is_found_deleted_and_found_no_more(lambda_env: Path)
         "model_packages": [package["ModelPackageArn"]],
         "model_package_groups": ["churn"],
         "alarms": ["conveyor/churn/error-rate"],
-        "running_training_jobs": ["churn-20261207t150000-abc"],  # listed, not deleted
+        "running_training_jobs": ["conveyor-churn-20261207t150000-abc"],  # listed, not deleted
     }
     assert found.deletable() == 6
 
