@@ -220,8 +220,8 @@ def on_alarm(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
 @_scoped
 def reconcile_runs(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """The schedule: each run whose training job ended with no state change handled is
-    finished as its event would have finished it; the oldest active run's age becomes the
-    metric the stuck-run alarm watches."""
+    finished as its event would have finished it; deployed endpoints get autoscaling (when
+    on); the oldest active run's age becomes the metric the stuck-run alarm watches."""
     rule = events.scheduled_event(event)
     found = reconcile.sweep(runtime.pipeline_context())
     finished = []
