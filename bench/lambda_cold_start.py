@@ -95,6 +95,12 @@ def import_times() -> dict[str, Any]:
         "interpreter_ms": round(statistics.median(interpreter), 1),
         "import_ms": round(statistics.median(r["import_ms"] for r in runs), 1),
         "first_ports_ms": round(statistics.median(r["ports_ms"] for r in runs), 1),
+        # The fastest start: the closest to a quiet machine's figure on a shared one.
+        "fastest_ms": {
+            "interpreter": round(min(interpreter), 1),
+            "import": round(min(r["import_ms"] for r in runs), 1),
+            "first_ports": round(min(r["ports_ms"] for r in runs), 1),
+        },
         "modules_ms": dict(heaviest[:12]),
     }
 
@@ -170,6 +176,7 @@ def section(c: dict[str, Any]) -> list[str]:
     p = c["package"]
     total = (p["function_bytes"] or 0) + (p["layer_bytes"] or 0)
     modules = ", ".join(f"{name} {ms}" for name, ms in c["modules_ms"].items())
+    fast = c["fastest_ms"]
     return [
         "",
         "## Lambda cold start",
@@ -180,12 +187,14 @@ def section(c: dict[str, Any]) -> list[str]:
         f"Each in a fresh interpreter (Python {c['python']} here; Lambda runs 3.12 on arm64), "
         f"median of {c['starts']}; `python -m bench.lambda_cold_start`.",
         "",
-        "| step | ms |",
-        "|---|---|",
-        f"| (the interpreter's own start, for scale) | {c['interpreter_ms']} |",
-        f"| import `{HANDLERS_MODULE}` | {c['import_ms']} |",
-        f"| first `runtime.ports()` | {c['first_ports_ms']} |",
-        f"| cold start before the first event | {round(c['import_ms'] + c['first_ports_ms'], 1)} |",
+        "| step | median ms | fastest ms |",
+        "|---|---|---|",
+        f"| (the interpreter's own start, for scale) | {c['interpreter_ms']} | "
+        f"{fast['interpreter']} |",
+        f"| import `{HANDLERS_MODULE}` | {c['import_ms']} | {fast['import']} |",
+        f"| first `runtime.ports()` | {c['first_ports_ms']} | {fast['first_ports']} |",
+        f"| cold start before the first event | {round(c['import_ms'] + c['first_ports_ms'], 1)} "
+        f"| {round(fast['import'] + fast['first_ports'], 1)} |",
         "",
         f"Heaviest imports, cumulative ms (`-X importtime`, which adds its own overhead): "
         f"{modules}.",
