@@ -21,7 +21,7 @@ from typing import Any
 
 from conveyor.aws.sagemaker_common import ClientFactory, call, sagemaker_name
 from conveyor.errors import NotFound
-from conveyor.metrics.cloudwatch_alarms import DEFAULT_PREFIX as ALARM_PREFIX
+from conveyor.metrics.cloudwatch_alarm_rules import DEFAULT_PREFIX as ALARM_PREFIX
 
 _DELETE_ALARMS_BATCH = 100  # DeleteAlarms takes at most 100 names
 

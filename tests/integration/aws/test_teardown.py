@@ -48,7 +48,7 @@ def an_endpoint(name: str) -> None:
 def an_alarm(project: str, rule: str) -> None:
     """A project's alarm as conveyor's alarm sync puts it."""
     from conveyor.metrics.alarm_rules import AlarmMetric, AlarmRule
-    from conveyor.metrics.cloudwatch_alarms import put_metric_alarm_request
+    from conveyor.metrics.cloudwatch_alarm_rules import put_metric_alarm_request
 
     watched = AlarmRule(rule, project, AlarmMetric.ERROR_RATE, ">", 0.05)
     request = put_metric_alarm_request(watched, namespace="ConveyorTest", alarm_actions=[])
