@@ -3,10 +3,12 @@
 CloudFormation deletes what the template made (buckets, table, functions, roles, the
 template's own alarms); it never saw what conveyor's functions create while they run: the
 SageMaker endpoints (the one hourly cost), their endpoint configs and models, the model
-package groups and their packages, and the CloudWatch alarms of each project's rules
-(``conveyor/<project>/<rule>``). Those are found here, for the projects the stack's table
-knows and the stack's name prefix (``ProjectName``, ``CONVEYOR_AWS_ENDPOINT_PREFIX``), by
-listing SageMaker and CloudWatch themselves: what a crash left out of the table is found too.
+package groups and their packages, and the CloudWatch alarms of each project's rules. Every
+one of those names starts with the stack's name prefix (``ProjectName``,
+``CONVEYOR_AWS_NAME_PREFIX``): ``<prefix>-<project>`` (the endpoint, the model package group),
+``<prefix>-<project>-v…`` (models, endpoint configs), ``<prefix>/<project>/<rule>`` (alarms).
+They are found here, for the projects the stack's table knows, by listing SageMaker and
+CloudWatch themselves: what a crash left out of the table is found too.
 
 Training jobs cannot be deleted (SageMaker keeps every job's record; an ended job costs
 nothing): the running ones are listed, to be stopped by hand if they should not finish.
@@ -21,7 +23,7 @@ from typing import Any
 
 from conveyor.aws.sagemaker_common import ClientFactory, call, sagemaker_name
 from conveyor.errors import NotFound
-from conveyor.metrics.cloudwatch_alarm_rules import DEFAULT_PREFIX as ALARM_PREFIX
+from conveyor.metrics.cloudwatch_alarm_rules import check_prefix
 
 _DELETE_ALARMS_BATCH = 100  # DeleteAlarms takes at most 100 names
 
@@ -65,8 +67,10 @@ def find_leftovers(clients: ClientFactory, *, prefix: str, projects: Iterable[st
     Raises:
         BackendUnavailable: SageMaker or CloudWatch refused a listing or could not be reached.
     """
+    check_prefix(prefix)
     found = Leftovers()
     projects = sorted(set(projects))
+    # SageMakerEndpoint.endpoint_name and SageMakerRegistry.group_name: <prefix>-<project>.
     owned = [sagemaker_name(prefix, project) for project in projects]
 
     def ours(name: str) -> bool:
@@ -82,8 +86,8 @@ def find_leftovers(clients: ClientFactory, *, prefix: str, projects: Iterable[st
     for summary in _pages(clients, "list_models", "Models", NameContains=prefix):
         if ours(summary["ModelName"]):
             found.models.append(summary["ModelName"])
-    for project in projects:
-        group = _model_package_group(clients, project)
+    for project, head in zip(projects, owned, strict=True):
+        group = _model_package_group(clients, head)
         if group is not None:
             packages = _pages(
                 clients,
@@ -93,9 +97,9 @@ def find_leftovers(clients: ClientFactory, *, prefix: str, projects: Iterable[st
             )
             found.model_packages += [p["ModelPackageArn"] for p in packages]
             found.model_package_groups.append(group)
-        found.alarms += _alarm_names(clients, f"{ALARM_PREFIX}/{project}/")
-        # The project's jobs: <job prefix (the template sets ProjectName)>-<project>-…
-        head = sagemaker_name(prefix, project)
+        # cloudwatch_alarm_rules.alarm_name: <prefix>/<project>/<rule>.
+        found.alarms += _alarm_names(clients, f"{prefix}/{project}/")
+        # The project's jobs: <prefix>-<project>-…
         jobs = _pages(
             clients,
             "list_training_jobs",
@@ -131,10 +135,8 @@ def delete_leftovers(clients: ClientFactory, found: Leftovers) -> Leftovers:
     return deleted
 
 
-def _model_package_group(clients: ClientFactory, project: str) -> str | None:
-    """The project's model package group (the registry names it after the project), if
-    SageMaker has it."""
-    group = sagemaker_name(project)
+def _model_package_group(clients: ClientFactory, group: str) -> str | None:
+    """The project's model package group (``<prefix>-<project>``), if SageMaker has it."""
     try:
         call(
             clients,

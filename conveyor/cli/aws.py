@@ -33,7 +33,7 @@ def teardown(
         str | None,
         typer.Option(
             "--prefix",
-            help="The stack's ProjectName (default: CONVEYOR_AWS_ENDPOINT_PREFIX).",
+            help="The stack's ProjectName (default: CONVEYOR_AWS_NAME_PREFIX).",
         ),
     ] = None,
     dry_run: Annotated[
@@ -55,7 +55,7 @@ def teardown(
     settings = state.settings.aws
     clients = settings_clients(settings)
     projects = [project.name for project in list_projects(state.ports.table)]
-    found = find_leftovers(clients, prefix=prefix or settings.endpoint_prefix, projects=projects)
+    found = find_leftovers(clients, prefix=prefix or settings.name_prefix, projects=projects)
     if dry_run or not found.deletable():
         _report(found, projects, deleted=False, as_json=as_json)
         return

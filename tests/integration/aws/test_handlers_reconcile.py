@@ -74,7 +74,7 @@ def test_a_run_whose_job_completed_with_no_event_is_finished_by_the_reconciler(
     assert finished["run_id"] == done.run_id
     assert finished["state"] == "DEPLOYED" and finished["model_version"] == 1
     sagemaker = client("sagemaker")
-    packages = sagemaker.list_model_packages(ModelPackageGroupName="churn")
+    packages = sagemaker.list_model_packages(ModelPackageGroupName="conveyor-churn")
     assert [p["ModelApprovalStatus"] for p in packages["ModelPackageSummaryList"]] == ["Approved"]
     assert sagemaker.describe_endpoint(EndpointName="conveyor-churn")["EndpointStatus"] == (
         "InService"
@@ -108,7 +108,7 @@ def test_a_run_whose_job_completed_with_no_event_is_finished_by_the_reconciler(
     again = handlers.reconcile_runs(load_event("scheduled_event", **SCHEDULE))
     assert again["finished"] == [] and again["waiting"] == [running.run_id]
     assert handlers.on_training_job_state_change(job_event(done, "Completed")) == finished
-    packages = sagemaker.list_model_packages(ModelPackageGroupName="churn")
+    packages = sagemaker.list_model_packages(ModelPackageGroupName="conveyor-churn")
     assert len(packages["ModelPackageSummaryList"]) == 1
 
 

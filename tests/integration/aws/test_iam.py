@@ -42,6 +42,7 @@ FLOW_TESTS = [
         "test_integrity_deploy",
         "test_limits_predict_proxy",
         "test_handlers_reconcile",
+        "test_handlers_autoscaling",
     )
 ]
 # Statements no recorded call needs (removing one alone fails nothing). Each is a finding,
@@ -66,6 +67,12 @@ UNEXERCISED = {
     # Reached when the gate deploys over a served version (UpdateEndpoint names the rollback
     # alarms that exist); the flow tests deploy over one only after a person's approval.
     ("OnTrainingJobStateChangeFunction", "DeployPolicy", "RollbackAlarmsRead"),
+    ("ReconcileFunction", "DeployPolicy", "RollbackAlarmsRead"),
+    # What AWS's autoscaling prerequisites ask of the caller for Application Auto Scaling
+    # to use on its behalf (the variant's capacity; the service-linked role it creates on
+    # the first registration): no call of conveyor's code.
+    ("*", "EndpointAutoscalingPolicy", "VariantCapacity"),
+    ("*", "EndpointAutoscalingPolicy", "AutoscalingServiceRole"),
 }
 
 

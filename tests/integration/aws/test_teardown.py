@@ -1,7 +1,7 @@
 """``conveyor aws teardown`` on moto: what the pipeline made at run time for the stack's
 projects (endpoint, endpoint config, model, model package group and packages, alarms) is
-listed, deleted after a confirmation, and found no more; another stack's endpoint and another
-project's alarm stay."""
+listed, deleted after a confirmation, and found no more; another stack's endpoint, model
+package group and alarms (another name prefix) and another project's alarm stay."""
 
 from __future__ import annotations
 
@@ -45,13 +45,15 @@ def an_endpoint(name: str) -> None:
     sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-v1-abcdef12-c123456")
 
 
-def an_alarm(project: str, rule: str) -> None:
-    """A project's alarm as conveyor's alarm sync puts it."""
+def an_alarm(project: str, rule: str, prefix: str = "conveyor") -> None:
+    """A project's alarm as conveyor's alarm sync puts it (under a stack's name prefix)."""
     from conveyor.metrics.alarm_rules import AlarmMetric, AlarmRule
     from conveyor.metrics.cloudwatch_alarm_rules import put_metric_alarm_request
 
     watched = AlarmRule(rule, project, AlarmMetric.ERROR_RATE, ">", 0.05)
-    request = put_metric_alarm_request(watched, namespace="ConveyorTest", alarm_actions=[])
+    request = put_metric_alarm_request(
+        watched, namespace="ConveyorTest", alarm_actions=[], name_prefix=prefix
+    )
     aws_client("cloudwatch").put_metric_alarm(**request)
 
 
@@ -89,14 +91,16 @@ def test_what_a_deploy_made_is_found_deleted_and_found_no_more(lambda_env: Path)
     create_project(runtime.ports().table, "fraud", target="y")  # nothing deployed
     an_alarm("churn", "error-rate")
     an_alarm("elsewhere", "error-rate")  # not a project of this stack
+    an_alarm("churn", "error-rate", prefix="acme")  # another stack's
     an_endpoint("acme-churn")  # another stack's
+    aws_client("sagemaker").create_model_package_group(ModelPackageGroupName="acme-churn")
     a_running_job("conveyor-churn-20261207t150000-abc")
     clients = clients_with(sagemaker=FakeModelPackageDeleteClient())  # moto lacks the deletes
 
     found = find_leftovers(clients, prefix="conveyor", projects=["churn", "fraud"])
 
     sagemaker = client("sagemaker")
-    [package] = sagemaker.list_model_packages(ModelPackageGroupName="churn")[
+    [package] = sagemaker.list_model_packages(ModelPackageGroupName="conveyor-churn")[
         "ModelPackageSummaryList"
     ]
     live = sagemaker.describe_endpoint(EndpointName="conveyor-churn")
@@ -105,7 +109,7 @@ def test_what_a_deploy_made_is_found_deleted_and_found_no_more(lambda_env: Path)
         "endpoint_configs": [live["EndpointConfigName"]],
         "models": [sagemaker.list_models(NameContains="conveyor")["Models"][0]["ModelName"]],
         "model_packages": [package["ModelPackageArn"]],
-        "model_package_groups": ["churn"],
+        "model_package_groups": ["conveyor-churn"],
         "alarms": ["conveyor/churn/error-rate"],
         "running_training_jobs": ["conveyor-churn-20261207t150000-abc"],  # listed, not deleted
     }
@@ -117,8 +121,9 @@ def test_what_a_deploy_made_is_found_deleted_and_found_no_more(lambda_env: Path)
     again = find_leftovers(clients, prefix="conveyor", projects=["churn", "fraud"])
     assert again.deletable() == 0
     assert endpoint_names() == ["acme-churn"]
-    assert alarm_names() == ["conveyor/elsewhere/error-rate"]
-    assert sagemaker.list_model_package_groups()["ModelPackageGroupSummaryList"] == []
+    assert alarm_names() == ["acme/churn/error-rate", "conveyor/elsewhere/error-rate"]
+    groups = sagemaker.list_model_package_groups()["ModelPackageGroupSummaryList"]
+    assert [g["ModelPackageGroupName"] for g in groups] == ["acme-churn"]
 
 
 def conveyor(env: dict[str, str], *args: str, answer: str = "") -> subprocess.CompletedProcess[str]:

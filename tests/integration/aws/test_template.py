@@ -47,8 +47,6 @@ RESOURCELESS_ACTIONS = {
     # service namespace and dimension condition keys.
     "application-autoscaling:RegisterScalableTarget",
     "application-autoscaling:PutScalingPolicy",
-    "application-autoscaling:DeleteScalingPolicy",
-    "application-autoscaling:DeregisterScalableTarget",
 }
 
 
