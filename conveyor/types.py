@@ -37,6 +37,17 @@ class Task(StrEnum):
 class Algorithm(StrEnum):
     LIGHTGBM = "lightgbm"
     SKLEARN = "sklearn"
+    LINEAR = "linear"  # ridge / L2 logistic regression (conveyor.model.linear)
+
+
+class Preset(StrEnum):
+    """How hard a training job looks for its model (conveyor.model.search): ``fast`` fits the
+    project's algorithm once; ``balanced`` and ``best`` search model families and LightGBM's
+    hyperparameters within a time budget (``best`` with a larger one)."""
+
+    FAST = "fast"
+    BALANCED = "balanced"
+    BEST = "best"
 
 
 class ColumnKind(StrEnum):
@@ -134,9 +145,15 @@ class Project:
     # The share of a file's rows that may be set aside for a wrong field count before its
     # run fails (DuckDB's store_rejects, with a ceiling).
     max_reject_share: float = 0.10
+    # The training job's search: its preset, and its budget in seconds (None: the default
+    # for the data's size, conveyor.model.search.default_budget).
+    preset: Preset = Preset.FAST
+    time_budget: float | None = None
 
     def to_dict(self) -> JsonDict:
         return {
+            "preset": self.preset.value,
+            "time_budget": self.time_budget,
             "column_kinds": dict(self.column_kinds),
             "max_reject_share": self.max_reject_share,
             "metric_floor": self.metric_floor,
@@ -168,6 +185,8 @@ class Project:
             manual_deploy=bool(data.get("manual_deploy", False)),
             column_kinds=dict(data.get("column_kinds") or {}),
             max_reject_share=float(data.get("max_reject_share", 0.10)),
+            preset=Preset(data.get("preset") or Preset.FAST.value),
+            time_budget=data.get("time_budget"),
         )
 
 

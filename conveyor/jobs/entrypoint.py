@@ -44,6 +44,7 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
 
     import conveyor
     from conveyor.model.artifact import ASSESSMENT_DIR
+    from conveyor.model.budget import default_budget, parse_budget
     from conveyor.model.cross_validation import CrossValidated, cross_validate, cross_validates
     from conveyor.model.encode import FeatureEncoder, target_values
     from conveyor.model.estimators import (
@@ -52,9 +53,11 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
         effective_hyperparameters,
         fit_model,
     )
-    from conveyor.model.metrics import compute_metrics
+    from conveyor.model.metrics import compute_metrics, default_metric
+    from conveyor.model.search import Data as SearchData
+    from conveyor.model.search import one_row, search
     from conveyor.tabular.schema import DatasetSchema
-    from conveyor.types import Algorithm, Task
+    from conveyor.types import Algorithm, Preset, Task
 
     started = time.monotonic()
     hps = read_hyperparameters(paths)
@@ -87,27 +90,21 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
         if test_frame is not None
         else None
     )
+    preset = Preset(hps.get("preset") or Preset.FAST.value)
+    metric = hps.get("metric") or default_metric(schema.task)
     cross_validated: CrossValidated | None = None
-    if cross_validates(algorithm, rows_train + rows_validation):
+    # The search scores every family the way LightGBM is scored: k folds under the threshold.
+    if cross_validates(
+        algorithm if preset is Preset.FAST else Algorithm.LIGHTGBM, rows_train + rows_validation
+    ):
         # Small data: the rounds are chosen on five folds of train and validation together,
         # and the model fitted on both (its encoder too).
         fit_frame = pl.concat([train_frame, valid_frame], how="vertical_relaxed")
         del train_frame, valid_frame, test_frame
         encoder = FeatureEncoder().fit(fit_frame, schema)
-        cross_validated = cross_validate(
-            schema.task,
-            encoder.transform(fit_frame),
-            target_values(fit_frame.get_column(schema.target), schema.classes),
-            categorical_indices=encoder.categorical_indices_,
-            n_classes=n_classes,
-            hyperparameters=user_params,
-            seed=seed,
-        )
-        model: FittedModel = cross_validated.model
-        validation = cross_validated.metrics
-        chosen_rounds = cross_validated.rounds
-        folds = cross_validated.folds
-        print(f"{folds}-fold cross-validation chose {chosen_rounds} rounds", flush=True)
+        x_train = encoder.transform(fit_frame)
+        y_train = target_values(fit_frame.get_column(schema.target), schema.classes)
+        x_valid = y_valid = None
     else:
         encoder = FeatureEncoder().fit(train_frame, schema)
         x_train, x_valid = encoder.transform(train_frame), encoder.transform(valid_frame)
@@ -116,6 +113,71 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
         # The model learns from the encoded arrays: the frames are let go before LightGBM
         # builds its dataset beside them (200 MB of a 700,000-row split's job's peak).
         del train_frame, valid_frame, test_frame
+    hyperparameters = effective_hyperparameters(algorithm, user_params, rows_train)
+    if preset is not Preset.FAST:
+        budget_text = hps.get("time_budget") or ""
+        budget = (
+            parse_budget(budget_text)
+            if budget_text
+            else default_budget(preset, len(y_train), x_train.shape[1])
+        )
+        print(
+            f"searching ({preset.value}) for {budget:g} s"
+            + ("" if budget_text else " (the default for these rows and columns)"),
+            flush=True,
+        )
+        searched = search(
+            SearchData(
+                schema.task,
+                x_train,
+                y_train,
+                x_valid,
+                y_valid,
+                encoder.categorical_indices_,
+                n_classes,
+                seed,
+            ),
+            preset=preset,
+            budget=budget,
+            budget_source="set" if budget_text else "default",
+            metric=metric,
+            algorithm=algorithm,
+            user_params=user_params,
+            started=started,
+        )
+        model: FittedModel = searched.model
+        algorithm, hyperparameters = searched.algorithm, searched.hyperparameters
+        validation, cross_validated = searched.validation, searched.cross_validated
+        chosen_rounds = cross_validated.rounds if cross_validated else model.best_iteration
+        search_record = searched.summary
+        board = search_record["leaderboard"]
+        print(
+            f"search tried {len(board)} candidates in {search_record['seconds']:.1f} s; "
+            f"{search_record['winner']} won on {metric}",
+            flush=True,
+        )
+    elif x_valid is None:
+        fitting = time.monotonic()
+        cross_validated = cross_validate(
+            schema.task,
+            x_train,
+            y_train,
+            categorical_indices=encoder.categorical_indices_,
+            n_classes=n_classes,
+            hyperparameters=user_params,
+            seed=seed,
+        )
+        model = cross_validated.model
+        validation = cross_validated.metrics
+        chosen_rounds = cross_validated.rounds
+        folds = cross_validated.folds
+        print(f"{folds}-fold cross-validation chose {chosen_rounds} rounds", flush=True)
+        search_record = one_row(
+            algorithm, hyperparameters, validation, time.monotonic() - fitting, None, metric
+        )
+    else:
+        assert y_valid is not None
+        fitting = time.monotonic()
         model = fit_model(
             algorithm,
             schema.task,
@@ -128,13 +190,19 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
             hyperparameters=user_params,
             seed=seed,
         )
+        fitted = time.monotonic()
+        raw = model.predict_raw(x_valid)
+        predicting = (time.monotonic() - fitted) / max(1, len(y_valid)) * 1000
         validation = compute_metrics(
             schema.task,
             y_valid.astype(np.int64) if schema.task is not Task.REGRESSION else y_valid,
-            model.predict_raw(x_valid),
+            raw,
             n_classes,
         )
         chosen_rounds = model.best_iteration
+        search_record = one_row(
+            algorithm, hyperparameters, validation, fitted - fitting, predicting, metric
+        )
     for name, value in validation.items():
         print(f"validation:{name}={value:.6f}", flush=True)
     # The validation metrics above are the early-stopped model's, on rows it did not learn
@@ -154,7 +222,8 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
         refit = {"rows": everything.height, "rounds": model.best_iteration, "test": True}
     elif (
         isinstance(model, LightGbmModel)
-        and cross_validated is None
+        and x_valid is not None
+        and y_valid is not None
         and rows_train <= REFIT_MAX_ROWS
     ):
         model = model.refit(np.vstack([x_train, x_valid]), np.concatenate([y_train, y_valid]))
@@ -167,7 +236,7 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
     record = {
         "algorithm": algorithm.value,
         "task": schema.task.value,
-        "hyperparameters": effective_hyperparameters(algorithm, user_params, rows_train),
+        "hyperparameters": hyperparameters,
         "seed": seed,
         "best_iteration": chosen_rounds,
         # The rows and rounds of the model that serves, when it is not the early-stopped one;
@@ -178,6 +247,8 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
         # folds' out-of-fold ones over every train and validation row.
         "cross_validation": cross_validated.summary() if cross_validated else None,
         "validation_metrics": validation,
+        # The preset, budget and every candidate tried (fast: its one model).
+        "search": search_record,
         "feature_names_out": encoder.feature_names_out_,
         "rows_train": rows_train,
         "rows_validation": rows_validation,

@@ -11,7 +11,10 @@ validation row, with their spread across folds.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -65,8 +68,6 @@ def cross_validate(
 ) -> CrossValidated:
     """Choose the rounds on ``FOLDS`` folds of ``x`` (train and validation together), score
     the folds' models on the rows each left out, then fit on all of ``x``."""
-    import lightgbm as lgb
-
     params = effective_hyperparameters(Algorithm.LIGHTGBM, hyperparameters, len(y))
     rounds_cap = int(params.pop("num_boost_round"))
     patience = int(params.pop("early_stopping_rounds"))
@@ -77,7 +78,68 @@ def cross_validate(
     if "num_threads" not in params:
         booster_params["num_threads"] = 1
     categorical: Categorical = categorical_indices or "auto"
-    folds = _folds(task, y, seed)
+    folds = make_folds(task, y, seed)
+    scored = lightgbm_folds(
+        task, x, y, folds, booster_params, categorical, rounds_cap, patience, n_classes
+    )
+    return fit_all(task, x, y, scored, booster_params, categorical)
+
+
+@dataclass(frozen=True)
+class FoldScores:
+    """What k folds measured of one set of settings."""
+
+    rounds: int  # LightGBM's: the folds' best round; 0 for other families
+    out_of_fold: np.ndarray  # each row's prediction by the fold that left it out
+    metrics: dict[str, float]  # out of fold, over every row
+    spread: dict[str, float]  # each metric's standard deviation across folds
+    predict_seconds: float = 0.0  # spent predicting the held-out rows
+
+
+def fit_all(
+    task: Task,
+    x: np.ndarray,
+    y: np.ndarray,
+    scored: FoldScores,
+    booster_params: dict[str, Any],
+    categorical: Categorical,
+) -> CrossValidated:
+    """The LightGBM model of ``booster_params`` fitted on all of ``x`` with the folds'
+    rounds, scaled to the rows it sees."""
+    fold_rows = len(y) - len(y) // FOLDS
+    with LightGbmModel.refusals():
+        model = LightGbmModel.train_rounds(
+            task, x, y, booster_params, categorical, round(scored.rounds * len(y) / fold_rows)
+        )
+    return CrossValidated(
+        model=model,
+        metrics=scored.metrics,
+        spread=scored.spread,
+        folds=FOLDS,
+        rounds=scored.rounds,
+    )
+
+
+def lightgbm_folds(
+    task: Task,
+    x: np.ndarray,
+    y: np.ndarray,
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    booster_params: dict[str, Any],
+    categorical: Categorical,
+    rounds_cap: int,
+    patience: int,
+    n_classes: int,
+    callbacks: Sequence[Callable[..., None]] = (),
+) -> FoldScores:
+    """LightGBM's rounds chosen on ``folds`` (their mean curve, early-stopped), and its
+    out-of-fold scores at those rounds. ``callbacks`` run every round (a search's pruning).
+
+    Raises:
+        InvalidInput: LightGBM refused the parameters or data.
+    """
+    import lightgbm as lgb
+
     dataset = lgb.Dataset(x, y, categorical_feature=categorical, free_raw_data=False)
     with LightGbmModel.refusals():
         result = lgb.cv(
@@ -85,28 +147,41 @@ def cross_validate(
             dataset,
             num_boost_round=rounds_cap,
             folds=folds,
-            callbacks=[lgb.early_stopping(patience, verbose=False)],
+            callbacks=[lgb.early_stopping(patience, verbose=False), *callbacks],
             return_cvbooster=True,
         )
     boosters = cast("lgb.CVBooster", result["cvbooster"])  # there with return_cvbooster
     rounds = int(boosters.best_iteration)
+    clock = time.monotonic()
     out_of_fold = _out_of_fold(task, x, folds, boosters.boosters, rounds, n_classes)
+    predicting = time.monotonic() - clock
+    scored = score_folds(task, y, folds, out_of_fold, n_classes, rounds=rounds)
+    return dataclasses.replace(scored, predict_seconds=predicting)
+
+
+def score_folds(
+    task: Task,
+    y: np.ndarray,
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    out_of_fold: np.ndarray,
+    n_classes: int,
+    *,
+    rounds: int = 0,
+) -> FoldScores:
+    """The metrics of ``out_of_fold`` predictions over every row, and their spread across
+    ``folds``."""
     per_fold = [compute_metrics(task, y[held], out_of_fold[held], n_classes) for _, held in folds]
-    fold_rows = len(y) - len(y) // FOLDS
-    with LightGbmModel.refusals():
-        model = LightGbmModel.train_rounds(
-            task, x, y, booster_params, categorical, round(rounds * len(y) / fold_rows)
-        )
-    return CrossValidated(
-        model=model,
+    return FoldScores(
+        rounds=rounds,
+        out_of_fold=out_of_fold,
         metrics=compute_metrics(task, y, out_of_fold, n_classes),
         spread=_spread(per_fold),
-        folds=FOLDS,
-        rounds=rounds,
     )
 
 
-def _folds(task: Task, y: np.ndarray, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def make_folds(task: Task, y: np.ndarray, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``FOLDS`` (train, held-out) index pairs of ``y``: stratified for a classifier whose
+    every class has a row per fold."""
     from sklearn.model_selection import KFold, StratifiedKFold
 
     if task is not Task.REGRESSION:

@@ -1,11 +1,12 @@
 """The model families: LightGBM (default) and scikit-learn's HistGradientBoosting, both
-with early stopping on the validation split, behind one small interface."""
+with early stopping on the validation split, and a regularised linear model
+(``conveyor.model.linear``), behind one small interface."""
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -67,7 +68,13 @@ class FittedModel(Protocol):
 
 def merged_hyperparameters(algorithm: Algorithm, given: dict[str, Any]) -> dict[str, Any]:
     """Defaults overridden by the project's values (numbers given as text are parsed)."""
-    defaults = LIGHTGBM_DEFAULTS if algorithm is Algorithm.LIGHTGBM else SKLEARN_DEFAULTS
+    from conveyor.model.linear import LINEAR_DEFAULTS
+
+    defaults = {
+        Algorithm.LIGHTGBM: LIGHTGBM_DEFAULTS,
+        Algorithm.SKLEARN: SKLEARN_DEFAULTS,
+        Algorithm.LINEAR: LINEAR_DEFAULTS,
+    }[algorithm]
     merged = dict(defaults)
     for key, value in given.items():
         merged[key] = _parse(value)
@@ -121,6 +128,18 @@ def fit_model(
             params=params,
             seed=seed,
         )
+    if algorithm is Algorithm.LINEAR:
+        from conveyor.model.linear import LinearModel
+
+        return LinearModel.fit(
+            task,
+            x_train,
+            y_train,
+            categorical_indices=categorical_indices,
+            n_classes=n_classes,
+            params=params,
+            seed=seed,
+        )
     return SklearnModel.fit(
         task,
         x_train,
@@ -163,7 +182,10 @@ class LightGbmModel:
         n_classes: int,
         params: dict[str, Any],
         seed: int,
+        callbacks: Sequence[Callable[..., None]] = (),
     ) -> LightGbmModel:
+        """Early-stopped on the validation rows; ``callbacks`` run every round too (a
+        search's pruning)."""
         import lightgbm as lgb
 
         rounds = int(params.pop("num_boost_round"))
@@ -178,7 +200,7 @@ class LightGbmModel:
                 train,
                 num_boost_round=rounds,
                 valid_sets=[valid],
-                callbacks=[lgb.early_stopping(patience, verbose=False)],
+                callbacks=[lgb.early_stopping(patience, verbose=False), *callbacks],
             )
         model = cls(booster, task)
         model._trained_with = (booster_params, categorical, len(y_train))
@@ -341,4 +363,8 @@ class SklearnModel:
 def load_model(folder: Path, algorithm: Algorithm, task: Task) -> FittedModel:
     if algorithm is Algorithm.LIGHTGBM:
         return LightGbmModel.load(folder, task)
+    if algorithm is Algorithm.LINEAR:
+        from conveyor.model.linear import LinearModel
+
+        return LinearModel.load(folder, task)
     return SklearnModel.load(folder, task)

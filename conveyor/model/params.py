@@ -21,7 +21,11 @@ _SKLEARN_SET_BY_CONVEYOR = frozenset(
         "validation_fraction",
     }
 )
-_FAMILY = {Algorithm.LIGHTGBM: "LightGBM", Algorithm.SKLEARN: "scikit-learn"}
+_FAMILY = {
+    Algorithm.LIGHTGBM: "LightGBM",
+    Algorithm.SKLEARN: "scikit-learn",
+    Algorithm.LINEAR: "linear model",
+}
 
 
 def valid_parameters(algorithm: Algorithm) -> tuple[frozenset[str], tuple[str, ...]]:
@@ -39,6 +43,10 @@ def valid_parameters(algorithm: Algorithm) -> tuple[frozenset[str], tuple[str, .
         accepted = {name for names in aliases.values() for name in names} | set(aliases)
         accepted |= set(LIGHTGBM_DEFAULTS)
         return frozenset(accepted), tuple(LIGHTGBM_DEFAULTS)
+    if algorithm is Algorithm.LINEAR:
+        from conveyor.model.linear import LINEAR_DEFAULTS
+
+        return frozenset(LINEAR_DEFAULTS), tuple(LINEAR_DEFAULTS)
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
     names = set(HistGradientBoostingClassifier().get_params()) | set(

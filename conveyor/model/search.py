@@ -1,0 +1,530 @@
+"""The training job's model search within a time budget (``--preset balanced|best``).
+
+Candidates, in this order: LightGBM with conveyor's defaults (what ``fast`` trains: the floor,
+fitted whatever the budget), the regularised linear model, scikit-learn's HistGradientBoosting,
+then LightGBM settings proposed by Optuna's TPE sampler until the budget is spent. Every
+candidate is scored the same way: on the validation split, or, under the cross-validation
+threshold (``conveyor.model.cross_validation``), out of fold over train and validation. The
+best by the project's metric wins; each candidate is a leaderboard row.
+
+TPE minimises the validation loss (log-loss, RMSE), a proper score whose round-by-round value
+LightGBM already computes, so that trials can be pruned part-way (median rule); the winner is
+chosen by the project's metric. An ensemble of the best candidates would take the leaderboard's
+out-of-fold or validation predictions (``Scored.predictions``) and be one more row.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from conveyor.model.cross_validation import (
+    FOLDS,
+    CrossValidated,
+    FoldScores,
+    fit_all,
+    lightgbm_folds,
+    make_folds,
+    score_folds,
+)
+from conveyor.model.estimators import (
+    Categorical,
+    FittedModel,
+    LightGbmModel,
+    SklearnModel,
+    effective_hyperparameters,
+)
+from conveyor.model.linear import LinearModel
+from conveyor.model.metrics import compute_metrics, greater_is_better
+from conveyor.types import Algorithm, Preset, Task
+
+# Balanced stops at this many tuned trials even with time left: past it TPE's gains on the
+# corpus's files were within noise, and a small file should not take its whole budget.
+MAX_TRIALS = {Preset.BALANCED: 24, Preset.BEST: 200}
+# The linear model learns from at most this many rows: it serves small data and extrapolation;
+# on larger files the trees win, and its fit should not take the search's budget.
+LINEAR_MAX_ROWS = 100_000
+_PRUNE_EVERY = 10  # rounds between the reports a trial is pruned on
+_LOSS = {Task.BINARY: "log_loss", Task.MULTICLASS: "log_loss", Task.REGRESSION: "rmse"}
+
+
+@dataclass
+class Scored:
+    """One leaderboard row, and how to get its model fitted."""
+
+    name: str
+    algorithm: Algorithm
+    hyperparameters: dict[str, Any]
+    metrics: dict[str, float]
+    fit_seconds: float
+    predict_seconds_per_1000: float | None
+    status: str = "ok"  # or "pruned", or "failed: <reason>"
+    rounds: int | None = None  # LightGBM's early-stopped rounds
+    predictions: np.ndarray | None = field(default=None, repr=False)
+    # The model that serves if this row wins (fitted on all of train + validation under
+    # cross-validation; the model already fitted otherwise).
+    finish: Callable[[], FittedModel | CrossValidated] | None = field(default=None, repr=False)
+
+    def row(self, metric: str, *, winner: bool) -> dict[str, Any]:
+        """The training record's leaderboard entry."""
+        score = self.metrics.get(metric)
+        return {
+            "name": self.name,
+            "algorithm": self.algorithm.value,
+            "hyperparameters": self.hyperparameters,
+            "rounds": self.rounds,
+            "score": score if score is not None and math.isfinite(score) else None,
+            "metrics": self.metrics,
+            "fit_seconds": round(self.fit_seconds, 3),
+            "predict_seconds_per_1000": (
+                None
+                if self.predict_seconds_per_1000 is None
+                else round(self.predict_seconds_per_1000, 5)
+            ),
+            "status": self.status,
+            "winner": winner,
+        }
+
+
+@dataclass(frozen=True)
+class Data:
+    """The rows a search scores on: a validation split, or (``x_valid`` None) k folds of
+    train and validation together."""
+
+    task: Task
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_valid: np.ndarray | None
+    y_valid: np.ndarray | None
+    categorical_indices: list[int]
+    n_classes: int
+    seed: int
+
+    @property
+    def cross_validated(self) -> bool:
+        return self.x_valid is None
+
+
+@dataclass(frozen=True)
+class Searched:
+    """The winner fitted, and the leaderboard."""
+
+    model: FittedModel
+    algorithm: Algorithm
+    hyperparameters: dict[str, Any]
+    validation: dict[str, float]
+    cross_validated: CrossValidated | None
+    summary: dict[str, Any]  # the training record's ``search``
+
+
+def search(
+    data: Data,
+    *,
+    preset: Preset,
+    budget: float,
+    budget_source: str,
+    metric: str,
+    algorithm: Algorithm,
+    user_params: dict[str, Any],
+    started: float,
+) -> Searched:
+    """Search until ``started + budget`` (``time.monotonic``), minus the winner's final fit.
+
+    Args:
+        algorithm: the project's own; ``user_params`` are its settings (they apply to its
+            family's candidates, and are not tuned).
+        budget_source: "set" (the project's) or "default" (``default_budget``).
+    Raises:
+        InvalidInput: the project's parameters were refused by its own family's fit.
+    """
+    deadline = started + budget
+    scorer = _Scorer(data)
+    board: list[Scored] = []
+    for family in (Algorithm.LIGHTGBM, Algorithm.LINEAR, Algorithm.SKLEARN):
+        if board and time.monotonic() + board[0].fit_seconds > deadline:
+            break
+        given = user_params if family is algorithm else {}
+        try:
+            board.append(scorer.fixed(family, given))
+        except Exception as exc:  # a family that cannot fit these data is a row, not a failure
+            if family is algorithm and user_params:
+                raise
+            board.append(Scored(family.value, family, given, {}, 0.0, None, f"failed: {exc}"))
+    # The winner's final fit must fit in the budget too: it costs about what the baseline did.
+    reserve = board[0].fit_seconds / (FOLDS if data.cross_validated else 1)
+    trials_left = deadline - reserve - time.monotonic()
+    if trials_left > board[0].fit_seconds:
+        given = user_params if algorithm is Algorithm.LIGHTGBM else {}
+        board.extend(_tune(scorer, board[0], given, trials_left, MAX_TRIALS[preset], data.seed))
+    winner = _best(board, metric)
+    finished = winner.finish() if winner.finish is not None else None
+    assert finished is not None  # every row that scores has a finish
+    cross_validated = finished if isinstance(finished, CrossValidated) else None
+    model = finished.model if isinstance(finished, CrossValidated) else finished
+    summary = {
+        "preset": preset.value,
+        "time_budget_seconds": budget,
+        "budget_source": budget_source,
+        "seconds": round(time.monotonic() - started, 3),
+        "metric": metric,
+        "selected_on": f"{FOLDS}-fold out of fold" if data.cross_validated else "validation",
+        "winner": winner.name,
+        "leaderboard": [row.row(metric, winner=row is winner) for row in _ranked(board, metric)],
+    }
+    return Searched(
+        model=model,
+        algorithm=winner.algorithm,
+        hyperparameters=winner.hyperparameters,
+        validation=winner.metrics,
+        cross_validated=cross_validated,
+        summary=summary,
+    )
+
+
+def one_row(
+    algorithm: Algorithm,
+    hyperparameters: dict[str, Any],
+    metrics: dict[str, float],
+    fit_seconds: float,
+    predict_seconds_per_1000: float | None,
+    metric: str,
+) -> dict[str, Any]:
+    """``fast``'s record: no search, its one model as the leaderboard."""
+    row = Scored(
+        algorithm.value, algorithm, hyperparameters, metrics, fit_seconds, predict_seconds_per_1000
+    )
+    return {
+        "preset": Preset.FAST.value,
+        "time_budget_seconds": None,
+        "budget_source": None,
+        "seconds": round(fit_seconds, 3),
+        "metric": metric,
+        "selected_on": None,
+        "winner": row.name,
+        "leaderboard": [row.row(metric, winner=True)],
+    }
+
+
+def _best(board: list[Scored], metric: str) -> Scored:
+    ranked = _ranked(board, metric)
+    if not ranked or ranked[0].status != "ok":
+        raise RuntimeError("no candidate of the search could be fitted")
+    return ranked[0]
+
+
+def _ranked(board: list[Scored], metric: str) -> list[Scored]:
+    """Best first by ``metric``; rows that did not score (pruned, failed) last. Ties keep the
+    earlier row (the defaults before a tuned trial of the same score)."""
+    sign = -1.0 if greater_is_better(metric) else 1.0
+
+    def key(row: Scored) -> tuple[int, float]:
+        value = row.metrics.get(metric)
+        if row.status != "ok" or value is None or not math.isfinite(value):
+            return (1, 0.0)
+        return (0, sign * value)
+
+    return sorted(board, key=key)
+
+
+class _Scorer:
+    """Fits and scores one candidate the same way for every family."""
+
+    def __init__(self, data: Data) -> None:
+        self.data = data
+        self.folds = (
+            make_folds(data.task, data.y_train, data.seed) if data.cross_validated else None
+        )
+
+    def fixed(self, family: Algorithm, given: dict[str, Any]) -> Scored:
+        rows = len(self.data.y_train)
+        params = effective_hyperparameters(family, given, rows)
+        if family is Algorithm.LIGHTGBM:
+            return self.lightgbm(family.value, params, callbacks=())
+        return self._other(family, params)
+
+    def lightgbm(
+        self, name: str, params: dict[str, Any], callbacks: tuple[Callable[..., None], ...]
+    ) -> Scored:
+        d = self.data
+        began = time.monotonic()
+        if self.folds is not None:
+            fitting = dict(params)
+            cap, patience = (
+                int(fitting.pop("num_boost_round")),
+                int(fitting.pop("early_stopping_rounds")),
+            )
+            booster_params = LightGbmModel.booster_params(
+                d.task, fitting, n_classes=d.n_classes, seed=d.seed
+            )
+            if "num_threads" not in params:  # as cross_validate, for the same reason
+                booster_params["num_threads"] = 1
+            categorical: Categorical = d.categorical_indices or "auto"
+            scored = lightgbm_folds(
+                d.task,
+                d.x_train,
+                d.y_train,
+                self.folds,
+                booster_params,
+                categorical,
+                cap,
+                patience,
+                d.n_classes,
+                callbacks,
+            )
+            return self._from_folds(
+                name,
+                Algorithm.LIGHTGBM,
+                params,
+                scored,
+                began,
+                lambda: fit_all(d.task, d.x_train, d.y_train, scored, booster_params, categorical),
+            )
+        assert d.x_valid is not None and d.y_valid is not None
+        model = LightGbmModel.fit(
+            d.task,
+            d.x_train,
+            d.y_train,
+            d.x_valid,
+            d.y_valid,
+            categorical_indices=d.categorical_indices,
+            n_classes=d.n_classes,
+            params=dict(params),
+            seed=d.seed,
+            callbacks=callbacks,
+        )
+        return self._from_model(name, Algorithm.LIGHTGBM, params, model, began)
+
+    def _other(self, family: Algorithm, params: dict[str, Any]) -> Scored:
+        d = self.data
+        began = time.monotonic()
+        if self.folds is None:
+            model = self._fit(family, d.x_train, d.y_train, params)
+            return self._from_model(family.value, family, _fitted(model, params), model, began)
+        from threadpoolctl import threadpool_limits
+
+        width = d.n_classes if d.task is not Task.REGRESSION else 0
+        out = np.zeros((len(d.y_train), width) if width else len(d.y_train))
+        predicting = 0.0
+        # One thread on small data, as cross_validate's LightGBM: on a busy machine OpenMP's
+        # spinning made HistGradientBoosting's fit of 700 rows 17x slower (3.4 s against 0.2 s).
+        with threadpool_limits(1):
+            for train, held in self.folds:
+                fold_model = self._fit(family, d.x_train[train], d.y_train[train], params)
+                clock = time.monotonic()
+                out[held] = fold_model.predict_raw(d.x_train[held])
+                predicting += time.monotonic() - clock
+        scored = score_folds(d.task, d.y_train, self.folds, out, d.n_classes)
+        scored = dataclasses.replace(scored, predict_seconds=predicting)
+        return self._from_folds(
+            family.value,
+            family,
+            _fitted(fold_model, params),
+            scored,
+            began,
+            lambda: self._fit_all(family, params),
+        )
+
+    def _fit_all(self, family: Algorithm, params: dict[str, Any]) -> Any:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):
+            return self._fit(family, self.data.x_train, self.data.y_train, params)
+
+    def _fit(self, family: Algorithm, x: np.ndarray, y: np.ndarray, params: dict[str, Any]) -> Any:
+        d = self.data
+        if family is Algorithm.LINEAR:
+            if len(y) > LINEAR_MAX_ROWS:
+                keep = np.random.default_rng(d.seed).choice(len(y), LINEAR_MAX_ROWS, replace=False)
+                x, y = x[keep], y[keep]
+            return LinearModel.fit(
+                d.task,
+                x,
+                y,
+                categorical_indices=d.categorical_indices,
+                n_classes=d.n_classes,
+                params=params,
+                seed=d.seed,
+            )
+        # HistGradientBoosting early-stops on a share of the rows it is given: the last sixth
+        # here, so that the search's validation rows stay unseen.
+        cut = len(y) - max(1, len(y) // 6)
+        return SklearnModel.fit(
+            d.task,
+            x[:cut],
+            y[:cut],
+            x[cut:],
+            y[cut:],
+            categorical_indices=d.categorical_indices,
+            params=dict(params),
+            seed=d.seed,
+        )
+
+    def _from_model(
+        self,
+        name: str,
+        family: Algorithm,
+        params: dict[str, Any],
+        model: FittedModel,
+        began: float,
+    ) -> Scored:
+        d = self.data
+        assert d.x_valid is not None and d.y_valid is not None
+        fit_seconds = time.monotonic() - began
+        clock = time.monotonic()
+        raw = model.predict_raw(d.x_valid)
+        predict = (time.monotonic() - clock) / max(1, len(d.y_valid)) * 1000
+        return Scored(
+            name,
+            family,
+            params,
+            compute_metrics(d.task, d.y_valid, raw, d.n_classes),
+            fit_seconds,
+            predict,
+            rounds=model.best_iteration if family is Algorithm.LIGHTGBM else None,
+            predictions=raw,
+            finish=lambda: model,
+        )
+
+    def _from_folds(
+        self,
+        name: str,
+        family: Algorithm,
+        params: dict[str, Any],
+        scored: FoldScores,
+        began: float,
+        finish: Callable[[], FittedModel | CrossValidated],
+    ) -> Scored:
+        return Scored(
+            name,
+            family,
+            params,
+            scored.metrics,
+            time.monotonic() - began,
+            scored.predict_seconds / max(1, len(self.data.y_train)) * 1000,
+            rounds=scored.rounds if family is Algorithm.LIGHTGBM else None,
+            predictions=scored.out_of_fold,
+            finish=finish,
+        )
+
+
+def _fitted(model: Any, params: dict[str, Any]) -> Any:
+    """The linear model's chosen penalty in its row (ridge chooses its own)."""
+    return {**params, **model.hyperparameters} if isinstance(model, LinearModel) else params
+
+
+def _tune(
+    scorer: _Scorer,
+    baseline: Scored,
+    given: dict[str, Any],
+    seconds: float,
+    max_trials: int,
+    seed: int,
+) -> list[Scored]:
+    """LightGBM trials proposed by TPE for ``seconds`` at most, the baseline told to it first."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space = _space()
+    study = optuna.create_study(
+        direction="minimize",
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=_PRUNE_EVERY * 3),
+    )
+    loss = _LOSS[scorer.data.task]
+    if baseline.status == "ok" and math.isfinite(baseline.metrics.get(loss, math.nan)):
+        known = {k: v for k, v in _BASELINE.items() if k not in given}
+        study.add_trial(
+            optuna.trial.create_trial(
+                params=known,
+                distributions={k: space[k] for k in known},
+                value=baseline.metrics[loss],
+            )
+        )
+    rows = len(scorer.data.y_train)
+    board: list[Scored] = []
+
+    def objective(trial: optuna.Trial) -> float:
+        sampled = {
+            name: _suggest(trial, name, distribution)
+            for name, distribution in space.items()
+            if name not in given
+        }
+        params = effective_hyperparameters(Algorithm.LIGHTGBM, {**sampled, **given}, rows)
+        if params.get("bagging_fraction", 1.0) < 1.0:
+            params["bagging_freq"] = 1
+        name = f"lightgbm-tuned-{trial.number}"
+        began = time.monotonic()
+        try:
+            row = scorer.lightgbm(name, params, callbacks=(_pruning(trial),))
+        except optuna.TrialPruned:
+            spent = time.monotonic() - began
+            board.append(Scored(name, Algorithm.LIGHTGBM, params, {}, spent, None, "pruned"))
+            raise
+        board.append(row)
+        return row.metrics[loss]
+
+    study.optimize(
+        objective,
+        n_trials=max_trials,
+        timeout=seconds,
+        catch=(ValueError, ArithmeticError),
+    )
+    return board
+
+
+# LightGBM's defaults in the search space's terms (zero penalties are its floor).
+_BASELINE = {
+    "learning_rate": 0.05,
+    "num_leaves": 31,
+    "min_data_in_leaf": 20,
+    "feature_fraction": 1.0,
+    "bagging_fraction": 1.0,
+    "lambda_l1": 1e-8,
+    "lambda_l2": 1e-8,
+}
+
+
+def _space() -> dict[str, Any]:
+    from optuna.distributions import FloatDistribution, IntDistribution
+
+    return {
+        "learning_rate": FloatDistribution(0.01, 0.3, log=True),
+        "num_leaves": IntDistribution(4, 256, log=True),
+        "min_data_in_leaf": IntDistribution(2, 200, log=True),
+        "feature_fraction": FloatDistribution(0.3, 1.0),
+        "bagging_fraction": FloatDistribution(0.5, 1.0),
+        "lambda_l1": FloatDistribution(1e-8, 10.0, log=True),
+        "lambda_l2": FloatDistribution(1e-8, 10.0, log=True),
+    }
+
+
+def _suggest(trial: Any, name: str, distribution: Any) -> float | int:
+    from optuna.distributions import IntDistribution
+
+    low, high, log = distribution.low, distribution.high, distribution.log
+    if isinstance(distribution, IntDistribution):
+        return int(trial.suggest_int(name, low, high, log=log))
+    return float(trial.suggest_float(name, low, high, log=log))
+
+
+def _pruning(trial: Any) -> Callable[..., None]:
+    """A LightGBM callback that reports the validation loss every few rounds and stops the
+    trial when the median rule says it will not beat the others (optuna's LightGBM
+    integration does the same from a separate package)."""
+    import optuna
+
+    def report(env: Any) -> None:
+        if env.iteration % _PRUNE_EVERY or not env.evaluation_result_list:
+            return
+        # (data, metric, value, higher_is_better[, stdv]) for train and cv alike.
+        trial.report(float(env.evaluation_result_list[0][2]), env.iteration)
+        if trial.should_prune():
+            raise optuna.TrialPruned(f"pruned at round {env.iteration}")
+
+    return report
