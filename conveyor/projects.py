@@ -11,7 +11,7 @@ from typing import Any
 
 from conveyor.errors import AlreadyExists, InvalidInput, NotFound
 from conveyor.tables import Table
-from conveyor.types import Algorithm, ColumnKind, Project, Task
+from conveyor.types import Algorithm, ColumnKind, Preset, Project, Task
 
 _PK = "project"
 # SageMaker model package group names allow letters, digits and hyphens, 63 at most;
@@ -43,6 +43,8 @@ def create_project(
     min_relative_change: float = 0.0,
     manual_deploy: bool = False,
     max_reject_share: float = 0.10,
+    preset: Preset = Preset.FAST,
+    time_budget: float | None = None,
 ) -> Project:
     """Create a project.
 
@@ -65,6 +67,8 @@ def create_project(
             min_relative_change=min_relative_change,
             manual_deploy=manual_deploy,
             max_reject_share=max_reject_share,
+            preset=preset,
+            time_budget=time_budget,
         )
     )
     try:
@@ -86,7 +90,11 @@ UPDATABLE = (
     "min_relative_change",
     "manual_deploy",
     "max_reject_share",
+    "preset",
+    "time_budget",
 )
+# Settings added after runs were recorded without them: such a run trained as their default.
+_LATER_DEFAULTS: dict[str, Any] = {"preset": Preset.FAST.value, "time_budget": None}
 
 
 def update_project(
@@ -119,6 +127,8 @@ def update_project(
         values["algorithm"] = Algorithm(values["algorithm"])
     if "hyperparameters" in values:
         values["hyperparameters"] = dict(values["hyperparameters"] or {})
+    if "preset" in values:
+        values["preset"] = Preset(values["preset"])
     new_target = values.get("target", project.target)
     if new_target != project.target and has_versions:
         raise InvalidInput(
@@ -178,6 +188,10 @@ def _checked(project: Project) -> Project:
                 f"{', '.join(m.name for m in METRICS.values() if project.task in m.tasks)}",
                 field="metric",
             )
+    if project.time_budget is not None:
+        from conveyor.model.budget import parse_budget
+
+        parse_budget(project.time_budget)  # raises InvalidInput saying what to give
     if project.hyperparameters:
         from conveyor.model.params import check_parameters
 
@@ -212,7 +226,7 @@ def check_upload_flags(project: Project, given: Mapping[str, Any]) -> None:
             )
 
 
-_FLAGS = {"hyperparameters": "--params", "metric_floor": "--floor"}
+_FLAGS = {"hyperparameters": "--params", "metric_floor": "--floor", "time_budget": "--time-budget"}
 
 
 def run_settings(project: Project) -> dict[str, Any]:
@@ -223,10 +237,12 @@ def run_settings(project: Project) -> dict[str, Any]:
 
 def changed_settings(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
     """The settings that differ: name -> ``{"from": old, "to": new}``."""
+
+    def was(key: str) -> Any:
+        return before.get(key, _LATER_DEFAULTS.get(key))
+
     return {
-        key: {"from": before.get(key), "to": value}
-        for key, value in after.items()
-        if before.get(key) != value
+        key: {"from": was(key), "to": value} for key, value in after.items() if was(key) != value
     }
 
 

@@ -55,6 +55,8 @@ def create(body: ProjectCreate, api: Context) -> dict[str, Any]:
         min_relative_change=body.min_relative_change,
         manual_deploy=body.manual_deploy,
         max_reject_share=body.max_reject_share,
+        preset=body.preset,
+        time_budget=body.time_budget,
     )
     return project.to_dict()
 
@@ -84,8 +86,10 @@ def update(project: str, body: ProjectUpdate, api: Context) -> dict[str, Any]:
     """Change a project's settings; its next run uses them and records what changed
     (``conveyor project update``). Only the fields sent change."""
     changes = body.model_dump(exclude_unset=True)
-    # null means "no change" except for the floor, where it clears it.
-    changes = {k: v for k, v in changes.items() if v is not None or k == "metric_floor"}
+    # null means "no change" except for the floor and the budget, where it clears it.
+    changes = {
+        k: v for k, v in changes.items() if v is not None or k in ("metric_floor", "time_budget")
+    }
     return update_project(
         api.ports.table,
         project,

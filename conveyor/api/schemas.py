@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from conveyor.types import Algorithm, ColumnKind, Task
+from conveyor.types import Algorithm, ColumnKind, Preset, Task
 
 DEFAULT_DRIFT_WINDOW = 3600.0
 MAX_DRIFT_WINDOW = 10 * 366 * 86400.0
@@ -39,6 +39,10 @@ class ProjectCreate(BaseModel):
     min_relative_change: float = Field(0.0, ge=0)
     manual_deploy: bool = False
     max_reject_share: float = Field(0.10, ge=0, le=1)
+    preset: Preset = Preset.FAST
+    time_budget: float | None = Field(
+        None, gt=0, description="The search's budget in seconds; null: scaled to the data."
+    )
 
 
 class ProjectUpdate(BaseModel):
@@ -67,6 +71,10 @@ class ProjectUpdate(BaseModel):
         None, description="True: the gate never deploys; a person approves and deploys."
     )
     max_reject_share: float | None = Field(None, ge=0, le=1)
+    preset: Preset | None = None
+    time_budget: float | None = Field(
+        None, gt=0, description="The search's budget in seconds; null: scaled to the data."
+    )
 
 
 class ProjectDeleted(BaseModel):
@@ -134,6 +142,8 @@ class ProjectOut(_Open):
     min_relative_change: float = 0.0
     manual_deploy: bool = False
     max_reject_share: float = 0.10
+    preset: Preset = Preset.FAST
+    time_budget: float | None = None
 
 
 class DeploymentOut(_Open):

@@ -12,6 +12,7 @@ from rich.table import Table as RichTable
 from conveyor.cli._context import CliState
 from conveyor.cli._output import console, print_json
 from conveyor.errors import InvalidInput
+from conveyor.model.budget import parse_budget
 from conveyor.projects import (
     create_project,
     get_project,
@@ -19,7 +20,7 @@ from conveyor.projects import (
     set_column_kinds,
     update_project,
 )
-from conveyor.types import Algorithm, ColumnKind, Project, Task
+from conveyor.types import Algorithm, ColumnKind, Preset, Project, Task
 
 app = typer.Typer(help="Create and inspect projects.", no_args_is_help=True)
 
@@ -32,6 +33,23 @@ AlgorithmOption = Annotated[Algorithm, typer.Option("--algorithm", help="Model f
 ParamsOption = Annotated[
     str | None,
     typer.Option("--params", help="Model hyperparameters as JSON, e.g. '{\"num_leaves\": 15}'."),
+]
+PresetOption = Annotated[
+    Preset | None,
+    typer.Option(
+        "--preset",
+        help="How hard training looks for the model: fast (one fit of --algorithm, the "
+        "default), balanced or best (a search of model families and LightGBM settings "
+        "within --time-budget).",
+    ),
+]
+TimeBudgetOption = Annotated[
+    str | None,
+    typer.Option(
+        "--time-budget",
+        help="The search's time budget: seconds, or 30s, 5m, 1h ('default' scales it with the "
+        "data's rows x columns).",
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 FloorOption = Annotated[
@@ -83,6 +101,17 @@ def parse_params(params: str | None) -> dict[str, object]:
     return parsed
 
 
+def parse_time_budget(text: str | None) -> float | None:
+    """``--time-budget`` in seconds; None for 'default' (or not given).
+
+    Raises:
+        InvalidInput: not a duration.
+    """
+    if text is None or text.strip().lower() == "default":
+        return None
+    return parse_budget(text)
+
+
 def show_project(item: Project, as_json: bool) -> None:
     if as_json:
         print_json(item.to_dict())
@@ -93,6 +122,13 @@ def show_project(item: Project, as_json: bool) -> None:
     )
     if item.hyperparameters:
         console.print(f"hyperparameters {json.dumps(item.hyperparameters, sort_keys=True)}")
+    if item.preset is not Preset.FAST:
+        budget = (
+            "the default for the data's size"
+            if item.time_budget is None
+            else f"{item.time_budget:g} s"
+        )
+        console.print(f"preset {item.preset}: searches models within {budget}", highlight=False)
     floor = "none" if item.metric_floor is None else f"{item.metric_floor:g}"
     margin = f"{item.min_absolute_change:g}"
     if item.min_relative_change:
@@ -125,6 +161,8 @@ def create(
     algorithm: AlgorithmOption = Algorithm.LIGHTGBM,
     params: ParamsOption = None,
     max_reject_share: RejectShareOption = None,
+    preset: PresetOption = None,
+    time_budget: TimeBudgetOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Create a project: what to predict and how to train (`conveyor project update` sets how
@@ -139,6 +177,8 @@ def create(
         algorithm=algorithm,
         hyperparameters=parse_params(params),
         max_reject_share=0.10 if max_reject_share is None else max_reject_share,
+        preset=preset or Preset.FAST,
+        time_budget=parse_time_budget(time_budget),
     )
     show_project(item, as_json)
 
@@ -162,6 +202,8 @@ def update(
     min_relative_improvement: MinRelativeOption = None,
     manual_deploy: ManualDeployOption = None,
     max_reject_share: RejectShareOption = None,
+    preset: PresetOption = None,
+    time_budget: TimeBudgetOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Change a project's settings; its next run (an upload, `conveyor retrain`) uses them and
@@ -178,10 +220,14 @@ def update(
         "min_relative_change": min_relative_improvement,
         "manual_deploy": manual_deploy,
         "max_reject_share": max_reject_share,
+        "preset": preset,
+        "time_budget": parse_time_budget(time_budget),
     }
     changes = {key: value for key, value in given.items() if value is not None}
     if floor is not None:
         changes["metric_floor"] = given["metric_floor"]  # 'none' clears it
+    if time_budget is not None:
+        changes["time_budget"] = given["time_budget"]  # 'default' clears it
     if not changes:
         raise InvalidInput(
             "nothing to change: give at least one setting, e.g. --params '{\"num_leaves\": 15}'",

@@ -11,6 +11,7 @@ from conveyor.cli._context import CliState
 from conveyor.cli._file_report import print_file_report
 from conveyor.cli._output import console, fmt_metric, fmt_seconds, print_json
 from conveyor.pipeline.cause import cause_of
+from conveyor.pipeline.registration import candidate_settings, search_summary
 from conveyor.pipeline.run_logs import training_log
 from conveyor.pipeline.runs import RunStore
 from conveyor.projects import describe_changes
@@ -111,8 +112,43 @@ def print_run(run: Run) -> None:
         console.print(f"  fit       {report['fit']}", highlight=False)
     if metrics:
         print_metrics(metrics, report.get("primary_metric"))
+    print_leaderboard(report.get("search"))
     if report.get("gate"):
         print_gate(report["gate"])
+
+
+def print_leaderboard(search: dict[str, Any] | None, *, rows: int = 12) -> None:
+    """The job's search: a sentence, then its best ``rows`` candidates (the winner starred)."""
+    said = search_summary(search)
+    if said is None or search is None:
+        return
+    console.print(f"  search    {said}", highlight=False)
+    table = RichTable(
+        "",
+        "candidate",
+        search["metric"],
+        "fit s",
+        "predict s/1k rows",
+        "status",
+        "settings",
+        box=None,
+        padding=(0, 2),
+    )
+    board = search.get("leaderboard") or []
+    for row in board[:rows]:
+        per_1000 = row.get("predict_seconds_per_1000")
+        table.add_row(
+            "*" if row.get("winner") else "",
+            row["name"],
+            fmt_metric(row.get("score")),
+            f"{row['fit_seconds']:.2f}",
+            "-" if per_1000 is None else f"{per_1000:.4f}",
+            row["status"],
+            candidate_settings(row),
+        )
+    console.print(table)
+    if len(board) > rows:
+        console.print(f"  ({len(board) - rows} more: `conveyor runs show --json`)")
 
 
 def print_metrics(metrics: dict[str, dict[str, float]], primary: str | None) -> None:

@@ -16,7 +16,10 @@ from conveyor.cli.project import (
     JsonOption,
     MetricOption,
     ParamsOption,
+    PresetOption,
+    TimeBudgetOption,
     parse_params,
+    parse_time_budget,
 )
 from conveyor.cli.runs import print_run
 from conveyor.errors import InvalidInput, NotFound, RunFailed
@@ -31,7 +34,7 @@ from conveyor.projects import (
     validate_name,
 )
 from conveyor.storage import RAW
-from conveyor.types import Algorithm, Run, RunState, Task
+from conveyor.types import Algorithm, Preset, Run, RunState, Task
 
 SheetOption = Annotated[
     str | None,
@@ -76,6 +79,8 @@ def upload(
         typer.Option("--algorithm", help="Model family (default lightgbm; first upload only)."),
     ] = None,
     params: ParamsOption = None,
+    preset: PresetOption = None,
+    time_budget: TimeBudgetOption = None,
     sheet: SheetOption = None,
     wait: Annotated[
         bool, typer.Option("--wait/--no-wait", help="Follow the run to its end.")
@@ -108,6 +113,8 @@ def upload(
             metric=metric,
             algorithm=algorithm or Algorithm.LIGHTGBM,
             hyperparameters=parse_params(params),
+            preset=preset or Preset.FAST,
+            time_budget=parse_time_budget(time_budget),
         )
     elif target is not None and target != existing.target:
         raise InvalidInput(
@@ -124,6 +131,8 @@ def upload(
                 "metric": metric,
                 "algorithm": algorithm,
                 "hyperparameters": parse_params(params) if params is not None else None,
+                "preset": preset,
+                "time_budget": parse_time_budget(time_budget),
             },
         )
 

@@ -118,6 +118,8 @@ def end_gated_run(
         "metrics": evaluation.metrics,
         "primary_metric": evaluation.primary_metric,
         "fit": fit_summary(evaluation.training),
+        # The job's preset, budget and leaderboard (conveyor.model.search), winner marked.
+        "search": evaluation.training.get("search"),
         "gate": decision.to_dict(),
     }
     if decision.status is ApprovalStatus.REJECTED:

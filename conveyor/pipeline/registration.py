@@ -217,3 +217,38 @@ def _how_fitted(
         f"The model that serves was fitted on train and validation ({refit['rows']} rows, "
         f"{refit['rounds']} rounds) once it had been {stopped}; the test split scored it."
     )
+
+
+# Settings every LightGBM row shares that say little about why one row beat another.
+_UNTOLD = frozenset(
+    {"num_boost_round", "early_stopping_rounds", "max_cat_to_onehot", "min_data_per_group"}
+)
+
+
+def search_summary(search: dict[str, Any] | None) -> str | None:
+    """The job's search in a sentence; None for ``fast`` (one model, nothing searched) or a
+    record from before the search."""
+    if not search or search.get("preset") in (None, "fast"):
+        return None
+    budget = f"{search['time_budget_seconds']:g} s"
+    if search.get("budget_source") == "default":
+        budget += " (the default for the data's size)"
+    board = search.get("leaderboard") or []
+    pruned = sum(1 for row in board if row.get("status") == "pruned")
+    return (
+        f"Preset {search['preset']}: {len(board)} candidates ({pruned} pruned) in "
+        f"{search['seconds']:.1f} s of a {budget} budget, scored on {search['selected_on']}; "
+        f"{search['winner']} won on {search['metric']}."
+    )
+
+
+def candidate_settings(row: dict[str, Any]) -> str:
+    """A leaderboard row's hyperparameters in a short line (numbers to 3 digits)."""
+    shown = []
+    for key, value in sorted((row.get("hyperparameters") or {}).items()):
+        if key in _UNTOLD:
+            continue
+        shown.append(f"{key}={value:.3g}" if isinstance(value, float) else f"{key}={value}")
+    if row.get("rounds") is not None:
+        shown.append(f"rounds={row['rounds']}")
+    return " ".join(shown)

@@ -6,7 +6,7 @@ import json
 
 from conveyor.jobs import JobRunner, TrainingJob, TrainingJobSpec
 from conveyor.storage import MODELS, PROCESSED
-from conveyor.types import ObjectRef, Project, Run
+from conveyor.types import ObjectRef, Preset, Project, Run
 
 
 def job_name_for(run: Run) -> str:
@@ -47,8 +47,20 @@ def training_job_spec(run: Run, project: Project, *, seed: int, rows: int) -> Tr
             "algorithm": project.algorithm.value,
             "seed": str(seed),
             "model_hyperparameters": json.dumps(project.hyperparameters),
+            **_search_hyperparameters(project),
         },
     )
+
+
+def _search_hyperparameters(project: Project) -> dict[str, str]:
+    """What the job's search needs (conveyor.model.search); nothing for ``fast``, whose job is
+    the same as before there was a search."""
+    if project.preset is Preset.FAST:
+        return {}
+    search = {"preset": project.preset.value, "metric": project.metric or ""}
+    if project.time_budget is not None:
+        search["time_budget"] = f"{project.time_budget:g}"
+    return search
 
 
 def start_training(

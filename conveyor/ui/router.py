@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 
 from conveyor.errors import NotFound
 from conveyor.pipeline.cause import cause_of
+from conveyor.pipeline.registration import candidate_settings, search_summary
 from conveyor.ports import Ports
 from conveyor.projects import describe_changes
 from conveyor.types import to_iso
@@ -42,7 +43,13 @@ def _metric(value: float | None) -> str:
 def build_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(HERE / "templates"))  # autoescapes .html
     templates.env.filters.update(
-        when=_when, seconds=_seconds, metric=_metric, changes=describe_changes, cause=cause_of
+        when=_when,
+        seconds=_seconds,
+        metric=_metric,
+        changes=describe_changes,
+        cause=cause_of,
+        search_summary=search_summary,
+        candidate_settings=candidate_settings,
     )
     return templates
 
