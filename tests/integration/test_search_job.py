@@ -1,0 +1,106 @@
+"""The training job's search for real: its budget, its leaderboard, and ``fast`` as before."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from conveyor.jobs.contract import ScriptModePaths
+from conveyor.model.encode import FeatureEncoder, target_values
+from conveyor.model.search import Data, search
+from conveyor.pipeline.train import training_job_spec
+from conveyor.types import Algorithm, ObjectRef, Preset, Project, Run, RunState
+from tests.integration.test_training_entrypoint import SCHEMA, frame, run_job
+
+
+def record(root: Path) -> dict[str, object]:
+    training: dict[str, object] = json.loads(
+        (ScriptModePaths(root).model_dir / "training.json").read_text()
+    )
+    return training
+
+
+def test_the_search_stops_within_its_budget_and_ranks_what_it_tried(tmp_path: Path) -> None:
+    budget = 4.0
+    result = run_job(
+        tmp_path,
+        {"algorithm": "lightgbm", "seed": "3", "preset": "balanced", "time_budget": "4s"},
+        {"train": frame(1200, 1), "validation": frame(300, 2)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "searching (balanced) for 4 s" in result.stdout
+    training = record(tmp_path)
+    searched: dict[str, object] = training["search"]  # type: ignore[assignment]
+    board: list[dict[str, object]] = searched["leaderboard"]  # type: ignore[assignment]
+    longest = max(float(row["fit_seconds"]) for row in board)  # type: ignore[arg-type]
+    # The whole job (reading, encoding, search and the winner's final fit), not only the search.
+    assert float(training["seconds"]) <= budget * 1.1 + longest  # type: ignore[arg-type]
+    assert len(board) > 3, board  # TPE's trials filled the budget the fixed candidates left
+    winner = next(row for row in board if row["winner"])
+    assert training["algorithm"] == winner["algorithm"]
+    assert training["validation_metrics"] == winner["metrics"]
+    ok = [row for row in board if row["status"] == "ok"]
+    assert winner["score"] == max(row["score"] for row in ok)  # type: ignore[type-var]
+
+
+def test_on_a_validation_split_the_search_keeps_its_budget_too() -> None:
+    """Past the cross-validation threshold candidates are scored on the validation split; the
+    search is called in-process here on a small one, so that it is quick."""
+    train, valid = frame(3000, 4), frame(800, 5)
+    encoder = FeatureEncoder().fit(train, SCHEMA)
+    data = Data(
+        SCHEMA.task,
+        encoder.transform(train),
+        target_values(train.get_column("y"), SCHEMA.classes),
+        encoder.transform(valid),
+        target_values(valid.get_column("y"), SCHEMA.classes),
+        encoder.categorical_indices_,
+        2,
+        7,
+    )
+    started = time.monotonic()
+    searched = search(
+        data,
+        preset=Preset.BALANCED,
+        budget=2.0,
+        budget_source="set",
+        metric="log_loss",
+        algorithm=Algorithm.LIGHTGBM,
+        user_params={},
+        started=started,
+    )
+    spent = time.monotonic() - started
+    board = searched.summary["leaderboard"]
+    assert spent <= 2.0 * 1.1 + max(row["fit_seconds"] for row in board)
+    assert searched.summary["selected_on"] == "validation"
+    assert searched.validation["log_loss"] == min(
+        row["score"] for row in board if row["status"] == "ok"
+    )
+    assert np.allclose(searched.model.predict_raw(data.x_valid[:5]).sum(axis=1), 1.0)  # type: ignore[index]
+
+
+def test_fast_is_the_default_and_trains_as_before(tmp_path: Path) -> None:
+    # The job a fast project starts carries no search settings: the same job as before.
+    project = Project(name="p", target="y")
+    assert project.preset is Preset.FAST
+    run = Run("r-1", "p", ObjectRef("raw", "p/f.csv"), "d" * 64, RunState.TRAINING)
+    spec = training_job_spec(run, project, seed=1, rows=500)
+    assert set(spec.hyperparameters) == {"algorithm", "seed", "model_hyperparameters"}
+    channels = {"train": frame(400, 1), "validation": frame(100, 2)}
+    plain, fast = tmp_path / "plain", tmp_path / "fast"
+    assert run_job(plain, {"algorithm": "lightgbm", "seed": "1"}, channels).returncode == 0
+    assert (
+        run_job(fast, {"algorithm": "lightgbm", "seed": "1", "preset": "fast"}, channels).returncode
+        == 0
+    )
+    model = "model.txt"
+    assert (ScriptModePaths(plain).model_dir / model).read_bytes() == (
+        ScriptModePaths(fast).model_dir / model
+    ).read_bytes()
+    training = record(plain)
+    searched: dict[str, object] = training["search"]  # type: ignore[assignment]
+    assert searched["preset"] == "fast"
+    assert [row["name"] for row in searched["leaderboard"]] == ["lightgbm"]  # type: ignore[attr-defined]

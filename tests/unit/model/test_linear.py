@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conveyor.errors import InvalidInput
+from conveyor.model.budget import default_budget, parse_budget
+from conveyor.model.linear import LinearModel
+from conveyor.projects import changed_settings
+from conveyor.types import Preset, Task
+
+
+def three_classes(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    number = rng.normal(size=rows)
+    code = rng.integers(0, 3, rows).astype(float)
+    x = np.column_stack([number, code])
+    x[::17, 0] = np.nan
+    x[::13, 1] = np.nan
+    return x, ((number > 0.5).astype(int) + (code == 2)).clip(0, 2)
+
+
+def test_a_saved_linear_model_predicts_what_it_did(tmp_path: Path) -> None:
+    x, y = three_classes(400, 1)
+    model = LinearModel.fit(
+        Task.MULTICLASS, x, y, categorical_indices=[1], n_classes=3, params={}, seed=0
+    )
+    model.save(tmp_path)
+    loaded = LinearModel.load(tmp_path, Task.MULTICLASS)
+    unseen = np.array([[0.3, 7.0], [np.nan, np.nan]])  # a code past the fit's, and missing
+    for rows in (x, unseen, x[:1]):
+        assert np.array_equal(loaded.predict_raw(rows), model.predict_raw(rows))
+    probabilities = model.predict_raw(x)
+    assert probabilities.shape == (400, 3) and np.allclose(probabilities.sum(axis=1), 1)
+    assert (probabilities.argmax(axis=1) == y).mean() > 0.8
+
+
+def test_a_class_the_training_rows_lack_gets_no_probability() -> None:
+    x, y = three_classes(300, 2)
+    y = np.where(y == 2, 0, y)
+    model = LinearModel.fit(
+        Task.MULTICLASS, x, y, categorical_indices=[1], n_classes=3, params={}, seed=0
+    )
+    assert model.predict_raw(x)[:, 2].max() < 1e-12
+
+
+def test_budgets_read_as_people_write_them() -> None:
+    assert [parse_budget(t) for t in ("90", "30s", "5m", "1.5h", 12)] == [90, 30, 300, 5400, 12]
+    for bad in ("soon", "0", "-5m", "5 minutes"):
+        with pytest.raises(InvalidInput, match="time-budget"):
+            parse_budget(bad)
+    small, large = (
+        default_budget(Preset.BALANCED, 500, 5),
+        default_budget(Preset.BALANCED, 10**6, 50),
+    )
+    assert small == 20.0 and small < large <= 300
+    assert default_budget(Preset.BEST, 500, 5) > small
+
+
+def test_a_run_recorded_before_presets_trained_as_fast() -> None:
+    before = {"algorithm": "lightgbm"}
+    assert changed_settings(before, {"algorithm": "lightgbm", "preset": "fast"}) == {}
+    assert changed_settings(before, {"preset": "balanced", "time_budget": None}) == {
+        "preset": {"from": "fast", "to": "balanced"}
+    }
