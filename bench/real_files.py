@@ -18,7 +18,8 @@ real_files.json, and BENCHMARKS.md re-rendered with the section; ``python -m ben
 NAME ...`` runs the named data sets and prints their results only. ``make bench`` runs it
 through bench/run.py.
 ``BENCH_REAL_FILES_SECONDS`` is each data set's time limit (default 120); ``BENCH_REAL_FILES``
-(comma-separated names) runs only those under ``make bench``.
+(comma-separated names) runs only those under ``make bench``; ``BENCH_REAL_FILES_PRESET`` and
+``BENCH_REAL_FILES_BUDGET`` upload with ``--preset`` and ``--time-budget``.
 """
 
 from __future__ import annotations
@@ -230,7 +231,7 @@ def _conveyor(
     env = {**os.environ, "CONVEYOR_HOME": str(home)}
     project = dataset.project
     command = [str(CONVEYOR), "upload", str(upload), "--project", project,
-               "--target", dataset.target, "--wait", "--json"]  # fmt: skip
+               "--target", dataset.target, "--wait", "--json", *_search_flags()]  # fmt: skip
     try:
         done = subprocess.run(
             command, env=env, capture_output=True, text=True, timeout=TIME_LIMIT, cwd=workdir
@@ -239,6 +240,9 @@ def _conveyor(
         raise _Failed(f"upload did not finish within {TIME_LIMIT:.0f} s") from exc
     record = _run_record(done.stdout)
     timings["upload_seconds"] = round(time.perf_counter() - started, 1)
+    train = (record.get("stages") or {}).get("train") or {}
+    timings["train_seconds"] = train.get("seconds")
+    timings["winner"] = ((record.get("report") or {}).get("search") or {}).get("winner")
     if done.returncode != 0 or record.get("state") != "DEPLOYED":
         raise _Failed(_upload_failure(done, record))
     task = (record.get("report") or {}).get("task")
@@ -264,6 +268,17 @@ def _conveyor(
             server.kill()
             server.wait()
         log.close()
+
+
+def _search_flags() -> list[str]:
+    """``BENCH_REAL_FILES_PRESET`` (fast, balanced, best) and ``BENCH_REAL_FILES_BUDGET``
+    (e.g. 30s) as upload flags: bench/search_presets.py compares the presets."""
+    flags = []
+    if os.environ.get("BENCH_REAL_FILES_PRESET"):
+        flags += ["--preset", os.environ["BENCH_REAL_FILES_PRESET"]]
+    if os.environ.get("BENCH_REAL_FILES_BUDGET"):
+        flags += ["--time-budget", os.environ["BENCH_REAL_FILES_BUDGET"]]
+    return flags
 
 
 def _run_record(stdout: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ a pipeline of its transformers costs ~0.3 ms a row, the lookups here a few micro
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,7 @@ class LinearModel:
         self.tables = tables  # per categorical input: (levels + 1, outputs)
         self.intercept = intercept  # (outputs,)
         self.alpha = alpha
+        self._categorical_list = [int(j) for j in categorical]
 
     @classmethod
     def fit(
@@ -125,6 +127,8 @@ class LinearModel:
         return {"alpha": self.alpha, "penalty": "l2"}
 
     def predict_raw(self, x: np.ndarray) -> np.ndarray:
+        if len(x) == 1:
+            return self._predict_one(x[0])
         values = x[:, self.numeric]
         values = np.where(np.isnan(values), self.mean, values)
         scores = ((values - self.mean) / self.scale) @ self.weights + self.intercept
@@ -133,11 +137,31 @@ class LinearModel:
         if self.task is Task.REGRESSION:
             return np.asarray(scores[:, 0])
         if self.task is Task.BINARY:
-            positive = 1.0 / (1.0 + np.exp(-scores[:, 0]))
+            with np.errstate(over="ignore"):  # exp(-score) past float's range: probability 0
+                positive = 1.0 / (1.0 + np.exp(-scores[:, 0]))
             return np.column_stack([1.0 - positive, positive])
         scores = scores - scores.max(axis=1, keepdims=True)
         exp = np.exp(scores)
         return np.asarray(exp / exp.sum(axis=1, keepdims=True))
+
+    def _predict_one(self, row: np.ndarray) -> np.ndarray:
+        """One row (the server's common case): the same sums in a few small numpy steps, not
+        the batch path's twenty (~10 us against ~45 us)."""
+        values = row[self.numeric]
+        values = np.where(values != values, self.mean, values)  # NaN is not equal to itself
+        scores = ((values - self.mean) / self.scale) @ self.weights + self.intercept
+        for j, table in zip(self._categorical_list, self.tables, strict=True):
+            code = row[j]
+            last = len(table) - 1
+            scores += table[int(code) if 0 <= code < last else last]  # NaN compares False
+        if self.task is Task.REGRESSION:
+            return scores[:1]
+        if self.task is Task.BINARY:
+            score = float(scores[0])
+            positive = 1.0 / (1.0 + math.exp(-score)) if score >= 0 else 1.0 - _sigmoid_low(score)
+            return np.array([[1.0 - positive, positive]])
+        exp = np.exp(scores - scores.max())
+        return (exp / exp.sum()).reshape(1, -1)
 
     def save(self, folder: Path) -> None:
         arrays: dict[str, Any] = {
@@ -167,6 +191,11 @@ class LinearModel:
                 intercept=saved["intercept"],
                 alpha=float(saved["alpha"]),
             )
+
+
+def _sigmoid_low(score: float) -> float:
+    """1 - sigmoid(score) for a negative score, without overflowing exp."""
+    return 1.0 / (1.0 + math.exp(score))
 
 
 def _all_classes(task: Task, logistic: Any, n_classes: int) -> tuple[np.ndarray, np.ndarray]:

@@ -65,3 +65,17 @@ def test_a_run_recorded_before_presets_trained_as_fast() -> None:
     assert changed_settings(before, {"preset": "balanced", "time_budget": None}) == {
         "preset": {"from": "fast", "to": "balanced"}
     }
+
+
+def test_one_row_is_predicted_as_in_a_batch_even_far_out() -> None:
+    rng = np.random.default_rng(4)
+    x = np.column_stack([rng.normal(size=300), rng.integers(0, 2, 300).astype(float)])
+    y = (x[:, 0] + x[:, 1] > 0.5).astype(int)
+    model = LinearModel.fit(
+        Task.BINARY, x, y, categorical_indices=[1], n_classes=2, params={}, seed=0
+    )
+    rows = np.vstack([x[:20], [[1e6, 1.0], [-1e6, 0.0], [np.nan, np.nan]]])
+    batch = model.predict_raw(rows)
+    singles = np.vstack([model.predict_raw(rows[i : i + 1]) for i in range(len(rows))])
+    assert np.allclose(batch, singles, rtol=1e-12, atol=1e-15)
+    assert batch[-3].tolist() == [0.0, 1.0] and batch[-2].tolist() == [1.0, 0.0]
