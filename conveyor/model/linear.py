@@ -155,13 +155,13 @@ class LinearModel:
             last = len(table) - 1
             scores += table[int(code) if 0 <= code < last else last]  # NaN compares False
         if self.task is Task.REGRESSION:
-            return scores[:1]
+            return np.asarray(scores[:1])
         if self.task is Task.BINARY:
             score = float(scores[0])
             positive = 1.0 / (1.0 + math.exp(-score)) if score >= 0 else 1.0 - _sigmoid_low(score)
             return np.array([[1.0 - positive, positive]])
         exp = np.exp(scores - scores.max())
-        return (exp / exp.sum()).reshape(1, -1)
+        return np.asarray(exp / exp.sum()).reshape(1, -1)
 
     def save(self, folder: Path) -> None:
         arrays: dict[str, Any] = {
