@@ -150,6 +150,7 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
         validation, cross_validated = searched.validation, searched.cross_validated
         chosen_rounds = cross_validated.rounds if cross_validated else model.best_iteration
         search_record = searched.summary
+        cross_validation = searched.cross_validation
         board = search_record["leaderboard"]
         print(
             f"search tried {len(board)} candidates in {search_record['seconds']:.1f} s; "
@@ -172,6 +173,7 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
         chosen_rounds = cross_validated.rounds
         folds = cross_validated.folds
         print(f"{folds}-fold cross-validation chose {chosen_rounds} rounds", flush=True)
+        cross_validation = cross_validated.summary()
         search_record = one_row(
             algorithm, hyperparameters, validation, time.monotonic() - fitting, None, metric
         )
@@ -200,6 +202,7 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
             n_classes,
         )
         chosen_rounds = model.best_iteration
+        cross_validation = None
         search_record = one_row(
             algorithm, hyperparameters, validation, fitted - fitting, predicting, metric
         )
@@ -245,7 +248,7 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
         "refit": refit,
         # Small data: the folds' rounds and metrics; the validation metrics are then the
         # folds' out-of-fold ones over every train and validation row.
-        "cross_validation": cross_validated.summary() if cross_validated else None,
+        "cross_validation": cross_validation,
         "validation_metrics": validation,
         # The preset, budget and every candidate tried (fast: its one model).
         "search": search_record,

@@ -66,6 +66,7 @@ class Scored:
     predict_seconds_per_1000: float | None
     status: str = "ok"  # or "pruned", or "failed: <reason>"
     rounds: int | None = None  # LightGBM's early-stopped rounds
+    spread: dict[str, float] = field(default_factory=dict)  # across folds, when cross-validated
     predictions: np.ndarray | None = field(default=None, repr=False)
     # The model that serves if this row wins (fitted on all of train + validation under
     # cross-validation; the model already fitted otherwise).
@@ -119,7 +120,8 @@ class Searched:
     algorithm: Algorithm
     hyperparameters: dict[str, Any]
     validation: dict[str, float]
-    cross_validated: CrossValidated | None
+    cross_validated: CrossValidated | None  # a LightGBM winner's, under the CV threshold
+    cross_validation: dict[str, Any] | None  # the record's ``cross_validation``, any winner's
     summary: dict[str, Any]  # the training record's ``search``
 
 
@@ -183,6 +185,16 @@ def search(
         hyperparameters=winner.hyperparameters,
         validation=winner.metrics,
         cross_validated=cross_validated,
+        cross_validation=(
+            {
+                "folds": FOLDS,
+                "rounds": winner.rounds,
+                "metrics": winner.metrics,
+                "spread": winner.spread,
+            }
+            if data.cross_validated
+            else None
+        ),
         summary=summary,
     )
 
@@ -408,6 +420,7 @@ class _Scorer:
             time.monotonic() - began,
             scored.predict_seconds / max(1, len(self.data.y_train)) * 1000,
             rounds=scored.rounds if family is Algorithm.LIGHTGBM else None,
+            spread=scored.spread,
             predictions=scored.out_of_fold,
             finish=finish,
         )

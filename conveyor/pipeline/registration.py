@@ -198,13 +198,23 @@ def _how_fitted(
     refit: dict[str, Any] | None,
 ) -> str:
     folds = (training.get("cross_validation") or {}).get("folds")
-    stopped = (
-        f"fitted on the {rows_train + rows_validation} train and validation rows, with the "
-        f"{rounds} rounds {folds}-fold cross-validation chose on them"
-        if folds
-        else f"fitted on the {rows_train} train rows, early-stopped at {rounds} rounds on the "
-        f"{rows_validation} validation rows"
-    )
+    algorithm = training.get("algorithm", "lightgbm")
+    if algorithm == "linear" or (algorithm == "sklearn" and folds):
+        # No rounds for the folds to choose: a search chose the model family on them.
+        stopped = (
+            f"a {algorithm} model fitted on the {rows_train + rows_validation} train and "
+            f"validation rows, chosen on {folds}-fold cross-validation"
+            if folds
+            else f"a {algorithm} model fitted on the {rows_train} train rows"
+        )
+    else:
+        stopped = (
+            f"fitted on the {rows_train + rows_validation} train and validation rows, with the "
+            f"{rounds} rounds {folds}-fold cross-validation chose on them"
+            if folds
+            else f"fitted on the {rows_train} train rows, early-stopped at {rounds} rounds on "
+            f"the {rows_validation} validation rows"
+        )
     if not refit:
         return f"The model that serves was {stopped}; the test split scored it."
     if refit.get("test"):

@@ -43,3 +43,22 @@ def test_cross_validated_rounds_are_said_with_the_folds_spread() -> None:
     assert "fitted on the 850 train and validation rows, with the 80 rounds 5-fold" in said
     assert "out of fold" in said
     assert "rmse ±0.123" in said
+
+
+def test_a_searched_linear_winner_is_said_as_fitted_not_early_stopped() -> None:
+    said = fit_summary(
+        {
+            **RECORD,
+            "algorithm": "linear",
+            "best_iteration": 0,
+            "cross_validation": {
+                "folds": 5,
+                "rounds": None,
+                "metrics": {},
+                "spread": {"rmse": 0.1},
+            },
+        }
+    )
+    assert said is not None
+    assert "a linear model fitted on the 850 train and validation rows" in said
+    assert "rounds" not in said and "rmse ±0.1" in said
