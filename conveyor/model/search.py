@@ -442,6 +442,7 @@ def _tune(
     """LightGBM trials proposed by TPE for ``seconds`` at most, the baseline told to it first."""
     import optuna
 
+    stop_at = time.monotonic() + seconds
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = _space()
     study = optuna.create_study(
@@ -474,7 +475,7 @@ def _tune(
         name = f"lightgbm-tuned-{trial.number}"
         began = time.monotonic()
         try:
-            row = scorer.lightgbm(name, params, callbacks=(_pruning(trial),))
+            row = scorer.lightgbm(name, params, callbacks=(_pruning(trial, stop_at),))
         except optuna.TrialPruned:
             spent = time.monotonic() - began
             board.append(Scored(name, Algorithm.LIGHTGBM, params, {}, spent, None, "pruned"))
@@ -526,10 +527,13 @@ def _suggest(trial: Any, name: str, distribution: Any) -> float | int:
     return float(trial.suggest_float(name, low, high, log=log))
 
 
-def _pruning(trial: Any) -> Callable[..., None]:
+def _pruning(trial: Any, stop_at: float) -> Callable[..., None]:
     """A LightGBM callback that reports the validation loss every few rounds and stops the
     trial when the median rule says it will not beat the others (optuna's LightGBM
-    integration does the same from a separate package)."""
+    integration does the same from a separate package); and ends its training, keeping the
+    rounds so far, once the search's time is up (``stop_at``, ``time.monotonic``): one trial of
+    1,000 rounds on 21,000 rows took 51 s of a 24 s budget before it did."""
+    import lightgbm as lgb
     import optuna
 
     def report(env: Any) -> None:
@@ -539,5 +543,7 @@ def _pruning(trial: Any) -> Callable[..., None]:
         trial.report(float(env.evaluation_result_list[0][2]), env.iteration)
         if trial.should_prune():
             raise optuna.TrialPruned(f"pruned at round {env.iteration}")
+        if time.monotonic() > stop_at:
+            raise lgb.callback.EarlyStopException(env.iteration, env.evaluation_result_list)
 
     return report
