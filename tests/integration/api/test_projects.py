@@ -209,3 +209,16 @@ def test_delete_waits_for_a_run_in_progress_unless_forced(client: TestClient, po
     deleted = client.delete("/api/v1/projects/house", params={"force": "true"})
     assert deleted.status_code == 200 and deleted.json()["runs"] == 1
     assert RunStore(ports.table).list_runs("house") == []
+
+
+def test_a_project_s_search_preset_and_budget_are_set_and_cleared(client: TestClient) -> None:
+    body = {"name": "house", "target": "price", "preset": "balanced", "time_budget": 90}
+    created = client.post("/api/v1/projects", json=body)
+    assert created.status_code == 201, created.text
+    assert created.json()["preset"] == "balanced" and created.json()["time_budget"] == 90
+    patched = client.patch("/api/v1/projects/house", json={"preset": "best", "time_budget": None})
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["preset"] == "best" and patched.json()["time_budget"] is None
+    refused = client.patch("/api/v1/projects/house", json={"preset": "fastest"})
+    assert refused.status_code == 422
+    assert client.get("/api/v1/projects/house").json()["project"]["preset"] == "best"
