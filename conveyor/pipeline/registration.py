@@ -231,7 +231,15 @@ def _how_fitted(
 
 # Settings every LightGBM row shares that say little about why one row beat another.
 _UNTOLD = frozenset(
-    {"num_boost_round", "early_stopping_rounds", "max_cat_to_onehot", "min_data_per_group"}
+    {
+        "num_boost_round",
+        "early_stopping_rounds",
+        "max_cat_to_onehot",
+        "min_data_per_group",
+        "cat_l2",
+        "bagging_freq",
+        "penalty",
+    }
 )
 
 
