@@ -45,6 +45,7 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
     import conveyor
     from conveyor.model.artifact import ASSESSMENT_DIR
     from conveyor.model.budget import default_budget, parse_budget
+    from conveyor.model.candidates import Data as SearchData
     from conveyor.model.cross_validation import CrossValidated, cross_validate, cross_validates
     from conveyor.model.encode import FeatureEncoder, target_values
     from conveyor.model.estimators import (
@@ -54,7 +55,6 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
         fit_model,
     )
     from conveyor.model.metrics import compute_metrics, default_metric
-    from conveyor.model.search import Data as SearchData
     from conveyor.model.search import one_row, search
     from conveyor.tabular.schema import DatasetSchema
     from conveyor.types import Algorithm, Preset, Task

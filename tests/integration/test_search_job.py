@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from conveyor.jobs.contract import ScriptModePaths
+from conveyor.model.candidates import Data
 from conveyor.model.encode import FeatureEncoder, target_values
-from conveyor.model.search import Data, search
+from conveyor.model.search import search
 from conveyor.pipeline.train import training_job_spec
 from conveyor.types import Algorithm, ObjectRef, Preset, Project, Run, RunState
 from tests.integration.test_training_entrypoint import SCHEMA, frame, run_job

@@ -1,0 +1,282 @@
+"""One candidate of the search (``conveyor.model.search``) fitted and scored the same way
+whatever its family: on the validation split, or under the cross-validation threshold out of
+fold over train and validation, with its fit and predict times: a leaderboard row."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from conveyor.model.cross_validation import (
+    CrossValidated,
+    FoldScores,
+    fit_all,
+    lightgbm_folds,
+    make_folds,
+    score_folds,
+)
+from conveyor.model.estimators import (
+    Categorical,
+    FittedModel,
+    LightGbmModel,
+    SklearnModel,
+    effective_hyperparameters,
+)
+from conveyor.model.linear import LinearModel
+from conveyor.model.metrics import compute_metrics
+from conveyor.types import Algorithm, Task
+
+# The linear model learns from at most this many rows: it serves small data and extrapolation;
+# on larger files the trees win, and its fit should not take the search's budget.
+LINEAR_MAX_ROWS = 100_000
+
+
+@dataclass
+class Scored:
+    """One leaderboard row, and how to get its model fitted."""
+
+    name: str
+    algorithm: Algorithm
+    hyperparameters: dict[str, Any]
+    metrics: dict[str, float]
+    fit_seconds: float
+    predict_seconds_per_1000: float | None
+    status: str = "ok"  # or "pruned", or "failed: <reason>"
+    rounds: int | None = None  # LightGBM's early-stopped rounds
+    spread: dict[str, float] = field(default_factory=dict)  # across folds, when cross-validated
+    predictions: np.ndarray | None = field(default=None, repr=False)
+    # The model that serves if this row wins (fitted on all of train + validation under
+    # cross-validation; the model already fitted otherwise).
+    finish: Callable[[], FittedModel | CrossValidated] | None = field(default=None, repr=False)
+
+    def row(self, metric: str, *, winner: bool) -> dict[str, Any]:
+        """The training record's leaderboard entry."""
+        score = self.metrics.get(metric)
+        return {
+            "name": self.name,
+            "algorithm": self.algorithm.value,
+            "hyperparameters": self.hyperparameters,
+            "rounds": self.rounds,
+            "score": score if score is not None and math.isfinite(score) else None,
+            "metrics": self.metrics,
+            "fit_seconds": round(self.fit_seconds, 3),
+            "predict_seconds_per_1000": (
+                None
+                if self.predict_seconds_per_1000 is None
+                else round(self.predict_seconds_per_1000, 5)
+            ),
+            "status": self.status,
+            "winner": winner,
+        }
+
+
+@dataclass(frozen=True)
+class Data:
+    """The rows a search scores on: a validation split, or (``x_valid`` None) k folds of
+    train and validation together."""
+
+    task: Task
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_valid: np.ndarray | None
+    y_valid: np.ndarray | None
+    categorical_indices: list[int]
+    n_classes: int
+    seed: int
+
+    @property
+    def cross_validated(self) -> bool:
+        return self.x_valid is None
+
+
+class Scorer:
+    """Fits and scores one candidate the same way for every family."""
+
+    def __init__(self, data: Data) -> None:
+        self.data = data
+        self.folds = (
+            make_folds(data.task, data.y_train, data.seed) if data.cross_validated else None
+        )
+
+    def fixed(self, family: Algorithm, given: dict[str, Any]) -> Scored:
+        rows = len(self.data.y_train)
+        params = effective_hyperparameters(family, given, rows)
+        if family is Algorithm.LIGHTGBM:
+            return self.lightgbm(family.value, params, callbacks=())
+        return self._other(family, params)
+
+    def lightgbm(
+        self, name: str, params: dict[str, Any], callbacks: tuple[Callable[..., None], ...]
+    ) -> Scored:
+        d = self.data
+        began = time.monotonic()
+        if self.folds is not None:
+            fitting = dict(params)
+            cap, patience = (
+                int(fitting.pop("num_boost_round")),
+                int(fitting.pop("early_stopping_rounds")),
+            )
+            booster_params = LightGbmModel.booster_params(
+                d.task, fitting, n_classes=d.n_classes, seed=d.seed
+            )
+            if "num_threads" not in params:  # as cross_validate, for the same reason
+                booster_params["num_threads"] = 1
+            categorical: Categorical = d.categorical_indices or "auto"
+            scored = lightgbm_folds(
+                d.task,
+                d.x_train,
+                d.y_train,
+                self.folds,
+                booster_params,
+                categorical,
+                cap,
+                patience,
+                d.n_classes,
+                callbacks,
+            )
+            return self._from_folds(
+                name,
+                Algorithm.LIGHTGBM,
+                params,
+                scored,
+                began,
+                lambda: fit_all(d.task, d.x_train, d.y_train, scored, booster_params, categorical),
+            )
+        assert d.x_valid is not None and d.y_valid is not None
+        model = LightGbmModel.fit(
+            d.task,
+            d.x_train,
+            d.y_train,
+            d.x_valid,
+            d.y_valid,
+            categorical_indices=d.categorical_indices,
+            n_classes=d.n_classes,
+            params=dict(params),
+            seed=d.seed,
+            callbacks=callbacks,
+        )
+        return self._from_model(name, Algorithm.LIGHTGBM, params, model, began)
+
+    def _other(self, family: Algorithm, params: dict[str, Any]) -> Scored:
+        d = self.data
+        began = time.monotonic()
+        if self.folds is None:
+            model = self._fit(family, d.x_train, d.y_train, params)
+            return self._from_model(family.value, family, _fitted(model, params), model, began)
+        from threadpoolctl import threadpool_limits
+
+        width = d.n_classes if d.task is not Task.REGRESSION else 0
+        out = np.zeros((len(d.y_train), width) if width else len(d.y_train))
+        predicting = 0.0
+        # One thread on small data, as cross_validate's LightGBM: on a busy machine OpenMP's
+        # spinning made HistGradientBoosting's fit of 700 rows 17x slower (3.4 s against 0.2 s).
+        with threadpool_limits(1):
+            for train, held in self.folds:
+                fold_model = self._fit(family, d.x_train[train], d.y_train[train], params)
+                clock = time.monotonic()
+                out[held] = fold_model.predict_raw(d.x_train[held])
+                predicting += time.monotonic() - clock
+        scored = score_folds(d.task, d.y_train, self.folds, out, d.n_classes)
+        scored = dataclasses.replace(scored, predict_seconds=predicting)
+        return self._from_folds(
+            family.value,
+            family,
+            _fitted(fold_model, params),
+            scored,
+            began,
+            lambda: self._fit_all(family, params),
+        )
+
+    def _fit_all(self, family: Algorithm, params: dict[str, Any]) -> Any:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):
+            return self._fit(family, self.data.x_train, self.data.y_train, params)
+
+    def _fit(self, family: Algorithm, x: np.ndarray, y: np.ndarray, params: dict[str, Any]) -> Any:
+        d = self.data
+        if family is Algorithm.LINEAR:
+            if len(y) > LINEAR_MAX_ROWS:
+                keep = np.random.default_rng(d.seed).choice(len(y), LINEAR_MAX_ROWS, replace=False)
+                x, y = x[keep], y[keep]
+            return LinearModel.fit(
+                d.task,
+                x,
+                y,
+                categorical_indices=d.categorical_indices,
+                n_classes=d.n_classes,
+                params=params,
+                seed=d.seed,
+            )
+        # HistGradientBoosting early-stops on a share of the rows it is given: the last sixth
+        # here, so that the search's validation rows stay unseen.
+        cut = len(y) - max(1, len(y) // 6)
+        return SklearnModel.fit(
+            d.task,
+            x[:cut],
+            y[:cut],
+            x[cut:],
+            y[cut:],
+            categorical_indices=d.categorical_indices,
+            params=dict(params),
+            seed=d.seed,
+        )
+
+    def _from_model(
+        self,
+        name: str,
+        family: Algorithm,
+        params: dict[str, Any],
+        model: FittedModel,
+        began: float,
+    ) -> Scored:
+        d = self.data
+        assert d.x_valid is not None and d.y_valid is not None
+        fit_seconds = time.monotonic() - began
+        clock = time.monotonic()
+        raw = model.predict_raw(d.x_valid)
+        predict = (time.monotonic() - clock) / max(1, len(d.y_valid)) * 1000
+        return Scored(
+            name,
+            family,
+            params,
+            compute_metrics(d.task, d.y_valid, raw, d.n_classes),
+            fit_seconds,
+            predict,
+            rounds=model.best_iteration if family is Algorithm.LIGHTGBM else None,
+            predictions=raw,
+            finish=lambda: model,
+        )
+
+    def _from_folds(
+        self,
+        name: str,
+        family: Algorithm,
+        params: dict[str, Any],
+        scored: FoldScores,
+        began: float,
+        finish: Callable[[], FittedModel | CrossValidated],
+    ) -> Scored:
+        return Scored(
+            name,
+            family,
+            params,
+            scored.metrics,
+            time.monotonic() - began,
+            scored.predict_seconds / max(1, len(self.data.y_train)) * 1000,
+            rounds=scored.rounds if family is Algorithm.LIGHTGBM else None,
+            spread=scored.spread,
+            predictions=scored.out_of_fold,
+            finish=finish,
+        )
+
+
+def _fitted(model: Any, params: dict[str, Any]) -> Any:
+    """The linear model's chosen penalty in its row (ridge chooses its own)."""
+    return {**params, **model.hyperparameters} if isinstance(model, LinearModel) else params
