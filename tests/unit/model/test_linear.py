@@ -1,15 +1,13 @@
+"""The linear model: what it saves it predicts again, one row as in a batch."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
-import pytest
 
-from conveyor.errors import InvalidInput
-from conveyor.model.budget import default_budget, parse_budget
 from conveyor.model.linear import LinearModel
-from conveyor.projects import changed_settings
-from conveyor.types import Preset, Task
+from conveyor.types import Task
 
 
 def three_classes(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -44,27 +42,6 @@ def test_a_class_the_training_rows_lack_gets_no_probability() -> None:
         Task.MULTICLASS, x, y, categorical_indices=[1], n_classes=3, params={}, seed=0
     )
     assert model.predict_raw(x)[:, 2].max() < 1e-12
-
-
-def test_budgets_read_as_people_write_them() -> None:
-    assert [parse_budget(t) for t in ("90", "30s", "5m", "1.5h", 12)] == [90, 30, 300, 5400, 12]
-    for bad in ("soon", "0", "-5m", "5 minutes"):
-        with pytest.raises(InvalidInput, match="time-budget"):
-            parse_budget(bad)
-    small, large = (
-        default_budget(Preset.BALANCED, 500, 5),
-        default_budget(Preset.BALANCED, 10**6, 50),
-    )
-    assert small == 20.0 and small < large <= 300
-    assert default_budget(Preset.BEST, 500, 5) > small
-
-
-def test_a_run_recorded_before_presets_trained_as_fast() -> None:
-    before = {"algorithm": "lightgbm"}
-    assert changed_settings(before, {"algorithm": "lightgbm", "preset": "fast"}) == {}
-    assert changed_settings(before, {"preset": "balanced", "time_budget": None}) == {
-        "preset": {"from": "fast", "to": "balanced"}
-    }
 
 
 def test_one_row_is_predicted_as_in_a_batch_even_far_out() -> None:
