@@ -42,15 +42,10 @@ def _metric(value: float | None) -> str:
 
 def build_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(HERE / "templates"))  # autoescapes .html
-    templates.env.filters.update(
-        when=_when,
-        seconds=_seconds,
-        metric=_metric,
-        changes=describe_changes,
-        cause=cause_of,
-        search_summary=search_summary,
-        candidate_settings=candidate_settings,
-    )
+    filters = templates.env.filters
+    filters.update(when=_when, seconds=_seconds, metric=_metric, changes=describe_changes)
+    filters.update(cause=cause_of, search_summary=search_summary)
+    filters.update(candidate_settings=candidate_settings)
     return templates
 
 
