@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import (
     AliasChoices,
@@ -58,6 +59,20 @@ class AwsSettings(BaseSettings):
     # The inference image is conveyor's own (containers/inference/Dockerfile), built and pushed
     # to the account's ECR by the user: ``<account>.dkr.ecr.<region>.amazonaws.com/conveyor-...``.
     inference_image: str = ""
+    # True when the training image already holds requirements-sagemaker.txt's packages
+    # (conveyor's own, containers/training, which the stack's CodeBuild project builds): the
+    # sourcedir then carries no requirements.txt and a job installs nothing at start, so it
+    # needs no internet. False (a framework image): the toolkit pip-installs them at each start.
+    training_image_has_dependencies: bool = False
+    # Network controls, empty/False when unset. A VPC (subnet and security group ids, comma
+    # separated) applies to training jobs and models alike; network isolation to models only
+    # (see ``model_network_options``); the KMS keys encrypt a job's output (model.tar.gz) and
+    # the volumes of training and serving instances.
+    vpc_subnets: str = ""
+    vpc_security_groups: str = ""
+    network_isolation: bool = False
+    output_kms_key_id: str = ""
+    volume_kms_key_id: str = ""
     # Where the packaged source (conveyor + entrypoint + requirements) is uploaded for jobs.
     source_key: str = "code/sourcedir.tar.gz"
     training_instance_type: str = "ml.m5.large"
@@ -106,6 +121,44 @@ class AwsSettings(BaseSettings):
                 "containers/inference (docs/aws.md) and set it to the image's URI"
             )
         return self.inference_image
+
+    def vpc_config(self) -> dict[str, list[str]] | None:
+        """SageMaker's ``VpcConfig`` of jobs and models, or None when no VPC is set.
+
+        Raises:
+            ConfigError: only one of the subnets and the security groups is set.
+        """
+        subnets = _ids(self.vpc_subnets)
+        groups = _ids(self.vpc_security_groups)
+        if not subnets and not groups:
+            return None
+        if not subnets or not groups:
+            raise ConfigError(
+                "a VPC needs both CONVEYOR_AWS_VPC_SUBNETS and CONVEYOR_AWS_VPC_SECURITY_GROUPS "
+                "(comma-separated ids); set both, or neither to run outside a VPC"
+            )
+        return {"Subnets": subnets, "SecurityGroupIds": groups}
+
+    def model_network_options(self) -> dict[str, Any]:
+        """What CreateModel takes of the network settings: ``VpcConfig`` and
+        ``EnableNetworkIsolation``, each only when set. Training jobs take the VPC but never
+        isolation: conveyor's jobs read and write S3, DynamoDB and EventBridge through their
+        APIs, which an isolated container cannot reach; the inference container needs none.
+
+        Raises:
+            ConfigError: only one of the subnets and the security groups is set.
+        """
+        options: dict[str, Any] = {}
+        vpc = self.vpc_config()
+        if vpc is not None:
+            options["VpcConfig"] = vpc
+        if self.network_isolation:
+            options["EnableNetworkIsolation"] = True
+        return options
+
+
+def _ids(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
 
 
 class Settings(BaseSettings):

@@ -186,6 +186,7 @@ class SageMakerEndpoint(SageMakerAdapter):
                 },
             },
             "ExecutionRoleArn": self.settings.inference_role_arn,
+            **self.settings.model_network_options(),
         }
 
     def production_variant(self, model_name: str) -> dict[str, Any]:
@@ -288,14 +289,16 @@ class SageMakerEndpoint(SageMakerAdapter):
         model = self.model_request(project, version, artifact, sha256, content_digest)
         self._create("create a model", "create_model", **model)
         variant = self.production_variant(model["ModelName"])
-        variant_hash = hashlib.sha256(json.dumps(variant, sort_keys=True).encode()).hexdigest()
+        config: dict[str, Any] = {"ProductionVariants": [variant]}
+        # The instances' storage volume; a serverless endpoint has none to encrypt.
+        if self.settings.volume_kms_key_id and not self.settings.serverless:
+            config["KmsKeyId"] = self.settings.volume_kms_key_id
+        # Named after what it holds: a change of instances or key is a config of its own.
+        named = variant if len(config) == 1 else {**variant, "KmsKeyId": config["KmsKeyId"]}
+        variant_hash = hashlib.sha256(json.dumps(named, sort_keys=True).encode()).hexdigest()
         config_name = sagemaker_name(model["ModelName"], f"c{variant_hash[:6]}")
-        self._create(
-            "create an endpoint config",
-            "create_endpoint_config",
-            EndpointConfigName=config_name,
-            ProductionVariants=[variant],
-        )
+        config["EndpointConfigName"] = config_name
+        self._create("create an endpoint config", "create_endpoint_config", **config)
         name = self.endpoint_name(project)
         try:
             live = self.status(project)

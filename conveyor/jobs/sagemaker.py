@@ -143,6 +143,7 @@ class SageMakerJobRunner:
                 {"Key": OUTPUT_TAG, "Value": spec.output.uri},
             ],
         }
+        _add_network_and_keys(request, settings)
         try:
             self._sagemaker().create_training_job(**request)
         except Exception as exc:
@@ -250,7 +251,12 @@ class SageMakerJobRunner:
     def _source(self) -> str:
         """The S3 URI of sourcedir.tar.gz, uploaded once per runner (and per content)."""
         if self._source_uri is None:
-            self._source_uri = self._s3_uri(upload_sourcedir(self.store, self.settings.source_key))
+            uploaded = upload_sourcedir(
+                self.store,
+                self.settings.source_key,
+                requirements=not self.settings.training_image_has_dependencies,
+            )
+            self._source_uri = self._s3_uri(uploaded)
         return self._source_uri
 
     def _s3_uri(self, ref: ObjectRef) -> str:
@@ -371,3 +377,15 @@ def _raise_mapped(exc: Exception, job_name: str) -> NoReturn:
 
 def _utc(moment: datetime | None) -> datetime | None:
     return moment.astimezone(UTC) if moment is not None else None
+
+
+def _add_network_and_keys(request: dict[str, Any], settings: AwsSettings) -> None:
+    """The VPC and KMS keys of the settings, each only when set (SageMaker refuses empty
+    ones). No network isolation: the job calls S3, DynamoDB and EventBridge itself."""
+    vpc = settings.vpc_config()
+    if vpc is not None:
+        request["VpcConfig"] = vpc
+    if settings.output_kms_key_id:
+        request["OutputDataConfig"]["KmsKeyId"] = settings.output_kms_key_id
+    if settings.volume_kms_key_id:
+        request["ResourceConfig"]["VolumeKmsKeyId"] = settings.volume_kms_key_id

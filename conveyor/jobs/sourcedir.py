@@ -14,7 +14,10 @@ The tarball holds:
   ``/opt/ml/output/failure`` are the entrypoint's own;
 - ``requirements.txt`` (``conveyor/jobs/requirements-sagemaker.txt``): what the image lacks,
   LightGBM and polars above all, and what conveyor's other jobs (pipeline, drift, retrain:
-  entrypoints of their own through ``CONVEYOR_ENTRYPOINT``) import, such as pydantic-settings;
+  entrypoints of their own through ``CONVEYOR_ENTRYPOINT``) import, such as pydantic-settings.
+  Left out for conveyor's own training image (``containers/training``, built by the stack's
+  CodeBuild project from its lock file), which has them: the toolkit installs a
+  requirements.txt only when there is one, so such a job starts without internet;
 - ``conveyor/``: conveyor's own source tree. Python puts the script's folder first on
   ``sys.path``, so ``import conveyor`` finds this copy: no wheel to build, and the job runs
   the very code that started it.
@@ -98,13 +101,17 @@ def _conveyor_sources() -> list[tuple[str, Path]]:
     )
 
 
-def build_sourcedir() -> bytes:
-    """The bytes of ``sourcedir.tar.gz``; the same code gives the same bytes."""
-    members: list[tuple[str, bytes]] = [
-        (TRAIN_PROGRAM, TRAIN_SCRIPT.encode()),
-        (REQUIREMENTS_FILE, requirements_text().encode()),
-        *((name, path.read_bytes()) for name, path in _conveyor_sources()),
-    ]
+def build_sourcedir(*, requirements: bool = True) -> bytes:
+    """The bytes of ``sourcedir.tar.gz``; the same code gives the same bytes.
+
+    Args:
+        requirements: ship ``requirements.txt``, which the toolkit pip-installs at every
+            start; False for an image that has them already (``containers/training``).
+    """
+    members: list[tuple[str, bytes]] = [(TRAIN_PROGRAM, TRAIN_SCRIPT.encode())]
+    if requirements:
+        members.append((REQUIREMENTS_FILE, requirements_text().encode()))
+    members.extend((name, path.read_bytes()) for name, path in _conveyor_sources())
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as archive:
         for name, data in members:
@@ -128,10 +135,12 @@ def content_addressed_key(source_key: str, data: bytes) -> str:
     return f"{folder}/{keyed}" if folder else keyed
 
 
-def upload_sourcedir(store: ObjectStore, source_key: str) -> ObjectRef:
-    """Build the tarball and put it in the models bucket under its content-addressed key,
-    unless an earlier upload put the same bytes there already."""
-    data = build_sourcedir()
+def upload_sourcedir(
+    store: ObjectStore, source_key: str, *, requirements: bool = True
+) -> ObjectRef:
+    """Build the tarball (see ``build_sourcedir``) and put it in the models bucket under its
+    content-addressed key, unless an earlier upload put the same bytes there already."""
+    data = build_sourcedir(requirements=requirements)
     ref = ObjectRef(MODELS, content_addressed_key(source_key, data))
     try:
         store.head(ref.bucket, ref.key)
