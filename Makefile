@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: demo test coverage lint clean venv bench bench-real-files iac-check sam-build setup vendor-ui
+.PHONY: demo test coverage lint clean venv bench bench-real-files iac-check sam-build setup vendor-ui lock-images
 
 # uv installs in seconds what pip takes minutes over; it is pinned and lives in a virtualenv
 # of its own (the project's venv keeps pip, for anyone who wants it).
@@ -95,6 +95,19 @@ iac-check: $(IAC_STAMPS)
 sam-build: $(IAC)/sam/.installed
 	$(IAC_ENV) $(IAC)/sam/bin/sam build --template-file template.yaml
 	@du -sh .aws-sam/build/*/
+
+# The images' lock files (containers/*/requirements.lock), which CodeBuild builds the training
+# and inference images from: every package pinned with its hashes, for SageMaker's platform
+# (x86_64 Linux, Python 3.11), at the versions this project's virtualenv runs its tests with.
+IMAGE_LOCK := $(UV) pip compile --quiet --generate-hashes --python-version 3.11 \
+	--python-platform x86_64-manylinux_2_28 --custom-compile-command 'make lock-images'
+
+lock-images: $(STAMP)
+	$(UV) pip freeze --python $(BIN)/python --exclude-editable > $(VENV)/tested-versions.txt
+	$(IMAGE_LOCK) --constraint $(VENV)/tested-versions.txt \
+		--output-file containers/inference/requirements.lock pyproject.toml
+	cd containers/training && ../../$(IMAGE_LOCK) --constraint ../../$(VENV)/tested-versions.txt \
+		--output-file requirements.lock requirements.in
 
 # The dashboard's chart library, vendored into the package (the UI loads nothing from outside
 # the app): `npm pack` fetches the pinned release; its minified script, stylesheet and license

@@ -176,8 +176,34 @@ def _resolve(node: Any) -> Any:
         if key == "Fn::Split":
             separator, text = value
             return str(_resolve(text)).split(separator)
+        if key == "Fn::If":
+            name, then, otherwise = value
+            return _resolve(then if _condition(name) else otherwise)
         assert not key.startswith("Fn::"), f"no rule for {key}: add one to iam_policies.py"
     return {key: _resolve(value) for key, value in node.items()}
+
+
+def _condition(name: str) -> bool:
+    """A template condition's value with the test deployment's parameters."""
+    return bool(_evaluate(expanded_template()["Conditions"][name]))
+
+
+def _evaluate(node: Any) -> Any:
+    if not isinstance(node, dict):
+        return node
+    [(key, value)] = node.items()
+    if key == "Condition":
+        return _condition(value)
+    if key == "Fn::Equals":
+        left, right = (_evaluate(_resolve(part)) for part in value)
+        return left == right
+    if key == "Fn::Not":
+        return not _evaluate(value[0])
+    if key == "Fn::Or":
+        return any(_evaluate(part) for part in value)
+    if key == "Fn::And":
+        return all(_evaluate(part) for part in value)
+    return _resolve(node)
 
 
 def resolved(node: Any) -> Any:
