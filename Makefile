@@ -75,7 +75,7 @@ clean:
 # (aws-sam-cli and checkov pin boto3 versions of their own), made once from the pinned
 # aws/iac-requirements/<tool>.txt and remade when that file changes. None needs credentials or
 # the network: sam validate gets a region, checkov --skip-download.
-IAC_TOOLS := cfn-lint sam checkov
+IAC_TOOLS := cfn-lint sam checkov workflow-lint
 IAC_ENV := SAM_CLI_TELEMETRY=0 AWS_EC2_METADATA_DISABLED=true
 IAC_STAMPS := $(foreach tool,$(IAC_TOOLS),$(IAC)/$(tool)/.installed)
 
@@ -86,9 +86,12 @@ $(IAC)/%/.installed: aws/iac-requirements/%.txt | $(UV)
 	touch $@
 
 iac-check: $(IAC_STAMPS)
-	$(IAC)/cfn-lint/bin/cfn-lint template.yaml
+	$(IAC)/cfn-lint/bin/cfn-lint template.yaml deploy/github-oidc.yaml
 	$(IAC_ENV) $(IAC)/sam/bin/sam validate --lint --region us-east-1 --template-file template.yaml
-	$(IAC)/checkov/bin/checkov -f template.yaml --framework cloudformation --skip-download --quiet --compact
+	$(IAC)/checkov/bin/checkov -f template.yaml -f deploy/github-oidc.yaml --framework cloudformation --skip-download --quiet --compact
+	@# The release workflow (.github/workflows/release.yml) and the scripts its steps run.
+	$(IAC)/workflow-lint/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(IAC)/workflow-lint/bin/shellcheck scripts/*.sh
 
 # The Lambda functions and their dependencies layer, into .aws-sam/build (aws/Makefile has the
 # rules; pip fetches the Lambda platform's wheels, so this one needs the package index).

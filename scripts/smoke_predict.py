@@ -111,7 +111,7 @@ def start_training(outputs: dict[str, str], project: str) -> None:
         "CONVEYOR_TABLE_URI": f"dynamodb://{outputs['TableName']}",
     }
     created = subprocess.run(
-        ["conveyor", "project", "create", project, "--target", TARGET],
+        [_conveyor(), "project", "create", project, "--target", TARGET],
         env=environment,
         capture_output=True,
         text=True,
@@ -122,6 +122,12 @@ def start_training(outputs: dict[str, str], project: str) -> None:
     key = f"{project}/smoke.csv"
     boto3.client("s3").upload_file(str(SAMPLE), outputs["RawBucketName"], key)
     print(f"uploaded {SAMPLE.name} to s3://{outputs['RawBucketName']}/{key}", flush=True)
+
+
+def _conveyor() -> str:
+    """conveyor's CLI beside this Python (a virtualenv's bin/), else the one on PATH."""
+    beside = Path(sys.executable).with_name("conveyor")
+    return str(beside) if beside.exists() else "conveyor"
 
 
 def run(args: argparse.Namespace) -> str:
@@ -148,7 +154,8 @@ def run(args: argparse.Namespace) -> str:
     return check(status, body)
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
+    """The command line the release workflow calls."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--stack", help="a deployed conveyor stack's name")
@@ -160,7 +167,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--timeout", type=float, default=3600, help="seconds to wait for a model")
     parser.add_argument("--every", type=float, default=30, help="seconds between attempts")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     try:
         version = run(args)
     except SmokeFailed as failure:
