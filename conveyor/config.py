@@ -49,15 +49,16 @@ class AwsSettings(BaseSettings):
     # reads its model and nothing else.
     training_role_arn: str = "arn:aws:iam::000000000000:role/conveyor-training"
     inference_role_arn: str = "arn:aws:iam::000000000000:role/conveyor-inference"
-    # Training runs in script mode on an AWS Deep Learning Container with Python 3.11 (conveyor
-    # needs 3.11; the scikit-learn framework images ship 3.10): the SageMaker training toolkit
-    # installs the sourcedir's requirements.txt (LightGBM, polars, ...) and runs train.py.
+    # Training runs in script mode: by default on an AWS Deep Learning Container with Python
+    # 3.11 (conveyor needs 3.11; the scikit-learn framework images ship 3.10), whose training
+    # toolkit installs the sourcedir's requirements.txt (LightGBM, polars, ...) and runs
+    # train.py; the stack sets conveyor's own image (containers/training) once it is built.
     training_image: str = (
         "763104351884.dkr.ecr.us-east-1.amazonaws.com/"
         "pytorch-training:2.5.1-cpu-py311-ubuntu22.04-sagemaker"
     )
-    # The inference image is conveyor's own (containers/inference/Dockerfile), built and pushed
-    # to the account's ECR by the user: ``<account>.dkr.ecr.<region>.amazonaws.com/conveyor-...``.
+    # The inference image is conveyor's own (containers/inference/Dockerfile), built in the
+    # account by the stack's CodeBuild project (or pushed by hand): ``<account>.dkr.ecr....``.
     inference_image: str = ""
     # True when the training image already holds requirements-sagemaker.txt's packages
     # (conveyor's own, containers/training, which the stack's CodeBuild project builds): the

@@ -4,10 +4,11 @@
 #
 #   scripts/deploy-stack.sh STACK
 #
-# Read from the environment: PROJECT_NAME (the stack's ProjectName), SAM_ARTIFACTS_BUCKET
-# (where sam deploy uploads the code), CLOUDFORMATION_ROLE_ARN (the role CloudFormation deploys
-# with; deploy/github-oidc.yaml makes both), SAM_PARAMETER_OVERRIDES (more Key=Value pairs,
-# space separated; optional), IMAGE_TAG (default: the checked-out commit).
+# Read from the environment, each optional: PROJECT_NAME (the stack's ProjectName; conveyor),
+# SAM_ARTIFACTS_BUCKET (where sam deploy uploads the code; else SAM's own bucket) and
+# CLOUDFORMATION_ROLE_ARN (the role CloudFormation deploys with; else the caller's rights):
+# deploy/github-oidc.yaml makes both; SAM_PARAMETER_OVERRIDES (more Key=Value pairs, space
+# separated), IMAGE_TAG (default: the checked-out commit).
 #
 # Three steps, because the images live in repositories the stack owns: (1) deploy the template
 # with the images the stack runs now (none on a first deploy: the TrainingImage and
@@ -21,12 +22,17 @@ tag=${IMAGE_TAG:-$(git rev-parse HEAD)}
 read -r -a extra <<< "${SAM_PARAMETER_OVERRIDES:-}"
 sam=${SAM:-.venvs-iac/sam/bin/sam}
 
+# By hand, without deploy/github-oidc.yaml: SAM's own bucket, and CloudFormation acting with
+# the caller's credentials.
+where=(--resolve-s3)
+[ -n "${SAM_ARTIFACTS_BUCKET:-}" ] && where=(--s3-bucket "$SAM_ARTIFACTS_BUCKET" --s3-prefix "$stack")
+[ -n "${CLOUDFORMATION_ROLE_ARN:-}" ] && where+=(--role-arn "$CLOUDFORMATION_ROLE_ARN")
+
 deploy() {  # $1: the ImageTag to deploy with
   "$sam" deploy --template-file .aws-sam/build/template.yaml --stack-name "$stack" \
-    --s3-bucket "$SAM_ARTIFACTS_BUCKET" --s3-prefix "$stack" \
-    --role-arn "$CLOUDFORMATION_ROLE_ARN" --capabilities CAPABILITY_IAM \
+    "${where[@]}" --capabilities CAPABILITY_IAM \
     --no-confirm-changeset --no-fail-on-empty-changeset \
-    --parameter-overrides "ProjectName=$PROJECT_NAME" "ImageTag=$1" "${extra[@]}"
+    --parameter-overrides "ProjectName=${PROJECT_NAME:-conveyor}" "ImageTag=$1" "${extra[@]}"
 }
 
 current=$(aws cloudformation describe-stacks --stack-name "$stack" \
