@@ -54,6 +54,18 @@ RESOURCELESS_ACTIONS = {
     "ec2:DescribeSubnets",
     "ec2:DescribeSecurityGroups",
 }
+# SageMaker's roles in a VPC: the network interfaces SageMaker creates for jobs and endpoints
+# have ids no one chooses, in the user's subnets and security groups (not the stack's).
+VPC_INTERFACE_ACTIONS = {
+    "ec2:CreateNetworkInterface",
+    "ec2:CreateNetworkInterfacePermission",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DeleteNetworkInterfacePermission",
+}
+VPC_INTERFACE_RESOURCES = {
+    f"arn:aws:ec2:us-east-1:123456789012:{kind}/*"
+    for kind in ("network-interface", "subnet", "security-group")
+}
 
 
 class _CloudFormationLoader(yaml.SafeLoader):
@@ -229,6 +241,12 @@ def _names_this_stack(resource: str, prefix: str) -> bool:
     return whole_log_group or re.search(rf"(^|[/:]){re.escape(prefix)}[-/]", name) is not None
 
 
+def _within_a_stack_resource(arn: str, template: dict[str, Any]) -> bool:
+    """``${<LogicalId>.Arn}/…``: the objects of a resource the template makes."""
+    found = re.match(r"\$\{(\w+)\.Arn\}/", arn)
+    return found is not None and found.group(1) in template["Resources"]
+
+
 def test_no_policy_allows_every_action_and_wide_resources_only_for_resourceless_actions(
     template: dict[str, Any],
 ) -> None:
@@ -248,6 +266,10 @@ def test_no_policy_allows_every_action_and_wide_resources_only_for_resourceless_
                 assert set(actions) <= RESOURCELESS_ACTIONS, (owner, actions)
             elif not isinstance(resource, dict) or "Fn::Sub" in resource:
                 arn = _sub(resource, ProjectName=prefix)
+                if _within_a_stack_resource(arn, template) or (
+                    set(actions) <= VPC_INTERFACE_ACTIONS and arn in VPC_INTERFACE_RESOURCES
+                ):
+                    continue
                 assert "*" not in arn or _names_this_stack(arn, prefix), (owner, arn)
     assert seen > 20
 
