@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tarfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -63,11 +64,18 @@ class SubmittedJob:
 
 @pytest.fixture(scope="module")
 def submitted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SubmittedJob]:
+    with submit_job(tmp_path_factory.mktemp("submit")) as job:
+        yield job
+
+
+@contextmanager
+def submit_job(workdir: Path, settings: AwsSettings | None = None) -> Iterator[SubmittedJob]:
+    """A training job of the churn sample submitted on moto by a runner with ``settings``
+    (the defaults: the framework image); moto's account lasts as long as the context."""
     from moto import mock_aws
 
     from conveyor.aws.clients import clear_clients, client
 
-    workdir = tmp_path_factory.mktemp("submit")
     with pytest.MonkeyPatch.context() as env:
         for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
             env.setenv(name, "testing")
@@ -84,7 +92,7 @@ def submitted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SubmittedJob
             project = Project(name="churn", target="churned", hyperparameters={"num_leaves": 8})
             result = preprocess(store, raw, project, dataset_id="d1", workdir=workdir)
             run = Run(run_id="r-0001", project="churn", raw=raw, dataset_id="d1")
-            runner = SageMakerJobRunner(store=store, settings=AwsSettings())
+            runner = SageMakerJobRunner(store=store, settings=settings or AwsSettings())
             spec = training_job_spec(run, project, seed=7, rows=split_rows(result.report))
             runner.start_training_job(spec)
             request = client("sagemaker").describe_training_job(TrainingJobName=spec.job_name)

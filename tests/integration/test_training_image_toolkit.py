@@ -9,25 +9,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 from conveyor.config import AwsSettings
-from conveyor.jobs.sagemaker import SageMakerJobRunner
-from conveyor.pipeline.preprocess import preprocess
-from conveyor.pipeline.train import split_rows, training_job_spec
-from conveyor.storage import RAW
-from conveyor.storage.s3 import S3ObjectStore
-from conveyor.types import ObjectRef, Project, Run
-from tests.integration.test_training_container_contract import (
-    REAL,
-    SAMPLE,
-    SAMPLE_ROWS,
-    lay_out_container,
-)
+from tests.integration.test_training_container_contract import lay_out_container, submit_job
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCK = ROOT / "containers" / "training" / "requirements.lock"
@@ -48,39 +36,18 @@ def image_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def job_root(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
+def job_root(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     """An /opt/ml root laid out for a training job started with conveyor's image, its
     sourcedir as a local tarball, and the job's Environment."""
-    from moto import mock_aws
+    from conveyor.aws.clients import client
 
-    from conveyor.aws.clients import clear_clients, client
-
-    with pytest.MonkeyPatch.context() as env:
-        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-            env.setenv(name, "testing")
-        env.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        env.delenv("CONVEYOR_AWS_ENDPOINT_URL", raising=False)
-        clear_clients()
-        with mock_aws():
-            for real in REAL.values():
-                client("s3").create_bucket(Bucket=real)
-            store = S3ObjectStore(REAL)
-            sample = b"".join(SAMPLE.read_bytes().splitlines(keepends=True)[: SAMPLE_ROWS + 1])
-            raw = ObjectRef(RAW, "churn/churn.csv")
-            store.put(raw.bucket, raw.key, sample)
-            project = Project(name="churn", target="churned", hyperparameters={"num_leaves": 8})
-            result = preprocess(store, raw, project, dataset_id="d1", workdir=tmp_path / "pre")
-            run = Run(run_id="r-0001", project="churn", raw=raw, dataset_id="d1")
-            settings = AwsSettings(training_image_has_dependencies=True)
-            spec = training_job_spec(run, project, seed=7, rows=split_rows(result.report))
-            SageMakerJobRunner(store=store, settings=settings).start_training_job(spec)
-            request = client("sagemaker").describe_training_job(TrainingJobName=spec.job_name)
-            container = lay_out_container(request, tmp_path)
-            source = urlsplit(json.loads(request["HyperParameters"]["sagemaker_submit_directory"]))
-            tarball = tmp_path / "sourcedir.tar.gz"
-            body = client("s3").get_object(Bucket=source.netloc, Key=source.path.lstrip("/"))
-            tarball.write_bytes(body["Body"].read())
-        clear_clients()
+    settings = AwsSettings(training_image_has_dependencies=True)
+    with submit_job(tmp_path / "submit", settings) as job:
+        container = lay_out_container(job.request, tmp_path)
+        source = urlsplit(json.loads(job.request["HyperParameters"]["sagemaker_submit_directory"]))
+        body = client("s3").get_object(Bucket=source.netloc, Key=source.path.lstrip("/"))
+        tarball = tmp_path / "sourcedir.tar.gz"
+        tarball.write_bytes(body["Body"].read())
     # SageMaker downloads the tarball for the toolkit; here it reads the local copy. The
     # host is localhost: the toolkit waits until each host's name resolves (algo-1 does only
     # on SageMaker).
@@ -90,7 +57,7 @@ def job_root(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
     (container.paths.input_config / "resourceconfig.json").write_text(
         json.dumps({"current_host": "localhost", "hosts": ["localhost"]})
     )
-    yield container.paths.root, dict(request.get("Environment", {}))
+    return container.paths.root, dict(job.request.get("Environment", {}))
 
 
 def test_the_toolkit_runs_the_job_on_the_image_s_packages_installing_nothing(
