@@ -58,3 +58,18 @@ def sagemaker_ports(home: Path, prefix: str = "acme") -> Ports:
             alarms="cloudwatch",
         )
     )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """When test_iam.py runs, the AWS flow tests run inside it, under its recorder, and a
+    failure of any of them fails it with their output: running them a second time in this
+    session would only cost a minute. Collected alone, they run as usual."""
+    from tests.integration.aws.test_iam import FLOW_TESTS
+
+    if not any(item.nodeid.startswith("tests/integration/aws/test_iam.py") for item in items):
+        return
+    flows = tuple(f"{path}::" for path in FLOW_TESTS)
+    inside = [item for item in items if item.nodeid.startswith(flows)]
+    if inside:
+        config.hook.pytest_deselected(items=inside)
+        items[:] = [item for item in items if not item.nodeid.startswith(flows)]
