@@ -14,7 +14,7 @@ from conveyor.cli._output import console, err_console, print_json
 from conveyor.errors import IntegrityError, NotDeployed, NotFound
 from conveyor.model.loading import load_verified
 from conveyor.monitoring.integrity import raise_integrity_alarm
-from conveyor.serving.batch import DEFAULT_CHUNK_ROWS, count_rows, predict_file
+from conveyor.serving.batch import DEFAULT_CHUNK_ROWS, count_rows, output_format, predict_file
 
 
 def predict(
@@ -24,7 +24,9 @@ def predict(
     output_path: Annotated[
         Path,
         typer.Option(
-            "--output", "-o", help="Where to write it (.csv or .parquet) with predictions."
+            "--output",
+            "-o",
+            help="Where to write it with predictions: .csv, .parquet, .json or .jsonl.",
         ),
     ],
     version: Annotated[
@@ -41,6 +43,7 @@ def predict(
     ports = state.ports
     if not input_path.is_file():
         raise NotFound(f"no file {str(input_path)!r}", field="input")
+    output_format(output_path)  # an output it cannot write fails before any work
     if version is None:
         deployment = ports.endpoint.describe_endpoint(project)
         if deployment is None:

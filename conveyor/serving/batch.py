@@ -77,16 +77,19 @@ def predict_file(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     on_rows: Callable[[int], None] | None = None,
 ) -> int:
-    """Write ``source``'s rows with ``prediction`` (and ``proba_<class>``) columns added.
+    """Write ``source``'s rows with ``prediction`` (and ``proba_<class>``) columns added, as
+    ``destination``'s suffix says (``output_format``).
 
     Raises:
         InvalidInput: a row the model cannot take; the message gives its row number.
     """
     written = 0
-    parquet_out = destination.suffix.lower() in (".parquet", ".pq")
+    kind = output_format(destination)
     writer: pq.ParquetWriter | None = None
     destination.parent.mkdir(parents=True, exist_ok=True)
     with destination.open("wb") as handle:
+        if kind == "json":
+            handle.write(b"[")
         for chunk in iter_chunks(source, chunk_rows):
             try:
                 typed = coerce_frame(chunk, predictor.schema)
@@ -96,11 +99,18 @@ def predict_file(
                     field=exc.field,
                 ) from exc
             scored = chunk.with_columns(predictor.predict_columns(typed))
-            if parquet_out:
+            if kind == "parquet":
                 table = scored.to_arrow()
                 if writer is None:
                     writer = pq.ParquetWriter(handle, table.schema)
                 writer.write_table(table)
+            elif kind == "jsonl":
+                scored.write_ndjson(handle)
+            elif kind == "json":
+                # One array over every chunk: each chunk's array without its brackets.
+                rows = scored.write_json().encode()[1:-1]
+                if rows:
+                    handle.write(b"," + rows if written else rows)
             else:
                 neutral = scored.with_columns(_formula_safe(scored, typed))
                 neutral.write_csv(handle, include_header=written == 0)
@@ -109,7 +119,30 @@ def predict_file(
                 on_rows(chunk.height)
         if writer is not None:
             writer.close()
+        if kind == "json":
+            handle.write(b"]")
     return written
+
+
+_OUTPUTS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".json": "json"}
+_OUTPUTS |= {".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+
+def output_format(destination: Path) -> str:
+    """What ``predict_file`` writes to ``destination``, by its suffix: ``csv``, ``parquet``,
+    ``json`` (one array of row objects) or ``jsonl`` (one row object a line).
+
+    Raises:
+        InvalidInput: another suffix (nothing is written).
+    """
+    kind = _OUTPUTS.get(destination.suffix.lower())
+    if kind is None:
+        raise InvalidInput(
+            f"cannot tell what to write to {destination.name!r}: name the output .csv, "
+            ".parquet, .json (one array) or .jsonl (one object a line)",
+            field="output",
+        )
+    return kind
 
 
 def _formula_safe(frame: pl.DataFrame, typed: pl.DataFrame) -> list[pl.Expr]:

@@ -42,6 +42,28 @@ def test_batch_predict_scores_every_row_in_chunks(
     from_parquet = pl.read_parquet(scored_parquet)
     assert from_parquet["prediction"].to_list() == scored["prediction"].to_list()
 
+    # JSON as its suffix says, across chunks: one array, or one object a line.
+    for name, read in (("scored.json", pl.read_json), ("scored.jsonl", pl.read_ndjson)):
+        out = tmp_path / name
+        json_of(
+            cli(
+                "predict",
+                "churn",
+                "-i",
+                str(churn_csv),
+                "-o",
+                str(out),
+                "--chunk-rows",
+                "400",
+                "--json",
+            )
+        )
+        assert read(out)["prediction"].to_list() == scored["prediction"].to_list()
+
+    refused = cli("predict", "churn", "-i", str(churn_csv), "-o", str(tmp_path / "x.xlsx"))
+    assert refused.returncode == 2 and ".jsonl (one object a line)" in refused.stderr
+    assert not (tmp_path / "x.xlsx").exists()
+
 
 def test_batch_predict_names_the_bad_row(
     deployed_cli: Cli, churn_csv: Path, tmp_path: Path
