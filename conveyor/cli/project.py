@@ -20,7 +20,7 @@ from conveyor.projects import (
     set_column_kinds,
     update_project,
 )
-from conveyor.types import Algorithm, ColumnKind, Preset, Project, Task
+from conveyor.types import Algorithm, ColumnKind, ModelVersion, Preset, Project, Task
 
 app = typer.Typer(help="Create and inspect projects.", no_args_is_help=True)
 
@@ -112,13 +112,21 @@ def parse_time_budget(text: str | None) -> float | None:
     return parse_budget(text)
 
 
-def show_project(item: Project, as_json: bool) -> None:
+def show_project(item: Project, as_json: bool, latest: ModelVersion | None = None) -> None:
+    """The project's settings; ``latest`` (its newest version) says what "auto" and
+    "default" came to when it was trained."""
     if as_json:
         print_json(item.to_dict())
         return
+    task, metric = str(item.task), item.metric or "default"
+    if latest is not None and item.task is Task.AUTO:
+        task += f" ({latest.task} in v{latest.version})"
+    if latest is not None and not item.metric:
+        metric += f" ({latest.primary_metric} in v{latest.version})"
     console.print(
         f"[bold]{item.name}[/]: predicts [cyan]{item.target}[/] "
-        f"(task {item.task}, metric {item.metric or 'default'}, algorithm {item.algorithm})"
+        f"(task {task}, metric {metric}, algorithm {item.algorithm})",
+        highlight=False,
     )
     if item.hyperparameters:
         console.print(f"hyperparameters {json.dumps(item.hyperparameters, sort_keys=True)}")
@@ -333,7 +341,9 @@ def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
 def show(ctx: typer.Context, name: str, as_json: JsonOption = False) -> None:
     """Show a project."""
     state: CliState = ctx.obj
-    show_project(get_project(state.ports.table, name), as_json)
+    item = get_project(state.ports.table, name)
+    versions = state.ports.registry.list_versions(name)
+    show_project(item, as_json, versions[0] if versions else None)  # newest first
 
 
 _KINDS = "|".join(k.value for k in ColumnKind)

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from conveyor.cli.main import COMMANDS, app, load_command
-from tests.e2e.conftest import CONVEYOR
+from tests.e2e.conftest import CONVEYOR, Cli
 
 
 def test_every_command_loads_and_has_help() -> None:
@@ -45,3 +45,9 @@ def test_upload_and_runs_do_not_import_the_data_and_model_libraries() -> None:
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
+
+
+def test_project_show_says_what_auto_and_default_came_to(deployed_cli: Cli) -> None:
+    shown = deployed_cli("project", "show", "churn")
+    assert shown.returncode == 0, shown.stderr
+    assert "task auto (binary in v1), metric default (roc_auc in v1)" in shown.stdout

@@ -176,3 +176,9 @@ def test_the_version_page_shows_the_gates_warnings(client: TestClient, ports: Po
     page = client.get("/ui/projects/churn/versions/1").text
     assert '<p class="warning">accuracy 1.000 on the 300 test rows' in page
     assert "account &lt;status&gt;" in page
+
+
+def test_the_project_page_says_what_auto_and_default_came_to(client: TestClient) -> None:
+    page = client.get("/ui/projects/churn").text
+    assert "auto (binary in v1)" in page
+    assert "metric default (roc_auc in v1)" in page
