@@ -28,7 +28,12 @@ def _run_server(state: CliState, host: str, port: int, workers: int, project: st
     os.environ["CONVEYOR_HOME"] = str(state.settings.home)
     if project:
         os.environ["CONVEYOR_SERVE_PROJECT"] = project
-    console.print(f"serving on http://{host}:{port} (docs at /docs; Ctrl-C to stop)")
+    base = f"http://{host}:{port}"
+    console.print(
+        f"serving on {base}: dashboard {base}/ui, API docs {base}/docs, metrics {base}/metrics "
+        "(Ctrl-C to stop)",
+        highlight=False,
+    )
     options: dict[str, Any] = {"host": host, "port": port}
     if workers > 1:
         # uvicorn's own shared socket for several workers has left Nagle's algorithm on in

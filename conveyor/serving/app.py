@@ -7,13 +7,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 import conveyor
 from conveyor import api
 from conveyor.config import Settings
 from conveyor.ports import Ports
 from conveyor.serving import errors
-from conveyor.serving.auth import ApiKeyGuard, ApiKeyMiddleware, build_login_router
+from conveyor.serving.auth import DOCS_STATIC, ApiKeyGuard, ApiKeyMiddleware, build_login_router
 from conveyor.serving.deps import ServerState
 from conveyor.serving.fastpath import PredictFastPath
 from conveyor.serving.limits import BodyLimitMiddleware, RequestLimits
@@ -66,7 +67,10 @@ def create_app(
             holder.stop()
             recorder.close()  # a graceful stop writes every acknowledged record
 
-    app = FastAPI(
+    # /docs and /redoc with Swagger UI's and ReDoc's scripts served by the app itself: a
+    # machine without internet drew a blank page from FastAPI's CDN links.
+    app = FastAPIOffline(
+        static_url=DOCS_STATIC,
         title="conveyor",
         version=conveyor.__version__,
         lifespan=lifespan,

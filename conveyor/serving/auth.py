@@ -34,7 +34,8 @@ OPEN_PATHS = frozenset(
     {"/health", "/ping", "/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
     | {LOGIN_PATH, "/ui/logout"}
 )
-OPEN_PREFIXES = ("/ui/static/",)
+DOCS_STATIC = "/docs/static"
+OPEN_PREFIXES = ("/ui/static/", f"{DOCS_STATIC}/")
 # Where the login cookie counts: the dashboard and the API its scripts call. Elsewhere (e.g.
 # /predict) only a header does, so a browser's cookie never authorises a prediction.
 COOKIE_PREFIXES = ("/ui", "/api/")

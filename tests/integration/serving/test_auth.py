@@ -79,6 +79,23 @@ def test_probes_metrics_and_the_api_documents_stay_open(guarded: TestClient, pat
     assert response.status_code == 200, response.text
 
 
+@pytest.mark.parametrize(
+    ("page", "script"),
+    [
+        ("/docs", "/docs/static/swagger-ui-bundle.js"),
+        ("/redoc", "/docs/static/redoc.standalone.js"),
+    ],
+)
+def test_the_api_documents_draw_from_the_server_itself_without_a_key(
+    guarded: TestClient, page: str, script: str
+) -> None:
+    html = guarded.get(page).text
+    assert script in html
+    assert "cdn." not in html  # nothing loaded from outside: /docs drew blank offline
+    loaded = guarded.get(script)
+    assert loaded.status_code == 200 and len(loaded.content) > 100_000
+
+
 def test_without_a_key_the_server_stays_open(client: TestClient) -> None:
     assert client.post("/predict/churn", json=PREDICT).status_code == 200
     assert client.get("/api/v1/projects").status_code == 200
