@@ -289,6 +289,9 @@ class Traffic(BaseModel):
     latency_p50_ms: list[float | None]
     latency_p99_ms: list[float | None]
     error_rate: list[float | None] = Field(description="Share of requests answered 5xx.")
+    client_error_rate: list[float | None] = Field(
+        description="Share of requests answered 4xx (refused: bad rows, unknown project)."
+    )
 
 
 class DriftOut(_Open):

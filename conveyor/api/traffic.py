@@ -1,8 +1,10 @@
-"""``GET /projects/{project}/traffic``: requests/s, latency p50/p99 and error rate per step
+"""``GET /projects/{project}/traffic``: requests/s, latency p50/p99 and error rates per step
 over a window, from the project's inference records.
 
-The error rate is the share of requests answered 5xx (the server's fault), as the
-``error_rate`` alarm counts it; 4xx (bad input) are requests like any other here.
+Two error rates, kept apart as SageMaker's Invocation5XXErrors and Invocation4XXErrors are:
+``error_rate`` is the share of requests answered 5xx (the server's fault, what the
+``error_rate`` alarm counts), ``client_error_rate`` the share answered 4xx (requests the
+server refused: a caller sending bad rows shows here, not as a flat zero).
 """
 
 from __future__ import annotations
@@ -65,6 +67,8 @@ def traffic_series(requests: Requests, start: datetime, step: float, points: int
     index, latency, status = index[keep], requests.latency_ms[keep], requests.status[keep]
     counts = np.bincount(index, minlength=points)
     errors = np.bincount(index, weights=(status >= 500).astype(float), minlength=points)
+    refused = ((status >= 400) & (status < 500)).astype(float)
+    client_errors = np.bincount(index, weights=refused, minlength=points)
     order = np.lexsort((latency, index))  # by bucket, then latency within it
     bounds = np.concatenate([[0], np.cumsum(counts)])
     sorted_latency = latency[order]
@@ -86,5 +90,10 @@ def traffic_series(requests: Requests, start: datetime, step: float, points: int
         "requests_per_second": (counts / step).tolist(),
         "latency_p50_ms": p50,
         "latency_p99_ms": p99,
-        "error_rate": [float(e / c) if c else None for e, c in zip(errors, counts, strict=True)],
+        "error_rate": _shares(errors, counts),
+        "client_error_rate": _shares(client_errors, counts),
     }
+
+
+def _shares(parts: np.ndarray, counts: np.ndarray) -> list[float | None]:
+    return [float(p / c) if c else None for p, c in zip(parts, counts, strict=True)]

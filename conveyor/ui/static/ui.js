@@ -214,7 +214,7 @@ async function startTraffic(project) {
   const charts = {
     rps: makeChart("chart-rps", [["requests/s", "#0969da"]]),
     latency: makeChart("chart-latency", [["p50", "#1a7f37"], ["p99", "#9a6700"]]),
-    errors: makeChart("chart-errors", [["error rate", "#cf222e"]]),
+    errors: makeChart("chart-errors", [["5xx", "#cf222e"], ["4xx", "#9a6700"]]),
   };
   const refresh = async () => {
     try {
@@ -222,7 +222,7 @@ async function startTraffic(project) {
       const xs = t.t.map((iso) => Date.parse(iso) / 1000);
       charts.rps.setData([xs, t.requests_per_second]);
       charts.latency.setData([xs, t.latency_p50_ms, t.latency_p99_ms]);
-      charts.errors.setData([xs, t.error_rate]);
+      charts.errors.setData([xs, t.error_rate, t.client_error_rate]);
     } catch (err) {
       flash(`traffic: ${err.message}`);
     }

@@ -54,6 +54,7 @@ def test_traffic_per_step_from_known_records(client: TestClient, ports: Ports) -
     assert body["latency_p50_ms"][index] == 50.5  # numpy's linear interpolation of 1..100
     assert body["latency_p99_ms"][index] == 99.01
     assert body["error_rate"][index] == 0.10  # 5xx only; the 400s are the caller's
+    assert body["client_error_rate"][index] == 0.05  # ...and shown beside them
     others = [i for i in range(10) if i != index]
     assert all(body["requests_per_second"][i] == 0 for i in others)
     assert all(body["latency_p99_ms"][i] is None for i in others)
