@@ -38,6 +38,8 @@ _LOG_VARIABLE = "CONVEYOR_RECORD_WRITER_LOG"
 _POLL_SECONDS = 0.05
 _BATCH_RECORDS = 20_000  # one transaction each
 _CAPTURE_TICK_SECONDS = 1.0
+# In the log's folder: the writer's counts so far (the log's segments are *.log files).
+PROGRESS_FILE = "written.json"
 
 
 class RecordWriterProcess:
@@ -77,6 +79,16 @@ class RecordWriterProcess:
         """The log to append records to (a PendingRecord as a JSON array each)."""
         assert self._log is not None, "start() the writer first"
         return self._log
+
+    def progress(self) -> tuple[int, int]:
+        """(written, failed) so far, as the writer last reported them."""
+        if self._log is None:
+            return 0, 0
+        try:
+            counts = json.loads((self._log.directory / PROGRESS_FILE).read_bytes())
+        except (FileNotFoundError, ValueError):
+            return 0, 0
+        return int(counts["written"]), int(counts["failed"])
 
     def close(self) -> tuple[int, int]:
         """Wait until every record logged is written; returns (written, failed)."""
@@ -131,8 +143,11 @@ def _write_forever(table_uri: str, object_store_uri: str, log_directory: Path) -
         readable, _, _ = select.select([stdin], [], [], _POLL_SECONDS)
         if readable and not os.read(stdin, 4096):
             stop = True
+        before = counts.written, counts.failed
         _write(table, capture, tail.take(), counts)
         tail.release()
+        if (counts.written, counts.failed) != before:
+            _report(log_directory, counts)
     tail.remove()
     if own_lock is not None:
         os.close(own_lock)
@@ -141,6 +156,14 @@ def _write_forever(table_uri: str, object_store_uri: str, log_directory: Path) -
     sys.stdout.write(json.dumps({"written": counts.written, "failed": counts.failed}) + "\n")
     sys.stdout.flush()
     return 0
+
+
+def _report(log_directory: Path, counts: _Counts) -> None:
+    """The counts so far, where the server reads them for ``/health`` (replaced whole, so a
+    reader never sees half a file)."""
+    partial = log_directory / f"{PROGRESS_FILE}.tmp"
+    partial.write_text(json.dumps({"written": counts.written, "failed": counts.failed}))
+    os.replace(partial, log_directory / PROGRESS_FILE)
 
 
 def _replay_crashed(root: Path, table: Any, capture: CaptureWriter | None) -> None:

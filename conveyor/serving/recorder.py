@@ -73,6 +73,13 @@ class InferenceRecorder:
         if len(self._queue) >= BATCH_SIZE:
             self._wake.set()
 
+    def counts(self) -> tuple[int, int]:
+        """Records (written to the Table, failed) so far."""
+        if self.writer is not None and self.enabled and self._log_append is not None:
+            written, failed = self.writer.progress()
+            return written, failed + self.failed
+        return self.written, self.failed
+
     def close(self) -> None:
         """Stop after writing every queued record."""
         self._closing.set()

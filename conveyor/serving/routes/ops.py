@@ -15,10 +15,12 @@ router = APIRouter()
 @router.get("/health")
 def health(state: Annotated[ServerState, Depends(get_state)]) -> dict[str, Any]:
     """The server is up; which version of each project it serves."""
+    written, failed = state.recorder.counts()
     return {
         "status": "ok",
         "models": state.holder.served(),
-        "records_written": state.recorder.written,
+        "records_written": written,
+        "records_failed": failed,
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -36,6 +37,17 @@ def test_every_request_has_its_record_after_a_graceful_stop(home: Path, ports: P
     assert good.latency_ms > 0
     failed = next(r for r in records if r.request_id == "bad-1")
     assert failed.status == 400 and "expects a number" in (failed.error or "")
+
+
+def test_health_counts_the_records_written_while_the_server_runs(home: Path, ports: Ports) -> None:
+    with TestClient(create_app(ports, Settings(home=home))) as client:
+        for i in range(40):
+            client.post("/predict/churn", json={"instances": [{**ROW, "age": i}]})
+        deadline = time.monotonic() + 20
+        while (health := client.get("/health").json())["records_written"] < 40:
+            assert time.monotonic() < deadline, health  # it said 0 until the server stopped
+            time.sleep(0.05)
+        assert health["records_written"] == 40 and health["records_failed"] == 0
 
 
 def test_capture_rate_zero_keeps_records_but_not_inputs(home: Path, ports: Ports) -> None:
