@@ -96,6 +96,40 @@ def _is_outcome(value: Any) -> bool:
     return isinstance(value, str | int | bool)
 
 
+def check_outcomes(
+    feedback: Sequence[Feedback], task: Task, classes: Sequence[Any] | None, version: str
+) -> list[str]:
+    """What a person should know about outcomes sent for a model (``version`` names it):
+    one of a class the model does not know is stored and counts as a miss (a class that
+    appeared since training is news, not an error).
+
+    Raises:
+        InvalidInput: an outcome a regression cannot take (not a number).
+    """
+    outcomes = [
+        a
+        for item in feedback
+        for a in (item.actual if isinstance(item.actual, list) else [item.actual])
+    ]
+    if task is Task.REGRESSION:
+        for value in outcomes:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise InvalidInput(
+                    f"actual {value!r} is not a number: {version} predicts a number",
+                    field="actual",
+                )
+        return []
+    known = {_label(c) for c in classes or ()}
+    unknown = sorted({_label(a) for a in outcomes} - known) if known else []
+    if not unknown:
+        return []
+    shown = ", ".join(repr(label) for label in unknown[:5])
+    return [
+        f"{shown} {'is' if len(unknown) == 1 else 'are'} not a class of {version} "
+        f"({', '.join(sorted(known))}): stored, and counted as a miss in live quality"
+    ]
+
+
 def store_feedback(
     table: Table, project: str, feedback: Sequence[Feedback], *, now: datetime | None = None
 ) -> int:

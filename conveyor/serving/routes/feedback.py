@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from conveyor.errors import InvalidInput, NotFound
-from conveyor.monitoring.quality import parse_feedback, store_feedback
+from conveyor.monitoring.quality import check_outcomes, parse_feedback, store_feedback
 from conveyor.projects import find_project
 from conveyor.serving.schemas import KEY_ERRORS, error_responses
 from conveyor.tables import Table
@@ -27,6 +27,11 @@ class FeedbackItem(BaseModel):
 
 class FeedbackAnswer(BaseModel):
     stored: int = Field(description="How many feedback items were stored.")
+    notes: list[str] = Field(
+        default_factory=list,
+        description="What to know about the outcomes sent, e.g. a label the model has no "
+        "class for (stored, and counted as a miss).",
+    )
 
 
 _OPENAPI = {
@@ -62,4 +67,10 @@ async def feedback(project: str, request: Request) -> FeedbackAnswer:
     except orjson.JSONDecodeError as exc:
         raise InvalidInput(f"the body is not valid JSON: {exc}", field="body") from exc
     items = parse_feedback(payload)
-    return FeedbackAnswer(stored=store_feedback(table, project, items))
+    notes: list[str] = []
+    served = request.app.state.conveyor.holder.get(project)
+    if served is not None:
+        schema = served.predictor.schema
+        version = f"{project} v{served.version}"
+        notes = check_outcomes(items, schema.task, schema.classes, version)
+    return FeedbackAnswer(stored=store_feedback(table, project, items), notes=notes)

@@ -36,13 +36,22 @@ def test_feedback_gives_the_live_quality_of_the_served_version(
             response = client.post(
                 "/feedback/churn", json={"request_id": answer["request_id"], "actual": outcome}
             )
-            assert response.status_code == 200 and response.json() == {"stored": 1}
+            assert response.status_code == 200
+            assert response.json() == {"stored": 1, "notes": []}
             predicted.append(answer["predictions"][0])
             positive_scores.append(answer["probabilities"][0][answer["classes"].index("yes")])
             actual.append(outcome)
         # An outcome for a request nobody made is stored but joins nothing.
         stray = client.post("/feedback/churn", json=[{"request_id": "nobody", "actual": "no"}])
-        assert stray.json() == {"stored": 1}
+        assert stray.json() == {"stored": 1, "notes": []}
+        # A label the model has no class for is stored (a class may have appeared since
+        # training) and the answer says how it counts.
+        maybe = client.post("/feedback/churn", json={"request_id": "nobody", "actual": "maybe"})
+        assert maybe.status_code == 200 and maybe.json()["stored"] == 1
+        assert maybe.json()["notes"] == [
+            "'maybe' is not a class of churn v1 (no, yes): stored, and counted as a miss in "
+            "live quality"
+        ]
 
     [quality] = live_quality(ports.table, "churn", since=started, registry=ports.registry)
     assert quality.version == 1 and quality.count == 200
