@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table as RichTable
 
+from conveyor.cli._arguments import AlarmArg, JsonOption, ProjectArg
 from conveyor.cli._context import CliState
 from conveyor.cli._output import console, print_json
 from conveyor.errors import InvalidInput
@@ -29,7 +30,6 @@ from conveyor.types import from_iso, utcnow
 
 app = typer.Typer(help="Alarms: state, history, rules.", no_args_is_help=True)
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 _STATE_STYLE = {
     AlarmState.OK: "green",
@@ -55,7 +55,7 @@ def _ready(state: CliState, project: str) -> None:
 
 
 @app.command("list")
-def list_(ctx: typer.Context, project: str, as_json: JsonOption = False) -> None:
+def list_(ctx: typer.Context, project: ProjectArg, as_json: JsonOption = False) -> None:
     """List a project's alarms: state (OK | ALARM | INSUFFICIENT_DATA), since when, why."""
     state: CliState = ctx.obj
     _ready(state, project)
@@ -81,7 +81,7 @@ def list_(ctx: typer.Context, project: str, as_json: JsonOption = False) -> None
 @app.command("history")
 def history(
     ctx: typer.Context,
-    project: str,
+    project: ProjectArg,
     alarm: Annotated[str | None, typer.Option("--alarm", help="Only this alarm.")] = None,
     limit: Annotated[int, typer.Option("--limit", help="At most this many entries.")] = 50,
     as_json: JsonOption = False,
@@ -115,7 +115,7 @@ def _print_transitions(entries: list[AlarmTransition]) -> None:
 @app.command("guardrail")
 def guardrail(
     ctx: typer.Context,
-    project: str,
+    project: ProjectArg,
     limit: Annotated[int, typer.Option("--limit", help="At most this many deployments.")] = 20,
     as_json: JsonOption = False,
 ) -> None:
@@ -145,8 +145,8 @@ def guardrail(
 @app.command("put")
 def put(
     ctx: typer.Context,
-    project: str,
-    name: str,
+    project: ProjectArg,
+    name: AlarmArg,
     metric: Annotated[
         str | None,
         typer.Option(
@@ -237,7 +237,7 @@ def put(
 
 
 @app.command("delete")
-def delete(ctx: typer.Context, project: str, name: str) -> None:
+def delete(ctx: typer.Context, project: ProjectArg, name: AlarmArg) -> None:
     """Delete an alarm (a default one stays deleted)."""
     state: CliState = ctx.obj
     _ready(state, project)
@@ -246,7 +246,7 @@ def delete(ctx: typer.Context, project: str, name: str) -> None:
 
 
 @app.command("evaluate")
-def evaluate(ctx: typer.Context, project: str, as_json: JsonOption = False) -> None:
+def evaluate(ctx: typer.Context, project: ProjectArg, as_json: JsonOption = False) -> None:
     """Evaluate the project's alarms now and print what changed."""
     state: CliState = ctx.obj
     _ready(state, project)

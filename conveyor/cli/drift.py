@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table as RichTable
 
+from conveyor.cli._arguments import ProjectArg
 from conveyor.cli._context import CliState
 from conveyor.cli._output import console, print_json
 from conveyor.cli.inferences import parse_window
@@ -37,7 +38,7 @@ def parse_moment(text: str, field: str) -> datetime:
 
 def drift(
     ctx: typer.Context,
-    project: str,
+    project: ProjectArg,
     window: Annotated[
         str, typer.Option("--window", help="How far back from --until: 30m, 1h, 7d…")
     ] = "1h",

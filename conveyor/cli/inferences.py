@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table as RichTable
 
+from conveyor.cli._arguments import ProjectArg
 from conveyor.cli._context import CliState
 from conveyor.cli._output import console, print_json
 from conveyor.errors import InvalidInput
@@ -28,7 +29,7 @@ def parse_window(text: str) -> timedelta:
 
 def inferences(
     ctx: typer.Context,
-    project: str,
+    project: ProjectArg,
     since: Annotated[str | None, typer.Option("--since", help="Only the last 10m, 2h, 7d…")] = None,
     limit: Annotated[int, typer.Option("--limit", help="At most this many records.")] = 100,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,

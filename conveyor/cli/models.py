@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table as RichTable
 
+from conveyor.cli._arguments import JsonOption, ProjectArg, VersionArg
 from conveyor.cli._context import CliState
 from conveyor.cli._file_report import print_file_report
 from conveyor.cli._output import console, fmt_metric, print_json
@@ -19,7 +20,6 @@ from conveyor.types import ApprovalStatus, ModelVersion
 
 app = typer.Typer(help="Inspect and approve registered model versions.", no_args_is_help=True)
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 ReasonOption = Annotated[str | None, typer.Option("--reason", help="Why; kept on the version.")]
 
 _STATUS_STYLE = {
@@ -34,7 +34,7 @@ def styled_status(status: ApprovalStatus) -> str:
 
 
 @app.command("list")
-def list_(ctx: typer.Context, project: str, as_json: JsonOption = False) -> None:
+def list_(ctx: typer.Context, project: ProjectArg, as_json: JsonOption = False) -> None:
     """List a project's versions, newest first."""
     state: CliState = ctx.obj
     get_project(state.ports.table, project)
@@ -92,7 +92,9 @@ def print_version(v: ModelVersion) -> None:
 
 
 @app.command("show")
-def show(ctx: typer.Context, project: str, version: int, as_json: JsonOption = False) -> None:
+def show(
+    ctx: typer.Context, project: ProjectArg, version: VersionArg, as_json: JsonOption = False
+) -> None:
     """Show one version: metrics, lineage, inputs, approval."""
     state: CliState = ctx.obj
     v = state.ports.registry.get_version(project, version)
@@ -119,8 +121,8 @@ def _said(outcome: Outcome, as_json: bool) -> None:
 @app.command("approve")
 def approve(
     ctx: typer.Context,
-    project: str,
-    version: int,
+    project: ProjectArg,
+    version: VersionArg,
     reason: ReasonOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -136,8 +138,8 @@ def approve(
 @app.command("deploy")
 def deploy(
     ctx: typer.Context,
-    project: str,
-    version: int,
+    project: ProjectArg,
+    version: VersionArg,
     approve: Annotated[
         bool,
         typer.Option(
@@ -166,7 +168,7 @@ def deploy(
 
 
 @app.command("rollback")
-def rollback(ctx: typer.Context, project: str, as_json: JsonOption = False) -> None:
+def rollback(ctx: typer.Context, project: ProjectArg, as_json: JsonOption = False) -> None:
     """Serve the previously deployed version again."""
     state: CliState = ctx.obj
     deployment = lifecycle.rollback(state.ports, project)
@@ -179,8 +181,8 @@ def rollback(ctx: typer.Context, project: str, as_json: JsonOption = False) -> N
 @app.command("reject")
 def reject(
     ctx: typer.Context,
-    project: str,
-    version: int,
+    project: ProjectArg,
+    version: VersionArg,
     reason: ReasonOption = None,
     as_json: JsonOption = False,
 ) -> None:

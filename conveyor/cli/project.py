@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table as RichTable
 
+from conveyor.cli._arguments import JsonOption, ProjectArg
 from conveyor.cli._context import CliState
 from conveyor.cli._output import console, print_json
 from conveyor.errors import InvalidInput
@@ -51,7 +52,6 @@ TimeBudgetOption = Annotated[
         "data's rows x columns).",
     ),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 FloorOption = Annotated[
     str | None,
     typer.Option(
@@ -338,7 +338,7 @@ def list_(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
 
 @app.command("show")
-def show(ctx: typer.Context, name: str, as_json: JsonOption = False) -> None:
+def show(ctx: typer.Context, name: ProjectArg, as_json: JsonOption = False) -> None:
     """Show a project."""
     state: CliState = ctx.obj
     item = get_project(state.ports.table, name)

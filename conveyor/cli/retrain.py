@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from conveyor.cli._arguments import ProjectArg
 from conveyor.cli._context import CliState
 from conveyor.cli._output import console, print_json
 from conveyor.errors import EXIT_NOT_RETRAINED
@@ -13,7 +14,7 @@ from conveyor.errors import EXIT_NOT_RETRAINED
 
 def retrain(
     ctx: typer.Context,
-    project: str,
+    project: ProjectArg,
     reason: Annotated[
         str, typer.Option("--reason", help="Why; kept in the run's trigger.")
     ] = "requested by hand",

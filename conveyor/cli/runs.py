@@ -7,9 +7,11 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table as RichTable
 
+from conveyor.cli._arguments import JsonOption
 from conveyor.cli._context import CliState
 from conveyor.cli._file_report import print_file_report
 from conveyor.cli._output import console, fmt_metric, fmt_seconds, print_json
+from conveyor.errors import InvalidInput
 from conveyor.pipeline.cause import cause_of
 from conveyor.pipeline.registration import candidate_settings, search_summary
 from conveyor.pipeline.run_logs import training_log
@@ -19,7 +21,6 @@ from conveyor.types import Run, RunState
 
 app = typer.Typer(help="Inspect pipeline runs.", no_args_is_help=True)
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 _STATE_STYLE = {
     RunState.FAILED: "red",
@@ -43,15 +44,24 @@ def primary_test_metric(run: Run) -> tuple[str | None, float | None]:
 @app.command("list")
 def list_(
     ctx: typer.Context,
+    of: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="PROJECT",
+            help="Only this project (as `models list PROJECT`); every project's when left out.",
+        ),
+    ] = None,
     project: Annotated[
-        str | None, typer.Option("--project", "-p", help="Only this project.")
+        str | None, typer.Option("--project", "-p", help="Only this project (same as PROJECT).")
     ] = None,
     limit: Annotated[int, typer.Option("--limit", help="At most this many runs.")] = 50,
     as_json: JsonOption = False,
 ) -> None:
-    """List runs, newest first."""
+    """List runs, newest first: `conveyor runs list churn` or `--project churn`."""
     state: CliState = ctx.obj
-    items = RunStore(state.ports.table).list_runs(project, limit=limit)
+    if of is not None and project is not None and of != project:
+        raise InvalidInput(f"two projects given: {of!r} and --project {project!r}", field="project")
+    items = RunStore(state.ports.table).list_runs(of or project, limit=limit)
     if as_json:
         print_json([{**r.to_dict(), "cause": cause_of(r).to_dict()} for r in items])
         return

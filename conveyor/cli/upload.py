@@ -10,10 +10,10 @@ from typing import Annotated
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from conveyor.cli._arguments import JsonOption
 from conveyor.cli._context import CliState
 from conveyor.cli._output import console, err_console, print_json
 from conveyor.cli.project import (
-    JsonOption,
     MetricOption,
     ParamsOption,
     PresetOption,

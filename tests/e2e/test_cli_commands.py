@@ -51,3 +51,14 @@ def test_project_show_says_what_auto_and_default_came_to(deployed_cli: Cli) -> N
     shown = deployed_cli("project", "show", "churn")
     assert shown.returncode == 0, shown.stderr
     assert "task auto (binary in v1), metric default (roc_auc in v1)" in shown.stdout
+
+
+def test_a_project_is_named_the_same_way_in_runs_and_models(deployed_cli: Cli) -> None:
+    by_argument = deployed_cli("runs", "list", "churn", "--json")
+    by_option = deployed_cli("runs", "list", "--project", "churn", "--json")
+    assert by_argument.returncode == 0, by_argument.stderr
+    assert by_argument.stdout == by_option.stdout and '"project": "churn"' in by_argument.stdout
+    both = deployed_cli("runs", "list", "churn", "--project", "other")
+    assert both.returncode == 2 and "two projects given" in both.stderr
+    helped = deployed_cli("models", "list", "--help")
+    assert "The project (from `conveyor project list`)" in helped.stdout
