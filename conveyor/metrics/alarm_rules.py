@@ -234,10 +234,11 @@ def evaluate(
         )
         return Evaluation(AlarmState.ALARM, reason, points, breached)
     if breached + missing < needed:
+        # Not CloudWatch's "Threshold Crossed", which it writes in OK too and reads as trouble.
         reason = (
-            f"Threshold Crossed: {breached} out of the last {len(points)} datapoints {shown} "
-            f"{'was' if breached == 1 else 'were'} {words} the threshold ({rule.threshold:g}) "
-            f"(minimum {needed} datapoint{'s' if needed != 1 else ''} for ALARM)"
+            f"Within the threshold: {breached} of the last {len(points)} datapoints {shown} "
+            f"{'was' if breached == 1 else 'were'} {words} {rule.threshold:g}; ALARM takes "
+            f"{needed}" + ("; '-' is a period with no data" if None in points else "")
         )
         return Evaluation(AlarmState.OK, reason, points, breached)
     if missing == len(points) and treat is TreatMissing.MISSING:

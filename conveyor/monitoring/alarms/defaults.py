@@ -25,6 +25,9 @@ def default_rules(project: str, ports: Ports) -> list[AlarmRule]:
             AlarmMetric.LATENCY_P99_MS,
             ">",
             500.0,
+            # A minute without requests has no latency and no errors: OK, not a flip to
+            # INSUFFICIENT_DATA and back each time traffic pauses.
+            treat_missing_data=TreatMissing.NOT_BREACHING,
             description="p99 latency of /predict above 500 ms for 3 minutes",
         ),
         AlarmRule(
@@ -33,6 +36,9 @@ def default_rules(project: str, ports: Ports) -> list[AlarmRule]:
             AlarmMetric.ERROR_RATE,
             ">",
             0.05,
+            # A minute without requests has no latency and no errors: OK, not a flip to
+            # INSUFFICIENT_DATA and back each time traffic pauses.
+            treat_missing_data=TreatMissing.NOT_BREACHING,
             description="more than 5% of requests answered 5xx for 3 minutes",
         ),
         AlarmRule(

@@ -314,7 +314,7 @@ async function loadAlarms(project) {
   try {
     const alarms = await api("GET", `/projects/${enc(project)}/alarms`);
     states.replaceChildren(...(alarms.length ? alarms.map((a) => el("tr", {},
-      el("td", {}, a.name), el("td", {}, a.metric || ""), el("td", {}, el("span", { class: `badge ${a.state}` }, a.state)),
+      el("td", {}, a.name), el("td", {}, a.metric || ""), el("td", {}, a.enabled === false ? el("span", { class: "badge off", title: `disabled; last state ${a.state}` }, "off") : el("span", { class: `badge ${a.state}` }, a.state)),
       el("td", {}, a.state_reason || ""), el("td", {}, when(a.state_updated_at))))
       : [el("tr", {}, el("td", { colspan: 5, class: "empty" }, "No alarms."))]));
     const items = await api("GET", `/projects/${enc(project)}/alarms/history?limit=50`);

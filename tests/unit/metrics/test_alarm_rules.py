@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from conveyor.config import Settings
 from conveyor.errors import InvalidInput
 from conveyor.metrics.alarm_rules import (
     AlarmMetric,
@@ -12,6 +15,8 @@ from conveyor.metrics.alarm_rules import (
     TreatMissing,
     evaluate,
 )
+from conveyor.monitoring.alarms.defaults import default_rules
+from conveyor.wiring import build_ports
 
 OK, ALARM, NODATA = AlarmState.OK, AlarmState.ALARM, AlarmState.INSUFFICIENT_DATA
 X, G, _ = 700.0, 100.0, None  # breaching, good (not breaching), missing (threshold 500)
@@ -90,6 +95,23 @@ def test_reason_names_the_datapoints_and_the_threshold_like_cloudwatch() -> None
     )
     assert outcome.datapoints == (612.0, 580.1, 700.2)
     assert evaluate(rule(), [_, _, _], OK).reason == "Insufficient Data: 3 datapoints were unknown"
+
+
+def test_an_ok_reason_does_not_read_as_trouble() -> None:
+    outcome = evaluate(rule(n=2, treat=TreatMissing.NOT_BREACHING), [_, _, G], OK)
+    assert outcome.state is OK
+    assert outcome.reason == (
+        "Within the threshold: 0 of the last 3 datapoints [-, -, 100] were greater than 500; "
+        "ALARM takes 2; '-' is a period with no data"
+    )
+
+
+def test_idle_traffic_keeps_the_default_latency_and_error_alarms_ok(tmp_path: Path) -> None:
+    ports = build_ports(Settings(home=tmp_path / "home"))
+    rules = {r.name: r for r in default_rules("churn", ports)}
+    for name in ("latency-p99", "error-rate"):
+        idle = evaluate(rules[name], [_, _, _], OK)
+        assert idle.state is OK, (name, idle.reason)  # no flip to INSUFFICIENT_DATA
 
 
 def test_fewer_datapoints_than_periods_count_as_missing_at_the_front() -> None:
