@@ -117,7 +117,9 @@ def test_the_default_alarms_become_cloudwatch_alarms_on_the_emitted_metrics(
         3,
     )
     assert (latency["Threshold"], latency["ComparisonOperator"]) == (500.0, "GreaterThanThreshold")
-    assert latency["TreatMissingData"] == "missing"
+    assert (
+        latency["TreatMissingData"] == "notBreaching"
+    )  # an idle minute is OK, not INSUFFICIENT_DATA
     assert (latency["AlarmActions"], latency["OKActions"], latency["ActionsEnabled"]) == (
         topic,
         topic,
