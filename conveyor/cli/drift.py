@@ -108,7 +108,15 @@ def _print(report: DriftReport) -> None:
             "window (with their inputs): widen it with --window or --since."
         )
         return
-    table = RichTable("feature", "kind", "PSI", "test p", "missing", "verdict", "Evidently")
+    table = RichTable(
+        "feature",
+        "kind",
+        "PSI",
+        "test p",
+        "missing",
+        "verdict (decides)",
+        "Evidently (for reference)",
+    )
     for name, f in report.features.items():
         missing = f["missing"]
         evidently = f.get("evidently") or {}
@@ -130,8 +138,10 @@ def _print(report: DriftReport) -> None:
         console.print(f"predictions: not compared ({prediction.get('reason')})")
     ev = report.evidently
     console.print(
-        f"Evidently's default rule: {len(ev['drifted_features'])} of {len(report.features)} "
-        f"features ({ev['share']:.0%}), dataset drift {'yes' if ev['dataset_drift'] else 'no'}"
+        f"Evidently's default rule, for reference: {len(ev['drifted_features'])} of "
+        f"{len(report.features)} features ({ev['share']:.0%}), dataset drift "
+        f"{'yes' if ev['dataset_drift'] else 'no'}. conveyor's verdict above is what decides "
+        f"{report.status}, the drift alarm and a retrain."
     )
 
 

@@ -97,3 +97,8 @@ def test_drift_of_a_deployed_version_with_real_answers(
     assert same["status"] == "OK", same["drifted"]
     assert same["rows"] == 600 and same["model_version"] == 1
     assert same["prediction"]["available"] and same["prediction"]["verdict"] == "ok"
+    # Shown as a table, Evidently's verdict is there for reference and says what decides.
+    shown = cli("drift", "churn", *later[:-1])
+    assert shown.returncode == 3, shown.stderr
+    assert "verdict (decides)" in shown.stdout and "Evidently (for reference)" in shown.stdout
+    assert "conveyor's verdict above is what decides DRIFT" in shown.stdout
