@@ -84,7 +84,8 @@ def create_app(
     for module in (predict, feedback, sagemaker, ops):
         app.include_router(module.router)
     api.install(app, ports, settings)  # the management API, all under /api/v1
-    app.include_router(build_ui_router(ports))  # the dashboard, all under /ui
+    # The dashboard, all under /ui; its drift panel says how often the monitor checks.
+    app.include_router(build_ui_router(ports, drift_check_seconds=settings.drift_check_seconds))
     limits = RequestLimits.from_settings(settings)
     app.add_middleware(BodyLimitMiddleware, limits=limits, exempt_suffixes=("/uploads",))
     guard = ApiKeyGuard(settings.api_key.get_secret_value()) if settings.api_key else None

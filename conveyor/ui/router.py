@@ -49,8 +49,9 @@ def build_templates() -> Jinja2Templates:
     return templates
 
 
-def build_ui_router(ports: Ports) -> APIRouter:
-    """The dashboard's routes, all under /ui (one dependency can guard them all)."""
+def build_ui_router(ports: Ports, *, drift_check_seconds: float | None = None) -> APIRouter:
+    """The dashboard's routes, all under /ui (one dependency can guard them all);
+    ``drift_check_seconds``: how often the monitor checks drift (None: it does not say)."""
     router = APIRouter(prefix="/ui", include_in_schema=False)
     templates = build_templates()
 
@@ -70,7 +71,8 @@ def build_ui_router(ports: Ports) -> APIRouter:
             page = views.project_page(ports, project)
         except NotFound as error:
             return not_found(request, error)
-        return templates.TemplateResponse(request, "project.html", {"page": page})
+        context = {"page": page, "drift_check_seconds": drift_check_seconds}
+        return templates.TemplateResponse(request, "project.html", context)
 
     @router.get("/runs/{run_id}", response_class=HTMLResponse)
     def run(request: Request, run_id: str) -> Response:

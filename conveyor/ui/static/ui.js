@@ -269,7 +269,7 @@ function showDrift(report) {
     box.replaceChildren(el("p", { class: "empty" }, "No drift check yet: send traffic, then check."));
     return;
   }
-  summary.textContent = `${report.status} · ${report.rows} rows · checked ${when(report.checked_at)} · v${report.model_version}`;
+  summary.textContent = `${report.status} · ${report.rows} rows answered by v${report.model_version} from ${when(report.window_start)} to ${when(report.window_end)} · checked ${when(report.checked_at)}`;
   summary.className = `small ${report.status}`;
   const cards = Object.entries(report.features || {}).map(([name, f]) => {
     const drifted = f.verdict === "drift";

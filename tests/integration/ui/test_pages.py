@@ -182,3 +182,12 @@ def test_the_project_page_says_what_auto_and_default_came_to(client: TestClient)
     page = client.get("/ui/projects/churn").text
     assert "auto (binary in v1)" in page
     assert "metric default (roc_auc in v1)" in page
+
+
+def test_the_drift_panel_says_what_it_compares_and_how_often(client: TestClient) -> None:
+    page = client.get("/ui/projects/churn").text
+    assert (
+        "the monitor (<code>conveyor up</code> or <code>conveyor worker</code>) checks every"
+        in page
+    )
+    assert "the deployed version's requests of the last hour" in page
