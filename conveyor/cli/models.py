@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,6 +13,9 @@ from conveyor.cli._context import CliState
 from conveyor.cli._file_report import print_file_report
 from conveyor.cli._output import console, fmt_metric, print_json
 from conveyor.cli.runs import print_gate, print_metrics
+from conveyor.errors import IntegrityError
+from conveyor.model.loading import download_verified
+from conveyor.monitoring.integrity import raise_integrity_alarm
 from conveyor.pipeline import lifecycle
 from conveyor.pipeline.file_report import dataset_report, report_view
 from conveyor.pipeline.lifecycle import Outcome
@@ -116,6 +120,45 @@ def _said(outcome: Outcome, as_json: bool) -> None:
     else:
         console.print(f"{v.project} version {v.version}: {styled_status(v.approval_status)}")
         console.print(outcome.message)
+
+
+@app.command("download")
+def download(
+    ctx: typer.Context,
+    project: ProjectArg,
+    version: VersionArg,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Where to write it (default: PROJECT-vVERSION.tar.gz here)."
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Download a version's artifact (model.tar.gz), checked against the registry's sha256.
+    In Python, `conveyor.load_model(PROJECT, VERSION)` loads it as the server does."""
+    state: CliState = ctx.obj
+    ports = state.ports
+    model = ports.registry.get_version(project, version)
+    target = output or Path(f"{project}-v{version}.tar.gz")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        download_verified(
+            ports.store, model.artifact, model.sha256, target, version=f"{project} v{version}"
+        )
+    except IntegrityError as exc:
+        raise_integrity_alarm(ports.table, project, version, exc, where="models download")
+        raise
+    if as_json:
+        print_json(
+            {"project": project, "version": version, "path": str(target), "sha256": model.sha256}
+        )
+        return
+    console.print(
+        f"wrote {project} v{version} to {target} (sha256 {model.sha256[:16]}…, as registered); "
+        f"in Python: conveyor.load_model({project!r}, {version})",
+        highlight=False,
+    )
 
 
 @app.command("approve")

@@ -35,18 +35,10 @@ def load_verified(
         IntegrityError: its bytes do not match ``sha256``.
     """
     target = cache_dir / sha256
-    what = f"{version + ' ' if version else ''}({artifact.bucket}/{artifact.key})"
     cache_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".load-") as tmp:
         tarball = Path(tmp) / "model.tar.gz"
-        store.download(artifact.bucket, artifact.key, tarball)
-        with tarball.open("rb") as handle:
-            found = sha256_mismatch(handle, sha256)
-        if found is not None:
-            raise IntegrityError(
-                f"{what} has sha256 {found}, but the registry recorded {sha256}; the "
-                "artifact was changed or damaged: refusing to load it"
-            )
+        download_verified(store, artifact, sha256, tarball, version=version)
         if not (target / "training.json").exists():
             staged = unpack(tarball, Path(tmp) / "model")
             try:
@@ -56,3 +48,24 @@ def load_verified(
                     shutil.rmtree(target, ignore_errors=True)
                     staged.rename(target)
     return Predictor.load(scored_dir(target) if scored else target)
+
+
+def download_verified(
+    store: ObjectStore, artifact: ObjectRef, sha256: str, path: Path, *, version: str | None = None
+) -> None:
+    """Write the artifact to ``path`` and check it is the bytes the registry recorded.
+
+    Raises:
+        NotFound: the artifact is not in the store.
+        IntegrityError: its sha256 is not ``sha256`` (``path`` is deleted).
+    """
+    store.download(artifact.bucket, artifact.key, path)
+    with path.open("rb") as handle:
+        found = sha256_mismatch(handle, sha256)
+    if found is not None:
+        path.unlink(missing_ok=True)
+        what = f"{version + ' ' if version else ''}({artifact.bucket}/{artifact.key})"
+        raise IntegrityError(
+            f"{what} has sha256 {found}, but the registry recorded {sha256}; the "
+            "artifact was changed or damaged: refusing to load it"
+        )
