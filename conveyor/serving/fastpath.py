@@ -26,7 +26,7 @@ from conveyor.serving.deps import (
     predict_and_record,
     request_failed,
 )
-from conveyor.serving.instances import parse_instances
+from conveyor.serving.instances import read_rows
 from conveyor.serving.limits import (
     INLINE_BODY_BYTES,
     RequestLimits,
@@ -127,10 +127,12 @@ class PredictFastPath:
         and logging the request is left to ``_report``, on the loop, once it is answered."""
         started = time.perf_counter()
         try:
-            instances = parse_instances(body)
+            instances, as_sent = read_rows(body)
             self.limits.check_rows(instances)
             check_flat_rows(instances)
-            model, prediction, _ = predict_and_record(state, project, instances, request_id, body)
+            # Another server's shape is recorded as the rows it carried, in conveyor's.
+            raw = body if as_sent else None
+            model, prediction, _ = predict_and_record(state, project, instances, request_id, raw)
             payload = orjson.dumps(answer_body(model.version, prediction, request_id))
             seconds = time.perf_counter() - started
             return _Scored(200, payload, model.version, len(instances), seconds)

@@ -15,23 +15,74 @@ from conveyor.errors import InvalidInput
 
 
 def parse_instances(body: bytes) -> list[dict[str, Any]]:
-    """The ``instances`` of a request body; anything else is an ``InvalidInput`` naming it."""
+    """The rows of a request body; anything else is an ``InvalidInput`` naming it."""
+    return read_rows(body)[0]
+
+
+def read_rows(body: bytes) -> tuple[list[dict[str, Any]], bool]:
+    """The rows of a request body, and whether the body is conveyor's own shape
+    (``{"instances": [...]}``, recorded as it came) rather than one read from another
+    server's: MLflow's ``dataframe_records``, ``dataframe_split`` (``columns`` and ``data``)
+    and ``inputs`` (rows, or columns of values).
+
+    Raises:
+        InvalidInput: not JSON, or no rows in any of those shapes; the message names it.
+    """
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise InvalidInput(f"the body is not valid JSON: {exc}", field="body") from exc
-    if not isinstance(payload, dict) or "instances" not in payload:
-        raise InvalidInput('the body needs "instances": a list of rows', field="instances")
-    instances = payload["instances"]
-    if not isinstance(instances, list):
-        raise InvalidInput(
-            '"instances" must be a list of rows, e.g. [{"age": 42}]', field="instances"
-        )
-    if not instances:
-        raise InvalidInput('"instances" is empty; send at least one row', field="instances")
-    for index, row in enumerate(instances):
+    if isinstance(payload, dict) and "instances" in payload:
+        return _rows(payload["instances"], "instances"), True
+    if isinstance(payload, dict) and "dataframe_records" in payload:
+        return _rows(payload["dataframe_records"], "dataframe_records"), False
+    if isinstance(payload, dict) and "dataframe_split" in payload:
+        return _rows(_split(payload["dataframe_split"]), "dataframe_split"), False
+    if isinstance(payload, dict) and "inputs" in payload:
+        inputs = payload["inputs"]
+        return _rows(_columns(inputs) if isinstance(inputs, dict) else inputs, "inputs"), False
+    raise InvalidInput(
+        'the body needs "instances": a list of rows (MLflow\'s "dataframe_split", '
+        '"dataframe_records" and "inputs" are read too)',
+        field="instances",
+    )
+
+
+def _rows(rows: Any, field: str) -> list[dict[str, Any]]:
+    if not isinstance(rows, list):
+        raise InvalidInput(f'"{field}" must be a list of rows, e.g. [{{"age": 42}}]', field=field)
+    if not rows:
+        raise InvalidInput(f'"{field}" is empty; send at least one row', field=field)
+    for index, row in enumerate(rows):
         if not isinstance(row, dict):
+            raise InvalidInput(f"{field}[{index}] must be an object of column: value", field=field)
+    return rows
+
+
+def _split(split: Any) -> list[dict[str, Any]]:
+    """``{"columns": [...], "data": [[...], ...]}`` (pandas' split orient) as rows."""
+    field = "dataframe_split"
+    if not isinstance(split, dict) or not isinstance(split.get("columns"), list):
+        raise InvalidInput(f'"{field}" needs "columns" (names) and "data" (rows)', field=field)
+    columns, data = split["columns"], split.get("data")
+    if not isinstance(data, list) or not all(isinstance(row, list) for row in data):
+        raise InvalidInput(f'"{field}.data" must be a list of rows, each a list', field=field)
+    for index, row in enumerate(data):
+        if len(row) != len(columns):
             raise InvalidInput(
-                f"instances[{index}] must be an object of column: value", field="instances"
+                f'"{field}.data[{index}]" has {len(row)} values for {len(columns)} columns',
+                field=field,
             )
-    return instances
+    return [dict(zip(columns, row, strict=True)) for row in data]
+
+
+def _columns(inputs: dict[str, Any]) -> list[dict[str, Any]]:
+    """``{"column": [values...], ...}`` (one list per column, all as long) as rows."""
+    lengths = {len(v) if isinstance(v, list) else -1 for v in inputs.values()}
+    if not inputs or -1 in lengths or len(lengths) != 1:
+        raise InvalidInput(
+            '"inputs" as columns must map each column to a list of values, all as long',
+            field="inputs",
+        )
+    names = list(inputs)
+    return [dict(zip(names, values, strict=True)) for values in zip(*inputs.values(), strict=True)]

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request, Response
 
 from conveyor.model.artifact import Prediction
 from conveyor.serving.deps import ServerState, predict_and_record
-from conveyor.serving.instances import parse_instances
+from conveyor.serving.instances import read_rows
 from conveyor.serving.schemas import (
     KEY_ERRORS,
     PredictRequest,
@@ -46,9 +46,9 @@ async def predict(project: str, request: Request) -> Response:
     """Score rows with the project's deployed version; every request is recorded."""
     state: ServerState = request.app.state.conveyor
     body = await request.body()
-    instances = parse_instances(body)
+    instances, as_sent = read_rows(body)
     model, prediction, request_id = predict_and_record(
-        state, project, instances, request.headers.get("x-request-id"), body
+        state, project, instances, request.headers.get("x-request-id"), body if as_sent else None
     )
     answer = answer_body(model.version, prediction, request_id)
     return Response(json.dumps(answer), media_type="application/json")
