@@ -48,6 +48,7 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
     from conveyor.model.candidates import Data as SearchData
     from conveyor.model.cross_validation import CrossValidated, cross_validate, cross_validates
     from conveyor.model.encode import FeatureEncoder, target_values
+    from conveyor.model.ensemble import EnsembleModel
     from conveyor.model.estimators import (
         REFIT_MAX_ROWS,
         LightGbmModel,
@@ -114,6 +115,7 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
         # builds its dataset beside them (200 MB of a 700,000-row split's job's peak).
         del train_frame, valid_frame, test_frame
     hyperparameters = effective_hyperparameters(algorithm, user_params, rows_train)
+    family = algorithm.value  # the record's: the search's winner's, or an ensemble
     if preset is not Preset.FAST:
         budget_text = hps.get("time_budget") or ""
         budget = (
@@ -146,7 +148,7 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
             started=started,
         )
         model: FittedModel = searched.model
-        algorithm, hyperparameters = searched.algorithm, searched.hyperparameters
+        family, hyperparameters = searched.algorithm, searched.hyperparameters
         validation, cross_validated = searched.validation, searched.cross_validated
         chosen_rounds = cross_validated.rounds if cross_validated else model.best_iteration
         search_record = searched.summary
@@ -232,12 +234,23 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
         model = model.refit(np.vstack([x_train, x_valid]), np.concatenate([y_train, y_valid]))
         rows = rows_train + rows_validation
         refit = {"rows": rows, "rounds": model.best_iteration, "test": False}
+    elif (
+        isinstance(model, EnsembleModel)
+        and x_valid is not None
+        and y_valid is not None
+        and rows_train <= REFIT_MAX_ROWS
+    ):
+        # As a LightGBM winner: its LightGBM members learn from the validation rows too. (A
+        # full fit's ensemble is not refitted on the test rows: they score the one that serves.)
+        model = model.refit(np.vstack([x_train, x_valid]), np.concatenate([y_train, y_valid]))
+        refit = {"rows": rows_train + rows_validation, "rounds": None, "test": False}
     if refit is not None:
         splits = "train, validation and test" if refit["test"] else "train and validation"
-        print(f"refitted on {splits} ({refit['rows']} rows, {refit['rounds']} rounds)", flush=True)
+        rounds = "" if refit["rounds"] is None else f", {refit['rounds']} rounds"
+        print(f"refitted on {splits} ({refit['rows']} rows{rounds})", flush=True)
 
     record = {
-        "algorithm": algorithm.value,
+        "algorithm": family,
         "task": schema.task.value,
         "hyperparameters": hyperparameters,
         "seed": seed,

@@ -15,11 +15,12 @@ import numpy as np
 import polars as pl
 
 from conveyor.model.encode import FeatureEncoder
-from conveyor.model.estimators import FittedModel, load_model
+from conveyor.model.ensemble import load_fitted
+from conveyor.model.estimators import FittedModel
 from conveyor.model.rows import RowEncoder
 from conveyor.tabular.coerce import coerce_frame
 from conveyor.tabular.schema import DatasetSchema
-from conveyor.types import Algorithm, Task
+from conveyor.types import Task
 
 SCHEMA_FILE = "schema.json"
 ENCODER_FILE = "encoder.json"
@@ -86,7 +87,7 @@ class Predictor:
         schema = DatasetSchema.from_dict(json.loads((model_dir / SCHEMA_FILE).read_text()))
         encoder = FeatureEncoder.from_dict(json.loads((model_dir / ENCODER_FILE).read_text()))
         training = json.loads((model_dir / TRAINING_FILE).read_text())
-        model = load_model(model_dir, Algorithm(training["algorithm"]), schema.task)
+        model = load_fitted(model_dir, training["algorithm"], schema.task)
         return cls(schema, encoder, model, training)
 
     def predict_frame(self, typed: pl.DataFrame) -> Prediction:

@@ -56,35 +56,48 @@ def compute_metrics(
     For classifiers ``y_true`` holds class indices and ``raw`` class probabilities
     (n, n_classes); for regression both hold values.
     """
+    return {name: metric_value(task, name, y_true, raw, n_classes) for name in _OF_TASK[task]}
+
+
+_OF_TASK = {
+    Task.REGRESSION: ("rmse", "mae", "r2"),
+    Task.BINARY: ("accuracy", "log_loss", "f1", "roc_auc"),
+    Task.MULTICLASS: ("accuracy", "log_loss", "f1_macro"),
+}
+
+
+def metric_value(
+    task: Task, name: str, y_true: np.ndarray, raw: np.ndarray, n_classes: int
+) -> float:
+    """One of ``compute_metrics``' values alone: what a search scores a blend of candidates
+    on many times over (``conveyor.model.ensemble``)."""
     # Imported here: scikit-learn takes most of a second to import, and every CLI command
     # would pay for it.
     from sklearn import metrics as skm
 
     if task is Task.REGRESSION:
-        return {
-            "rmse": float(np.sqrt(skm.mean_squared_error(y_true, raw))),
-            "mae": float(skm.mean_absolute_error(y_true, raw)),
-            "r2": float(skm.r2_score(y_true, raw)),
-        }
+        if name == "rmse":
+            return float(np.sqrt(skm.mean_squared_error(y_true, raw)))
+        if name == "mae":
+            return float(skm.mean_absolute_error(y_true, raw))
+        return float(skm.r2_score(y_true, raw))
     proba = np.clip(np.asarray(raw, dtype=np.float64), 1e-15, 1.0)
     proba = proba / proba.sum(axis=1, keepdims=True)
-    labels = list(range(n_classes))
-    predicted = proba.argmax(axis=1)
-    result = {
-        "accuracy": float(skm.accuracy_score(y_true, predicted)),
-        "log_loss": float(skm.log_loss(y_true, proba, labels=labels)),
-    }
-    if task is Task.BINARY:
-        result["f1"] = float(skm.f1_score(y_true, predicted, zero_division=0))
+    if name == "log_loss":
+        return float(skm.log_loss(y_true, proba, labels=list(range(n_classes))))
+    if name == "roc_auc":
         both_present = len(np.unique(y_true)) == 2
-        result["roc_auc"] = (
-            float(skm.roc_auc_score(y_true, proba[:, 1])) if both_present else float("nan")
+        return float(skm.roc_auc_score(y_true, proba[:, 1])) if both_present else float("nan")
+    predicted = proba.argmax(axis=1)
+    if name == "accuracy":
+        return float(skm.accuracy_score(y_true, predicted))
+    if name == "f1":
+        return float(skm.f1_score(y_true, predicted, zero_division=0))
+    return float(
+        skm.f1_score(
+            y_true, predicted, average="macro", labels=list(range(n_classes)), zero_division=0
         )
-    else:
-        result["f1_macro"] = float(
-            skm.f1_score(y_true, predicted, average="macro", labels=labels, zero_division=0)
-        )
-    return result
+    )
 
 
 def baseline_metrics(

@@ -15,6 +15,7 @@ out-of-fold or validation predictions (``Scored.predictions``) and be one more r
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from typing import Any
 
 from conveyor.model.candidates import Data, Scored, Scorer
 from conveyor.model.cross_validation import FOLDS, CrossValidated
+from conveyor.model.ensemble import ENSEMBLE, blend
 from conveyor.model.estimators import FittedModel, effective_hyperparameters
 from conveyor.model.metrics import greater_is_better
 from conveyor.types import Algorithm, Preset, Task
@@ -31,6 +33,9 @@ from conveyor.types import Algorithm, Preset, Task
 # its whole budget (on the corpus's files of 500-6,000 rows 24 trials took 2-21 s in all).
 MAX_TRIALS = {Preset.BALANCED: 24, Preset.BEST: 200}
 _PRUNE_EVERY = 10  # rounds between the reports a trial is pruned on
+# Room kept in the budget for this many more final fits than the winner's: an ensemble's
+# members under cross-validation (each about a fold's fit).
+_ENSEMBLE_RESERVE = 2
 _LOSS = {Task.BINARY: "log_loss", Task.MULTICLASS: "log_loss", Task.REGRESSION: "rmse"}
 
 
@@ -39,8 +44,8 @@ class Searched:
     """The winner fitted, and the leaderboard."""
 
     model: FittedModel
-    algorithm: Algorithm
-    hyperparameters: dict[str, Any]
+    algorithm: str  # a family's value, or ``ENSEMBLE``
+    hyperparameters: dict[str, Any]  # an ensemble's: its members' weights by name
     validation: dict[str, float]
     cross_validated: CrossValidated | None  # a LightGBM winner's, under the CV threshold
     cross_validation: dict[str, Any] | None  # the record's ``cross_validation``, any winner's
@@ -80,45 +85,97 @@ def search(
             if family is algorithm and user_params:
                 raise
             board.append(Scored(family.value, family, given, {}, 0.0, None, f"failed: {exc}"))
-    # The winner's final fit must fit in the budget too: it costs about what the baseline did.
-    reserve = board[0].fit_seconds / (FOLDS if data.cross_validated else 1)
+    # The winner's final fit must fit in the budget too: it costs about what the baseline did
+    # (an ensemble's, one per member: room is kept for two more under cross-validation).
+    finish_cost = board[0].fit_seconds / FOLDS if data.cross_validated else 0.0
+    reserve = (
+        finish_cost * (1 + _ENSEMBLE_RESERVE) if data.cross_validated else board[0].fit_seconds
+    )
     trials_left = deadline - reserve - time.monotonic()
     if trials_left > board[0].fit_seconds:
         given = user_params if algorithm is Algorithm.LIGHTGBM else {}
         board.extend(_tune(scorer, board[0], given, trials_left, MAX_TRIALS[preset], data.seed))
-    winner = _best(board, metric)
-    finished = winner.finish() if winner.finish is not None else None
-    assert finished is not None  # every row that scores has a finish
-    cross_validated = finished if isinstance(finished, CrossValidated) else None
-    model = finished.model if isinstance(finished, CrossValidated) else finished
+    single = _best(board, metric)
+    ensemble = blend(_ranked(board, metric), data, metric)
+    if ensemble is not None and ensemble.wins and data.cross_validated:
+        # Its other members' final fits cost about a fold's fit each.
+        extra = sum(m.fit_seconds / FOLDS for m in ensemble.members if m is not single)
+        if time.monotonic() + extra > deadline + finish_cost:
+            ensemble = dataclasses.replace(
+                ensemble, wins=False, status="skipped: no time left for its members' fits"
+            )
+    wins = ensemble is not None and ensemble.wins
+    rows = [row.row(metric, winner=row is single and not wins) for row in board]
     summary = {
         "preset": preset.value,
         "time_budget_seconds": budget,
         "budget_source": budget_source,
-        "seconds": round(time.monotonic() - started, 3),
         "metric": metric,
         "selected_on": f"{FOLDS}-fold out of fold" if data.cross_validated else "validation",
-        "winner": winner.name,
-        "leaderboard": [row.row(metric, winner=row is winner) for row in _ranked(board, metric)],
     }
+    if ensemble is not None and ensemble.wins:
+        model: FittedModel = ensemble.finish()
+        rows.append(ensemble.row(metric, winner=True))
+        summary["winner"] = ENSEMBLE
+        return Searched(
+            model=model,
+            algorithm=ENSEMBLE,
+            hyperparameters=ensemble.row(metric, winner=True)["hyperparameters"],
+            validation=ensemble.metrics,
+            cross_validated=None,
+            cross_validation=(
+                {"folds": FOLDS, "rounds": None, "metrics": ensemble.metrics, "spread": {}}
+                if data.cross_validated
+                else None
+            ),
+            summary=_summary(summary, rows, metric, started),
+        )
+    if ensemble is not None:
+        rows.append(ensemble.row(metric, winner=False))
+    summary["winner"] = single.name
+    finished = single.finish() if single.finish is not None else None
+    assert finished is not None  # every row that scores has a finish
+    cross_validated = finished if isinstance(finished, CrossValidated) else None
     return Searched(
-        model=model,
-        algorithm=winner.algorithm,
-        hyperparameters=winner.hyperparameters,
-        validation=winner.metrics,
+        model=finished.model if isinstance(finished, CrossValidated) else finished,
+        algorithm=single.algorithm.value,
+        hyperparameters=single.hyperparameters,
+        validation=single.metrics,
         cross_validated=cross_validated,
         cross_validation=(
             {
                 "folds": FOLDS,
-                "rounds": winner.rounds,
-                "metrics": winner.metrics,
-                "spread": winner.spread,
+                "rounds": single.rounds,
+                "metrics": single.metrics,
+                "spread": single.spread,
             }
             if data.cross_validated
             else None
         ),
-        summary=summary,
+        summary=_summary(summary, rows, metric, started),
     )
+
+
+def _summary(
+    said: dict[str, Any], rows: list[dict[str, Any]], metric: str, started: float
+) -> dict[str, Any]:
+    """The training record's ``search``: the winner's row first, then the others best first
+    (rows that did not score last)."""
+    sign = -1.0 if greater_is_better(metric) else 1.0
+
+    def key(row: dict[str, Any]) -> tuple[int, float]:
+        value = row.get("score")
+        if row["winner"]:
+            return (0, 0.0)
+        if not str(row["status"]).startswith("ok") or value is None:
+            return (2, 0.0)
+        return (1, sign * value)
+
+    return {
+        **said,
+        "seconds": round(time.monotonic() - started, 3),
+        "leaderboard": sorted(rows, key=key),
+    }
 
 
 def one_row(

@@ -199,6 +199,19 @@ def _how_fitted(
 ) -> str:
     folds = (training.get("cross_validation") or {}).get("folds")
     algorithm = training.get("algorithm", "lightgbm")
+    if algorithm == "ensemble":
+        weights = training.get("hyperparameters") or {}
+        on = f"{folds}-fold out-of-fold" if folds else "validation"
+        stopped = (
+            f"a weighted ensemble of {len(weights)} candidates (weights chosen on their {on} "
+            "predictions), each fitted as its leaderboard row says"
+        )
+        if refit:
+            return (
+                f"The model that serves was {stopped}; its LightGBM members were then fitted "
+                f"again on train and validation ({refit['rows']} rows); the test split scored it."
+            )
+        return f"The model that serves was {stopped}; the test split scored it."
     if algorithm == "linear" or (algorithm == "sklearn" and folds):
         # No rounds for the folds to choose: a search chose the model family on them.
         stopped = (

@@ -1,0 +1,116 @@
+"""Greedy ensemble selection on known predictions, and the ensemble model that serves it."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conveyor.model.ensemble import EnsembleModel, load_fitted, select
+from conveyor.model.estimators import LightGbmModel
+from conveyor.model.linear import LinearModel
+from conveyor.model.metrics import metric_value
+from conveyor.types import Task
+
+
+def test_two_independent_errors_are_averaged_and_a_poor_candidate_is_little_weight() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=2000)
+    good_a, good_b = y + rng.normal(size=2000), y + rng.normal(size=2000)
+    poor = y + rng.normal(scale=3.0, size=2000)
+    chosen = select([good_a, poor, good_b], y, task=Task.REGRESSION, metric="rmse", n_classes=0)
+    # Inverse-variance weights would be 1 : 1 : 1/9: the poor one gets little or none.
+    assert chosen.weights[1] <= 0.08 and chosen.weights[0] > 0.35 and chosen.weights[2] > 0.35
+    assert abs(chosen.weights[0] - 0.5) < 0.15 and abs(chosen.weights.sum() - 1) < 1e-12
+    # Independent errors of 1 average to about 1/sqrt(2).
+    assert chosen.score < 0.8 < chosen.single
+    assert chosen.beats_single("rmse")
+
+
+def test_a_candidate_that_only_adds_noise_gets_no_weight() -> None:
+    rng = np.random.default_rng(1)
+    y = rng.normal(size=2000)
+    best = y + rng.normal(scale=0.1, size=2000)
+    chosen = select(
+        [y + rng.normal(scale=2.0, size=2000), best],
+        y,
+        task=Task.REGRESSION,
+        metric="rmse",
+        n_classes=0,
+    )
+    assert chosen.members == [1] and chosen.score == pytest.approx(chosen.single)
+    assert not chosen.beats_single("rmse")
+
+
+def test_classifiers_are_blended_on_their_probabilities_for_a_greater_is_better_metric() -> None:
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 2, 3000)
+    signal = y + rng.normal(scale=1.2, size=(2, 3000))
+    a, b = (1 / (1 + np.exp(-(s - 0.5) * 2)) for s in signal)
+    probabilities = [np.column_stack([1 - p, p]) for p in (a, b)]
+    chosen = select(probabilities, y, task=Task.BINARY, metric="roc_auc", n_classes=2)
+    assert chosen.members == [0, 1] and chosen.score > chosen.single
+    blended = sum(w * p for w, p in zip(chosen.weights, probabilities, strict=True))
+    assert metric_value(Task.BINARY, "roc_auc", y, blended, 2) == chosen.score
+    assert chosen.beats_single("roc_auc", margin=0.001)
+    assert not chosen.beats_single("roc_auc", margin=0.5)
+
+
+def _members(
+    tmp_rows: int = 600,
+) -> tuple[np.ndarray, np.ndarray, list[LinearModel | LightGbmModel]]:
+    rng = np.random.default_rng(3)
+    x = np.column_stack([rng.normal(size=tmp_rows), rng.integers(0, 3, tmp_rows).astype(float)])
+    y = (x[:, 0] + (x[:, 1] == 2) + rng.normal(scale=0.5, size=tmp_rows) > 0.5).astype(int)
+    linear = LinearModel.fit(
+        Task.BINARY, x, y, categorical_indices=[1], n_classes=2, params={}, seed=0
+    )
+    trees = [
+        LightGbmModel.fit(
+            Task.BINARY,
+            x[:400],
+            y[:400],
+            x[400:],
+            y[400:],
+            categorical_indices=[1],
+            n_classes=2,
+            params={
+                "num_boost_round": 200,
+                "early_stopping_rounds": 20,
+                "num_leaves": leaves,
+                "verbose": -1,
+            },
+            seed=0,
+        )
+        for leaves in (4, 15)
+    ]
+    return x, y, [linear, *trees]
+
+
+def test_a_saved_ensemble_predicts_what_it_did_one_row_as_in_a_batch(tmp_path: Path) -> None:
+    x, _, members = _members()
+    model = EnsembleModel(members, ["linear", "lightgbm", "lightgbm"], [0.5, 0.3, 0.2])
+    model.save(tmp_path)
+    loaded = load_fitted(tmp_path, "ensemble", Task.BINARY)
+    batch = loaded.predict_raw(x)
+    assert np.array_equal(batch, model.predict_raw(x))
+    expected = sum(w * m.predict_raw(x) for w, m in zip(model.weights, members, strict=True))
+    assert np.allclose(batch, expected, rtol=1e-12)
+    assert np.allclose(batch.sum(axis=1), 1.0)
+    singles = np.vstack([loaded.predict_raw(x[i : i + 1]) for i in range(20)])
+    assert np.allclose(singles, batch[:20], rtol=1e-9)
+
+
+def test_one_row_of_a_three_member_ensemble_takes_well_under_a_millisecond() -> None:
+    x, _, members = _members()
+    model = EnsembleModel(members, ["linear", "lightgbm", "lightgbm"], [0.5, 0.3, 0.2])
+    row = x[:1]
+    model.predict_raw(row)
+    took = []
+    for _ in range(200):
+        began = time.perf_counter()
+        model.predict_raw(row)
+        took.append(time.perf_counter() - began)
+    assert float(np.median(took)) < 0.5e-3
