@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,11 @@ MAX_CANDIDATES = 12
 # The blend must beat the best single candidate by this share of its score (0.1%): less is
 # within what choosing weights on the same rows gains by chance.
 MARGIN = 0.001
+# Members are drawn from the families whose one-row prediction takes microseconds (LightGBM's
+# single-row C path, the linear model's lookups): scikit-learn's HistGradientBoosting took
+# 0.8 ms a row (predict_proba's checks), which alone would spend half the 2 ms p99 a request
+# may take. It can still win alone.
+SERVES_FAST = frozenset({Algorithm.LIGHTGBM, Algorithm.LINEAR})
 _FILE = "ensemble.json"
 _MEMBERS_DIR = "members"
 
@@ -165,7 +171,8 @@ class Blend:
     weights: list[float]
     metrics: dict[str, float]  # of the blended validation or out-of-fold predictions
     wins: bool  # beats the best single candidate by MARGIN
-    status: str = "ok"
+    status: str
+    seconds: float  # selection's (its members' fits are their own rows')
 
     def row(self, metric: str, *, winner: bool) -> dict[str, Any]:
         """Its leaderboard row: the members' names and weights as its settings."""
@@ -179,7 +186,7 @@ class Blend:
             "rounds": None,
             "score": score if score is not None and math.isfinite(score) else None,
             "metrics": self.metrics,
-            "fit_seconds": round(sum(m.fit_seconds for m in self.members), 3),
+            "fit_seconds": round(self.seconds, 3),
             "predict_seconds_per_1000": round(
                 sum(m.predict_seconds_per_1000 or 0.0 for m in self.members), 5
             ),
@@ -200,7 +207,12 @@ class Blend:
 def blend(ranked: list[Scored], data: Data, metric: str) -> Blend | None:
     """Greedy selection over the best of ``ranked`` (best first) that scored; None when fewer
     than two did, or selection kept only one."""
-    offered = [r for r in ranked if r.status == "ok" and r.predictions is not None]
+    began = time.monotonic()
+    offered = [
+        r
+        for r in ranked
+        if r.status == "ok" and r.predictions is not None and r.algorithm in SERVES_FAST
+    ]
     offered = offered[:MAX_CANDIDATES]
     if len(offered) < 2:
         return None
@@ -214,10 +226,12 @@ def blend(ranked: list[Scored], data: Data, metric: str) -> Blend | None:
     weights = [float(chosen.weights[i]) for i in members]
     blended = sum(w * predictions[i] for w, i in zip(weights, members, strict=True))
     assert isinstance(blended, np.ndarray)
+    wins = chosen.beats_single(metric)
     return Blend(
         [offered[i] for i in members],
         weights,
         compute_metrics(data.task, y, blended, data.n_classes),
-        chosen.beats_single(metric),
-        "ok" if chosen.beats_single(metric) else f"ok (not {MARGIN:.1%} better than the best one)",
+        wins,
+        "ok" if wins else f"ok (not {MARGIN:.1%} better than the best one)",
+        time.monotonic() - began,
     )
