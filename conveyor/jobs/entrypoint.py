@@ -226,28 +226,21 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
         )
         refit = {"rows": everything.height, "rounds": model.best_iteration, "test": True}
     elif (
-        isinstance(model, LightGbmModel)
+        isinstance(model, LightGbmModel | EnsembleModel)
         and x_valid is not None
         and y_valid is not None
         and rows_train <= REFIT_MAX_ROWS
     ):
+        # An ensemble's LightGBM members are refitted as a LightGBM winner is. (A full fit's
+        # ensemble is not refitted on the test rows: they score the one that serves.)
         model = model.refit(np.vstack([x_train, x_valid]), np.concatenate([y_train, y_valid]))
         rows = rows_train + rows_validation
-        refit = {"rows": rows, "rounds": model.best_iteration, "test": False}
-    elif (
-        isinstance(model, EnsembleModel)
-        and x_valid is not None
-        and y_valid is not None
-        and rows_train <= REFIT_MAX_ROWS
-    ):
-        # As a LightGBM winner: its LightGBM members learn from the validation rows too. (A
-        # full fit's ensemble is not refitted on the test rows: they score the one that serves.)
-        model = model.refit(np.vstack([x_train, x_valid]), np.concatenate([y_train, y_valid]))
-        refit = {"rows": rows_train + rows_validation, "rounds": None, "test": False}
+        rounds = model.best_iteration if isinstance(model, LightGbmModel) else None
+        refit = {"rows": rows, "rounds": rounds, "test": False}
     if refit is not None:
         splits = "train, validation and test" if refit["test"] else "train and validation"
-        rounds = "" if refit["rounds"] is None else f", {refit['rounds']} rounds"
-        print(f"refitted on {splits} ({refit['rows']} rows{rounds})", flush=True)
+        said = "" if refit["rounds"] is None else f", {refit['rounds']} rounds"
+        print(f"refitted on {splits} ({refit['rows']} rows{said})", flush=True)
 
     record = {
         "algorithm": family,
