@@ -26,7 +26,7 @@ import numpy as np
 
 from conveyor.model.candidates import Data, Scored
 from conveyor.model.cross_validation import CrossValidated
-from conveyor.model.estimators import FittedModel, LightGbmModel, load_model
+from conveyor.model.estimators import FittedModel, load_model
 from conveyor.model.metrics import compute_metrics, greater_is_better, metric_value
 from conveyor.types import Algorithm, Task
 
@@ -125,14 +125,6 @@ class EnsembleModel:
         for weight, member in zip(self.weights[1:], self.members[1:], strict=True):
             blended += weight * member.predict_raw(x)
         return blended
-
-    def refit(self, x: np.ndarray, y: np.ndarray) -> EnsembleModel:
-        """The LightGBM members fitted again on ``x`` (more rows, the same encoding), as a
-        single LightGBM winner is; the other members as they are."""
-        members: list[FittedModel] = [
-            m.refit(x, y) if isinstance(m, LightGbmModel) else m for m in self.members
-        ]
-        return EnsembleModel(members, self.algorithms, self.weights)
 
     def save(self, folder: Path) -> None:
         listed = []

@@ -206,11 +206,6 @@ def _how_fitted(
             f"a weighted ensemble of {len(weights)} candidates (weights chosen on their {on} "
             "predictions), each fitted as its leaderboard row says"
         )
-        if refit:
-            return (
-                f"The model that serves was {stopped}; its LightGBM members were then fitted "
-                f"again on train and validation ({refit['rows']} rows); the test split scored it."
-            )
         return f"The model that serves was {stopped}; the test split scored it."
     if algorithm == "linear" or (algorithm == "sklearn" and folds):
         # No rounds for the folds to choose: a search chose the model family on them.

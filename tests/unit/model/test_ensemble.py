@@ -115,14 +115,3 @@ def test_one_row_of_a_three_member_ensemble_takes_well_under_a_millisecond() -> 
         took.append(time.perf_counter() - began)
     assert float(np.median(took)) < 0.5e-3
 
-
-def test_a_refit_ensemble_refits_its_lightgbm_members_only() -> None:
-    x, y, members = _members()
-    model = EnsembleModel(members, ["linear", "lightgbm", "lightgbm"], [0.5, 0.3, 0.2])
-    more = np.vstack([x, x[:200]]), np.concatenate([y, y[:200]])
-    refit = model.refit(*more)
-    assert refit.members[0] is members[0] and refit.weights == model.weights
-    for old, new in zip(members[1:], refit.members[1:], strict=True):
-        assert isinstance(new, LightGbmModel) and new is not old
-        # Rounds scale with the rows, as a single LightGBM winner's do.
-        assert new.best_iteration == round(old.best_iteration * 800 / 400)
