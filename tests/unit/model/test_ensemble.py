@@ -114,4 +114,3 @@ def test_one_row_of_a_three_member_ensemble_takes_well_under_a_millisecond() -> 
         model.predict_raw(row)
         took.append(time.perf_counter() - began)
     assert float(np.median(took)) < 0.5e-3
-
