@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends
+from fastapi import APIRouter, Body, Depends, Query
 
 from conveyor.api.deps import ApiContext, api_context
 from conveyor.api.schemas import (
@@ -17,8 +17,9 @@ from conveyor.api.schemas import (
     VersionDetailOut,
     VersionOut,
 )
-from conveyor.errors import NotFound
+from conveyor.errors import InvalidInput, NotFound
 from conveyor.pipeline import lifecycle
+from conveyor.pipeline.compare import compare_versions
 from conveyor.pipeline.details import details_key
 from conveyor.pipeline.file_report import dataset_report, report_view
 from conveyor.ports import Ports
@@ -92,6 +93,28 @@ def version_file(project: str, version: int, api: Context) -> dict[str, Any]:
     show``): the file's facts and each column's kind and rule."""
     v = _version(api.ports, project, version)
     return report_view(dataset_report(api.ports.store, api.ports.table, v))
+
+
+@router.get(
+    "/projects/{project}/compare",
+    responses=error_responses(400, 404, 422, *KEY_ERRORS),
+)
+def compare(
+    project: str,
+    api: Context,
+    versions: Annotated[str, Query(description="Two or more versions, e.g. 2,3.")],
+) -> dict[str, Any]:
+    """Versions side by side (``conveyor models compare``): metrics on every split, how each
+    was trained, the inputs it leaned on most, and what differs."""
+    get_project(api.ports.table, project)
+    try:
+        numbers = [int(part) for part in versions.split(",") if part.strip()]
+    except ValueError:
+        raise InvalidInput(
+            f"versions must be numbers separated by commas, e.g. 2,3; got {versions!r}",
+            field="versions",
+        ) from None
+    return compare_versions(api.ports, project, numbers)
 
 
 def _details(ports: Ports, v: ModelVersion) -> dict[str, Any] | None:

@@ -17,6 +17,7 @@ from conveyor.errors import IntegrityError
 from conveyor.model.loading import download_verified
 from conveyor.monitoring.integrity import raise_integrity_alarm
 from conveyor.pipeline import lifecycle
+from conveyor.pipeline.compare import compare_versions
 from conveyor.pipeline.file_report import dataset_report, report_view
 from conveyor.pipeline.lifecycle import Outcome
 from conveyor.projects import get_project
@@ -120,6 +121,48 @@ def _said(outcome: Outcome, as_json: bool) -> None:
     else:
         console.print(f"{v.project} version {v.version}: {styled_status(v.approval_status)}")
         console.print(outcome.message)
+
+
+@app.command("compare")
+def compare(
+    ctx: typer.Context,
+    project: ProjectArg,
+    versions: Annotated[list[int], typer.Argument(help="Two or more versions, e.g. 2 3.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Versions side by side: metrics on every split, how each was trained, what it leaned
+    on, and what differs between them."""
+    state: CliState = ctx.obj
+    compared = compare_versions(state.ports, project, versions)
+    if as_json:
+        print_json(compared)
+        return
+    columns = compared["versions"]
+    heads = [f"v{c['version']}" for c in columns]
+    table = RichTable("", *heads, title=f"{project}: versions side by side")
+    table.add_row("status", *(c["approval_status"] for c in columns))
+    table.add_row("algorithm", *(c["algorithm"] for c in columns))
+    table.add_row("data set", *(c["dataset_id"][:12] for c in columns))
+    splits = ("validation", "test", "holdout", "baseline")
+    names = sorted({m for c in columns for split in c["metrics"].values() for m in split})
+    primary = columns[0]["primary_metric"]
+    for split in splits:
+        for name in names:
+            values = [c["metrics"].get(split, {}).get(name) for c in columns]
+            if any(value is not None for value in values):
+                label = f"{split} {name}" + (" ★" if name == primary else "")
+                table.add_row(label, *(fmt_metric(value) for value in values))
+    for rank in range(max(len(c["top_inputs"]) for c in columns)):
+        cells = [
+            f"{c['top_inputs'][rank]['feature']} {c['top_inputs'][rank]['share']:.0%}"
+            if rank < len(c["top_inputs"])
+            else ""
+            for c in columns
+        ]
+        table.add_row(f"input #{rank + 1}", *cells)
+    console.print(table)
+    for difference in compared["differences"] or ["settings and data set: the same"]:
+        console.print(f"  differs   {difference}", highlight=False)
 
 
 @app.command("download")
