@@ -95,6 +95,7 @@ LAYERS: dict[str, int] = {
             "conveyor.aws",
             "conveyor.demo",
             "conveyor.jobs.entrypoint",
+            "conveyor.loaded",  # conveyor.load_model: the Python API's entry point
         ),
         5,
     ),
