@@ -20,7 +20,8 @@ its own layer or below:
 4. actions: ``pipeline`` (stages, runs, release, and the loops that act: worker, monitor,
    alarm actions, guardrail, retrain, schedules).
 5. entry points: ``serving``, ``api``, ``ui``, ``cli``, ``aws`` (the Lambda handlers and
-   SageMaker jobs), ``demo``, and ``jobs.entrypoint`` (the training job's program).
+   SageMaker jobs), ``demo``, ``jobs.entrypoint`` (the training job's program) and
+   ``loaded`` (``conveyor.load_model``, the Python API).
 
 Every import counts: at module top, inside a function (a lazy import is still a dependency)
 and under ``TYPE_CHECKING``. The walk reads the sources with ``ast``; nothing is imported.
@@ -104,6 +105,9 @@ LAYERS: dict[str, int] = {
 # Upward imports that stand today, each with why; the test fails on any other, and on an
 # entry here that no longer happens (delete it then).
 ALLOWED: dict[tuple[str, str], str] = {
+    # ``conveyor.load_model``, the Python API users reach first, imports its module only when
+    # called: ``import conveyor`` stays a leaf that every layer may name.
+    ("conveyor", "conveyor.loaded"): "the package's load_model, imported when called",
     # The SageMaker endpoint checks the artifact's sha256 once more as it creates the model
     # (the object may change after the caller's check) and raises the same integrity alarm
     # as every other refusal, into the alarm history. Raising a plain IntegrityError here
