@@ -4,37 +4,11 @@ sha256, so ``predict`` answers what ``POST /predict`` answers for the same rows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from conveyor.errors import NotDeployed
-from conveyor.model.artifact import Prediction, Predictor
-from conveyor.tabular.schema import DatasetSchema
+from conveyor.model.loading import LoadedModel
 
-
-@dataclass(frozen=True)
-class LoadedModel:
-    """One version of a project's model, loaded."""
-
-    project: str
-    version: int
-    sha256: str
-    predictor: Predictor
-
-    @property
-    def schema(self) -> DatasetSchema:
-        """The inputs the model reads (names, kinds, parse rules), its target and classes."""
-        return self.predictor.schema
-
-    def predict(self, rows: dict[str, Any] | list[dict[str, Any]]) -> Prediction:
-        """Predictions for ``rows`` (one row or a list, column -> value, read as an upload's
-        cells are: ``"$1,200"`` and ``"8/6/20"`` as the project's file wrote them).
-
-        Raises:
-            InvalidInput: a value the model cannot read; the message names the column.
-        """
-        return self.predictor.predict_records([rows] if isinstance(rows, dict) else rows)
+__all__ = ["LoadedModel", "load_model"]
 
 
 def load_model(
@@ -54,16 +28,12 @@ def load_model(
         IntegrityError: the stored artifact is not the bytes the registry recorded.
     """
     from conveyor.config import load_settings
-    from conveyor.model.loading import load_verified
+    from conveyor.model.loading import load_verified, resolve_version
     from conveyor.wiring import build_ports
 
     settings = load_settings(home=Path(home).expanduser() if home is not None else None)
     ports = build_ports(settings)
-    if version is None:
-        deployment = ports.endpoint.describe_endpoint(project)
-        if deployment is None:
-            raise NotDeployed(project, instead=" or pass version=")
-        version = deployment.version
+    version = resolve_version(ports, project, version, instead=" or pass version=")
     model = ports.registry.get_version(project, version)
     predictor = load_verified(
         ports.store,

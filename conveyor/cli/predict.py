@@ -11,8 +11,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from conveyor.cli._context import CliState
 from conveyor.cli._output import console, err_console, print_json
-from conveyor.errors import IntegrityError, NotDeployed, NotFound
-from conveyor.model.loading import load_verified
+from conveyor.errors import IntegrityError, NotFound
+from conveyor.model.loading import load_verified, resolve_version
 from conveyor.monitoring.integrity import raise_integrity_alarm
 from conveyor.serving.batch import DEFAULT_CHUNK_ROWS, count_rows, output_format, predict_file
 
@@ -44,11 +44,7 @@ def predict(
     if not input_path.is_file():
         raise NotFound(f"no file {str(input_path)!r}", field="input")
     output_format(output_path)  # an output it cannot write fails before any work
-    if version is None:
-        deployment = ports.endpoint.describe_endpoint(project)
-        if deployment is None:
-            raise NotDeployed(project, instead=" or pass --version")
-        version = deployment.version
+    version = resolve_version(ports, project, version, instead=" or pass --version")
     model = ports.registry.get_version(project, version)
     try:
         predictor = load_verified(

@@ -4,13 +4,57 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from conveyor.errors import IntegrityError
+from conveyor.errors import IntegrityError, NotDeployed
 from conveyor.hashing import sha256_mismatch
-from conveyor.model.artifact import Predictor, scored_dir, unpack
+from conveyor.model.artifact import Prediction, Predictor, scored_dir, unpack
 from conveyor.storage import ObjectStore
+from conveyor.tabular.schema import DatasetSchema
 from conveyor.types import ObjectRef
+
+if TYPE_CHECKING:
+    from conveyor.ports import Ports
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """One version of a project's model, loaded (by a server, or ``conveyor.load_model``)."""
+
+    project: str
+    version: int
+    sha256: str
+    predictor: Predictor
+
+    @property
+    def schema(self) -> DatasetSchema:
+        """The inputs the model reads (names, kinds, parse rules), its target and classes."""
+        return self.predictor.schema
+
+    def predict(self, rows: dict[str, Any] | list[dict[str, Any]]) -> Prediction:
+        """Predictions for ``rows`` (one row or a list, column -> value, read as an upload's
+        cells are: ``"$1,200"`` and ``"8/6/20"`` as the project's file wrote them).
+
+        Raises:
+            InvalidInput: a value the model cannot read; the message names the column.
+        """
+        return self.predictor.predict_records([rows] if isinstance(rows, dict) else rows)
+
+
+def resolve_version(ports: Ports, project: str, version: int | None, *, instead: str) -> int:
+    """``version``, or the one ``project`` serves when it is None.
+
+    Raises:
+        NotDeployed: it serves none (``instead`` says what else would do).
+    """
+    if version is not None:
+        return version
+    deployment = ports.endpoint.describe_endpoint(project)
+    if deployment is None:
+        raise NotDeployed(project, instead=instead)
+    return deployment.version
 
 
 def load_verified(

@@ -16,7 +16,8 @@ from conveyor.inference.records import PendingRecord
 from conveyor.logs import REQUEST_LOGGER
 from conveyor.metrics.labels import UNKNOWN_PROJECT
 from conveyor.model.artifact import Prediction
-from conveyor.serving.models import LoadedModel, ModelHolder
+from conveyor.model.loading import LoadedModel
+from conveyor.serving.models import ModelHolder
 from conveyor.serving.recorder import InferenceRecorder
 from conveyor.serving.table_metrics import ServerMetrics
 

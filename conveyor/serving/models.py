@@ -11,26 +11,17 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from conveyor.endpoint import Deployment, Endpoint, changes
 from conveyor.errors import ConveyorError, IntegrityError
 from conveyor.model.artifact import Predictor
-from conveyor.model.loading import load_verified
+from conveyor.model.loading import LoadedModel, load_verified
 from conveyor.monitoring.integrity import raise_integrity_alarm
 from conveyor.storage import ObjectStore
 from conveyor.tables import Table
 
 log = logging.getLogger("conveyor.serving")
-
-
-@dataclass(frozen=True)
-class LoadedModel:
-    project: str
-    version: int
-    sha256: str
-    predictor: Predictor
 
 
 class ModelHolder:

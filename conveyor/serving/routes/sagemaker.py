@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from conveyor.errors import ConveyorError, InvalidInput, NotFound
 from conveyor.model.artifact import Prediction
+from conveyor.model.loading import LoadedModel
 from conveyor.serving.deadline import score_on_thread
 from conveyor.serving.deps import (
     ServerState,
@@ -26,7 +27,6 @@ from conveyor.serving.deps import (
     request_failed,
 )
 from conveyor.serving.limits import INLINE_BODY_BYTES, RequestLimits, check_flat_rows
-from conveyor.serving.models import LoadedModel
 from conveyor.serving.schemas import (
     KEY_ERRORS,
     PredictRequest,

@@ -18,10 +18,11 @@ from prometheus_client import CollectorRegistry
 
 import conveyor
 from conveyor.metrics.prometheus import RequestMetrics
+from conveyor.model.loading import LoadedModel
 from conveyor.serving import errors
 from conveyor.serving.deps import ServerState
 from conveyor.serving.limits import BodyLimitMiddleware, RequestLimits
-from conveyor.serving.models import LoadedModel, ModelHolder
+from conveyor.serving.models import ModelHolder
 from conveyor.serving.recorder import InferenceRecorder
 from conveyor.serving.routes import sagemaker
 from conveyor.serving.table_metrics import ServerMetrics

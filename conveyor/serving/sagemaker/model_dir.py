@@ -17,7 +17,7 @@ from pathlib import Path
 from conveyor.errors import ConfigError, IntegrityError
 from conveyor.model.artifact import ENCODER_FILE, SCHEMA_FILE, TRAINING_FILE, Predictor
 from conveyor.model.content_digest import folder_digest
-from conveyor.serving.models import LoadedModel
+from conveyor.model.loading import LoadedModel
 
 log = logging.getLogger("conveyor.serving")
 
