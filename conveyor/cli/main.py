@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperGroup, TyperOption
 
 from conveyor import __version__
 from conveyor._memory import give_back_freed_memory
@@ -42,6 +42,18 @@ COMMANDS = {
     "retrain": ("conveyor.cli.retrain", "retrain"),
     "aws": ("conveyor.cli.aws", "app"),
 }
+
+
+_typed = TyperOption.display_type_rich
+
+
+def _flag_type(option: TyperOption, ctx: Context) -> str | None:
+    """No type for a flag: typer 0.29 shows ``<bool>`` beside ``--wait`` and ``--help``,
+    a value nobody types."""
+    return None if option.is_bool_flag else _typed(option, ctx)
+
+
+TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
 
 
 class _LazyGroup(TyperGroup):

@@ -3,6 +3,7 @@ usage error (not a traceback), and light commands do not wait for the model libr
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -22,6 +23,19 @@ def test_help_lists_every_command() -> None:
     for name in COMMANDS:
         assert f" {name} " in result.stdout, name
     assert app.info.help and app.info.help.split()[0] in result.stdout
+
+
+def test_a_flag_shows_no_value_type_and_an_option_shows_its_own() -> None:
+    result = subprocess.run(
+        [str(CONVEYOR), "upload", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "COLUMNS": "160"},
+    )
+    wait = next(line for line in result.stdout.splitlines() if "--wait" in line)
+    assert "<bool>" not in result.stdout and "<" not in wait
+    assert "<fast|balanced|best>" in result.stdout
 
 
 def test_a_mistyped_command_is_a_usage_error_not_a_traceback() -> None:
