@@ -272,7 +272,7 @@ class ModelVersion:
     dataset_id: str
     raw: ObjectRef
     task: Task
-    algorithm: Algorithm
+    algorithm: str  # the family that serves (an Algorithm's value) or "ensemble"
     primary_metric: str
     metrics: dict[str, dict[str, float]]  # split ("validation", "test", "baseline") -> metrics
     hyperparameters: JsonDict
@@ -292,7 +292,7 @@ class ModelVersion:
             artifact=self.artifact.to_dict(),
             raw=self.raw.to_dict(),
             task=self.task.value,
-            algorithm=self.algorithm.value,
+            algorithm=self.algorithm,
             approval_status=self.approval_status.value,
             created_at=to_iso(self.created_at),
             updated_at=to_iso(self.updated_at),
@@ -310,7 +310,7 @@ class ModelVersion:
             dataset_id=data["dataset_id"],
             raw=ObjectRef.from_dict(data["raw"]),
             task=Task(data["task"]),
-            algorithm=Algorithm(data["algorithm"]),
+            algorithm=str(data["algorithm"]),
             primary_metric=data["primary_metric"],
             metrics=data["metrics"],
             hyperparameters=data["hyperparameters"],

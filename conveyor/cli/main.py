@@ -53,7 +53,7 @@ def _flag_type(option: TyperOption, ctx: Context) -> str | None:
     return None if option.is_bool_flag else _typed(option, ctx)
 
 
-TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
+TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign,assignment]
 
 
 class _LazyGroup(TyperGroup):

@@ -41,7 +41,7 @@ def _column(ports: Ports, v: ModelVersion) -> dict[str, Any]:
     return {
         "version": v.version,
         "approval_status": v.approval_status.value,
-        "algorithm": v.algorithm.value,
+        "algorithm": v.algorithm,
         "primary_metric": v.primary_metric,
         "metrics": v.metrics,
         "hyperparameters": v.hyperparameters,
@@ -74,7 +74,7 @@ def _differences(found: list[ModelVersion]) -> list[str]:
     """What is not the same across the versions, in words."""
     said: list[str] = []
     for name, values in (
-        ("algorithm", [v.algorithm.value for v in found]),
+        ("algorithm", [v.algorithm for v in found]),
         ("data set", [v.dataset_id[:12] for v in found]),
         ("primary metric", [v.primary_metric for v in found]),
     ):

@@ -145,7 +145,8 @@ def register(
         dataset_id=run.dataset_id,
         raw=run.raw,
         task=evaluation.schema.task,
-        algorithm=project.algorithm,
+        # The search's winner, which need not be the project's family.
+        algorithm=str(evaluation.training.get("algorithm") or project.algorithm.value),
         primary_metric=evaluation.primary_metric,
         metrics=evaluation.metrics,
         hyperparameters=dict(evaluation.training.get("hyperparameters") or {}),

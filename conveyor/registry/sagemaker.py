@@ -115,7 +115,7 @@ class SageMakerRegistry(SageMakerAdapter):
     def package_request(self, draft: ModelVersion, statistics_uri: str) -> dict[str, Any]:
         """The CreateModelPackage request of a version."""
         test_metric = draft.metrics.get("test", {}).get(draft.primary_metric)
-        summary = f"{draft.project} run {draft.run_id}: {draft.algorithm.value} {draft.task.value}"
+        summary = f"{draft.project} run {draft.run_id}: {draft.algorithm} {draft.task.value}"
         if test_metric is not None:
             summary += f", test {draft.primary_metric}={test_metric:.6g}"
         return {

@@ -103,6 +103,10 @@ def test_a_linear_winner_serves_what_it_predicts_in_process(
         ports.store, version.artifact, version.sha256, cache_dir=tmp_path / "cache"
     )
     assert predictor.training["algorithm"] == "linear"
+    # The version names the family that serves, not the project's (LightGBM).
+    assert version.algorithm == "linear"
+    shown = cli_for(home)("models", "show", "houses", str(version.version))
+    assert "(linear)" in shown.stdout, shown.stdout
     rows = [
         {"size": 10.0, "age": 30.0, "town": "north"},
         {"size": 250.0, "age": 20.0, "town": "east"},  # past the sizes it saw: extrapolates
