@@ -37,13 +37,20 @@ setup:
 	@# The drift report's browser test drives Debian's Chromium (Playwright cannot download one).
 	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
+# The static checks (the template's linters, then mypy, strict as pyproject.toml configures
+# it: about 50 s, one core) run beside the suite, whose two workers (one per core) leave a
+# core idle for much of the time they wait on servers and subprocesses; their output follows
+# the suite's, and either failing fails the target.
 test: setup
-	@$(MAKE) --no-print-directory iac-check
 	$(BIN)/ruff check conveyor tests bench
-	@# Strict, as pyproject.toml configures it; about 20 s, before the suite's minutes.
-	$(BIN)/mypy conveyor
-	@# Two workers, one per core: much of the suite waits on servers and subprocesses.
-	$(BIN)/python -m pytest -q -n 2
+	@checks=0; suite=0; \
+	( $(MAKE) --no-print-directory iac-check && $(BIN)/mypy conveyor ) > $(VENV)/static-checks.log 2>&1 & \
+	pid=$$!; \
+	$(BIN)/python -m pytest -q -n 2 || suite=$$?; \
+	wait $$pid || checks=$$?; \
+	cat $(VENV)/static-checks.log; \
+	if [ $$checks -ne 0 ]; then echo "static checks failed (above)"; fi; \
+	[ $$checks -eq 0 ] && [ $$suite -eq 0 ]
 
 # The suite with line coverage and its 80% floor: about a fifth slower, so not in make test.
 coverage: setup
