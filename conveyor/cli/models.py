@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tempfile
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -21,6 +23,7 @@ from conveyor.pipeline.compare import compare_versions
 from conveyor.pipeline.file_report import dataset_report, report_view
 from conveyor.pipeline.lifecycle import Outcome
 from conveyor.projects import get_project
+from conveyor.serving.mlflow_export import write_mlflow_model
 from conveyor.types import ApprovalStatus, ModelVersion
 
 app = typer.Typer(help="Inspect and approve registered model versions.", no_args_is_help=True)
@@ -200,6 +203,55 @@ def download(
     console.print(
         f"wrote {project} v{version} to {target} (sha256 {model.sha256[:16]}…, as registered); "
         f"in Python: conveyor.load_model({project!r}, {version})",
+        highlight=False,
+    )
+
+
+class ExportFormat(StrEnum):
+    MLFLOW = "mlflow"
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    project: ProjectArg,
+    version: VersionArg,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="The folder to write (default: PROJECT-vVERSION-FORMAT here)."
+        ),
+    ] = None,
+    format_: Annotated[
+        ExportFormat, typer.Option("--format", help="mlflow: an MLflow pyfunc model directory.")
+    ] = ExportFormat.MLFLOW,
+    as_json: JsonOption = False,
+) -> None:
+    """Export a version for another tool: `--format mlflow` writes an MLflow pyfunc model
+    directory that `mlflow models serve -m DIR` serves with conveyor's own parsing (conveyor
+    must be installed where it serves: its requirements.txt names it)."""
+    state: CliState = ctx.obj
+    ports = state.ports
+    model = ports.registry.get_version(project, version)
+    target = output or Path(f"{project}-v{version}-{format_.value}")
+    with tempfile.TemporaryDirectory() as tmp:
+        tarball = Path(tmp) / "model.tar.gz"
+        try:
+            download_verified(
+                ports.store, model.artifact, model.sha256, tarball, version=f"{project} v{version}"
+            )
+        except IntegrityError as exc:
+            raise_integrity_alarm(ports.table, project, version, exc, where="models export")
+            raise
+        write_mlflow_model(tarball, target, model)
+    if as_json:
+        print_json(
+            {"project": project, "version": version, "format": format_.value, "path": str(target)}
+        )
+        return
+    console.print(
+        f"wrote {project} v{version} as an MLflow model to {target}; serve it with "
+        f"`mlflow models serve -m {target} --env-manager local` where conveyor is installed",
         highlight=False,
     )
 

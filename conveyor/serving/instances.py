@@ -40,7 +40,8 @@ def read_rows(body: bytes) -> tuple[list[dict[str, Any]], bool]:
         return _rows(_split(payload["dataframe_split"]), "dataframe_split"), False
     if isinstance(payload, dict) and "inputs" in payload:
         inputs = payload["inputs"]
-        return _rows(_columns(inputs) if isinstance(inputs, dict) else inputs, "inputs"), False
+        rows = columns_to_rows(inputs) if isinstance(inputs, dict) else inputs
+        return _rows(rows, "inputs"), False
     raise InvalidInput(
         'the body needs "instances": a list of rows (MLflow\'s "dataframe_split", '
         '"dataframe_records" and "inputs" are read too)',
@@ -76,7 +77,7 @@ def _split(split: Any) -> list[dict[str, Any]]:
     return [dict(zip(columns, row, strict=True)) for row in data]
 
 
-def _columns(inputs: dict[str, Any]) -> list[dict[str, Any]]:
+def columns_to_rows(inputs: dict[str, Any]) -> list[dict[str, Any]]:
     """``{"column": [values...], ...}`` (one list per column, all as long) as rows."""
     lengths = {len(v) if isinstance(v, list) else -1 for v in inputs.values()}
     if not inputs or -1 in lengths or len(lengths) != 1:
