@@ -21,6 +21,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 VENVS = ROOT / "bench" / ".venvs"
@@ -107,12 +108,14 @@ class Comparator:
             payload = {"rows": rows}
         return json.dumps(payload).encode()
 
+    def answers(self, response: bytes) -> list[Any]:
+        """One answer per row from a response body."""
+        decoded = json.loads(response)
+        return list(decoded["predictions"] if self.name == "mlflow" else decoded)
+
     def parse(self, response: bytes) -> list[float]:
         """The positive-class probabilities from a response body."""
-        decoded = json.loads(response)
-        if self.name == "mlflow":
-            decoded = decoded["predictions"]
-        return [float(p) for p in decoded]
+        return [float(p) for p in self.answers(response)]
 
     def stop(self) -> None:
         """SIGTERM (mlflow) / SIGINT (bentoml) to the process group; SIGKILL after 20 s."""
@@ -173,7 +176,6 @@ def start(
     if not model_txt.is_file():  # bentoml would restart a failing worker until the timeout
         raise FileNotFoundError(model_txt)
     env = _env(python, workdir)
-    log = workdir / f"{name}-server.log"
     if name == "mlflow":
         model_dir = workdir / "mlflow-model"
         shutil.rmtree(model_dir, ignore_errors=True)
@@ -183,17 +185,51 @@ def start(
         )
         if saved.returncode != 0:
             raise RuntimeError(f"mlflow save_model failed:\n{_tail(saved.stderr)}")
-        command = [str(python.parent / "mlflow"), "models", "serve", "-m", str(model_dir)]
-        command += ["-h", "127.0.0.1", "-p", str(port), "--env-manager", "local"]
-        path = "/invocations"
-    elif name == "bentoml":
-        service = _BENTO_SERVICE.format(model_file=str(model_txt))
-        (workdir / f"{_BENTO_MODULE}.py").write_text(textwrap.dedent(service).lstrip())
-        command = [str(python.parent / "bentoml"), "serve", f"{_BENTO_MODULE}:{_BENTO_CLASS}"]
-        command += ["--host", "127.0.0.1", "--port", str(port)]
-        path = "/predict"
-    else:
+        ready = json.dumps(
+            {"dataframe_split": {"columns": feature_names, "data": [[0.0] * len(feature_names)]}}
+        )
+        return serve_mlflow_model(python, model_dir, port, workdir, ready.encode(), feature_names)
+    if name != "bentoml":
         raise ValueError(f"unknown comparator {name!r}; expected one of {COMPARATORS}")
+    service = _BENTO_SERVICE.format(model_file=str(model_txt))
+    (workdir / f"{_BENTO_MODULE}.py").write_text(textwrap.dedent(service).lstrip())
+    command = [str(python.parent / "bentoml"), "serve", f"{_BENTO_MODULE}:{_BENTO_CLASS}"]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
+    url = f"http://127.0.0.1:{port}/predict"
+    comparator = _launch(name, command, url, workdir, env, feature_names)
+    return _when_ready(comparator, json.dumps({"rows": [[0.0] * len(feature_names)]}).encode())
+
+
+def serve_mlflow_model(
+    python: Path,
+    model_dir: Path,
+    port: int,
+    workdir: Path,
+    ready_body: bytes,
+    feature_names: list[str] | None = None,
+) -> Comparator:
+    """``mlflow models serve -m model_dir`` (``python``'s venv, ``--env-manager local``) on
+    127.0.0.1:port; returns once it answered ``ready_body`` with one prediction (or raises
+    RuntimeError with the server log's tail)."""
+    workdir = Path(workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    command = [str(python.parent / "mlflow"), "models", "serve", "-m", str(model_dir)]
+    command += ["-h", "127.0.0.1", "-p", str(port), "--env-manager", "local"]
+    url = f"http://127.0.0.1:{port}/invocations"
+    env = _env(python, workdir)
+    comparator = _launch("mlflow", command, url, workdir, env, feature_names or [])
+    return _when_ready(comparator, ready_body)
+
+
+def _launch(
+    name: str,
+    command: list[str],
+    url: str,
+    workdir: Path,
+    env: dict[str, str],
+    feature_names: list[str],
+) -> Comparator:
+    log = workdir / f"{name}-server.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
             command,
@@ -204,17 +240,19 @@ def start(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    comparator = Comparator(name, process, f"http://127.0.0.1:{port}{path}", feature_names, log)
+    return Comparator(name, process, url, feature_names, log)
+
+
+def _when_ready(comparator: Comparator, body: bytes) -> Comparator:
     try:
-        _wait_ready(comparator, len(feature_names))
+        _wait_ready(comparator, body)
     except BaseException:
         comparator.stop()
         raise
     return comparator
 
 
-def _wait_ready(comparator: Comparator, n_features: int) -> None:
-    body = comparator.body([[0.0] * n_features])
+def _wait_ready(comparator: Comparator, body: bytes) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     last_error = "no attempt"
     while time.monotonic() < deadline:
@@ -228,7 +266,7 @@ def _wait_ready(comparator: Comparator, n_features: int) -> None:
         )
         try:
             with urllib.request.urlopen(request, timeout=5) as response:
-                predictions = comparator.parse(response.read())
+                predictions = comparator.answers(response.read())
             if len(predictions) == 1:
                 return
             last_error = f"unexpected answer {predictions!r}"

@@ -6,6 +6,7 @@ import statistics
 from typing import Any
 
 from bench.lambda_cold_start import section as lambda_section
+from bench.mlflow_export import section as mlflow_export_section
 from bench.report_real_files import real_files_section
 from bench.serve import CONNECTIONS, ROWS_PER_REQUEST
 
@@ -86,12 +87,30 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             5000,
         ),
         _target(
+            "MLflow export under `mlflow models serve`: rows answered otherwise than /predict",
+            _mlflow_differing(results.get("mlflow_export")),
+            "<=",
+            0,
+        ),
+        _target(
             "real files end to end within 3% of a hand-cleaned baseline (RMSE 5%), share passing",
             _share(results.get("real_files")),
             ">=",
             1.0,
         ),
     ]
+
+
+def _mlflow_differing(export: dict[str, Any] | None) -> float | None:
+    """Rows whose label, fields or a probability (beyond 1e-9) differ, over both bodies."""
+    if not export:
+        return None
+    return sum(
+        b["labels_differing"]
+        + b["answers_with_other_fields"]
+        + (b["rows"] if (b["max_probability_difference"] or 0) > 1e-9 else 0)
+        for b in export["bodies"].values()
+    )
 
 
 def _share(real_files: dict[str, Any] | None) -> float | None:
@@ -137,6 +156,8 @@ def to_markdown(results: dict[str, Any]) -> str:
         lines += lambda_section(results["lambda_cold_start"])
     if "real_files" in results:
         lines += real_files_section(results["real_files"])
+    if "mlflow_export" in results:
+        lines += mlflow_export_section(results["mlflow_export"])
     lines.append("")
     return "\n".join(lines)
 
@@ -365,7 +386,8 @@ def last_figures() -> dict[str, Any]:
     latest = RESULTS / "latest.json"
     figures: dict[str, Any] = json.loads(latest.read_text()) if latest.exists() else {}
     figures.pop("targets", None)
-    for name in ("real_files", "lambda_cold_start"):  # each also written by its own run
+    # each also written by its own run
+    for name in ("real_files", "lambda_cold_start", "mlflow_export"):
         alone = RESULTS / f"{name}.json"
         if alone.exists():
             figures[name] = json.loads(alone.read_text())

@@ -21,6 +21,7 @@ from bench import (
     cold_start,
     drift,
     lambda_cold_start,
+    mlflow_export,
     pipeline,
     real_files,
     serve,
@@ -30,7 +31,17 @@ from bench.common import ROOT, machine, write_json
 from bench.report import last_figures, targets, to_markdown
 
 ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
-ALL = ("serve", "pipeline", "batch", "cold_start", "lambda", "drift", "ui_load", "real_files")
+ALL = (
+    "serve",
+    "pipeline",
+    "batch",
+    "cold_start",
+    "lambda",
+    "drift",
+    "ui_load",
+    "real_files",
+    "mlflow_export",
+)
 
 
 def main() -> None:
@@ -76,6 +87,10 @@ def main() -> None:
             names = {n for n in os.environ.get("BENCH_REAL_FILES", "").split(",") if n}
             results["real_files"] = real_files.run(workdir / "real_files", names or None)
             write_json("real_files.json", results["real_files"])
+        if "mlflow_export" in only:
+            print("== MLflow export under mlflow models serve", flush=True)
+            results["mlflow_export"] = mlflow_export.run(workdir / "mlflow_export")
+            write_json("mlflow_export.json", results["mlflow_export"])
         results["targets"] = targets(results)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
