@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from conveyor.errors import NotFound
+from conveyor.errors import InvalidInput, NotFound
 from conveyor.pipeline.cause import cause_of
 from conveyor.pipeline.registration import candidate_settings, search_summary
 from conveyor.ports import Ports
@@ -40,10 +40,15 @@ def _metric(value: float | None) -> str:
     return "—" if value is None else f"{value:.4g}"
 
 
+def _percent(share: float | None) -> str:
+    return "—" if share is None else f"{100 * share:.1f}%"
+
+
 def build_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(HERE / "templates"))  # autoescapes .html
     filters = templates.env.filters
     filters.update(when=_when, seconds=_seconds, metric=_metric, changes=describe_changes)
+    filters.update(percent=_percent)
     filters.update(cause=cause_of, search_summary=search_summary)
     filters.update(candidate_settings=candidate_settings)
     return templates
@@ -55,7 +60,7 @@ def build_ui_router(ports: Ports, *, drift_check_seconds: float | None = None) -
     router = APIRouter(prefix="/ui", include_in_schema=False)
     templates = build_templates()
 
-    def not_found(request: Request, error: NotFound) -> Response:
+    def not_found(request: Request, error: NotFound | InvalidInput) -> Response:
         # A page, not the API's JSON body: a person followed a link or typed the address.
         context = {"message": error.message}
         return templates.TemplateResponse(request, "error.html", context, status_code=404)
@@ -90,6 +95,14 @@ def build_ui_router(ports: Ports, *, drift_check_seconds: float | None = None) -
         except NotFound as error:
             return not_found(request, error)
         return templates.TemplateResponse(request, "version.html", context)
+
+    @router.get("/projects/{project}/datasets/{dataset_id}", response_class=HTMLResponse)
+    def data(request: Request, project: str, dataset_id: str) -> Response:
+        try:
+            context = views.data_page(ports, project, dataset_id)
+        except (NotFound, InvalidInput) as error:
+            return not_found(request, error)
+        return templates.TemplateResponse(request, "data.html", context)
 
     @router.get("/static/{path:path}")
     def static(path: str) -> Response:

@@ -13,6 +13,7 @@ from conveyor.api.summaries import project_summaries
 from conveyor.endpoint import Deployment
 from conveyor.errors import NotFound
 from conveyor.pipeline.cause import RunCause, cause_of
+from conveyor.pipeline.data_view import dataset_view
 from conveyor.pipeline.file_report import (
     column_rows,
     dataset_report,
@@ -98,6 +99,16 @@ def version_page(ports: Ports, project: str, version: int) -> dict[str, Any]:
         "splits": [s for s in ("test", "validation", "baseline") if s in model.metrics]
         + sorted(s for s in model.metrics if s not in ("test", "validation", "baseline")),
     }
+
+
+def data_page(ports: Ports, project: str, dataset_id: str) -> dict[str, Any]:
+    """The data view of one data set, and the versions trained on it."""
+    get_project(ports.table, project)
+    view = dataset_view(ports.store, project, dataset_id)
+    trained = [
+        v.version for v in ports.registry.list_versions(project) if v.dataset_id == dataset_id
+    ]
+    return {"data": view, "versions": sorted(trained)}
 
 
 def _cause_of_run(ports: Ports, run_id: str) -> RunCause | None:
