@@ -120,7 +120,7 @@ def _summary(profiled: JsonDict) -> JsonDict:
             "median": None if median is None else _day(median),
             "max": profiled.get("max_time"),
         }
-    summary = {key: profiled[key] for key in ("min", "max", "mean", "std") if key in profiled}
+    summary: JsonDict = {k: profiled[k] for k in ("min", "max", "mean", "std") if k in profiled}
     if median is not None:
         summary["median"] = median
     return summary
