@@ -13,6 +13,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -199,3 +200,29 @@ def write_json(name: str, data: dict[str, Any]) -> Path:
     path = RESULTS / name
     path.write_text(json.dumps(data, indent=2) + "\n")
     return path
+
+
+def run_standalone(
+    run: Callable[[Path], dict[str, Any]],
+    record: Callable[[dict[str, Any]], None],
+    *,
+    description: str,
+    prefix: str,
+) -> None:
+    """A benchmark run on its own (``python -m bench.<name> [--record]``): ``run`` in a
+    temporary folder, its figures printed, and with ``--record`` handed to ``record``."""
+    import argparse
+    import shutil
+    import tempfile
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--record", action="store_true", help="write the figures, BENCHMARKS.md")
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        figures = run(workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    if args.record:
+        record(figures)
+    print(json.dumps(figures, indent=2))

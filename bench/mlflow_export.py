@@ -12,7 +12,6 @@ bench/results/mlflow_export.json and adds the section to BENCHMARKS.md.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
@@ -22,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import CONVEYOR, ROOT, free_port, machine, post, write_json
+from bench.common import CONVEYOR, ROOT, free_port, machine, post, run_standalone, write_json
 from bench.comparators import PINS, ensure_env, serve_mlflow_model
 from bench.ui_load import PROJECT, serving, train_project
 from conveyor.model.artifact import Prediction
@@ -161,21 +160,15 @@ def section(figures: dict[str, Any]) -> list[str]:
     ]
 
 
-if __name__ == "__main__":
-    import shutil
-    import tempfile
-
+def record(figures: dict[str, Any]) -> None:
+    """The figures into bench/results/mlflow_export.json, and the section into BENCHMARKS.md."""
     from bench.report import render
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--record", action="store_true", help="write the figures, BENCHMARKS.md")
-    args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="conveyor-mlflow-export-"))
-    try:
-        figures = run(workdir)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    if args.record:
-        write_json("mlflow_export.json", figures)
-        (ROOT / "BENCHMARKS.md").write_text(render(mlflow_export=figures))
-    print(json.dumps(figures, indent=2))
+    write_json("mlflow_export.json", figures)
+    (ROOT / "BENCHMARKS.md").write_text(render(mlflow_export=figures))
+
+
+if __name__ == "__main__":
+    run_standalone(
+        run, record, description=__doc__.splitlines()[0], prefix="conveyor-mlflow-export-"
+    )

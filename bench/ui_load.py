@@ -14,7 +14,6 @@ bench/results/latest.json and re-renders BENCHMARKS.md.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import signal
@@ -29,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.browser import CHROMIUM_ARGS, chromium_path
-from bench.common import CONVEYOR, free_port, machine
+from bench.common import CONVEYOR, free_port, machine, run_standalone
 from bench.project_history import fill_history
 from conveyor.samples.generate import write_churn_csv
 
@@ -213,17 +212,4 @@ def record(figures: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
-    import shutil
-    import tempfile
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--record", action="store_true", help="write latest.json, BENCHMARKS.md")
-    args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="conveyor-ui-load-"))
-    try:
-        figures = run(workdir)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    if args.record:
-        record(figures)
-    print(json.dumps(figures, indent=2))
+    run_standalone(run, record, description=__doc__.splitlines()[0], prefix="conveyor-ui-load-")

@@ -22,6 +22,7 @@ from conveyor.pipeline import lifecycle
 from conveyor.pipeline.compare import compare_versions
 from conveyor.pipeline.file_report import dataset_report, report_view
 from conveyor.pipeline.lifecycle import Outcome
+from conveyor.ports import Ports
 from conveyor.projects import get_project
 from conveyor.serving.mlflow_export import write_mlflow_model
 from conveyor.types import ApprovalStatus, ModelVersion
@@ -168,6 +169,22 @@ def compare(
         console.print(f"  differs   {difference}", highlight=False)
 
 
+def _download(ports: Ports, model: ModelVersion, path: Path, *, where: str) -> None:
+    """The version's artifact to ``path``, checked against its sha256; a mismatch raises the
+    project's integrity alarm (``where`` says which command found it) before it is raised."""
+    try:
+        download_verified(
+            ports.store,
+            model.artifact,
+            model.sha256,
+            path,
+            version=f"{model.project} v{model.version}",
+        )
+    except IntegrityError as exc:
+        raise_integrity_alarm(ports.table, model.project, model.version, exc, where=where)
+        raise
+
+
 @app.command("download")
 def download(
     ctx: typer.Context,
@@ -188,13 +205,7 @@ def download(
     model = ports.registry.get_version(project, version)
     target = output or Path(f"{project}-v{version}.tar.gz")
     target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        download_verified(
-            ports.store, model.artifact, model.sha256, target, version=f"{project} v{version}"
-        )
-    except IntegrityError as exc:
-        raise_integrity_alarm(ports.table, project, version, exc, where="models download")
-        raise
+    _download(ports, model, target, where="models download")
     if as_json:
         print_json(
             {"project": project, "version": version, "path": str(target), "sha256": model.sha256}
@@ -236,13 +247,7 @@ def export(
     target = output or Path(f"{project}-v{version}-{format_.value}")
     with tempfile.TemporaryDirectory() as tmp:
         tarball = Path(tmp) / "model.tar.gz"
-        try:
-            download_verified(
-                ports.store, model.artifact, model.sha256, tarball, version=f"{project} v{version}"
-            )
-        except IntegrityError as exc:
-            raise_integrity_alarm(ports.table, project, version, exc, where="models export")
-            raise
+        _download(ports, model, tarball, where="models export")
         write_mlflow_model(tarball, target, model)
     if as_json:
         print_json(
