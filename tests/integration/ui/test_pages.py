@@ -70,6 +70,8 @@ def test_each_page_shows_its_projects_data(client: TestClient, ports: Ports) -> 
         ("/ui/projects/nope", "'nope'"),
         ("/ui/runs/r-missing", "'r-missing'"),
         ("/ui/projects/churn/versions/9", "no version 9"),
+        (f"/ui/projects/churn/datasets/{'0' * 64}", "no data set 000000000000"),
+        ("/ui/projects/churn/datasets/d1", "'d1' is not a data set id"),
     ],
 )
 def test_an_unknown_name_gets_a_page_that_names_it(
