@@ -123,7 +123,7 @@ def _mlmodel(version: ModelVersion, python: str) -> str:
                     "version": version.version,
                     "sha256": version.sha256,
                     "task": version.task.value,
-                    "algorithm": version.algorithm.value,
+                    "algorithm": version.algorithm,
                 }
             },
         }
