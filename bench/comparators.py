@@ -269,7 +269,7 @@ def _wait_ready(comparator: Comparator, body: bytes) -> None:
                 predictions = comparator.answers(response.read())
             if len(predictions) == 1:
                 return
-            last_error = f"unexpected answer {predictions!r}"
+            last_error = f"unexpected answer {predictions!r:.300}"
         except urllib.error.HTTPError as error:
             last_error = f"HTTP {error.code}: {error.read()[:500]!r}"
         except (OSError, ValueError, KeyError, TypeError) as error:
