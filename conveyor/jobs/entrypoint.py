@@ -209,6 +209,14 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
         )
     for name, value in validation.items():
         print(f"validation:{name}={value:.6f}", flush=True)
+    # Taken before a refit, whose model has no validation rows left to record.
+    curve = (
+        cross_validated.curve
+        if cross_validated is not None
+        else model.learning_curve_
+        if isinstance(model, LightGbmModel)
+        else None
+    )
     # The validation metrics above are the early-stopped model's, on rows it did not learn
     # from; the test split stays unseen by the model it scores.
     refit: dict[str, Any] | None = None  # None: the early-stopped model serves
@@ -253,6 +261,9 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
         # folds' out-of-fold ones over every train and validation row.
         "cross_validation": cross_validation,
         "validation_metrics": validation,
+        # LightGBM's validation metric per round with the round early stopping chose
+        # (``conveyor.model.curves.learning_curve``); None for the other families.
+        "learning_curve": curve,
         # The preset, budget and every candidate tried (fast: its one model).
         "search": search_record,
         "feature_names_out": encoder.feature_names_out_,

@@ -20,6 +20,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from conveyor.model.curves import learning_curve
 from conveyor.model.estimators import Categorical, LightGbmModel, effective_hyperparameters
 from conveyor.model.metrics import compute_metrics
 from conveyor.types import Algorithm, Task
@@ -40,6 +41,7 @@ class CrossValidated:
     spread: dict[str, float]  # each metric's standard deviation across folds
     folds: int
     rounds: int  # the folds' best round; the model's own is scaled to its rows
+    curve: dict[str, Any] | None = None  # the folds' mean validation metric per round
 
     def summary(self) -> dict[str, Any]:
         """The training record's ``cross_validation`` entry."""
@@ -94,6 +96,7 @@ class FoldScores:
     metrics: dict[str, float]  # out of fold, over every row
     spread: dict[str, float]  # each metric's standard deviation across folds
     predict_seconds: float = 0.0  # spent predicting the held-out rows
+    curve: dict[str, Any] | None = None  # LightGBM's: the folds' mean metric per round
 
 
 def fit_all(
@@ -117,6 +120,7 @@ def fit_all(
         spread=scored.spread,
         folds=FOLDS,
         rounds=scored.rounds,
+        curve=scored.curve,
     )
 
 
@@ -156,7 +160,14 @@ def lightgbm_folds(
     out_of_fold = _out_of_fold(task, x, folds, boosters.boosters, rounds, n_classes)
     predicting = time.monotonic() - clock
     scored = score_folds(task, y, folds, out_of_fold, n_classes, rounds=rounds)
-    return dataclasses.replace(scored, predict_seconds=predicting)
+    # lgb.cv's "valid <metric>-mean": the folds' mean, the curve whose best round was chosen.
+    means = {
+        key.removeprefix("valid ").removesuffix("-mean"): values
+        for key, values in result.items()
+        if key.startswith("valid ") and key.endswith("-mean")
+    }
+    curve = learning_curve(means, rounds, f"mean of {len(folds)} validation folds")
+    return dataclasses.replace(scored, predict_seconds=predicting, curve=curve)
 
 
 def score_folds(

@@ -14,6 +14,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from conveyor.errors import InvalidInput
+from conveyor.model.curves import learning_curve
 from conveyor.model.single_row import SingleRowPredictor
 from conveyor.types import Algorithm, Task
 
@@ -158,6 +159,9 @@ class LightGbmModel:
         self.task = task
         self.best_iteration = int(booster.best_iteration or booster.current_iteration())
         self._fast: SingleRowPredictor | None = None
+        # The validation metric per round (``conveyor.model.curves.learning_curve``), when
+        # this process fitted it early-stopped on a validation set.
+        self.learning_curve_: dict[str, Any] | None = None
         # What fit used, for refit; a loaded model has none.
         self._trained_with: tuple[dict[str, Any], Any, int] | None = None
 
@@ -194,16 +198,25 @@ class LightGbmModel:
         categorical: Categorical = categorical_indices or "auto"
         train = lgb.Dataset(x_train, y_train, categorical_feature=categorical, free_raw_data=True)
         valid = lgb.Dataset(x_valid, y_valid, reference=train, categorical_feature=categorical)
+        recorded: dict[str, Any] = {}
         with cls.refusals():
             booster = lgb.train(
                 booster_params,
                 train,
                 num_boost_round=rounds,
                 valid_sets=[valid],
-                callbacks=[lgb.early_stopping(patience, verbose=False), *callbacks],
+                valid_names=["validation"],
+                callbacks=[
+                    lgb.early_stopping(patience, verbose=False),
+                    lgb.record_evaluation(recorded),
+                    *callbacks,
+                ],
             )
         model = cls(booster, task)
         model._trained_with = (booster_params, categorical, len(y_train))
+        model.learning_curve_ = learning_curve(
+            recorded.get("validation", {}), model.best_iteration, "validation split"
+        )
         return model
 
     @staticmethod

@@ -1,7 +1,8 @@
 """A version's details beside its metrics, measured on the test split by the evaluate stage:
-the confusion matrix (classifiers) or the residuals' histogram (regression), and what each
-model input weighed. Kept as ``reports/<project>/<run_id>/details.json``; versions evaluated
-before this was recorded have none."""
+the confusion matrix (classifiers) or the residuals' histogram (regression), what each
+model input weighed, and its curves (``conveyor.model.curves``). Kept as
+``reports/<project>/<run_id>/details.json``; versions evaluated before details were recorded
+have none, and those evaluated before curves were have no ``curves``."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from conveyor.model.artifact import Predictor
+from conveyor.model.curves import DEFAULT_THRESHOLD, evaluation_curves
 from conveyor.model.estimators import LightGbmModel, SklearnModel
 from conveyor.types import Task
 
@@ -26,19 +28,41 @@ def details_key(project: str, run_id: str) -> str:
 
 
 def version_details(
-    predictor: Predictor, x_test: np.ndarray, y_test: np.ndarray, raw: np.ndarray, *, seed: int = 0
+    predictor: Predictor,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    raw: np.ndarray,
+    *,
+    training: dict[str, Any] | None = None,
+    seed: int = 0,
 ) -> dict[str, Any]:
-    """``{"confusion_matrix", "residuals", "feature_importance"}`` of a model on the test
-    split (``raw`` its predictions on ``x_test``, ``y_test`` as the model learns it)."""
+    """``{"confusion_matrix", "residuals", "feature_importance", "curves"}`` of a model on the
+    test split (``raw`` its predictions on ``x_test``, ``y_test`` as the model learns it).
+
+    Args:
+        training: the model's training record: its ``decision_threshold`` (0.5 without one)
+            is marked on the binary curves, its ``learning_curve`` kept among them.
+    """
     schema = predictor.schema
+    training = training or {}
     details: dict[str, Any] = {"confusion_matrix": None, "residuals": None}
+    labels = [str(label) for label in schema.classes or ()]
     if schema.task is Task.REGRESSION:
         details["residuals"] = residual_histogram(y_test, raw)
     else:
-        labels = list(schema.classes or ())
         details["confusion_matrix"] = confusion(y_test, raw, labels)
     names = list(predictor.encoder.feature_names_out_)
     details["feature_importance"] = feature_importance(predictor, x_test, y_test, names, seed)
+    threshold = training.get("decision_threshold")
+    curves = evaluation_curves(
+        schema.task,
+        y_test,
+        raw,
+        labels=labels,
+        threshold=DEFAULT_THRESHOLD if threshold is None else float(threshold),
+        seed=seed,
+    )
+    details["curves"] = {**curves, "learning": training.get("learning_curve")}
     return details
 
 

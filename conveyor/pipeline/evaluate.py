@@ -97,9 +97,9 @@ def evaluate_artifact(
     )
     y_test = target_values(test.get_column(schema.target), schema.classes)
     y_train = target_values(train_target.get_column(schema.target), schema.classes)
-    details = version_details(predictor, x_test, y_test, raw)
-    store.put(REPORTS, details_key(run.project, run.run_id), json.dumps(details).encode())
     training = json.loads((model_dir / TRAINING_FILE).read_text())
+    details = version_details(predictor, x_test, y_test, raw, training=training)
+    store.put(REPORTS, details_key(run.project, run.run_id), json.dumps(details).encode())
     splits = [Rows(TEST, run.dataset_id, x_test, y_test, test)]
     notes: list[str] = []
     holdout_id = _holdout_rows(store, run, predictor, workdir, splits, notes)
