@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from conveyor.api.curve_schemas import Curves
 from conveyor.types import Algorithm, ColumnKind, Preset, Task
 
 DEFAULT_DRIFT_WINDOW = 3600.0
@@ -243,6 +244,9 @@ class VersionDetails(BaseModel):
     residuals: Residuals | None
     feature_importance: list[FeatureImportance] | None
     baseline: dict[str, float]
+    curves: Curves | None = Field(
+        default=None, description="On the test split; null for versions trained before curves."
+    )
 
 
 class VersionDetailOut(VersionOut):

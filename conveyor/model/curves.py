@@ -33,7 +33,7 @@ def evaluation_curves(
 
     Args:
         labels: the class names, in the order of ``raw``'s columns (classifiers).
-        threshold: the probability of the positive class from which a binary model answers
+        threshold: the probability of the positive class above which a binary model answers
             it: its point is marked on the ROC and precision-recall curves.
         seed: which rows the residual sample keeps.
     """
@@ -192,7 +192,7 @@ def learning_curve(
 def _confusion_at(y: np.ndarray, score: np.ndarray, threshold: float) -> dict[str, int]:
     from sklearn.metrics import confusion_matrix
 
-    answered = (score >= threshold).astype(np.int64)
+    answered = (score > threshold).astype(np.int64)  # above it, as the model labels rows
     tn, fp, fn, tp = confusion_matrix(y, answered, labels=[0, 1]).ravel()
     return {"tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp)}
 
