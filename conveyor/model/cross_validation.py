@@ -12,6 +12,7 @@ validation row, with their spread across folds.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -145,13 +146,18 @@ def lightgbm_folds(
     import lightgbm as lgb
 
     dataset = lgb.Dataset(x, y, categorical_feature=categorical, free_raw_data=False)
+    means: dict[str, list[float]] = {}
     with LightGbmModel.refusals():
         result = lgb.cv(
             booster_params,
             dataset,
             num_boost_round=rounds_cap,
             folds=folds,
-            callbacks=[lgb.early_stopping(patience, verbose=False), *callbacks],
+            callbacks=[
+                lgb.early_stopping(patience, verbose=False),
+                functools.partial(_record_means, means),
+                *callbacks,
+            ],
             return_cvbooster=True,
         )
     boosters = cast("lgb.CVBooster", result["cvbooster"])  # there with return_cvbooster
@@ -160,14 +166,15 @@ def lightgbm_folds(
     out_of_fold = _out_of_fold(task, x, folds, boosters.boosters, rounds, n_classes)
     predicting = time.monotonic() - clock
     scored = score_folds(task, y, folds, out_of_fold, n_classes, rounds=rounds)
-    # lgb.cv's "valid <metric>-mean": the folds' mean, the curve whose best round was chosen.
-    means = {
-        key.removeprefix("valid ").removesuffix("-mean"): values
-        for key, values in result.items()
-        if key.startswith("valid ") and key.endswith("-mean")
-    }
     curve = learning_curve(means, rounds, f"mean of {len(folds)} validation folds")
     return dataclasses.replace(scored, predict_seconds=predicting, curve=curve)
+
+
+def _record_means(means: dict[str, list[float]], env: Any) -> None:
+    """The folds' mean of each metric, every round: lgb.cv's own result stops at the best
+    round, and the learning curve shows the rounds early stopping waited through too."""
+    for item in env.evaluation_result_list:  # (data set, metric, mean, maximize, stdv)
+        means.setdefault(item[1], []).append(float(item[2]))
 
 
 def score_folds(

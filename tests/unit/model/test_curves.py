@@ -79,4 +79,5 @@ def test_lightgbm_records_its_validation_metric_per_round_and_the_round_it_stopp
     )
     assert folds.curve is not None and folds.curve["best_iteration"] == folds.rounds
     assert folds.curve["source"] == "mean of 5 validation folds"
+    assert folds.curve["rounds"] == folds.rounds + 50  # the default patience's rounds too
     assert len(folds.curve["values"]) <= MAX_POINTS + 1
