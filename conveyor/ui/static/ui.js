@@ -409,6 +409,7 @@ async function loadVersionDetails(project, version) {
   try {
     const v = await api("GET", `/projects/${enc(project)}/versions/${version}`);
     const d = v.details;
+    drawCurves(document.getElementById("curves-plot"), [{ name: `v${v.version}`, curves: d ? d.curves : null }]);
     if (!d) {
       for (const box of [evaluation, importance]) box.replaceChildren(el("p", { class: "empty" }, "Not recorded for this version (registered before details were kept)."));
       return;
