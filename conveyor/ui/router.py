@@ -104,6 +104,15 @@ def build_ui_router(ports: Ports, *, drift_check_seconds: float | None = None) -
             return not_found(request, error)
         return templates.TemplateResponse(request, "data.html", context)
 
+    @router.get("/projects/{project}/compare", response_class=HTMLResponse)
+    def compare(request: Request, project: str) -> Response:
+        asked = request.query_params.getlist("versions")
+        try:
+            context = views.compare_page(ports, project, asked)
+        except NotFound as error:
+            return not_found(request, error)
+        return templates.TemplateResponse(request, "compare.html", context)
+
     @router.get("/static/{path:path}")
     def static(path: str) -> Response:
         try:

@@ -12,6 +12,7 @@ from typing import Any
 from conveyor.api.summaries import project_summaries
 from conveyor.endpoint import Deployment
 from conveyor.errors import NotFound
+from conveyor.model.metrics import METRICS
 from conveyor.pipeline.cause import RunCause, cause_of
 from conveyor.pipeline.data_view import dataset_view
 from conveyor.pipeline.file_report import (
@@ -109,6 +110,30 @@ def data_page(ports: Ports, project: str, dataset_id: str) -> dict[str, Any]:
         v.version for v in ports.registry.list_versions(project) if v.dataset_id == dataset_id
     ]
     return {"data": view, "versions": sorted(trained)}
+
+
+def compare_page(ports: Ports, project: str, asked: list[str]) -> dict[str, Any]:
+    """The compare page: the project's versions to pick from and those picked (``asked``:
+    the query's ``versions``, repeated or comma-separated; none: the two newest)."""
+    found = get_project(ports.table, project)
+    versions = ports.registry.list_versions(project)
+    parts = [part.strip() for value in asked for part in value.split(",") if part.strip()]
+    problem = None
+    try:
+        selected = [int(part) for part in parts]
+    except ValueError:
+        selected, problem = [], f"versions must be numbers, e.g. 2,3; got {','.join(parts)!r}"
+    if not parts:
+        selected = sorted(v.version for v in versions[:2])
+    if problem is None and len(selected) < 2:
+        problem = "Pick two or more versions to compare."
+    return {
+        "project": found,
+        "versions": versions,
+        "selected": selected,
+        "problem": problem,
+        "lower_is_better": sorted(m.name for m in METRICS.values() if not m.greater_is_better),
+    }
 
 
 def _cause_of_run(ports: Ports, run_id: str) -> RunCause | None:

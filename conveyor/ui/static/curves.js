@@ -32,6 +32,7 @@ function drawMarks(u, marks, rules) {
     ctx.textAlign = right ? "right" : "left";
     ctx.fillText(rule.text, x + (right ? -4 : 4) * px, top + (10 + 14 * i) * px);
   });
+  let labelled = 0;  // labels of several versions' dots are stacked, not written over each other
   for (const mark of marks) {
     if (mark.x == null || mark.y == null) continue;
     const x = u.valToPos(mark.x, "x", true);
@@ -47,7 +48,10 @@ function drawMarks(u, marks, rules) {
     ctx.fillStyle = mark.stroke;
     const right = x > left + width * 0.7;
     ctx.textAlign = right ? "right" : "left";
-    ctx.fillText(mark.text, x + (right ? -9 : 9) * px, y + (y < top + 16 * px ? 10 : -10) * px);
+    const below = y < top + (16 + 14 * labelled) * px;
+    const shift = (10 + 14 * labelled) * px;
+    ctx.fillText(mark.text, x + (right ? -9 : 9) * px, below ? y + shift : y - shift);
+    labelled += 1;
   }
   ctx.restore();
 }
