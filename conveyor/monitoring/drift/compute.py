@@ -12,6 +12,7 @@ ours on the same values, as a second opinion and for comparison.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
@@ -35,6 +36,8 @@ UNSEEN = "__unseen__"
 OK, DRIFT, INSUFFICIENT_DATA = "OK", "DRIFT", "INSUFFICIENT_DATA"
 _MIN_VALUES = 30  # fewer non-missing live values than this: no distribution test
 _DASH = "\u2013"
+_EPOCH = datetime(1970, 1, 1)
+_MONTH_DAYS = 28
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,9 @@ def feature_drift(
     missing = _missing_change(base, column, alpha=alpha, thresholds=thresholds)
     if kind in ("numeric", "datetime"):
         values = _as_numbers(column)
-        result = _numeric(base, values, alpha=alpha, thresholds=thresholds)
+        result = _numeric(
+            base, values, alpha=alpha, thresholds=thresholds, dates=kind == "datetime"
+        )
         result["evidently"] = evidently_rule.numeric(base, values, reference_rows)
     else:
         counts = value_counts(_as_text(column))
@@ -164,9 +169,15 @@ def prediction_drift(
 
 
 def _numeric(
-    base: dict[str, Any], values: np.ndarray, *, alpha: float, thresholds: Thresholds
+    base: dict[str, Any],
+    values: np.ndarray,
+    *,
+    alpha: float,
+    thresholds: Thresholds,
+    dates: bool = False,
 ) -> dict[str, Any]:
-    """``values``: the live values, finite and sorted."""
+    """``values``: the live values, finite and sorted (``dates``: days since 1970, labelled
+    as dates in the plot)."""
     edges = np.asarray(base.get("histogram", {}).get("edges", []), dtype=float)
     out: dict[str, Any] = {"live_values": len(values), "score": None, "psi": None, "ks": None}
     if len(edges) < 2 or len(values) < _MIN_VALUES:
@@ -188,7 +199,7 @@ def _numeric(
         p_value = chi_square(base_counts, live_counts)
         test = "chi-square"
     out.update(score=score, psi=score, p_value=p_value, test=test)
-    out["plot"] = _bins_plot(edges, base_counts, live_counts)
+    out["plot"] = _bins_plot(edges, base_counts, live_counts, dates=dates)
     out["reasons"] = _reasons(score, p_value, test, alpha=alpha, thresholds=thresholds)
     out["live_mean"] = float(values.mean())
     out["baseline_mean"] = base.get("mean")
@@ -268,10 +279,21 @@ def _as_text(column: pl.Series) -> pl.Series:
     return column.cast(pl.String).drop_nulls()
 
 
-def _bins_plot(edges: np.ndarray, base: np.ndarray, live: np.ndarray) -> dict[str, Any]:
-    labels = [f"< {_short(edges[0])}"]
-    labels += [f"{_short(a)}{_DASH}{_short(b)}" for a, b in pairwise(edges)]
-    labels.append(f"> {_short(edges[-1])}")
+def _bins_plot(
+    edges: np.ndarray, base: np.ndarray, live: np.ndarray, *, dates: bool
+) -> dict[str, Any]:
+    if dates:
+        # Bins of a month or more are labelled by month: a day's precision is noise there,
+        # and "2019-07 to 2020-01" fits under a bar where "2019-07-04 to 2020-01-01" does not.
+        monthly = len(edges) > 1 and float(np.median(np.diff(edges))) >= _MONTH_DAYS
+        pattern = "%Y-%m" if monthly else "%Y-%m-%d"
+        labels = [f"< {_day(edges[0], pattern)}"]
+        labels += [_day_range(a, b, pattern) for a, b in pairwise(edges)]
+        labels.append(f"> {_day(edges[-1], pattern)}")
+    else:
+        labels = [f"< {_short(edges[0])}"]
+        labels += [f"{_short(a)}{_DASH}{_short(b)}" for a, b in pairwise(edges)]
+        labels.append(f"> {_short(edges[-1])}")
     keep = [i for i in range(len(labels)) if base[i] > 0 or live[i] > 0]
     return _plot([labels[i] for i in keep], base[keep], live[keep])
 
@@ -298,6 +320,17 @@ def _plot(labels: list[str], base: np.ndarray, live: np.ndarray) -> dict[str, An
 
 def _short(value: float) -> str:
     return f"{value:.3g}"
+
+
+def _day(value: float, pattern: str) -> str:
+    """Days since 1970 (as datetimes are binned) as the date a person reads."""
+    return (_EPOCH + timedelta(days=float(value))).strftime(pattern)
+
+
+def _day_range(low: float, high: float, pattern: str) -> str:
+    """Two dates, the second's year left out when it is the first's (2019-01-05 to 02-10)."""
+    first, second = _day(low, pattern), _day(high, pattern)
+    return f"{first}{_DASH}{second[5:] if first[:5] == second[:5] else second}"
 
 
 def _drifted_first(features: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -233,30 +233,58 @@ async function startTraffic(project) {
 
 // -- drift ---------------------------------------------------------------------------------
 
+const DRIFT_BARS = 12;
+
+// Tops whose quarters are round percentages (as the drift report's HTML draws its charts).
+function niceTop(value) {
+  return [0.04, 0.08, 0.12, 0.16, 0.2, 0.4, 0.6, 0.8, 1].find((top) => value <= top) ?? 1;
+}
+
+// Training against live share of rows per bin (a range of values, or a category), with a
+// y axis in percent and each bin's label under its pair of bars.
 function barChart(plot, drifted) {
-  const width = 280, height = 120, top = 6, bottom = 22;
-  const labels = plot.labels.slice(0, 12);
-  const base = plot.baseline.slice(0, 12), live = plot.live.slice(0, 12);
-  const peak = Math.max(0.01, ...base, ...live);
-  const group = width / labels.length;
+  let keep = plot.labels.map((_, i) => i);
+  if (keep.length > DRIFT_BARS) {  // the bins that matter most, in their order
+    keep = keep.sort((a, b) => Math.max(plot.baseline[b], plot.live[b]) - Math.max(plot.baseline[a], plot.live[a]))
+      .slice(0, DRIFT_BARS).sort((a, b) => a - b);
+  }
+  const labels = keep.map((i) => String(plot.labels[i]));
+  const shorts = labels.map((label) => (label.length <= 16 ? label : `${label.slice(0, 15)}…`));
+  // Long labels (date ranges) turn steeper and get more room: each under its own bars.
+  const longest = Math.max(...shorts.map((label) => label.length));
+  const angle = longest > 8 ? 60 : 40;
+  const width = 300, left = 36, right = 4, top = 8, plotH = 124;
+  const bottom = Math.round(16 + longest * 5.2 * Math.sin((angle * Math.PI) / 180));
+  const height = top + plotH + bottom;
+  const base = keep.map((i) => plot.baseline[i] || 0), live = keep.map((i) => plot.live[i] || 0);
+  const peak = niceTop(Math.max(0.01, ...base, ...live));
+  const plotW = width - left - right;
+  const group = plotW / labels.length;
   const bar = Math.max(1, group * 0.38);
-  const scale = (v) => ((height - top - bottom) * v) / peak;
-  const root = svg("svg", { class: "bars", viewBox: `0 0 ${width} ${height}`, width: "100%", role: "img" });
+  const scale = (v) => (plotH * v) / peak;
+  const root = svg("svg", { class: "bars drift-bars", viewBox: `0 0 ${width} ${height}`, width: "100%", role: "img", "aria-label": "share of rows per bin: training and live" });
+  const text = (attrs, content) => { const node = svg("text", attrs); node.textContent = content; return node; };
+  for (let step = 0; step <= 4; step += 1) {
+    const y = top + plotH * (1 - step / 4);
+    root.append(svg("line", { class: "gridline", x1: left, x2: width - right, y1: y, y2: y }),
+      text({ class: "tick", x: left - 4, y: y + 3, "text-anchor": "end" }, `${Math.round((100 * peak * step) / 4)}%`));
+  }
+  root.append(text({ class: "axis-title", transform: `translate(9,${top + plotH / 2}) rotate(-90)`, "text-anchor": "middle" }, "share of rows"));
   labels.forEach((label, i) => {
-    const x = i * group + group * 0.1;
+    const x = left + i * group + (group - 2 * bar) / 2;
     for (const [offset, value, cls] of [[0, base[i], "base"], [bar, live[i], drifted ? "live drift" : "live"]]) {
-      const h = scale(value || 0);
-      const rect = svg("rect", { x: x + offset, y: height - bottom - h, width: bar, height: Math.max(h, 0), class: cls });
+      const h = scale(value);
+      const rect = svg("rect", { x: x + offset, y: top + plotH - h, width: bar, height: Math.max(h, 0), class: cls });
       rect.append(svg("title"));
-      rect.firstChild.textContent = `${label}: ${cls.startsWith("base") ? "training" : "live"} ${(100 * (value || 0)).toFixed(1)}%`;
+      rect.firstChild.textContent = `${label}: ${cls.startsWith("base") ? "training" : "live"} ${(100 * value).toFixed(1)}%`;
       root.append(rect);
     }
-    if (labels.length <= 6) {
-      const text = svg("text", { x: x + bar, y: height - 6, "text-anchor": "middle" });
-      text.textContent = String(label).slice(0, 10);
-      root.append(text);
-    }
+    const name = text({ class: "bin", transform: `translate(${left + (i + 0.5) * group + 3},${top + plotH + 9}) rotate(-${angle})`, "text-anchor": "end" }, shorts[i]);
+    name.append(svg("title"));
+    name.lastChild.textContent = label;
+    root.append(name);
   });
+  root.append(svg("line", { class: "axis", x1: left, x2: width - right, y1: top + plotH, y2: top + plotH }));
   return root;
 }
 

@@ -207,3 +207,30 @@ def test_evidentlys_tests_equal_scipys() -> None:
     assert evidently_rule._jensen_shannon(ref, cur) == pytest.approx(expected_js, rel=1e-9)
     expected_chi = stats.chisquare(cur, ref * cur.sum() / ref.sum()).pvalue
     assert evidently_rule._chi_square_goodness(ref, cur) == pytest.approx(expected_chi, rel=1e-9)
+
+
+def test_a_date_columns_bins_are_labelled_with_dates() -> None:
+    from datetime import date, timedelta
+
+    from conveyor.tabular.schema import DatasetSchema, FeatureKind, FeatureSpec
+    from conveyor.types import Task
+
+    def dates(rows: int, seed: int) -> pl.DataFrame:
+        days = np.random.default_rng(seed).integers(0, 300, rows)
+        start = date(2019, 1, 1)
+        signed = [start + timedelta(days=int(d)) for d in days]
+        return pl.DataFrame({"signed": signed, "y": days % 2})
+
+    DASH = "\u2013"
+    schema = DatasetSchema(
+        target="y",
+        task=Task.BINARY,
+        features=(FeatureSpec("signed", FeatureKind.DATETIME, nullable=True),),
+        classes=(0, 1),
+    )
+    result = compute_drift(build_profile(dates(2000, 1), schema), dates(500, 2))
+    labels = result.features["signed"]["plot"]["labels"]
+    # Days since 1970 were drawn as 1.79e+04-1.8e+04: now dates, by month for bins of a
+    # month (300 days in 10 bins), the year said once a bin.
+    assert labels[0] == f"2019-01{DASH}02", labels
+    assert all(label.startswith(("2019-", "< 2019-", "> 2019-")) for label in labels), labels
