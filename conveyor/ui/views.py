@@ -120,7 +120,7 @@ def compare_page(ports: Ports, project: str, asked: list[str]) -> dict[str, Any]
     parts = [part.strip() for value in asked for part in value.split(",") if part.strip()]
     problem = None
     try:
-        selected = [int(part) for part in parts]
+        selected = sorted(int(part) for part in parts)  # oldest on the left, as checked
     except ValueError:
         selected, problem = [], f"versions must be numbers, e.g. 2,3; got {','.join(parts)!r}"
     if not parts:

@@ -5,6 +5,7 @@ page-load benchmark."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -18,6 +19,9 @@ from typing import Any
 import polars as pl
 
 from tests.e2e.conftest import CONVEYOR, free_port, post
+
+# Where screenshots are copied when CONVEYOR_SCREENSHOTS is set (build/ is not in git).
+SCREENSHOTS = Path(__file__).parents[2] / "build" / "screenshots"
 
 
 @contextmanager
@@ -75,3 +79,18 @@ def send_traffic(base: str, project: str, rows: list[dict[str, Any]], *, batch: 
         status, _ = post(port, f"/predict/{project}", {"instances": rows[start : start + batch]})
         answered += status == 200
     return answered
+
+
+def screenshot(page: Any, folder: Path, name: str, selector: str | None = None) -> Path:
+    """The page (or the element at ``selector``) as ``folder/name``; copied to
+    build/screenshots/ too when CONVEYOR_SCREENSHOTS is set, to be looked at."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    if selector is None:
+        page.screenshot(path=str(path), full_page=True)
+    else:
+        page.locator(selector).screenshot(path=str(path))
+    if os.environ.get("CONVEYOR_SCREENSHOTS"):
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, SCREENSHOTS / name)
+    return path

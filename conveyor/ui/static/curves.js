@@ -10,7 +10,7 @@ const METRIC_WORDS = { binary_logloss: "log-loss", multi_logloss: "log-loss", l2
 
 // Dots and dashed rules drawn over a chart: the decision threshold's point, the round early
 // stopping chose. uPlot draws series; these are annotations on its canvas.
-function drawMarks(u, marks, rules) {
+function drawMarks(u, marks, rules, labelsBelow) {
   const ctx = u.ctx;
   const px = window.devicePixelRatio || 1;
   const { left, top, width, height } = u.bbox;
@@ -48,7 +48,7 @@ function drawMarks(u, marks, rules) {
     ctx.fillStyle = mark.stroke;
     const right = x > left + width * 0.7;
     ctx.textAlign = right ? "right" : "left";
-    const below = y < top + (16 + 14 * labelled) * px;
+    const below = labelsBelow ? y < top + height - (16 + 14 * labelled) * px : y < top + (16 + 14 * labelled) * px;
     const shift = (10 + 14 * labelled) * px;
     ctx.fillText(mark.text, x + (right ? -9 : 9) * px, below ? y + shift : y - shift);
     labelled += 1;
@@ -58,7 +58,8 @@ function drawMarks(u, marks, rules) {
 
 // One uPlot chart of lines that need not share their x values (uPlot's mode 2).
 //   spec: { id, x: {label, range}, y: {label, range}, lines: [{label, stroke, xs, ys, dash,
-//           scatter}], marks: [{x, y, stroke, text, r}], rules: [{x, stroke, text}] }
+//           scatter}], marks: [{x, y, stroke, text, r}], rules: [{x, stroke, text}],
+//           labelsBelow: the marks' labels under their dots, where the curve leaves room }
 // A scatter line is drawn as points alone (in mode 2 uPlot draws no points on a line).
 function curveChart(target, spec) {
   const marks = spec.marks || [], rules = spec.rules || [];
@@ -83,7 +84,7 @@ function curveChart(target, spec) {
       paths: line.scatter ? uPlot.paths.points() : undefined,
       points: { show: false },
     }))],
-    hooks: { draw: [(u) => drawMarks(u, marks, rules)] },
+    hooks: { draw: [(u) => drawMarks(u, marks, rules, spec.labelsBelow)] },
   };
   const chart = new uPlot(options, [null, ...spec.lines.map((line) => [line.xs, line.ys])], target);
   chart.marks = marks;
@@ -105,6 +106,7 @@ function rocSpec(entries, prefix) {
   return {
     id: `${prefix}roc`,
     caption: "ROC on the test split: true against false positive rate; the dot is the decision threshold",
+    labelsBelow: true,  // a ROC curve rises to the left of its dots: the room is below
     x: { label: "false positive rate", range: [0, 1] },
     y: { label: "true positive rate", range: [0, 1.02] },
     lines: [...shown.map((e) => ({ label: `${e.name} (AUC ${fmt(e.curves.roc.auc)})`, stroke: e.color, xs: e.curves.roc.fpr, ys: e.curves.roc.tpr })),
