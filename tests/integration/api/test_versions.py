@@ -42,6 +42,17 @@ def test_version_details_from_the_test_split(client: TestClient, ports: Ports) -
     gains = [f["importance"] for f in importance]
     assert gains == sorted(gains, reverse=True) and gains[0] > 0
     assert details["baseline"] == version["metrics"]["baseline"]
+    curves = details["curves"]  # the test split's, a few hundred points at most
+    assert curves["roc"]["auc"] == version["metrics"]["test"]["roc_auc"]
+    assert curves["roc"]["threshold"]["value"] == 0.5 and len(curves["roc"]["fpr"]) <= 301
+    assert sum(curves["calibration"]["rows"]) == run.report["rows_test"]
+    assert curves["per_class"] is None and curves["residuals"] is None
+    learning = curves["learning"]
+    assert (
+        learning["metric"] == "binary_logloss" and learning["rounds"] > learning["best_iteration"]
+    )
+    documented = client.get("/openapi.json").json()["components"]["schemas"]
+    assert {"Curves", "RocCurve", "LearningCurve"} <= set(documented)
 
 
 def test_a_version_registered_without_details_has_none(

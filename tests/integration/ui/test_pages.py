@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -193,3 +194,22 @@ def test_the_drift_panel_says_what_it_compares_and_how_often(client: TestClient)
         in page
     )
     assert "the deployed version's requests of the last hour" in page
+
+
+def test_the_compare_page_says_what_it_needs_before_it_compares(
+    client: TestClient, ports: Ports
+) -> None:
+    # One version: nothing to compare yet, and no link to a page that could not.
+    assert "compare-link" not in client.get("/ui/projects/churn").text
+    alone = client.get("/ui/projects/churn/compare")
+    assert alone.status_code == 200 and "churn has 1 version: nothing to compare yet" in alone.text
+    assert client.get("/ui/projects/nope/compare").status_code == 404
+
+    first = ports.registry.get_version("churn", 1)
+    ports.registry.create_version(replace(first, version=0, run_id="r-copy"))
+    assert 'id="compare-link"' in client.get("/ui/projects/churn").text
+    picked = client.get("/ui/projects/churn/compare").text  # the two newest, checked
+    assert picked.count("checked>") == 2 and 'data-versions="1,2"' in picked
+    typo = client.get("/ui/projects/churn/compare", params={"versions": "1,x"}).text
+    assert "versions must be numbers, e.g. 2,3; got &#39;1,x&#39;" in typo
+    assert 'data-versions=""' in typo
