@@ -72,17 +72,11 @@ def roc(y: np.ndarray, score: np.ndarray, threshold: float) -> dict[str, Any]:
     from sklearn.metrics import roc_auc_score, roc_curve
 
     fpr, tpr, _ = roc_curve(y, score)
-    kept = _spread(len(fpr))
-    matrix = _confusion_at(y, score, threshold)
+    point = _at_threshold(y, score, threshold)
     return {
-        "fpr": _rounded(fpr[kept]),
-        "tpr": _rounded(tpr[kept]),
+        **_points(fpr=fpr, tpr=tpr),
         "auc": float(roc_auc_score(y, score)),
-        "threshold": {
-            "value": threshold,
-            "fpr": _ratio(matrix["fp"], matrix["fp"] + matrix["tn"]),
-            "tpr": _ratio(matrix["tp"], matrix["tp"] + matrix["fn"]),
-        },
+        "threshold": {"value": threshold, "fpr": point["fpr"], "tpr": point["tpr"]},
     }
 
 
@@ -92,20 +86,13 @@ def precision_recall(y: np.ndarray, score: np.ndarray, threshold: float) -> dict
     from sklearn.metrics import average_precision_score, precision_recall_curve
 
     precision, recall, _ = precision_recall_curve(y, score)
-    # scikit-learn gives recall falling; a chart wants its x rising.
-    precision, recall = precision[::-1], recall[::-1]
-    kept = _spread(len(recall))
-    matrix = _confusion_at(y, score, threshold)
+    point = _at_threshold(y, score, threshold)
     return {
-        "recall": _rounded(recall[kept]),
-        "precision": _rounded(precision[kept]),
+        # scikit-learn gives recall falling; a chart wants its x rising.
+        **_points(recall=recall[::-1], precision=precision[::-1]),
         "average_precision": float(average_precision_score(y, score)),
         "positive_share": float(np.mean(y == 1)),
-        "threshold": {
-            "value": threshold,
-            "recall": _ratio(matrix["tp"], matrix["tp"] + matrix["fn"]),
-            "precision": _ratio(matrix["tp"], matrix["tp"] + matrix["fp"]),
-        },
+        "threshold": {"value": threshold, "recall": point["tpr"], "precision": point["precision"]},
     }
 
 
@@ -189,12 +176,24 @@ def learning_curve(
     }
 
 
-def _confusion_at(y: np.ndarray, score: np.ndarray, threshold: float) -> dict[str, int]:
+def _at_threshold(y: np.ndarray, score: np.ndarray, threshold: float) -> dict[str, float | None]:
+    """The rates a binary model answers with, labelling positive the rows above ``threshold``
+    (None where a rate has no rows to be measured on)."""
     from sklearn.metrics import confusion_matrix
 
-    answered = (score > threshold).astype(np.int64)  # above it, as the model labels rows
-    tn, fp, fn, tp = confusion_matrix(y, answered, labels=[0, 1]).ravel()
-    return {"tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp)}
+    answered = (score > threshold).astype(np.int64)
+    tn, fp, fn, tp = (int(n) for n in confusion_matrix(y, answered, labels=[0, 1]).ravel())
+    return {
+        "fpr": _ratio(fp, fp + tn),
+        "tpr": _ratio(tp, tp + fn),
+        "precision": _ratio(tp, tp + fp),
+    }
+
+
+def _points(**curves: np.ndarray) -> dict[str, list[float]]:
+    """Curves of one length, each cut to the same ``MAX_POINTS`` points at most."""
+    kept = _spread(len(next(iter(curves.values()))))
+    return {name: _rounded(values[kept]) for name, values in curves.items()}
 
 
 def _ratio(part: int, whole: int) -> float | None:
