@@ -22,7 +22,7 @@ def _binary(rows: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_binary_curves_stay_small_and_mark_the_threshold_the_model_answers_with() -> None:
-    y, raw = _binary(20_000)
+    y, raw = _binary(5_000)
     curves = evaluation_curves(Task.BINARY, y, raw, labels=["no", "yes"], threshold=0.7)
     roc, pr = curves["roc"], curves["precision_recall"]
     assert len(roc["fpr"]) <= MAX_POINTS + 1 and len(pr["recall"]) <= MAX_POINTS + 1
@@ -33,7 +33,7 @@ def test_binary_curves_stay_small_and_mark_the_threshold_the_model_answers_with(
     assert 0.4 < roc["threshold"]["tpr"] < 0.6 and pr["threshold"]["precision"] == 1.0
     calibration = curves["calibration"]
     assert len(calibration["predicted"]) == len(calibration["rows"]) <= 10
-    assert sum(calibration["rows"]) == 20_000 and calibration["label"] == "P(yes)"
+    assert sum(calibration["rows"]) == 5_000 and calibration["label"] == "P(yes)"
     assert curves["per_class"] is None and curves["residuals"] is None
     assert len(json.dumps(curves)) < 20_000
 
@@ -74,10 +74,11 @@ def test_lightgbm_records_its_validation_metric_per_round_and_the_round_it_stopp
     best = curve["iterations"].index(model.best_iteration)
     assert curve["values"][best] == min(curve["values"])
 
+    quick = {"learning_rate": 0.2, "early_stopping_rounds": 10}
     folds = cross_validate(
-        Task.BINARY, x, y, categorical_indices=[], n_classes=2, hyperparameters={}, seed=1
+        Task.BINARY, x, y, categorical_indices=[], n_classes=2, hyperparameters=quick, seed=1
     )
     assert folds.curve is not None and folds.curve["best_iteration"] == folds.rounds
     assert folds.curve["source"] == "mean of 5 validation folds"
-    assert folds.curve["rounds"] == folds.rounds + 50  # the default patience's rounds too
+    assert folds.curve["rounds"] == folds.rounds + 10  # the rounds of patience too
     assert len(folds.curve["values"]) <= MAX_POINTS + 1
