@@ -72,6 +72,12 @@ def test_the_entrypoint_writes_a_model_the_predictor_serves(tmp_path: Path, algo
     training = json.loads((model_dir / "training.json").read_text())
     assert training["algorithm"] == algorithm
     assert training["validation_metrics"]["roc_auc"] > 0.8
+    # LightGBM's validation metric per round, the rounds early stopping chose among them.
+    curve = training["learning_curve"]
+    if algorithm == "lightgbm":
+        assert curve["best_iteration"] == training["best_iteration"] < curve["rounds"]
+    else:
+        assert curve is None
     predictor = Predictor.load(model_dir)
     prediction = predictor.predict_records([{"x": 2.5, "plan": "pro"}, {"x": -3, "plan": None}])
     assert prediction.predictions == ["yes", "no"]
