@@ -86,18 +86,21 @@ def residual_histogram(y_true: np.ndarray, raw: np.ndarray) -> dict[str, Any]:
 def feature_importance(
     predictor: Predictor, x: np.ndarray, y: np.ndarray, names: list[str], seed: int
 ) -> list[dict[str, Any]] | None:
-    """Per model input (encoded column), largest first: LightGBM's total gain; for
-    scikit-learn the mean drop of its score when the column is shuffled; None otherwise."""
+    """Per model input (encoded column), largest first: LightGBM's total gain; for every
+    other model (scikit-learn's, the linear model, an ensemble) the mean drop of its score
+    (scikit-learn's own, else the test loss) when the column is shuffled."""
     model = predictor.model
     if isinstance(model, LightGbmModel):
         values = model.booster.feature_importance(importance_type="gain")
-    elif isinstance(model, SklearnModel) and len(y) > 1:
+    elif len(y) > 1:
         from sklearn.inspection import permutation_importance
 
+        own = model.estimator if isinstance(model, SklearnModel) else None
         result = permutation_importance(
-            model.estimator,
+            own if own is not None else model,
             x,
             y,
+            scoring=None if own is not None else _loss_drop(predictor),
             n_repeats=PERMUTATION_REPEATS,
             random_state=seed,
             max_samples=min(1.0, PERMUTATION_ROWS / len(y)),
@@ -109,3 +112,20 @@ def feature_importance(
         zip(names, np.asarray(values, dtype=float).tolist(), strict=True), key=lambda pair: -pair[1]
     )
     return [{"feature": name, "importance": value} for name, value in ranked]
+
+
+def _loss_drop(predictor: Predictor) -> Any:
+    """A scorer (greater is better) for a model scikit-learn cannot score itself: minus the
+    RMSE for regression, minus the log-loss of its probabilities for classes."""
+    from sklearn.metrics import log_loss
+
+    task, classes = predictor.schema.task, len(predictor.schema.classes or ())
+
+    def score(model: Any, x: np.ndarray, y: np.ndarray) -> float:
+        raw = np.asarray(model.predict_raw(x), dtype=float)
+        if task is Task.REGRESSION:
+            return -float(np.sqrt(np.mean((np.asarray(y, dtype=float) - raw.reshape(-1)) ** 2)))
+        proba = raw if raw.ndim == 2 else np.column_stack([1.0 - raw, raw])
+        return -float(log_loss(y, proba, labels=list(range(classes))))
+
+    return score
