@@ -14,9 +14,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from conveyor.errors import InvalidInput
 from conveyor.model.encode import FeatureEncoder
 from conveyor.model.ensemble import load_fitted
 from conveyor.model.estimators import FittedModel
+from conveyor.model.explain import ColumnExplainer, Explainable, refusal
 from conveyor.model.rows import RowEncoder
 from conveyor.tabular.coerce import coerce_frame
 from conveyor.tabular.schema import DatasetSchema
@@ -81,6 +83,7 @@ class Predictor:
         self.model = model
         self.training = training
         self.rows = RowEncoder(encoder)
+        self._explainer: ColumnExplainer | None = None  # built on the first explanation
 
     @classmethod
     def load(cls, model_dir: Path) -> Predictor:
@@ -113,21 +116,51 @@ class Predictor:
         labels = [classes[i] for i in np.asarray(raw).argmax(axis=1)]
         return Prediction(labels, np.asarray(raw).tolist(), classes)
 
+    def explain_refusal(self) -> InvalidInput | None:
+        """Why this model's predictions cannot be explained (a 4xx to answer), or None."""
+        return refusal(self.model, str(self.training["algorithm"]), self.schema.task)
+
+    def explain_records(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        """Each row's contributions per column to its raw score (``conveyor.model.explain``),
+        as JSON: rows read as ``predict_records`` reads them.
+
+        Raises:
+            InvalidInput: a value the model cannot read, or a model that cannot be explained.
+        """
+        refused = self.explain_refusal()
+        if refused is not None:
+            raise refused
+        assert isinstance(self.model, Explainable)  # what explain_refusal checked
+        if self._explainer is None:
+            self._explainer = ColumnExplainer(self.encoder, self.schema)
+        return self._explainer.explain(self.model, self._matrix(records))
+
+    def _matrix(self, records: list[dict[str, Any]]) -> np.ndarray:
+        """The model's matrix of raw rows, as ``predict_records`` builds it."""
+        self.rows.ignored(records)
+        if len(records) <= ROW_PATH_MAX_ROWS and self.rows.supported:
+            return self.rows.matrix(records)
+        return self.encoder.transform(self._typed(records))
+
+    def _typed(self, records: list[dict[str, Any]]) -> pl.DataFrame:
+        """The typed feature columns of raw rows (the columnar path)."""
+        # Only the features are built: the ignored columns may hold anything (an id, a
+        # free-text note) that a typed column could not.
+        frame = pl.DataFrame(
+            {
+                name: pl.Series(name, [r.get(name) for r in records], strict=False)
+                for name in self.schema.feature_names
+            }
+        )
+        return coerce_frame(frame, self.schema)
+
     def predict_records(self, records: list[dict[str, Any]]) -> Prediction:
         """Predict raw rows (JSON values); bad values raise ``InvalidInput`` naming the field."""
         ignored = self.rows.ignored(records)
         if len(records) <= ROW_PATH_MAX_ROWS and self.rows.supported:
             prediction = self._prediction(self.model.predict_raw(self.rows.matrix(records)))
         else:
-            # Only the features are built: the ignored columns may hold anything (an id, a
-            # free-text note) that a typed column could not.
-            frame = pl.DataFrame(
-                {
-                    name: pl.Series(name, [r.get(name) for r in records], strict=False)
-                    for name in self.schema.feature_names
-                }
-            )
-            prediction = self.predict_frame(coerce_frame(frame, self.schema))
+            prediction = self.predict_frame(self._typed(records))
         if ignored:
             prediction = dataclasses.replace(prediction, ignored=ignored)
         return prediction

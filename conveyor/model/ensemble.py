@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from conveyor.errors import InvalidInput
 from conveyor.model.candidates import Data, Scored
 from conveyor.model.cross_validation import CrossValidated
 from conveyor.model.estimators import FittedModel, load_model
@@ -125,6 +126,35 @@ class EnsembleModel:
         for weight, member in zip(self.weights[1:], self.members[1:], strict=True):
             blended += weight * member.predict_raw(x)
         return blended
+
+    @property
+    def explanation_method(self) -> str:
+        methods = sorted({str(getattr(m, "explanation_method", "?")) for m in self.members})
+        return f"weighted sum of its members' {', '.join(methods)}"
+
+    def contributions(self, x: np.ndarray) -> np.ndarray:
+        """Its members' contributions, weighted as their outputs are: exact for regression,
+        whose output is the weighted sum of the members' values (``conveyor.model.explain``
+        refuses a blend of classifiers' probabilities before this is asked).
+
+        Raises:
+            InvalidInput: a member whose family has no contributions; the message names it.
+        """
+        total: np.ndarray | None = None
+        for weight, member, algorithm in zip(
+            self.weights, self.members, self.algorithms, strict=True
+        ):
+            explain = getattr(member, "contributions", None)
+            if explain is None:
+                raise InvalidInput(
+                    f"this ensemble's member {algorithm} has no exact per-column "
+                    "contributions; explanations are given for LightGBM and linear members",
+                    field="explain",
+                )
+            part = weight * np.asarray(explain(x))
+            total = part if total is None else total + part
+        assert total is not None  # an ensemble has members
+        return total
 
     def save(self, folder: Path) -> None:
         listed = []

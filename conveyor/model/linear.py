@@ -163,6 +163,27 @@ class LinearModel:
         exp = np.exp(scores - scores.max())
         return np.asarray(exp / exp.sum()).reshape(1, -1)
 
+    explanation_method = "linear_terms"
+
+    def contributions(self, x: np.ndarray) -> np.ndarray:
+        """The score's own terms, as ``Explainable`` says: a number's weight times its
+        standardised value (nothing when missing: it is read as the training mean), a
+        category's weight less a missing one's; the base value is the score of a row with
+        every input missing."""
+        out = np.zeros((len(x), self.intercept.shape[0], x.shape[1] + 1))
+        values = x[:, self.numeric]
+        standard = np.where(np.isnan(values), 0.0, (values - self.mean) / self.scale)
+        out[:, :, self.numeric] = (standard[:, :, None] * self.weights[None, :, :]).transpose(
+            0, 2, 1
+        )
+        base = self.intercept.copy()
+        for j, table in zip(self._categorical_list, self.tables, strict=True):
+            missing = table[-1]
+            out[:, :, j] = table[_codes(x[:, j], len(table))] - missing
+            base = base + missing
+        out[:, :, -1] = base
+        return out
+
     def save(self, folder: Path) -> None:
         arrays: dict[str, Any] = {
             "numeric": self.numeric,

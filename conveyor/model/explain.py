@@ -1,0 +1,116 @@
+"""Per-row feature contributions: how much each of the user's columns moved each raw score.
+
+A model family that can say it exactly implements the optional ``Explainable`` Protocol:
+LightGBM through its TreeSHAP (``pred_contrib``), the linear model through its own additive
+terms, an ensemble of regressors as its members' weighted sum. Their contributions plus the
+base value add up to the raw score (the value for regression, the log-odds of the positive
+class for a binary classifier, each class's score before the softmax for multiclass).
+
+A family that cannot (scikit-learn's HistGradientBoosting computes none, and an approximation
+would not add up) is refused with a message that names why and what explains.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from conveyor.errors import InvalidInput
+from conveyor.model.encode import FeatureEncoder
+from conveyor.model.ensemble import ENSEMBLE
+from conveyor.tabular.schema import DatasetSchema
+from conveyor.types import Task
+
+_EXPLAINED = "LightGBM and the linear model (and ensembles of them, for regression)"
+
+
+@runtime_checkable
+class Explainable(Protocol):
+    """A fitted model that can split its raw scores into its inputs' contributions."""
+
+    explanation_method: str  # named in the answer: "tree_shap", "linear_terms", ...
+
+    def contributions(self, x: np.ndarray) -> np.ndarray:
+        """Each input's contribution to each raw score of the rows of ``x``.
+
+        Args:
+            x: the encoder's matrix, (rows, inputs).
+
+        Returns:
+            (rows, scores, inputs + 1): the last column is the base value; a row's values
+            along the last axis sum to its raw score (``scores`` is 1 for regression and
+            binary classification, the number of classes for multiclass).
+
+        Raises:
+            InvalidInput: this model cannot be explained exactly; the message says why.
+        """
+        ...
+
+
+def refusal(model: object, algorithm: str, task: Task) -> InvalidInput | None:
+    """Why ``model`` (of the training record's ``algorithm``) cannot be explained, or None."""
+    if algorithm == ENSEMBLE and task is not Task.REGRESSION:
+        return InvalidInput(
+            "this version is an ensemble of classifiers: it averages its members' "
+            "probabilities, which no contributions in log-odds add up to; explanations are "
+            f"given for {_EXPLAINED}",
+            field="explain",
+        )
+    if not isinstance(model, Explainable):
+        return InvalidInput(
+            f"this version's algorithm ({algorithm}) has no exact per-column contributions "
+            f"(an approximation would not add up to its score); explanations are given for "
+            f"{_EXPLAINED}: train the project with --algorithm lightgbm",
+            field="explain",
+        )
+    return None
+
+
+class ColumnExplainer:
+    """Contributions of the encoder's inputs summed per user column (a date's parts, a text
+    column's terms), as the JSON an answer carries."""
+
+    def __init__(self, encoder: FeatureEncoder, schema: DatasetSchema) -> None:
+        self.columns = schema.feature_names
+        inputs = encoder.feature_names_out_
+        where = {name: i for i, name in enumerate(self.columns)}
+        # (inputs, columns): a one where an input was made from a column.
+        self._sum = np.zeros((len(inputs), len(self.columns)))
+        for i, name in enumerate(inputs):
+            self._sum[i, where[encoder.feature_sources_[name]]] = 1.0
+        self.task = schema.task
+        self.classes = [str(c) for c in schema.classes or ()]
+
+    def explain(self, model: Explainable, x: np.ndarray) -> dict[str, Any]:
+        """The ``explanation`` of an answer: the method, what the score is, and one entry per
+        row of ``x`` with its score, base value and contributions keyed by column."""
+        raw = np.asarray(model.contributions(x), dtype=np.float64)
+        by_column = raw[:, :, :-1] @ self._sum  # (rows, scores, columns)
+        base = raw[:, :, -1]
+        scores = raw.sum(axis=2)
+        rows = [self._row(scores[i], base[i], by_column[i]) for i in range(len(raw))]
+        return {"method": model.explanation_method, "score": self._score_name(), "rows": rows}
+
+    def _row(self, score: np.ndarray, base: np.ndarray, columns: np.ndarray) -> dict[str, Any]:
+        if len(score) == 1:
+            return {
+                "score": float(score[0]),
+                "base_value": float(base[0]),
+                "contributions": dict(zip(self.columns, columns[0].tolist(), strict=True)),
+            }
+        return {
+            "score": dict(zip(self.classes, score.tolist(), strict=True)),
+            "base_value": dict(zip(self.classes, base.tolist(), strict=True)),
+            "contributions": {
+                label: dict(zip(self.columns, values.tolist(), strict=True))
+                for label, values in zip(self.classes, columns, strict=True)
+            },
+        }
+
+    def _score_name(self) -> str:
+        if self.task is Task.REGRESSION:
+            return "the predicted value"
+        if self.task is Task.BINARY:
+            return f"the log-odds of class {self.classes[1]!r} (its probability is the sigmoid)"
+        return "each class's raw score (the probabilities are their softmax)"

@@ -1,0 +1,110 @@
+"""Contributions add up to the raw score: LightGBM's TreeSHAP, the linear model's terms, a
+regression ensemble's weighted sum; scikit-learn's model and a blend of classifiers are refused."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conveyor.errors import InvalidInput
+from conveyor.model.ensemble import ENSEMBLE, EnsembleModel
+from conveyor.model.estimators import LightGbmModel, SklearnModel
+from conveyor.model.explain import Explainable, refusal
+from conveyor.model.linear import LinearModel
+from conveyor.types import Task
+
+ROWS = 300
+TASKS = [Task.REGRESSION, Task.BINARY, Task.MULTICLASS]
+
+
+def _data(task: Task) -> tuple[np.ndarray, np.ndarray, int]:
+    rng = np.random.default_rng(7)
+    number, other = rng.normal(size=ROWS), rng.normal(size=ROWS)
+    code = rng.integers(0, 4, ROWS).astype(float)
+    x = np.column_stack([number, code, other])
+    x[::11, 0] = np.nan
+    x[::13, 1] = np.nan
+    signal = number + (code == 2) - 0.5 * other
+    if task is Task.REGRESSION:
+        return x, np.nan_to_num(signal), 0
+    if task is Task.BINARY:
+        return x, (np.nan_to_num(signal) > 0.3).astype(int), 2
+    return x, np.digitize(np.nan_to_num(signal), [-0.5, 0.8]), 3
+
+
+def _scores(task: Task, raw: np.ndarray) -> np.ndarray:
+    """The raw scores (value, log-odds, log-probabilities up to a constant) of predict_raw."""
+    if task is Task.REGRESSION:
+        return raw.reshape(-1, 1)
+    if task is Task.BINARY:
+        return np.log(raw[:, 1:] / raw[:, :1])
+    return np.log(raw)
+
+
+def _check_sums(task: Task, model: Explainable, x: np.ndarray) -> None:
+    contributions = model.contributions(x)
+    assert contributions.shape == (len(x), 3 if task is Task.MULTICLASS else 1, x.shape[1] + 1)
+    summed = contributions.sum(axis=2)
+    expected = _scores(task, model.predict_raw(x))  # type: ignore[attr-defined]
+    if task is Task.MULTICLASS:  # the softmax drops a constant per row
+        summed = summed - summed.mean(axis=1, keepdims=True)
+        expected = expected - expected.mean(axis=1, keepdims=True)
+    assert np.allclose(summed, expected, atol=1e-6), task
+    one = model.contributions(x[:1])
+    assert np.allclose(one, contributions[:1])
+
+
+def _lightgbm(task: Task) -> LightGbmModel:
+    x, y, classes = _data(task)
+    params = {"num_boost_round": 30, "early_stopping_rounds": 5, "min_data_in_leaf": 5}
+    params["num_threads"] = 1  # a busy machine: OpenMP's team costs more than the trees
+    return LightGbmModel.fit(
+        task, x, y, x, y, categorical_indices=[1], n_classes=classes, params=params, seed=0
+    )
+
+
+def _linear(task: Task) -> LinearModel:
+    x, y, classes = _data(task)
+    return LinearModel.fit(
+        task, x, y, categorical_indices=[1], n_classes=classes, params={}, seed=0
+    )
+
+
+@pytest.mark.parametrize("task", TASKS, ids=lambda t: t.value)
+def test_lightgbm_and_linear_contributions_sum_to_the_raw_score(task: Task) -> None:
+    x = _data(task)[0]
+    unseen = np.array([[0.2, 9.0, np.nan], [np.nan, np.nan, 3.0]])  # a code past the fit's
+    for model in (_lightgbm(task), _linear(task)):
+        _check_sums(task, model, np.vstack([x, unseen]))
+
+
+def test_a_linear_number_at_its_mean_or_missing_contributes_nothing() -> None:
+    model = _linear(Task.REGRESSION)
+    rows = np.array([[model.mean[0], np.nan, model.mean[1]], [np.nan, np.nan, np.nan]])
+    contributions = model.contributions(rows)
+    assert np.allclose(contributions[:, 0, :3], 0.0)
+    assert np.allclose(contributions[:, 0, 3], model.predict_raw(rows[1:])[0])
+
+
+def test_a_regression_ensemble_is_its_members_weighted_sum() -> None:
+    x = _data(Task.REGRESSION)[0]
+    blend = EnsembleModel(
+        [_lightgbm(Task.REGRESSION), _linear(Task.REGRESSION)], ["lightgbm", "linear"], [0.7, 0.3]
+    )
+    assert refusal(blend, ENSEMBLE, Task.REGRESSION) is None
+    _check_sums(Task.REGRESSION, blend, x)
+    assert "linear_terms" in blend.explanation_method
+
+
+def test_scikit_learn_and_a_blend_of_classifiers_are_refused_naming_why() -> None:
+    x, y, _ = _data(Task.BINARY)
+    params = {"max_iter": 5, "early_stopping_rounds": 2}
+    sklearn = SklearnModel.fit(
+        Task.BINARY, x, y, x, y, categorical_indices=[], params=params, seed=0
+    )
+    refused = refusal(sklearn, "sklearn", Task.BINARY)
+    assert isinstance(refused, InvalidInput) and refused.field == "explain"
+    assert "(sklearn) has no exact per-column contributions" in refused.message
+    blend = EnsembleModel([_linear(Task.BINARY)], ["linear"], [1.0])
+    refused = refusal(blend, ENSEMBLE, Task.BINARY)
+    assert refused is not None and "averages its members' probabilities" in refused.message
