@@ -17,15 +17,17 @@ from typing import Any, NamedTuple
 import orjson
 from fastapi import FastAPI
 
-from conveyor.errors import ConveyorError, RequestTimeout, body_of
+from conveyor.errors import ConveyorError, InvalidInput, RequestTimeout, body_of
 from conveyor.serving.auth import ApiKeyGuard, send_error
 from conveyor.serving.deadline import score_on_thread
 from conveyor.serving.deps import (
     ServerState,
+    model_for,
     new_request_id,
     predict_and_record,
     request_failed,
 )
+from conveyor.serving.explain import add_explanation, check_explainable, explain_flag
 from conveyor.serving.instances import read_rows
 from conveyor.serving.limits import (
     INLINE_BODY_BYTES,
@@ -74,6 +76,13 @@ class PredictFastPath:
         if self.guard is not None and (denied := self.guard.denial(scope)) is not None:
             await self._refuse(project, denied, scope, send)
             return
+        explain = False
+        if scope.get("query_string"):  # ?explain=true; a plain request has no query to read
+            try:
+                explain = explain_flag(scope["query_string"])
+            except InvalidInput as refused:
+                await self._refuse(project, refused, scope, send)
+                return
         limit = self.limits.max_body_bytes
         declared = declared_length(scope.get("headers", ()))
         if declared is not None and declared > limit:
@@ -92,9 +101,9 @@ class PredictFastPath:
                 break
         request_id = _request_id(scope)
         if len(body) <= INLINE_BODY_BYTES:
-            scored = self._score(project, bytes(body), request_id, self.state)
+            scored = self._score(project, bytes(body), request_id, self.state, scope, explain)
         else:
-            scored = await self._score_on_thread(project, bytes(body), request_id)
+            scored = await self._score_on_thread(project, bytes(body), request_id, scope, explain)
         self._report(project, request_id, scored)
         headers = [_JSON, (b"x-request-id", request_id.encode("latin-1"))]
         await send({"type": "http.response.start", "status": scored.status, "headers": headers})
@@ -106,7 +115,9 @@ class PredictFastPath:
         request_failed(self.state, project, request_id, error.http_status, error.message, 0.0)
         await send_error(send, error, [(b"x-request-id", request_id.encode("latin-1"))])
 
-    async def _score_on_thread(self, project: str, body: bytes, request_id: str) -> _Scored:
+    async def _score_on_thread(
+        self, project: str, body: bytes, request_id: str, scope: Scope, explain: bool
+    ) -> _Scored:
         """A large batch: scored on a thread, so the loop keeps serving, within the timeout.
         A batch that outlives it is answered 504 and leaves no record (deadline.py)."""
         started = time.perf_counter()
@@ -114,7 +125,7 @@ class PredictFastPath:
             return await score_on_thread(
                 self.state,
                 self.limits,
-                lambda state: self._score(project, body, request_id, state),
+                lambda state: self._score(project, body, request_id, state, scope, explain),
                 name=f"predict-batch {request_id}",
             )
         except RequestTimeout as error:
@@ -122,18 +133,34 @@ class PredictFastPath:
             payload = orjson.dumps(body_of(error))
             return _Scored(error.http_status, payload, None, 0, seconds, error.message)
 
-    def _score(self, project: str, body: bytes, request_id: str, state: ServerState) -> _Scored:
+    def _score(
+        self,
+        project: str,
+        body: bytes,
+        request_id: str,
+        state: ServerState,
+        scope: Scope,
+        explain: bool,
+    ) -> _Scored:
         """The answer to a body; its inference record goes to ``state``'s recorder. Counting
         and logging the request is left to ``_report``, on the loop, once it is answered."""
         started = time.perf_counter()
         try:
-            instances, as_sent = read_rows(body)
+            try:
+                instances, as_sent = read_rows(body)
+            except InvalidInput:
+                instances, as_sent = _read_again(body, scope, state, project)
             self.limits.check_rows(instances)
             check_flat_rows(instances)
+            if explain:  # refused before anything is predicted or recorded
+                check_explainable(model_for(state, project))
             # Another server's shape is recorded as the rows it carried, in conveyor's.
             raw = body if as_sent else None
             model, prediction, _ = predict_and_record(state, project, instances, request_id, raw)
-            payload = orjson.dumps(answer_body(model.version, prediction, request_id))
+            answer = answer_body(model.version, prediction, request_id)
+            if explain:
+                add_explanation(answer, model, instances)
+            payload = orjson.dumps(answer)
             seconds = time.perf_counter() - started
             return _Scored(200, payload, model.version, len(instances), seconds)
         except ConveyorError as exc:
@@ -178,6 +205,21 @@ class _Scored(NamedTuple):  # made on every request: a tuple costs a third of a 
     seconds: float
     error: str | None = None
     logged: bool = False  # a 500 whose traceback is logged already
+
+
+def _read_again(
+    body: bytes, scope: Scope, state: ServerState, project: str
+) -> tuple[list[dict[str, Any]], bool]:
+    """A body that is not conveyor's JSON, read with what a CSV body (its content type) or
+    rows as lists (the deployed model's columns) need: looked up only now, so conveyor's own
+    bodies pay nothing for them. A body in no shape raises read_rows' message again."""
+    content_type = None
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            content_type = value.decode("latin-1").lower()
+    model = state.holder.get(project)
+    columns = model.schema.feature_names if model is not None else None
+    return read_rows(body, columns=columns, content_type=content_type)
 
 
 def _request_id(scope: Scope) -> str:

@@ -1,12 +1,16 @@
-"""The ``instances`` of a ``/predict`` body, checked by hand.
+"""The rows of a ``/predict`` body, checked by hand: conveyor's ``{"instances": [...]}``,
+MLflow's and TF-Serving's JSON shapes, and CSV with a header row.
 
-Both the model server's route and the AWS Lambda function in front of the SageMaker endpoint
-read a request body through this, so a bad body gets the same 400 and message on either; it
-imports nothing heavy (the Lambda function has no FastAPI, numpy or polars).
+The model server's routes and the AWS Lambda function in front of the SageMaker endpoint read
+a request body through this, so a bad body gets the same 400 and message on each; it imports
+nothing heavy (the Lambda function has no FastAPI, numpy or polars).
 """
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -19,21 +23,31 @@ def parse_instances(body: bytes) -> list[dict[str, Any]]:
     return read_rows(body)[0]
 
 
-def read_rows(body: bytes) -> tuple[list[dict[str, Any]], bool]:
+def read_rows(
+    body: bytes, *, columns: Sequence[str] | None = None, content_type: str | None = None
+) -> tuple[list[dict[str, Any]], bool]:
     """The rows of a request body, and whether the body is conveyor's own shape
-    (``{"instances": [...]}``, recorded as it came) rather than one read from another
-    server's: MLflow's ``dataframe_records``, ``dataframe_split`` (``columns`` and ``data``)
-    and ``inputs`` (rows, or columns of values).
+    (``{"instances": [...]}`` of objects, recorded as it came) rather than one read from
+    another server's: MLflow's ``dataframe_records``, ``dataframe_split`` (``columns`` and
+    ``data``) and ``inputs`` (rows, or columns of values); TF-Serving's ``instances`` as lists
+    of values in ``columns``' order; and, when ``content_type`` is ``text/csv``, CSV with a
+    header row of column names (an empty cell is a missing value).
 
     Raises:
-        InvalidInput: not JSON, or no rows in any of those shapes; the message names it.
+        InvalidInput: not JSON (nor CSV), or no rows in any of those shapes; the message
+            names it.
     """
+    if content_type is not None and content_type.startswith("text/csv"):
+        return _csv_rows(body), False
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise InvalidInput(f"the body is not valid JSON: {exc}", field="body") from exc
     if isinstance(payload, dict) and "instances" in payload:
-        return _rows(payload["instances"], "instances"), True
+        instances = payload["instances"]
+        if isinstance(instances, list) and instances and isinstance(instances[0], list):
+            return _rows(_positional(instances, columns), "instances"), False
+        return _rows(instances, "instances"), True
     if isinstance(payload, dict) and "dataframe_records" in payload:
         return _rows(payload["dataframe_records"], "dataframe_records"), False
     if isinstance(payload, dict) and "dataframe_split" in payload:
@@ -58,6 +72,51 @@ def _rows(rows: Any, field: str) -> list[dict[str, Any]]:
         if not isinstance(row, dict):
             raise InvalidInput(f"{field}[{index}] must be an object of column: value", field=field)
     return rows
+
+
+def _positional(rows: list[Any], columns: Sequence[str] | None) -> list[dict[str, Any]]:
+    """TF-Serving's rows as lists of values, in the model's column order, as objects."""
+    if columns is None:
+        raise InvalidInput(
+            "rows as lists are read in the deployed model's column order, and this project "
+            'has none deployed here: send rows as objects, [{"age": 42, ...}]',
+            field="instances",
+        )
+    for index, row in enumerate(rows):
+        if not isinstance(row, list) or len(row) != len(columns):
+            raise InvalidInput(
+                f"instances[{index}] must be a list of {len(columns)} values, in the model's "
+                f"column order: {', '.join(columns)}",
+                field="instances",
+            )
+    return [dict(zip(columns, row, strict=True)) for row in rows]
+
+
+def _csv_rows(body: bytes) -> list[dict[str, Any]]:
+    """A CSV body: a header row of column names, then one line per row."""
+    try:
+        lines = list(csv.reader(io.StringIO(body.decode("utf-8-sig"), newline="")))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InvalidInput(f"the CSV body cannot be read: {exc}", field="body") from exc
+    lines = [line for line in lines if line]  # blank lines, as a trailing one
+    if len(lines) < 2:
+        raise InvalidInput(
+            "the CSV body needs a header row of column names, then at least one row",
+            field="body",
+        )
+    header = lines[0]
+    if len(set(header)) != len(header):
+        raise InvalidInput("the CSV body's header names a column twice", field="body")
+    for number, line in enumerate(lines[1:], start=2):
+        if len(line) != len(header):
+            raise InvalidInput(
+                f"line {number} of the CSV body has {len(line)} values for {len(header)} columns",
+                field="body",
+            )
+    return [
+        {name: value or None for name, value in zip(header, line, strict=True)}
+        for line in lines[1:]
+    ]
 
 
 def _split(split: Any) -> list[dict[str, Any]]:

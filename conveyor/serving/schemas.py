@@ -19,6 +19,25 @@ class PredictRequest(BaseModel):
     )
 
 
+class ExplainedRow(BaseModel):
+    score: float | dict[str, float] = Field(
+        description="The raw score (per class for multiclass): see Explanation.score."
+    )
+    base_value: float | dict[str, float] = Field(
+        description="The score before any column's contribution (per class for multiclass)."
+    )
+    contributions: dict[str, float] | dict[str, dict[str, float]] = Field(
+        description="Column -> its contribution (class -> column -> ... for multiclass); "
+        "with base_value they sum to score."
+    )
+
+
+class Explanation(BaseModel):
+    method: str = Field(description="tree_shap (LightGBM), linear_terms, or an ensemble's sum.")
+    score: str = Field(description="What the score is: a value, the log-odds of a class, ...")
+    rows: list[ExplainedRow]
+
+
 class PredictResponse(BaseModel):
     predictions: list[Any]
     model_version: int
@@ -28,6 +47,9 @@ class PredictResponse(BaseModel):
     ignored_columns: list[str] | None = Field(
         default=None,
         description="Columns of the upload the request carried that the model does not read.",
+    )
+    explanation: Explanation | None = Field(
+        default=None, description="With ?explain=true: each row's contributions per column."
     )
 
 

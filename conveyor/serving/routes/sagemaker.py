@@ -6,7 +6,6 @@ size, the rows per request (413) and the time per prediction (504), with the sam
 
 from __future__ import annotations
 
-import io
 import json
 import time
 from typing import Annotated, Any
@@ -22,10 +21,19 @@ from conveyor.serving.deadline import score_on_thread
 from conveyor.serving.deps import (
     ServerState,
     get_state,
+    model_for,
     new_request_id,
     predict_and_record,
     request_failed,
 )
+from conveyor.serving.explain import (
+    CUSTOM_ATTRIBUTES,
+    EXPLAIN_PARAMETER,
+    add_explanation,
+    check_explainable,
+    explain_flag,
+)
+from conveyor.serving.instances import read_rows
 from conveyor.serving.limits import INLINE_BODY_BYTES, RequestLimits, check_flat_rows
 from conveyor.serving.schemas import (
     KEY_ERRORS,
@@ -43,6 +51,7 @@ _PING: dict[int | str, dict[str, Any]] = {
 }
 _ROWS = {"type": "array", "items": {"type": "object", "additionalProperties": True}}
 _INVOCATIONS = {
+    "parameters": [EXPLAIN_PARAMETER],
     "requestBody": {
         "required": True,
         "content": {
@@ -85,12 +94,9 @@ def _project(state: ServerState) -> str:
 def _rows(body: bytes, content_type: str, limits: RequestLimits) -> list[dict[str, Any]]:
     """The body's rows, within the row limit; as /predict, a value is never an object or a list."""
     if content_type.startswith("text/csv"):
-        try:
-            frame = pl.read_csv(io.BytesIO(body), infer_schema=False)
-        except Exception as exc:  # polars raises several kinds for malformed CSV
-            raise InvalidInput(f"the CSV body cannot be parsed: {exc}", field="body") from exc
-        limits.check_rows(frame, field="body", where="in its CSV body")  # before any dict
-        return frame.to_dicts()
+        from_csv = read_rows(body, content_type=content_type)[0]  # /predict's CSV reader
+        limits.check_rows(from_csv, field="body", where="in its CSV body")
+        return from_csv
     try:
         # orjson as /predict: what it reads the recorder can write (json.loads keeps integers
         # past 64 bits, which the record then cannot hold: a 500).
@@ -152,10 +158,24 @@ async def _invoke(
             field="content-type",
         )
     body, limits = await request.body(), _limits(request)
+    # SageMaker's InvokeEndpoint sends no query string: it passes CustomAttributes instead.
+    explain = explain_flag(request.scope.get("query_string", b"")) or explain_flag(
+        request.headers.get(CUSTOM_ATTRIBUTES, "")
+    )
+    as_csv = request.headers.get("accept", "").startswith("text/csv")
+    if explain and as_csv:
+        raise InvalidInput(
+            "explanations are answered as JSON: accept application/json", field="explain"
+        )
+    explained: dict[str, Any] = {}
 
     def score(scoring: ServerState) -> tuple[LoadedModel, Prediction, int]:
         rows = _rows(body, content_type, limits)
+        if explain:  # refused before anything is predicted or recorded
+            check_explainable(model_for(scoring, project))
         model, prediction, _ = predict_and_record(scoring, project, rows, request_id)
+        if explain:
+            add_explanation(explained, model, rows)
         return model, prediction, len(rows)
 
     if len(body) <= INLINE_BODY_BYTES:
@@ -164,7 +184,7 @@ async def _invoke(
         name = f"invocations-batch {request_id}"
         model, prediction, count = await score_on_thread(state, limits, score, name=name)
     headers = {"x-request-id": request_id, "x-model-version": str(model.version)}
-    if request.headers.get("accept", "").startswith("text/csv"):
+    if as_csv:
         out = pl.DataFrame({"prediction": pl.Series(prediction.predictions, strict=False)})
         response = Response(out.write_csv(), media_type="text/csv", headers=headers)
         return response, model.version, count
@@ -175,5 +195,6 @@ async def _invoke(
     }
     if prediction.probabilities is not None:
         answer.update(classes=prediction.classes, probabilities=prediction.probabilities)
+    answer.update(explained)
     response = Response(json.dumps(answer), media_type="application/json", headers=headers)
     return response, model.version, count
