@@ -20,9 +20,10 @@ from conveyor.pipeline.runs import RunStore
 from conveyor.samples.generate import write_churn_csv
 from conveyor.types import ObjectRef
 from conveyor.wiring import build_ports
-from tests.e2e.conftest import Cli, json_of
+from tests.e2e.conftest import Cli, json_of, post
 from tests.e2e.ui_helpers import conveyor_up, request_rows, send_traffic
 from tests.integration.serving.conftest import trained_home
+from tests.rows import CHURN_ROW
 from tests.workbooks import DATA_SHEET, two_sheet_workbook
 
 __all__ = ["trained_home"]
@@ -48,6 +49,11 @@ DRAWN_DRIFT_BARS = """() => [...document.querySelectorAll('.drift-card')].map(ca
         return box.width > 0 && box.height > 0;
     }).length,
 ])"""
+
+
+# Each bar's "column = value" label (the labels left of the zero line).
+BAR_LABELS = """() => [...document.querySelectorAll('#explanation svg text')]
+    .map(t => t.textContent).filter(t => t.includes(' = '))"""
 
 
 DROP_FILE = """([name, encoded]) => {
@@ -199,16 +205,21 @@ def test_the_dashboard_drives_a_project_from_upload_to_rollback_in_chromium(
     assert all((shots / f"{name}.png").stat().st_size > 20_000 for name in ("project", "run"))
 
 
-def test_the_project_page_draws_50_versions_and_10000_inferences(
+def test_the_project_page_draws_50_versions_and_10000_inferences_and_explains_one(
     trained_home: Path, tmp_path: Path
 ) -> None:
     """The page with a long history: every version in the table, the charts drawn from the
     recorded traffic, nothing asked of another host. Its load time is measured by
-    bench/ui_load.py (make bench), not here."""
+    bench/ui_load.py (make bench), not here. Then a request of two rows, recorded newest:
+    Explain draws its second row's bar per column, and states the score /predict's
+    ?explain=true computed for it (on this test's server: one start for both checks)."""
     home = tmp_path / "home"
     shutil.copytree(trained_home, home)
     fill_history(home, "churn", versions=50, inferences=10_000)
     requested: list[str] = []
+    shot = tmp_path / "explanation.png"
+    print(f"\nscreenshot: {shot}")
+    two = [CHURN_ROW, {**CHURN_ROW, "age": 23, "support calls": 9, "plan": "basic"}]
 
     with conveyor_up(home) as base, playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
@@ -223,14 +234,45 @@ def test_the_project_page_draws_50_versions_and_10000_inferences(
             per_second = page.evaluate("() => window.conveyor.charts['chart-rps'].data[1]")
             errors = page.evaluate("() => window.conveyor.charts['chart-errors'].data[1]")
             page.screenshot(path=str(tmp_path / "project-50-versions.png"), full_page=True)
+            explained, bars, stated = _explain_in_the_page(page, base, two, shot)
         finally:
             browser.close()
 
+    assert sorted(label.split(" = ")[0] for label in bars) == sorted(CHURN_ROW)
+    assert any(label.startswith("support calls = 9") for label in bars), bars
+    score = explained["rows"][1]["score"]
+    assert f"{score:.4g}" in stated, (stated, score)
     assert rows == 50
     assert 9_000 <= round(60 * sum(per_second)) <= 10_000
     assert any(v is not None and 0 < v < 0.05 for v in errors), errors
     outside = [url for url in requested if not url.startswith(f"{base}/")]
     assert outside == [], outside
+
+
+def _explain_in_the_page(
+    page: Any, base: str, rows: list[dict[str, Any]], shot: Path
+) -> tuple[dict[str, Any], list[str], str]:
+    """Predict ``rows`` with ?explain=true, then explain the request's last row in the page:
+    the API's explanation, the bars' labels and the sentence stating the score."""
+    port = int(base.rsplit(":", 1)[1])
+    status, answer = post(port, "/predict/churn?explain=true", {"instances": rows})
+    assert status == 200, answer
+    # The server's writer process records it: refresh the list until it leads with it.
+    newest = page.locator("#inference-rows tr").first
+    for _ in range(100):
+        page.click("#inferences-refresh")
+        page.wait_for_timeout(100)
+        if newest.get_attribute("data-request") == answer["request_id"]:
+            break
+    newest.locator("button.explain").click()
+    first = page.locator("#explanation-sum").inner_text()
+    page.select_option("#explanation-row", str(len(rows) - 1))
+    page.wait_for_function(
+        "first => document.querySelector('#explanation-sum').textContent !== first", arg=first
+    )
+    page.locator("#inferences").screenshot(path=str(shot))
+    labels = page.evaluate(BAR_LABELS)
+    return answer["explanation"], labels, page.locator("#explanation-sum").inner_text()
 
 
 def test_a_run_page_in_progress_redraws_itself_when_the_run_moves_on(

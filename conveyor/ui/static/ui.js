@@ -355,6 +355,78 @@ async function loadAlarms(project) {
   }
 }
 
+// -- recent predictions and their explanations ---------------------------------------------
+
+// Signed bars around a zero line, one per [label, value, the row's cell]: a push up of the
+// score is blue, down orange.
+function signedBars(items) {
+  const width = 720, row = 20, left = 250, mid = left + (width - left) / 2;
+  const peak = Math.max(1e-12, ...items.map(([, v]) => Math.abs(v)));
+  const root = svg("svg", { class: "bars hbars contributions", viewBox: `0 0 ${width} ${items.length * row + 4}`, width: "100%", role: "img" });
+  items.forEach(([label, value, cell], i) => {
+    const text = svg("text", { x: left - 6, y: i * row + 14, "text-anchor": "end" });
+    text.textContent = `${String(label).slice(0, 22)} = ${String(cell ?? "missing").slice(0, 14)}`;
+    const w = ((width - left) / 2 - 60) * Math.abs(value) / peak;
+    const x = value >= 0 ? mid : mid - w;
+    const rect = svg("rect", { x, y: i * row + 4, width: Math.max(w, 1), height: row - 8, class: value >= 0 ? "up" : "down" });
+    const num = svg("text", { x: value >= 0 ? mid + w + 4 : mid - w - 4, y: i * row + 14, "text-anchor": value >= 0 ? "start" : "end" });
+    num.textContent = (value >= 0 ? "+" : "") + fmt(value);
+    root.append(text, rect, num);
+  });
+  root.append(svg("line", { x1: mid, x2: mid, y1: 0, y2: items.length * row + 4, class: "zero" }));
+  return root;
+}
+
+// ``record``: the listed request; a batch gets a choice of its rows.
+function showExplanation(e, project, record) {
+  const box = document.getElementById("explanation");
+  const choice = el("select", { id: "explanation-row", "aria-label": "row" },
+    ...Array.from({ length: record.rows }, (_, i) => el("option", { value: i }, `row ${i}`)));
+  choice.value = String(e.row);
+  choice.addEventListener("change", () => explainRecord(project, record, Number(choice.value)));
+  const x = e.explanation, r = x.rows[0];
+  // Multiclass: the predicted class's scores.
+  const pick = (v) => (v !== null && typeof v === "object" ? v[String(e.prediction)] : v);
+  const contributions = r.contributions[String(e.prediction)] ?? r.contributions;
+  const items = Object.entries(contributions).map(([name, v]) => [name, v, e.inputs[name]]);
+  items.sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]));
+  const version = e.answered_by === e.model_version ? `v${e.model_version}` : `v${e.model_version} (deployed; v${e.answered_by} answered it)`;
+  box.replaceChildren(
+    el("h3", {}, `Request ${e.request_id}, `, record.rows > 1 ? choice : `row ${e.row}`, ": predicted ", el("code", {}, String(e.prediction))),
+    el("p", { class: "muted small", id: "explanation-sum" },
+      `Score ${fmt(pick(r.score), 4)} = base value ${fmt(pick(r.base_value), 4)} + the columns' contributions below. The score is ${x.score}. Explained by ${version}, method ${x.method}.`),
+    signedBars(items));
+  box.hidden = false;
+}
+
+async function explainRecord(project, record, row) {
+  const path = `/projects/${enc(project)}/inferences/${enc(record.request_id)}/explanation`;
+  try {
+    showExplanation(await api("GET", `${path}?at=${enc(record.timestamp)}&row=${row}`), project, record);
+  } catch (err) {
+    flash(`explain: ${err.message}`);
+  }
+}
+
+async function loadInferences(project) {
+  const body = document.getElementById("inference-rows");
+  try {
+    const records = await api("GET", `/projects/${enc(project)}/inferences?limit=20`);
+    body.replaceChildren(...(records.length ? records.map((r) => {
+      const button = el("button", { type: "button", class: "explain", "data-request": r.request_id }, "Explain");
+      button.disabled = !r.rows || r.status !== 200;
+      if (button.disabled) button.title = r.rows ? "the request was refused: nothing was predicted" : "its inputs were not captured (CONVEYOR_CAPTURE_RATE)";
+      button.addEventListener("click", () => explainRecord(project, r, 0));
+      return el("tr", { "data-request": r.request_id }, el("td", { class: "when" }, when(r.timestamp)),
+        el("td", {}, el("code", {}, r.request_id.slice(0, 12))), el("td", {}, r.model_version ? `v${r.model_version}` : "—"),
+        el("td", {}, String(r.status)), el("td", { class: "num" }, r.rows === null ? "—" : String(r.rows)),
+        el("td", {}, r.predictions.map(String).join(", ") + (r.rows > r.predictions.length ? ", …" : "")), el("td", {}, button));
+    }) : [el("tr", {}, el("td", { colspan: 7, class: "empty" }, "No requests recorded yet."))]));
+  } catch (err) {
+    flash(`predictions: ${err.message}`);
+  }
+}
+
 // A run still in progress: the page is drawn again when it moves to another state.
 function watchRun(runId, shown) {
   const timer = setInterval(async () => {
@@ -525,6 +597,8 @@ document.addEventListener("DOMContentLoaded", () => {
     loadDrift(project);
     loadAlarms(project);
     setInterval(() => loadAlarms(project), REFRESH_MS);
+    loadInferences(project);
+    document.getElementById("inferences-refresh").addEventListener("click", () => loadInferences(project));
   }
   if (page === "run") {
     loadRunLogs(run);
