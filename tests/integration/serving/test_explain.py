@@ -13,7 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from conveyor.config import Settings
+from conveyor.inference.records import InferenceRecord
 from conveyor.serving.app import create_app
+from conveyor.types import to_iso, utcnow
 from conveyor.wiring import build_ports
 from tests.rows import CHURN_ROW
 
@@ -21,9 +23,14 @@ ROWS = [CHURN_ROW, {**CHURN_ROW, "age": 61, "plan": None, "signup date": "2021-1
 
 
 @pytest.fixture(scope="module")
-def served(trained_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    home = tmp_path_factory.mktemp("explain") / "home"
-    shutil.copytree(trained_home, home)
+def home(trained_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    copy = tmp_path_factory.mktemp("explain") / "home"
+    shutil.copytree(trained_home, copy)
+    return copy
+
+
+@pytest.fixture(scope="module")
+def served(home: Path) -> Iterator[TestClient]:
     ports = build_ports(Settings(home=home))
     with TestClient(create_app(ports, Settings(home=home), poll_seconds=0.05)) as client:
         yield client
@@ -113,3 +120,32 @@ def test_a_wrong_list_or_csv_body_is_a_400_naming_it(
     answer = served.post("/predict/churn", content=content, headers={"content-type": content_type})
     assert answer.status_code == 400, answer.text
     assert message in answer.json()["message"]
+
+
+def _recorded(home: Path, request_id: str, inputs: list[dict[str, Any]] | None) -> str:
+    """A recorded request (as the server's writer would have written it); its timestamp."""
+    record = InferenceRecord(
+        "churn", utcnow(), request_id, 1, 1.0, inputs, {"predictions": ["no"]}, 200
+    )
+    build_ports(Settings(home=home)).table.put(record.to_item())
+    return to_iso(record.timestamp)
+
+
+def test_a_recorded_row_is_explained_as_predict_explains_it(served: TestClient, home: Path) -> None:
+    at = _recorded(home, "recorded-1", ROWS)
+    listed = served.get("/api/v1/projects/churn/inferences?limit=5").json()
+    assert listed[0]["request_id"] == "recorded-1" and listed[0]["timestamp"] == at
+    path = "/api/v1/projects/churn/inferences/recorded-1/explanation"
+    answer = served.get(path, params={"at": at, "row": 1})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["inputs"] == ROWS[1] and body["answered_by"] == body["model_version"] == 1
+    live = served.post("/predict/churn?explain=true", json={"instances": ROWS[1:]}).json()
+    assert body["explanation"] == live["explanation"]
+    beyond = served.get(path, params={"at": at, "row": 2})
+    assert beyond.status_code == 400 and beyond.json()["field"] == "row"
+    at = _recorded(home, "not-captured", None)
+    uncaptured = served.get(
+        "/api/v1/projects/churn/inferences/not-captured/explanation", params={"at": at}
+    )
+    assert uncaptured.status_code == 404 and "CONVEYOR_CAPTURE_RATE" in uncaptured.text
