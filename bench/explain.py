@@ -1,0 +1,178 @@
+"""What ``?explain=true`` costs, and that a request without it costs what it did on main.
+
+The model of bench/serve.py (breast_cancer, 30 features, 100 LightGBM trees), served by
+``conveyor serve`` (recording off: the request path alone) from this checkout, and by a second
+server running main's code (``git archive main``, imported ahead of the editable install).
+wrk at 8 connections (1 for 100 rows), in back-to-back pairs of short runs whose order
+alternates (this shared machine's speed moves within seconds, so each pair's own ratio is kept
+and their median reported, as bench/serve.py's recording pairs do):
+
+- explain=false, one row: this checkout against main, PAIRS pairs;
+- explain=true against explain=false, one row and 100 rows, on this checkout, PAIRS pairs each.
+
+In-process, without HTTP: ``Predictor.explain_records`` against ``predict_records``, median
+microseconds over repeated calls on the same rows.
+
+    .venv/bin/python -m bench.explain      (about 6 minutes; BENCH_PAIRS, BENCH_PAIR_SECONDS)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import ROOT, free_port, post, wait_for_200
+from bench.serve import PROJECT, ensure_wrk, run_wrk, trained_model
+
+PAIRS = int(os.environ.get("BENCH_PAIRS", "12"))
+PAIR_SECONDS = int(os.environ.get("BENCH_PAIR_SECONDS", "2"))
+CONNECTIONS = 8
+# Imports main's conveyor rather than this checkout's (the editable install's finder is
+# dropped, main's source put first on the path), then runs the CLI as `conveyor` does.
+_MAIN_CLI = (
+    "import sys; sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f)]; "
+    "sys.path.insert(0, {source!r}); from conveyor.cli.main import main; sys.exit(main())"
+)
+
+
+def _main_source(workdir: Path) -> Path:
+    """main's tree, as committed, unpacked in ``workdir``."""
+    source = workdir / "main-src"
+    source.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "main"], capture_output=True, check=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(source)], input=archive.stdout, check=True)
+    return source
+
+
+def _serve(home: Path, workdir: Path, name: str, source: Path | None) -> tuple[str, Any]:
+    """``conveyor serve`` of this checkout (or of ``source``), recording off; its URL and stop."""
+    port = free_port()
+    env = {**os.environ, "CONVEYOR_HOME": str(home), "CONVEYOR_RECORD_INFERENCES": "false"}
+    cli = [sys.executable, "-m", "conveyor.cli.main"]
+    if source is not None:
+        cli = [sys.executable, "-c", _MAIN_CLI.format(source=str(source))]
+    process = subprocess.Popen(
+        [*cli, "serve", "--port", str(port)],
+        env=env,
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
+        stderr=(workdir / f"{name}.log").open("w"),
+    )
+
+    def stop() -> None:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+
+    return f"http://127.0.0.1:{port}/predict/{PROJECT}", stop
+
+
+def _pairs(
+    wrk: str,
+    first: tuple[str, bytes],
+    second: tuple[str, bytes],
+    workdir: Path,
+    *,
+    connections: int = CONNECTIONS,
+    seconds: int = PAIR_SECONDS,
+) -> Any:
+    """PAIRS back-to-back runs of each, order alternating; the runs and each pair's ratio."""
+    runs: dict[str, list[dict[str, Any]]] = {"first": [], "second": []}
+    for index in range(PAIRS):
+        order = [("first", first), ("second", second)]
+        for side, (url, body) in order if index % 2 == 0 else reversed(order):
+            runs[side].append(run_wrk(wrk, url, body, connections, workdir, seconds))
+    ratios = [a["rps"] / b["rps"] for a, b in zip(runs["first"], runs["second"], strict=True)]
+    return {
+        "first_over_second_rps": round(statistics.median(ratios), 3),
+        "pair_ratios": [round(r, 3) for r in ratios],
+        "first_rps": [r["rps"] for r in runs["first"]],
+        "second_rps": [r["rps"] for r in runs["second"]],
+        "first_p50_ms": statistics.median(r["p50_ms"] for r in runs["first"]),
+        "second_p50_ms": statistics.median(r["p50_ms"] for r in runs["second"]),
+        "non_2xx": sum(r["non_2xx"] for side in runs.values() for r in side),
+    }
+
+
+def _in_process(model_dir: Path, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Median microseconds of predict_records and explain_records on 1 and 100 rows."""
+    from conveyor.model.artifact import Predictor
+
+    predictor = Predictor.load(model_dir)
+    out: dict[str, Any] = {}
+    for count in (1, 100):
+        rows = records[:count]
+        for name, call in (
+            ("predict", predictor.predict_records),
+            ("explain", predictor.explain_records),
+        ):
+            call(rows)  # warm: the explainer is built on the first call
+            times = []
+            for _ in range(200 if count == 1 else 30):
+                started = time.perf_counter()
+                call(rows)
+                times.append(time.perf_counter() - started)
+            out[f"{name}_{count}_us"] = round(statistics.median(times) * 1e6, 1)
+        out[f"explain_over_predict_{count}"] = round(
+            out[f"explain_{count}_us"] / out[f"predict_{count}_us"], 2
+        )
+    return out
+
+
+def _body(records: list[dict[str, Any]]) -> bytes:
+    return json.dumps({"instances": records}).encode()
+
+
+def run(workdir: Path) -> dict[str, Any]:
+    wrk = ensure_wrk()
+    home = workdir / "home"
+    home.mkdir(parents=True)
+    model_dir, frame = trained_model(home)
+    records = frame.head(100).to_dicts()
+    one, hundred = _body(records[:1]), _body(records)
+    url, stop = _serve(home, workdir, "branch", None)
+    main_url, stop_main = _serve(home, workdir, "main", _main_source(workdir))
+    try:
+        for target in (url, main_url, f"{url}?explain=true"):
+            wait_for_200(target, one, timeout=120)
+        status, answer = post(f"{url}?explain=true", one)
+        assert status == 200 and b'"explanation"' in answer, answer[:300]
+        results = {
+            "pairs": PAIRS,
+            "seconds_per_run": PAIR_SECONDS,
+            "connections": CONNECTIONS,
+            "explain_false_1_row_branch_over_main": _pairs(
+                wrk, (url, one), (main_url, one), workdir
+            ),
+            "explain_true_over_false_1_row": _pairs(
+                wrk, (f"{url}?explain=true", one), (url, one), workdir
+            ),
+            # One connection, longer runs: an explained 100-row request takes a good part of
+            # a second here, so 8 connections' queue would leave a short run few answers.
+            "explain_true_over_false_100_rows_1_connection": _pairs(
+                wrk,
+                (f"{url}?explain=true", hundred),
+                (url, hundred),
+                workdir,
+                connections=1,
+                seconds=2 * PAIR_SECONDS,
+            ),
+        }
+    finally:
+        stop()
+        stop_main()
+    results["in_process"] = _in_process(model_dir, records)
+    return results
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(Path(tempfile.mkdtemp(prefix="explain-"))), indent=2))
