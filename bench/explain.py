@@ -174,5 +174,56 @@ def run(workdir: Path) -> dict[str, Any]:
     return results
 
 
+def section(e: dict[str, Any]) -> list[str]:
+    """BENCHMARKS.md's Explanations section."""
+    same = e["explain_false_1_row_branch_over_main"]
+    one = e["explain_true_over_false_1_row"]
+    hundred = e["explain_true_over_false_100_rows_1_connection"]
+    inside = e["in_process"]
+    machine = e["machine"]
+    return [
+        "",
+        "## Explanations",
+        "",
+        "`.venv/bin/python -m bench.explain` (bench/explain.py, run alone: it writes "
+        "bench/results/explain.json and this section). The serving model above, served by "
+        "`conveyor serve` with recording off, and by a second server running main's code; wrk "
+        f"in {e['pairs']} back-to-back pairs of {e['seconds_per_run']}-second runs, each "
+        "pair's order the last one's reversed, each pair's own ratio kept.",
+        "",
+        "| comparison | median of the pairs' req/s ratios | p50 ms (first / second) |",
+        "|---|---|---|",
+        f"| explain=false, 1 row, {e['connections']} connections: this code / main's | "
+        f"{same['first_over_second_rps']} | {same['first_p50_ms']} / {same['second_p50_ms']} |",
+        f"| 1 row, {e['connections']} connections: explain=true / false | "
+        f"{one['first_over_second_rps']} | {one['first_p50_ms']} / {one['second_p50_ms']} |",
+        f"| 100 rows, 1 connection ({2 * e['seconds_per_run']} s runs): explain=true / false | "
+        f"{hundred['first_over_second_rps']} | {hundred['first_p50_ms']} / "
+        f"{hundred['second_p50_ms']} |",
+        "",
+        f"The pairs' ratios, this code / main's: {same['pair_ratios']}.",
+        "",
+        "In the process, without HTTP (median of repeated calls on the same rows): "
+        f"`predict_records` {inside['predict_1_us']} µs and `explain_records` "
+        f"{inside['explain_1_us']} µs for one row ({inside['explain_over_predict_1']}x); "
+        f"{inside['predict_100_us']} µs and {inside['explain_100_us']} µs for 100 rows "
+        f"({inside['explain_over_predict_100']}x). TreeSHAP walks every path of every tree "
+        "for each output, where a prediction follows one path per tree.",
+        "",
+        f"Measured {machine['date']} on {machine['machine']}; 1-minute load average "
+        f"{e['load_average_1min'][0]} before, {e['load_average_1min'][1]} after (the machine "
+        "is shared: the ratios, not the absolute figures, are the result).",
+    ]
+
+
 if __name__ == "__main__":
-    print(json.dumps(run(Path(tempfile.mkdtemp(prefix="explain-"))), indent=2))
+    from bench.common import machine, write_json
+    from bench.report import render
+
+    before = os.getloadavg()[0]
+    figures = run(Path(tempfile.mkdtemp(prefix="explain-")))
+    figures["machine"] = machine()
+    figures["load_average_1min"] = [round(before, 2), round(os.getloadavg()[0], 2)]
+    write_json("explain.json", figures)
+    (ROOT / "BENCHMARKS.md").write_text(render(explain=figures))
+    print(json.dumps(figures, indent=2))

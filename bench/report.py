@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+from bench.explain import section as explain_section
 from bench.lambda_cold_start import section as lambda_section
 from bench.mlflow_export import section as mlflow_export_section
 from bench.report_real_files import real_files_section
@@ -154,6 +155,8 @@ def to_markdown(results: dict[str, Any]) -> str:
         lines += _ui_load(results["ui_load"])
     if "lambda_cold_start" in results:
         lines += lambda_section(results["lambda_cold_start"])
+    if "explain" in results:
+        lines += explain_section(results["explain"])
     if "real_files" in results:
         lines += real_files_section(results["real_files"])
     if "mlflow_export" in results:
@@ -387,7 +390,7 @@ def last_figures() -> dict[str, Any]:
     figures: dict[str, Any] = json.loads(latest.read_text()) if latest.exists() else {}
     figures.pop("targets", None)
     # each also written by its own run
-    for name in ("real_files", "lambda_cold_start", "mlflow_export"):
+    for name in ("real_files", "lambda_cold_start", "mlflow_export", "explain"):
         alone = RESULTS / f"{name}.json"
         if alone.exists():
             figures[name] = json.loads(alone.read_text())
