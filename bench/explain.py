@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -29,8 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, free_port, post, wait_for_200
-from bench.serve import PROJECT, ensure_wrk, run_wrk, trained_model
+from bench.common import ROOT, post, wait_for_200
+from bench.serve import conveyor_target, ensure_wrk, run_wrk, trained_model
 
 PAIRS = int(os.environ.get("BENCH_PAIRS", "12"))
 PAIR_SECONDS = int(os.environ.get("BENCH_PAIR_SECONDS", "2"))
@@ -52,28 +51,6 @@ def _main_source(workdir: Path) -> Path:
     )
     subprocess.run(["tar", "-x", "-C", str(source)], input=archive.stdout, check=True)
     return source
-
-
-def _serve(home: Path, workdir: Path, name: str, source: Path | None) -> tuple[str, Any]:
-    """``conveyor serve`` of this checkout (or of ``source``), recording off; its URL and stop."""
-    port = free_port()
-    env = {**os.environ, "CONVEYOR_HOME": str(home), "CONVEYOR_RECORD_INFERENCES": "false"}
-    cli = [sys.executable, "-m", "conveyor.cli.main"]
-    if source is not None:
-        cli = [sys.executable, "-c", _MAIN_CLI.format(source=str(source))]
-    process = subprocess.Popen(
-        [*cli, "serve", "--port", str(port)],
-        env=env,
-        cwd=workdir,
-        stdout=subprocess.DEVNULL,
-        stderr=(workdir / f"{name}.log").open("w"),
-    )
-
-    def stop() -> None:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=60)
-
-    return f"http://127.0.0.1:{port}/predict/{PROJECT}", stop
 
 
 def _pairs(
@@ -139,8 +116,12 @@ def run(workdir: Path) -> dict[str, Any]:
     model_dir, frame = trained_model(home)
     records = frame.head(100).to_dicts()
     one, hundred = _body(records[:1]), _body(records)
-    url, stop = _serve(home, workdir, "branch", None)
-    main_url, stop_main = _serve(home, workdir, "main", _main_source(workdir))
+    source = str(_main_source(workdir))
+    branch = conveyor_target("branch", home, False, workdir)
+    main = conveyor_target(
+        "main", home, False, workdir, [sys.executable, "-c", _MAIN_CLI.format(source=source)]
+    )
+    url, main_url = branch.url, main.url
     try:
         for target in (url, main_url, f"{url}?explain=true"):
             wait_for_200(target, one, timeout=120)
@@ -168,8 +149,8 @@ def run(workdir: Path) -> dict[str, Any]:
             ),
         }
     finally:
-        stop()
-        stop_main()
+        branch.stop()
+        main.stop()
     results["in_process"] = _in_process(model_dir, records)
     return results
 

@@ -131,13 +131,16 @@ class Target:
         self.pid = pid  # the server's process, when its CPU time is read
 
 
-def _conveyor_target(name: str, home: Path, record: bool, workdir: Path) -> Target:
+def conveyor_target(
+    name: str, home: Path, record: bool, workdir: Path, cli: list[str] | None = None
+) -> Target:
+    """``conveyor serve`` of ``home`` (``cli``: another command than this checkout's CLI)."""
     port = free_port()
     env = {**os.environ, "CONVEYOR_HOME": str(home)}
     if not record:
         env["CONVEYOR_RECORD_INFERENCES"] = "false"
     process = subprocess.Popen(
-        [str(CONVEYOR), "serve", "--port", str(port)],
+        [*(cli or [str(CONVEYOR)]), "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=(workdir / f"{name}.log").open("w"),
@@ -200,8 +203,8 @@ def run(workdir: Path) -> dict[str, Any]:
     expected = Predictor.load(model_dir).model.booster.predict(np.asarray(rows))  # type: ignore[attr-defined]
 
     targets = [
-        _conveyor_target("conveyor", home, True, workdir),
-        _conveyor_target("conveyor-unrecorded", home, False, workdir),
+        conveyor_target("conveyor", home, True, workdir),
+        conveyor_target("conveyor-unrecorded", home, False, workdir),
         _floor_target(model_dir, workdir),
     ]
     for name in comparators.COMPARATORS:
