@@ -100,7 +100,9 @@ class PredictFastPath:
             if not message.get("more_body"):
                 break
         request_id = _request_id(scope)
-        if len(body) <= INLINE_BODY_BYTES:
+        # An explanation takes milliseconds a row (TreeSHAP): on a thread, as a large batch,
+        # so the loop keeps answering the requests that did not ask for one.
+        if len(body) <= INLINE_BODY_BYTES and not explain:
             scored = self._score(project, bytes(body), request_id, self.state, scope, explain)
         else:
             scored = await self._score_on_thread(project, bytes(body), request_id, scope, explain)
