@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import ROOT, post, wait_for_200
-from bench.serve import conveyor_target, ensure_wrk, run_wrk, trained_model
+from bench.serve import conveyor_target, cpu_seconds, ensure_wrk, run_wrk, trained_model
 
 # explain=false against main: a difference of a few percent at most, so many pairs; explain's
 # own cost is many times the request's, so a few pairs show it.
@@ -58,10 +58,13 @@ def _main_source(workdir: Path) -> Path:
     return source
 
 
+Side = tuple[str, bytes, int | None]  # the URL, the body, the server's process
+
+
 def _pairs(
     wrk: str,
-    first: tuple[str, bytes],
-    second: tuple[str, bytes],
+    first: Side,
+    second: Side,
     workdir: Path,
     *,
     connections: int = CONNECTIONS,
@@ -69,18 +72,29 @@ def _pairs(
     pairs: int = PAIRS,
 ) -> Any:
     """``pairs`` back-to-back runs of each, order alternating; the runs and each pair's
-    ratio. Each side is warmed by a run first (a server's first seconds are slower)."""
+    ratio, of req/s and of the server's CPU time per request (less moved by the machine's
+    other work than req/s). Each side is warmed by a run first (a server's first seconds are
+    slower)."""
     runs: dict[str, list[dict[str, Any]]] = {"first": [], "second": []}
-    for url, body in (first, second):
+    for url, body, _ in (first, second):
         run_wrk(wrk, url, body, connections, workdir, WARM_SECONDS)
     for index in range(pairs):
         order = [("first", first), ("second", second)]
-        for side, (url, body) in order if index % 2 == 0 else reversed(order):
-            runs[side].append(run_wrk(wrk, url, body, connections, workdir, seconds))
-    ratios = [a["rps"] / b["rps"] for a, b in zip(runs["first"], runs["second"], strict=True)]
+        for side, (url, body, pid) in order if index % 2 == 0 else reversed(order):
+            before = cpu_seconds(pid)[0]
+            result = run_wrk(wrk, url, body, connections, workdir, seconds)
+            result["cpu_us"] = (cpu_seconds(pid)[0] - before) / max(result["requests"], 1) * 1e6
+            runs[side].append(result)
+    pairs_of = list(zip(runs["first"], runs["second"], strict=True))
+    ratios = [a["rps"] / b["rps"] for a, b in pairs_of]
+    cpu_ratios = [a["cpu_us"] / b["cpu_us"] for a, b in pairs_of if b["cpu_us"]]
     return {
         "first_over_second_rps": round(statistics.median(ratios), 3),
         "pair_ratios": [round(r, 3) for r in ratios],
+        "first_over_second_cpu_per_request": round(statistics.median(cpu_ratios), 3),
+        "cpu_pair_ratios": [round(r, 3) for r in cpu_ratios],
+        "first_cpu_us": round(statistics.median(r["cpu_us"] for r in runs["first"]), 1),
+        "second_cpu_us": round(statistics.median(r["cpu_us"] for r in runs["second"]), 1),
         "first_rps": [r["rps"] for r in runs["first"]],
         "second_rps": [r["rps"] for r in runs["second"]],
         "first_p50_ms": statistics.median(r["p50_ms"] for r in runs["first"]),
@@ -130,7 +144,7 @@ def run(workdir: Path) -> dict[str, Any]:
     main = conveyor_target(
         "main", home, False, workdir, [sys.executable, "-c", _MAIN_CLI.format(source=source)]
     )
-    url, main_url = branch.url, main.url
+    url, main_url, pid = branch.url, main.url, branch.pid
     try:
         for target in (url, main_url, f"{url}?explain=true"):
             wait_for_200(target, one, timeout=120)
@@ -142,17 +156,17 @@ def run(workdir: Path) -> dict[str, Any]:
             "connections": CONNECTIONS,
             "same_pairs": SAME_PAIRS,
             "explain_false_1_row_branch_over_main": _pairs(
-                wrk, (url, one), (main_url, one), workdir, pairs=SAME_PAIRS
+                wrk, (url, one, pid), (main_url, one, main.pid), workdir, pairs=SAME_PAIRS
             ),
             "explain_true_over_false_1_row": _pairs(
-                wrk, (f"{url}?explain=true", one), (url, one), workdir
+                wrk, (f"{url}?explain=true", one, pid), (url, one, pid), workdir
             ),
             # One connection, longer runs: an explained 100-row request takes a good part of
             # a second here, so 8 connections' queue would leave a short run few answers.
             "explain_true_over_false_100_rows_1_connection": _pairs(
                 wrk,
-                (f"{url}?explain=true", hundred),
-                (url, hundred),
+                (f"{url}?explain=true", hundred, pid),
+                (url, hundred, pid),
                 workdir,
                 connections=1,
                 seconds=2 * PAIR_SECONDS,
@@ -163,6 +177,14 @@ def run(workdir: Path) -> dict[str, Any]:
         main.stop()
     results["in_process"] = _in_process(model_dir, records)
     return results
+
+
+def _line(label: str, c: dict[str, Any]) -> str:
+    return (
+        f"| {label} | {c['first_over_second_rps']} | {c['first_over_second_cpu_per_request']} | "
+        f"{c['first_cpu_us']} / {c['second_cpu_us']} | {c['first_p50_ms']:.2f} / "
+        f"{c['second_p50_ms']:.2f} |"
+    )
 
 
 def section(e: dict[str, Any]) -> list[str]:
@@ -185,22 +207,23 @@ def section(e: dict[str, Any]) -> list[str]:
         "request is scored on a thread, as a large batch is, so the event loop keeps "
         "answering the others.",
         "",
-        "| comparison | median of the pairs' req/s ratios | p50 ms (first / second) |",
-        "|---|---|---|",
-        f"| explain=false, 1 row, {e['connections']} connections: this code / main's | "
-        f"{same['first_over_second_rps']} | {same['first_p50_ms']} / {same['second_p50_ms']} |",
-        f"| 1 row, {e['connections']} connections: explain=true / false | "
-        f"{one['first_over_second_rps']} | {one['first_p50_ms']} / {one['second_p50_ms']} |",
-        f"| 100 rows, 1 connection ({2 * e['seconds_per_run']} s runs): explain=true / false | "
-        f"{hundred['first_over_second_rps']} | {hundred['first_p50_ms']} / "
-        f"{hundred['second_p50_ms']} |",
+        "| comparison | median of the pairs' ratios: req/s | server CPU per request | "
+        "CPU µs per request (first / second) | p50 ms (first / second) |",
+        "|---|---|---|---|---|",
+        _line(f"explain=false, 1 row, {e['connections']} connections: this code / main's", same),
+        _line(f"1 row, {e['connections']} connections: explain=true / false", one),
+        _line(
+            f"100 rows, 1 connection ({2 * e['seconds_per_run']} s runs): explain=true / false",
+            hundred,
+        ),
         "",
-        f"The pairs' ratios, this code / main's: {same['pair_ratios']}.",
+        f"Each pair's ratios, this code / main's: req/s {same['pair_ratios']}; server CPU per "
+        f"request {same['cpu_pair_ratios']}.",
         "",
         "In the process, without HTTP (median of repeated calls on the same rows): "
         f"`predict_records` {inside['predict_1_us']} µs and `explain_records` "
-        f"{inside['explain_1_us']} µs for one row ({inside['explain_over_predict_1']}x); "
-        f"{inside['predict_100_us']} µs and {inside['explain_100_us']} µs for 100 rows "
+        f"{inside['explain_1_us']:,.0f} µs for one row ({inside['explain_over_predict_1']}x); "
+        f"{inside['predict_100_us']:,.0f} µs and {inside['explain_100_us']:,.0f} µs for 100 rows "
         f"({inside['explain_over_predict_100']}x). TreeSHAP walks every path of every tree "
         "for each output, where a prediction follows one path per tree.",
         "",

@@ -251,9 +251,9 @@ def _recording_pairs(
         for name in order:
             target = by_name[name]
             body = target.body(rows[:1], names).encode()
-            server, children = _cpu_seconds(target.pid)
+            server, children = cpu_seconds(target.pid)
             result = run_wrk(wrk, target.url, body, 32, workdir, RECORDING_SECONDS)
-            server_after, children_after = _cpu_seconds(target.pid)
+            server_after, children_after = cpu_seconds(target.pid)
             result["server_cpu_seconds"] = server_after - server
             result["writer_cpu_seconds"] = children_after - children
             pairs[name].append(result)
@@ -263,7 +263,7 @@ def _recording_pairs(
     return pairs, (after[7] - before[7]) / total if total else 0.0
 
 
-def _cpu_seconds(pid: int | None) -> tuple[float, float]:
+def cpu_seconds(pid: int | None) -> tuple[float, float]:
     """CPU seconds (user and system) used so far by a process and by its live children (the
     record writer)."""
     if pid is None:
