@@ -10,6 +10,8 @@ and their median reported, as bench/serve.py's recording pairs do):
 - explain=false, one row: this checkout against main, SAME_PAIRS pairs;
 - explain=true against explain=false, one row and 100 rows, on this checkout, PAIRS pairs each.
 
+Without sockets, the hot path alone: the server's ASGI app of each code called in a process
+of its own on a one-row body, CPU per request over alternating blocks (bench/hot_path_child.py).
 In-process, without HTTP: ``Predictor.explain_records`` against ``predict_records``, median
 microseconds over repeated calls on the same rows.
 
@@ -30,13 +32,15 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import ROOT, post, wait_for_200
-from bench.serve import conveyor_target, cpu_seconds, ensure_wrk, run_wrk, trained_model
+from bench.serve import PROJECT, conveyor_target, cpu_seconds, ensure_wrk, run_wrk, trained_model
 
 # explain=false against main: a difference of a few percent at most, so many pairs; explain's
 # own cost is many times the request's, so a few pairs show it.
 SAME_PAIRS = int(os.environ.get("BENCH_SAME_PAIRS", "24"))
 PAIRS = int(os.environ.get("BENCH_PAIRS", "8"))
 WARM_SECONDS = 3
+HOT_BLOCKS = int(os.environ.get("BENCH_HOT_BLOCKS", "40"))
+HOT_CALLS = 2000
 PAIR_SECONDS = int(os.environ.get("BENCH_PAIR_SECONDS", "2"))
 CONNECTIONS = 8
 # Imports main's conveyor rather than this checkout's (the editable install's finder is
@@ -103,6 +107,57 @@ def _pairs(
     }
 
 
+def _hot_path(home: Path, source: Path, body: bytes, workdir: Path) -> dict[str, Any]:
+    """The fast path's CPU per one-row request, this checkout's against main's, each called
+    in its own process without sockets (bench/hot_path_child.py) in HOT_BLOCKS blocks of
+    HOT_CALLS requests, the two sides' blocks alternating (order reversed every other)."""
+    body_file = workdir / "one-row.json"
+    body_file.write_bytes(body)
+    children = {
+        side: subprocess.Popen(
+            [
+                sys.executable,
+                str(ROOT / "bench" / "hot_path_child.py"),
+                where,
+                str(home),
+                PROJECT,
+                str(body_file),
+                str(HOT_CALLS),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for side, where in (("branch", "-"), ("main", str(source)))
+    }
+    try:
+        for child in children.values():
+            assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+        micros: dict[str, list[float]] = {"branch": [], "main": []}
+        for index in range(HOT_BLOCKS):
+            order = ["branch", "main"] if index % 2 == 0 else ["main", "branch"]
+            for side in order:
+                child = children[side]
+                assert child.stdin is not None and child.stdout is not None
+                child.stdin.write("go\n")
+                child.stdin.flush()
+                micros[side].append(float(child.stdout.readline()))
+    finally:
+        for child in children.values():
+            if child.stdin is not None:
+                child.stdin.close()
+            child.wait(timeout=60)
+    ratios = [a / b for a, b in zip(micros["branch"], micros["main"], strict=True)]
+    return {
+        "blocks": HOT_BLOCKS,
+        "calls_per_block": HOT_CALLS,
+        "branch_over_main_cpu": round(statistics.median(ratios), 3),
+        "block_ratios": [round(r, 3) for r in ratios],
+        "branch_us": round(statistics.median(micros["branch"]), 1),
+        "main_us": round(statistics.median(micros["main"]), 1),
+    }
+
+
 def _in_process(model_dir: Path, records: list[dict[str, Any]]) -> dict[str, Any]:
     """Median microseconds of predict_records and explain_records on 1 and 100 rows."""
     from conveyor.model.artifact import Predictor
@@ -139,7 +194,8 @@ def run(workdir: Path) -> dict[str, Any]:
     model_dir, frame = trained_model(home)
     records = frame.head(100).to_dicts()
     one, hundred = _body(records[:1]), _body(records)
-    source = str(_main_source(workdir))
+    main_source = _main_source(workdir)
+    source = str(main_source)
     branch = conveyor_target("branch", home, False, workdir)
     main = conveyor_target(
         "main", home, False, workdir, [sys.executable, "-c", _MAIN_CLI.format(source=source)]
@@ -175,6 +231,7 @@ def run(workdir: Path) -> dict[str, Any]:
     finally:
         branch.stop()
         main.stop()
+    results["hot_path"] = _hot_path(home, main_source, one, workdir)
     results["in_process"] = _in_process(model_dir, records)
     return results
 
@@ -193,6 +250,7 @@ def section(e: dict[str, Any]) -> list[str]:
     one = e["explain_true_over_false_1_row"]
     hundred = e["explain_true_over_false_100_rows_1_connection"]
     inside = e["in_process"]
+    hot = e["hot_path"]
     machine = e["machine"]
     return [
         "",
@@ -219,6 +277,12 @@ def section(e: dict[str, Any]) -> list[str]:
         "",
         f"Each pair's ratios, this code / main's: req/s {same['pair_ratios']}; server CPU per "
         f"request {same['cpu_pair_ratios']}.",
+        "",
+        f"Without sockets (bench/hot_path_child.py): the server's ASGI app called with a one-row "
+        f"body in a process of each code, {hot['blocks']} alternating blocks of "
+        f"{hot['calls_per_block']:,} requests: CPU per request {hot['branch_us']} µs with this "
+        f"code, {hot['main_us']} µs with main's; each block's ratio, this / main, "
+        f"{hot['block_ratios']}, their median **{hot['branch_over_main_cpu']}**.",
         "",
         "In the process, without HTTP (median of repeated calls on the same rows): "
         f"`predict_records` {inside['predict_1_us']} µs and `explain_records` "

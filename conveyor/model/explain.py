@@ -61,7 +61,8 @@ def refusal(model: object, algorithm: str, task: Task) -> InvalidInput | None:
         return InvalidInput(
             f"this version's algorithm ({algorithm}) has no exact per-column contributions "
             f"(an approximation would not add up to its score); explanations are given for "
-            f"{_EXPLAINED}: train the project with --algorithm lightgbm",
+            f"{_EXPLAINED}: `conveyor project update <project> --algorithm lightgbm`, then "
+            "`conveyor retrain <project>`",
             field="explain",
         )
     return None
