@@ -36,7 +36,7 @@ from conveyor.logs import REQUEST_LOGGER, bind
 from conveyor.metrics.cloudwatch import EmfMetrics
 from conveyor.metrics.labels import UNKNOWN_PROJECT
 from conveyor.ports import Ports
-from conveyor.serving.instances import parse_instances
+from conveyor.serving.instances import read_rows
 from conveyor.serving.request_limits import RequestLimits, check_flat_rows
 from conveyor.tabular.schema import DatasetSchema
 from conveyor.types import to_iso
@@ -106,12 +106,15 @@ def handle(
                 "per request (split the rows over several requests)",
                 field="body",
             )
-        if not request.content_type.startswith("application/json"):
+        if not request.content_type.startswith(("application/json", "text/csv")):
             raise UnsupportedMediaType(
-                f"content type {request.content_type!r} is not supported; send application/json",
+                f"content type {request.content_type!r} is not supported; send "
+                "application/json or text/csv",
                 field="content-type",
             )
-        rows = parse_instances(request.body)
+        # The model server's readers: rows as lists take the deployed version's column order.
+        columns = _schema(ports, deployment).feature_names
+        rows = read_rows(request.body, columns=columns, content_type=request.content_type)[0]
         # Refused before the schema, and not recorded, as the model server refuses them.
         limits.check_rows(rows)
         check_flat_rows(rows)

@@ -18,11 +18,6 @@ import orjson
 from conveyor.errors import InvalidInput
 
 
-def parse_instances(body: bytes) -> list[dict[str, Any]]:
-    """The rows of a request body; anything else is an ``InvalidInput`` naming it."""
-    return read_rows(body)[0]
-
-
 def read_rows(
     body: bytes, *, columns: Sequence[str] | None = None, content_type: str | None = None
 ) -> tuple[list[dict[str, Any]], bool]:
