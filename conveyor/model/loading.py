@@ -42,6 +42,16 @@ class LoadedModel:
         """
         return self.predictor.predict_records([rows] if isinstance(rows, dict) else rows)
 
+    def explain(self, rows: dict[str, Any] | list[dict[str, Any]]) -> dict[str, Any]:
+        """Each row's contributions per column to its raw score, as ``/predict?explain=true``
+        answers them (``explanation``: method, what the score is, one entry per row).
+
+        Raises:
+            InvalidInput: a value the model cannot read, or a model family with no exact
+                contributions; the message says which.
+        """
+        return self.predictor.explain_records([rows] if isinstance(rows, dict) else rows)
+
 
 def resolve_version(ports: Ports, project: str, version: int | None, *, instead: str) -> int:
     """``version``, or the one ``project`` serves when it is None.

@@ -62,6 +62,14 @@ def test_contributions_per_column_sum_to_the_log_odds_of_the_answer(
         assert _sigmoid(row["score"]) == pytest.approx(probabilities[1], abs=1e-9)
 
 
+def test_the_python_api_explains_as_predict_does(served: TestClient, home: Path) -> None:
+    from conveyor import load_model
+
+    live = served.post("/predict/churn?explain=true", json={"instances": ROWS}).json()
+    model = load_model("churn", home=str(home))
+    assert model.explain(ROWS) == live["explanation"]
+
+
 def test_explain_false_answers_as_no_parameter_and_a_bad_value_is_a_400(
     served: TestClient,
 ) -> None:
