@@ -20,9 +20,13 @@ from typing import TYPE_CHECKING, Any
 from conveyor.jobs.contract import ScriptModePaths, paths_from_environment, read_hyperparameters
 
 if TYPE_CHECKING:
+    import numpy as np
+
+    from conveyor.model.calibration import Calibrator
     from conveyor.model.encode import FeatureEncoder
     from conveyor.model.estimators import FittedModel
     from conveyor.tabular.schema import DatasetSchema
+    from conveyor.types import Task
 
 
 class TrainingInputError(Exception):
@@ -152,6 +156,7 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
         chosen_rounds = cross_validated.rounds if cross_validated else model.best_iteration
         search_record = searched.summary
         cross_validation = searched.cross_validation
+        held = (y_train if y_valid is None else y_valid, searched.predictions)
         board = search_record["leaderboard"]
         print(
             f"search tried {len(board)} candidates in {search_record['seconds']:.1f} s; "
@@ -175,6 +180,7 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
         folds = cross_validated.folds
         print(f"{folds}-fold cross-validation chose {chosen_rounds} rounds", flush=True)
         cross_validation = cross_validated.summary()
+        held = (y_train, cross_validated.out_of_fold)
         search_record = one_row(
             algorithm, hyperparameters, validation, time.monotonic() - fitting, None, metric
         )
@@ -204,6 +210,7 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
         )
         chosen_rounds = model.best_iteration
         cross_validation = None
+        held = (y_valid, raw)
         search_record = one_row(
             algorithm, hyperparameters, validation, fitted - fitting, predicting, metric
         )
@@ -217,6 +224,7 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
         if isinstance(model, LightGbmModel)
         else None
     )
+    calibrator, calibrated = _calibrate(schema.task, held, n_classes, metric, seed, x_valid is None)
     # The validation metrics above are the early-stopped model's, on rows it did not learn
     # from; the test split stays unseen by the model it scores.
     refit: dict[str, Any] | None = None  # None: the early-stopped model serves
@@ -266,6 +274,9 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
         "learning_curve": curve,
         # The preset, budget and every candidate tried (fast: its one model).
         "search": search_record,
+        # A classifier's calibration and a binary one's decision threshold, chosen on the
+        # rows the validation metrics are of (conveyor.model.calibration, .threshold).
+        **calibrated,
         "feature_names_out": encoder.feature_names_out_,
         "rows_train": rows_train,
         "rows_validation": rows_validation,
@@ -274,7 +285,7 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
         "conveyor_version": conveyor.__version__,
     }
     out = paths.model_dir
-    _write_model(out, model, schema, encoder, record)
+    _write_model(out, model, schema, encoder, record, calibrator)
     if assessed is not None:
         scored, scored_encoder = assessed
         _write_model(
@@ -283,9 +294,46 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
             schema,
             scored_encoder,
             {**record, "refit": None, "feature_names_out": scored_encoder.feature_names_out_},
+            calibrator,
         )
     print(f"best iteration {model.best_iteration}; model written to {out}", flush=True)
     return record
+
+
+def _calibrate(
+    task: Task,
+    held: tuple[np.ndarray | None, np.ndarray | None],
+    n_classes: int,
+    metric: str,
+    seed: int,
+    out_of_fold: bool,
+) -> tuple[Calibrator | None, dict[str, Any]]:
+    """A classifier's calibrator and record fields, from ``held``: the rows' classes and the
+    chosen model's predictions of them (validation, or out of fold)."""
+    from conveyor.model.calibration import calibrate_outputs
+    from conveyor.model.cross_validation import FOLDS
+    from conveyor.types import Task
+
+    y, predicted = held
+    if task is Task.REGRESSION or y is None or predicted is None:
+        return None, {}
+    calibrator, fields = calibrate_outputs(
+        task,
+        y,
+        predicted,
+        n_classes=n_classes,
+        metric=metric,
+        seed=seed,
+        selected_on=f"{FOLDS}-fold out of fold" if out_of_fold else "validation",
+    )
+    said = fields["calibration"]
+    print(
+        f"calibration: {said['method'] or 'none'} "
+        f"(log-loss {said.get('log_loss_before')} -> {said.get('log_loss_after')})"
+        + (f"; decision threshold {fields['decision_threshold']}" if "threshold" in fields else ""),
+        flush=True,
+    )
+    return calibrator, fields
 
 
 def _write_model(
@@ -294,12 +342,16 @@ def _write_model(
     schema: DatasetSchema,
     encoder: FeatureEncoder,
     record: dict[str, Any],
+    calibrator: Calibrator | None = None,
 ) -> None:
-    """One loadable model folder: the model, its schema, encoder and training record."""
+    """One loadable model folder: the model, its schema, encoder, training record and
+    calibrator."""
     from conveyor.model.artifact import ENCODER_FILE, SCHEMA_FILE, TRAINING_FILE
 
     folder.mkdir(parents=True, exist_ok=True)
     model.save(folder)
+    if calibrator is not None:
+        calibrator.save(folder)
     (folder / SCHEMA_FILE).write_text(json.dumps(schema.to_dict(), indent=2))
     (folder / ENCODER_FILE).write_text(json.dumps(encoder.to_dict(), indent=2))
     (folder / TRAINING_FILE).write_text(json.dumps(record, indent=2, default=str))

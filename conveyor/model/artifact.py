@@ -15,11 +15,13 @@ import numpy as np
 import polars as pl
 
 from conveyor.errors import InvalidInput
+from conveyor.model.calibration import Calibrator
 from conveyor.model.encode import FeatureEncoder
 from conveyor.model.ensemble import load_fitted
 from conveyor.model.estimators import FittedModel
 from conveyor.model.explain import ColumnExplainer, Explainable, refusal
 from conveyor.model.rows import RowEncoder
+from conveyor.model.threshold import DEFAULT_THRESHOLD, labels
 from conveyor.tabular.coerce import coerce_frame
 from conveyor.tabular.schema import DatasetSchema
 from conveyor.types import Task
@@ -69,7 +71,12 @@ class Prediction:
 
 
 class Predictor:
-    """A loaded model: raw records or typed frames in, labels/values (and probabilities) out."""
+    """A loaded model: raw records or typed frames in, labels/values (and probabilities) out.
+
+    A classifier's probabilities are its calibrator's (``calibration.json``, when training
+    kept one) and a binary model's label is class 1 above its ``decision_threshold`` (the
+    training record's, else 0.5): every place that serves a model predicts through here.
+    """
 
     def __init__(
         self,
@@ -77,11 +84,14 @@ class Predictor:
         encoder: FeatureEncoder,
         model: FittedModel,
         training: dict[str, Any],
+        calibrator: Calibrator | None = None,
     ) -> None:
         self.schema = schema
         self.encoder = encoder
         self.model = model
         self.training = training
+        self.calibrator = calibrator
+        self.threshold = float(training.get("decision_threshold") or DEFAULT_THRESHOLD)
         self.rows = RowEncoder(encoder)
         self._explainer: ColumnExplainer | None = None  # built on the first explanation
 
@@ -91,21 +101,32 @@ class Predictor:
         encoder = FeatureEncoder.from_dict(json.loads((model_dir / ENCODER_FILE).read_text()))
         training = json.loads((model_dir / TRAINING_FILE).read_text())
         model = load_fitted(model_dir, training["algorithm"], schema.task)
-        return cls(schema, encoder, model, training)
+        return cls(schema, encoder, model, training, Calibrator.load(model_dir))
+
+    def predict_raw(self, x: np.ndarray) -> np.ndarray:
+        """The model's outputs for encoded rows ``x``: values, or calibrated probabilities."""
+        raw = self.model.predict_raw(x)
+        return raw if self.calibrator is None else self.calibrator.apply(raw)
+
+    def class_indices(self, proba: np.ndarray) -> np.ndarray:
+        """The predicted class of each row of probabilities ``proba`` (n, k)."""
+        if self.schema.task is Task.BINARY and self.threshold != DEFAULT_THRESHOLD:
+            return labels(proba[:, 1], self.threshold)
+        return np.asarray(np.asarray(proba).argmax(axis=1))
 
     def predict_frame(self, typed: pl.DataFrame) -> Prediction:
         """Predict typed columns (as preprocessing wrote them)."""
-        return self._prediction(self.model.predict_raw(self.encoder.transform(typed)))
+        return self._prediction(self.predict_raw(self.encoder.transform(typed)))
 
     def predict_columns(self, typed: pl.DataFrame) -> list[pl.Series]:
         """Predictions of typed columns as ``prediction`` and, for classifiers, one
         ``proba_<class>`` per class: built from the model's arrays, with no Python lists."""
-        raw = np.asarray(self.model.predict_raw(self.encoder.transform(typed)))
+        raw = np.asarray(self.predict_raw(self.encoder.transform(typed)))
         if self.schema.task is Task.REGRESSION:
             return [pl.Series("prediction", raw, dtype=pl.Float64)]
         classes = list(self.schema.classes or ())
-        labels = pl.Series("prediction", classes, strict=False).gather(raw.argmax(axis=1))
-        return [labels] + [
+        chosen = pl.Series("prediction", classes, strict=False).gather(self.class_indices(raw))
+        return [chosen] + [
             pl.Series(f"proba_{label}", raw[:, i]) for i, label in enumerate(classes)
         ]
 
@@ -113,8 +134,8 @@ class Predictor:
         if self.schema.task is Task.REGRESSION:
             return Prediction([float(v) for v in raw], None, None)
         classes = list(self.schema.classes or ())
-        labels = [classes[i] for i in np.asarray(raw).argmax(axis=1)]
-        return Prediction(labels, np.asarray(raw).tolist(), classes)
+        raw = np.asarray(raw)
+        return Prediction([classes[i] for i in self.class_indices(raw)], raw.tolist(), classes)
 
     def explain_refusal(self) -> InvalidInput | None:
         """Why this model's predictions cannot be explained (a 4xx to answer), or None."""
@@ -158,7 +179,7 @@ class Predictor:
         """Predict raw rows (JSON values); bad values raise ``InvalidInput`` naming the field."""
         ignored = self.rows.ignored(records)
         if len(records) <= ROW_PATH_MAX_ROWS and self.rows.supported:
-            prediction = self._prediction(self.model.predict_raw(self.rows.matrix(records)))
+            prediction = self._prediction(self.predict_raw(self.rows.matrix(records)))
         else:
             prediction = self.predict_frame(self._typed(records))
         if ignored:

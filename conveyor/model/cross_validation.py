@@ -43,6 +43,8 @@ class CrossValidated:
     folds: int
     rounds: int  # the folds' best round; the model's own is scaled to its rows
     curve: dict[str, Any] | None = None  # the folds' mean validation metric per round
+    # Each row's prediction by the fold that left it out (what calibration learns from).
+    out_of_fold: np.ndarray | None = None
 
     def summary(self) -> dict[str, Any]:
         """The training record's ``cross_validation`` entry."""
@@ -122,6 +124,7 @@ def fit_all(
         folds=FOLDS,
         rounds=scored.rounds,
         curve=scored.curve,
+        out_of_fold=scored.out_of_fold,
     )
 
 

@@ -216,6 +216,16 @@ class Blend:
             "winner": winner,
         }
 
+    def predictions(self) -> np.ndarray:
+        """The blend of its members' validation or out-of-fold predictions."""
+        blended = sum(
+            w * m.predictions
+            for w, m in zip(self.weights, self.members, strict=True)
+            if m.predictions is not None
+        )
+        assert isinstance(blended, np.ndarray)  # every member offered had predictions
+        return blended
+
     def finish(self) -> EnsembleModel:
         """The members' final models (fitted on every row under cross-validation)."""
         models: list[FittedModel] = []

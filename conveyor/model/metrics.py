@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from conveyor.errors import InvalidInput
+from conveyor.model.threshold import DEFAULT_THRESHOLD, labels
 from conveyor.types import Task
 
 
@@ -49,14 +50,23 @@ def greater_is_better(name: str) -> bool:
 
 
 def compute_metrics(
-    task: Task, y_true: np.ndarray, raw: np.ndarray, n_classes: int
+    task: Task,
+    y_true: np.ndarray,
+    raw: np.ndarray,
+    n_classes: int,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
 ) -> dict[str, float]:
     """Metrics of predictions ``raw`` against ``y_true``.
 
     For classifiers ``y_true`` holds class indices and ``raw`` class probabilities
-    (n, n_classes); for regression both hold values.
+    (n, n_classes); for regression both hold values. A binary model labels class 1 above
+    ``threshold`` (its ``decision_threshold``).
     """
-    return {name: metric_value(task, name, y_true, raw, n_classes) for name in _OF_TASK[task]}
+    return {
+        name: metric_value(task, name, y_true, raw, n_classes, threshold=threshold)
+        for name in _OF_TASK[task]
+    }
 
 
 _OF_TASK = {
@@ -67,7 +77,13 @@ _OF_TASK = {
 
 
 def metric_value(
-    task: Task, name: str, y_true: np.ndarray, raw: np.ndarray, n_classes: int
+    task: Task,
+    name: str,
+    y_true: np.ndarray,
+    raw: np.ndarray,
+    n_classes: int,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
 ) -> float:
     """One of ``compute_metrics``' values alone: what a search scores a blend of candidates
     on many times over (``conveyor.model.ensemble``)."""
@@ -88,7 +104,10 @@ def metric_value(
     if name == "roc_auc":
         both_present = len(np.unique(y_true)) == 2
         return float(skm.roc_auc_score(y_true, proba[:, 1])) if both_present else float("nan")
-    predicted = proba.argmax(axis=1)
+    if task is Task.BINARY and threshold != DEFAULT_THRESHOLD:
+        predicted = labels(proba[:, 1], threshold)
+    else:
+        predicted = proba.argmax(axis=1)
     if name == "accuracy":
         return float(skm.accuracy_score(y_true, predicted))
     if name == "f1":

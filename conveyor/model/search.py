@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from conveyor.model.candidates import Data, Scored, Scorer
 from conveyor.model.cross_validation import FOLDS, CrossValidated
 from conveyor.model.ensemble import ENSEMBLE, blend
@@ -50,6 +52,8 @@ class Searched:
     cross_validated: CrossValidated | None  # a LightGBM winner's, under the CV threshold
     cross_validation: dict[str, Any] | None  # the record's ``cross_validation``, any winner's
     summary: dict[str, Any]  # the training record's ``search``
+    # The winner's validation or out-of-fold predictions (what calibration learns from).
+    predictions: np.ndarray | None = None
 
 
 def search(
@@ -129,6 +133,7 @@ def search(
                 else None
             ),
             summary=_summary(summary, rows, metric, started),
+            predictions=ensemble.predictions(),
         )
     if ensemble is not None:
         rows.append(ensemble.row(metric, winner=False))
@@ -153,6 +158,7 @@ def search(
             else None
         ),
         summary=_summary(summary, rows, metric, started),
+        predictions=single.predictions,
     )
 
 

@@ -25,6 +25,7 @@ from conveyor.model.artifact import Predictor
 from conveyor.model.encode import target_values
 from conveyor.model.loading import load_verified
 from conveyor.model.metrics import baseline_metrics, compute_metrics
+from conveyor.model.threshold import DEFAULT_THRESHOLD
 from conveyor.pipeline.holdout import Holdout, typed_holdout, without_rows
 from conveyor.pipeline.registration import Comparison, SameRows
 from conveyor.registry import Registry
@@ -141,7 +142,7 @@ def compare(
         if champion is not None and rows.holdout is None:
             unseen = _unseen_by(champion, schema, rows, notes)
             rows, scored = (rows, None) if unseen is None else (unseen, champion)
-        raw = challenger.model.predict_raw(rows.x)
+        raw = challenger.predict_raw(rows.x)
         if scored is not None:
             champion_raw, problem = _champion_raw(scored, schema, rows)
             if champion_raw is None:
@@ -149,12 +150,17 @@ def compare(
                     f"champion v{scored.version} not scored on the {rows.split}: {problem}"
                 )
             else:
-                champion_scores = compute_metrics(schema.task, rows.y, champion_raw, n_classes)
+                cut = _threshold(scored, schema)
+                champion_scores = compute_metrics(
+                    schema.task, rows.y, champion_raw, n_classes, threshold=cut
+                )
         scores[rows.split] = SameRows(
             split=rows.split,
             rows=len(rows.y),
             dataset_id=rows.dataset_id,
-            challenger=compute_metrics(schema.task, rows.y, raw, n_classes),
+            challenger=compute_metrics(
+                schema.task, rows.y, raw, n_classes, threshold=challenger.threshold
+            ),
             baseline=baseline_metrics(schema.task, y_train, rows.y, n_classes),
             champion=champion_scores,
         )
@@ -220,6 +226,16 @@ def _unseen_by(
     )
 
 
+def _threshold(champion: Champion, schema: DatasetSchema) -> float:
+    """The champion's decision threshold, when its classes are in the new version's order
+    (its probabilities are reordered to that order; a threshold of its own order would cut
+    the other class)."""
+    predictor = champion.predictor
+    if predictor is None or list(predictor.schema.classes or ()) != list(schema.classes or ()):
+        return DEFAULT_THRESHOLD
+    return predictor.threshold
+
+
 def _champion_raw(
     champion: Champion, schema: DatasetSchema, rows: Rows
 ) -> tuple[np.ndarray | None, str | None]:
@@ -248,7 +264,7 @@ def _champion_raw(
             )
         assert rows.typed is not None
         frame = rows.typed
-    raw = np.asarray(predictor.model.predict_raw(predictor.encoder.transform(frame)))
+    raw = np.asarray(predictor.predict_raw(predictor.encoder.transform(frame)))
     if schema.task is Task.REGRESSION:
         return raw, None
     return _in_class_order(raw, list(theirs.classes or ()), list(schema.classes or ())), None

@@ -50,7 +50,7 @@ def version_details(
     if schema.task is Task.REGRESSION:
         details["residuals"] = residual_histogram(y_test, raw)
     else:
-        details["confusion_matrix"] = confusion(y_test, raw, labels)
+        details["confusion_matrix"] = confusion(y_test, predictor.class_indices(raw), labels)
     names = list(predictor.encoder.feature_names_out_)
     details["feature_importance"] = feature_importance(predictor, x_test, y_test, names, seed)
     threshold = training.get("decision_threshold")
@@ -66,11 +66,10 @@ def version_details(
     return details
 
 
-def confusion(y_true: np.ndarray, raw: np.ndarray, labels: list[Any]) -> dict[str, Any]:
-    """Rows: the true class; columns: the predicted (most probable) class."""
+def confusion(y_true: np.ndarray, predicted: np.ndarray, labels: list[Any]) -> dict[str, Any]:
+    """Rows: the true class; columns: the predicted class (as the model serves it)."""
     from sklearn.metrics import confusion_matrix
 
-    predicted = np.asarray(raw).reshape(len(y_true), -1).argmax(axis=1)
     matrix = confusion_matrix(y_true, predicted, labels=list(range(len(labels))))
     return {"labels": [str(label) for label in labels], "matrix": matrix.tolist()}
 

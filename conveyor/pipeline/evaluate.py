@@ -15,6 +15,7 @@ import polars as pl
 
 from conveyor.hashing import sha256_file
 from conveyor.model.artifact import TRAINING_FILE, Predictor, scored_dir, unpack
+from conveyor.model.calibration import calibration_report
 from conveyor.model.encode import target_values
 from conveyor.model.metrics import baseline_metrics, compute_metrics, default_metric
 from conveyor.monitoring.profile import prediction_profile, prediction_profile_key
@@ -34,7 +35,7 @@ from conveyor.pipeline.registration import Evaluation, git_commit, register
 from conveyor.pipeline.train import artifact_ref
 from conveyor.ports import PipelineContext
 from conveyor.storage import PROCESSED, REPORTS, ObjectStore
-from conveyor.types import ObjectRef, Project, Run
+from conveyor.types import ObjectRef, Project, Run, Task
 
 __all__ = ["Evaluation", "evaluate_artifact", "evaluate_run", "git_commit", "register"]
 
@@ -82,14 +83,12 @@ def evaluate_artifact(
         store, ObjectRef(PROCESSED, f"{prefix}/train.parquet"), workdir, columns=[schema.target]
     )
     x_test = predictor.encoder.transform(test)
-    raw = predictor.model.predict_raw(x_test)
+    raw = predictor.predict_raw(x_test)
     # The baseline of prediction drift is what the model that serves predicts on the test
     # rows: a full fit's answers are sharper than its assessment model's (more rows, more
     # rounds), and live answers are compared with it.
     served = predictor if scored == model_dir else Predictor.load(model_dir)
-    served_raw = (
-        raw if served is predictor else served.model.predict_raw(served.encoder.transform(test))
-    )
+    served_raw = raw if served is predictor else served.predict_raw(served.encoder.transform(test))
     store.put(
         REPORTS,
         prediction_profile_key(run.project, run.run_id),
@@ -98,6 +97,16 @@ def evaluate_artifact(
     y_test = target_values(test.get_column(schema.target), schema.classes)
     y_train = target_values(train_target.get_column(schema.target), schema.classes)
     training = json.loads((model_dir / TRAINING_FILE).read_text())
+    if schema.task is not Task.REGRESSION:
+        training["calibration"] = {
+            **(training.get("calibration") or {}),
+            "test": calibration_report(
+                y_test,
+                raw if predictor.calibrator is None else predictor.model.predict_raw(x_test),
+                raw,
+                n_classes,
+            ),
+        }
     details = version_details(predictor, x_test, y_test, raw, training=training)
     store.put(REPORTS, details_key(run.project, run.run_id), json.dumps(details).encode())
     splits = [Rows(TEST, run.dataset_id, x_test, y_test, test)]
@@ -108,7 +117,7 @@ def evaluate_artifact(
     )
     metrics = {
         "validation": {k: float(v) for k, v in (training.get("validation_metrics") or {}).items()},
-        "test": compute_metrics(schema.task, y_test, raw, n_classes),
+        "test": compute_metrics(schema.task, y_test, raw, n_classes, threshold=predictor.threshold),
         "baseline": baseline_metrics(schema.task, y_train, y_test, n_classes),
     }
     if HOLDOUT in comparison.scores:
