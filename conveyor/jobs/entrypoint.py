@@ -58,6 +58,7 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
         effective_hyperparameters,
         fit_model,
     )
+    from conveyor.model.imbalance import imbalance_record
     from conveyor.model.metrics import compute_metrics, default_metric
     from conveyor.model.search import one_row, search
     from conveyor.tabular.schema import DatasetSchema
@@ -277,6 +278,10 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
         # A classifier's calibration and a binary one's decision threshold, chosen on the
         # rows the validation metrics are of (conveyor.model.calibration, .threshold).
         **calibrated,
+        # The rarest class's share and whether class weights were tried and serve.
+        "imbalance": imbalance_record(
+            schema.task, y_train, n_classes, search_record["leaderboard"]
+        ),
         "feature_names_out": encoder.feature_names_out_,
         "rows_train": rows_train,
         "rows_validation": rows_validation,
@@ -317,6 +322,7 @@ def _calibrate(
     y, predicted = held
     if task is Task.REGRESSION or y is None or predicted is None:
         return None, {}
+    began = time.monotonic()
     calibrator, fields = calibrate_outputs(
         task,
         y,
@@ -327,6 +333,7 @@ def _calibrate(
         selected_on=f"{FOLDS}-fold out of fold" if out_of_fold else "validation",
     )
     said = fields["calibration"]
+    said["seconds"] = round(time.monotonic() - began, 3)  # with the threshold's choice
     print(
         f"calibration: {said['method'] or 'none'} "
         f"(log-loss {said.get('log_loss_before')} -> {said.get('log_loss_after')})"

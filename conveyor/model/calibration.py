@@ -2,7 +2,7 @@
 (the validation split, or out-of-fold predictions under cross-validation), kept only when it
 lowers log-loss on rows it did not see either.
 
-Binary: Platt's sigmoid on the model's log-odds (scikit-learn's logistic regression) or
+Binary: Platt's sigmoid on the model's log-odds (fitted by scipy's optimiser) or
 isotonic regression (scikit-learn's; from ``ISOTONIC_MIN_ROWS`` rows, as it overfits fewer);
 multiclass: temperature scaling of the log-probabilities (scipy's bounded scalar search). Each
 method is judged by ``FOLDS``-fold cross-fitting on the calibration rows: fitted on four fifths,
@@ -232,11 +232,23 @@ def _fit(method: str, y: np.ndarray, proba: np.ndarray) -> Calibrator:
             "isotonic",
             {"x": iso.X_thresholds_.tolist(), "y": iso.y_thresholds_.tolist()},
         )
-    from sklearn.linear_model import LogisticRegression
+    # Platt's two parameters by maximum likelihood (scipy's BFGS with the gradient): what
+    # scikit-learn's sigmoid calibration does, without importing its linear models (0.1-0.2 s
+    # of a ``fast`` job).
+    from scipy.optimize import minimize
 
-    logit = np.log(p / (1.0 - p)).reshape(-1, 1)
-    platt = LogisticRegression(C=1e6, max_iter=1000).fit(logit, y)
-    return Calibrator("sigmoid", {"a": float(platt.coef_[0, 0]), "b": float(platt.intercept_[0])})
+    logit = np.log(p / (1.0 - p))
+    target = y.astype(np.float64)
+
+    def loss(ab: np.ndarray) -> tuple[float, np.ndarray]:
+        score = ab[0] * logit + ab[1]
+        # log(1 + e^s) - y s, and its gradient (sigmoid(s) - y) times d s / d(a, b).
+        value = float(np.sum(np.logaddexp(0.0, score) - target * score))
+        error = 0.5 * (1.0 + np.tanh(0.5 * score)) - target
+        return value, np.array([float(error @ logit), float(error.sum())])
+
+    found = minimize(loss, np.array([1.0, 0.0]), jac=True, method="BFGS")
+    return Calibrator("sigmoid", {"a": float(found.x[0]), "b": float(found.x[1])})
 
 
 def _folds(y: np.ndarray, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -247,7 +259,8 @@ def _folds(y: np.ndarray, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def _log_loss(y: np.ndarray, proba: np.ndarray, n_classes: int) -> float:
-    from conveyor.model.metrics import metric_value
-
-    task = Task.BINARY if n_classes == 2 else Task.MULTICLASS
-    return round(metric_value(task, "log_loss", y, proba, n_classes), 6)
+    """scikit-learn's log-loss (probabilities clipped to 1e-15 and renormalised), in numpy:
+    its input checks took 27 ms a call, most of calibration's time on 2,000 rows."""
+    clipped = np.clip(np.asarray(proba, dtype=np.float64), _EPS, 1.0)
+    clipped /= clipped.sum(axis=1, keepdims=True)
+    return round(float(-np.mean(np.log(clipped[np.arange(len(y)), y]))), 6)

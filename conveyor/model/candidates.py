@@ -104,12 +104,12 @@ class Scorer:
             make_folds(data.task, data.y_train, data.seed) if data.cross_validated else None
         )
 
-    def fixed(self, family: Algorithm, given: dict[str, Any]) -> Scored:
+    def fixed(self, family: Algorithm, given: dict[str, Any], name: str | None = None) -> Scored:
         rows = len(self.data.y_train)
         params = effective_hyperparameters(family, given, rows)
         if family is Algorithm.LIGHTGBM:
-            return self.lightgbm(family.value, params, callbacks=())
-        return self._other(family, params)
+            return self.lightgbm(name or family.value, params, callbacks=())
+        return self._other(family, params, name or family.value)
 
     def lightgbm(
         self, name: str, params: dict[str, Any], callbacks: tuple[Callable[..., None], ...]
@@ -163,12 +163,12 @@ class Scorer:
         )
         return self._from_model(name, Algorithm.LIGHTGBM, params, model, began)
 
-    def _other(self, family: Algorithm, params: dict[str, Any]) -> Scored:
+    def _other(self, family: Algorithm, params: dict[str, Any], name: str) -> Scored:
         d = self.data
         began = time.monotonic()
         if self.folds is None:
             model = self._fit(family, d.x_train, d.y_train, params)
-            return self._from_model(family.value, family, _fitted(model, params), model, began)
+            return self._from_model(name, family, _fitted(model, params), model, began)
         from threadpoolctl import threadpool_limits
 
         width = d.n_classes if d.task is not Task.REGRESSION else 0
@@ -185,7 +185,7 @@ class Scorer:
         scored = score_folds(d.task, d.y_train, self.folds, out, d.n_classes)
         scored = dataclasses.replace(scored, predict_seconds=predicting)
         return self._from_folds(
-            family.value,
+            name,
             family,
             _fitted(fold_model, params),
             scored,

@@ -23,6 +23,7 @@ import numpy as np
 
 from conveyor.model.curves import learning_curve
 from conveyor.model.estimators import Categorical, LightGbmModel, effective_hyperparameters
+from conveyor.model.imbalance import lightgbm_weights
 from conveyor.model.metrics import compute_metrics
 from conveyor.types import Algorithm, Task
 
@@ -148,11 +149,12 @@ def lightgbm_folds(
     """
     import lightgbm as lgb
 
-    dataset = lgb.Dataset(x, y, categorical_feature=categorical, free_raw_data=False)
+    lightgbm_params, weight = lightgbm_weights(booster_params, y)
+    dataset = lgb.Dataset(x, y, weight=weight, categorical_feature=categorical, free_raw_data=False)
     means: dict[str, list[float]] = {}
     with LightGbmModel.refusals():
         result = lgb.cv(
-            booster_params,
+            lightgbm_params,
             dataset,
             num_boost_round=rounds_cap,
             folds=folds,

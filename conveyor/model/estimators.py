@@ -15,6 +15,7 @@ import numpy as np
 
 from conveyor.errors import InvalidInput
 from conveyor.model.curves import learning_curve
+from conveyor.model.imbalance import lightgbm_weights
 from conveyor.model.single_row import SingleRowPredictor
 from conveyor.types import Algorithm, Task
 
@@ -196,12 +197,22 @@ class LightGbmModel:
         patience = int(params.pop("early_stopping_rounds"))
         booster_params = cls.booster_params(task, params, n_classes=n_classes, seed=seed)
         categorical: Categorical = categorical_indices or "auto"
-        train = lgb.Dataset(x_train, y_train, categorical_feature=categorical, free_raw_data=True)
-        valid = lgb.Dataset(x_valid, y_valid, reference=train, categorical_feature=categorical)
+        lightgbm_params, weight = lightgbm_weights(booster_params, y_train)
+        train = lgb.Dataset(
+            x_train, y_train, weight=weight, categorical_feature=categorical, free_raw_data=True
+        )
+        # Early stopping watches the loss the weights make the model minimise.
+        valid = lgb.Dataset(
+            x_valid,
+            y_valid,
+            weight=None if weight is None else lightgbm_weights(booster_params, y_valid)[1],
+            reference=train,
+            categorical_feature=categorical,
+        )
         recorded: dict[str, Any] = {}
         with cls.refusals():
             booster = lgb.train(
-                booster_params,
+                lightgbm_params,
                 train,
                 num_boost_round=rounds,
                 valid_sets=[valid],
@@ -262,8 +273,9 @@ class LightGbmModel:
         """A model of exactly ``rounds`` rounds on ``x``, refittable on more rows."""
         import lightgbm as lgb
 
-        full = lgb.Dataset(x, y, categorical_feature=categorical, free_raw_data=True)
-        model = cls(lgb.train(booster_params, full, num_boost_round=max(1, rounds)), task)
+        lightgbm_params, weight = lightgbm_weights(booster_params, y)
+        full = lgb.Dataset(x, y, weight=weight, categorical_feature=categorical, free_raw_data=True)
+        model = cls(lgb.train(lightgbm_params, full, num_boost_round=max(1, rounds)), task)
         model._trained_with = (booster_params, categorical, len(y))
         return model
 

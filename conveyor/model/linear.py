@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from conveyor.errors import InvalidInput
+from conveyor.model.imbalance import CLASS_WEIGHT, check_class_weight
 from conveyor.types import Task
 
 LINEAR_DEFAULTS: dict[str, Any] = {"alpha": 1.0}
@@ -97,7 +98,11 @@ class LinearModel:
                 intercept = np.atleast_1d(np.asarray(ridge.intercept_, dtype=np.float64))
                 alpha = float(ridge.alpha_)
             else:
-                logistic = LogisticRegression(C=1.0 / alpha, max_iter=_MAX_ITER, random_state=seed)
+                weights = params.get(CLASS_WEIGHT)
+                check_class_weight(weights)
+                logistic = LogisticRegression(
+                    C=1.0 / alpha, max_iter=_MAX_ITER, random_state=seed, class_weight=weights
+                )
                 logistic.fit(design, y.astype(np.int64))
                 coef, intercept = _all_classes(task, logistic, n_classes)
         except ValueError as exc:

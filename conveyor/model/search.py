@@ -28,6 +28,7 @@ from conveyor.model.candidates import Data, Scored, Scorer
 from conveyor.model.cross_validation import FOLDS, CrossValidated
 from conveyor.model.ensemble import ENSEMBLE, blend
 from conveyor.model.estimators import FittedModel, effective_hyperparameters
+from conveyor.model.imbalance import CLASS_WEIGHT, weighted_candidates
 from conveyor.model.metrics import greater_is_better
 from conveyor.types import Algorithm, Preset, Task
 
@@ -89,6 +90,7 @@ def search(
             if family is algorithm and user_params:
                 raise
             board.append(Scored(family.value, family, given, {}, 0.0, None, f"failed: {exc}"))
+    board.extend(weighted_candidates(scorer, board, algorithm, user_params, deadline))
     # The winner's final fit must fit in the budget too: it costs about what the baseline did
     # (an ensemble's, one per member: room is kept for two more under cross-validation).
     finish_cost = board[0].fit_seconds / FOLDS if data.cross_validated else 0.0
@@ -98,7 +100,10 @@ def search(
     trials_left = deadline - reserve - time.monotonic()
     if trials_left > board[0].fit_seconds:
         given = user_params if algorithm is Algorithm.LIGHTGBM else {}
-        board.extend(_tune(scorer, board[0], given, trials_left, MAX_TRIALS[preset], data.seed))
+        # Trials are weighted as the better of LightGBM unweighted and weighted.
+        start = _ranked([r for r in board if r.algorithm is Algorithm.LIGHTGBM], metric)[0]
+        given = {**given, **{k: v for k, v in start.hyperparameters.items() if k == CLASS_WEIGHT}}
+        board.extend(_tune(scorer, start, given, trials_left, MAX_TRIALS[preset], data.seed))
     single = _best(board, metric)
     ensemble = blend(_ranked(board, metric), data, metric)
     if ensemble is not None and ensemble.wins and data.cross_validated:
