@@ -240,14 +240,14 @@ def _fit(method: str, y: np.ndarray, proba: np.ndarray) -> Calibrator:
     logit = np.log(p / (1.0 - p))
     target = y.astype(np.float64)
 
-    def loss(ab: np.ndarray) -> tuple[float, np.ndarray]:
+    def platt_loss(ab: np.ndarray) -> tuple[float, np.ndarray]:
         score = ab[0] * logit + ab[1]
         # log(1 + e^s) - y s, and its gradient (sigmoid(s) - y) times d s / d(a, b).
         value = float(np.sum(np.logaddexp(0.0, score) - target * score))
         error = 0.5 * (1.0 + np.tanh(0.5 * score)) - target
         return value, np.array([float(error @ logit), float(error.sum())])
 
-    found = minimize(loss, np.array([1.0, 0.0]), jac=True, method="BFGS")
+    found = minimize(platt_loss, np.array([1.0, 0.0]), jac=True, method="BFGS")
     return Calibrator("sigmoid", {"a": float(found.x[0]), "b": float(found.x[1])})
 
 
