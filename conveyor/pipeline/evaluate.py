@@ -98,6 +98,7 @@ def evaluate_artifact(
     y_train = target_values(train_target.get_column(schema.target), schema.classes)
     training = json.loads((model_dir / TRAINING_FILE).read_text())
     if schema.task is not Task.REGRESSION:
+        # The calibration's check on rows neither the model nor its calibrator saw.
         training["calibration"] = {
             **(training.get("calibration") or {}),
             "test": calibration_report(
@@ -108,6 +109,9 @@ def evaluate_artifact(
             ),
         }
     details = version_details(predictor, x_test, y_test, raw, training=training)
+    if schema.task is not Task.REGRESSION:
+        details["calibration"] = training["calibration"]
+        details["decision_threshold"] = predictor.threshold
     store.put(REPORTS, details_key(run.project, run.run_id), json.dumps(details).encode())
     splits = [Rows(TEST, run.dataset_id, x_test, y_test, test)]
     notes: list[str] = []

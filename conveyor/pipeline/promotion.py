@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import Any
 
 from conveyor.endpoint import Endpoint
 from conveyor.pipeline.registration import Comparison, Evaluation, fit_summary
@@ -113,13 +114,20 @@ def end_gated_run(
 ) -> Run:
     """The run after the gate: REJECTED; DEPLOYED when approved (``deploy`` serves the
     version) unless the project deploys by hand; else REGISTERED."""
-    report = {
+    report: dict[str, Any] = {
         **run.report,
         "metrics": evaluation.metrics,
         "primary_metric": evaluation.primary_metric,
         "fit": fit_summary(evaluation.training),
         # The job's preset, budget and leaderboard (conveyor.model.search), winner marked.
         "search": evaluation.training.get("search"),
+        # A classifier's calibration (with its test-split check), decision threshold and
+        # class weights (conveyor.model.calibration, .threshold, .imbalance).
+        **{
+            key: evaluation.training[key]
+            for key in ("calibration", "decision_threshold", "imbalance")
+            if key in evaluation.training
+        },
         "gate": decision.to_dict(),
     }
     if decision.status is ApprovalStatus.REJECTED:

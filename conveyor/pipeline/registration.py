@@ -153,8 +153,20 @@ def register(
         input_schema=evaluation.schema.to_dict(),
         package_version=conveyor.__version__,
         git_commit=git_commit(),
+        tags=_tags(evaluation.training),
     )
     return registry.create_version(draft)
+
+
+def _tags(training: dict[str, Any]) -> dict[str, str]:
+    """The version's metadata from its training record: a binary model's decision threshold
+    and a classifier's calibration method."""
+    tags = {}
+    if training.get("decision_threshold") is not None:
+        tags["decision_threshold"] = str(training["decision_threshold"])
+    if (training.get("calibration") or {}).get("method"):
+        tags["calibration"] = str(training["calibration"]["method"])
+    return tags
 
 
 def git_commit() -> str | None:

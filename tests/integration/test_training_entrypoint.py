@@ -127,3 +127,31 @@ def test_bad_hyperparameters_fail_the_job_with_lightgbm_s_reason(tmp_path: Path)
     )
     assert result.returncode == 1
     assert "num_leaves" in ScriptModePaths(tmp_path).failure_file.read_text()
+
+
+def test_a_weighted_model_is_calibrated_and_its_threshold_recorded_and_served(
+    tmp_path: Path,
+) -> None:
+    # Class weights on a rare class inflate its probabilities: calibration must undo that.
+    noise = np.random.default_rng(4).normal(scale=0.7, size=800)
+    rare = frame(800, 3).with_columns(
+        pl.Series("y", np.where(frame(800, 3)["x"].to_numpy() + noise > 1.5, "yes", "no"))
+    )
+    weighted = json.dumps({"class_weight": "balanced"})
+    hyperparameters = {"seed": "1", "metric": "f1", "model_hyperparameters": weighted}
+    result = run_job(tmp_path, hyperparameters, {"train": rare[:640], "validation": rare[640:]})
+    assert result.returncode == 0, result.stderr
+    model_dir = ScriptModePaths(tmp_path).model_dir
+    training = json.loads((model_dir / "training.json").read_text())
+    calibration = training["calibration"]
+    assert calibration["method"] is not None and (model_dir / "calibration.json").exists()
+    assert calibration["log_loss_after"] < calibration["log_loss_before"]
+    assert training["imbalance"]["class_weights"] == "balanced"
+    threshold = training["decision_threshold"]
+    assert threshold == training["threshold"]["value"] and 0 < threshold < 1
+    predictor = Predictor.load(model_dir)
+    rows = [{"x": v, "plan": "pro"} for v in np.linspace(-1, 3, 41)]
+    prediction = predictor.predict_records(rows)
+    assert prediction.probabilities is not None
+    expected = ["yes" if p[1] > threshold else "no" for p in prediction.probabilities]
+    assert prediction.predictions == expected
