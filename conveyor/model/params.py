@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 from conveyor.errors import InvalidInput
 from conveyor.model.estimators import LIGHTGBM_DEFAULTS, SKLEARN_DEFAULTS
+from conveyor.model.imbalance import CLASS_WEIGHT
 from conveyor.types import Algorithm
 
 # What ``SklearnModel.fit`` sets itself (early stopping on its own validation share, the seed,
@@ -41,12 +42,13 @@ def valid_parameters(algorithm: Algorithm) -> tuple[frozenset[str], tuple[str, .
 
         aliases = _ConfigAliases._get_all_param_aliases()
         accepted = {name for names in aliases.values() for name in names} | set(aliases)
-        accepted |= set(LIGHTGBM_DEFAULTS)
+        # conveyor's own: row weights by class (conveyor.model.imbalance).
+        accepted |= set(LIGHTGBM_DEFAULTS) | {CLASS_WEIGHT}
         return frozenset(accepted), tuple(LIGHTGBM_DEFAULTS)
     if algorithm is Algorithm.LINEAR:
         from conveyor.model.linear import LINEAR_DEFAULTS
 
-        return frozenset(LINEAR_DEFAULTS), tuple(LINEAR_DEFAULTS)
+        return frozenset(LINEAR_DEFAULTS) | {CLASS_WEIGHT}, (*LINEAR_DEFAULTS, CLASS_WEIGHT)
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
     names = set(HistGradientBoostingClassifier().get_params()) | set(
