@@ -47,6 +47,12 @@ class Calibrator:
     method: str  # "sigmoid" | "isotonic" | "temperature"
     params: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Isotonic knots as arrays once: np.interp converting 200-knot lists took ~60 µs a row.
+        for name in ("x", "y"):
+            if name in self.params:
+                self.params[name] = np.asarray(self.params[name], dtype=np.float64)
+
     def apply(self, proba: np.ndarray) -> np.ndarray:
         """Calibrated probabilities of ``proba`` (rows sum to 1)."""
         proba = np.asarray(proba, dtype=np.float64)
@@ -75,7 +81,11 @@ class Calibrator:
         return positive
 
     def to_dict(self) -> dict[str, Any]:
-        return {"method": self.method, "params": self.params}
+        params = {
+            name: value.tolist() if isinstance(value, np.ndarray) else value
+            for name, value in self.params.items()
+        }
+        return {"method": self.method, "params": params}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Calibrator:
@@ -229,10 +239,7 @@ def _fit(method: str, y: np.ndarray, proba: np.ndarray) -> Calibrator:
         from sklearn.isotonic import IsotonicRegression
 
         iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(p, y)
-        return Calibrator(
-            "isotonic",
-            {"x": iso.X_thresholds_.tolist(), "y": iso.y_thresholds_.tolist()},
-        )
+        return Calibrator("isotonic", {"x": iso.X_thresholds_, "y": iso.y_thresholds_})
     # Platt's two parameters by maximum likelihood (scipy's BFGS with the gradient): what
     # scikit-learn's sigmoid calibration does, without importing its linear models (0.1-0.2 s
     # of a ``fast`` job).
