@@ -306,6 +306,9 @@ def _metrics(task: Task, classes: list[Any] | None, rows: list[LabelledRow]) -> 
             metrics["accuracy"] = float(
                 np.mean([_label(r.prediction) == _label(r.actual) for r in rows])
             )
+            if task is Task.BINARY:
+                # The labels served (at the version's decision threshold), as accuracy's.
+                metrics["f1"] = _served_f1(rows, labels[1])
             return metrics
     return _label_metrics(task, rows)
 
@@ -320,6 +323,15 @@ def _label_metrics(task: Task, rows: list[LabelledRow]) -> dict[str, float]:
     if task is Task.MULTICLASS:
         metrics["f1_macro"] = float(f1_score(actual, predicted, average="macro", zero_division=0))
     return metrics
+
+
+def _served_f1(rows: list[LabelledRow], positive: str) -> float:
+    """F1 of the labels the rows were served, ``positive`` the class it is of."""
+    from sklearn.metrics import f1_score
+
+    served = [_label(r.prediction) == positive for r in rows]
+    actual = [_label(r.actual) == positive for r in rows]
+    return float(f1_score(actual, served, zero_division=0))
 
 
 def _finite(metrics: dict[str, float]) -> dict[str, float]:
