@@ -53,10 +53,11 @@ def training_job_spec(run: Run, project: Project, *, seed: int, rows: int) -> Tr
 
 
 def _search_hyperparameters(project: Project) -> dict[str, str]:
-    """What the job's search needs (conveyor.model.search); nothing for ``fast``, whose job is
-    the same as before there was a search."""
+    """What the job's search needs (conveyor.model.search); for ``fast``, whose job is the
+    same as before there was a search, only the project's metric when it names one: a binary
+    model's decision threshold is chosen for it (conveyor.model.threshold)."""
     if project.preset is Preset.FAST:
-        return {}
+        return {"metric": project.metric} if project.metric else {}
     search = {"preset": project.preset.value, "metric": project.metric or ""}
     if project.time_budget is not None:
         search["time_budget"] = f"{project.time_budget:g}"
