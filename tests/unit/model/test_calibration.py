@@ -86,6 +86,10 @@ def test_the_threshold_maximises_a_label_metric_and_stays_at_half_for_others() -
             for t in np.linspace(0.01, 0.99, 99)
         )
     assert choose_threshold(y, p, "roc_auc")["value"] == 0.5
+    # Calibrated probabilities: the best cut is 0.5 give or take noise, and 0.5 it stays.
+    calibrated = rng.random(2000)
+    outcome = (rng.random(2000) < calibrated).astype(np.int64)
+    assert choose_threshold(outcome, calibrated, "accuracy")["value"] == 0.5
     assert labels(np.array([0.2, 0.5, 0.7]), 0.5).tolist() == [0, 0, 1]
 
 
