@@ -183,39 +183,12 @@ def calibration_report(
 ) -> dict[str, Any]:
     """The test split's ``calibration.test``: log-loss of the model's own probabilities
     (``before``) and of the served, calibrated ones (``after``; the same when no calibrator
-    was kept), and the served probabilities' reliability curve."""
+    was kept). The served probabilities' reliability curve is the version's details' (the
+    evaluate stage adds it here too)."""
     return {
         "rows": len(y),
         "log_loss_before": _log_loss(y, before, n_classes),
         "log_loss_after": _log_loss(y, after, n_classes),
-        "reliability": reliability(y, after),
-    }
-
-
-def reliability(y: np.ndarray, proba: np.ndarray, *, bins: int = 10) -> dict[str, Any]:
-    """Reliability-curve data: per bin of predicted probability (of class 1 for a binary
-    model, of the predicted class otherwise), the mean predicted, the share observed (of
-    class 1, of predictions that were right) and the rows; empty bins left out."""
-    y = np.asarray(y).astype(np.int64)
-    proba = np.asarray(proba, dtype=np.float64)
-    if proba.shape[1] == 2:
-        predicted, observed, of = proba[:, 1], (y == 1).astype(float), "class 1"
-    else:
-        chosen = proba.argmax(axis=1)
-        predicted = proba[np.arange(len(y)), chosen]
-        observed, of = (chosen == y).astype(float), "predicted class"
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    which = np.clip(np.digitize(predicted, edges[1:-1]), 0, bins - 1)
-    rows = np.bincount(which, minlength=bins)
-    said = rows > 0
-    mean_predicted = np.bincount(which, predicted, bins)[said] / rows[said]
-    share_observed = np.bincount(which, observed, bins)[said] / rows[said]
-    return {
-        "of": of,
-        "bins": bins,
-        "predicted": [round(float(v), 6) for v in mean_predicted],
-        "observed": [round(float(v), 6) for v in share_observed],
-        "rows": [int(v) for v in rows[said]],
     }
 
 

@@ -10,12 +10,12 @@ from typing import Any
 
 import numpy as np
 
+from conveyor.model.threshold import DEFAULT_THRESHOLD
 from conveyor.types import Task
 
 MAX_POINTS = 300  # a curve drawn at a few hundred pixels loses nothing at this many points
 RESIDUAL_POINTS = 500
 CALIBRATION_BINS = 10
-DEFAULT_THRESHOLD = 0.5
 _DIGITS = 5
 
 

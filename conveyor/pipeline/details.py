@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from conveyor.model.artifact import Predictor
-from conveyor.model.curves import DEFAULT_THRESHOLD, evaluation_curves
+from conveyor.model.curves import evaluation_curves
 from conveyor.model.estimators import LightGbmModel, SklearnModel
 from conveyor.types import Task
 
@@ -40,8 +40,9 @@ def version_details(
     test split (``raw`` its predictions on ``x_test``, ``y_test`` as the model learns it).
 
     Args:
-        training: the model's training record: its ``decision_threshold`` (0.5 without one)
-            is marked on the binary curves, its ``learning_curve`` kept among them.
+        training: the model's training record: its ``learning_curve`` is kept among the
+            curves. The binary curves mark the predictor's decision threshold (its
+            record's ``decision_threshold``, 0.5 without one).
     """
     schema = predictor.schema
     training = training or {}
@@ -53,14 +54,8 @@ def version_details(
         details["confusion_matrix"] = confusion(y_test, predictor.class_indices(raw), labels)
     names = list(predictor.encoder.feature_names_out_)
     details["feature_importance"] = feature_importance(predictor, x_test, y_test, names, seed)
-    threshold = training.get("decision_threshold")
     curves = evaluation_curves(
-        schema.task,
-        y_test,
-        raw,
-        labels=labels,
-        threshold=DEFAULT_THRESHOLD if threshold is None else float(threshold),
-        seed=seed,
+        schema.task, y_test, raw, labels=labels, threshold=predictor.threshold, seed=seed
     )
     details["curves"] = {**curves, "learning": training.get("learning_curve")}
     return details

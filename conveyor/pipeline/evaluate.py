@@ -110,6 +110,7 @@ def evaluate_artifact(
         }
     details = version_details(predictor, x_test, y_test, raw, training=training)
     if schema.task is not Task.REGRESSION:
+        training["calibration"]["test"]["reliability"] = details["curves"]["calibration"]
         details["calibration"] = training["calibration"]
         details["decision_threshold"] = predictor.threshold
     store.put(REPORTS, details_key(run.project, run.run_id), json.dumps(details).encode())

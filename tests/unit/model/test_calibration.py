@@ -9,6 +9,7 @@ import numpy as np
 
 from conveyor.model.calibration import Calibrator, calibrate, calibration_report
 from conveyor.model.candidates import Data, Scorer
+from conveyor.model.curves import calibration
 from conveyor.model.imbalance import has_rare_class, imbalance_record, weighted_candidates
 from conveyor.model.metrics import metric_value
 from conveyor.model.threshold import choose_threshold, labels
@@ -32,7 +33,7 @@ def test_a_miscalibrated_model_comes_out_with_lower_log_loss_on_rows_it_never_sa
     fresh_y, fresh = _overconfident(3000, seed=2)
     report = calibration_report(fresh_y, fresh, chosen.apply(fresh), 2)
     assert report["log_loss_after"] < report["log_loss_before"] * 0.9
-    curve = report["reliability"]
+    curve = calibration(fresh_y, chosen.apply(fresh)[:, 1], "P(1)")
     gaps = np.abs(np.array(curve["predicted"]) - np.array(curve["observed"]))
     assert len(curve["rows"]) >= 8 and float(np.average(gaps, weights=curve["rows"])) < 0.05
 
