@@ -112,3 +112,22 @@ def test_an_imbalanced_file_gets_class_weighted_candidates() -> None:
     rows = [row.row("f1", winner=row is weighted[0]) for row in [*board, *weighted]]
     said = imbalance_record(Task.BINARY, y, 2, rows)
     assert said is not None and said["rare_class"] and said["class_weights"] == "balanced"
+
+
+def test_a_large_validation_split_is_calibrated_on_a_bounded_sample() -> None:
+    from conveyor.model.calibration import MAX_ROWS, calibrate_outputs
+
+    rng = np.random.default_rng(3)
+    p = rng.uniform(0.01, 0.99, MAX_ROWS * 2)
+    y = (rng.uniform(size=len(p)) < p**2).astype(int)  # overconfident: a calibrator helps
+    _, fields = calibrate_outputs(
+        Task.BINARY,
+        y,
+        np.column_stack([1 - p, p]),
+        n_classes=2,
+        metric="roc_auc",
+        seed=1,
+        selected_on="validation",
+    )
+    assert fields["calibration"]["rows"] == MAX_ROWS
+    assert fields["calibration"]["method"] is not None
