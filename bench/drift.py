@@ -33,7 +33,7 @@ from bench.common import CONVEYOR, PeakMemory
 from bench.data import TARGET, make_frame
 from conveyor.config import Settings
 from conveyor.errors import EXIT_DRIFT
-from conveyor.inference.records import pending_item
+from conveyor.inference.records import from_values, pending_item
 from conveyor.monitoring.profile import build_profile, prediction_profile, prediction_profile_key
 from conveyor.ports import Ports
 from conveyor.serving.capture import CaptureWriter
@@ -109,10 +109,10 @@ def prepare(home: Path, records: int) -> tuple[str, str]:
     capture = CaptureWriter(ports.store)
     for offset in range(0, records, BATCH):
         lines = _record_lines(live.slice(offset, BATCH), offset, start, records, version.version)
-        batch = [list(orjson.loads(line).values()) for line in lines]
-        ports.table.put_many((pending_item(values) for values in batch), from_json=True)
-        for values in batch:
-            capture.add(values)
+        batch = [from_values(list(orjson.loads(line).values())) for line in lines]
+        ports.table.put_many((pending_item(record) for record in batch), from_json=True)
+        for record in batch:
+            capture.add(record)
     capture.close()
     return to_iso(start), to_iso(end + timedelta(seconds=1))
 

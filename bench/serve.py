@@ -42,8 +42,11 @@ PROJECT = "cancer"
 # of 0.73 and 1.00 for one build in one hour; pairs of 2-second runs gave 0.83-0.93. One
 # pair's ratio still spreads from about 0.7 to 1.2 (a standard deviation near 0.1), so the
 # median of 48 pairs has a standard error near 0.02 (near 0.025 with 30).
-RECORDING_PAIRS = 48
+RECORDING_PAIRS = int(os.environ.get("BENCH_RECORDING_PAIRS", "48"))
 RECORDING_SECONDS = 2
+# Rows per request of the on/off pairs: single rows, and 100-row batches, where the record
+# writer handles a hundred rows per record.
+RECORDING_ROWS = (1, 100)
 
 
 def ensure_wrk() -> str:
@@ -228,11 +231,38 @@ def run(workdir: Path) -> dict[str, Any]:
                     result = run_wrk(wrk, target.url, body, connections, workdir)
                     results[target.name][f"{n_rows}x{connections}"] = result
                     print(f"{target.name} rows={n_rows} connections={connections}", result)
-        recording, steal = _recording_pairs(wrk, targets, rows, names, workdir)
+        recordings = {
+            n_rows: _recording_pairs(wrk, targets, rows[:n_rows], names, workdir)
+            for n_rows in RECORDING_ROWS
+        }
     finally:
         for target in targets:
             target.stop()
-    return _report(results, recording, steal, home, warmups)
+    return _report(results, recordings, home, warmups)
+
+
+def recording_only(workdir: Path, n_rows: int) -> dict[str, Any]:
+    """The on/off pairs alone, for ``n_rows``-row requests (``python -m bench.serve
+    --recording-rows 100``): a few minutes, where the whole serving benchmark takes ten."""
+    wrk = ensure_wrk()
+    home = workdir / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    _, frame = trained_model(home)
+    rows, names = frame.head(n_rows).rows(), frame.columns
+    targets = [
+        _conveyor_target("conveyor", home, True, workdir),
+        _conveyor_target("conveyor-unrecorded", home, False, workdir),
+    ]
+    try:
+        for target in targets:
+            wait_for_200(target.url, target.body(rows, names).encode(), timeout=120)
+        pairs, steal = _recording_pairs(wrk, targets, rows, names, workdir)
+    finally:
+        for target in targets:
+            target.stop()
+    summary = _recording_summary(pairs, steal)
+    summary["records_found"] = _count_records(home)
+    return summary
 
 
 def _recording_pairs(
@@ -250,14 +280,14 @@ def _recording_pairs(
         order = list(pairs) if index % 2 == 0 else list(reversed(pairs))
         for name in order:
             target = by_name[name]
-            body = target.body(rows[:1], names).encode()
+            body = target.body(rows, names).encode()
             server, children = cpu_seconds(target.pid)
             result = run_wrk(wrk, target.url, body, 32, workdir, RECORDING_SECONDS)
             server_after, children_after = cpu_seconds(target.pid)
             result["server_cpu_seconds"] = server_after - server
             result["writer_cpu_seconds"] = children_after - children
             pairs[name].append(result)
-            print(f"{name} recording pair", result, flush=True)
+            print(f"{name} recording pair, {len(rows)} row(s)", result, flush=True)
     after = _cpu_times()
     total = sum(after) - sum(before)
     return pairs, (after[7] - before[7]) / total if total else 0.0
@@ -288,22 +318,17 @@ def _cpu_times() -> list[int]:
 
 def _report(
     results: dict[str, dict[str, dict[str, Any]]],
-    recording: dict[str, list[dict[str, Any]]],
-    steal: float,
+    recordings: dict[int, tuple[dict[str, list[dict[str, Any]]], float]],
     home: Path,
     warmups: int,
 ) -> dict[str, Any]:
     recorded = _count_records(home)
-    recorded_runs = [*results["conveyor"].values(), *recording["conveyor"]]
+    recorded_runs = [*results["conveyor"].values()]
+    for pairs, _ in recordings.values():
+        recorded_runs += pairs["conveyor"]
     acknowledged = warmups + sum(r["requests"] - r["non_2xx"] for r in recorded_runs)
-    # Each pair side by side: this machine's speed moved by a fifth between pairs of one run
-    # (on 5,894/5,711/6,910 req/s, off 5,535/6,553/7,444), so the pairs' own ratios are
-    # compared, and their median reported, not a ratio of medians taken across pairs.
-    pair_ratios = [
-        on["rps"] / off["rps"]
-        for on, off in zip(recording["conveyor"], recording["conveyor-unrecorded"], strict=True)
-    ]
     single = {name: r["1x32"] for name, r in results.items()}
+    by_rows = {n_rows: _recording_summary(*pairs) for n_rows, pairs in recordings.items()}
     return {
         "duration_seconds": DURATION,
         "results": results,
@@ -314,25 +339,39 @@ def _report(
             / single["mlflow"]["p99_ms"],
         },
         "recording": {
-            "on_over_off_at_32": statistics.median(pair_ratios),
-            "pair_ratios": [round(r, 3) for r in pair_ratios],
-            "pairs": RECORDING_PAIRS,
-            "seconds_per_run": RECORDING_SECONDS,
-            "steal_share": round(steal, 3),
-            # CPU per request over all the pairs: where recording's cost goes.
-            "server_cpu_us_per_request": {
-                name: _micros_per_request(runs, "server_cpu_seconds")
-                for name, runs in recording.items()
-            },
-            "writer_cpu_us_per_record": _micros_per_request(
-                recording["conveyor"], "writer_cpu_seconds"
-            ),
-            "on_rps": [r["rps"] for r in recording["conveyor"]],
-            "off_rps": [r["rps"] for r in recording["conveyor-unrecorded"]],
+            **by_rows[1],
             "acknowledged_2xx": acknowledged,
             "records_found": recorded,
             "missing": max(0, acknowledged - recorded),
         },
+        "recording_100_rows": by_rows[100],
+    }
+
+
+def _recording_summary(recording: dict[str, list[dict[str, Any]]], steal: float) -> dict[str, Any]:
+    # Each pair side by side: this machine's speed moved by a fifth between pairs of one run
+    # (on 5,894/5,711/6,910 req/s, off 5,535/6,553/7,444), so the pairs' own ratios are
+    # compared, and their median reported, not a ratio of medians taken across pairs.
+    pair_ratios = [
+        on["rps"] / off["rps"]
+        for on, off in zip(recording["conveyor"], recording["conveyor-unrecorded"], strict=True)
+    ]
+    return {
+        "on_over_off_at_32": statistics.median(pair_ratios),
+        "pair_ratios": [round(r, 3) for r in pair_ratios],
+        "pairs": len(pair_ratios),
+        "seconds_per_run": RECORDING_SECONDS,
+        "steal_share": round(steal, 3),
+        # CPU per request over all the pairs: where recording's cost goes.
+        "server_cpu_us_per_request": {
+            name: _micros_per_request(runs, "server_cpu_seconds")
+            for name, runs in recording.items()
+        },
+        "writer_cpu_us_per_record": _micros_per_request(
+            recording["conveyor"], "writer_cpu_seconds"
+        ),
+        "on_rps": [r["rps"] for r in recording["conveyor"]],
+        "off_rps": [r["rps"] for r in recording["conveyor-unrecorded"]],
     }
 
 
@@ -357,6 +396,20 @@ def _count_records(home: Path) -> int:
 
 
 if __name__ == "__main__":
+    import argparse
     import tempfile
 
-    print(json.dumps(run(Path(tempfile.mkdtemp(prefix="serve-"))), indent=2))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--recording-rows", type=int, help="only the recording on/off pairs, at this many rows"
+    )
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="serve-"))
+    try:
+        if args.recording_rows:
+            result = recording_only(workdir, args.recording_rows)
+        else:
+            result = run(workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(json.dumps(result, indent=2))

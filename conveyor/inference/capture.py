@@ -40,11 +40,13 @@ so a reader lists a few hours and keeps the objects overlapping its window from 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
+
+from conveyor.inference.records import PendingRecord
+from conveyor.inference.request_json import decoded_rows, row_texts
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -81,41 +83,59 @@ def hour_prefix(project: str, microseconds: int) -> str:
     return f"{project}/{from_micros(microseconds):%Y%m%d%H}/"
 
 
-def capture_lines(values: Sequence[Any]) -> list[bytes]:
-    """The capture lines (without newlines) of one PendingRecord as decoded from JSON."""
-    return record_lines(values, request_rows(values), record_micros(values[1]))
+def capture_lines(record: PendingRecord) -> list[bytes]:
+    """The capture lines (without newlines) of one record."""
+    rows = request_rows(record)
+    return record_lines(record, rows[0] if rows else None, record_micros(record.unix_time))
 
 
-def request_rows(values: Sequence[Any]) -> list[Any] | None:
-    """The request's rows, when it was answered 200 and they were captured."""
-    request, status = values[5], values[7]
-    rows = request.get("instances") if status == _OK and isinstance(request, dict) else None
-    return rows if rows and isinstance(rows, list) else None
+def request_rows(record: PendingRecord) -> tuple[list[bytes], tuple[str, ...]] | None:
+    """The request's rows, each as its JSON text without its closing brace (``{...``), and
+    every key they carry, when it was
+    answered 200 and they were captured. The rows are cut out of the request's bytes when
+    they can be (``request_json.row_texts``), else decoded and encoded again; the keys come
+    from the server, else from the decoded rows."""
+    if record.status != _OK or record.request is None or record.rows < 1:
+        return None
+    texts = row_texts(record.request, record.rows)
+    if texts is not None and record.columns:
+        return texts, record.columns
+    rows = decoded_rows(record.request)
+    if not rows or not isinstance(rows, list):
+        return None
+    keys: dict[str, None] = {}
+    for row in rows:
+        keys.update(dict.fromkeys(row))
+    return texts or [orjson.dumps(row)[:-1] for row in rows], tuple(keys)
 
 
-def record_lines(values: Sequence[Any], rows: list[Any] | None, at: int) -> list[bytes]:
-    """The capture lines of one PendingRecord whose ``rows`` (``request_rows``) were
+def record_lines(record: PendingRecord, rows: list[bytes] | None, at: int) -> list[bytes]:
+    """The capture lines of one record whose ``rows`` (``request_rows``' texts) were
     answered at ``at`` (``record_micros``)."""
-    _, _, _, version, _, _, outputs, status, _ = values
+    version, outputs, status = record.model_version, record.outputs, record.status
     if rows is None:
         return [orjson.dumps({"__t": at, "__v": version, "__s": status, "__k": 1, "__r": 0})]
-    scores, values_ = _scores(outputs, len(rows))
+    scores, values = _scores(outputs, len(rows))
+    # Each meta value as JSON, encoded a list at a time: one call per record, not per row.
+    meta = orjson.dumps({"__t": at, "__v": version, "__s": status})[:-1]
+    score_texts = orjson.dumps(scores)[1:-1].split(b",")
+    value_texts = orjson.dumps(values)[1:-1].split(b",")
     lines = []
     for i, row in enumerate(rows):
-        meta = orjson.dumps(
-            {
-                "__t": at,
-                "__v": version,
-                "__s": status,
-                "__k": 1 if i == 0 else 0,
-                "__r": 1,
-                "__p": scores[i],
-                "__y": values_[i],
-            }
+        members = row[1:].strip(b" \t")
+        # The meta keys, then the row's members after them, in one object.
+        lines.append(
+            b"".join(
+                (
+                    meta,
+                    b',"__k":1,"__r":1,"__p":' if i == 0 else b',"__k":0,"__r":1,"__p":',
+                    score_texts[i],
+                    b',"__y":',
+                    value_texts[i],
+                    b"," + members + b"}" if members else b"}",
+                )
+            )
         )
-        body = orjson.dumps(row)
-        # Splice rather than merge: the meta object, then the row's members after its brace.
-        lines.append(meta if body == b"{}" else meta[:-1] + b"," + body[1:])
     return lines
 
 

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+import orjson
+
+from conveyor.inference.request_json import instances_json
 from conveyor.tables import Item, Table
 from conveyor.types import from_iso, to_iso
 
@@ -20,24 +23,30 @@ def partition(project: str) -> str:
 
 
 class PendingRecord(NamedTuple):
-    """What the request path hands the recorder: plain values, the request as its JSON bytes
-    (an ``orjson.Fragment``, embedded without re-encoding), so that making the Table item
-    happens in the record writer's process, not on the server's busy core."""
+    """What the request path hands the recorder: plain values, and the request as the JSON
+    bytes it came in (``{"instances": [...]}`` and no other key), so that making the Table
+    item and the capture lines happens in the record writer's process, not on the server's
+    busy core, and without decoding the rows there either (``request_json``)."""
 
     project: str
     unix_time: float
     request_id: str
     model_version: int | None
     latency_ms: float
-    request: Any  # {"instances": [...]}, as JSON bytes or objects; None when not captured
     outputs: dict[str, Any] | None
     status: int
     error: str | None
+    request: bytes | None  # None when not captured
+    rows: int = 0  # how many rows ``request`` holds
+    # The keys the rows carry, every one, when the server knows them (the capture's columns;
+    # empty: unknown, the writer finds them itself).
+    columns: tuple[str, ...] = ()
 
 
-def pending_item(values: Sequence[Any]) -> Item:
-    """The Table item of a PendingRecord as it arrives decoded from JSON (a list)."""
-    project, unix_time, request_id, version, latency_ms, request, outputs, status, error = values
+def pending_item(record: PendingRecord) -> Item:
+    """The Table item of a record; its inputs are the request's rows as they came, copied
+    without being decoded when their JSON allows it (``request_json.instances_json``)."""
+    project, unix_time, request_id, version, latency_ms, outputs, status, error = record[:8]
     # Already UTC: to_iso's conversion would be a second datetime per record for nothing.
     stamp = datetime.fromtimestamp(unix_time, UTC).isoformat(timespec="microseconds")
     return {
@@ -48,11 +57,58 @@ def pending_item(values: Sequence[Any]) -> Item:
         "request_id": request_id,
         "model_version": version,
         "latency_ms": latency_ms,
-        "inputs": request["instances"] if request is not None else None,
+        "inputs": instances_json(record.request) if record.request is not None else None,
         "outputs": outputs,
         "status": status,
         "error": error,
     }
+
+
+# A record in the record log: its values but the request as JSON, a newline, then the
+# request's bytes as they came (a compact JSON array never holds a raw newline).
+_FRAME = 2  # the first value: logs of older versions began with the project
+
+
+def record_frame(record: PendingRecord) -> bytes:
+    """The record as the record log holds it (``read_frame`` reads it back)."""
+    head = orjson.dumps((_FRAME, *record[:8], record.rows, record.columns))
+    return head if record.request is None else head + b"\n" + record.request
+
+
+def read_frame(frame: bytes) -> PendingRecord:
+    """The record of a ``record_frame``, or of an older version's log entry (one JSON array,
+    the request decoded inside it)."""
+    if not frame.startswith(b"[%d," % _FRAME):
+        return from_values(orjson.loads(frame))
+    head, newline, request = frame.partition(b"\n")
+    values = orjson.loads(head)
+    return PendingRecord(*values[1:9], request if newline else None, values[9], tuple(values[10]))
+
+
+def from_values(values: Sequence[Any]) -> PendingRecord:
+    """The record of an older version's log entry, decoded: ``[project, time, id, version,
+    latency, request, outputs, status, error]``, the request a ``{"instances": [...]}``
+    object or null."""
+    project, unix_time, request_id, version, latency_ms, request, outputs, status, error = values
+    rows = request.get("instances") if isinstance(request, dict) else None
+    body = orjson.dumps({"instances": rows}) if request is not None else None
+    keys: dict[str, None] = {}
+    for row in rows if isinstance(rows, list) else ():
+        keys.update(dict.fromkeys(row) if isinstance(row, dict) else {})
+    count = len(rows) if isinstance(rows, list) else 0
+    return PendingRecord(
+        project,
+        unix_time,
+        request_id,
+        version,
+        latency_ms,
+        outputs,
+        status,
+        error,
+        body,
+        count,
+        tuple(keys),
+    )
 
 
 @dataclass(frozen=True)

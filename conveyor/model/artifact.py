@@ -68,6 +68,8 @@ class Prediction:
     # The upload's columns the request carried that the model does not read (its target,
     # the columns preprocessing dropped): said once in the answer, not an error.
     ignored: tuple[str, ...] = ()
+    # Every column the request's rows carried (``predict_records``; empty: not known).
+    columns: tuple[str, ...] = ()
 
 
 class Predictor:
@@ -177,11 +179,9 @@ class Predictor:
 
     def predict_records(self, records: list[dict[str, Any]]) -> Prediction:
         """Predict raw rows (JSON values); bad values raise ``InvalidInput`` naming the field."""
-        ignored = self.rows.ignored(records)
+        columns, ignored = self.rows.columns(records)
         if len(records) <= ROW_PATH_MAX_ROWS and self.rows.supported:
             prediction = self._prediction(self.predict_raw(self.rows.matrix(records)))
         else:
             prediction = self.predict_frame(self._typed(records))
-        if ignored:
-            prediction = dataclasses.replace(prediction, ignored=ignored)
-        return prediction
+        return dataclasses.replace(prediction, ignored=ignored, columns=columns)

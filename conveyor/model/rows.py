@@ -133,10 +133,20 @@ class RowEncoder:
         Raises:
             InvalidInput: a column the upload never had, as the columnar path says it.
         """
+        return self.columns(records)[1]
+
+    def columns(self, records: list[dict[str, Any]]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Every column in ``records`` and those the model does not read (``ignored``), both
+        sorted.
+
+        Raises:
+            InvalidInput: as ``ignored``.
+        """
         present: set[str] = set()
         for record in records:
             present.update(record)
-        return check_columns(sorted(present), self.names, known=self._known)
+        names = sorted(present)
+        return tuple(names), check_columns(names, self.names, known=self._known)
 
     def encode(self, records: list[dict[str, Any]]) -> np.ndarray:
         """The model matrix for ``records`` (a left-out feature is missing); the same errors

@@ -9,9 +9,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from conveyor.inference.capture import (
     hour_prefix,
@@ -20,6 +18,7 @@ from conveyor.inference.capture import (
     request_rows,
     stamp,
 )
+from conveyor.inference.records import PendingRecord
 from conveyor.storage import CAPTURE, ObjectStore
 
 log = logging.getLogger("conveyor.serving")
@@ -32,7 +31,7 @@ class _Buffer:
     latest: int
     lines: list[bytes] = field(default_factory=list)
     keys: set[str] = field(default_factory=set)  # of the rows: the object's columns
-    shapes: set[tuple[str, ...]] = field(default_factory=set)  # rows' key orders already seen
+    shapes: set[tuple[str, ...]] = field(default_factory=set)  # records' keys already seen
 
 
 class CaptureWriter:
@@ -57,12 +56,12 @@ class CaptureWriter:
         self._sequence = 0
         self._pid = os.getpid()
 
-    def add(self, values: Sequence[Any]) -> None:
-        """Buffer one PendingRecord's lines (as decoded from JSON)."""
-        project = values[0]
-        at = record_micros(values[1])
-        rows = request_rows(values)
-        lines = record_lines(values, rows, at)
+    def add(self, record: PendingRecord) -> None:
+        """Buffer one record's lines."""
+        project = record.project
+        at = record_micros(record.unix_time)
+        rows = request_rows(record)
+        lines = record_lines(record, rows[0] if rows else None, at)
         with self._lock:
             buffer = self._buffers.get(project)
             if buffer is None:
@@ -70,12 +69,11 @@ class CaptureWriter:
             buffer.earliest = min(buffer.earliest, at)
             buffer.latest = max(buffer.latest, at)
             buffer.lines += lines
-            for row in rows or ():
-                # Rows of one client share a key order: a tuple lookup per row, not a set
-                # update per key.
-                if (shape := tuple(row)) not in buffer.shapes:
-                    buffer.shapes.add(shape)
-                    buffer.keys.update(shape)
+            # Requests of one client carry the same keys: a tuple lookup per record, not a
+            # set update per key.
+            if rows and (keys := rows[1]) not in buffer.shapes:
+                buffer.shapes.add(keys)
+                buffer.keys.update(keys)
             full = len(buffer.lines) >= self.flush_rows
         if full:
             self._flush({project})

@@ -96,18 +96,24 @@ def predict_and_record(
 ) -> tuple[LoadedModel, Prediction, str]:
     """Validate, predict, and record the inference (the error too, if the input was bad).
 
-    ``body``, when given, is the request's JSON ``{"instances": [...]}`` that ``instances``
-    was parsed from: recorded as it came, without encoding the rows again.
+    ``body``, when given, is the request's JSON ``{"instances": [...]}`` (no other key) that
+    ``instances`` was parsed from: recorded as it came, without encoding the rows again.
     """
     started = time.perf_counter()
     request_id = request_id or new_request_id()
     model = model_for(state, project)
     recorder = state.recorder
 
-    def record(outputs: dict[str, Any] | None, status: int, error: str | None = None) -> None:
+    def record(
+        outputs: dict[str, Any] | None,
+        status: int,
+        error: str | None = None,
+        columns: tuple[str, ...] = (),
+    ) -> None:
         if not recorder.enabled:
             return
-        request = orjson.Fragment(body) if body is not None else {"instances": instances}
+        # Another shape than conveyor's (MLflow's, a CSV's) is recorded as conveyor's.
+        request = body if body is not None else orjson.dumps({"instances": instances})
         latency_ms = (time.perf_counter() - started) * 1000
         recorder.record(
             PendingRecord(
@@ -116,10 +122,12 @@ def predict_and_record(
                 request_id,
                 model.version,
                 latency_ms,
-                request,
                 outputs,
                 status,
                 error,
+                request,
+                len(instances),
+                columns,
             )
         )
 
@@ -136,5 +144,5 @@ def predict_and_record(
     outputs: dict[str, Any] = {"predictions": prediction.predictions}
     if prediction.probabilities is not None:
         outputs["probabilities"] = prediction.probabilities
-    record(outputs, 200)
+    record(outputs, 200, columns=prediction.columns)
     return model, prediction, request_id

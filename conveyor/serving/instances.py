@@ -22,7 +22,7 @@ def read_rows(
     body: bytes, *, columns: Sequence[str] | None = None, content_type: str | None = None
 ) -> tuple[list[dict[str, Any]], bool]:
     """The rows of a request body, and whether the body is conveyor's own shape
-    (``{"instances": [...]}`` of objects, recorded as it came) rather than one read from
+    (``{"instances": [...]}`` of objects and no other key, recorded as it came) rather than one read from
     another server's: MLflow's ``dataframe_records``, ``dataframe_split`` (``columns`` and
     ``data``) and ``inputs`` (rows, or columns of values); TF-Serving's ``instances`` as lists
     of values in ``columns``' order; and, when ``content_type`` is ``text/csv``, CSV with a
@@ -42,7 +42,7 @@ def read_rows(
         instances = payload["instances"]
         if isinstance(instances, list) and instances and isinstance(instances[0], list):
             return _rows(_positional(instances, columns), "instances"), False
-        return _rows(instances, "instances"), True
+        return _rows(instances, "instances"), len(payload) == 1
     if isinstance(payload, dict) and "dataframe_records" in payload:
         return _rows(payload["dataframe_records"], "dataframe_records"), False
     if isinstance(payload, dict) and "dataframe_split" in payload:

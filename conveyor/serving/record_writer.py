@@ -1,8 +1,9 @@
 """Inference records written to the Table by a process of their own.
 
 In the server's process, turning records into items and inserting them would compete with
-request handling for the GIL; here the server only serialises each record (orjson) and
-appends it to its record log (``conveyor.serving.record_log``), which makes it survive a
+request handling for the GIL; here the server only serialises each record (its values as
+JSON, then the request's bytes as they came: ``records.record_frame``) and appends it to its
+record log (``conveyor.serving.record_log``), which makes it survive a
 ``kill -9``. The writer process tails the log into the Table, first writing what crashed
 servers left in theirs; when the server closes the pipe between them, it writes the rest and
 reports how many it wrote. Given an object store, it also writes the
@@ -23,12 +24,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from conveyor.serving.record_log import LogTail, RecordLog, hold_lock, orphans
 
 if TYPE_CHECKING:
     from conveyor.config import Settings
+    from conveyor.inference.records import PendingRecord
     from conveyor.serving.capture import CaptureWriter
 
 log = logging.getLogger("conveyor.serving")
@@ -76,7 +76,7 @@ class RecordWriterProcess:
 
     @property
     def log(self) -> RecordLog:
-        """The log to append records to (a PendingRecord as a JSON array each)."""
+        """The log to append records to (each a ``records.record_frame``)."""
         assert self._log is not None, "start() the writer first"
         return self._log
 
@@ -184,11 +184,11 @@ def _replay_crashed(root: Path, table: Any, capture: CaptureWriter | None) -> No
 
 
 def _write(table: Any, capture: CaptureWriter | None, frames: list[bytes], counts: _Counts) -> None:
-    from conveyor.inference.records import pending_item
+    from conveyor.inference.records import pending_item, read_frame
 
     for start in range(0, len(frames), _BATCH_RECORDS):
-        batch = [orjson.loads(frame) for frame in frames[start : start + _BATCH_RECORDS]]
-        items = [pending_item(values) for values in batch]
+        batch = [read_frame(frame) for frame in frames[start : start + _BATCH_RECORDS]]
+        items = [pending_item(record) for record in batch]
         try:
             counts.written += table.put_many(items, from_json=True)
         except Exception:  # the table is down: the server keeps serving; say what was lost
@@ -222,10 +222,10 @@ def _start_capture(settings: Settings) -> CaptureWriter | None:
     return capture
 
 
-def _capture(capture: CaptureWriter, batch: list[list[Any]]) -> None:
+def _capture(capture: CaptureWriter, batch: list[PendingRecord]) -> None:
     try:
-        for values in batch:
-            capture.add(values)
+        for record in batch:
+            capture.add(record)
     except Exception:  # a record the capture cannot take must not stop record writing
         log.exception("could not capture %d inference records", len(batch))
 

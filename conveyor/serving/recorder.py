@@ -14,9 +14,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 
-import orjson
-
-from conveyor.inference.records import PendingRecord, pending_item
+from conveyor.inference.records import PendingRecord, pending_item, read_frame, record_frame
 from conveyor.serving.record_writer import RecordWriterProcess
 from conveyor.tables import Table
 
@@ -60,11 +58,11 @@ class InferenceRecorder:
         if not self.enabled:
             return
         if self.capture_rate < 1.0 and random.random() >= self.capture_rate:
-            record = record._replace(request=None)
+            record = record._replace(request=None, columns=())
         if self._log_append is not None:
             try:
-                # Plain tuples and fragments: orjson copies them, little else.
-                self._log_append(orjson.dumps(tuple(record)))
+                # The request's bytes follow its values as they came: copied, not encoded.
+                self._log_append(record_frame(record))
             except OSError:  # the disk is full, or recording stopped: keep serving, say so
                 self.failed += 1
                 log.exception("could not log the inference record of %s", record.request_id)
@@ -103,9 +101,9 @@ class InferenceRecorder:
             while self._queue and len(batch) < BATCH_SIZE:
                 batch.append(self._queue.popleft())
             try:
-                data = orjson.dumps([tuple(record) for record in batch])
-                items = map(pending_item, orjson.loads(data))
-                self.written += self.table.put_many(items, from_json=True)
+                # As the record writer's: the values through JSON, so that they round-trip.
+                records = [read_frame(record_frame(record)) for record in batch]
+                self.written += self.table.put_many(map(pending_item, records), from_json=True)
             except Exception:  # the table is down: keep serving, say what was lost
                 self.failed += len(batch)
                 log.exception("could not write %d inference records", len(batch))

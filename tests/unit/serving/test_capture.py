@@ -11,6 +11,7 @@ import orjson
 import polars as pl
 
 from conveyor.inference.capture import capture_lines
+from conveyor.inference.records import PendingRecord, from_values
 from conveyor.serving.capture import CaptureWriter
 from conveyor.storage import CAPTURE
 from conveyor.storage.local import LocalObjectStore
@@ -27,10 +28,11 @@ def _values(
     version: int | None = 3,
     at: datetime = AT,
     project: str = "churn",
-) -> list[Any]:
+) -> PendingRecord:
     request = {"instances": rows} if rows is not None else None
     values = [project, at.timestamp(), "req-1", version, 1.5, request, outputs, status, None]
-    return list(orjson.loads(orjson.dumps(values)))  # as the record writer receives them
+    # As an older log held them, decoded: the record writer reads them as its own records.
+    return from_values(orjson.loads(orjson.dumps(values)))
 
 
 def _objects(line: bytes) -> dict[str, Any]:

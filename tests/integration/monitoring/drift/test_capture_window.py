@@ -13,6 +13,7 @@ import orjson
 import polars as pl
 import pytest
 
+from conveyor.inference.records import PendingRecord, from_values
 from conveyor.monitoring.drift.window import Window, _load_capture, load_window
 from conveyor.ports import Ports
 from conveyor.serving.capture import CaptureWriter
@@ -24,8 +25,8 @@ from tests.integration.monitoring.drift.test_window import FEATURES, START, _tra
 UNTIL = START + timedelta(hours=1)
 
 
-def _values(item: dict[str, Any]) -> list[Any]:
-    """The PendingRecord values the record writer would have received for ``item``."""
+def _values(item: dict[str, Any]) -> PendingRecord:
+    """The PendingRecord the record writer would have received for ``item``."""
     inputs = item["inputs"]
     values = [
         item["project"],
@@ -38,7 +39,7 @@ def _values(item: dict[str, Any]) -> list[Any]:
         item["status"],
         item.get("error"),
     ]
-    return list(orjson.loads(orjson.dumps(values)))
+    return from_values(orjson.loads(orjson.dumps(values)))
 
 
 def _write(ports: Ports, items: list[dict[str, Any]], captured: list[dict[str, Any]]) -> None:
