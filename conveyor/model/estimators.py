@@ -323,9 +323,11 @@ class LightGbmModel:
 
     @classmethod
     def load(cls, folder: Path, task: Task) -> LightGbmModel:
-        import lightgbm as lgb
+        # Through the C library: importing lightgbm would import scikit-learn and SciPy, a
+        # second of a server's cold start (lightgbm_c.py).
+        from conveyor.model.lightgbm_c import CBooster
 
-        return cls(lgb.Booster(model_file=str(folder / "model.txt")), task)
+        return cls(CBooster(folder / "model.txt"), task)
 
 
 class SklearnModel:

@@ -14,28 +14,29 @@ from typing import Any
 
 import numpy as np
 
+from conveyor.model.lightgbm_c import check, library
+
 _PREDICT_NORMAL = 0
 _FLOAT64 = 1
 
 
 class SingleRowPredictor:
     def __init__(self, booster: Any, *, num_iteration: int, outputs: int) -> None:
-        # LightGBM's C library handle has no public name; predicting one row through it is
-        # what this class is for.
-        from lightgbm.basic import _LIB, _c_str, _safe_call  # type: ignore[attr-defined]
-
-        self._lib, self._check = _LIB, _safe_call
+        # Predicting one row through LightGBM's C library is what this class is for; the
+        # booster is lightgbm's or a CBooster, on the same library.
+        lib = library()
+        self._lib, self._check = lib, check
         self.n_features = booster.num_feature()
         self._config = ctypes.c_void_p()
-        _safe_call(
-            _LIB.LGBM_BoosterPredictForMatSingleRowFastInit(
+        check(
+            lib.LGBM_BoosterPredictForMatSingleRowFastInit(
                 booster._handle,
                 ctypes.c_int(_PREDICT_NORMAL),
                 ctypes.c_int(0),
                 ctypes.c_int(num_iteration),
                 ctypes.c_int(_FLOAT64),
                 ctypes.c_int32(self.n_features),
-                _c_str("num_threads=1"),
+                ctypes.c_char_p(b"num_threads=1"),
                 ctypes.byref(self._config),
             )
         )

@@ -18,7 +18,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import special
 
 from conveyor.monitoring.drift.stats import ks_against_sample, two_proportions
 from conveyor.monitoring.profile import OTHER
@@ -101,6 +100,10 @@ def _discrete(
 
 
 def _chi_square_goodness(ref: np.ndarray, cur: np.ndarray) -> float:
+    # SciPy where it is used: the model server imports this module, and its cold start
+    # should not pay for SciPy.
+    from scipy import special
+
     # Evidently's form: the reference counts scaled to the current size are "expected".
     expected = ref * cur.sum() / ref.sum()
     if np.any((expected == 0) & (cur > 0)):
@@ -111,6 +114,8 @@ def _chi_square_goodness(ref: np.ndarray, cur: np.ndarray) -> float:
 
 
 def _jensen_shannon(ref: np.ndarray, cur: np.ndarray) -> float:
+    from scipy import special  # where used, as in _chi_square_goodness
+
     ref_p, cur_p = ref / ref.sum(), cur / cur.sum()
     for p in (ref_p, cur_p):
         smallest = p[p > 0].min()

@@ -12,7 +12,6 @@ import math
 
 import numpy as np
 import polars as pl
-from scipy import special
 
 # Empty bins get this share, so that PSI stays finite (the usual convention).
 EPSILON = 1e-4
@@ -49,6 +48,10 @@ def ks_against_sample(sample: np.ndarray, live_sorted: np.ndarray) -> tuple[floa
 def ks_p_value(statistic: float, n: int) -> float:
     """P(D_n >= statistic), two-sided: twice the exact one-sided tail (``smirnov``), which
     equals scipy's ``kstwo.sf`` to within its square, so wherever a verdict depends on it."""
+    # SciPy where it is used: the model server imports this module (its API's drift routes),
+    # and its cold start should not pay for SciPy.
+    from scipy import special
+
     return min(1.0, 2.0 * float(special.smirnov(n, statistic)))
 
 
@@ -70,6 +73,8 @@ def sort_values(values: np.ndarray) -> np.ndarray:
 
 def chi_square(baseline: np.ndarray, live: np.ndarray) -> float:
     """p-value of the chi-square test that two count vectors come from one distribution."""
+    from scipy import special  # where used, as in ks_p_value
+
     keep = (baseline + live) > 0
     if keep.sum() < 2 or baseline.sum() == 0 or live.sum() == 0:
         return 1.0
