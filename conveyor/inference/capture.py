@@ -45,8 +45,8 @@ from typing import Any
 
 import orjson
 
-from conveyor.inference.records import PendingRecord
-from conveyor.inference.request_json import decoded_rows, row_texts
+from conveyor.inference.records import PendingRecord, request_cut
+from conveyor.inference.request_json import Cut, decoded_rows
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -89,24 +89,27 @@ def capture_lines(record: PendingRecord) -> list[bytes]:
     return record_lines(record, rows[0] if rows else None, record_micros(record.unix_time))
 
 
-def request_rows(record: PendingRecord) -> tuple[list[bytes], tuple[str, ...]] | None:
+def request_rows(
+    record: PendingRecord, cut: Cut | None = None
+) -> tuple[list[bytes], tuple[str, ...]] | None:
     """The request's rows, each as its JSON text without its closing brace (``{...``), and
-    every key they carry, when it was
-    answered 200 and they were captured. The rows are cut out of the request's bytes when
-    they can be (``request_json.row_texts``), else decoded and encoded again; the keys come
-    from the server, else from the decoded rows."""
+    every key they carry, when it was answered 200 and they were captured. The rows are cut
+    out of the request's bytes when they can be (``cut``: ``records.request_cut``, made here
+    when not given), else decoded and encoded again; the keys come from the server, else from
+    the decoded rows."""
     if record.status != _OK or record.request is None or record.rows < 1:
         return None
-    texts = row_texts(record.request, record.rows)
-    if texts is not None and record.columns:
-        return texts, record.columns
+    cut = cut or request_cut(record)
+    if cut is not None and record.columns:
+        return cut.rows, record.columns
     rows = decoded_rows(record.request)
     if not rows or not isinstance(rows, list):
         return None
     keys: dict[str, None] = {}
     for row in rows:
         keys.update(dict.fromkeys(row))
-    return texts or [orjson.dumps(row)[:-1] for row in rows], tuple(keys)
+    texts = cut.rows if cut is not None else [orjson.dumps(row)[:-1] for row in rows]
+    return texts, tuple(keys)
 
 
 def record_lines(record: PendingRecord, rows: list[bytes] | None, at: int) -> list[bytes]:

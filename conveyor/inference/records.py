@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from conveyor.inference.request_json import instances_json
+from conveyor.inference.request_json import Cut, cut, decoded_rows
 from conveyor.tables import Item, Table
 from conveyor.types import from_iso, to_iso
 
@@ -43,9 +43,18 @@ class PendingRecord(NamedTuple):
     columns: tuple[str, ...] = ()
 
 
-def pending_item(record: PendingRecord) -> Item:
+def request_cut(record: PendingRecord) -> Cut | None:
+    """The record's request rows cut out of its bytes (``request_json.cut``); None when
+    there are none, or they must be decoded."""
+    if record.request is None or record.rows < 1:
+        return None
+    return cut(record.request, record.rows)
+
+
+def pending_item(record: PendingRecord, rows: Cut | None = None) -> Item:
     """The Table item of a record; its inputs are the request's rows as they came, copied
-    without being decoded when their JSON allows it (``request_json.instances_json``)."""
+    without being decoded when they can be cut out (``rows``: ``request_cut(record)``, made
+    here when not given)."""
     project, unix_time, request_id, version, latency_ms, outputs, status, error = record[:8]
     # Already UTC: to_iso's conversion would be a second datetime per record for nothing.
     stamp = datetime.fromtimestamp(unix_time, UTC).isoformat(timespec="microseconds")
@@ -57,11 +66,19 @@ def pending_item(record: PendingRecord) -> Item:
         "request_id": request_id,
         "model_version": version,
         "latency_ms": latency_ms,
-        "inputs": instances_json(record.request) if record.request is not None else None,
+        "inputs": _inputs(record, rows),
         "outputs": outputs,
         "status": status,
         "error": error,
     }
+
+
+def _inputs(record: PendingRecord, rows: Cut | None) -> Any:
+    if record.request is None:
+        return None
+    rows = rows or request_cut(record)
+    # The rows' text embedded as it is, else decoded (and encoded again with the item).
+    return orjson.Fragment(rows.span) if rows is not None else decoded_rows(record.request)
 
 
 # A record in the record log: its values but the request as JSON, a newline, then the

@@ -4,14 +4,15 @@ The server records a ``/predict`` body as the bytes it came in: ``{"instances": 
 no other key. Decoding a hundred rows into Python objects, only to encode them again into the
 Table item and the capture lines, cost the record writer most of its time per row; here the
 rows' text is cut out of the bytes instead. The cut is taken only where it is certain: the
-body has no line break (an item and a capture line are one line each), names ``instances``
-once, and holds one brace of each kind per row (no brace inside a string), so each ``}``
-closes a row. Any other body is decoded, and reads back the same.
+body has no line break (an item and a capture line are one line each), its rows' text holds
+one ``}`` per row (none inside a string), and each is followed by the next row's ``{`` (the
+key was not given twice), so each ``}`` closes a row. Any other body is decoded, and reads
+back the same.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -20,14 +21,35 @@ _SPACE = b" \t"
 _COLON, _OPEN_LIST, _CLOSE_LIST, _CLOSE_OBJECT = b":[]}"
 
 
-def instances_span(body: bytes) -> bytes | None:
-    """The text of the body's ``[...]`` (the rows), or None when it cannot be cut out for
-    certain (then decode the body)."""
+class Cut(NamedTuple):
+    """A body's rows cut out of its bytes."""
+
+    span: bytes  # the text of the body's ``[...]``
+    rows: list[bytes]  # each row's text without its closing brace (``{...``)
+
+
+def cut(body: bytes, count: int) -> Cut | None:
+    """The body's ``count`` rows cut out of its text (flat objects, as serving takes them), or
+    None when they cannot be for certain (then decode the body)."""
+    span = _span(body)
+    if span is None:
+        return None
+    pieces = span[1:-1].split(b"}")
+    # As many "}" as rows, each row a flat object: each one closes a row, none is in a string.
+    # A piece not opening a row is a body this reading does not fit (the key given twice:
+    # the span then holds both values), read by decoding.
+    if len(pieces) != count + 1 or pieces.pop().strip(_SPACE):
+        return None
+    rows = [piece.lstrip(b" \t,") for piece in pieces]
+    return Cut(span, rows) if all(row[:1] == b"{" for row in rows) else None
+
+
+def _span(body: bytes) -> bytes | None:
+    """The text between ``{"instances":`` and the closing ``}``, when it starts with ``[``
+    and ends with ``]`` (``cut`` checks that it is the rows)."""
     # find and "in" run at memory speed; count and strip would copy or walk each byte.
     at = body.find(_KEY)
-    if at < 0 or b"\n" in body or b"\r" in body or body.find(_KEY, at + 1) >= 0:
-        return None
-    if body[:at].strip(_SPACE) != b"{":
+    if at < 0 or b"\n" in body or b"\r" in body or body[:at].strip(_SPACE) != b"{":
         return None
     start = _skip(body, at + len(_KEY), 1)
     if start >= len(body) or body[start] != _COLON:
@@ -49,29 +71,6 @@ def _skip(body: bytes, at: int, step: int) -> int:
     return at
 
 
-def instances_json(body: bytes) -> Any:
-    """The body's rows for the Table item: their text as it came (an ``orjson.Fragment``,
-    embedded as is), or decoded when it cannot be cut out."""
-    span = instances_span(body)
-    return orjson.Fragment(span) if span is not None else orjson.loads(body)["instances"]
-
-
-def row_texts(body: bytes, count: int) -> list[bytes] | None:
-    """Each of the body's ``count`` rows as its own text (``{...``, flat objects as serving
-    takes them, without their closing brace), or None when they cannot be cut apart for
-    certain."""
-    span = instances_span(body)
-    if span is None:
-        return None
-    pieces = span[1:-1].split(b"}")
-    # As many "}" as rows, each row a flat object: each one closes a row, none is in a string.
-    if len(pieces) != count + 1 or pieces.pop().strip(_SPACE):
-        return None
-    rows = [piece.lstrip(b" \t,") for piece in pieces]
-    return rows if all(row[:1] == b"{" for row in rows) else None
-
-
-def decoded_rows(body: bytes) -> list[Any]:
-    """The body's rows, decoded (what ``row_texts`` cuts out when it can)."""
-    rows: list[Any] = orjson.loads(body)["instances"]
-    return rows
+def decoded_rows(body: bytes) -> Any:
+    """The body's rows, decoded (what ``cut`` cuts out when it can)."""
+    return orjson.loads(body)["instances"]

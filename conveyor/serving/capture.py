@@ -19,6 +19,7 @@ from conveyor.inference.capture import (
     stamp,
 )
 from conveyor.inference.records import PendingRecord
+from conveyor.inference.request_json import Cut
 from conveyor.storage import CAPTURE, ObjectStore
 
 log = logging.getLogger("conveyor.serving")
@@ -56,11 +57,12 @@ class CaptureWriter:
         self._sequence = 0
         self._pid = os.getpid()
 
-    def add(self, record: PendingRecord) -> None:
-        """Buffer one record's lines."""
+    def add(self, record: PendingRecord, cut: Cut | None = None) -> None:
+        """Buffer one record's lines (``cut``: its rows, ``records.request_cut``, when made
+        already)."""
         project = record.project
         at = record_micros(record.unix_time)
-        rows = request_rows(record)
+        rows = request_rows(record, cut)
         lines = record_lines(record, rows[0] if rows else None, at)
         with self._lock:
             buffer = self._buffers.get(project)

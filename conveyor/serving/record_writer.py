@@ -29,6 +29,7 @@ from conveyor.serving.record_log import LogTail, RecordLog, hold_lock, orphans
 if TYPE_CHECKING:
     from conveyor.config import Settings
     from conveyor.inference.records import PendingRecord
+    from conveyor.inference.request_json import Cut
     from conveyor.serving.capture import CaptureWriter
 
 log = logging.getLogger("conveyor.serving")
@@ -184,11 +185,13 @@ def _replay_crashed(root: Path, table: Any, capture: CaptureWriter | None) -> No
 
 
 def _write(table: Any, capture: CaptureWriter | None, frames: list[bytes], counts: _Counts) -> None:
-    from conveyor.inference.records import pending_item, read_frame
+    from conveyor.inference.records import pending_item, read_frame, request_cut
 
     for start in range(0, len(frames), _BATCH_RECORDS):
         batch = [read_frame(frame) for frame in frames[start : start + _BATCH_RECORDS]]
-        items = [pending_item(record) for record in batch]
+        # Each request's rows cut out of its bytes once, for the item and the capture.
+        cuts = [request_cut(record) for record in batch]
+        items = [pending_item(record, cut) for record, cut in zip(batch, cuts, strict=True)]
         try:
             counts.written += table.put_many(items, from_json=True)
         except Exception:  # the table is down: the server keeps serving; say what was lost
@@ -198,7 +201,7 @@ def _write(table: Any, capture: CaptureWriter | None, frames: list[bytes], count
         # Only records the Table holds: a capture whose count of a window's records equals
         # the Table's then holds exactly the Table's records.
         if capture is not None:
-            _capture(capture, batch)
+            _capture(capture, batch, cuts)
 
 
 def _start_capture(settings: Settings) -> CaptureWriter | None:
@@ -222,10 +225,10 @@ def _start_capture(settings: Settings) -> CaptureWriter | None:
     return capture
 
 
-def _capture(capture: CaptureWriter, batch: list[PendingRecord]) -> None:
+def _capture(capture: CaptureWriter, batch: list[PendingRecord], cuts: list[Cut | None]) -> None:
     try:
-        for record in batch:
-            capture.add(record)
+        for record, cut in zip(batch, cuts, strict=True):
+            capture.add(record, cut)
     except Exception:  # a record the capture cannot take must not stop record writing
         log.exception("could not capture %d inference records", len(batch))
 

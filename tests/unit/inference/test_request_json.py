@@ -16,7 +16,7 @@ from conveyor.inference.records import (
     read_frame,
     record_frame,
 )
-from conveyor.inference.request_json import instances_span, row_texts
+from conveyor.inference.request_json import cut
 from conveyor.tables.items import decode_item, encode_item
 
 ROWS = [{"age": 42, "plan": "pro"}, {"age": 7.5, "plan": None}]
@@ -61,13 +61,12 @@ def test_the_item_and_the_capture_read_back_the_decoded_rows(body: bytes) -> Non
 
 @pytest.mark.parametrize("body", list(BODIES.values()), ids=list(BODIES))
 def test_a_plain_body_is_cut_without_decoding(body: bytes) -> None:
-    assert instances_span(body) is not None
-    assert row_texts(body, len(ROWS)) is not None
+    assert cut(body, len(ROWS)) is not None
 
 
 @pytest.mark.parametrize("body", list(UNCUT.values())[1:], ids=list(UNCUT)[1:])
 def test_a_body_the_cut_would_get_wrong_is_left_to_the_decoder(body: bytes) -> None:
-    assert row_texts(body, len(ROWS)) is None
+    assert cut(body, len(ROWS)) is None
 
 
 def test_a_record_of_an_older_log_reads_as_before() -> None:
