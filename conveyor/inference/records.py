@@ -98,8 +98,32 @@ def read_frame(frame: bytes) -> PendingRecord:
     if not frame.startswith(b"[%d," % _FRAME):
         return from_values(orjson.loads(frame))
     head, newline, request = frame.partition(b"\n")
-    values = orjson.loads(head)
-    return PendingRecord(*values[1:9], request if newline else None, values[9], tuple(values[10]))
+    (
+        _,
+        project,
+        unix_time,
+        request_id,
+        version,
+        latency_ms,
+        outputs,
+        status,
+        error,
+        rows,
+        columns,
+    ) = orjson.loads(head)
+    return PendingRecord(
+        project,
+        unix_time,
+        request_id,
+        version,
+        latency_ms,
+        outputs,
+        status,
+        error,
+        request if newline else None,
+        rows,
+        tuple(columns),
+    )
 
 
 def from_values(values: Sequence[Any]) -> PendingRecord:
