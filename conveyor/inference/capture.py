@@ -46,7 +46,7 @@ from typing import Any
 import orjson
 
 from conveyor.inference.records import PendingRecord, request_cut
-from conveyor.inference.request_json import Cut, decoded_rows
+from conveyor.inference.request_json import Cut, decoded_rows, row_keys
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -105,11 +105,8 @@ def request_rows(
     rows = decoded_rows(record.request)
     if not rows or not isinstance(rows, list):
         return None
-    keys: dict[str, None] = {}
-    for row in rows:
-        keys.update(dict.fromkeys(row))
     texts = cut.rows if cut is not None else [orjson.dumps(row)[:-1] for row in rows]
-    return texts, tuple(keys)
+    return texts, row_keys(rows)
 
 
 def record_lines(record: PendingRecord, rows: list[bytes] | None, at: int) -> list[bytes]:

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from conveyor.inference.request_json import Cut, cut, decoded_rows
+from conveyor.inference.request_json import Cut, cut, decoded_rows, row_keys
 from conveyor.tables import Item, Table
 from conveyor.types import from_iso, to_iso
 
@@ -98,58 +98,21 @@ def read_frame(frame: bytes) -> PendingRecord:
     if not frame.startswith(b"[%d," % _FRAME):
         return from_values(orjson.loads(frame))
     head, newline, request = frame.partition(b"\n")
-    (
-        _,
-        project,
-        unix_time,
-        request_id,
-        version,
-        latency_ms,
-        outputs,
-        status,
-        error,
-        rows,
-        columns,
-    ) = orjson.loads(head)
-    return PendingRecord(
-        project,
-        unix_time,
-        request_id,
-        version,
-        latency_ms,
-        outputs,
-        status,
-        error,
-        request if newline else None,
-        rows,
-        tuple(columns),
-    )
+    values = orjson.loads(head)
+    rest = [request if newline else None, values[9], tuple(values[10])]
+    return PendingRecord._make([*values[1:9], *rest])
 
 
 def from_values(values: Sequence[Any]) -> PendingRecord:
     """The record of an older version's log entry, decoded: ``[project, time, id, version,
     latency, request, outputs, status, error]``, the request a ``{"instances": [...]}``
     object or null."""
-    project, unix_time, request_id, version, latency_ms, request, outputs, status, error = values
+    request, outputs, status, error = values[5:9]
     rows = request.get("instances") if isinstance(request, dict) else None
     body = orjson.dumps({"instances": rows}) if request is not None else None
-    keys: dict[str, None] = {}
-    for row in rows if isinstance(rows, list) else ():
-        keys.update(dict.fromkeys(row) if isinstance(row, dict) else {})
-    count = len(rows) if isinstance(rows, list) else 0
-    return PendingRecord(
-        project,
-        unix_time,
-        request_id,
-        version,
-        latency_ms,
-        outputs,
-        status,
-        error,
-        body,
-        count,
-        tuple(keys),
-    )
+    rows = rows if isinstance(rows, list) else []
+    rest = [outputs, status, error, body, len(rows), row_keys(rows)]
+    return PendingRecord._make([*values[:5], *rest])
 
 
 @dataclass(frozen=True)

@@ -74,3 +74,12 @@ def _skip(body: bytes, at: int, step: int) -> int:
 def decoded_rows(body: bytes) -> Any:
     """The body's rows, decoded (what ``cut`` cuts out when it can)."""
     return orjson.loads(body)["instances"]
+
+
+def row_keys(rows: list[Any]) -> tuple[str, ...]:
+    """Every key of the decoded ``rows`` (objects), in the order first seen."""
+    keys: dict[str, None] = {}
+    for row in rows:
+        if isinstance(row, dict):
+            keys.update(dict.fromkeys(row))
+    return tuple(keys)
