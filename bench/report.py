@@ -23,6 +23,8 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     serving = results.get("serving", {})
     single = serving.get("single_row_at_32", {})
     recording = serving.get("recording", {})
+    recording_100 = serving.get("recording_100_rows", {})
+    cold = results.get("cold_start", {}).get("cache_kept", {})
     pipeline = results.get("pipeline", {})
     batch = results.get("batch", {})
     page = results.get("ui_load", {}).get("warm_median_ms", {})
@@ -52,7 +54,19 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             0.9,
         ),
         _target(
+            "req/s recording on / off, 100-row requests (32 connections, median of pairs)",
+            recording_100.get("on_over_off_at_32"),
+            ">=",
+            0.9,
+        ),
+        _target(
             "inference records missing after a graceful stop", recording.get("missing"), "<=", 0
+        ),
+        _target(
+            "`conveyor serve` with 3 projects, seconds to the first 200 (cache kept)",
+            cold.get("first_200_seconds"),
+            "<=",
+            1.0,
         ),
         _target(
             "pipeline upload -> first served prediction / bare script",
@@ -161,6 +175,8 @@ def to_markdown(results: dict[str, Any]) -> str:
         lines += real_files_section(results["real_files"])
     if "mlflow_export" in results:
         lines += mlflow_export_section(results["mlflow_export"])
+    if "before_after" in results:
+        lines += _before_after(results["before_after"])
     lines.append("")
     return "\n".join(lines)
 
@@ -202,11 +218,43 @@ def _serving(serving: dict[str, Any]) -> list[str]:
         f"{_percent(rec.get('steal_share'))} of the cores meanwhile (steal time).",
         "",
         _cpu_per_request(rec),
+        *_recording_100(serving.get("recording_100_rows")),
         "",
         f"Records: {rec['acknowledged_2xx']} requests answered 2xx by conveyor with recording "
         f"on; {rec['records_found']} inference records found after a graceful stop; "
         f"{rec['missing']} missing.",
     ]
+    return lines
+
+
+def _recording_100(rec: dict[str, Any] | None) -> list[str]:
+    if not rec:
+        return []
+    return [
+        "",
+        f"The same pairs with 100 rows per request ({rec['pairs']} pairs): on "
+        f"{_spread(rec.get('on_rps'))} req/s, off {_spread(rec.get('off_rps'))} req/s; each "
+        f"pair's ratio {rec['pair_ratios']}, their median {rec['on_over_off_at_32']:.3f}.",
+        "",
+        _cpu_per_request(rec),
+    ]
+
+
+def _before_after(rows: list[dict[str, Any]]) -> list[str]:
+    """Figures of one change measured before and after it in the same session, side by side
+    (bench/results/before_after.json)."""
+    lines = [
+        "",
+        "## Before and after (same session, same machine)",
+        "",
+        "| what | command | load (1 min) | before | after |",
+        "|---|---|---|---|---|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['what']} | `{row['command']}` | {row['load']} | {row['before']} | "
+            f"{row['after']} |"
+        )
     return lines
 
 
@@ -390,7 +438,7 @@ def last_figures() -> dict[str, Any]:
     figures: dict[str, Any] = json.loads(latest.read_text()) if latest.exists() else {}
     figures.pop("targets", None)
     # each also written by its own run
-    for name in ("real_files", "lambda_cold_start", "mlflow_export", "explain"):
+    for name in ("real_files", "lambda_cold_start", "mlflow_export", "explain", "before_after"):
         alone = RESULTS / f"{name}.json"
         if alone.exists():
             figures[name] = json.loads(alone.read_text())

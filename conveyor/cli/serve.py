@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import socket
@@ -41,6 +42,12 @@ def _run_server(state: CliState, host: str, port: int, workers: int, project: st
         # connection ~40 ms; connections accepted from a TCP_NODELAY socket inherit it.
         listener = listening_socket(host, port)
         options = {"fd": listener.fileno()}
+    if workers == 1:
+        # No collection while the server imports its libraries and loads its models: each
+        # walks every object made so far, for nothing (a start makes few garbage cycles). The
+        # app's lifespan freezes what the start made and collects again from then on. (With
+        # workers, this process only supervises, and runs no lifespan to turn it back on.)
+        gc.disable()
     uvicorn.run(
         "conveyor.serving.asgi:app",
         factory=True,

@@ -61,6 +61,7 @@ def create_app(
         # Everything loaded so far lives as long as the server: out of the collector's sight,
         # a full collection no longer walks every library's objects in the middle of requests.
         gc.freeze()
+        gc.enable()  # off while `conveyor serve` started (cli/serve.py)
         try:
             yield
         finally:
