@@ -240,17 +240,22 @@ def _recording_100(rec: dict[str, Any] | None) -> list[str]:
     ]
 
 
-def _before_after(rows: list[dict[str, Any]]) -> list[str]:
+def _before_after(figures: dict[str, Any]) -> list[str]:
     """Figures of one change measured before and after it in the same session, side by side
     (bench/results/before_after.json)."""
     lines = [
         "",
         "## Before and after (same session, same machine)",
         "",
+        f"Measured {figures['measured']}. Each row: the build before a change and after it, run "
+        "back to back; the load is the 1-minute load average over the runs (other sessions and "
+        "a long benchmark share the 2 cores), so compare the two columns with each other, not "
+        f"with the tables above. {figures.get('note', '')}",
+        "",
         "| what | command | load (1 min) | before | after |",
         "|---|---|---|---|---|",
     ]
-    for row in rows:
+    for row in figures["rows"]:
         lines.append(
             f"| {row['what']} | `{row['command']}` | {row['load']} | {row['before']} | "
             f"{row['after']} |"
