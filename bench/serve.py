@@ -250,8 +250,8 @@ def recording_only(workdir: Path, n_rows: int) -> dict[str, Any]:
     _, frame = trained_model(home)
     rows, names = frame.head(n_rows).rows(), frame.columns
     targets = [
-        _conveyor_target("conveyor", home, True, workdir),
-        _conveyor_target("conveyor-unrecorded", home, False, workdir),
+        conveyor_target("conveyor", home, True, workdir),
+        conveyor_target("conveyor-unrecorded", home, False, workdir),
     ]
     try:
         for target in targets:

@@ -22,11 +22,11 @@ def read_rows(
     body: bytes, *, columns: Sequence[str] | None = None, content_type: str | None = None
 ) -> tuple[list[dict[str, Any]], bool]:
     """The rows of a request body, and whether the body is conveyor's own shape
-    (``{"instances": [...]}`` of objects and no other key, recorded as it came) rather than one read from
-    another server's: MLflow's ``dataframe_records``, ``dataframe_split`` (``columns`` and
-    ``data``) and ``inputs`` (rows, or columns of values); TF-Serving's ``instances`` as lists
-    of values in ``columns``' order; and, when ``content_type`` is ``text/csv``, CSV with a
-    header row of column names (an empty cell is a missing value).
+    (``{"instances": [...]}`` of objects and no other key, recorded as it came) rather than
+    one read from another server's: MLflow's ``dataframe_records``, ``dataframe_split``
+    (``columns`` and ``data``) and ``inputs`` (rows, or columns of values); TF-Serving's
+    ``instances`` as lists of values in ``columns``' order; and, when ``content_type`` is
+    ``text/csv``, CSV with a header row of column names (an empty cell is a missing value).
 
     Raises:
         InvalidInput: not JSON (nor CSV), or no rows in any of those shapes; the message
