@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 _PREDICT_NORMAL = 0
+_PREDICT_CONTRIB = 3
 _FLOAT64 = 1
 _ROW_MAJOR = 1
 _LIBRARY_NAMES = {"win32": "lib_lightgbm.dll", "darwin": "lib_lightgbm.dylib"}
@@ -92,9 +93,25 @@ class CBooster:
     def num_model_per_iteration(self) -> int:
         return self._int("LGBM_BoosterNumModelPerIteration")
 
-    def predict(self, data: np.ndarray, *, num_iteration: int = -1, **params: Any) -> np.ndarray:
+    def predict(
+        self,
+        data: np.ndarray,
+        *,
+        num_iteration: int = -1,
+        pred_contrib: bool = False,
+        **params: Any,
+    ) -> np.ndarray:
         """What ``lightgbm.Booster.predict`` answers for a float matrix: one value per row, or
-        one per class and row (``(rows, classes)``) for several classes."""
+        one per class and row (``(rows, classes)``) for several classes; with
+        ``pred_contrib``, each feature's contribution and the bias, per row. Any other option
+        than ``num_threads`` is lightgbm's own booster's to answer."""
+        if params.keys() - {"num_threads"}:
+            return np.asarray(
+                self._lightgbm().predict(
+                    data, num_iteration=num_iteration, pred_contrib=pred_contrib, **params
+                )
+            )
+        predict_type = _PREDICT_CONTRIB if pred_contrib else _PREDICT_NORMAL
         matrix = np.ascontiguousarray(data, dtype=np.float64)
         rows, columns = matrix.shape
         expected = ctypes.c_int64()
@@ -102,7 +119,7 @@ class CBooster:
             self._lib.LGBM_BoosterCalcNumPredict(
                 self._handle,
                 ctypes.c_int(rows),
-                ctypes.c_int(_PREDICT_NORMAL),
+                ctypes.c_int(predict_type),
                 ctypes.c_int(0),
                 ctypes.c_int(num_iteration),
                 ctypes.byref(expected),
@@ -119,7 +136,7 @@ class CBooster:
                 ctypes.c_int32(rows),
                 ctypes.c_int32(columns),
                 ctypes.c_int(_ROW_MAJOR),
-                ctypes.c_int(_PREDICT_NORMAL),
+                ctypes.c_int(predict_type),
                 ctypes.c_int(0),
                 ctypes.c_int(num_iteration),
                 parameters.encode(),
@@ -129,13 +146,17 @@ class CBooster:
         )
         return out if out.size == rows else out.reshape(rows, -1)
 
+    def _lightgbm(self) -> Any:
+        """lightgbm's own booster on the same file, loaded on first use."""
+        if self._full is None:
+            import lightgbm as lgb
+
+            self._full = lgb.Booster(model_file=str(self.model_file))
+        return self._full
+
     def __getattr__(self, name: str) -> Any:
         # Only for what is not defined here (a loaded model's importances, say): the whole
         # package, once.
         if name.startswith("_"):
             raise AttributeError(name)
-        if self._full is None:
-            import lightgbm as lgb
-
-            self._full = lgb.Booster(model_file=str(self.model_file))
-        return getattr(self._full, name)
+        return getattr(self._lightgbm(), name)

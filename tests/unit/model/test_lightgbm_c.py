@@ -42,6 +42,14 @@ def test_the_c_library_predicts_what_lightgbm_predicts(tmp_path: Path, task: Tas
     np.testing.assert_array_equal(loaded.predict_raw(x[:1]), reference.predict_raw(x[:1]))
     np.testing.assert_array_equal(loaded.predict_raw(x[:5]), reference.predict_raw(x[:5]))
     assert loaded.best_iteration == reference.best_iteration
+    for rows in (x[:1], x):
+        np.testing.assert_array_equal(
+            loaded.booster.predict(rows, pred_contrib=True, num_threads=1),
+            reference.booster.predict(rows, pred_contrib=True, num_threads=1),
+        )
+    np.testing.assert_array_equal(
+        loaded.booster.predict(x, raw_score=True), reference.booster.predict(x, raw_score=True)
+    )
     # What it does not do itself, lightgbm's own booster does.
     np.testing.assert_array_equal(
         loaded.booster.feature_importance(), reference.booster.feature_importance()
