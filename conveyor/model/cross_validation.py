@@ -202,19 +202,21 @@ def score_folds(
     )
 
 
-def make_folds(task: Task, y: np.ndarray, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``FOLDS`` (train, held-out) index pairs of ``y``: stratified for a classifier whose
+def make_folds(
+    task: Task, y: np.ndarray, seed: int, folds: int = FOLDS
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``folds`` (train, held-out) index pairs of ``y``: stratified for a classifier whose
     every class has a row per fold."""
     from sklearn.model_selection import KFold, StratifiedKFold
 
     if task is not Task.REGRESSION:
         counts = np.bincount(y.astype(np.int64))
-        if counts[counts > 0].min() >= FOLDS:
-            splitter = StratifiedKFold(FOLDS, shuffle=True, random_state=seed)
+        if counts[counts > 0].min() >= folds:
+            splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
             return list(splitter.split(np.zeros(len(y)), y))
     # A class with fewer rows than folds cannot be in every fold: plain folds keep it in
     # training for most of them (issue 19: rare classes train, never fail the run).
-    splitter_plain = KFold(FOLDS, shuffle=True, random_state=seed)
+    splitter_plain = KFold(folds, shuffle=True, random_state=seed)
     return list(splitter_plain.split(np.zeros(len(y))))
 
 

@@ -105,7 +105,7 @@ def search(
         given = {**given, **{k: v for k, v in start.hyperparameters.items() if k == CLASS_WEIGHT}}
         board.extend(_tune(scorer, start, given, trials_left, MAX_TRIALS[preset], data.seed))
     single = _best(board, metric)
-    ensemble = blend(_ranked(board, metric), data, metric)
+    ensemble = blend(_ranked(board, metric), data, metric, scorer.folds)
     if ensemble is not None and ensemble.wins and data.cross_validated:
         # Its other members' final fits cost about a fold's fit each.
         extra = sum(m.fit_seconds / FOLDS for m in ensemble.members if m is not single)

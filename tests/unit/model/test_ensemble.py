@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conveyor.model.ensemble import EnsembleModel, load_fitted, select
+from conveyor.model.candidates import Data, Scored
+from conveyor.model.ensemble import EnsembleModel, blend, improves, load_fitted, select
 from conveyor.model.estimators import LightGbmModel
 from conveyor.model.linear import LinearModel
 from conveyor.model.metrics import metric_value
-from conveyor.types import Task
+from conveyor.types import Algorithm, Task
 
 
 def test_two_independent_errors_are_averaged_and_a_poor_candidate_is_little_weight() -> None:
@@ -26,7 +27,7 @@ def test_two_independent_errors_are_averaged_and_a_poor_candidate_is_little_weig
     assert abs(chosen.weights[0] - 0.5) < 0.15 and abs(chosen.weights.sum() - 1) < 1e-12
     # Independent errors of 1 average to about 1/sqrt(2).
     assert chosen.score < 0.8 < chosen.single
-    assert chosen.beats_single("rmse")
+    assert improves("rmse", chosen.score, chosen.single)
 
 
 def test_a_candidate_that_only_adds_noise_gets_no_weight() -> None:
@@ -41,7 +42,7 @@ def test_a_candidate_that_only_adds_noise_gets_no_weight() -> None:
         n_classes=0,
     )
     assert chosen.members == [1] and chosen.score == pytest.approx(chosen.single)
-    assert not chosen.beats_single("rmse")
+    assert not improves("rmse", chosen.score, chosen.single)
 
 
 def test_classifiers_are_blended_on_their_probabilities_for_a_greater_is_better_metric() -> None:
@@ -54,8 +55,63 @@ def test_classifiers_are_blended_on_their_probabilities_for_a_greater_is_better_
     assert chosen.members == [0, 1] and chosen.score > chosen.single
     blended = sum(w * p for w, p in zip(chosen.weights, probabilities, strict=True))
     assert metric_value(Task.BINARY, "roc_auc", y, blended, 2) == chosen.score
-    assert chosen.beats_single("roc_auc", margin=0.001)
-    assert not chosen.beats_single("roc_auc", margin=0.5)
+    assert improves("roc_auc", chosen.score, chosen.single, margin=0.001)
+    assert not improves("roc_auc", chosen.score, chosen.single, margin=0.5)
+
+
+def _validation_rows(
+    y: np.ndarray, predictions: list[np.ndarray], families: list[Algorithm] | None = None
+) -> tuple[list[Scored], Data]:
+    """Leaderboard rows scored on a validation split of targets ``y``."""
+    kinds = families or [Algorithm.LIGHTGBM] * len(predictions)
+    rows = [
+        Scored(f"c{i}", kind, {}, {}, 0.0, None, predictions=p)
+        for i, (kind, p) in enumerate(zip(kinds, predictions, strict=True))
+    ]
+    task = Task.REGRESSION if predictions[0].ndim == 1 else Task.BINARY
+    n_classes = 0 if task is Task.REGRESSION else 2
+    data = Data(task, np.zeros((1, 1)), np.zeros(1), np.zeros((len(y), 1)), y, [], n_classes, 0)
+    return rows, data
+
+
+def test_a_blend_that_only_fits_its_own_rows_noise_does_not_win() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 200)
+    good = 1 / (1 + np.exp(-(y - 0.5) - rng.normal(size=200)))
+    # Scores that know nothing of y: any gain from them is chance on these rows.
+    noise = [rng.random(200) for _ in range(8)]
+    probabilities = [np.column_stack([1 - p, p]) for p in (good, *noise)]
+    in_sample = select(probabilities, y, task=Task.BINARY, metric="roc_auc", n_classes=2)
+    assert len(in_sample.members) > 1
+    assert improves("roc_auc", in_sample.score, in_sample.single)  # what used to be taken
+    rows, data = _validation_rows(y, probabilities)
+    found = blend(rows, data, "roc_auc", folds=None)
+    assert found is not None and not found.wins
+    assert found.metrics["roc_auc"] < in_sample.score  # cross-fitted: no chance gain
+    assert "cross-fitted" in found.status
+
+
+def test_a_blend_of_independent_errors_wins_on_rows_its_weights_were_not_chosen_on() -> None:
+    rng = np.random.default_rng(1)
+    y = rng.normal(size=400)
+    rows, data = _validation_rows(y, [y + rng.normal(size=400) for _ in range(3)])
+    found = blend(rows, data, "rmse", folds=None)
+    assert found is not None and found.wins and len(found.members) == 3
+    assert found.metrics["rmse"] < 0.7 * found.single
+
+
+def test_a_blend_must_beat_the_best_single_of_any_family_not_only_of_its_members() -> None:
+    rng = np.random.default_rng(2)
+    y = rng.normal(size=400)
+    trees = [y + rng.normal(size=400) for _ in range(3)]
+    # HistGradientBoosting is never a member (its one-row predict is slow), but it can win.
+    better = y + rng.normal(scale=0.3, size=400)
+    rows, data = _validation_rows(
+        y, [better, *trees], [Algorithm.SKLEARN, *[Algorithm.LIGHTGBM] * 3]
+    )
+    found = blend(rows, data, "rmse", folds=None)
+    assert found is not None and len(found.members) == 3 and not found.wins
+    assert found.single == pytest.approx(0.3, rel=0.15)
 
 
 def _members(

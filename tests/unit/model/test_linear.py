@@ -56,3 +56,19 @@ def test_one_row_is_predicted_as_in_a_batch_even_far_out() -> None:
     singles = np.vstack([model.predict_raw(rows[i : i + 1]) for i in range(len(rows))])
     assert np.allclose(batch, singles, rtol=1e-12, atol=1e-15)
     assert batch[-3].tolist() == [0.0, 1.0] and batch[-2].tolist() == [1.0, 0.0]
+
+
+def test_a_regression_extrapolates_a_trend_but_not_without_bound(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    x = rng.uniform(0, 6, size=(300, 1))
+    y = 1000 * x[:, 0] + rng.normal(scale=10, size=300)  # targets about 0-6,000
+    model = LinearModel.fit(
+        Task.REGRESSION, x, y, categorical_indices=[], n_classes=0, params={}, seed=0
+    )
+    model.save(tmp_path)
+    loaded = LinearModel.load(tmp_path, Task.REGRESSION)
+    near, far = np.array([[7.0]]), np.array([[31.8]])  # a typo'd 3.18 is far out
+    assert loaded.predict_raw(near)[0] > 6500  # past the trees' reach: the trend goes on
+    ceiling = y.max() + 0.5 * (y.max() - y.min())
+    assert loaded.predict_raw(far)[0] == model.predict_raw(np.vstack([far, near]))[0]
+    assert loaded.predict_raw(far)[0] <= ceiling + 1e-6
