@@ -38,6 +38,7 @@ class Algorithm(StrEnum):
     LIGHTGBM = "lightgbm"
     SKLEARN = "sklearn"
     LINEAR = "linear"  # ridge / L2 logistic regression (conveyor.model.linear)
+    CATBOOST = "catboost"  # conveyor.model.catboost_model
 
 
 class Preset(StrEnum):

@@ -1,6 +1,7 @@
 """The model families: LightGBM (default) and scikit-learn's HistGradientBoosting, both
-with early stopping on the validation split, and a regularised linear model
-(``conveyor.model.linear``), behind one small interface."""
+with early stopping on the validation split, a regularised linear model
+(``conveyor.model.linear``) and CatBoost (``conveyor.model.catboost_model``), behind one small
+interface."""
 
 from __future__ import annotations
 
@@ -70,12 +71,14 @@ class FittedModel(Protocol):
 
 def merged_hyperparameters(algorithm: Algorithm, given: dict[str, Any]) -> dict[str, Any]:
     """Defaults overridden by the project's values (numbers given as text are parsed)."""
+    from conveyor.model.catboost_model import CATBOOST_DEFAULTS
     from conveyor.model.linear import LINEAR_DEFAULTS
 
     defaults = {
         Algorithm.LIGHTGBM: LIGHTGBM_DEFAULTS,
         Algorithm.SKLEARN: SKLEARN_DEFAULTS,
         Algorithm.LINEAR: LINEAR_DEFAULTS,
+        Algorithm.CATBOOST: CATBOOST_DEFAULTS,
     }[algorithm]
     merged = dict(defaults)
     for key, value in given.items():
@@ -137,6 +140,20 @@ def fit_model(
             task,
             x_train,
             y_train,
+            categorical_indices=categorical_indices,
+            n_classes=n_classes,
+            params=params,
+            seed=seed,
+        )
+    if algorithm is Algorithm.CATBOOST:
+        from conveyor.model.catboost_model import CatBoostModel
+
+        return CatBoostModel.fit(
+            task,
+            x_train,
+            y_train,
+            x_valid,
+            y_valid,
             categorical_indices=categorical_indices,
             n_classes=n_classes,
             params=params,
@@ -405,4 +422,8 @@ def load_model(folder: Path, algorithm: Algorithm, task: Task) -> FittedModel:
         from conveyor.model.linear import LinearModel
 
         return LinearModel.load(folder, task)
+    if algorithm is Algorithm.CATBOOST:
+        from conveyor.model.catboost_model import CatBoostModel
+
+        return CatBoostModel.load(folder, task)
     return SklearnModel.load(folder, task)

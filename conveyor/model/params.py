@@ -26,6 +26,7 @@ _FAMILY = {
     Algorithm.LIGHTGBM: "LightGBM",
     Algorithm.SKLEARN: "scikit-learn",
     Algorithm.LINEAR: "linear model",
+    Algorithm.CATBOOST: "CatBoost",
 }
 
 
@@ -49,6 +50,10 @@ def valid_parameters(algorithm: Algorithm) -> tuple[frozenset[str], tuple[str, .
         from conveyor.model.linear import LINEAR_DEFAULTS
 
         return frozenset(LINEAR_DEFAULTS) | {CLASS_WEIGHT}, (*LINEAR_DEFAULTS, CLASS_WEIGHT)
+    if algorithm is Algorithm.CATBOOST:
+        from conveyor.model.catboost_model import CATBOOST_DEFAULTS
+
+        return frozenset(CATBOOST_DEFAULTS), tuple(CATBOOST_DEFAULTS)
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
     names = set(HistGradientBoostingClassifier().get_params()) | set(

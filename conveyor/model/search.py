@@ -2,15 +2,17 @@
 
 Candidates, in this order: LightGBM with conveyor's defaults (what ``fast`` trains: the floor,
 fitted whatever the budget), the regularised linear model, scikit-learn's HistGradientBoosting,
-then LightGBM settings proposed by Optuna's TPE sampler until the budget is spent. Every
+CatBoost (each skipped, with a row saying so, when its fit would not fit in the budget), then
+LightGBM settings proposed by Optuna's TPE sampler until the budget is spent. Every
 candidate is scored the same way: on the validation split, or, under the cross-validation
 threshold (``conveyor.model.cross_validation``), out of fold over train and validation. The
 best by the project's metric wins; each candidate is a leaderboard row.
 
 TPE minimises the validation loss (log-loss, RMSE), a proper score whose round-by-round value
 LightGBM already computes, so that trials can be pruned part-way (median rule); the winner is
-chosen by the project's metric. An ensemble of the best candidates would take the leaderboard's
-out-of-fold or validation predictions (``Scored.predictions``) and be one more row.
+chosen by the project's metric. An ensemble of the best candidates takes the leaderboard's
+out-of-fold or validation predictions (``Scored.predictions``) and is one more row
+(``conveyor.model.ensemble``).
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ _PRUNE_EVERY = 10  # rounds between the reports a trial is pruned on
 # members under cross-validation (each about a fold's fit).
 _ENSEMBLE_RESERVE = 2
 _LOSS = {Task.BINARY: "log_loss", Task.MULTICLASS: "log_loss", Task.REGRESSION: "rmse"}
+# Fitted with their defaults before LightGBM is tuned, in this order, each while time is left.
+_FAMILIES = (Algorithm.LIGHTGBM, Algorithm.LINEAR, Algorithm.SKLEARN, Algorithm.CATBOOST)
+_NO_TIME = "skipped: no time left in the budget for its fit"
 
 
 @dataclass(frozen=True)
@@ -80,9 +85,10 @@ def search(
     deadline = started + budget
     scorer = Scorer(data)
     board: list[Scored] = []
-    for family in (Algorithm.LIGHTGBM, Algorithm.LINEAR, Algorithm.SKLEARN):
+    for family in _FAMILIES:
         if board and time.monotonic() + board[0].fit_seconds > deadline:
-            break
+            board.append(Scored(family.value, family, {}, {}, 0.0, None, _NO_TIME))
+            continue
         given = user_params if family is algorithm else {}
         try:
             board.append(scorer.fixed(family, given))
@@ -90,6 +96,8 @@ def search(
             if family is algorithm and user_params:
                 raise
             board.append(Scored(family.value, family, given, {}, 0.0, None, f"failed: {exc}"))
+        # A fit that can stop part-way (CatBoost's) leaves room for the winner's final one.
+        scorer.deadline = deadline - board[0].fit_seconds
     board.extend(weighted_candidates(scorer, board, algorithm, user_params, deadline))
     # The winner's final fit must fit in the budget too: it costs about what the baseline did
     # (an ensemble's, one per member: room is kept for two more under cross-validation).

@@ -1,0 +1,153 @@
+"""CatBoost, a search candidate (issue 23: strong on categoricals): gradient boosting on
+oblivious trees that encodes a categorical column by ordered target statistics rather than by
+its codes' order, early-stopped on held-out rows, behind the families' small interface
+(``conveyor.model.estimators.FittedModel``).
+
+The encoder's matrix holds a category as a float code (NaN: missing); CatBoost wants
+categories as text, so they are handed over as the codes' digits ("-1": missing) beside the
+numbers, in a ``FeaturesData`` (numbers first, categories after): the same at fit and predict.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from conveyor.errors import InvalidInput
+from conveyor.types import Task
+
+CATBOOST_DEFAULTS: dict[str, Any] = {
+    "iterations": 1000,
+    "learning_rate": 0.08,
+    "depth": 6,
+    "l2_leaf_reg": 3.0,
+    "early_stopping_rounds": 50,
+}
+# Up to this many rows a fit runs on one thread: on the 2 shared cores OpenMP-style spinning
+# made the other families' small fits many times slower (cross_validation.py), and a second
+# thread saves little there. A prediction of this many rows or fewer too.
+SINGLE_THREAD_MAX_ROWS = 20_000
+_LOSS = {Task.BINARY: "Logloss", Task.MULTICLASS: "MultiClass", Task.REGRESSION: "RMSE"}
+_MODEL_FILE = "model.cbm"
+_COLUMNS_FILE = "catboost.json"
+
+
+class CatBoostModel:
+    """A fitted CatBoost model and which of the encoder's columns are categories."""
+
+    def __init__(self, model: Any, task: Task, categorical: list[int], width: int) -> None:
+        self.model = model
+        self.task = task
+        self.categorical = sorted(categorical)
+        self.width = width  # the encoder's columns
+        taken = set(self.categorical)
+        self.numeric = [j for j in range(width) if j not in taken]
+        self.best_iteration = int(model.tree_count_ or 0)
+
+    @classmethod
+    def fit(
+        cls,
+        task: Task,
+        x_train: np.ndarray,
+        y_train: np.ndarray,
+        x_valid: np.ndarray,
+        y_valid: np.ndarray,
+        *,
+        categorical_indices: list[int],
+        n_classes: int,
+        params: dict[str, Any],
+        seed: int,
+        stop_at: float | None = None,
+    ) -> CatBoostModel:
+        """Early-stopped on the validation rows, keeping the best iteration; ended with the
+        iterations so far at ``stop_at`` (``time.monotonic``), a search's deadline.
+
+        Raises:
+            InvalidInput: CatBoost refused the parameters or data.
+        """
+        from catboost import CatBoost, CatBoostError
+
+        settings = dict(params)
+        patience = int(settings.pop("early_stopping_rounds", 50))
+        rows = len(y_train)
+        settings = {
+            "loss_function": _LOSS[task],
+            "random_seed": seed,
+            "verbose": False,
+            "allow_writing_files": False,  # no catboost_info/ in the job's folder
+            "thread_count": 1 if rows <= SINGLE_THREAD_MAX_ROWS else (os.cpu_count() or 1),
+            "use_best_model": True,
+            **settings,
+        }
+        if task is Task.MULTICLASS:
+            settings["classes_count"] = n_classes  # a class the rows lack keeps its column
+        shape = cls(_Unfitted(), task, categorical_indices, x_train.shape[1])
+        callbacks = [_StopAt(stop_at)] if stop_at is not None else None
+        try:
+            model = CatBoost(settings)
+            model.fit(
+                shape._pool(x_train, y_train),
+                eval_set=shape._pool(x_valid, y_valid),
+                early_stopping_rounds=patience,
+                callbacks=callbacks,
+            )
+        except (CatBoostError, ValueError, TypeError) as exc:
+            raise InvalidInput(
+                f"CatBoost refused the hyperparameters or data: {exc}", field="hyperparameters"
+            ) from exc
+        return cls(model, task, categorical_indices, x_train.shape[1])
+
+    def _pool(self, x: np.ndarray, y: np.ndarray | None = None) -> Any:
+        from catboost import FeaturesData, Pool
+
+        codes = x[:, self.categorical]
+        text = np.where(np.isnan(codes), -1, codes).astype(np.int64).astype(str).astype(object)
+        features = FeaturesData(
+            num_feature_data=np.ascontiguousarray(x[:, self.numeric], dtype=np.float32),
+            cat_feature_data=text if self.categorical else None,
+        )
+        label = None if y is None else (y if self.task is Task.REGRESSION else y.astype(np.int64))
+        return Pool(features, label=label)
+
+    def predict_raw(self, x: np.ndarray) -> np.ndarray:
+        threads = 1 if len(x) <= SINGLE_THREAD_MAX_ROWS else (os.cpu_count() or 1)
+        pool = self._pool(x)
+        if self.task is Task.REGRESSION:
+            return np.asarray(self.model.predict(pool, thread_count=threads), dtype=np.float64)
+        raw = self.model.predict(pool, prediction_type="Probability", thread_count=threads)
+        return np.asarray(raw, dtype=np.float64).reshape(len(x), -1)
+
+    def save(self, folder: Path) -> None:
+        self.model.save_model(str(folder / _MODEL_FILE))
+        columns = {"categorical": self.categorical, "width": self.width}
+        (folder / _COLUMNS_FILE).write_text(json.dumps(columns))
+
+    @classmethod
+    def load(cls, folder: Path, task: Task) -> CatBoostModel:
+        from catboost import CatBoost
+
+        model = CatBoost()
+        model.load_model(str(folder / _MODEL_FILE))
+        columns = json.loads((folder / _COLUMNS_FILE).read_text())
+        return cls(model, task, list(columns["categorical"]), int(columns["width"]))
+
+
+class _Unfitted:
+    """Stands in for the model while the fit's pools are built."""
+
+    tree_count_ = 0
+
+
+class _StopAt:
+    """CatBoost's training callback: go on until ``stop_at`` (``time.monotonic``)."""
+
+    def __init__(self, stop_at: float) -> None:
+        self.stop_at = stop_at
+
+    def after_iteration(self, info: Any) -> bool:
+        return time.monotonic() < self.stop_at
