@@ -21,9 +21,12 @@ import numpy as np
 from conveyor.errors import InvalidInput
 from conveyor.types import Task
 
+# A higher learning rate than LightGBM's: CatBoost's iterations cost more (15 ms each on
+# diamonds' 3,000 rows, one thread, at load 14), and at 0.15 diamonds stopped at 259 of them in
+# 6 s with the held-out RMSE of 0.08's 622 in 10 s (691 against 692).
 CATBOOST_DEFAULTS: dict[str, Any] = {
     "iterations": 1000,
-    "learning_rate": 0.08,
+    "learning_rate": 0.15,
     "depth": 6,
     "l2_leaf_reg": 3.0,
     "early_stopping_rounds": 50,
