@@ -217,7 +217,8 @@ def _how_fitted(
         on = f"{folds}-fold out-of-fold" if folds else "validation"
         stopped = (
             f"a weighted ensemble of {len(weights)} candidates (weights chosen on their {on} "
-            "predictions), each fitted as its leaderboard row says"
+            "predictions; its validation metrics cross-fitted, each part of those rows blended "
+            "with the weights chosen on the others), each fitted as its leaderboard row says"
         )
         return f"The model that serves was {stopped}; the test split scored it."
     if algorithm == "linear" or (algorithm == "sklearn" and folds):
