@@ -235,13 +235,10 @@ class Scorer:
         # The boosting families early-stop on a share of the rows they are given: the last
         # sixth here, so that the search's validation rows stay unseen.
         cut = len(y) - max(1, len(y) // 6)
+        split = (d.task, x[:cut], y[:cut], x[cut:], y[cut:])
         if family is Algorithm.CATBOOST:
             return CatBoostModel.fit(
-                d.task,
-                x[:cut],
-                y[:cut],
-                x[cut:],
-                y[cut:],
+                *split,
                 categorical_indices=d.categorical_indices,
                 n_classes=d.n_classes,
                 params=dict(params),
@@ -249,14 +246,7 @@ class Scorer:
                 stop_at=stop_at,
             )
         return SklearnModel.fit(
-            d.task,
-            x[:cut],
-            y[:cut],
-            x[cut:],
-            y[cut:],
-            categorical_indices=d.categorical_indices,
-            params=dict(params),
-            seed=d.seed,
+            *split, categorical_indices=d.categorical_indices, params=dict(params), seed=d.seed
         )
 
     def _from_model(

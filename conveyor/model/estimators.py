@@ -121,8 +121,11 @@ def fit_model(
     seed: int,
 ) -> FittedModel:
     params = effective_hyperparameters(algorithm, hyperparameters, len(y_train))
-    if algorithm is Algorithm.LIGHTGBM:
-        return LightGbmModel.fit(
+    if algorithm in (Algorithm.LIGHTGBM, Algorithm.CATBOOST):
+        from conveyor.model.catboost_model import CatBoostModel
+
+        boosting = LightGbmModel if algorithm is Algorithm.LIGHTGBM else CatBoostModel
+        return boosting.fit(
             task,
             x_train,
             y_train,
@@ -140,20 +143,6 @@ def fit_model(
             task,
             x_train,
             y_train,
-            categorical_indices=categorical_indices,
-            n_classes=n_classes,
-            params=params,
-            seed=seed,
-        )
-    if algorithm is Algorithm.CATBOOST:
-        from conveyor.model.catboost_model import CatBoostModel
-
-        return CatBoostModel.fit(
-            task,
-            x_train,
-            y_train,
-            x_valid,
-            y_valid,
             categorical_indices=categorical_indices,
             n_classes=n_classes,
             params=params,
