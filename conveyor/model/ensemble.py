@@ -52,12 +52,14 @@ MARGIN = 0.001
 # A validation split is cut in this many parts to cross-fit the weights: halves keep the most
 # rows for choosing them.
 _VALIDATION_PARTS = 2
-# Members are drawn from the families whose one-row prediction stays well under a millisecond
-# (LightGBM's single-row C path ~30 us, the linear model's lookups ~10 us, CatBoost's ~0.15-0.2
-# ms, its pool built per call, on a machine at load 15): scikit-learn's HistGradientBoosting
-# took 0.8 ms a row (predict_proba's checks), which alone would spend half the 2 ms p99 a
-# request may take. It can still win alone.
-SERVES_FAST = frozenset({Algorithm.LIGHTGBM, Algorithm.LINEAR, Algorithm.CATBOOST})
+# Members are drawn from the families whose one-row prediction takes microseconds (LightGBM's
+# single-row C path ~10-30 us, the linear model's lookups ~10 us). scikit-learn's
+# HistGradientBoosting took 0.8 ms a row (predict_proba's checks), CatBoost's 0.45 ms (median;
+# 0.23 at best, on a machine at load 17; 0.15 ms of it its predict on a built pool): at 32
+# connections on 2 cores a request's CPU time queues 16 deep, so either would spend the 2 ms p99
+# a request may take. They can still win alone (diamonds: CatBoost alone 692 held-out RMSE, in
+# a blend with LightGBM 662; left on the table for speed).
+SERVES_FAST = frozenset({Algorithm.LIGHTGBM, Algorithm.LINEAR})
 _FILE = "ensemble.json"
 _MEMBERS_DIR = "members"
 
