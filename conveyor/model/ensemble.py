@@ -359,7 +359,8 @@ def blend(
     folds: list[tuple[np.ndarray, np.ndarray]] | None,
 ) -> Blend | None:
     """Greedy selection over the best of ``ranked`` (best first) that scored and serve fast;
-    None when fewer than two did, or selection kept only one.
+    None when fewer than two did, selection kept only one, or a validation split is too small
+    to halve.
 
     Args:
         folds: the cross-validation folds of the out-of-fold predictions (None on a
@@ -372,6 +373,8 @@ def blend(
         return None
     y = data.y_train if data.cross_validated else data.y_valid
     assert y is not None
+    if folds is None and len(y) < 2 * _VALIDATION_PARTS:
+        return None
     task, n = data.task, data.n_classes
     predictions = [np.asarray(r.predictions) for r in offered]
     chosen = select(predictions, y, task=task, metric=metric, n_classes=n)

@@ -100,6 +100,12 @@ def test_a_blend_of_independent_errors_wins_on_rows_its_weights_were_not_chosen_
     assert found.metrics["rmse"] < 0.7 * found.single
 
 
+def test_a_validation_split_too_small_to_halve_gets_no_blend() -> None:
+    y = np.array([2.0])  # one row: nothing to choose weights on and score them on apart
+    rows, data = _validation_rows(y, [y + 0.1, y - 0.1])
+    assert blend(rows, data, "rmse", folds=None) is None
+
+
 def test_a_blend_must_beat_the_best_single_of_any_family_not_only_of_its_members() -> None:
     rng = np.random.default_rng(2)
     y = rng.normal(size=400)
