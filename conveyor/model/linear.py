@@ -197,6 +197,11 @@ class LinearModel:
             out[:, :, j] = table[_codes(x[:, j], len(table))] - missing
             base = base + missing
         out[:, :, -1] = base
+        if self.bounds is not None:
+            # A value cut at the bounds: the cut goes into that row's base value, so that the
+            # terms still add up to what the model predicts.
+            total = out[:, 0, :].sum(axis=1)
+            out[:, 0, -1] += self._bounded(total) - total
         return out
 
     def _bounded(self, values: np.ndarray) -> np.ndarray:

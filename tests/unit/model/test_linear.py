@@ -72,3 +72,6 @@ def test_a_regression_extrapolates_a_trend_but_not_without_bound(tmp_path: Path)
     ceiling = y.max() + (y.max() - y.min())
     assert loaded.predict_raw(far)[0] == model.predict_raw(np.vstack([far, near]))[0]
     assert loaded.predict_raw(far)[0] <= ceiling + 1e-6
+    # Its explanation still adds up to what it predicts, the cut in the base value.
+    terms = loaded.contributions(np.vstack([far, near]))
+    assert np.allclose(terms.sum(axis=2)[:, 0], loaded.predict_raw(np.vstack([far, near])))
