@@ -91,7 +91,7 @@ def feature_importance(
 
         own = model.estimator if isinstance(model, SklearnModel) else None
         result = permutation_importance(
-            own if own is not None else model,
+            own if own is not None else _Fitted(model),
             x,
             y,
             scoring=None if own is not None else _loss_drop(predictor),
@@ -106,6 +106,20 @@ def feature_importance(
         zip(names, np.asarray(values, dtype=float).tolist(), strict=True), key=lambda pair: -pair[1]
     )
     return [{"feature": name, "importance": value} for name, value in ranked]
+
+
+class _Fitted:
+    """A fitted model as scikit-learn's ``permutation_importance`` takes one: its parameter
+    check wants a ``fit`` (never called), which an ensemble lacks (its runs failed evaluate)."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def fit(self, *_: Any) -> _Fitted:
+        return self
+
+    def predict_raw(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(self.model.predict_raw(x))
 
 
 def _loss_drop(predictor: Predictor) -> Any:
