@@ -251,6 +251,12 @@ class VersionDetails(BaseModel):
 
 class VersionDetailOut(VersionOut):
     details: VersionDetails | None
+    search: dict[str, Any] | None = Field(
+        default=None,
+        description="The training job's model search: preset, budget, metric, winner and "
+        "every candidate tried (the leaderboard: settings, score, fit and predict seconds, "
+        "status), as the run's report has it; null for runs recorded before searches were.",
+    )
 
 
 class ApprovedVersion(VersionOut):

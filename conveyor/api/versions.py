@@ -22,6 +22,7 @@ from conveyor.pipeline import lifecycle
 from conveyor.pipeline.compare import compare_versions
 from conveyor.pipeline.details import details_key
 from conveyor.pipeline.file_report import dataset_report, report_view
+from conveyor.pipeline.registration import version_search
 from conveyor.ports import Ports
 from conveyor.projects import get_project
 from conveyor.serving.schemas import KEY_ERRORS, error_responses
@@ -80,7 +81,11 @@ def show_version(project: str, version: int, api: Context) -> dict[str, Any]:
     """One version with its details: confusion matrix or residuals, feature importance,
     the trivial baseline's metrics (null for versions evaluated before details were kept)."""
     v = _version(api.ports, project, version)
-    return {**version_dict(api.ports, v), "details": _details(api.ports, v)}
+    return {
+        **version_dict(api.ports, v),
+        "details": _details(api.ports, v),
+        "search": version_search(api.ports.table, v),
+    }
 
 
 @router.get(

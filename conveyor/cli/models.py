@@ -14,7 +14,7 @@ from conveyor.cli._arguments import JsonOption, ProjectArg, VersionArg
 from conveyor.cli._context import CliState
 from conveyor.cli._file_report import print_file_report
 from conveyor.cli._output import console, fmt_metric, print_json
-from conveyor.cli.runs import print_gate, print_metrics
+from conveyor.cli.runs import print_gate, print_leaderboard, print_metrics
 from conveyor.errors import IntegrityError
 from conveyor.model.loading import download_verified
 from conveyor.monitoring.integrity import raise_integrity_alarm
@@ -22,6 +22,7 @@ from conveyor.pipeline import lifecycle
 from conveyor.pipeline.compare import compare_versions
 from conveyor.pipeline.file_report import dataset_report, report_view
 from conveyor.pipeline.lifecycle import Outcome
+from conveyor.pipeline.registration import version_search
 from conveyor.ports import Ports
 from conveyor.projects import get_project
 from conveyor.serving.mlflow_export import write_mlflow_model
@@ -109,9 +110,11 @@ def show(
     v = state.ports.registry.get_version(project, version)
     report = dataset_report(state.ports.store, state.ports.table, v)
     if as_json:
-        print_json({**v.to_dict(), "dataset_report": report_view(report)})
+        search = version_search(state.ports.table, v)
+        print_json({**v.to_dict(), "dataset_report": report_view(report), "search": search})
     else:
         print_version(v)
+        print_leaderboard(version_search(state.ports.table, v))
         print_file_report(report)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import conveyor
 from conveyor.registry import Registry
+from conveyor.tables import Table
 from conveyor.tabular.schema import DatasetSchema
 from conveyor.types import ModelVersion, ObjectRef, Project, Run
 
@@ -263,6 +264,19 @@ _UNTOLD = frozenset(
         "penalty",
     }
 )
+
+
+def version_search(table: Table, version: ModelVersion) -> dict[str, Any] | None:
+    """The search that made ``version`` (its run's report's ``search``: the preset, budget and
+    every candidate); None for a run recorded before searches were, or one that is gone."""
+    from conveyor.errors import NotFound
+    from conveyor.pipeline.runs import RunStore
+
+    try:
+        search = RunStore(table).get(version.run_id).report.get("search")
+    except NotFound:
+        return None
+    return search if isinstance(search, dict) else None
 
 
 def search_summary(search: dict[str, Any] | None) -> str | None:

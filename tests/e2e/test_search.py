@@ -84,7 +84,7 @@ def test_the_run_records_every_candidate_and_the_winner(
     assert board[0] is not None and board[0]["winner"]  # best first
 
 
-def test_runs_show_prints_the_leaderboard(
+def test_runs_show_and_models_show_print_the_leaderboard(
     searched: tuple[Path, dict[str, object]], tmp_path: Path
 ) -> None:
 
@@ -96,6 +96,11 @@ def test_runs_show_prints_the_leaderboard(
     assert len(starred) == 1 and "linear" in starred[0] and "alpha=" in starred[0]
     as_json = json_of(cli_for(home)("runs", "show", str(run["run_id"]), "--json"))
     assert as_json["report"]["search"]["winner"] == "linear"
+    version = str(run["model_version"])
+    shown = cli_for(home)("models", "show", "houses", version)
+    assert "Preset balanced:" in shown.stdout and "linear won on rmse" in shown.stdout
+    as_json = json_of(cli_for(home)("models", "show", "houses", version, "--json"))
+    assert as_json["search"]["winner"] == "linear"
 
 
 def test_a_linear_winner_serves_what_it_predicts_in_process(
@@ -129,4 +134,8 @@ def test_a_linear_winner_serves_what_it_predicts_in_process(
         assert body["predictions"] == pytest.approx(local, rel=1e-12)
         with urllib.request.urlopen(f"{base}/ui/runs/{run['run_id']}", timeout=10) as page:
             html = page.read().decode()
+        api = f"{base}/api/v1/projects/houses/versions/{version.version}"
+        with urllib.request.urlopen(api, timeout=10) as answer:
+            search = json.loads(answer.read())["search"]
+    assert search["winner"] == "linear" and len(search["leaderboard"]) >= 4
     assert 'id="leaderboard"' in html and "★" in html and "lightgbm-tuned-" in html
