@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: demo test coverage lint clean venv bench bench-real-files iac-check sam-build setup vendor-ui lock-images
+.PHONY: demo test suite static-checks coverage lint clean venv bench bench-real-files iac-check sam-build setup vendor-ui lock-images
 
 # uv installs in seconds what pip takes minutes over; it is pinned and lives in a virtualenv
 # of its own (the project's venv keeps pip, for anyone who wants it).
@@ -38,19 +38,18 @@ setup:
 	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
 # The static checks (the template's linters, then mypy, strict as pyproject.toml configures
-# it: about 50 s, one core) run beside the suite, whose two workers (one per core) leave a
-# core idle for much of the time they wait on servers and subprocesses; their output follows
-# the suite's, and either failing fails the target.
+# it: about 50 s of one core) run beside the suite, whose two workers (one per core) leave a
+# core idle for much of the time they wait on servers and subprocesses. Either failing fails
+# the target; each line of their output is printed whole.
 test: setup
 	$(BIN)/ruff check conveyor tests bench
-	@checks=0; suite=0; \
-	( $(MAKE) --no-print-directory iac-check && $(BIN)/mypy conveyor ) > $(VENV)/static-checks.log 2>&1 & \
-	pid=$$!; \
-	$(BIN)/python -m pytest -q -n 2 || suite=$$?; \
-	wait $$pid || checks=$$?; \
-	cat $(VENV)/static-checks.log; \
-	if [ $$checks -ne 0 ]; then echo "static checks failed (above)"; fi; \
-	[ $$checks -eq 0 ] && [ $$suite -eq 0 ]
+	@$(MAKE) --no-print-directory -j2 --output-sync=line suite static-checks
+
+suite:
+	$(BIN)/python -m pytest -q -n 2
+
+static-checks: iac-check
+	$(BIN)/mypy conveyor
 
 # The suite with line coverage and its 80% floor: about a fifth slower, so not in make test.
 coverage: setup
