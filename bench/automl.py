@@ -127,15 +127,14 @@ def _load() -> float:
 def _dataset(
     dataset: Dataset, path: Path, workdir: Path, sides: tuple[str, ...], force: bool
 ) -> None:
-    cached_file = CACHE / f"{dataset.name}.json"
-    cached: dict[str, Any] = json.loads(cached_file.read_text()) if cached_file.exists() else {}
+    cached = _cached(dataset.name)
     todo = [s for s in sides if force or not (cached.get(s) or {}).get("metric_value")]
     if not todo:
         return
     parts = real_files.split_file(dataset, path)
     metric = default_metric(Task(dataset.task))
-    cached.update(name=dataset.name, rows=len(parts.table.records), task=dataset.task)
-    cached.update(metric=metric, held_out=len(parts.scored), seed=real_files.SEED)
+    about = {"name": dataset.name, "rows": len(parts.table.records), "task": dataset.task}
+    about.update(metric=metric, held_out=len(parts.scored), seed=real_files.SEED)
     truth = parts.clean[dataset.target].iloc[parts.scored]
     for side in todo:
         print(
@@ -148,18 +147,25 @@ def _dataset(
             rows = parts.table.rows(parts.held)
             result = _conveyor(dataset, path, workdir / side, metric, truth, rows)
         else:
-            budget = (cached.get("conveyor") or {}).get("time_budget")
+            budget = (_cached(dataset.name).get("conveyor") or {}).get("time_budget")
             result = _comparator(side, dataset, parts, workdir / side, metric, truth, budget)
         result["seconds"] = round(time.perf_counter() - begun, 1)
         result["load_average"] = [load, _load()]
-        cached[side] = result
+        # Read again: another run (``--sides autogluon`` beside ``--sides conveyor,flaml``) may
+        # have written its side of the same data set meanwhile.
+        cached = {**_cached(dataset.name), **about, side: result}
         CACHE.mkdir(parents=True, exist_ok=True)
-        cached_file.write_text(json.dumps(cached, indent=2) + "\n")
+        (CACHE / f"{dataset.name}.json").write_text(json.dumps(cached, indent=2) + "\n")
         print(
             f"   {metric} {result.get('metric_value')} train {result.get('train_seconds')} s "
             f"{result.get('error') or ''}",
             flush=True,
         )
+
+
+def _cached(name: str) -> dict[str, Any]:
+    path = CACHE / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def _conveyor(
