@@ -207,7 +207,8 @@ def _conveyor(
 def _http_latency(url: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
     """One-row ``/predict`` median and p99 on one kept-alive connection (real_files' hook)."""
     parts = urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=10)
+    # A long timeout: on the shared cores one request can stall for seconds.
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=120)
 
     def predict(row: dict[str, Any]) -> None:
         body = json.dumps({"instances": [row]}).encode()
@@ -219,6 +220,8 @@ def _http_latency(url: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
 
     try:
         return _timed(predict, rows)
+    except (OSError, RuntimeError) as exc:  # the metric is kept; the latency says why not
+        return {"error": f"{type(exc).__name__}: {exc}"}
     finally:
         connection.close()
 
