@@ -338,6 +338,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--force", action="store_true", help="run the chosen sides again even when cached"
     )
+    parser.add_argument(
+        "--note",
+        help="how this run was made, shown in BENCHMARKS.md (kept from the last run if not given)",
+    )
     args = parser.parse_args(argv)
     sides = tuple(s for s in args.sides.split(",") if s)
     unknown = set(sides) - set(SIDES)
@@ -351,6 +355,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"end: {uptime[1]}", flush=True)
     # The table and the file cover every data set cached, not only this run's.
     summary = {**cached_summary(), "run": {**ran, "uptime": uptime}}
+    last = RESULTS / "automl.json"
+    kept = json.loads(last.read_text()).get("note") if last.exists() else None
+    summary["note"] = args.note or kept
     write_json("automl.json", summary)
     (ROOT / "BENCHMARKS.md").write_text(render(automl=summary))
     print("\n".join(table_lines(summary)))

@@ -154,6 +154,7 @@ def automl_section(r: dict[str, Any]) -> list[str]:
         f"end: `{uptime[-1] if uptime else '?'}`. The 2 cores are shared with other work: the "
         "seconds of every system are stretched by it alike (each data set's load is in its "
         "cached file).",
+        *(["", r["note"]] if r.get("note") else []),
         "",
         f"- data sets compared with AutoGluon: {r.get('compared')}",
         f"- conveyor against AutoGluon, mean relative difference: "
