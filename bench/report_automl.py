@@ -4,6 +4,7 @@ set (bench/automl.py)."""
 from __future__ import annotations
 
 import statistics
+from collections import Counter
 from typing import Any
 
 from bench.report_real_files import _cell
@@ -82,6 +83,10 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "median_train_share": round(statistics.median(shares), 4) if shares else None,
         "worst_p99_ms": max(p99s) if p99s else None,
         "worst_p99_in_process_ms": max(in_process) if in_process else None,
+        # A rerun of conveyor's side after a rebase replaces the data sets one by one.
+        "conveyor_commits": dict(
+            Counter(str((row.get("conveyor") or {}).get("commit") or "?") for row in rows)
+        ),
     }
 
 
@@ -156,7 +161,8 @@ def automl_section(r: dict[str, Any]) -> list[str]:
         "cached file).",
         *(["", r["note"]] if r.get("note") else []),
         "",
-        f"- data sets compared with AutoGluon: {r.get('compared')}",
+        f"- data sets compared with AutoGluon: {r.get('compared')}; conveyor's results by "
+        f"commit (data sets): {_commits(r.get('conveyor_commits'))}",
         f"- conveyor against AutoGluon, mean relative difference: "
         f"{_signed(r.get('mean_vs_autogluon'))}% (target >= 0); worst data set: "
         f"{_signed(r.get('worst_vs_autogluon'))}% (target >= -1)",
@@ -188,3 +194,7 @@ def _ms(value: float | None) -> str:
 
 def _int(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
+
+
+def _commits(commits: dict[str, int] | None) -> str:
+    return ", ".join(f"{c} ({n})" for c, n in (commits or {}).items()) or "-"
