@@ -54,6 +54,9 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "flaml_best": flaml.get("best"),
             "conveyor_p99_ms": (conveyor.get("latency_http") or {}).get("p99_ms"),
             "conveyor_median_ms": (conveyor.get("latency_http") or {}).get("median_ms"),
+            "conveyor_in_process_median_ms": (conveyor.get("latency_in_process") or {}).get(
+                "median_ms"
+            ),
             "conveyor_in_process_p99_ms": (conveyor.get("latency_in_process") or {}).get("p99_ms"),
             "autogluon_median_ms": (autogluon.get("latency") or {}).get("median_ms"),
             "autogluon_p99_ms": (autogluon.get("latency") or {}).get("p99_ms"),
@@ -118,7 +121,8 @@ def table_lines(r: dict[str, Any]) -> list[str]:
             f"{_seconds(d['autogluon_train_seconds'])} / {_seconds(d['flaml_train_seconds'])} "
             f"| {_figure(d['train_share'], 2)} "
             f"| {_ms(d['conveyor_median_ms'])} / {_ms(d['conveyor_p99_ms'])} "
-            f"| - / {_ms(d['conveyor_in_process_p99_ms'])} "
+            f"| {_ms(d.get('conveyor_in_process_median_ms'))} / "
+            f"{_ms(d['conveyor_in_process_p99_ms'])} "
             f"| {_ms(d['autogluon_median_ms'])} / {_ms(d['autogluon_p99_ms'])} "
             f"| {_ms(d['flaml_median_ms'])} / {_ms(d['flaml_p99_ms'])} "
             f"| {d['conveyor_winner'] or '-'}; {d['autogluon_best'] or '-'}"
