@@ -189,10 +189,12 @@ def _conveyor(
         for key in ("train_seconds", "upload_seconds", "time_budget", "winner", "conveyor_task")
     }
     out["latency_http"] = result.get("serving")
-    # Which conveyor: a rerun of this side after a rebase replaces the data sets one by one.
+    # Which conveyor (the last commit to change its package): a rerun of this side after a
+    # rebase replaces the data sets one by one.
     out["commit"] = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
-    ).stdout.strip()
+        ["git", "log", "-1", "--format=%h", "--", "conveyor"],
+        capture_output=True, text=True, cwd=ROOT,
+    ).stdout.strip()  # fmt: skip
     predictions = result.get("predictions")
     if predictions is None:
         out["error"] = result.get("reason") or "no predictions"
