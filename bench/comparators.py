@@ -70,20 +70,28 @@ _BENTO_MODULE = "bench_service"
 _BENTO_CLASS = "LightGBMService"
 
 
-def ensure_env(name: str) -> Path:
-    """The comparator's virtualenv (bench/.venvs/<name>), created once; returns its python."""
-    if name not in PINS:
-        raise ValueError(f"unknown comparator {name!r}; expected one of {COMPARATORS}")
+def ensure_env(name: str, pins: tuple[str, ...] | None = None) -> Path:
+    """The comparator's virtualenv (bench/.venvs/<name>), created once; returns its python.
+
+    Args:
+        name: The venv's folder name (a serving comparator's name when ``pins`` is None).
+        pins: The requirements to install (default: the serving comparator's ``PINS``); the
+            venv is made again when they change. bench/automl.py passes AutoGluon's and FLAML's.
+    """
+    if pins is None:
+        if name not in PINS:
+            raise ValueError(f"unknown comparator {name!r}; expected one of {COMPARATORS}")
+        pins = PINS[name]
     venv = VENVS / name
     python = venv / "bin" / "python"
     stamp = venv / STAMP
-    wanted = "\n".join(PINS[name]) + "\n"
+    wanted = "\n".join(pins) + "\n"
     if python.exists() and stamp.exists() and stamp.read_text() == wanted:
         return python
-    print(f"installing {' '.join(PINS[name])} into {venv}", file=sys.stderr, flush=True)
+    print(f"installing {' '.join(pins)} into {venv}", file=sys.stderr, flush=True)
     base = getattr(sys, "_base_executable", sys.executable)
     pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-    for command in ([base, "-m", "venv", "--clear", str(venv)], [*pip, *PINS[name]]):
+    for command in ([base, "-m", "venv", "--clear", str(venv)], [*pip, *pins]):
         done = subprocess.run(command, capture_output=True)
         if done.returncode != 0:
             output = _tail(done.stdout + done.stderr)

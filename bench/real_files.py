@@ -31,6 +31,8 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -92,13 +94,51 @@ def split(n: int, seed: int = SEED) -> tuple[list[int], list[int]]:
     return [i for i in range(n) if i not in chosen], held
 
 
-def _one(dataset: Dataset, path: Path, workdir: Path) -> dict[str, Any]:
-    workdir.mkdir(parents=True, exist_ok=True)
+@dataclass(frozen=True)
+class Split:
+    """A data set's file split as every side of a comparison sees it.
+
+    Attributes:
+        table: The file's records as read.
+        clean: The hand-cleaned copy of all its records (bench/corpus/clean.py).
+        train: The record indices uploaded (a fitted baseline skips those with no target).
+        held: The held-out indices, posted to ``/predict``.
+        scored: The held-out indices with a target: the rows every side is scored on.
+    """
+
+    table: Table
+    clean: pd.DataFrame
+    train: list[int]
+    held: list[int]
+    scored: list[int]
+
+
+def split_file(dataset: Dataset, path: Path) -> Split:
+    """The file at ``path`` read, hand-cleaned and split with the seeded fifth held out."""
     table = read_table(path.read_bytes(), dataset.fmt)
     train, held = split(len(table.records))
     clean = dataset.clean(_strings(table))
     target = clean[dataset.target]
     scored = [i for i in held if pd.notna(target.iloc[i])]
+    return Split(table, clean, train, held, scored)
+
+
+Serving = Callable[[str, list[dict[str, Any]]], dict[str, Any]]
+
+
+def _one(
+    dataset: Dataset, path: Path, workdir: Path, serving: Serving | None = None
+) -> dict[str, Any]:
+    """One data set end to end; with ``serving``, it is also called with the ``/predict`` URL
+    and the held-out rows while the server runs, and its answer kept as ``serving``. The
+    held-out predictions of the scored rows are kept as ``predictions``, the conveyor home
+    as ``home``, the search's budget as ``time_budget``."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    parts = split_file(dataset, path)
+    table, train, held, clean, scored = (
+        parts.table, parts.train, parts.held, parts.clean, parts.scored
+    )  # fmt: skip
+    target = clean[dataset.target]
     metric = _metric_name(dataset.task)
     result: dict[str, Any] = {
         "name": dataset.name,
@@ -122,10 +162,14 @@ def _one(dataset: Dataset, path: Path, workdir: Path) -> dict[str, Any]:
         upload = workdir / dataset.filename
         upload.write_bytes(write_subset(table, train, dataset.fmt))
         result["baseline_seconds"] = round(time.perf_counter() - started, 1)
-        predictions, conveyor_task = _conveyor(dataset, upload, table.rows(held), workdir, result)
+        predictions, conveyor_task = _conveyor(
+            dataset, upload, table.rows(held), workdir, result, serving
+        )
         result["conveyor_task"] = conveyor_task
         positions = {i: k for k, i in enumerate(held)}
         picked = [predictions[positions[i]] for i in scored]
+        if serving is not None:
+            result["predictions"] = picked
         result["conveyor"] = round(_score(dataset.task, target.iloc[scored], picked), 4)
     except _Failed as failure:
         result["reason"] = str(failure)
@@ -219,6 +263,7 @@ def _conveyor(
     rows: list[dict[str, Any]],
     workdir: Path,
     timings: dict[str, Any],
+    serving: Serving | None = None,
 ) -> tuple[list[Any], str | None]:
     """Upload, serve, post the held-out rows; each row's prediction and the task conveyor chose.
 
@@ -228,6 +273,7 @@ def _conveyor(
     started = time.perf_counter()
     deadline = time.monotonic() + TIME_LIMIT
     home = Path(tempfile.mkdtemp(prefix="home-", dir=workdir))
+    timings["home"] = str(home)
     env = {**os.environ, "CONVEYOR_HOME": str(home)}
     project = dataset.project
     command = [str(CONVEYOR), "upload", str(upload), "--project", project,
@@ -242,7 +288,9 @@ def _conveyor(
     timings["upload_seconds"] = round(time.perf_counter() - started, 1)
     train = (record.get("stages") or {}).get("train") or {}
     timings["train_seconds"] = train.get("seconds")
-    timings["winner"] = ((record.get("report") or {}).get("search") or {}).get("winner")
+    search = (record.get("report") or {}).get("search") or {}
+    timings["winner"] = search.get("winner")
+    timings["time_budget"] = search.get("time_budget_seconds")
     if done.returncode != 0 or record.get("state") != "DEPLOYED":
         raise _Failed(_upload_failure(done, record))
     task = (record.get("report") or {}).get("task")
@@ -259,6 +307,8 @@ def _conveyor(
         predicting = time.perf_counter()
         predictions = _predict(url, rows, dataset.task, deadline)
         timings["predict_seconds"] = round(time.perf_counter() - predicting, 1)
+        if serving is not None:
+            timings["serving"] = serving(url, rows)
         return predictions, task
     finally:
         server.send_signal(signal.SIGINT)

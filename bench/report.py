@@ -8,6 +8,7 @@ from typing import Any
 from bench.explain import section as explain_section
 from bench.lambda_cold_start import section as lambda_section
 from bench.mlflow_export import section as mlflow_export_section
+from bench.report_automl import automl_section
 from bench.report_real_files import real_files_section
 from bench.serve import CONNECTIONS, ROWS_PER_REQUEST
 
@@ -113,6 +114,34 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             ">=",
             1.0,
         ),
+        *_automl_targets(results.get("automl") or {}),
+    ]
+
+
+def _automl_targets(automl: dict[str, Any]) -> list[dict[str, Any]]:
+    """Issue 23's: conveyor balanced against AutoGluon medium_quality (bench/automl.py)."""
+    return [
+        _target(
+            "conveyor balanced vs AutoGluon medium_quality, held-out metric, mean relative %",
+            automl.get("mean_vs_autogluon"),
+            ">=",
+            0.0,
+        ),
+        _target(
+            "the same, worst data set, relative %", automl.get("worst_vs_autogluon"), ">=", -1.0
+        ),
+        _target(
+            "conveyor balanced training seconds / AutoGluon's, median over data sets",
+            automl.get("median_train_share"),
+            "<=",
+            0.1,
+        ),
+        _target(
+            "conveyor balanced one-row /predict p99, worst data set, ms",
+            automl.get("worst_p99_ms"),
+            "<=",
+            2.0,
+        ),
     ]
 
 
@@ -177,6 +206,8 @@ def to_markdown(results: dict[str, Any]) -> str:
         lines += mlflow_export_section(results["mlflow_export"])
     if "before_after" in results:
         lines += _before_after(results["before_after"])
+    if "automl" in results:
+        lines += automl_section(results["automl"])
     lines.append("")
     return "\n".join(lines)
 
@@ -442,8 +473,15 @@ def last_figures() -> dict[str, Any]:
     latest = RESULTS / "latest.json"
     figures: dict[str, Any] = json.loads(latest.read_text()) if latest.exists() else {}
     figures.pop("targets", None)
-    # each also written by its own run
-    for name in ("real_files", "lambda_cold_start", "mlflow_export", "explain", "before_after"):
+    # Each also written by its own run.
+    for name in (
+        "real_files",
+        "lambda_cold_start",
+        "mlflow_export",
+        "explain",
+        "before_after",
+        "automl",
+    ):
         alone = RESULTS / f"{name}.json"
         if alone.exists():
             figures[name] = json.loads(alone.read_text())
