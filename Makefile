@@ -40,10 +40,10 @@ setup:
 # The static checks (the template's linters, then mypy, strict as pyproject.toml configures
 # it: about 50 s of one core) run beside the suite, whose two workers (one per core) leave a
 # core idle for much of the time they wait on servers and subprocesses. Either failing fails
-# the target; each line of their output is printed whole.
+# the target; their lines come first, among the suite's first dots.
 test: setup
 	$(BIN)/ruff check conveyor tests bench
-	@$(MAKE) --no-print-directory -j2 --output-sync=line suite static-checks
+	@$(MAKE) --no-print-directory -j2 suite static-checks
 
 suite:
 	$(BIN)/python -m pytest -q -n 2

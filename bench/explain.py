@@ -236,67 +236,6 @@ def run(workdir: Path) -> dict[str, Any]:
     return results
 
 
-def _line(label: str, c: dict[str, Any]) -> str:
-    return (
-        f"| {label} | {c['first_over_second_rps']} | {c['first_over_second_cpu_per_request']} | "
-        f"{c['first_cpu_us']} / {c['second_cpu_us']} | {c['first_p50_ms']:.2f} / "
-        f"{c['second_p50_ms']:.2f} |"
-    )
-
-
-def section(e: dict[str, Any]) -> list[str]:
-    """BENCHMARKS.md's Explanations section."""
-    same = e["explain_false_1_row_branch_over_main"]
-    one = e["explain_true_over_false_1_row"]
-    hundred = e["explain_true_over_false_100_rows_1_connection"]
-    inside = e["in_process"]
-    hot = e["hot_path"]
-    machine = e["machine"]
-    return [
-        "",
-        "## Explanations",
-        "",
-        "`.venv/bin/python -m bench.explain` (bench/explain.py, run alone: it writes "
-        "bench/results/explain.json and this section). The serving model above, served by "
-        "`conveyor serve` with recording off, and by a second server running main's code; wrk "
-        f"in back-to-back pairs of {e['seconds_per_run']}-second runs ({e['same_pairs']} pairs "
-        f"against main, {e['pairs']} for explain's cost), each pair's order the last one's "
-        "reversed, each pair's own ratio kept, each side warmed by a run first. An explained "
-        "request is scored on a thread, as a large batch is, so the event loop keeps "
-        "answering the others.",
-        "",
-        "| comparison | median of the pairs' ratios: req/s | server CPU per request | "
-        "CPU µs per request (first / second) | p50 ms (first / second) |",
-        "|---|---|---|---|---|",
-        _line(f"explain=false, 1 row, {e['connections']} connections: this code / main's", same),
-        _line(f"1 row, {e['connections']} connections: explain=true / false", one),
-        _line(
-            f"100 rows, 1 connection ({2 * e['seconds_per_run']} s runs): explain=true / false",
-            hundred,
-        ),
-        "",
-        f"Each pair's ratios, this code / main's: req/s {same['pair_ratios']}; server CPU per "
-        f"request {same['cpu_pair_ratios']}.",
-        "",
-        f"Without sockets (bench/hot_path_child.py): the server's ASGI app called with a one-row "
-        f"body in a process of each code, {hot['blocks']} alternating blocks of "
-        f"{hot['calls_per_block']:,} requests: CPU per request {hot['branch_us']} µs with this "
-        f"code, {hot['main_us']} µs with main's; each block's ratio, this / main, "
-        f"{hot['block_ratios']}, their median **{hot['branch_over_main_cpu']}**.",
-        "",
-        "In the process, without HTTP (median of repeated calls on the same rows): "
-        f"`predict_records` {inside['predict_1_us']} µs and `explain_records` "
-        f"{inside['explain_1_us']:,.0f} µs for one row ({inside['explain_over_predict_1']}x); "
-        f"{inside['predict_100_us']:,.0f} µs and {inside['explain_100_us']:,.0f} µs for 100 rows "
-        f"({inside['explain_over_predict_100']}x). TreeSHAP walks every path of every tree "
-        "for each output, where a prediction follows one path per tree.",
-        "",
-        f"Measured {machine['date']} on {machine['machine']}; 1-minute load average "
-        f"{e['load_average_1min'][0]} before, {e['load_average_1min'][1]} after (the machine "
-        "is shared: the ratios, not the absolute figures, are the result).",
-    ]
-
-
 if __name__ == "__main__":
     from bench.common import machine, write_json
     from bench.report import render

@@ -5,10 +5,10 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from bench.explain import section as explain_section
 from bench.lambda_cold_start import section as lambda_section
 from bench.mlflow_export import section as mlflow_export_section
 from bench.report_automl import automl_section
+from bench.report_explain import section as explain_section
 from bench.report_real_files import real_files_section
 from bench.serve import CONNECTIONS, ROWS_PER_REQUEST
 
