@@ -4,11 +4,10 @@ The Table keeps one item per request (about 1 KB of nested JSON); a drift check 
 million of them spends most of its time cutting rows out of items. The record writer also
 writes every record's rows (``conveyor.serving.capture.CaptureWriter``) to the ``capture``
 bucket, so that a drift check reads them with one polars read per object
-(``conveyor.monitoring.drift.window``). Each row becomes a line, a flat JSON object; at a
-flush a project's lines become one Parquet object, typed from their JSON
-(``capture_format``).
-
-Each line is a request row with these reserved meta keys in front of its own:
+(``conveyor.monitoring.drift.window``). A record's rows are kept as the JSON text they came in,
+one line each, and its meta values as lists (``Captured``); at a flush a project's lines are
+typed from their JSON and become one Parquet object, these reserved meta columns first
+(``capture_format``):
 
 ``__t``
     the record's time in microseconds since the epoch (UTC): the instant of the Table item's
@@ -18,20 +17,19 @@ Each line is a request row with these reserved meta keys in front of its own:
 ``__s``
     the HTTP status of the answer.
 ``__k``
-    1 on a record's first line, else 0: their sum over a window is its number of records,
+    1 on a record's first row, else 0: their sum over a window is its number of records,
     compared with the Table's count before the capture is trusted.
 ``__r``
-    1 when the line holds a request row (the record was answered 200 and its inputs were
-    captured), else 0. A record without rows still has one line, of meta keys only.
+    1 when the row is a request row (the record was answered 200 and its inputs were
+    captured), else 0. A record without rows still has one row, of meta columns only.
 ``__p``
     the row's probability score for drift: the positive class's (two classes) or the top
     class's (more); null without probabilities.
 ``__y``
     the row's predicted value when it is a number (regression); else null.
 
-Keys starting with ``__`` are reserved: a feature must not be named so. The meta keys come
-first because a JSON reader keeping the first of two equal keys (polars does) must not let a
-row's own ``"__s"`` pass for the record's.
+Keys starting with ``__`` are reserved: a feature must not be named so, and a request row's
+own ``__`` keys are dropped, so that its ``"__s"`` cannot pass for the record's.
 
 Objects are ``capture/<project>/<YYYYMMDDHH>/<first>_<last>_<pid>-<seq>.parquet``: the hour of
 the earliest record, then the earliest and latest record times (``20261201T142856.123456Z``),
@@ -41,7 +39,7 @@ so a reader lists a few hours and keeps the objects overlapping its window from 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -83,10 +81,57 @@ def hour_prefix(project: str, microseconds: int) -> str:
     return f"{project}/{from_micros(microseconds):%Y%m%d%H}/"
 
 
-def capture_lines(record: PendingRecord) -> list[bytes]:
-    """The capture lines (without newlines) of one record."""
-    rows = request_rows(record)
-    return record_lines(record, rows[0] if rows else None, record_micros(record.unix_time))
+class Captured(NamedTuple):
+    """One record's capture: its rows as JSON lines, and what its lines' meta keys hold."""
+
+    rows: bytes  # one JSON object per line, each ending in a newline; ``{}`` for no row
+    lines: int
+    keys: tuple[str, ...]  # the rows' keys: the object's columns
+    at: int  # __t
+    version: int | None  # __v
+    status: int  # __s
+    captured: bool  # __r
+    scores: list[float | None]  # __p, one per line
+    values: list[float | None]  # __y, one per line
+
+
+def captured(record: PendingRecord, cut: Cut | None = None) -> Captured:
+    """The capture of one record (``cut``: its rows, ``records.request_cut``, when made
+    already). Its rows are copied as one piece of text and its meta values are lists: the
+    record writer spends nothing per row in Python."""
+    at = record_micros(record.unix_time)
+    found = request_rows(record, cut)
+    if found is None:
+        return Captured(b"{}\n", 1, (), at, record.model_version, record.status, False, *_NONE)
+    texts, keys = found
+    # Each text is a row without its closing brace (``request_rows``).
+    rows = b"}\n".join(texts) + b"}\n"
+    scores, values = _scores(record.outputs, len(texts))
+    return Captured(
+        rows, len(texts), keys, at, record.model_version, record.status, True, scores, values
+    )
+
+
+_NONE: tuple[list[float | None], list[float | None]] = ([None], [None])
+
+
+def meta_columns(records: list[Captured]) -> dict[str, list[Any]]:
+    """The meta keys' columns of ``records``' lines, in order (``capture_format.META_SCHEMA``)."""
+    columns: dict[str, list[Any]] = {
+        name: [] for name in ("__t", "__v", "__s", "__k", "__r", "__p", "__y")
+    }
+    t, v, s, k, r, p, y = columns.values()
+    for record in records:
+        n = record.lines
+        # Lists multiplied and extended: per record in Python, per line in C.
+        t += [record.at] * n
+        v += [record.version] * n
+        s += [record.status] * n
+        k += [1] + [0] * (n - 1)
+        r += [int(record.captured)] * n
+        p += record.scores
+        y += record.values
+    return columns
 
 
 def request_rows(
@@ -109,36 +154,6 @@ def request_rows(
     return texts, row_keys(rows)
 
 
-def record_lines(record: PendingRecord, rows: list[bytes] | None, at: int) -> list[bytes]:
-    """The capture lines of one record whose ``rows`` (``request_rows``' texts) were
-    answered at ``at`` (``record_micros``)."""
-    version, outputs, status = record.model_version, record.outputs, record.status
-    if rows is None:
-        return [orjson.dumps({"__t": at, "__v": version, "__s": status, "__k": 1, "__r": 0})]
-    scores, values = _scores(outputs, len(rows))
-    # Each meta value as JSON, encoded a list at a time: one call per record, not per row.
-    meta = orjson.dumps({"__t": at, "__v": version, "__s": status})[:-1]
-    score_texts = orjson.dumps(scores)[1:-1].split(b",")
-    value_texts = orjson.dumps(values)[1:-1].split(b",")
-    lines = []
-    for i, row in enumerate(rows):
-        members = row[1:].strip(b" \t")
-        # The meta keys, then the row's members after them, in one object.
-        lines.append(
-            b"".join(
-                (
-                    meta,
-                    b',"__k":1,"__r":1,"__p":' if i == 0 else b',"__k":0,"__r":1,"__p":',
-                    score_texts[i],
-                    b',"__y":',
-                    value_texts[i],
-                    b"," + members + b"}" if members else b"}",
-                )
-            )
-        )
-    return lines
-
-
 def _scores(outputs: Any, count: int) -> tuple[list[float | None], list[float | None]]:
     """Per row: the probability score and the numeric prediction (None where there is none).
     Outputs count only when they answer the rows one for one, as on the Table's side."""
@@ -148,12 +163,30 @@ def _scores(outputs: Any, count: int) -> tuple[list[float | None], list[float | 
     probabilities = outputs.get("probabilities")
     scores = nothing
     if isinstance(probabilities, list) and len(probabilities) == count:
-        scores = [_probability(p) for p in probabilities]
+        scores = _top_scores(probabilities)
     predictions = outputs.get("predictions")
     numbers = nothing
     if isinstance(predictions, list) and len(predictions) == count:
-        numbers = [_number(v) for v in predictions]
+        # The server's answers are all floats (regression) or all labels: told apart by their
+        # types' set, made in C, before any value is looked at in Python.
+        kinds = set(map(type, predictions))
+        if kinds == {float}:
+            numbers = predictions
+        elif not kinds <= {str, type(None)}:
+            numbers = [_number(v) for v in predictions]
     return scores, numbers
+
+
+def _top_scores(probabilities: list[Any]) -> list[float | None]:
+    """Each row's score: the positive class's probability (two classes) or the top class's."""
+    try:
+        # The server's own answers: rows of floats, read with one comprehension.
+        scores = [row[1] if len(row) == 2 else max(row) for row in probabilities]
+        if set(map(type, scores)) == {float} and min(map(len, probabilities)) >= 2:
+            return scores
+    except (TypeError, IndexError):
+        pass
+    return [_probability(p) for p in probabilities]
 
 
 def _probability(row: Any) -> float | None:

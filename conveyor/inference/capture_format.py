@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Collection, Sequence
+from typing import Any
 
 import polars as pl
 
@@ -34,12 +35,18 @@ META_SCHEMA: dict[str, pl.DataType] = {
 _INFER_LINES = 1000
 
 
-def encode(lines: list[bytes], keys: Collection[str]) -> bytes:
-    """One Parquet object of ``lines``: JSON objects of the meta keys and the row keys ``keys``."""
-    frame = _typed(b"\n".join(lines) + b"\n", keys)
+def encode(rows: bytes, meta: dict[str, list[Any]], keys: Collection[str]) -> bytes:
+    """One Parquet object: the ``meta`` columns (``META_SCHEMA``'s, one value per line), then
+    the columns ``keys`` of ``rows``, JSON objects one per line."""
+    frame = _typed(rows, keys)
+    # A row's own keys in the reserved ``__`` space must not pass for the record's.
+    frame = frame.select(name for name in frame.columns if not name.startswith("__"))
+    front = pl.DataFrame(meta, schema=META_SCHEMA)
+    if frame.width:
+        front = pl.concat([front, frame], how="horizontal")
     out = io.BytesIO()
     # lz4 over zstd: half again the bytes, read in half the time.
-    frame.write_parquet(out, compression="lz4", statistics=False)
+    front.write_parquet(out, compression="lz4", statistics=False)
     return out.getvalue()
 
 
@@ -58,15 +65,14 @@ def _typed(text: bytes, keys: Collection[str]) -> pl.DataFrame:
     try:
         frame = pl.read_ndjson(io.BytesIO(text), infer_schema_length=_INFER_LINES)
         if set(keys) <= set(frame.columns):
-            return frame.with_columns(_meta_columns(set(frame.columns)))
+            return frame
     except pl.exceptions.PolarsError:
         pass
     try:
-        frame = pl.read_ndjson(io.BytesIO(text), infer_schema_length=None)
+        return pl.read_ndjson(io.BytesIO(text), infer_schema_length=None)
     except pl.exceptions.PolarsError:
-        as_text: dict[str, pl.DataType] = {k: pl.String() for k in keys if k not in META_SCHEMA}
-        frame = pl.read_ndjson(io.BytesIO(text), schema=META_SCHEMA | as_text)
-    return frame.with_columns(_meta_columns(set(frame.columns)))
+        as_text: dict[str, pl.DataType] = {k: pl.String() for k in keys}
+        return pl.read_ndjson(io.BytesIO(text), schema=as_text)
 
 
 def _meta_columns(present: set[str]) -> list[pl.Expr]:

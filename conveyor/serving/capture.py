@@ -11,13 +11,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from conveyor.inference.capture import (
-    hour_prefix,
-    record_lines,
-    record_micros,
-    request_rows,
-    stamp,
-)
+from conveyor.inference.capture import Captured, captured, hour_prefix, meta_columns, stamp
 from conveyor.inference.records import PendingRecord
 from conveyor.inference.request_json import Cut
 from conveyor.storage import CAPTURE, ObjectStore
@@ -30,7 +24,8 @@ class _Buffer:
     started: float  # monotonic time of the first line: its age decides a timed flush
     earliest: int
     latest: int
-    lines: list[bytes] = field(default_factory=list)
+    records: list[Captured] = field(default_factory=list)
+    lines: int = 0
     keys: set[str] = field(default_factory=set)  # of the rows: the object's columns
     shapes: set[tuple[str, ...]] = field(default_factory=set)  # records' keys already seen
 
@@ -58,25 +53,25 @@ class CaptureWriter:
         self._pid = os.getpid()
 
     def add(self, record: PendingRecord, cut: Cut | None = None) -> None:
-        """Buffer one record's lines (``cut``: its rows, ``records.request_cut``, when made
+        """Buffer one record's rows (``cut``: its rows, ``records.request_cut``, when made
         already)."""
         project = record.project
-        at = record_micros(record.unix_time)
-        rows = request_rows(record, cut)
-        lines = record_lines(record, rows[0] if rows else None, at)
+        capture = captured(record, cut)
+        at = capture.at
         with self._lock:
             buffer = self._buffers.get(project)
             if buffer is None:
                 buffer = self._buffers[project] = _Buffer(time.monotonic(), at, at)
             buffer.earliest = min(buffer.earliest, at)
             buffer.latest = max(buffer.latest, at)
-            buffer.lines += lines
+            buffer.records.append(capture)
+            buffer.lines += capture.lines
             # Requests of one client carry the same keys: a tuple lookup per record, not a
             # set update per key.
-            if rows and (keys := rows[1]) not in buffer.shapes:
+            if (keys := capture.keys) not in buffer.shapes:
                 buffer.shapes.add(keys)
                 buffer.keys.update(keys)
-            full = len(buffer.lines) >= self.flush_rows
+            full = buffer.lines >= self.flush_rows
         if full:
             self._flush({project})
 
@@ -116,7 +111,9 @@ class CaptureWriter:
                 f"{stamp(buffer.latest)}_{self._pid}-{sequence}{PARQUET}"
             )
             try:
-                self.store.put(CAPTURE, key, encode(buffer.lines, buffer.keys))
+                rows = b"".join(record.rows for record in buffer.records)
+                data = encode(rows, meta_columns(buffer.records), buffer.keys)
+                self.store.put(CAPTURE, key, data)
                 self.objects += 1
             except Exception:  # the store is down: the Table still has every record
-                log.exception("could not write %d capture lines to %s", len(buffer.lines), key)
+                log.exception("could not write %d capture lines to %s", buffer.lines, key)

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from conveyor.inference.capture import capture_lines
+from conveyor.inference.capture import Captured, captured
 from conveyor.inference.records import (
     PendingRecord,
     pending_item,
@@ -47,6 +47,10 @@ def _stored(record: PendingRecord) -> dict[str, Any]:
     return decode_item(encode_item(pending_item(record), checked=True)[2])
 
 
+def _lines(capture: Captured) -> list[Any]:
+    return [orjson.loads(line) for line in capture.rows.splitlines()]
+
+
 @pytest.mark.parametrize("body", [*BODIES.values(), *UNCUT.values()], ids=[*BODIES, *UNCUT])
 def test_the_item_and_the_capture_read_back_the_decoded_rows(body: bytes) -> None:
     rows = orjson.loads(body)["instances"]
@@ -54,9 +58,7 @@ def test_the_item_and_the_capture_read_back_the_decoded_rows(body: bytes) -> Non
     record = _record(body, rows, ("age", "plan"))
 
     assert _stored(record)["inputs"] == rows
-    assert [orjson.loads(line) for line in capture_lines(record)] == [
-        orjson.loads(line) for line in capture_lines(_record(decoded, rows, ("age", "plan")))
-    ]
+    assert _lines(captured(record)) == _lines(captured(_record(decoded, rows, ("age", "plan"))))
 
 
 @pytest.mark.parametrize("body", list(BODIES.values()), ids=list(BODIES))
@@ -78,7 +80,7 @@ def test_a_record_of_an_older_log_reads_as_before() -> None:
 
     assert (record.project, record.model_version, record.rows) == ("churn", 3, 2)
     assert _stored(record)["inputs"] == ROWS
-    assert [orjson.loads(line)["age"] for line in capture_lines(record)] == [42, 7.5]
+    assert [line["age"] for line in _lines(captured(record))] == [42, 7.5]
 
 
 def test_an_uncaptured_request_has_no_inputs() -> None:

@@ -1,4 +1,4 @@
-"""Capture lines: one flat object per request row, the record's meta keys first."""
+"""Capture objects: one row per request row, the record's meta columns first."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import Any
 import orjson
 import polars as pl
 
-from conveyor.inference.capture import capture_lines
+from conveyor.inference.capture import captured, meta_columns
+from conveyor.inference.capture_format import META_SCHEMA, encode
 from conveyor.inference.records import PendingRecord, from_values
 from conveyor.serving.capture import CaptureWriter
 from conveyor.storage import CAPTURE
@@ -35,17 +36,20 @@ def _values(
     return from_values(orjson.loads(orjson.dumps(values)))
 
 
-def _objects(line: bytes) -> dict[str, Any]:
-    parsed: dict[str, Any] = orjson.loads(line)
-    return parsed
+def _rows(record: PendingRecord) -> list[dict[str, Any]]:
+    """The record's rows as its capture object holds them (what a drift check reads)."""
+    capture = captured(record)
+    data = encode(capture.rows, meta_columns([capture]), capture.keys)
+    return pl.read_parquet(io.BytesIO(data)).to_dicts()
 
 
 def test_a_row_gets_the_records_meta_keys_in_front() -> None:
     outputs = {"predictions": ["yes"], "probabilities": [[0.25, 0.75]]}
-    [line] = capture_lines(_values([{"age": 42, "plan": "pro"}], outputs))
+    record = _values([{"age": 42, "plan": "pro"}], outputs)
+    [row] = _rows(record)
 
-    assert line.startswith(b'{"__t":')
-    assert _objects(line) == {
+    assert list(row)[: len(META_SCHEMA)] == list(META_SCHEMA)
+    assert row == {
         "__t": AT_MICROS,
         "__v": 3,
         "__s": 200,
@@ -63,9 +67,7 @@ def test_each_row_of_a_request_is_a_line_and_only_the_first_counts_the_record() 
         "predictions": [0, 2, 1],
         "probabilities": [[0.5, 0.3, 0.2], [0.1, 0.1, 0.8], [0.2, 0.7, 0.1]],
     }
-    lines = [
-        _objects(line) for line in capture_lines(_values([{"a": 1}, {"a": 2}, {"a": 3}], outputs))
-    ]
+    lines = _rows(_values([{"a": 1}, {"a": 2}, {"a": 3}], outputs))
 
     assert [line["a"] for line in lines] == [1, 2, 3]
     assert [line["__k"] for line in lines] == [1, 0, 0]
@@ -73,15 +75,15 @@ def test_each_row_of_a_request_is_a_line_and_only_the_first_counts_the_record() 
 
 
 def test_a_regression_row_carries_its_predicted_value() -> None:
-    [line] = capture_lines(_values([{"a": 1}], {"predictions": [12.5]}))
+    [row] = _rows(_values([{"a": 1}], {"predictions": [12.5]}))
 
-    assert _objects(line)["__y"] == 12.5 and _objects(line)["__p"] is None
+    assert row["__y"] == 12.5 and row["__p"] is None
 
 
 def test_an_empty_row_is_the_meta_keys_alone() -> None:
-    [line] = capture_lines(_values([{}], {"predictions": [1.0]}))
+    [row] = _rows(_values([{}], {"predictions": [1.0]}))
 
-    assert _objects(line) == {
+    assert row == {
         "__t": AT_MICROS,
         "__v": 3,
         "__s": 200,
@@ -93,30 +95,24 @@ def test_an_empty_row_is_the_meta_keys_alone() -> None:
 
 
 def test_a_failed_or_uncaptured_request_is_one_line_without_a_row() -> None:
-    failed = capture_lines(_values([{"a": "old"}], None, status=400, version=None))
-    uncaptured = capture_lines(_values(None, {"predictions": [1.0]}))
+    failed = _rows(_values([{"a": "old"}], None, status=400, version=None))
+    uncaptured = _rows(_values(None, {"predictions": [1.0]}))
 
-    assert [_objects(line) for line in failed] == [
-        {"__t": AT_MICROS, "__v": None, "__s": 400, "__k": 1, "__r": 0}
-    ]
-    assert [_objects(line) for line in uncaptured] == [
-        {"__t": AT_MICROS, "__v": 3, "__s": 200, "__k": 1, "__r": 0}
-    ]
+    nothing = {"__p": None, "__y": None}
+    assert failed == [{"__t": AT_MICROS, "__v": None, "__s": 400, "__k": 1, "__r": 0} | nothing]
+    assert uncaptured == [{"__t": AT_MICROS, "__v": 3, "__s": 200, "__k": 1, "__r": 0} | nothing]
 
 
 def test_a_row_cannot_pass_its_own_meta_values_for_the_records() -> None:
-    [line] = capture_lines(_values([{"__s": 500, "__v": 9, "a": 1}], {"predictions": [1.0]}))
+    [row] = _rows(_values([{"__s": 500, "__v": 9, "a": 1}], {"predictions": [1.0]}))
 
-    frame = pl.read_ndjson(
-        io.BytesIO(line), schema={"__s": pl.Int64, "__v": pl.Int64, "a": pl.Int64}
-    )
-    assert frame.row(0) == (200, 3, 1)
+    assert (row["__s"], row["__v"], row["a"]) == (200, 3, 1)
 
 
 def test_predictions_that_do_not_answer_the_rows_one_for_one_are_left_out() -> None:
-    lines = capture_lines(_values([{"a": 1}, {"a": 2}], {"predictions": [1.0]}))
+    lines = _rows(_values([{"a": 1}, {"a": 2}], {"predictions": [1.0]}))
 
-    assert [_objects(line)["__y"] for line in lines] == [None, None]
+    assert [line["__y"] for line in lines] == [None, None]
 
 
 def test_the_writer_writes_one_object_per_project_named_by_its_first_and_last_times(

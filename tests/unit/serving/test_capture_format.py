@@ -14,8 +14,12 @@ META = {"__t": 1, "__v": 2, "__s": 200, "__k": 1, "__r": 1, "__p": 0.5, "__y": N
 FEATURES = ["age", "plan"]
 
 
-def _lines(rows: list[dict[str, Any]]) -> list[bytes]:
-    return [orjson.dumps(META | row) for row in rows]
+def _lines(rows: list[dict[str, Any]]) -> bytes:
+    return b"".join(orjson.dumps(row) + b"\n" for row in rows)
+
+
+def _meta(count: int, values: dict[str, Any] = META) -> dict[str, list[Any]]:
+    return {name: [value] * count for name, value in values.items()}
 
 
 def _keys(rows: list[dict[str, Any]]) -> set[str]:
@@ -23,7 +27,7 @@ def _keys(rows: list[dict[str, Any]]) -> set[str]:
 
 
 def _round_trip(rows: list[dict[str, Any]]) -> pl.DataFrame:
-    return decode(encode(_lines(rows), _keys(rows)), FEATURES)
+    return decode(encode(_lines(rows), _meta(len(rows)), _keys(rows)), FEATURES)
 
 
 def test_numbers_and_text_keep_their_types_and_the_meta_columns_theirs() -> None:
@@ -62,9 +66,9 @@ def test_a_feature_no_line_has_is_a_null_column() -> None:
 
 
 def test_a_record_without_rows_reads_with_null_scores() -> None:
-    lines = [orjson.dumps({"__t": 5, "__v": None, "__s": 400, "__k": 1, "__r": 0})]
+    meta = {"__t": 5, "__v": None, "__s": 400, "__k": 1, "__r": 0, "__p": None, "__y": None}
 
-    frame = decode(encode(lines, set()), FEATURES)
+    frame = decode(encode(b"{}\n", _meta(1, meta), set()), FEATURES)
 
     assert frame.row(0, named=True) == {
         "__t": 5,
@@ -92,8 +96,6 @@ def test_a_column_without_a_common_type_is_kept_as_text() -> None:
 
 
 def test_a_rows_own_meta_key_does_not_pass_for_the_records() -> None:
-    lines = [orjson.dumps(META)[:-1] + b',"__s":500,"age":3}']
-
-    frame = decode(encode(lines, {"__s", "age"}), FEATURES)
+    frame = decode(encode(b'{"__s":500,"age":3}\n', _meta(1), {"__s", "age"}), FEATURES)
 
     assert frame.row(0, named=True)["__s"] == 200
