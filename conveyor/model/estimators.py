@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
@@ -19,6 +19,9 @@ from conveyor.model.curves import learning_curve
 from conveyor.model.imbalance import lightgbm_weights
 from conveyor.model.single_row import SingleRowPredictor
 from conveyor.types import Algorithm, Task
+
+if TYPE_CHECKING:
+    from conveyor.model.hist_shap import HistTreeShap
 
 # LightGBM's categorical_feature: the columns' indices, or "auto" (none declared).
 Categorical = list[int] | Literal["auto"]
@@ -343,6 +346,7 @@ class SklearnModel:
         self.estimator = estimator
         self.task = task
         self.best_iteration = int(getattr(estimator, "n_iter_", 0))
+        self._shap: HistTreeShap | None = None  # its explainer, built at the first explanation
 
     @classmethod
     def fit(
@@ -391,6 +395,24 @@ class SklearnModel:
         if self.task is Task.REGRESSION:
             return np.asarray(self.estimator.predict(x))
         return np.asarray(self.estimator.predict_proba(x))
+
+    explanation_method = "tree_shap"
+
+    @property
+    def unexplained(self) -> str | None:
+        """Why this model's contributions would not be exact, or None (``hist_shap``)."""
+        from conveyor.model.hist_shap import why_not
+
+        return why_not(self.estimator, regression=self.task is Task.REGRESSION)
+
+    def contributions(self, x: np.ndarray) -> np.ndarray:
+        """TreeSHAP values through the shap package, as ``Explainable`` says (refused first
+        when ``unexplained`` says why not)."""
+        if self._shap is None:
+            from conveyor.model.hist_shap import HistTreeShap
+
+            self._shap = HistTreeShap(self.estimator)
+        return self._shap.contributions(x)
 
     def save(self, folder: Path) -> None:
         import joblib

@@ -1,13 +1,16 @@
 """Per-row feature contributions: how much each of the user's columns moved each raw score.
 
 A model family that can say it exactly implements the optional ``Explainable`` Protocol:
-LightGBM through its TreeSHAP (``pred_contrib``), the linear model through its own additive
-terms, an ensemble of regressors as its members' weighted sum. Their contributions plus the
-base value add up to the raw score (the value for regression, the log-odds of the positive
-class for a binary classifier, each class's score before the softmax for multiclass).
+LightGBM through its TreeSHAP (``pred_contrib``), CatBoost through its own SHAP values, scikit-
+learn's HistGradientBoosting through the shap package's TreeSHAP (``conveyor.model.hist_shap``),
+the linear model through its own additive terms, an ensemble of regressors as its members'
+weighted sum. Their contributions plus the base value add up to the raw score (the value for
+regression, the log-odds of the positive class for a binary classifier, each class's score
+before the softmax for multiclass). A model of such a family that cannot be explained exactly
+(a HistGradientBoosting model with categorical splits) says why in ``unexplained``.
 
-A family that cannot (scikit-learn's HistGradientBoosting computes none, and an approximation
-would not add up) is refused with a message that names why and what explains.
+Whatever cannot is refused with a message that names why and what explains: an approximation
+that did not add up would be a number a user could not check.
 """
 
 from __future__ import annotations
@@ -22,7 +25,13 @@ from conveyor.model.ensemble import ENSEMBLE
 from conveyor.tabular.schema import DatasetSchema
 from conveyor.types import Task
 
-_EXPLAINED = "LightGBM and the linear model (and ensembles of them, for regression)"
+_EXPLAINED = (
+    "LightGBM, CatBoost, the linear model, scikit-learn's HistGradientBoosting without "
+    "categorical columns, and ensembles of regressors"
+)
+_RETRAIN = (
+    "`conveyor project update <project> --algorithm lightgbm`, then `conveyor retrain <project>`"
+)
 
 
 @runtime_checkable
@@ -51,18 +60,33 @@ class Explainable(Protocol):
 def refusal(model: object, algorithm: str, task: Task) -> InvalidInput | None:
     """Why ``model`` (of the training record's ``algorithm``) cannot be explained, or None."""
     if algorithm == ENSEMBLE and task is not Task.REGRESSION:
+        # A blend of classifiers serves sum_k w_k * sigmoid(s_k) (softmax for multiclass), and
+        # its members' contributions are to their log-odds s_k. No exact additive split of the
+        # blend's log-odds follows from them (the log of a weighted sum of sigmoids is not a sum
+        # of per-member terms). Scaling each member's values so they sum to w_k * (p_k - its
+        # base probability) would add up to the blended probability, but the scale is a
+        # per-row ratio chosen to make the sum come out, not any column's Shapley value of the
+        # blend: a number that looks exact and is not. Exact SHAP of the blend's probability
+        # (interventional, over background rows) costs far more than a request may take.
+        # So refused, naming what does explain.
         return InvalidInput(
             "this version is an ensemble of classifiers: it averages its members' "
-            "probabilities, which no contributions in log-odds add up to; explanations are "
-            f"given for {_EXPLAINED}",
+            "probabilities, which no contributions in log-odds add up to exactly; explanations "
+            f"are given for {_EXPLAINED}: {_RETRAIN}",
             field="explain",
         )
     if not isinstance(model, Explainable):
         return InvalidInput(
             f"this version's algorithm ({algorithm}) has no exact per-column contributions "
             f"(an approximation would not add up to its score); explanations are given for "
-            f"{_EXPLAINED}: `conveyor project update <project> --algorithm lightgbm`, then "
-            "`conveyor retrain <project>`",
+            f"{_EXPLAINED}: {_RETRAIN}",
+            field="explain",
+        )
+    why = getattr(model, "unexplained", None)
+    if why is not None:
+        return InvalidInput(
+            f"this version's {algorithm} model cannot be explained exactly: {why}; "
+            f"explanations are given for {_EXPLAINED}: {_RETRAIN}",
             field="explain",
         )
     return None

@@ -25,8 +25,9 @@ EXPLAIN_PARAMETER: dict[str, Any] = {
     "schema": {"type": "boolean", "default": False},
     "description": (
         "true: the answer adds `explanation`, each row's contributions per column to its raw "
-        "score (LightGBM's TreeSHAP, the linear model's terms), which sum with the base value "
-        "to the score; a model family that has none is a 400 naming why."
+        "score (TreeSHAP for LightGBM, CatBoost and HistGradientBoosting, the linear model's "
+        "terms), which sum with the base value to the score; a model that has none exactly (an "
+        "ensemble of classifiers) is a 400 naming why."
     ),
 }
 

@@ -1,12 +1,16 @@
-"""Contributions add up to the raw score: LightGBM's TreeSHAP, the linear model's terms, a
-regression ensemble's weighted sum; scikit-learn's model and a blend of classifiers are refused."""
+"""Contributions add up to the raw score: LightGBM's TreeSHAP, CatBoost's SHAP values, scikit-
+learn's HistGradientBoosting through shap, the linear model's terms, a regression ensemble's
+weighted sum; a HistGradientBoosting model with categorical splits and a blend of classifiers
+are refused naming why."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from conveyor.errors import InvalidInput
+from conveyor.model.catboost_model import CatBoostModel
 from conveyor.model.ensemble import ENSEMBLE, EnsembleModel
 from conveyor.model.estimators import LightGbmModel, SklearnModel
 from conveyor.model.explain import Explainable, refusal
@@ -96,15 +100,62 @@ def test_a_regression_ensemble_is_its_members_weighted_sum() -> None:
     assert "linear_terms" in blend.explanation_method
 
 
-def test_scikit_learn_and_a_blend_of_classifiers_are_refused_naming_why() -> None:
-    x, y, _ = _data(Task.BINARY)
-    params = {"max_iter": 5, "early_stopping_rounds": 2}
-    sklearn = SklearnModel.fit(
-        Task.BINARY, x, y, x, y, categorical_indices=[], params=params, seed=0
+def _catboost(task: Task, x: np.ndarray | None = None) -> CatBoostModel:
+    data, y, classes = _data(task)
+    x = data if x is None else x
+    params = {"iterations": 30, "depth": 4, "early_stopping_rounds": 5}
+    return CatBoostModel.fit(
+        task, x, y, x, y, categorical_indices=[1], n_classes=classes, params=params, seed=0
     )
-    refused = refusal(sklearn, "sklearn", Task.BINARY)
+
+
+@pytest.mark.parametrize("task", TASKS, ids=lambda t: t.value)
+def test_catboost_shap_values_sum_to_its_raw_formula_value(task: Task) -> None:
+    x = _data(task)[0]
+    model = _catboost(task)
+    assert refusal(model, "catboost", task) is None
+    rows = np.vstack([x, [[0.2, 9.0, np.nan], [np.nan, np.nan, 3.0]]])  # an unseen category
+    _check_sums(task, model, rows)
+    # CatBoost's own raw score, not only the probabilities' log-ratio.
+    raw = np.asarray(model.model.predict(model._pool(rows), prediction_type="RawFormulaVal"))
+    summed = model.contributions(rows).sum(axis=2)
+    assert np.abs(summed - raw.reshape(len(rows), -1)).max() < 1e-9
+
+
+def test_catboost_contributions_are_in_the_encoders_column_order() -> None:
+    # The pool puts the category (column 1) last: a column CatBoost never splits on (a
+    # constant third one) must keep a zero where the encoder has it, not the category's values.
+    x = _data(Task.REGRESSION)[0].copy()
+    x[:, 2] = 0.0
+    contributions = _catboost(Task.REGRESSION, x).contributions(x)
+    assert np.all(contributions[:, 0, 2] == 0.0)
+    assert np.abs(contributions[:, 0, 1]).max() > 0.1 and np.abs(contributions[:, 0, 0]).max() > 0.1
+
+
+def _hist(task: Task, categorical: list[int]) -> SklearnModel:
+    x, y, _ = _data(task)
+    params = {"max_iter": 20, "early_stopping_rounds": 5}
+    with threadpool_limits(1):  # a busy machine: OpenMP's spinning made the fit 3 s, not 0.1
+        return SklearnModel.fit(
+            task, x, y, x, y, categorical_indices=categorical, params=params, seed=0
+        )
+
+
+@pytest.mark.parametrize("task", TASKS, ids=lambda t: t.value)
+def test_hist_gradient_boosting_tree_shap_sums_to_its_raw_score(task: Task) -> None:
+    x = _data(task)[0]
+    model = _hist(task, [])  # the code column taken as a number: thresholds only
+    assert refusal(model, "sklearn", task) is None
+    _check_sums(task, model, np.vstack([x, [[0.2, 9.0, np.nan], [np.nan, np.nan, 3.0]]]))
+    raw = model.estimator._raw_predict(x)  # scikit-learn's own score before the link
+    assert np.abs(model.contributions(x).sum(axis=2) - raw).max() < 1e-9
+
+
+def test_categorical_hist_gradient_boosting_and_a_blend_of_classifiers_are_refused() -> None:
+    refused = refusal(_hist(Task.BINARY, [1]), "sklearn", Task.BINARY)
     assert isinstance(refused, InvalidInput) and refused.field == "explain"
-    assert "(sklearn) has no exact per-column contributions" in refused.message
+    assert "reads its categorical splits as thresholds" in refused.message
+    assert "--algorithm lightgbm" in refused.message
     blend = EnsembleModel([_linear(Task.BINARY)], ["linear"], [1.0])
     refused = refusal(blend, ENSEMBLE, Task.BINARY)
     assert refused is not None and "averages its members' probabilities" in refused.message
