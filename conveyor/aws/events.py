@@ -14,7 +14,7 @@ import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
-from urllib.parse import unquote_plus
+from urllib.parse import unquote_plus, urlencode
 
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import (
@@ -72,6 +72,8 @@ class ApiRequest:
     headers: dict[str, str]  # names lower-cased: HTTP header names are case-insensitive
     body: bytes
     request_id: str
+    # The query string, re-encoded from API Gateway's decoded parameters ("explain=true").
+    query: str = ""
 
     @property
     def content_type(self) -> str:
@@ -317,7 +319,16 @@ def api_request(event: Mapping[str, Any]) -> ApiRequest:
         headers={name.lower(): value for name, value in (proxy.headers or {}).items()},
         body=body,
         request_id=proxy.requestContext.requestId,
+        query=_query_string(proxy),
     )
+
+
+def _query_string(proxy: _ProxyEvent) -> str:
+    """The request's query parameters as one string (every value of a repeated name)."""
+    many = proxy.multiValueQueryStringParameters
+    if many:
+        return urlencode({name: list(values) for name, values in many.items()}, doseq=True)
+    return urlencode(proxy.queryStringParameters or {})
 
 
 def _proxy_refusal(exc: ValidationError) -> InvalidInput:

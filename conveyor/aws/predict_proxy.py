@@ -36,6 +36,7 @@ from conveyor.logs import REQUEST_LOGGER, bind
 from conveyor.metrics.cloudwatch import EmfMetrics
 from conveyor.metrics.labels import UNKNOWN_PROJECT
 from conveyor.ports import Ports
+from conveyor.serving.explain import explain_flag
 from conveyor.serving.instances import read_rows
 from conveyor.serving.request_limits import RequestLimits, check_flat_rows
 from conveyor.tabular.schema import DatasetSchema
@@ -94,6 +95,9 @@ def handle(
     try:
         if not project:
             raise InvalidInput("the path is /predict/{project}", field="project")
+        # Computed by the model server (this function has no model): asked through
+        # SageMaker's CustomAttributes, which the container reads as the query's parameter.
+        explain = explain_flag(request.query) if request.query else False
         deployment = ports.endpoint.describe_endpoint(project)
         if deployment is None:
             raise NotDeployed(project, noun="model")
@@ -120,7 +124,7 @@ def handle(
         check_flat_rows(rows)
         instances = rows
         check_rows(instances, _schema(ports, deployment))
-        outcome = _invoke(ports, project, instances, request_id, version)
+        outcome = _invoke(ports, project, instances, request_id, version, explain=explain)
     except ConveyorError as exc:
         outcome = Outcome(exc.http_status, body_of(exc), version=version)
     except Exception as exc:  # a bug: a 500, recorded and counted so error alarms see it
@@ -152,7 +156,13 @@ def handle(
 
 
 def _invoke(
-    ports: Ports, project: str, instances: list[dict[str, Any]], request_id: str, version: int
+    ports: Ports,
+    project: str,
+    instances: list[dict[str, Any]],
+    request_id: str,
+    version: int,
+    *,
+    explain: bool = False,
 ) -> Outcome:
     invoke = getattr(ports.endpoint, "invoke", None)
     if invoke is None:
@@ -160,9 +170,11 @@ def _invoke(
             f"the {ports.endpoint.scheme!r} endpoint cannot be invoked from here; "
             "set CONVEYOR_ENDPOINT=sagemaker"
         )
-    status, raw, _ = invoke(
-        project, json.dumps({"instances": instances}).encode(), "application/json"
-    )
+    body = json.dumps({"instances": instances}).encode()
+    if explain:
+        status, raw, _ = invoke(project, body, "application/json", custom_attributes="explain=true")
+    else:
+        status, raw, _ = invoke(project, body, "application/json")
     try:
         answer = json.loads(raw)
     except ValueError:
@@ -179,15 +191,17 @@ def _invoke(
         )
     if status >= 400:  # the model server's own error body, as it gave it
         return Outcome(status, answer, version=answer.get("model_version", version))
-    body: dict[str, Any] = {
+    out: dict[str, Any] = {
         "predictions": answer.get("predictions"),
         "model_version": answer.get("model_version", version),
         "request_id": request_id,
     }
     if answer.get("probabilities") is not None:
-        body["classes"] = answer.get("classes")
-        body["probabilities"] = answer["probabilities"]
-    return Outcome(200, body, version=body["model_version"], rows=len(instances))
+        out["classes"] = answer.get("classes")
+        out["probabilities"] = answer["probabilities"]
+    if explain:
+        out["explanation"] = answer.get("explanation")
+    return Outcome(200, out, version=out["model_version"], rows=len(instances))
 
 
 def _record(

@@ -142,8 +142,12 @@ class SageMakerEndpoint(SageMakerAdapter):
             failure_reason=described.get("FailureReason"),
         )
 
-    def invoke(self, project: str, body: bytes, content_type: str) -> tuple[int, bytes, str]:
+    def invoke(
+        self, project: str, body: bytes, content_type: str, *, custom_attributes: str | None = None
+    ) -> tuple[int, bytes, str]:
         """Send a request to the project's endpoint; returns (status, body, content type).
+        ``custom_attributes``: SageMaker's per-request options for the container
+        (``"explain=true"``), sent only when given.
 
         The model's own error answers (SageMaker's ``ModelError``) come back with the status
         the model gave, so a bad request stays a 4xx.
@@ -153,12 +157,14 @@ class SageMakerEndpoint(SageMakerAdapter):
             BackendUnavailable: SageMaker could not be reached or was throttling.
         """
         runtime = self.clients("sagemaker-runtime")
+        options = {} if custom_attributes is None else {"CustomAttributes": custom_attributes}
         try:
             response = runtime.invoke_endpoint(
                 EndpointName=self.endpoint_name(project),
                 Body=body,
                 ContentType=content_type,
                 Accept="application/json",
+                **options,
             )
         except Exception as exc:
             answered = _model_error(exc)

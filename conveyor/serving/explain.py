@@ -7,11 +7,13 @@ string only when one came.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from conveyor.errors import InvalidInput
-from conveyor.model.loading import LoadedModel
+
+if TYPE_CHECKING:  # the AWS proxy reads the flag without numpy or a model
+    from conveyor.model.loading import LoadedModel
 
 # SageMaker's InvokeEndpoint passes no query string: its per-request options come in this
 # header (``CustomAttributes``), as "explain=true".

@@ -452,9 +452,10 @@ def sagemaker_answer(
 
     shape = aws_client("sagemaker-runtime").meta.service_model.operation_model("InvokeEndpoint")
     validate_parameters(request, shape.input_shape)
-    status, body, content_type = post(
-        request["Body"], {"content-type": request["ContentType"], "accept": request["Accept"]}
-    )
+    headers = {"content-type": request["ContentType"], "accept": request["Accept"]}
+    if "CustomAttributes" in request:  # SageMaker hands them to the container as this header
+        headers["x-amzn-sagemaker-custom-attributes"] = request["CustomAttributes"]
+    status, body, content_type = post(request["Body"], headers)
     if status != 200:
         raise ClientError(
             {

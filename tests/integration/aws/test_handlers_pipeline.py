@@ -52,14 +52,20 @@ def job_event(run: Any, status: str, reason: str | None = None) -> dict[str, Any
     return event
 
 
-def api_event(project: str, body: object, *, request_id: str) -> dict[str, Any]:
-    return load_event(
+def api_event(
+    project: str, body: object, *, request_id: str, query: dict[str, str] | None = None
+) -> dict[str, Any]:
+    event = load_event(
         "apigateway_rest_proxy",
         project=project,
         content_type="application/json",
         request_id=request_id,
         body=body if isinstance(body, str) else json.dumps(body),
     )
+    if query:  # as API Gateway's proxy event carries ?name=value (decoded)
+        event["queryStringParameters"] = query
+        event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()}
+    return event
 
 
 def test_an_upload_is_trained_registered_deployed_served_and_checked(
@@ -196,8 +202,23 @@ def test_an_upload_is_trained_registered_deployed_served_and_checked(
             job_event(failed, "Failed", f"AlgorithmError: {reason}")
         )
         assert ended["state"] == "FAILED" and ended["failure_reason"] == reason
-        still = handlers.predict(api_event("churn", {"instances": [ROW]}, request_id="req-3"))
+        # ?explain=true reaches the model server (SageMaker's CustomAttributes), whose
+        # contributions come back in the answer, summing with the base value to the score.
+        explained = {"explain": "true"}
+        still = handlers.predict(
+            api_event("churn", {"instances": [ROW]}, request_id="req-3", query=explained)
+        )
         assert still["statusCode"] == 200 and json.loads(still["body"])["model_version"] == 1
+        assert model_server.requests[-1]["CustomAttributes"] == "explain=true"
+        (row,) = json.loads(still["body"])["explanation"]["rows"]
+        assert set(row["contributions"]) == set(ROW)
+        total = row["base_value"] + sum(row["contributions"].values())
+        assert total == pytest.approx(row["score"], abs=1e-9)
+        assert "CustomAttributes" not in model_server.requests[0]  # explain=false: as before
+        bad = handlers.predict(
+            api_event("churn", {"instances": [ROW]}, request_id="req-4", query={"explain": "y"})
+        )
+        assert bad["statusCode"] == 400 and json.loads(bad["body"])["field"] == "explain"
 
     # The drift schedule: a drift job over the traffic so far, run as SageMaker would.
     recorder.created.clear()
