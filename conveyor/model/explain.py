@@ -29,8 +29,11 @@ _EXPLAINED = (
     "LightGBM, CatBoost, the linear model, scikit-learn's HistGradientBoosting without "
     "categorical columns, and ensembles of regressors"
 )
+# A search (--preset balanced|best) may pick any family or a blend again: one fit of LightGBM
+# is what surely explains.
 _RETRAIN = (
-    "`conveyor project update <project> --algorithm lightgbm`, then `conveyor retrain <project>`"
+    "`conveyor project update <project> --preset fast --algorithm lightgbm`, then "
+    "`conveyor retrain <project>`"
 )
 
 
