@@ -33,7 +33,10 @@ class ExplainedRow(BaseModel):
 
 
 class Explanation(BaseModel):
-    method: str = Field(description="tree_shap (LightGBM), linear_terms, or an ensemble's sum.")
+    method: str = Field(
+        description="tree_shap (LightGBM, HistGradientBoosting), catboost_shap, linear_terms, "
+        "or an ensemble's sum."
+    )
     score: str = Field(description="What the score is: a value, the log-odds of a class, ...")
     rows: list[ExplainedRow]
 
