@@ -398,9 +398,22 @@ def test_requirements_cover_every_job_conveyor_runs_on_sagemaker() -> None:
     owners = metadata.packages_distributions()
     unowned = {name for name in named if name not in owners}
     assert not unowned, f"imported but installed nowhere here: {unowned}"
-    needed = {canonicalize_name(owners[name][0]) for name in named}
+    needed = {canonicalize_name(owners[name][0]) for name in named} - _optional("explain")
     covered = _with_dependencies(requirements_text())
     assert needed <= covered, f"imported but not in requirements.txt: {needed - covered}"
+
+
+def _optional(extra: str) -> set[str]:
+    """The distributions conveyor's ``extra`` adds: a job runs without them (shap: an
+    explanation it would need is refused, naming the extra, when it is not installed)."""
+    requirements = [Requirement(text) for text in metadata.requires("conveyor") or []]
+    extras = {
+        canonicalize_name(r.name)
+        for r in requirements
+        if r.marker and r.marker.evaluate({"extra": extra})
+    }
+    assert extras, f"conveyor has no {extra!r} extra"
+    return extras
 
 
 def _imports_reachable_from(starts: list[str], root: Path) -> set[str]:
