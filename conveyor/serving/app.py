@@ -12,6 +12,7 @@ from fastapi_offline import FastAPIOffline
 import conveyor
 from conveyor import api
 from conveyor.config import Settings
+from conveyor.inference.request_ids import RequestIds
 from conveyor.ports import Ports
 from conveyor.serving import errors
 from conveyor.serving.auth import DOCS_STATIC, ApiKeyGuard, ApiKeyMiddleware, build_login_router
@@ -54,8 +55,11 @@ def create_app(
         ),
     )
 
+    request_ids = RequestIds(ports.table)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        request_ids.load()
         recorder.start()
         holder.start()
         # Everything loaded so far lives as long as the server: out of the collector's sight,
@@ -78,7 +82,11 @@ def create_app(
         description="Predictions from each project's deployed model version.",
     )
     app.state.conveyor = ServerState(
-        holder=holder, recorder=recorder, metrics=metrics, serve_project=serve_project
+        holder=holder,
+        recorder=recorder,
+        metrics=metrics,
+        serve_project=serve_project,
+        request_ids=request_ids,
     )
     errors.install(app)
     app.state.table = ports.table

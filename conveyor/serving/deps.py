@@ -13,6 +13,7 @@ from fastapi import Request
 
 from conveyor.errors import ConveyorError, InvalidInput, NotDeployed
 from conveyor.inference.records import PendingRecord
+from conveyor.inference.request_ids import RequestIds
 from conveyor.logs import REQUEST_LOGGER
 from conveyor.metrics.labels import UNKNOWN_PROJECT
 from conveyor.model.artifact import Prediction
@@ -32,6 +33,8 @@ class ServerState:
     recorder: InferenceRecorder
     metrics: ServerMetrics
     serve_project: str | None = None
+    # None where nothing is recorded (the inference container): ids are random there.
+    request_ids: RequestIds | None = None
 
 
 def get_state(request: Request) -> ServerState:
@@ -46,8 +49,12 @@ def model_for(state: ServerState, project: str) -> LoadedModel:
     return model
 
 
-def new_request_id() -> str:
-    return os.urandom(16).hex()
+def new_request_id(state: ServerState, project: str) -> str:
+    """The id of a request to ``project`` that came without ``x-request-id``: one that
+    ``/feedback`` can verify (``conveyor.inference.request_ids``)."""
+    if state.request_ids is None:
+        return os.urandom(16).hex()
+    return state.request_ids.issue(project)
 
 
 def request_failed(
@@ -100,7 +107,7 @@ def predict_and_record(
     ``instances`` was parsed from: recorded as it came, without encoding the rows again.
     """
     started = time.perf_counter()
-    request_id = request_id or new_request_id()
+    request_id = request_id or new_request_id(state, project)
     model = model_for(state, project)
     recorder = state.recorder
 

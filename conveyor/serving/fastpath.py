@@ -99,7 +99,7 @@ class PredictFastPath:
                 return
             if not message.get("more_body"):
                 break
-        request_id = _request_id(scope)
+        request_id = _request_id(scope, self.state, project)
         # An explanation takes milliseconds a row (TreeSHAP): on a thread, as a large batch,
         # so the loop keeps answering the requests that did not ask for one.
         if len(body) <= INLINE_BODY_BYTES and not explain:
@@ -113,7 +113,7 @@ class PredictFastPath:
 
     async def _refuse(self, project: str, error: ConveyorError, scope: Scope, send: Send) -> None:
         """Answer a request refused before its body was scored (key, size), and count it."""
-        request_id = _request_id(scope)
+        request_id = _request_id(scope, self.state, project)
         request_failed(self.state, project, request_id, error.http_status, error.message, 0.0)
         await send_error(send, error, [(b"x-request-id", request_id.encode("latin-1"))])
 
@@ -224,8 +224,8 @@ def _read_again(
     return read_rows(body, columns=columns, content_type=content_type)
 
 
-def _request_id(scope: Scope) -> str:
+def _request_id(scope: Scope, state: ServerState, project: str) -> str:
     for name, value in scope.get("headers", ()):
         if name == b"x-request-id":
             return str(value.decode("latin-1"))
-    return new_request_id()
+    return new_request_id(state, project)

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from conveyor.errors import InvalidInput, NotFound
+from conveyor.monitoring.feedback_check import check_request_ids
 from conveyor.monitoring.quality import check_outcomes, parse_feedback, store_feedback
 from conveyor.projects import find_project
 from conveyor.serving.schemas import KEY_ERRORS, error_responses
 from conveyor.tables import Table
 
 router = APIRouter()
+_SETTLE_SECONDS = 0.5
 
 
 class FeedbackItem(BaseModel):
@@ -58,7 +62,10 @@ _OPENAPI = {
     responses=error_responses(400, 404, 413, 422, *KEY_ERRORS),
 )
 async def feedback(project: str, request: Request) -> FeedbackAnswer:
-    """Store actual outcomes; they are joined to the recorded inferences by request id."""
+    """Store actual outcomes; they are joined to the recorded inferences by request id.
+
+    A body with a request id that /predict never answered for the project is refused
+    whole (422 naming the ids); nothing of it is stored."""
     table: Table = request.app.state.table
     if find_project(table, project) is None:
         raise NotFound(f"no project {project!r}", field="project")
@@ -67,10 +74,16 @@ async def feedback(project: str, request: Request) -> FeedbackAnswer:
     except orjson.JSONDecodeError as exc:
         raise InvalidInput(f"the body is not valid JSON: {exc}", field="body") from exc
     items = parse_feedback(payload)
+    state = request.app.state.conveyor
     notes: list[str] = []
-    served = request.app.state.conveyor.holder.get(project)
+    served = state.holder.get(project)
     if served is not None:
         schema = served.predictor.schema
         version = f"{project} v{served.version}"
         notes = check_outcomes(items, schema.task, schema.classes, version)
+    # The record writer lands a record within a few of its polls (conveyor.serving.recorder).
+    settle = _SETTLE_SECONDS if state.recorder.enabled else 0.0
+    await run_in_threadpool(
+        partial(check_request_ids, settle_seconds=settle), table, state.request_ids, project, items
+    )
     return FeedbackAnswer(stored=store_feedback(table, project, items), notes=notes)

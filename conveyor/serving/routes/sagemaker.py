@@ -130,8 +130,8 @@ async def invocations(
     request: Request, state: Annotated[ServerState, Depends(get_state)]
 ) -> Response:
     started = time.perf_counter()
-    request_id = request.headers.get("x-request-id") or new_request_id()
     project = state.serve_project or ""
+    request_id = request.headers.get("x-request-id") or new_request_id(state, project)
     try:
         project = _project(state)
         response, version, rows = await _invoke(request, state, project, request_id)
