@@ -1,5 +1,6 @@
 """`conveyor serve --workers 2`: two server processes share one listening socket, answer on
-kept-alive connections, and every answer of either process has its inference record."""
+kept-alive connections, every answer of either process has its inference record, and either
+takes the feedback for the request ids of both."""
 
 from __future__ import annotations
 
@@ -49,6 +50,12 @@ def test_two_workers_answer_and_record_every_request(deployed_cli: Cli, churn_cs
                 assert response.status == 200
                 ids.add(json.loads(response.read())["request_id"])
             connection.close()
+        # Feedback for ids either process issued, records written or not, is accepted by
+        # either (the key that signs them is the table's); a made-up id is refused.
+        feedback = [{"request_id": i, "actual": "no"} for i in sorted(ids)]
+        assert post(port, "/feedback/churn", feedback) == (200, {"stored": 60, "notes": []})
+        status, refused = post(port, "/feedback/churn", {"request_id": "made-up", "actual": 1})
+        assert status == 422 and "'made-up'" in str(refused["message"])
     finally:
         server.send_signal(signal.SIGINT)
         _, stderr = server.communicate(timeout=60)
