@@ -1,12 +1,14 @@
 """Request ids a server can tell from made-up ones without reading a record.
 
-An id is 40 lowercase hex characters: the issue time (unix seconds, 8), 64 random bits (16),
-and a tag (16): keyed BLAKE2s over the project and those 24 characters. So ``/feedback`` knows
-in microseconds that an id was issued for this project, even while its record is still in the
-record writer's log, on another worker, or in another Lambda container; a typo, a made-up id
-or another project's id does not verify. BLAKE2's keyed mode is a MAC in its own right (no
-HMAC construction needed) and, with the key's state copied per project, costs about what the
-``os.urandom`` call it replaces did.
+An id is a body and a tag, the tag its last 16 hex characters: keyed BLAKE2s over the project
+and the body (64 bits). The model server's body is 96 random bits (24 hex characters: ids are
+40 lowercase hex characters); the Lambda function's is API Gateway's request id and a dash,
+so its access log still finds the request. ``/feedback`` so knows in microseconds that an id
+was issued for this project, even while its record is still in the record writer's log, on
+another worker, or in another Lambda container; a typo, a made-up id or another project's id
+does not verify. BLAKE2's keyed mode is a MAC in its own right (no HMAC construction needed)
+and, with the keyed state copied per project, an id costs what the ``os.urandom(16)`` call it
+replaces did (no issue time in it: that took a third more, and the record has its time).
 
 The key is one item of the Table (``KEY_PK``/``KEY_SK``), made on first use with a
 conditional put: every worker, the Lambda functions and a restarted server share it with no
@@ -32,8 +34,8 @@ log = logging.getLogger("conveyor.serving")
 
 KEY_PK = "config"
 KEY_SK = "request-id-key"
-ID_LENGTH = 40
-_BODY = 24  # the issue time's 8 hex characters and 16 random ones
+_TAG = 16  # hex characters
+MAX_ID_LENGTH = 128  # as /feedback takes them
 _PERSON = b"reqid1"  # BLAKE2's personalisation: a tag of this kind and format only
 _MAX_PROJECTS = 1024  # tag states kept; /predict may be called with any project name
 _RETRY_SECONDS = 30.0  # after a failed read of the key, not on every request
@@ -63,13 +65,15 @@ class RequestIds:
                 self._key = _load_key(self.table)
             return self._key
 
-    def issue(self, project: str) -> str:
-        """A new request id for ``project``; a random one, unverifiable, when the key cannot
-        be read (the table is down: predictions go on, their feedback is looked up)."""
+    def issue(self, project: str, unique: str = "") -> str:
+        """A new request id for ``project``: a body and its tag. The body is 96 random bits,
+        or ``unique`` and a dash when given (a value unique to the request, as API Gateway's
+        request id). Unsigned (the body alone) when the key cannot be read: the table is
+        down, predictions go on, and feedback for the id is looked up among the records."""
         tag = self._tags.get(project) or self._tag(project)
-        body = f"{int(self._time()):08x}{self._bits(64):016x}"
+        body = f"{unique}-" if unique else self._bits(96).to_bytes(12, "big").hex()
         if tag is None:
-            return os.urandom(16).hex()
+            return unique or body
         mac = tag.copy()
         mac.update(body.encode())
         return body + mac.hexdigest()
@@ -80,15 +84,15 @@ class RequestIds:
         Raises:
             BackendUnavailable: the key could not be read.
         """
-        if len(request_id) != ID_LENGTH or not request_id.isascii():
+        if not _TAG < len(request_id) <= MAX_ID_LENGTH or not request_id.isascii():
             return False
         self.load()
         tag = self._tags.get(project) or self._tag(project)
         if tag is None:
             return False
         mac = tag.copy()
-        mac.update(request_id[:_BODY].encode())
-        return hmac.compare_digest(mac.hexdigest(), request_id[_BODY:])
+        mac.update(request_id[:-_TAG].encode())
+        return hmac.compare_digest(mac.hexdigest(), request_id[-_TAG:])
 
     def _tag(self, project: str) -> hashlib.blake2s | None:
         key = self._key
