@@ -1,4 +1,5 @@
-"""Which request ids of a feedback body this deployment never issued for the project.
+"""Feedback as the model server and the Lambda function take it, and which request ids of
+a body this deployment never issued for the project.
 
 An id the server issued verifies on its own (``conveyor.inference.request_ids``): accepted
 even when its record is not written yet (it joins when the record lands). Any other id (one
@@ -20,8 +21,15 @@ import orjson
 from conveyor.errors import InvalidInput
 from conveyor.inference.records import partition
 from conveyor.inference.request_ids import RequestIds
-from conveyor.monitoring.quality import RECORD_LOOKBACK, Feedback
+from conveyor.monitoring.feedback import (
+    RECORD_LOOKBACK,
+    Feedback,
+    check_outcomes,
+    parse_feedback,
+    store_feedback,
+)
 from conveyor.tables import Table
+from conveyor.tabular.schema import DatasetSchema
 from conveyor.types import to_iso, utcnow
 
 _NAMED = 10  # ids named in the message; the count says how many more
@@ -33,6 +41,40 @@ class UnknownRequestIds(InvalidInput):
 
     code = "unknown_request_id"
     http_status = 422
+
+
+def receive_feedback(
+    table: Table,
+    request_ids: RequestIds,
+    project: str,
+    body: bytes,
+    served: tuple[DatasetSchema, str] | None,
+    *,
+    settle_seconds: float = 0.0,
+) -> tuple[int, list[str]]:
+    """Check a ``POST /feedback/{project}`` body and store it: (items stored, notes).
+
+    Args:
+        body: the request's JSON.
+        served: the deployed version's input schema and name (``churn v3``), whose task and
+            classes the outcomes are checked against; None when nothing serves.
+        settle_seconds: as ``check_request_ids``.
+    Raises:
+        InvalidInput: the body is not feedback (400 naming the field), or an outcome is
+            one the model cannot take.
+        UnknownRequestIds: an id no prediction of the project was answered with (422).
+    """
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"the body is not valid JSON: {exc}", field="body") from exc
+    items = parse_feedback(payload)
+    notes: list[str] = []
+    if served is not None:
+        schema, version = served
+        notes = check_outcomes(items, schema.task, schema.classes, version)
+    check_request_ids(table, request_ids, project, items, settle_seconds=settle_seconds)
+    return store_feedback(table, project, items), notes
 
 
 def check_request_ids(

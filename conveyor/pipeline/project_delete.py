@@ -12,7 +12,7 @@ from conveyor.errors import Conflict, NotFound
 from conveyor.inference.records import partition as inference_partition
 from conveyor.jobs import forget
 from conveyor.monitoring.drift.store import partition as drift_partition
-from conveyor.monitoring.quality import feedback_partition
+from conveyor.monitoring.feedback import feedback_partition
 from conveyor.pipeline.guardrail import guardrail_partition
 from conveyor.pipeline.raw_objects import raw_etag_partition
 from conveyor.pipeline.retrain import retrain_guard_key, trigger_key

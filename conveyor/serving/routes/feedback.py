@@ -5,14 +5,12 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from conveyor.errors import InvalidInput, NotFound
-from conveyor.monitoring.feedback_check import check_request_ids
-from conveyor.monitoring.quality import check_outcomes, parse_feedback, store_feedback
+from conveyor.errors import NotFound
+from conveyor.monitoring.feedback_check import receive_feedback
 from conveyor.projects import find_project
 from conveyor.serving.schemas import KEY_ERRORS, error_responses
 from conveyor.tables import Table
@@ -69,21 +67,17 @@ async def feedback(project: str, request: Request) -> FeedbackAnswer:
     table: Table = request.app.state.table
     if find_project(table, project) is None:
         raise NotFound(f"no project {project!r}", field="project")
-    try:
-        payload = orjson.loads(await request.body())
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput(f"the body is not valid JSON: {exc}", field="body") from exc
-    items = parse_feedback(payload)
     state = request.app.state.conveyor
-    notes: list[str] = []
     served = state.holder.get(project)
-    if served is not None:
-        schema = served.predictor.schema
-        version = f"{project} v{served.version}"
-        notes = check_outcomes(items, schema.task, schema.classes, version)
+    version = (served.predictor.schema, f"{project} v{served.version}") if served else None
     # The record writer lands a record within a few of its polls (conveyor.serving.recorder).
     settle = _SETTLE_SECONDS if state.recorder.enabled else 0.0
-    await run_in_threadpool(
-        partial(check_request_ids, settle_seconds=settle), table, state.request_ids, project, items
+    stored, notes = await run_in_threadpool(
+        partial(receive_feedback, settle_seconds=settle),
+        table,
+        state.request_ids,
+        project,
+        await request.body(),
+        version,
     )
-    return FeedbackAnswer(stored=store_feedback(table, project, items), notes=notes)
+    return FeedbackAnswer(stored=stored, notes=notes)

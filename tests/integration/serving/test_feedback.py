@@ -12,7 +12,8 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 
 from conveyor.config import Settings
 from conveyor.inference.records import InferenceRecord
-from conveyor.monitoring.quality import feedback_partition, live_quality
+from conveyor.monitoring.feedback import feedback_partition
+from conveyor.monitoring.quality import live_quality
 from conveyor.ports import Ports
 from conveyor.samples.generate import write_churn_csv
 from conveyor.serving.app import create_app

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from conveyor.errors import InvalidInput
-from conveyor.monitoring.quality import Feedback, check_outcomes
+from conveyor.monitoring.feedback import Feedback, check_outcomes
 from conveyor.types import Task
 
 
