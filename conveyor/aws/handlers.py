@@ -14,6 +14,7 @@ handler                                        event
 ``on_training_job_state_change``               SageMaker Training Job State Change
 ``on_model_package_state_change``              SageMaker Model Package State Change
 ``predict``                                    API Gateway REST proxy, POST /predict/{project}
+``feedback``                                   API Gateway REST proxy, POST /feedback/{project}
 ``drift_check``                                EventBridge Scheduled Event
 ``on_alarm``                                   CloudWatch Alarm State Change
 ``reconcile_runs``                             EventBridge Scheduled Event
@@ -29,6 +30,7 @@ from typing import Any
 
 from conveyor.aws import (
     events,
+    feedback_proxy,
     job_runs,
     monitor_jobs,
     predict_proxy,
@@ -184,7 +186,19 @@ def predict(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
             runtime.ports(),
             namespace=runtime.settings().aws.metrics_namespace,
             limits=RequestLimits.from_settings(runtime.settings()),
+            request_ids=runtime.request_ids(),
         )
+
+
+@_scoped
+def feedback(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """API Gateway ``POST /feedback/{project}`` → check the request ids → the table."""
+    try:
+        request = events.api_request(event)
+    except InvalidInput as exc:
+        return events.proxy_response(400, predict_proxy.json_error(exc))
+    with log_context():
+        return feedback_proxy.handle(request, runtime.ports(), runtime.request_ids())
 
 
 @_scoped

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +31,7 @@ from conveyor.errors import (
     error_body,
 )
 from conveyor.inference.records import partition
+from conveyor.inference.request_ids import RequestIds
 from conveyor.logs import REQUEST_LOGGER, bind
 from conveyor.metrics.cloudwatch import EmfMetrics
 from conveyor.metrics.labels import UNKNOWN_PROJECT
@@ -72,7 +72,8 @@ def json_error(exc: ConveyorError) -> str:
 _schemas: dict[tuple[str, int, str], DatasetSchema] = {}
 
 
-def _schema(ports: Ports, deployment: Deployment) -> DatasetSchema:
+def deployed_schema(ports: Ports, deployment: Deployment) -> DatasetSchema:
+    """The input schema of the version ``deployment`` serves (read once per container)."""
     key = (deployment.project, deployment.version, deployment.sha256)
     if key not in _schemas:
         version = ports.registry.get_version(deployment.project, deployment.version)
@@ -81,14 +82,24 @@ def _schema(ports: Ports, deployment: Deployment) -> DatasetSchema:
 
 
 def handle(
-    request: ApiRequest, ports: Ports, *, namespace: str, limits: RequestLimits | None = None
+    request: ApiRequest,
+    ports: Ports,
+    *,
+    namespace: str,
+    limits: RequestLimits | None = None,
+    request_ids: RequestIds | None = None,
 ) -> dict[str, Any]:
     """The proxy response to one request; records it and prints its EMF line. ``limits``:
-    the model server's request limits (its settings), checked as it checks them."""
+    the model server's request limits (its settings), checked as it checks them.
+    ``request_ids``: the deployment's (``conveyor.aws.runtime.request_ids``)."""
     limits = limits or RequestLimits()
     started = time.perf_counter()
-    request_id = request.headers.get("x-request-id") or request.request_id or os.urandom(16).hex()
     project = request.path_parameters.get("project", "")
+    # API Gateway's request id, tagged: /feedback verifies it, its access log still finds it.
+    request_ids = request_ids or RequestIds(ports.table)
+    request_id = request.headers.get("x-request-id") or request_ids.issue(
+        project, request.request_id
+    )
     bind(request_id=request_id, project=project or None)
     instances: list[dict[str, Any]] | None = None
     version: int | None = None  # the deployed version, once known
@@ -117,13 +128,13 @@ def handle(
                 field="content-type",
             )
         # The model server's readers: rows as lists take the deployed version's column order.
-        columns = _schema(ports, deployment).feature_names
+        columns = deployed_schema(ports, deployment).feature_names
         rows = read_rows(request.body, columns=columns, content_type=request.content_type)[0]
         # Refused before the schema, and not recorded, as the model server refuses them.
         limits.check_rows(rows)
         check_flat_rows(rows)
         instances = rows
-        check_rows(instances, _schema(ports, deployment))
+        check_rows(instances, deployed_schema(ports, deployment))
         outcome = _invoke(ports, project, instances, request_id, version, explain=explain)
     except ConveyorError as exc:
         outcome = Outcome(exc.http_status, body_of(exc), version=version)

@@ -12,6 +12,7 @@ import sys
 from functools import cache
 
 from conveyor.config import Settings, load_settings
+from conveyor.inference.request_ids import RequestIds
 from conveyor.logs import JsonFormatter, _StampContext
 from conveyor.ports import PipelineContext, Ports
 from conveyor.wiring import build_ports
@@ -55,11 +56,17 @@ def json_logs() -> None:
     ours.propagate = False  # the runtime's own handler would print each line again
 
 
+@cache
+def request_ids() -> RequestIds:
+    """The deployment's request ids: the key is read once per container."""
+    return RequestIds(ports().table)
+
+
 def pipeline_context() -> PipelineContext:
     return PipelineContext.from_settings(ports(), settings())
 
 
 def reset() -> None:
     """Forget the settings and ports (a test changing the environment between cases)."""
-    for cached in (settings, ports):
+    for cached in (settings, ports, request_ids):
         cached.cache_clear()

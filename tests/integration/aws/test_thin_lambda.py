@@ -33,6 +33,7 @@ answers = {
     "on_upload": handlers.on_upload(events["upload"]),
     "predict_bad": handlers.predict(events["predict_bad"]),
     "predict": handlers.predict(events["predict"]),
+    "feedback": handlers.feedback(events["feedback"]),
     "drift_check": handlers.drift_check(events["schedule"]),
     "on_model_package_state_change": handlers.on_model_package_state_change(events["package"]),
     "on_training_job_state_change": handlers.on_training_job_state_change(events["job"]),
@@ -167,6 +168,13 @@ def test_the_handlers_import_and_run_without_the_heavy_stack(
             request_id="good-1",
             body=json.dumps({"instances": [row]}),
         ),
+        "feedback": load_event(
+            "apigateway_rest_proxy",
+            project="churn",
+            content_type="application/json",
+            request_id="feedback-1",
+            body=json.dumps({"request_id": "good-1", "actual": "no"}),
+        ),
         "schedule": load_event("scheduled_event", time="2026-12-01T16:00:00Z"),
         "package": load_event(
             "sagemaker_model_package_state_change",
@@ -204,6 +212,8 @@ def test_the_handlers_import_and_run_without_the_heavy_stack(
     assert json.loads(answers["predict_bad"]["body"])["field"] == "age"
     assert answers["predict"]["statusCode"] == 200
     assert json.loads(answers["predict"]["body"])["predictions"] == ["no"]
+    # API Gateway's own request id is not the id predict answered with.
+    assert answers["feedback"]["statusCode"] == 422
     assert answers["drift_check"]["jobs"] == ["conveyor-churn-drift-20261201160000"]
     assert answers["on_model_package_state_change"]["ignored"].endswith("PendingManualApproval")
     assert answers["on_training_job_state_change"]["state"] == "DEPLOYED"
@@ -214,7 +224,8 @@ def test_the_handlers_import_and_run_without_the_heavy_stack(
 
     # conveyor's log lines: JSON on stderr, each with what ties it to its run or request.
     lines = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
-    refused = next(line for line in lines if line.get("request_id") == "bad-1")
+    # API Gateway's request id, tagged so that /feedback can verify it.
+    refused = next(line for line in lines if line.get("request_id", "").startswith("bad-1-"))
     assert refused["level"] == "warning" and refused["project"] == "churn"
     assert "column 'age' expects a number" in refused["message"]
     run_id = answers["on_upload"]["runs"][0]["run_id"]
