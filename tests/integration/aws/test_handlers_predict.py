@@ -209,7 +209,7 @@ def test_one_invocation_s_log_fields_do_not_reach_the_next(lambda_env: Path) -> 
 
 
 def test_feedback_takes_the_ids_predict_issued_and_refuses_any_other(lambda_env: Path) -> None:
-    from conveyor.aws import handlers, runtime
+    from conveyor.aws import handlers, predict_proxy, runtime
     from conveyor.monitoring.feedback import feedback_partition
 
     deploy_a_version("churn")
@@ -224,6 +224,8 @@ def test_feedback_takes_the_ids_predict_issued_and_refuses_any_other(lambda_env:
     chosen["multiValueHeaders"]["x-request-id"] = ["mine-7"]
     assert handlers.predict(chosen)["headers"]["x-request-id"] == "mine-7"
 
+    # The feedback function's container reads the version's schema itself.
+    predict_proxy._schemas.clear()
     items = [
         {"request_id": issued, "actual": "no"},
         {"request_id": "made-up", "actual": "no"},

@@ -225,7 +225,7 @@ def test_every_api_method_needs_a_key_and_the_key_is_throttled(template: dict[st
                 assert "Auth" not in event["Properties"]
                 assert event["Properties"]["RestApiId"] == {"Ref": api_name}
                 routes.append((event["Properties"]["Method"], event["Properties"]["Path"]))
-    assert routes == [("post", "/predict/{project}")]
+    assert sorted(routes) == [("post", "/feedback/{project}"), ("post", "/predict/{project}")]
 
 
 def _names_this_stack(resource: str, prefix: str) -> bool:
@@ -336,6 +336,7 @@ def test_every_handler_is_a_function_of_the_handlers_module(template: dict[str, 
             "on_training_job_state_change",
             "on_model_package_state_change",
             "predict",
+            "feedback",
             "drift_check",
             "on_alarm",
             "reconcile_runs",
