@@ -176,29 +176,37 @@ def on_model_package_state_change(event: dict[str, Any], context: Any = None) ->
 @_scoped
 def predict(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """API Gateway ``POST /predict/{project}`` → validate → the endpoint → record → metrics."""
-    try:
-        request = events.api_request(event)
-    except InvalidInput as exc:
-        return events.proxy_response(400, predict_proxy.json_error(exc))
-    with log_context():
-        return predict_proxy.handle(
+    return _api_route(
+        event,
+        lambda request: predict_proxy.handle(
             request,
             runtime.ports(),
             namespace=runtime.settings().aws.metrics_namespace,
             limits=RequestLimits.from_settings(runtime.settings()),
             request_ids=runtime.request_ids(),
-        )
+        ),
+    )
 
 
 @_scoped
 def feedback(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """API Gateway ``POST /feedback/{project}`` → check the request ids → the table."""
+    return _api_route(
+        event,
+        lambda request: feedback_proxy.handle(request, runtime.ports(), runtime.request_ids()),
+    )
+
+
+def _api_route(
+    event: dict[str, Any], answer: Callable[[events.ApiRequest], dict[str, Any]]
+) -> dict[str, Any]:
+    """``answer``'s response to an API Gateway proxy event; 400 for an event that is none."""
     try:
         request = events.api_request(event)
     except InvalidInput as exc:
         return events.proxy_response(400, predict_proxy.json_error(exc))
     with log_context():
-        return feedback_proxy.handle(request, runtime.ports(), runtime.request_ids())
+        return answer(request)
 
 
 @_scoped
