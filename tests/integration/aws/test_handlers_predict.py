@@ -45,8 +45,9 @@ def answer(response: dict[str, Any]) -> tuple[int, dict[str, Any]]:
 
 
 def test_bad_requests_are_4xx_naming_the_problem(lambda_env: Path) -> None:
-    from conveyor.aws import handlers, runtime
+    from conveyor.aws import handlers, predict_proxy, runtime
     from conveyor.inference.records import list_inferences
+    from conveyor.monitoring.feedback import feedback_partition
 
     deploy_a_version("churn")
     row = {"age": 41, "plan": "pro"}
@@ -86,6 +87,38 @@ def test_bad_requests_are_4xx_naming_the_problem(lambda_env: Path) -> None:
     item = client("dynamodb").scan(TableName="conveyor-test")["Items"]
     expiring = [i for i in item if i["pk"]["S"] == "inference#churn"]
     assert len(expiring) == len(records) and all("expires_at" in i for i in expiring)
+
+    # /feedback takes the ids predict issued (those of refused requests too: they are
+    # recorded) and refuses any other, as the model server does.
+    bad_row = json.dumps({"instances": [{"age": "x", "plan": "pro"}]})
+    issued = handlers.predict(api_event(bad_row))["headers"]["x-request-id"]
+    # API Gateway's request id, tagged: its access log still finds the request.
+    assert issued.startswith("7f1b3c2e-9a4d-4e2b-8c1f-2d3e4f5a6b7c-") and len(issued) == 53
+    elsewhere = handlers.predict(api_event(bad_row, project="other"))["headers"]["x-request-id"]
+    chosen = api_event(bad_row)
+    chosen["headers"]["x-request-id"] = "mine-7"
+    chosen["multiValueHeaders"]["x-request-id"] = ["mine-7"]
+    assert handlers.predict(chosen)["headers"]["x-request-id"] == "mine-7"
+
+    # The feedback function's container reads the version's schema itself.
+    predict_proxy._schemas.clear()
+    items = [
+        {"request_id": issued, "actual": "no"},
+        {"request_id": "made-up", "actual": "no"},
+        {"request_id": elsewhere, "actual": "no"},
+    ]
+    status, body = answer(handlers.feedback(api_event(json.dumps(items))))
+    assert (status, body["error"], body["field"]) == (422, "unknown_request_id", "request_id")
+    assert "'made-up'" in body["message"] and repr(elsewhere) in body["message"]
+    assert "items 1, 2" in body["message"]
+    assert runtime.ports().table.count(feedback_partition("churn")) == 0
+
+    # The id predict issued, and one the client chose (recorded before predict answered).
+    items = [{"request_id": issued, "actual": "no"}, {"request_id": "mine-7", "actual": "yes"}]
+    status, body = answer(handlers.feedback(api_event(json.dumps(items))))
+    assert (status, body["stored"]) == (200, 2)
+    status, body = answer(handlers.feedback(api_event("{}", project="nope")))
+    assert (status, body["field"]) == (404, "project")
 
 
 def test_the_models_own_error_comes_back_as_it_gave_it(lambda_env: Path) -> None:
@@ -206,40 +239,3 @@ def test_one_invocation_s_log_fields_do_not_reach_the_next(lambda_env: Path) -> 
     status, _ = answer(handlers.predict(api_event(json.dumps({"instances": [row]}), project="x")))
     assert status == 404
     assert current_context() == {}
-
-
-def test_feedback_takes_the_ids_predict_issued_and_refuses_any_other(lambda_env: Path) -> None:
-    from conveyor.aws import handlers, predict_proxy, runtime
-    from conveyor.monitoring.feedback import feedback_partition
-
-    deploy_a_version("churn")
-    # Requests the model server would refuse are recorded too: their ids are issued.
-    bad_row = json.dumps({"instances": [{"age": "x", "plan": "pro"}]})
-    issued = handlers.predict(api_event(bad_row))["headers"]["x-request-id"]
-    # API Gateway's request id, tagged: its access log still finds the request.
-    assert issued.startswith("7f1b3c2e-9a4d-4e2b-8c1f-2d3e4f5a6b7c-") and len(issued) == 53
-    elsewhere = handlers.predict(api_event(bad_row, project="other"))["headers"]["x-request-id"]
-    chosen = api_event(bad_row)
-    chosen["headers"]["x-request-id"] = "mine-7"
-    chosen["multiValueHeaders"]["x-request-id"] = ["mine-7"]
-    assert handlers.predict(chosen)["headers"]["x-request-id"] == "mine-7"
-
-    # The feedback function's container reads the version's schema itself.
-    predict_proxy._schemas.clear()
-    items = [
-        {"request_id": issued, "actual": "no"},
-        {"request_id": "made-up", "actual": "no"},
-        {"request_id": elsewhere, "actual": "no"},
-    ]
-    status, body = answer(handlers.feedback(api_event(json.dumps(items))))
-    assert (status, body["error"], body["field"]) == (422, "unknown_request_id", "request_id")
-    assert "'made-up'" in body["message"] and repr(elsewhere) in body["message"]
-    assert "items 1, 2" in body["message"]
-    assert runtime.ports().table.count(feedback_partition("churn")) == 0
-
-    # The id predict issued, and one the client chose (recorded before predict answered).
-    items = [{"request_id": issued, "actual": "no"}, {"request_id": "mine-7", "actual": "yes"}]
-    status, body = answer(handlers.feedback(api_event(json.dumps(items))))
-    assert (status, body["stored"]) == (200, 2)
-    status, body = answer(handlers.feedback(api_event("{}", project="nope")))
-    assert (status, body["field"]) == (404, "project")
