@@ -31,6 +31,7 @@ from conveyor.model.estimators import (
 )
 from conveyor.model.linear import LinearModel
 from conveyor.model.metrics import compute_metrics
+from conveyor.model.one_row import ONE_ROW_BUDGET_MS, one_row_ms, over_budget
 from conveyor.types import Algorithm, Task
 
 # The linear model learns from at most this many rows: it serves small data and extrapolation;
@@ -48,13 +49,15 @@ class Scored:
     metrics: dict[str, float]
     fit_seconds: float
     predict_seconds_per_1000: float | None
-    status: str = "ok"  # or "pruned", or "failed: <reason>"
+    status: str = "ok"  # or "pruned", "failed: <reason>", "not served: <why>"
     rounds: int | None = None  # LightGBM's early-stopped rounds
     spread: dict[str, float] = field(default_factory=dict)  # across folds, when cross-validated
     predictions: np.ndarray | None = field(default=None, repr=False)
     # The model that serves if this row wins (fitted on all of train + validation under
     # cross-validation; the model already fitted otherwise).
     finish: Callable[[], FittedModel | CrossValidated] | None = field(default=None, repr=False)
+    # The median milliseconds of a one-row predict in process (``conveyor.model.one_row``).
+    one_row_ms: float | None = None
 
     def row(self, metric: str, *, winner: bool) -> dict[str, Any]:
         """The training record's leaderboard entry."""
@@ -72,6 +75,7 @@ class Scored:
                 if self.predict_seconds_per_1000 is None
                 else round(self.predict_seconds_per_1000, 5)
             ),
+            "one_row_ms": None if self.one_row_ms is None else round(self.one_row_ms, 4),
             "status": self.status,
             "winner": winner,
         }
@@ -99,8 +103,15 @@ class Data:
 class Scorer:
     """Fits and scores one candidate the same way for every family."""
 
-    def __init__(self, data: Data, deadline: float | None = None) -> None:
+    def __init__(
+        self,
+        data: Data,
+        deadline: float | None = None,
+        one_row_budget_ms: float = ONE_ROW_BUDGET_MS,
+    ) -> None:
         self.data = data
+        # A candidate whose one-row predict takes longer (median, ms) is scored but not served.
+        self.one_row_budget_ms = one_row_budget_ms
         # When a candidate's fit that can stop part-way (CatBoost's) ends, keeping what it has
         # (``time.monotonic``); the winner's final fit is not held to it.
         self.deadline = deadline
@@ -194,7 +205,7 @@ class Scorer:
                 out[held] = fold_model.predict_raw(d.x_train[held])
                 predicting += time.monotonic() - clock
         scored = score_folds(d.task, d.y_train, self.folds, out, d.n_classes)
-        scored = dataclasses.replace(scored, predict_seconds=predicting)
+        scored = dataclasses.replace(scored, predict_seconds=predicting, model=fold_model)
         return self._from_folds(
             name,
             family,
@@ -263,16 +274,20 @@ class Scorer:
         clock = time.monotonic()
         raw = model.predict_raw(d.x_valid)
         predict = (time.monotonic() - clock) / max(1, len(d.y_valid)) * 1000
-        return Scored(
-            name,
-            family,
-            params,
-            compute_metrics(d.task, d.y_valid, raw, d.n_classes),
-            fit_seconds,
-            predict,
-            rounds=model.best_iteration if family is Algorithm.LIGHTGBM else None,
-            predictions=raw,
-            finish=lambda: model,
+        return self._served(
+            Scored(
+                name,
+                family,
+                params,
+                compute_metrics(d.task, d.y_valid, raw, d.n_classes),
+                fit_seconds,
+                predict,
+                rounds=model.best_iteration if family is Algorithm.LIGHTGBM else None,
+                predictions=raw,
+                finish=lambda: model,
+            ),
+            model,
+            d.x_valid,
         )
 
     def _from_folds(
@@ -284,7 +299,7 @@ class Scorer:
         began: float,
         finish: Callable[[], FittedModel | CrossValidated],
     ) -> Scored:
-        return Scored(
+        row = Scored(
             name,
             family,
             params,
@@ -296,6 +311,19 @@ class Scorer:
             predictions=scored.out_of_fold,
             finish=finish,
         )
+        assert self.folds is not None  # scored on folds
+        return self._served(row, scored.model, self.data.x_train[self.folds[-1][1]])
+
+    def _served(self, row: Scored, model: FittedModel | None, held: np.ndarray) -> Scored:
+        """``row`` with its one-row predict time (of ``model`` on rows it did not learn from),
+        and marked not served when that is over the budget: such a model never wins."""
+        if model is None:
+            return row
+        row.one_row_ms = one_row_ms(model, held, self.one_row_budget_ms)
+        refused = over_budget(row.one_row_ms, self.one_row_budget_ms)
+        if refused is not None:
+            row.status = refused
+        return row
 
 
 def _fitted(model: Any, params: dict[str, Any]) -> Any:

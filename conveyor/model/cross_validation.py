@@ -22,7 +22,12 @@ from typing import Any, cast
 import numpy as np
 
 from conveyor.model.curves import learning_curve
-from conveyor.model.estimators import Categorical, LightGbmModel, effective_hyperparameters
+from conveyor.model.estimators import (
+    Categorical,
+    FittedModel,
+    LightGbmModel,
+    effective_hyperparameters,
+)
 from conveyor.model.imbalance import lightgbm_weights
 from conveyor.model.metrics import compute_metrics
 from conveyor.types import Algorithm, Task
@@ -101,6 +106,8 @@ class FoldScores:
     spread: dict[str, float]  # each metric's standard deviation across folds
     predict_seconds: float = 0.0  # spent predicting the held-out rows
     curve: dict[str, Any] | None = None  # LightGBM's: the folds' mean metric per round
+    # One fold's model, at the chosen rounds: what a one-row predict of these settings costs.
+    model: FittedModel | None = None
 
 
 def fit_all(
@@ -172,7 +179,9 @@ def lightgbm_folds(
     predicting = time.monotonic() - clock
     scored = score_folds(task, y, folds, out_of_fold, n_classes, rounds=rounds)
     curve = learning_curve(means, rounds, f"mean of {len(folds)} validation folds")
-    return dataclasses.replace(scored, predict_seconds=predicting, curve=curve)
+    model = LightGbmModel(boosters.boosters[-1], task)
+    model.best_iteration = rounds  # the fold's booster holds the rounds early stopping waited
+    return dataclasses.replace(scored, predict_seconds=predicting, curve=curve, model=model)
 
 
 def _record_means(means: dict[str, list[float]], env: Any) -> None:

@@ -24,6 +24,7 @@ no second-level model, one ``predict_raw`` per member.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -39,6 +40,7 @@ from conveyor.model.candidates import Data, Scored
 from conveyor.model.cross_validation import CrossValidated, make_folds
 from conveyor.model.estimators import FittedModel, load_model
 from conveyor.model.metrics import compute_metrics, greater_is_better, metric_value
+from conveyor.model.one_row import ONE_ROW_BUDGET_MS, over_budget
 from conveyor.types import Algorithm, Task
 
 ENSEMBLE = "ensemble"  # the training record's ``algorithm`` and the leaderboard row's name
@@ -328,9 +330,15 @@ class Blend:
             "predict_seconds_per_1000": round(
                 sum(m.predict_seconds_per_1000 or 0.0 for m in self.members), 5
             ),
+            "one_row_ms": round(self.one_row_ms, 4),
             "status": self.status,
             "winner": winner,
         }
+
+    @property
+    def one_row_ms(self) -> float:
+        """Its one-row predict's: a predict per member (``EnsembleModel.predict_raw``)."""
+        return sum(m.one_row_ms or 0.0 for m in self.members)
 
     def predictions(self) -> np.ndarray:
         """The blend of its members' validation or out-of-fold predictions."""
@@ -357,6 +365,7 @@ def blend(
     data: Data,
     metric: str,
     folds: list[tuple[np.ndarray, np.ndarray]] | None,
+    one_row_budget_ms: float = ONE_ROW_BUDGET_MS,
 ) -> Blend | None:
     """Greedy selection over the best of ``ranked`` (best first) that scored and serve fast;
     None when fewer than two did, selection kept only one, or a validation split is too small
@@ -365,6 +374,8 @@ def blend(
     Args:
         folds: the cross-validation folds of the out-of-fold predictions (None on a
             validation split: its halves are used).
+        one_row_budget_ms: a blend whose members' one-row predicts add up to more does not
+            win (``conveyor.model.one_row``), however it scores.
     """
     began = time.monotonic()
     scored = [r for r in ranked if r.status == "ok" and r.predictions is not None]
@@ -390,7 +401,7 @@ def blend(
     single_score = metric_value(task, metric, y, single, n)
     wins = improves(metric, metrics[metric], single_score)
     said = f"{metric} {metrics[metric]:.4g} against {single_score:.4g} for the best single one"
-    return Blend(
+    found = Blend(
         [offered[i] for i in members],
         [float(chosen.weights[i]) for i in members],
         metrics,
@@ -399,3 +410,5 @@ def blend(
         "ok" if wins else f"ok (not {MARGIN:.1%} better cross-fitted: {said})",
         time.monotonic() - began,
     )
+    refused = over_budget(found.one_row_ms, one_row_budget_ms)
+    return found if refused is None else dataclasses.replace(found, wins=False, status=refused)

@@ -6,7 +6,10 @@ CatBoost (each skipped, with a row saying so, when its fit would not fit in the 
 LightGBM settings proposed by Optuna's TPE sampler until the budget is spent. Every
 candidate is scored the same way: on the validation split, or, under the cross-validation
 threshold (``conveyor.model.cross_validation``), out of fold over train and validation. The
-best by the project's metric wins; each candidate is a leaderboard row.
+best by the project's metric wins among those that can serve: a candidate whose one-row
+predict takes longer than ``conveyor.model.one_row.ONE_ROW_BUDGET_MS`` (timed as the server
+calls it) is scored and kept on the leaderboard with why it was not served, and never wins;
+nor does an ensemble whose members' times add up to more. Each candidate is a leaderboard row.
 
 TPE minimises the validation loss (log-loss, RMSE), a proper score whose round-by-round value
 LightGBM already computes, so that trials can be pruned part-way (median rule); the winner is
@@ -32,6 +35,7 @@ from conveyor.model.ensemble import ENSEMBLE, blend
 from conveyor.model.estimators import FittedModel, effective_hyperparameters
 from conveyor.model.imbalance import CLASS_WEIGHT, weighted_candidates
 from conveyor.model.metrics import greater_is_better
+from conveyor.model.one_row import ONE_ROW_BUDGET_MS
 from conveyor.types import Algorithm, Preset, Task
 
 # Balanced stops at this many tuned trials even with time left: a small file should not take
@@ -78,6 +82,7 @@ def search(
     algorithm: Algorithm,
     user_params: dict[str, Any],
     started: float,
+    one_row_budget_ms: float = ONE_ROW_BUDGET_MS,
 ) -> Searched:
     """Search until ``started + budget`` (``time.monotonic``), minus the winner's final fit.
 
@@ -85,11 +90,13 @@ def search(
         algorithm: the project's own; ``user_params`` are its settings (they apply to its
             family's candidates, and are not tuned).
         budget_source: "set" (the project's) or "default" (``default_budget``).
+        one_row_budget_ms: a candidate (or ensemble) whose one-row predict takes longer
+            (median, in process) is scored but never wins (``conveyor.model.one_row``).
     Raises:
         InvalidInput: the project's parameters were refused by its own family's fit.
     """
     deadline = started + budget
-    scorer = Scorer(data)
+    scorer = Scorer(data, one_row_budget_ms=one_row_budget_ms)
     board: list[Scored] = []
     for family in _FAMILIES:
         cost = _COST.get(family, 1.0) * board[0].fit_seconds if board else 0.0
@@ -123,7 +130,7 @@ def search(
         given = {**given, **{k: v for k, v in start.hyperparameters.items() if k == CLASS_WEIGHT}}
         board.extend(_tune(scorer, start, given, trials_left, MAX_TRIALS[preset], data.seed))
     single = _best(board, metric)
-    ensemble = blend(_ranked(board, metric), data, metric, scorer.folds)
+    ensemble = blend(_ranked(board, metric), data, metric, scorer.folds, one_row_budget_ms)
     if ensemble is not None and ensemble.wins and data.cross_validated:
         # Its other members' final fits cost about a fold's fit each.
         extra = sum(m.fit_seconds / FOLDS for m in ensemble.members if m is not single)
@@ -234,7 +241,7 @@ def one_row(
 def _best(board: list[Scored], metric: str) -> Scored:
     ranked = _ranked(board, metric)
     if not ranked or ranked[0].status != "ok":
-        raise RuntimeError("no candidate of the search could be fitted")
+        raise RuntimeError("no candidate of the search could be fitted and serve one row in budget")
     return ranked[0]
 
 
