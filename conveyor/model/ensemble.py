@@ -29,7 +29,7 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,8 @@ import numpy as np
 from conveyor.errors import InvalidInput
 from conveyor.model.candidates import Data, Scored
 from conveyor.model.cross_validation import CrossValidated, make_folds
-from conveyor.model.estimators import FittedModel, load_model
+from conveyor.model.estimators import FittedModel, LightGbmModel, load_model
+from conveyor.model.linear import LinearModel
 from conveyor.model.metrics import compute_metrics, greater_is_better, metric_value
 from conveyor.model.one_row import ONE_ROW_BUDGET_MS, over_budget
 from conveyor.types import Algorithm, Task
@@ -244,6 +245,22 @@ class EnsembleModel:
             blended += weight * member.predict_raw(x)
         return blended
 
+    def refit(
+        self, x: np.ndarray, y: np.ndarray, *, categorical_indices: list[int] | None = None
+    ) -> EnsembleModel:
+        """The same blend of its members each fitted again on ``x`` (more rows than they
+        were: ``refit`` of LightGBM and the linear model), with the same weights.
+
+        Raises:
+            ValueError: a member that cannot be refitted, or was not fitted in this process.
+        """
+        refitted = []
+        for member in self.members:
+            if not isinstance(member, (LightGbmModel, LinearModel)):
+                raise ValueError(f"an ensemble's {type(member).__name__} member cannot refit")
+            refitted.append(member.refit(x, y, categorical_indices=categorical_indices))
+        return EnsembleModel(list(refitted), self.algorithms, self.weights)
+
     @property
     def explanation_method(self) -> str:
         methods = sorted({str(getattr(m, "explanation_method", "?")) for m in self.members})
@@ -313,6 +330,8 @@ class Blend:
     wins: bool  # beats ``single`` by MARGIN
     status: str
     seconds: float  # selection's (its members' fits are their own rows')
+    # Each row's blend by weights chosen without it (what ``metrics`` are of).
+    cross_fitted: np.ndarray | None = field(default=None, repr=False)
 
     def row(self, metric: str, *, winner: bool) -> dict[str, Any]:
         """Its leaderboard row: the members' names and weights as its settings."""
@@ -409,6 +428,7 @@ def blend(
         wins,
         "ok" if wins else f"ok (not {MARGIN:.1%} better cross-fitted: {said})",
         time.monotonic() - began,
+        blended,
     )
     refused = over_budget(found.one_row_ms, one_row_budget_ms)
     return found if refused is None else dataclasses.replace(found, wins=False, status=refused)

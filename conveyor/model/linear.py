@@ -68,6 +68,8 @@ class LinearModel:
         self.alpha = alpha
         self.bounds = bounds  # regression: (lowest, highest) prediction; None: unbounded
         self._categorical_list = [int(j) for j in categorical]
+        # What fit used (params, n_classes, seed), for refit; a loaded model has none.
+        self._trained_with: tuple[dict[str, Any], int, int] | None = None
 
     @classmethod
     def fit(
@@ -123,7 +125,7 @@ class LinearModel:
         for width in levels:
             tables.append(coef[start : start + width])
             start += width
-        return cls(
+        model = cls(
             task,
             numeric=numeric,
             categorical=categorical,
@@ -134,6 +136,30 @@ class LinearModel:
             intercept=intercept,
             alpha=alpha,
             bounds=_bounds(y) if task is Task.REGRESSION and len(y) else None,
+        )
+        model._trained_with = (dict(params), n_classes, seed)
+        return model
+
+    def refit(
+        self, x: np.ndarray, y: np.ndarray, *, categorical_indices: list[int] | None = None
+    ) -> LinearModel:
+        """The same model fitted on ``x`` (more rows than it was), with its settings (a
+        classifier's penalty and class weights; ridge chooses its penalty again).
+        ``categorical_indices`` when ``x`` comes from another encoder than the fit's."""
+        if self._trained_with is None:
+            raise ValueError("refit needs a model fitted in this process")
+        params, n_classes, seed = self._trained_with
+        if self.task is not Task.REGRESSION:
+            params = {**params, "alpha": self.alpha}
+        categorical = [int(j) for j in self.categorical]
+        return LinearModel.fit(
+            self.task,
+            x,
+            y,
+            categorical_indices=categorical if categorical_indices is None else categorical_indices,
+            n_classes=n_classes,
+            params=params,
+            seed=seed,
         )
 
     @property

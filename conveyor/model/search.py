@@ -30,8 +30,9 @@ from typing import Any
 import numpy as np
 
 from conveyor.model.candidates import Data, Scored, Scorer
-from conveyor.model.cross_validation import FOLDS, CrossValidated
-from conveyor.model.ensemble import ENSEMBLE, blend
+from conveyor.model.challenge import clearly_better
+from conveyor.model.cross_validation import FOLDS, CrossValidated, make_folds
+from conveyor.model.ensemble import ENSEMBLE, Blend, blend
 from conveyor.model.estimators import FittedModel, effective_hyperparameters
 from conveyor.model.imbalance import CLASS_WEIGHT, weighted_candidates
 from conveyor.model.metrics import greater_is_better
@@ -131,6 +132,7 @@ def search(
         board.extend(_tune(scorer, start, given, trials_left, MAX_TRIALS[preset], data.seed))
     single = _best(board, metric)
     ensemble = blend(_ranked(board, metric), data, metric, scorer.folds, one_row_budget_ms)
+    single, ensemble = _challenge(board, single, ensemble, data, scorer.folds, metric, algorithm)
     if ensemble is not None and ensemble.wins and data.cross_validated:
         # Its other members' final fits cost about a fold's fit each.
         extra = sum(m.fit_seconds / FOLDS for m in ensemble.members if m is not single)
@@ -236,6 +238,46 @@ def one_row(
         "winner": row.name,
         "leaderboard": [row.row(metric, winner=True)],
     }
+
+
+def _challenge(
+    board: list[Scored],
+    single: Scored,
+    ensemble: Blend | None,
+    data: Data,
+    folds: list[tuple[np.ndarray, np.ndarray]] | None,
+    metric: str,
+    algorithm: Algorithm,
+) -> tuple[Scored, Blend | None]:
+    """The winner (``single``, or ``ensemble`` when it wins) only when it is clearly better
+    than the project's own model, the row ``fast`` would have trained
+    (``conveyor.model.challenge``); that row otherwise, the challenger's status saying why."""
+    default = next((row for row in board if row.name == algorithm.value), None)
+    if default is None or default.status != "ok" or default.predictions is None:
+        return single, ensemble
+    y = data.y_train if data.cross_validated else data.y_valid
+    assert y is not None
+    parts = folds if folds is not None else make_folds(data.task, y, data.seed)
+
+    def better(predictions: np.ndarray | None) -> tuple[bool, str]:
+        assert predictions is not None and default.predictions is not None
+        return clearly_better(
+            data.task, metric, y, predictions, default.predictions, parts, data.n_classes
+        )
+
+    if ensemble is not None and ensemble.wins:
+        clear, said = better(ensemble.cross_fitted)
+        if clear:
+            return single, ensemble
+        status = f"ok (not clearly better than {default.name}: {said})"
+        ensemble = dataclasses.replace(ensemble, wins=False, status=status)
+    if single is default:
+        return single, ensemble
+    clear, said = better(single.predictions)
+    if clear:
+        return single, ensemble
+    single.status = f"ok (not clearly better than {default.name}: {said})"
+    return default, ensemble
 
 
 def _best(board: list[Scored], metric: str) -> Scored:
