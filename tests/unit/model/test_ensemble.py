@@ -143,6 +143,8 @@ def _members(
                 "early_stopping_rounds": 20,
                 "num_leaves": leaves,
                 "verbose": -1,
+                # OpenMP's spinning on the shared cores made each fit seconds long.
+                "num_threads": 1,
             },
             seed=0,
         )
@@ -176,3 +178,29 @@ def test_one_row_of_a_three_member_ensemble_takes_well_under_a_millisecond() -> 
         model.predict_raw(row)
         took.append(time.perf_counter() - began)
     assert float(np.median(took)) < 0.5e-3
+
+
+def test_an_ensemble_refits_its_members_on_more_rows_with_the_same_weights(
+    tmp_path: Path,
+) -> None:
+    x, y, members = _members()
+    model = EnsembleModel(members, ["linear", "lightgbm", "lightgbm"], [0.5, 0.3, 0.2])
+    # More rows (a full fit's test split's too), from a shifted input: every member must learn
+    # from them, as fast's LightGBM does.
+    more_x = np.vstack([x, x + np.array([1.0, 0.0])])
+    more_y = np.concatenate([y, y])
+    refitted = model.refit(more_x, more_y, categorical_indices=[1])
+    assert refitted.weights == model.weights and refitted.algorithms == model.algorithms
+    linear, *trees = refitted.members
+    assert isinstance(linear, LinearModel)
+    assert linear.mean[0] == pytest.approx(more_x[:, 0].mean())
+    for before, after in zip(members[1:], trees, strict=True):
+        # Early stopping's rounds, scaled to three times the rows it stopped on.
+        assert after.best_iteration == round(before.best_iteration * len(more_y) / 400)
+    expected = sum(
+        w * m.predict_raw(x) for w, m in zip(refitted.weights, refitted.members, strict=True)
+    )
+    assert np.allclose(refitted.predict_raw(x), expected)
+    model.save(tmp_path)
+    with pytest.raises(ValueError, match="fitted in this process"):
+        load_fitted(tmp_path, "ensemble", Task.BINARY).refit(more_x, more_y)  # type: ignore[attr-defined]
