@@ -56,7 +56,7 @@ class Scored:
     # The model that serves if this row wins (fitted on all of train + validation under
     # cross-validation; the model already fitted otherwise).
     finish: Callable[[], FittedModel | CrossValidated] | None = field(default=None, repr=False)
-    # The median milliseconds of a one-row predict in process (``conveyor.model.one_row``).
+    # The fastest milliseconds of a one-row predict in process (``conveyor.model.one_row``).
     one_row_ms: float | None = None
 
     def row(self, metric: str, *, winner: bool) -> dict[str, Any]:
@@ -110,7 +110,7 @@ class Scorer:
         one_row_budget_ms: float = ONE_ROW_BUDGET_MS,
     ) -> None:
         self.data = data
-        # A candidate whose one-row predict takes longer (median, ms) is scored but not served.
+        # A candidate whose one-row predict takes longer (fastest, ms) is scored, not served.
         self.one_row_budget_ms = one_row_budget_ms
         # When a candidate's fit that can stop part-way (CatBoost's) ends, keeping what it has
         # (``time.monotonic``); the winner's final fit is not held to it.
@@ -319,7 +319,7 @@ class Scorer:
         and marked not served when that is over the budget: such a model never wins."""
         if model is None:
             return row
-        row.one_row_ms = one_row_ms(model, held, self.one_row_budget_ms)
+        row.one_row_ms = one_row_ms(model, held)
         refused = over_budget(row.one_row_ms, self.one_row_budget_ms)
         if refused is not None:
             row.status = refused

@@ -92,7 +92,8 @@ def search(
             family's candidates, and are not tuned).
         budget_source: "set" (the project's) or "default" (``default_budget``).
         one_row_budget_ms: a candidate (or ensemble) whose one-row predict takes longer
-            (median, in process) is scored but never wins (``conveyor.model.one_row``).
+            (fastest of its calls, in process) is scored but never wins
+            (``conveyor.model.one_row``).
     Raises:
         InvalidInput: the project's parameters were refused by its own family's fit.
     """
