@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from conveyor.model.calibration import Calibrator
+    from conveyor.model.catboost_model import CatBoostModel
     from conveyor.model.encode import FeatureEncoder
     from conveyor.model.ensemble import EnsembleModel
     from conveyor.model.estimators import FittedModel, LightGbmModel
@@ -310,13 +311,14 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
 
 def _refittable(
     model: FittedModel, *, small: bool
-) -> LightGbmModel | LinearModel | EnsembleModel | None:
+) -> LightGbmModel | LinearModel | CatBoostModel | EnsembleModel | None:
     """``model`` when the model that serves a full fit is it fitted again on every row (the
-    test split's too), as ``fast``'s LightGBM is; else None. A search's linear or ensemble
-    winner is, on small data (cross-validated): served as they were scored, their members
-    learned from a sixth fewer rows than ``fast``'s model, and did worse on held-out rows
-    (txhousing's RMSE 7,725 against 7,645). On larger data, refitting each member took
+    test split's too), as ``fast``'s LightGBM is; else None. A search's other winners are
+    refitted on small data (cross-validated): served as they were scored, they had learned
+    from a sixth fewer rows than ``fast``'s model, and did worse on held-out rows (txhousing's
+    RMSE 7,725 against 7,645). On larger data, refitting each member of an ensemble took
     countymurders' job from its 25 s budget to 105 s."""
+    from conveyor.model.catboost_model import CatBoostModel
     from conveyor.model.ensemble import EnsembleModel
     from conveyor.model.estimators import LightGbmModel
     from conveyor.model.linear import LinearModel
@@ -325,10 +327,10 @@ def _refittable(
         return model
     if not small:
         return None
+    families = (LightGbmModel, LinearModel, CatBoostModel)
     if isinstance(model, EnsembleModel):
-        members = all(isinstance(m, (LightGbmModel, LinearModel)) for m in model.members)
-        return model if members else None
-    return model if isinstance(model, LinearModel) else None
+        return model if all(isinstance(m, families) for m in model.members) else None
+    return model if isinstance(model, (LinearModel, CatBoostModel)) else None
 
 
 def _calibrate(

@@ -51,6 +51,8 @@ class CatBoostModel:
         taken = set(self.categorical)
         self.numeric = [j for j in range(width) if j not in taken]
         self.best_iteration = int(model.tree_count_ or 0)
+        # What fit used (CatBoost's settings, training rows), for refit; a loaded model has none.
+        self._trained_with: tuple[dict[str, Any], int] | None = None
 
     @classmethod
     def fit(
@@ -103,7 +105,34 @@ class CatBoostModel:
             raise InvalidInput(
                 f"CatBoost refused the hyperparameters or data: {exc}", field="hyperparameters"
             ) from exc
-        return cls(model, task, categorical_indices, x_train.shape[1])
+        fitted = cls(model, task, categorical_indices, x_train.shape[1])
+        fitted._trained_with = (settings, rows)
+        return fitted
+
+    def refit(
+        self, x: np.ndarray, y: np.ndarray, *, categorical_indices: list[int] | None = None
+    ) -> CatBoostModel:
+        """The same model fitted on ``x`` (more rows than it was), with the iterations early
+        stopping chose scaled by how many more rows it sees (as LightGBM's refit).
+        ``categorical_indices`` when ``x`` comes from another encoder than the fit's.
+
+        Raises:
+            ValueError: a model not fitted in this process.
+        """
+        from catboost import CatBoost
+
+        if self._trained_with is None:
+            raise ValueError("refit needs a model fitted in this process")
+        settings, rows_train = self._trained_with
+        categorical = self.categorical if categorical_indices is None else categorical_indices
+        iterations = max(1, round(self.best_iteration * len(y) / rows_train))
+        settings = {**settings, "iterations": iterations, "use_best_model": False}
+        shape = CatBoostModel(_Unfitted(), self.task, categorical, x.shape[1])
+        model = CatBoost(settings)
+        model.fit(shape._pool(x, y))
+        refitted = CatBoostModel(model, self.task, categorical, x.shape[1])
+        refitted._trained_with = (settings, len(y))
+        return refitted
 
     def _pool(self, x: np.ndarray, y: np.ndarray | None = None) -> Any:
         from catboost import FeaturesData, Pool

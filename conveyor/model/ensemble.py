@@ -13,9 +13,9 @@ rows such blends were worse than the single winner on 3 of 8 data sets (gbsg2 -1
 So the blend is judged cross-fitted: over the folds of the out-of-fold predictions (halves of
 a validation split), each part is predicted with the weights chosen on the other rows, and the
 best single candidate is chosen the same way; the blend is taken only when it beats that by
-``MARGIN``, against any family's best (scikit-learn's too, though it is never a member: an
-ensemble of LightGBM models once replaced a HistGradientBoosting winner 3x better than them,
-countymurders -26%). Its reported metrics are the cross-fitted ones; the weights that serve are
+``MARGIN``. Every candidate that may serve alone is offered (a one-row predict within
+``conveyor.model.one_row``'s budget); one that may not is neither a member nor the one to beat,
+as it cannot serve. Its reported metrics are the cross-fitted ones; the weights that serve are
 chosen on every row.
 
 Serving combines the members' raw outputs (class probabilities, or values) with the weights:
@@ -37,6 +37,7 @@ import numpy as np
 
 from conveyor.errors import InvalidInput
 from conveyor.model.candidates import Data, Scored
+from conveyor.model.catboost_model import CatBoostModel
 from conveyor.model.cross_validation import CrossValidated, make_folds
 from conveyor.model.estimators import FittedModel, LightGbmModel, load_model
 from conveyor.model.linear import LinearModel
@@ -55,14 +56,11 @@ MARGIN = 0.001
 # A validation split is cut in this many parts to cross-fit the weights: halves keep the most
 # rows for choosing them.
 _VALIDATION_PARTS = 2
-# Members are drawn from the families whose one-row prediction takes microseconds (LightGBM's
-# single-row C path ~10-30 us, the linear model's lookups ~10 us). scikit-learn's
-# HistGradientBoosting took 0.8 ms a row (predict_proba's checks), CatBoost's 0.45 ms (median;
-# 0.23 at best, on a machine at load 17; 0.15 ms of it its predict on a built pool): at 32
-# connections on 2 cores a request's CPU time queues 16 deep, so either would spend the 2 ms p99
-# a request may take. They can still win alone (diamonds: CatBoost alone 692 held-out RMSE, in
-# a blend with LightGBM 662; left on the table for speed).
-SERVES_FAST = frozenset({Algorithm.LIGHTGBM, Algorithm.LINEAR})
+# Members are drawn from the candidates that may serve alone (``conveyor.model.one_row``: a
+# one-row predict within the budget, which scikit-learn's HistGradientBoosting is not), and the
+# blend's members' times together must keep the same budget: CatBoost (~0.2 ms a row) with
+# LightGBM (~0.015 ms each) fits; a fixed list of families once kept CatBoost out (diamonds:
+# CatBoost alone 692 held-out RMSE, in a blend with LightGBM 662).
 _FILE = "ensemble.json"
 _MEMBERS_DIR = "members"
 
@@ -249,14 +247,14 @@ class EnsembleModel:
         self, x: np.ndarray, y: np.ndarray, *, categorical_indices: list[int] | None = None
     ) -> EnsembleModel:
         """The same blend of its members each fitted again on ``x`` (more rows than they
-        were: ``refit`` of LightGBM and the linear model), with the same weights.
+        were: each family's ``refit``), with the same weights.
 
         Raises:
             ValueError: a member that cannot be refitted, or was not fitted in this process.
         """
         refitted = []
         for member in self.members:
-            if not isinstance(member, (LightGbmModel, LinearModel)):
+            if not isinstance(member, (LightGbmModel, LinearModel, CatBoostModel)):
                 raise ValueError(f"an ensemble's {type(member).__name__} member cannot refit")
             refitted.append(member.refit(x, y, categorical_indices=categorical_indices))
         return EnsembleModel(list(refitted), self.algorithms, self.weights)
@@ -398,7 +396,7 @@ def blend(
     """
     began = time.monotonic()
     scored = [r for r in ranked if r.status == "ok" and r.predictions is not None]
-    offered = [r for r in scored if r.algorithm in SERVES_FAST][:MAX_CANDIDATES]
+    offered = scored[:MAX_CANDIDATES]  # "ok": each within the one-row budget
     if len(offered) < 2:
         return None
     y = data.y_train if data.cross_validated else data.y_valid
