@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from conveyor.model.catboost_model import CatBoostModel
 from conveyor.model.ensemble import load_fitted
@@ -58,6 +59,12 @@ def test_catboost_fits_round_trips_and_predicts_one_row_as_in_a_batch(tmp_path: 
     # ~0.25-0.45 ms on a busy machine (CatBoost's predict call); a frame built per row or a
     # thread pool woken for it would be many times that.
     assert float(np.median(took)) < 5e-3
+    # A full fit's model learns from every row (as LightGBM's refit): the test split's too.
+    refitted = model.refit(x, y)
+    assert refitted.best_iteration == round(model.best_iteration * 600 / 400)
+    assert np.allclose(refitted.predict_raw(held[:5]).sum(axis=1), 1.0)
+    with pytest.raises(ValueError, match="fitted in this process"):
+        loaded.refit(x, y)  # type: ignore[attr-defined]
 
 
 def test_a_multiclass_catboost_keeps_a_column_for_a_class_its_rows_lack() -> None:
@@ -76,23 +83,3 @@ def test_a_multiclass_catboost_keeps_a_column_for_a_class_its_rows_lack() -> Non
     )
     raw = model.predict_raw(x[:5])
     assert raw.shape == (5, 3) and np.allclose(raw.sum(axis=1), 1.0)
-
-
-def test_catboost_refits_on_more_rows_with_its_iterations_scaled() -> None:
-    x, y = _rows(600, 2)
-    model = CatBoostModel.fit(
-        Task.BINARY,
-        x[:200],
-        y[:200],
-        x[200:300],
-        y[200:300],
-        categorical_indices=[1],
-        n_classes=2,
-        params={"iterations": 60, "learning_rate": 0.2, "depth": 3},
-        seed=0,
-    )
-    # A full fit's model learns from every row (as LightGBM's refit): the test split's too.
-    refitted = model.refit(x, y)
-    assert refitted.best_iteration == round(model.best_iteration * 600 / 200)
-    assert refitted.categorical == [1]
-    assert np.allclose(refitted.predict_raw(x[:5]).sum(axis=1), 1.0)
