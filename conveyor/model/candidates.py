@@ -56,7 +56,7 @@ class Scored:
     # The model that serves if this row wins (fitted on all of train + validation under
     # cross-validation; the model already fitted otherwise).
     finish: Callable[[], FittedModel | CrossValidated] | None = field(default=None, repr=False)
-    # The fastest milliseconds of a one-row predict in process (``conveyor.model.one_row``).
+    # The median CPU milliseconds of a one-row predict in process (``conveyor.model.one_row``).
     one_row_ms: float | None = None
 
     def row(self, metric: str, *, winner: bool) -> dict[str, Any]:
@@ -110,7 +110,7 @@ class Scorer:
         one_row_budget_ms: float = ONE_ROW_BUDGET_MS,
     ) -> None:
         self.data = data
-        # A candidate whose one-row predict takes longer (fastest, ms) is scored, not served.
+        # A candidate whose one-row predict takes longer (median CPU ms) is scored, not served.
         self.one_row_budget_ms = one_row_budget_ms
         # When a candidate's fit that can stop part-way (CatBoost's) ends, keeping what it has
         # (``time.monotonic``); the winner's final fit is not held to it.
