@@ -24,6 +24,11 @@ def record(root: Path) -> dict[str, object]:
     return training
 
 
+def _kept_default(board: list[dict[str, object]]) -> bool:
+    """Whether a better row lost to the project's own model as not clearly better."""
+    return any(str(row["status"]).startswith("ok (not clearly better") for row in board)
+
+
 def test_the_search_stops_within_its_budget_and_ranks_what_it_tried(tmp_path: Path) -> None:
     budget = 4.0
     result = run_job(
@@ -44,7 +49,10 @@ def test_the_search_stops_within_its_budget_and_ranks_what_it_tried(tmp_path: Pa
     assert training["algorithm"] == winner["algorithm"]
     assert training["validation_metrics"] == winner["metrics"]
     ok = [row for row in board if row["status"] == "ok"]
-    assert winner["score"] == max(row["score"] for row in ok)  # type: ignore[type-var]
+    # The best, unless it was not clearly better than the project's own model, which then wins.
+    assert winner["score"] == max(row["score"] for row in ok) or (  # type: ignore[type-var]
+        winner["name"] == "lightgbm" and _kept_default(board)
+    )
 
 
 def test_on_a_validation_split_the_search_keeps_its_budget_too() -> None:
@@ -79,7 +87,7 @@ def test_on_a_validation_split_the_search_keeps_its_budget_too() -> None:
     assert searched.summary["selected_on"] == "validation"
     assert searched.validation["log_loss"] == min(
         row["score"] for row in board if row["status"] == "ok"
-    )
+    ) or (searched.algorithm == "lightgbm" and _kept_default(board))
     assert np.allclose(searched.model.predict_raw(data.x_valid[:5]).sum(axis=1), 1.0)  # type: ignore[index]
 
 

@@ -51,19 +51,24 @@ def test_a_candidate_over_the_one_row_budget_is_scored_but_the_next_one_serves()
     assert slow["status"].startswith("not served: one-row predict") and not slow["winner"]
 
 
-def test_an_ensemble_whose_members_add_up_over_the_budget_does_not_win() -> None:
+def test_an_ensemble_keeps_the_one_row_budget_by_leaving_its_slowest_member_out() -> None:
     rng = np.random.default_rng(1)
     y = rng.normal(size=400)
     rows = [
         Scored(f"c{i}", Algorithm.LIGHTGBM, {}, {}, 0.0, None, predictions=y + rng.normal(size=400))
         for i in range(3)
     ]
-    for row in rows:
-        row.one_row_ms = 0.3  # each within the budget; three of them are not
+    rows[0].algorithm, rows[0].one_row_ms = Algorithm.CATBOOST, 0.4  # within the budget alone
+    for row in rows[1:]:
+        row.one_row_ms = 0.02
     data = Data(Task.REGRESSION, np.zeros((1, 1)), np.zeros(1), np.zeros((400, 1)), y, [], 0, 0)
-    assert (found := blend(rows, data, "rmse", folds=None, one_row_budget_ms=10.0)) is not None
-    assert found.wins  # independent errors: the blend is far better on its score
-    refused = blend(rows, data, "rmse", folds=None, one_row_budget_ms=0.5)
+    # Independent errors: all three blend best, but together they take 0.44 ms a row.
+    found = blend(rows, data, "rmse", folds=None, one_row_budget_ms=10.0)
+    assert found is not None and found.wins and len(found.members) == 3
+    kept = blend(rows, data, "rmse", folds=None, one_row_budget_ms=0.1)
+    assert kept is not None and kept.wins and kept.members == rows[1:]
+    assert kept.row("rmse", winner=True)["one_row_ms"] == 0.04
+    # Members that never fit the budget together: no blend serves, and its row says why.
+    refused = blend(rows, data, "rmse", folds=None, one_row_budget_ms=0.03)
     assert refused is not None and not refused.wins
-    assert refused.status.startswith("not served: one-row predict 0.900 ms")
-    assert refused.row("rmse", winner=False)["one_row_ms"] == 0.9
+    assert refused.status.startswith("not served: one-row predict 0.040 ms")
