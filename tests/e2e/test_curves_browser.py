@@ -24,9 +24,6 @@ from conveyor.storage import REPORTS
 from conveyor.types import ApprovalStatus
 from conveyor.wiring import build_ports
 from tests.e2e.ui_helpers import conveyor_up, request_rows, screenshot, send_traffic
-from tests.integration.serving.conftest import trained_home
-
-__all__ = ["trained_home"]
 
 playwright = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(

@@ -22,11 +22,8 @@ from conveyor.types import ObjectRef
 from conveyor.wiring import build_ports
 from tests.e2e.conftest import Cli, json_of, post
 from tests.e2e.ui_helpers import conveyor_up, request_rows, send_traffic
-from tests.integration.serving.conftest import trained_home
 from tests.rows import CHURN_ROW
 from tests.workbooks import DATA_SHEET, two_sheet_workbook
-
-__all__ = ["trained_home"]
 
 playwright = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(

@@ -14,9 +14,6 @@ import pytest
 
 from bench.browser import CHROMIUM_ARGS, chromium_path
 from tests.e2e.ui_helpers import conveyor_up
-from tests.integration.serving.conftest import trained_home
-
-__all__ = ["trained_home"]
 
 playwright = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(

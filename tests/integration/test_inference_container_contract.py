@@ -32,9 +32,9 @@ from conveyor.serving.app import create_app
 from conveyor.serving.sagemaker.model_dir import load_model_dir
 from conveyor.serving.sagemaker.settings import ContainerSettings
 from conveyor.wiring import build_ports
+from tests.conftest import conveyor
 from tests.e2e.conftest import free_port
 from tests.integration.model_dirs import unpacked_deployed_model
-from tests.integration.serving.conftest import conveyor
 from tests.rows import CHURN_ROW
 
 SERVE_SCRIPT = Path(sys.executable).parent / "conveyor-sagemaker-serve"

@@ -16,9 +16,6 @@ from conveyor.ports import Ports
 from conveyor.serving.app import create_app
 from conveyor.types import ApprovalStatus, ModelVersion
 from conveyor.wiring import build_ports
-from tests.integration.serving.conftest import conveyor, trained_home
-
-__all__ = ["conveyor", "trained_home"]
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from conveyor.metrics import alarm_store
 from conveyor.metrics.alarm_store import AlarmTransition
 from conveyor.types import utcnow
-from tests.integration.api.conftest import conveyor
+from tests.conftest import conveyor
 from tests.integration.serving.test_predict import ROW
 
 D = "/api/v1/projects/churn/drift"

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from conveyor.config import Settings
 from conveyor.serving.app import create_app
 from conveyor.wiring import build_ports
-from tests.integration.api.conftest import conveyor
+from tests.conftest import conveyor
 
 
 def _house_csv(path: Path, rows: int = 600) -> Path:

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from conveyor.pipeline.runs import RunStore
 from conveyor.ports import Ports
 from conveyor.types import ModelVersion
-from tests.integration.api.conftest import conveyor
+from tests.conftest import conveyor
 
 V = "/api/v1/projects/churn/versions"
 

@@ -13,7 +13,7 @@ from conveyor.inference.records import list_inferences
 from conveyor.ports import Ports
 from conveyor.samples.generate import write_churn_csv
 from conveyor.serving.app import create_app
-from tests.integration.serving.conftest import conveyor
+from tests.conftest import conveyor
 from tests.integration.serving.test_predict import ROW
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.conftest import conveyor
 from tests.e2e.conftest import CONVEYOR, free_port, post
-from tests.integration.serving.conftest import conveyor
 from tests.rows import CHURN_ROW as ROW
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]

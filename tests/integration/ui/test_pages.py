@@ -18,9 +18,6 @@ from conveyor.ports import Ports
 from conveyor.serving.app import create_app
 from conveyor.types import ObjectRef
 from conveyor.wiring import build_ports
-from tests.integration.serving.conftest import trained_home
-
-__all__ = ["trained_home"]
 
 
 @pytest.fixture
