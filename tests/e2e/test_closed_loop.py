@@ -1,7 +1,8 @@
 """The monitoring scenario end to end, under `conveyor up`: in-distribution traffic flags no
 feature and the drift alarm is OK; traffic with one numeric feature scaled x3 and one
-categorical given a new dominant value flags exactly those two, the drift alarm goes to
-ALARM, and its retrain action starts a run that records what triggered it — no command."""
+categorical given a new dominant value flags exactly those two (`conveyor drift` exits 0,
+then 3, the exit code a script gates on), the drift alarm goes to ALARM, and its retrain
+action starts a run that records what triggered it — no command."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from typing import Any
 
 import polars as pl
 
+from conveyor.errors import EXIT_DRIFT
 from conveyor.samples.generate import write_churn_csv
 from conveyor.types import to_iso, utcnow
 from tests.e2e.conftest import CONVEYOR, Cli, free_port, json_of, post
@@ -113,10 +115,13 @@ def test_drift_is_noticed_and_the_model_retrained_without_a_person(
             shifted_since = to_iso(utcnow())
             send(port, shifted(rows[REQUESTS:]))
             found = cli("drift", "churn", "--since", shifted_since, "--json")
-            assert found.returncode == 3, found.stderr  # drift's exit code
+            assert found.returncode == EXIT_DRIFT, found.stderr
             report = json.loads(found.stdout)
             assert report["status"] == "DRIFT" and report["rows"] == REQUESTS
             assert drifted(report) == {SHIFTED_NUMERIC, SHIFTED_CATEGORY}
+            # The exit code a script gates on is the same as text, unsaved.
+            text = cli("drift", "churn", "--since", shifted_since, "--no-save")
+            assert text.returncode == EXIT_DRIFT == 3 and "DRIFT" in text.stdout, text.stderr
             alarm = poll("the drift alarm going to ALARM", drift_alarm("ALARM"))
 
             def retrain_run() -> dict[str, Any] | None:
