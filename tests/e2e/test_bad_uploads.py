@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -31,15 +32,11 @@ BAD_FILES: dict[str, tuple[bytes, str]] = {
 
 
 @pytest.fixture(scope="module")
-def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from conveyor.samples.generate import write_churn_csv
-
-    home = tmp_path_factory.mktemp("home")
-    data = write_churn_csv(tmp_path_factory.mktemp("data") / "churn.csv", rows=600, seed=5)
-    run = json_of(
-        run_cli(home, "upload", str(data), "-p", "churn", "--target", "churned", "--wait", "--json")
-    )
-    assert run["state"] == "DEPLOYED", run.get("failure_reason")
+def home(trained_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the session's trained churn home, shared by the bad uploads (each checks
+    that it leaves the stored files as they were)."""
+    home = tmp_path_factory.mktemp("bad-uploads") / "home"
+    shutil.copytree(trained_home, home)
     return home
 
 
@@ -56,23 +53,23 @@ def _stored(home: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize("case", list(BAD_FILES), ids=list(BAD_FILES))
 def test_bad_upload_fails_with_a_reason_and_loses_nothing(
-    case: str, trained_home: Path, tmp_path: Path
+    case: str, home: Path, tmp_path: Path
 ) -> None:
     content, expected = BAD_FILES[case]
-    before = _stored(trained_home)
+    before = _stored(home)
     bad = tmp_path / f"{case.replace(' ', '-')}.csv"
     bad.write_bytes(content)
 
-    result = run_cli(trained_home, "upload", str(bad), "-p", "churn", "--wait", "--json")
+    result = run_cli(home, "upload", str(bad), "-p", "churn", "--wait", "--json")
 
     assert result.returncode == 10, result.stderr
     run = json.loads(result.stdout)
     assert run["state"] == "FAILED"
     assert expected.lower() in run["failure_reason"].lower(), run["failure_reason"]
     assert "run failed" in result.stderr
-    versions = json_of(run_cli(trained_home, "models", "list", "churn", "--json"))
+    versions = json_of(run_cli(home, "models", "list", "churn", "--json"))
     assert [v["version"] for v in versions] == [1]
-    assert _stored(trained_home) == before  # processed data and models untouched
+    assert _stored(home) == before  # processed data and models untouched
 
 
 def test_a_project_may_set_aside_more_rows_of_the_wrong_width(tmp_path: Path) -> None:

@@ -27,12 +27,10 @@ from pydantic import ValidationError
 from conveyor.config import Settings
 from conveyor.errors import ConfigError, IntegrityError
 from conveyor.model.content_digest import archive_digests
-from conveyor.samples.generate import write_churn_csv
 from conveyor.serving.app import create_app
 from conveyor.serving.sagemaker.model_dir import load_model_dir
 from conveyor.serving.sagemaker.settings import ContainerSettings
 from conveyor.wiring import build_ports
-from tests.conftest import conveyor
 from tests.e2e.conftest import free_port
 from tests.integration.model_dirs import unpacked_deployed_model
 from tests.rows import CHURN_ROW
@@ -46,12 +44,11 @@ ROWS: list[dict[str, Any]] = [
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A home whose project 'churn' serves version 1, trained by the real pipeline."""
-    home = tmp_path_factory.mktemp("container-home")
-    data = write_churn_csv(home / "churn.csv", rows=800, seed=11)
-    run = conveyor(home, "upload", str(data), "-p", "churn", "--target", "churned", "--wait")
-    assert run["state"] == "DEPLOYED", run
+def home(trained_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the session's home whose project 'churn' serves version 1, trained by the
+    real pipeline."""
+    home = tmp_path_factory.mktemp("container-home") / "home"
+    shutil.copytree(trained_home, home)
     return home
 
 
