@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from conveyor.samples.generate import write_churn_csv
-from tests.e2e.conftest import Cli, cli_for, cli_on_a_copy, json_of
+from tests.e2e.conftest import Cli, cli_on_a_copy, json_of
 
 
 def _upload(cli: Cli, csv: Path, *extra: str) -> dict[str, Any]:
@@ -18,12 +18,6 @@ def _upload(cli: Cli, csv: Path, *extra: str) -> dict[str, Any]:
     )
     assert run["state"] in {"DEPLOYED", "REGISTERED"}, run.get("failure_reason")
     return run
-
-
-def _first(cli: Cli, tmp_path: Path) -> None:
-    """churn v1, approved by the gate and serving."""
-    run = _upload(cli, write_churn_csv(tmp_path / "a.csv", rows=900, seed=1), "--target", "churned")
-    assert run["state"] == "DEPLOYED"
 
 
 def _second(cli: Cli, tmp_path: Path) -> dict[str, Any]:
@@ -49,16 +43,16 @@ def _version(cli: Cli, number: int) -> dict[str, Any]:
     return listed[number]
 
 
-# Each test starts from a copy of one of two homes trained once per module: the pipeline
-# runs behind them are the same for every test, and training them again cost each test a
-# minute of the suite.
+# Each test starts from a copy of one of two homes: the session's churn home (v1) and one
+# trained from it once per module (v2). The pipeline runs behind them are the same for every
+# test, and training them again cost each test a minute of the suite.
 @pytest.fixture(scope="module")
-def v1_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def v1_home(
+    churn_home: tuple[Path, dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     """churn v1, approved by the gate and serving."""
     folder = tmp_path_factory.mktemp("lifecycle-v1")
-    cli = cli_for(folder / "home")
-    _first(cli, folder)
-    return folder / "home"
+    return cli_on_a_copy(churn_home[0], folder).home  # type: ignore[attr-defined, no-any-return]
 
 
 @pytest.fixture(scope="module")

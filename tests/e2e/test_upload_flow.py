@@ -9,11 +9,11 @@ from typing import Any
 from tests.e2e.conftest import Cli, json_of
 
 
-def test_upload_wait_registers_a_version_with_metrics_and_lineage(cli: Cli, churn_csv: Path):
-    result = cli(
-        "upload", str(churn_csv), "--project", "churn", "--target", "churned", "--wait", "--json"
-    )
-    run = json_of(result)
+def test_upload_wait_registers_a_version_with_metrics_and_lineage(
+    deployed_cli: Cli, first_run: dict[str, Any]
+):
+    cli = deployed_cli
+    run = first_run  # `upload churn.csv -p churn --target churned --wait --json`'s answer
     assert run["state"] == "DEPLOYED", run.get("failure_reason")
     assert run["model_version"] == 1
     assert set(run["stages"]) == {"preprocess", "train", "evaluate"}
@@ -110,21 +110,12 @@ def test_project_create_then_upload_uses_its_settings(cli: Cli, churn_csv: Path)
     assert version["metrics"]["test"]["accuracy"] >= version["metrics"]["baseline"]["accuracy"]
 
 
-def test_a_second_version_goes_through_the_gate_and_rollback_returns(cli: Cli, tmp_path: Path):
+def test_a_second_version_goes_through_the_gate_and_rollback_returns(
+    deployed_cli: Cli, first_run: dict[str, Any], tmp_path: Path
+):
     from conveyor.samples.generate import write_churn_csv
 
-    first = json_of(
-        cli(
-            "upload",
-            str(write_churn_csv(tmp_path / "a.csv", rows=900, seed=1)),
-            "-p",
-            "churn",
-            "--target",
-            "churned",
-            "--wait",
-            "--json",
-        )
-    )
+    cli, first = deployed_cli, first_run
     second = json_of(
         cli(
             "upload",
