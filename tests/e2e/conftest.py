@@ -96,6 +96,24 @@ def churn_home(
     return folder / "home", run
 
 
+@pytest.fixture(scope="session")
+def updated_home(
+    churn_home: tuple[Path, dict[str, Any]],
+    churn_csv: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, dict[str, Any], dict[str, Any]]:
+    """A copy of ``churn_home`` whose project was updated (sklearn, max_iter 60, a margin of
+    0.5 no version can beat) and ``churn_csv`` uploaded again: v2, registered, v1 serving.
+    The home, ``project update --json``'s answer and the second run's."""
+    cli = cli_on_a_copy(churn_home[0], tmp_path_factory.mktemp("updated-home"))
+    update = ["project", "update", "churn", "--algorithm", "sklearn"]
+    update += ["--params", '{"max_iter": 60}', "--min-improvement", "0.5", "--json"]
+    updated = json_of(cli(*update))
+    again = ["upload", str(churn_csv), "-p", "churn", "--force", "--wait", "--json"]
+    second = json_of(cli(*again, timeout=300))
+    return cli.home, updated, second  # type: ignore[attr-defined]
+
+
 @pytest.fixture
 def deployed_cli(churn_home: tuple[Path, dict[str, Any]], tmp_path: Path) -> Cli:
     """The CLI on a private copy of ``churn_home``: churn v1 serves."""

@@ -12,37 +12,24 @@ from fastapi.testclient import TestClient
 from conveyor.config import Settings
 from conveyor.serving.app import create_app
 from conveyor.wiring import build_ports
-from tests.e2e.conftest import Cli, json_of, upload_churn
+from tests.e2e.conftest import Cli, cli_on_a_copy, json_of, upload_churn
 
 
 def test_an_update_applies_to_the_next_run_and_the_run_says_what_changed(
-    deployed_cli: Cli, first_run: dict[str, Any], churn_csv: Path
+    updated_home: tuple[Path, dict[str, Any], dict[str, Any]],
+    first_run: dict[str, Any],
+    tmp_path: Path,
 ) -> None:
-    cli = deployed_cli
+    home, updated, second = updated_home
+    cli = cli_on_a_copy(home, tmp_path)
     first = first_run
     assert first["state"] == "DEPLOYED"
     assert first["report"]["settings"]["algorithm"] == "lightgbm"
     assert "settings_changed" not in first["report"]
 
-    updated = json_of(
-        cli(
-            "project",
-            "update",
-            "churn",
-            "--algorithm",
-            "sklearn",
-            "--params",
-            '{"max_iter": 60}',
-            "--min-improvement",
-            "0.5",
-            "--json",
-        )
-    )
+    # `project update churn --algorithm sklearn --params '{"max_iter": 60}'
+    # --min-improvement 0.5`, then the same file uploaded again with --force
     assert updated["algorithm"] == "sklearn" and updated["min_absolute_change"] == 0.5
-
-    second = json_of(
-        cli("upload", str(churn_csv), "-p", "churn", "--force", "--wait", "--json", timeout=300)
-    )
     changes = second["report"]["settings_changed"]
     assert changes["since_run"] == first["run_id"]
     assert changes["changes"]["algorithm"] == {"from": "lightgbm", "to": "sklearn"}
