@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -52,20 +53,9 @@ def _record_requests(
 
 
 def test_drift_of_a_deployed_version_with_real_answers(
-    cli: Cli, churn_csv: Path, tmp_path: Path
+    deployed_cli: Cli, first_run: dict[str, Any], tmp_path: Path
 ) -> None:
-    run = json_of(
-        cli(
-            "upload",
-            str(churn_csv),
-            "--project",
-            "churn",
-            "--target",
-            "churned",
-            "--wait",
-            "--json",
-        )
-    )
+    cli, run = deployed_cli, first_run  # churn.csv uploaded to churn, v1 deployed
     assert run["state"] == "DEPLOYED", run.get("failure_reason")
     profile = cli.home / "buckets" / "reports" / "churn" / run["run_id"] / "prediction_profile.json"  # type: ignore[attr-defined]
     assert profile.is_file()
