@@ -98,6 +98,8 @@ def test_project_create_then_upload_uses_its_settings(cli: Cli, churn_csv: Path)
             "sklearn",
             "--metric",
             "accuracy",
+            "--params",
+            '{"max_iter": 60}',  # its default 1000 rounds cost this test a minute
             "--json",
         )
     )
@@ -105,7 +107,7 @@ def test_project_create_then_upload_uses_its_settings(cli: Cli, churn_csv: Path)
     run = json_of(cli("upload", str(churn_csv), "-p", "churn-sk", "--wait", "--json"))
     assert run["state"] == "DEPLOYED", run.get("failure_reason")
     version = json_of(cli("models", "show", "churn-sk", "1", "--json"))
-    assert version["algorithm"] == "sklearn"
+    assert version["algorithm"] == "sklearn" and version["hyperparameters"]["max_iter"] == 60
     assert version["primary_metric"] == "accuracy"
     assert version["metrics"]["test"]["accuracy"] >= version["metrics"]["baseline"]["accuracy"]
 
