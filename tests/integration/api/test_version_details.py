@@ -29,9 +29,10 @@ def _house_csv(path: Path, rows: int = 600) -> Path:
 def test_regression_details_with_permutation_importance(tmp_path: Path) -> None:
     home = tmp_path / "home"
     csv = _house_csv(tmp_path / "house.csv")
+    # 100 rounds: on a noiseless target the default 1000 all improve, and cost a minute.
     run = conveyor(
         home, "upload", str(csv), "-p", "house", "--target", "price",
-        "--algorithm", "sklearn", "--wait",
+        "--algorithm", "sklearn", "--params", '{"max_iter": 100}', "--wait",
     )  # fmt: skip
     assert run["state"] in ("DEPLOYED", "REGISTERED"), run
     settings = Settings(home=home)
