@@ -47,7 +47,7 @@ def test_a_candidate_over_the_one_row_budget_is_scored_but_the_next_one_serves()
     assert searched.algorithm in ("lightgbm", "linear", "ensemble")
     # The slow family would have won: it is on the leaderboard, better, and says why not.
     slow = next(row for row in board if row["name"] == "sklearn")
-    assert slow["score"] < 0.5 * winner["score"] and slow["one_row_ms"] > budget
+    assert slow["score"] < winner["score"] and slow["one_row_ms"] > budget
     assert slow["status"].startswith("not served: one-row predict") and not slow["winner"]
 
 
