@@ -289,11 +289,21 @@ def search_summary(search: dict[str, Any] | None) -> str | None:
         budget += " (the default for the data's size)"
     board = search.get("leaderboard") or []
     pruned = sum(1 for row in board if row.get("status") == "pruned")
-    return (
+    said = (
         f"Preset {search['preset']}: {len(board)} candidates ({pruned} pruned) in "
         f"{search['seconds']:.1f} s of a {budget} budget, scored on {search['selected_on']}; "
         f"{search['winner']} won on {search['metric']}."
     )
+    # The blend's row name (``conveyor.model.ensemble.ENSEMBLE``, not imported: it brings
+    # numpy to the thin Lambda that reads runs). Without this, a winning blend whose score reads
+    # worse than a single row's looks wrong.
+    if any(row.get("name") == "ensemble" for row in board):
+        said += (
+            " The ensemble's score is cross-fitted (each row blended by weights chosen without"
+            " it) and it is judged against the best single candidate chosen the same way, so it"
+            " can win with a score that reads below a single one's."
+        )
+    return said
 
 
 def candidate_settings(row: dict[str, Any]) -> str:
