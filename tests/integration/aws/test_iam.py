@@ -30,6 +30,11 @@ from tests.integration.aws.iam_policies import (
 from tests.integration.aws.lambda_world import ACCOUNT
 
 ROOT = Path(__file__).parents[3]
+
+# The first test to ask for the recorded calls waits for a whole pytest of the flow tests:
+# ~70 s on a quiet machine, up to 300 s (the suite's per-test limit) when the suite's other
+# worker trains beside it on the same 2 cores.
+pytestmark = pytest.mark.timeout(900)
 FLOW_TESTS = [
     f"tests/integration/aws/{name}.py"
     for name in (
