@@ -15,7 +15,9 @@ metric conveyor's project uses for the task (ROC-AUC, macro F1, RMSE):
 
 One-row latency: AutoGluon's and FLAML's ``predict`` on a one-row frame, conveyor's
 ``conveyor.load_model(...).predict`` in process and its ``/predict`` over HTTP (one kept-alive
-connection), each a median and p99 over 200 calls after a warm-up.
+connection), each a median and p99 after a warm-up: 200 calls for the comparators (whose calls
+take tens of milliseconds), 1,000 for conveyor, whose p99 is a target: of 200 calls it is the
+second slowest, one stall of the shared cores.
 
 Each data set's results are cached in bench/results/automl/<name>.json, side by side, so a long
 run resumes where it stopped. ``python -m bench.automl`` (``make bench``) runs what is missing,
@@ -71,7 +73,7 @@ DEFAULT = (
 CACHE = RESULTS / "automl"
 FIT_SCRIPT = Path(__file__).with_name("automl_fit.py")
 WARM_UP_CALLS = 5
-LATENCY_CALLS = 200
+LATENCY_CALLS = 1000
 # The targets of issue 23.
 AT_LEAST_AS_GOOD = 0.0  # mean relative difference to AutoGluon, %
 WORST_ALLOWED = -1.0  # on any one data set, %
