@@ -1,6 +1,12 @@
 """One candidate of the search (``conveyor.model.search``) fitted and scored the same way
 whatever its family: on the validation split, or under the cross-validation threshold out of
-fold over train and validation, with its fit and predict times: a leaderboard row."""
+fold over train and validation, with its fit and predict times: a leaderboard row.
+
+A classifier is scored on its probabilities as they would serve: calibrated
+(``conveyor.model.calibration.served_probabilities``, each row by a calibrator fitted on the
+other folds), as the deployed model's are. Scored raw, log-loss ranked the families by how
+well calibrated they came out of their fit (the linear model's and CatBoost's better than
+LightGBM's), not by how well they would serve."""
 
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from conveyor.model.calibration import served_probabilities
 from conveyor.model.catboost_model import CatBoostModel
 from conveyor.model.cross_validation import (
     CrossValidated,
@@ -52,7 +59,13 @@ class Scored:
     status: str = "ok"  # or "pruned", "failed: <reason>", "not served: <why>"
     rounds: int | None = None  # LightGBM's early-stopped rounds
     spread: dict[str, float] = field(default_factory=dict)  # across folds, when cross-validated
+    # The model's own validation or out-of-fold predictions (what an ensemble blends and the
+    # winner's calibrator learns from).
     predictions: np.ndarray | None = field(default=None, repr=False)
+    # ``predictions`` as they would serve (a classifier's calibrated, cross-fitted): what
+    # ``metrics`` are of.
+    served: np.ndarray | None = field(default=None, repr=False)
+    calibration: str | None = None  # the calibrator its scores are of; None: raw
     # The model that serves if this row wins (fitted on all of train + validation under
     # cross-validation; the model already fitted otherwise).
     finish: Callable[[], FittedModel | CrossValidated] | None = field(default=None, repr=False)
@@ -76,6 +89,7 @@ class Scored:
                 else round(self.predict_seconds_per_1000, 5)
             ),
             "one_row_ms": None if self.one_row_ms is None else round(self.one_row_ms, 4),
+            "calibration": self.calibration,
             "status": self.status,
             "winner": winner,
         }
@@ -274,16 +288,21 @@ class Scorer:
         clock = time.monotonic()
         raw = model.predict_raw(d.x_valid)
         predict = (time.monotonic() - clock) / max(1, len(d.y_valid)) * 1000
+        served, method = served_probabilities(
+            d.task, d.y_valid, raw, n_classes=d.n_classes, seed=d.seed
+        )
         return self._served(
             Scored(
                 name,
                 family,
                 params,
-                compute_metrics(d.task, d.y_valid, raw, d.n_classes),
+                compute_metrics(d.task, d.y_valid, served, d.n_classes),
                 fit_seconds,
                 predict,
                 rounds=model.best_iteration if family is Algorithm.LIGHTGBM else None,
                 predictions=raw,
+                served=served,
+                calibration=method,
                 finish=lambda: model,
             ),
             model,
@@ -299,19 +318,31 @@ class Scorer:
         began: float,
         finish: Callable[[], FittedModel | CrossValidated],
     ) -> Scored:
+        d = self.data
+        fit_seconds = time.monotonic() - began
+        assert self.folds is not None  # scored on folds
+        served, method = served_probabilities(
+            d.task, d.y_train, scored.out_of_fold, n_classes=d.n_classes, seed=d.seed
+        )
+        if method is not None:  # the metrics and their spread across folds, as served
+            calibrated = score_folds(d.task, d.y_train, self.folds, served, d.n_classes)
+            scored = dataclasses.replace(
+                scored, metrics=calibrated.metrics, spread=calibrated.spread
+            )
         row = Scored(
             name,
             family,
             params,
             scored.metrics,
-            time.monotonic() - began,
-            scored.predict_seconds / max(1, len(self.data.y_train)) * 1000,
+            fit_seconds,
+            scored.predict_seconds / max(1, len(d.y_train)) * 1000,
             rounds=scored.rounds if family is Algorithm.LIGHTGBM else None,
             spread=scored.spread,
             predictions=scored.out_of_fold,
+            served=served,
+            calibration=method,
             finish=finish,
         )
-        assert self.folds is not None  # scored on folds
         return self._served(row, scored.model, self.data.x_train[self.folds[-1][1]])
 
     def _served(self, row: Scored, model: FittedModel | None, held: np.ndarray) -> Scored:

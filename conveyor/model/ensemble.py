@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from conveyor.errors import InvalidInput
+from conveyor.model.calibration import served_probabilities
 from conveyor.model.candidates import Data, Scored
 from conveyor.model.catboost_model import CatBoostModel
 from conveyor.model.cross_validation import CrossValidated, make_folds
@@ -328,8 +329,10 @@ class Blend:
     wins: bool  # beats ``single`` by MARGIN
     status: str
     seconds: float  # selection's (its members' fits are their own rows')
-    # Each row's blend by weights chosen without it (what ``metrics`` are of).
+    # Each row's blend by weights chosen without it, calibrated as it would serve by a
+    # calibrator fitted on the other rows (what ``metrics`` are of).
     cross_fitted: np.ndarray | None = field(default=None, repr=False)
+    calibration: str | None = None  # the calibrator its scores are of; None: raw
 
     def row(self, metric: str, *, winner: bool) -> dict[str, Any]:
         """Its leaderboard row: the members' names and weights as its settings."""
@@ -348,6 +351,7 @@ class Blend:
                 sum(m.predict_seconds_per_1000 or 0.0 for m in self.members), 5
             ),
             "one_row_ms": round(self.one_row_ms, 4),
+            "calibration": self.calibration,
             "status": self.status,
             "winner": winner,
         }
@@ -404,8 +408,9 @@ def blend(
     if len(offered) < 2 or (folds is None and len(y) < 2 * _VALIDATION_PARTS):
         return None
     parts = folds if folds is not None else make_folds(data.task, y, data.seed, _VALIDATION_PARTS)
-    # The best single candidate, chosen the way the blend's weights are (on other rows).
-    singles = [np.asarray(r.predictions) for r in offered]
+    # The best single candidate, chosen the way the blend's weights are (on other rows), on
+    # its probabilities as they would serve (calibrated, as its leaderboard score).
+    singles = [np.asarray(r.predictions if r.served is None else r.served) for r in offered]
     single = cross_fitted(
         singles, y, parts, task=data.task, metric=metric, n_classes=data.n_classes, rounds=1
     )
@@ -441,6 +446,9 @@ def _selected(
     if len(members) < 2:
         return None
     blended = cross_fitted(predictions, y, parts, task=task, metric=metric, n_classes=n)
+    # The blend serves calibrated as a single model does: its members' outputs are averaged,
+    # then the one calibrator fitted on the blend applies (cross-fitted here).
+    blended, method = served_probabilities(task, y, blended, n_classes=n, seed=data.seed)
     metrics = compute_metrics(task, y, blended, n)
     wins = improves(metric, metrics[metric], single_score)
     said = f"{metric} {metrics[metric]:.4g} against {single_score:.4g} for the best single one"
@@ -453,4 +461,5 @@ def _selected(
         "ok" if wins else f"ok (not {MARGIN:.1%} better cross-fitted: {said})",
         time.monotonic() - began,
         blended,
+        method,
     )

@@ -6,8 +6,9 @@ HistGradientBoosting (each skipped, with a row saying so, when its fit would not
 budget), then
 LightGBM settings proposed by Optuna's TPE sampler until the budget is spent. Every
 candidate is scored the same way: on the validation split, or, under the cross-validation
-threshold (``conveyor.model.cross_validation``), out of fold over train and validation. The
-best by the project's metric wins among those that can serve: a candidate whose one-row
+threshold (``conveyor.model.cross_validation``), out of fold over train and validation; a
+classifier on its probabilities calibrated as they would serve (``conveyor.model.candidates``).
+The best by the project's metric wins among those that can serve: a candidate whose one-row
 predict takes longer than ``conveyor.model.one_row.ONE_ROW_BUDGET_MS`` (timed as the server
 calls it) is scored and kept on the leaderboard with why it was not served, and never wins;
 nor does an ensemble whose members' times add up to more. Each candidate is a leaderboard row.
@@ -153,6 +154,8 @@ def search(
         "budget_source": budget_source,
         "metric": metric,
         "selected_on": f"{FOLDS}-fold out of fold" if data.cross_validated else "validation",
+        # A classifier's scores are of its probabilities calibrated as they would serve.
+        "calibrated": data.task is not Task.REGRESSION,
     }
     if ensemble is not None and ensemble.wins:
         model: FittedModel = ensemble.finish()
@@ -258,16 +261,17 @@ def _challenge(
     than the project's own model, the row ``fast`` would have trained
     (``conveyor.model.challenge``); that row otherwise, the challenger's status saying why."""
     default = next((row for row in board if row.name == algorithm.value), None)
-    if default is None or default.status != "ok" or default.predictions is None:
+    if default is None or default.status != "ok" or default.served is None:
         return single, ensemble
     y = data.y_train if data.cross_validated else data.y_valid
     assert y is not None
     parts = folds if folds is not None else make_folds(data.task, y, data.seed)
 
     def better(predictions: np.ndarray | None) -> tuple[bool, str]:
-        assert predictions is not None and default.predictions is not None
+        # Both as they would serve (calibrated, cross-fitted): what their scores are of.
+        assert predictions is not None and default.served is not None
         return clearly_better(
-            data.task, metric, y, predictions, default.predictions, parts, data.n_classes
+            data.task, metric, y, predictions, default.served, parts, data.n_classes
         )
 
     if ensemble is not None and ensemble.wins:
@@ -278,7 +282,7 @@ def _challenge(
         ensemble = dataclasses.replace(ensemble, wins=False, status=status)
     if single is default:
         return single, ensemble
-    clear, said = better(single.predictions)
+    clear, said = better(single.served)
     if clear:
         return single, ensemble
     single.status = f"ok (not clearly better than {default.name}: {said})"

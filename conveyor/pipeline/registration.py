@@ -294,6 +294,11 @@ def search_summary(search: dict[str, Any] | None) -> str | None:
         f"{search['seconds']:.1f} s of a {budget} budget, scored on {search['selected_on']}; "
         f"{search['winner']} won on {search['metric']}."
     )
+    if search.get("calibrated"):
+        said += (
+            " Each candidate's scores are of its probabilities calibrated as they would serve"
+            " (each fold's rows by a calibrator fitted on the others)."
+        )
     # The blend's row name (``conveyor.model.ensemble.ENSEMBLE``, not imported: it brings
     # numpy to the thin Lambda that reads runs). Without this, a winning blend whose score reads
     # worse than a single row's looks wrong.
