@@ -22,7 +22,7 @@ from conveyor.pipeline import lifecycle
 from conveyor.pipeline.compare import compare_versions
 from conveyor.pipeline.file_report import dataset_report, report_view
 from conveyor.pipeline.lifecycle import Outcome
-from conveyor.pipeline.registration import version_search
+from conveyor.pipeline.registration import decision_summary, version_search
 from conveyor.ports import Ports
 from conveyor.projects import get_project
 from conveyor.serving.mlflow_export import write_mlflow_model
@@ -96,6 +96,9 @@ def print_version(v: ModelVersion) -> None:
     )
     if v.tags:
         console.print("  tags         " + ", ".join(f"{k}={val}" for k, val in v.tags.items()))
+    decision = decision_summary(v)
+    if decision:
+        console.print(f"  decision     {decision}", highlight=False)
     print_metrics(v.metrics, v.primary_metric)
     if v.gate:
         print_gate(v.gate)

@@ -16,7 +16,7 @@ import conveyor
 from conveyor.registry import Registry
 from conveyor.tables import Table
 from conveyor.tabular.schema import DatasetSchema
-from conveyor.types import ModelVersion, ObjectRef, Project, Run
+from conveyor.types import ModelVersion, ObjectRef, Project, Run, Task
 
 
 @dataclass(frozen=True)
@@ -160,14 +160,43 @@ def register(
 
 
 def _tags(training: dict[str, Any]) -> dict[str, str]:
-    """The version's metadata from its training record: a binary model's decision threshold
-    and a classifier's calibration method."""
+    """The version's metadata from its training record: a classifier's decision rule (a binary
+    model's threshold, a multiclass model's argmax) and calibration method."""
     tags = {}
+    if training.get("decision_rule"):
+        tags["decision_rule"] = str(training["decision_rule"])
     if training.get("decision_threshold") is not None:
         tags["decision_threshold"] = str(training["decision_threshold"])
     if (training.get("calibration") or {}).get("method"):
         tags["calibration"] = str(training["calibration"]["method"])
     return tags
+
+
+def decision_summary(version: ModelVersion) -> str | None:
+    """How a classifier version labels a row from its probabilities, in a sentence (None for
+    regression): its tags' ``decision_rule``; a version registered before the rule was
+    recorded decides the same way (``Predictor.class_indices``)."""
+    if version.task is Task.REGRESSION:
+        return None
+    calibration = version.tags.get("calibration")
+    calibrated = f" (calibrated: {calibration})" if calibration else ""
+    if version.task is Task.MULTICLASS:
+        return (
+            f"The most probable class: argmax of its probabilities{calibrated}. No per-class "
+            "thresholds: a rare class is given its weight in training (class weights) instead."
+        )
+    threshold = float(version.tags.get("decision_threshold") or 0.5)
+    classes = version.input_schema.get("classes") or []
+    second = repr(classes[1]) if len(classes) == 2 else "The second class"
+    chosen = (
+        f", the threshold chosen on the validation rows for {version.primary_metric}"
+        if threshold != 0.5
+        else ""
+    )
+    return (
+        f"{second} when its probability{calibrated} is above {threshold:g}{chosen}; "
+        "the other class otherwise."
+    )
 
 
 def git_commit() -> str | None:

@@ -22,6 +22,7 @@ from conveyor.pipeline.file_report import (
     file_facts,
     rejects,
 )
+from conveyor.pipeline.registration import decision_summary
 from conveyor.pipeline.run_logs import stage_list
 from conveyor.pipeline.runs import RunStore
 from conveyor.ports import Ports
@@ -95,6 +96,7 @@ def version_page(ports: Ports, project: str, version: int) -> dict[str, Any]:
         "version": model,
         "deployed": deployment is not None and deployment.version == version,
         "cause": _cause_of_run(ports, model.run_id),
+        "decision": decision_summary(model),
         "file": file_section(dataset_report(ports.store, ports.table, model)),
         "metric_names": sorted({m for split in model.metrics.values() for m in split}),
         "splits": [s for s in ("test", "validation", "baseline") if s in model.metrics]

@@ -131,3 +131,47 @@ def test_a_large_validation_split_is_calibrated_on_a_bounded_sample() -> None:
     )
     assert fields["calibration"]["rows"] == MAX_ROWS
     assert fields["calibration"]["method"] is not None
+
+
+def test_a_candidate_is_scored_on_its_probabilities_as_they_would_serve() -> None:
+    """A strongly regularised linear model's probabilities huddle near the base rate: raw,
+    its log-loss (0.37 on breast_cancer) said it was far worse than it serves once
+    calibrated. The leaderboard's score is the served one: the log-loss the deployed model's
+    calibration reports on the same rows, each calibrated by a calibrator that never saw it."""
+    from sklearn.datasets import load_breast_cancer
+
+    from conveyor.model.calibration import calibrate_outputs
+
+    x, y = load_breast_cancer(return_X_y=True)
+    scorer = Scorer(Data(Task.BINARY, x, y, None, None, [], 2, seed=3))
+    row = scorer.fixed(Algorithm.LINEAR, {"alpha": 1000.0})
+    assert row.predictions is not None and row.calibration == "sigmoid"
+    raw = metric_value(Task.BINARY, "log_loss", y, row.predictions, 2)
+    assert row.metrics["log_loss"] < 0.5 * raw
+    # Platt's sigmoid keeps the rows' order: ROC-AUC moves only as the folds' calibrators
+    # differ from one another (0.0004 here).
+    auc = metric_value(Task.BINARY, "roc_auc", y, row.predictions, 2)
+    assert abs(row.metrics["roc_auc"] - auc) < 0.005
+    # What the training job records when this row wins: its calibration, on the same rows.
+    _, fields = calibrate_outputs(
+        Task.BINARY, y, row.predictions, n_classes=2, metric="log_loss", seed=3, selected_on="5"
+    )
+    assert abs(fields["calibration"]["log_loss_after"] - row.metrics["log_loss"]) < 1e-6
+    assert row.row("log_loss", winner=True)["calibration"] == "sigmoid"
+
+
+def test_a_multiclass_model_records_its_decision_rule_and_weights_a_rare_class() -> None:
+    from sklearn.datasets import load_wine
+
+    from conveyor.model.calibration import calibrate_outputs
+
+    _, y = load_wine(return_X_y=True)
+    proba = np.eye(3)[y] * 0.9 + 0.1 / 3  # sure of every row: temperature cools it
+    proba[::7] = proba[::7][:, [1, 2, 0]]  # and wrong on one in seven
+    _, fields = calibrate_outputs(
+        Task.MULTICLASS, y, proba, n_classes=3, metric="f1_macro", seed=0, selected_on="v"
+    )
+    assert fields["decision_rule"] == "argmax" and "decision_threshold" not in fields
+    # A class under half an even share (1/6 of three) is rare: class weights are tried.
+    rare = np.r_[y[y != 2], y[y == 2][:10]]
+    assert has_rare_class(Task.MULTICLASS, rare, 3) and not has_rare_class(Task.MULTICLASS, y, 3)
