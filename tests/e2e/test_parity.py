@@ -77,6 +77,12 @@ def test_registered_version_matches_a_plain_lightgbm_script(
     assert run["state"] == "DEPLOYED", run.get("failure_reason")
     version = json_of(cli("models", "show", name.replace("_", "-"), "1", "--json"))
     ours = version["metrics"]["test"][metric]
+    # How it labels a row is in its metadata, as a binary model's threshold is.
+    rule = {"roc_auc": "threshold", "f1_macro": "argmax", "rmse": None}[metric]
+    assert version["tags"].get("decision_rule") == rule
+    if rule == "argmax":
+        shown = cli("models", "show", name.replace("_", "-"), "1")
+        assert "decision     The most probable class: argmax of its probabilities" in shown.stdout
     processed = cli.home / "buckets" / "processed" / name.replace("_", "-") / run["dataset_id"]  # type: ignore[attr-defined]
     plain = plain_lightgbm(processed, "target", metric)
     if metric == "rmse":
