@@ -211,14 +211,14 @@ def _choose(
         held_out[method] = _log_loss(y, out, n_classes)
         outputs[method] = out
     best = min(held_out, key=lambda m: held_out[m])
+    kept = held_out[best] < before * (1.0 - MIN_GAIN)
+    # After: what serves, so the raw probabilities' when no calibrator is kept (a search's
+    # leaderboard scores the winner the same way).
+    after = held_out[best] if kept else before
     record.update(
-        {
-            "log_loss_before": before,
-            "log_loss_held_out": held_out,
-            "log_loss_after": min(before, held_out[best]),
-        }
+        {"log_loss_before": before, "log_loss_held_out": held_out, "log_loss_after": after}
     )
-    if not held_out[best] < before * (1.0 - MIN_GAIN):
+    if not kept:
         return _Choice(None, {**record, "reason": "no calibrator lowered held-out log-loss"})
     return _Choice(best, {**record, "method": best}, outputs[best])
 

@@ -7,8 +7,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from conveyor.jobs.contract import ScriptModePaths
+from conveyor.model.calibration import calibrate_outputs
 from conveyor.model.candidates import Data
 from conveyor.model.encode import FeatureEncoder, target_values
 from conveyor.model.search import search
@@ -102,6 +104,18 @@ def test_on_a_validation_split_the_search_keeps_its_budget_too() -> None:
         or _blend_won(searched.algorithm, board)
     )
     assert np.allclose(searched.model.predict_raw(data.x_valid[:5]).sum(axis=1), 1.0)  # type: ignore[index]
+    # The winner's score is of its probabilities as they serve: what the training job's
+    # calibration of them reports (an ensemble's weights, there chosen on every row, score a
+    # little better than cross-fitted).
+    assert searched.predictions is not None and data.y_valid is not None
+    _, fields = calibrate_outputs(
+        data.task, data.y_valid, searched.predictions, n_classes=2, metric="log_loss", seed=7,
+        selected_on="validation",
+    )  # fmt: skip
+    after = fields["calibration"]["log_loss_after"]
+    assert searched.validation["log_loss"] == pytest.approx(
+        after, rel=0.02 if searched.algorithm == "ensemble" else 1e-6
+    )
 
 
 def test_fast_is_the_default_and_trains_as_before(tmp_path: Path) -> None:
