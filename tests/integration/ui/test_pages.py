@@ -56,6 +56,8 @@ def test_each_page_shows_its_projects_data(client: TestClient, ports: Ports) -> 
     assert "trivial baseline" in page
     assert version.raw.key in page and version.dataset_id in page
     assert f"conveyor {version.package_version}" in page
+    # How it labels a row: the churn model's class 1 above its threshold.
+    assert '<p id="decision">Decision: ' in page and "when its probability" in page
 
     run_page = client.get(f"/ui/runs/{run.run_id}").text
     assert run_page.count('class="stage-row"') == len(run.stages)
