@@ -255,7 +255,9 @@ class VersionDetailOut(VersionOut):
         default=None,
         description="The training job's model search: preset, budget, metric, winner and "
         "every candidate tried (the leaderboard: settings, score, fit and predict seconds, "
-        "status), as the run's report has it; null for runs recorded before searches were.",
+        "status; a classifier's score is of its probabilities calibrated as they would serve, "
+        "by the row's ``calibration``), as the run's report has it; null for runs recorded "
+        "before searches were.",
     )
 
 

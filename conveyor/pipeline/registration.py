@@ -349,4 +349,6 @@ def candidate_settings(row: dict[str, Any]) -> str:
         shown.append(f"{key}={value:.3g}" if isinstance(value, float) else f"{key}={value}")
     if row.get("rounds") is not None:
         shown.append(f"rounds={row['rounds']}")
+    if row.get("calibration"):  # its score is of probabilities this calibrator gave
+        shown.append(f"calibrated={row['calibration']}")
     return " ".join(shown)

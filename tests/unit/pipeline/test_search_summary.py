@@ -34,3 +34,13 @@ def test_a_leaderboard_without_one_says_nothing_of_it() -> None:
     said = search_summary(_search("lightgbm", "linear"))
 
     assert said is not None and "cross-fitted" not in said
+
+
+def test_a_classifier_search_says_its_scores_are_of_calibrated_probabilities() -> None:
+    from conveyor.pipeline.registration import candidate_settings
+
+    said = search_summary({**_search("lightgbm", "catboost"), "calibrated": True})
+
+    assert said is not None and "probabilities calibrated as they would serve" in said
+    row = {"hyperparameters": {"depth": 6}, "rounds": None, "calibration": "sigmoid"}
+    assert candidate_settings(row) == "depth=6 calibrated=sigmoid"
