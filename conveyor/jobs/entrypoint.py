@@ -52,6 +52,7 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
     import conveyor
     from conveyor.model.artifact import ASSESSMENT_DIR
     from conveyor.model.budget import default_budget, parse_budget
+    from conveyor.model.calibration import served_probabilities
     from conveyor.model.candidates import Data as SearchData
     from conveyor.model.cross_validation import CrossValidated, cross_validate, cross_validates
     from conveyor.model.encode import FeatureEncoder, target_values
@@ -229,6 +230,19 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
         else None
     )
     calibrator, calibrated = _calibrate(schema.task, held, n_classes, metric, seed, x_valid is None)
+    y_held, predicted = held
+    if calibrator is not None and preset is Preset.FAST and y_held is not None:
+        # Reported as a search's candidates are: on its probabilities as they serve, each fold's
+        # rows by a calibrator fitted on the others (conveyor.model.candidates).
+        assert predicted is not None  # calibrated on them
+        served, _ = served_probabilities(
+            schema.task, y_held, predicted, n_classes=n_classes, seed=seed
+        )
+        validation = compute_metrics(schema.task, y_held.astype(np.int64), served, n_classes)
+        row = search_record["leaderboard"][0]
+        row.update(metrics=validation, score=validation.get(metric), calibration=calibrator.method)
+        if cross_validation is not None:
+            cross_validation = {**cross_validation, "metrics": validation}
     # The validation metrics above are the early-stopped model's, on rows it did not learn
     # from; the test split stays unseen by the model it scores.
     refit: dict[str, Any] | None = None  # None: the early-stopped model serves

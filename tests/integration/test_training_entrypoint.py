@@ -146,6 +146,10 @@ def test_a_weighted_model_is_calibrated_and_its_threshold_recorded_and_served(
     calibration = training["calibration"]
     assert calibration["method"] is not None and (model_dir / "calibration.json").exists()
     assert calibration["log_loss_after"] < calibration["log_loss_before"]
+    # Its validation metrics (and its leaderboard row) are of the probabilities that serve.
+    validation = training["validation_metrics"]
+    assert abs(validation["log_loss"] - calibration["log_loss_after"]) < 1e-6
+    assert training["search"]["leaderboard"][0]["metrics"] == validation
     assert training["imbalance"]["class_weights"] == "balanced"
     threshold = training["decision_threshold"]
     assert threshold == training["threshold"]["value"] and 0 < threshold < 1
