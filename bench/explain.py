@@ -15,7 +15,10 @@ of its own on a one-row body, CPU per request over alternating blocks (bench/hot
 In-process, without HTTP: ``Predictor.explain_records`` against ``predict_records``, median
 microseconds over repeated calls on the same rows.
 
-    .venv/bin/python -m bench.explain      (about 6 minutes; BENCH_SAME_PAIRS, BENCH_PAIRS,
+Then the same explain=true/false pairs and in-process timings for CatBoost, the linear model,
+HistGradientBoosting and a regression ensemble (bench/explain_families.py).
+
+    .venv/bin/python -m bench.explain      (about 20 minutes; BENCH_SAME_PAIRS, BENCH_PAIRS,
     BENCH_PAIR_SECONDS)
 """
 
@@ -32,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import ROOT, post, wait_for_200
+from bench.explain_families import FAMILIES, family
 from bench.serve import PROJECT, conveyor_target, cpu_seconds, ensure_wrk, run_wrk, trained_model
 
 # explain=false against main: a difference of a few percent at most, so many pairs; explain's
@@ -233,6 +237,16 @@ def run(workdir: Path) -> dict[str, Any]:
         main.stop()
     results["hot_path"] = _hot_path(home, main_source, one, workdir)
     results["in_process"] = _in_process(model_dir, records)
+    results["families"] = {
+        name: family(
+            name,
+            workdir,
+            lambda first, second, **kw: _pairs(wrk, first, second, workdir, **kw),
+            _in_process,
+            PAIR_SECONDS,
+        )
+        for name in FAMILIES
+    }
     return results
 
 

@@ -36,6 +36,7 @@ def section(e: dict[str, Any]) -> list[str]:
             f"100 rows, 1 connection ({2 * e['seconds_per_run']} s runs): explain=true / false",
             hundred,
         ),
+        *_family_lines(e),
         "",
         f"Each pair's ratios, this code / main's: req/s {same['pair_ratios']}; server CPU per "
         f"request {same['cpu_pair_ratios']}.",
@@ -46,12 +47,18 @@ def section(e: dict[str, Any]) -> list[str]:
         f"code, {hot['main_us']} µs with main's; each block's ratio, this / main, "
         f"{hot['block_ratios']}, their median **{hot['branch_over_main_cpu']}**.",
         "",
-        "In the process, without HTTP (median of repeated calls on the same rows): "
-        f"`predict_records` {inside['predict_1_us']} µs and `explain_records` "
-        f"{inside['explain_1_us']:,.0f} µs for one row ({inside['explain_over_predict_1']}x); "
-        f"{inside['predict_100_us']:,.0f} µs and {inside['explain_100_us']:,.0f} µs for 100 rows "
-        f"({inside['explain_over_predict_100']}x). TreeSHAP walks every path of every tree "
+        "In the process, without HTTP (median of repeated calls on the same rows), "
+        "`predict_records` against `explain_records`. TreeSHAP walks every path of every tree "
         "for each output, where a prediction follows one path per tree.",
+        "",
+        "| model | explanation | predict, 1 row µs | explain, 1 row µs | ratio | "
+        "predict, 100 rows µs | explain, 100 rows µs | ratio |",
+        "|---|---|---|---|---|---|---|---|",
+        _in_process_line("LightGBM, 100 trees (the serving model above)", "tree_shap", inside),
+        *(
+            _in_process_line(f"{_NAMES[name]}: {f['data']}", f["method"], f["in_process"])
+            for name, f in e.get("families", {}).items()
+        ),
         "",
         f"Measured {machine['date']} on {machine['machine']}; 1-minute load average "
         f"{e['load_average_1min'][0]} before, {e['load_average_1min'][1]} after (the machine "
@@ -64,4 +71,38 @@ def _line(label: str, c: dict[str, Any]) -> str:
         f"| {label} | {c['first_over_second_rps']} | {c['first_over_second_cpu_per_request']} | "
         f"{c['first_cpu_us']} / {c['second_cpu_us']} | {c['first_p50_ms']:.2f} / "
         f"{c['second_p50_ms']:.2f} |"
+    )
+
+
+# bench/explain_families.py's families, as the tables name them.
+_NAMES = {
+    "catboost": "CatBoost",
+    "linear": "linear model",
+    "sklearn": "HistGradientBoosting",
+    "ensemble": "regression ensemble",
+}
+
+
+def _family_lines(e: dict[str, Any]) -> list[str]:
+    """The table's rows of bench/explain_families.py's families, two each."""
+    lines = []
+    for name, f in e.get("families", {}).items():
+        lines += [
+            _line(
+                f"{_NAMES[name]}, 1 row, {e['connections']} connections: explain=true / false",
+                f["explain_true_over_false_1_row"],
+            ),
+            _line(
+                f"{_NAMES[name]}, 100 rows, 1 connection: explain=true / false",
+                f["explain_true_over_false_100_rows_1_connection"],
+            ),
+        ]
+    return lines
+
+
+def _in_process_line(label: str, method: str, c: dict[str, Any]) -> str:
+    return (
+        f"| {label} | {method} | {c['predict_1_us']:,.0f} | {c['explain_1_us']:,.0f} | "
+        f"{c['explain_over_predict_1']}x | {c['predict_100_us']:,.0f} | "
+        f"{c['explain_100_us']:,.0f} | {c['explain_over_predict_100']}x |"
     )

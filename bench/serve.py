@@ -74,12 +74,16 @@ def trained_model(home: Path) -> tuple[Path, pl.DataFrame]:
         check=True,
     )
     assert json.loads(run.stdout)["state"] == "DEPLOYED", run.stdout
-    model_dir = next(
+    return deployed_model_dir(home), frame
+
+
+def deployed_model_dir(home: Path) -> Path:
+    """The artifact folder ``home``'s one deployed model was unpacked to."""
+    return next(
         p
         for p in Settings(home=home).serving_cache_dir.iterdir()
         if p.is_dir() and not p.name.startswith(".")
     )
-    return model_dir, frame
 
 
 def run_wrk(

@@ -141,7 +141,7 @@ class Predictor:
 
     def explain_refusal(self) -> InvalidInput | None:
         """Why this model's predictions cannot be explained (a 4xx to answer), or None."""
-        return refusal(self.model, str(self.training["algorithm"]), self.schema.task)
+        return refusal(self.model, str(self.training["algorithm"]))
 
     def explain_records(self, records: list[dict[str, Any]]) -> dict[str, Any]:
         """Each row's contributions per column to its raw score (``conveyor.model.explain``),
@@ -155,7 +155,8 @@ class Predictor:
             raise refused
         assert isinstance(self.model, Explainable)  # what explain_refusal checked
         if self._explainer is None:
-            self._explainer = ColumnExplainer(self.encoder, self.schema)
+            calibration = None if self.calibrator is None else self.calibrator.method
+            self._explainer = ColumnExplainer(self.encoder, self.schema, calibration)
         return self._explainer.explain(self.model, self._matrix(records))
 
     def _matrix(self, records: list[dict[str, Any]]) -> np.ndarray:

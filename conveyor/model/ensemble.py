@@ -40,7 +40,9 @@ from conveyor.model.calibration import served_probabilities
 from conveyor.model.candidates import Data, Scored
 from conveyor.model.catboost_model import CatBoostModel
 from conveyor.model.cross_validation import CrossValidated, make_folds
+from conveyor.model.ensemble_explain import probability_contributions
 from conveyor.model.estimators import FittedModel, LightGbmModel, load_model
+from conveyor.model.explain import PROBABILITY, VALUE
 from conveyor.model.linear import LinearModel
 from conveyor.model.metrics import compute_metrics, greater_is_better, metric_value
 from conveyor.model.one_row import ONE_ROW_BUDGET_MS, over_budget
@@ -263,31 +265,45 @@ class EnsembleModel:
     @property
     def explanation_method(self) -> str:
         methods = sorted({str(getattr(m, "explanation_method", "?")) for m in self.members})
+        if self.classifier:
+            return f"weighted sum of its members' {', '.join(methods)}, each carried to probability"
         return f"weighted sum of its members' {', '.join(methods)}"
 
+    @property
+    def explanation_space(self) -> str:
+        """What its contributions add up to: a classifier's blended probability (a member's
+        raw score is not the blend's), else the value."""
+        return PROBABILITY if self.classifier else VALUE
+
+    @property
+    def classifier(self) -> bool:
+        """Whether it blends probabilities (its explanation is in probability, not score)."""
+        return bool(getattr(self.members[0], "task", Task.REGRESSION) is not Task.REGRESSION)
+
     def contributions(self, x: np.ndarray) -> np.ndarray:
-        """Its members' contributions, weighted as their outputs are: exact for regression,
-        whose output is the weighted sum of the members' values (``conveyor.model.explain``
-        refuses a blend of classifiers' probabilities before this is asked).
+        """Its members' contributions, weighted as their outputs are: for regression the
+        weighted sum of theirs (its value is theirs); for a classifier each member's carried
+        from its raw scores to its probabilities first (``conveyor.model.ensemble_explain``),
+        so that they sum to the blended probability of class 1 (binary) or of each class.
 
         Raises:
             InvalidInput: a member whose family has no contributions; the message names it.
         """
-        total: np.ndarray | None = None
-        for weight, member, algorithm in zip(
-            self.weights, self.members, self.algorithms, strict=True
-        ):
+        parts = []
+        for member, algorithm in zip(self.members, self.algorithms, strict=True):
             explain = getattr(member, "contributions", None)
             if explain is None:
                 raise InvalidInput(
                     f"this ensemble's member {algorithm} has no exact per-column "
-                    "contributions; explanations are given for LightGBM and linear members",
+                    "contributions; explanations are given for LightGBM, CatBoost and linear "
+                    "members",
                     field="explain",
                 )
-            part = weight * np.asarray(explain(x))
-            total = part if total is None else total + part
-        assert total is not None  # an ensemble has members
-        return total
+            parts.append(np.asarray(explain(x), dtype=np.float64))
+        if self.classifier:
+            return probability_contributions(parts, self.weights)
+        weighted = [w * part for w, part in zip(self.weights, parts, strict=True)]
+        return np.asarray(np.sum(weighted, axis=0))
 
     def save(self, folder: Path) -> None:
         listed = []

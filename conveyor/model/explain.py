@@ -6,8 +6,11 @@ learn's HistGradientBoosting through the shap package's TreeSHAP (``conveyor.mod
 the linear model through its own additive terms, an ensemble of regressors as its members'
 weighted sum. Their contributions plus the base value add up to the raw score (the value for
 regression, the log-odds of the positive class for a binary classifier, each class's score
-before the softmax for multiclass). A model of such a family that cannot be explained exactly
-(a HistGradientBoosting model with categorical splits) says why in ``unexplained``.
+before the softmax for multiclass). An ensemble of classifiers blends probabilities, so its
+contributions are in probability (``conveyor.model.ensemble_explain``): a model whose numbers
+are not in its task's raw score says so in ``explanation_space``, and the answer names the
+space. A model of such a family that cannot be explained exactly (a HistGradientBoosting model
+with categorical splits) says why in ``unexplained``.
 
 Whatever cannot is refused with a message that names why and what explains: an approximation
 that did not add up would be a number a user could not check.
@@ -21,14 +24,15 @@ import numpy as np
 
 from conveyor.errors import InvalidInput
 from conveyor.model.encode import FeatureEncoder
-from conveyor.model.ensemble import ENSEMBLE
 from conveyor.tabular.schema import DatasetSchema
 from conveyor.types import Task
 
 _EXPLAINED = (
     "LightGBM, CatBoost, the linear model, scikit-learn's HistGradientBoosting without "
-    "categorical columns, and ensembles of regressors"
+    "categorical columns, and ensembles of these"
 )
+# What the numbers of an answer add up to (its ``space``), and how the answer says it.
+VALUE, LOG_ODDS, CLASS_SCORES, PROBABILITY = "value", "log_odds", "class_scores", "probability"
 # A search (--preset balanced|best) may pick any family or a blend again: one fit of LightGBM
 # is what surely explains.
 _RETRAIN = (
@@ -42,6 +46,8 @@ class Explainable(Protocol):
     """A fitted model that can split its raw scores into its inputs' contributions."""
 
     explanation_method: str  # named in the answer: "tree_shap", "linear_terms", ...
+    # A model whose contributions are not to its task's raw score also has
+    # ``explanation_space`` (PROBABILITY: an ensemble of classifiers).
 
     def contributions(self, x: np.ndarray) -> np.ndarray:
         """Each input's contribution to each raw score of the rows of ``x``.
@@ -60,24 +66,8 @@ class Explainable(Protocol):
         ...
 
 
-def refusal(model: object, algorithm: str, task: Task) -> InvalidInput | None:
+def refusal(model: object, algorithm: str) -> InvalidInput | None:
     """Why ``model`` (of the training record's ``algorithm``) cannot be explained, or None."""
-    if algorithm == ENSEMBLE and task is not Task.REGRESSION:
-        # A blend of classifiers serves sum_k w_k * sigmoid(s_k) (softmax for multiclass), and
-        # its members' contributions are to their log-odds s_k. No exact additive split of the
-        # blend's log-odds follows from them (the log of a weighted sum of sigmoids is not a sum
-        # of per-member terms). Scaling each member's values so they sum to w_k * (p_k - its
-        # base probability) would add up to the blended probability, but the scale is a
-        # per-row ratio chosen to make the sum come out, not any column's Shapley value of the
-        # blend: a number that looks exact and is not. Exact SHAP of the blend's probability
-        # (interventional, over background rows) costs far more than a request may take.
-        # So refused, naming what does explain.
-        return InvalidInput(
-            "this version is an ensemble of classifiers: it averages its members' "
-            "probabilities, which no contributions in log-odds add up to exactly; explanations "
-            f"are given for {_EXPLAINED}: {_RETRAIN}",
-            field="explain",
-        )
     if not isinstance(model, Explainable):
         return InvalidInput(
             f"this version's algorithm ({algorithm}) has no exact per-column contributions "
@@ -99,7 +89,12 @@ class ColumnExplainer:
     """Contributions of the encoder's inputs summed per user column (a date's parts, a text
     column's terms), as the JSON an answer carries."""
 
-    def __init__(self, encoder: FeatureEncoder, schema: DatasetSchema) -> None:
+    def __init__(
+        self, encoder: FeatureEncoder, schema: DatasetSchema, calibration: str | None = None
+    ) -> None:
+        """``calibration``: the method of the calibrator the served probabilities go through
+        after the explained score, if any (``conveyor.model.calibration``)."""
+        self.calibration = calibration
         self.columns = schema.feature_names
         inputs = encoder.feature_names_out_
         where = {name: i for i, name in enumerate(self.columns)}
@@ -118,7 +113,21 @@ class ColumnExplainer:
         base = raw[:, :, -1]
         scores = raw.sum(axis=2)
         rows = [self._row(scores[i], base[i], by_column[i]) for i in range(len(raw))]
-        return {"method": model.explanation_method, "score": self._score_name(), "rows": rows}
+        space = self._space(model)
+        return {
+            "method": model.explanation_method,
+            "space": space,
+            "score": self._score_name(space),
+            "rows": rows,
+        }
+
+    def _space(self, model: Explainable) -> str:
+        given = getattr(model, "explanation_space", None)
+        if given is not None:
+            return str(given)
+        if self.task is Task.REGRESSION:
+            return VALUE
+        return LOG_ODDS if self.task is Task.BINARY else CLASS_SCORES
 
     def _row(self, score: np.ndarray, base: np.ndarray, columns: np.ndarray) -> dict[str, Any]:
         if len(score) == 1:
@@ -136,9 +145,29 @@ class ColumnExplainer:
             },
         }
 
-    def _score_name(self) -> str:
-        if self.task is Task.REGRESSION:
+    def _score_name(self, space: str) -> str:
+        if space == VALUE:
             return "the predicted value"
-        if self.task is Task.BINARY:
-            return f"the log-odds of class {self.classes[1]!r} (its probability is the sigmoid)"
-        return "each class's raw score (the probabilities are their softmax)"
+        if space == PROBABILITY:
+            which = (
+                f"the probability of class {self.classes[1]!r}"
+                if self.task is Task.BINARY
+                else "each class's probability"
+            )
+            said = (
+                f"{which}, as the ensemble blends it (its members' probabilities weighted); "
+                "each member's exact contributions to its raw score are carried to its "
+                "probability along the path from its base score, so they add up exactly, but "
+                "they are not Shapley values of the blend; the base value is the blend of the "
+                "members' probabilities at their base scores"
+            )
+        elif space == LOG_ODDS:
+            said = f"the log-odds of class {self.classes[1]!r} (its probability is the sigmoid)"
+        else:
+            said = "each class's raw score (the probabilities are their softmax)"
+        if self.calibration is None:
+            return said
+        return (
+            f"{said}; before calibration: the answer's probabilities are these through the "
+            f"model's {self.calibration} calibrator"
+        )

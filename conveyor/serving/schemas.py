@@ -37,7 +37,15 @@ class Explanation(BaseModel):
         description="tree_shap (LightGBM, HistGradientBoosting), catboost_shap, linear_terms, "
         "or an ensemble's sum."
     )
-    score: str = Field(description="What the score is: a value, the log-odds of a class, ...")
+    space: str = Field(
+        description="What base_value and the contributions add up to: value (regression), "
+        "log_odds (of the second class), class_scores (each class's score before the "
+        "softmax), or probability (an ensemble of classifiers: the blended probability of "
+        "the second class, or of each class; each member's exact contributions to its raw "
+        "score carried to its probability, so they add up exactly, but are not Shapley "
+        "values of the blend). A classifier's calibrator, if any, comes after."
+    )
+    score: str = Field(description="What the score is, in words: see space.")
     rows: list[ExplainedRow]
 
 

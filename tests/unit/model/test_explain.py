@@ -1,7 +1,7 @@
 """Contributions add up to the raw score: LightGBM's TreeSHAP, CatBoost's SHAP values, scikit-
 learn's HistGradientBoosting through shap, the linear model's terms, a regression ensemble's
-weighted sum; a HistGradientBoosting model with categorical splits and a blend of classifiers
-are refused naming why."""
+weighted sum, a blend of classifiers' in probability (each member's carried through its link);
+a HistGradientBoosting model with categorical splits is refused naming why."""
 
 from __future__ import annotations
 
@@ -95,7 +95,7 @@ def test_a_regression_ensemble_is_its_members_weighted_sum() -> None:
     blend = EnsembleModel(
         [_lightgbm(Task.REGRESSION), _linear(Task.REGRESSION)], ["lightgbm", "linear"], [0.7, 0.3]
     )
-    assert refusal(blend, ENSEMBLE, Task.REGRESSION) is None
+    assert refusal(blend, ENSEMBLE) is None
     _check_sums(Task.REGRESSION, blend, x)
     assert "linear_terms" in blend.explanation_method
 
@@ -113,7 +113,7 @@ def _catboost(task: Task, x: np.ndarray | None = None) -> CatBoostModel:
 def test_catboost_shap_values_sum_to_its_raw_formula_value(task: Task) -> None:
     x = _data(task)[0]
     model = _catboost(task)
-    assert refusal(model, "catboost", task) is None
+    assert refusal(model, "catboost") is None
     rows = np.vstack([x, [[0.2, 9.0, np.nan], [np.nan, np.nan, 3.0]]])  # an unseen category
     _check_sums(task, model, rows)
     # CatBoost's own raw score, not only the probabilities' log-ratio.
@@ -145,17 +145,40 @@ def _hist(task: Task, categorical: list[int]) -> SklearnModel:
 def test_hist_gradient_boosting_tree_shap_sums_to_its_raw_score(task: Task) -> None:
     x = _data(task)[0]
     model = _hist(task, [])  # the code column taken as a number: thresholds only
-    assert refusal(model, "sklearn", task) is None
+    assert refusal(model, "sklearn") is None
     _check_sums(task, model, np.vstack([x, [[0.2, 9.0, np.nan], [np.nan, np.nan, 3.0]]]))
     raw = model.estimator._raw_predict(x)  # scikit-learn's own score before the link
     assert np.abs(model.contributions(x).sum(axis=2) - raw).max() < 1e-9
 
 
-def test_categorical_hist_gradient_boosting_and_a_blend_of_classifiers_are_refused() -> None:
-    refused = refusal(_hist(Task.BINARY, [1]), "sklearn", Task.BINARY)
+def test_categorical_hist_gradient_boosting_is_refused() -> None:
+    refused = refusal(_hist(Task.BINARY, [1]), "sklearn")
     assert isinstance(refused, InvalidInput) and refused.field == "explain"
     assert "reads its categorical splits as thresholds" in refused.message
     assert "--algorithm lightgbm" in refused.message
-    blend = EnsembleModel([_linear(Task.BINARY)], ["linear"], [1.0])
-    refused = refusal(blend, ENSEMBLE, Task.BINARY)
-    assert refused is not None and "averages its members' probabilities" in refused.message
+
+
+@pytest.mark.parametrize("task", [Task.BINARY, Task.MULTICLASS], ids=lambda t: t.value)
+def test_a_blend_of_classifiers_contributions_sum_to_its_probability(task: Task) -> None:
+    x = _data(task)[0]
+    rows = np.vstack([x, [[0.2, 9.0, np.nan], [np.nan, np.nan, 3.0], [40.0, 2.0, -40.0]]])
+    members = [_lightgbm(task), _linear(task), _catboost(task)]
+    blend = EnsembleModel(members, ["lightgbm", "linear", "catboost"], [0.5, 0.3, 0.2])
+    assert refusal(blend, ENSEMBLE) is None and blend.explanation_space == "probability"
+    contributions = blend.contributions(rows)
+    assert contributions.shape == (len(rows), 1 if task is Task.BINARY else 3, 4)
+    proba = blend.predict_raw(rows)
+    expected = proba[:, 1:] if task is Task.BINARY else proba
+    assert np.abs(contributions.sum(axis=2) - expected).max() < 1e-9
+    # The base value is the blend of the members' probabilities at their base scores: the
+    # same for every row.
+    assert np.ptp(contributions[:, :, -1], axis=0).max() < 1e-12
+    assert np.allclose(blend.contributions(rows[:1]), contributions[:1])
+
+
+def test_a_binary_members_share_keeps_the_sign_of_its_log_odds_contribution() -> None:
+    x = _data(Task.BINARY)[0]
+    member = _lightgbm(Task.BINARY)
+    log_odds = member.contributions(x)[:, 0, :-1]
+    shares = EnsembleModel([member], ["lightgbm"], [1.0]).contributions(x)[:, 0, :-1]
+    assert np.array_equal(np.sign(shares), np.sign(log_odds))
