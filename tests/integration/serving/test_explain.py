@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 
@@ -157,3 +158,38 @@ def test_a_recorded_row_is_explained_as_predict_explains_it(served: TestClient, 
         "/api/v1/projects/churn/inferences/not-captured/explanation", params={"at": at}
     )
     assert uncaptured.status_code == 404 and "CONVEYOR_CAPTURE_RATE" in uncaptured.text
+
+
+def test_a_blend_of_classifiers_is_explained_in_its_blended_probability(home: Path) -> None:
+    # No cheap fixture deploys a search's blend of classifiers: the churn model served here
+    # and a linear model fitted on its rows, blended as a search's ensemble serves them.
+    from conveyor import load_model
+    from conveyor.model.artifact import Predictor
+    from conveyor.model.ensemble import EnsembleModel
+    from conveyor.model.linear import LinearModel
+    from conveyor.serving.schemas import Explanation
+    from conveyor.types import Task
+
+    served = load_model("churn", home=str(home)).predictor
+    table = pl.read_csv(home / "churn.csv", n_rows=200)
+    records = table.drop("churned").to_dicts()
+    x = served._matrix(records)
+    y = (table["churned"] == "yes").to_numpy().astype(int)
+    linear = LinearModel.fit(
+        Task.BINARY, x, y, categorical_indices=served.encoder.categorical_indices_,
+        n_classes=2, params={}, seed=0,
+    )  # fmt: skip
+    blend = EnsembleModel([served.model, linear], ["lightgbm", "linear"], [0.6, 0.4])
+    predictor = Predictor(served.schema, served.encoder, blend, {"algorithm": "ensemble"})
+    rows = [*ROWS, *records[:20]]
+    explanation = predictor.explain_records(rows)
+    Explanation.model_validate(explanation)  # the answer's documented shape
+    assert explanation["space"] == "probability"
+    assert explanation["score"].startswith("the probability of class 'yes'")
+    assert "not Shapley values of the blend" in explanation["score"]
+    probabilities = predictor.predict_records(rows).probabilities
+    assert probabilities is not None
+    for row, probability in zip(explanation["rows"], probabilities, strict=True):
+        total = row["base_value"] + sum(row["contributions"].values())
+        assert total == pytest.approx(row["score"], abs=1e-12)
+        assert row["score"] == pytest.approx(probability[1], abs=1e-9)
