@@ -28,8 +28,9 @@ EXPLAIN_PARAMETER: dict[str, Any] = {
     "description": (
         "true: the answer adds `explanation`, each row's contributions per column to its raw "
         "score (TreeSHAP for LightGBM, CatBoost and HistGradientBoosting, the linear model's "
-        "terms), which sum with the base value to the score; a model that has none exactly (an "
-        "ensemble of classifiers) is a 400 naming why."
+        "terms; an ensemble of classifiers' in its blended probability), which sum with the "
+        "base value to the score (`explanation.space` says what it is); a model that has none "
+        "exactly (HistGradientBoosting with categorical columns) is a 400 naming why."
     ),
 }
 
