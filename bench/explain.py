@@ -16,7 +16,8 @@ In-process, without HTTP: ``Predictor.explain_records`` against ``predict_record
 microseconds over repeated calls on the same rows.
 
 Then the same explain=true/false pairs and in-process timings for CatBoost, the linear model,
-HistGradientBoosting and a regression ensemble (bench/explain_families.py).
+HistGradientBoosting and a regression ensemble (bench/explain_families.py), and in the
+process a blend of classifiers (LightGBM's and the linear model's, explained in probability).
 
     .venv/bin/python -m bench.explain      (about 20 minutes; BENCH_SAME_PAIRS, BENCH_PAIRS,
     BENCH_PAIR_SECONDS)
@@ -35,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import ROOT, post, wait_for_200
-from bench.explain_families import FAMILIES, family
+from bench.explain_families import FAMILIES, binary_blend, family
 from bench.serve import PROJECT, conveyor_target, cpu_seconds, ensure_wrk, run_wrk, trained_model
 
 # explain=false against main: a difference of a few percent at most, so many pairs; explain's
@@ -166,7 +167,11 @@ def _in_process(model_dir: Path, records: list[dict[str, Any]]) -> dict[str, Any
     """Median microseconds of predict_records and explain_records on 1 and 100 rows."""
     from conveyor.model.artifact import Predictor
 
-    predictor = Predictor.load(model_dir)
+    return timed(Predictor.load(model_dir), records)
+
+
+def timed(predictor: Any, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """``_in_process``'s figures of a loaded ``Predictor``."""
     out: dict[str, Any] = {}
     for count in (1, 100):
         rows = records[:count]
@@ -247,6 +252,9 @@ def run(workdir: Path) -> dict[str, Any]:
         )
         for name in FAMILIES
     }
+    results["binary_blend_in_process"] = timed(
+        binary_blend(model_dir, workdir / "home-linear"), records
+    )
     return results
 
 

@@ -116,3 +116,16 @@ def family(
         server.stop()
     figures["in_process"] = in_process(deployed_model_dir(home), records)
     return figures
+
+
+def binary_blend(lightgbm_dir: Path, linear_home: Path) -> Any:
+    """A ``Predictor`` of a blend of classifiers: bench/serve.py's LightGBM model and the
+    linear model ``family`` trained on the same rows (``linear_home``), weighted 0.6 and 0.4 as
+    a search's ensemble serves its members (no search here makes one win reliably)."""
+    from conveyor.model.artifact import Predictor
+    from conveyor.model.ensemble import EnsembleModel
+
+    trees, linear = Predictor.load(lightgbm_dir), Predictor.load(deployed_model_dir(linear_home))
+    assert trees.encoder.to_dict() == linear.encoder.to_dict(), "not the same rows' encoder"
+    blend = EnsembleModel([trees.model, linear.model], ["lightgbm", "linear"], [0.6, 0.4])
+    return Predictor(trees.schema, trees.encoder, blend, {"algorithm": "ensemble"})

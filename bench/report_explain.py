@@ -59,6 +59,18 @@ def section(e: dict[str, Any]) -> list[str]:
             _in_process_line(f"{_NAMES[name]}: {f['data']}", f["method"], f["in_process"])
             for name, f in e.get("families", {}).items()
         ),
+        *(
+            [
+                _in_process_line(
+                    "blend of classifiers: the LightGBM model above 0.6 and the linear model "
+                    "0.4 (in the process only: no search here deploys one reliably)",
+                    "in probability",
+                    e["binary_blend_in_process"],
+                )
+            ]
+            if "binary_blend_in_process" in e
+            else []
+        ),
         "",
         f"Measured {machine['date']} on {machine['machine']}; 1-minute load average "
         f"{e['load_average_1min'][0]} before, {e['load_average_1min'][1]} after (the machine "
