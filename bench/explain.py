@@ -262,9 +262,9 @@ if __name__ == "__main__":
     from bench.common import machine, write_json
     from bench.report import render
 
-    before = os.getloadavg()[0]
+    before, described = os.getloadavg()[0], machine()  # first: a failure here loses no run
     figures = run(Path(tempfile.mkdtemp(prefix="explain-")))
-    figures["machine"] = machine()
+    figures["machine"] = described
     figures["load_average_1min"] = [round(before, 2), round(os.getloadavg()[0], 2)]
     write_json("explain.json", figures)
     (ROOT / "BENCHMARKS.md").write_text(render(explain=figures))
