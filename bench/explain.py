@@ -94,22 +94,33 @@ def _pairs(
             result = run_wrk(wrk, url, body, connections, workdir, seconds)
             result["cpu_us"] = (cpu_seconds(pid)[0] - before) / max(result["requests"], 1) * 1e6
             runs[side].append(result)
-    pairs_of = list(zip(runs["first"], runs["second"], strict=True))
+    # A run that got no answer in its seconds (scikit-learn's one-row predict on a busy
+    # machine) has no rate nor CPU per request: its pair is left out, and counted.
+    pairs_of = [
+        (a, b)
+        for a, b in zip(runs["first"], runs["second"], strict=True)
+        if a["requests"] and b["requests"]
+    ]
     ratios = [a["rps"] / b["rps"] for a, b in pairs_of]
     cpu_ratios = [a["cpu_us"] / b["cpu_us"] for a, b in pairs_of if b["cpu_us"]]
     return {
-        "first_over_second_rps": round(statistics.median(ratios), 3),
+        "pairs_without_answers": pairs - len(pairs_of),
+        "first_over_second_rps": _median(ratios, 3),
         "pair_ratios": [round(r, 3) for r in ratios],
-        "first_over_second_cpu_per_request": round(statistics.median(cpu_ratios), 3),
+        "first_over_second_cpu_per_request": _median(cpu_ratios, 3),
         "cpu_pair_ratios": [round(r, 3) for r in cpu_ratios],
-        "first_cpu_us": round(statistics.median(r["cpu_us"] for r in runs["first"]), 1),
-        "second_cpu_us": round(statistics.median(r["cpu_us"] for r in runs["second"]), 1),
+        "first_cpu_us": _median([a["cpu_us"] for a, _ in pairs_of], 1),
+        "second_cpu_us": _median([b["cpu_us"] for _, b in pairs_of], 1),
         "first_rps": [r["rps"] for r in runs["first"]],
         "second_rps": [r["rps"] for r in runs["second"]],
         "first_p50_ms": statistics.median(r["p50_ms"] for r in runs["first"]),
         "second_p50_ms": statistics.median(r["p50_ms"] for r in runs["second"]),
         "non_2xx": sum(r["non_2xx"] for side in runs.values() for r in side),
     }
+
+
+def _median(values: list[float], digits: int) -> float | None:
+    return round(statistics.median(values), digits) if values else None
 
 
 def _hot_path(home: Path, source: Path, body: bytes, workdir: Path) -> dict[str, Any]:
@@ -242,16 +253,18 @@ def run(workdir: Path) -> dict[str, Any]:
         main.stop()
     results["hot_path"] = _hot_path(home, main_source, one, workdir)
     results["in_process"] = _in_process(model_dir, records)
-    results["families"] = {
-        name: family(
-            name,
-            workdir,
-            lambda first, second, **kw: _pairs(wrk, first, second, workdir, **kw),
-            _in_process,
-            PAIR_SECONDS,
-        )
-        for name in FAMILIES
-    }
+    results["families"] = {}
+    for name in FAMILIES:
+        try:
+            results["families"][name] = family(
+                name,
+                workdir,
+                lambda first, second, **kw: _pairs(wrk, first, second, workdir, **kw),
+                _in_process,
+                PAIR_SECONDS,
+            )
+        except Exception as exc:  # one family's failure keeps the others' figures
+            results["families"][name] = {"error": f"{type(exc).__name__}: {exc}"[:500]}
     results["binary_blend_in_process"] = timed(
         binary_blend(model_dir, workdir / "home-linear"), records
     )

@@ -58,6 +58,7 @@ def section(e: dict[str, Any]) -> list[str]:
         *(
             _in_process_line(f"{_NAMES[name]}: {f['data']}", f["method"], f["in_process"])
             for name, f in e.get("families", {}).items()
+            if "error" not in f
         ),
         *(
             [
@@ -79,6 +80,9 @@ def section(e: dict[str, Any]) -> list[str]:
 
 
 def _line(label: str, c: dict[str, Any]) -> str:
+    unanswered = c.get("pairs_without_answers")
+    if unanswered:
+        label += f" ({unanswered} pairs with a run that got no answer left out)"
     return (
         f"| {label} | {c['first_over_second_rps']} | {c['first_over_second_cpu_per_request']} | "
         f"{c['first_cpu_us']} / {c['second_cpu_us']} | {c['first_p50_ms']:.2f} / "
@@ -99,6 +103,9 @@ def _family_lines(e: dict[str, Any]) -> list[str]:
     """The table's rows of bench/explain_families.py's families, two each."""
     lines = []
     for name, f in e.get("families", {}).items():
+        if "error" in f:
+            lines.append(f"| {_NAMES[name]}: not measured ({f['error']}) | | | | |")
+            continue
         lines += [
             _line(
                 f"{_NAMES[name]}, 1 row, {e['connections']} connections: explain=true / false",
