@@ -113,8 +113,8 @@ def _pairs(
         "second_cpu_us": _median([b["cpu_us"] for _, b in pairs_of], 1),
         "first_rps": [r["rps"] for r in runs["first"]],
         "second_rps": [r["rps"] for r in runs["second"]],
-        "first_p50_ms": statistics.median(r["p50_ms"] for r in runs["first"]),
-        "second_p50_ms": statistics.median(r["p50_ms"] for r in runs["second"]),
+        "first_p50_ms": _median([a["p50_ms"] for a, _ in pairs_of], 3),
+        "second_p50_ms": _median([b["p50_ms"] for _, b in pairs_of], 3),
         "non_2xx": sum(r["non_2xx"] for side in runs.values() for r in side),
     }
 

@@ -49,7 +49,15 @@ def section(e: dict[str, Any]) -> list[str]:
         "",
         "In the process, without HTTP (median of repeated calls on the same rows), "
         "`predict_records` against `explain_records`. TreeSHAP walks every path of every tree "
-        "for each output, where a prediction follows one path per tree.",
+        "for each output, where a prediction follows one path per tree; the linear model's "
+        "terms are its prediction's own products. An explained request also predicts: its "
+        "cost is the two columns' sum. scikit-learn's HistGradientBoosting predicts one row "
+        "through OpenMP's threads, which on this shared 2-core machine wait for each other "
+        "(why a search does not serve it, conveyor.model.one_row), while shap's TreeSHAP runs "
+        "on one thread: its explanation costs less than its prediction. A blend of "
+        "classifiers explains each member, then carries each member's values to its "
+        "probability (conveyor.model.ensemble_explain): what that adds is the difference "
+        "between its row and the sum of its members'.",
         "",
         "| model | explanation | predict, 1 row µs | explain, 1 row µs | ratio | "
         "predict, 100 rows µs | explain, 100 rows µs | ratio |",
@@ -80,7 +88,13 @@ def section(e: dict[str, Any]) -> list[str]:
 
 
 def _line(label: str, c: dict[str, Any]) -> str:
-    unanswered = c.get("pairs_without_answers")
+    unanswered = c.get("pairs_without_answers") or 0
+    if unanswered * 2 > len(c["first_rps"]):
+        return (
+            f"| {label}: not measured, {unanswered} of {len(c['first_rps'])} pairs had a run "
+            f"with no answer (req/s, explain=true: {c['first_rps']}; false: "
+            f"{c['second_rps']}) | | | | |"
+        )
     if unanswered:
         label += f" ({unanswered} pairs with a run that got no answer left out)"
     return (
