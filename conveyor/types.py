@@ -39,6 +39,7 @@ class Algorithm(StrEnum):
     SKLEARN = "sklearn"
     LINEAR = "linear"  # ridge / L2 logistic regression (conveyor.model.linear)
     CATBOOST = "catboost"  # conveyor.model.catboost_model
+    KNN = "knn"  # k-nearest neighbours (conveyor.model.knn)
 
 
 class Preset(StrEnum):

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from conveyor.model.encode import FeatureEncoder
     from conveyor.model.ensemble import EnsembleModel
     from conveyor.model.estimators import FittedModel, LightGbmModel
+    from conveyor.model.knn import KnnModel
     from conveyor.model.linear import LinearModel
     from conveyor.tabular.schema import DatasetSchema
     from conveyor.types import Task
@@ -63,6 +64,7 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
         fit_model,
     )
     from conveyor.model.imbalance import imbalance_record
+    from conveyor.model.knn import KnnModel
     from conveyor.model.metrics import compute_metrics, default_metric
     from conveyor.model.search import one_row, search
     from conveyor.tabular.schema import DatasetSchema
@@ -146,6 +148,7 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
                 encoder.categorical_indices_,
                 n_classes,
                 seed,
+                encoder.calendar_indices_,
             ),
             preset=preset,
             budget=budget,
@@ -203,6 +206,7 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
             n_classes=n_classes,
             hyperparameters=user_params,
             seed=seed,
+            calendar_indices=encoder.calendar_indices_,
         )
         fitted = time.monotonic()
         raw = model.predict_raw(x_valid)
@@ -250,7 +254,7 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
     refitting = _refittable(model, small=x_valid is None)
     if refitting is not None and everything is not None:
         # The test split scores the early-stopped model (kept in assessment/); the one that
-        # serves learns from every row, its encoder too.
+        # serves learns from every row, its encoder too (neighbours: a nearer one for a row).
         assessed = (model, encoder)
         encoder = FeatureEncoder().fit(everything, schema)
         model = refitting.refit(
@@ -258,9 +262,9 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
             target_values(everything.get_column(schema.target), schema.classes),
             categorical_indices=encoder.categorical_indices_,
         )
-        refit = {"rows": everything.height, "rounds": model.best_iteration, "test": True}
+        refit = {"rows": everything.height, "rounds": _rounds(model), "test": True}
     elif (
-        isinstance(model, LightGbmModel)
+        isinstance(model, LightGbmModel | KnnModel)
         and x_valid is not None
         and y_valid is not None
         and rows_train <= REFIT_MAX_ROWS
@@ -269,10 +273,11 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
         # countymurders' job from its 25 s budget to 105 s.)
         model = model.refit(np.vstack([x_train, x_valid]), np.concatenate([y_train, y_valid]))
         rows = rows_train + rows_validation
-        refit = {"rows": rows, "rounds": model.best_iteration, "test": False}
+        refit = {"rows": rows, "rounds": _rounds(model), "test": False}
     if refit is not None:
         splits = "train, validation and test" if refit["test"] else "train and validation"
-        print(f"refitted on {splits} ({refit['rows']} rows, {refit['rounds']} rounds)", flush=True)
+        rounds = "" if refit["rounds"] is None else f", {refit['rounds']} rounds"
+        print(f"refitted on {splits} ({refit['rows']} rows{rounds})", flush=True)
 
     record = {
         "algorithm": family,
@@ -325,9 +330,10 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
 
 def _refittable(
     model: FittedModel, *, small: bool
-) -> LightGbmModel | LinearModel | CatBoostModel | EnsembleModel | None:
+) -> LightGbmModel | KnnModel | LinearModel | CatBoostModel | EnsembleModel | None:
     """``model`` when the model that serves a full fit is it fitted again on every row (the
-    test split's too), as ``fast``'s LightGBM is; else None. A search's other winners are
+    test split's too), as ``fast``'s LightGBM is; else None. k-nearest neighbours always: more
+    rows are nearer neighbours, and its fit is a tree's build. A search's other winners are
     refitted on small data (cross-validated): served as they were scored, they had learned
     from a sixth fewer rows than ``fast``'s model, and did worse on held-out rows (txhousing's
     RMSE 7,725 against 7,645). On larger data, refitting each member of an ensemble took
@@ -335,16 +341,24 @@ def _refittable(
     from conveyor.model.catboost_model import CatBoostModel
     from conveyor.model.ensemble import EnsembleModel
     from conveyor.model.estimators import LightGbmModel
+    from conveyor.model.knn import KnnModel
     from conveyor.model.linear import LinearModel
 
-    if isinstance(model, LightGbmModel):
+    if isinstance(model, LightGbmModel | KnnModel):
         return model
     if not small:
         return None
-    families = (LightGbmModel, LinearModel, CatBoostModel)
+    families = (LightGbmModel, KnnModel, LinearModel, CatBoostModel)
     if isinstance(model, EnsembleModel):
         return model if all(isinstance(m, families) for m in model.members) else None
     return model if isinstance(model, (LinearModel, CatBoostModel)) else None
+
+
+def _rounds(model: Any) -> int | None:
+    """A refitted model's boosting rounds (None for neighbours: they have none)."""
+    from conveyor.model.knn import KnnModel
+
+    return None if isinstance(model, KnnModel) else int(model.best_iteration)
 
 
 def _calibrate(

@@ -36,6 +36,7 @@ from conveyor.model.estimators import (
     SklearnModel,
     effective_hyperparameters,
 )
+from conveyor.model.knn import KnnModel, distance_inputs, unsuited
 from conveyor.model.linear import LinearModel
 from conveyor.model.metrics import compute_metrics
 from conveyor.model.one_row import ONE_ROW_BUDGET_MS, one_row_ms, over_budget
@@ -108,6 +109,8 @@ class Data:
     categorical_indices: list[int]
     n_classes: int
     seed: int
+    # A date's calendar parts (``FeatureEncoder.calendar_indices_``): out of a distance.
+    calendar_indices: list[int] = field(default_factory=list)
 
     @property
     def cross_validated(self) -> bool:
@@ -131,6 +134,15 @@ class Scorer:
         self.deadline = deadline
         self.folds = (
             make_folds(data.task, data.y_train, data.seed) if data.cross_validated else None
+        )
+
+    def unsuited(self, family: Algorithm) -> str | None:
+        """Why ``family`` is not fitted on these data (a leaderboard row's status), or None."""
+        d = self.data
+        if family is not Algorithm.KNN:
+            return None
+        return unsuited(
+            len(d.y_train), distance_inputs(d.x_train, d.categorical_indices, d.calendar_indices)
         )
 
     def fixed(self, family: Algorithm, given: dict[str, Any], name: str | None = None) -> Scored:
@@ -257,6 +269,17 @@ class Scorer:
                 params=params,
                 seed=d.seed,
             )
+        if family is Algorithm.KNN:
+            return KnnModel.fit(
+                d.task,
+                x,
+                y,
+                categorical_indices=d.categorical_indices,
+                calendar_indices=d.calendar_indices,
+                n_classes=d.n_classes,
+                params=params,
+                seed=d.seed,
+            )
         # The boosting families early-stop on a share of the rows they are given: the last
         # sixth here, so that the search's validation rows stay unseen.
         cut = len(y) - max(1, len(y) // 6)
@@ -358,5 +381,7 @@ class Scorer:
 
 
 def _fitted(model: Any, params: dict[str, Any]) -> Any:
-    """The linear model's chosen penalty in its row (ridge chooses its own)."""
-    return {**params, **model.hyperparameters} if isinstance(model, LinearModel) else params
+    """What the fit chose in its row: the linear model's penalty (ridge chooses its own),
+    the neighbours' number and weighting."""
+    chose = isinstance(model, LinearModel | KnnModel)
+    return {**params, **model.hyperparameters} if chose else params

@@ -53,6 +53,7 @@ class FeatureEncoder:
     def _compile(self) -> None:
         names: list[str] = []
         categorical: list[int] = []
+        calendar: list[int] = []
         exprs: list[pl.Expr] = []
         # Where each text feature's columns go in the matrix; the expressions fill the rest.
         text_positions: list[tuple[str, slice]] = []
@@ -83,6 +84,7 @@ class FeatureEncoder:
                 parts = [*DATE_PARTS, "hour"] if self.with_hour_[spec.name] else list(DATE_PARTS)
                 for part in parts:
                     exprs.append(_date_part(col, part).alias(f"{spec.name}__{part}"))
+                    calendar.append(len(names))
                     names.append(f"{spec.name}__{part}")
                 exprs.append(
                     col.dt.epoch("s")
@@ -93,6 +95,9 @@ class FeatureEncoder:
                 names.append(f"{spec.name}__epoch_days")
         self.feature_names_out_ = names
         self.categorical_indices_ = categorical
+        # A date's calendar parts (not its days since the epoch): the same date again, which a
+        # distance should not count several times over (conveyor.model.knn).
+        self.calendar_indices_ = calendar
         # Model input -> the file's column it was made from (to sum importance per column).
         ends = [start for _, start in starts[1:]] + [len(names)]
         self.feature_sources_ = {

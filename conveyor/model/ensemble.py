@@ -43,6 +43,7 @@ from conveyor.model.cross_validation import CrossValidated, make_folds
 from conveyor.model.ensemble_explain import probability_contributions
 from conveyor.model.estimators import FittedModel, LightGbmModel, load_model
 from conveyor.model.explain import PROBABILITY, VALUE
+from conveyor.model.knn import KnnModel
 from conveyor.model.linear import LinearModel
 from conveyor.model.metrics import compute_metrics, greater_is_better, metric_value
 from conveyor.model.one_row import ONE_ROW_BUDGET_MS, over_budget
@@ -257,7 +258,7 @@ class EnsembleModel:
         """
         refitted = []
         for member in self.members:
-            if not isinstance(member, (LightGbmModel, LinearModel, CatBoostModel)):
+            if not isinstance(member, (LightGbmModel, LinearModel, CatBoostModel, KnnModel)):
                 raise ValueError(f"an ensemble's {type(member).__name__} member cannot refit")
             refitted.append(member.refit(x, y, categorical_indices=categorical_indices))
         return EnsembleModel(list(refitted), self.algorithms, self.weights)

@@ -1,7 +1,7 @@
 """The model families: LightGBM (default) and scikit-learn's HistGradientBoosting, both
 with early stopping on the validation split, a regularised linear model
-(``conveyor.model.linear``) and CatBoost (``conveyor.model.catboost_model``), behind one small
-interface."""
+(``conveyor.model.linear``), CatBoost (``conveyor.model.catboost_model``) and k-nearest
+neighbours (``conveyor.model.knn``), behind one small interface."""
 
 from __future__ import annotations
 
@@ -75,6 +75,7 @@ class FittedModel(Protocol):
 def merged_hyperparameters(algorithm: Algorithm, given: dict[str, Any]) -> dict[str, Any]:
     """Defaults overridden by the project's values (numbers given as text are parsed)."""
     from conveyor.model.catboost_model import CATBOOST_DEFAULTS
+    from conveyor.model.knn import KNN_DEFAULTS
     from conveyor.model.linear import LINEAR_DEFAULTS
 
     defaults = {
@@ -82,6 +83,7 @@ def merged_hyperparameters(algorithm: Algorithm, given: dict[str, Any]) -> dict[
         Algorithm.SKLEARN: SKLEARN_DEFAULTS,
         Algorithm.LINEAR: LINEAR_DEFAULTS,
         Algorithm.CATBOOST: CATBOOST_DEFAULTS,
+        Algorithm.KNN: KNN_DEFAULTS,
     }[algorithm]
     merged = dict(defaults)
     for key, value in given.items():
@@ -122,7 +124,10 @@ def fit_model(
     n_classes: int,
     hyperparameters: dict[str, Any],
     seed: int,
+    calendar_indices: Sequence[int] = (),
 ) -> FittedModel:
+    """The project's one model of ``algorithm`` (``--preset fast``); ``calendar_indices``,
+    a date's parts, are left out of the distance of k-nearest neighbours."""
     params = effective_hyperparameters(algorithm, hyperparameters, len(y_train))
     if algorithm in (Algorithm.LIGHTGBM, Algorithm.CATBOOST):
         from conveyor.model.catboost_model import CatBoostModel
@@ -147,6 +152,19 @@ def fit_model(
             x_train,
             y_train,
             categorical_indices=categorical_indices,
+            n_classes=n_classes,
+            params=params,
+            seed=seed,
+        )
+    if algorithm is Algorithm.KNN:
+        from conveyor.model.knn import KnnModel
+
+        return KnnModel.fit(
+            task,
+            x_train,
+            y_train,
+            categorical_indices=categorical_indices,
+            calendar_indices=calendar_indices,
             n_classes=n_classes,
             params=params,
             seed=seed,
@@ -437,4 +455,8 @@ def load_model(folder: Path, algorithm: Algorithm, task: Task) -> FittedModel:
         from conveyor.model.catboost_model import CatBoostModel
 
         return CatBoostModel.load(folder, task)
+    if algorithm is Algorithm.KNN:
+        from conveyor.model.knn import KnnModel
+
+        return KnnModel.load(folder, task)
     return SklearnModel.load(folder, task)

@@ -10,6 +10,7 @@ a pipeline of its transformers costs ~0.3 ms a row, the lookups here a few micro
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,12 +95,8 @@ class LinearModel:
         numeric = np.asarray(
             [i for i in range(x.shape[1]) if i not in set(categorical_indices)], dtype=np.int64
         )
-        values = x[:, numeric]
-        with np.errstate(all="ignore"):
-            mean = np.nan_to_num(np.nanmean(values, axis=0)) if len(values) else np.zeros(0)
-            scale = np.nan_to_num(np.nanstd(values, axis=0))
-        scale[scale == 0] = 1.0
-        levels = [int(np.nanmax(x[:, j], initial=-1)) + 2 for j in categorical]
+        mean, scale = standardisation(x[:, numeric])
+        levels = level_counts(x, categorical)
         design = _design(x, numeric, categorical, mean, scale, levels)
         alpha = float(params.get("alpha", LINEAR_DEFAULTS["alpha"]))
         try:
@@ -174,7 +171,7 @@ class LinearModel:
         values = np.where(np.isnan(values), self.mean, values)
         scores = ((values - self.mean) / self.scale) @ self.weights + self.intercept
         for j, table in zip(self.categorical, self.tables, strict=True):
-            scores = scores + table[_codes(x[:, j], len(table))]
+            scores = scores + table[level_codes(x[:, j], len(table))]
         if self.task is Task.REGRESSION:
             return self._bounded(scores[:, 0])
         if self.task is Task.BINARY:
@@ -220,7 +217,7 @@ class LinearModel:
         base = self.intercept.copy()
         for j, table in zip(self._categorical_list, self.tables, strict=True):
             missing = table[-1]
-            out[:, :, j] = table[_codes(x[:, j], len(table))] - missing
+            out[:, :, j] = table[level_codes(x[:, j], len(table))] - missing
             base = base + missing
         out[:, :, -1] = base
         if self.bounds is not None:
@@ -297,7 +294,23 @@ def _all_classes(task: Task, logistic: Any, n_classes: int) -> tuple[np.ndarray,
     return full_coef, full_intercept
 
 
-def _codes(column: np.ndarray, levels: int) -> np.ndarray:
+def standardisation(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each column's mean and standard deviation, missing values left out (a constant or
+    empty column: mean 0 or its value, scale 1)."""
+    with np.errstate(all="ignore"):
+        mean = np.nan_to_num(np.nanmean(values, axis=0)) if len(values) else np.zeros(0)
+        scale = np.nan_to_num(np.nanstd(values, axis=0))
+    scale[scale == 0] = 1.0
+    return mean, scale
+
+
+def level_counts(x: np.ndarray, categorical: Sequence[int] | np.ndarray) -> list[int]:
+    """Each categorical input's levels in ``x`` (its largest code + 1), plus one for a missing
+    or unseen value."""
+    return [int(np.nanmax(x[:, j], initial=-1)) + 2 for j in categorical]
+
+
+def level_codes(column: np.ndarray, levels: int) -> np.ndarray:
     """A categorical input's codes as table rows: missing, or a code the fit never saw, is
     the last row (the encoder already maps unseen categories to missing)."""
     missing = np.isnan(column) | (column >= levels - 1) | (column < 0)
@@ -322,5 +335,7 @@ def _design(
     rows = np.arange(len(x))
     for j, width in zip(categorical, levels, strict=True):
         ones = np.ones(len(x))
-        blocks.append(sparse.csr_matrix((ones, (rows, _codes(x[:, j], width))), (len(x), width)))
+        blocks.append(
+            sparse.csr_matrix((ones, (rows, level_codes(x[:, j], width))), (len(x), width))
+        )
     return sparse.hstack(blocks, format="csr")

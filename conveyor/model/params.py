@@ -27,6 +27,7 @@ _FAMILY = {
     Algorithm.SKLEARN: "scikit-learn",
     Algorithm.LINEAR: "linear model",
     Algorithm.CATBOOST: "CatBoost",
+    Algorithm.KNN: "k-nearest neighbours",
 }
 
 
@@ -54,6 +55,10 @@ def valid_parameters(algorithm: Algorithm) -> tuple[frozenset[str], tuple[str, .
         from conveyor.model.catboost_model import CATBOOST_DEFAULTS
 
         return frozenset(CATBOOST_DEFAULTS), tuple(CATBOOST_DEFAULTS)
+    if algorithm is Algorithm.KNN:
+        from conveyor.model.knn import KNN_DEFAULTS
+
+        return frozenset(KNN_DEFAULTS), tuple(KNN_DEFAULTS)
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
     names = set(HistGradientBoostingClassifier().get_params()) | set(

@@ -1,9 +1,9 @@
 """The training job's model search within a time budget (``--preset balanced|best``).
 
 Candidates, in this order: LightGBM with conveyor's defaults (what ``fast`` trains: the floor,
-fitted whatever the budget), the regularised linear model, CatBoost, scikit-learn's
-HistGradientBoosting (each skipped, with a row saying so, when its fit would not fit in the
-budget), then
+fitted whatever the budget), the regularised linear model, k-nearest neighbours (skipped on
+data too large for it to serve fast), CatBoost, scikit-learn's HistGradientBoosting (each
+skipped, with a row saying so, when its fit would not fit in the budget), then
 LightGBM settings proposed by Optuna's TPE sampler until the budget is spent. Every
 candidate is scored the same way: on the validation split, or, under the cross-validation
 threshold (``conveyor.model.cross_validation``), out of fold over train and validation; a
@@ -53,7 +53,13 @@ _LOSS = {Task.BINARY: "log_loss", Task.MULTICLASS: "log_loss", Task.REGRESSION: 
 # HistGradientBoosting last: its one-row predict (0.7-1.4 ms on a quiet machine) is over the
 # serving budget, so it is scored for the leaderboard but never serves, and its five folds took
 # 6-7 s of a 20 s budget at load 10, the time CatBoost and the tuned trials then lacked.
-_FAMILIES = (Algorithm.LIGHTGBM, Algorithm.LINEAR, Algorithm.CATBOOST, Algorithm.SKLEARN)
+_FAMILIES = (
+    Algorithm.LIGHTGBM,
+    Algorithm.LINEAR,
+    Algorithm.KNN,
+    Algorithm.CATBOOST,
+    Algorithm.SKLEARN,
+)
 _NO_TIME = "skipped: no time left in the budget for its fit"
 # A family's fit against LightGBM's defaults' (the first row's), where it costs more: CatBoost's
 # five folds took 2.5-4x LightGBM's on diamonds.
@@ -107,6 +113,9 @@ def search(
     board: list[Scored] = []
     for family in _FAMILIES:
         cost = _COST.get(family, 1.0) * board[0].fit_seconds if board else 0.0
+        if (unsuited := scorer.unsuited(family)) is not None:
+            board.append(Scored(family.value, family, {}, {}, 0.0, None, unsuited))
+            continue
         if board and time.monotonic() + cost > deadline:
             board.append(Scored(family.value, family, {}, {}, 0.0, None, _NO_TIME))
             continue

@@ -251,7 +251,7 @@ def _how_fitted(
             "with the weights chosen on the others), each fitted as its leaderboard row says"
         )
         return f"The model that serves was {stopped}; the test split scored it."
-    if algorithm == "linear" or (algorithm in ("sklearn", "catboost") and folds):
+    if algorithm in ("linear", "knn") or (algorithm in ("sklearn", "catboost") and folds):
         # No rounds for the folds to choose: a search chose the model family on them.
         stopped = (
             f"a {algorithm} model fitted on the {rows_train + rows_validation} train and "
@@ -269,15 +269,19 @@ def _how_fitted(
         )
     if not refit:
         return f"The model that serves was {stopped}; the test split scored it."
+    refitted = refit.get("rounds")  # None for neighbours: they have no rounds
+    said_rounds = "" if refitted is None else f"{refitted} rounds"
     if refit.get("test"):
         return (
             f"The model that serves was fitted on all {refit['rows']} rows (train, validation "
-            f"and test; {refit['rounds']} rounds). The test metrics are of the same settings "
+            f"and test{'; ' * bool(said_rounds)}{said_rounds}). The test metrics are of the same "
+            "settings "
             f"{stopped}: a model that never saw the test rows."
         )
     return (
-        f"The model that serves was fitted on train and validation ({refit['rows']} rows, "
-        f"{refit['rounds']} rounds) once it had been {stopped}; the test split scored it."
+        f"The model that serves was fitted on train and validation ({refit['rows']} rows"
+        f"{', ' * bool(said_rounds)}{said_rounds}) once it had been {stopped}; the test split "
+        "scored it."
     )
 
 
