@@ -262,7 +262,7 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
             target_values(everything.get_column(schema.target), schema.classes),
             categorical_indices=encoder.categorical_indices_,
         )
-        refit = {"rows": everything.height, "rounds": _rounds(model), "test": True}
+        refit = {"rows": everything.height, **_refitted(model), "test": True}
     elif (
         isinstance(model, LightGbmModel | KnnModel)
         and x_valid is not None
@@ -273,7 +273,7 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
         # countymurders' job from its 25 s budget to 105 s.)
         model = model.refit(np.vstack([x_train, x_valid]), np.concatenate([y_train, y_valid]))
         rows = rows_train + rows_validation
-        refit = {"rows": rows, "rounds": _rounds(model), "test": False}
+        refit = {"rows": rows, **_refitted(model), "test": False}
     if refit is not None:
         splits = "train, validation and test" if refit["test"] else "train and validation"
         rounds = "" if refit["rounds"] is None else f", {refit['rounds']} rounds"
@@ -354,11 +354,14 @@ def _refittable(
     return model if isinstance(model, (LinearModel, CatBoostModel)) else None
 
 
-def _rounds(model: Any) -> int | None:
-    """A refitted model's boosting rounds (None for neighbours: they have none)."""
+def _refitted(model: Any) -> dict[str, Any]:
+    """What a refitted model chose on its rows: its rounds, or the neighbours' settings (they
+    have no rounds)."""
     from conveyor.model.knn import KnnModel
 
-    return None if isinstance(model, KnnModel) else int(model.best_iteration)
+    if isinstance(model, KnnModel):
+        return {"rounds": None, "hyperparameters": model.hyperparameters}
+    return {"rounds": int(model.best_iteration)}
 
 
 def _calibrate(

@@ -135,6 +135,9 @@ class KnnModel:
         self.n_neighbors = min(n_neighbors, len(points))
         self.weights = weights
         self.tree = KDTree(points)
+        # What a refit keeps (None: chosen again on its rows) and the seed it chooses with.
+        self.given: dict[str, Any] = self.hyperparameters
+        self.seed = 0
 
     @classmethod
     def fit(
@@ -181,14 +184,16 @@ class KnnModel:
         )
         if k is None or weights is None:
             model.n_neighbors, model.weights = model._choose(k, weights, seed)
+        model.given, model.seed = {"n_neighbors": k, "weights": weights}, seed
         return model
 
     def refit(
         self, x: np.ndarray, y: np.ndarray, *, categorical_indices: list[int] | None = None
     ) -> KnnModel:
-        """The same settings on ``x`` (more rows than it was fitted on: a neighbour more near
-        each row), ``categorical_indices`` when ``x`` comes from another encoder than the fit's
-        (the same columns)."""
+        """The same model fitted on ``x`` (more rows than it was: nearer neighbours), its
+        settings chosen again by leave-one-out where the fit chose them (more rows can
+        average more neighbours); ``categorical_indices`` when ``x`` comes from another
+        encoder than the fit's (the same columns)."""
         known = {*self.inputs.numeric.tolist(), *self.inputs.categorical.tolist()}
         calendar = [j for j in range(x.shape[1]) if j not in known]
         categorical = self.inputs.categorical.tolist()
@@ -199,8 +204,8 @@ class KnnModel:
             categorical_indices=categorical if categorical_indices is None else categorical_indices,
             calendar_indices=calendar,
             n_classes=self.n_classes,
-            params=self.hyperparameters,
-            seed=0,
+            params=self.given,
+            seed=self.seed,
         )
 
     @property

@@ -142,3 +142,25 @@ def test_one_row_at_the_size_limit_stays_well_inside_a_millisecond() -> None:
         took.append(time.perf_counter() - began)
     # ~0.1-0.2 ms on a busy machine (random numbers: the tree's worst case).
     assert float(np.median(took)) < 1e-3
+
+
+def test_a_refit_learns_every_row_and_keeps_what_the_project_fixed() -> None:
+    x, y = _rows(400, 6)
+    chosen = KnnModel.fit(
+        Task.REGRESSION, x[:100], y[:100], categorical_indices=[1], n_classes=0, params={}, seed=0
+    )
+    refitted = chosen.refit(x, y)
+    assert len(refitted.points) == 400
+    # Rows it now holds have themselves among their neighbours.
+    error = {m: np.abs(m.predict_raw(x[300:]) - y[300:]).mean() for m in (chosen, refitted)}
+    assert error[refitted] < error[chosen] / 2
+    fixed = KnnModel.fit(
+        Task.REGRESSION,
+        x[:100],
+        y[:100],
+        categorical_indices=[1],
+        n_classes=0,
+        params={"n_neighbors": 7, "weights": "uniform"},
+        seed=0,
+    ).refit(x, y)
+    assert fixed.hyperparameters == {"n_neighbors": 7, "weights": "uniform"}
