@@ -281,6 +281,18 @@ class EnsembleModel:
         """Whether it blends probabilities (its explanation is in probability, not score)."""
         return bool(getattr(self.members[0], "task", Task.REGRESSION) is not Task.REGRESSION)
 
+    @property
+    def unexplained(self) -> str | None:
+        """Why its contributions would not be exact (``conveyor.model.explain`` refuses with
+        it): a member with none (k-nearest neighbours), or one that says why not."""
+        for member, algorithm in zip(self.members, self.algorithms, strict=True):
+            if getattr(member, "contributions", None) is None:
+                return f"its member {algorithm} has no exact per-column contributions"
+            why = getattr(member, "unexplained", None)
+            if why is not None:
+                return f"its member {algorithm}: {why}"
+        return None
+
     def contributions(self, x: np.ndarray) -> np.ndarray:
         """Its members' contributions, weighted as their outputs are: for regression the
         weighted sum of theirs (its value is theirs); for a classifier each member's carried
@@ -290,17 +302,10 @@ class EnsembleModel:
         Raises:
             InvalidInput: a member whose family has no contributions; the message names it.
         """
-        parts = []
-        for member, algorithm in zip(self.members, self.algorithms, strict=True):
-            explain = getattr(member, "contributions", None)
-            if explain is None:
-                raise InvalidInput(
-                    f"this ensemble's member {algorithm} has no exact per-column "
-                    "contributions; explanations are given for LightGBM, CatBoost and linear "
-                    "members",
-                    field="explain",
-                )
-            parts.append(np.asarray(explain(x), dtype=np.float64))
+        why = self.unexplained
+        if why is not None:
+            raise InvalidInput(f"this ensemble cannot be explained exactly: {why}", field="explain")
+        parts = [np.asarray(m.contributions(x), dtype=np.float64) for m in self.members]  # type: ignore[attr-defined]
         if self.classifier:
             return probability_contributions(parts, self.weights)
         weighted = [w * part for w, part in zip(self.weights, parts, strict=True)]

@@ -14,6 +14,7 @@ from conveyor.model.catboost_model import CatBoostModel
 from conveyor.model.ensemble import ENSEMBLE, EnsembleModel
 from conveyor.model.estimators import LightGbmModel, SklearnModel
 from conveyor.model.explain import Explainable, refusal
+from conveyor.model.knn import KnnModel
 from conveyor.model.linear import LinearModel
 from conveyor.types import Task
 
@@ -182,3 +183,17 @@ def test_a_binary_members_share_keeps_the_sign_of_its_log_odds_contribution() ->
     log_odds = member.contributions(x)[:, 0, :-1]
     shares = EnsembleModel([member], ["lightgbm"], [1.0]).contributions(x)[:, 0, :-1]
     assert np.array_equal(np.sign(shares), np.sign(log_odds))
+
+
+def test_neighbours_and_an_ensemble_holding_them_are_refused_naming_them() -> None:
+    x, y, _ = _data(Task.REGRESSION)
+    knn = KnnModel.fit(
+        Task.REGRESSION, x, y, categorical_indices=[1], n_classes=0, params={}, seed=0
+    )
+    refused = refusal(knn, "knn")
+    assert refused is not None and "(knn) has no exact per-column" in refused.message
+    blend = EnsembleModel([_linear(Task.REGRESSION), knn], ["linear", "knn"], [0.5, 0.5])
+    refused = refusal(blend, ENSEMBLE)
+    assert refused is not None and "its member knn has no exact" in refused.message
+    with pytest.raises(InvalidInput, match="member knn"):
+        blend.contributions(x[:2])
