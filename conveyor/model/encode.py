@@ -84,7 +84,8 @@ class FeatureEncoder:
                 parts = [*DATE_PARTS, "hour"] if self.with_hour_[spec.name] else list(DATE_PARTS)
                 for part in parts:
                     exprs.append(_date_part(col, part).alias(f"{spec.name}__{part}"))
-                    calendar.append(len(names))
+                    if part != "hour":
+                        calendar.append(len(names))
                     names.append(f"{spec.name}__{part}")
                 exprs.append(
                     col.dt.epoch("s")
@@ -95,8 +96,8 @@ class FeatureEncoder:
                 names.append(f"{spec.name}__epoch_days")
         self.feature_names_out_ = names
         self.categorical_indices_ = categorical
-        # A date's calendar parts (not its days since the epoch): the same date again, which a
-        # distance should not count several times over (conveyor.model.knn).
+        # A date's calendar parts (not its days since the epoch, nor its time of day): the same
+        # date again, which a distance should not count several times over (conveyor.model.knn).
         self.calendar_indices_ = calendar
         # Model input -> the file's column it was made from (to sum importance per column).
         ends = [start for _, start in starts[1:]] + [len(names)]

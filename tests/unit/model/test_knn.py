@@ -6,14 +6,18 @@ would serve slowly."""
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 
+from conveyor.model.encode import FeatureEncoder
 from conveyor.model.ensemble import load_fitted
 from conveyor.model.knn import MAX_CELLS, KnnModel, distance_inputs, unsuited
+from conveyor.tabular.schema import DatasetSchema, FeatureKind, FeatureSpec
 from conveyor.types import Algorithm, Task
 
 
@@ -99,6 +103,41 @@ def test_a_date_counts_once_by_its_days() -> None:
     }
     errors = {k: np.abs(m.predict_raw(x[1::2]) - y[1::2]).mean() for k, m in fitted.items()}
     assert errors[(0,)] < errors[()] / 3
+
+
+def test_an_hourly_cycle_is_found_on_the_same_hour_of_other_days() -> None:
+    # Hourly values whose day repeats a profile no hour's neighbour predicts (as hourly
+    # temperatures' do, smoothly): the hour is the one calendar part a distance keeps.
+    rng = np.random.default_rng(4)
+    profile = rng.normal(scale=5, size=24)
+    stamps = [datetime(2024, 1, 1) + timedelta(hours=h) for h in range(24 * 30)]
+    frame = pl.DataFrame(
+        {
+            "when": stamps,
+            "y": [profile[t.hour] + (t - stamps[0]).days / 10 for t in stamps],
+        }
+    )
+    schema = DatasetSchema(
+        target="y",
+        task=Task.REGRESSION,
+        classes=None,
+        features=(FeatureSpec("when", FeatureKind.DATETIME),),
+    )
+    encoder = FeatureEncoder().fit(frame, schema)
+    x, y = encoder.transform(frame), frame.get_column("y").to_numpy()
+    held = np.arange(len(y)) % 5 == 0
+    model = KnnModel.fit(
+        Task.REGRESSION,
+        x[~held],
+        y[~held],
+        categorical_indices=[],
+        calendar_indices=encoder.calendar_indices_,
+        n_classes=0,
+        params={},
+        seed=0,
+    )
+    # The day-to-day drift (0.1) is the error, not the profile's spread (5).
+    assert np.abs(model.predict_raw(x[held]) - y[held]).mean() < 0.3
 
 
 def test_a_classifier_keeps_a_column_for_a_class_its_rows_lack() -> None:
