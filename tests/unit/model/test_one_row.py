@@ -75,3 +75,29 @@ def test_an_ensemble_keeps_the_one_row_budget_by_leaving_its_slowest_member_out(
     refused = blend(rows, data, "rmse", folds=None, one_row_budget_ms=0.03)
     assert refused is not None and not refused.wins
     assert refused.status.startswith("not served: one-row predict 0.040 ms")
+
+
+def test_neighbours_best_out_of_fold_serve_only_inside_an_ensemble() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(250, 3))
+    y = np.sin(2 * x[:, 0]) + x[:, 1] * x[:, 2] + rng.normal(scale=0.1, size=250)
+    data = Data(Task.REGRESSION, x, y, None, None, [], 0, 3)
+    # LightGBM held to two rounds and the slow families over the budget: the neighbours score
+    # best of what may serve.
+    searched = search(
+        data,
+        preset=Preset.BALANCED,
+        budget=1.5,
+        budget_source="set",
+        metric="rmse",
+        algorithm=Algorithm.LIGHTGBM,
+        user_params={"num_boost_round": 2},
+        started=time.monotonic(),
+        one_row_budget_ms=0.1,
+    )
+    board = searched.summary["leaderboard"]
+    singles = [r for r in board if r["status"].startswith("ok") and r["name"] != "ensemble"]
+    best = min(singles, key=lambda r: r["score"])
+    assert best["algorithm"] == "knn"
+    assert best["status"] == "ok (serves only in an ensemble)" and not best["winner"]
+    assert searched.algorithm != "knn"
