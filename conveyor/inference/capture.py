@@ -172,6 +172,8 @@ def _scores(outputs: Any, count: int) -> tuple[list[float | None], list[float | 
         kinds = set(map(type, predictions))
         if kinds == {float}:
             numbers = predictions
+        elif kinds <= {int, float}:  # labels that are numbers: 0 and 1 (bool is neither)
+            numbers = list(map(float, predictions))
         elif not kinds <= {str, type(None)}:
             numbers = [_number(v) for v in predictions]
     return scores, numbers
