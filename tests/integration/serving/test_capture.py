@@ -13,6 +13,7 @@ import polars as pl
 from fastapi.testclient import TestClient
 
 from conveyor.config import Settings
+from conveyor.inference.records import list_inferences
 from conveyor.monitoring.drift.window import _load_capture, load_window
 from conveyor.ports import Ports
 from conveyor.serving.app import create_app
@@ -31,6 +32,10 @@ def test_a_graceful_stop_leaves_a_capture_that_reads_as_the_table(home: Path, po
             assert client.post("/predict/churn", json={"instances": rows}).status_code == 200
         bad = client.post("/predict/churn", json={"instances": [{**ROW, "age": "old"}]})
         assert bad.status_code == 400
+        # Batch requests: every row captured, and their Table items hold them as sent.
+        batch = [{**ROW, "age": 70 + i % 20} for i in range(100)]
+        for _ in range(2):
+            assert client.post("/predict/churn", json={"instances": batch}).status_code == 200
     until = utcnow() + timedelta(seconds=1)
 
     keys = [info.key for info in ports.store.list(CAPTURE, "churn/")]
@@ -41,9 +46,14 @@ def test_a_graceful_stop_leaves_a_capture_that_reads_as_the_table(home: Path, po
         for key in keys
         for line in pl.read_parquet(io.BytesIO(ports.store.get(CAPTURE, key))).to_dicts()
     ]
-    assert sum(line["__k"] for line in lines) == 121  # every record, the failed one too
-    assert sum(line["__r"] for line in lines) == 108 + 12 * 3
-    assert {line["age"] for line in lines if line["__r"]} == set(range(20, 70))
+    assert sum(line["__k"] for line in lines) == 123  # every record, the failed one too
+    assert sum(line["__r"] for line in lines) == 108 + 12 * 3 + 200
+    assert {line["age"] for line in lines if line["__r"]} == set(range(20, 90))
+    records = list_inferences(ports.table, "churn")
+    assert [r.inputs for r in records if r.inputs is not None and len(r.inputs) == 100] == [
+        batch,
+        batch,
+    ]
 
     version = ports.registry.get_version("churn", 1)
     schema = DatasetSchema.from_dict(version.input_schema)
@@ -53,11 +63,11 @@ def test_a_graceful_stop_leaves_a_capture_that_reads_as_the_table(home: Path, po
 
     assert _load_capture(ports.store, ports.table, "churn", **window) is not None
     assert (from_capture.records, from_capture.used) == (from_table.records, from_table.used)
-    assert from_capture.used == 120
+    assert from_capture.used == 122
     order = schema.feature_names
     assert from_capture.frame.sort(order).equals(from_table.frame.sort(order))
     assert from_capture.predictions is not None and from_table.predictions is not None
-    assert len(from_capture.predictions) == 144
+    assert len(from_capture.predictions) == 144 + 200
     np.testing.assert_array_equal(
         np.sort(from_capture.predictions), np.sort(from_table.predictions)
     )
