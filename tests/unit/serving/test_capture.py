@@ -80,6 +80,13 @@ def test_a_regression_row_carries_its_predicted_value() -> None:
     assert row["__y"] == 12.5 and row["__p"] is None
 
 
+def test_numeric_labels_are_the_rows_predicted_values() -> None:
+    outputs = {"predictions": [0, 1, 1], "probabilities": [[0.9, 0.1], [0.2, 0.8], [0.4, 0.6]]}
+    lines = _rows(_values([{"a": 1}, {"a": 2}, {"a": 3}], outputs))
+
+    assert [(line["__y"], line["__p"]) for line in lines] == [(0.0, 0.1), (1.0, 0.8), (1.0, 0.6)]
+
+
 def test_an_empty_row_is_the_meta_keys_alone() -> None:
     [row] = _rows(_values([{}], {"predictions": [1.0]}))
 
