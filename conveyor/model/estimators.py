@@ -192,6 +192,7 @@ class LightGbmModel:
         self.learning_curve_: dict[str, Any] | None = None
         # What fit used, for refit; a loaded model has none.
         self._trained_with: tuple[dict[str, Any], Any, int] | None = None
+        self._linear: bool | None = None  # linear leaves (``unexplained``), once looked at
 
     def _single_row(self) -> SingleRowPredictor:
         if self._fast is None:
@@ -336,8 +337,25 @@ class LightGbmModel:
 
     explanation_method = "tree_shap"
 
+    @property
+    def unexplained(self) -> str | None:
+        """Why this model's contributions cannot be computed (linear leaves), or None."""
+        if self._linear is None:
+            # The parameters LightGBM writes at the end of every model's text. A served model's
+            # file is read rather than the booster asked: that would import lightgbm.
+            model_file = getattr(self.booster, "model_file", None)
+            text = Path(model_file).read_text() if model_file else self.booster.model_to_string()
+            self._linear = "\n[linear_tree: 1]\n" in text
+        if self._linear:
+            return (
+                "its trees have linear leaves (the search's linear_tree), for which LightGBM "
+                "has no TreeSHAP"
+            )
+        return None
+
     def contributions(self, x: np.ndarray) -> np.ndarray:
-        """TreeSHAP values (LightGBM's ``pred_contrib``), as ``Explainable`` says."""
+        """TreeSHAP values (LightGBM's ``pred_contrib``), as ``Explainable`` says (refused
+        first when ``unexplained`` says why not)."""
         threads = {"num_threads": 1} if len(x) <= SINGLE_THREAD_MAX_ROWS else {}
         raw = np.asarray(
             self.booster.predict(x, num_iteration=self.best_iteration, pred_contrib=True, **threads)

@@ -13,7 +13,8 @@ space. A model of such a family that cannot be explained exactly (a HistGradient
 with categorical splits) says why in ``unexplained``.
 
 Whatever cannot is refused with a message that names why and what explains: an approximation
-that did not add up would be a number a user could not check.
+that did not add up would be a number a user could not check. So is a LightGBM model with
+linear leaves (``linear_tree``, which the search may pick): LightGBM has no TreeSHAP for them.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from conveyor.tabular.schema import DatasetSchema
 from conveyor.types import Task
 
 _EXPLAINED = (
-    "LightGBM, CatBoost, the linear model, scikit-learn's HistGradientBoosting without "
-    "categorical columns, and ensembles of these"
+    "LightGBM with constant leaves, CatBoost, the linear model, scikit-learn's "
+    "HistGradientBoosting without categorical columns, and ensembles of these"
 )
 # What the numbers of an answer add up to (its ``space``), and how the answer says it.
 VALUE, LOG_ODDS, CLASS_SCORES, PROBABILITY = "value", "log_odds", "class_scores", "probability"

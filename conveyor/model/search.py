@@ -2,9 +2,10 @@
 
 Candidates, in this order: LightGBM with conveyor's defaults (what ``fast`` trains: the floor,
 fitted whatever the budget), the regularised linear model, k-nearest neighbours (skipped on
-data too large for it to serve fast), CatBoost, scikit-learn's HistGradientBoosting (each
-skipped, with a row saying so, when its fit would not fit in the budget), then
-LightGBM settings proposed by Optuna's TPE sampler until the budget is spent. Every
+data too large for it to serve fast), LightGBM with linear leaves, CatBoost, LightGBM's other
+hand-picked settings (``conveyor.model.tuning``: random splits), scikit-learn's
+HistGradientBoosting (each skipped, with a row saying so, when its fit would not fit in the
+budget), then LightGBM settings proposed by Optuna's TPE sampler until the budget is spent. Every
 candidate is scored the same way: on the validation split, or, under the cross-validation
 threshold (``conveyor.model.cross_validation``), out of fold over train and validation; a
 classifier on its probabilities calibrated as they would serve (``conveyor.model.candidates``).
@@ -25,17 +26,17 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from conveyor.model import tuning
 from conveyor.model.candidates import Data, Scored, Scorer
 from conveyor.model.challenge import clearly_better
 from conveyor.model.cross_validation import FOLDS, CrossValidated, make_folds
 from conveyor.model.ensemble import ENSEMBLE, Blend, blend
-from conveyor.model.estimators import FittedModel, effective_hyperparameters
+from conveyor.model.estimators import FittedModel
 from conveyor.model.imbalance import CLASS_WEIGHT, weighted_candidates
 from conveyor.model.metrics import greater_is_better
 from conveyor.model.one_row import ONE_ROW_BUDGET_MS
@@ -44,22 +45,18 @@ from conveyor.types import Algorithm, Preset, Task
 # Balanced stops at this many tuned trials even with time left: a small file should not take
 # its whole budget (on the corpus's files of 500-6,000 rows 24 trials took 2-21 s in all).
 MAX_TRIALS = {Preset.BALANCED: 24, Preset.BEST: 200}
-_PRUNE_EVERY = 10  # rounds between the reports a trial is pruned on
 # Room kept in the budget for this many more final fits than the winner's: an ensemble's
 # members under cross-validation (each about a fold's fit).
 _ENSEMBLE_RESERVE = 2
-_LOSS = {Task.BINARY: "log_loss", Task.MULTICLASS: "log_loss", Task.REGRESSION: "rmse"}
-# Fitted with their defaults before LightGBM is tuned, in this order, each while time is left.
-# HistGradientBoosting last: its one-row predict (0.7-1.4 ms on a quiet machine) is over the
-# serving budget, so it is scored for the leaderboard but never serves, and its five folds took
-# 6-7 s of a 20 s budget at load 10, the time CatBoost and the tuned trials then lacked.
-_FAMILIES = (
-    Algorithm.LIGHTGBM,
-    Algorithm.LINEAR,
-    Algorithm.KNN,
-    Algorithm.CATBOOST,
-    Algorithm.SKLEARN,
-)
+# Fitted with their defaults before LightGBM is tuned, each while time is left: these three
+# first, then LightGBM with linear leaves (``tuning.HAND_PICKED``), CatBoost, LightGBM's other
+# hand-picked settings, and HistGradientBoosting last. Linear leaves come before CatBoost: on a
+# busy machine (load 5-8) the budget held only one of them, and it took seattle_temps' held-out
+# RMSE from 0.101 to 0.077 and txhousing's from 7,645 to 7,149 where CatBoost's was skipped.
+# HistGradientBoosting's one-row predict (0.7-1.4 ms on a quiet machine) is over the serving
+# budget, so it is scored for the leaderboard but never serves, and its five folds took 6-7 s
+# of a 20 s budget at load 10 (18 s of seattle_temps' 40 s), the time the others then lacked.
+_FAMILIES = (Algorithm.LIGHTGBM, Algorithm.LINEAR, Algorithm.KNN)
 _NO_TIME = "skipped: no time left in the budget for its fit"
 # Families that serve only inside an ensemble, unless the project chose them. k-nearest
 # neighbours on ten splits of stocks (price by date and company): of the 6 it won alone out of
@@ -117,26 +114,7 @@ def search(
     deadline = started + budget
     scorer = Scorer(data, one_row_budget_ms=one_row_budget_ms)
     board: list[Scored] = []
-    for family in _FAMILIES:
-        cost = _COST.get(family, 1.0) * board[0].fit_seconds if board else 0.0
-        if (unsuited := scorer.unsuited(family)) is not None:
-            board.append(Scored(family.value, family, {}, {}, 0.0, None, unsuited))
-            continue
-        if board and time.monotonic() + cost > deadline:
-            board.append(Scored(family.value, family, {}, {}, 0.0, None, _NO_TIME))
-            continue
-        if board:
-            # A fit that can stop part-way (CatBoost's) takes a share of the time left: the
-            # tuned trials and the winner's final fit need theirs.
-            now = time.monotonic()
-            scorer.deadline = now + _FIT_SHARE * (deadline - board[0].fit_seconds - now)
-        given = user_params if family is algorithm else {}
-        try:
-            board.append(scorer.fixed(family, given))
-        except Exception as exc:  # a family that cannot fit these data is a row, not a failure
-            if family is algorithm and user_params:
-                raise
-            board.append(Scored(family.value, family, given, {}, 0.0, None, f"failed: {exc}"))
+    _fit_families(scorer, board, _FAMILIES, deadline, algorithm, user_params)
     board.extend(weighted_candidates(scorer, board, algorithm, user_params, deadline))
     # The winner's final fit must fit in the budget too: it costs about what the baseline did
     # (an ensemble's, one per member: room is kept for two more under cross-validation).
@@ -144,13 +122,30 @@ def search(
     reserve = (
         finish_cost * (1 + _ENSEMBLE_RESERVE) if data.cross_validated else board[0].fit_seconds
     )
+    given = user_params if algorithm is Algorithm.LIGHTGBM else {}
+    # LightGBM's settings are weighted as the better of LightGBM unweighted and weighted.
+    start = _ranked([r for r in board if r.algorithm is Algorithm.LIGHTGBM], metric)[0]
+    given = {**given, **{k: v for k, v in start.hyperparameters.items() if k == CLASS_WEIGHT}}
+    # LightGBM with linear leaves, CatBoost, LightGBM's other hand-picked settings, and
+    # HistGradientBoosting (``_FAMILIES``' comment says why in this order).
+    picked: list[tuple[dict[str, Any], Scored]] = []
+    # HistGradientBoosting, which never serves, must also leave the time kept for the
+    # winner's final fit and an ensemble's members: on seattle_temps at load 2 its 5.9 s took
+    # it, and the ensemble that validated 18% better than any one candidate was skipped.
+    for families, first, until in (
+        ((Algorithm.CATBOOST,), True, deadline),
+        ((Algorithm.SKLEARN,), False, deadline - reserve),
+    ):
+        settings = tuning.hand_picked_rows(
+            scorer, given, deadline - reserve, board[0].fit_seconds, first=first
+        )
+        board.extend(row for _, row in settings)
+        picked.extend(settings)
+        _fit_families(scorer, board, families, until, algorithm, user_params)
     trials_left = deadline - reserve - time.monotonic()
-    if trials_left > board[0].fit_seconds:
-        given = user_params if algorithm is Algorithm.LIGHTGBM else {}
-        # Trials are weighted as the better of LightGBM unweighted and weighted.
-        start = _ranked([r for r in board if r.algorithm is Algorithm.LIGHTGBM], metric)[0]
-        given = {**given, **{k: v for k, v in start.hyperparameters.items() if k == CLASS_WEIGHT}}
-        board.extend(_tune(scorer, start, given, trials_left, MAX_TRIALS[preset], data.seed))
+    if trials_left > board[0].fit_seconds and len(picked) < MAX_TRIALS[preset]:
+        trials = MAX_TRIALS[preset] - len(picked)
+        board.extend(tuning.tune(scorer, start, given, picked, trials_left, trials, data.seed))
     ensemble = blend(_ranked(board, metric), data, metric, scorer.folds, one_row_budget_ms)
     single = _best(board, metric, members_only=_MEMBERS_ONLY - {algorithm})
     single, ensemble = _challenge(board, single, ensemble, data, scorer.folds, metric, algorithm)
@@ -215,6 +210,38 @@ def search(
         summary=_summary(summary, rows, metric, started),
         predictions=single.predictions,
     )
+
+
+def _fit_families(
+    scorer: Scorer,
+    board: list[Scored],
+    families: tuple[Algorithm, ...],
+    deadline: float,
+    algorithm: Algorithm,
+    user_params: dict[str, Any],
+) -> None:
+    """Each family fitted with its defaults onto ``board`` while time is left (a row saying
+    it was skipped, or why it failed, otherwise)."""
+    for family in families:
+        cost = _COST.get(family, 1.0) * board[0].fit_seconds if board else 0.0
+        if (unsuited := scorer.unsuited(family)) is not None:
+            board.append(Scored(family.value, family, {}, {}, 0.0, None, unsuited))
+            continue
+        if board and time.monotonic() + cost > deadline:
+            board.append(Scored(family.value, family, {}, {}, 0.0, None, _NO_TIME))
+            continue
+        if board:
+            # A fit that can stop part-way (CatBoost's) takes a share of the time left: the
+            # tuned trials and the winner's final fit need theirs.
+            now = time.monotonic()
+            scorer.deadline = now + _FIT_SHARE * (deadline - board[0].fit_seconds - now)
+        given = user_params if family is algorithm else {}
+        try:
+            board.append(scorer.fixed(family, given))
+        except Exception as exc:  # a family that cannot fit these data is a row, not a failure
+            if family is algorithm and user_params:
+                raise
+            board.append(Scored(family.value, family, given, {}, 0.0, None, f"failed: {exc}"))
 
 
 def _summary(
@@ -328,121 +355,3 @@ def _ranked(board: list[Scored], metric: str) -> list[Scored]:
         return (0, sign * value)
 
     return sorted(board, key=key)
-
-
-def _tune(
-    scorer: Scorer,
-    baseline: Scored,
-    given: dict[str, Any],
-    seconds: float,
-    max_trials: int,
-    seed: int,
-) -> list[Scored]:
-    """LightGBM trials proposed by TPE for ``seconds`` at most, the baseline told to it first."""
-    import optuna
-
-    stop_at = time.monotonic() + seconds
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    space = _space()
-    study = optuna.create_study(
-        direction="minimize",
-        sampler=optuna.samplers.TPESampler(seed=seed),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=_PRUNE_EVERY * 3),
-    )
-    loss = _LOSS[scorer.data.task]
-    if baseline.status == "ok" and math.isfinite(baseline.metrics.get(loss, math.nan)):
-        known = {k: v for k, v in _BASELINE.items() if k not in given}
-        study.add_trial(
-            optuna.trial.create_trial(
-                params=known,
-                distributions={k: space[k] for k in known},
-                value=baseline.metrics[loss],
-            )
-        )
-    rows = len(scorer.data.y_train)
-    board: list[Scored] = []
-
-    def objective(trial: optuna.Trial) -> float:
-        sampled = {
-            name: _suggest(trial, name, distribution)
-            for name, distribution in space.items()
-            if name not in given
-        }
-        params = effective_hyperparameters(Algorithm.LIGHTGBM, {**sampled, **given}, rows)
-        if params.get("bagging_fraction", 1.0) < 1.0:
-            params["bagging_freq"] = 1
-        name = f"lightgbm-tuned-{trial.number}"
-        began = time.monotonic()
-        try:
-            row = scorer.lightgbm(name, params, callbacks=(_pruning(trial, stop_at),))
-        except optuna.TrialPruned:
-            spent = time.monotonic() - began
-            board.append(Scored(name, Algorithm.LIGHTGBM, params, {}, spent, None, "pruned"))
-            raise
-        board.append(row)
-        return row.metrics[loss]
-
-    study.optimize(
-        objective,
-        n_trials=max_trials,
-        timeout=seconds,
-        catch=(ValueError, ArithmeticError),
-    )
-    return board
-
-
-# LightGBM's defaults in the search space's terms (zero penalties are its floor).
-_BASELINE = {
-    "learning_rate": 0.05,
-    "num_leaves": 31,
-    "min_data_in_leaf": 20,
-    "feature_fraction": 1.0,
-    "bagging_fraction": 1.0,
-    "lambda_l1": 1e-8,
-    "lambda_l2": 1e-8,
-}
-
-
-def _space() -> dict[str, Any]:
-    from optuna.distributions import FloatDistribution, IntDistribution
-
-    return {
-        "learning_rate": FloatDistribution(0.01, 0.3, log=True),
-        "num_leaves": IntDistribution(4, 256, log=True),
-        "min_data_in_leaf": IntDistribution(2, 200, log=True),
-        "feature_fraction": FloatDistribution(0.3, 1.0),
-        "bagging_fraction": FloatDistribution(0.5, 1.0),
-        "lambda_l1": FloatDistribution(1e-8, 10.0, log=True),
-        "lambda_l2": FloatDistribution(1e-8, 10.0, log=True),
-    }
-
-
-def _suggest(trial: Any, name: str, distribution: Any) -> float | int:
-    from optuna.distributions import IntDistribution
-
-    low, high, log = distribution.low, distribution.high, distribution.log
-    if isinstance(distribution, IntDistribution):
-        return int(trial.suggest_int(name, low, high, log=log))
-    return float(trial.suggest_float(name, low, high, log=log))
-
-
-def _pruning(trial: Any, stop_at: float) -> Callable[..., None]:
-    """A LightGBM callback that reports the validation loss every few rounds and stops the
-    trial when the median rule says it will not beat the others (optuna's LightGBM
-    integration does the same from a separate package); and ends its training, keeping the
-    rounds so far, once the search's time is up (``stop_at``, ``time.monotonic``): one trial of
-    1,000 rounds on 21,000 rows took 51 s of a 24 s budget before it did."""
-    import lightgbm as lgb
-    import optuna
-
-    def report(env: Any) -> None:
-        if env.iteration % _PRUNE_EVERY or not env.evaluation_result_list:
-            return
-        # (data, metric, value, higher_is_better[, stdv]) for train and cv alike.
-        trial.report(float(env.evaluation_result_list[0][2]), env.iteration)
-        if trial.should_prune():
-            raise optuna.TrialPruned(f"pruned at round {env.iteration}")
-        if time.monotonic() > stop_at:
-            raise lgb.callback.EarlyStopException(env.iteration, env.evaluation_result_list)
-
-    return report
