@@ -58,13 +58,13 @@ def test_linear_leaves_serve_the_fitted_answers_and_refuse_explanations(tmp_path
     assert np.abs(expected - truth).mean() < 0.8 * np.abs(steps - truth).mean()
 
     for model in (fitted, served):
-        refused = refusal(model, "lightgbm", Task.REGRESSION)
+        refused = refusal(model, "lightgbm")
         assert refused is not None and refused.field == "explain"
         assert "linear leaves" in refused.message and "--preset fast" in refused.message
     blend = EnsembleModel([_fitted(linear=False)[0], served], ["lightgbm", "lightgbm"], [0.5, 0.5])
-    refused = refusal(blend, ENSEMBLE, Task.REGRESSION)
+    refused = refusal(blend, ENSEMBLE)
     assert refused is not None and "its member lightgbm: its trees have linear" in refused.message
-    assert refusal(_fitted(linear=False)[0], "lightgbm", Task.REGRESSION) is None
+    assert refusal(_fitted(linear=False)[0], "lightgbm") is None
 
 
 def test_the_search_fits_linear_leaves_and_random_splits_first_then_tunes_them() -> None:
