@@ -8,7 +8,7 @@ import numpy as np
 
 from conveyor.model.candidates import Data, Scored
 from conveyor.model.ensemble import blend
-from conveyor.model.search import search
+from conveyor.model.search import Searched, search
 from conveyor.types import Algorithm, Preset, Task
 
 
@@ -18,6 +18,21 @@ def _curved(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     # neighbours') does not.
     x = rng.normal(size=(n, 8))
     return x, np.sin(2 * x[:, 0]) + x[:, 1] * x[:, 2] + rng.normal(scale=0.1, size=n)
+
+
+def _search_with_two_round_lightgbm(data: Data, one_row_budget_ms: float) -> Searched:
+    """A 1.5 s regression search whose project's LightGBM is held to two rounds (never tuned)."""
+    return search(
+        data,
+        preset=Preset.BALANCED,
+        budget=1.5,
+        budget_source="set",
+        metric="rmse",
+        algorithm=Algorithm.LIGHTGBM,
+        user_params={"num_boost_round": 2},
+        started=time.monotonic(),
+        one_row_budget_ms=one_row_budget_ms,
+    )
 
 
 def test_a_candidate_over_the_one_row_budget_is_scored_but_the_next_one_serves() -> None:
@@ -33,17 +48,7 @@ def test_a_candidate_over_the_one_row_budget_is_scored_but_the_next_one_serves()
     # ~0.007 ms, k-nearest neighbours ~0.03 ms against CatBoost
     # ~0.2 ms, HistGradientBoosting ~0.7 ms on a quiet machine), 7x away either side.
     budget = 0.1
-    searched = search(
-        data,
-        preset=Preset.BALANCED,
-        budget=1.5,
-        budget_source="set",
-        metric="rmse",
-        algorithm=Algorithm.LIGHTGBM,
-        user_params={"num_boost_round": 2},
-        started=time.monotonic(),
-        one_row_budget_ms=budget,
-    )
+    searched = _search_with_two_round_lightgbm(data, budget)
     board = searched.summary["leaderboard"]
     winner = next(row for row in board if row["winner"])
     assert winner["one_row_ms"] <= budget
@@ -84,17 +89,7 @@ def test_neighbours_best_out_of_fold_serve_only_inside_an_ensemble() -> None:
     data = Data(Task.REGRESSION, x, y, None, None, [], 0, 3)
     # LightGBM held to two rounds and the slow families over the budget: the neighbours score
     # best of what may serve.
-    searched = search(
-        data,
-        preset=Preset.BALANCED,
-        budget=1.5,
-        budget_source="set",
-        metric="rmse",
-        algorithm=Algorithm.LIGHTGBM,
-        user_params={"num_boost_round": 2},
-        started=time.monotonic(),
-        one_row_budget_ms=0.1,
-    )
+    searched = _search_with_two_round_lightgbm(data, 0.1)
     board = searched.summary["leaderboard"]
     singles = [r for r in board if r["status"].startswith("ok") and r["name"] != "ensemble"]
     best = min(singles, key=lambda r: r["score"])
