@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 from fastapi_offline import FastAPIOffline
 
 import conveyor
@@ -95,6 +96,8 @@ def create_app(
     api.install(app, ports, settings)  # the management API, all under /api/v1
     # The dashboard, all under /ui; its drift panel says how often the monitor checks.
     app.include_router(build_ui_router(ports, drift_check_seconds=settings.drift_check_seconds))
+    # The server's root is where a person's browser lands first: the dashboard.
+    app.add_api_route("/", _to_dashboard, include_in_schema=False)
     limits = RequestLimits.from_settings(settings)
     app.add_middleware(BodyLimitMiddleware, limits=limits, exempt_suffixes=("/uploads",))
     guard = ApiKeyGuard(settings.api_key.get_secret_value()) if settings.api_key else None
@@ -102,3 +105,7 @@ def create_app(
         app.include_router(build_login_router(guard, build_templates()))
         app.add_middleware(ApiKeyMiddleware, guard=guard)
     return PredictFastPath(app, guard=guard, limits=limits)
+
+
+def _to_dashboard() -> RedirectResponse:
+    return RedirectResponse("/ui")

@@ -29,10 +29,11 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 COOKIE = "conveyor_api_key"
 LOGIN_PATH = "/ui/login"
-# Open without a key: liveness probes, Prometheus scrapers, and the API's own documents.
+# Open without a key: liveness probes, Prometheus scrapers, the API's own documents, and the
+# root's redirect to the dashboard (whose pages then ask for the key).
 OPEN_PATHS = frozenset(
     {"/health", "/ping", "/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
-    | {LOGIN_PATH, "/ui/logout"}
+    | {"/", LOGIN_PATH, "/ui/logout"}
 )
 DOCS_STATIC = "/docs/static"
 OPEN_PREFIXES = ("/ui/static/", f"{DOCS_STATIC}/")
