@@ -73,9 +73,12 @@ def create_app(
             holder.stop()
             recorder.close()  # a graceful stop writes every acknowledged record
 
-    # /docs and /redoc with Swagger UI's and ReDoc's scripts served by the app itself: a
-    # machine without internet drew a blank page from FastAPI's CDN links.
+    # /docs with Swagger UI's scripts served by the app itself: a machine without internet
+    # drew a blank page from FastAPI's CDN links. No /redoc: ReDoc 2 stops at the "$defs"
+    # references of the API's request schemas and drew a blank page too ("Invalid reference
+    # token: $defs" in Chromium's console).
     app = FastAPIOffline(
+        redoc_url=None,
         static_url=DOCS_STATIC,
         title="conveyor",
         version=conveyor.__version__,

@@ -32,7 +32,7 @@ LOGIN_PATH = "/ui/login"
 # Open without a key: liveness probes, Prometheus scrapers, the API's own documents, and the
 # root's redirect to the dashboard (whose pages then ask for the key).
 OPEN_PATHS = frozenset(
-    {"/health", "/ping", "/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
+    {"/health", "/ping", "/metrics", "/docs", "/docs/oauth2-redirect", "/openapi.json"}
     | {"/", LOGIN_PATH, "/ui/logout"}
 )
 DOCS_STATIC = "/docs/static"

@@ -83,7 +83,6 @@ def test_probes_metrics_and_the_api_documents_stay_open(guarded: TestClient, pat
     ("page", "script"),
     [
         ("/docs", "/docs/static/swagger-ui-bundle.js"),
-        ("/redoc", "/docs/static/redoc.standalone.js"),
     ],
 )
 def test_the_api_documents_draw_from_the_server_itself_without_a_key(
