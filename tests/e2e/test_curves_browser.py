@@ -9,6 +9,7 @@ writes a screenshot (build/screenshots/ too with CONVEYOR_SCREENSHOTS set)."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import replace
@@ -172,6 +173,12 @@ def test_the_drift_panels_histograms_have_a_percent_axis_and_a_label_under_every
         }))"""
     )
     report = page.evaluate("() => window.conveyor.drift")
+    # Fresh, and saying so: the rows just sent are counted (a stale panel said "0 rows" after
+    # 400 requests), when it was checked, and how often the monitor checks by itself.
+    summary = page.locator("#drift-summary").inner_text()
+    counted = re.search(r"(\d+) rows answered by v\d+ from .* · checked ", summary)
+    assert counted is not None and int(counted.group(1)) >= 100, summary
+    assert "checks every 10.0 min" in page.locator("#drift-schedule").inner_text()
     assert len(drawn) >= 7
     for card in drawn:
         plot = report["features"][card["feature"]]["plot"]
