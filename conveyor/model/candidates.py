@@ -72,6 +72,9 @@ class Scored:
     finish: Callable[[], FittedModel | CrossValidated] | None = field(default=None, repr=False)
     # The median CPU milliseconds of a one-row predict in process (``conveyor.model.one_row``).
     one_row_ms: float | None = None
+    # The model ``one_row_ms`` was timed on (a fold's under cross-validation): an ensemble's
+    # one-row predict is timed on its members' (``conveyor.model.ensemble.blend``).
+    timed: FittedModel | None = field(default=None, repr=False)
 
     def row(self, metric: str, *, winner: bool) -> dict[str, Any]:
         """The training record's leaderboard entry."""
@@ -374,6 +377,7 @@ class Scorer:
         if model is None:
             return row
         row.one_row_ms = one_row_ms(model, held)
+        row.timed = model
         refused = over_budget(row.one_row_ms, self.one_row_budget_ms)
         if refused is not None:
             row.status = refused

@@ -261,10 +261,12 @@ class KnnModel:
             weight = np.ones_like(distance)
         if self.task is Task.REGRESSION:
             return np.asarray((self.targets[index] * weight).sum(axis=1) / weight.sum(axis=1))
-        proba = np.zeros((len(index), self.n_classes))
-        rows = np.arange(len(index))
-        for j in range(index.shape[1]):
-            proba[rows, self.targets[index[:, j]]] += weight[:, j]
+        # Each row's neighbours' weights summed by class in one pass: a loop over the
+        # neighbours cost a one-row predict ~0.1 ms at 30 of them.
+        cells = np.arange(len(index))[:, None] * self.n_classes + self.targets[index]
+        size = len(index) * self.n_classes
+        proba = np.bincount(cells.ravel(), weights=weight.ravel(), minlength=size)
+        proba = proba.reshape(len(index), self.n_classes)
         return np.asarray(proba / proba.sum(axis=1, keepdims=True))
 
     def predict_raw(self, x: np.ndarray) -> np.ndarray:

@@ -12,7 +12,8 @@ classifier on its probabilities calibrated as they would serve (``conveyor.model
 The best by the project's metric wins among those that can serve: a candidate whose one-row
 predict takes longer than ``conveyor.model.one_row.ONE_ROW_BUDGET_MS`` (timed as the server
 calls it) is scored and kept on the leaderboard with why it was not served, and never wins;
-nor does an ensemble whose members' times add up to more. Each candidate is a leaderboard row.
+nor does an ensemble whose one-row predict, timed whole, takes longer. Each candidate is a
+leaderboard row.
 
 TPE minimises the validation loss (log-loss, RMSE), a proper score whose round-by-round value
 LightGBM already computes, so that trials can be pruned part-way (median rule); the winner is

@@ -8,6 +8,7 @@ import numpy as np
 
 from conveyor.model.candidates import Data, Scored
 from conveyor.model.ensemble import blend
+from conveyor.model.estimators import LightGbmModel
 from conveyor.model.search import Searched, search
 from conveyor.types import Algorithm, Preset, Task
 
@@ -80,6 +81,57 @@ def test_an_ensemble_keeps_the_one_row_budget_by_leaving_its_slowest_member_out(
     refused = blend(rows, data, "rmse", folds=None, one_row_budget_ms=0.03)
     assert refused is not None and not refused.wins
     assert refused.status.startswith("not served: one-row predict 0.040 ms")
+
+
+def test_an_ensemble_is_timed_as_it_serves_not_by_its_members_times_added() -> None:
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(400, 4))
+    y = x[:, 0] + np.sin(3 * x[:, 1]) + rng.normal(scale=0.3, size=400)
+    # Three real models of 150 deep rounds each, whose rows claim far less than they take (as
+    # members timed alone under-counted chile's blend by a third).
+    trees = [
+        LightGbmModel.fit(
+            Task.REGRESSION,
+            x[:300],
+            y[:300],
+            x[300:],
+            y[300:],
+            categorical_indices=[],
+            n_classes=0,
+            seed=i,
+            params={
+                "num_boost_round": 150,
+                "num_leaves": 63,
+                "min_data_in_leaf": 2,
+                "early_stopping_rounds": 0,
+                "bagging_fraction": 0.7,
+                "bagging_freq": 1,
+            },
+        )
+        for i in range(3)
+    ]
+    rows = [
+        Scored(
+            f"c{i}",
+            Algorithm.LIGHTGBM,
+            {},
+            {},
+            0.0,
+            None,
+            one_row_ms=0.001,
+            timed=tree,
+            predictions=y[300:] + rng.normal(size=100),
+        )
+        for i, tree in enumerate(trees)
+    ]
+    data = Data(Task.REGRESSION, np.zeros((1, 4)), np.zeros(1), x[300:], y[300:], [], 0, 0)
+    found = blend(rows, data, "rmse", folds=None, one_row_budget_ms=10.0)
+    assert found is not None and found.wins
+    took = found.one_row_ms
+    assert took > 10 * 0.001 * len(found.members)  # measured, not the rows' claims added
+    refused = blend(rows, data, "rmse", folds=None, one_row_budget_ms=took / 10)
+    assert refused is not None and not refused.wins
+    assert refused.status.startswith("not served: one-row predict")
 
 
 def test_neighbours_best_out_of_fold_serve_only_inside_an_ensemble() -> None:
