@@ -25,7 +25,13 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     single = serving.get("single_row_at_32", {})
     recording = serving.get("recording", {})
     recording_100 = serving.get("recording_100_rows", {})
-    cold = results.get("cold_start", {}).get("cache_kept", {})
+    cold = results.get("cold_start", {})
+    # Whatever model the search picked: the slowest start of every variant's (cache kept).
+    cold_starts = [
+        v["cache_kept"]["first_200_seconds"]
+        for v in (cold, *(x for x in cold.values() if isinstance(x, dict)))
+        if isinstance(v.get("cache_kept"), dict)
+    ]
     pipeline = results.get("pipeline", {})
     batch = results.get("batch", {})
     page = results.get("ui_load", {}).get("warm_median_ms", {})
@@ -64,8 +70,9 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             "inference records missing after a graceful stop", recording.get("missing"), "<=", 0
         ),
         _target(
-            "`conveyor serve` with 3 projects, seconds to the first 200 (cache kept)",
-            cold.get("first_200_seconds"),
+            "`conveyor serve` with 3 projects, seconds to the first 200 (cache kept; the "
+            "slowest of fast, balanced and the other families' models)",
+            max(cold_starts) if cold_starts else None,
             "<=",
             1.0,
         ),
@@ -447,20 +454,28 @@ def _ui_load(u: dict[str, Any]) -> list[str]:
 
 
 def _cold_start(c: dict[str, Any]) -> list[str]:
-    return [
+    lines = [
         "",
         "## Cold start",
         "",
         f"`conveyor serve` with {len(c['projects'])} projects deployed "
-        f"({', '.join(c['projects'])}); median of {c['starts']} starts.",
+        f"({', '.join(c['projects'])}); median of {c['starts']} starts. The projects trained "
+        "three ways (bench/cold_start.py's VARIANTS): `fast` (one LightGBM each), `balanced` "
+        "(what its search picked), and families with libraries of their own to load "
+        "(CatBoost, k-nearest neighbours, the linear model).",
         "",
-        "| serving cache | first 200 (s) | all projects answering (s) |",
-        "|---|---|---|",
-        f"| kept (a restart) | {c['cache_kept']['first_200_seconds']} | "
-        f"{c['cache_kept']['all_projects_seconds']} |",
-        f"| emptied (a new machine) | {c['cache_emptied']['first_200_seconds']} | "
-        f"{c['cache_emptied']['all_projects_seconds']} |",
+        "| projects' models | serving cache | first 200 (s) | all projects answering (s) |",
+        "|---|---|---|---|",
     ]
+    variants = {"fast": c, **{k: v for k, v in c.items() if isinstance(v, dict) and "models" in v}}
+    for name, v in variants.items():
+        models = ", ".join(f"{p}: {m}" for p, m in (v.get("models") or {}).items()) or name
+        for label, key in (("kept (a restart)", "cache_kept"), ("emptied", "cache_emptied")):
+            lines.append(
+                f"| {name} ({models}) | {label} | {v[key]['first_200_seconds']} | "
+                f"{v[key]['all_projects_seconds']} |"
+            )
+    return lines
 
 
 def last_figures() -> dict[str, Any]:
