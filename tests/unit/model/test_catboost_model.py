@@ -3,6 +3,8 @@ NaN missing), saved, loaded through the families' registry, one row as in a batc
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -65,6 +67,18 @@ def test_catboost_fits_round_trips_and_predicts_one_row_as_in_a_batch(tmp_path: 
     assert np.allclose(refitted.predict_raw(held[:5]).sum(axis=1), 1.0)
     with pytest.raises(ValueError, match="fitted in this process"):
         loaded.refit(x, y)  # type: ignore[attr-defined]
+    # A server loading it (a fresh interpreter) predicts without importing pandas, which was
+    # most of catboost's import on a cold start.
+    script = (
+        "import sys, numpy as np\n"
+        "from conveyor.model.ensemble import load_fitted\n"
+        f"m = load_fitted(__import__('pathlib').Path({str(tmp_path)!r}), 'catboost', "
+        "__import__('conveyor.types').types.Task.BINARY)\n"
+        "p = m.predict_raw(np.array([[0.1, 2.0, -0.3]]))\n"
+        "print(round(float(p.sum()), 6), 'pandas' in sys.modules)\n"
+    )
+    shown = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert shown.stdout.split() == ["1.0", "False"], shown.stderr
 
 
 def test_a_multiclass_catboost_keeps_a_column_for_a_class_its_rows_lack() -> None:
