@@ -40,6 +40,7 @@ class Algorithm(StrEnum):
     LINEAR = "linear"  # ridge / L2 logistic regression (conveyor.model.linear)
     CATBOOST = "catboost"  # conveyor.model.catboost_model
     KNN = "knn"  # k-nearest neighbours (conveyor.model.knn)
+    FOREST = "forest"  # extremely randomised trees, served as LightGBM (conveyor.model.forest)
 
 
 class Preset(StrEnum):

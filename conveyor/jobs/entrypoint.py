@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from conveyor.model.encode import FeatureEncoder
     from conveyor.model.ensemble import EnsembleModel
     from conveyor.model.estimators import FittedModel, LightGbmModel
+    from conveyor.model.forest import ForestModel
     from conveyor.model.knn import KnnModel
     from conveyor.model.linear import LinearModel
     from conveyor.tabular.schema import DatasetSchema
@@ -330,7 +331,7 @@ def train(paths: ScriptModePaths) -> dict[str, Any]:
 
 def _refittable(
     model: FittedModel, *, small: bool
-) -> LightGbmModel | KnnModel | LinearModel | CatBoostModel | EnsembleModel | None:
+) -> LightGbmModel | KnnModel | LinearModel | CatBoostModel | ForestModel | EnsembleModel | None:
     """``model`` when the model that serves a full fit is it fitted again on every row (the
     test split's too), as ``fast``'s LightGBM is; else None. k-nearest neighbours always: more
     rows are nearer neighbours, and its fit is a tree's build. A search's other winners are
@@ -341,6 +342,7 @@ def _refittable(
     from conveyor.model.catboost_model import CatBoostModel
     from conveyor.model.ensemble import EnsembleModel
     from conveyor.model.estimators import LightGbmModel
+    from conveyor.model.forest import ForestModel
     from conveyor.model.knn import KnnModel
     from conveyor.model.linear import LinearModel
 
@@ -348,19 +350,22 @@ def _refittable(
         return model
     if not small:
         return None
-    families = (LightGbmModel, KnnModel, LinearModel, CatBoostModel)
+    families = (LightGbmModel, KnnModel, LinearModel, CatBoostModel, ForestModel)
     if isinstance(model, EnsembleModel):
         return model if all(isinstance(m, families) for m in model.members) else None
-    return model if isinstance(model, (LinearModel, CatBoostModel)) else None
+    return model if isinstance(model, (LinearModel, CatBoostModel, ForestModel)) else None
 
 
 def _refitted(model: Any) -> dict[str, Any]:
     """What a refitted model chose on its rows: its rounds, or the neighbours' settings (they
     have no rounds)."""
+    from conveyor.model.forest import ForestModel
     from conveyor.model.knn import KnnModel
 
     if isinstance(model, KnnModel):
         return {"rounds": None, "hyperparameters": model.hyperparameters}
+    if isinstance(model, ForestModel):  # its trees are grown, not rounds chosen
+        return {"rounds": None}
     return {"rounds": int(model.best_iteration)}
 
 

@@ -36,6 +36,8 @@ from conveyor.model.estimators import (
     SklearnModel,
     effective_hyperparameters,
 )
+from conveyor.model.forest import ForestModel
+from conveyor.model.forest import unsuited as forest_unsuited
 from conveyor.model.knn import KnnModel, distance_inputs, unsuited
 from conveyor.model.linear import LinearModel
 from conveyor.model.metrics import compute_metrics
@@ -142,6 +144,8 @@ class Scorer:
     def unsuited(self, family: Algorithm) -> str | None:
         """Why ``family`` is not fitted on these data (a leaderboard row's status), or None."""
         d = self.data
+        if family is Algorithm.FOREST:
+            return forest_unsuited(len(d.y_train))
         if family is not Algorithm.KNN:
             return None
         return unsuited(
@@ -283,6 +287,8 @@ class Scorer:
                 params=params,
                 seed=d.seed,
             )
+        if family is Algorithm.FOREST:
+            return ForestModel.grow(d.task, x, y, n_classes=d.n_classes, params=params, seed=d.seed)
         # The boosting families early-stop on a share of the rows they are given: the last
         # sixth here, so that the search's validation rows stay unseen.
         cut = len(y) - max(1, len(y) // 6)

@@ -43,6 +43,7 @@ from conveyor.model.cross_validation import CrossValidated, make_folds
 from conveyor.model.ensemble_explain import probability_contributions
 from conveyor.model.estimators import FittedModel, LightGbmModel, load_model
 from conveyor.model.explain import PROBABILITY, VALUE
+from conveyor.model.forest import ForestModel
 from conveyor.model.knn import KnnModel
 from conveyor.model.linear import LinearModel
 from conveyor.model.metrics import compute_metrics, greater_is_better, metric_value
@@ -258,7 +259,8 @@ class EnsembleModel:
         """
         refitted = []
         for member in self.members:
-            if not isinstance(member, (LightGbmModel, LinearModel, CatBoostModel, KnnModel)):
+            refittable = (LightGbmModel, LinearModel, CatBoostModel, KnnModel, ForestModel)
+            if not isinstance(member, refittable):
                 raise ValueError(f"an ensemble's {type(member).__name__} member cannot refit")
             refitted.append(member.refit(x, y, categorical_indices=categorical_indices))
         return EnsembleModel(list(refitted), self.algorithms, self.weights)
@@ -307,7 +309,8 @@ class EnsembleModel:
             raise InvalidInput(f"this ensemble cannot be explained exactly: {why}", field="explain")
         parts = [np.asarray(m.contributions(x), dtype=np.float64) for m in self.members]  # type: ignore[attr-defined]
         if self.classifier:
-            return probability_contributions(parts, self.weights)
+            ready = [getattr(m, "explanation_space", None) == PROBABILITY for m in self.members]
+            return probability_contributions(parts, self.weights, ready)
         weighted = [w * part for w, part in zip(self.weights, parts, strict=True)]
         return np.asarray(np.sum(weighted, axis=0))
 

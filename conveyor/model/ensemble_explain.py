@@ -36,7 +36,11 @@ _PANEL = 1.0
 _GRID, _WEIGHTS = np.polynomial.legendre.leggauss(_NODES)
 
 
-def probability_contributions(parts: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
+def probability_contributions(
+    parts: Sequence[np.ndarray],
+    weights: Sequence[float],
+    in_probability: Sequence[bool] | None = None,
+) -> np.ndarray:
     """The blend's probability split into its inputs' contributions.
 
     Args:
@@ -44,15 +48,18 @@ def probability_contributions(parts: Sequence[np.ndarray], weights: Sequence[flo
             ``conveyor.model.explain.Explainable`` gives them (the last column the base score;
             one score: the log-odds of class 1; several: each class's score before the softmax).
         weights: each member's weight in the blend.
+        in_probability: per member, whether its contributions are to its probabilities
+            already (a forest's, ``conveyor.model.forest``): those are weighted as they are.
 
     Returns:
         (rows, scores, inputs + 1): the probability of class 1 (one score) or of each class;
         the last column is the base value, and a row's values sum to the blend's probability.
     """
     total: np.ndarray | None = None
-    for weight, part in zip(weights, parts, strict=True):
+    flags = in_probability if in_probability is not None else [False] * len(parts)
+    for weight, part, ready in zip(weights, parts, flags, strict=True):
         phi = np.asarray(part, dtype=np.float64)
-        carried = _binary(phi) if phi.shape[1] == 1 else _softmax(phi)
+        carried = phi if ready else _binary(phi) if phi.shape[1] == 1 else _softmax(phi)
         total = weight * carried if total is None else total + weight * carried
     assert total is not None  # an ensemble has members
     return total

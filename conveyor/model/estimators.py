@@ -75,6 +75,7 @@ class FittedModel(Protocol):
 def merged_hyperparameters(algorithm: Algorithm, given: dict[str, Any]) -> dict[str, Any]:
     """Defaults overridden by the project's values (numbers given as text are parsed)."""
     from conveyor.model.catboost_model import CATBOOST_DEFAULTS
+    from conveyor.model.forest import FOREST_DEFAULTS
     from conveyor.model.knn import KNN_DEFAULTS
     from conveyor.model.linear import LINEAR_DEFAULTS
 
@@ -84,6 +85,7 @@ def merged_hyperparameters(algorithm: Algorithm, given: dict[str, Any]) -> dict[
         Algorithm.LINEAR: LINEAR_DEFAULTS,
         Algorithm.CATBOOST: CATBOOST_DEFAULTS,
         Algorithm.KNN: KNN_DEFAULTS,
+        Algorithm.FOREST: FOREST_DEFAULTS,
     }[algorithm]
     merged = dict(defaults)
     for key, value in given.items():
@@ -168,6 +170,13 @@ def fit_model(
             n_classes=n_classes,
             params=params,
             seed=seed,
+        )
+    if algorithm is Algorithm.FOREST:
+        from conveyor.model.forest import ForestModel
+
+        # A forest needs no early stopping: the validation rows are left for the scores.
+        return ForestModel.grow(
+            task, x_train, y_train, n_classes=n_classes, params=params, seed=seed
         )
     return SklearnModel.fit(
         task,
@@ -477,4 +486,8 @@ def load_model(folder: Path, algorithm: Algorithm, task: Task) -> FittedModel:
         from conveyor.model.knn import KnnModel
 
         return KnnModel.load(folder, task)
+    if algorithm is Algorithm.FOREST:
+        from conveyor.model.forest import ForestModel
+
+        return ForestModel.load(folder, task)
     return SklearnModel.load(folder, task)

@@ -21,6 +21,7 @@ import time
 import numpy as np
 
 from conveyor.model.estimators import FittedModel, LightGbmModel
+from conveyor.model.forest import ForestModel
 
 # The in-process one-row predict a candidate may take to serve (median CPU time), in ms. In
 # process a one-row predict's p99 runs about twice its median (scikit-learn's
@@ -43,7 +44,9 @@ def one_row_ms(model: FittedModel, x: np.ndarray) -> float | None:
     has no rows."""
     if len(x) == 0:
         return None
-    if isinstance(model, LightGbmModel):
+    if isinstance(model, ForestModel):
+        model.served()  # its LightGBM form is written once, not in a row's time
+    if isinstance(model, LightGbmModel | ForestModel):
         # Its one-row path runs on one thread of its own; limiting the others took ~11 ms a
         # call at load 8, times every tuned trial, from the search's budget.
         return _median_cpu_ms(model, x)

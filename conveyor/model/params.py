@@ -28,6 +28,7 @@ _FAMILY = {
     Algorithm.LINEAR: "linear model",
     Algorithm.CATBOOST: "CatBoost",
     Algorithm.KNN: "k-nearest neighbours",
+    Algorithm.FOREST: "extremely randomised trees",
 }
 
 
@@ -59,6 +60,14 @@ def valid_parameters(algorithm: Algorithm) -> tuple[frozenset[str], tuple[str, .
         from conveyor.model.knn import KNN_DEFAULTS
 
         return frozenset(KNN_DEFAULTS), tuple(KNN_DEFAULTS)
+    if algorithm is Algorithm.FOREST:
+        from sklearn.ensemble import ExtraTreesRegressor
+
+        from conveyor.model.forest import FOREST_DEFAULTS
+
+        # scikit-learn's own but those conveyor sets (the seed, the threads, the estimator).
+        names = set(ExtraTreesRegressor().get_params()) - {"random_state", "n_jobs", "verbose"}
+        return frozenset(names | {"criterion"}), tuple(FOREST_DEFAULTS)
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
     names = set(HistGradientBoostingClassifier().get_params()) | set(

@@ -13,6 +13,7 @@ import numpy as np
 from conveyor.model.artifact import Predictor
 from conveyor.model.curves import evaluation_curves
 from conveyor.model.estimators import LightGbmModel, SklearnModel
+from conveyor.model.forest import ForestModel
 from conveyor.types import Task
 
 RESIDUAL_BINS = 20
@@ -86,6 +87,8 @@ def feature_importance(
     model = predictor.model
     if isinstance(model, LightGbmModel):
         values = model.booster.feature_importance(importance_type="gain")
+    elif isinstance(model, ForestModel):
+        values = model.feature_importance()
     elif len(y) > 1:
         from sklearn.inspection import permutation_importance
 

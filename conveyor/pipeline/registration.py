@@ -251,7 +251,7 @@ def _how_fitted(
             "with the weights chosen on the others), each fitted as its leaderboard row says"
         )
         return f"The model that serves was {stopped}; the test split scored it."
-    if algorithm in ("linear", "knn") or (algorithm in ("sklearn", "catboost") and folds):
+    if algorithm in ("linear", "knn", "forest") or (algorithm in ("sklearn", "catboost") and folds):
         # No rounds for the folds to choose: a search chose the model family on them.
         stopped = (
             f"a {algorithm} model fitted on the {rows_train + rows_validation} train and "

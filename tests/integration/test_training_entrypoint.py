@@ -59,7 +59,7 @@ def run_job(
     )
 
 
-@pytest.mark.parametrize("algorithm", ["lightgbm", "sklearn", "catboost", "knn"])
+@pytest.mark.parametrize("algorithm", ["lightgbm", "sklearn", "catboost", "knn", "forest"])
 def test_the_entrypoint_writes_a_model_the_predictor_serves(tmp_path: Path, algorithm: str) -> None:
     result = run_job(
         tmp_path,

@@ -22,11 +22,11 @@ def _curved(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _search_with_two_round_lightgbm(data: Data, one_row_budget_ms: float) -> Searched:
-    """A 1.5 s regression search whose project's LightGBM is held to two rounds (never tuned)."""
+    """A 3 s regression search whose project's LightGBM is held to two rounds (never tuned)."""
     return search(
         data,
         preset=Preset.BALANCED,
-        budget=1.5,
+        budget=3.0,
         budget_source="set",
         metric="rmse",
         algorithm=Algorithm.LIGHTGBM,
@@ -44,20 +44,23 @@ def test_a_candidate_over_the_one_row_budget_is_scored_but_the_next_one_serves()
     # Scored out of fold (small data), where every family's fit runs on one thread.
     data = Data(Task.REGRESSION, x, y, None, None, [], 0, 3)
     # LightGBM held to two rounds (the project's own setting, never tuned), the linear model
-    # cannot follow the curve, and neighbours lose it in the noise: scikit-learn's trees score
-    # best. The budget sits between the families' one-row times (LightGBM ~0.015 ms, linear
-    # ~0.007 ms, k-nearest neighbours ~0.03 ms against CatBoost
-    # ~0.2 ms, HistGradientBoosting ~0.7 ms on a quiet machine), 7x away either side.
+    # cannot follow the curve, and neighbours and the forest lose it in the noise: CatBoost's
+    # and scikit-learn's boosted trees score best (0.63 and 0.72 against the forest's 0.80).
+    # The budget sits between the families' one-row times (LightGBM ~0.015 ms, linear ~0.007
+    # ms, k-nearest neighbours ~0.03 ms, the forest ~0.02 ms against CatBoost ~0.2 ms,
+    # HistGradientBoosting ~0.7 ms on a quiet machine), 3x away either side.
     budget = 0.1
     searched = _search_with_two_round_lightgbm(data, budget)
     board = searched.summary["leaderboard"]
     winner = next(row for row in board if row["winner"])
     assert winner["one_row_ms"] <= budget
-    assert searched.algorithm in ("lightgbm", "linear", "knn", "ensemble")
-    # The slow family would have won: it is on the leaderboard, better, and says why not.
-    slow = next(row for row in board if row["name"] == "sklearn")
-    assert slow["score"] < winner["score"] and slow["one_row_ms"] > budget
-    assert slow["status"].startswith("not served: one-row predict") and not slow["winner"]
+    assert searched.algorithm in ("lightgbm", "linear", "knn", "forest", "ensemble")
+    # A slow family would have won: it is on the leaderboard, better, and says why not (one of
+    # the two at least: on a loaded machine the budget may leave no time for the second).
+    slow = [r for r in board if r["algorithm"] in ("catboost", "sklearn") and r["score"]]
+    best = min(slow, key=lambda r: r["score"])
+    assert best["score"] < winner["score"] and best["one_row_ms"] > budget
+    assert best["status"].startswith("not served: one-row predict") and not best["winner"]
 
 
 def test_an_ensemble_keeps_the_one_row_budget_by_leaving_its_slowest_member_out() -> None:
