@@ -82,4 +82,4 @@ def test_the_search_scores_a_forest_and_skips_it_on_large_data() -> None:
     from conveyor.model.forest import MAX_ROWS, unsuited
 
     assert unsuited(MAX_ROWS) is None
-    assert (unsuited(MAX_ROWS + 1) or "").startswith("skipped: 10,001 rows")
+    assert (unsuited(MAX_ROWS + 1) or "").startswith("skipped: 3,001 rows")
