@@ -186,10 +186,8 @@ def _conveyor(
         result = real_files._one(dataset, path, workdir, serving=_http_latency)
     finally:
         os.environ.pop("BENCH_REAL_FILES_PRESET", None)
-    out: dict[str, Any] = {
-        key: result.get(key)
-        for key in ("train_seconds", "upload_seconds", "time_budget", "winner", "conveyor_task")
-    }
+    kept = ("train_seconds", "upload_seconds", "time_budget", "winner", "conveyor_task")
+    out: dict[str, Any] = {key: result.get(key) for key in (*kept, "leaderboard")}
     out["latency_http"] = result.get("serving")
     # Which conveyor (the last commit to change its package): a rerun of this side after a
     # rebase replaces the data sets one by one.
