@@ -291,9 +291,10 @@ def _conveyor(
     search = (record.get("report") or {}).get("search") or {}
     timings["winner"] = search.get("winner")
     timings["time_budget"] = search.get("time_budget_seconds")
+    timings["search_seconds"] = search.get("seconds")
     # What the search tried and why each row did not win (the ensemble's status above all).
     timings["leaderboard"] = [
-        {k: row.get(k) for k in ("name", "score", "fit_seconds", "status")}
+        {k: row.get(k) for k in ("name", "score", "fit_seconds", "status", "hyperparameters")}
         for row in search.get("leaderboard") or []
     ]
     if done.returncode != 0 or record.get("state") != "DEPLOYED":
