@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from conveyor.model import tuning
-from conveyor.model.candidates import Data, Scored, Scorer
+from conveyor.model.candidates import Data, Scored, Scorer, finish_seconds
 from conveyor.model.challenge import clearly_better
 from conveyor.model.cross_validation import FOLDS, CrossValidated, make_folds
 from conveyor.model.ensemble import ENSEMBLE, Blend, blend
@@ -46,9 +46,11 @@ from conveyor.types import Algorithm, Preset, Task
 # Balanced stops at this many tuned trials even with time left: a small file should not take
 # its whole budget (on the corpus's files of 500-6,000 rows 24 trials took 2-21 s in all).
 MAX_TRIALS = {Preset.BALANCED: 24, Preset.BEST: 200}
-# Room kept in the budget for this many more final fits than the winner's: an ensemble's
-# members under cross-validation (each about a fold's fit).
-_ENSEMBLE_RESERVE = 2
+# Room kept in the budget under cross-validation for the final fits of this many of the best
+# candidates so far (an ensemble's likely members; each about a fold's fit), and at least for
+# this many of the first row's. Two more of the first row's (LightGBM's defaults, 0.4 s on
+# seattle_temps) were 1.2 s, where its blends of four took 2.1-2.3 s (linear leaves' 0.8-1 s).
+_RESERVED_FITS = 3
 # Fitted with their defaults before LightGBM is tuned, each while time is left: these three
 # first, then LightGBM with linear leaves (``tuning.HAND_PICKED``), CatBoost, LightGBM's other
 # hand-picked settings, and HistGradientBoosting last. Linear leaves come before CatBoost: on a
@@ -118,12 +120,8 @@ def search(
     board: list[Scored] = []
     _fit_families(scorer, board, _FAMILIES, deadline, algorithm, user_params)
     board.extend(weighted_candidates(scorer, board, algorithm, user_params, deadline))
-    # The winner's final fit must fit in the budget too: it costs about what the baseline did
-    # (an ensemble's, one per member: room is kept for two more under cross-validation).
-    finish_cost = board[0].fit_seconds / FOLDS if data.cross_validated else 0.0
-    reserve = (
-        finish_cost * (1 + _ENSEMBLE_RESERVE) if data.cross_validated else board[0].fit_seconds
-    )
+    # The final fits may end past the deadline by one of the first row's.
+    finish_cost = finish_seconds(board[0], data)
     given = user_params if algorithm is Algorithm.LIGHTGBM else {}
     # LightGBM's settings are weighted as the better of LightGBM unweighted and weighted.
     start = _ranked([r for r in board if r.algorithm is Algorithm.LIGHTGBM], metric)[0]
@@ -134,30 +132,23 @@ def search(
     # HistGradientBoosting, which never serves, must also leave the time kept for the
     # winner's final fit and an ensemble's members: on seattle_temps at load 2 its 5.9 s took
     # it, and the ensemble that validated 18% better than any one candidate was skipped.
-    for families, first, until in (
-        ((Algorithm.CATBOOST,), True, deadline),
-        ((Algorithm.SKLEARN,), False, deadline - reserve),
-    ):
-        settings = tuning.hand_picked_rows(
-            scorer, given, deadline - reserve, board[0].fit_seconds, first=first
-        )
+    for families, first in (((Algorithm.CATBOOST,), True), ((Algorithm.SKLEARN,), False)):
+        until = deadline - _reserve(board, data, metric)
+        settings = tuning.hand_picked_rows(scorer, given, until, board[0].fit_seconds, first=first)
         board.extend(row for _, row in settings)
         picked.extend(settings)
+        until = deadline if first else deadline - _reserve(board, data, metric)
         _fit_families(scorer, board, families, until, algorithm, user_params)
-    trials_left = deadline - reserve - time.monotonic()
+    trials_left = deadline - _reserve(board, data, metric) - time.monotonic()
     if trials_left > board[0].fit_seconds and len(picked) < MAX_TRIALS[preset]:
         trials = MAX_TRIALS[preset] - len(picked)
         board.extend(tuning.tune(scorer, start, given, picked, trials_left, trials, data.seed))
-    ensemble = blend(_ranked(board, metric), data, metric, scorer.folds, one_row_budget_ms)
+    ranked = _ranked(board, metric)
+    ensemble = blend(
+        ranked, data, metric, scorer.folds, one_row_budget_ms, finish_by=deadline + finish_cost
+    )
     single = _best(board, metric, members_only=_MEMBERS_ONLY - {algorithm})
     single, ensemble = _challenge(board, single, ensemble, data, scorer.folds, metric, algorithm)
-    if ensemble is not None and ensemble.wins and data.cross_validated:
-        # Its other members' final fits cost about a fold's fit each.
-        extra = sum(m.fit_seconds / FOLDS for m in ensemble.members if m is not single)
-        if time.monotonic() + extra > deadline + finish_cost:
-            ensemble = dataclasses.replace(
-                ensemble, wins=False, status="skipped: no time left for its members' fits"
-            )
     wins = ensemble is not None and ensemble.wins
     rows = [row.row(metric, winner=row is single and not wins) for row in board]
     summary = {
@@ -211,6 +202,20 @@ def search(
         ),
         summary=_summary(summary, rows, metric, started),
         predictions=single.predictions,
+    )
+
+
+def _reserve(board: list[Scored], data: Data, metric: str) -> float:
+    """The time kept at the end of the budget for the final fits: under cross-validation the
+    best ``_RESERVED_FITS`` candidates' so far (an ensemble's likely members), or as many of
+    the first row's when that is more; on a validation split the first row's fit (the
+    winner's refit on train and validation costs about that)."""
+    if not data.cross_validated:
+        return board[0].fit_seconds
+    best = [r for r in _ranked(board, metric) if r.status == "ok"][:_RESERVED_FITS]
+    return max(
+        _RESERVED_FITS * finish_seconds(board[0], data),
+        sum(finish_seconds(r, data) for r in best),
     )
 
 

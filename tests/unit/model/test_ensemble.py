@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conveyor.model.candidates import Data, Scored
+from conveyor.model.candidates import Data, Scored, Scorer
 from conveyor.model.ensemble import EnsembleModel, blend, improves, load_fitted, select
 from conveyor.model.estimators import LightGbmModel
 from conveyor.model.linear import LinearModel
@@ -118,6 +118,41 @@ def test_every_candidate_that_may_serve_alone_is_offered_to_the_blend_catboost_t
     found = blend(rows, data, "rmse", folds=None)
     assert found is not None and found.wins and found.members[0].algorithm is Algorithm.CATBOOST
     assert found.weights[0] > 0.4
+
+
+def test_a_blend_whose_members_fits_do_not_fit_in_the_time_left_is_chosen_from_those_that_do() -> (
+    None
+):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 3))
+    y = np.sin(2 * x[:, 0]) + x[:, 1] * x[:, 2] + rng.normal(scale=0.1, size=300)
+    # Under the cross-validation threshold: a member's final fit is one more, on every row.
+    data = Data(Task.REGRESSION, x, y, None, None, [], 0, 3)
+    scorer = Scorer(data)
+    quick = {"learning_rate": 0.3, "num_boost_round": 60, "num_threads": 1}
+    rows = [
+        scorer.fixed(Algorithm.LIGHTGBM, {**quick, "linear_tree": True}, "lightgbm-linear"),
+        scorer.fixed(Algorithm.LIGHTGBM, quick),
+        scorer.fixed(Algorithm.KNN, {}),
+    ]
+    everything = blend(rows, data, "rmse", scorer.folds)
+    assert everything is not None and everything.wins and len(everything.members) == 3
+    # Five folds' fits of 1 s, 50 s (a busy machine) and 0.1 s: the final fits (a fold's each)
+    # of all three take 10.2 s, of the other two 0.22 s; 2 s are left.
+    for row, seconds in zip(rows, (1.0, 50.0, 0.1), strict=True):
+        row.fit_seconds = seconds
+    found = blend(rows, data, "rmse", scorer.folds, finish_by=time.monotonic() + 2.0)
+    assert found is not None and found.wins and found.status == "ok"
+    assert found.members == [rows[0], rows[2]]
+    assert found.metrics["rmse"] < found.single  # still better than either alone, cross-fitted
+    served = found.finish()  # fitted on every row, and it serves one row as the server asks
+    assert served.predict_raw(x[:1]).shape == (1,)
+    assert np.sqrt(np.mean((served.predict_raw(x) - y) ** 2)) < found.metrics["rmse"]
+    # No two members' fits fit: no blend wins, and its row says why.
+    rows[0].fit_seconds = 50.0
+    late = blend(rows, data, "rmse", scorer.folds, finish_by=time.monotonic() + 2.0)
+    assert late is not None and not late.wins
+    assert late.status == "skipped: no time left for its members' fits"
 
 
 def _members(
