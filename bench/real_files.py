@@ -293,9 +293,9 @@ def _conveyor(
     timings["time_budget"] = search.get("time_budget_seconds")
     timings["search_seconds"] = search.get("seconds")
     # What the search tried and why each row did not win (the ensemble's status above all).
+    kept = ("name", "score", "fit_seconds", "one_row_ms", "status", "hyperparameters")
     timings["leaderboard"] = [
-        {k: row.get(k) for k in ("name", "score", "fit_seconds", "status", "hyperparameters")}
-        for row in search.get("leaderboard") or []
+        {k: row.get(k) for k in kept} for row in search.get("leaderboard") or []
     ]
     if done.returncode != 0 or record.get("state") != "DEPLOYED":
         raise _Failed(_upload_failure(done, record))
