@@ -125,7 +125,7 @@ class Data:
 
 def finish_seconds(row: Scored, data: Data) -> float:
     """About what ``row.finish`` takes: under cross-validation a fit on every row, about one of
-    its folds' (a fifth of its ``fit_seconds``; seattle_temps' members' took 0.8-1.3 times
+    its folds' (a fifth of its ``fit_seconds``; seattle_temps' members' took 0.6-1.3 times
     that); on a validation split nothing, as its model is the one already fitted."""
     return row.fit_seconds / FOLDS if data.cross_validated else 0.0
 
