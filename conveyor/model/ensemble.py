@@ -465,6 +465,11 @@ def blend(
             # Never the best member (ranked first): its fit is the single winner's otherwise,
             # and without it seattle_temps' blends of what was left lost to it by 13-16%.
             left_out = found.members[1 + int(np.argmax(fits[1:]))]
+            others = [r for r in offered if r is not found.members[0] and r is not left_out]
+            cheapest = min((finish_seconds(r, data) for r in others), default=math.inf)
+            if time.monotonic() + fits[0] + cheapest > finish_by:
+                # No pair with the best fits either: choosing again would only spend the time.
+                return dataclasses.replace(found, wins=False, status=refused)
         offered = [r for r in offered if r is not left_out]
         if len(offered) < 2:
             return dataclasses.replace(found, wins=False, status=refused)
