@@ -143,9 +143,13 @@ def search(
     if trials_left > board[0].fit_seconds and len(picked) < MAX_TRIALS[preset]:
         trials = MAX_TRIALS[preset] - len(picked)
         board.extend(tuning.tune(scorer, start, given, picked, trials_left, trials, data.seed))
-    ranked = _ranked(board, metric)
     ensemble = blend(
-        ranked, data, metric, scorer.folds, one_row_budget_ms, finish_by=deadline + finish_cost
+        _ranked(board, metric),
+        data,
+        metric,
+        scorer.folds,
+        one_row_budget_ms,
+        finish_by=deadline + finish_cost,
     )
     single = _best(board, metric, members_only=_MEMBERS_ONLY - {algorithm})
     single, ensemble = _challenge(board, single, ensemble, data, scorer.folds, metric, algorithm)
