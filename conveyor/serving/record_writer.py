@@ -12,6 +12,7 @@ requests' rows as data capture (``conveyor.inference.capture``), flushed at the 
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -133,6 +134,11 @@ def _write_forever(table_uri: str, object_store_uri: str, log_directory: Path) -
     own_lock = hold_lock(log_directory)
     table = build_table(settings)
     capture = _start_capture(settings) if object_store_uri else None
+    # What the start made lives as long as the writer: out of the collector's sight, a full
+    # collection (the records' outputs lists make one every few hundred records) no longer
+    # walks every module's objects. Again once the capture's first flush imported polars.
+    gc.freeze()
+    frozen_with_polars = False
     counts = _Counts()
     _replay_crashed(log_directory.parent, table, capture)
     tail = LogTail(log_directory)
@@ -149,6 +155,9 @@ def _write_forever(table_uri: str, object_store_uri: str, log_directory: Path) -
         tail.release()
         if (counts.written, counts.failed) != before:
             _report(log_directory, counts)
+        if not frozen_with_polars and "polars" in sys.modules:
+            gc.freeze()
+            frozen_with_polars = True
     tail.remove()
     if own_lock is not None:
         os.close(own_lock)
