@@ -5,8 +5,10 @@ million of them spends most of its time cutting rows out of items. The record wr
 writes every record's rows (``conveyor.serving.capture.CaptureWriter``) to the ``capture``
 bucket, so that a drift check reads them with one polars read per object
 (``conveyor.monitoring.drift.window``). A record's rows are kept as the JSON text they came in,
-one line each, and its meta values as lists (``Captured``); at a flush a project's lines are
-typed from their JSON and become one Parquet object, these reserved meta columns first
+one line each, or, for a request of numeric features the server read into its model's matrix,
+as that matrix's bytes (the values sent, typed); its meta values as lists (``Captured``). At a
+flush a project's lines are typed from their JSON, the matrices' columns are float64 as they
+are, and together they become one Parquet object, these reserved meta columns first
 (``capture_format``):
 
 ``__t``
@@ -93,6 +95,9 @@ class Captured(NamedTuple):
     captured: bool  # __r
     scores: list[float | None]  # __p, one per line
     values: list[float | None]  # __y, one per line
+    # Instead of ``rows`` (then empty): the rows as float64 values, row after row in
+    # ``keys``' order (``PendingRecord.matrix``).
+    matrix: bytes = b""
 
 
 def captured(record: PendingRecord, cut: Cut | None = None) -> Captured:
@@ -100,6 +105,13 @@ def captured(record: PendingRecord, cut: Cut | None = None) -> Captured:
     already). Its rows are copied as one piece of text and its meta values are lists: the
     record writer spends nothing per row in Python."""
     at = record_micros(record.unix_time)
+    if record.matrix and record.status == _OK and record.request is not None:
+        scores, values = _scores(record.outputs, record.rows)
+        version, status = record.model_version, record.status
+        keys = record.columns
+        return Captured(
+            b"", record.rows, keys, at, version, status, True, scores, values, record.matrix
+        )
     found = request_rows(record, cut)
     if found is None:
         return Captured(b"{}\n", 1, (), at, record.model_version, record.status, False, *_NONE)

@@ -10,14 +10,20 @@ JSON values: a column of numbers is numeric, of text is text, and a column whose
 disagree (a number here, ``"42"`` there) is text holding each value's JSON spelling, which the
 checks' shared parser types as serving did. Lines with no common type for a column (a list
 beside a number: serving refuses nested values) have every row column read as text.
+
+Requests the server read into a matrix of numeric features come as that matrix (``Matrix``):
+no JSON to parse, their columns float64, the values the model read. Both kinds of lines go
+into the same object; a column both have is the supertype of the two (float64 beside
+integers, text beside text), which the checks' parser types as it would either.
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Collection, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
+import numpy as np
 import polars as pl
 
 PARQUET = ".parquet"
@@ -35,15 +41,31 @@ META_SCHEMA: dict[str, pl.DataType] = {
 _INFER_LINES = 1000
 
 
-def encode(rows: bytes, meta: dict[str, list[Any]], keys: Collection[str]) -> bytes:
+class Matrix(NamedTuple):
+    """Lines given as float64 values rather than JSON: ``values`` row after row, one value
+    per column of ``columns``; ``meta`` as ``encode``'s."""
+
+    columns: tuple[str, ...]
+    values: bytes
+    meta: dict[str, list[Any]]
+
+
+def encode(
+    rows: bytes,
+    meta: dict[str, list[Any]],
+    keys: Collection[str],
+    matrices: Sequence[Matrix] = (),
+) -> bytes:
     """One Parquet object: the ``meta`` columns (``META_SCHEMA``'s, one value per line), then
-    the columns ``keys`` of ``rows``, JSON objects one per line."""
-    frame = _typed(rows, keys)
-    # A row's own keys in the reserved ``__`` space must not pass for the record's.
-    frame = frame.select(name for name in frame.columns if not name.startswith("__"))
-    front = pl.DataFrame(meta, schema=META_SCHEMA)
-    if frame.width:
-        front = pl.concat([front, frame], how="horizontal")
+    the columns ``keys`` of ``rows``, JSON objects one per line; then the lines of
+    ``matrices``, their columns float64 (text where ``rows`` had that column as text)."""
+    parts = [_with_meta(_typed(rows, keys), meta)] if rows else []
+    for matrix in matrices:
+        values = np.frombuffer(matrix.values, dtype=np.float64)
+        values = values.reshape(-1, len(matrix.columns))
+        columns = pl.DataFrame(values, schema=list(matrix.columns), orient="row")
+        parts.append(_with_meta(columns, matrix.meta))
+    front = parts[0] if len(parts) == 1 else pl.concat(parts, how="diagonal_relaxed")
     out = io.BytesIO()
     # lz4 over zstd: half again the bytes, read in half the time.
     front.write_parquet(out, compression="lz4", statistics=False)
@@ -59,6 +81,13 @@ def decode(data: bytes, features: Sequence[str]) -> pl.DataFrame:
         *_meta_columns(present),
         *(pl.col(name) if name in present else pl.lit(None).alias(name) for name in features),
     )
+
+
+def _with_meta(frame: pl.DataFrame, meta: dict[str, list[Any]]) -> pl.DataFrame:
+    # A row's own keys in the reserved ``__`` space must not pass for the record's.
+    frame = frame.select(name for name in frame.columns if not name.startswith("__"))
+    front = pl.DataFrame(meta, schema=META_SCHEMA)
+    return pl.concat([front, frame], how="horizontal") if frame.width else front
 
 
 def _typed(text: bytes, keys: Collection[str]) -> pl.DataFrame:

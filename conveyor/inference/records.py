@@ -41,14 +41,18 @@ class PendingRecord(NamedTuple):
     # The keys the rows carry, every one, when the server knows them (the capture's columns;
     # empty: unknown, the writer finds them itself).
     columns: tuple[str, ...] = ()
+    # The rows' values as float64, row after row in ``columns``' order, when the server had
+    # them so (``Prediction.matrix``): the capture stores them without parsing ``request``.
+    matrix: bytes = b""
 
 
 def request_cut(record: PendingRecord) -> Cut | None:
     """The record's request rows cut out of its bytes (``request_json.cut``); None when
-    there are none, or they must be decoded."""
+    there are none, or they must be decoded. A record with a matrix is captured from it: its
+    rows are not cut one by one (``Cut.rows`` empty)."""
     if record.request is None or record.rows < 1:
         return None
-    return cut(record.request, record.rows)
+    return cut(record.request, record.rows, rows=not record.matrix)
 
 
 def pending_item(record: PendingRecord, rows: Cut | None = None) -> Item:
@@ -81,26 +85,36 @@ def _inputs(record: PendingRecord, rows: Cut | None) -> Any:
     return orjson.Fragment(rows.span) if rows is not None else decoded_rows(record.request)
 
 
-# A record in the record log: its values but the request as JSON, a newline, then the
-# request's bytes as they came (a compact JSON array never holds a raw newline).
-_FRAME = 2  # the first value: logs of older versions began with the project
+# A record in the record log: its values but the request and the matrix as JSON, with the
+# matrix's length, a newline (a compact JSON array never holds a raw one), the matrix's
+# bytes, then the request's as they came. The request last: a frame ends as JSON does, never
+# with a zero byte (``record_log``'s check of a frame's end), where a matrix may.
+_FRAME = 3  # the first value: logs of older versions began with 2 (no matrix) or the project
+_FRAME_2 = 2
 
 
 def record_frame(record: PendingRecord) -> bytes:
     """The record as the record log holds it (``read_frame`` reads it back)."""
-    head = orjson.dumps((_FRAME, *record[:8], record.rows, record.columns))
-    return head if record.request is None else head + b"\n" + record.request
+    matrix = record.matrix
+    head = orjson.dumps((_FRAME, *record[:8], record.rows, record.columns, len(matrix)))
+    if record.request is None:
+        return head
+    return (
+        b"".join((head, b"\n", matrix, record.request)) if matrix else head + b"\n" + record.request
+    )
 
 
 def read_frame(frame: bytes) -> PendingRecord:
-    """The record of a ``record_frame``, or of an older version's log entry (one JSON array,
-    the request decoded inside it)."""
-    if not frame.startswith(b"[%d," % _FRAME):
+    """The record of a ``record_frame``, or of an older version's log entry (without a
+    matrix; before, one JSON array, the request decoded inside it)."""
+    if not frame.startswith((b"[%d," % _FRAME, b"[%d," % _FRAME_2)):
         return from_values(orjson.loads(frame))
-    head, newline, request = frame.partition(b"\n")
-    values = orjson.loads(head)
-    rest = [request if newline else None, values[9], tuple(values[10])]
-    return PendingRecord._make([*values[1:9], *rest])
+    end = frame.find(b"\n")
+    values = orjson.loads(frame if end < 0 else frame[:end])
+    size = values[11] if values[0] == _FRAME else 0  # the matrix's bytes
+    request = None if end < 0 else frame[end + 1 + size :]
+    matrix = frame[end + 1 : end + 1 + size] if size else b""
+    return PendingRecord._make([*values[1:9], request, values[9], tuple(values[10]), matrix])
 
 
 def from_values(values: Sequence[Any]) -> PendingRecord:
@@ -111,7 +125,7 @@ def from_values(values: Sequence[Any]) -> PendingRecord:
     rows = request.get("instances") if isinstance(request, dict) else None
     body = orjson.dumps({"instances": rows}) if request is not None else None
     rows = rows if isinstance(rows, list) else []
-    rest = [outputs, status, error, body, len(rows), row_keys(rows)]
+    rest = [outputs, status, error, body, len(rows), row_keys(rows), b""]
     return PendingRecord._make([*values[:5], *rest])
 
 

@@ -18,7 +18,7 @@ import orjson
 
 _KEY = b'"instances"'
 _SPACE = b" \t"
-_COLON, _OPEN_LIST, _CLOSE_LIST, _CLOSE_OBJECT = b":[]}"
+_COLON, _OPEN_LIST, _CLOSE_LIST, _OPEN_OBJECT, _CLOSE_OBJECT = b":[]{}"
 
 
 class Cut(NamedTuple):
@@ -28,20 +28,37 @@ class Cut(NamedTuple):
     rows: list[bytes]  # each row's text without its closing brace (``{...``)
 
 
-def cut(body: bytes, count: int) -> Cut | None:
+def cut(body: bytes, count: int, *, rows: bool = True) -> Cut | None:
     """The body's ``count`` rows cut out of its text (flat objects, as serving takes them), or
-    None when they cannot be for certain (then decode the body)."""
+    None when they cannot be for certain (then decode the body). ``rows``: False when only the
+    span is wanted (then ``Cut.rows`` is empty)."""
     span = _span(body)
     if span is None:
         return None
+    if not rows:
+        return Cut(span, []) if _rows_only(span, count) else None
     pieces = span[1:-1].split(b"}")
     # As many "}" as rows, each row a flat object: each one closes a row, none is in a string.
     # A piece not opening a row is a body this reading does not fit (the key given twice:
     # the span then holds both values), read by decoding.
     if len(pieces) != count + 1 or pieces.pop().strip(_SPACE):
         return None
-    rows = [piece.lstrip(b" \t,") for piece in pieces]
-    return Cut(span, rows) if all(row[:1] == b"{" for row in rows) else None
+    texts = [piece.lstrip(b" \t,") for piece in pieces]
+    return Cut(span, texts) if all(text[:1] == b"{" for text in texts) else None
+
+
+def _rows_only(span: bytes, count: int) -> bool:
+    """Whether ``span`` (``_span``'s) is ``count`` flat objects and nothing else, counted
+    rather than split: each row has one "{" and one "}", so as many of each as rows means
+    none in a string or a nested value, and none in a second value of the key (which would
+    also hold a "{" where this span starts, unless it is empty: then "[]," begins it)."""
+    first, last = _skip(span, 1, 1), _skip(span, len(span) - 2, -1)
+    return (
+        span[first] == _OPEN_OBJECT
+        and span[last] == _CLOSE_OBJECT
+        and span.count(b"{") == count
+        and span.count(b"}") == count
+    )
 
 
 def _span(body: bytes) -> bytes | None:

@@ -70,6 +70,10 @@ class Prediction:
     ignored: tuple[str, ...] = ()
     # Every column the request's rows carried (``predict_records``; empty: not known).
     columns: tuple[str, ...] = ()
+    # The rows as the model's matrix, kept when asked (``predict_records``) and the rows
+    # carried the model's numeric features only, each a finite number in every row: then the
+    # values sent, typed, ``columns`` in the matrix's order. None otherwise.
+    matrix: np.ndarray | None = None
 
 
 class Predictor:
@@ -178,11 +182,31 @@ class Predictor:
         )
         return coerce_frame(frame, self.schema)
 
-    def predict_records(self, records: list[dict[str, Any]]) -> Prediction:
-        """Predict raw rows (JSON values); bad values raise ``InvalidInput`` naming the field."""
+    def predict_records(
+        self, records: list[dict[str, Any]], *, keep_matrix: bool = False
+    ) -> Prediction:
+        """Predict raw rows (JSON values); bad values raise ``InvalidInput`` naming the field.
+
+        Args:
+            records: the rows.
+            keep_matrix: return the rows' matrix too when it holds the values sent
+                (``Prediction.matrix``), for the data capture to store them typed.
+        """
         columns, ignored = self.rows.columns(records)
         if len(records) <= ROW_PATH_MAX_ROWS and self.rows.supported:
-            prediction = self._prediction(self.predict_raw(self.rows.matrix(records)))
+            matrix = self.rows.matrix(records)
+            prediction = self._prediction(self.predict_raw(matrix))
+            # Keys that are the features exactly (none ignored, none left out), each value
+            # a finite number: each matrix column is a feature's values as sent.
+            if (
+                keep_matrix
+                and self.rows.numeric
+                and not ignored
+                and len(columns) == matrix.shape[1]
+                and np.isfinite(matrix).all()
+            ):
+                names = tuple(self.rows.names)
+                return dataclasses.replace(prediction, columns=names, matrix=matrix)
         else:
             prediction = self.predict_frame(self._typed(records))
         return dataclasses.replace(prediction, ignored=ignored, columns=columns)

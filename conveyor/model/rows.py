@@ -111,6 +111,8 @@ class RowEncoder:
         # (column, its encoder, whether a JSON float goes straight into the row: numeric)
         self._cells: list[tuple[str, Callable[[Any], list[float]], bool]] = []
         self.supported = True
+        # Every feature numeric: the matrix is one column per feature, its values as read.
+        self.numeric = all(spec.kind is FeatureKind.NUMERIC for spec in encoder.schema_.features)
         for spec in encoder.schema_.features:
             if spec.kind is FeatureKind.NUMERIC:
                 self._cells.append((spec.name, _formatted(spec), True))

@@ -26,7 +26,7 @@ class _Buffer:
     latest: int
     records: list[Captured] = field(default_factory=list)
     lines: int = 0
-    keys: set[str] = field(default_factory=set)  # of the rows: the object's columns
+    keys: set[str] = field(default_factory=set)  # of the JSON lines: their columns
     shapes: set[tuple[str, ...]] = field(default_factory=set)  # records' keys already seen
 
 
@@ -67,8 +67,8 @@ class CaptureWriter:
             buffer.records.append(capture)
             buffer.lines += capture.lines
             # Requests of one client carry the same keys: a tuple lookup per record, not a
-            # set update per key.
-            if (keys := capture.keys) not in buffer.shapes:
+            # set update per key. A matrix's columns are its own.
+            if not capture.matrix and (keys := capture.keys) not in buffer.shapes:
                 buffer.shapes.add(keys)
                 buffer.keys.update(keys)
             full = buffer.lines >= self.flush_rows
@@ -103,7 +103,7 @@ class CaptureWriter:
         if not taken:
             return
         # Here, not at the top: the record writer holds polars only once it captures a row.
-        from conveyor.inference.capture_format import PARQUET, encode
+        from conveyor.inference.capture_format import PARQUET
 
         for project, buffer, sequence in taken:
             key = (
@@ -111,9 +111,28 @@ class CaptureWriter:
                 f"{stamp(buffer.latest)}_{self._pid}-{sequence}{PARQUET}"
             )
             try:
-                rows = b"".join(record.rows for record in buffer.records)
-                data = encode(rows, meta_columns(buffer.records), buffer.keys)
+                data = _encoded(buffer)
                 self.store.put(CAPTURE, key, data)
                 self.objects += 1
             except Exception:  # the store is down: the Table still has every record
                 log.exception("could not write %d capture lines to %s", buffer.lines, key)
+
+
+def _encoded(buffer: _Buffer) -> bytes:
+    """The Parquet object of a buffer's records: their JSON lines, and their matrices, those
+    of the same columns as one (``capture_format.encode``)."""
+    from conveyor.inference.capture_format import Matrix, encode
+
+    lines: list[Captured] = []
+    by_columns: dict[tuple[str, ...], list[Captured]] = {}
+    for record in buffer.records:
+        if record.matrix:
+            by_columns.setdefault(record.keys, []).append(record)
+        else:
+            lines.append(record)
+    matrices = [
+        Matrix(columns, b"".join(r.matrix for r in records), meta_columns(records))
+        for columns, records in by_columns.items()
+    ]
+    rows = b"".join(record.rows for record in lines)
+    return encode(rows, meta_columns(lines), buffer.keys, matrices)

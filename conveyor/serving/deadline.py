@@ -33,6 +33,10 @@ class HeldRecords(InferenceRecorder):
     def __init__(self, recorder: InferenceRecorder) -> None:  # writes nowhere itself
         self.enabled = recorder.enabled
         self.held: list[PendingRecord] = []
+        self._recorder = recorder
+
+    def takes_matrix(self, rows: int) -> bool:
+        return self._recorder.takes_matrix(rows)
 
     def record(self, record: PendingRecord) -> None:
         if self.enabled:

@@ -116,6 +116,7 @@ def predict_and_record(
         status: int,
         error: str | None = None,
         columns: tuple[str, ...] = (),
+        matrix: bytes = b"",
     ) -> None:
         if not recorder.enabled:
             return
@@ -135,13 +136,15 @@ def predict_and_record(
                 request,
                 len(instances),
                 columns,
+                matrix,
             )
         )
 
     try:
         if not instances:
             raise InvalidInput("instances is empty; send at least one row", field="instances")
-        prediction = model.predictor.predict_records(instances)
+        keep_matrix = recorder.takes_matrix(len(instances))
+        prediction = model.predictor.predict_records(instances, keep_matrix=keep_matrix)
     except ConveyorError as exc:
         record(None, exc.http_status, exc.message)
         raise
@@ -151,5 +154,6 @@ def predict_and_record(
     outputs: dict[str, Any] = {"predictions": prediction.predictions}
     if prediction.probabilities is not None:
         outputs["probabilities"] = prediction.probabilities
-    record(outputs, 200, columns=prediction.columns)
+    matrix = prediction.matrix
+    record(outputs, 200, None, prediction.columns, b"" if matrix is None else matrix.tobytes())
     return model, prediction, request_id

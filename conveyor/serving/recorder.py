@@ -22,6 +22,10 @@ log = logging.getLogger("conveyor.serving")
 
 BATCH_SIZE = 256  # one batch holds the GIL while it is encoded: keep that short
 FLUSH_SECONDS = 0.05
+# From this many rows a request's matrix goes to the data capture beside its JSON: typing a
+# hundred rows from JSON cost the record writer ~170 us of the cores the server needs, the
+# matrix's check and copy cost the server a few. A few rows save less than that costs.
+MATRIX_ROWS = 16
 
 
 class InferenceRecorder:
@@ -53,12 +57,22 @@ class InferenceRecorder:
         self._thread = threading.Thread(target=self._run, name="inference-recorder", daemon=True)
         self._thread.start()
 
+    def takes_matrix(self, rows: int) -> bool:
+        """Whether a request of ``rows`` rows should be recorded with its matrix
+        (``PendingRecord.matrix``): only the record writer's data capture reads it."""
+        return (
+            rows >= MATRIX_ROWS
+            and self._log_append is not None
+            and self.writer is not None
+            and bool(self.writer.object_store_uri)
+        )
+
     def record(self, record: PendingRecord) -> None:
         """Log a record, or queue it (safe from any thread; a log append takes microseconds)."""
         if not self.enabled:
             return
         if self.capture_rate < 1.0 and random.random() >= self.capture_rate:
-            record = record._replace(request=None, columns=())
+            record = record._replace(request=None, columns=(), matrix=b"")
         if self._log_append is not None:
             try:
                 # The request's bytes follow its values as they came: copied, not encoded.

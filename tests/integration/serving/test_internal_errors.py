@@ -23,7 +23,7 @@ SECRET = "s3cr3t-token /home/alice/private.csv"
 class _BrokenPredictor:
     """A predictor with a bug: every prediction raises."""
 
-    def predict_records(self, instances: list[dict[str, Any]]) -> NoReturn:
+    def predict_records(self, instances: list[dict[str, Any]], **_: Any) -> NoReturn:
         raise RuntimeError(SECRET)
 
 

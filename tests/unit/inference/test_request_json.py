@@ -31,6 +31,8 @@ UNCUT = {
     "a brace in a string": b'{"instances":[{"age":42,"plan":"p}ro"},{"age":7.5,"plan":null}]}',
     "the key twice": b'{"instances":[],"instances":[{"age":42,"plan":"pro"},{"age":7.5}]}',
     "an escaped key": b'{"\\u0069nstances":[{"age":42,"plan":"pro"},{"age":7.5,"plan":null}]}',
+    "the key twice, both with rows": b'{"instances":[{"age":1}],"instances":[{"age":42},{}]}',
+    "a nested value": b'{"instances":[{"age":42,"plan":{"p":1}},{"age":7.5,"plan":null}]}',
 }
 
 
@@ -61,14 +63,40 @@ def test_the_item_and_the_capture_read_back_the_decoded_rows(body: bytes) -> Non
     assert _lines(captured(record)) == _lines(captured(_record(decoded, rows, ("age", "plan"))))
 
 
+@pytest.mark.parametrize("rows", [True, False], ids=["rows", "span only"])
 @pytest.mark.parametrize("body", list(BODIES.values()), ids=list(BODIES))
-def test_a_plain_body_is_cut_without_decoding(body: bytes) -> None:
-    assert cut(body, len(ROWS)) is not None
+def test_a_plain_body_is_cut_without_decoding(body: bytes, rows: bool) -> None:
+    whole = cut(body, len(ROWS))
+    found = cut(body, len(ROWS), rows=rows)
+
+    assert whole is not None and found is not None
+    assert orjson.loads(found.span) == ROWS and found.span == whole.span
+    assert len(found.rows) == (len(ROWS) if rows else 0)
 
 
+@pytest.mark.parametrize("rows", [True, False], ids=["rows", "span only"])
 @pytest.mark.parametrize("body", list(UNCUT.values())[1:], ids=list(UNCUT)[1:])
-def test_a_body_the_cut_would_get_wrong_is_left_to_the_decoder(body: bytes) -> None:
-    assert cut(body, len(ROWS)) is None
+def test_a_body_the_cut_would_get_wrong_is_left_to_the_decoder(body: bytes, rows: bool) -> None:
+    assert cut(body, len(orjson.loads(body)["instances"]), rows=rows) is None
+
+
+def test_a_matrix_comes_back_from_the_log_and_the_frame_still_ends_as_json() -> None:
+    matrix = b"\n\x00" * 4 + b"\x00" * 24  # a line break inside, a zero last: 4 float64s
+    record = _record(BODIES["compact"], ROWS, ("age", "x"))._replace(matrix=matrix)
+
+    frame = record_frame(record)
+
+    assert read_frame(frame) == record
+    assert frame.endswith(b"}")  # a frame's last byte is never zero (record_log)
+    assert _stored(read_frame(frame))["inputs"] == ROWS
+
+
+def test_a_frame_of_the_last_version_reads_without_a_matrix() -> None:
+    record = _record(BODIES["compact"], ROWS, ("age", "plan"))
+    head = orjson.dumps((2, *record[:8], record.rows, record.columns))
+
+    assert read_frame(head + b"\n" + BODIES["compact"]) == record
+    assert read_frame(head).request is None
 
 
 def test_a_record_of_an_older_log_reads_as_before() -> None:

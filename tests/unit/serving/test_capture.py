@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import polars as pl
 
@@ -145,3 +146,28 @@ def test_the_writer_writes_one_object_per_project_named_by_its_first_and_last_ti
     assert rows.get_column("a").to_list() == [1, 2, 4]
     assert rows.get_column("__t").to_list()[1] == AT_MICROS
     assert next(key for key in keys if key.startswith("other/"))
+
+
+def test_a_matrix_is_captured_typed_beside_the_json_lines_of_one_flush(tmp_path: Path) -> None:
+    store = LocalObjectStore(tmp_path)
+    writer = CaptureWriter(store)
+    outputs = {"predictions": [1, 0], "probabilities": [[0.25, 0.75], [0.5, 0.5]]}
+    rows = [{"x": 1, "z": 2.5}, {"x": -3.0, "z": 4}]
+    matrix = np.array([[1.0, 2.5], [-3.0, 4.0]]).tobytes()
+    typed = _values(rows, outputs)._replace(columns=("x", "z"), matrix=matrix)
+    writer.add(typed)
+    writer.add(_values([{"x": 7, "z": 8}], {"predictions": [0], "probabilities": [[0.9, 0.1]]}))
+    writer.add(_values(None, status=400))
+    writer.close()
+
+    [key] = [info.key for info in store.list(CAPTURE)]
+    frame = pl.read_parquet(io.BytesIO(store.get(CAPTURE, key)))
+    assert frame.schema["x"] == pl.Float64 and frame.schema["z"] == pl.Float64
+    lines = sorted(frame.to_dicts(), key=lambda line: (line["__r"], line["__p"] or 0))
+    assert [(line["x"], line["z"], line["__p"], line["__k"]) for line in lines] == [
+        (None, None, None, 1),  # the failed request
+        (7.0, 8.0, 0.1, 1),
+        (-3.0, 4.0, 0.5, 0),
+        (1.0, 2.5, 0.75, 1),
+    ]
+    assert [line["__y"] for line in lines[1:]] == [0.0, 0.0, 1.0]

@@ -134,3 +134,34 @@ def test_json_lines_from_before_parquet_are_not_read_and_the_table_is(ports: Por
         ports.store, ports.table, "p", since=START, until=UNTIL, schema=schema, version=2
     )
     assert captured is None
+
+
+def test_matrices_in_the_capture_give_the_window_the_table_gives(ports: Ports) -> None:
+    # The numeric feature alone: the records whose every amount is a number come with their
+    # matrix, as the server sends them; the others (a null, a number sent as text) as JSON.
+    schema = DatasetSchema(target="y", task=Task.BINARY, features=FEATURES[:1])
+    items, _, _ = _traffic(Task.BINARY)
+    for item in items:
+        if item["inputs"] is not None:
+            item["inputs"] = [{"amount": row["amount"]} for row in item["inputs"]]
+    ports.table.put_many(orjson.loads(orjson.dumps(items)))
+    capture = CaptureWriter(ports.store, flush_rows=100)
+    typed = 0
+    for item in items:
+        record = _values(item)
+        amounts = [row["amount"] for row in item["inputs"] or []]
+        if record.status == 200 and amounts and all(type(a) is float for a in amounts):
+            matrix = np.array(amounts, dtype=np.float64).tobytes()
+            record = record._replace(columns=("amount",), matrix=matrix)
+            typed += 1
+        capture.add(record)
+    capture.close()
+
+    from_table, from_capture = _both(ports, schema)
+
+    assert typed > 200
+    _assert_same(from_table, from_capture)
+    captured = _load_capture(
+        ports.store, ports.table, "p", since=START, until=UNTIL, schema=schema, version=2
+    )
+    assert captured is not None and captured[0].records == len(items)  # read from the capture
