@@ -45,7 +45,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from conveyor.inference.records import PendingRecord, request_cut
+from conveyor.inference.records import PendingRecord, has_matrix, request_cut
 from conveyor.inference.request_json import Cut, decoded_rows, row_keys
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -105,10 +105,9 @@ def captured(record: PendingRecord, cut: Cut | None = None) -> Captured:
     already). Its rows are copied as one piece of text and its meta values are lists: the
     record writer spends nothing per row in Python."""
     at = record_micros(record.unix_time)
-    if record.matrix and record.status == _OK and record.request is not None:
+    if has_matrix(record) and record.status == _OK and record.request is not None:
         scores, values = _scores(record.outputs, record.rows)
-        version, status = record.model_version, record.status
-        keys = record.columns
+        version, status, keys = record.model_version, record.status, record.columns
         return Captured(
             b"", record.rows, keys, at, version, status, True, scores, values, record.matrix
         )

@@ -46,13 +46,19 @@ class PendingRecord(NamedTuple):
     matrix: bytes = b""
 
 
+def has_matrix(record: PendingRecord) -> bool:
+    """Whether the record carries a matrix of its rows and columns (a matrix of any other size,
+    never the server's, is ignored: the rows are read from the JSON)."""
+    return bool(record.matrix) and len(record.matrix) == 8 * record.rows * len(record.columns)
+
+
 def request_cut(record: PendingRecord) -> Cut | None:
     """The record's request rows cut out of its bytes (``request_json.cut``); None when
     there are none, or they must be decoded. A record with a matrix is captured from it: its
     rows are not cut one by one (``Cut.rows`` empty)."""
     if record.request is None or record.rows < 1:
         return None
-    return cut(record.request, record.rows, rows=not record.matrix)
+    return cut(record.request, record.rows, rows=not has_matrix(record))
 
 
 def pending_item(record: PendingRecord, rows: Cut | None = None) -> Item:

@@ -171,3 +171,10 @@ def test_a_matrix_is_captured_typed_beside_the_json_lines_of_one_flush(tmp_path:
         (1.0, 2.5, 0.75, 1),
     ]
     assert [line["__y"] for line in lines[1:]] == [0.0, 0.0, 1.0]
+
+
+def test_a_matrix_of_another_size_than_the_rows_is_left_for_their_json() -> None:
+    record = _values([{"x": 1, "z": 2}], {"predictions": [1.5]})
+    [row] = _rows(record._replace(columns=("x", "z"), matrix=bytes(8)))
+
+    assert (row["x"], row["z"], row["__y"]) == (1, 2, 1.5)
