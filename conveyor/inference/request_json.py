@@ -18,7 +18,7 @@ import orjson
 
 _KEY = b'"instances"'
 _SPACE = b" \t"
-_COLON, _OPEN_LIST, _CLOSE_LIST, _OPEN_OBJECT, _CLOSE_OBJECT = b":[]{}"
+_COLON, _OPEN_LIST, _CLOSE_LIST, _CLOSE_OBJECT = b":[]}"
 
 
 class Cut(NamedTuple):
@@ -36,7 +36,7 @@ def cut(body: bytes, count: int, *, rows: bool = True) -> Cut | None:
     if span is None:
         return None
     if not rows:
-        return Cut(span, []) if _rows_only(span, count) else None
+        return Cut(span, []) if _one_value(span) else None
     pieces = span[1:-1].split(b"}")
     # As many "}" as rows, each row a flat object: each one closes a row, none is in a string.
     # A piece not opening a row is a body this reading does not fit (the key given twice:
@@ -47,18 +47,12 @@ def cut(body: bytes, count: int, *, rows: bool = True) -> Cut | None:
     return Cut(span, texts) if all(text[:1] == b"{" for text in texts) else None
 
 
-def _rows_only(span: bytes, count: int) -> bool:
-    """Whether ``span`` (``_span``'s) is ``count`` flat objects and nothing else, counted
-    rather than split: each row has one "{" and one "}", so as many of each as rows means
-    none in a string or a nested value, and none in a second value of the key (which would
-    also hold a "{" where this span starts, unless it is empty: then "[]," begins it)."""
-    first, last = _skip(span, 1, 1), _skip(span, len(span) - 2, -1)
-    return (
-        span[first] == _OPEN_OBJECT
-        and span[last] == _CLOSE_OBJECT
-        and span.count(b"{") == count
-        and span.count(b"}") == count
-    )
+def _one_value(span: bytes) -> bool:
+    """Whether ``span`` (``_span``'s) is the key's one value: no "]" before its end, where a
+    value of the key given twice, or of any key after it, would have ended. (Searched for as
+    one byte, at memory speed: counting braces walked the bytes one by one, ~45 us for 100
+    rows.) A "]" inside a string, a column's name, is refused too: then the body is decoded."""
+    return span.find(b"]", 0, len(span) - 1) < 0
 
 
 def _span(body: bytes) -> bytes | None:
