@@ -61,7 +61,8 @@ class InferenceRecorder:
         """Whether a request of ``rows`` rows should be recorded with its matrix
         (``PendingRecord.matrix``): only the record writer's data capture reads it."""
         return (
-            rows >= MATRIX_ROWS
+            self.enabled
+            and rows >= MATRIX_ROWS
             and self._log_append is not None
             and self.writer is not None
             and bool(self.writer.object_store_uri)

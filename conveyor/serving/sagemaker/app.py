@@ -59,6 +59,8 @@ class NoRecords(InferenceRecorder):
         self.capture_rate = 0.0
         self.written = 0
         self.failed = 0
+        self.writer = None
+        self._log_append = None
 
     def start(self) -> None:
         return None
