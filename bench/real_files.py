@@ -113,10 +113,10 @@ class Split:
     scored: list[int]
 
 
-def split_file(dataset: Dataset, path: Path) -> Split:
+def split_file(dataset: Dataset, path: Path, seed: int = SEED) -> Split:
     """The file at ``path`` read, hand-cleaned and split with the seeded fifth held out."""
     table = read_table(path.read_bytes(), dataset.fmt)
-    train, held = split(len(table.records))
+    train, held = split(len(table.records), seed)
     clean = dataset.clean(_strings(table))
     target = clean[dataset.target]
     scored = [i for i in held if pd.notna(target.iloc[i])]
@@ -127,14 +127,18 @@ Serving = Callable[[str, list[dict[str, Any]]], dict[str, Any]]
 
 
 def _one(
-    dataset: Dataset, path: Path, workdir: Path, serving: Serving | None = None
+    dataset: Dataset,
+    path: Path,
+    workdir: Path,
+    serving: Serving | None = None,
+    seed: int = SEED,
 ) -> dict[str, Any]:
-    """One data set end to end; with ``serving``, it is also called with the ``/predict`` URL
-    and the held-out rows while the server runs, and its answer kept as ``serving``. The
-    held-out predictions of the scored rows are kept as ``predictions``, the conveyor home
-    as ``home``, the search's budget as ``time_budget``."""
+    """One data set end to end, split with ``seed``; with ``serving``, it is also called with
+    the ``/predict`` URL and the held-out rows while the server runs, and its answer kept as
+    ``serving``. The held-out predictions of the scored rows are kept as ``predictions``, the
+    conveyor home as ``home``, the search's budget as ``time_budget``."""
     workdir.mkdir(parents=True, exist_ok=True)
-    parts = split_file(dataset, path)
+    parts = split_file(dataset, path, seed)
     table, train, held, clean, scored = (
         parts.table, parts.train, parts.held, parts.clean, parts.scored
     )  # fmt: skip
