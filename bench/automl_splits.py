@@ -85,6 +85,10 @@ def _split(dataset: Dataset, path: Path, workdir: Path, seed: int) -> dict[str, 
         "winner": result.get("winner"),
         "winner_validation": board[0]["score"] if board else None,
         "lightgbm_validation": next((r["score"] for r in board if r["name"] == "lightgbm"), None),
+        # Whether the search fitted CatBoost in its budget, and how it scored there.
+        "catboost_validation": next(
+            ((r["score"], r["status"]) for r in board if r["name"] == "catboost"), None
+        ),
         "train_seconds": result.get("train_seconds"),
         "hgb": result.get("baseline"),
     }
@@ -184,7 +188,8 @@ def _change(metric: str, reference: float | None, conveyor: float) -> float | No
 def _line(row: dict[str, Any]) -> str:
     return (
         f"{row['name']} seed {row['seed']}: conveyor {row['conveyor']} ({row['winner']}, "
-        f"validation {row['winner_validation']}, lightgbm's {row['lightgbm_validation']}) "
+        f"validation {row['winner_validation']}, lightgbm's {row['lightgbm_validation']}, "
+        f"catboost's {row['catboost_validation']}) "
         f"hgb {row['hgb']} lightgbm {row.get('lightgbm')} catboost {row.get('catboost')} "
         f"rank {row['rank']} train {row['train_seconds']} s load {row['load_average']} "
         f"{row['reason']}"
