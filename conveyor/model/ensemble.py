@@ -433,7 +433,7 @@ def blend(
     """
     began = time.monotonic()
     scored = [r for r in ranked if r.status == "ok" and r.predictions is not None]
-    offered = scored[:MAX_CANDIDATES]
+    offered = _offered(scored)
     y = data.y_train if data.cross_validated else data.y_valid
     assert y is not None
     if len(offered) < 2 or (folds is None and len(y) < 2 * _VALIDATION_PARTS):
@@ -499,6 +499,24 @@ def timed_one_row(found: Blend, held: np.ndarray) -> float:
     algorithms = [m.algorithm.value for m in found.members]
     measured = one_row_ms(EnsembleModel(models, algorithms, found.weights), held)  # type: ignore[arg-type]
     return measured if measured is not None else 0.0
+
+
+def _offered(scored: list[Scored]) -> list[Scored]:
+    """The best ``MAX_CANDIDATES`` of ``scored`` (best first), each family's best among them:
+    LightGBM's tuned trials, near one another, would otherwise fill the offer and leave out the
+    families whose errors differ, which are what a blend gains from."""
+    firsts = {
+        id(next(r for r in scored if r.algorithm is a)) for a in {r.algorithm for r in scored}
+    }
+    room = MAX_CANDIDATES - len(firsts)
+    kept: list[Scored] = []
+    for row in scored:
+        if id(row) in firsts:
+            kept.append(row)
+        elif room > 0:
+            kept.append(row)
+            room -= 1
+    return kept
 
 
 def _selected(

@@ -155,6 +155,22 @@ def test_a_blend_whose_members_fits_do_not_fit_in_the_time_left_is_chosen_from_t
     assert late.status == "skipped: no time left for its members' fits"
 
 
+def test_a_family_ranked_below_many_near_copies_of_the_leader_is_still_offered() -> None:
+    rng = np.random.default_rng(4)
+    y = rng.normal(size=400)
+    shared = rng.normal(scale=0.5, size=400)
+    # Fourteen tuned trials with the same error, then CatBoost, worse alone but independent.
+    trials = [y + shared + rng.normal(scale=0.05, size=400) for _ in range(14)]
+    rows, data = _validation_rows(
+        y,
+        [*trials, y + rng.normal(scale=0.6, size=400)],
+        [*[Algorithm.LIGHTGBM] * 14, Algorithm.CATBOOST],
+    )
+    found = blend(rows, data, "rmse", folds=None)
+    assert found is not None and found.wins
+    assert Algorithm.CATBOOST in {m.algorithm for m in found.members}
+
+
 def _members(
     tmp_rows: int = 600,
 ) -> tuple[np.ndarray, np.ndarray, list[LinearModel | LightGbmModel]]:
